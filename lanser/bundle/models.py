@@ -1,0 +1,166 @@
+"""Analysis Bundle models (paper section 5.1, appendix B).
+
+Ranges are flat ``[sL, sC, eL, eC]``, 0-based, in the server's negotiated
+position encoding (``environment.positionEncoding``).  Each workspace
+location also carries ``selector``: a 1-based cursor selector in the
+request's ``--index-io`` indexing that can be passed straight back to lanser.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "BUNDLE_VERSION",
+    "Bundle",
+    "Diagnostic",
+    "DiagnosticGroup",
+    "Environment",
+    "ErrorInfo",
+    "Facts",
+    "Hover",
+    "Location",
+    "Meta",
+    "Request",
+    "Resolution",
+    "ServerInfo",
+    "Symbol",
+]
+
+BUNDLE_VERSION = "1.2"
+
+Command = Literal["definition", "references", "hover", "symbols", "diagnostics", "locate"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Request(_Model):
+    """One operation: what every front door builds and the orchestrator runs."""
+
+    cmd: Command
+    selector: str | None = None
+    #: Command arguments: ``query`` (workspace symbols), ``limit`` and
+    #: ``cursor`` (paging references), ``includeDeclaration``.
+    args: dict[str, Any] = Field(default_factory=dict)
+    indexIo: Literal["utf-8", "utf-16", "codepoint"] = "utf-16"
+
+
+class Location(_Model):
+    path: str
+    range: list[int]
+    selector: str | None = None
+    external: bool | None = None
+    preview: str | None = None
+    rangeIo: list[int] | None = None
+
+
+class Hover(_Model):
+    contents: str
+    kind: str
+    range: list[int] | None = None
+
+
+class Symbol(_Model):
+    name: str
+    kind: str
+    path: str
+    range: list[int]
+    selectionRange: list[int]
+    container: str | None = None
+    detail: str | None = None
+    selector: str | None = None
+    external: bool | None = None
+
+
+class Diagnostic(_Model):
+    range: list[int]
+    severity: str
+    message: str
+    code: str | None = None
+    source: str | None = None
+
+
+class DiagnosticGroup(_Model):
+    """Diagnostics of one file, tagged with the content they describe."""
+
+    path: str
+    contentHash: str
+    version: int
+    diagnostics: list[Diagnostic]
+    counts: dict[str, int]
+
+
+class Facts(_Model):
+    provenance: Literal["lsp"] = "lsp"
+    definitions: list[Location] | None = None
+    references: list[Location] | None = None
+    hover: Hover | None = None
+    symbols: list[Symbol] | None = None
+    diagnostics: list[DiagnosticGroup] | None = None
+    location: Location | None = None
+    total: int | None = None
+    truncated: bool | None = None
+    nextCursor: str | None = None
+
+
+class Resolution(_Model):
+    original: str | None = None
+    kind: str | None = None
+    resolved: Location | None = None
+    confidence: float | None = None
+    indexIo: str | None = None
+    disambiguation: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class ServerInfo(_Model):
+    name: str
+    version: str
+    pinned: str | None = None
+    reported: str | None = None
+
+
+class Environment(_Model):
+    server: ServerInfo | None = None
+    positionEncoding: str | None = None
+    python: dict[str, str] = Field(default_factory=dict)
+    configDigest: str | None = None
+    lanser: str
+    #: Machine-specific facts (absolute paths, platform); outside the hash domain.
+    host: dict[str, str] = Field(default_factory=dict)
+
+
+class ErrorInfo(_Model):
+    code: str
+    exitCode: int
+    message: str
+    retryable: bool | None = None
+    details: dict[str, Any] | None = None
+
+
+class Meta(_Model):
+    exit_code: int = 0
+    sorting_keys: list[str] = Field(
+        default_factory=lambda: ["path", "range[0]", "range[1]", "range[2]", "range[3]"]
+    )
+    hashing: dict[str, Any] = Field(default_factory=dict)
+    #: Durations; present only when asked for (``-v``), never hashed.
+    timing: dict[str, float] | None = None
+
+
+class Bundle(_Model):
+    version: str = BUNDLE_VERSION
+    bundleId: str = ""
+    status: Literal["ok", "error"] = "ok"
+    request: Request
+    resolution: Resolution | None = None
+    facts: Facts = Field(default_factory=Facts)
+    edits: dict[str, Any] = Field(default_factory=lambda: {"workspaceEdit": None, "diff": None})
+    processReward: dict[str, Any] | None = None
+    environment: Environment
+    capabilities: dict[str, Any] = Field(default_factory=dict)
+    meta: Meta = Field(default_factory=Meta)
+    error: ErrorInfo | None = None

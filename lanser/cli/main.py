@@ -1,0 +1,110 @@
+"""The ``lanser`` command group and its global options.
+
+Results go to stdout, logs and errors to stderr.  With ``--json`` the
+output is exactly one JSON object (keys sorted), for success and for
+failure alike, and the exit code is the paper's (see ``lanser.errors``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from lanser import __version__
+
+__all__ = ["Settings", "cli", "main"]
+
+
+@dataclass
+class Settings:
+    workspace: Path
+    json: bool
+    pretty: bool
+    index_io: str
+    timeout: float
+    verbose: bool
+    python: str | None
+
+
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog="""\b
+Examples:
+  lanser def 'pkg/report.py@L10:C27' --json
+  lanser refs 'csrc/main.c@L9:C17' -w examples/sample
+  lanser diag pkg/report.py
+  lanser doctor
+
+\b
+Exit codes: 0 OK, 2 BAD_SELECTOR_SYNTAX, 3 NOT_FOUND, 4 AMBIGUOUS,
+10 VERSION_SKEW, 64 LS_TIMEOUT, 65 LS_CRASH, 70 APPLY_CONFLICT,
+71 FS_PERMISSIONS, 72 UNSUPPORTED_CAP, 73 REQUEST_CANCELLED,
+74 CONTENT_MODIFIED, 75 INDEXING_UNSUPPORTED, 76 REPLAY_MISMATCH.""",
+)
+@click.option("-w", "--workspace", type=click.Path(file_okay=False, path_type=Path), default=".",
+              show_default=True, envvar="LANSER_WORKSPACE", help="Workspace root; selector paths are relative to it.")
+@click.option("--json", "json_", is_flag=True, help="Print one JSON object (an Analysis Bundle or an error).")
+@click.option("--pretty", is_flag=True, help="Indent JSON output.")
+@click.option("--index-io", type=click.Choice(["utf-8", "utf-16", "codepoint"]), default="utf-16",
+              show_default=True, envvar="LANSER_INDEX_IO",
+              help="How columns you write and read are counted.")
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
+              envvar="LANSER_TIMEOUT", help="Seconds each server request may take (E/LS_TIMEOUT).")
+@click.option("--python", "python", type=str, default=None, envvar="LANSER_PYTHON",
+              help="Interpreter whose environment Python code is analysed against (default: the "
+                   "workspace's .venv, else lanser's own).")
+@click.option("-v", "--verbose", is_flag=True, help="Show both coordinate systems and timings.")
+@click.version_option(__version__, prog_name="lanser")
+@click.pass_context
+def cli(ctx: click.Context, workspace: Path, json_: bool, pretty: bool, index_io: str, timeout: float,
+        python: str | None, verbose: bool) -> None:
+    """Verified facts about code from pinned language servers, as deterministic bundles.
+
+    Every command takes a selector: a cursor PATH@L<line>:C<col>, a range
+    PATH@R(l,c->l,c) or a file PATH (lines and columns start at 1).
+    """
+    _configure_logging(verbose)
+    ctx.obj = Settings(workspace, json_, pretty, index_io, timeout, verbose, python)
+
+
+def _configure_logging(verbose: bool) -> None:
+    """Library loggers stay quiet unless -v: without a handler, Python's
+    last-resort handler would print pygls' and asyncio's warnings (and
+    tracebacks) on stderr, which is no place for them."""
+    import logging
+
+    root = logging.getLogger()
+    if not root.handlers:
+        root.addHandler(logging.NullHandler())
+    if verbose:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("lanser: %(name)s: %(message)s"))
+        logging.getLogger("lanser").addHandler(handler)
+        logging.getLogger("lanser").setLevel(logging.INFO)
+
+
+def _register() -> None:
+    from lanser.cli import doctor, nav
+
+    for command in (*nav.COMMANDS, doctor.doctor):
+        cli.add_command(command)
+
+
+_register()
+
+
+def main() -> None:
+    """Console-script entry point: the only place the process exits."""
+    debug = bool(os.environ.get("LANSER_DEBUG"))
+    try:
+        cli.main(prog_name="lanser", standalone_mode=True)
+    except Exception as exc:  # a bug, never a user's fault: no traceback unless asked
+        if debug:
+            raise
+        from lanser.cli.render import internal_error
+
+        sys.exit(internal_error(exc, "--json" in sys.argv))

@@ -1,0 +1,125 @@
+"""Navigation commands: def, refs, hover, symbols, diag, locate.
+
+Each parses its arguments into a Request, runs it through the orchestrator
+and renders the bundle; nothing else happens here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import click
+
+from lanser.cli.main import Settings
+from lanser.cli.render import render
+
+__all__ = ["COMMANDS"]
+
+
+def execute(settings: Settings, cmd: str, selector: str | None, args: dict[str, Any]) -> int:
+    from lanser.bundle.models import Request
+    from lanser.errors import LanserError
+    from lanser.orchestrator import Orchestrator, failure_bundle
+
+    request = Request(cmd=cmd, selector=selector, args={k: v for k, v in args.items() if v is not None},
+                      indexIo=settings.index_io)  # type: ignore[arg-type]
+
+    async def go() -> dict[str, Any]:
+        try:
+            orch = Orchestrator(settings.workspace, timeout=settings.timeout, python=settings.python,
+                                verbose=settings.verbose)
+        except LanserError as exc:
+            return failure_bundle(request, exc)
+        async with orch:
+            return await orch.run(request)
+
+    try:
+        data = asyncio.run(go())
+    except KeyboardInterrupt:
+        from lanser.errors import RequestCancelled
+
+        data = failure_bundle(request, RequestCancelled("interrupted"))
+    return render(data, as_json=settings.json, pretty=settings.pretty, verbose=settings.verbose)
+
+
+def _selector_command(name: str, cmd: str, summary: str, examples: str, **extra: Any) -> click.Command:
+    @click.command(name, help=f"{summary}\n\n\b\nExamples:\n{examples}", **extra)
+    @click.argument("selector")
+    @click.pass_obj
+    def command(settings: Settings, selector: str) -> None:
+        raise SystemExit(execute(settings, cmd, selector, {}))
+
+    return command
+
+
+definition = _selector_command(
+    "def", "definition", "Where the symbol at SELECTOR is defined.",
+    "  lanser def 'pkg/report.py@L10:C27'\n  lanser --json def 'csrc/main.c@L9:C17'",
+)
+hover = _selector_command(
+    "hover", "hover", "Type and documentation of the symbol at SELECTOR.",
+    "  lanser hover 'pkg/shapes.py@L39:C5'\n  lanser --json hover 'csrc/geometry.c@L8:C5'",
+)
+locate = _selector_command(
+    "locate", "locate", "Resolve SELECTOR to a range and show the code there.",
+    "  lanser locate 'pkg/shapes.py@R(18,1->25,1)'\n  lanser --json locate 'pkg/shapes.py@L13:C9'",
+)
+
+
+@click.command("refs", help="""Every reference to the symbol at SELECTOR.
+
+Long lists are capped (--limit, at most 100000); the bundle then says
+truncated and gives a cursor for the next page.
+
+\b
+Examples:
+  lanser refs 'pkg/shapes.py@L39:C5'
+  lanser --json refs 'csrc/geometry.c@L8:C5' --limit 50
+  lanser --json refs 'pkg/shapes.py@L8:C7' --limit 2 --cursor '2:3f9a...'""")
+@click.argument("selector")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Return at most this many.")
+@click.option("--cursor", type=str, default=None, help="Continue from a previous page's nextCursor.")
+@click.option("--no-declaration", is_flag=True, help="Leave the declaration itself out.")
+@click.pass_obj
+def references(settings: Settings, selector: str, limit: int | None, cursor: str | None, no_declaration: bool) -> None:
+    args = {"limit": limit, "cursor": cursor, "includeDeclaration": False if no_declaration else None}
+    raise SystemExit(execute(settings, "references", selector, args))
+
+
+@click.command("symbols", help="""Symbols of one file, or of the workspace with --query.
+
+\b
+Examples:
+  lanser symbols pkg/shapes.py
+  lanser --json symbols --query Circle
+  lanser symbols --query manhattan --language c""")
+@click.argument("selector", required=False)
+@click.option("--query", type=str, default=None, help="Search workspace symbols by name.")
+@click.option("--language", type=click.Choice(["python", "c", "cpp"]), default=None,
+              help="Which server to ask for workspace symbols (default: every language present).")
+@click.pass_obj
+def symbols(settings: Settings, selector: str | None, query: str | None, language: str | None) -> None:
+    if selector is None and query is None:
+        raise click.UsageError("give a file selector or --query")
+    raise SystemExit(execute(settings, "symbols", selector, {"query": query, "language": language}))
+
+
+@click.command("diag", help="""Diagnostics of one file, or of every file of the workspace.
+
+Each file's diagnostics carry the content hash of the version they describe.
+
+\b
+Examples:
+  lanser diag pkg/report.py
+  lanser --json diag
+  lanser diag --language c""")
+@click.argument("selector", required=False)
+@click.option("--language", type=click.Choice(["python", "c", "cpp"]), default=None,
+              help="Only this language's files (workspace mode).")
+@click.pass_obj
+def diagnostics(settings: Settings, selector: str | None, language: str | None) -> None:
+    raise SystemExit(execute(settings, "diagnostics", selector, {"language": language}))
+
+
+COMMANDS = (definition, references, hover, symbols, diagnostics, locate)

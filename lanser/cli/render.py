@@ -1,0 +1,90 @@
+"""Rendering bundles for people (text) and programs (JSON)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from lanser.bundle.hashing import render_json
+
+__all__ = ["internal_error", "render"]
+
+
+def render(data: dict[str, Any], *, as_json: bool, pretty: bool, verbose: bool) -> int:
+    """Print ``data`` and return its exit code."""
+    code = int(data.get("meta", {}).get("exit_code", 0))
+    if as_json:
+        click.echo(render_json(data, pretty=pretty))
+        return code
+    if data.get("status") == "error":
+        _error_line(data["error"])
+        return code
+    facts = data.get("facts", {})
+    cmd = data["request"]["cmd"]
+    if cmd in ("definition", "references"):
+        for loc in facts.get(cmd if cmd == "references" else "definitions", []):
+            click.echo(f"{_where(loc)}  {loc.get('preview', '')}".rstrip())
+        if facts.get("truncated"):
+            click.echo(f"... {facts['total']} in all; next page: --cursor {facts['nextCursor']}", err=True)
+    elif cmd == "hover":
+        click.echo(facts["hover"]["contents"])
+    elif cmd == "symbols":
+        for sym in facts.get("symbols", []):
+            name = f"{sym['container']}.{sym['name']}" if sym.get("container") else sym["name"]
+            click.echo(f"{sym['kind']:<12} {name:<40} {sym.get('selector') or sym['path']}")
+    elif cmd == "diagnostics":
+        total: dict[str, int] = {}
+        for group in facts.get("diagnostics", []):
+            for d in group["diagnostics"]:
+                first = d["message"].splitlines()[0] if d["message"] else ""
+                code = f" [{d['code']}]" if d.get("code") else ""
+                click.echo(f"{group['path']}:{d['range'][0] + 1}:{d['range'][1] + 1}: {d['severity']}: {first}{code}")
+                total[d["severity"]] = total.get(d["severity"], 0) + 1
+        files = len(facts.get("diagnostics", []))
+        summary = ", ".join(f"{n} {sev}" for sev, n in sorted(total.items())) or "no diagnostics"
+        click.echo(f"{summary} in {files} file{'s' if files != 1 else ''}", err=True)
+    elif cmd == "locate":
+        loc = facts["location"]
+        r = loc["range"]
+        click.echo(f"{loc['path']}@R({r[0] + 1},{r[1] + 1}->{r[2] + 1},{r[3] + 1})")
+        click.echo(loc.get("preview", ""))
+    if verbose:
+        env = data.get("environment", {})
+        server = env.get("server", {})
+        click.echo(
+            f"server {server.get('name')} {server.get('version')} encoding {env.get('positionEncoding')} "
+            f"index-io {data['request'].get('indexIo')} bundle {data['bundleId']} "
+            f"timing {data.get('meta', {}).get('timing')}",
+            err=True,
+        )
+        resolved = (data.get("resolution") or {}).get("resolved") or {}
+        if resolved:
+            click.echo(f"resolved {resolved.get('path')} server range {resolved.get('range')}"
+                       f" io range {resolved.get('rangeIo', resolved.get('range'))}", err=True)
+    return code
+
+
+def _where(loc: dict[str, Any]) -> str:
+    if loc.get("selector"):
+        return str(loc["selector"])
+    r = loc["range"]
+    return f"{loc['path']}:{r[0] + 1}:{r[1] + 1}"
+
+
+def _error_line(error: dict[str, Any]) -> None:
+    click.echo(f"lanser: {error['code']}: {error['message']}", err=True)
+    caret = (error.get("details") or {}).get("caret")
+    if caret:
+        click.echo("  " + caret.replace("\n", "\n  "), err=True)
+
+
+def internal_error(exc: BaseException, as_json: bool) -> int:
+    message = f"internal error ({type(exc).__name__}: {exc}); rerun with LANSER_DEBUG=1 for a traceback"
+    if as_json:
+        sys.stdout.write(render_json({"status": "error", "error": {"code": "E/INTERNAL", "exitCode": 1,
+                                                                   "message": message}}) + "\n")
+    else:
+        sys.stderr.write(f"lanser: E/INTERNAL: {message}\n")
+    return 1

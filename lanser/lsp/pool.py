@@ -1,0 +1,99 @@
+"""Sessions per server, restarted with backoff when they crash.
+
+``ServerPool.call`` runs one operation against the session of a language.
+A crash (exit, closed pipe, garbage on the wire) restarts the server after
+a backoff and retries the operation once; if it fails again the error is
+:class:`LsCrash`.  ``ContentModified`` answers are retried a few times
+before they surface.  Timeouts are not retried: the deadline is the
+caller's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from lanser.errors import ContentModified, LsCrash
+from lanser.lsp.registry import ServerSpec, server_for_language
+from lanser.lsp.session import LspSession
+
+__all__ = ["ServerPool"]
+
+T = TypeVar("T")
+
+
+class ServerPool:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        start_timeout: float,
+        settings_for: Callable[[ServerSpec], dict[str, Any]],
+        extra_args_for: Callable[[ServerSpec], list[str]],
+        backoff: float = 0.2,
+        content_modified_retries: int = 3,
+    ) -> None:
+        self.root = root
+        self.start_timeout = start_timeout
+        self.settings_for = settings_for
+        self.extra_args_for = extra_args_for
+        self.backoff = backoff
+        self.content_modified_retries = content_modified_retries
+        self.sessions: dict[str, LspSession] = {}
+        self.restarts: dict[str, int] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def spec_for(self, language: str) -> ServerSpec:
+        spec = server_for_language(language)
+        extra = self.extra_args_for(spec)
+        return dataclasses.replace(spec, command=spec.command + tuple(extra)) if extra else spec
+
+    async def session(self, language: str) -> LspSession:
+        spec = self.spec_for(language)
+        lock = self._locks.setdefault(spec.name, asyncio.Lock())
+        async with lock:
+            current = self.sessions.get(spec.name)
+            if current is not None and current.alive:
+                return current
+            if current is not None:
+                await current.close()
+            session = LspSession(spec, self.root, settings=self.settings_for(spec))
+            try:
+                await session.start(self.start_timeout)
+            except BaseException:
+                await session.close()
+                raise
+            self.sessions[spec.name] = session
+            return session
+
+    async def call(self, language: str, op: Callable[[LspSession], Awaitable[T]]) -> T:
+        crashes = 0
+        modified = 0
+        while True:
+            session = None
+            try:
+                session = await self.session(language)
+                return await op(session)
+            except LsCrash as exc:
+                crashes += 1
+                name = session.spec.name if session is not None else language
+                self.restarts[name] = self.restarts.get(name, 0) + 1
+                if session is not None:
+                    await session.close()
+                    self.sessions.pop(session.spec.name, None)
+                if crashes >= 2:
+                    exc.details.setdefault("attempts", crashes)
+                    raise
+                await asyncio.sleep(self.backoff * (2 ** min(self.restarts[name] - 1, 5)))
+            except ContentModified:
+                modified += 1
+                if modified > self.content_modified_retries:
+                    raise
+                await asyncio.sleep(self.backoff * modified)
+
+    async def close(self) -> None:
+        sessions, self.sessions = list(self.sessions.values()), {}
+        await asyncio.gather(*(s.shutdown() for s in sessions), return_exceptions=True)

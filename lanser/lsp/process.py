@@ -1,0 +1,120 @@
+"""Starting server processes so that none outlives lanser.
+
+Three layers, because any one can fail: the child asks the kernel for
+SIGKILL when its parent dies (``PR_SET_PDEATHSIG``, Linux), every live
+child is killed at interpreter exit, and sessions kill their child on
+shutdown and on any protocol failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import ctypes
+import os
+import signal
+import sys
+from collections import deque
+
+__all__ = ["ServerProcess", "spawn"]
+
+_LIVE: set[int] = set()
+_PR_SET_PDEATHSIG = 1
+
+
+def _load_libc() -> ctypes.CDLL | None:
+    # Loaded in the parent: the child runs between fork and exec, where
+    # searching for a library (find_library spawns ldconfig) is unsafe.
+    try:
+        return ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:  # pragma: no cover - non-glibc systems
+        return None
+
+
+_LIBC = _load_libc() if sys.platform.startswith("linux") else None
+
+
+def _set_pdeathsig() -> None:  # runs in the child, between fork and exec
+    if _LIBC is not None:
+        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+@atexit.register
+def _kill_all() -> None:
+    for pid in list(_LIVE):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    _LIVE.clear()
+
+
+class ServerProcess:
+    """A running server with its stderr drained into a bounded tail.
+
+    Servers log to stderr (clangd a lot); an undrained pipe fills up and
+    blocks the server, so stderr is always read, and the last lines are
+    kept to explain a crash.
+    """
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+        self.stderr_tail: deque[str] = deque(maxlen=40)
+        self._drain = asyncio.ensure_future(self._drain_stderr())
+        _LIVE.add(proc.pid)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    @property
+    def returncode(self) -> int | None:
+        return self.proc.returncode
+
+    async def _drain_stderr(self) -> None:
+        stream = self.proc.stderr
+        if stream is None:
+            return
+        while True:
+            line = await stream.readline()
+            if not line:
+                return
+            self.stderr_tail.append(line.decode("utf-8", "replace").rstrip())
+
+    async def wait(self) -> int:
+        code = await self.proc.wait()
+        _LIVE.discard(self.proc.pid)
+        return code
+
+    def kill(self) -> None:
+        if self.proc.returncode is None:
+            try:
+                self.proc.kill()
+            except ProcessLookupError:
+                pass
+
+    async def close(self) -> None:
+        self.kill()
+        try:
+            await asyncio.wait_for(self.wait(), 5)
+        except asyncio.TimeoutError:  # pragma: no cover - SIGKILL not delivered
+            pass
+        self._drain.cancel()
+        for stream in (self.proc.stdin,):
+            if stream is not None:
+                stream.close()
+        _LIVE.discard(self.proc.pid)
+
+
+async def spawn(argv: list[str], cwd: str, env: dict[str, str] | None = None) -> ServerProcess:
+    proc = await asyncio.create_subprocess_exec(
+        *argv,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=cwd,
+        env=env,
+        preexec_fn=_set_pdeathsig if _LIBC is not None else None,
+        limit=1 << 24,
+    )
+    return ServerProcess(proc)

@@ -1,0 +1,421 @@
+"""Request -> Bundle: the one code path behind every front door.
+
+The CLI, batch, the daemon, the MCP server and the harness build a
+:class:`~lanser.bundle.models.Request` and call :meth:`Orchestrator.run`;
+they never talk to a server themselves.  ``run`` never raises a
+:class:`LanserError`: failures come back as bundles with ``status:
+"error"``, an ``error`` block and ``meta.exit_code``, so every front door
+renders success and failure the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types as lsp
+
+from lanser import __version__
+from lanser.bundle import normalize
+from lanser.bundle.environment import Interpreter, external_roots, host_block, inspect_interpreter
+from lanser.bundle.hashing import finalize
+from lanser.bundle.models import (
+    Bundle,
+    Environment,
+    ErrorInfo,
+    Facts,
+    Location,
+    Request,
+    Resolution,
+    ServerInfo,
+)
+from lanser.errors import ContentModified, LanserError, NotFound, RequestCancelled
+from lanser.lsp.pool import ServerPool
+from lanser.lsp.registry import LANGUAGE_OF_SUFFIX, PINS, ServerSpec, language_of
+from lanser.lsp.session import CAPABILITY_OF_METHOD, Document, LspSession
+from lanser.resolve import Target, resolve_target
+from lanser.selectors import FileSpec, format_selector, parse_selector
+from lanser.selectors.parse import escape
+from lanser.text import convert_column, from_lsp_encoding, split_lines
+from lanser.workspace import Workspace
+
+__all__ = ["Orchestrator", "REFERENCE_CAP", "failure_bundle"]
+
+#: Paper, appendix B: reference lists are capped at 10^5 entries.
+REFERENCE_CAP = 100_000
+PREVIEW_CHARS = 160
+
+
+class Orchestrator:
+    """Owns the server sessions of one workspace and answers Requests."""
+
+    def __init__(
+        self,
+        workspace: Path | str,
+        *,
+        timeout: float = 30.0,
+        index_timeout: float = 120.0,
+        python: str | None = None,
+        verbose: bool = False,
+    ) -> None:
+        self.workspace = Workspace(Path(workspace))
+        self.root = self.workspace.root
+        self.timeout = timeout
+        self.index_timeout = index_timeout
+        self.verbose = verbose
+        self.interpreter: Interpreter = inspect_interpreter(str(self.workspace.python(python)))
+        self.mapper = normalize.PathMapper(self.root, external_roots(self.interpreter))
+        self._cdb_digest: str | None = None
+        self.pool = ServerPool(
+            self.root,
+            start_timeout=timeout,
+            settings_for=self._settings_for,
+            extra_args_for=self._extra_args_for,
+        )
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+    async def __aenter__(self) -> Orchestrator:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- server configuration -------------------------------------------
+
+    def _settings_for(self, spec: ServerSpec) -> dict[str, Any]:
+        if "python" not in spec.languages:
+            return {}
+        return {
+            "python": {"pythonPath": self.interpreter.executable},
+            "basedpyright": {"analysis": {"diagnosticMode": "openFilesOnly"}},
+        }
+
+    def _extra_args_for(self, spec: ServerSpec) -> list[str]:
+        if spec.name != "clangd" or spec.overridden:
+            return []
+        cdb = self.workspace.compile_commands()
+        if cdb is None:
+            self._cdb_digest = None
+            return []
+        out_dir, self._cdb_digest = self.workspace.portable_compile_commands(cdb)
+        return [f"--compile-commands-dir={out_dir}"]
+
+    # -- entry point ----------------------------------------------------
+
+    async def run(self, request: Request) -> dict[str, Any]:
+        """Answer one request; the result is the finalized bundle as JSON data."""
+        started = time.monotonic()
+        bundle = Bundle(request=request, environment=Environment(lanser=__version__))
+        try:
+            handler = getattr(self, f"_cmd_{request.cmd}")
+            await handler(request, bundle)
+        except LanserError as exc:
+            _fail(bundle, exc)
+        except asyncio.CancelledError:
+            _fail(bundle, RequestCancelled("request cancelled"))
+        except (OSError, UnicodeError) as exc:
+            _fail(bundle, NotFound(f"cannot read workspace file: {exc}"))
+        if self.verbose:
+            bundle.meta.timing = {"totalMs": round((time.monotonic() - started) * 1000, 1)}
+        return finalize(bundle)
+
+    # -- commands -------------------------------------------------------
+
+    async def _cmd_definition(self, request: Request, bundle: Bundle) -> None:
+        target = self._target(request, bundle)
+
+        async def op(s: LspSession) -> Any:
+            doc = self._open(s, target, bundle)
+            return await s.request("textDocument/definition", lsp.DefinitionParams(
+                text_document=lsp.TextDocumentIdentifier(uri=doc.uri), position=target.position()),
+                timeout=self.timeout)
+
+        raw = await self._call(target.language, op, bundle)
+        locs = self._locations(raw, bundle)
+        if not locs:
+            raise NotFound(f"no definition at {request.selector}")
+        bundle.facts = Facts(definitions=locs)
+
+    async def _cmd_references(self, request: Request, bundle: Bundle) -> None:
+        target = self._target(request, bundle)
+        include_decl = bool(request.args.get("includeDeclaration", True))
+
+        async def op(s: LspSession) -> Any:
+            doc = self._open(s, target, bundle)
+            await self._settle_index(s)
+            return await s.request("textDocument/references", lsp.ReferenceParams(
+                text_document=lsp.TextDocumentIdentifier(uri=doc.uri), position=target.position(),
+                context=lsp.ReferenceContext(include_declaration=include_decl)),
+                timeout=self.timeout)
+
+        raw = await self._call(target.language, op, bundle)
+        locs = self._locations(raw, bundle)
+        if not locs:
+            raise NotFound(f"no references at {request.selector}")
+        bundle.facts = _page(locs, request)
+
+    async def _cmd_hover(self, request: Request, bundle: Bundle) -> None:
+        target = self._target(request, bundle)
+
+        async def op(s: LspSession) -> Any:
+            doc = self._open(s, target, bundle)
+            return await s.request("textDocument/hover", lsp.HoverParams(
+                text_document=lsp.TextDocumentIdentifier(uri=doc.uri), position=target.position()),
+                timeout=self.timeout)
+
+        raw = await self._call(target.language, op, bundle)
+        hover = normalize.hover(self._data(raw))
+        if hover is None:
+            raise NotFound(f"no hover information at {request.selector}")
+        bundle.facts = Facts(hover=hover)
+
+    async def _cmd_symbols(self, request: Request, bundle: Bundle) -> None:
+        query = request.args.get("query")
+        if request.selector is None:
+            if query is None:
+                raise NotFound("symbols needs a file selector or a --query for workspace symbols")
+            symbols = []
+            for language in self._languages(request.args.get("language")):
+                async def wop(s: LspSession, language: str = language) -> Any:
+                    await self._prime(s, language)
+                    await self._settle_index(s)
+                    return await s.request("workspace/symbol", lsp.WorkspaceSymbolParams(query=query),
+                                           timeout=self.timeout)
+
+                raw = await self._call(language, wop, bundle)
+                symbols += normalize.symbols(self._data(raw), self.mapper, None, selector_of=self._selector_of(bundle))
+            bundle.facts = Facts(symbols=sorted(symbols, key=lambda s: (s.path, *s.range, s.name)))
+            return
+        target = self._target(request, bundle)
+
+        async def op(s: LspSession) -> Any:
+            doc = self._open(s, target, bundle)
+            return await s.request("textDocument/documentSymbol", lsp.DocumentSymbolParams(
+                text_document=lsp.TextDocumentIdentifier(uri=doc.uri)), timeout=self.timeout)
+
+        raw = await self._call(target.language, op, bundle)
+        bundle.facts = Facts(symbols=normalize.symbols(self._data(raw), self.mapper, target.path,
+                                                       selector_of=self._selector_of(bundle)))
+
+    async def _cmd_diagnostics(self, request: Request, bundle: Bundle) -> None:
+        if request.selector is not None:
+            targets = [self._target(request, bundle)]
+        else:
+            suffixes = tuple(s for s, lang in LANGUAGE_OF_SUFFIX.items()
+                             if lang in self._languages(request.args.get("language")))
+            targets = [Target.whole_file(rel, self.workspace) for rel in self.workspace.files(suffixes)]
+        groups = []
+        by_language: dict[str, list[Target]] = {}
+        for t in targets:
+            by_language.setdefault(t.language, []).append(t)
+        for language, items in sorted(by_language.items()):
+            async def op(s: LspSession, items: list[Target] = items) -> list[Any]:
+                docs = [self._open(s, t, bundle) for t in items]
+                out = []
+                for doc in docs:
+                    raw = await s.diagnostics(doc, self.timeout)
+                    out.append(normalize.diagnostic_group(doc.path, [s.to_data(d) for d in raw],
+                                                          doc.digest, doc.version))
+                return out
+
+            groups += await self._call(language, op, bundle)
+        groups.sort(key=lambda g: g.path)
+        bundle.facts = Facts(diagnostics=groups)
+
+    async def _cmd_locate(self, request: Request, bundle: Bundle) -> None:
+        target = self._target(request, bundle)
+        assert bundle.resolution is not None and bundle.resolution.resolved is not None
+        loc = bundle.resolution.resolved
+        lines = split_lines(target.text)
+        sl, _, el, _ = loc.range
+        preview = "\n".join(lines[sl : min(el, sl + 9) + 1])
+        bundle.facts = Facts(location=loc.model_copy(update={"preview": preview}))
+
+    # -- helpers --------------------------------------------------------
+
+    def _target(self, request: Request, bundle: Bundle) -> Target:
+        if request.selector is None:
+            raise NotFound(f"{request.cmd} needs a selector")
+        spec = parse_selector(request.selector)
+        target = resolve_target(spec, self.workspace, request.indexIo)
+        bundle.resolution = Resolution(
+            original=request.selector,
+            kind=spec.kind,
+            resolved=Location(
+                path=target.path,
+                range=target.range,
+                selector=format_selector(spec) if not isinstance(spec, FileSpec) else None,
+            ),
+            confidence=target.confidence,
+            indexIo=request.indexIo,
+        )
+        return target
+
+    async def _call(self, language: str, op: Any, bundle: Bundle) -> Any:
+        async def wrapped(s: LspSession) -> Any:
+            self._record_environment(s, bundle)
+            return await op(s)
+
+        return await self.pool.call(language, wrapped)
+
+    def _open(self, s: LspSession, target: Target, bundle: Bundle) -> Document:
+        doc = s.sync_document(target.path, target.language)
+        if doc.digest != target.digest:
+            # The file changed between resolving the selector and sending it.
+            raise ContentModified(f"{target.path} changed while the request was prepared", path=target.path)
+        target.rebase(s.position_encoding)
+        if bundle.resolution is not None and bundle.resolution.resolved is not None:
+            bundle.resolution.resolved.range = target.range
+            if self.verbose and request_io_differs(s, bundle):
+                bundle.resolution.resolved.rangeIo = target.range_in(bundle.request.indexIo)
+        return doc
+
+    async def _prime(self, s: LspSession, language: str) -> None:
+        """Open one file so the server loads the project before a workspace-wide question.
+
+        clangd reads compile_commands.json, and starts its background
+        index, only when a file is opened; basedpyright finishes finding
+        the project's files only after its first analysis.  Asked before
+        that, both answer workspace-wide questions with empty lists.
+        """
+        if s.documents:
+            return
+        suffixes = tuple(suf for suf, lang in LANGUAGE_OF_SUFFIX.items() if lang == language)
+        sources = [f for f in self.workspace.files(suffixes) if not f.endswith((".h", ".hh", ".hpp"))]
+        if sources:
+            doc = s.sync_document(sources[0], language)
+            await s.diagnostics(doc, self.timeout)
+
+    async def _settle_index(self, s: LspSession) -> None:
+        if s.spec.needs_index:
+            await s.wait_index_idle(self.index_timeout)
+
+    def _languages(self, only: str | None) -> list[str]:
+        if only:
+            language_of("x" + {"python": ".py", "c": ".c", "cpp": ".cpp"}.get(only, "." + only))
+            return [only]
+        present = []
+        files = self.workspace.files(tuple(LANGUAGE_OF_SUFFIX))
+        if any(f.endswith((".py", ".pyi")) for f in files):
+            present.append("python")
+        if any(f.endswith((".c", ".h")) for f in files):
+            present.append("c")
+        return present
+
+    def _record_environment(self, s: LspSession, bundle: Bundle) -> None:
+        env = bundle.environment
+        env.server = ServerInfo(
+            name=s.spec.name,
+            version=s.spec.version,
+            pinned=PINS.get(s.spec.name),
+            reported=s.server_info.get("version") or None,
+        )
+        env.positionEncoding = s.position_encoding
+        extra: dict[str, Any] = {"server": s.spec.name}
+        if "python" in s.spec.languages:
+            env.python = {"version": self.interpreter.version, "implementation": self.interpreter.implementation}
+            extra["settings"] = {"diagnosticMode": "openFilesOnly"}
+        if s.spec.name == "clangd":
+            extra["compileCommands"] = self._cdb_digest
+        env.configDigest = self.workspace.config_digest(extra)
+        env.host = host_block(self.root, self.interpreter if "python" in s.spec.languages else None)
+        caps = s.capabilities
+        bundle.capabilities = {
+            "cancellable": True,
+            "partialResult": False,
+            "methods": sorted(m for m, attr in CAPABILITY_OF_METHOD.items()
+                              if caps is not None and getattr(caps, attr, None) not in (None, False)),
+        }
+
+    def _locations(self, raw: Any, bundle: Bundle) -> list[Location]:
+        data = self._data(raw)
+        return normalize.locations(data, self.mapper, selector_of=self._selector_of(bundle),
+                                   preview_of=self._preview_of())
+
+    def _data(self, raw: Any) -> Any:
+        from lsprotocol import converters
+
+        return converters.get_converter().unstructure(raw)
+
+    def _selector_of(self, bundle: Bundle) -> Any:
+        cache: dict[str, list[str]] = {}
+        request = bundle.request
+        encoding = from_lsp_encoding(bundle.environment.positionEncoding or "utf-16")
+
+        def selector_of(path: str, flat: list[int]) -> str | None:
+            lines = self._lines(path, cache)
+            if lines is None or flat[0] >= len(lines):
+                return None
+            col = convert_column(lines[flat[0]], flat[1], encoding, request.indexIo, strict=False)
+            return f"{escape(path)}@L{flat[0] + 1}:C{col + 1}"
+
+        return selector_of
+
+    def _preview_of(self) -> Any:
+        cache: dict[str, list[str]] = {}
+
+        def preview_of(path: str, flat: list[int], external: bool) -> str | None:
+            if external:
+                return None
+            lines = self._lines(path, cache)
+            if lines is None or flat[0] >= len(lines):
+                return None
+            return lines[flat[0]].strip()[:PREVIEW_CHARS]
+
+        return preview_of
+
+    def _lines(self, path: str, cache: dict[str, list[str]]) -> list[str] | None:
+        if path not in cache:
+            try:
+                cache[path] = split_lines(self.workspace.read_bytes(path).decode("utf-8", "replace"))
+            except OSError:
+                return None
+        return cache[path]
+
+
+
+def request_io_differs(s: LspSession, bundle: Bundle) -> bool:
+    return from_lsp_encoding(s.position_encoding) != bundle.request.indexIo
+
+
+def _page(locs: list[Location], request: Request) -> Facts:
+    """Cap a reference list and hand out a cursor bound to the full result."""
+    limit = int(request.args.get("limit") or REFERENCE_CAP)
+    limit = max(1, min(limit, REFERENCE_CAP))
+    digest = hashlib.sha256("\n".join(f"{l.path}:{l.range}" for l in locs).encode()).hexdigest()[:16]
+    offset = 0
+    cursor = request.args.get("cursor")
+    if cursor:
+        try:
+            off_s, want = str(cursor).split(":", 1)
+            offset = int(off_s)
+        except ValueError:
+            raise NotFound(f"malformed cursor {cursor!r}") from None
+        if want != digest:
+            raise ContentModified("the references changed since this cursor was issued; start again")
+    page = locs[offset : offset + limit]
+    more = offset + limit < len(locs)
+    return Facts(
+        references=page,
+        total=len(locs),
+        truncated=more,
+        nextCursor=f"{offset + limit}:{digest}" if more else None,
+    )
+
+
+def _fail(bundle: Bundle, exc: LanserError) -> None:
+    bundle.status = "error"
+    bundle.error = ErrorInfo(**exc.to_dict())
+    bundle.meta.exit_code = exc.exit_code
+
+
+def failure_bundle(request: Request, exc: LanserError) -> dict[str, Any]:
+    """An error bundle for a failure that happened before any server was asked."""
+    bundle = Bundle(request=request, environment=Environment(lanser=__version__))
+    _fail(bundle, exc)
+    return finalize(bundle)

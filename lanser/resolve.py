@@ -1,0 +1,90 @@
+"""From a parsed selector to a concrete target in one file.
+
+A :class:`Target` keeps its position in Unicode code points and converts
+to the server's negotiated encoding once a session is known
+(:meth:`Target.rebase`), so the same selector means the same character
+whatever the server speaks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from lsprotocol import types as lsp
+
+from lanser.errors import NotFound
+from lanser.lsp.registry import language_of
+from lanser.selectors.spec import CursorSpec, FileSpec, PositionSpec, RangeSpec
+from lanser.text import content_hash, convert_column, from_lsp_encoding, split_lines
+from lanser.workspace import Workspace
+
+__all__ = ["Target", "resolve_target"]
+
+
+@dataclass
+class Target:
+    path: str
+    language: str
+    text: str
+    digest: str
+    #: Start and end as (line, column in code points), 0-based.
+    start: tuple[int, int]
+    end: tuple[int, int]
+    confidence: float = 1.0
+    encoding: str = "utf-16"
+    range: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.rebase(self.encoding)
+
+    @classmethod
+    def whole_file(cls, rel: str, ws: Workspace) -> Target:
+        data = ws.read_bytes(rel)
+        text = data.decode("utf-8", "replace")
+        lines = split_lines(text)
+        return cls(rel, language_of(rel), text, content_hash(data), (0, 0), (len(lines) - 1, len(lines[-1])))
+
+    def rebase(self, lsp_encoding: str) -> None:
+        """Express the range in ``lsp_encoding`` (``utf-16``, ``utf-8``, ``utf-32``)."""
+        self.encoding = lsp_encoding
+        self.range = self.range_in(from_lsp_encoding(lsp_encoding))
+
+    def range_in(self, indexing: str) -> list[int]:
+        lines = split_lines(self.text)
+        (sl, sc), (el, ec) = self.start, self.end
+        return [
+            sl,
+            convert_column(lines[sl], sc, "codepoint", indexing),
+            el,
+            convert_column(lines[el], ec, "codepoint", indexing),
+        ]
+
+    def position(self) -> lsp.Position:
+        return lsp.Position(line=self.range[0], character=self.range[1])
+
+
+def resolve_target(spec: PositionSpec, ws: Workspace, index_io: str) -> Target:
+    """Resolve ``spec`` against the files on disk now."""
+    if isinstance(spec, (FileSpec, CursorSpec, RangeSpec)):
+        rel = ws.rel(spec.path)
+        language = language_of(rel)
+        data = ws.read_bytes(rel)
+        text = data.decode("utf-8", "replace")
+        if isinstance(spec, FileSpec):
+            return Target.whole_file(rel, ws)
+        lines = split_lines(text)
+        if isinstance(spec, CursorSpec):
+            start = end = _point(lines, spec.line, spec.col, index_io, rel)
+        else:
+            start = _point(lines, spec.start[0], spec.start[1], index_io, rel)
+            end = _point(lines, spec.end[0], spec.end[1], index_io, rel)
+        return Target(rel, language, text, content_hash(data), start, end)
+    from lanser.selectors.structural import resolve_structural
+
+    return resolve_structural(spec, ws)
+
+
+def _point(lines: list[str], line: int, col: int, index_io: str, rel: str) -> tuple[int, int]:
+    if line > len(lines):
+        raise NotFound(f"{rel} has {len(lines)} lines; line {line} does not exist", path=rel)
+    return line - 1, convert_column(lines[line - 1], col - 1, index_io, "codepoint")

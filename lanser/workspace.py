@@ -1,0 +1,156 @@
+"""The workspace on disk: its root, its files, its configuration.
+
+IO lives here so that the orchestrator's helpers and the bundle code stay
+pure.  Paths handed out are workspace-relative POSIX strings; every path
+that comes in from a user goes through :func:`Workspace.rel`, the read-side
+half of the workspace jail.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+from lanser.errors import FsPermissions, NotFound
+
+__all__ = ["Workspace", "cache_dir"]
+
+_SKIP_DIRS = {".git", ".hg", ".svn", ".venv", "venv", "node_modules", "__pycache__", ".cache", ".lanser", ".tox", ".mypy_cache"}
+_CONFIG_FILES = ("pyrightconfig.json", ".clangd", "compile_flags.txt")
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "lanser"
+
+
+class Workspace:
+    def __init__(self, root: Path) -> None:
+        root = Path(root)
+        if not root.is_dir():
+            raise NotFound(f"workspace {str(root)!r} is not a directory")
+        self.root = Path(os.path.realpath(root))
+
+    # -- jail ----------------------------------------------------------
+
+    def rel(self, path: str) -> str:
+        """A user-given path as workspace-relative POSIX; refused outside the root."""
+        p = Path(path)
+        absolute = p if p.is_absolute() else self.root / p
+        real = Path(os.path.realpath(absolute))
+        try:
+            rel = real.relative_to(self.root).as_posix()
+        except ValueError:
+            raise FsPermissions(
+                f"{path!r} is outside the workspace {self.root.name!r} (resolved through symlinks)",
+                path=path,
+            ) from None
+        if not real.is_file():
+            raise NotFound(f"no such file in the workspace: {rel}", path=rel)
+        return rel
+
+    def read_bytes(self, rel: str) -> bytes:
+        return (self.root / rel).read_bytes()
+
+    # -- files ---------------------------------------------------------
+
+    def files(self, suffixes: tuple[str, ...]) -> list[str]:
+        """Workspace files with these suffixes: git's view when in a repository."""
+        listed = self._git_files()
+        if listed is None:
+            listed = []
+            for dirpath, dirnames, filenames in os.walk(self.root):
+                dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS and not d.startswith("."))
+                for name in filenames:
+                    listed.append((Path(dirpath) / name).relative_to(self.root).as_posix())
+        return sorted(f for f in listed if f.endswith(suffixes) and (self.root / f).is_file())
+
+    def _git_files(self) -> list[str] | None:
+        if not (self.root / ".git").exists():
+            return None
+        try:
+            out = subprocess.run(
+                ["git", "ls-files", "-co", "--exclude-standard", "-z"],
+                cwd=self.root,
+                capture_output=True,
+                check=True,
+                timeout=60,
+            ).stdout
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return [p for p in out.decode("utf-8", "surrogateescape").split("\0") if p]
+
+    # -- configuration -------------------------------------------------
+
+    def compile_commands(self) -> Path | None:
+        """The compilation database: at the root, in build/, or the shallowest one below."""
+        for candidate in (self.root / "compile_commands.json", self.root / "build" / "compile_commands.json"):
+            if candidate.is_file():
+                return candidate
+        found = []
+        for dirpath, dirnames, filenames in os.walk(self.root):
+            depth = len(Path(dirpath).relative_to(self.root).parts)
+            dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS and not d.startswith(".") and depth < 3)
+            if "compile_commands.json" in filenames:
+                found.append((depth, Path(dirpath) / "compile_commands.json"))
+        return min(found)[1] if found else None
+
+    def portable_compile_commands(self, cdb: Path) -> tuple[Path, str]:
+        """Write a copy of ``cdb`` with absolute directories for clangd.
+
+        clangd indexes in the background only when every entry's
+        ``directory`` is absolute, but a database committed to a repository
+        is more useful with relative ones.  The copy goes to lanser's cache
+        (so clangd's index lands there, not in the user's tree); the digest
+        returned is of the database with the workspace root abstracted,
+        identical wherever the repository is checked out.
+        """
+        entries = json.loads(cdb.read_text())
+        base = cdb.parent
+        for entry in entries:
+            directory = Path(entry.get("directory", "."))
+            if not directory.is_absolute():
+                entry["directory"] = str((base / directory).resolve())
+        key = hashlib.sha256(str(cdb).encode()).hexdigest()[:16]
+        out_dir = cache_dir() / "clangd" / key
+        out_dir.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(entries, indent=1, sort_keys=True)
+        target = out_dir / "compile_commands.json"
+        if not target.exists() or target.read_text() != text:
+            target.write_text(text)
+        digest = hashlib.sha256(text.replace(str(self.root), "${workspace}").encode()).hexdigest()
+        return out_dir, digest
+
+    def config_digest(self, extra: dict[str, object]) -> str:
+        """Digest of what configures the servers; independent of where the workspace is."""
+        h = hashlib.sha256()
+        for name in _CONFIG_FILES:
+            p = self.root / name
+            if p.is_file():
+                h.update(name.encode() + b"\0" + p.read_bytes() + b"\0")
+        pyproject = self.root / "pyproject.toml"
+        if pyproject.is_file():
+            try:
+                tool = tomllib.loads(pyproject.read_text()).get("tool", {})
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+                tool = {}
+            for key in ("pyright", "basedpyright"):
+                if key in tool:
+                    h.update(key.encode() + json.dumps(tool[key], sort_keys=True).encode())
+        h.update(json.dumps(extra, sort_keys=True, default=str).encode())
+        return "sha256:" + h.hexdigest()
+
+    def python(self, explicit: str | None) -> Path:
+        """The interpreter whose environment basedpyright analyses."""
+        if explicit:
+            return Path(explicit)
+        for venv in (".venv", "venv"):
+            exe = self.root / venv / "bin" / "python"
+            if exe.exists():
+                return exe
+        return Path(sys.executable)
