@@ -147,7 +147,7 @@ class Orchestrator:
 
         async def op(s: LspSession) -> Any:
             doc = self._open(s, target, bundle)
-            await self._settle_index(s)
+            await self._settle(s, doc)
             return await s.request("textDocument/references", lsp.ReferenceParams(
                 text_document=lsp.TextDocumentIdentifier(uri=doc.uri), position=target.position(),
                 context=lsp.ReferenceContext(include_declaration=include_decl)),
@@ -290,6 +290,17 @@ class Orchestrator:
         if sources:
             doc = s.sync_document(sources[0], language)
             await s.diagnostics(doc, self.timeout)
+
+    async def _settle(self, s: LspSession, doc: Document) -> None:
+        """Let the server finish loading the project before a cross-file question.
+
+        basedpyright answers references from the files it has found so far;
+        until its first analysis of an open file completes, that can be the
+        open file alone.  Its diagnostics for the document mark that point.
+        clangd needs its background index settled.
+        """
+        await s.diagnostics(doc, self.timeout)
+        await self._settle_index(s)
 
     async def _settle_index(self, s: LspSession) -> None:
         if s.spec.needs_index:

@@ -1,0 +1,49 @@
+"""Shared fixtures: the sample workspace, a CLI runner with a fixed width."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "examples" / "sample"
+
+
+@pytest.fixture
+def sample(tmp_path: Path) -> Path:
+    """A private copy of examples/sample, so tests may touch it."""
+    dest = tmp_path / "sample"
+    shutil.copytree(SAMPLE, dest)
+    return dest
+
+
+@pytest.fixture
+def run_cli():
+    """Run the CLI in-process; returns (exit code, stdout, stderr)."""
+    from lanser.cli.main import cli
+
+    def run(*args: str) -> tuple[int, str, str]:
+        runner = CliRunner()
+        result = runner.invoke(cli, list(args), terminal_width=100)
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            raise result.exception
+        return result.exit_code, result.stdout, result.stderr
+
+    return run
+
+
+@pytest.fixture
+def run_json(run_cli):
+    """Run a command with --json; returns (exit code, the one JSON object)."""
+
+    def run(*args: str) -> tuple[int, dict[str, Any]]:
+        code, out, _err = run_cli("--json", *args)
+        assert out.count("\n") == 1, f"expected exactly one JSON line, got: {out!r}"
+        return code, json.loads(out)
+
+    return run

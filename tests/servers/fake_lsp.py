@@ -1,0 +1,169 @@
+"""A tiny misbehaving language server for lanser's failure-path tests.
+
+Standard library only; speaks LSP over stdio (``Content-Length`` framing,
+JSON bodies).  Usage::
+
+    python fake_lsp.py MODE [LOG]
+
+``LOG`` is an optional file the server appends to, one line per event, so a
+test can see what happened and keep state across restarts::
+
+    start <pid>          the process started
+    recv <method> <pid>  a request or notification arrived
+
+Modes (what happens on ``textDocument/definition`` unless said otherwise):
+
+``ok``
+    answers with a Location in the same file (line 0, columns 0-1);
+    advertises definition, hover and references; ``serverInfo`` is
+    ``{"name": "fake", "version": "1.0"}``.
+``crash-on-request``
+    writes one line to stderr and exits with code 3.
+``crash-once``
+    like ``crash-on-request`` for the first definition request recorded in
+    ``LOG`` (over all processes), like ``ok`` afterwards.
+``hang``
+    never answers it (everything else is answered).
+``garbage``
+    writes bytes that are not LSP framing to stdout.
+``garbage-json``
+    writes a well-framed message whose body is not JSON.
+``content-modified``
+    answers with JSON-RPC error -32801 (ContentModified).
+``cancelled``
+    answers with JSON-RPC error -32800 (RequestCancelled).
+``no-definition``
+    does not advertise ``definitionProvider`` (answers like ``ok`` if asked).
+``skew``
+    like ``ok`` but reports ``serverInfo.version`` ``"9.9"``.
+``die-at-start``
+    exits with code 4 (after a line on stderr) before answering ``initialize``.
+
+``shutdown`` is answered with ``null``; ``exit`` ends the process with 0 if
+``shutdown`` came first, else 1.  Unknown requests get ``null``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+MODES = (
+    "ok", "crash-on-request", "crash-once", "hang", "garbage", "garbage-json",
+    "content-modified", "cancelled", "no-definition", "skew", "die-at-start",
+)
+
+MODE = sys.argv[1] if len(sys.argv) > 1 else "ok"
+LOG = sys.argv[2] if len(sys.argv) > 2 else None
+STDIN = sys.stdin.buffer
+STDOUT = sys.stdout.buffer
+
+
+def log(event: str) -> None:
+    if LOG:
+        with open(LOG, "a", encoding="utf-8") as f:
+            f.write(f"{event} {os.getpid()}\n")
+
+
+def logged(prefix: str) -> int:
+    if not LOG or not os.path.exists(LOG):
+        return 0
+    with open(LOG, encoding="utf-8") as f:
+        return sum(1 for line in f if line.startswith(prefix))
+
+
+def read_message() -> dict | None:
+    length = None
+    while True:
+        line = STDIN.readline()
+        if not line:
+            return None
+        if line in (b"\r\n", b"\n"):
+            break
+        name, _, value = line.decode("ascii").partition(":")
+        if name.strip().lower() == "content-length":
+            length = int(value.strip())
+    return json.loads(STDIN.read(length or 0))
+
+
+def write_raw(data: bytes) -> None:
+    STDOUT.write(data)
+    STDOUT.flush()
+
+
+def send(message: dict) -> None:
+    body = json.dumps({"jsonrpc": "2.0", **message}).encode("utf-8")
+    write_raw(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+
+
+def die(code: int, why: str) -> None:
+    sys.stderr.write(f"fake_lsp: {why} (mode {MODE})\n")
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def initialize_result() -> dict:
+    caps: dict = {"hoverProvider": True, "referencesProvider": True, "textDocumentSync": 1}
+    if MODE != "no-definition":
+        caps["definitionProvider"] = True
+    version = "9.9" if MODE == "skew" else "1.0"
+    return {"capabilities": caps, "serverInfo": {"name": "fake", "version": version}}
+
+
+def definition(msg: dict) -> None:
+    """Answer (or fail to answer) a definition request according to MODE."""
+    msg_id = msg["id"]
+    if MODE == "crash-on-request" or (MODE == "crash-once" and logged("recv textDocument/definition") == 1):
+        die(3, "crashing on a definition request")
+    if MODE == "hang":
+        return
+    if MODE == "garbage":
+        write_raw(b"Traceback (most recent call last):\n  this is not LSP\n")
+        return
+    if MODE == "garbage-json":
+        write_raw(b"Content-Length: 12\r\n\r\n{not json!!}")
+        return
+    if MODE == "content-modified":
+        send({"id": msg_id, "error": {"code": -32801, "message": "content modified"}})
+        return
+    if MODE == "cancelled":
+        send({"id": msg_id, "error": {"code": -32800, "message": "request cancelled"}})
+        return
+    uri = msg["params"]["textDocument"]["uri"]
+    rng = {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 1}}
+    send({"id": msg_id, "result": {"uri": uri, "range": rng}})
+
+
+def main() -> None:
+    if MODE not in MODES:
+        die(2, f"unknown mode; expected one of {', '.join(MODES)}")
+    log("start")
+    if MODE == "die-at-start":
+        die(4, "dying before initialize")
+    shut_down = False
+    while True:
+        msg = read_message()
+        if msg is None:
+            sys.exit(1)  # stdin closed without exit
+        method = msg.get("method")
+        if method is None:
+            continue  # a response to a request we never sent
+        log(f"recv {method}")
+        if method == "exit":
+            sys.exit(0 if shut_down else 1)
+        if "id" not in msg:
+            continue  # notifications need no answer
+        if method == "initialize":
+            send({"id": msg["id"], "result": initialize_result()})
+        elif method == "shutdown":
+            shut_down = True
+            send({"id": msg["id"], "result": None})
+        elif method == "textDocument/definition":
+            definition(msg)
+        else:
+            send({"id": msg["id"], "result": None})
+
+
+if __name__ == "__main__":
+    main()
