@@ -253,6 +253,9 @@ class Orchestrator:
             ),
             confidence=target.confidence,
             indexIo=request.indexIo,
+            symbolId=target.symbol_id,
+            weights=target.weights,
+            disambiguation=target.evidence,
         )
         return target
 

@@ -9,6 +9,7 @@ whatever the server speaks.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from lsprotocol import types as lsp
 
@@ -33,6 +34,12 @@ class Target:
     confidence: float = 1.0
     encoding: str = "utf-16"
     range: list[int] = field(default_factory=list)
+    #: Where position-based requests point (a symbol's name); default: start.
+    point: tuple[int, int] | None = None
+    #: Ranked candidates considered (structural selectors).
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+    weights: dict[str, float] | None = None
+    symbol_id: str | None = None
 
     def __post_init__(self) -> None:
         self.rebase(self.encoding)
@@ -60,7 +67,11 @@ class Target:
         ]
 
     def position(self) -> lsp.Position:
-        return lsp.Position(line=self.range[0], character=self.range[1])
+        if self.point is None:
+            return lsp.Position(line=self.range[0], character=self.range[1])
+        line = split_lines(self.text)[self.point[0]]
+        col = convert_column(line, self.point[1], "codepoint", from_lsp_encoding(self.encoding))
+        return lsp.Position(line=self.point[0], character=col)
 
 
 def resolve_target(spec: PositionSpec, ws: Workspace, index_io: str) -> Target:

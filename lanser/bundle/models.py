@@ -113,6 +113,8 @@ class Resolution(_Model):
     resolved: Location | None = None
     confidence: float | None = None
     indexIo: str | None = None
+    symbolId: str | None = None
+    weights: dict[str, float] | None = None
     disambiguation: list[dict[str, Any]] = Field(default_factory=list)
 
 

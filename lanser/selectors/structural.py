@@ -1,16 +1,361 @@
-"""Resolution of symbol, AST-path and anchor selectors (tree-sitter)."""
+"""Resolution of symbol, AST-path and anchor selectors (Algorithm 1).
+
+Candidates are found structurally (tree-sitter definitions, the module
+layout and ``__init__`` re-exports) or textually (anchors), scored
+``0.5 s_ast + 0.2 s_module + 0.2 J_token + 0.1 s_prox`` and ordered by
+score, then path and range.  An exact, unique structural match scores 1.
+Below the threshold, or on a tie at the top, the answer is
+:class:`Ambiguous` with the ranked candidates and their features; with no
+candidate it is :class:`NotFound`.  Never a silent first match.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from lanser.errors import NotFound
-from lanser.selectors.spec import PositionSpec
+from lanser.errors import Ambiguous, NotFound
+from lanser.selectors import anchors
+from lanser.selectors.spec import AnchorSpec, AstSpec, PositionSpec, SymbolSpec
+from lanser.syntax import SymbolDef, definitions, symbol_id, to_codepoints
+from lanser.text import content_hash, split_lines
 
 if TYPE_CHECKING:
     from lanser.resolve import Target
     from lanser.workspace import Workspace
 
+__all__ = ["THRESHOLD", "WEIGHTS", "resolve_structural"]
+
+WEIGHTS = {"ast": 0.5, "module": 0.2, "token": 0.2, "prox": 0.1}
+#: Candidates below this score are evidence, not answers.
+THRESHOLD = 0.75
+TOP_K = 5
+_AST_KINDS = {
+    "class": {"class"}, "def": {"function", "method", "property"}, "function": {"function", "prototype"},
+    "method": {"method", "property"}, "struct": {"struct"}, "union": {"union"}, "enum": {"enum"},
+    "typedef": {"typedef"}, "macro": {"macro"}, "var": {"variable"}, "field": {"field", "enumerator"},
+}
+
+
+@dataclass
+class Candidate:
+    path: str
+    sym: SymbolDef | None
+    span: tuple[tuple[int, int], tuple[int, int]]  # code points
+    point: tuple[int, int]
+    features: dict[str, float]
+    via: str = ""
+
+    @property
+    def score(self) -> float:
+        return round(sum(WEIGHTS[k] * v for k, v in self.features.items()), 6)
+
+    def evidence(self) -> dict[str, Any]:
+        (sl, sc), (el, ec) = self.span
+        out: dict[str, Any] = {"path": self.path, "range": [sl, sc, el, ec], "score": self.score,
+                               "features": self.features}
+        if self.sym is not None:
+            out["qualname"] = self.sym.qualname
+            out["kind"] = self.sym.kind
+        if self.via:
+            out["via"] = self.via
+        return out
+
 
 def resolve_structural(spec: PositionSpec, ws: Workspace) -> Target:
-    raise NotFound(f"{spec.kind} selectors cannot be resolved yet")
+    if isinstance(spec, AnchorSpec):
+        return _resolve_anchor(spec, ws)
+    if isinstance(spec, AstSpec):
+        return _resolve_ast(spec, ws)
+    assert isinstance(spec, SymbolSpec)
+    language = "python" if spec.language == "py" else "c"
+    files = _module_files(spec, ws)
+    if not files:
+        raise NotFound(f"no file for module {spec.module!r} in the workspace", module=spec.module)
+    cands = _symbol_candidates(ws, language, files[0], spec.qualname, spec.overload, depth=0)
+    return _choose(ws, language, cands, spec.role or "def", spec, label=f"{spec.module}#{spec.qualname}")
+
+
+# -- symbols ----------------------------------------------------------------
+
+def _module_files(spec: SymbolSpec, ws: Workspace) -> list[str]:
+    if spec.language == "c":
+        try:
+            return [ws.rel(spec.module)]
+        except NotFound:
+            return []
+    return python_module_files(spec.module, ws)
+
+
+def python_module_files(module: str, ws: Workspace) -> list[str]:
+    """Files that can hold ``module``: flat, ``src/`` and ``lib/`` layouts, packages, stubs."""
+    path = module.replace(".", "/")
+    out = []
+    for base in ("", "src/", "lib/", "python/"):
+        for cand in (f"{base}{path}.py", f"{base}{path}/__init__.py", f"{base}{path}.pyi", f"{base}{path}/__init__.pyi"):
+            if (ws.root / cand).is_file():
+                out.append(cand)
+    return out
+
+
+def _symbol_candidates(ws: Workspace, language: str, rel: str, qualname: str, overload: int | None,
+                       depth: int) -> list[Candidate]:
+    data = ws.read_bytes(rel)
+    defs = definitions(language, data)
+    lines = data.split(b"\n")
+    exact = [d for d in defs if d.qualname == qualname]
+    if language == "python" and len(exact) > 1:
+        exact = _disambiguate_same_name(exact, overload, qualname)
+    elif overload is not None:
+        exact = exact[overload : overload + 1]
+    if exact:
+        return [_candidate(rel, d, lines, {"ast": 1.0, "module": 1.0 if depth == 0 else 0.5,
+                                           "token": 1.0, "prox": 1.0}, via="re-export" if depth else "")
+                for d in exact]
+    if language == "python" and depth < 4:
+        target = _reexport(data, qualname, rel)
+        if target is not None:
+            module, name = target
+            rest = qualname.split(".", 1)[1:] if "." in qualname else []
+            for f in python_module_files(module, ws)[:1]:
+                found = _symbol_candidates(ws, language, f, ".".join([name, *rest]), overload, depth + 1)
+                if found:
+                    return found
+    # Relocation evidence: definitions sharing the last name, scored by structure.
+    want = qualname.split(".")
+    out = []
+    for d in defs:
+        have = d.qualname.split(".")
+        if have[-1] != want[-1]:
+            continue
+        same_tail = sum(1 for a, b in zip(reversed(want), reversed(have)) if a == b)
+        features = {
+            "ast": round(same_tail / max(len(want), len(have)), 4),
+            "module": 1.0,
+            "token": round(anchors.jaccard(_name_tokens(qualname), _name_tokens(d.qualname)), 4),
+            "prox": round(1 / (1 + abs(len(want) - len(have))), 4),
+        }
+        out.append(_candidate(rel, d, lines, features))
+    return out
+
+
+def _disambiguate_same_name(exact: list[SymbolDef], overload: int | None, qualname: str) -> list[SymbolDef]:
+    overloads = [d for d in exact if any(x.split(".")[-1] == "overload" for x in d.decorators)]
+    if overload is not None:
+        pool = overloads or exact
+        if overload >= len(pool):
+            raise NotFound(f"{qualname} has {len(pool)} overloads; overload={overload} does not exist")
+        return [pool[overload]]
+    impl = [d for d in exact if d not in overloads]
+    if overloads and len(impl) == 1:
+        return impl
+    getters = [d for d in exact if any(x.split("(")[0] in ("property", "cached_property", "functools.cached_property")
+                                       for x in d.decorators)]
+    if len(getters) == 1:
+        return getters
+    return exact
+
+
+def _reexport(data: bytes, qualname: str, rel: str) -> tuple[str, str] | None:
+    """``from X import name [as alias]`` binding the first part of ``qualname``."""
+    from lanser.syntax import python
+
+    head = qualname.split(".")[0]
+    tree = python.parse(data)
+    package = rel.rsplit("/", 1)[0].replace("/", ".") if "/" in rel else ""
+    if rel.endswith("__init__.py") or rel.endswith("__init__.pyi"):
+        pkg = package
+    else:
+        pkg = package
+    for node in tree.root_node.named_children:
+        if node.type != "import_from_statement":
+            continue
+        mod_node = node.child_by_field_name("module_name")
+        if mod_node is None or mod_node.text is None:
+            continue
+        module = mod_node.text.decode()
+        if module.startswith("."):
+            dots = len(module) - len(module.lstrip("."))
+            base = pkg.split(".") if pkg else []
+            base = base[: len(base) - (dots - 1)] if dots > 1 else base
+            for prefix in ("src.", "lib."):
+                if ".".join(base).startswith(prefix):
+                    base = ".".join(base)[len(prefix):].split(".")
+            module = ".".join([*base, module.lstrip(".")]).strip(".")
+        for name_node in node.children_by_field_name("name"):
+            if name_node.type == "aliased_import":
+                orig, alias = name_node.child_by_field_name("name"), name_node.child_by_field_name("alias")
+                if alias is not None and alias.text == head.encode() and orig is not None and orig.text:
+                    return module, orig.text.decode()
+            elif name_node.text == head.encode():
+                return module, head
+    return None
+
+
+def _name_tokens(qualname: str) -> set[str]:
+    parts = re.split(r"[._]|(?<=[a-z])(?=[A-Z])", qualname)
+    return {p.lower() for p in parts if p}
+
+
+def _candidate(rel: str, d: SymbolDef, lines: list[bytes], features: dict[str, float], via: str = "") -> Candidate:
+    span = d.roles["def"]
+    return Candidate(rel, d, (to_codepoints(lines, span[0]), to_codepoints(lines, span[1])),
+                     to_codepoints(lines, d.name[0]), features, via)
+
+
+def _choose(ws: Workspace, language: str, cands: list[Candidate], role: str, spec: PositionSpec,
+            label: str) -> Target:
+    from lanser.resolve import Target
+
+    if not cands:
+        raise NotFound(f"no definition of {label}", selector=str(label))
+    cands.sort(key=lambda c: (-c.score, c.path, c.span))
+    top = cands[0]
+    tie = len(cands) > 1 and cands[1].score == top.score
+    evidence = [c.evidence() for c in cands[:TOP_K]]
+    if top.score < THRESHOLD or tie:
+        why = "several definitions match equally" if tie else f"best candidate scores {top.score} < {THRESHOLD}"
+        raise Ambiguous(f"{label}: {why}", candidates=evidence, weights=WEIGHTS, threshold=THRESHOLD)
+    data = ws.read_bytes(top.path)
+    lines = data.split(b"\n")
+    span = top.span
+    if top.sym is not None:
+        if role not in top.sym.roles:
+            raise NotFound(f"{label} has no {role!r} part (it is a {top.sym.kind})",
+                           roles=sorted(top.sym.roles))
+        raw = top.sym.roles[role]
+        span = (to_codepoints(lines, raw[0]), to_codepoints(lines, raw[1]))
+    text = data.decode("utf-8", "replace")
+    target = Target(top.path, language, text, content_hash(data), span[0], span[1], confidence=top.score)
+    target.point = top.point
+    target.evidence = evidence
+    target.weights = dict(WEIGHTS)
+    if top.sym is not None:
+        module = spec.module if isinstance(spec, SymbolSpec) else top.path
+        target.symbol_id = symbol_id(language, module, top.sym, getattr(spec, "overload", None))
+    return target
+
+
+# -- AST paths ----------------------------------------------------------------
+
+def _resolve_ast(spec: AstSpec, ws: Workspace) -> Target:
+    first_kind, first_value = spec.steps[0]
+    if first_kind == "module":
+        language = "python"
+        files = python_module_files(first_value, ws)
+    elif first_kind == "file":
+        files = [ws.rel(first_value)]
+        language = "python" if first_value.endswith((".py", ".pyi")) else "c"
+    else:
+        raise NotFound(f"an AST path starts with [module=...] or [file=...], not [{first_kind}=...]")
+    if not files:
+        raise NotFound(f"no file for {first_kind} {first_value!r}")
+    rest = spec.steps[1:]
+    if not rest:
+        raise NotFound("an AST path needs at least one step below the module")
+    for kind, _ in rest:
+        if kind not in _AST_KINDS:
+            raise NotFound(f"unknown AST step kind {kind!r}; expected one of {', '.join(sorted(_AST_KINDS))}")
+    qualname = ".".join(v for _, v in rest)
+    cands = _symbol_candidates(ws, language, files[0], qualname, None, depth=0)
+    want_kind = _AST_KINDS[rest[-1][0]]
+    for c in cands:
+        if c.sym is not None and c.sym.kind not in want_kind:
+            c.features["ast"] = round(c.features["ast"] * 0.5, 4)
+    target = _choose(ws, language, cands, "def", spec, label=qualname)
+    if spec.leaf is not None:
+        _apply_leaf(target, spec.leaf, spec.leafIndex or 1, language)
+    return target
+
+
+def _apply_leaf(target: Target, leaf: str, index: int, language: str) -> None:
+    data = target.text.encode("utf-8")
+    lines = data.split(b"\n")
+    if leaf == "name" and index == 1 and target.point is not None:
+        line_text = split_lines(target.text)[target.point[0]]
+        end = target.point[1]
+        while end < len(line_text) and (line_text[end].isalnum() or line_text[end] == "_"):
+            end += 1
+        target.start, target.end = target.point, (target.point[0], end)
+        target.rebase(target.encoding)
+        return
+    from lanser.syntax import c, python
+
+    tree = (python.parse if language == "python" else c.parse)(data)
+    node = tree.root_node.descendant_for_point_range(
+        (target.start[0], len(split_lines(target.text)[target.start[0]][: target.start[1]].encode())),
+        (target.end[0], len(split_lines(target.text)[target.end[0]][: target.end[1]].encode())),
+    )
+    found = []
+    stack = [node] if node is not None else []
+    while stack:
+        n = stack.pop()
+        if n.type == leaf or (leaf == "name" and n.type in ("identifier", "type_identifier")):
+            found.append(n)
+        stack.extend(reversed(n.children))
+    found.sort(key=lambda n: n.start_byte)
+    if index > len(found):
+        raise NotFound(f"no {leaf}[{index}] under the AST path ({len(found)} found)")
+    n = found[index - 1]
+    target.start = to_codepoints(lines, tuple(n.start_point))  # type: ignore[arg-type]
+    target.end = to_codepoints(lines, tuple(n.end_point))  # type: ignore[arg-type]
+    target.point = target.start
+    target.rebase(target.encoding)
+
+
+# -- anchors ------------------------------------------------------------------
+
+def _resolve_anchor(spec: AnchorSpec, ws: Workspace) -> Target:
+    from lanser.lsp.registry import language_of
+
+    rel = ws.rel(spec.path)
+    language = language_of(rel)
+    data = ws.read_bytes(rel)
+    text = data.decode("utf-8", "replace")
+    snippet = spec.snippet
+    cands: list[Candidate] = []
+    starts = [m.start() for m in re.finditer(re.escape(snippet), text)]
+    line_starts = _line_starts(text)
+    if starts:
+        for off in starts:
+            cands.append(Candidate(rel, None, (_pos(line_starts, off), _pos(line_starts, off + len(snippet))),
+                                   _pos(line_starts, off), {"ast": 1.0, "module": 1.0, "token": 1.0, "prox": 1.0},
+                                   via="exact"))
+    else:
+        want_fp = anchors.fingerprints(snippet)
+        want_tok = anchors.tokens(snippet)
+        width = len(snippet) + (spec.ctx or 0)
+        lines = split_lines(text)
+        for i, start in enumerate(line_starts[: len(lines)]):
+            first = len(lines[i]) - len(lines[i].lstrip())
+            off = start + first
+            region = text[off : off + width]
+            if not region.strip():
+                continue
+            j = anchors.jaccard(want_fp, anchors.fingerprints(region))
+            if j == 0:
+                continue
+            end_off = off + min(len(region), len(snippet))
+            cands.append(Candidate(rel, None, (_pos(line_starts, off), _pos(line_starts, end_off)),
+                                   _pos(line_starts, off),
+                                   {"ast": round(j, 4), "module": 1.0,
+                                    "token": round(anchors.jaccard(want_tok, anchors.tokens(region[: len(snippet)])), 4),
+                                    "prox": 1.0},
+                                   via="fuzzy"))
+    label = f'{rel}#"{snippet}"'
+    return _choose(ws, language, cands, "def", spec, label=label)
+
+
+def _line_starts(text: str) -> list[int]:
+    starts = [0]
+    for m in re.finditer(r"\r\n|\n|\r", text):
+        starts.append(m.end())
+    return starts
+
+
+def _pos(line_starts: list[int], offset: int) -> tuple[int, int]:
+    import bisect
+
+    i = bisect.bisect_right(line_starts, offset) - 1
+    return i, offset - line_starts[i]
