@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-__all__ = ["K", "W", "fingerprints", "jaccard", "tokens"]
+__all__ = ["K", "W", "containment", "fingerprints", "jaccard", "tokens"]
 
 K = 7
 W = 4
@@ -46,3 +46,10 @@ def jaccard(a: set[object], b: set[object]) -> float:
     if not a and not b:
         return 1.0
     return len(a & b) / len(a | b)
+
+
+def containment(snippet: set[object], region: set[object]) -> float:
+    """Share of the snippet's fingerprints found in the region."""
+    if not snippet:
+        return 0.0
+    return len(snippet & region) / len(snippet)

@@ -325,26 +325,46 @@ def _resolve_anchor(spec: AnchorSpec, ws: Workspace) -> Target:
     else:
         want_fp = anchors.fingerprints(snippet)
         want_tok = anchors.tokens(snippet)
-        width = len(snippet) + (spec.ctx or 0)
+        # Room for text inserted inside the anchor since it was taken.
+        width = len(snippet) + len(snippet) // 2 + (spec.ctx or 0)
         lines = split_lines(text)
         for i, start in enumerate(line_starts[: len(lines)]):
-            first = len(lines[i]) - len(lines[i].lstrip())
-            off = start + first
+            if not lines[i].strip():
+                continue
+            off = start + len(lines[i]) - len(lines[i].lstrip())
             region = text[off : off + width]
-            if not region.strip():
+            contained = anchors.containment(want_fp, anchors.fingerprints(region))
+            if contained == 0:
                 continue
-            j = anchors.jaccard(want_fp, anchors.fingerprints(region))
-            if j == 0:
-                continue
-            end_off = off + min(len(region), len(snippet))
+            end_off = off + _match_end(region, snippet)
             cands.append(Candidate(rel, None, (_pos(line_starts, off), _pos(line_starts, end_off)),
                                    _pos(line_starts, off),
-                                   {"ast": round(j, 4), "module": 1.0,
-                                    "token": round(anchors.jaccard(want_tok, anchors.tokens(region[: len(snippet)])), 4),
+                                   {"ast": round(contained, 4), "module": 1.0,
+                                    "token": round(anchors.jaccard(want_tok, anchors.tokens(text[off:end_off])), 4),
                                     "prox": 1.0},
                                    via="fuzzy"))
+        cands = _drop_overlapped(cands)
     label = f'{rel}#"{snippet}"'
     return _choose(ws, language, cands, "def", spec, label=label)
+
+
+def _match_end(region: str, snippet: str) -> int:
+    """Where the anchored text ends in ``region``: after the snippet's last token, if present."""
+    toks = anchors.tokens(snippet)
+    last = None
+    for m in re.finditer(r"[A-Za-z_][A-Za-z0-9_]*|\d+|\S", region):
+        if m.group(0) in toks:
+            last = m.end()
+    return min(last if last is not None else len(snippet), len(region))
+
+
+def _drop_overlapped(cands: list[Candidate]) -> list[Candidate]:
+    """Keep a fuzzy candidate only if no better one overlaps it (windows of nearby lines overlap)."""
+    kept: list[Candidate] = []
+    for c in sorted(cands, key=lambda c: (-c.score, c.span)):
+        if all(c.span[1] <= k.span[0] or c.span[0] >= k.span[1] for k in kept):
+            kept.append(c)
+    return kept
 
 
 def _line_starts(text: str) -> list[int]:
