@@ -214,3 +214,24 @@ def test_bundle_id_independent_of_directory(sample: Path, tmp_path: Path, run_js
         assert a["status"] == "ok"
         assert a["bundleId"] == b["bundleId"], args
         assert a["environment"]["host"]["workspace"] != b["environment"]["host"]["workspace"]
+
+
+def test_symbol_selectors_drive_server_queries(sample: Path, run_json) -> None:
+    """A symbol selector's query position is the symbol's name, whatever its role."""
+    code, b = run_json("-w", str(sample), "refs", "py://pkg#total_area:body")
+    assert code == 0, b
+    assert b["resolution"]["kind"] == "symbol"
+    assert b["resolution"]["resolved"]["path"] == "pkg/shapes.py"
+    assert b["resolution"]["symbolId"].startswith("sym:")
+    assert b["resolution"]["weights"] == {"ast": 0.5, "module": 0.2, "token": 0.2, "prox": 0.1}
+    assert b["facts"]["total"] == 5
+    code, b = run_json("-w", str(sample), "hover", "c://csrc/geometry.c#manhattan:sig")
+    assert code == 0, b
+    assert "manhattan" in b["facts"]["hover"]["contents"]
+
+
+def test_ambiguous_selector_exit_4_with_candidates(sample: Path, run_json) -> None:
+    code, b = run_json("-w", str(sample), "def", "py://pkg.shapes#Triangle.area")
+    assert code == 4 and b["error"]["code"] == "E/AMBIGUOUS"
+    quals = [c["qualname"] for c in b["error"]["details"]["candidates"]]
+    assert sorted(quals) == ["Circle.area", "Shape.area", "Square.area"]
