@@ -122,8 +122,8 @@ def _parse_positional(selector: str) -> PositionSpec:
     tail = selector[at:]
     if m := _CURSOR.fullmatch(tail):
         line, col = int(m.group(1)), int(m.group(2))
-        _positive(selector, at + 2, line, "line")
-        _positive(selector, at + 3 + len(m.group(1)) + 1, col, "column")
+        _positive(selector, at + m.start(1) + 1, line, "line")
+        _positive(selector, at + m.start(2) + 1, col, "column")
         return CursorSpec(path=path, line=line, col=col, scheme=scheme)
     if m := _RANGE.fullmatch(tail):
         sl, sc, el, ec = (int(g) for g in m.groups())
