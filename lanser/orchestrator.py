@@ -323,12 +323,17 @@ class Orchestrator:
 
     def _record_environment(self, s: LspSession, bundle: Bundle) -> None:
         env = bundle.environment
+        previous = env.server
         env.server = ServerInfo(
             name=s.spec.name,
             version=s.spec.version,
             pinned=PINS.get(s.spec.name),
             reported=s.server_info.get("version") or None,
         )
+        if previous is not None and previous.name != env.server.name:
+            by_name = {x.name: x for x in (env.servers or [previous])}
+            by_name[env.server.name] = env.server
+            env.servers = sorted(by_name.values(), key=lambda x: x.name)
         env.positionEncoding = s.position_encoding
         extra: dict[str, Any] = {"server": s.spec.name}
         if "python" in s.spec.languages:

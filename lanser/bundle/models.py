@@ -127,6 +127,8 @@ class ServerInfo(_Model):
 
 class Environment(_Model):
     server: ServerInfo | None = None
+    #: Every server that took part, when a workspace-wide request asked more than one.
+    servers: list[ServerInfo] | None = None
     positionEncoding: str | None = None
     python: dict[str, str] = Field(default_factory=dict)
     configDigest: str | None = None

@@ -131,6 +131,7 @@ def test_workspace_diagnostics(sample: Path, run_json) -> None:
     assert {"pkg/report.py", "pkg/shapes.py", "csrc/main.c", "csrc/geometry.c"} <= set(paths)
     errors = sum(g["counts"].get("error", 0) for g in b["facts"]["diagnostics"])
     assert errors == 1
+    assert [s["name"] for s in b["environment"]["servers"]] == ["basedpyright", "clangd"]
 
 
 def test_c_definition_and_cross_file_references(sample: Path, run_json) -> None:
