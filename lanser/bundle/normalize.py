@@ -211,7 +211,7 @@ def diagnostic_group(path: str, raw: Iterable[Any], content_digest: str, version
                 source=source,
             )
         )
-    diags.sort(key=lambda x: (*x.range, x.severity, x.code or "", x.message))
+    diags.sort(key=lambda x: (*x.range, x.severity, x.code or "", x.source or "", x.message))
     counts: dict[str, int] = {}
     for d in diags:
         counts[d.severity] = counts.get(d.severity, 0) + 1

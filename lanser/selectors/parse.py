@@ -36,8 +36,17 @@ _RANGE = re.compile(r"@R\(([0-9]+),([0-9]+)->([0-9]+),([0-9]+)\)")
 
 
 def escape(text: str) -> str:
-    """Percent-encode the characters the grammar reserves: ``# ? % "`` and space."""
-    return "".join(_ESCAPED.get(ch, ch) for ch in text)
+    """Percent-encode what the grammar reserves (``# ? % "``, space, ``\\``) and any
+    whitespace or control character, so the result always parses back."""
+    return "".join(_escape_char(ch) for ch in text)
+
+
+def _escape_char(ch: str) -> str:
+    if ch in _ESCAPED:
+        return _ESCAPED[ch]
+    if ch == "\\" or ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F:
+        return "".join(f"%{b:02X}" for b in ch.encode("utf-8"))
+    return ch
 
 
 def unescape(text: str, selector: str, offset: int) -> str:
@@ -69,6 +78,19 @@ def unescape(text: str, selector: str, offset: int) -> str:
 
 def parse_selector(selector: str) -> PositionSpec:
     """Parse one selector string.  See the module docstring for guarantees."""
+    try:
+        return _parse(selector)
+    except ValueError as exc:
+        if isinstance(exc, BadSelectorSyntax):
+            raise
+        # int() refuses digit strings beyond Python's conversion limit.
+        m = re.search(r"[0-9]{10,}", selector) if isinstance(selector, str) else None
+        raise BadSelectorSyntax(
+            "number too large", selector=str(selector), column=(m.start() + 1) if m else 1
+        ) from None
+
+
+def _parse(selector: str) -> PositionSpec:
     if not isinstance(selector, str):
         raise BadSelectorSyntax("selector must be a string", selector=repr(selector), column=1)
     if not selector or selector.strip() != selector:
@@ -203,7 +225,8 @@ def _dotted(selector: str, start: int, text: str, what: str) -> None:
     for part in text.split("."):
         m = _IDENT.fullmatch(part)
         if not m:
-            bad = next((i for i, c in enumerate(part) if not (c.isalnum() or c == "_") or (i == 0 and c.isdigit())), 0)
+            bad = next((i for i, c in enumerate(part)
+                    if not (c.isascii() and (c.isalnum() or c == "_")) or (i == 0 and c.isdigit())), 0)
             raise BadSelectorSyntax(
                 f"bad {what} name {text!r}: each dotted part must be an identifier",
                 selector=selector,
@@ -324,7 +347,11 @@ def format_selector(spec: PositionSpec) -> str:
     if isinstance(spec, AnchorSpec):
         out = f'anchor://{escape(spec.path)}#"{escape(spec.snippet)}"'
         return out + (f"?ctx={spec.ctx}" if spec.ctx is not None else "")
-    prefix = ("file://" if spec.scheme else "") + escape(spec.path)
+    path = escape(spec.path)
+    if isinstance(spec, FileSpec):
+        # Without a position suffix, a literal '@' would be read as one.
+        path = path.replace("@", "%40")
+    prefix = ("file://" if spec.scheme else "") + path
     if isinstance(spec, CursorSpec):
         return f"{prefix}@L{spec.line}:C{spec.col}"
     if isinstance(spec, RangeSpec):
@@ -333,4 +360,4 @@ def format_selector(spec: PositionSpec) -> str:
 
 
 def _escape_step(value: str) -> str:
-    return "".join({"[": "%5B", "]": "%5D", "/": "%2F"}.get(ch, _ESCAPED.get(ch, ch)) for ch in value)
+    return "".join({"[": "%5B", "]": "%5D", "/": "%2F"}.get(ch) or _escape_char(ch) for ch in value)

@@ -1,0 +1,128 @@
+"""lanser.errors: the paper's error codes and exit codes (appendix C)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lanser import errors
+from lanser.errors import ERROR_CLASSES, BadSelectorSyntax, LanserError, NotFound
+
+#: The paper's table, appendix C: code -> (exit code, retryable).  Exit code
+#: 0 (OK) has no error class.  "Sometimes" is None (not stated in to_dict);
+#: "Manual" (APPLY_CONFLICT) is False: never retried automatically.
+PAPER_TABLE: dict[str, tuple[int, bool | None]] = {
+    "E/BAD_SELECTOR_SYNTAX": (2, False),
+    "E/NOT_FOUND": (3, None),
+    "E/AMBIGUOUS": (4, True),
+    "E/VERSION_SKEW": (10, True),
+    "E/LS_TIMEOUT": (64, True),
+    "E/LS_CRASH": (65, True),
+    "E/APPLY_CONFLICT": (70, False),
+    "E/FS_PERMISSIONS": (71, False),
+    "E/UNSUPPORTED_CAP": (72, False),
+    "E/REQUEST_CANCELLED": (73, True),
+    "E/CONTENT_MODIFIED": (74, True),
+    "E/INDEXING_UNSUPPORTED": (75, False),
+    "E/REPLAY_MISMATCH": (76, False),
+}
+
+
+def _make(cls: type[LanserError]) -> LanserError:
+    if cls is BadSelectorSyntax:
+        return BadSelectorSyntax("bad", selector="a.py@Lx", column=7)
+    return cls("something happened")
+
+
+def test_codes_and_exit_codes_match_the_paper() -> None:
+    table = {cls.code: (cls.exit_code, cls.retryable) for cls in ERROR_CLASSES}
+    assert table == PAPER_TABLE
+    assert sorted(cls.exit_code for cls in ERROR_CLASSES) == [2, 3, 4, 10, 64, 65, 70, 71, 72, 73, 74, 75, 76]
+
+
+def test_codes_are_unique_and_well_formed() -> None:
+    codes = [cls.code for cls in ERROR_CLASSES]
+    assert len(codes) == len(set(codes)) == 13
+    exit_codes = [cls.exit_code for cls in ERROR_CLASSES]
+    assert len(exit_codes) == len(set(exit_codes))
+    for cls in ERROR_CLASSES:
+        assert cls.code.startswith("E/") and cls.code == cls.code.upper(), cls
+        assert cls.code != LanserError.code
+        assert issubclass(cls, LanserError)
+        assert cls.exit_code != 0
+
+
+def test_error_classes_lists_every_public_error() -> None:
+    public = {
+        obj
+        for name in errors.__all__
+        if isinstance(obj := getattr(errors, name), type) and issubclass(obj, LanserError) and obj is not LanserError
+    }
+    assert public == set(ERROR_CLASSES)
+
+
+def test_base_error() -> None:
+    err = LanserError("boom")
+    assert (err.code, err.exit_code) == ("E/INTERNAL", 1)
+    assert err.to_dict() == {"code": "E/INTERNAL", "exitCode": 1, "message": "boom"}
+    assert str(err) == "E/INTERNAL: boom"
+
+
+@pytest.mark.parametrize("cls", ERROR_CLASSES, ids=lambda c: c.__name__)
+def test_to_dict_shape(cls: type[LanserError]) -> None:
+    err = _make(cls)
+    data = err.to_dict()
+    exit_code, retryable = PAPER_TABLE[cls.code]
+    assert data["code"] == cls.code
+    assert data["exitCode"] == exit_code
+    assert data["message"] == err.message
+    assert ("retryable" in data) == (retryable is not None)
+    if retryable is not None:
+        assert data["retryable"] is retryable
+    expected_keys = {"code", "exitCode", "message"} | ({"retryable"} if retryable is not None else set())
+    if cls is BadSelectorSyntax:
+        expected_keys.add("details")
+    assert set(data) == expected_keys
+    json.dumps(data)  # JSON-serialisable
+    assert str(err).startswith(f"{cls.code}: {err.message}")
+    assert isinstance(err, Exception)
+
+
+def test_details_are_carried() -> None:
+    err = NotFound("no such file", path="pkg/x.py", candidates=[])
+    assert err.to_dict()["details"] == {"path": "pkg/x.py", "candidates": []}
+    assert "retryable" not in err.to_dict()
+
+
+@pytest.mark.parametrize(
+    ("selector", "column"),
+    [("a.py@Lx:C1", 7), ("a.py@R(2,1->1,5)", 13), ("py://m#", 8), ("x", 1), ("é😀@Q", 4)],
+)
+def test_caret_points_under_the_column(selector: str, column: int) -> None:
+    err = BadSelectorSyntax("bad", selector=selector, column=column)
+    assert err.details["column"] == column
+    assert err.details["selector"] == selector
+    first, caret = err.details["caret"].split("\n")
+    assert first == selector
+    assert caret == " " * (column - 1) + "^"
+    assert caret.index("^") == column - 1
+    assert str(err) == f"E/BAD_SELECTOR_SYNTAX: bad (column {column})\n{selector}\n{caret}"
+    assert err.to_dict()["details"] == {"selector": selector, "column": column, "caret": err.details["caret"]}
+
+
+def test_caret_past_the_end_and_clamped() -> None:
+    end = BadSelectorSyntax("ends early", selector="py://m", column=7)
+    assert end.details["caret"] == "py://m\n      ^"
+    clamped = BadSelectorSyntax("odd", selector="abc", column=0)
+    assert clamped.details["caret"] == "abc\n^"
+
+
+def test_caret_from_the_parser() -> None:
+    from lanser.selectors import parse_selector
+
+    with pytest.raises(BadSelectorSyntax) as info:
+        parse_selector("a.py@R(2,1->1,5)")
+    selector, caret = info.value.details["caret"].split("\n")
+    assert selector[caret.index("^")] == "1"  # under the end line that precedes the start
+    assert caret.index("^") == info.value.details["column"] - 1
