@@ -193,6 +193,8 @@ class LspSession:
             raise VersionSkew(
                 f"server reports version {self.server_info.get('version')!r}, expected {self.spec.version!r}",
                 server=self.spec.name,
+                reported=self.server_info.get("version"),
+                expected=self.spec.version,
             )
 
     def _initialize_params(self) -> lsp.InitializeParams:
@@ -273,12 +275,24 @@ class LspSession:
 
     def _violation(self, reason: str) -> None:
         log.warning("%s: %s", self.spec.name, reason)
-        self._fail(LsCrash(f"{self.spec.name} broke the protocol: {reason}", server=self.spec.name))
+        error = self._crash(f"broke the protocol: {reason}")
+        self._fail(error)
         if self.process is not None:
             self.process.kill()
 
     def _on_stream_closed(self) -> None:
-        if self.process is not None and self.process.returncode is None:
+        if self.process is not None and self.process.returncode is None and self.alive:
+            # stdout usually closes a moment before the exit is reported;
+            # wait for it, so the error carries the real exit code.  Killing
+            # at once would reap the child behind asyncio's back (it would
+            # then report 255).
+            self._tasks.append(asyncio.ensure_future(self._closed_output()))
+
+    async def _closed_output(self) -> None:
+        assert self.process is not None
+        try:
+            await asyncio.wait_for(asyncio.shield(self.process.wait()), 1.0)
+        except asyncio.TimeoutError:
             self._fail(self._crash("closed its output"))
             self.process.kill()
 

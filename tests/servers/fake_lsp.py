@@ -23,7 +23,8 @@ Modes (what happens on ``textDocument/definition`` unless said otherwise):
     like ``crash-on-request`` for the first definition request recorded in
     ``LOG`` (over all processes), like ``ok`` afterwards.
 ``hang``
-    never answers it (everything else is answered).
+    never answers it (everything else is answered), and does not exit
+    when its stdin closes: only ``exit`` or a signal ends it.
 ``garbage``
     writes bytes that are not LSP framing to stdout.
 ``garbage-json``
@@ -40,7 +41,8 @@ Modes (what happens on ``textDocument/definition`` unless said otherwise):
     exits with code 4 (after a line on stderr) before answering ``initialize``.
 
 ``shutdown`` is answered with ``null``; ``exit`` ends the process with 0 if
-``shutdown`` came first, else 1.  Unknown requests get ``null``.
+``shutdown`` came first, else 1; so does stdin closing (except in ``hang``).
+Unknown requests get ``null``.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 
 MODES = (
     "ok", "crash-on-request", "crash-once", "hang", "garbage", "garbage-json",
@@ -144,8 +147,10 @@ def main() -> None:
     shut_down = False
     while True:
         msg = read_message()
-        if msg is None:
-            sys.exit(1)  # stdin closed without exit
+        if msg is None:  # stdin closed without exit
+            while MODE == "hang":  # a stuck server does not notice its client is gone
+                time.sleep(3600)
+            sys.exit(1)
         method = msg.get("method")
         if method is None:
             continue  # a response to a request we never sent
