@@ -11,6 +11,7 @@ renders success and failure the same way.
 from __future__ import annotations
 
 import asyncio
+import copy
 import hashlib
 import time
 from pathlib import Path
@@ -22,6 +23,8 @@ from lanser import __version__
 from lanser.bundle import normalize
 from lanser.bundle.environment import Interpreter, external_roots, host_block, inspect_interpreter
 from lanser.bundle.hashing import finalize
+from lanser.cache import BundleCache, cache_key
+from lanser.snapshot import Snapshot, SnapshotTracker
 from lanser.bundle.models import (
     Bundle,
     Environment,
@@ -60,6 +63,8 @@ class Orchestrator:
         index_timeout: float = 120.0,
         python: str | None = None,
         verbose: bool = False,
+        cache: bool = True,
+        disk_cache: bool = False,
     ) -> None:
         self.workspace = Workspace(Path(workspace))
         self.root = self.workspace.root
@@ -69,6 +74,9 @@ class Orchestrator:
         self.interpreter: Interpreter = inspect_interpreter(str(self.workspace.python(python)))
         self.mapper = normalize.PathMapper(self.root, external_roots(self.interpreter))
         self._cdb_digest: str | None = None
+        self.snapshots = SnapshotTracker(self.workspace)
+        self.cache = BundleCache(self.root / ".lanser" / "cache" if disk_cache else None) if cache else None
+        self._in_flight: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self.pool = ServerPool(
             self.root,
             start_timeout=timeout,
@@ -108,8 +116,44 @@ class Orchestrator:
     # -- entry point ----------------------------------------------------
 
     async def run(self, request: Request) -> dict[str, Any]:
-        """Answer one request; the result is the finalized bundle as JSON data."""
+        """Answer one request; the result is the finalized bundle as JSON data.
+
+        Identical requests in flight share one server round trip, and a
+        request already answered for the same workspace snapshot is served
+        from the cache.
+        """
         started = time.monotonic()
+        snapshot = await asyncio.to_thread(self.snapshots.take)
+        if snapshot.changed or snapshot.created or snapshot.deleted:
+            self._files_changed(snapshot)
+        key = cache_key(request.model_dump(mode="json"), snapshot.digest, self._environment_key())
+        flight = self._in_flight.get(key)
+        if flight is not None:
+            data = await asyncio.shield(flight)
+        else:
+            cached = self.cache.get(key) if self.cache is not None else None
+            if cached is not None:
+                data = cached
+            else:
+                future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+                self._in_flight[key] = future
+                try:
+                    data = await self._answer(request)
+                    future.set_result(data)
+                except BaseException as exc:
+                    future.set_exception(exc)
+                    future.exception()  # retrieved: waiters re-raise it
+                    raise
+                finally:
+                    self._in_flight.pop(key, None)
+                if self.cache is not None and _cacheable(data):
+                    self.cache.put(key, data)
+        data = copy.deepcopy(data)
+        if self.verbose:
+            data.setdefault("meta", {})["timing"] = {"totalMs": round((time.monotonic() - started) * 1000, 1)}
+        return data
+
+    async def _answer(self, request: Request) -> dict[str, Any]:
         bundle = Bundle(request=request, environment=Environment(lanser=__version__))
         try:
             handler = getattr(self, f"_cmd_{request.cmd}")
@@ -120,9 +164,32 @@ class Orchestrator:
             _fail(bundle, RequestCancelled("request cancelled"))
         except (OSError, UnicodeError) as exc:
             _fail(bundle, NotFound(f"cannot read workspace file: {exc}"))
-        if self.verbose:
-            bundle.meta.timing = {"totalMs": round((time.monotonic() - started) * 1000, 1)}
         return finalize(bundle)
+
+    def _environment_key(self) -> dict[str, Any]:
+        return {"lanser": __version__, "pins": PINS, "python": self.interpreter.executable,
+                "pythonVersion": self.interpreter.version, "verbose": self.verbose}
+
+    def _files_changed(self, snapshot: Snapshot) -> None:
+        """Tell every live server which files changed on disk since the last request."""
+        events = [(p, lsp.FileChangeType.Changed) for p in snapshot.changed]
+        events += [(p, lsp.FileChangeType.Created) for p in snapshot.created]
+        events += [(p, lsp.FileChangeType.Deleted) for p in snapshot.deleted]
+        for session in list(self.pool.sessions.values()):
+            if not session.alive:
+                continue
+            session.index_settled = False  # changed files are indexed again
+            try:
+                for path, _ in events:
+                    if path in session.documents:
+                        if (self.root / path).exists():
+                            session.sync_document(path, session.documents[path].language_id)
+                        else:
+                            session.close_document(path)
+                session.notify("workspace/didChangeWatchedFiles", lsp.DidChangeWatchedFilesParams(
+                    changes=[lsp.FileEvent(uri=(self.root / p).as_uri(), type=t) for p, t in events]))
+            except LanserError:
+                continue  # a dead session is restarted by the next call
 
     # -- commands -------------------------------------------------------
 
@@ -130,6 +197,7 @@ class Orchestrator:
         target = self._target(request, bundle)
 
         async def op(s: LspSession) -> Any:
+            await self._ready(s, target.language)
             doc = self._open(s, target, bundle)
             return await s.request("textDocument/definition", lsp.DefinitionParams(
                 text_document=lsp.TextDocumentIdentifier(uri=doc.uri), position=target.position()),
@@ -163,6 +231,7 @@ class Orchestrator:
         target = self._target(request, bundle)
 
         async def op(s: LspSession) -> Any:
+            await self._ready(s, target.language)
             doc = self._open(s, target, bundle)
             return await s.request("textDocument/hover", lsp.HoverParams(
                 text_document=lsp.TextDocumentIdentifier(uri=doc.uri), position=target.position()),
@@ -182,8 +251,7 @@ class Orchestrator:
             symbols = []
             for language in self._languages(request.args.get("language")):
                 async def wop(s: LspSession, language: str = language) -> Any:
-                    await self._prime(s, language)
-                    await self._settle_index(s)
+                    await self._ready(s, language)
                     return await s.request("workspace/symbol", lsp.WorkspaceSymbolParams(query=query),
                                            timeout=self.timeout)
 
@@ -214,7 +282,13 @@ class Orchestrator:
         for t in targets:
             by_language.setdefault(t.language, []).append(t)
         for language, items in sorted(by_language.items()):
-            async def op(s: LspSession, items: list[Target] = items) -> list[Any]:
+            async def op(s: LspSession, items: list[Target] = items, language: str = language) -> list[Any]:
+                if await self._ready(s, language):
+                    # Documents opened while the index was loading were
+                    # diagnosed without it (clangd's include fixer, for
+                    # one, words its messages differently); start them over.
+                    for t in items:
+                        s.close_document(t.path)
                 docs = [self._open(s, t, bundle) for t in items]
                 out = []
                 for doc in docs:
@@ -278,6 +352,22 @@ class Orchestrator:
                 bundle.resolution.resolved.rangeIo = target.range_in(bundle.request.indexIo)
         return doc
 
+    async def _ready(self, s: LspSession, language: str) -> bool:
+        """Load the project and, for indexing servers, wait for the index.
+
+        Every answer of clangd (definitions go to the header until the
+        index knows the other translation unit; diagnostics word fixes
+        differently) depends on how far its background index got, so
+        lanser asks only once it has settled: the same snapshot then gives
+        the same facts.  Returns True when it had to wait for the index.
+        """
+        await self._prime(s, language)
+        if not s.spec.needs_index or s.index_settled:
+            return False
+        await self._settle_index(s)
+        s.index_settled = True
+        return True
+
     async def _prime(self, s: LspSession, language: str) -> None:
         """Open one file so the server loads the project before a workspace-wide question.
 
@@ -303,7 +393,7 @@ class Orchestrator:
         clangd needs its background index settled.
         """
         await s.diagnostics(doc, self.timeout)
-        await self._settle_index(s)
+        await self._ready(s, doc.language_id)
 
     async def _settle_index(self, s: LspSession) -> None:
         if s.spec.needs_index:
@@ -425,6 +515,15 @@ def _page(locs: list[Location], request: Request) -> Facts:
         truncated=more,
         nextCursor=f"{offset + limit}:{digest}" if more else None,
     )
+
+
+def _cacheable(data: dict[str, Any]) -> bool:
+    """Answers and deterministic refusals are worth remembering; server trouble is not."""
+    if data.get("status") == "ok":
+        return True
+    code = (data.get("error") or {}).get("code")
+    return code in ("E/BAD_SELECTOR_SYNTAX", "E/NOT_FOUND", "E/AMBIGUOUS", "E/FS_PERMISSIONS",
+                    "E/INDEXING_UNSUPPORTED", "E/UNSUPPORTED_CAP")
 
 
 def _fail(bundle: Bundle, exc: LanserError) -> None:

@@ -133,6 +133,9 @@ class LspSession:
         #: Methods the server registered dynamically (basedpyright's pull diagnostics).
         self.registered: set[str] = set()
         self._barrier_passed = False
+        #: Set by the orchestrator once the background index has settled.
+        self.index_settled = False
+        self._versions: dict[str, int] = {}
         self._diagnostics: dict[str, tuple[int | None, list[Any]]] = {}
         self._diag_event = asyncio.Event()
         self._progress: dict[str, str] = {}  # token -> title of work in progress
@@ -216,6 +219,7 @@ class LspSession:
                     ],
                 ),
                 symbol=lsp.WorkspaceSymbolClientCapabilities(),
+                did_change_watched_files=lsp.DidChangeWatchedFilesClientCapabilities(dynamic_registration=True),
             ),
             text_document=lsp.TextDocumentClientCapabilities(
                 synchronization=lsp.TextDocumentSyncClientCapabilities(did_save=True),
@@ -392,7 +396,7 @@ class LspSession:
         text = data.decode("utf-8", "replace")
         doc = self.documents.get(rel)
         if doc is None:
-            doc = Document(rel, abs_path.as_uri(), language_id, 1, text, digest)
+            doc = Document(rel, abs_path.as_uri(), language_id, self._versions.get(rel, 0) + 1, text, digest)
             self.documents[rel] = doc
             self.notify(
                 "textDocument/didOpen",
@@ -413,6 +417,16 @@ class LspSession:
                 ),
             )
         return doc
+
+    def close_document(self, rel: str) -> None:
+        doc = self.documents.pop(rel, None)
+        if doc is not None:
+            # Versions keep counting across a reopen, so a late publish for
+            # the closed version is never taken for the new one.
+            self._versions[rel] = doc.version
+            self._diagnostics.pop(doc.uri, None)
+            self.notify("textDocument/didClose", lsp.DidCloseTextDocumentParams(
+                text_document=lsp.TextDocumentIdentifier(uri=doc.uri)))
 
     async def diagnostics(self, doc: Document, timeout: float) -> list[Any]:
         """The diagnostics of this document version: pulled when the server can, else pushed.
