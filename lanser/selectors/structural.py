@@ -307,45 +307,77 @@ def _apply_leaf(target: Target, leaf: str, index: int, language: str) -> None:
 # -- anchors ------------------------------------------------------------------
 
 def _resolve_anchor(spec: AnchorSpec, ws: Workspace) -> Target:
-    from lanser.lsp.registry import language_of
+    from lanser.lsp.registry import LANGUAGE_OF_SUFFIX, language_of
 
-    rel = ws.rel(spec.path)
-    language = language_of(rel)
-    data = ws.read_bytes(rel)
-    text = data.decode("utf-8", "replace")
-    snippet = spec.snippet
+    try:
+        files = [(ws.rel(spec.path), 1.0)]
+    except NotFound:
+        # The file moved (a package went under src/, say): look in files
+        # that keep its name, scored by how much of the old path they keep.
+        want = spec.path.strip("/").split("/")
+        files = []
+        for rel in ws.files(tuple(LANGUAGE_OF_SUFFIX)):
+            have = rel.split("/")
+            if have[-1] != want[-1]:
+                continue
+            same = sum(1 for a, b in zip(reversed(want), reversed(have)) if a == b)
+            files.append((rel, round(0.5 * same / max(len(want), len(have)), 4)))
+        if not files:
+            raise
     cands: list[Candidate] = []
-    starts = [m.start() for m in re.finditer(re.escape(snippet), text)]
+    for rel, module_score in files:
+        data = ws.read_bytes(rel)
+        cands += _anchor_candidates(rel, data.decode("utf-8", "replace"), spec, module_score)
+    language = language_of(files[0][0])
+    if cands:
+        best = max(cands, key=lambda c: c.score).path
+        language = language_of(best)
+    return _choose(ws, language, cands, "def", spec, label=f'{spec.path}#"{spec.snippet}"')
+
+
+_KEYWORDS = frozenset("def class return if else elif for while in not and or is None True False self "
+                      "async await lambda with as import from pass int char void unsigned signed long "
+                      "short const static struct union enum typedef define include sizeof".split())
+
+
+def _anchor_candidates(rel: str, text: str, spec: AnchorSpec, module_score: float) -> list[Candidate]:
+    snippet = spec.snippet
     line_starts = _line_starts(text)
+    starts = [m.start() for m in re.finditer(re.escape(snippet), text)]
     if starts:
-        for off in starts:
-            cands.append(Candidate(rel, None, (_pos(line_starts, off), _pos(line_starts, off + len(snippet))),
-                                   _pos(line_starts, off), {"ast": 1.0, "module": 1.0, "token": 1.0, "prox": 1.0},
-                                   via="exact"))
-    else:
-        want_fp = anchors.fingerprints(snippet)
-        want_tok = anchors.tokens(snippet)
-        # Room for text inserted inside the anchor since it was taken.
-        width = len(snippet) + len(snippet) // 2 + (spec.ctx or 0)
-        lines = split_lines(text)
-        for i, start in enumerate(line_starts[: len(lines)]):
-            if not lines[i].strip():
-                continue
-            off = start + len(lines[i]) - len(lines[i].lstrip())
-            region = text[off : off + width]
-            contained = anchors.containment(want_fp, anchors.fingerprints(region))
-            if contained == 0:
-                continue
-            end_off = off + _match_end(region, snippet)
-            cands.append(Candidate(rel, None, (_pos(line_starts, off), _pos(line_starts, end_off)),
-                                   _pos(line_starts, off),
-                                   {"ast": round(contained, 4), "module": 1.0,
-                                    "token": round(anchors.jaccard(want_tok, anchors.tokens(text[off:end_off])), 4),
-                                    "prox": 1.0},
-                                   via="fuzzy"))
-        cands = _drop_overlapped(cands)
-    label = f'{rel}#"{snippet}"'
-    return _choose(ws, language, cands, "def", spec, label=label)
+        return [Candidate(rel, None, (_pos(line_starts, off), _pos(line_starts, off + len(snippet))),
+                          _pos(line_starts, off),
+                          {"ast": 1.0, "module": module_score, "token": 1.0, "prox": 1.0}, via="exact")
+                for off in starts]
+    want_fp = anchors.fingerprints(snippet)
+    want_tok = anchors.tokens(snippet)
+    # The snippet's rarest identifier in this file (usually the name it
+    # defines): a fuzzy match without it is most likely a look-alike
+    # neighbour (`def assoc(inst, **changes)` for `def evolve(inst, **changes)`).
+    idents = [t for t in want_tok if re.match(r"[A-Za-z_]\w*$", t) and t not in _KEYWORDS]
+    rare = min(idents, key=lambda t: (len(re.findall(r"\b" + re.escape(t) + r"\b", text)), t)) if idents else None
+    # Room for text inserted inside the anchor since it was taken.
+    width = len(snippet) + len(snippet) // 2 + (spec.ctx or 0)
+    lines = split_lines(text)
+    cands = []
+    for i, start in enumerate(line_starts[: len(lines)]):
+        if not lines[i].strip():
+            continue
+        off = start + len(lines[i]) - len(lines[i].lstrip())
+        region = text[off : off + width]
+        contained = anchors.containment(want_fp, anchors.fingerprints(region))
+        if contained == 0:
+            continue
+        end_off = off + _match_end(region, snippet)
+        if rare is not None and not re.search(r"\b" + re.escape(rare) + r"\b", text[off:end_off]):
+            contained *= 0.5
+        cands.append(Candidate(rel, None, (_pos(line_starts, off), _pos(line_starts, end_off)),
+                               _pos(line_starts, off),
+                               {"ast": round(contained, 4), "module": module_score,
+                                "token": round(anchors.jaccard(want_tok, anchors.tokens(text[off:end_off])), 4),
+                                "prox": 1.0},
+                               via="fuzzy"))
+    return _drop_overlapped(cands)
 
 
 def _match_end(region: str, snippet: str) -> int:

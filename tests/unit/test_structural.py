@@ -190,3 +190,30 @@ def test_symbol_survives_edits_above_and_keeps_its_id(ws: Workspace) -> None:
     core.write_text(core.read_text().replace("def deep(self) -> int", "def deep(self, n: int) -> int"))
     changed = resolve_target(parse_selector("py://pkg.core#Outer.Inner.deep"), ws, "utf-16")
     assert changed.symbol_id != before.symbol_id
+
+
+def test_anchor_follows_a_moved_file(ws: Workspace) -> None:
+    """Regression (relocation bench, requests 2.31 -> 2.32): the package moved under src/."""
+    t = resolve_target(parse_selector('anchor://pkg/core.py#"def%20load_data("'), ws, "utf-16")
+    assert t.path == "src/pkg/core.py"
+    assert 0.75 <= t.confidence < 1.0
+
+
+def test_fuzzy_anchor_prefers_the_named_definition_over_a_look_alike(tmp_path: Path) -> None:
+    """Regression (relocation bench, attrs 23.1.0): `def evolve(inst, **changes):` once
+    relocated to its neighbour `def assoc(inst, **changes):` after evolve's signature changed."""
+    (tmp_path / "f.py").write_text(textwrap.dedent('''\
+        def assoc(inst, **changes):
+            return inst
+
+
+        def evolve(*args, **changes):
+            return args
+        '''))
+    sel = parse_selector('anchor://f.py#"def%20evolve(inst,%20**changes):"')
+    try:
+        t = resolve_target(sel, Workspace(tmp_path), "utf-16")
+    except Ambiguous as exc:  # acceptable: the evidence ranks evolve first
+        assert exc.details["candidates"][0]["range"][0] == 4
+    else:
+        assert split_lines(t.text)[t.start[0]].startswith("def evolve(")
