@@ -5,6 +5,8 @@ code and exit code of the Lanser-CLI paper's table (appendix C)::
 
     LanserError                       exit  code
     ├── BadSelectorSyntax                2  E/BAD_SELECTOR_SYNTAX
+    ├── BadRequest                       2  E/BAD_REQUEST (lanser: a malformed request
+    │                                       or batch line; 2 as for any usage error)
     ├── NotFound                         3  E/NOT_FOUND
     ├── Ambiguous                        4  E/AMBIGUOUS
     ├── VersionSkew                     10  E/VERSION_SKEW
@@ -32,6 +34,7 @@ from typing import Any, ClassVar
 __all__ = [
     "Ambiguous",
     "ApplyConflict",
+    "BadRequest",
     "BadSelectorSyntax",
     "ContentModified",
     "ERROR_CLASSES",
@@ -93,6 +96,14 @@ class BadSelectorSyntax(LanserError):
 
     def __str__(self) -> str:
         return f"{self.code}: {self.message} (column {self.details['column']})\n{self.details['caret']}"
+
+
+class BadRequest(LanserError):
+    """A request (a batch line, a daemon message) is not valid JSON or not a Request."""
+
+    code = "E/BAD_REQUEST"
+    exit_code = 2
+    retryable = False
 
 
 class NotFound(LanserError):
@@ -193,6 +204,7 @@ class ReplayMismatch(LanserError):
 
 ERROR_CLASSES: tuple[type[LanserError], ...] = (
     BadSelectorSyntax,
+    BadRequest,
     NotFound,
     Ambiguous,
     VersionSkew,

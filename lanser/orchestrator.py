@@ -251,6 +251,7 @@ class Orchestrator:
             symbols = []
             for language in self._languages(request.args.get("language")):
                 async def wop(s: LspSession, language: str = language) -> Any:
+                    await self._prime(s, language)
                     await self._ready(s, language)
                     return await s.request("workspace/symbol", lsp.WorkspaceSymbolParams(query=query),
                                            timeout=self.timeout)
@@ -361,9 +362,9 @@ class Orchestrator:
         lanser asks only once it has settled: the same snapshot then gives
         the same facts.  Returns True when it had to wait for the index.
         """
-        await self._prime(s, language)
         if not s.spec.needs_index or s.index_settled:
             return False
+        await self._prime(s, language)
         await self._settle_index(s)
         s.index_settled = True
         return True
@@ -532,8 +533,20 @@ def _fail(bundle: Bundle, exc: LanserError) -> None:
     bundle.meta.exit_code = exc.exit_code
 
 
-def failure_bundle(request: Request, exc: LanserError) -> dict[str, Any]:
-    """An error bundle for a failure that happened before any server was asked."""
-    bundle = Bundle(request=request, environment=Environment(lanser=__version__))
-    _fail(bundle, exc)
-    return finalize(bundle)
+def failure_bundle(request: Request | None, exc: LanserError) -> dict[str, Any]:
+    """An error bundle for a failure before any server was asked (or before a Request existed)."""
+    if request is not None:
+        bundle = Bundle(request=request, environment=Environment(lanser=__version__))
+        _fail(bundle, exc)
+        return finalize(bundle)
+    from lanser.bundle.hashing import HASH_ALGO, EXCLUDED, bundle_id
+
+    data: dict[str, Any] = {
+        "version": Bundle.model_fields["version"].default,
+        "status": "error",
+        "error": exc.to_dict(),
+        "environment": {"lanser": __version__},
+        "meta": {"exit_code": exc.exit_code, "hashing": {"algo": HASH_ALGO, "excluded": list(EXCLUDED)}},
+    }
+    data["bundleId"] = bundle_id(data)
+    return data

@@ -14,6 +14,13 @@ REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "examples" / "sample"
 
 
+@pytest.fixture(autouse=True)
+def _no_daemon_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process answers unless a test is about the daemon: a test must not
+    leave a warm daemon behind for each of its temporary workspaces."""
+    monkeypatch.setenv("LANSER_NO_DAEMON", "1")
+
+
 @pytest.fixture
 def sample(tmp_path: Path) -> Path:
     """A private copy of examples/sample, so tests may touch it."""

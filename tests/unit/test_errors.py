@@ -27,6 +27,8 @@ PAPER_TABLE: dict[str, tuple[int, bool | None]] = {
     "E/INDEXING_UNSUPPORTED": (75, False),
     "E/REPLAY_MISMATCH": (76, False),
 }
+#: lanser's one addition: a malformed request or batch line (2, like any usage error).
+LANSER_EXTRA: dict[str, tuple[int, bool | None]] = {"E/BAD_REQUEST": (2, False)}
 
 
 def _make(cls: type[LanserError]) -> LanserError:
@@ -37,14 +39,14 @@ def _make(cls: type[LanserError]) -> LanserError:
 
 def test_codes_and_exit_codes_match_the_paper() -> None:
     table = {cls.code: (cls.exit_code, cls.retryable) for cls in ERROR_CLASSES}
-    assert table == PAPER_TABLE
-    assert sorted(cls.exit_code for cls in ERROR_CLASSES) == [2, 3, 4, 10, 64, 65, 70, 71, 72, 73, 74, 75, 76]
+    assert table == PAPER_TABLE | LANSER_EXTRA
+    assert sorted({cls.exit_code for cls in ERROR_CLASSES}) == [2, 3, 4, 10, 64, 65, 70, 71, 72, 73, 74, 75, 76]
 
 
 def test_codes_are_unique_and_well_formed() -> None:
     codes = [cls.code for cls in ERROR_CLASSES]
-    assert len(codes) == len(set(codes)) == 13
-    exit_codes = [cls.exit_code for cls in ERROR_CLASSES]
+    assert len(codes) == len(set(codes)) == 14
+    exit_codes = [cls.exit_code for cls in ERROR_CLASSES if cls.code in PAPER_TABLE]
     assert len(exit_codes) == len(set(exit_codes))
     for cls in ERROR_CLASSES:
         assert cls.code.startswith("E/") and cls.code == cls.code.upper(), cls
@@ -73,7 +75,7 @@ def test_base_error() -> None:
 def test_to_dict_shape(cls: type[LanserError]) -> None:
     err = _make(cls)
     data = err.to_dict()
-    exit_code, retryable = PAPER_TABLE[cls.code]
+    exit_code, retryable = (PAPER_TABLE | LANSER_EXTRA)[cls.code]
     assert data["code"] == cls.code
     assert data["exitCode"] == exit_code
     assert data["message"] == err.message

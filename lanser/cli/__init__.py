@@ -1,0 +1,1 @@
+"""The click front door: parse, call the orchestrator (or the daemon), render."""

@@ -1,0 +1,53 @@
+"""Where a workspace's daemon lives; standard library only (client path)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+from pathlib import Path
+
+__all__ = ["daemon_key", "runtime_dir", "socket_path", "lock_path", "log_path"]
+
+#: Environment that changes what a daemon answers; part of its identity.
+_KEY_ENV = ("LANSER_SERVER_OVERRIDES", "XDG_CACHE_HOME")
+
+
+def runtime_dir() -> Path:
+    """An owner-only directory for sockets and locks (unix socket paths must stay short)."""
+    base = os.environ.get("XDG_RUNTIME_DIR")
+    root = Path(base) / "lanser" if base else Path("/tmp") / f"lanser-{os.getuid()}"
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    st = root.lstat()
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
+        raise PermissionError(f"{root} is not a directory owned by this user")
+    if stat.S_IMODE(st.st_mode) & 0o077:
+        os.chmod(root, 0o700)
+    return root
+
+
+def daemon_key(workspace: str, python: str | None, version: str) -> str:
+    """One daemon per (workspace, lanser and server pins, interpreter, environment)."""
+    from lanser.lsp import pins
+
+    ident = {
+        "workspace": os.path.realpath(workspace),
+        "python": python,
+        "lanser": version,
+        "pins": pins.PINS,
+        "env": {k: os.environ.get(k) for k in _KEY_ENV},
+    }
+    return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:20]
+
+
+def socket_path(key: str) -> Path:
+    return runtime_dir() / f"{key}.sock"
+
+
+def lock_path(key: str) -> Path:
+    return runtime_dir() / f"{key}.lock"
+
+
+def log_path(key: str) -> Path:
+    return runtime_dir() / f"{key}.log"

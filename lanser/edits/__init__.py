@@ -1,0 +1,1 @@
+"""WorkspaceEdit -> ChangeSet, guards, transactional apply (to come: issue 4)."""

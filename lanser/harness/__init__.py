@@ -1,0 +1,1 @@
+"""The Docker harness (to come: issue 7)."""

@@ -1,0 +1,1 @@
+"""Pinned language servers: registry, process lifecycle, sessions, pool."""
