@@ -65,14 +65,25 @@ class Orchestrator:
         verbose: bool = False,
         cache: bool = True,
         disk_cache: bool = False,
+        interpreter: Interpreter | None = None,
+        roots: list[tuple[str, Path]] | None = None,
+        specs: Any = None,
+        transport_for: Any = None,
+        recorder: Any = None,
     ) -> None:
         self.workspace = Workspace(Path(workspace))
         self.root = self.workspace.root
         self.timeout = timeout
         self.index_timeout = index_timeout
         self.verbose = verbose
-        self.interpreter: Interpreter = inspect_interpreter(str(self.workspace.python(python)))
-        self.mapper = normalize.PathMapper(self.root, external_roots(self.interpreter))
+        self.interpreter: Interpreter = interpreter or inspect_interpreter(str(self.workspace.python(python)))
+        self.roots = roots if roots is not None else external_roots(self.interpreter)
+        self.mapper = normalize.PathMapper(self.root, self.roots)
+        #: A trace recorder (``lanser.trace.TraceRecorder``); recording turns the cache off,
+        #: since a cached answer has no frames to replay.
+        self.recorder = recorder
+        if recorder is not None:
+            cache = False
         self._cdb_digest: str | None = None
         self.snapshots = SnapshotTracker(self.workspace)
         self.cache = BundleCache(self.root / ".lanser" / "cache" if disk_cache else None) if cache else None
@@ -82,6 +93,9 @@ class Orchestrator:
             start_timeout=timeout,
             settings_for=self._settings_for,
             extra_args_for=self._extra_args_for,
+            specs=specs,
+            transport_for=transport_for,
+            frame_sink=recorder.frame if recorder is not None else None,
         )
 
     async def close(self) -> None:
@@ -104,13 +118,15 @@ class Orchestrator:
         }
 
     def _extra_args_for(self, spec: ServerSpec) -> list[str]:
-        if spec.name != "clangd" or spec.overridden:
+        if spec.name != "clangd":
             return []
         cdb = self.workspace.compile_commands()
         if cdb is None:
             self._cdb_digest = None
             return []
         out_dir, self._cdb_digest = self.workspace.portable_compile_commands(cdb)
+        if spec.overridden or not spec.command:  # a test's fake, or a replayed server
+            return []
         return [f"--compile-commands-dir={out_dir}"]
 
     # -- entry point ----------------------------------------------------
@@ -124,6 +140,8 @@ class Orchestrator:
         """
         started = time.monotonic()
         snapshot = await asyncio.to_thread(self.snapshots.take)
+        if self.recorder is not None:
+            self.recorder.request(self, request, snapshot.digest)
         if snapshot.changed or snapshot.created or snapshot.deleted:
             self._files_changed(snapshot)
         key = cache_key(request.model_dump(mode="json"), snapshot.digest, self._environment_key())
@@ -149,6 +167,8 @@ class Orchestrator:
                 if self.cache is not None and _cacheable(data):
                     self.cache.put(key, data)
         data = copy.deepcopy(data)
+        if self.recorder is not None:
+            self.recorder.bundle(data)
         if self.verbose:
             data.setdefault("meta", {})["timing"] = {"totalMs": round((time.monotonic() - started) * 1000, 1)}
         return data

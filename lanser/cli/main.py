@@ -30,6 +30,7 @@ class Settings:
     python: str | None
     daemon: bool = True
     idle: float = 900.0
+    trace_file: Path | None = None
 
 
 @click.group(
@@ -62,19 +63,22 @@ Exit codes: 0 OK, 2 BAD_SELECTOR_SYNTAX, 3 NOT_FOUND, 4 AMBIGUOUS,
 @click.option("-v", "--verbose", is_flag=True, help="Show both coordinate systems and timings.")
 @click.option("--no-daemon", is_flag=True, envvar="LANSER_NO_DAEMON",
               help="Answer in this process instead of through the workspace's warm daemon.")
+@click.option("--trace-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Record requests, JSON-RPC frames and bundles as JSONL (answers in-process).")
 @click.option("--idle-timeout", type=click.FloatRange(min=1), default=900.0, show_default=True,
               envvar="LANSER_IDLE_TIMEOUT", help="Seconds a daemon started by this call stays up unused.")
 @click.version_option(__version__, prog_name="lanser")
 @click.pass_context
 def cli(ctx: click.Context, workspace: Path, json_: bool, pretty: bool, index_io: str, timeout: float,
-        python: str | None, verbose: bool, no_daemon: bool, idle_timeout: float) -> None:
+        python: str | None, verbose: bool, no_daemon: bool, trace_file: Path | None, idle_timeout: float) -> None:
     """Verified facts about code from pinned language servers, as deterministic bundles.
 
     Every command takes a selector: a cursor PATH@L<line>:C<col>, a range
     PATH@R(l,c->l,c) or a file PATH (lines and columns start at 1).
     """
     _configure_logging(verbose)
-    ctx.obj = Settings(workspace, json_, pretty, index_io, timeout, verbose, python, not no_daemon, idle_timeout)
+    ctx.obj = Settings(workspace, json_, pretty, index_io, timeout, verbose, python,
+                       not no_daemon and trace_file is None, idle_timeout, trace_file)
 
 
 def _configure_logging(verbose: bool) -> None:
@@ -94,9 +98,9 @@ def _configure_logging(verbose: bool) -> None:
 
 
 def _register() -> None:
-    from lanser.cli import batch, daemon, doctor, nav
+    from lanser.cli import batch, daemon, doctor, nav, trace
 
-    for command in (*nav.COMMANDS, batch.batch, daemon.daemon, doctor.doctor):
+    for command in (*nav.COMMANDS, batch.batch, daemon.daemon, trace.trace, doctor.doctor):
         cli.add_command(command)
 
 

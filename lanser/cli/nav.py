@@ -50,9 +50,14 @@ def _in_process(settings: Settings, requests: list[Any]) -> list[dict[str, Any]]
     from lanser.orchestrator import Orchestrator, failure_bundle
 
     async def go() -> list[dict[str, Any]]:
+        recorder = None
+        if settings.trace_file is not None:
+            from lanser.trace import TraceRecorder
+
+            recorder = TraceRecorder(settings.trace_file)
         try:
             orch = Orchestrator(settings.workspace, timeout=settings.timeout, python=settings.python,
-                                verbose=settings.verbose)
+                                verbose=settings.verbose, recorder=recorder)
         except LanserError as exc:
             return [_refused(raw, exc) for raw in requests]
         out = []
@@ -64,6 +69,8 @@ def _in_process(settings: Settings, requests: list[Any]) -> list[dict[str, Any]]
                     out.append(failure_bundle(None, exc))
                     continue
                 out.append(await orch.run(request))
+        if recorder is not None:
+            recorder.close()
         return out
 
     try:

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from lanser.errors import ContentModified, LsCrash
 from lanser.lsp.registry import ServerSpec, server_for_language
 from lanser.lsp.session import LspSession
+from lanser.lsp.transport import FrameSink, Transport
 
 __all__ = ["ServerPool"]
 
@@ -35,7 +36,13 @@ class ServerPool:
         extra_args_for: Callable[[ServerSpec], list[str]],
         backoff: float = 0.2,
         content_modified_retries: int = 3,
+        specs: Callable[[str], ServerSpec] | None = None,
+        transport_for: Callable[[ServerSpec], Transport] | None = None,
+        frame_sink: FrameSink | None = None,
     ) -> None:
+        self._specs = specs or server_for_language
+        self.transport_for = transport_for
+        self.frame_sink = frame_sink
         self.root = root
         self.start_timeout = start_timeout
         self.settings_for = settings_for
@@ -47,7 +54,7 @@ class ServerPool:
         self._locks: dict[str, asyncio.Lock] = {}
 
     def spec_for(self, language: str) -> ServerSpec:
-        spec = server_for_language(language)
+        spec = self._specs(language)
         extra = self.extra_args_for(spec)
         return dataclasses.replace(spec, command=spec.command + tuple(extra)) if extra else spec
 
@@ -60,7 +67,13 @@ class ServerPool:
                 return current
             if current is not None:
                 await current.close()
-            session = LspSession(spec, self.root, settings=self.settings_for(spec))
+            session = LspSession(
+                spec,
+                self.root,
+                settings=self.settings_for(spec),
+                transport=self.transport_for(spec) if self.transport_for else None,
+                frame_sink=self.frame_sink,
+            )
             try:
                 await session.start(self.start_timeout)
             except BaseException:

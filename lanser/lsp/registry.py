@@ -60,7 +60,10 @@ class ServerSpec:
     #: Whether cross-file answers need the server's background index settled.
     needs_index: bool = False
     init_options: dict[str, object] = field(default_factory=dict)
+    #: Replaced through LANSER_SERVER_OVERRIDES (tests' misbehaving servers).
     overridden: bool = False
+    #: Refuse (E/VERSION_SKEW) a server whose serverInfo.version is not ``version``.
+    check_reported_version: bool = False
 
     def argv(self) -> list[str]:
         return list(self.command)
@@ -144,6 +147,7 @@ def _overrides() -> dict[str, ServerSpec]:
             command=tuple(command),
             needs_index=bool(entry.get("needs_index", False)),
             overridden=True,
+            check_reported_version=True,
         )
     return out
 

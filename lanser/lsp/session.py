@@ -41,7 +41,8 @@ from lanser.errors import (
     UnsupportedCap,
     VersionSkew,
 )
-from lanser.lsp.process import ServerProcess, spawn
+from lanser.lsp.process import ServerProcess
+from lanser.lsp.transport import FrameSink, ProcessTransport, Transport, tap
 from lanser.lsp.registry import ServerSpec
 from lanser.text import content_hash
 
@@ -77,7 +78,7 @@ class _CheckedReader:
     server printing garbage would look like a hang; here it is a crash.
     """
 
-    def __init__(self, stream: asyncio.StreamReader, on_violation: Callable[[str], None]) -> None:
+    def __init__(self, stream: Any, on_violation: Callable[[str], None]) -> None:
         self._stream = stream
         self._on_violation = on_violation
 
@@ -118,8 +119,12 @@ class LspSession:
         settings: dict[str, Any] | None = None,
         encodings: tuple[str, ...] = ("utf-16", "utf-8"),
         env: dict[str, str] | None = None,
+        transport: Transport | None = None,
+        frame_sink: FrameSink | None = None,
     ) -> None:
         self.spec = spec
+        self.transport: Transport = transport or ProcessTransport()
+        self.frame_sink = frame_sink
         self.root = root
         self.settings = settings or {}
         self.encodings = encodings
@@ -142,7 +147,7 @@ class LspSession:
         self._progress_seen = False
         self._progress_event = asyncio.Event()
         self._ids = itertools.count(1)
-        self._dead: asyncio.Future[LsCrash] | None = None
+        self._dead: asyncio.Future[LanserError] | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._register_handlers()
 
@@ -156,13 +161,17 @@ class LspSession:
         loop = asyncio.get_running_loop()
         self._dead = loop.create_future()
         try:
-            self.process = await spawn(self.spec.argv(), cwd=str(self.root), env=self.env)
+            channel = await self.transport.open(self.spec, str(self.root), self.env)
         except OSError as exc:
             raise LsCrash(f"cannot start {self.spec.name}: {exc}", server=self.spec.name) from exc
-        proc = self.process
-        assert proc.proc.stdin is not None and proc.proc.stdout is not None
-        self.client.protocol.set_writer(proc.proc.stdin)
-        reader = _CheckedReader(proc.proc.stdout, self._violation)
+        if self.frame_sink is not None:
+            owner = getattr(self.frame_sink, "__self__", None)
+            if owner is not None and hasattr(owner, "spawn"):
+                owner.spawn(self.spec)  # a trace marks where each server incarnation begins
+            channel = tap(channel, self.frame_sink, self.spec.name)
+        self.process = channel.process
+        self.client.protocol.set_writer(channel.writer)
+        reader = _CheckedReader(channel.reader, self._violation)
         self._tasks.append(
             asyncio.ensure_future(
                 run_async(
@@ -192,7 +201,7 @@ class LspSession:
                 "workspace/didChangeConfiguration",
                 lsp.DidChangeConfigurationParams(settings=self.settings),
             )
-        if self.spec.overridden and self.server_info.get("version") not in (None, "", self.spec.version):
+        if self.spec.check_reported_version and self.server_info.get("version") not in (None, "", self.spec.version):
             raise VersionSkew(
                 f"server reports version {self.server_info.get('version')!r}, expected {self.spec.version!r}",
                 server=self.spec.name,
@@ -304,7 +313,9 @@ class LspSession:
         assert self.process is not None
         await self.process.wait()
         await asyncio.sleep(0)  # let the stderr drain catch the last lines
-        self._fail(self._crash(f"exited with code {self.process.returncode}"))
+        # A replayed server that was asked something the trace never saw ends
+        # with that failure (E/REPLAY_MISMATCH) rather than a crash.
+        self._fail(getattr(self.process, "failure", None) or self._crash(f"exited with code {self.process.returncode}"))
 
     def _crash(self, what: str) -> LsCrash:
         tail = list(self.process.stderr_tail)[-10:] if self.process else []
@@ -315,7 +326,7 @@ class LspSession:
             stderrTail=tail,
         )
 
-    def _fail(self, error: LsCrash) -> None:
+    def _fail(self, error: LanserError) -> None:
         if self._dead is not None and not self._dead.done():
             self._dead.set_result(error)
         for fut in list(self.client.protocol._request_futures.values()):
