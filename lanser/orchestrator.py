@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from lsprotocol import converters
 from lsprotocol import types as lsp
 
 from lanser import __version__
@@ -46,6 +47,9 @@ from lanser.text import convert_column, from_lsp_encoding, split_lines
 from lanser.workspace import Workspace
 
 __all__ = ["Orchestrator", "REFERENCE_CAP", "failure_bundle"]
+
+#: One converter for the process: building one costs milliseconds.
+_CONVERTER = converters.get_converter()
 
 #: Paper, appendix B: reference lists are capped at 10^5 entries.
 REFERENCE_CAP = 100_000
@@ -464,16 +468,15 @@ class Orchestrator:
 
     def _locations(self, raw: Any, bundle: Bundle) -> list[Location]:
         data = self._data(raw)
-        return normalize.locations(data, self.mapper, selector_of=self._selector_of(bundle),
-                                   preview_of=self._preview_of())
+        lines: dict[str, list[str]] = {}
+        return normalize.locations(data, self.mapper, selector_of=self._selector_of(bundle, lines),
+                                   preview_of=self._preview_of(lines))
 
     def _data(self, raw: Any) -> Any:
-        from lsprotocol import converters
+        return _CONVERTER.unstructure(raw)
 
-        return converters.get_converter().unstructure(raw)
-
-    def _selector_of(self, bundle: Bundle) -> Any:
-        cache: dict[str, list[str]] = {}
+    def _selector_of(self, bundle: Bundle, cache: dict[str, list[str]] | None = None) -> Any:
+        cache = {} if cache is None else cache
         request = bundle.request
         encoding = from_lsp_encoding(bundle.environment.positionEncoding or "utf-16")
 
@@ -486,8 +489,8 @@ class Orchestrator:
 
         return selector_of
 
-    def _preview_of(self) -> Any:
-        cache: dict[str, list[str]] = {}
+    def _preview_of(self, cache: dict[str, list[str]] | None = None) -> Any:
+        cache = {} if cache is None else cache
 
         def preview_of(path: str, flat: list[int], external: bool) -> str | None:
             if external:

@@ -42,7 +42,14 @@ class Target:
     symbol_id: str | None = None
 
     def __post_init__(self) -> None:
+        self._lines: list[str] | None = None
         self.rebase(self.encoding)
+
+    @property
+    def lines(self) -> list[str]:
+        if self._lines is None:
+            self._lines = split_lines(self.text)
+        return self._lines
 
     @classmethod
     def whole_file(cls, rel: str, ws: Workspace) -> Target:
@@ -57,7 +64,7 @@ class Target:
         self.range = self.range_in(from_lsp_encoding(lsp_encoding))
 
     def range_in(self, indexing: str) -> list[int]:
-        lines = split_lines(self.text)
+        lines = self.lines
         (sl, sc), (el, ec) = self.start, self.end
         return [
             sl,
@@ -69,7 +76,7 @@ class Target:
     def position(self) -> lsp.Position:
         if self.point is None:
             return lsp.Position(line=self.range[0], character=self.range[1])
-        line = split_lines(self.text)[self.point[0]]
+        line = self.lines[self.point[0]]
         col = convert_column(line, self.point[1], "codepoint", from_lsp_encoding(self.encoding))
         return lsp.Position(line=self.point[0], character=col)
 

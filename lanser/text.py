@@ -13,6 +13,7 @@ All functions here are pure.
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Literal
 
 from lanser.errors import IndexingUnsupported, NotFound
@@ -29,6 +30,7 @@ __all__ = [
 ]
 
 Indexing = Literal["utf-8", "utf-16", "codepoint"]
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 INDEXINGS: tuple[str, ...] = ("utf-8", "utf-16", "codepoint")
 
 
@@ -64,20 +66,7 @@ def split_lines(text: str) -> list[str]:
     A text ending in a terminator has a last, empty line, so positions just
     after the final newline stay addressable.
     """
-    lines: list[str] = []
-    start = 0
-    i = 0
-    n = len(text)
-    while i < n:
-        ch = text[i]
-        if ch == "\n" or ch == "\r":
-            lines.append(text[start:i])
-            if ch == "\r" and i + 1 < n and text[i + 1] == "\n":
-                i += 1
-            start = i + 1
-        i += 1
-    lines.append(text[start:])
-    return lines
+    return _LINE_BREAK.split(text)
 
 
 def unit_length(ch: str, indexing: Indexing) -> int:

@@ -35,6 +35,7 @@ class Workspace:
         if not root.is_dir():
             raise NotFound(f"workspace {str(root)!r} is not a directory")
         self.root = Path(os.path.realpath(root))
+        self._listed: tuple[tuple[object, ...], list[str]] | None = None
 
     # -- jail ----------------------------------------------------------
 
@@ -61,14 +62,38 @@ class Workspace:
 
     def files(self, suffixes: tuple[str, ...]) -> list[str]:
         """Workspace files with these suffixes: git's view when in a repository."""
+        return [f for f in self._listing() if f.endswith(suffixes)]
+
+    def _listing(self) -> list[str]:
+        """Every file, sorted; re-listed only when a directory (or git's index) changed.
+
+        Walking the directories costs far less than a ``git ls-files``
+        subprocess, which a warm daemon would otherwise pay per request.
+        """
+        walked: list[str] = []
+        stamp: list[object] = []
+        for name in (".git/index", ".gitignore"):
+            try:
+                stamp.append((self.root / name).stat().st_mtime_ns)
+            except OSError:
+                stamp.append(None)
+        for dirpath, dirnames, filenames in os.walk(self.root):
+            dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS and not d.startswith("."))
+            try:
+                stamp.append((dirpath, os.stat(dirpath).st_mtime_ns))
+            except OSError:
+                continue
+            for name in filenames:
+                walked.append((Path(dirpath) / name).relative_to(self.root).as_posix())
+        key = tuple(stamp)
+        if self._listed is not None and self._listed[0] == key:
+            return self._listed[1]
         listed = self._git_files()
         if listed is None:
-            listed = []
-            for dirpath, dirnames, filenames in os.walk(self.root):
-                dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS and not d.startswith("."))
-                for name in filenames:
-                    listed.append((Path(dirpath) / name).relative_to(self.root).as_posix())
-        return sorted(f for f in listed if f.endswith(suffixes) and (self.root / f).is_file())
+            listed = walked
+        result = sorted(f for f in listed if (self.root / f).is_file())
+        self._listed = (key, result)
+        return result
 
     def _git_files(self) -> list[str] | None:
         if not (self.root / ".git").exists():

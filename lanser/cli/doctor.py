@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+
 import platform
 import sys
 import time
@@ -55,6 +55,8 @@ def doctor(settings: Settings) -> None:
 
     async def go() -> list[dict[str, Any]]:
         return [await _probe(lang, settings) for lang in ("python", "c")]
+
+    import asyncio
 
     rows = asyncio.run(go())
     report = {

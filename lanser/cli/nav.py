@@ -6,7 +6,6 @@ and renders the bundle; nothing else happens here.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import click
@@ -72,6 +71,8 @@ def _in_process(settings: Settings, requests: list[Any]) -> list[dict[str, Any]]
         if recorder is not None:
             recorder.close()
         return out
+
+    import asyncio
 
     try:
         return asyncio.run(go())

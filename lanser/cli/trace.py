@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+
 import json
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,8 @@ def replay_cmd(settings: Settings, path: Path, verify: bool) -> None:
     from lanser.trace import replay
 
     try:
+        import asyncio
+
         results = asyncio.run(replay(path, settings.workspace, verify=verify))
     except LanserError as exc:
         if settings.json:
