@@ -159,7 +159,8 @@ class Bundle(_Model):
     version: str = BUNDLE_VERSION
     bundleId: str = ""
     status: Literal["ok", "error"] = "ok"
-    request: Request
+    #: Absent only when the input could not be read as a Request at all (E/BAD_REQUEST).
+    request: Request | None = None
     resolution: Resolution | None = None
     facts: Facts = Field(default_factory=Facts)
     edits: dict[str, Any] = Field(default_factory=lambda: {"workspaceEdit": None, "diff": None})

@@ -98,9 +98,9 @@ def _configure_logging(verbose: bool) -> None:
 
 
 def _register() -> None:
-    from lanser.cli import batch, daemon, doctor, nav, trace
+    from lanser.cli import batch, daemon, doctor, nav, schema, trace
 
-    for command in (*nav.COMMANDS, batch.batch, daemon.daemon, trace.trace, doctor.doctor):
+    for command in (*nav.COMMANDS, batch.batch, daemon.daemon, trace.trace, schema.schema, doctor.doctor):
         cli.add_command(command)
 
 

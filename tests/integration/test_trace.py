@@ -105,3 +105,14 @@ def test_malformed_trace_is_76(sample: Path, tmp_path: Path) -> None:
     out = lanser(sample, "--json", "trace", "replay", str(bad))
     assert out.returncode == 76
     assert "bad.jsonl:2" in json.loads(out.stdout)["error"]["message"]
+
+
+def test_every_trace_event_and_bundle_validates(recorded) -> None:
+    from lanser.bundle.schemas import validate
+
+    sample, trace, bundles = recorded
+    for line in trace.read_text().splitlines():
+        event = json.loads(line)
+        assert validate(event, "trace-event") == [], event["event"]
+    for b in bundles:
+        assert validate(b, "bundle") == []

@@ -1,0 +1,108 @@
+"""JSON Schemas of lanser's contracts, generated from the models.
+
+``lanser schema export DIR`` writes them; the copies committed under
+``lanser/schemas/`` ship with the package (so ``schema validate`` works
+from an install) and a test fails when they drift from the models.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from lanser.bundle.models import Bundle, Request
+from lanser.selectors.spec import POSITION_SPEC
+
+__all__ = ["KINDS", "detect_kind", "generate", "load", "render", "validate"]
+
+KINDS = ("selector", "request", "bundle", "trace-event")
+
+_TRACE_EVENT: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "TraceEvent",
+    "description": "One line of a lanser trace (lanser --trace-file).",
+    "type": "object",
+    "required": ["event"],
+    "oneOf": [
+        {"properties": {"event": {"const": "header"}, "lanser": {"type": "string"},
+                        "workspace": {"type": "object", "required": ["snapshot"],
+                                      "properties": {"snapshot": {"type": "string"}, "path": {"type": "string"}}},
+                        "interpreter": {"type": "object"}, "roots": {"type": "array", "items": {"type": "string"}},
+                        "options": {"type": "object"}},
+         "required": ["event", "lanser", "workspace"]},
+        {"properties": {"event": {"const": "request"}, "seq": {"type": "integer", "minimum": 1},
+                        "request": {"$ref": "request.schema.json"}, "snapshot": {"type": "string"}},
+         "required": ["event", "seq", "request"]},
+        {"properties": {"event": {"const": "spawn"},
+                        "server": {"type": "object", "required": ["name", "version", "languages", "needsIndex"]}},
+         "required": ["event", "server"]},
+        {"properties": {"event": {"const": "frame"}, "server": {"type": "string"},
+                        "dir": {"enum": ["in", "out"]}, "message": {"type": "object"}},
+         "required": ["event", "server", "dir", "message"]},
+        {"properties": {"event": {"const": "bundle"}, "seq": {"type": "integer", "minimum": 1},
+                        "bundle": {"$ref": "bundle.schema.json"}},
+         "required": ["event", "seq", "bundle"]},
+    ],
+}
+
+
+def generate() -> dict[str, dict[str, Any]]:
+    """Schemas by kind, freshly generated from the models."""
+    return {
+        "selector": {"title": "PositionSpec", **POSITION_SPEC.json_schema()},
+        "request": Request.model_json_schema(),
+        "bundle": Bundle.model_json_schema(),
+        "trace-event": _TRACE_EVENT,
+    }
+
+
+def render(schema: dict[str, Any]) -> str:
+    return json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def load(kind: str) -> dict[str, Any]:
+    """The committed schema of ``kind`` (shipped as package data)."""
+    text = resources.files("lanser").joinpath(f"schemas/{kind}.schema.json").read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+def detect_kind(obj: Any) -> str:
+    if isinstance(obj, dict):
+        if "event" in obj:
+            return "trace-event"
+        if "bundleId" in obj:
+            return "bundle"
+        if "cmd" in obj:
+            return "request"
+        if "kind" in obj:
+            return "selector"
+    return "request"
+
+
+def validate(obj: Any, kind: str) -> list[str]:
+    """Every schema violation of ``obj`` as ``path: message``; empty when valid."""
+    import jsonschema
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
+    registry = Registry().with_resources(
+        (f"{k}.schema.json", Resource.from_contents(load(k), default_specification=DRAFT202012)) for k in KINDS
+    )
+    validator = jsonschema.Draft202012Validator(load(kind), registry=registry)
+    out = []
+    for err in sorted(validator.iter_errors(obj), key=lambda e: list(map(str, e.absolute_path))):
+        where = "/".join(str(p) for p in err.absolute_path) or "(root)"
+        out.append(f"{where}: {err.message}")
+    return out
+
+
+def export(directory: Path) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for kind, schema in generate().items():
+        path = directory / f"{kind}.schema.json"
+        path.write_text(render(schema), encoding="utf-8")
+        written.append(path)
+    return written
