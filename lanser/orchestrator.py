@@ -25,6 +25,8 @@ from lanser.bundle import normalize
 from lanser.bundle.environment import Interpreter, external_roots, host_block, inspect_interpreter
 from lanser.bundle.hashing import finalize
 from lanser.cache import BundleCache, cache_key
+from lanser.edits.apply import recover
+from lanser.edits.commands import MutationCommands
 from lanser.snapshot import Snapshot, SnapshotTracker
 from lanser.bundle.models import (
     Bundle,
@@ -56,7 +58,7 @@ REFERENCE_CAP = 100_000
 PREVIEW_CHARS = 160
 
 
-class Orchestrator:
+class Orchestrator(MutationCommands):
     """Owns the server sessions of one workspace and answers Requests."""
 
     def __init__(
@@ -77,6 +79,8 @@ class Orchestrator:
     ) -> None:
         self.workspace = Workspace(Path(workspace))
         self.root = self.workspace.root
+        #: An apply killed mid-way is undone before anything else reads the files.
+        self.recovered = recover(self.root)
         self.timeout = timeout
         self.index_timeout = index_timeout
         self.verbose = verbose
@@ -150,7 +154,13 @@ class Orchestrator:
             self._files_changed(snapshot)
         key = cache_key(request.model_dump(mode="json"), snapshot.digest, self._environment_key())
         flight = self._in_flight.get(key)
-        if flight is not None:
+        if request.args.get("apply"):
+            # Writes are never shared or served from memory.
+            data = await self._answer(request)
+            after = await asyncio.to_thread(self.snapshots.take)
+            if after.changed or after.created or after.deleted:
+                self._files_changed(after)  # the servers see the files as written
+        elif flight is not None:
             data = await asyncio.shield(flight)
         else:
             cached = self.cache.get(key) if self.cache is not None else None

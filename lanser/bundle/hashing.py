@@ -22,7 +22,7 @@ __all__ = ["EXCLUDED", "HASH_ALGO", "bundle_id", "canonical_json", "finalize", "
 
 HASH_ALGO = "sha256-jcs-v1"
 #: Dotted paths removed from the hash domain.
-EXCLUDED: tuple[str, ...] = ("bundleId", "meta.timing", "environment.host")
+EXCLUDED: tuple[str, ...] = ("bundleId", "meta.timing", "environment.host", "edits.commit")
 
 
 def canonical_json(value: Any) -> bytes:

@@ -31,7 +31,8 @@ __all__ = [
 
 BUNDLE_VERSION = "1.2"
 
-Command = Literal["definition", "references", "hover", "symbols", "diagnostics", "locate"]
+Command = Literal["definition", "references", "hover", "symbols", "diagnostics", "locate",
+                  "prepareRename", "rename", "actions"]
 
 
 class _Model(BaseModel):

@@ -98,9 +98,10 @@ def _configure_logging(verbose: bool) -> None:
 
 
 def _register() -> None:
-    from lanser.cli import batch, daemon, doctor, nav, schema, trace
+    from lanser.cli import batch, daemon, doctor, edit, nav, schema, trace
 
-    for command in (*nav.COMMANDS, batch.batch, daemon.daemon, trace.trace, schema.schema, doctor.doctor):
+    for command in (*nav.COMMANDS, *edit.COMMANDS, batch.batch, daemon.daemon, trace.trace, schema.schema,
+                    doctor.doctor):
         cli.add_command(command)
 
 

@@ -44,6 +44,21 @@ def render(data: dict[str, Any], *, as_json: bool, pretty: bool, verbose: bool) 
         files = len(facts.get("diagnostics", []))
         summary = ", ".join(f"{n} {sev}" for sev, n in sorted(total.items())) or "no diagnostics"
         click.echo(f"{summary} in {files} file{'s' if files != 1 else ''}", err=True)
+    elif cmd in ("rename", "actions", "prepareRename"):
+        edits = data.get("edits") or {}
+        if cmd == "prepareRename":
+            loc = facts.get("location") or {}
+            click.echo(f"renameable: {edits.get('placeholder')!r} at {loc.get('path')} {loc.get('range')}")
+        for a in edits.get("actions") or []:
+            star = "*" if a["preferred"] else " "
+            click.echo(f"{a['id']} {star} {a['kind'] or '-':<24} {a['title']}")
+        if edits.get("diff"):
+            click.echo(edits["diff"], nl=False)
+        if edits.get("applied"):
+            click.echo(f"applied to {len(edits.get('files', []))} file(s) via {edits.get('via')}"
+                       + (f", commit {edits['commit'][:12]}" if edits.get("commit") else ""), err=True)
+        elif edits.get("diff"):
+            click.echo("preview only; pass --apply to write", err=True)
     elif cmd == "locate":
         loc = facts["location"]
         r = loc["range"]

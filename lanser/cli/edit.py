@@ -1,0 +1,124 @@
+"""Mutating commands: prepare-rename, rename, action, recover.
+
+Preview is the default: nothing is written without --apply.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from lanser.cli.main import Settings
+
+__all__ = ["COMMANDS"]
+
+
+def _guards(f: Any) -> Any:
+    f = click.option("--commit", is_flag=True, help="Record a git commit of the applied edit.")(f)
+    f = click.option("-m", "--message", default=None, help="Commit message (with --commit).")(f)
+    f = click.option("--via-git", is_flag=True, help="Apply with `git apply --3way`; conflicts come back as hunks.")(f)
+    f = click.option("--deny", multiple=True, metavar="GLOB", help="Refuse edits to matching paths (repeatable).")(f)
+    f = click.option("--allow", multiple=True, metavar="GLOB", help="Edit only matching paths (repeatable).")(f)
+    f = click.option("--allow-dirty", is_flag=True, help="Write even with uncommitted changes in the worktree.")(f)
+    f = click.option("--apply", is_flag=True, help="Write the edit (default: preview only).")(f)
+    f = click.option("--dry-run", is_flag=True, help="Preview only (the default; for symmetry with --apply).")(f)
+    return f
+
+
+def _guard_args(apply: bool, dry_run: bool, allow_dirty: bool, allow: tuple[str, ...], deny: tuple[str, ...],
+                via_git: bool, commit: bool, message: str | None) -> dict[str, Any]:
+    if apply and dry_run:
+        raise click.UsageError("--apply and --dry-run contradict each other")
+    return {"apply": apply or None, "allowDirty": allow_dirty or None, "allow": list(allow) or None,
+            "deny": list(deny) or None, "viaGit": via_git or None, "commit": commit or None, "message": message}
+
+
+@click.command("prepare-rename", help="""Can the symbol at SELECTOR be renamed? Shows its range and current name.
+
+\b
+Examples:
+  lanser prepare-rename 'py://pkg.shapes#total_area'
+  lanser --json prepare-rename 'csrc/geometry.c@L8:C5'""")
+@click.argument("selector")
+@click.pass_obj
+def prepare_rename(settings: Settings, selector: str) -> None:
+    from lanser.cli.nav import execute
+
+    raise SystemExit(execute(settings, "prepareRename", selector, {}))
+
+
+@click.command("rename", help="""Rename the symbol at SELECTOR to NEW_NAME, everywhere, or not at all.
+
+Previews the unified diff by default; --apply writes every file in one
+transaction (rolled back on failure, recovered after a crash). The edit is
+cross-checked against the symbol's references: a partial rename is refused
+(E/APPLY_CONFLICT) unless --allow-partial. Writes stay inside the workspace
+and are refused over uncommitted work unless --allow-dirty.
+
+\b
+Examples:
+  lanser rename 'py://pkg.shapes#total_area' sum_areas
+  lanser rename 'py://pkg.shapes#total_area' sum_areas --apply --commit
+  lanser --json rename 'csrc/geometry.c@L8:C5' taxicab --apply --deny 'vendor/*'""")
+@click.argument("selector")
+@click.argument("new_name")
+@_guards
+@click.option("--allow-partial", is_flag=True, help="Take an edit that misses references (not recommended).")
+@click.option("--deny-apply-on-ambiguous", is_flag=True,
+              help="Refuse to apply when the selector resolved with confidence below 1.")
+@click.pass_obj
+def rename(settings: Settings, selector: str, new_name: str, allow_partial: bool, deny_apply_on_ambiguous: bool,
+           **guard: Any) -> None:
+    from lanser.cli.nav import execute
+
+    args = _guard_args(**guard) | {"newName": new_name, "allowPartial": allow_partial or None,
+                                   "denyApplyOnAmbiguous": deny_apply_on_ambiguous or None}
+    raise SystemExit(execute(settings, "rename", selector, args))
+
+
+@click.command("action", help="""List the code actions at SELECTOR (quick fixes, refactors, organise imports),
+or preview / apply one by its id.
+
+\b
+Examples:
+  lanser action 'pkg/report.py@L14:C5'
+  lanser action 'pkg/report.py@L14:C5' --id 3f9a1c2b7d10
+  lanser action 'pkg/report.py@L14:C5' --id 3f9a1c2b7d10 --apply""")
+@click.argument("selector")
+@click.option("--id", "action_id", default=None, help="The action to preview (or apply with --apply).")
+@_guards
+@click.option("--deny-apply-on-ambiguous", is_flag=True,
+              help="Refuse to apply when the selector resolved with confidence below 1.")
+@click.pass_obj
+def action(settings: Settings, selector: str, action_id: str | None, deny_apply_on_ambiguous: bool,
+           **guard: Any) -> None:
+    from lanser.cli.nav import execute
+
+    if guard.get("apply") and not action_id:
+        raise click.UsageError("--apply needs --id (list the actions first)")
+    args = _guard_args(**guard) | {"actionId": action_id, "denyApplyOnAmbiguous": deny_apply_on_ambiguous or None}
+    raise SystemExit(execute(settings, "actions", selector, args))
+
+
+@click.command("recover", help="""Undo an edit transaction that a crash left half-applied.
+
+Every lanser command does this on its own when it opens the workspace;
+this command does only that.
+
+\b
+Examples:
+  lanser recover -w .""")
+@click.pass_obj
+def recover(settings: Settings) -> None:
+    from lanser.cli.render import render_json
+    from lanser.edits.apply import recover as do_recover
+
+    undone = do_recover(settings.workspace.resolve())
+    if settings.json:
+        click.echo(render_json({"recovered": undone}))
+    else:
+        click.echo(f"rolled back {len(undone)} unfinished transaction(s)" if undone else "nothing to recover")
+
+
+COMMANDS = (prepare_rename, rename, action, recover)

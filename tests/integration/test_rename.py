@@ -1,0 +1,156 @@
+"""Rename and code actions through the CLI, on real git repositories and real servers."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def git(ws: Path, *args: str) -> str:
+    return subprocess.run(["git", "-c", "user.name=lanser-test", "-c", "user.email=test@lanser", *args], cwd=ws,
+                          check=True, capture_output=True, text=True).stdout
+
+
+@pytest.fixture
+def repo(sample: Path) -> Path:
+    git(sample, "init", "-q")
+    git(sample, "add", "-A")
+    git(sample, "commit", "-qm", "init")
+    return sample
+
+
+def snapshot(ws: Path) -> dict[str, bytes]:
+    return {p.relative_to(ws).as_posix(): p.read_bytes() for p in ws.rglob("*")
+            if p.is_file() and ".git" not in p.parts and ".lanser" not in p.parts}
+
+
+def test_preview_writes_nothing_and_shows_the_diff(repo: Path, run_json) -> None:
+    before = snapshot(repo)
+    code, b = run_json("-w", str(repo), "rename", "py://pkg.shapes#total_area", "sum_areas")
+    assert code == 0, b
+    assert snapshot(repo) == before
+    edits = b["edits"]
+    assert edits["applied"] is False and edits["complete"] is True
+    assert [f["path"] for f in edits["files"]] == ["pkg/__init__.py", "pkg/report.py", "pkg/shapes.py"]
+    assert "-def total_area(shapes: list[Shape]) -> float:\n+def sum_areas(shapes: list[Shape]) -> float:" in edits["diff"]
+    # The preview is a patch git accepts as it is.
+    patch = repo / ".." / "p.patch"
+    patch.write_text(edits["diff"])
+    subprocess.run(["git", "apply", "--check", str(patch.resolve())], cwd=repo, check=True)
+
+
+def test_apply_and_commit_then_the_server_sees_the_new_code(repo: Path, run_json) -> None:
+    code, b = run_json("-w", str(repo), "rename", "py://pkg.shapes#total_area", "sum_areas", "--apply", "--commit")
+    assert code == 0, b
+    assert b["edits"]["applied"] is True and len(b["edits"]["commit"]) == 40
+    assert "total_area" not in (repo / "pkg" / "report.py").read_text()
+    assert git(repo, "status", "--porcelain") == ""
+    assert "Rename py://pkg.shapes#total_area to sum_areas" in git(repo, "log", "-1", "--format=%s")
+    code, b = run_json("-w", str(repo), "refs", "py://pkg.shapes#sum_areas")
+    assert code == 0 and b["facts"]["total"] == 5
+    code, b = run_json("-w", str(repo), "diag", "pkg/report.py")
+    assert b["facts"]["diagnostics"][0]["counts"] == {"error": 1}  # only the deliberate one
+
+
+def test_dirty_worktree_refused_unless_allowed(repo: Path, run_json) -> None:
+    (repo / "pkg" / "report.py").write_text((repo / "pkg" / "report.py").read_text() + "# wip\n")
+    before = snapshot(repo)
+    code, b = run_json("-w", str(repo), "rename", "py://pkg.shapes#total_area", "sum_areas", "--apply")
+    assert code == 71 and b["error"]["code"] == "E/FS_PERMISSIONS"
+    assert b["error"]["details"]["dirty"] == ["pkg/report.py"]
+    assert snapshot(repo) == before
+    code, b = run_json("-w", str(repo), "rename", "py://pkg.shapes#total_area", "sum_areas", "--apply", "--allow-dirty")
+    assert code == 0
+    assert (repo / "pkg" / "report.py").read_text().endswith("# wip\n")
+
+
+def test_deny_and_allow_globs(repo: Path, run_json) -> None:
+    before = snapshot(repo)
+    code, b = run_json("-w", str(repo), "rename", "py://pkg.shapes#total_area", "x", "--apply", "--deny", "pkg/__init__.py")
+    assert code == 71 and b["error"]["details"]["path"] == "pkg/__init__.py"
+    code, b = run_json("-w", str(repo), "rename", "py://pkg.shapes#total_area", "x", "--apply", "--allow", "pkg/shapes.py")
+    assert code == 71
+    assert snapshot(repo) == before
+
+
+def test_via_git_and_conflict_reporting(repo: Path, run_json) -> None:
+    code, b = run_json("-w", str(repo), "rename", "py://pkg.shapes#total_area", "sum_areas", "--apply", "--via-git")
+    assert code == 0 and b["edits"]["via"] == "git apply --3way"
+    assert "def sum_areas(" in (repo / "pkg" / "shapes.py").read_text()
+
+
+def test_ambiguous_selector_refused_when_asked(repo: Path, run_json) -> None:
+    # An anchor found fuzzily resolves with confidence < 1.
+    sel = 'anchor://pkg/shapes.py#"def%20total_area(shapes:%20list[Shape])%20->%20int:"'
+    code, b = run_json("-w", str(repo), "locate", sel)
+    assert code == 0 and b["resolution"]["confidence"] < 1.0
+    code, b = run_json("-w", str(repo), "rename", sel, "sum_areas", "--apply", "--deny-apply-on-ambiguous")
+    assert code == 4 and b["error"]["code"] == "E/AMBIGUOUS"
+
+
+def test_prepare_rename_refusal(repo: Path, run_json) -> None:
+    code, b = run_json("-w", str(repo), "prepare-rename", "py://pkg.shapes#total_area")
+    assert code == 0 and b["edits"]["placeholder"] == "total_area"
+    code, b = run_json("-w", str(repo), "prepare-rename", "pkg/shapes.py@L2:C1")  # a blank line
+    assert code == 3 and b["error"]["code"] == "E/NOT_FOUND"
+
+
+def test_c_rename_builds_afterwards(repo: Path, run_json, tmp_path: Path) -> None:
+    code, b = run_json("-w", str(repo), "rename", "c://csrc/geometry.c#manhattan", "taxicab", "--apply")
+    assert code == 0, b
+    assert {f["path"] for f in b["edits"]["files"]} == {"csrc/geometry.c", "csrc/geometry.h", "csrc/main.c"}
+    cc = shutil.which("cc") or shutil.which("gcc")
+    assert cc, "a C compiler is needed"
+    exe = tmp_path / "geometry"
+    subprocess.run([cc, "-std=c11", "-Wall", "-Werror", "-o", str(exe), "csrc/main.c", "csrc/geometry.c"],
+                   cwd=repo, check=True)
+    assert subprocess.run([str(exe)], capture_output=True, text=True).stdout == "7\n"
+
+
+def test_code_action_listed_then_applied(repo: Path, run_json) -> None:
+    (repo / "pkg" / "imp.py").write_text('import sys\n\n\ndef f() -> str:\n    return sys.argv[0] + path.join("a", "b")\n')
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "imp")
+    code, b = run_json("-w", str(repo), "action", "pkg/imp.py@L5:C26")
+    assert code == 0, b
+    titles = {a["title"]: a["id"] for a in b["edits"]["actions"]}
+    assert "from os import path" in titles
+    code, b = run_json("-w", str(repo), "action", "pkg/imp.py@L5:C26", "--id", titles["from os import path"], "--apply")
+    assert code == 0, b
+    assert "from os import path" in (repo / "pkg" / "imp.py").read_text()
+    code, b = run_json("-w", str(repo), "diag", "pkg/imp.py")
+    assert b["facts"]["diagnostics"][0]["counts"] == {}
+    code, b = run_json("-w", str(repo), "action", "pkg/imp.py@L5:C26", "--id", "000000000000", "--apply", "--allow-dirty")
+    assert code == 3
+
+
+def test_rename_through_the_daemon_then_query(repo: Path, run_json, monkeypatch) -> None:
+    """The warm daemon applies, then answers from the new files (no stale documents)."""
+    import os
+    import sys
+
+    env = dict(os.environ)
+    env.pop("LANSER_NO_DAEMON", None)
+    env["XDG_RUNTIME_DIR"] = str(repo.parent / "run")
+    (repo.parent / "run").mkdir()
+
+    def lanser(*args: str) -> dict:
+        out = subprocess.run([sys.executable, "-c", "from lanser.cli.main import main; main()", "--json",
+                              "-w", str(repo), *args], env=env, capture_output=True, text=True, timeout=120)
+        return json.loads(out.stdout)
+
+    try:
+        assert lanser("refs", "py://pkg.shapes#total_area")["facts"]["total"] == 5
+        assert lanser("rename", "py://pkg.shapes#total_area", "sum_areas", "--apply")["edits"]["applied"]
+        after = lanser("refs", "py://pkg.shapes#sum_areas")
+        assert after["status"] == "ok" and after["facts"]["total"] == 5
+        assert lanser("diag", "pkg/report.py")["facts"]["diagnostics"][0]["counts"] == {"error": 1}
+    finally:
+        subprocess.run([sys.executable, "-c", "from lanser.cli.main import main; main()", "-w", str(repo),
+                        "daemon", "stop"], env=env, capture_output=True, timeout=60)
