@@ -2,16 +2,28 @@
 
 For each consecutive pair of real releases (N, N+1) of a few PyPI projects
 (pure Python, plus one C project shipped as an sdist), sample definitions
-of release N, build four ways of pointing at each one
+of release N, take the selectors lanser mints for each one in release N
+(``lanser.selectors.mint``: unique where they are made)
 
-* ``symbol``   -- ``py://pkg.mod#Class.method`` / ``c://path/file.c#func``
+* ``symbol``   -- ``py://pkg.mod#Class.method`` / ``c://path/file.c#func``,
+  ``?overload=<i>`` when the qualname is defined more than once in the file
 * ``ast``      -- ``ast://[module=pkg.mod]/[class=C]/[def=m]`` / ``ast://[file=..]/[function=f]``
-* ``anchor``   -- ``anchor://path#"<definition line, stripped>"``
-* ``baseline`` -- ``path@L<line>:C<col>``, the name's cursor in release N
+* ``anchor``   -- ``anchor://path#"<definition's first line, stripped, grown until unique>"``
+* ``baseline`` -- ``path@L<line>:C<col>``, the name's minted cursor in release N
+
+plus, for comparison, the hand-built selectors of the first version of
+this benchmark
+
+* ``symbol_plain`` -- the symbol selector without ``?overload``
+* ``anchor_line``  -- ``anchor://path#"<the line holding the name, stripped>"``
 
 and resolve each purely (``lanser.resolve.resolve_target``, no language
-server) against release N+1.  Outcomes: ``same`` (lands on the definition of
-the same qualified name in N+1), ``wrong``, ``ambiguous``, ``not_found``.
+server) against release N+1.  Where lanser cannot mint a kind for a
+definition (an AST path for one of two same-kind definitions of a
+qualname, say) the hand-built selector stands in and fails honestly.
+Outcomes: ``same`` (lands on the definition of the same qualified name in
+N+1; ``same, strict``: the same occurrence among same-named definitions),
+``wrong``, ``ambiguous``, ``not_found``.
 Ground truth is the same qualname, found with ``lanser.syntax.definitions``
 in the same module (Python) or file (C) of N+1; samples whose qualname is
 gone are excluded from the denominator and counted as ``gone``.
@@ -42,13 +54,16 @@ sys.path.insert(0, str(ROOT))
 
 from lanser.errors import Ambiguous, NotFound  # noqa: E402
 from lanser.resolve import resolve_target  # noqa: E402
+from lanser.selectors.mint import mint  # noqa: E402
 from lanser.selectors.parse import escape, parse_selector  # noqa: E402
 from lanser.syntax import SymbolDef, definitions, to_codepoints  # noqa: E402
 from lanser.workspace import Workspace  # noqa: E402
 
 CACHE = Path.home() / ".cache" / "lanser-bench"
 RESULTS = ROOT / "bench" / "results"
-KINDS = ("symbol", "symbol_ov", "ast", "anchor", "baseline")
+KINDS = ("symbol", "symbol_plain", "ast", "anchor", "anchor_line", "baseline")
+#: Where a row's selector comes from lanser.selectors.mint (the others are hand-built).
+MINTED = {"symbol": "symbol", "ast": "ast", "anchor": "anchor", "baseline": "cursor"}
 OUTCOMES = ("same", "wrong", "ambiguous", "not_found")
 TARGETS = {"symbol": 0.99, "anchor": 0.95}
 
@@ -139,7 +154,7 @@ class Sample:
     occurrence: int  # index among same-qualname definitions of the file
     duplicates: int  # how many definitions share the qualname in N
     col16: int  # the name's column in UTF-16 code units (the --index-io used here)
-    overload: int | None  # ?overload=<n> that picks this definition among same-qualname ones, if any
+    sym: SymbolDef  # the definition itself, to mint for
 
 
 def _defs(root: Path, rel: str, language: str) -> tuple[list[SymbolDef], list[bytes]]:
@@ -153,21 +168,12 @@ def sample_pair(root: Path, language: str, units: dict[str, str], n: int, seed: 
         defs, lines = _defs(root, rel, language)
         seen: Counter[str] = Counter()
         counts = Counter(d.qualname for d in defs)
-        ov_seen: Counter[str] = Counter()
-        has_ov = {d.qualname for d in defs if any(x.split(".")[-1] == "overload" for x in d.decorators)}
         for d in defs:
-            ov = None
-            if counts[d.qualname] > 1:
-                if language == "c" or d.qualname not in has_ov:
-                    ov = seen[d.qualname]
-                elif any(x.split(".")[-1] == "overload" for x in d.decorators):
-                    ov = ov_seen[d.qualname]
-                    ov_seen[d.qualname] += 1
             pt = to_codepoints(lines, d.name[0])
             raw = lines[pt[0]].decode("utf-8", "replace").rstrip("\r")
             col16 = len(raw[: pt[1]].encode("utf-16-le")) // 2
             pool.append(Sample(unit, rel, d.qualname, d.kind, pt, raw.strip(), seen[d.qualname], counts[d.qualname],
-                               col16, ov))
+                               col16, d))
             seen[d.qualname] += 1
     rng = random.Random(seed)
     return sorted(rng.sample(pool, min(n, len(pool))), key=lambda s: (s.path, s.name_point))
@@ -200,11 +206,24 @@ def selectors(s: Sample, language: str, defs_by_qual: dict[str, SymbolDef]) -> d
     line = s.name_point[0]
     return {
         "symbol": symbol,
-        "symbol_ov": symbol + (f"?overload={s.overload}" if s.overload is not None else ""),
+        "symbol_plain": symbol,
         "ast": "ast://" + "/".join(steps),
         "anchor": f'anchor://{escape(s.path)}#"{escape(s.line_text)}"',
+        "anchor_line": f'anchor://{escape(s.path)}#"{escape(s.line_text)}"',
         "baseline": f"{escape(s.path)}@L{line + 1}:C{s.col16 + 1}",
     }
+
+
+def minted_selectors(s: Sample, language: str, ws: Workspace, hand: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+    """The minted selector of each kind (hand-built where lanser mints none) and the kinds not minted."""
+    minted = mint(ws, s.path, s.sym, language)
+    out, missing = dict(hand), []
+    for kind, key in MINTED.items():
+        if key in minted:
+            out[kind] = minted[key]
+        else:
+            missing.append(kind)
+    return out, missing
 
 
 def _step_escape(value: str) -> str:
@@ -223,8 +242,8 @@ def truth_in(root: Path, rel: str | None, language: str, qualname: str) -> list[
         if d.qualname != qualname:
             continue
         name0, name1 = to_codepoints(lines, d.name[0]), to_codepoints(lines, d.name[1])
-        out.append({"name": (name0, name1), "def": (to_codepoints(lines, d.roles["def"][0]),
-                                                     to_codepoints(lines, d.roles["def"][1]))})
+        out.append({"name": (name0, name1), "first": to_codepoints(lines, d.roles["sig"][0]),
+                    "occurrence": len(out)})
     return out
 
 
@@ -241,14 +260,15 @@ def classify(kind: str, selector: str, ws: Workspace, truths: list[dict]) -> tup
            "point": list(target.point) if target.point else None, "confidence": target.confidence}
     for t in truths:
         (nl, nc0), (_, nc1) = t["name"]
-        if kind in ("symbol", "symbol_ov", "ast"):
+        if kind in ("symbol", "symbol_plain", "ast"):
             ok = target.point is not None and tuple(target.point) == (nl, nc0)
-        elif kind == "anchor":
-            ok = target.start[0] == nl and target.start <= (nl, nc0) < target.end if target.end[0] == nl else (
-                target.start[0] == nl and target.start <= (nl, nc0))
+        elif kind in ("anchor", "anchor_line"):
+            # starts on the definition's first line (C: possibly above the name) and covers the name
+            ok = t["first"][0] <= target.start[0] <= nl and target.start <= (nl, nc0) < target.end
         else:
             ok = target.start[0] == nl and nc0 <= target.start[1] < nc1
         if ok:
+            got["occurrence"] = t["occurrence"]
             return "same", got
     return "wrong", got
 
@@ -266,16 +286,16 @@ def run_pair(project: str, language: str, old: str, new: str, dirs: tuple[str, .
     for s in samples:
         if s.path not in defs_cache:
             defs_cache[s.path] = {d.qualname: d for d in reversed(_defs(root_a, s.path, language)[0])}
-        sels = selectors(s, language, defs_cache[s.path])
+        sels, unminted = minted_selectors(s, language, ws_a, selectors(s, language, defs_cache[s.path]))
         new_rel = units_b.get(s.unit)
         truths = truth_in(root_b, new_rel, language, s.qualname)
         row = {"project": project, "language": language, "old": old, "new": new, "unit": s.unit, "path": s.path,
                "new_path": new_rel, "qualname": s.qualname, "kind": s.kind, "duplicates": s.duplicates,
-               "gone": not truths, "selectors": sels, "results": {}}
+               "occurrence": s.occurrence, "gone": not truths, "selectors": sels, "unminted": unminted,
+               "results": {}}
         if truths:
-            base_truth = truth_in(root_a, s.path, language, s.qualname)
-            if s.overload is not None:  # with ?overload, only the n-th same-named definition counts
-                base_truth = base_truth[s.occurrence : s.occurrence + 1]
+            # strict control: only the sampled definition itself counts in release N
+            base_truth = [t for t in truth_in(root_a, s.path, language, s.qualname) if t["name"][0] == s.name_point]
             for kind in KINDS:
                 outcome, detail = classify(kind, sels[kind], ws_b, truths)
                 # control: does the same selector find the symbol in release N itself?
@@ -294,8 +314,12 @@ def summarise(rows: list[dict]) -> dict:
         if r["gone"]:
             gone[r["language"]] += 1
             continue
+        for kind in r["unminted"]:
+            table[r["language"]][kind]["unminted"] += 1
         for kind, res in r["results"].items():
             table[r["language"]][kind][res["outcome"]] += 1
+            # strict: the same occurrence among same-qualname definitions (differs only for repeated qualnames)
+            table[r["language"]][kind]["strict"] += res["outcome"] == "same" and res["occurrence"] == r["occurrence"]
             if res.get("in_old") == "same":
                 table[r["language"]][kind]["ok_in_old"] += 1
                 table[r["language"]][kind]["kept"] += res["outcome"] == "same"
@@ -310,16 +334,21 @@ def render(summary: dict) -> str:
         total = sum(kinds["symbol"].get(o, 0) for o in OUTCOMES)
         out.append(f"\n{lang}: {summary['sampled'][lang]} sampled, {summary['gone'].get(lang, 0)} gone in N+1, "
                    f"{total} still exist (denominator)")
-        out.append(f"| {'selector':<9} | {'same':>14} | {'wrong':>14} | {'ambiguous':>14} | {'not found':>14} | target | resolves in N | kept in N+1 (of those) |")
-        out.append(f"|{'-' * 11}|{'-' * 15}:|{'-' * 15}:|{'-' * 15}:|{'-' * 15}:|--------|--------------:|-----------------------:|")
+        out.append(f"| {'selector':<12} | {'same':>14} | {'same, strict':>14} | {'wrong':>14} | {'ambiguous':>14} | "
+                   f"{'not found':>14} | {'target':<12} | resolves in N  | kept in N+1 (of those) | not minted |")
+        out.append(f"|{'-' * 14}|{'-' * 15}:|{'-' * 15}:|{'-' * 15}:|{'-' * 15}:|{'-' * 15}:|{'-' * 14}|"
+                   f"---------------:|-----------------------:|-----------:|")
         for kind in KINDS:
             c = kinds.get(kind, {})
-            cells = [f"{c.get(o, 0):>5} ({100 * c.get(o, 0) / max(total, 1):5.1f}%)" for o in OUTCOMES]
+            cells = [f"{c.get(o, 0):>5} ({100 * c.get(o, 0) / max(total, 1):5.1f}%)" for o in ("same", "strict", *OUTCOMES[1:])]
             tgt = TARGETS.get(kind)
             mark = "" if tgt is None else (f">={tgt:.0%} " + ("met" if c.get("same", 0) >= tgt * total else "MISSED"))
-            out.append(f"| {kind:<9} | {cells[0]:>14} | {cells[1]:>14} | {cells[2]:>14} | {cells[3]:>14} | {mark} | "
+            unminted = f"{c.get('unminted', 0):>5}" if kind in MINTED else "    -"
+            out.append(f"| {kind:<12} | {cells[0]:>14} | {cells[1]:>14} | {cells[2]:>14} | {cells[3]:>14} | "
+                       f"{cells[4]:>14} | {mark:<12} | "
                        f"{c.get('ok_in_old', 0):>5} ({100 * c.get('ok_in_old', 0) / max(total, 1):5.1f}%) | "
-                       f"{c.get('kept', 0):>5} ({100 * c.get('kept', 0) / max(c.get('ok_in_old', 0), 1):5.1f}%) |")
+                       f"{c.get('kept', 0):>5} ({100 * c.get('kept', 0) / max(c.get('ok_in_old', 0), 1):5.1f}%) | "
+                       f"{unminted:>10} |")
     return "\n".join(out)
 
 

@@ -16,7 +16,7 @@ __all__ = ["K", "W", "containment", "fingerprints", "jaccard", "tokens"]
 
 K = 7
 W = 4
-_TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\d+|\S")
+_TOKEN = re.compile(r"0[xX][0-9A-Fa-f]+|\d+|[A-Za-z_][A-Za-z0-9_]*|\S")
 
 
 def _normalise(text: str) -> str:

@@ -355,7 +355,10 @@ def _anchor_candidates(rel: str, text: str, spec: AnchorSpec, module_score: floa
     # defines): a fuzzy match without it is most likely a look-alike
     # neighbour (`def assoc(inst, **changes)` for `def evolve(inst, **changes)`).
     idents = [t for t in want_tok if re.match(r"[A-Za-z_]\w*$", t) and t not in _KEYWORDS]
-    rare = min(idents, key=lambda t: (len(re.findall(r"\b" + re.escape(t) + r"\b", text)), t)) if idents else None
+    # Only identifiers still in the file: one the edit deleted would penalise every candidate.
+    counts = {t: len(re.findall(r"\b" + re.escape(t) + r"\b", text)) for t in idents}
+    present = [t for t in idents if counts[t]]
+    rare = min(present, key=lambda t: (counts[t], t)) if present else None
     # Room for text inserted inside the anchor since it was taken.
     width = len(snippet) + len(snippet) // 2 + (spec.ctx or 0)
     lines = split_lines(text)
