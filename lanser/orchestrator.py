@@ -94,6 +94,8 @@ class Orchestrator(MutationCommands):
             cache = False
         self._cdb_digest: str | None = None
         self.snapshots = SnapshotTracker(self.workspace)
+        #: Split lines of workspace files, keyed by (path, content digest of the last snapshot).
+        self._line_cache: dict[tuple[str, str], list[str]] = {}
         self.cache = BundleCache(self.root / ".lanser" / "cache" if disk_cache else None) if cache else None
         self._in_flight: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self.pool = ServerPool(
@@ -147,7 +149,7 @@ class Orchestrator(MutationCommands):
         from the cache.
         """
         started = time.monotonic()
-        snapshot = await asyncio.to_thread(self.snapshots.take)
+        snapshot = self.snapshots.take()
         if self.recorder is not None:
             self.recorder.request(self, request, snapshot.digest)
         if snapshot.changed or snapshot.created or snapshot.deleted:
@@ -157,7 +159,7 @@ class Orchestrator(MutationCommands):
         if request.args.get("apply"):
             # Writes are never shared or served from memory.
             data = await self._answer(request)
-            after = await asyncio.to_thread(self.snapshots.take)
+            after = self.snapshots.take()
             if after.changed or after.created or after.deleted:
                 self._files_changed(after)  # the servers see the files as written
         elif flight is not None:
@@ -427,7 +429,12 @@ class Orchestrator(MutationCommands):
         open file alone.  Its diagnostics for the document mark that point.
         clangd needs its background index settled.
         """
-        await s.diagnostics(doc, self.timeout)
+        if not s.project_loaded:
+            # Once per session: after the first analysis the server knows
+            # every file; pulling again would re-check the file for nothing
+            # (it cost more than the references themselves).
+            await s.diagnostics(doc, self.timeout)
+            s.project_loaded = True
         await self._ready(s, doc.language_id)
 
     async def _settle_index(self, s: LspSession) -> None:
@@ -514,10 +521,18 @@ class Orchestrator(MutationCommands):
 
     def _lines(self, path: str, cache: dict[str, list[str]]) -> list[str] | None:
         if path not in cache:
-            try:
-                cache[path] = split_lines(self.workspace.read_bytes(path).decode("utf-8", "replace"))
-            except OSError:
-                return None
+            digest = self.snapshots.digest_of(path)
+            kept = self._line_cache.get((path, digest)) if digest else None
+            if kept is None:
+                try:
+                    kept = split_lines(self.workspace.read_bytes(path).decode("utf-8", "replace"))
+                except OSError:
+                    return None
+                if digest:
+                    if len(self._line_cache) > 256:
+                        self._line_cache.clear()
+                    self._line_cache[(path, digest)] = kept
+            cache[path] = kept
         return cache[path]
 
 

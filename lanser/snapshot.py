@@ -42,6 +42,11 @@ class SnapshotTracker:
     _stats: dict[str, tuple[int, int, int, str]] = field(default_factory=dict)
     _last: dict[str, str] | None = None
 
+    def digest_of(self, rel: str) -> str | None:
+        """Content hash of ``rel`` as of the last snapshot (None if not a tracked file)."""
+        entry = self._stats.get(rel)
+        return entry[3] if entry is not None else None
+
     def take(self) -> Snapshot:
         suffixes = tuple(LANGUAGE_OF_SUFFIX)
         listed = [f for f in self.workspace.files(suffixes + _CONFIG_NAMES)

@@ -42,6 +42,9 @@ class PathMapper:
 
     def __init__(self, root: Path, external_roots: Sequence[tuple[str, Path]] = ()) -> None:
         self.root = root.resolve()
+        # realpath() per location is costly on long reference lists; symlinks
+        # that change under a warm daemon are not worth that price.
+        self._memo: dict[str, tuple[str, bool]] = {}
         # Longest prefix first: the most specific root names a path.
         self.external = sorted(
             ((label, p.resolve()) for label, p in external_roots), key=lambda x: -len(str(x[1]))
@@ -55,6 +58,13 @@ class PathMapper:
         return self.path_of(Path(unquote(parsed.path)))
 
     def path_of(self, path: Path) -> tuple[str, bool]:
+        key = str(path)
+        hit = self._memo.get(key)
+        if hit is None:
+            hit = self._memo[key] = self._path_of(path)
+        return hit
+
+    def _path_of(self, path: Path) -> tuple[str, bool]:
         real = Path(os.path.realpath(path))
         for label, base in self.external:
             # An external root inside the workspace (a .venv) wins over the

@@ -33,7 +33,33 @@ class Settings:
     trace_file: Path | None = None
 
 
+class _LazyGroup(click.Group):
+    """Imports a command's module only when that command runs (or help lists it):
+    the CLI is started many times a minute, and most calls need one command."""
+
+    _lazy: dict[str, str] = {
+        "def": "nav:definition", "refs": "nav:references", "hover": "nav:hover", "symbols": "nav:symbols",
+        "diag": "nav:diagnostics", "locate": "nav:locate", "prepare-rename": "edit:prepare_rename",
+        "rename": "edit:rename", "action": "edit:action", "recover": "edit:recover", "batch": "batch:batch",
+        "daemon": "daemon:daemon", "trace": "trace:trace", "schema": "schema:schema", "doctor": "doctor:doctor",
+    }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(self._lazy))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.commands or cmd_name not in self._lazy:
+            return super().get_command(ctx, cmd_name)
+        import importlib
+
+        module, attr = self._lazy[cmd_name].split(":")
+        command = getattr(importlib.import_module(f"lanser.cli.{module}"), attr)
+        self.add_command(command, cmd_name)
+        return command
+
+
 @click.group(
+    cls=_LazyGroup,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     epilog="""\b
 Examples:
@@ -95,17 +121,6 @@ def _configure_logging(verbose: bool) -> None:
         handler.setFormatter(logging.Formatter("lanser: %(name)s: %(message)s"))
         logging.getLogger("lanser").addHandler(handler)
         logging.getLogger("lanser").setLevel(logging.INFO)
-
-
-def _register() -> None:
-    from lanser.cli import batch, daemon, doctor, edit, nav, schema, trace
-
-    for command in (*nav.COMMANDS, *edit.COMMANDS, batch.batch, daemon.daemon, trace.trace, schema.schema,
-                    doctor.doctor):
-        cli.add_command(command)
-
-
-_register()
 
 
 def main() -> None:

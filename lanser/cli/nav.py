@@ -32,10 +32,14 @@ def run_requests(settings: Settings, requests: list[Any]) -> list[dict[str, Any]
 
         options = {"timeout": settings.timeout, "verbose": settings.verbose}
         try:
-            sock = client.ensure_daemon(str(settings.workspace), settings.python, __version__, settings.idle)
             if len(requests) == 1:
-                return [client.call(sock, {"op": "run", "request": requests[0], "options": options})]
-            return list(client.stream(sock, {"op": "batch", "requests": requests, "options": options}))
+                message: dict[str, Any] = {"op": "run", "request": requests[0], "options": options}
+            else:
+                message = {"op": "batch", "requests": requests, "options": options}
+            replies = list(client.send(str(settings.workspace), settings.python, __version__, settings.idle, message))
+            if len(replies) == len(requests):
+                return replies
+            raise client.DaemonUnavailable(f"daemon sent {len(replies)} replies to {len(requests)} requests")
         except (client.DaemonUnavailable, OSError, ValueError) as exc:
             import logging
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from lanser.daemon import paths
 
-__all__ = ["DaemonUnavailable", "call", "ensure_daemon", "stop", "status", "stream"]
+__all__ = ["DaemonUnavailable", "call", "ensure_daemon", "send", "stop", "status", "stream"]
 
 START_TIMEOUT = 60.0
 
@@ -84,6 +84,26 @@ def stream(sock_path: Path, message: dict[str, Any]) -> Iterator[dict[str, Any]]
     s = _connect(sock_path)
     if s is None:
         raise DaemonUnavailable("daemon went away")
+    yield from _exchange(s, message)
+
+
+def send(workspace: str, python: str | None, version: str, idle: float,
+         message: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Send ``message`` to the workspace's daemon, starting it only if nobody answers.
+
+    One connection when the daemon is warm: no separate liveness probe.
+    """
+    sock_path = paths.socket_path(paths.daemon_key(workspace, python, version))
+    s = _connect(sock_path)
+    if s is None:
+        sock_path = ensure_daemon(workspace, python, version, idle)
+        s = _connect(sock_path)
+        if s is None:
+            raise DaemonUnavailable("daemon went away")
+    return _exchange(s, message)
+
+
+def _exchange(s: socket.socket, message: dict[str, Any]) -> Iterator[dict[str, Any]]:
     with s:
         s.sendall(json.dumps(message).encode() + b"\n")
         s.shutdown(socket.SHUT_WR)

@@ -176,8 +176,12 @@ def plan_workspace_edit(edit: dict[str, Any], lsp_encoding: str, rel_of_uri: Cal
                 text_edits(change["textDocument"]["uri"], change["edits"])
             elif kind == "create":
                 rel = rel_of_uri(change["uri"])
-                if current(rel) is not None and not (change.get("options") or {}).get("overwrite"):
-                    if (change.get("options") or {}).get("ignoreIfExists"):
+                options = change.get("options") or {}
+                if current(rel) is not None:
+                    if options.get("overwrite"):
+                        contents[rel] = b""  # an edit of the existing file: its old bytes stay in the plan
+                        continue
+                    if options.get("ignoreIfExists"):
                         continue
                     raise ApplyConflict(f"{rel} already exists", path=rel)
                 contents[rel] = b""

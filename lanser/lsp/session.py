@@ -140,6 +140,8 @@ class LspSession:
         self._barrier_passed = False
         #: Set by the orchestrator once the background index has settled.
         self.index_settled = False
+        #: Set by the orchestrator once the server has analysed a first file.
+        self.project_loaded = False
         self._versions: dict[str, int] = {}
         self._diagnostics: dict[str, tuple[int | None, list[Any]]] = {}
         self._diag_event = asyncio.Event()

@@ -7,11 +7,12 @@ from click.testing import CliRunner
 
 from lanser.cli.main import cli
 
-COMMANDS = sorted(cli.commands)
+COMMANDS = cli.list_commands(None)  # type: ignore[arg-type]
 
 
 def test_commands_present() -> None:
-    assert {"def", "refs", "hover", "symbols", "diag", "locate", "doctor"} <= set(COMMANDS)
+    assert {"def", "refs", "hover", "symbols", "diag", "locate", "doctor", "rename", "prepare-rename", "action",
+            "recover", "batch", "daemon", "trace", "schema"} == set(COMMANDS)
 
 
 @pytest.mark.parametrize("name", COMMANDS)
