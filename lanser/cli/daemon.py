@@ -18,7 +18,7 @@ after --idle-timeout seconds unused, and its servers exit with it.
 
 \b
 Examples:
-  lanser daemon start -w examples/sample
+  lanser -w examples/sample daemon start
   lanser --json daemon status
   lanser daemon stop""")
 def daemon() -> None:

@@ -108,7 +108,7 @@ this command does only that.
 
 \b
 Examples:
-  lanser recover -w .""")
+  lanser -w . recover""")
 @click.pass_obj
 def recover(settings: Settings) -> None:
     from lanser.cli.render import render_json

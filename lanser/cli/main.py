@@ -64,7 +64,7 @@ class _LazyGroup(click.Group):
     epilog="""\b
 Examples:
   lanser def 'pkg/report.py@L10:C27' --json
-  lanser refs 'csrc/main.c@L9:C17' -w examples/sample
+  lanser -w examples/sample refs 'csrc/main.c@L9:C17'
   lanser diag pkg/report.py
   lanser doctor
 

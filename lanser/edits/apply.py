@@ -51,21 +51,21 @@ def _write_durable(path: Path, data: bytes, mode: int | None = None) -> None:
     """Write ``data`` to ``path`` atomically: temp file, fsync, rename, directory fsync."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.parent / f".{path.name}.lanser-tmp-{os.getpid()}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if mode is None else mode)
     try:
-        view = memoryview(data)
-        while view:
-            n = os.write(fd, view)
-            view = view[n:]
-        if mode is not None:
-            os.fchmod(fd, mode)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if mode is None else mode)
+        try:
+            view = memoryview(data)
+            while view:
+                n = os.write(fd, view)
+                view = view[n:]
+            if mode is not None:
+                os.fchmod(fd, mode)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
-    except OSError:
-        tmp.unlink(missing_ok=True)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # never leave a temp file behind, whatever failed
         raise
     _fsync_dir(path.parent)
 
@@ -104,15 +104,22 @@ def apply_changes(root: Path, changes: ChangeSet) -> dict[str, Any]:
     if not gitignore.exists():
         gitignore.write_text("# lanser's cache and state; safe to delete when no lanser runs\n*\n")
     entries = []
-    for i, (rel, before, after) in enumerate(steps):
-        mode = None
-        if before is not None:
-            mode = stat.S_IMODE((root / rel).stat().st_mode)
-            _write_durable(jdir / "files" / f"{i}.old", before)
-        if after is not None:
-            _write_durable(jdir / "files" / f"{i}.new", after)
-        entries.append({"path": rel, "old": before is not None, "new": after is not None, "mode": mode})
-    _write_durable(jdir / "plan.json", json.dumps({"tx": tx, "files": entries}, indent=1).encode())
+    source_modes = {c.new_path: stat.S_IMODE((root / c.path).stat().st_mode)
+                    for c in changes.changes if c.op == "rename" and c.new_path}
+    try:
+        for i, (rel, before, after) in enumerate(steps):
+            mode = source_modes.get(rel)  # a renamed file keeps its permission bits
+            if before is not None:
+                mode = stat.S_IMODE((root / rel).stat().st_mode)
+                _write_durable(jdir / "files" / f"{i}.old", before)
+            if after is not None:
+                _write_durable(jdir / "files" / f"{i}.new", after)
+            entries.append({"path": rel, "old": before is not None, "new": after is not None, "mode": mode})
+        _write_durable(jdir / "plan.json", json.dumps({"tx": tx, "files": entries}, indent=1).encode())
+    except OSError as exc:
+        shutil.rmtree(jdir, ignore_errors=True)
+        code = FsPermissions if isinstance(exc, PermissionError) else ApplyConflict
+        raise code(f"writing the journal failed ({exc.strerror or exc}); no file was changed") from exc
     written: list[int] = []
     try:
         for i, (rel, before, after) in enumerate(steps):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 from urllib.parse import unquote, urlparse
@@ -57,24 +58,29 @@ class ChangeSet:
         """A unified diff (``git apply`` reads it) of every change, files in path order."""
         parts: list[str] = []
         for c in sorted(self.changes, key=lambda c: (c.path, c.op)):
-            old_text = decode(c.old)[0] if c.old is not None else ""
-            new_text = decode(c.new)[0] if c.new is not None else ""
+            old_lines = _lines(decode(c.old)[0]) if c.old is not None else []
+            new_lines = _lines(decode(c.new)[0]) if c.new is not None else []
+            target = c.new_path or c.path
+            parts.append(f"diff --git a/{c.path} b/{target}\n")
+            if c.op == "create":
+                parts.append("new file mode 100644\n")
+            elif c.op == "delete":
+                parts.append("deleted file mode 100644\n")
+            elif c.op == "rename":
+                parts.append(f"rename from {c.path}\nrename to {target}\n")
             src = f"a/{c.path}" if c.op != "create" else "/dev/null"
-            dst = f"b/{c.new_path or c.path}" if c.op != "delete" else "/dev/null"
-            if c.op == "rename":
-                parts.append(f"diff --git a/{c.path} b/{c.new_path}\nrename from {c.path}\nrename to {c.new_path}\n")
-            lines = difflib.unified_diff(old_text.splitlines(keepends=True), new_text.splitlines(keepends=True),
-                                         src, dst, n=3)
-            body = "".join(_terminated(lines))
-            if body:
-                if c.op != "rename":
-                    parts.append(f"diff --git a/{c.path} b/{c.new_path or c.path}\n")
-                parts.append(body)
+            dst = f"b/{target}" if c.op != "delete" else "/dev/null"
+            parts.append("".join(_terminated(difflib.unified_diff(old_lines, new_lines, src, dst, n=3))))
         return "".join(parts)
 
     def to_data(self) -> list[dict[str, Any]]:
         return [{"path": c.path, "op": c.op, "newPath": c.new_path, "oldHash": c.old_hash, "newHash": c.new_hash}
                 for c in sorted(self.changes, key=lambda c: (c.path, c.op))]
+
+
+def _lines(text: str) -> list[str]:
+    """Lines as git sees them: split after "\\n" only (not at form feeds or U+2028)."""
+    return re.findall(r"[^\n]*\n|[^\n]+$", text)
 
 
 def _terminated(lines: Any) -> Any:
@@ -191,9 +197,17 @@ def plan_workspace_edit(edit: dict[str, Any], lsp_encoding: str, rel_of_uri: Cal
                 data = current(old)
                 if data is None:
                     raise NotFound(f"cannot rename {old}: it does not exist", path=old)
-                if current(new) is not None and not (change.get("options") or {}).get("overwrite"):
-                    raise ApplyConflict(f"cannot rename {old} to {new}: {new} exists", path=new)
-                ops.append(FileChange(old, "rename", data, data, new_path=new))
+                options = change.get("options") or {}
+                if current(new) is not None:
+                    if options.get("ignoreIfExists") and not options.get("overwrite"):
+                        continue
+                    if not options.get("overwrite"):
+                        raise ApplyConflict(f"cannot rename {old} to {new}: {new} exists", path=new)
+                    # Overwriting: the source goes away, the target is edited to its content.
+                    ops.append(FileChange(old, "delete", originals.get(old), None))
+                    contents[new], contents[old] = data, None
+                    continue
+                ops.append(FileChange(old, "rename", originals.get(old), data, new_path=new))
                 contents[new], contents[old] = data, None
             elif kind == "delete":
                 rel = rel_of_uri(change["uri"])
@@ -202,7 +216,7 @@ def plan_workspace_edit(edit: dict[str, Any], lsp_encoding: str, rel_of_uri: Cal
                     if (change.get("options") or {}).get("ignoreIfNotExists"):
                         continue
                     raise NotFound(f"cannot delete {rel}: it does not exist", path=rel)
-                ops.append(FileChange(rel, "delete", data, None))
+                ops.append(FileChange(rel, "delete", originals.get(rel), None))
                 contents[rel] = None
     for uri, edits in sorted((edit.get("changes") or {}).items()):
         text_edits(uri, edits)

@@ -1,0 +1,88 @@
+"""The process reward of Eq. 5.1 (pure).
+
+    r_t = a (D_{t-1} - D_t) + b S_t - c (1 - alpha_t)
+
+- ``D``: error and warning diagnostics relevant to the step (the files its
+  edit touches, the file its selector resolves into, and their importers);
+  with ``severity_weighting`` errors count 1, warnings 0.5.
+- ``S_t`` in {0, 1}: every safety check passed (prepare-rename accepted,
+  jail held, no conflict, plan complete).
+- ``alpha_t``: the top relocation confidence of the step's selector (1 for
+  an exact cursor or range).
+
+Defaults (a, b, c) = (0.5, 0.4, 0.1), the paper's.  The paper's worked
+example 2 prints -0.438, which its own formula does not give:
+0 - ... with S_t = 0 the safety term is 0, not -0.4, so Eq. 5.1 gives
+0.5 * 0 + 0.4 * 0 - 0.1 * (1 - 0.62) = -0.038.  lanser follows the formula.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["DEFAULT_WEIGHTS", "VERSION", "Weights", "count_diagnostics", "process_reward"]
+
+VERSION = "pr-v1"
+
+
+@dataclass(frozen=True)
+class Weights:
+    alpha: float = 0.5
+    beta: float = 0.4
+    gamma: float = 0.1
+
+    def __post_init__(self) -> None:
+        if min(self.alpha, self.beta, self.gamma) < 0:
+            raise ValueError("reward weights must be non-negative (Proposition 5.2 relies on it)")
+
+
+DEFAULT_WEIGHTS = Weights()
+_SEVERITY_WEIGHT = {"error": 1.0, "warning": 0.5}
+
+
+def count_diagnostics(groups: Iterable[dict[str, Any]], paths: Iterable[str] | None = None, *,
+                      severity_weighting: bool = False) -> float:
+    """D over diagnostic groups (bundle ``facts.diagnostics``), restricted to ``paths`` if given."""
+    wanted = None if paths is None else set(paths)
+    total = 0.0
+    for group in groups:
+        if wanted is not None and group["path"] not in wanted:
+            continue
+        counts = group.get("counts") or {}
+        for severity in ("error", "warning"):
+            n = counts.get(severity, 0)
+            total += n * (_SEVERITY_WEIGHT[severity] if severity_weighting else 1.0)
+    return total
+
+
+def process_reward(d_prev: float, d_now: float, safety: bool, alpha_conf: float,
+                   weights: Weights = DEFAULT_WEIGHTS) -> dict[str, Any]:
+    """The ``processReward`` block of a bundle."""
+    if not 0.0 <= alpha_conf <= 1.0:
+        raise ValueError(f"alpha_t must be in [0, 1], got {alpha_conf}")
+    diag_delta = d_prev - d_now
+    s = 1 if safety else 0
+    penalty = 1.0 - alpha_conf
+    r = weights.alpha * diag_delta + weights.beta * s - weights.gamma * penalty
+    return {
+        "version": VERSION,
+        "r": _clean(r),
+        "components": {
+            "diag_delta": _clean(diag_delta),
+            "d_prev": _clean(d_prev),
+            "d_now": _clean(d_now),
+            "safety": s,
+            "ambiguity_penalty": _clean(penalty),
+            "alpha_conf": _clean(alpha_conf),
+        },
+        "weights": {"alpha": weights.alpha, "beta": weights.beta, "gamma": weights.gamma},
+        "explanation": "Eq. 5.1: r = alpha*(D_prev - D_now) + beta*S - gamma*(1 - alpha_conf)",
+    }
+
+
+def _clean(x: float) -> float | int:
+    """Round away binary noise (1.894000000002) so bundles and replays agree on a short decimal."""
+    y = round(x, 9)
+    return int(y) if y == int(y) else y
