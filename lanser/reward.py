@@ -12,8 +12,15 @@
 
 Defaults (a, b, c) = (0.5, 0.4, 0.1), the paper's.  The paper's worked
 example 2 prints -0.438, which its own formula does not give:
-0 - ... with S_t = 0 the safety term is 0, not -0.4, so Eq. 5.1 gives
+with S_t = 0 the safety term is 0, not -0.4, so Eq. 5.1 gives
 0.5 * 0 + 0.4 * 0 - 0.1 * (1 - 0.62) = -0.038.  lanser follows the formula.
+
+Proposition 5.2 (r_t >= 0 when diagnostics do not rise, safety does not
+drop and ambiguity does not grow) does not hold as printed: the ambiguity
+term penalises the level (1 - alpha_t), not its change, so example 2 itself
+is a counterexample.  Under those invariants r_t >= -gamma (1 - alpha_t);
+r_t >= 0 once the step is safe and beta >= gamma (true of the defaults), or
+once alpha_t = 1.  The tests check this corrected statement.
 """
 
 from __future__ import annotations

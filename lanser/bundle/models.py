@@ -32,7 +32,7 @@ __all__ = [
 BUNDLE_VERSION = "1.2"
 
 Command = Literal["definition", "references", "hover", "symbols", "diagnostics", "locate",
-                  "prepareRename", "rename", "actions"]
+                  "prepareRename", "rename", "actions", "check"]
 
 
 class _Model(BaseModel):

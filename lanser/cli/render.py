@@ -44,7 +44,7 @@ def render(data: dict[str, Any], *, as_json: bool, pretty: bool, verbose: bool) 
         files = len(facts.get("diagnostics", []))
         summary = ", ".join(f"{n} {sev}" for sev, n in sorted(total.items())) or "no diagnostics"
         click.echo(f"{summary} in {files} file{'s' if files != 1 else ''}", err=True)
-    elif cmd in ("rename", "actions", "prepareRename"):
+    elif cmd in ("rename", "actions", "prepareRename", "check"):
         edits = data.get("edits") or {}
         if cmd == "prepareRename":
             loc = facts.get("location") or {}
@@ -59,6 +59,15 @@ def render(data: dict[str, Any], *, as_json: bool, pretty: bool, verbose: bool) 
                        + (f", commit {edits['commit'][:12]}" if edits.get("commit") else ""), err=True)
         elif edits.get("diff"):
             click.echo("preview only; pass --apply to write", err=True)
+        spec = edits.get("speculative")
+        reward = data.get("processReward")
+        if spec is not None and reward is not None:
+            c = reward["components"]
+            for sign, items in (("+", spec["appeared"]), ("-", spec["disappeared"])):
+                for path, sev, rule, msg in items:
+                    click.echo(f"{sign} {path}: {sev}: {msg}" + (f" [{rule}]" if rule else ""), err=True)
+            click.echo(f"reward r = {reward['r']} (D {c['d_prev']} -> {c['d_now']}, S {c['safety']}, "
+                       f"alpha {c['alpha_conf']})", err=True)
     elif cmd == "locate":
         loc = facts["location"]
         r = loc["range"]

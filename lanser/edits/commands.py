@@ -23,7 +23,9 @@ from lsprotocol import types as lsp
 from lanser.bundle.models import Bundle, Facts, Request
 from lanser.edits import guards
 from lanser.edits.apply import apply_changes
-from lanser.edits.plan import ChangeSet, plan_workspace_edit, uri_path
+from lanser.edits.plan import ChangeSet, decode, plan_workspace_edit, uri_path
+from lanser.edits.patch import parse_patch
+from lanser.reward import count_diagnostics, process_reward
 from lanser.errors import Ambiguous, ApplyConflict, BadRequest, FsPermissions, NotFound, UnsupportedCap
 
 if TYPE_CHECKING:
@@ -92,17 +94,121 @@ class MutationCommands:
         if not edit:
             raise NotFound(f"the server proposed no edit for renaming {request.selector}")
         edit_data = self._data(edit)  # type: ignore[attr-defined]
-        changes = self._plan(edit_data, encoding, args)
-        missing, extra = _completeness(edit_data, self._data(refs) or [], self._rel_of_uri)  # type: ignore[attr-defined]
-        complete = not missing and not extra
-        bundle.edits = self._edits_block(edit_data, changes, complete=complete, missing=missing, extra=extra)
-        if not complete and not args.get("allowPartial"):
-            raise ApplyConflict(
-                f"the rename is partial: {len(missing)} reference(s) not edited, {len(extra)} edit(s) "
-                "that are no reference; refused (--allow-partial to take it anyway)",
-                missing=missing, extra=extra)
+        try:
+            changes = self._plan(edit_data, encoding, args)
+            missing, extra = _completeness(edit_data, self._data(refs) or [], self._rel_of_uri)  # type: ignore[attr-defined]
+            complete = not missing and not extra
+            bundle.edits = self._edits_block(edit_data, changes, complete=complete, missing=missing, extra=extra)
+            if not complete and not args.get("allowPartial"):
+                raise ApplyConflict(
+                    f"the rename is partial: {len(missing)} reference(s) not edited, {len(extra)} edit(s) "
+                    "that are no reference; refused (--allow-partial to take it anyway)",
+                    missing=missing, extra=extra)
+        except (ApplyConflict, FsPermissions, NotFound):
+            bundle.processReward = process_reward(0, 0, False, target.confidence)
+            raise
+        await self._evaluate(bundle, target.language, changes, [target.path], target.confidence, safe=complete)
         if apply:
             bundle.edits.update(self._apply(changes, args, f"Rename {request.selector} to {new_name}"))
+
+    async def _cmd_check(self, request: Request, bundle: Bundle) -> None:
+        """Evaluate a patch speculatively: its diagnostics and reward, nothing written unless ``apply``."""
+        patch = request.args.get("patch")
+        if not isinstance(patch, str) or not patch.strip():
+            raise BadRequest("check needs args.patch, a unified diff", field="args.patch")
+        confidence = 1.0
+        focus: list[str] = []
+        if request.selector is not None:
+            target = self._target(request, bundle)  # type: ignore[attr-defined]
+            confidence, focus = target.confidence, [target.path]
+        try:
+            changes = parse_patch(patch, self._read)
+            guards.check_jail(self.root, changes)
+            guards.check_filters(changes, tuple(request.args.get("allow") or ()), tuple(request.args.get("deny") or ()))
+        except (ApplyConflict, FsPermissions):
+            bundle.processReward = process_reward(0, 0, False, confidence)
+            raise
+        bundle.edits = {"workspaceEdit": None, "diff": changes.diff(), "files": changes.to_data(), "applied": False}
+        from lanser.lsp.registry import language_of
+
+        languages = sorted({language_of(c.new_path or c.path) for c in changes.changes})
+        for language in languages:
+            await self._evaluate(bundle, language, changes, focus, confidence, safe=True)
+        if request.args.get("apply"):
+            bundle.edits.update(self._apply(changes, request.args, "Apply patch (lanser check)"))
+
+    def _read(self, rel: str) -> bytes | None:
+        p = self.root / guards.jail_rel(self.root, rel)
+        return p.read_bytes() if p.is_file() else None
+
+    async def _evaluate(self, bundle: Bundle, language: str, changes: ChangeSet, focus: list[str],
+                        confidence: float, *, safe: bool) -> None:
+        """Speculative evaluation: diagnostics before and after ``changes``, in the server's memory only.
+
+        D covers the files the change touches, the files the selector
+        resolves into and (Python) the files importing a changed module.
+        The files on disk are never written; the server gets their content
+        back afterwards.
+        """
+        from lanser.lsp.registry import LANGUAGE_OF_SUFFIX, language_of
+        from lanser.bundle import normalize
+
+        suffixes = tuple(x for x, lang in LANGUAGE_OF_SUFFIX.items() if lang == language)
+        touched = sorted({c.new_path or c.path for c in changes.changes if (c.new_path or c.path).endswith(suffixes)}
+                         | {c.path for c in changes.changes if c.path.endswith(suffixes)})
+        paths = sorted(set(touched) | {p for p in focus if p.endswith(suffixes)}
+                       | set(_importers(self.workspace, touched)))  # type: ignore[attr-defined]
+
+        async def op(s: LspSession) -> tuple[list[Any], list[Any]]:
+            await self._ready(s, language)  # type: ignore[attr-defined]
+
+            async def collect() -> list[Any]:
+                groups = []
+                for rel in paths:
+                    doc = s.documents.get(rel)
+                    if doc is None or doc.digest != "speculative":
+                        if not (self.root / rel).is_file():
+                            continue
+                        doc = s.sync_document(rel, language_of(rel))
+                    raw = await s.diagnostics(doc, self.timeout)  # type: ignore[attr-defined]
+                    groups.append(normalize.diagnostic_group(rel, [s.to_data(d) for d in raw], doc.digest, doc.version))
+                return groups
+
+            before = await collect()
+            speculated = []
+            try:
+                for c in changes.changes:
+                    rel = c.new_path or c.path
+                    if c.new is not None and rel.endswith(suffixes):
+                        s.speculate(rel, language_of(rel), decode(c.new)[0])
+                        speculated.append(rel)
+                    if c.op in ("delete", "rename") and c.path in s.documents and c.path.endswith(suffixes):
+                        s.speculate(c.path, language_of(c.path), "")
+                        speculated.append(c.path)
+                after = await collect()
+            finally:
+                for rel in speculated:
+                    if (self.root / rel).is_file():
+                        s.sync_document(rel, language_of(rel))
+                    else:
+                        s.close_document(rel)
+            return before, after
+
+        before, after = await self._call(language, op, bundle)  # type: ignore[attr-defined]
+        b_data = [g.model_dump(mode="json") for g in before]
+        a_data = [g.model_dump(mode="json") for g in after]
+        d_prev, d_now = count_diagnostics(b_data), count_diagnostics(a_data)
+        previous = bundle.processReward
+        if previous is not None:  # a patch over several languages: D adds up
+            d_prev += previous["components"]["d_prev"]
+            d_now += previous["components"]["d_now"]
+        bundle.processReward = process_reward(d_prev, d_now, safe, confidence)
+        spec = bundle.edits.setdefault("speculative", {"paths": [], "appeared": [], "disappeared": []})
+        spec["paths"] = sorted(set(spec["paths"]) | set(paths))
+        old = {_diag_key(g["path"], d) for g in b_data for d in g["diagnostics"]}
+        new = {_diag_key(g["path"], d) for g in a_data for d in g["diagnostics"]}
+        spec["appeared"] = sorted(spec["appeared"] + [list(k) for k in new - old])
+        spec["disappeared"] = sorted(spec["disappeared"] + [list(k) for k in old - new])
 
     async def _cmd_actions(self, request: Request, bundle: Bundle) -> None:
         target = self._target(request, bundle)  # type: ignore[attr-defined]
@@ -148,6 +254,7 @@ class MutationCommands:
         changes = self._plan(action["edit"], encoding, request.args)
         bundle.edits.update(self._edits_block(action["edit"], changes, complete=True, missing=[], extra=[]))
         bundle.edits["action"] = {"id": want, "title": action.get("title"), "kind": action.get("kind")}
+        await self._evaluate(bundle, target.language, changes, [target.path], target.confidence, safe=True)
         if request.args.get("apply"):
             bundle.edits.update(self._apply(changes, request.args, f"Apply code action: {action.get('title')}"))
 
@@ -194,6 +301,38 @@ class MutationCommands:
         if args.get("commit"):
             out["commit"] = _commit(self.root, changes, args.get("message") or message)
         return out
+
+
+def _diag_key(path: str, d: dict[str, Any]) -> tuple[str, str, str, str]:
+    # Position-free: an edit above a diagnostic moves it without making it new.
+    return (path, d["severity"], d.get("code") or "", d["message"].splitlines()[0] if d["message"] else "")
+
+
+def _importers(workspace: Any, touched: list[str]) -> list[str]:
+    """Python files importing a module among ``touched`` (textual; a cheap over-approximation)."""
+    import re
+
+    names = set()
+    for rel in touched:
+        if rel.endswith((".py", ".pyi")):
+            stem = rel.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+            names.add(rel.rsplit("/", 2)[-2] if stem == "__init__" and "/" in rel else stem)
+    if not names:
+        return []
+    pattern = re.compile(r"^\s*(?:from|import)\s+[\w.]*\b(?:" + "|".join(map(re.escape, sorted(names))) + r")\b", re.M)
+    out = []
+    for rel in workspace.files((".py", ".pyi")):
+        if rel in touched:
+            continue
+        try:
+            text = (workspace.root / rel).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        if pattern.search(text):
+            out.append(rel)
+        if len(out) >= 50:
+            break
+    return out
 
 
 def _text_at(target: Any, loc: Any) -> str | None:

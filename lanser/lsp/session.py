@@ -429,6 +429,29 @@ class LspSession:
             )
         return doc
 
+    def speculate(self, rel: str, language_id: str, text: str) -> Document:
+        """Give the server ``text`` as the content of ``rel``, in memory only.
+
+        The next :meth:`sync_document` of ``rel`` puts the disk content back
+        (its digest no longer matches); a file that exists only in the
+        speculation is closed with :meth:`close_document`.
+        """
+        doc = self.documents.get(rel)
+        if doc is None:
+            doc = Document(rel, (self.root / rel).as_uri(), language_id, self._versions.get(rel, 0) + 1, text,
+                           "speculative")
+            self.documents[rel] = doc
+            self.notify("textDocument/didOpen", lsp.DidOpenTextDocumentParams(
+                text_document=lsp.TextDocumentItem(uri=doc.uri, language_id=language_id, version=doc.version,
+                                                   text=text)))
+            return doc
+        doc.version += 1
+        doc.text, doc.digest = text, "speculative"
+        self.notify("textDocument/didChange", lsp.DidChangeTextDocumentParams(
+            text_document=lsp.VersionedTextDocumentIdentifier(uri=doc.uri, version=doc.version),
+            content_changes=[lsp.TextDocumentContentChangeWholeDocument(text=text)]))
+        return doc
+
     def close_document(self, rel: str) -> None:
         doc = self.documents.pop(rel, None)
         if doc is not None:

@@ -1,0 +1,107 @@
+"""``lanser check`` (a patch, evaluated speculatively) and ``lanser reward`` (r_t offline)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from lanser.cli.main import Settings
+from lanser.cli.render import render_json
+
+__all__ = ["check", "reward"]
+
+
+@click.command("check", help="""Would PATCH help? Evaluate a unified diff without writing it.
+
+The patched files are given to the language server in memory; the bundle
+reports the diagnostics that appear and disappear and the process reward
+r = 0.5 (D_before - D_after) + 0.4 S - 0.1 (1 - alpha). The files on disk
+are not touched unless --apply.
+
+\b
+Examples:
+  git diff > change.patch && lanser check change.patch
+  lanser --json check fix.patch --selector 'py://pkg.shapes#total_area'
+  lanser check fix.patch --apply --commit -m 'Fix the report'""")
+@click.argument("patch", type=click.File("r"))
+@click.option("--selector", default=None, help="The step's target (its confidence is the reward's alpha).")
+@click.option("--apply", is_flag=True, help="Write the patch (one transaction) after evaluating it.")
+@click.option("--allow-dirty", is_flag=True, help="Write even with uncommitted changes in the worktree.")
+@click.option("--allow", multiple=True, metavar="GLOB", help="Edit only matching paths (repeatable).")
+@click.option("--deny", multiple=True, metavar="GLOB", help="Refuse edits to matching paths (repeatable).")
+@click.option("--commit", is_flag=True, help="Record a git commit of the applied patch.")
+@click.option("-m", "--message", default=None, help="Commit message (with --commit).")
+@click.pass_obj
+def check(settings: Settings, patch: Any, selector: str | None, apply: bool, allow_dirty: bool,
+          allow: tuple[str, ...], deny: tuple[str, ...], commit: bool, message: str | None) -> None:
+    from lanser.cli.nav import execute
+
+    args = {"patch": patch.read(), "apply": apply or None, "allowDirty": allow_dirty or None,
+            "allow": list(allow) or None, "deny": list(deny) or None, "commit": commit or None, "message": message}
+    raise SystemExit(execute(settings, "check", selector, args))
+
+
+def _d_of(bundle: dict[str, Any]) -> float:
+    from lanser.reward import count_diagnostics
+
+    groups = (bundle.get("facts") or {}).get("diagnostics")
+    if groups is None:
+        raise click.ClickException("a bundle without facts.diagnostics (use `lanser diag --json`)")
+    return count_diagnostics(groups)
+
+
+@click.command("reward", help="""The process reward r_t, offline: from two diagnostics bundles, or over a trace.
+
+With BEFORE and AFTER (outputs of `lanser --json diag`): D is counted in
+each, S is 1 when AFTER is ok, alpha is AFTER's resolution confidence (1
+without one). With --trace: the reward of every bundle of a recorded
+session that carries one, recomputed from its components and checked.
+
+\b
+Examples:
+  lanser reward before.json after.json
+  lanser --json reward --trace run.jsonl""")
+@click.argument("bundles", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--trace", "trace_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None)
+@click.pass_obj
+def reward(settings: Settings, bundles: tuple[Path, ...], trace_path: Path | None) -> None:
+    from lanser.reward import Weights, process_reward
+
+    if trace_path is not None:
+        from lanser.trace import read_trace
+
+        rows = []
+        requests = {}
+        for e in read_trace(trace_path):
+            if e["event"] == "request":
+                requests[e["seq"]] = e["request"]
+            if e["event"] == "bundle" and e["bundle"].get("processReward"):
+                pr = e["bundle"]["processReward"]
+                c, w = pr["components"], pr["weights"]
+                again = process_reward(c["d_prev"], c["d_now"], bool(c["safety"]), c["alpha_conf"], Weights(**w))
+                req = requests.get(e["seq"], {})
+                rows.append({"seq": e["seq"], "cmd": req.get("cmd"), "selector": req.get("selector"),
+                             "r": pr["r"], "components": c, "consistent": again["r"] == pr["r"]})
+        if settings.json:
+            click.echo(render_json({"steps": rows, "total": round(sum(r["r"] for r in rows), 9)}))
+        else:
+            for r in rows:
+                c = r["components"]
+                click.echo(f"{r['seq']:>4} {r['cmd'] or '':<10} r={r['r']:<8} D {c['d_prev']}->{c['d_now']} "
+                           f"S={c['safety']} alpha={c['alpha_conf']} {'' if r['consistent'] else 'INCONSISTENT'}")
+        raise SystemExit(0 if all(r["consistent"] for r in rows) else 76)
+    if len(bundles) != 2:
+        raise click.UsageError("give BEFORE and AFTER bundles, or --trace")
+    before, after = (json.loads(p.read_text()) for p in bundles)
+    confidence = ((after.get("resolution") or {}).get("confidence")) or 1.0
+    result = process_reward(_d_of(before), _d_of(after), after.get("status") == "ok", float(confidence))
+    if settings.json:
+        click.echo(render_json(result))
+    else:
+        c = result["components"]
+        click.echo(f"r = {result['r']}  (D {c['d_prev']} -> {c['d_now']}, S {c['safety']}, alpha {c['alpha_conf']})")
+    sys.exit(0)
