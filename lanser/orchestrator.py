@@ -345,7 +345,15 @@ class Orchestrator(MutationCommands):
         lines = split_lines(target.text)
         sl, _, el, _ = loc.range
         preview = "\n".join(lines[sl : min(el, sl + 9) + 1])
-        bundle.facts = Facts(location=loc.model_copy(update={"preview": preview}))
+        minted = None
+        point = target.point or target.start
+        try:
+            from lanser.selectors.mint import mint_at
+
+            minted = mint_at(self.workspace, target.path, point[0], point[1]) or None
+        except LanserError:
+            minted = None  # not on a definition's name: nothing to mint
+        bundle.facts = Facts(location=loc.model_copy(update={"preview": preview}), selectors=minted)
 
     # -- helpers --------------------------------------------------------
 

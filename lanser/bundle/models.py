@@ -103,6 +103,8 @@ class Facts(_Model):
     symbols: list[Symbol] | None = None
     diagnostics: list[DiagnosticGroup] | None = None
     location: Location | None = None
+    #: Unique selectors minted for the definition at the location (``locate``).
+    selectors: dict[str, str] | None = None
     total: int | None = None
     truncated: bool | None = None
     nextCursor: str | None = None

@@ -236,3 +236,16 @@ def test_ambiguous_selector_exit_4_with_candidates(sample: Path, run_json) -> No
     assert code == 4 and b["error"]["code"] == "E/AMBIGUOUS"
     quals = [c["qualname"] for c in b["error"]["details"]["candidates"]]
     assert sorted(quals) == ["Circle.area", "Shape.area", "Square.area"]
+
+
+def test_locate_mints_selectors_that_resolve_back(sample: Path, run_json) -> None:
+    code, b = run_json("-w", str(sample), "locate", "pkg/shapes.py@L24:C9")
+    assert code == 0
+    minted = b["facts"]["selectors"]
+    assert minted["symbol"] == "py://pkg.shapes#Circle.area"
+    assert minted["ast"] == "ast://[module=pkg.shapes]/[class=Circle]/[def=area]"
+    for selector in minted.values():
+        code, again = run_json("-w", str(sample), "locate", selector)
+        assert code == 0, selector
+        assert again["facts"]["location"]["path"] == "pkg/shapes.py"
+        assert again["facts"]["location"]["range"][0] == 23
