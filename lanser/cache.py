@@ -51,7 +51,8 @@ class BundleCache:
             self.misses += 1
             return None
         self.hits += 1
-        return json.loads(text)
+        data: dict[str, Any] = json.loads(text)
+        return data
 
     def put(self, key: str, data: dict[str, Any]) -> None:
         text = json.dumps(data, sort_keys=True, ensure_ascii=False)

@@ -394,6 +394,7 @@ class Orchestrator(MutationCommands):
         if bundle.resolution is not None and bundle.resolution.resolved is not None:
             bundle.resolution.resolved.range = target.range
             if self.verbose and request_io_differs(s, bundle):
+                assert bundle.request is not None  # request_io_differs has read it
                 bundle.resolution.resolved.rangeIo = target.range_in(bundle.request.indexIo)
         return doc
 
@@ -509,6 +510,7 @@ class Orchestrator(MutationCommands):
             lines = self._lines(path, cache)
             if lines is None or flat[0] >= len(lines):
                 return None
+            assert request is not None  # bundles being answered carry their request
             col = convert_column(lines[flat[0]], flat[1], encoding, request.indexIo, strict=False)
             return f"{escape(path)}@L{flat[0] + 1}:C{col + 1}"
 
@@ -546,6 +548,7 @@ class Orchestrator(MutationCommands):
 
 
 def request_io_differs(s: LspSession, bundle: Bundle) -> bool:
+    assert bundle.request is not None  # bundles being answered carry their request
     return from_lsp_encoding(s.position_encoding) != bundle.request.indexIo
 
 

@@ -65,7 +65,8 @@ def render(schema: dict[str, Any]) -> str:
 def load(kind: str) -> dict[str, Any]:
     """The committed schema of ``kind`` (shipped as package data)."""
     text = resources.files("lanser").joinpath(f"schemas/{kind}.schema.json").read_text(encoding="utf-8")
-    return json.loads(text)
+    schema: dict[str, Any] = json.loads(text)
+    return schema
 
 
 def detect_kind(obj: Any) -> str:

@@ -68,7 +68,7 @@ Examples:
 @click.option("--deny-apply-on-ambiguous", is_flag=True,
               help="Refuse to apply when the selector resolved with confidence below 1.")
 @click.pass_obj
-def rename(settings: Settings, selector: str, new_name: str, allow_partial: bool, deny_apply_on_ambiguous: bool,
+def rename(settings: Settings, /, selector: str, new_name: str, allow_partial: bool, deny_apply_on_ambiguous: bool,
            **guard: Any) -> None:
     from lanser.cli.nav import execute
 
@@ -91,7 +91,7 @@ Examples:
 @click.option("--deny-apply-on-ambiguous", is_flag=True,
               help="Refuse to apply when the selector resolved with confidence below 1.")
 @click.pass_obj
-def action(settings: Settings, selector: str, action_id: str | None, deny_apply_on_ambiguous: bool,
+def action(settings: Settings, /, selector: str, action_id: str | None, deny_apply_on_ambiguous: bool,
            **guard: Any) -> None:
     from lanser.cli.nav import execute
 

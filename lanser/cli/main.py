@@ -54,7 +54,7 @@ class _LazyGroup(click.Group):
         import importlib
 
         module, attr = self._lazy[cmd_name].split(":")
-        command = getattr(importlib.import_module(f"lanser.cli.{module}"), attr)
+        command: click.Command = getattr(importlib.import_module(f"lanser.cli.{module}"), attr)
         self.add_command(command, cmd_name)
         return command
 

@@ -91,7 +91,7 @@ def _selector_command(name: str, cmd: str, summary: str, examples: str, **extra:
     def command(settings: Settings, selector: str) -> None:
         raise SystemExit(execute(settings, cmd, selector, {}))
 
-    return command
+    return command  # type: ignore[no-any-return]  # click.command(**extra) resolves to Any
 
 
 definition = _selector_command(

@@ -38,8 +38,8 @@ def render(data: dict[str, Any], *, as_json: bool, pretty: bool, verbose: bool) 
         for group in facts.get("diagnostics", []):
             for d in group["diagnostics"]:
                 first = d["message"].splitlines()[0] if d["message"] else ""
-                code = f" [{d['code']}]" if d.get("code") else ""
-                click.echo(f"{group['path']}:{d['range'][0] + 1}:{d['range'][1] + 1}: {d['severity']}: {first}{code}")
+                rule = f" [{d['code']}]" if d.get("code") else ""  # not `code`: that is the exit code returned below
+                click.echo(f"{group['path']}:{d['range'][0] + 1}:{d['range'][1] + 1}: {d['severity']}: {first}{rule}")
                 total[d["severity"]] = total.get(d["severity"], 0) + 1
         files = len(facts.get("diagnostics", []))
         summary = ", ".join(f"{n} {sev}" for sev, n in sorted(total.items())) or "no diagnostics"

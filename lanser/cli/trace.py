@@ -53,6 +53,7 @@ def replay_cmd(settings: Settings, path: Path, verify: bool) -> None:
         else:
             click.echo(f"lanser: {exc.code}: {exc.message}", err=True)
         raise SystemExit(exc.exit_code) from None
+    rows: list[dict[str, Any]]
     rows = [{"seq": r.seq, "cmd": r.request.get("cmd"), "selector": r.request.get("selector"),
              "match": r.match, "bundleId": r.replayed.get("bundleId"),
              "recordedBundleId": r.recorded.get("bundleId")} for r in results]

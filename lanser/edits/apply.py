@@ -103,7 +103,7 @@ def apply_changes(root: Path, changes: ChangeSet) -> dict[str, Any]:
     gitignore = root / ".lanser" / ".gitignore"
     if not gitignore.exists():
         gitignore.write_text("# lanser's cache and state; safe to delete when no lanser runs\n*\n")
-    entries = []
+    entries: list[dict[str, Any]] = []
     source_modes = {c.new_path: stat.S_IMODE((root / c.path).stat().st_mode)
                     for c in changes.changes if c.op == "rename" and c.new_path}
     try:

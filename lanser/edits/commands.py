@@ -341,7 +341,7 @@ def _text_at(target: Any, loc: Any) -> str | None:
     sl, sc, el, ec = loc.range
     if sl != el:
         return None
-    line = target.lines[sl]
+    line: str = target.lines[sl]
     from lanser.text import convert_column, from_lsp_encoding
 
     enc = from_lsp_encoding(target.encoding)
@@ -391,7 +391,7 @@ def _relative_edit(edit: dict[str, Any], rel_of_uri: Any) -> dict[str, Any]:
             return [fix(v) for v in value]
         return value
 
-    out = fix(edit)
+    out: dict[str, Any] = fix(edit)
     if "changes" in out and out["changes"]:
         out["changes"] = {rel_of_uri(k): v for k, v in sorted(edit["changes"].items())}
     return out

@@ -73,6 +73,8 @@ def dirty_files(root: Path) -> list[str] | None:
         raise FsPermissions(f"cannot read the git status of {root}: {exc}") from exc
     out = []
     for p in changed:
+        if p is None:  # GitPython types a_path as optional; raw diffs always set it
+            continue
         try:
             out.append((top / p).resolve().relative_to(root).as_posix())
         except ValueError:

@@ -83,7 +83,7 @@ class _CheckedReader:
         self._on_violation = on_violation
 
     async def readline(self) -> bytes:
-        line = await self._stream.readline()
+        line: bytes = await self._stream.readline()
         if line and not _HEADER.match(line):
             self._on_violation(f"malformed header from server: {line[:80]!r}")
             return b""
@@ -91,7 +91,8 @@ class _CheckedReader:
 
     async def readexactly(self, n: int) -> bytes:
         try:
-            return await self._stream.readexactly(n)
+            data: bytes = await self._stream.readexactly(n)
+            return data
         except asyncio.IncompleteReadError:
             return b""
 
@@ -497,7 +498,8 @@ class LspSession:
                 self._diag_event.clear()
                 await self._diag_event.wait()
 
-        return await self._bounded(matching(), timeout, "textDocument/publishDiagnostics")
+        diagnostics: list[Any] = await self._bounded(matching(), timeout, "textDocument/publishDiagnostics")
+        return diagnostics
 
     async def wait_index_idle(self, timeout: float, settle: float = 0.3) -> None:
         """Wait until the server reports no work in progress.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Set
 
 __all__ = ["K", "W", "containment", "fingerprints", "jaccard", "tokens"]
 
@@ -42,13 +43,13 @@ def tokens(text: str) -> set[str]:
     return set(_TOKEN.findall(text))
 
 
-def jaccard(a: set[object], b: set[object]) -> float:
+def jaccard(a: Set[object], b: Set[object]) -> float:
     if not a and not b:
         return 1.0
     return len(a & b) / len(a | b)
 
 
-def containment(snippet: set[object], region: set[object]) -> float:
+def containment(snippet: Set[object], region: Set[object]) -> float:
     """Share of the snippet's fingerprints found in the region."""
     if not snippet:
         return 0.0

@@ -85,8 +85,8 @@ def _walk(root: Node, out: list[SymbolDef]) -> None:
                 roles = {"def": _span(node), "sig": _span(node)}
                 if doc is not None:
                     roles["doc"] = _span(doc)
-                out.append(SymbolDef(_text(name), "prototype" if is_proto else "variable", _span(name),  # type: ignore[arg-type]
-                                     roles, _text(node), (), t))
+                out.append(SymbolDef(_text(name), "prototype" if is_proto else "variable", _span(name),
+                                     roles, _text(node), (), t))  # type: ignore[arg-type]
             _record_types(node, out, doc)
         elif t in ("struct_specifier", "union_specifier", "enum_specifier"):
             _record_types(node, out, doc, top=node)
@@ -133,12 +133,12 @@ def _record_types(node: Node, out: list[SymbolDef], doc: Node | None, top: Node 
                 for decl in member.children_by_field_name("declarator"):
                     mname = _declarator_name(decl)
                     if mname is not None:
-                        out.append(SymbolDef(f"{tag}.{_text(mname)}", "field", _span(mname),  # type: ignore[arg-type]
+                        out.append(SymbolDef(f"{tag}.{_text(mname)}", "field", _span(mname),
                                              {"def": _span(member), "sig": _span(member)}, _text(member), (),
                                              member.type))
             elif member.type == "enumerator":
                 mname = member.child_by_field_name("name")
                 if mname is not None:
-                    out.append(SymbolDef(f"{tag}.{_text(mname)}", "enumerator", _span(mname),  # type: ignore[arg-type]
+                    out.append(SymbolDef(f"{tag}.{_text(mname)}", "enumerator", _span(mname),
                                          {"def": _span(member), "sig": _span(member)}, _text(member), (),
                                          member.type))

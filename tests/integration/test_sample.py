@@ -249,3 +249,11 @@ def test_locate_mints_selectors_that_resolve_back(sample: Path, run_json) -> Non
         assert code == 0, selector
         assert again["facts"]["location"]["path"] == "pkg/shapes.py"
         assert again["facts"]["location"]["range"][0] == 23
+
+
+def test_text_mode_diag_exits_with_the_bundle_code(sample: Path, run_cli) -> None:
+    """Regression: a loop variable named `code` once replaced the exit code in text mode."""
+    code, out, err = run_cli("-w", str(sample), "diag", "pkg/report.py")
+    assert code == 0
+    assert out.startswith("pkg/report.py:14:18: error:") and "[reportAssignmentType]" in out
+    assert err.strip() == "1 error in 1 file"
