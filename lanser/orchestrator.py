@@ -11,9 +11,12 @@ renders success and failure the same way.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
+import dataclasses
 import hashlib
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +97,8 @@ class Orchestrator(MutationCommands):
             cache = False
         self._cdb_digest: str | None = None
         self.snapshots = SnapshotTracker(self.workspace)
+        #: A snapshot held for a batch (see :meth:`batch`), else None: take one per request.
+        self._held: Snapshot | None = None
         #: Split lines of workspace files, keyed by (path, content digest of the last snapshot).
         self._line_cache: dict[tuple[str, str], list[str]] = {}
         self.cache = BundleCache(self.root / ".lanser" / "cache" if disk_cache else None) if cache else None
@@ -149,7 +154,7 @@ class Orchestrator(MutationCommands):
         from the cache.
         """
         started = time.monotonic()
-        snapshot = self.snapshots.take()
+        snapshot = self._held if self._held is not None else self.snapshots.take()
         if self.recorder is not None:
             self.recorder.request(self, request, snapshot.digest)
         if snapshot.changed or snapshot.created or snapshot.deleted:
@@ -162,6 +167,8 @@ class Orchestrator(MutationCommands):
             after = self.snapshots.take()
             if after.changed or after.created or after.deleted:
                 self._files_changed(after)  # the servers see the files as written
+            if self._held is not None:
+                self._held = after
         elif flight is not None:
             data = await asyncio.shield(flight)
         else:
@@ -188,6 +195,23 @@ class Orchestrator(MutationCommands):
         if self.verbose:
             data.setdefault("meta", {})["timing"] = {"totalMs": round((time.monotonic() - started) * 1000, 1)}
         return data
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Answer the requests of one batch against one snapshot of the workspace.
+
+        A batch sees the files as they were when it started, plus its own
+        writes (an ``apply`` takes a new snapshot): one directory walk per
+        batch instead of one per request.
+        """
+        snapshot = self.snapshots.take()
+        if snapshot.changed or snapshot.created or snapshot.deleted:
+            self._files_changed(snapshot)
+        self._held = dataclasses.replace(snapshot, changed=(), created=(), deleted=())
+        try:
+            yield
+        finally:
+            self._held = None
 
     async def _answer(self, request: Request) -> dict[str, Any]:
         bundle = Bundle(request=request, environment=Environment(lanser=__version__))

@@ -65,13 +65,14 @@ def _in_process(settings: Settings, requests: list[Any]) -> list[dict[str, Any]]
             return [_refused(raw, exc) for raw in requests]
         out = []
         async with orch:
-            for raw in requests:
-                try:
-                    request = parse_request(raw)
-                except LanserError as exc:
-                    out.append(failure_bundle(None, exc))
-                    continue
-                out.append(await orch.run(request))
+            with orch.batch():
+                for raw in requests:
+                    try:
+                        request = parse_request(raw)
+                    except LanserError as exc:
+                        out.append(failure_bundle(None, exc))
+                        continue
+                    out.append(await orch.run(request))
         if recorder is not None:
             recorder.close()
         return out

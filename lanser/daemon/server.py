@@ -89,8 +89,9 @@ class Daemon:
             yield await self.run_one(message.get("request"))
         elif op == "batch":
             self._apply_options(message.get("options") or {})
-            for item in message.get("requests") or []:
-                yield await self.run_one(item)
+            with self.orch.batch():
+                for item in message.get("requests") or []:
+                    yield await self.run_one(item)
         elif op == "status":
             yield self.status()
         elif op == "stop":
