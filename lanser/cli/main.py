@@ -42,7 +42,7 @@ class _LazyGroup(click.Group):
         "diag": "nav:diagnostics", "locate": "nav:locate", "prepare-rename": "edit:prepare_rename",
         "rename": "edit:rename", "action": "edit:action", "recover": "edit:recover", "batch": "batch:batch",
         "daemon": "daemon:daemon", "trace": "trace:trace", "schema": "schema:schema", "doctor": "doctor:doctor",
-        "check": "reward:check", "reward": "reward:reward", "mcp": "mcp:mcp",
+        "check": "reward:check", "reward": "reward:reward", "mcp": "mcp:mcp", "bench": "bench:bench",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

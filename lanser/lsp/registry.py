@@ -64,6 +64,11 @@ class ServerSpec:
     overridden: bool = False
     #: Refuse (E/VERSION_SKEW) a server whose serverInfo.version is not ``version``.
     check_reported_version: bool = False
+    #: Send a changed document as close + open rather than didChange.  clangd
+    #: skips rebuilding (and so publishing diagnostics for) a version whose
+    #: content it has built before, so a pushed list for that version might
+    #: never come; a fresh open always publishes.
+    reopen_on_change: bool = False
 
     def argv(self) -> list[str]:
         return list(self.command)
@@ -123,6 +128,7 @@ def _clangd() -> ServerSpec:
             "-j=2",
         ),
         needs_index=True,
+        reopen_on_change=True,
     )
 
 

@@ -418,6 +418,9 @@ class LspSession:
                     )
                 ),
             )
+        elif doc.digest != digest and self.spec.reopen_on_change:
+            self.close_document(rel)
+            return self.sync_document(rel, language_id)
         elif doc.digest != digest:
             doc.version += 1
             doc.text, doc.digest = text, digest
@@ -446,6 +449,9 @@ class LspSession:
                 text_document=lsp.TextDocumentItem(uri=doc.uri, language_id=language_id, version=doc.version,
                                                    text=text)))
             return doc
+        if self.spec.reopen_on_change:
+            self.close_document(rel)
+            return self.speculate(rel, language_id, text)
         doc.version += 1
         doc.text, doc.digest = text, "speculative"
         self.notify("textDocument/didChange", lsp.DidChangeTextDocumentParams(

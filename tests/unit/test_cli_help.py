@@ -12,7 +12,7 @@ COMMANDS = cli.list_commands(None)  # type: ignore[arg-type]
 
 def test_commands_present() -> None:
     assert {"def", "refs", "hover", "symbols", "diag", "locate", "doctor", "rename", "prepare-rename", "action",
-            "recover", "batch", "daemon", "trace", "schema", "check", "reward", "mcp"} == set(COMMANDS)
+            "recover", "batch", "daemon", "trace", "schema", "check", "reward", "mcp", "bench"} == set(COMMANDS)
 
 
 @pytest.mark.parametrize("name", COMMANDS)

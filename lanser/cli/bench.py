@@ -1,0 +1,174 @@
+"""``lanser bench``: run agents on sandboxed tasks and score them."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from lanser.cli.main import Settings
+from lanser.cli.render import render_json
+
+__all__ = ["bench"]
+
+DEFAULT_OUT = Path(".lanser-bench")
+
+
+@click.group("bench", help="""Run agents on sandboxed build / test / sanitize tasks and score them.
+
+\b
+Examples:
+  lanser bench images bootstrap
+  lanser bench run datasets/toy-c --agent oracle
+  lanser bench run datasets/toy-c --agent replay:trajectories/reverse-off-by-one.jsonl --task toy-c/reverse
+  lanser bench report RUN_ID""")
+def bench() -> None:
+    pass
+
+
+@bench.group("images", help="Build the harness images offline.\n\n\b\nExamples:\n  lanser bench images bootstrap")
+def images() -> None:
+    pass
+
+
+@images.command("bootstrap", help="Build the base image from the Debian mirror (debootstrap + docker import).\n\n"
+                                  "\b\nExamples:\n  lanser bench images bootstrap\n  lanser bench images bootstrap --force")
+@click.option("--force", is_flag=True, help="Rebuild even when an image of the same recipe exists.")
+@click.pass_obj
+def bootstrap(settings: Settings, force: bool) -> None:
+    from lanser.harness.errors import InfrastructureError
+    from lanser.harness.images import bootstrap_base, image_digest
+
+    try:
+        tag = bootstrap_base(force=force, progress=lambda msg: click.echo(msg, err=True))
+        digest = image_digest(tag)
+    except InfrastructureError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(render_json({"image": tag, "id": digest}) if settings.json else f"{tag} {digest}")
+
+
+def _store(out: Path) -> Any:
+    from lanser.harness.store import Store
+
+    return Store(out / "results.sqlite")
+
+
+@bench.command("run", help="""Run AGENT on every task of DATASET (a directory with tasks.jsonl).
+
+AGENT is oracle, noop, replay:FILE (a JSONL list of actions) or cmd:COMMAND
+(a program speaking JSON lines). Results go to --out (SQLite); a rerun with
+the same run id skips tasks already done.
+
+\b
+Examples:
+  lanser bench run datasets/toy-c --agent oracle
+  lanser bench run datasets/toy-c --agent noop --run-id nightly
+  lanser --json bench run datasets/toy-c --agent 'cmd:python3 my_agent.py'""")
+@click.argument("dataset", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--agent", "agent_spec", required=True)
+@click.option("--task", "only", multiple=True, help="Only these task ids (repeatable).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_OUT, show_default=True)
+@click.option("--run-id", default=None, help="Name the run (default: dataset, agent and time).")
+@click.pass_obj
+def run(settings: Settings, dataset: Path, agent_spec: str, only: tuple[str, ...], out: Path,
+        run_id: str | None) -> None:
+    from lanser.errors import LanserError
+    from lanser.harness.agents import make_agent
+    from lanser.harness.errors import InfrastructureError
+    from lanser.harness.images import bootstrap_base, image_digest
+    from lanser.harness.runner import run_task
+    from lanser.harness.sandbox import cleanup
+    from lanser.harness.store import result_key
+    from lanser.harness.task import load_tasks
+
+    try:
+        tasks = [t for t in load_tasks(dataset / "tasks.jsonl") if not only or t.id in only]
+        agent = make_agent(agent_spec, base=dataset)
+    except LanserError as exc:
+        raise click.ClickException(f"{exc.code}: {exc.message}") from None
+    try:
+        image = bootstrap_base()
+        image_id = image_digest(image)
+    except InfrastructureError as exc:
+        raise click.ClickException(str(exc)) from None
+    run_id = run_id or f"{dataset.name}-{agent.name.split(':')[0]}-{time.strftime('%Y%m%dT%H%M%S')}"
+    store = _store(out)
+    store.start_run(run_id, str(dataset), agent.name, image_id)
+    tty = sys.stderr.isatty()
+    rows = []
+    try:
+        for i, task in enumerate(tasks, 1):
+            key = result_key(task.key(), image_id, agent.name, agent.digest())
+            if store.done(key):
+                click.echo(f"[{i}/{len(tasks)}] {task.id}: done before, skipped", err=True)
+                continue
+            if tty:
+                click.echo(f"[{i}/{len(tasks)}] {task.id} ...", err=True)
+            result = run_task(task, dataset, agent, image, out / "work" / run_id,
+                              labels={"lanser.run": run_id})
+            store.put(key, run_id, task.id, agent.name, result["verdict"], result["steps"], result["stages"],
+                      result["patch"])
+            rows.append({"task": task.id, "outcome": result["verdict"]["outcome"],
+                         "reward": result["reward_total"], "seconds": result["seconds"]})
+            click.echo(f"[{i}/{len(tasks)}] {task.id}: {result['verdict']['outcome']} "
+                       f"(reward {result['reward_total']}, {result['seconds']:.1f}s)", err=True)
+    except KeyboardInterrupt:
+        removed = cleanup(run_id)
+        click.echo(f"interrupted; removed {removed} container(s); rerun with --run-id {run_id} to resume", err=True)
+        raise SystemExit(73) from None
+    store.finish_run(run_id)
+    if settings.json:
+        click.echo(render_json({"run": run_id, "results": rows}))
+    else:
+        click.echo(f"run {run_id}: " + ", ".join(f"{r['task']} {r['outcome']}" for r in rows))
+
+
+@bench.command("show", help="Show the results of RUN (one task's trajectory with TASK).\n\n\b\nExamples:\n"
+                            "  lanser bench show RUN_ID\n  lanser --json bench show RUN_ID toy-c/reverse")
+@click.argument("run_id")
+@click.argument("task", required=False)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_OUT, show_default=True)
+@click.pass_obj
+def show(settings: Settings, run_id: str, task: str | None, out: Path) -> None:
+    from lanser.harness.report import summary_rows
+
+    results = [r for r in _store(out).results(run_id) if task is None or r["task_id"] == task]
+    if not results:
+        raise click.ClickException(f"no results for run {run_id!r}" + (f" task {task!r}" if task else ""))
+    if settings.json:
+        click.echo(render_json(results if task else summary_rows(results), pretty=settings.pretty))
+        return
+    for r in summary_rows(results):
+        click.echo(f"{r['task']:<28} {r['agent']:<24} {r['outcome']:<16} tests {r['tests']:<6} "
+                   f"sanitizer {r['sanitizer']:<30} steps {r['steps']} reward {r['reward']}")
+    if task:
+        for s in results[0]["steps"]:
+            click.echo(f"  step {s['step']}: {s['action']:<7} r={s['reward']:<8} cumulative {s['cumulative']}")
+
+
+@bench.command("report", help="Write a self-contained HTML report of RUN and print its summary.\n\n\b\n"
+                              "Examples:\n  lanser bench report RUN_ID\n  lanser bench report RUN_ID --html r.html")
+@click.argument("run_id")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_OUT, show_default=True)
+@click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.pass_obj
+def report(settings: Settings, run_id: str, out: Path, html_path: Path | None) -> None:
+    from lanser.harness.report import render_html, summary_rows
+
+    store = _store(out)
+    runs = [r for r in store.runs() if r["run_id"] == run_id]
+    if not runs:
+        raise click.ClickException(f"no run {run_id!r} in {out}")
+    results = store.results(run_id)
+    target = html_path or out / f"{run_id}.html"
+    target.write_text(render_html(runs[0], results), encoding="utf-8")
+    rows = summary_rows(results)
+    if settings.json:
+        click.echo(render_json({"html": str(target), "results": rows}))
+    else:
+        for r in rows:
+            click.echo(f"{r['task']:<28} {r['outcome']:<16} tests {r['tests']:<6} reward {r['reward']}")
+        click.echo(f"report: {target}", err=True)

@@ -1,0 +1,146 @@
+"""Agents: an observation in, an action out.
+
+Actions: ``{"type": "edit", "patch": DIFF}``, ``{"type": "lanser", "request":
+REQUEST}``, ``{"type": "run", "command": SHELL}``, ``{"type": "submit"}``.
+Built-ins: ``oracle`` (the gold patch, one hunk per step), ``noop``,
+``replay:FILE`` (a recorded JSONL action list); ``cmd:COMMAND`` runs any
+program speaking JSON lines (one observation per line on its stdin, one
+action per line on its stdout).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shlex
+import subprocess
+from pathlib import Path
+from typing import Any, Protocol
+
+from lanser.errors import BadRequest
+
+__all__ = ["Agent", "make_agent", "split_hunks"]
+
+
+class Agent(Protocol):
+    name: str
+
+    def digest(self) -> str: ...
+    def reset(self, task: Any, observation: dict[str, Any]) -> None: ...
+    def act(self, observation: dict[str, Any]) -> dict[str, Any]: ...
+    def close(self) -> None: ...
+
+
+def split_hunks(patch: str) -> list[str]:
+    """A unified diff as single-hunk diffs, in order (each with its file header)."""
+    out: list[str] = []
+    header: list[str] = []
+    hunk: list[str] = []
+    for line in patch.splitlines(keepends=True):
+        if line.startswith("--- "):
+            if hunk:
+                out.append("".join(header + hunk))
+                hunk = []
+            header = [line]
+        elif line.startswith("+++ ") and len(header) == 1:
+            header.append(line)
+        elif line.startswith("@@"):
+            if hunk:
+                out.append("".join(header + hunk))
+            hunk = [line]
+        elif hunk:
+            hunk.append(line)
+    if hunk:
+        out.append("".join(header + hunk))
+    return out
+
+
+class _Scripted:
+    def __init__(self, name: str, actions: list[dict[str, Any]] | None = None) -> None:
+        self.name = name
+        self._fixed = actions
+        self._queue: list[dict[str, Any]] = []
+
+    def digest(self) -> str:
+        return hashlib.sha256(json.dumps([self.name, self._fixed], sort_keys=True).encode()).hexdigest()
+
+    def plan(self, task: Any) -> list[dict[str, Any]]:
+        return list(self._fixed or [])
+
+    def reset(self, task: Any, observation: dict[str, Any]) -> None:
+        self._queue = self.plan(task)
+
+    def act(self, observation: dict[str, Any]) -> dict[str, Any]:
+        return self._queue.pop(0) if self._queue else {"type": "submit"}
+
+    def close(self) -> None:
+        pass
+
+
+class OracleAgent(_Scripted):
+    def __init__(self) -> None:
+        super().__init__("oracle")
+
+    def plan(self, task: Any) -> list[dict[str, Any]]:
+        return [{"type": "edit", "patch": h} for h in split_hunks(task.gold_patch)] + [{"type": "submit"}]
+
+
+class CommandAgent:
+    """Any program speaking JSON lines: observation in on stdin, action out on stdout."""
+
+    def __init__(self, command: str, timeout: float = 300.0) -> None:
+        self.name = f"cmd:{command}"
+        self.command = command
+        self.timeout = timeout
+        self.proc: subprocess.Popen[str] | None = None
+
+    def digest(self) -> str:
+        return hashlib.sha256(self.name.encode()).hexdigest()
+
+    def reset(self, task: Any, observation: dict[str, Any]) -> None:
+        self.close()
+        self.proc = subprocess.Popen(shlex.split(self.command), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True, bufsize=1)
+
+    def act(self, observation: dict[str, Any]) -> dict[str, Any]:
+        assert self.proc is not None and self.proc.stdin is not None and self.proc.stdout is not None
+        try:
+            self.proc.stdin.write(json.dumps(observation) + "\n")
+            self.proc.stdin.flush()
+            line = self.proc.stdout.readline()
+        except (BrokenPipeError, OSError):
+            return {"type": "submit", "note": "agent process ended"}
+        if not line:
+            return {"type": "submit", "note": "agent process ended"}
+        try:
+            action = json.loads(line)
+        except ValueError:
+            return {"type": "invalid", "raw": line[:200]}
+        return action if isinstance(action, dict) else {"type": "invalid", "raw": line[:200]}
+
+    def close(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+
+def make_agent(spec: str, base: Path | None = None) -> Agent:
+    if spec == "oracle":
+        return OracleAgent()
+    if spec == "noop":
+        return _Scripted("noop", [{"type": "submit"}])
+    if spec.startswith("replay:"):
+        path = Path(spec[len("replay:"):])
+        if not path.is_absolute() and base is not None and not path.exists():
+            path = base / path
+        try:
+            actions = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        except (OSError, ValueError) as exc:
+            raise BadRequest(f"cannot read the trajectory {path}: {exc}") from None
+        return _Scripted(f"replay:{path.name}", actions)
+    if spec.startswith("cmd:"):
+        return CommandAgent(spec[len("cmd:"):])
+    raise BadRequest(f"unknown agent {spec!r}: oracle, noop, replay:FILE or cmd:COMMAND",
+                     field="agent", hint=re.sub(r"\s+", " ", spec)[:80])

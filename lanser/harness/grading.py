@@ -1,0 +1,91 @@
+"""Grading: a pure function of the stage logs, so a run re-grades without Docker.
+
+Test results are read from TAP lines (``ok N - name`` / ``not ok N - name``,
+the format of the C test drivers and of KUnit's KTAP); sanitizer reports
+(ASan, UBSan, KASAN) are parsed and de-duplicated by kind and top frame.
+An infrastructure failure (an image, Docker, the harness itself) is its own
+outcome and never counted against the agent.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+__all__ = ["OUTCOMES", "grade", "parse_sanitizers", "parse_tap"]
+
+OUTCOMES = ("resolved", "tests_failed", "sanitizer_error", "build_failed", "timeout", "infra_error")
+
+_TAP = re.compile(r"^\s*(not ok|ok)\s+\d+\s*(?:-\s*)?(.*?)\s*(?:#\s*(SKIP|TODO).*)?$", re.M)
+_ASAN = re.compile(r"ERROR: (Address|Leak|Memory|Thread)Sanitizer: ([\w-]+)")
+_FRAME = re.compile(r"#\d+ 0x[0-9a-f]+ in (\S+)")
+_UBSAN = re.compile(r"^(\S+?):(\d+):(\d+): runtime error: (.*)$", re.M)
+_KASAN = re.compile(r"BUG: KASAN: ([\w-]+) in ([\w.]+)")
+
+
+def parse_tap(text: str) -> dict[str, str]:
+    """Test name -> "pass" | "fail" | "skip"; the last report of a name wins."""
+    out: dict[str, str] = {}
+    for m in _TAP.finditer(text):
+        status, name, directive = m.group(1), m.group(2).strip(), m.group(3)
+        if not name:
+            continue
+        out[name] = "skip" if directive == "SKIP" else ("pass" if status == "ok" else "fail")
+    return out
+
+
+def parse_sanitizers(text: str) -> list[dict[str, str]]:
+    """Sanitizer reports, one per (tool, kind, top frame), in order of first appearance."""
+    found: dict[tuple[str, str, str], dict[str, str]] = {}
+    for m in _ASAN.finditer(text):
+        tail = text[m.end():m.end() + 4000]
+        frame = _FRAME.search(tail)
+        key = (m.group(1) + "Sanitizer", m.group(2), frame.group(1) if frame else "?")
+        found.setdefault(key, {"tool": key[0], "kind": key[1], "frame": key[2],
+                               "summary": text[m.start():text.find("\n", m.start())].strip()})
+    for m in _UBSAN.finditer(text):
+        kind = m.group(4).split(":")[0].strip()  # "signed integer overflow", "load of misaligned address ..."
+        key = ("UndefinedBehaviorSanitizer", kind, f"{m.group(1)}:{m.group(2)}")
+        found.setdefault(key, {"tool": key[0], "kind": key[1], "frame": key[2], "summary": m.group(0).strip()})
+    for m in _KASAN.finditer(text):
+        key = ("KASAN", m.group(1), m.group(2))
+        found.setdefault(key, {"tool": key[0], "kind": key[1], "frame": key[2], "summary": m.group(0).strip()})
+    return list(found.values())
+
+
+def grade(stages: dict[str, dict[str, Any]], oracles: dict[str, Any],
+          baseline_sanitizer: list[dict[str, str]] | None = None) -> dict[str, Any]:
+    """The verdict of one task from its stage records (``exit_code``, ``output``,
+    ``timed_out``, ``infra_error``), its oracles and the sanitizer reports the
+    project had before the agent (never blamed on it)."""
+    for name, stage in stages.items():
+        if stage.get("infra_error"):
+            return {"outcome": "infra_error", "stage": name, "error": stage["infra_error"]}
+    build = stages.get("build", {})
+    compiled = build.get("exit_code") == 0 and not build.get("timed_out")
+    verdict: dict[str, Any] = {"compiled": compiled}
+    if not compiled:
+        verdict["outcome"] = "timeout" if build.get("timed_out") else "build_failed"
+        return verdict
+    test = stages.get("test", {})
+    results = parse_tap(test.get("output", ""))
+    f2p = {name: results.get(name, "missing") for name in oracles.get("fail_to_pass", ())}
+    p2p = {name: results.get(name, "missing") for name in oracles.get("pass_to_pass", ())}
+    verdict.update(tests=results, fail_to_pass=f2p, pass_to_pass=p2p,
+                   tests_passed=sum(v == "pass" for v in results.values()), tests_total=len(results))
+    oracles_ok = all(v == "pass" for v in (*f2p.values(), *p2p.values()))
+    san = stages.get("sanitize")
+    reports: list[dict[str, str]] = []
+    if san is not None:
+        known = {(r["tool"], r["kind"], r["frame"]) for r in baseline_sanitizer or []}
+        reports = [r for r in parse_sanitizers(san.get("output", "")) if (r["tool"], r["kind"], r["frame"]) not in known]
+        verdict["sanitizer"] = {"clean": not reports, "reports": reports}
+    if test.get("timed_out") or (san or {}).get("timed_out"):
+        verdict["outcome"] = "timeout"
+    elif not oracles_ok:
+        verdict["outcome"] = "tests_failed"
+    elif reports:
+        verdict["outcome"] = "sanitizer_error"
+    else:
+        verdict["outcome"] = "resolved"
+    return verdict

@@ -1,0 +1,203 @@
+"""The task loop: prepare, let the agent act step by step, grade what it left.
+
+An agent's edits are applied by lanser on the host (``check --apply``: the
+patch is evaluated speculatively first, so every edit step has its process
+reward), its shell commands run in the sealed sandbox on the same work
+area, its lanser requests are answered by the same warm orchestrator.
+lanser runs on the host, not in the image: the image then needs no Python
+packages, so it can be bootstrapped offline from the Debian mirror alone.
+On submit the work area is copied; build, test and sanitize run on copies
+the agent can no longer touch, and grading reads only their logs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from lanser.harness import grading, sandbox
+from lanser.harness.agents import Agent
+from lanser.harness.errors import InfrastructureError
+from lanser.harness.task import TaskSpec
+
+__all__ = ["TaskEnv", "run_task"]
+
+RUN_LIMITS = sandbox.Limits(wall_s=60.0, memory_mb=512, cpus=1.0, pids=128, output_bytes=64 * 1024)
+
+
+def _git(cwd: Path, *args: str) -> str:
+    # safe.directory: the sandbox hands the work area to uid 1000, so git (as the
+    # harness user) would otherwise refuse the repository as "dubious ownership".
+    return subprocess.run(["git", "-c", "safe.directory=*", "-c", "user.name=lanser-harness", "-c", "user.email=harness@lanser",
+                           "-c", "commit.gpgsign=false", *args], cwd=cwd, check=True, capture_output=True,
+                          text=True).stdout
+
+
+class TaskEnv:
+    """A gym-style environment over one task: ``reset()`` then ``step(action)`` until done."""
+
+    def __init__(self, task: TaskSpec, dataset_dir: Path, image: str, workroot: Path, *,
+                 labels: dict[str, str] | None = None, client: Any = None) -> None:
+        self.task, self.dataset_dir, self.image = task, dataset_dir, image
+        self.taskdir = workroot / task.slug
+        self.work = self.taskdir / "work"
+        self.labels = labels or {}
+        self.client = client
+        self.loop = asyncio.new_event_loop()
+        self.orch: Any = None
+        self.steps: list[dict[str, Any]] = []
+        self.total = 0.0
+        self.done = False
+
+    # -- gym API -----------------------------------------------------------
+
+    def reset(self) -> dict[str, Any]:
+        from lanser.edits.apply import apply_changes
+        from lanser.edits.patch import parse_patch
+        from lanser.orchestrator import Orchestrator
+
+        self.close()
+        shutil.rmtree(self.taskdir, ignore_errors=True)
+        shutil.copytree(self.dataset_dir / self.task.source.path, self.work)
+        _git(self.work, "init", "-q")
+        if self.task.start_patch:
+            changes = parse_patch(self.task.start_patch, lambda rel: (self.work / rel).read_bytes()
+                                  if (self.work / rel).is_file() else None)
+            apply_changes(self.work, changes)
+        (self.work / ".gitignore").write_text(".lanser/\n.cache/\n*.o\n*.a\n")
+        _git(self.work, "add", "-A")
+        _git(self.work, "commit", "-qm", "start")
+        self.orch = Orchestrator(self.work, timeout=120.0, cache=False)
+        self.steps, self.total, self.done = [], 0.0, False
+        return self._observation(None)
+
+    def step(self, action: dict[str, Any]) -> tuple[dict[str, Any], float, bool, dict[str, Any]]:
+        if self.done:
+            raise RuntimeError("the episode is over; call reset()")
+        started = time.monotonic()
+        kind = action.get("type")
+        reward = 0.0
+        result: dict[str, Any]
+        if kind == "edit":
+            bundle = self._lanser({"cmd": "check", "args": {"patch": action.get("patch", ""), "apply": True,
+                                                            "allowDirty": True}})
+            pr = bundle.get("processReward")
+            if pr is None:  # refused before evaluation: nothing safe happened
+                from lanser.reward import process_reward
+
+                pr = process_reward(0, 0, False, 1.0)
+            reward = float(pr["r"])
+            result = {"status": bundle["status"], "error": bundle.get("error"), "processReward": pr,
+                      "appeared": (bundle.get("edits") or {}).get("speculative", {}).get("appeared", []),
+                      "disappeared": (bundle.get("edits") or {}).get("speculative", {}).get("disappeared", [])}
+        elif kind == "lanser":
+            request = action.get("request") or {}
+            if (request.get("args") or {}).get("apply"):
+                request = {**request, "args": {**request["args"], "allowDirty": True}}
+            result = {"bundle": self._lanser(request)}
+        elif kind == "run":
+            res = sandbox.run(self.image, str(action.get("command", "true")), self.work, limits=RUN_LIMITS,
+                              labels=self.labels, client=self.client)
+            result = {"exitCode": res.exit_code, "output": res.output[-8000:], "timedOut": res.timed_out}
+        elif kind == "submit":
+            self.done = True
+            result = {"submitted": True}
+        else:
+            result = {"error": f"unknown action type {kind!r}: edit, lanser, run or submit"}
+        self.total += reward
+        record = {"step": len(self.steps) + 1, "action": kind, "reward": reward, "cumulative": round(self.total, 9),
+                  "seconds": round(time.monotonic() - started, 3), "result": _brief(result)}
+        self.steps.append(record)
+        if len(self.steps) >= self.task.limits.max_steps:
+            self.done = True
+        return self._observation(result), reward, self.done, record
+
+    def close(self) -> None:
+        if self.orch is not None:
+            self.loop.run_until_complete(self.orch.close())
+            self.orch = None
+
+    # -- grading -------------------------------------------------------------
+
+    def grade(self) -> tuple[dict[str, Any], dict[str, Any], str]:
+        """Run the stages on copies of the final state; returns (verdict, stages, final patch)."""
+        self.close()
+        _git(self.work, "add", "-A")
+        patch = _git(self.work, "diff", "--cached", "HEAD")
+        stages: dict[str, Any] = {}
+        limits = sandbox.Limits(wall_s=self.task.limits.wall_s, memory_mb=self.task.limits.memory_mb,
+                                cpus=self.task.limits.cpus, pids=self.task.limits.pids)
+        commands = self.task.commands
+        plan = [("build", commands.build, "grade"), ("test", commands.test, "grade")]
+        if commands.sanitize:
+            plan.append(("sanitize", commands.sanitize, "grade-sanitize"))
+        for copy in {c for _, _, c in plan}:
+            dest = self.taskdir / copy
+            shutil.rmtree(dest, ignore_errors=True)
+            shutil.copytree(self.work, dest, ignore=shutil.ignore_patterns(".git", ".lanser", ".cache"))
+        for name, command, copy in plan:
+            try:
+                res = sandbox.run(self.image, command, self.taskdir / copy, limits=limits,
+                                  labels={**self.labels, "lanser.stage": name}, client=self.client)
+                stages[name] = {"exit_code": res.exit_code, "output": res.output, "timed_out": res.timed_out,
+                                "oom_killed": res.oom_killed, "seconds": round(res.duration_s, 3)}
+            except InfrastructureError as exc:
+                stages[name] = {"infra_error": str(exc)}
+                break
+            if name == "build" and res.exit_code != 0:
+                break
+        verdict = grading.grade(stages, self.task.oracles.model_dump(mode="json"))
+        return verdict, stages, patch
+
+    # -- helpers ---------------------------------------------------------------
+
+    def _lanser(self, raw: dict[str, Any]) -> dict[str, Any]:
+        from lanser.daemon.server import parse_request
+        from lanser.errors import LanserError
+        from lanser.orchestrator import failure_bundle
+
+        try:
+            request = parse_request(raw)
+        except LanserError as exc:
+            return failure_bundle(None, exc)
+        data: dict[str, Any] = self.loop.run_until_complete(self.orch.run(request))
+        return data
+
+    def _observation(self, last: dict[str, Any] | None) -> dict[str, Any]:
+        return {"task": {"id": self.task.id, "problem": self.task.problem, "language": self.task.language},
+                "step": len(self.steps), "last": last, "reward": round(self.total, 9)}
+
+
+def _brief(result: dict[str, Any]) -> dict[str, Any]:
+    out = dict(result)
+    if "bundle" in out:
+        b = out.pop("bundle")
+        out["bundle"] = {"status": b.get("status"), "bundleId": b.get("bundleId"), "error": b.get("error")}
+    return out
+
+
+def run_task(task: TaskSpec, dataset_dir: Path, agent: Agent, image: str, workroot: Path, *,
+             labels: dict[str, str] | None = None, client: Any = None) -> dict[str, Any]:
+    """One attempt of ``agent`` at ``task``: steps with rewards, stages, verdict, final patch."""
+    env = TaskEnv(task, dataset_dir, image, workroot, labels=labels, client=client)
+    started = time.monotonic()
+    try:
+        obs = env.reset()
+        agent.reset(task, obs)
+        done = False
+        while not done:
+            obs, _, done, _ = env.step(agent.act(obs))
+        verdict, stages, patch = env.grade()
+    except InfrastructureError as exc:
+        verdict, stages, patch = {"outcome": "infra_error", "error": str(exc)}, {}, ""
+    finally:
+        agent.close()
+        env.close()
+        env.loop.close()
+    return {"task_id": task.id, "agent": agent.name, "verdict": verdict, "steps": env.steps, "stages": stages,
+            "patch": patch, "seconds": round(time.monotonic() - started, 3),
+            "reward_total": round(sum(s["reward"] for s in env.steps), 9)}

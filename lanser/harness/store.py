@@ -1,0 +1,77 @@
+"""Results in SQLite, keyed by a content hash of what produced them.
+
+key = sha256(task spec, image id, agent, final patch, harness version): a
+resumed run skips what is done, a changed task or patch is recomputed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+__all__ = ["HARNESS_VERSION", "Store", "result_key"]
+
+HARNESS_VERSION = "h1"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY, dataset TEXT NOT NULL, agent TEXT NOT NULL, image_id TEXT,
+    harness TEXT NOT NULL, started REAL NOT NULL, finished REAL
+);
+CREATE TABLE IF NOT EXISTS results (
+    key TEXT PRIMARY KEY, run_id TEXT NOT NULL, task_id TEXT NOT NULL, agent TEXT NOT NULL,
+    outcome TEXT NOT NULL, verdict TEXT NOT NULL, steps TEXT NOT NULL, stages TEXT NOT NULL,
+    patch TEXT NOT NULL, created REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS results_run ON results(run_id, task_id);
+"""
+
+
+def result_key(task_key: str, image_id: str, agent: str, agent_digest: str) -> str:
+    """The identity of a task attempt before it runs (the agent's recipe, not its output)."""
+    raw = json.dumps([task_key, image_id, agent, agent_digest, HARNESS_VERSION])
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class Store:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(path)
+        self.db.executescript(_SCHEMA)
+
+    def start_run(self, run_id: str, dataset: str, agent: str, image_id: str) -> None:
+        self.db.execute("INSERT OR IGNORE INTO runs VALUES (?,?,?,?,?,?,NULL)",
+                        (run_id, dataset, agent, image_id, HARNESS_VERSION, time.time()))
+        self.db.commit()
+
+    def finish_run(self, run_id: str) -> None:
+        self.db.execute("UPDATE runs SET finished=? WHERE run_id=?", (time.time(), run_id))
+        self.db.commit()
+
+    def done(self, key: str) -> bool:
+        return self.db.execute("SELECT 1 FROM results WHERE key=?", (key,)).fetchone() is not None
+
+    def put(self, key: str, run_id: str, task_id: str, agent: str, verdict: dict[str, Any],
+            steps: list[dict[str, Any]], stages: dict[str, Any], patch: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO results VALUES (?,?,?,?,?,?,?,?,?,?)",
+                        (key, run_id, task_id, agent, verdict["outcome"], json.dumps(verdict, sort_keys=True),
+                         json.dumps(steps, sort_keys=True), json.dumps(stages, sort_keys=True), patch, time.time()))
+        self.db.commit()
+
+    def results(self, run_id: str | None = None) -> list[dict[str, Any]]:
+        query = "SELECT key, run_id, task_id, agent, outcome, verdict, steps, stages, patch FROM results"
+        rows = self.db.execute(query + (" WHERE run_id=?" if run_id else "") + " ORDER BY task_id, agent",
+                               (run_id,) if run_id else ()).fetchall()
+        return [{"key": r[0], "run_id": r[1], "task_id": r[2], "agent": r[3], "outcome": r[4],
+                 "verdict": json.loads(r[5]), "steps": json.loads(r[6]), "stages": json.loads(r[7]), "patch": r[8]}
+                for r in rows]
+
+    def runs(self) -> list[dict[str, Any]]:
+        rows = self.db.execute("SELECT run_id, dataset, agent, image_id, harness, started, finished FROM runs "
+                               "ORDER BY started").fetchall()
+        return [dict(zip(("run_id", "dataset", "agent", "image_id", "harness", "started", "finished"), r))
+                for r in rows]

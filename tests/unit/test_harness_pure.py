@@ -1,0 +1,94 @@
+"""The harness's pure parts: task files, agents' hunk splitting, grading from logs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from lanser.errors import BadRequest
+from lanser.harness.agents import make_agent, split_hunks
+from lanser.harness.grading import grade, parse_sanitizers, parse_tap
+from lanser.harness.task import load_tasks
+
+REPO = Path(__file__).resolve().parents[2]
+TOY = REPO / "datasets" / "toy-c"
+
+ASAN_LOG = """ok 1 - clamp_inside
+=================================================================
+==17==ERROR: AddressSanitizer: heap-buffer-overflow on address 0x602000000015 at pc 0x55 bp 0x7f sp 0x7f
+WRITE of size 1 at 0x602000000015 thread T0
+    #0 0x55a3daf425de in reverse_bytes /work/textops.c:19
+    #1 0x55a3daf42a1b in main tests/test_textops.c:28
+SUMMARY: AddressSanitizer: heap-buffer-overflow /work/textops.c:19 in reverse_bytes
+==17==ABORTING
+"""
+
+
+def test_the_toy_dataset_loads() -> None:
+    tasks = load_tasks(TOY / "tasks.jsonl")
+    assert [t.id for t in tasks] == ["toy-c/clamp-and-count", "toy-c/reverse", "toy-c/count-char"]
+    assert len(split_hunks(tasks[0].gold_patch)) == 2
+    assert len({t.key() for t in tasks}) == 3
+
+
+def test_bad_task_lines_name_the_line_and_field(tmp_path: Path) -> None:
+    good = (TOY / "tasks.jsonl").read_text().splitlines()[0]
+    (tmp_path / "project").mkdir()
+    cases = {
+        "not json\n": (1, None),
+        good + "\n" + json.dumps({**json.loads(good), "language": "cobol"}) + "\n": (2, "language"),
+        json.dumps({k: v for k, v in json.loads(good).items() if k != "commands"}) + "\n": (1, "commands"),
+        good + "\n" + good + "\n": (2, "id"),
+    }
+    for text, (line, field) in cases.items():
+        path = tmp_path / "tasks.jsonl"
+        path.write_text(text)
+        with pytest.raises(BadRequest) as info:
+            load_tasks(path)
+        assert info.value.details["line"] == line
+        if field:
+            assert info.value.details["field"] == field
+
+
+def test_tap_and_sanitizer_parsing() -> None:
+    assert parse_tap("ok 1 - a\nnot ok 2 - b\nok 3 - c # SKIP later\n1..3\n") == {"a": "pass", "b": "fail", "c": "skip"}
+    reports = parse_sanitizers(ASAN_LOG + ASAN_LOG + "x.c:3:5: runtime error: signed integer overflow: ...\n"
+                               "BUG: KASAN: slab-out-of-bounds in kmemdup+0x4/0x20\n")
+    assert [(r["tool"], r["kind"], r["frame"]) for r in reports] == [
+        ("AddressSanitizer", "heap-buffer-overflow", "reverse_bytes"),
+        ("UndefinedBehaviorSanitizer", "signed integer overflow", "x.c:3"),
+        ("KASAN", "slab-out-of-bounds", "kmemdup"),  # offsets vary between builds: not part of the key
+    ]
+
+
+def test_grade_outcomes() -> None:
+    oracles = {"fail_to_pass": ["b"], "pass_to_pass": ["a"]}
+    ok = {"exit_code": 0, "output": ""}
+    passing = {"exit_code": 0, "output": "ok 1 - a\nok 2 - b\n"}
+    assert grade({"build": ok, "test": passing, "sanitize": passing}, oracles)["outcome"] == "resolved"
+    failing = {"exit_code": 1, "output": "ok 1 - a\nnot ok 2 - b\n"}
+    assert grade({"build": ok, "test": failing}, oracles)["outcome"] == "tests_failed"
+    v = grade({"build": ok, "test": passing, "sanitize": {"exit_code": 1, "output": ASAN_LOG}}, oracles)
+    assert v["outcome"] == "sanitizer_error" and v["sanitizer"]["reports"][0]["frame"] == "reverse_bytes"
+    # A report the project had before the agent is not the agent's.
+    known = parse_sanitizers(ASAN_LOG)
+    assert grade({"build": ok, "test": passing, "sanitize": {"exit_code": 1, "output": ASAN_LOG}}, oracles,
+                 baseline_sanitizer=known)["outcome"] == "resolved"
+    assert grade({"build": {"exit_code": 2, "output": "error"}}, oracles)["outcome"] == "build_failed"
+    assert grade({"build": {"infra_error": "docker went away"}}, oracles)["outcome"] == "infra_error"
+    assert grade({"build": ok, "test": {"exit_code": None, "output": "", "timed_out": True}}, oracles)["outcome"] == "timeout"
+
+
+def test_agents() -> None:
+    tasks = load_tasks(TOY / "tasks.jsonl")
+    oracle = make_agent("oracle")
+    oracle.reset(tasks[0], {})
+    actions = [oracle.act({}) for _ in range(4)]
+    assert [a["type"] for a in actions] == ["edit", "edit", "submit", "submit"]
+    replay = make_agent("replay:trajectories/reverse-off-by-one.jsonl", base=TOY)
+    replay.reset(tasks[1], {})
+    assert [replay.act({})["type"] for _ in range(3)] == ["edit", "run", "submit"]
+    with pytest.raises(BadRequest):
+        make_agent("telepathy")
