@@ -173,23 +173,30 @@ def image_digest(ref: str, client: Any = None) -> str:
 
 
 def find_base(client: Any = None, digest: str | None = None) -> Any | None:
-    """The image of recipe ``digest`` (default: the current one), or None.
+    """The base image of recipe ``digest`` (default: the current one), or None.
 
-    Several images may carry the label (a forced rebuild leaves the old one
-    behind until it is removed): the one tagged ``lanser-base:<digest[:12]>``
-    wins, else the newest.
+    It carries the label ``lanser.base.recipe=<digest>`` and a tag of the
+    ``lanser-base`` repository; the label alone is not enough, since every
+    layer built on the base inherits it.  ``lanser-base:<digest[:12]>`` wins,
+    else the newest (an image built from ``harness/images/base/Dockerfile``
+    and tagged ``lanser-base:latest``, say).
     """
     client = client or docker_client()
     digest = digest or base_recipe_digest()
     with _docker_errors("docker", "cannot list images"):
-        images = client.images.list(filters={"label": f"{RECIPE_LABEL}={digest}"})
-    if not images:
+        labelled = client.images.list(filters={"label": f"{RECIPE_LABEL}={digest}"})
+    candidates = [
+        image
+        for image in labelled
+        if any(tag.startswith(f"{BASE_REPOSITORY}:") for tag in image.tags) and LAYER_LABEL not in image.labels
+    ]
+    if not candidates:
         return None
     tag = base_tag(digest)
-    for image in images:
+    for image in candidates:
         if tag in image.tags:
             return image
-    return max(images, key=lambda image: str(image.attrs.get("Created", "")))
+    return max(candidates, key=lambda image: str(image.attrs.get("Created", "")))
 
 
 def _ensure_tags(image: Any, digest: str) -> None:
@@ -275,12 +282,14 @@ def bootstrap_base(
 ) -> str:
     """Make sure the base image of the current recipe exists; return its tag.
 
-    If an image labelled ``lanser.base.recipe=<digest>`` exists it is (re)tagged
+    If the base image of the recipe exists (:func:`find_base`) it is (re)tagged
     and returned at once.  Otherwise (or with ``force``) the root file system is
     debootstrapped from ``mirror`` (default: :func:`apt_mirror`) into a
     temporary directory, the ``agent`` user and ``/work`` are added, and the
     tree is imported with ``docker import``; the directory is removed
-    afterwards.  Needs root (debootstrap does) and the mirror, nothing else.
+    afterwards; with ``force``, the image it replaces is removed if no tag or
+    container refers to it any more.  Needs root (debootstrap does) and the
+    mirror, nothing else.
     Concurrent callers on one machine wait for each other (a file lock).
     """
     say: Progress = progress or (lambda _message: None)
@@ -310,8 +319,11 @@ def bootstrap_base(
             image = _import(client, tarball, digest, mirror)
         _ensure_tags(image, digest)
         if previous is not None and previous.id != image.id:
+            # The image this one replaces, if nothing else refers to it now.
             with contextlib.suppress(docker.errors.DockerException, OSError):
-                client.images.remove(previous.id)  # untagged by now; kept if a container uses it
+                previous.reload()
+                if not previous.tags:
+                    client.images.remove(previous.id)  # refused while a container uses it
     say(f"base image {tag} ({image.id})")
     return tag
 
