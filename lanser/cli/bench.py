@@ -95,6 +95,13 @@ def run(settings: Settings, dataset: Path, agent_spec: str, only: tuple[str, ...
     except InfrastructureError as exc:
         raise click.ClickException(str(exc)) from None
     run_id = run_id or f"{dataset.name}-{agent.name.split(':')[0]}-{time.strftime('%Y%m%dT%H%M%S')}"
+    cleanup(run_id)  # what a killed earlier attempt of this run left behind
+    import signal
+
+    def _terminate(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt  # SIGTERM takes the same cleanup path as Ctrl-C
+
+    signal.signal(signal.SIGTERM, _terminate)
     store = _store(out)
     store.start_run(run_id, str(dataset), agent.name, image_id)
     tty = sys.stderr.isatty()
