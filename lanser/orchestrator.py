@@ -375,6 +375,9 @@ class Orchestrator(MutationCommands):
             from lanser.selectors.mint import mint_at
 
             minted = mint_at(self.workspace, target.path, point[0], point[1]) or None
+            if minted and "cursor" in minted:
+                # The cursor carries its file version: lanser maps it exactly after edits elsewhere.
+                minted["cursor"] += "?v=" + target.digest.split(":", 1)[1][:12]
         except LanserError:
             minted = None  # not on a definition's name: nothing to mint
         bundle.facts = Facts(location=loc.model_copy(update={"preview": preview}), selectors=minted)

@@ -8,12 +8,14 @@ whatever the server speaks.
 
 from __future__ import annotations
 
+import difflib
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
 from lsprotocol import types as lsp
 
-from lanser.errors import NotFound
+from lanser.errors import NotFound, VersionSkew
 from lanser.lsp.registry import language_of
 from lanser.selectors.spec import CursorSpec, FileSpec, PositionSpec, RangeSpec
 from lanser.text import content_hash, convert_column, from_lsp_encoding, split_lines
@@ -91,7 +93,19 @@ def resolve_target(spec: PositionSpec, ws: Workspace, index_io: str) -> Target:
         if isinstance(spec, FileSpec):
             return Target.whole_file(rel, ws)
         lines = split_lines(text)
-        if isinstance(spec, CursorSpec):
+        ws.remember_version(data)
+        if spec.docVersion and not hashlib.sha256(data).hexdigest().startswith(spec.docVersion):
+            old = ws.find_version(spec.docVersion)
+            if old is None:
+                raise VersionSkew(f"{rel} is not at version {spec.docVersion} and lanser never saw that version",
+                                  path=rel, docVersion=spec.docVersion)
+            lines_at_version = split_lines(old.decode("utf-8", "replace"))
+            if isinstance(spec, CursorSpec):
+                start = end = _map_point(lines_at_version, lines, spec.line, spec.col, index_io, rel, spec.docVersion)
+            else:
+                start = _map_point(lines_at_version, lines, spec.start[0], spec.start[1], index_io, rel, spec.docVersion)
+                end = _map_point(lines_at_version, lines, spec.end[0], spec.end[1], index_io, rel, spec.docVersion)
+        elif isinstance(spec, CursorSpec):
             start = end = _point(lines, spec.line, spec.col, index_io, rel)
         else:
             start = _point(lines, spec.start[0], spec.start[1], index_io, rel)
@@ -100,6 +114,27 @@ def resolve_target(spec: PositionSpec, ws: Workspace, index_io: str) -> Target:
     from lanser.selectors.structural import resolve_structural
 
     return resolve_structural(spec, ws)
+
+
+def _map_point(old: list[str], new: list[str], line: int, col: int, index_io: str, rel: str,
+               version: str) -> tuple[int, int]:
+    """Algorithm 1, step 1: map a position of a known earlier version exactly.
+
+    The line must be unchanged (in an equal block of the line diff); it may
+    have moved.  A position on a changed line is no longer exact:
+    E/VERSION_SKEW, and a symbol or anchor selector is the way to relocate.
+    """
+    if line > len(old):
+        raise NotFound(f"version {version} of {rel} has {len(old)} lines; line {line} does not exist", path=rel)
+    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
+    for tag, i1, i2, j1, _ in matcher.get_opcodes():
+        if i1 <= line - 1 < i2:
+            if tag != "equal":
+                raise VersionSkew(f"line {line} of {rel} changed since version {version}; use a symbol or "
+                                  "anchor selector to relocate", path=rel, docVersion=version)
+            mapped = j1 + (line - 1 - i1)
+            return mapped, convert_column(new[mapped], col - 1, index_io, "codepoint")
+    raise NotFound(f"line {line} of {rel} version {version} has no counterpart now", path=rel)
 
 
 def _point(lines: list[str], line: int, col: int, index_io: str, rel: str) -> tuple[int, int]:

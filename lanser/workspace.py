@@ -58,6 +58,36 @@ class Workspace:
     def read_bytes(self, rel: str) -> bytes:
         return (self.root / rel).read_bytes()
 
+    # -- versions (for docVersion selectors) ------------------------------------
+
+    def remember_version(self, data: bytes) -> str:
+        """Keep ``data`` under ``.lanser/versions/`` so selectors made against it can be
+        mapped after edits; returns its sha256 (hex).  Best effort: a read-only
+        workspace still answers, it just cannot map old positions."""
+        digest = hashlib.sha256(data).hexdigest()
+        path = self.root / ".lanser" / "versions" / digest
+        if not path.exists():
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                marker = self.root / ".lanser" / ".gitignore"
+                if not marker.exists():
+                    marker.write_text("# lanser's cache and state; safe to delete\n*\n")
+                tmp = path.with_name(f".{digest}.{os.getpid()}.tmp")
+                tmp.write_bytes(data)
+                os.replace(tmp, path)
+            except OSError:
+                pass
+        return digest
+
+    def find_version(self, prefix: str) -> bytes | None:
+        directory = self.root / ".lanser" / "versions"
+        if not directory.is_dir():
+            return None
+        matches = sorted(p for p in directory.iterdir() if p.name.startswith(prefix) and len(p.name) == 64)
+        if len(matches) != 1:
+            return None
+        return matches[0].read_bytes()
+
     # -- files ---------------------------------------------------------
 
     def files(self, suffixes: tuple[str, ...]) -> list[str]:

@@ -141,12 +141,21 @@ def _parse_positional(selector: str) -> PositionSpec:
         path = _parse_path(selector, base, len(selector))
         return FileSpec(path=path, scheme=scheme)
     path = _parse_path(selector, base, at)
-    tail = selector[at:]
+    version = None
+    q = selector.find("?", at)
+    if q >= 0:
+        m = re.fullmatch(r"\?v=([0-9a-f]{8,64})", selector[q:])
+        if not m:
+            raise BadSelectorSyntax(
+                "expected ?v=<8 to 64 lowercase hex digits of the file version's sha256> after the position",
+                selector=selector, column=q + 1)
+        version = m.group(1)
+    tail = selector[at:q] if q >= 0 else selector[at:]
     if m := _CURSOR.fullmatch(tail):
         line, col = int(m.group(1)), int(m.group(2))
         _positive(selector, at + m.start(1) + 1, line, "line")
         _positive(selector, at + m.start(2) + 1, col, "column")
-        return CursorSpec(path=path, line=line, col=col, scheme=scheme)
+        return CursorSpec(path=path, line=line, col=col, scheme=scheme, docVersion=version)
     if m := _RANGE.fullmatch(tail):
         sl, sc, el, ec = (int(g) for g in m.groups())
         for value, idx in zip((sl, sc, el, ec), range(1, 5)):
@@ -155,7 +164,7 @@ def _parse_positional(selector: str) -> PositionSpec:
             raise BadSelectorSyntax(
                 "range ends before it starts", selector=selector, column=at + m.start(3) + 1
             )
-        return RangeSpec(path=path, start=(sl, sc), end=(el, ec), scheme=scheme)
+        return RangeSpec(path=path, start=(sl, sc), end=(el, ec), scheme=scheme, docVersion=version)
     raise BadSelectorSyntax(
         "expected @L<line>:C<col> or @R(<line>,<col>-><line>,<col>) after the path",
         selector=selector,
@@ -352,10 +361,11 @@ def format_selector(spec: PositionSpec) -> str:
         # Without a position suffix, a literal '@' would be read as one.
         path = path.replace("@", "%40")
     prefix = ("file://" if spec.scheme else "") + path
+    version = f"?v={spec.docVersion}" if getattr(spec, "docVersion", None) else ""
     if isinstance(spec, CursorSpec):
-        return f"{prefix}@L{spec.line}:C{spec.col}"
+        return f"{prefix}@L{spec.line}:C{spec.col}{version}"
     if isinstance(spec, RangeSpec):
-        return f"{prefix}@R({spec.start[0]},{spec.start[1]}->{spec.end[0]},{spec.end[1]})"
+        return f"{prefix}@R({spec.start[0]},{spec.start[1]}->{spec.end[0]},{spec.end[1]}){version}"
     return prefix
 
 

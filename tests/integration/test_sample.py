@@ -257,3 +257,25 @@ def test_text_mode_diag_exits_with_the_bundle_code(sample: Path, run_cli) -> Non
     assert code == 0
     assert out.startswith("pkg/report.py:14:18: error:") and "[reportAssignmentType]" in out
     assert err.strip() == "1 error in 1 file"
+
+
+def test_doc_version_maps_a_cursor_exactly_across_edits(sample: Path, run_json) -> None:
+    """Algorithm 1, step 1: a position taken in a known version is mapped through the diff."""
+    import hashlib
+
+    shapes = sample / "pkg" / "shapes.py"
+    version = hashlib.sha256(shapes.read_bytes()).hexdigest()[:12]
+    selector = f"pkg/shapes.py@L38:C5?v={version}"
+    code, first = run_json("-w", str(sample), "hover", selector)  # lanser now knows this version
+    assert code == 0
+    shapes.write_text('"""Moved down by three lines."""\n\n\n' + shapes.read_text())
+    code, moved = run_json("-w", str(sample), "hover", selector)
+    assert code == 0, moved
+    assert moved["resolution"]["resolved"]["range"][0] == 37 + 3
+    assert moved["facts"]["hover"]["contents"] == first["facts"]["hover"]["contents"]
+    # The line itself changed: no exact map, and lanser says so.
+    shapes.write_text(shapes.read_text().replace("def total_area(shapes", "def total_area(items"))
+    code, skew = run_json("-w", str(sample), "hover", selector)
+    assert code == 10 and skew["error"]["code"] == "E/VERSION_SKEW"
+    code, unknown = run_json("-w", str(sample), "hover", "pkg/shapes.py@L38:C5?v=00000000")
+    assert code == 10

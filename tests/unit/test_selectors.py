@@ -143,10 +143,16 @@ def test_lone_surrogate_is_bad_syntax() -> None:
             parse_selector(selector)
 
 
-def test_doc_version_is_not_formatted() -> None:
-    spec = CursorSpec(path="a.py", line=3, col=4, docVersion="sha256:abc")
-    assert format_selector(spec) == "a.py@L3:C4"
+def test_doc_version_of_positions() -> None:
+    """Cursors and ranges carry the version they were made against as ?v=<sha256 prefix>."""
+    spec = CursorSpec(path="a.py", line=3, col=4, docVersion="0123abcd")
+    assert format_selector(spec) == "a.py@L3:C4?v=0123abcd"
     assert parse_selector("a.py@L3:C4").docVersion is None
+    assert parse_selector("a.py@R(1,1->2,2)?v=" + "f" * 64).docVersion == "f" * 64
+    for bad, column in (("a.py@L3:C4?v=0123", 11), ("a.py@L3:C4?v=0123ABCD", 11), ("a.py@L3:C4?w=01234567", 11)):
+        with pytest.raises(BadSelectorSyntax) as info:
+            parse_selector(bad)
+        assert info.value.details["column"] == column
 
 
 # --------------------------------------------------------------------------
