@@ -129,7 +129,10 @@ class Orchestrator(MutationCommands):
             return {}
         return {
             "python": {"pythonPath": self.interpreter.executable},
-            "basedpyright": {"analysis": {"diagnosticMode": "openFilesOnly"}},
+            # An `analysis` section switches basedpyright's autoSearchPaths off
+            # unless it says otherwise, and then `src/` layouts do not resolve
+            # (a rename then misses every importer under tests/).
+            "basedpyright": {"analysis": {"diagnosticMode": "openFilesOnly", "autoSearchPaths": True}},
         }
 
     def _extra_args_for(self, spec: ServerSpec) -> list[str]:
@@ -506,7 +509,7 @@ class Orchestrator(MutationCommands):
         extra: dict[str, Any] = {"server": s.spec.name}
         if "python" in s.spec.languages:
             env.python = {"version": self.interpreter.version, "implementation": self.interpreter.implementation}
-            extra["settings"] = {"diagnosticMode": "openFilesOnly"}
+            extra["settings"] = {"diagnosticMode": "openFilesOnly", "autoSearchPaths": True}
         if s.spec.name == "clangd":
             extra["compileCommands"] = self._cdb_digest
         env.configDigest = self.workspace.config_digest(extra)

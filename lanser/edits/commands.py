@@ -97,6 +97,8 @@ class MutationCommands:
         try:
             changes = self._plan(edit_data, encoding, args)
             missing, extra = _completeness(edit_data, self._data(refs) or [], self._rel_of_uri)  # type: ignore[attr-defined]
+            if target.language == "python":
+                missing += _import_residue(self.workspace, target.lines, target, edit_data, self._rel_of_uri)  # type: ignore[attr-defined]
             complete = not missing and not extra
             bundle.edits = self._edits_block(edit_data, changes, complete=complete, missing=missing, extra=extra)
             if not complete and not args.get("allowPartial"):
@@ -333,6 +335,46 @@ def _importers(workspace: Any, touched: list[str]) -> list[str]:
         if len(out) >= 50:
             break
     return out
+
+
+def _import_residue(workspace: Any, lines: list[str], target: Any, edit: dict[str, Any],
+                    rel_of_uri: Any) -> list[Any]:
+    """``from M import OLD`` lines the edit leaves alone: certain misses.
+
+    basedpyright treats a symbol and its declaration in a ``.pyi`` stub as
+    two symbols, so its rename and its references can agree while an
+    import of the old name elsewhere is left to break.  Reported as
+    [path, line, col, "import of the old name"] (0-based).
+    """
+    import re
+
+    line = lines[target.point[0]] if target.point is not None else lines[target.start[0]]
+    col = target.point[1] if target.point is not None else target.start[1]
+    m = re.match(r"[A-Za-z_]\w*", line[col:])
+    if not m:
+        return []
+    name = m.group(0)
+    edited = {(p, ln) for p, ln, _ in _edit_starts(edit, rel_of_uri)}
+    word = re.compile(r"\b" + re.escape(name) + r"\b")
+    out: list[Any] = []
+    for rel in workspace.files((".py", ".pyi")):
+        try:
+            text = (workspace.root / rel).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        if name not in text:
+            continue
+        for m_imp in re.finditer(r"^[ \t]*from[ \t]+[\w.]+[ \t]+import[ \t]+(\([^)]*\)|[^\n]*)", text, re.M):
+            names = m_imp.group(1)
+            for m_name in word.finditer(names):
+                before = names[:m_name.start()]
+                if re.search(r"\bas\s*$", before):  # `import x as OLD`: a local alias, not the symbol
+                    continue
+                offset = m_imp.start(1) + m_name.start()
+                ln = text.count("\n", 0, offset)
+                if (rel, ln) not in edited:
+                    out.append([rel, ln, offset - (text.rfind("\n", 0, offset) + 1), "import of the old name"])
+    return sorted(out)
 
 
 def _text_at(target: Any, loc: Any) -> str | None:

@@ -154,3 +154,34 @@ def test_rename_through_the_daemon_then_query(repo: Path, run_json, monkeypatch)
     finally:
         subprocess.run([sys.executable, "-c", "from lanser.cli.main import main; main()", "-w", str(repo),
                         "daemon", "stop"], env=env, capture_output=True, timeout=60)
+
+
+def test_rename_missing_imports_through_a_stub_is_refused(tmp_path: Path, run_json) -> None:
+    """Regression (rename bench, attrs 23.2.0): with a .pyi stub beside the module, basedpyright's
+    rename and references agree on the .py symbol alone, and an import of it elsewhere was left
+    to break while the plan said complete."""
+    ws = tmp_path / "ws"
+    (ws / "pkg").mkdir(parents=True)
+    (ws / "pkg" / "__init__.py").write_text("")
+    (ws / "pkg" / "exc.py").write_text("class NotThere(Exception):\n    pass\n")
+    (ws / "pkg" / "exc.pyi").write_text("class NotThere(Exception): ...\n")
+    (ws / "pkg" / "user.py").write_text("from pkg.exc import NotThere\n\n\ndef f() -> None:\n    raise NotThere()\n")
+    git(ws, "init", "-q")
+    git(ws, "add", "-A")
+    git(ws, "commit", "-qm", "init")
+    code, b = run_json("-w", str(ws), "rename", "py://pkg.exc#NotThere", "Missing", "--apply")
+    assert code == 70 and b["error"]["code"] == "E/APPLY_CONFLICT"
+    assert ["pkg/user.py", 0, 20, "import of the old name"] in b["error"]["details"]["missing"]
+    assert "class NotThere" in (ws / "pkg" / "exc.py").read_text()  # nothing written
+
+
+def test_src_layout_imports_resolve(tmp_path: Path, run_json) -> None:
+    """Regression (rename bench, click 8.1.7): tests importing a src/ package must resolve."""
+    ws = tmp_path / "ws"
+    (ws / "src" / "lib").mkdir(parents=True)
+    (ws / "tests").mkdir()
+    (ws / "src" / "lib" / "__init__.py").write_text("def helper() -> int:\n    return 1\n")
+    (ws / "tests" / "test_lib.py").write_text("from lib import helper\n\n\ndef test() -> None:\n    assert helper() == 1\n")
+    code, b = run_json("-w", str(ws), "--python", "/nonexistent-python", "def", "tests/test_lib.py@L5:C12")
+    assert code == 0, b
+    assert b["facts"]["definitions"][0]["path"] == "src/lib/__init__.py"
