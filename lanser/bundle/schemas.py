@@ -17,7 +17,7 @@ from lanser.selectors.spec import POSITION_SPEC
 
 __all__ = ["KINDS", "detect_kind", "generate", "load", "render", "validate"]
 
-KINDS = ("selector", "request", "bundle", "trace-event")
+KINDS = ("selector", "request", "bundle", "trace-event", "task")
 
 _TRACE_EVENT: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -55,7 +55,14 @@ def generate() -> dict[str, dict[str, Any]]:
         "request": Request.model_json_schema(),
         "bundle": Bundle.model_json_schema(),
         "trace-event": _TRACE_EVENT,
+        "task": _task_schema(),
     }
+
+
+def _task_schema() -> dict[str, Any]:
+    from lanser.harness.task import TaskSpec
+
+    return TaskSpec.model_json_schema()
 
 
 def render(schema: dict[str, Any]) -> str:
@@ -73,6 +80,8 @@ def detect_kind(obj: Any) -> str:
     if isinstance(obj, dict):
         if "event" in obj:
             return "trace-event"
+        if "gold_patch" in obj:
+            return "task"
         if "bundleId" in obj:
             return "bundle"
         if "cmd" in obj:

@@ -13,10 +13,10 @@ from lanser.cli.render import render_json
 
 __all__ = ["schema"]
 
-KIND = click.Choice(["auto", "selector", "request", "bundle", "trace-event"])
+KIND = click.Choice(["auto", "selector", "request", "bundle", "trace-event", "task"])
 
 
-@click.group("schema", help="""JSON Schemas of selectors (PositionSpec), requests, bundles and trace events.
+@click.group("schema", help="""JSON Schemas of selectors (PositionSpec), requests, bundles, trace events and task files.
 
 \b
 Examples:

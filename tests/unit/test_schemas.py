@@ -21,7 +21,7 @@ def test_committed_schema_matches_models(kind: str) -> None:
 
 def test_schema_export_and_validate_cli(tmp_path: Path, run_cli) -> None:
     code, out, _ = run_cli("schema", "export", str(tmp_path / "s"))
-    assert code == 0 and len(out.splitlines()) == 4
+    assert code == 0 and len(out.splitlines()) == 5
     (tmp_path / "in").mkdir()
     good = tmp_path / "in" / "good.jsonl"
     good.write_text(json.dumps({"cmd": "definition", "selector": "a.py@L1:C1"}) + "\n")
@@ -51,3 +51,12 @@ def test_selector_specs_validate() -> None:
     spec = parse_selector("py://pkg.mod#Class.method:body").model_dump(mode="json")
     assert validate(spec, "selector") == []
     assert validate({"kind": "cursor", "path": "a.py", "line": 0, "col": 1}, "selector")
+
+
+def test_task_files_validate() -> None:
+    import json as _json
+
+    tasks_file = REPO / "datasets" / "toy-c" / "tasks.jsonl"
+    for line in tasks_file.read_text().splitlines():
+        assert validate(_json.loads(line), "task") == []
+    assert validate({"id": "x", "language": "cobol"}, "task")
