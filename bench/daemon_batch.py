@@ -20,14 +20,21 @@ queries sequentially over one session.  Both servers first get one
 untimed hover per file used (so both have opened and parsed the same files
 and neither pays first-analysis costs inside the measurement).  The raw
 session opens each file once (didOpen, timed) and sends exactly the LSP
-requests; lanser additionally pulls the document's diagnostics before
-every references request (its ``_settle``), so the raw side does too and
-those pulls are timed separately: "raw" excludes them, "raw + lanser's
-diagnostic pulls" includes them.  Then the same batch again (every
+requests.  lanser also pulls a document's diagnostics before references
+(``Orchestrator._settle``): once per server session since 6d0e8e9, before
+every references request until then.  The raw side sends the same pulls
+(``--raw-diag-pulls auto`` reads which policy the installed lanser has) and
+times them separately: "raw" excludes them, "raw + lanser's diagnostic
+pulls" includes them.  Then the same batch again (every
 request a bundle-cache hit) and the batch in-process (``--no-daemon``: a
 fresh process and a cold server, for comparison only).  Target: lanser
 warm-daemon miss batch <= 1.10 x raw.  Every lanser answer is compared with
-the raw answer to the same query; agreements are counted per operation.
+the raw answer to the same query; agreements are counted per operation,
+and definitions that differ only by stub (``.pyi``) targets the raw server
+returns on top of lanser's are counted apart: basedpyright drops stub
+targets from definitions when the client advertises
+``textDocument.declaration`` (its PreferSource filter), which lanser's
+session does and this raw client does not.
 
 The default repository is the installed ``rich`` package copied into a
 temporary git repository (as bench/nav_latency.py does).  The script stops
@@ -71,6 +78,7 @@ from nav_latency import (  # noqa: E402
     cli_env,
     cpu_model,
     git,
+    lanser_settings,
     loadavg,
     make_rich_repo,
     ms,
@@ -232,6 +240,37 @@ def lanser_answer(op: str, bundle: dict[str, Any]) -> Any:
     return len(facts.get("symbols") or [])
 
 
+def stub_only_difference(raw: Any, lan: Any) -> bool:
+    """A definition answer that lacks only stub (.pyi) targets the raw answer has.
+
+    basedpyright's ``onDefinition`` uses its PreferSource filter when the
+    client advertises ``textDocument.declaration``: stub targets are
+    dropped whenever a source target exists.  lanser's session advertises
+    it; the raw client here does not.
+    """
+    if not isinstance(raw, list) or not isinstance(lan, list) or raw == lan:
+        return False
+    rest = list(raw)
+    for item in lan:
+        if item not in rest:
+            return False
+        rest.remove(item)
+    return bool(rest) and all(name.endswith(".pyi") for name, _ in rest)
+
+
+def lanser_settles_once() -> bool:
+    """Whether this lanser pulls diagnostics before references once per session (6d0e8e9 on)
+    rather than before every references request."""
+    import inspect
+
+    from lanser.orchestrator import Orchestrator
+
+    try:
+        return "project_loaded" in inspect.getsource(Orchestrator._settle)
+    except (AttributeError, OSError, TypeError):
+        return False
+
+
 def agree(op: str, raw: Any, lan: Any) -> bool:
     empty_raw = raw in ([], 0, "", None)
     if lan is None:  # E/NOT_FOUND
@@ -336,7 +375,7 @@ class Bench:
                     raise SystemExit(f"lanser warm-up failed ({p.returncode}): {p.stderr[-500:]}")
             hit_sel = f"{hit_pos[0]}@L{hit_pos[1] + 1}:C{hit_pos[2] + 1}"
             self.info["def"] = {"files": files, "cache_hit_selector": hit_sel, "cache_miss_selectors": []}
-            agreements = {"agree": 0, "disagree": 0}
+            agreements = {"agree": 0, "disagree": 0, "disagree_stub_only": 0}
             self.log(f"target 1: {warm} discarded + {n} measured rounds of click floor / raw def / "
                      f"lanser def miss / lanser def hit")
             click_argv = [sys.executable, "-c", CLICK_FLOOR, hit_sel]
@@ -379,9 +418,14 @@ class Bench:
                 sides = [side_click, side_raw, side_miss, side_hit]
                 for side in sides[i % 4:] + sides[: i % 4]:
                     await side()
-                ok = agree("definition", raw_answer("definition", raw_result, self.repo),
-                           lanser_answer("definition", lan_bundle))
+                if not rec:
+                    continue
+                raw_ans = raw_answer("definition", raw_result, self.repo)
+                lan_ans = lanser_answer("definition", lan_bundle)
+                ok = agree("definition", raw_ans, lan_ans)
                 agreements["agree" if ok else "disagree"] += 1
+                if not ok and stub_only_difference(raw_ans, lan_ans):
+                    agreements["disagree_stub_only"] += 1
             self.info["def"]["answers"] = agreements
             click, rawrt = summarize(self.samples["def.floor.click_process"]), summarize(self.samples["def.floor.raw_roundtrip"])
             self.info["def"]["floor"] = {"median": click["median"] + rawrt["median"], "p90": click["p90"] + rawrt["p90"]}
@@ -428,13 +472,19 @@ class Bench:
                 raw_answers = []
                 per_op: dict[str, float] = {op: 0.0 for op in OPS}
                 diag = 0.0
+                pulls = 0
+                policy = self.args.raw_diag_pulls
+                if policy == "auto":
+                    policy = "once" if lanser_settles_once() else "every"
+                self.info["batch"]["raw_diag_pulls"] = policy
                 t0 = time.perf_counter()
                 for q in queries:
                     f, line, col = q["_pos"]
-                    if q["cmd"] == "references":
+                    if q["cmd"] == "references" and (policy == "every" or (policy == "once" and not pulls)):
                         d0 = time.perf_counter()
                         await raw.query("diagnostic", f, 0, 0)
                         diag += time.perf_counter() - d0
+                        pulls += 1
                     r0 = time.perf_counter()
                     res = await raw.query(q["cmd"], f, line, col)
                     per_op[q["cmd"]] += time.perf_counter() - r0
@@ -446,7 +496,8 @@ class Bench:
             self.totals["batch.raw_with_lanser_diag_pulls"] = ms(wall)
             self.info["batch"]["raw_ms_per_op"] = {op: ms(v) for op, v in per_op.items()}
             self.info["batch"]["raw_diag_pull_ms"] = ms(diag)
-            self.log(f"  raw: {wall:.2f} s ({ms(diag):.0f} ms of it diagnostic pulls)")
+            self.info["batch"]["raw_diag_pull_count"] = pulls
+            self.log(f"  raw: {wall:.2f} s ({ms(diag):.0f} ms of it {pulls} diagnostic pull(s), policy {policy})")
 
             # lanser through the warm daemon: misses, then the same batch again (hits)
             for name in ("daemon_miss", "daemon_hit"):
@@ -471,15 +522,19 @@ class Bench:
                     raw_answers: list[Any]) -> None:
         bundles = [json.loads(line) for line in p.stdout.splitlines() if line.strip()]
         res: dict[str, Any] = {"exit": p.returncode, "bundles": len(bundles), "agree": {}, "disagree": {},
-                               "status": {}, "examples_disagree": []}
+                               "disagree_stub_only": 0, "status": {}, "examples_disagree": []}
         for q, raw, b in zip(queries, raw_answers, bundles):
             op = q["cmd"]
             st = b.get("status") if b.get("status") == "ok" else (b.get("error") or {}).get("code")
             res["status"][st] = res["status"].get(st, 0) + 1
-            ok = agree(op, raw, lanser_answer(op, b))
+            lan = lanser_answer(op, b)
+            ok = agree(op, raw, lan)
             bucket = res["agree" if ok else "disagree"]
             bucket[op] = bucket.get(op, 0) + 1
-            if not ok and len(res["examples_disagree"]) < 5:
+            stub_only = not ok and op == "definition" and stub_only_difference(raw, lan)
+            res["disagree_stub_only"] += stub_only
+            # keep a few stub-only examples, and every other kind up to 8 in all
+            if not ok and (not stub_only or len(res["examples_disagree"]) < 3) and len(res["examples_disagree"]) < 8:
                 res["examples_disagree"].append({"request": public(q), "raw": str(raw)[:200],
                                                  "lanser": str(lanser_answer(op, b))[:200]})
         if len(bundles) != len(queries):
@@ -519,8 +574,10 @@ def render(res: dict[str, Any]) -> str:
             verdict = "" if r is None else ("  target <=1.5x MET" if r <= 1.5 else "  target <=1.5x MISSED")
             out.append(f"  {label:44} {fmt(st['median']):>8} {fmt(st['p90']):>8} "
                        f"{(format(r, '.2f') + 'x') if r else '':>7}{verdict}")
-        out.append(f"  answers (cache-miss def vs raw def, same position): {d['answers']['agree']} agree, "
-                   f"{d['answers']['disagree']} disagree")
+        a = d["answers"]
+        out.append(f"  answers (cache-miss def vs raw def, same position): {a['agree']} agree, {a['disagree']} disagree"
+                   + (f" ({a['disagree_stub_only']} of them: raw has extra .pyi stub targets only)"
+                      if a.get("disagree_stub_only") else ""))
         out.append("")
     if "batch" in info:
         b = info["batch"]
@@ -528,7 +585,8 @@ def render(res: dict[str, Any]) -> str:
         out.append(f"Target 2: batch of {b['queries']} distinct queries over {b['files']} files, mix {b['mix']}, "
                    "total wall (ms)")
         rows = [("raw: same LSP requests, one session, sequential", "batch.raw", False),
-                ("raw + the diagnostic pulls lanser adds before refs", "batch.raw_with_lanser_diag_pulls", False),
+                (f"raw + lanser's diagnostic pulls before refs ({b.get('raw_diag_pull_count', '?')})",
+                 "batch.raw_with_lanser_diag_pulls", False),
                 ("lanser batch via warm daemon, cache misses", "batch.lanser.daemon_miss", True),
                 ("lanser batch via warm daemon, all cache hits", "batch.lanser.daemon_hit", False),
                 ("lanser --no-daemon batch (new process, cold server)", "batch.lanser.in_process", False)]
@@ -545,8 +603,10 @@ def render(res: dict[str, Any]) -> str:
             out.append(f"  daemon bundle cache over the two batches: {b['daemon_cache_delta']}")
         for name, a in info.get("batch_answers", {}).items():
             n_ok, n_bad = sum(a["agree"].values()), sum(a["disagree"].values())
+            stub = (f", {a['disagree_stub_only']} of them raw's extra .pyi stub targets only"
+                    if a.get("disagree_stub_only") else "")
             out.append(f"  answers {name}: {n_ok} agree, {n_bad} disagree with raw "
-                       f"(disagree by op {a['disagree'] or '{}'}); statuses {a['status']}")
+                       f"(disagree by op {a['disagree'] or '{}'}{stub}); statuses {a['status']}")
         out.append("")
     for note in res["notes"]:
         out.append(f"note: {note}")
@@ -573,6 +633,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--lanser", default=None, help="lanser executable (default: next to this interpreter)")
     p.add_argument("--skip", action="append", default=[], choices=["def", "batch"], help="leave a target out")
     p.add_argument("--skip-inproc", action="store_true", help="leave out the --no-daemon batch")
+    p.add_argument("--raw-diag-pulls", choices=["auto", "once", "every", "none"], default="auto",
+                   help="diagnostic pulls the raw batch sends before references, as lanser's _settle does: once per "
+                        "session (lanser from 6d0e8e9), before every references request (lanser before), or none; "
+                        "auto reads the installed lanser (default auto)")
     p.add_argument("--out", type=Path, default=None, help="JSON file (default bench/results/daemon_batch-<time>.json)")
     p.add_argument("--keep-repo", action="store_true", help="keep the temporary rich repository")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
@@ -608,6 +672,7 @@ async def amain(args: argparse.Namespace) -> int:
                           + (" + uncommitted changes in lanser/" if git(["status", "--porcelain", "--", "lanser"], PROJECT) else ""),
             "repo_label": label, "repo": str(repo), "repo_py_files": len(py_files),
             "repo_py_lines": sum(len(p.read_bytes().splitlines()) for p in py_files),
+            "raw_settings": lanser_settings(bench.python),
             "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         }
         if "def" not in args.skip:

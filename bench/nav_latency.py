@@ -186,12 +186,20 @@ class RawServer:
     """basedpyright started directly, driven by a minimal pygls client.
 
     Minimal, but configured like lanser's session where it changes the work
-    the server does or the shape of its answers: the same interpreter and
-    ``diagnosticMode: openFilesOnly`` (served through workspace/configuration,
-    which basedpyright pulls after ``initialized``), pull diagnostics
+    the server does or the shape of its answers: the settings lanser serves
+    (read from ``Orchestrator._settings_for``: the interpreter,
+    ``diagnosticMode: openFilesOnly``, ``autoSearchPaths``; served through
+    workspace/configuration, which basedpyright pulls after
+    ``initialized``), pull diagnostics
     (``textDocument.diagnostic``), Markdown hovers and definition links.
-    Unlike lanser it sends no didChangeConfiguration, no work-done-progress
-    capability and no position-encoding list.
+    Unlike lanser it advertises no work-done progress, no position-encoding
+    list and no ``textDocument.declaration``.  The last one changes answers:
+    with it, basedpyright's textDocument/definition drops ``.pyi`` stub
+    targets whenever a source target exists (its PreferSource filter), so
+    for ``from typing import ...`` raw answers typing.py *and* typing.pyi
+    and lanser typing.py only.  The default selector has no stub target.
+    (lanser also sent didChangeConfiguration until 61344d7; the
+    ``did_change_configuration`` variant still measures what that cost.)
 
     ``pull_diagnostics=False`` is the truly minimal client.  It matters: a
     client that cannot pull diagnostics gets them pushed, and basedpyright
@@ -206,10 +214,7 @@ class RawServer:
         self.timeout = timeout
         self.pull_diagnostics = pull_diagnostics
         self.did_change_configuration = did_change_configuration
-        self.settings = {
-            "python": {"pythonPath": python},
-            "basedpyright": {"analysis": {"diagnosticMode": "openFilesOnly"}},
-        }
+        self.settings = lanser_settings(python)
         self.client: Any = None
         self.uri: str | None = None
 
@@ -250,7 +255,7 @@ class RawServer:
         )), self.timeout)
         t_init = time.perf_counter() - t0
         client.initialized(lsp.InitializedParams())
-        if self.did_change_configuration:  # what lanser's session sends on top of answering the pull
+        if self.did_change_configuration:  # what lanser's session sent until 61344d7, on top of answering the pull
             client.protocol.notify("workspace/didChangeConfiguration",
                                    lsp.DidChangeConfigurationParams(settings=self.settings))
         return t_init
@@ -300,6 +305,29 @@ class RawServer:
         except Exception:
             pass
         self.client = None
+
+
+def lanser_settings(python: str) -> dict[str, Any]:
+    """The settings lanser's session serves basedpyright (``Orchestrator._settings_for``), for ``python``.
+
+    Read from the installed lanser so the raw client follows it (it gained
+    ``autoSearchPaths`` in 9ddc0ac); the fallback is what lanser served before.
+    """
+    fallback = {
+        "python": {"pythonPath": python},
+        "basedpyright": {"analysis": {"diagnosticMode": "openFilesOnly"}},
+    }
+    try:
+        from types import SimpleNamespace
+
+        from lanser.lsp.registry import server_for_language
+        from lanser.orchestrator import Orchestrator
+
+        fake = SimpleNamespace(interpreter=SimpleNamespace(executable=python))
+        settings = Orchestrator._settings_for(fake, server_for_language("python"))  # type: ignore[arg-type]
+    except Exception:  # lanser moved on; say what we serve in the JSON instead of failing
+        return fallback
+    return settings if isinstance(settings, dict) and settings.get("python") else fallback
 
 
 def _section(settings: dict[str, Any], section: str | None) -> Any:
@@ -725,7 +753,7 @@ class Bench:
             steady.take()
             items.append(("SnapshotTracker.take, first (lists + hashes every file)", snapshot_first))
             items.append(("SnapshotTracker.take, repeat (lists + stats every file)", steady.take))
-        items.append(("Workspace.files (file listing: git ls-files, else a walk)",
+        items.append(("Workspace.files (directory walk; git ls-files when a dir changed)",
                       lambda: ws.files(tuple(LANGUAGE_OF_SUFFIX))))
         items.append(("server_for_language('python') (find_spec x2 + metadata.version)",
                       lambda: server_for_language("python")))
@@ -891,7 +919,7 @@ def render(res: dict[str, Any]) -> str:
         ("raw: spawn -> initialize result", "cold.raw.initialize"),
         ("raw: spawn -> definition answer", "cold.def.raw"),
         ("raw: shutdown + exit (not in the raw cold row)", "cold.raw.shutdown"),
-        ("raw + didChangeConfiguration after initialized, as lanser", "cold.def.raw_didchange"),
+        ("raw + didChangeConfiguration (lanser sent it to 61344d7)", "cold.def.raw_didchange"),
         ("lanser in-process: Orchestrator()", "cold.inproc.construct"),
         ("lanser in-process: first run() (server start .. bundle)", "cold.inproc.run"),
         ("lanser in-process: close() (shutdown + exit)", "cold.inproc.close"),
@@ -1027,6 +1055,7 @@ async def amain(args: argparse.Namespace) -> int:
             "selector": selector,
             "lsp_position": {"line": bench.line, "character": bench.character},
             "analysed_python": bench.python,
+            "raw_settings": lanser_settings(bench.python),
             "raw_argv": bench.argv,
             "lanser_cli": bench.lanser,
             "orchestrator_kwargs_warm": {"nocache": orchestrator_kwargs(False), "cached": orchestrator_kwargs(True)},

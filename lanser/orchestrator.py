@@ -173,7 +173,7 @@ class Orchestrator(MutationCommands):
             if self._held is not None:
                 self._held = after
         elif flight is not None:
-            data = await asyncio.shield(flight)
+            data = copy.deepcopy(await asyncio.shield(flight))  # shared with its first caller
         else:
             cached = self.cache.get(key) if self.cache is not None else None
             if cached is not None:
@@ -192,7 +192,6 @@ class Orchestrator(MutationCommands):
                     self._in_flight.pop(key, None)
                 if self.cache is not None and _cacheable(data):
                     self.cache.put(key, data)
-        data = copy.deepcopy(data)
         if self.recorder is not None:
             self.recorder.bundle(data)
         if self.verbose:
@@ -235,6 +234,10 @@ class Orchestrator(MutationCommands):
 
     def _files_changed(self, snapshot: Snapshot) -> None:
         """Tell every live server which files changed on disk since the last request."""
+        if any(p.rsplit("/", 1)[-1] in ("compile_commands.json", "compile_flags.txt", "pyrightconfig.json",
+                                        "pyproject.toml", ".clangd")
+               for p in (*snapshot.changed, *snapshot.created, *snapshot.deleted)):
+            self.pool._spec_cache.clear()  # configuration changed: recompute server arguments and digests
         events = [(p, lsp.FileChangeType.Changed) for p in snapshot.changed]
         events += [(p, lsp.FileChangeType.Created) for p in snapshot.created]
         events += [(p, lsp.FileChangeType.Deleted) for p in snapshot.deleted]

@@ -103,7 +103,8 @@ def cli(ctx: click.Context, workspace: Path, json_: bool, pretty: bool, index_io
     Every command takes a selector: a cursor PATH@L<line>:C<col>, a range
     PATH@R(l,c->l,c) or a file PATH (lines and columns start at 1).
     """
-    _configure_logging(verbose)
+    if verbose:
+        _configure_logging(verbose)
     ctx.obj = Settings(workspace, json_, pretty, index_io, timeout, verbose, python,
                        not no_daemon and trace_file is None, idle_timeout, trace_file)
 

@@ -48,6 +48,9 @@ def run_requests(settings: Settings, requests: list[Any]) -> list[dict[str, Any]
 
 
 def _in_process(settings: Settings, requests: list[Any]) -> list[dict[str, Any]]:
+    from lanser.cli.main import _configure_logging
+
+    _configure_logging(settings.verbose)  # the libraries that log are imported only on this path
     from lanser.daemon.server import parse_request
     from lanser.errors import LanserError, RequestCancelled
     from lanser.orchestrator import Orchestrator, failure_bundle

@@ -8,11 +8,9 @@ one daemon; a socket nobody answers on is stale and is replaced.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -43,6 +41,9 @@ def _connect(sock_path: Path, timeout: float | None = None) -> socket.socket | N
 
 def ensure_daemon(workspace: str, python: str | None, version: str, idle: float) -> Path:
     """The socket of a live daemon for this workspace, starting one if needed."""
+    import fcntl  # only when a daemon may have to be started: not on the warm path
+    import subprocess
+
     key = paths.daemon_key(workspace, python, version)
     sock_path = paths.socket_path(key)
     probe = _connect(sock_path, timeout=2.0)

@@ -234,7 +234,8 @@ class LspSession:
             text_document=lsp.TextDocumentClientCapabilities(
                 synchronization=lsp.TextDocumentSyncClientCapabilities(did_save=True),
                 definition=lsp.DefinitionClientCapabilities(link_support=True),
-                declaration=lsp.DeclarationClientCapabilities(link_support=True),
+                # No `declaration` capability: with it, basedpyright drops .pyi stubs from
+                # definition answers (typing.pyi beside typing.py), and lanser never asks for declarations.
                 references=lsp.ReferenceClientCapabilities(),
                 hover=lsp.HoverClientCapabilities(
                     content_format=[lsp.MarkupKind.Markdown, lsp.MarkupKind.PlainText]

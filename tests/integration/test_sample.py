@@ -279,3 +279,13 @@ def test_doc_version_maps_a_cursor_exactly_across_edits(sample: Path, run_json) 
     assert code == 10 and skew["error"]["code"] == "E/VERSION_SKEW"
     code, unknown = run_json("-w", str(sample), "hover", "pkg/shapes.py@L38:C5?v=00000000")
     assert code == 10
+
+
+def test_definition_keeps_stub_and_source(sample: Path, run_json) -> None:
+    """Regression (daemon bench, rich): advertising the `declaration` capability made basedpyright
+    drop `typing.pyi` from definition answers that also had `typing.py`."""
+    (sample / "pkg" / "t.py").write_text("import typing\n\nX: typing.Any = 1\n")
+    code, b = run_json("-w", str(sample), "def", "pkg/t.py@L1:C8")
+    assert code == 0, b
+    paths = [d["path"] for d in b["facts"]["definitions"]]
+    assert "typeshed:stdlib/typing.pyi" in paths and any(p.startswith("stdlib:typing.py") for p in paths), paths
