@@ -1,1 +1,2 @@
-"""WorkspaceEdit -> ChangeSet, guards, transactional apply (to come: issue 4)."""
+"""Safe edits: WorkspaceEdit or patch -> ChangeSet (pure), guards, transactional
+apply with a journal and crash recovery, and the mutating commands."""

@@ -1,1 +1,3 @@
-"""The Docker harness (to come: issue 7)."""
+"""The Docker harness: task files, offline images, the sealed sandbox, agents,
+the task loop with per-step process rewards, grading from logs, the result
+store and reports (``lanser bench``)."""
