@@ -8,7 +8,7 @@ from functools import lru_cache
 import tree_sitter_c
 from tree_sitter import Language, Node, Parser, Tree
 
-from lanser.syntax.model import Span, SymbolDef
+from lanser.syntax.model import Span, SymbolDef, node_span, node_text
 
 __all__ = ["parse", "symbols"]
 
@@ -22,12 +22,8 @@ def parse(data: bytes) -> Tree:
     return _parser().parse(data)
 
 
-def _span(node: Node) -> Span:
-    return (tuple(node.start_point), tuple(node.end_point))  # type: ignore[return-value]
-
-
-def _text(node: Node | None) -> str:
-    return node.text.decode("utf-8", "replace") if node is not None and node.text is not None else ""
+_span = node_span
+_text = node_text
 
 
 def _declarator_name(node: Node | None) -> Node | None:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
-__all__ = ["Point", "Span", "SymbolDef", "symbol_id", "to_codepoints"]
+__all__ = ["Point", "Span", "SymbolDef", "node_span", "node_text", "symbol_id", "to_codepoints"]
 
 Point = tuple[int, int]
 Span = tuple[Point, Point]
@@ -50,3 +51,12 @@ def to_codepoints(lines: list[bytes], point: Point) -> tuple[int, int]:
     if row >= len(lines):
         return row, 0
     return row, len(lines[row][:col].decode("utf-8", "replace"))
+
+
+def node_span(node: Any) -> Span:
+    """A tree-sitter node's (start, end) points."""
+    return (tuple(node.start_point), tuple(node.end_point))
+
+
+def node_text(node: Any) -> str:
+    return node.text.decode("utf-8", "replace") if node is not None and node.text is not None else ""
