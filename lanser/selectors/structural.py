@@ -163,11 +163,9 @@ def _reexport(data: bytes, qualname: str, rel: str) -> tuple[str, str] | None:
 
     head = qualname.split(".")[0]
     tree = python.parse(data)
-    package = rel.rsplit("/", 1)[0].replace("/", ".") if "/" in rel else ""
-    if rel.endswith("__init__.py") or rel.endswith("__init__.pyi"):
-        pkg = package
-    else:
-        pkg = package
+    # The package a relative import starts from: the file's directory, for a
+    # module and for an __init__ alike.
+    pkg = rel.rsplit("/", 1)[0].replace("/", ".") if "/" in rel else ""
     for node in tree.root_node.named_children:
         if node.type != "import_from_statement":
             continue
