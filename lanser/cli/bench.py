@@ -50,6 +50,14 @@ def bootstrap(settings: Settings, force: bool) -> None:
     click.echo(render_json({"image": tag, "id": digest}) if settings.json else f"{tag} {digest}")
 
 
+def run_label(run_id: str, out: Path) -> str:
+    """The containers' ``lanser.run`` label: the run id and its results directory, so two
+    runs that share a name (in different --out directories) never clean up each other."""
+    import hashlib
+
+    return f"{run_id}-{hashlib.sha256(str(out.resolve()).encode()).hexdigest()[:8]}"
+
+
 def _store(out: Path) -> Any:
     from lanser.harness.store import Store
 
@@ -79,9 +87,7 @@ def run(settings: Settings, dataset: Path, agent_spec: str, only: tuple[str, ...
     from lanser.harness.agents import make_agent
     from lanser.harness.errors import InfrastructureError
     from lanser.harness.images import bootstrap_base, image_digest
-    from lanser.harness.runner import run_task
     from lanser.harness.sandbox import cleanup
-    from lanser.harness.store import result_key
     from lanser.harness.task import load_tasks
 
     try:
@@ -95,38 +101,26 @@ def run(settings: Settings, dataset: Path, agent_spec: str, only: tuple[str, ...
     except InfrastructureError as exc:
         raise click.ClickException(str(exc)) from None
     run_id = run_id or f"{dataset.name}-{agent.name.split(':')[0]}-{time.strftime('%Y%m%dT%H%M%S')}"
-    cleanup(run_id)  # what a killed earlier attempt of this run left behind
+    label = run_label(run_id, out)
+    cleanup(label)  # what a killed earlier attempt of this run left behind
     import signal
 
     def _terminate(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt  # SIGTERM takes the same cleanup path as Ctrl-C
 
     signal.signal(signal.SIGTERM, _terminate)
-    store = _store(out)
-    store.start_run(run_id, str(dataset), agent.name, image_id)
-    tty = sys.stderr.isatty()
-    rows = []
+    from lanser.harness.runner import run_dataset
+
+    def progress(i: int, n: int, task_id: str, line: str) -> None:
+        click.echo(f"[{i}/{n}] {task_id}: {line}", err=True)
+
     try:
-        for i, task in enumerate(tasks, 1):
-            key = result_key(task.key(), image_id, agent.name, agent.digest())
-            if store.done(key):
-                click.echo(f"[{i}/{len(tasks)}] {task.id}: done before, skipped", err=True)
-                continue
-            if tty:
-                click.echo(f"[{i}/{len(tasks)}] {task.id} ...", err=True)
-            result = run_task(task, dataset, agent, image, out / "work" / run_id,
-                              labels={"lanser.run": run_id})
-            store.put(key, run_id, task.id, agent.name, result["verdict"], result["steps"], result["stages"],
-                      result["patch"])
-            rows.append({"task": task.id, "outcome": result["verdict"]["outcome"],
-                         "reward": result["reward_total"], "seconds": result["seconds"]})
-            click.echo(f"[{i}/{len(tasks)}] {task.id}: {result['verdict']['outcome']} "
-                       f"(reward {result['reward_total']}, {result['seconds']:.1f}s)", err=True)
+        rows = run_dataset(tasks, dataset, agent, image, image_id, _store(out), run_id, out / "work" / run_id,
+                           progress=progress, label=label)
     except KeyboardInterrupt:
-        removed = cleanup(run_id)
+        removed = cleanup(label)
         click.echo(f"interrupted; removed {removed} container(s); rerun with --run-id {run_id} to resume", err=True)
         raise SystemExit(73) from None
-    store.finish_run(run_id)
     if settings.json:
         click.echo(render_json({"run": run_id, "results": rows}))
     else:

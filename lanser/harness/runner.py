@@ -24,7 +24,7 @@ from lanser.harness.agents import Agent
 from lanser.harness.errors import InfrastructureError
 from lanser.harness.task import TaskSpec
 
-__all__ = ["TaskEnv", "run_task"]
+__all__ = ["TaskEnv", "run_dataset", "run_task"]
 
 RUN_LIMITS = sandbox.Limits(wall_s=60.0, memory_mb=512, cpus=1.0, pids=128, output_bytes=64 * 1024)
 
@@ -201,3 +201,28 @@ def run_task(task: TaskSpec, dataset_dir: Path, agent: Agent, image: str, workro
     return {"task_id": task.id, "agent": agent.name, "verdict": verdict, "steps": env.steps, "stages": stages,
             "patch": patch, "seconds": round(time.monotonic() - started, 3),
             "reward_total": round(sum(s["reward"] for s in env.steps), 9)}
+
+
+def run_dataset(tasks: list[TaskSpec], dataset_dir: Path, agent: Agent, image: str, image_id: str, store: Any,
+                run_id: str, workroot: Path, *, progress: Any = None, label: str | None = None) -> list[dict[str, Any]]:
+    """Every task not done before (by content key), results stored as they finish; resumable."""
+    from lanser.harness.store import result_key
+
+    store.start_run(run_id, str(dataset_dir), agent.name, image_id)
+    rows = []
+    for i, task in enumerate(tasks, 1):
+        key = result_key(task.key(), image_id, agent.name, agent.digest())
+        if store.done(key):
+            if progress:
+                progress(i, len(tasks), task.id, "done before, skipped")
+            continue
+        result = run_task(task, dataset_dir, agent, image, workroot, labels={"lanser.run": label or run_id})
+        store.put(key, run_id, task.id, agent.name, result["verdict"], result["steps"], result["stages"],
+                  result["patch"])
+        rows.append({"task": task.id, "outcome": result["verdict"]["outcome"], "reward": result["reward_total"],
+                     "seconds": result["seconds"]})
+        if progress:
+            progress(i, len(tasks), task.id,
+                     f"{result['verdict']['outcome']} (reward {result['reward_total']}, {result['seconds']:.1f}s)")
+    store.finish_run(run_id)
+    return rows

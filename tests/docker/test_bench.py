@@ -92,11 +92,16 @@ def test_rerun_resumes_and_regrading_needs_no_docker(runs) -> None:
 
 
 def test_no_container_is_left(runs) -> None:
+    """Only this module's runs are checked: other test sessions may share the engine."""
     import docker
 
+    from lanser.cli.bench import run_label
+
+    out, _ = runs
     client = docker.from_env()
     for run_id in ("oracle", "noop", "replay"):
-        assert client.containers.list(all=True, filters={"label": f"lanser.run={run_id}"}) == [], run_id
+        label = run_label(run_id, out)
+        assert client.containers.list(all=True, filters={"label": f"lanser.run={label}"}) == [], run_id
 
 
 def test_malformed_task_file_is_a_clear_error(tmp_path: Path) -> None:
