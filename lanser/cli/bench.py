@@ -73,16 +73,18 @@ the same run id skips tasks already done.
 \b
 Examples:
   lanser bench run datasets/toy-c --agent oracle
-  lanser bench run datasets/toy-c --agent noop --run-id nightly
+  lanser bench run datasets/toy-c --agent noop --run-id nightly --workers 2
   lanser --json bench run datasets/toy-c --agent 'cmd:python3 my_agent.py'""")
 @click.argument("dataset", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--agent", "agent_spec", required=True)
 @click.option("--task", "only", multiple=True, help="Only these task ids (repeatable).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_OUT, show_default=True)
 @click.option("--run-id", default=None, help="Name the run (default: dataset, agent and time).")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Tasks run at once, each in its own process (local executor).")
 @click.pass_obj
 def run(settings: Settings, dataset: Path, agent_spec: str, only: tuple[str, ...], out: Path,
-        run_id: str | None) -> None:
+        run_id: str | None, workers: int) -> None:
     from lanser.errors import LanserError
     from lanser.harness.agents import make_agent
     from lanser.harness.errors import InfrastructureError
@@ -116,7 +118,7 @@ def run(settings: Settings, dataset: Path, agent_spec: str, only: tuple[str, ...
 
     try:
         rows = run_dataset(tasks, dataset, agent, image, image_id, _store(out), run_id, out / "work" / run_id,
-                           progress=progress, label=label)
+                           progress=progress, label=label, workers=workers, agent_spec=agent_spec)
     except KeyboardInterrupt:
         removed = cleanup(label)
         click.echo(f"interrupted; removed {removed} container(s); rerun with --run-id {run_id} to resume", err=True)

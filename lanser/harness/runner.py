@@ -204,25 +204,57 @@ def run_task(task: TaskSpec, dataset_dir: Path, agent: Agent, image: str, workro
 
 
 def run_dataset(tasks: list[TaskSpec], dataset_dir: Path, agent: Agent, image: str, image_id: str, store: Any,
-                run_id: str, workroot: Path, *, progress: Any = None, label: str | None = None) -> list[dict[str, Any]]:
-    """Every task not done before (by content key), results stored as they finish; resumable."""
+                run_id: str, workroot: Path, *, progress: Any = None, label: str | None = None,
+                workers: int = 1, agent_spec: str | None = None) -> list[dict[str, Any]]:
+    """Every task not done before (by content key), results stored as they finish; resumable.
+
+    With ``workers`` > 1 tasks run in a local process pool (each worker makes
+    its own agent from ``agent_spec`` and its own lanser orchestrator); the
+    store is written here, by the driver only.
+    """
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
     from lanser.harness.store import result_key
 
     store.start_run(run_id, str(dataset_dir), agent.name, image_id)
-    rows = []
+    labels = {"lanser.run": label or run_id}
+    todo = []
     for i, task in enumerate(tasks, 1):
         key = result_key(task.key(), image_id, agent.name, agent.digest())
         if store.done(key):
             if progress:
                 progress(i, len(tasks), task.id, "done before, skipped")
-            continue
-        result = run_task(task, dataset_dir, agent, image, workroot, labels={"lanser.run": label or run_id})
-        store.put(key, run_id, task.id, agent.name, result["verdict"], result["steps"], result["stages"],
+        else:
+            todo.append((i, task, key))
+    rows: list[dict[str, Any]] = []
+
+    def record(i: int, task: TaskSpec, key: str, result: dict[str, Any]) -> None:
+        store.put(key, run_id, task.id, result["agent"], result["verdict"], result["steps"], result["stages"],
                   result["patch"])
         rows.append({"task": task.id, "outcome": result["verdict"]["outcome"], "reward": result["reward_total"],
                      "seconds": result["seconds"]})
         if progress:
             progress(i, len(tasks), task.id,
                      f"{result['verdict']['outcome']} (reward {result['reward_total']}, {result['seconds']:.1f}s)")
+
+    if workers <= 1 or len(todo) <= 1 or agent_spec is None:
+        for i, task, key in todo:
+            record(i, task, key, run_task(task, dataset_dir, agent, image, workroot, labels=labels))
+    else:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            futures = {pool.submit(_run_in_worker, task.model_dump(mode="json"), str(dataset_dir), agent_spec,
+                                   image, str(workroot), labels): (i, task, key) for i, task, key in todo}
+            for future in as_completed(futures):
+                record(*futures[future], future.result())
+    rows.sort(key=lambda r: r["task"])
     store.finish_run(run_id)
     return rows
+
+
+def _run_in_worker(task: dict[str, Any], dataset_dir: str, agent_spec: str, image: str, workroot: str,
+                   labels: dict[str, str]) -> dict[str, Any]:
+    from lanser.harness.agents import make_agent
+
+    spec = TaskSpec.model_validate(task)
+    agent = make_agent(agent_spec, base=Path(dataset_dir))
+    return run_task(spec, Path(dataset_dir), agent, image, Path(workroot), labels=labels)

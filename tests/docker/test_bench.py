@@ -110,3 +110,12 @@ def test_malformed_task_file_is_a_clear_error(tmp_path: Path) -> None:
     proc = bench(tmp_path, "run", str(tmp_path), "--agent", "noop", "--out", str(tmp_path / "o"))
     assert proc.returncode == 1
     assert "tasks.jsonl:1: language" in proc.stderr
+
+
+def test_two_workers_give_the_same_verdicts(runs) -> None:
+    out, _ = runs
+    proc = bench(out, "run", str(TOY), "--agent", "oracle", "--out", str(out / "parallel"), "--run-id", "oracle",
+                 "--workers", "2")
+    assert proc.returncode == 0, proc.stderr
+    parallel = {r["task"]: r["outcome"] for r in json.loads(proc.stdout)["results"]}
+    assert parallel == {t: r["outcome"] for t, r in outcomes(out, "oracle").items()}
