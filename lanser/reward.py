@@ -29,7 +29,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["DEFAULT_WEIGHTS", "VERSION", "Weights", "count_diagnostics", "process_reward"]
+__all__ = ["DEFAULT_WEIGHTS", "VERSION", "Weights", "count_diagnostics", "process_reward", "reward_between"]
 
 VERSION = "pr-v1"
 
@@ -93,3 +93,18 @@ def _clean(x: float) -> float | int:
     """Round away binary noise (1.894000000002) so bundles and replays agree on a short decimal."""
     y = round(x, 9)
     return int(y) if y == int(y) else y
+
+
+def reward_between(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """r_t from two diagnostics bundles: D counted in each, S = AFTER is ok,
+    alpha = AFTER's resolution confidence (1 without one)."""
+    from lanser.errors import BadRequest
+
+    counts = []
+    for name, bundle in (("BEFORE", before), ("AFTER", after)):
+        groups = (bundle.get("facts") or {}).get("diagnostics")
+        if groups is None:
+            raise BadRequest(f"{name} is not a diagnostics bundle (use `lanser --json diag`)")
+        counts.append(count_diagnostics(groups))
+    confidence = (after.get("resolution") or {}).get("confidence") or 1.0
+    return process_reward(counts[0], counts[1], after.get("status") == "ok", float(confidence))

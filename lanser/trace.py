@@ -35,7 +35,7 @@ from lanser.errors import LanserError, ReplayMismatch
 from lanser.lsp.registry import ServerSpec
 from lanser.lsp.transport import Channel
 
-__all__ = ["ReplayTransport", "TraceRecorder", "read_trace", "replay"]
+__all__ = ["ReplayTransport", "TraceRecorder", "entries", "read_trace", "replay", "reward_series"]
 
 FAKE_ROOT = "/nonexistent/lanser-replay"
 
@@ -332,3 +332,30 @@ async def replay(path: Path, workspace: Path, *, verify: bool = False) -> list[R
             data = await orch.run(request)
             results.append(ReplayResult(req_event["seq"], req_event["request"], bundle_event["bundle"], data))
     return results
+
+
+def entries(path: Path) -> list[dict[str, Any]]:
+    """The requests of a trace with their recorded bundles, in order."""
+    out = []
+    for req, bun in _pairs(read_trace(path)):
+        b = bun["bundle"]
+        out.append({"seq": req["seq"], "cmd": req["request"].get("cmd"), "selector": req["request"].get("selector"),
+                    "status": b.get("status"), "exitCode": (b.get("meta") or {}).get("exit_code", 0),
+                    "bundleId": b.get("bundleId"), "bundle": b})
+    return out
+
+
+def reward_series(path: Path) -> list[dict[str, Any]]:
+    """Every recorded process reward of a trace, recomputed from its components and checked."""
+    from lanser.reward import Weights, process_reward
+
+    rows = []
+    for e in entries(path):
+        pr = e["bundle"].get("processReward")
+        if not pr:
+            continue
+        c = pr["components"]
+        again = process_reward(c["d_prev"], c["d_now"], bool(c["safety"]), c["alpha_conf"], Weights(**pr["weights"]))
+        rows.append({"seq": e["seq"], "cmd": e["cmd"], "selector": e["selector"], "r": pr["r"], "components": c,
+                     "consistent": again["r"] == pr["r"]})
+    return rows

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -45,15 +44,6 @@ def check(settings: Settings, patch: Any, selector: str | None, apply: bool, all
     raise SystemExit(execute(settings, "check", selector, args))
 
 
-def _d_of(bundle: dict[str, Any]) -> float:
-    from lanser.reward import count_diagnostics
-
-    groups = (bundle.get("facts") or {}).get("diagnostics")
-    if groups is None:
-        raise click.ClickException("a bundle without facts.diagnostics (use `lanser diag --json`)")
-    return count_diagnostics(groups)
-
-
 @click.command("reward", help="""The process reward r_t, offline: from two diagnostics bundles, or over a trace.
 
 With BEFORE and AFTER (outputs of `lanser --json diag`): D is counted in
@@ -69,23 +59,13 @@ Examples:
 @click.option("--trace", "trace_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None)
 @click.pass_obj
 def reward(settings: Settings, bundles: tuple[Path, ...], trace_path: Path | None) -> None:
-    from lanser.reward import Weights, process_reward
+    from lanser.errors import LanserError
+    from lanser.reward import reward_between
 
     if trace_path is not None:
-        from lanser.trace import read_trace
+        from lanser.trace import reward_series
 
-        rows = []
-        requests = {}
-        for e in read_trace(trace_path):
-            if e["event"] == "request":
-                requests[e["seq"]] = e["request"]
-            if e["event"] == "bundle" and e["bundle"].get("processReward"):
-                pr = e["bundle"]["processReward"]
-                c, w = pr["components"], pr["weights"]
-                again = process_reward(c["d_prev"], c["d_now"], bool(c["safety"]), c["alpha_conf"], Weights(**w))
-                req = requests.get(e["seq"], {})
-                rows.append({"seq": e["seq"], "cmd": req.get("cmd"), "selector": req.get("selector"),
-                             "r": pr["r"], "components": c, "consistent": again["r"] == pr["r"]})
+        rows = reward_series(trace_path)
         if settings.json:
             click.echo(render_json({"steps": rows, "total": round(sum(r["r"] for r in rows), 9)}))
         else:
@@ -96,12 +76,12 @@ def reward(settings: Settings, bundles: tuple[Path, ...], trace_path: Path | Non
         raise SystemExit(0 if all(r["consistent"] for r in rows) else 76)
     if len(bundles) != 2:
         raise click.UsageError("give BEFORE and AFTER bundles, or --trace")
-    before, after = (json.loads(p.read_text()) for p in bundles)
-    confidence = ((after.get("resolution") or {}).get("confidence")) or 1.0
-    result = process_reward(_d_of(before), _d_of(after), after.get("status") == "ok", float(confidence))
+    try:
+        result = reward_between(*(json.loads(p.read_text()) for p in bundles))
+    except LanserError as exc:
+        raise click.ClickException(exc.message) from None
     if settings.json:
         click.echo(render_json(result))
     else:
         c = result["components"]
         click.echo(f"r = {result['r']}  (D {c['d_prev']} -> {c['d_now']}, S {c['safety']}, alpha {c['alpha_conf']})")
-    sys.exit(0)

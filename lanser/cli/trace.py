@@ -67,23 +67,6 @@ def replay_cmd(settings: Settings, path: Path, verify: bool) -> None:
     raise SystemExit(0 if ok else 76)
 
 
-def _entries(path: Path) -> list[dict[str, Any]]:
-    from lanser.trace import read_trace
-
-    events = read_trace(path)
-    requests = {e["seq"]: e for e in events if e["event"] == "request"}
-    frames = sum(1 for e in events if e["event"] == "frame")
-    out = []
-    for e in events:
-        if e["event"] == "bundle" and e["seq"] in requests:
-            b = e["bundle"]
-            out.append({"seq": e["seq"], "cmd": requests[e["seq"]]["request"].get("cmd"),
-                        "selector": requests[e["seq"]]["request"].get("selector"),
-                        "status": b.get("status"), "exitCode": (b.get("meta") or {}).get("exit_code", 0),
-                        "bundleId": b.get("bundleId"), "bundle": b, "frames": frames})
-    return out
-
-
 @trace.command("list", help="""List the requests of a trace, with filters.
 
 \b
@@ -98,11 +81,13 @@ Examples:
 @click.pass_obj
 def list_cmd(settings: Settings, path: Path, cmd: str | None, selector: str | None, exit_code: int | None,
              status: str | None) -> None:
-    rows = [r for r in _entries(path)
+    from lanser.trace import entries
+
+    rows = [r for r in entries(path)
             if (cmd is None or r["cmd"] == cmd) and (selector is None or selector in (r["selector"] or ""))
             and (exit_code is None or r["exitCode"] == exit_code) and (status is None or r["status"] == status)]
     if settings.json:
-        click.echo(render_json([{k: v for k, v in r.items() if k not in ("bundle", "frames")} for r in rows]))
+        click.echo(render_json([{k: v for k, v in r.items() if k != "bundle"} for r in rows]))
     else:
         for r in rows:
             click.echo(f"{r['seq']:>4} {r['status']:<5} {r['exitCode']:>3} {r['cmd']:<12} {r['selector'] or ''}")
@@ -118,7 +103,9 @@ Examples:
 @click.argument("seq", type=int)
 @click.pass_obj
 def show_cmd(settings: Settings, path: Path, seq: int) -> None:
-    match = [r for r in _entries(path) if r["seq"] == seq]
+    from lanser.trace import entries
+
+    match = [r for r in entries(path) if r["seq"] == seq]
     if not match:
         raise click.ClickException(f"no request {seq} in {path}")
     r = match[0]
