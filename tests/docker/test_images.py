@@ -6,7 +6,6 @@ import hashlib
 import json
 import re
 import textwrap
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -146,12 +145,9 @@ def test_second_bootstrap_returns_at_once_without_rebuilding(
         raise AssertionError("bootstrap_base ran debootstrap although the image exists")
 
     monkeypatch.setattr(images, "_debootstrap", no_rebuild)
-    started = time.monotonic()
-    tag = images.bootstrap_base(docker_client)
-    took = time.monotonic() - started
+    tag = images.bootstrap_base(docker_client)  # debootstrap, if called, fails the test
     assert tag == base_image
     assert images.image_digest(tag, docker_client) == before
-    assert took < 2.0, f"a warm bootstrap took {took:.2f} s"
 
 
 def test_image_digest_of_a_missing_image_is_an_infrastructure_error(docker_client: Any) -> None:

@@ -263,6 +263,8 @@ def test_limits_are_the_containers_cgroup_limits(run_in: Callable[..., RunResult
 
 
 def test_fork_bomb_ends_as_a_result(run_in: Callable[..., RunResult], client: Any, run_label: str) -> None:
+    # The bounds below are not speed goals: they say the wall-clock limit is
+    # enforced (a hung run would exceed them many times over).
     started = time.monotonic()
     result = run_in(["python3", "-c", "import os\nwhile True: os.fork()"], limits=Limits(wall_s=20, pids=64))
     assert time.monotonic() - started < 40
