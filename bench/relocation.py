@@ -40,11 +40,8 @@ import argparse
 import datetime as dt
 import json
 import random
-import subprocess
 import sys
-import tarfile
 import time
-import zipfile
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,7 +56,8 @@ from lanser.selectors.parse import escape, parse_selector  # noqa: E402
 from lanser.syntax import SymbolDef, definitions, to_codepoints  # noqa: E402
 from lanser.workspace import Workspace  # noqa: E402
 
-CACHE = Path.home() / ".cache" / "lanser-bench"
+from sdist import fetch  # bench/sdist.py: shared by the benchmarks
+
 RESULTS = ROOT / "bench" / "results"
 KINDS = ("symbol", "symbol_plain", "ast", "anchor", "anchor_line", "baseline")
 #: Where a row's selector comes from lanser.selectors.mint (the others are hand-built).
@@ -78,37 +76,6 @@ _NOT_LIBRARY = {"tests", "test", "testing", "docs", "doc", "examples", "benchmar
 
 
 # -- data ---------------------------------------------------------------------
-
-def fetch(project: str, version: str) -> Path:
-    """The unpacked sdist of ``project==version`` (its top directory)."""
-    dest = CACHE / "src" / f"{project}-{version}"
-    if dest.is_dir() and any(dest.iterdir()):
-        return next(p for p in dest.iterdir() if p.is_dir())
-    CACHE.mkdir(parents=True, exist_ok=True)
-    archive = _find_archive(project, version)
-    if archive is None:
-        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:",
-                        f"{project}=={version}", "-d", str(CACHE)], check=True)
-        archive = _find_archive(project, version)
-        if archive is None:
-            raise SystemExit(f"pip download gave no sdist for {project}=={version}")
-    dest.mkdir(parents=True, exist_ok=True)
-    if archive.name.endswith(".zip"):
-        with zipfile.ZipFile(archive) as zf:
-            zf.extractall(dest)
-    else:
-        with tarfile.open(archive) as tf:
-            tf.extractall(dest, filter="data")
-    return next(p for p in dest.iterdir() if p.is_dir())
-
-
-def _find_archive(project: str, version: str) -> Path | None:
-    for p in sorted(CACHE.glob("*")):
-        low = p.name.lower()
-        if low.startswith(f"{project.lower()}-{version}.") and low.endswith((".tar.gz", ".zip", ".tar.bz2")):
-            return p
-    return None
-
 
 def python_files(root: Path) -> dict[str, str]:
     """Library modules of an sdist: ``{module name: relative path}`` (flat and src/ layouts)."""

@@ -64,20 +64,19 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tarfile
 import time
 import tokenize
-import zipfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sdist import CACHE, fetch  # bench/sdist.py: shared by the benchmarks
+
 # Only the standard library at import time: the rope worker runs this file
 # under the bench venv's interpreter, where lanser is not installed.
 
 ROOT = Path(__file__).resolve().parent.parent
-CACHE = Path.home() / ".cache" / "lanser-bench"
 WORK = CACHE / "rename-work"
 VENV = CACHE / "rename-venv"
 RESULTS = ROOT / "bench" / "results"
@@ -120,37 +119,6 @@ def git(repo: Path, *args: str, check: bool = True) -> str:
 
 
 # -- setup ----------------------------------------------------------------------
-
-def fetch(project: str, version: str) -> Path:
-    """The unpacked sdist of ``project==version`` (its top directory), downloaded once."""
-    dest = CACHE / "src" / f"{project}-{version}"
-    if dest.is_dir() and any(p.is_dir() for p in dest.iterdir()):
-        return next(p for p in dest.iterdir() if p.is_dir())
-    CACHE.mkdir(parents=True, exist_ok=True)
-    archive = _find_archive(project, version)
-    if archive is None:
-        run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:",
-             f"{project}=={version}", "-d", str(CACHE)], timeout=600, check=True)
-        archive = _find_archive(project, version)
-        if archive is None:
-            raise SystemExit(f"pip download gave no sdist for {project}=={version}")
-    dest.mkdir(parents=True, exist_ok=True)
-    if archive.name.endswith(".zip"):
-        with zipfile.ZipFile(archive) as zf:
-            zf.extractall(dest)
-    else:
-        with tarfile.open(archive) as tf:
-            tf.extractall(dest, filter="data")
-    return next(p for p in dest.iterdir() if p.is_dir())
-
-
-def _find_archive(project: str, version: str) -> Path | None:
-    for p in sorted(CACHE.glob("*")):
-        low = p.name.lower()
-        if low.startswith(f"{project.lower()}-{version}.") and low.endswith((".tar.gz", ".zip", ".tar.bz2")):
-            return p
-    return None
-
 
 def make_repo(p: Project) -> Path:
     """A fresh git repository holding the sdist, one commit, files owned by us."""
