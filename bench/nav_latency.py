@@ -330,15 +330,8 @@ def lanser_settings(python: str) -> dict[str, Any]:
     return settings if isinstance(settings, dict) and settings.get("python") else fallback
 
 
-def _section(settings: dict[str, Any], section: str | None) -> Any:
-    if not section:
-        return settings
-    node: Any = settings
-    for part in section.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return None
-        node = node[part]
-    return node
+# The raw client answers workspace/configuration exactly as lanser's session does.
+from lanser.lsp.session import _section  # noqa: E402
 
 
 def raw_locations(result: Any, root: Path) -> list[tuple[str, list[int]]]:
