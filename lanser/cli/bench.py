@@ -175,3 +175,8 @@ def report(settings: Settings, run_id: str, out: Path, html_path: Path | None) -
         for r in rows:
             click.echo(f"{r['task']:<28} {r['outcome']:<16} tests {r['tests']:<6} reward {r['reward']}")
         click.echo(f"report: {target}", err=True)
+
+
+from lanser.cli.bench_generate import generate  # noqa: E402  (the group lives in its own module)
+
+bench.add_command(generate)
