@@ -67,11 +67,18 @@ __all__ = [
 
 SUITE = "bookworm"
 VARIANT = "minbase"
-#: What C build / test / sanitize needs on top of minbase, and no more.  gcc
-#: (gcc-12) brings libasan8, libubsan1 and liblsan0, so
-#: ``-fsanitize=address,undefined`` links; ``patch`` applies unified diffs;
-#: ``procps`` gives ps / kill / pkill for stage timeouts.
-BASE_PACKAGES: tuple[str, ...] = ("gcc", "libc6-dev", "make", "patch", "procps", "python3")
+#: What C build / test / sanitize needs on top of minbase.  gcc (gcc-12)
+#: brings libasan8, libubsan1 and liblsan0, so ``-fsanitize=address,undefined``
+#: links; ``patch`` applies unified diffs; ``procps`` gives ps / kill / pkill
+#: for stage timeouts.  Real projects (datasets/oss-*) build with autotools or
+#: cmake and ``bear`` writes their compilation database for clangd; the kernel
+#: layer (UML KUnit) needs flex, bison, bc and the libelf / libssl headers.
+#: ``libspdlog1.10`` is named because bear depends on the virtual package
+#: ``libspdlog1.10-fmt9`` it provides, and debootstrap does not resolve virtuals.
+BASE_PACKAGES: tuple[str, ...] = (
+    "autoconf", "automake", "bc", "bear", "bison", "cmake", "flex", "gcc", "libc6-dev", "libelf-dev",
+    "libspdlog1.10", "libssl-dev", "libtool", "make", "patch", "pkg-config", "procps", "python3",
+)
 
 AGENT_USER = "agent"
 AGENT_UID = 1000

@@ -109,9 +109,10 @@ def test_mirror_comes_from_the_hosts_apt_sources(tmp_path: Path, monkeypatch: py
 
 def test_registry_dockerfile_installs_the_same_packages_and_user() -> None:
     dockerfile = (REPO / "harness" / "images" / "base" / "Dockerfile").read_text()
-    install = re.search(r"apt-get install[^\n]*\\\n\s*([^\n\\]+)", dockerfile)
+    # the package list: every continuation line after `apt-get install ... \` up to the `&&`
+    install = re.search(r"apt-get install[^\n]*\\\n((?:\s*[^\n\\&]+\\\n)+)", dockerfile)
     assert install is not None, "no apt-get install line in the base Dockerfile"
-    assert sorted(install.group(1).split()) == sorted(images.BASE_PACKAGES)
+    assert sorted(install.group(1).replace("\\", " ").split()) == sorted(images.BASE_PACKAGES)
     assert f"--uid {images.AGENT_UID}" in dockerfile and f"--gid {images.AGENT_GID}" in dockerfile
     assert f"USER {images.AGENT_UID}:{images.AGENT_GID}" in dockerfile
     assert f"WORKDIR {images.WORKDIR}" in dockerfile
