@@ -53,26 +53,32 @@ def prepare_rename(settings: Settings, selector: str) -> None:
 Previews the unified diff by default; --apply writes every file in one
 transaction (rolled back on failure, recovered after a crash). The edit is
 cross-checked against the symbol's references: a partial rename is refused
-(E/APPLY_CONFLICT) unless --allow-partial. Writes stay inside the workspace
+(E/APPLY_CONFLICT) unless --allow-partial. Renaming a Python method that
+overrides, or is overridden by, methods of related classes is partial too,
+unless --with-overrides renames the whole family. Writes stay inside the workspace
 and are refused over uncommitted work unless --allow-dirty.
 
 \b
 Examples:
   lanser rename 'py://pkg.shapes#total_area' sum_areas
   lanser rename 'py://pkg.shapes#total_area' sum_areas --apply --commit
+  lanser rename 'py://pkg.shapes#Shape.area' surface --with-overrides
   lanser --json rename 'csrc/geometry.c@L8:C5' taxicab --apply --deny 'vendor/*'""")
 @click.argument("selector")
 @click.argument("new_name")
 @_guards
 @click.option("--allow-partial", is_flag=True, help="Take an edit that misses references (not recommended).")
+@click.option("--with-overrides", is_flag=True,
+              help="Python methods: rename the overrides in subclasses and the base methods overridden too.")
 @click.option("--deny-apply-on-ambiguous", is_flag=True,
               help="Refuse to apply when the selector resolved with confidence below 1.")
 @click.pass_obj
-def rename(settings: Settings, /, selector: str, new_name: str, allow_partial: bool, deny_apply_on_ambiguous: bool,
-           **guard: Any) -> None:
+def rename(settings: Settings, /, selector: str, new_name: str, allow_partial: bool, with_overrides: bool,
+           deny_apply_on_ambiguous: bool, **guard: Any) -> None:
     from lanser.cli.nav import execute
 
     args = _guard_args(**guard) | {"newName": new_name, "allowPartial": allow_partial or None,
+                                   "withOverrides": with_overrides or None,
                                    "denyApplyOnAmbiguous": deny_apply_on_ambiguous or None}
     raise SystemExit(execute(settings, "rename", selector, args))
 

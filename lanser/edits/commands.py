@@ -23,12 +23,13 @@ from lsprotocol import types as lsp
 from lanser.bundle.models import Bundle, Facts, Request
 from lanser.edits import guards
 from lanser.edits.apply import apply_changes
-from lanser.edits.plan import ChangeSet, decode, plan_workspace_edit, uri_path
+from lanser.edits.plan import ChangeSet, decode, merge_workspace_edits, plan_workspace_edit, uri_path
 from lanser.edits.patch import parse_patch
 from lanser.reward import count_diagnostics, process_reward
 from lanser.errors import Ambiguous, ApplyConflict, BadRequest, FsPermissions, NotFound, UnsupportedCap
 
 if TYPE_CHECKING:
+    from lanser.edits.overrides import Method
     from lanser.lsp.session import LspSession
 
 __all__ = ["MutationCommands"]
@@ -94,17 +95,32 @@ class MutationCommands:
         if not edit:
             raise NotFound(f"the server proposed no edit for renaming {request.selector}")
         edit_data = self._data(edit)  # type: ignore[attr-defined]
+        ref_data: list[Any] = self._data(refs) or []  # type: ignore[attr-defined]
+        family: list[Method] = []
         try:
+            if target.language == "python":
+                family = self._override_family(edit_data)
+                if family and args.get("withOverrides"):
+                    edit_data, ref_data = await self._rename_family(family, new_name, edit_data, ref_data, bundle)
+                    bundle.edits = {"overrides": [f"{m.path}#{m.cls}.{m.name}" for m in family]}
+                    family = []
             changes = self._plan(edit_data, encoding, args)
-            missing, extra = _completeness(edit_data, self._data(refs) or [], self._rel_of_uri)  # type: ignore[attr-defined]
+            missing, extra = _completeness(edit_data, ref_data, self._rel_of_uri)
+            missing += [[m.path, m.line, m.col, f"override {m.cls}.{m.name} left behind (--with-overrides)"]
+                        for m in family]
             if target.language == "python":
                 missing += _import_residue(self.workspace, target.lines, target, edit_data, self._rel_of_uri)  # type: ignore[attr-defined]
             complete = not missing and not extra
+            overrides = (bundle.edits or {}).get("overrides")
             bundle.edits = self._edits_block(edit_data, changes, complete=complete, missing=missing, extra=extra)
+            if overrides:
+                bundle.edits["overrides"] = overrides
             if not complete and not args.get("allowPartial"):
+                left = sum(1 for m in missing if len(m) > 3 and str(m[3]).startswith("override "))
+                why = (f"{left} override(s) left behind (--with-overrides renames them), " if left else "")
                 raise ApplyConflict(
-                    f"the rename is partial: {len(missing)} reference(s) not edited, {len(extra)} edit(s) "
-                    "that are no reference; refused (--allow-partial to take it anyway)",
+                    f"the rename is partial: {why}{len(missing) - left} reference(s) not edited, {len(extra)} "
+                    "edit(s) that are no reference; refused (--allow-partial to take it anyway)",
                     missing=missing, extra=extra)
         except (ApplyConflict, FsPermissions, NotFound):
             bundle.processReward = process_reward(0, 0, False, target.confidence)
@@ -112,6 +128,50 @@ class MutationCommands:
         await self._evaluate(bundle, target.language, changes, [target.path], target.confidence, safe=complete)
         if apply:
             bundle.edits.update(self._apply(changes, args, f"Rename {request.selector} to {new_name}"))
+
+    def _override_family(self, edit: dict[str, Any]) -> list[Method]:
+        """Overrides of (or overridden by) the methods this edit renames, which it does not rename."""
+        from lanser.edits.overrides import classes_of, override_family
+
+        starts = {(p, ln, c) for p, ln, c in _edit_starts(edit, self._rel_of_uri)}
+        if not any(p.endswith((".py", ".pyi")) for p, _, _ in starts):
+            return []
+        files = []
+        for rel in self.workspace.files((".py", ".pyi")):  # type: ignore[attr-defined]
+            try:
+                files.append((rel, (self.root / rel).read_bytes()))
+            except OSError:
+                continue
+        return override_family(classes_of(files), starts)
+
+    async def _rename_family(self, family: list[Method], new_name: str, edit: dict[str, Any], refs: list[Any],
+                             bundle: Bundle) -> tuple[dict[str, Any], list[Any]]:
+        """Rename every member of ``family`` too; one merged edit and the union of the references."""
+
+        async def op(s: LspSession) -> list[tuple[Any, Any]]:
+            out = []
+            for m in family:
+                doc = s.sync_document(m.path, "python")
+                ident = lsp.TextDocumentIdentifier(uri=doc.uri)
+                # The column is the same in every encoding: only indentation and `def` precede a method name.
+                pos = lsp.Position(line=m.line, character=m.col)
+                more = await s.request("textDocument/rename", lsp.RenameParams(
+                    text_document=ident, position=pos, new_name=new_name), timeout=self.timeout)  # type: ignore[attr-defined]
+                more_refs = await s.request("textDocument/references", lsp.ReferenceParams(
+                    text_document=ident, position=pos, context=lsp.ReferenceContext(include_declaration=True)),
+                    timeout=self.timeout)  # type: ignore[attr-defined]
+                if not more:
+                    raise NotFound(f"the server proposed no edit for renaming the override {m.cls}.{m.name} "
+                                   f"in {m.path}")
+                out.append((more, more_refs))
+            return out
+
+        answers = await self._call("python", op, bundle)  # type: ignore[attr-defined]
+        edits = [edit] + [self._data(e) for e, _ in answers]  # type: ignore[attr-defined]
+        all_refs = list(refs)
+        for _, r in answers:
+            all_refs += self._data(r) or []  # type: ignore[attr-defined]
+        return merge_workspace_edits(edits), all_refs
 
     async def _cmd_check(self, request: Request, bundle: Bundle) -> None:
         """Evaluate a patch speculatively: its diagnostics and reward, nothing written unless ``apply``."""

@@ -19,7 +19,8 @@ from urllib.parse import unquote, urlparse
 from lanser.errors import ApplyConflict, NotFound
 from lanser.text import convert_column, from_lsp_encoding
 
-__all__ = ["ChangeSet", "FileChange", "apply_text_edits", "decode", "encode", "plan_workspace_edit"]
+__all__ = ["ChangeSet", "FileChange", "apply_text_edits", "decode", "encode", "merge_workspace_edits",
+           "plan_workspace_edit"]
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,40 @@ def apply_text_edits(data: bytes, edits: list[dict[str, Any]], lsp_encoding: str
             new = new.replace("\r\n", "\n").replace("\n", "\r\n")
         out = out[:start] + new + out[end:]
     return encode(out, encoding)
+
+
+def merge_workspace_edits(edits: list[dict[str, Any]]) -> dict[str, Any]:
+    """One WorkspaceEdit (``changes`` form) holding the text edits of several, each once.
+
+    The edits must all describe the same versions of the files (answers of
+    one server about one snapshot). The same edit twice is kept once; two
+    different edits that overlap are an ApplyConflict, as are file
+    operations, which have no meaningful union.
+    """
+    merged: dict[str, dict[tuple[int, int, int, int, str], dict[str, Any]]] = {}
+
+    def add(uri: str, items: list[dict[str, Any]]) -> None:
+        slot = merged.setdefault(uri, {})
+        for e in items:
+            r = e["range"]
+            slot[(r["start"]["line"], r["start"]["character"], r["end"]["line"], r["end"]["character"],
+                  e["newText"])] = e
+
+    for edit in edits:
+        for change in edit.get("documentChanges") or []:
+            if change.get("kind") is not None:
+                raise ApplyConflict(f"cannot merge a {change['kind']} file operation with other edits")
+            add(change["textDocument"]["uri"], change["edits"])
+        for uri, items in (edit.get("changes") or {}).items():
+            add(uri, items)
+    out: dict[str, list[dict[str, Any]]] = {}
+    for uri, slot in sorted(merged.items()):
+        keys = sorted(slot)
+        for a, b in zip(keys, keys[1:]):
+            if (b[0], b[1]) < (a[2], a[3]) or (a[:4] == b[:4]):
+                raise ApplyConflict(f"two different edits overlap in {uri} at line {b[0] + 1}")
+        out[uri] = [slot[k] for k in keys]
+    return {"changes": out}
 
 
 def plan_workspace_edit(edit: dict[str, Any], lsp_encoding: str, rel_of_uri: Callable[[str], str],

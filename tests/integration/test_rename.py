@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -185,3 +186,61 @@ def test_src_layout_imports_resolve(tmp_path: Path, run_json) -> None:
     code, b = run_json("-w", str(ws), "--python", "/nonexistent-python", "def", "tests/test_lib.py@L5:C12")
     assert code == 0, b
     assert b["facts"]["definitions"][0]["path"] == "src/lib/__init__.py"
+
+
+OVERRIDES = {
+    "pkg/__init__.py": "",
+    "pkg/base.py": "class Shape:\n    def area(self) -> float:\n        return 0.0\n\n\n"
+                   "def total(shapes: list[Shape]) -> float:\n    return sum(s.area() for s in shapes)\n",
+    "pkg/sub.py": "from pkg.base import Shape, total\n\n\nclass Square(Shape):\n"
+                  "    def __init__(self, side: float) -> None:\n        self.side = side\n\n"
+                  "    def area(self) -> float:\n        return self.side * self.side\n\n\n"
+                  "class Tile(Square):\n    def area(self) -> float:\n        return super().area() * 2\n\n\n"
+                  "class Unrelated:\n    def area(self) -> float:\n        return 1.0\n\n\n"
+                  "def main() -> float:\n    return total([Square(2), Tile(1)]) + Unrelated().area()\n",
+}
+
+
+@pytest.fixture
+def family_repo(tmp_path: Path) -> Path:
+    ws = tmp_path / "ws"
+    for rel, text in OVERRIDES.items():
+        (ws / rel).parent.mkdir(parents=True, exist_ok=True)
+        (ws / rel).write_text(text)
+    git(ws, "init", "-q")
+    git(ws, "add", "-A")
+    git(ws, "commit", "-qm", "init")
+    return ws
+
+
+def run_main(ws: Path) -> str:
+    return subprocess.run([sys.executable, "-c", "from pkg.sub import main; print(main())"], cwd=ws, check=True,
+                          capture_output=True, text=True).stdout.strip()
+
+
+def test_renaming_a_method_alone_leaves_its_overrides_behind_so_it_is_refused(family_repo: Path, run_json) -> None:
+    """basedpyright renames Shape.area and its calls but not Square.area / Tile.area, which then stop
+    overriding it (no diagnostic says so: `total` would silently return 0)."""
+    code, b = run_json("-w", str(family_repo), "rename", "py://pkg.base#Shape.area", "surface", "--apply")
+    assert code == 70 and b["error"]["code"] == "E/APPLY_CONFLICT"
+    missing = b["error"]["details"]["missing"]
+    assert [m[:3] for m in missing] == [["pkg/sub.py", 7, 8], ["pkg/sub.py", 12, 8]]
+    assert all("override" in m[3] for m in missing)
+    assert "2 override(s) left behind" in b["error"]["message"]
+    assert b["processReward"]["components"]["safety"] == 0
+    assert git(family_repo, "status", "--porcelain") == ""  # nothing written
+
+
+def test_with_overrides_renames_the_family_from_any_member_and_behaviour_is_kept(family_repo: Path,
+                                                                                 run_json) -> None:
+    before = run_main(family_repo)
+    code, b = run_json("-w", str(family_repo), "rename", "py://pkg.sub#Square.area", "surface",
+                       "--with-overrides", "--apply")
+    assert code == 0, b
+    assert b["edits"]["complete"] is True and b["edits"]["applied"] is True
+    assert b["edits"]["overrides"] == ["pkg/base.py#Shape.area", "pkg/sub.py#Tile.area"]
+    sub = (family_repo / "pkg" / "sub.py").read_text()
+    assert sub.count("def surface(self)") == 2 and "super().surface()" in sub
+    assert "def area(self) -> float:\n        return 1.0" in sub  # the unrelated class keeps its name
+    assert "s.surface()" in (family_repo / "pkg" / "base.py").read_text()
+    assert run_main(family_repo) == before == "7.0"
