@@ -49,8 +49,13 @@ def _escape_char(ch: str) -> str:
     return ch
 
 
-def unescape(text: str, selector: str, offset: int) -> str:
-    """Decode ``%XX`` escapes; ``offset`` is where ``text`` starts in ``selector``."""
+def unescape(text: str, selector: str, offset: int, columns: list[int] | None = None) -> str:
+    """Decode ``%XX`` escapes; ``offset`` is where ``text`` starts in ``selector``.
+
+    ``columns``, when ``text`` was rewritten from the selector (backslash
+    escapes in a snippet), gives the 1-based selector column of each of its
+    characters, so an error points into what the user wrote.
+    """
     out = bytearray()
     i = 0
     while i < len(text):
@@ -61,7 +66,7 @@ def unescape(text: str, selector: str, offset: int) -> str:
                 raise BadSelectorSyntax(
                     "bad percent-escape: '%' must be followed by two hex digits",
                     selector=selector,
-                    column=offset + i + 1,
+                    column=columns[i] if columns is not None else offset + i + 1,
                 )
             out.append(int(hexpart, 16))
             i += 3
@@ -313,19 +318,23 @@ def _parse_anchor(selector: str) -> AnchorSpec:
         raise BadSelectorSyntax("expected '\"' to open the snippet", selector=selector, column=i + 1)
     j = i + 1
     raw: list[str] = []
+    columns: list[int] = []  # the selector column (1-based) each character of ``raw`` came from
     while j < len(selector):
         ch = selector[j]
         if ch == "\\" and j + 1 < len(selector) and selector[j + 1] in '"/\\':
-            raw.append(escape(selector[j + 1]) if selector[j + 1] == '"' else selector[j + 1])
+            text = escape(selector[j + 1]) if selector[j + 1] == '"' else selector[j + 1]
+            raw.append(text)
+            columns += [j + 1] * len(text)
             j += 2
             continue
         if ch == '"':
             break
         raw.append(ch)
+        columns.append(j + 1)
         j += 1
     else:
         raise BadSelectorSyntax("unterminated snippet: missing closing '\"'", selector=selector, column=i + 1)
-    snippet = unescape("".join(raw), selector, i + 1)
+    snippet = unescape("".join(raw), selector, i + 1, columns)
     if not snippet:
         raise BadSelectorSyntax("empty snippet", selector=selector, column=i + 2)
     ctx = None

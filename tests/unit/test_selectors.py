@@ -47,12 +47,7 @@ INVALID = [c for c in CASES if "error" in c]
 #: Corpus entries the parser gets wrong today (reported, not encoded): the
 #: corpus holds the right answer and these run as strict xfails, so fixing
 #: the parser turns them into XPASS failures until the entry is removed here.
-KNOWN_BUGS: dict[str, str] = {
-    'anchor://a.py#"\\"%zz"': "bad %-escape after \\\" in a snippet: column is computed on the "
-    "rewritten snippet (\\\" -> %22), 19 instead of 18",
-    'anchor://a.py#"\\/%zz"': "bad %-escape after \\/ in a snippet: column is computed on the "
-    "rewritten snippet (\\/ -> /), 17 instead of 18",
-}
+KNOWN_BUGS: dict[str, str] = {}
 
 
 def _params(cases: list[dict[str, Any]]) -> list[Any]:
