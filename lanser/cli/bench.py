@@ -180,3 +180,7 @@ def report(settings: Settings, run_id: str, out: Path, html_path: Path | None) -
 from lanser.cli.bench_generate import generate  # noqa: E402  (the group lives in its own module)
 
 bench.add_command(generate)
+
+from lanser.cli.bench_source import source  # noqa: E402  (the group lives in its own module)
+
+bench.add_command(source)

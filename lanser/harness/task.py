@@ -1,8 +1,9 @@
 """Task files: one ``TaskSpec`` per JSONL line, validated with the line and field at fault.
 
-A task names its source (a directory next to the task file for now; git,
-Debian source and PyPI sdists are the next source kinds), how to build,
-test and sanitize it, the problem statement, the patch that creates its
+A task names its source (a directory next to the task file, a git
+repository at a commit, a Debian source package at a version or a PyPI
+sdist; every remote kind pinned by a sha256, see
+:mod:`lanser.harness.sources`), how to build, test and sanitize it, the problem statement, the patch that creates its
 starting state from the source (``start_patch``), the gold patch, the test
 oracles and its resource limits.  Specs are frozen and derive a content key
 that the result store uses, so a changed task is never confused with the
@@ -13,25 +14,133 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic.config import JsonDict
 
 from lanser.errors import BadRequest
 
-__all__ = ["Commands", "Limits", "Oracles", "Source", "TaskSpec", "load_tasks", "tree_digest"]
+__all__ = ["REMOTE_KINDS", "Commands", "Limits", "Oracles", "Source", "SourceKind", "TaskSpec", "load_tasks",
+           "tree_digest"]
 
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+SourceKind = Literal["dir", "git", "debian", "pypi"]
+#: The fields each kind needs (besides ``sha256``) and those it may carry.
+_SOURCE_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "dir": (("path",), ()),
+    "git": (("url", "commit"), ()),
+    "debian": (("package", "version"), ("skip_patches",)),
+    "pypi": (("name", "version"), ()),
+}
+_OPTIONAL_FIELDS = ("path", "url", "commit", "package", "name", "version", "skip_patches")
+REMOTE_KINDS = ("git", "debian", "pypi")
+
+
+def _source_schema(schema: JsonDict) -> None:
+    """What the validators check, in the published task schema too (a task file pins remote sources)."""
+    schema["allOf"] = [
+        {"if": {"properties": {"kind": {"const": kind}}, "required": ["kind"] if kind != "dir" else []},
+         "then": {"required": [*needed, *(["sha256"] if kind in REMOTE_KINDS else [])]}}
+        for kind, (needed, _) in _SOURCE_FIELDS.items()
+    ]
+
+
 class Source(_Frozen):
-    kind: Literal["dir"] = "dir"
-    path: str
-    #: sha256 of the source tree (``tree_digest``); checked when given.
+    """Where a task's code comes from.
+
+    ``dir``: ``path``, relative to the dataset directory.  ``git``: ``url``
+    and a full ``commit`` id.  ``debian``: ``package`` and ``version`` (with
+    its epoch, as ``apt-cache showsrc`` prints it).  ``pypi``: sdist ``name``
+    and ``version``.  ``sha256`` (64 hex digits, ``sha256:`` prefix allowed)
+    is of the ``.dsc`` for debian, of the sdist file for pypi, and of the
+    tree (:func:`tree_digest`) for git and dir; remote kinds must carry it
+    in a task file (``lanser bench source fetch`` prints it).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", json_schema_extra=_source_schema)
+
+    kind: SourceKind = "dir"
+    path: str | None = None
+    url: str | None = None
+    commit: str | None = Field(default=None, pattern=r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+    package: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9.+-]+$")
+    name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    version: str | None = Field(default=None, pattern=r"^[A-Za-z0-9.+:~_!-]+$")
+    #: debian only: unpack the upstream code without Debian's patches
+    #: (``dpkg-source -x --skip-patches``).  Off by default: the version then
+    #: names what Debian ships, security fixes included.
+    skip_patches: bool = False
     sha256: str | None = None
+
+    @field_validator("sha256")
+    @classmethod
+    def _hex(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.lower().removeprefix("sha256:")
+        if not re.fullmatch(r"[0-9a-f]{64}", value):
+            raise ValueError("must be 64 hex digits (optionally prefixed by sha256:)")
+        return value
+
+    @model_validator(mode="after")
+    def _fields_of_kind(self) -> Source:
+        needed, allowed = _SOURCE_FIELDS[self.kind]
+        missing = [f for f in needed if getattr(self, f) is None]
+        if missing:
+            raise ValueError(f"a {self.kind} source needs {' and '.join(missing)}")
+        extra = [f for f in _OPTIONAL_FIELDS if f not in needed and f not in allowed
+                 and getattr(self, f) not in (None, False)]
+        if extra:
+            raise ValueError(f"a {self.kind} source takes no {', '.join(extra)}")
+        if self.kind == "dir" and (os.path.isabs(str(self.path)) or ".." in Path(str(self.path)).parts):
+            raise ValueError("path must be relative to the dataset directory, without '..'")
+        return self
+
+    @property
+    def remote(self) -> bool:
+        return self.kind in REMOTE_KINDS
+
+    def spec(self) -> str:
+        """The short form ``lanser bench source fetch`` takes (see :meth:`parse`)."""
+        if self.kind == "git":
+            return f"git:{self.url}@{self.commit}"
+        if self.kind == "debian":
+            return f"debian:{self.package}={self.version}"
+        if self.kind == "pypi":
+            return f"pypi:{self.name}=={self.version}"
+        return f"dir:{self.path}"
+
+    @classmethod
+    def parse(cls, text: str, sha256: str | None = None) -> Source:
+        """``debian:PACKAGE=VERSION``, ``pypi:NAME==VERSION``, ``git:URL@COMMIT`` or ``dir:PATH``."""
+        kind, sep, rest = text.partition(":")
+        fields: dict[str, object]
+        if not sep or kind not in _SOURCE_FIELDS:
+            raise ValueError(f"{text!r}: say debian:PACKAGE=VERSION, pypi:NAME==VERSION, git:URL@COMMIT or dir:PATH")
+        if kind == "debian" and "=" in rest:
+            package, _, version = rest.partition("=")
+            fields = {"package": package, "version": version}
+        elif kind == "pypi" and "==" in rest:
+            name, _, version = rest.partition("==")
+            fields = {"name": name, "version": version}
+        elif kind == "git" and "@" in rest:
+            url, _, commit = rest.rpartition("@")
+            fields = {"url": url, "commit": commit}
+        elif kind == "dir":
+            fields = {"path": rest}
+        else:
+            raise ValueError(f"{text!r}: a {kind} source is written "
+                             + {"debian": "debian:PACKAGE=VERSION", "pypi": "pypi:NAME==VERSION",
+                                "git": "git:URL@COMMIT"}[kind])
+        return cls.model_validate({"kind": kind, **fields, "sha256": sha256})
 
 
 class Commands(_Frozen):
@@ -48,6 +157,9 @@ class Oracles(_Frozen):
 
 class Limits(_Frozen):
     wall_s: float = Field(default=300.0, gt=0)
+    #: Wall time of ``commands.setup`` (run once per project layer, see
+    #: :mod:`lanser.harness.project`): configure + full builds take longer.
+    setup_wall_s: float = Field(default=3600.0, gt=0)
     memory_mb: int = Field(default=1024, ge=32)
     cpus: float = Field(default=1.0, gt=0)
     pids: int = Field(default=256, ge=8)
@@ -66,6 +178,14 @@ class TaskSpec(_Frozen):
     oracles: Oracles = Oracles()
     limits: Limits = Limits()
 
+    @field_validator("source")
+    @classmethod
+    def _pinned(cls, source: Source) -> Source:
+        if source.remote and source.sha256 is None:
+            raise ValueError(f"a {source.kind} source needs sha256 "
+                             f"(`lanser bench source fetch {source.spec()}` prints it)")
+        return source
+
     def key(self) -> str:
         """Content hash of the whole spec: the identity results are stored under."""
         return hashlib.sha256(json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
@@ -76,11 +196,24 @@ class TaskSpec(_Frozen):
 
 
 def tree_digest(root: Path) -> str:
-    """sha256 over (relative path, content) of every file under ``root``, in path order."""
+    """``sha256:`` over every entry under ``root`` in path order: regular files by
+    content and executable bit, symbolic links by target (never followed).
+    Modification times and owners are left out, so a copy has the same digest."""
     h = hashlib.sha256()
-    for p in sorted(root.rglob("*")):
-        if p.is_file():
-            h.update(p.relative_to(root).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
+    entries: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        entries.extend(os.path.join(dirpath, n) for n in filenames)
+        entries.extend(os.path.join(dirpath, n) for n in dirnames if os.path.islink(os.path.join(dirpath, n)))
+    for full in sorted(entries, key=lambda e: Path(e).relative_to(root).as_posix()):
+        rel = Path(full).relative_to(root).as_posix().encode()
+        if os.path.islink(full):
+            h.update(b"L" + rel + b"\0" + os.readlink(full).encode() + b"\0")
+            continue
+        h.update((b"X" if os.access(full, os.X_OK) else b"F") + rel + b"\0")
+        with open(full, "rb") as f:
+            while chunk := f.read(1 << 20):
+                h.update(chunk)
+        h.update(b"\0")
     return "sha256:" + h.hexdigest()
 
 
@@ -88,6 +221,7 @@ def load_tasks(path: Path) -> list[TaskSpec]:
     """Every task of a JSONL file; a bad line is E/BAD_REQUEST naming the line and the field."""
     tasks: list[TaskSpec] = []
     seen: set[str] = set()
+    digests: dict[str, str] = {}
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
             continue
@@ -104,11 +238,16 @@ def load_tasks(path: Path) -> list[TaskSpec]:
         if task.id in seen:
             raise BadRequest(f"{path}:{n}: duplicate task id {task.id!r}", line=n, field="id")
         seen.add(task.id)
-        src = path.parent / task.source.path
-        if not src.is_dir():
-            raise BadRequest(f"{path}:{n}: source.path: {src} is not a directory", line=n, field="source.path")
-        if task.source.sha256 and tree_digest(src) != task.source.sha256:
-            raise BadRequest(f"{path}:{n}: source.sha256: the source tree does not match", line=n,
-                             field="source.sha256")
+        if task.source.kind == "dir":
+            src = path.parent / str(task.source.path)
+            if not src.is_dir():
+                raise BadRequest(f"{path}:{n}: source.path: {src} is not a directory", line=n, field="source.path")
+            if task.source.sha256:
+                key = str(src.resolve())
+                if key not in digests:  # tasks share one source: hash it once
+                    digests[key] = tree_digest(src).removeprefix("sha256:")
+                if digests[key] != task.source.sha256:
+                    raise BadRequest(f"{path}:{n}: source.sha256: the source tree does not match", line=n,
+                                     field="source.sha256")
         tasks.append(task)
     return tasks
