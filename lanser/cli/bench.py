@@ -74,6 +74,7 @@ the same run id skips tasks already done.
 Examples:
   lanser bench run datasets/toy-c --agent oracle
   lanser bench run datasets/toy-c --agent noop --run-id nightly --workers 2
+  lanser bench run datasets/toy-c --agent oracle --executor ray --ray-address 10.0.0.5:6379
   lanser --json bench run datasets/toy-c --agent 'cmd:python3 my_agent.py'""")
 @click.argument("dataset", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--agent", "agent_spec", required=True)
@@ -82,12 +83,19 @@ Examples:
 @click.option("--run-id", default=None, help="Name the run (default: dataset, agent and time).")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Tasks run at once, each in its own process (local executor).")
+@click.option("--executor", "executor_name", type=click.Choice(["local", "ray"]), default="local",
+              show_default=True, help="Where tasks run: this machine, or a Ray cluster (pip install 'lanser[ray]').")
+@click.option("--ray-address", envvar="RAY_ADDRESS", default=None, metavar="HOST:PORT",
+              help="The Ray cluster's head (or 'auto' on one of its nodes); default: $RAY_ADDRESS.")
+@click.option("--retries", type=click.IntRange(min=0, max=10), default=2, show_default=True,
+              help="Further attempts of a task after an infrastructure failure (lost node, Docker error).")
 @click.pass_obj
 def run(settings: Settings, dataset: Path, agent_spec: str, only: tuple[str, ...], out: Path,
-        run_id: str | None, workers: int) -> None:
+        run_id: str | None, workers: int, executor_name: str, ray_address: str | None, retries: int) -> None:
     from lanser.errors import LanserError
     from lanser.harness.agents import make_agent
     from lanser.harness.errors import InfrastructureError
+    from lanser.harness.executor import make_executor
     from lanser.harness.images import bootstrap_base, image_digest
     from lanser.harness.sandbox import cleanup
     from lanser.harness.task import load_tasks
@@ -95,6 +103,7 @@ def run(settings: Settings, dataset: Path, agent_spec: str, only: tuple[str, ...
     try:
         tasks = [t for t in load_tasks(dataset / "tasks.jsonl") if not only or t.id in only]
         agent = make_agent(agent_spec, base=dataset)
+        executor = make_executor(executor_name, workers=workers, ray_address=ray_address)
     except LanserError as exc:
         raise click.ClickException(f"{exc.code}: {exc.message}") from None
     try:
@@ -118,7 +127,16 @@ def run(settings: Settings, dataset: Path, agent_spec: str, only: tuple[str, ...
 
     try:
         rows = run_dataset(tasks, dataset, agent, image, image_id, _store(out), run_id, out / "work" / run_id,
-                           progress=progress, label=label, workers=workers, agent_spec=agent_spec)
+                           progress=progress, label=label, workers=workers, agent_spec=agent_spec,
+                           executor=executor, retries=retries, notice=lambda msg: click.echo(msg, err=True))
+    except LanserError as exc:  # the executor cannot start: no Ray installed (72), no address (2)
+        if settings.json:
+            click.echo(render_json({"status": "error", "error": exc.to_dict()}))
+        else:
+            click.echo(f"lanser: {exc.code}: {exc.message}", err=True)
+        raise SystemExit(exc.exit_code) from None
+    except InfrastructureError as exc:  # the cluster is unreachable, or no node can run a task
+        raise click.ClickException(str(exc)) from None
     except KeyboardInterrupt:
         removed = cleanup(label)
         click.echo(f"interrupted; removed {removed} container(s); rerun with --run-id {run_id} to resume", err=True)
@@ -184,3 +202,7 @@ bench.add_command(generate)
 from lanser.cli.bench_source import source  # noqa: E402  (the group lives in its own module)
 
 bench.add_command(source)
+
+from lanser.cli.bench_study import study  # noqa: E402  (the study command lives in its own module)
+
+bench.add_command(study)

@@ -13,6 +13,7 @@ the agent can no longer touch, and grading reads only their logs.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import subprocess
 import time
@@ -24,7 +25,7 @@ from lanser.harness.agents import Agent
 from lanser.harness.errors import InfrastructureError
 from lanser.harness.task import TaskSpec
 
-__all__ = ["TaskEnv", "run_dataset", "run_task"]
+__all__ = ["TaskEnv", "run_attempt", "run_dataset", "run_task"]
 
 RUN_LIMITS = sandbox.Limits(wall_s=60.0, memory_mb=512, cpus=1.0, pids=128, output_bytes=64 * 1024)
 
@@ -205,15 +206,19 @@ def run_task(task: TaskSpec, dataset_dir: Path, agent: Agent, image: str, workro
 
 def run_dataset(tasks: list[TaskSpec], dataset_dir: Path, agent: Agent, image: str, image_id: str, store: Any,
                 run_id: str, workroot: Path, *, progress: Any = None, label: str | None = None,
-                workers: int = 1, agent_spec: str | None = None) -> list[dict[str, Any]]:
+                workers: int = 1, agent_spec: str | None = None, executor: Any = None, retries: int = 2,
+                notice: Any = None) -> list[dict[str, Any]]:
     """Every task not done before (by content key), results stored as they finish; resumable.
 
-    With ``workers`` > 1 tasks run in a local process pool (each worker makes
-    its own agent from ``agent_spec`` and its own lanser orchestrator); the
-    store is written here, by the driver only.
+    ``executor`` places the attempts (default: a :class:`~lanser.harness.executor.LocalExecutor`
+    of ``workers`` processes, each making its own agent from ``agent_spec``);
+    this driver alone writes the store and reports progress.  An attempt that
+    failed on infrastructure (an ``infra_error`` verdict, a lost node or worker)
+    is tried again up to ``retries`` times, elsewhere when the executor can
+    choose; only the last attempt of a task is recorded, and each task once.
+    ``notice(message)`` hears about retries.
     """
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
+    from lanser.harness.executor import Attempt, Job, LocalExecutor
     from lanser.harness.store import result_key
 
     store.start_run(run_id, str(dataset_dir), agent.name, image_id)
@@ -225,36 +230,78 @@ def run_dataset(tasks: list[TaskSpec], dataset_dir: Path, agent: Agent, image: s
             if progress:
                 progress(i, len(tasks), task.id, "done before, skipped")
         else:
-            todo.append((i, task, key))
+            todo.append(Attempt(i, task, key))
     rows: list[dict[str, Any]] = []
-
-    def record(i: int, task: TaskSpec, key: str, result: dict[str, Any]) -> None:
-        store.put(key, run_id, task.id, result["agent"], result["verdict"], result["steps"], result["stages"],
-                  result["patch"])
-        rows.append({"task": task.id, "outcome": result["verdict"]["outcome"], "reward": result["reward_total"],
-                     "seconds": result["seconds"]})
-        if progress:
-            progress(i, len(tasks), task.id,
-                     f"{result['verdict']['outcome']} (reward {result['reward_total']}, {result['seconds']:.1f}s)")
-
-    if workers <= 1 or len(todo) <= 1 or agent_spec is None:
-        for i, task, key in todo:
-            record(i, task, key, run_task(task, dataset_dir, agent, image, workroot, labels=labels))
-    else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = {pool.submit(_run_in_worker, task.model_dump(mode="json"), str(dataset_dir), agent_spec,
-                                   image, str(workroot), labels): (i, task, key) for i, task, key in todo}
-            for future in as_completed(futures):
-                record(*futures[future], future.result())
+    recorded: set[str] = set()
+    lost_any = False
+    executor = executor or LocalExecutor(workers if len(todo) > 1 else 1)
+    executor.open(Job(dataset_dir, image, workroot, labels, agent_spec), agent)
+    try:
+        for attempt in todo:
+            executor.submit(attempt)
+        while executor.pending():
+            finished = executor.next_finished()
+            attempt = finished.attempt
+            failure = finished.infrastructure_failure()
+            lost_any = lost_any or finished.result is None
+            if failure is not None and attempt.number <= retries:
+                where = f" on node {finished.node[:12]}" if finished.node else ""
+                if notice:
+                    notice(f"{attempt.task.id}: attempt {attempt.number}{where} failed ({_first_line(failure)}); "
+                           f"retrying ({attempt.number + 1}/{retries + 1})")
+                executor.submit(attempt.retry(finished.node))
+                continue
+            if attempt.key in recorded:  # never twice, whatever an executor reports
+                continue
+            result = finished.result or _lost_result(attempt.task, agent.name, failure or "lost")
+            store.put(attempt.key, run_id, attempt.task.id, result["agent"], result["verdict"], result["steps"],
+                      result["stages"], result["patch"])
+            recorded.add(attempt.key)
+            rows.append({"task": attempt.task.id, "outcome": result["verdict"]["outcome"],
+                         "reward": result["reward_total"], "seconds": result["seconds"]})
+            if progress:
+                progress(attempt.index, len(tasks), attempt.task.id,
+                         f"{result['verdict']['outcome']} (reward {result['reward_total']}, "
+                         f"{result['seconds']:.1f}s)")
+    finally:
+        executor.close()
+    if lost_any:
+        # A lost attempt's sandbox has no process left to remove it; what it left on this
+        # machine's engine goes now that nothing of the run is running.  Best effort: the
+        # driver may have no engine of its own, and other nodes' engines are out of reach.
+        with contextlib.suppress(InfrastructureError):
+            sandbox.cleanup(labels["lanser.run"])
     rows.sort(key=lambda r: r["task"])
     store.finish_run(run_id)
     return rows
 
 
-def _run_in_worker(task: dict[str, Any], dataset_dir: str, agent_spec: str, image: str, workroot: str,
-                   labels: dict[str, str]) -> dict[str, Any]:
+def run_attempt(task: TaskSpec | dict[str, Any], dataset_dir: Path | str, agent: Agent | str, image: str,
+                workroot: Path | str, labels: dict[str, str]) -> dict[str, Any]:
+    """The task function every executor places: make sure ``image`` is on this machine, then
+    :func:`run_task`.  Plain-data arguments (a task dict, an agent spec) when it runs in another
+    process or on another node; the base image is built there or found by its recipe digest."""
     from lanser.harness.agents import make_agent
+    from lanser.harness.images import BASE_REPOSITORY, base_tag, bootstrap_base, image_digest
 
-    spec = TaskSpec.model_validate(task)
-    agent = make_agent(agent_spec, base=Path(dataset_dir))
-    return run_task(spec, Path(dataset_dir), agent, image, Path(workroot), labels=labels)
+    spec = task if isinstance(task, TaskSpec) else TaskSpec.model_validate(task)
+    the_agent = make_agent(agent, base=Path(dataset_dir)) if isinstance(agent, str) else agent
+    try:
+        if image.startswith(f"{BASE_REPOSITORY}:") and image not in (base_tag(), f"{BASE_REPOSITORY}:latest"):
+            raise InfrastructureError(f"this machine's lanser makes the base image {base_tag()}, the run uses "
+                                      f"{image}: install the same lanser version everywhere", stage="image")
+        if bootstrap_base() != image:
+            image_digest(image)  # a layer image: it must be here already
+    except InfrastructureError as exc:
+        the_agent.close()
+        return _lost_result(spec, the_agent.name, str(exc))
+    return run_task(spec, Path(dataset_dir), the_agent, image, Path(workroot), labels=labels)
+
+
+def _lost_result(task: TaskSpec, agent_name: str, why: str) -> dict[str, Any]:
+    return {"task_id": task.id, "agent": agent_name, "verdict": {"outcome": "infra_error", "error": why},
+            "steps": [], "stages": {}, "patch": "", "seconds": 0.0, "reward_total": 0.0}
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else text

@@ -1,0 +1,392 @@
+"""Executors: where the attempts of a benchmark run are placed.
+
+::
+
+    Executor (protocol: open, submit, pending, next_finished, close)
+    ├── LocalExecutor   this machine: in the driver's process (1 worker) or a process pool
+    └── RayExecutor     a Ray cluster: one Ray task per attempt, placed by resource requests
+
+Every placement runs the same task function (:func:`lanser.harness.runner.run_attempt`)
+and hands back a :class:`Finished`; the driver (``run_dataset``) alone writes
+the store, shows progress and decides on retries.  An attempt that never
+produced a result (its node died, its worker process crashed) comes back with
+``result=None`` and the reason, so a lost node costs a retry, never the run.
+
+Ray is optional (``pip install 'lanser[ray]'``): this module imports it only
+inside :class:`RayExecutor`, so the local executor needs nothing more.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import deque
+from collections.abc import Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Protocol
+
+from lanser.errors import BadRequest, UnsupportedCap
+from lanser.harness.errors import InfrastructureError
+from lanser.harness.task import TaskSpec
+
+__all__ = ["Attempt", "Executor", "Finished", "Job", "LocalExecutor", "RayExecutor", "make_executor",
+           "ray_options", "task_resources"]
+
+#: The custom Ray resource every task asks for: a node advertises it (``ray start
+#: --resources '{"docker": N}'``) when it has a Docker engine for N tasks at once.
+DOCKER_RESOURCE = "docker"
+#: Image families that need a node capability beyond Docker: the resource named
+#: here is requested too (a kernel task lands only on nodes started with ``kernel``).
+IMAGE_RESOURCES: Mapping[str, str] = {"kernel": "kernel"}
+#: How long the Ray executor waits with nothing finishing before it checks that
+#: every pending attempt still has a live node that could run it.
+STARVATION_CHECK_S = 20.0
+
+
+@dataclass(frozen=True)
+class Job:
+    """What every attempt of one run shares, as plain data (it crosses process and node boundaries)."""
+
+    dataset_dir: Path
+    image: str
+    workroot: Path
+    labels: Mapping[str, str]
+    agent_spec: str | None
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One try at one task: ``number`` counts from 1; ``avoid`` names nodes where earlier tries failed."""
+
+    index: int
+    task: TaskSpec
+    key: str
+    number: int = 1
+    avoid: tuple[str, ...] = ()
+
+    def retry(self, failed_on: str | None) -> Attempt:
+        avoid = self.avoid + ((failed_on,) if failed_on and failed_on not in self.avoid else ())
+        return replace(self, number=self.number + 1, avoid=avoid)
+
+    def workroot(self, job: Job) -> Path:
+        """A fresh directory per retry: what a lost attempt left running never shares a work area."""
+        return job.workroot if self.number == 1 else job.workroot / f"retry-{self.number}"
+
+
+@dataclass(frozen=True)
+class Finished:
+    """An attempt that is over: its result record, or ``result=None`` and why it was lost."""
+
+    attempt: Attempt
+    result: dict[str, Any] | None
+    node: str | None = None
+    lost: str | None = None
+
+    def infrastructure_failure(self) -> str | None:
+        """Why this attempt failed for reasons that are not the agent's, or None."""
+        if self.result is None:
+            return self.lost or "the attempt was lost"
+        verdict = self.result.get("verdict") or {}
+        if verdict.get("outcome") == "infra_error":
+            return str(verdict.get("error") or "infrastructure failure")
+        return None
+
+
+class Executor(Protocol):
+    name: str
+
+    def open(self, job: Job, agent: Any) -> None: ...
+    def submit(self, attempt: Attempt) -> None: ...
+    def pending(self) -> int: ...
+    def next_finished(self) -> Finished: ...
+    def close(self) -> None: ...
+
+
+def make_executor(name: str, *, workers: int = 1, ray_address: str | None = None) -> Executor:
+    """The executor called ``name`` (``local`` or ``ray``)."""
+    if name == "local":
+        return LocalExecutor(workers)
+    if name == "ray":
+        return RayExecutor(ray_address)
+    raise BadRequest(f"unknown executor {name!r}: local or ray", field="executor")
+
+
+# -- local ---------------------------------------------------------------------
+
+
+class LocalExecutor:
+    """This machine: attempts run one by one in the driver, or ``workers`` at a time in a process pool.
+
+    In the pool each worker process makes its own agent from the job's agent
+    spec; in the driver the caller's agent object is used.  A worker process
+    that dies loses its attempts (and breaks the pool, which is made anew on
+    the next submit).
+    """
+
+    name = "local"
+
+    def __init__(self, workers: int = 1) -> None:
+        self.workers = max(1, workers)
+        self._job: Job | None = None
+        self._agent: Any = None
+        self._queue: deque[Attempt] = deque()
+        self._pool: ProcessPoolExecutor | None = None
+        self._futures: dict[Future[dict[str, Any]], Attempt] = {}
+
+    def open(self, job: Job, agent: Any) -> None:
+        self._job, self._agent = job, agent
+
+    def submit(self, attempt: Attempt) -> None:
+        job = self._require_job()
+        if self.workers == 1 or job.agent_spec is None:
+            self._queue.append(attempt)
+            return
+        from lanser.harness.runner import run_attempt
+
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(max_workers=self.workers)
+        future = self._pool.submit(run_attempt, attempt.task.model_dump(mode="json"), str(job.dataset_dir),
+                                   job.agent_spec, job.image, str(attempt.workroot(job)), dict(job.labels))
+        self._futures[future] = attempt
+
+    def pending(self) -> int:
+        return len(self._queue) + len(self._futures)
+
+    def next_finished(self) -> Finished:
+        job = self._require_job()
+        if self._queue:
+            from lanser.harness.runner import run_attempt
+
+            attempt = self._queue.popleft()
+            return Finished(attempt, run_attempt(attempt.task, job.dataset_dir, self._agent, job.image,
+                                                 attempt.workroot(job), dict(job.labels)))
+        if not self._futures:
+            raise RuntimeError("nothing is pending")
+        done, _ = wait(self._futures, return_when=FIRST_COMPLETED)
+        future = next(iter(done))
+        attempt = self._futures.pop(future)
+        try:
+            return Finished(attempt, future.result())
+        except BrokenProcessPool as exc:
+            self._drop_pool()
+            return Finished(attempt, None, lost=f"the worker process died: {exc}")
+
+    def close(self) -> None:
+        for future in self._futures:
+            future.cancel()
+        self._futures.clear()
+        self._queue.clear()
+        self._drop_pool()
+
+    def _drop_pool(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+    def _require_job(self) -> Job:
+        if self._job is None:
+            raise RuntimeError("open() the executor first")
+        return self._job
+
+
+# -- ray -------------------------------------------------------------------------
+
+
+def task_resources(task: TaskSpec) -> dict[str, float]:
+    """The custom Ray resources ``task`` needs on its node: ``docker``, plus its image family's."""
+    resources = {DOCKER_RESOURCE: 1.0}
+    family = task.image.split(":", 1)[0].split("-", 1)[0]
+    if family in IMAGE_RESOURCES:
+        resources[IMAGE_RESOURCES[family]] = 1.0
+    return resources
+
+
+def ray_options(task: TaskSpec, avoid: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Ray task options for one attempt: the task's limits as resource requests, no Ray-side retries
+    (the driver retries, so it can count attempts and move them off a failed node)."""
+    options: dict[str, Any] = {
+        "num_cpus": task.limits.cpus,
+        "memory": task.limits.memory_mb * 1024 * 1024,
+        "resources": task_resources(task),
+        "max_retries": 0,
+        "retry_exceptions": False,
+    }
+    if avoid:
+        options["label_selector"] = {"ray.io/node-id": f"!in({','.join(avoid)})"}
+    return options
+
+
+def _fits(node: Mapping[str, Any], options: Mapping[str, Any]) -> bool:
+    """Whether a node's total resources could ever hold one attempt with ``options``."""
+    total: Mapping[str, float] = node.get("Resources") or {}
+    wanted = {"CPU": float(options["num_cpus"]), "memory": float(options["memory"]), **options["resources"]}
+    return bool(node.get("Alive")) and all(total.get(name, 0.0) >= amount for name, amount in wanted.items())
+
+
+_NODE_ID = re.compile(r"node ID: ([0-9a-f]{16,})")
+
+
+def _ray_attempt(task: dict[str, Any], dataset_dir: str, agent_spec: str, image: str, workroot: str,
+                 labels: dict[str, str]) -> tuple[str, dict[str, Any]]:
+    """The Ray task: the same task function as locally, plus the node it ran on."""
+    from lanser.harness.runner import run_attempt
+
+    node = str(_import_ray().get_runtime_context().get_node_id())
+    return node, run_attempt(task, dataset_dir, agent_spec, image, workroot, labels)
+
+
+@dataclass
+class _Flight:
+    attempt: Attempt
+    options: dict[str, Any]
+    since: float = field(default_factory=time.monotonic)
+
+
+class RayExecutor:
+    """A Ray cluster at ``address`` (``host:port`` of its head, or ``auto`` on a node of it).
+
+    Each attempt is one Ray task asking for the task's CPUs and memory and
+    the custom resources of :func:`task_resources`, so it lands only on a
+    node that advertises them.  The task makes or finds the base image on
+    its node (``bootstrap_base``: content-addressed, so every node agrees on
+    what the image is) and runs the task loop there.  The dataset directory
+    and the work directory must be reachable at the same paths on every node
+    (a shared file system, or the same checkout), and lanser of the same
+    version installed where the Ray workers run.
+    """
+
+    name = "ray"
+
+    def __init__(self, address: str | None) -> None:
+        self.address = address
+        self._job: Job | None = None
+        self._remote: Any = None
+        self._ray: Any = None
+        self._flights: dict[Any, _Flight] = {}
+
+    def open(self, job: Job, agent: Any) -> None:
+        if not self.address:
+            raise BadRequest("--executor ray needs the cluster's address: --ray-address HOST:PORT (or RAY_ADDRESS;"
+                             " 'auto' on a node of the cluster)", field="ray_address")
+        if job.agent_spec is None:
+            raise BadRequest("the Ray executor makes each attempt's agent from its spec; none was given",
+                             field="agent")
+        ray = _import_ray()
+        import logging
+
+        try:
+            ray.init(address=self.address, logging_level=logging.ERROR, log_to_driver=False,
+                     configure_logging=True)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            raise InfrastructureError(f"cannot connect to the Ray cluster at {self.address}: {exc}",
+                                      stage="ray") from exc
+        self._ray = ray
+        self._remote = ray.remote(_ray_attempt)
+        self._job = replace(job, agent_spec=_portable_agent_spec(job.agent_spec),
+                            dataset_dir=job.dataset_dir.resolve(), workroot=job.workroot.resolve())
+        if not any(_fits(node, {"num_cpus": 0, "memory": 0, "resources": {DOCKER_RESOURCE: 1.0}})
+                   for node in ray.nodes()):
+            self.close()
+            raise InfrastructureError(f"no live node of the Ray cluster at {self.address} advertises the resource "
+                                      f"{DOCKER_RESOURCE!r}: start nodes that have a Docker engine with "
+                                      f"ray start --resources '{{\"{DOCKER_RESOURCE}\": N}}'", stage="ray")
+
+    def submit(self, attempt: Attempt) -> None:
+        job = self._require_job()
+        nodes = self._ray.nodes()
+        options = ray_options(attempt.task)
+        able = [n["NodeID"] for n in nodes if _fits(n, options)]
+        if not able:
+            raise InfrastructureError(f"no live node of the Ray cluster can run {attempt.task.id}: it asks for "
+                                      f"{_describe(options)}", stage="ray")
+        # Avoid the nodes that failed this task before, unless that leaves nowhere to go.
+        avoid = tuple(n for n in attempt.avoid if n in able)
+        if avoid and len(avoid) < len(able):
+            options = ray_options(attempt.task, avoid)
+        assert job.agent_spec is not None
+        ref = self._remote.options(**options).remote(
+            attempt.task.model_dump(mode="json"), str(job.dataset_dir), job.agent_spec, job.image,
+            str(attempt.workroot(job)), dict(job.labels))
+        self._flights[ref] = _Flight(attempt, options)
+
+    def pending(self) -> int:
+        return len(self._flights)
+
+    def next_finished(self) -> Finished:
+        ray = self._ray
+        if not self._flights:
+            raise RuntimeError("nothing is pending")
+        while True:
+            ready, _ = ray.wait(list(self._flights), num_returns=1, timeout=STARVATION_CHECK_S)
+            if ready:
+                ref = ready[0]
+                flight = self._flights.pop(ref)
+                try:
+                    node, result = ray.get(ref)
+                except ray.exceptions.RayTaskError as exc:
+                    # An exception raised by the task function itself: a harness bug, not a lost
+                    # node; it ends the run as it would locally (the cause, not Ray's wrapper).
+                    raise exc.as_instanceof_cause() from None
+                except ray.exceptions.RayError as exc:  # node died, worker crashed, object lost
+                    match = _NODE_ID.search(str(exc))
+                    return Finished(flight.attempt, None, node=match.group(1) if match else None,
+                                    lost=f"{type(exc).__name__}: {str(exc).splitlines()[0]}")
+                return Finished(flight.attempt, result, node=node)
+            starved = self._starved()
+            if starved is not None:
+                return starved
+
+    def _starved(self) -> Finished | None:
+        """A pending attempt that no live node can run any more (its nodes died), given up as lost."""
+        nodes = self._ray.nodes()
+        for ref, flight in list(self._flights.items()):
+            if not any(_fits(n, flight.options) for n in nodes):
+                self._ray.cancel(ref, force=True)
+                del self._flights[ref]
+                return Finished(flight.attempt, None, lost=f"no live node can run it any more "
+                                                           f"({_describe(flight.options)})")
+        return None
+
+    def close(self) -> None:
+        if self._ray is not None:
+            for ref in self._flights:
+                try:
+                    self._ray.cancel(ref, force=True)
+                except Exception:  # noqa: BLE001 - best effort on the way out; the job's end stops them too
+                    pass
+            self._flights.clear()
+            self._ray.shutdown()
+            self._ray = None
+
+    def _require_job(self) -> Job:
+        if self._job is None or self._ray is None:
+            raise RuntimeError("open() the executor first")
+        return self._job
+
+
+def _import_ray() -> Any:
+    """Ray, untyped on purpose: it is optional, and lanser's type check need not walk it."""
+    import importlib
+
+    try:
+        return importlib.import_module("ray")
+    except ImportError:
+        raise UnsupportedCap("the Ray executor needs Ray: pip install 'lanser[ray]'") from None
+
+
+def _describe(options: Mapping[str, Any]) -> str:
+    wanted = {"CPU": options["num_cpus"], "memory_mb": options["memory"] // (1024 * 1024), **options["resources"]}
+    return ", ".join(f"{name}={amount:g}" for name, amount in wanted.items())
+
+
+def _portable_agent_spec(spec: str | None) -> str | None:
+    """``replay:FILE`` with FILE relative to this process's directory, made absolute: Ray workers
+    run elsewhere (a FILE relative to the dataset stays relative, the workers resolve it there)."""
+    if spec and spec.startswith("replay:"):
+        path = Path(spec[len("replay:"):])
+        if not path.is_absolute() and path.exists():
+            return f"replay:{path.resolve()}"
+    return spec
