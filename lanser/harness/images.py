@@ -399,11 +399,11 @@ def _unmount_below(directory: Path) -> None:
         subprocess.run(["umount", "-l", point], capture_output=True, check=False)
 
 
-def _debootstrap(root: Path, mirror: str, say: Progress) -> None:
+def _debootstrap(root: Path, mirror: str, say: Progress, packages: tuple[str, ...] = BASE_PACKAGES) -> None:
     command = [
         _which("debootstrap") or "debootstrap",
         f"--variant={VARIANT}",
-        f"--include={','.join(BASE_PACKAGES)}",
+        f"--include={','.join(packages)}",
         "--components=main",
         SUITE,
         str(root),
@@ -586,3 +586,161 @@ def build_layer(
         )
         image_id: str = image.id
     return image_id
+
+
+# -- the lanser image's base ------------------------------------------------
+#
+# The top-level Dockerfile (lanser and its pinned servers, for CI) needs far
+# less than the toolchain base: python3 to run lanser, git for its dirty-tree
+# guard and --commit, tini as PID 1 (setpriv comes with util-linux, which is
+# essential).  It is bootstrapped the same way (debootstrap minbase, docker
+# import), has no user of its own (the image's entrypoint runs lanser as the
+# owner of the mounted repository) and does not depend on lanser's version,
+# so a new lanser release reuses it.
+
+SLIM_REPOSITORY = "lanser-slim"
+SLIM_LATEST = f"{SLIM_REPOSITORY}:latest"
+SLIM_RECIPE_LABEL = "lanser.slim.recipe"
+#: python3-venv brings ensurepip: the Dockerfile's build stage makes a venv with it.
+SLIM_PACKAGES: tuple[str, ...] = ("git", "python3", "python3-venv", "tini")
+#: Documentation, manuals and translations, which nothing in a CI image reads
+#: (copyright files stay).  dpkg is told to leave them out of later installs too.
+SLIM_EXCLUDES: tuple[str, ...] = ("usr/share/doc", "usr/share/info", "usr/share/lintian", "usr/share/locale",
+                                  "usr/share/man")
+SLIM_REVISION = 1
+SLIM_MANIFEST_PATH = "etc/lanser/slim.json"
+
+
+def slim_recipe() -> dict[str, Any]:
+    """Everything that decides what the lanser image's base holds."""
+    return {
+        "suite": SUITE,
+        "variant": VARIANT,
+        "packages": sorted(SLIM_PACKAGES),
+        "excludes": sorted(SLIM_EXCLUDES),
+        "path": IMAGE_PATH,
+        "revision": SLIM_REVISION,
+    }
+
+
+def slim_recipe_digest() -> str:
+    """sha256 (hex) of the canonical JSON of :func:`slim_recipe`."""
+    canonical = json.dumps(slim_recipe(), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def find_slim_base(client: Any = None, digest: str | None = None) -> Any | None:
+    """The slim base of recipe ``digest`` (default: the current one), or None."""
+    client = client or docker_client()
+    digest = digest or slim_recipe_digest()
+    with _docker_errors("docker", "cannot list images"):
+        labelled = client.images.list(filters={"label": f"{SLIM_RECIPE_LABEL}={digest}"})
+    candidates = [i for i in labelled if any(t.startswith(f"{SLIM_REPOSITORY}:") for t in i.tags)]
+    exact = [i for i in candidates if f"{SLIM_REPOSITORY}:{digest[:12]}" in i.tags]
+    pool = exact or candidates
+    return max(pool, key=lambda image: str(image.attrs.get("Created", ""))) if pool else None
+
+
+def bootstrap_slim_base(
+    client: Any = None,
+    *,
+    mirror: str | None = None,
+    force: bool = False,
+    progress: Progress | None = None,
+) -> str:
+    """Make sure the lanser image's base exists; return ``lanser-slim:<digest[:12]>``.
+
+    Like :func:`bootstrap_base` (found at once when it exists, else
+    debootstrapped from ``mirror`` and imported; root and the mirror needed,
+    concurrent callers wait for each other), with :data:`SLIM_PACKAGES` and
+    no user.  Also tagged ``lanser-slim:latest``.
+    """
+    say: Progress = progress or (lambda _message: None)
+    client = client or docker_client()
+    digest = slim_recipe_digest()
+    tag = f"{SLIM_REPOSITORY}:{digest[:12]}"
+    with _recipe_lock(digest):
+        image = None if force else find_slim_base(client, digest)
+        if image is None:
+            _check_bootstrap_tools()
+            mirror = mirror or apt_mirror()
+            with _scratch_dir() as scratch:
+                root = scratch / "rootfs"
+                say(f"debootstrap {SUITE} ({VARIANT}, {', '.join(SLIM_PACKAGES)}) from {mirror}")
+                _debootstrap(root, mirror, say, SLIM_PACKAGES)
+                say("trimming documentation and apt's caches")
+                _prepare_slim_rootfs(root, digest, mirror)
+                tarball = scratch / "rootfs.tar"
+                _pack(root, tarball)
+                say(f"docker import as {tag}")
+                image = _import_slim(client, tarball, digest, mirror)
+        with _docker_errors("docker", "cannot tag the slim base image"):
+            for name in (digest[:12], "latest"):
+                if f"{SLIM_REPOSITORY}:{name}" not in image.tags:
+                    image.tag(SLIM_REPOSITORY, name)
+    say(f"slim base image {tag} ({image.id})")
+    return tag
+
+
+def _prepare_slim_rootfs(root: Path, digest: str, mirror: str) -> None:
+    try:
+        for rel in SLIM_EXCLUDES:
+            top = root / rel
+            if not top.is_dir():
+                continue
+            for entry in top.iterdir():
+                copyright_file = entry / "copyright"
+                if rel == "usr/share/doc" and entry.is_dir() and not entry.is_symlink() and copyright_file.is_file():
+                    for inner in entry.iterdir():
+                        if inner.name != "copyright":
+                            _remove(inner)
+                else:
+                    _remove(entry)
+        dpkg_cfg = root / "etc/dpkg/dpkg.cfg.d/lanser-slim"
+        dpkg_cfg.parent.mkdir(parents=True, exist_ok=True)
+        lines = [f"path-exclude /{rel}/*" for rel in SLIM_EXCLUDES] + ["path-include /usr/share/doc/*/copyright"]
+        dpkg_cfg.write_text("\n".join(lines) + "\n")
+        etc = root / "etc"
+        (etc / "hostname").write_text("lanser\n")
+        resolv = etc / "resolv.conf"
+        if resolv.is_file() or resolv.is_symlink():
+            resolv.unlink()
+        resolv.write_text("")
+        for cache in (root / "var/cache/apt/archives", root / "var/lib/apt/lists"):
+            if cache.is_dir():
+                for entry in cache.iterdir():
+                    if entry.is_file() and entry.name != "lock":
+                        entry.unlink()
+        manifest = root / SLIM_MANIFEST_PATH
+        manifest.parent.mkdir(parents=True, exist_ok=True)
+        record = {"recipe": slim_recipe(), "digest": digest, "mirror": mirror, "installed": _installed(root)}
+        manifest.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+    except OSError as exc:
+        raise InfrastructureError(f"cannot prepare the root file system: {exc}", stage="bootstrap") from exc
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
+
+
+def _import_slim(client: Any, tarball: Path, digest: str, mirror: str) -> Any:
+    changes = [
+        f"LABEL {SLIM_RECIPE_LABEL}={digest}",
+        f"LABEL lanser.base.suite={SUITE}",
+        f"LABEL lanser.base.mirror={json.dumps(mirror)}",
+        f"ENV PATH={IMAGE_PATH}",
+        "ENV LANG=C.UTF-8",
+        'CMD ["/bin/bash"]',
+    ]
+    with _docker_errors("import", "docker import of the slim base image failed"):
+        answer = client.api.import_image(src=str(tarball), repository=SLIM_REPOSITORY, tag=digest[:12],
+                                         changes=changes)
+        for line in str(answer).splitlines():
+            with contextlib.suppress(ValueError):
+                message = json.loads(line)
+                if isinstance(message, dict) and message.get("error"):
+                    raise InfrastructureError(f"docker import: {message['error']}", stage="import")
+        return client.images.get(f"{SLIM_REPOSITORY}:{digest[:12]}")
