@@ -5,7 +5,9 @@ REQUEST}``, ``{"type": "run", "command": SHELL}``, ``{"type": "submit"}``.
 Built-ins: ``oracle`` (the gold patch, one hunk per step), ``noop``,
 ``replay:FILE`` (a recorded JSONL action list); ``cmd:COMMAND`` runs any
 program speaking JSON lines (one observation per line on its stdin, one
-action per line on its stdout).
+action per line on its stdout).  ``partial[:SEED]``, ``corrupt[:SEED]`` and
+``shuffle[:SEED]`` are synthetic trajectories made from the gold patch
+(:mod:`lanser.harness.trajectories`), deterministic for a seed.
 """
 
 from __future__ import annotations
@@ -142,5 +144,14 @@ def make_agent(spec: str, base: Path | None = None) -> Agent:
         return _Scripted(f"replay:{path.name}", actions)
     if spec.startswith("cmd:"):
         return CommandAgent(spec[len("cmd:"):])
-    raise BadRequest(f"unknown agent {spec!r}: oracle, noop, replay:FILE or cmd:COMMAND",
+    kind, _, seed = spec.partition(":")
+    if kind in ("partial", "corrupt", "shuffle"):
+        from lanser.harness.trajectories import TrajectoryAgent
+
+        if not re.fullmatch(r"\d{0,9}", seed):
+            raise BadRequest(f"agent {spec!r}: the seed must be a non-negative integer ({kind}:3)",
+                             field="agent", hint=spec[:80])
+        return TrajectoryAgent(kind, int(seed or 0))
+    raise BadRequest(f"unknown agent {spec!r}: oracle, noop, partial[:SEED], corrupt[:SEED], shuffle[:SEED], "
+                     "replay:FILE or cmd:COMMAND",
                      field="agent", hint=re.sub(r"\s+", " ", spec)[:80])

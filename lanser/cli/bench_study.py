@@ -1,0 +1,158 @@
+"""``lanser bench study``: does the process reward predict success? Run, measure, write up."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from lanser.cli.main import Settings
+from lanser.cli.render import render_json
+
+__all__ = ["study"]
+
+FAMILIES = ("oracle", "noop", "partial", "corrupt", "shuffle")
+SEEDED = ("partial", "corrupt", "shuffle")
+
+
+def agent_specs(agents: str, seeds: int) -> list[str]:
+    """``oracle,corrupt`` with 2 seeds -> ``oracle, corrupt:0, corrupt:1`` (oracle and noop first)."""
+    wanted = [a.strip() for a in agents.split(",") if a.strip()]
+    bad = [a for a in wanted if a not in FAMILIES and not a.startswith("replay:")]
+    if bad or not wanted:
+        raise click.BadParameter(f"unknown agent(s) {', '.join(bad) or '(none)'}: choose from {', '.join(FAMILIES)} "
+                                 "or replay:FILE", param_hint="--agents")
+    ordered = sorted(wanted, key=lambda a: (a not in ("oracle", "noop"), a not in SEEDED, FAMILIES.index(a)
+                                            if a in FAMILIES else 0))
+    return [f"{a}:{s}" if a in SEEDED else a for a in ordered for s in (range(seeds) if a in SEEDED else [0])]
+
+
+def _plan_digest(actions: list[dict[str, Any]]) -> str:
+    bare = [{k: v for k, v in a.items() if k != "note"} for a in actions]
+    return hashlib.sha256(json.dumps(bare, sort_keys=True).encode()).hexdigest()
+
+
+@click.command("study", help="""Run synthetic trajectory agents over DATASET... and measure whether the
+process reward predicts the final verdict.
+
+Agents (--agents, comma-separated): oracle, noop, and partial, corrupt,
+shuffle with --seeds seeds each (partial:0 .. partial:N-1); replay:FILE
+adds recorded trajectories. A plan identical to one already run for the
+same task is run and counted once. Runs go through `bench run`'s store
+(--store, resumable: a rerun only runs what is missing). Written to --out:
+results.json, summary.md, scatter.svg, curves.svg, predictors.svg.
+
+\b
+Examples:
+  lanser bench study datasets/toy-c --seeds 5 --out study/toy-c
+  lanser bench study datasets/oss-* --agents oracle,corrupt,noop --seeds 3 --max-tasks 10
+  lanser --json bench study datasets/toy-c --seeds 2 --bootstrap 200 --out /tmp/s""")
+@click.argument("datasets", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--agents", default="oracle,partial,corrupt,shuffle,noop", show_default=True)
+@click.option("--seeds", type=click.IntRange(min=1), default=5, show_default=True,
+              help="Seeds per seeded agent (partial, corrupt, shuffle).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("study"), show_default=True)
+@click.option("--store", type=click.Path(file_okay=False, path_type=Path), default=Path(".lanser-bench"),
+              show_default=True, help="Where the runs' SQLite store lives (shared with bench run).")
+@click.option("--task", "only", multiple=True, help="Only these task ids (repeatable).")
+@click.option("--max-tasks", type=click.IntRange(min=1), default=None, help="Only the first N tasks of each dataset.")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--bootstrap", "resamples", type=click.IntRange(min=10), default=1000, show_default=True,
+              help="Bootstrap resamples per confidence interval.")
+@click.option("--seed", "boot_seed", type=int, default=0, show_default=True, help="Seed of the bootstrap.")
+@click.option("--title", default=None, help="Title of summary.md.")
+@click.pass_obj
+def study(settings: Settings, datasets: tuple[Path, ...], agents: str, seeds: int, out: Path, store: Path,
+          only: tuple[str, ...], max_tasks: int | None, workers: int, resamples: int, boot_seed: int,
+          title: str | None) -> None:
+    from lanser.errors import LanserError
+    from lanser.harness.agents import make_agent
+    from lanser.harness.errors import InfrastructureError
+    from lanser.harness.images import bootstrap_base, image_digest
+    from lanser.harness.runner import run_dataset
+    from lanser.harness.sandbox import cleanup
+    from lanser.harness.store import Store, result_key
+    from lanser.harness.task import load_tasks
+
+    specs = agent_specs(agents, seeds)
+    names = [d.name for d in datasets]
+    if len(set(names)) != len(names):
+        raise click.BadParameter("two datasets share a directory name", param_hint="DATASET")
+    try:
+        loaded = {d: [t for t in load_tasks(d / "tasks.jsonl") if not only or t.id in only][:max_tasks]
+                  for d in datasets}
+        made = {(d, s): make_agent(s, base=d) for d in datasets for s in specs}
+    except LanserError as exc:
+        raise click.ClickException(f"{exc.code}: {exc.message}") from None
+    try:
+        image = bootstrap_base()
+        image_id = image_digest(image)
+    except InfrastructureError as exc:
+        raise click.ClickException(str(exc)) from None
+
+    # Plans first: a seed that draws the same plan as an earlier agent for a task adds no trajectory.
+    todo: dict[tuple[Path, str], list[Any]] = {}
+    wanted: list[dict[str, Any]] = []
+    duplicates = 0
+    for d, tasks in loaded.items():
+        for task in tasks:
+            seen: set[str] = set()
+            for spec in specs:
+                agent = made[(d, spec)]
+                plan = agent.plan(task) if hasattr(agent, "plan") else []
+                digest = _plan_digest(plan)
+                if digest in seen:
+                    duplicates += 1
+                    continue
+                seen.add(digest)
+                todo.setdefault((d, spec), []).append(task)
+                notes = [a["note"] for a in plan if isinstance(a.get("note"), str)]
+                wanted.append({"dataset": d.name, "task": task.id, "spec": spec, "notes": notes,
+                               "key": result_key(task.key(), image_id, agent.name, agent.digest())})
+
+    db = Store(store / "results.sqlite")
+    label = f"study-{hashlib.sha256(str(store.resolve()).encode()).hexdigest()[:8]}"
+    cleanup(label)
+
+    def _terminate(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _terminate)
+
+    def progress(i: int, n: int, task_id: str, line: str) -> None:
+        click.echo(f"[{i}/{n}] {task_id}: {line}", err=True)
+
+    try:
+        for (d, spec), tasks in todo.items():
+            click.echo(f"{d.name}: {spec} on {len(tasks)} task(s)", err=True)
+            run_dataset(tasks, d, made[(d, spec)], image, image_id, db, f"study-{d.name}-{spec}",
+                        store / "work" / f"study-{d.name}", progress=progress, label=label, workers=workers,
+                        agent_spec=spec)
+    except KeyboardInterrupt:
+        removed = cleanup(label)
+        click.echo(f"interrupted; removed {removed} container(s); rerun the same command to resume", err=True)
+        raise SystemExit(73) from None
+
+    meta = {"command": "lanser bench study " + " ".join(str(d) for d in datasets) + f" --agents {agents} "
+            f"--seeds {seeds} --bootstrap {resamples} --seed {boot_seed}"
+            + "".join(f" --task {t}" for t in only) + (f" --max-tasks {max_tasks}" if max_tasks else ""),
+            "datasets": names, "agents": specs, "seeds": seeds, "duplicates": duplicates,
+            "resamples": resamples, "bootstrap_seed": boot_seed, "image_id": image_id,
+            "generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    from lanser.harness.study_report import build_study
+
+    files, headline = build_study(db.results(), wanted, meta, title=title or f"Process reward vs outcome: "
+                                  f"{', '.join(names)}", resamples=resamples, seed=boot_seed)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (out / name).write_text(text, encoding="utf-8")
+    if settings.json:
+        click.echo(render_json({"out": str(out), "files": sorted(files), **headline}))
+    else:
+        click.echo(f"{headline['n']} trajectories on {headline['tasks']} task(s): cumulative reward AUROC "
+                   f"{headline['auroc']}, Spearman {headline['spearman']}; written to {out}")

@@ -1,0 +1,300 @@
+"""Does the process reward predict success? Trajectories and statistics (pure).
+
+A :class:`Trajectory` is one stored task attempt reduced to what the study
+needs: its per-step rewards and reward components, its verdict and the
+baselines' raw measurements.  :func:`analyse` scores every predictor
+(the cumulative and mean reward, the ablated rewards and the baselines)
+against the outcomes:
+
+- Spearman's rho between a predictor and the test pass rate (average ranks
+  for ties; undefined, ``None``, for a constant input or n < 2);
+- AUROC for "all tests pass" as the Mann-Whitney probability that a passing
+  trajectory scores above a failing one, ties counting one half (undefined
+  without both classes), over all pairs and over pairs of the same task only
+  (within-task: a predictor that only tells tasks apart scores 0.5 there);
+- percentile bootstrap confidence intervals, seeded, resampling
+  trajectories, and resampling whole tasks (a cluster bootstrap: the
+  trajectories of one task are not independent).
+
+No timing, no randomness outside the seeded bootstrap: the same rows give
+the same numbers.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = ["PREDICTORS", "Trajectory", "analyse", "auroc", "auroc_within", "bootstrap_ci", "count_warnings",
+           "lines_changed", "percentile", "ranks", "spearman", "trajectory_from_result"]
+
+_WARNING = re.compile(r"^.*\bwarning:", re.M)
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    dataset: str
+    task: str
+    agent: str
+    key: str
+    outcome: str
+    #: Reward of every step (edit steps carry the reward, others 0).
+    rewards: tuple[float, ...]
+    #: Per edit step: (a*diag_delta, b*safety, -c*ambiguity_penalty), from the recorded weights.
+    components: tuple[tuple[float, float, float], ...]
+    compiled: bool
+    pass_rate: float
+    all_pass: bool
+    sanitizer_clean: bool | None
+    patch_applies: bool
+    warnings_delta: float
+    lines_changed: int
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def cumulative(self) -> float:
+        return round(sum(self.rewards), 9)
+
+    @property
+    def mean(self) -> float:
+        return round(sum(self.rewards) / len(self.components), 9) if self.components else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out.update(cumulative=self.cumulative, mean=self.mean)
+        return out
+
+
+def count_warnings(build_log: str) -> int:
+    """Compiler warnings in a build log (gcc and clang print ``file:l:c: warning: ...``)."""
+    return len(_WARNING.findall(build_log))
+
+
+def lines_changed(patch: str) -> int:
+    return sum(1 for ln in patch.splitlines() if ln[:1] in "+-" and not ln.startswith(("+++ ", "--- ")))
+
+
+def trajectory_from_result(row: dict[str, Any], dataset: str, start_warnings: int | None,
+                           notes: Sequence[str] = ()) -> Trajectory:
+    """A store row (``Store.results()``) as a trajectory.
+
+    ``start_warnings``: the warnings of the task's starting state (the noop
+    attempt's build log); without it the delta is the raw count.
+    """
+    verdict, steps = row["verdict"], row["steps"]
+    comps: list[tuple[float, float, float]] = []
+    applies = True
+    for s in steps:
+        if s["action"] != "edit":
+            continue
+        pr = s["result"]["processReward"]
+        c, w = pr["components"], pr["weights"]
+        comps.append((w["alpha"] * c["diag_delta"], w["beta"] * c["safety"], -w["gamma"] * c["ambiguity_penalty"]))
+        applies = applies and s["result"]["status"] == "ok"
+    f2p, p2p = verdict.get("fail_to_pass") or {}, verdict.get("pass_to_pass") or {}
+    oracle = [*f2p.values(), *p2p.values()]
+    compiled = bool(verdict.get("compiled"))
+    if not compiled:
+        rate = 0.0
+    elif oracle:
+        rate = sum(v == "pass" for v in oracle) / len(oracle)
+    else:
+        rate = verdict.get("tests_passed", 0) / max(verdict.get("tests_total", 0), 1)
+    san = verdict.get("sanitizer")
+    build_log = ((row.get("stages") or {}).get("build") or {}).get("output", "")
+    return Trajectory(
+        dataset=dataset, task=row["task_id"], agent=row["agent"], key=row["key"], outcome=verdict["outcome"],
+        rewards=tuple(float(s["reward"]) for s in steps), components=tuple(comps), compiled=compiled,
+        pass_rate=round(rate, 9), all_pass=compiled and bool(oracle) and all(v == "pass" for v in oracle),
+        sanitizer_clean=None if san is None else bool(san.get("clean")), patch_applies=applies,
+        warnings_delta=float(count_warnings(build_log) - (start_warnings or 0)),
+        lines_changed=lines_changed(row.get("patch") or ""), notes=tuple(notes))
+
+
+# -- statistics --------------------------------------------------------------------
+
+
+def ranks(xs: Sequence[float]) -> list[float]:
+    """1-based ranks, ties sharing their average rank."""
+    order = sorted(range(len(xs)), key=lambda i: xs[i])
+    out = [0.0] * len(xs)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and xs[order[j + 1]] == xs[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            out[order[k]] = (i + j) / 2 + 1
+        i = j + 1
+    return out
+
+
+def _pearson(x: Sequence[float], y: Sequence[float]) -> float | None:
+    n = len(x)
+    if n < 2:
+        return None
+    mx, my = sum(x) / n, sum(y) / n
+    sxy = sum((a - mx) * (b - my) for a, b in zip(x, y))
+    sxx = sum((a - mx) ** 2 for a in x)
+    syy = sum((b - my) ** 2 for b in y)
+    if sxx == 0 or syy == 0:
+        return None
+    return max(-1.0, min(1.0, sxy / math.sqrt(sxx * syy)))
+
+
+def spearman(x: Sequence[float], y: Sequence[float]) -> float | None:
+    """Spearman's rho with ties: Pearson's r of the average ranks."""
+    if len(x) != len(y):
+        raise ValueError("spearman: x and y differ in length")
+    return _pearson(ranks(x), ranks(y))
+
+
+def auroc(scores: Sequence[float], labels: Sequence[bool]) -> float | None:
+    """P(score of a positive > score of a negative) + P(tie)/2, by the Mann-Whitney U of the ranks."""
+    if len(scores) != len(labels):
+        raise ValueError("auroc: scores and labels differ in length")
+    n_pos = sum(1 for v in labels if v)
+    n_neg = len(labels) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return None
+    r = ranks(scores)
+    u = sum(ri for ri, v in zip(r, labels) if v) - n_pos * (n_pos + 1) / 2
+    return u / (n_pos * n_neg)
+
+
+def auroc_within(scores: Sequence[float], labels: Sequence[bool], groups: Sequence[str]) -> float | None:
+    """AUROC over (positive, negative) pairs of the same group only (pooled over groups)."""
+    concordant, pairs = 0.0, 0
+    by: dict[str, list[int]] = {}
+    for i, g in enumerate(groups):
+        by.setdefault(g, []).append(i)
+    for idx in by.values():
+        pos = [scores[i] for i in idx if labels[i]]
+        neg = [scores[i] for i in idx if not labels[i]]
+        for p in pos:
+            for q in neg:
+                concordant += 1.0 if p > q else 0.5 if p == q else 0.0
+        pairs += len(pos) * len(neg)
+    return concordant / pairs if pairs else None
+
+
+def percentile(sorted_values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0..100) of sorted values, interpolating linearly between ranks."""
+    if not sorted_values:
+        raise ValueError("percentile of no values")
+    pos = (len(sorted_values) - 1) * q / 100
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(sorted_values) - 1)
+    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
+
+
+def bootstrap_ci(stat: Callable[[list[int]], float | None], n: int, *, resamples: int = 1000, seed: int = 0,
+                 level: float = 0.95, groups: Sequence[str] | None = None) -> dict[str, Any]:
+    """Percentile bootstrap of ``stat`` (a function of row indices).
+
+    Rows are resampled with replacement; with ``groups``, whole groups are
+    (a cluster bootstrap).  Resamples where the statistic is undefined are
+    dropped and counted; no interval below 10 defined resamples.
+    """
+    rng = random.Random(seed)
+    if groups is None:
+        units = [[i] for i in range(n)]
+    else:
+        by: dict[str, list[int]] = {}
+        for i, g in enumerate(groups):
+            by.setdefault(g, []).append(i)
+        units = [by[g] for g in sorted(by)]
+    values: list[float] = []
+    for _ in range(resamples if units else 0):
+        idx = [i for _ in units for i in units[rng.randrange(len(units))]]
+        v = stat(idx)
+        if v is not None:
+            values.append(v)
+    values.sort()
+    tail = (1 - level) / 2 * 100
+    ok = len(values) >= 10
+    return {"lo": round(percentile(values, tail), 6) if ok else None,
+            "hi": round(percentile(values, 100 - tail), 6) if ok else None,
+            "level": level, "resamples": resamples, "undefined": resamples - len(values) if units else 0}
+
+
+# -- the study ------------------------------------------------------------------------
+
+#: Predictor name -> (score of a trajectory, what it is). Higher scores should mean success.
+PREDICTORS: dict[str, tuple[Callable[[Trajectory], float], str]] = {
+    "reward_cumulative": (lambda t: t.cumulative, "process reward, summed over steps"),
+    "reward_mean": (lambda t: t.mean, "process reward, mean per edit step"),
+    "ablation_diagnostics": (lambda t: sum(c[0] for c in t.components), "reward with the diagnostics term only"),
+    "ablation_safety": (lambda t: sum(c[1] for c in t.components), "reward with the safety term only"),
+    "ablation_ambiguity": (lambda t: sum(c[2] for c in t.components), "reward with the ambiguity term only"),
+    "baseline_patch_applies": (lambda t: float(t.patch_applies), "baseline: every edit applied (1/0)"),
+    "baseline_fewer_warnings": (lambda t: -t.warnings_delta,
+                                "baseline: minus the compiler warnings added (build log vs the start state)"),
+    "baseline_lines_changed": (lambda t: float(t.lines_changed), "baseline: lines changed by the final patch"),
+}
+
+
+def _round(v: float | None) -> float | None:
+    return None if v is None else round(v, 6)
+
+
+def analyse(trajectories: Sequence[Trajectory], *, resamples: int = 1000, seed: int = 0) -> dict[str, Any]:
+    """Every predictor's Spearman rho (vs pass rate) and AUROC (all tests pass), with bootstrap CIs.
+
+    Trajectories with an infrastructure failure are left out (and counted).
+    """
+    ts = [t for t in trajectories if t.outcome != "infra_error"]
+    rate = [t.pass_rate for t in ts]
+    label = [t.all_pass for t in ts]
+    task = [f"{t.dataset}::{t.task}" for t in ts]
+    out: dict[str, Any] = {"n": len(ts), "excluded_infra_error": len(trajectories) - len(ts),
+                           "tasks": len(set(task)), "passing": sum(label), "predictors": {}}
+    for name, (score, what) in PREDICTORS.items():
+        x = [score(t) for t in ts]
+
+        def rho(idx: list[int], x: list[float] = x) -> float | None:
+            return spearman([x[i] for i in idx], [rate[i] for i in idx])
+
+        def auc(idx: list[int], x: list[float] = x) -> float | None:
+            return auroc([x[i] for i in idx], [label[i] for i in idx])
+
+        def auc_in(idx: list[int], x: list[float] = x) -> float | None:
+            # a task drawn twice is two tasks: pairs stay within one draw
+            seen: dict[int, int] = {}
+            groups = []
+            for i in idx:
+                seen[i] = seen.get(i, 0) + 1
+                groups.append(f"{task[i]}#{seen[i]}")
+            return auroc_within([x[i] for i in idx], [label[i] for i in idx], groups)
+
+        everything = list(range(len(ts)))
+        entry: dict[str, Any] = {"what": what}
+        for stat_name, fn in (("spearman_pass_rate", rho), ("auroc_all_pass", auc), ("auroc_within_task", auc_in)):
+            entry[stat_name] = {
+                "value": _round(fn(everything)),
+                "ci": bootstrap_ci(fn, len(ts), resamples=resamples, seed=seed),
+                "ci_by_task": bootstrap_ci(fn, len(ts), resamples=resamples, seed=seed, groups=task),
+            }
+        out["predictors"][name] = entry
+    return out
+
+
+def by_agent(trajectories: Sequence[Trajectory]) -> dict[str, dict[str, Any]]:
+    """Per agent family (``corrupt:3`` -> ``corrupt``): counts, outcomes, mean reward and pass rate."""
+    out: dict[str, dict[str, Any]] = {}
+    for t in trajectories:
+        fam = t.agent.split(":")[0]
+        e = out.setdefault(fam, {"n": 0, "outcomes": {}, "reward_sum": 0.0, "pass_rate_sum": 0.0, "all_pass": 0})
+        e["n"] += 1
+        e["outcomes"][t.outcome] = e["outcomes"].get(t.outcome, 0) + 1
+        e["reward_sum"] += t.cumulative
+        e["pass_rate_sum"] += t.pass_rate
+        e["all_pass"] += int(t.all_pass)
+    for e in out.values():
+        e["mean_cumulative_reward"] = round(e.pop("reward_sum") / e["n"], 6)
+        e["mean_pass_rate"] = round(e.pop("pass_rate_sum") / e["n"], 6)
+    return dict(sorted(out.items()))
