@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import shlex
+import sys
+from pathlib import Path
+
 import click
+
+from lanser.cli.main import Settings
+from lanser.cli.render import render_json
 
 __all__ = ["generate"]
 
@@ -11,6 +19,97 @@ __all__ = ["generate"]
 
 \b
 Examples:
-  lanser bench generate oss debian:zlib=1:1.2.13.dfsg-1 --seed 1 --out datasets/oss-zlib""")
+  lanser bench generate oss debian:cjson=1.7.15-1+deb12u4 --preset cjson --seed 1 --out datasets/oss-cjson""")
 def generate() -> None:
     pass
+
+
+def parse_source(text: str, sha256: str | None) -> object:
+    """``debian:PKG=VERSION``, ``pypi:NAME==VERSION``, ``git:URL@COMMIT`` or a directory."""
+    from lanser.harness.task import Source
+
+    if text.startswith("debian:") and "=" in text:
+        pkg, version = text[7:].split("=", 1)
+        return Source(kind="debian", package=pkg, version=version, sha256=sha256)
+    if text.startswith("pypi:") and "==" in text:
+        name, version = text[5:].split("==", 1)
+        return Source(kind="pypi", name=name, version=version, sha256=sha256)
+    if text.startswith("git:") and "@" in text:
+        url, commit = text[4:].rsplit("@", 1)
+        return Source(kind="git", url=url, commit=commit, sha256=sha256)
+    return Source(kind="dir", path=text, sha256=sha256)
+
+
+@generate.command("oss", help="""Generate implement / repair tasks from a C project with a test suite.
+
+SOURCE is debian:PACKAGE=VERSION, pypi:NAME==VERSION, git:URL@COMMIT or a
+directory (relative to --out, where tasks.jsonl is written).  The project
+is built once in the sandbox; the baseline must build and pass its tests;
+every task is validated there (its start state fails its oracle, its gold
+patch restores the baseline) and invalid candidates are dropped and
+counted.  The same seed gives the same dataset; results are cached, so a
+re-run is quick.  Writes tasks.jsonl and generation.json to --out.
+
+\b
+Examples:
+  lanser bench generate oss debian:cjson=1.7.15-1+deb12u4 --sha256 HEX --preset cjson \\
+      --seed 1 --count 30 --out datasets/oss-cjson
+  lanser bench generate oss project --out datasets/mine --files lib.c --setup 'make' \\
+      --build 'make' --test 'make test' --sanitize 'make sanitize'""")
+@click.argument("source")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--sha256", default=None, help="The digest the source must have (required for remote kinds).")
+@click.option("--preset", default=None, help="A known project's profile (cjson, json-c).")
+@click.option("--project", default=None, help="The task id prefix (default: the --out directory's name).")
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--count", type=click.IntRange(min=1), default=30, show_default=True, help="Tasks wanted.")
+@click.option("--max-attempts", type=click.IntRange(min=1), default=None, help="Stop after this many candidates.")
+@click.option("--implement-share", type=click.FloatRange(0, 1), default=0.5, show_default=True)
+@click.option("--files", multiple=True, help="Library sources to mine (repeatable; overrides the preset).")
+@click.option("--setup", default=None, help="Run once on the source: configure and build (plain and sanitized).")
+@click.option("--build", default=None, help="Incremental build.")
+@click.option("--test", "test_cmd", default=None, help="Runs the tests (CTest, automake or TAP output).")
+@click.option("--sanitize", default=None, help="Builds and runs the tests with sanitizers.")
+@click.option("--cache", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where built trees and run results are cached (default: lanser's cache).")
+@click.pass_obj
+def oss(settings: Settings, source: str, out: Path, sha256: str | None, preset: str | None, project: str | None,
+        seed: int, count: int, max_attempts: int | None, implement_share: float, files: tuple[str, ...],
+        setup: str | None, build: str | None, test_cmd: str | None, sanitize: str | None, cache: Path | None) -> None:
+    from lanser.errors import LanserError
+    from lanser.harness.errors import InfrastructureError
+    from lanser.harness.generate.oss import generate as run_generate
+    from lanser.harness.generate.profiles import Profile, preset as get_preset
+    from lanser.harness.images import bootstrap_base
+    from lanser.workspace import cache_dir
+
+    try:
+        if preset:
+            profile = get_preset(preset).with_overrides(files=files, setup=setup, build=build, test=test_cmd,
+                                                        sanitize=sanitize)
+        else:
+            if not (files and build and test_cmd and sanitize):
+                raise click.UsageError("without --preset give --files, --build, --test and --sanitize")
+            profile = Profile(name=out.name, setup=setup or "true", build=build, test=test_cmd, sanitize=sanitize,
+                              files=files)
+        src = parse_source(source, sha256)
+        out.mkdir(parents=True, exist_ok=True)
+        image = bootstrap_base()
+        result = run_generate(src, out, profile, project=project or out.name, seed=seed,  # type: ignore[arg-type]
+                              count=count, image=image, cache=cache or cache_dir() / "generate",
+                              max_attempts=max_attempts, implement_share=implement_share,
+                              progress=lambda msg: click.echo(msg, err=True))
+    except LanserError as exc:
+        raise click.ClickException(f"{exc.code}: {exc.message}") from None
+    except InfrastructureError as exc:
+        raise click.ClickException(str(exc)) from None
+    lines = [json.dumps(t.model_dump(mode="json", exclude_defaults=False), sort_keys=True) for t in result.tasks]
+    (out / "tasks.jsonl").write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    command = "lanser bench generate oss " + " ".join(shlex.quote(a) for a in sys.argv[sys.argv.index("oss") + 1:]) \
+        if "oss" in sys.argv else None
+    summary = {**result.stats, "command": command, "tasks": result.meta}
+    (out / "generation.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    brief = {k: result.stats[k] for k in ("project", "seed", "attempted", "validated", "dropped")}
+    click.echo(render_json(brief) if settings.json else
+               f"{len(result.tasks)} tasks -> {out / 'tasks.jsonl'}; validated {brief['validated']}, "
+               f"dropped {brief['dropped']}")

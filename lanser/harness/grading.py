@@ -1,7 +1,8 @@
 """Grading: a pure function of the stage logs, so a run re-grades without Docker.
 
 Test results are read from TAP lines (``ok N - name`` / ``not ok N - name``,
-the format of the C test drivers and of KUnit's KTAP); sanitizer reports
+the format of the C test drivers and of KUnit's KTAP), CTest's progress
+lines or automake's ``PASS:``/``FAIL:`` lines; sanitizer reports
 (ASan, UBSan, KASAN) are parsed and de-duplicated by kind and top frame.
 An infrastructure failure (an image, Docker, the harness itself) is its own
 outcome and never counted against the agent.
@@ -12,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-__all__ = ["OUTCOMES", "grade", "parse_sanitizers", "parse_tap"]
+__all__ = ["OUTCOMES", "grade", "parse_automake", "parse_ctest", "parse_sanitizers", "parse_tap", "parse_tests"]
 
 OUTCOMES = ("resolved", "tests_failed", "sanitizer_error", "build_failed", "timeout", "infra_error")
 
@@ -32,6 +33,44 @@ def parse_tap(text: str) -> dict[str, str]:
             continue
         out[name] = "skip" if directive == "SKIP" else ("pass" if status == "ok" else "fail")
     return out
+
+
+_CTEST = re.compile(r"^\s*\d+/\d+\s+Test\s+#\d+:\s+(\S+)\s+\.*\s*(\*{3})?(Passed|Failed|Not Run|Skipped|"
+                    r"Exception|Timeout|Subprocess aborted|\w[\w ]*?)\b", re.M)
+_CTEST_SUMMARY = re.compile(r"^\d+% tests passed, \d+ tests? failed out of \d+", re.M)
+_AUTOMAKE = re.compile(r"^(PASS|FAIL|ERROR|SKIP|XFAIL|XPASS): (\S.*?)\s*$", re.M)
+_AUTOMAKE_SUMMARY = re.compile(r"^# TOTAL: \d+", re.M)
+
+
+def parse_ctest(text: str) -> dict[str, str]:
+    """CTest's progress lines (``  3/22 Test  #3: name ....   Passed    0.01 sec``): name -> status."""
+    out: dict[str, str] = {}
+    for m in _CTEST.finditer(text):
+        status = m.group(3)
+        out[m.group(1)] = "pass" if status == "Passed" else ("skip" if status in ("Skipped", "Not Run") and
+                                                               "Disabled" in m.group(0) else "fail")
+    return out
+
+
+def parse_automake(text: str) -> dict[str, str]:
+    """Automake's ``make check`` lines (``PASS: name``; the same in ``test-suite.log``): name -> status.
+
+    XFAIL (an expected failure) passes and XPASS (an unexpected pass) fails, as automake counts them.
+    """
+    out: dict[str, str] = {}
+    for m in _AUTOMAKE.finditer(text):
+        status, name = m.group(1), m.group(2)
+        out[name] = {"PASS": "pass", "XFAIL": "pass", "SKIP": "skip"}.get(status, "fail")
+    return out
+
+
+def parse_tests(text: str) -> dict[str, str]:
+    """Per-test results of a test log: CTest's or automake's when the log is theirs, flat TAP otherwise."""
+    if _CTEST_SUMMARY.search(text) or _CTEST.search(text):
+        return parse_ctest(text)
+    if _AUTOMAKE_SUMMARY.search(text):
+        return parse_automake(text)
+    return parse_tap(text)
 
 
 def parse_sanitizers(text: str) -> list[dict[str, str]]:
@@ -68,7 +107,7 @@ def grade(stages: dict[str, dict[str, Any]], oracles: dict[str, Any],
         verdict["outcome"] = "timeout" if build.get("timed_out") else "build_failed"
         return verdict
     test = stages.get("test", {})
-    results = parse_tap(test.get("output", ""))
+    results = parse_tests(test.get("output", ""))
     f2p = {name: results.get(name, "missing") for name in oracles.get("fail_to_pass", ())}
     p2p = {name: results.get(name, "missing") for name in oracles.get("pass_to_pass", ())}
     verdict.update(tests=results, fail_to_pass=f2p, pass_to_pass=p2p,

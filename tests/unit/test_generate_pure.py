@@ -1,0 +1,156 @@
+"""The pure parts of the OSS task generator: test-log parsers, function discovery,
+body stubs, fault injection, patches and statements."""
+
+from __future__ import annotations
+
+from lanser.harness import grading
+from lanser.harness.generate import faults as F
+from lanser.harness.generate import statements as S
+from lanser.harness.generate.oss import _order, _round_trips, candidates
+
+CTEST_LOG = """\
+Test project /work/build
+      Start  1: parse_examples
+ 1/4 Test  #1: parse_examples ...................   Passed    0.01 sec
+      Start  2: parse_number
+ 2/4 Test  #2: parse_number .....................***Failed    0.02 sec
+tests/parse_number.c:80:assert_parse_number:FAIL: Expected 1 Was 0
+      Start  3: print_string
+ 3/4 Test  #3: print_string .....................***Exception: SegFault  0.03 sec
+      Start  4: slow_one
+ 4/4 Test  #4: slow_one .........................***Timeout  60.01 sec
+
+50% tests passed, 2 tests failed out of 4
+
+Total Test time (real) =   0.10 sec
+"""
+
+AUTOMAKE_LOG = """\
+PASS: tests/test-version
+FAIL: tests/test-reader
+XFAIL: tests/known-bug
+SKIP: tests/needs-network
+ERROR: tests/crashes
+============================================================================
+# TOTAL: 5
+# PASS:  1
+"""
+
+C_SOURCE = b"""\
+#include <stdlib.h>
+
+/* Sum of the first n items. */
+int sum(const int *a, int n)
+{
+\tint i, s = 0;
+\tfor (i = 0; i < n; i++)
+\t\ts += a[i];
+\treturn s;
+}
+
+static char *dup_or_null(const char *s, size_t len)
+{
+\tchar *p;
+\tif (s == NULL)
+\t\treturn NULL;
+\tp = malloc(len + 1);
+\tif (len > 64)
+\t\treturn NULL;
+\treturn p;
+}
+
+void drop(struct node *n)
+{
+\tstruct node *next;
+\twhile (n != NULL) {
+\t\tnext = n->next;
+\t\tfree(n);
+\t\tn = next;
+\t}
+}
+
+int use(void)
+{
+\treturn sum(0, 0) + (dup_or_null("a", 1) != NULL);
+}
+"""
+
+
+def test_ctest_lines_name_every_test_with_its_status() -> None:
+    assert grading.parse_ctest(CTEST_LOG) == {"parse_examples": "pass", "parse_number": "fail",
+                                              "print_string": "fail", "slow_one": "fail"}
+    assert grading.parse_tests(CTEST_LOG) == grading.parse_ctest(CTEST_LOG)
+
+
+def test_automake_lines_count_xfail_as_pass_and_error_as_fail() -> None:
+    assert grading.parse_automake(AUTOMAKE_LOG) == {
+        "tests/test-version": "pass", "tests/test-reader": "fail", "tests/known-bug": "pass",
+        "tests/needs-network": "skip", "tests/crashes": "fail"}
+    assert grading.parse_tests(AUTOMAKE_LOG)["tests/test-reader"] == "fail"
+
+
+def test_tap_is_still_the_default_format() -> None:
+    assert grading.parse_tests("ok 1 - a\nnot ok 2 - b\n1..2\n") == {"a": "pass", "b": "fail"}
+
+
+def test_functions_carry_signature_doc_returns_and_params() -> None:
+    fns = {f.name: f for f in F.functions("lib.c", C_SOURCE)}
+    assert list(fns) == ["sum", "dup_or_null", "drop", "use"]
+    assert fns["sum"].signature == "int sum(const int *a, int n)"
+    assert fns["sum"].doc == "/* Sum of the first n items. */"
+    assert (fns["sum"].returns, fns["dup_or_null"].returns, fns["drop"].returns) == ("scalar", "pointer", "void")
+    assert fns["dup_or_null"].static and not fns["sum"].static
+    assert fns["sum"].params == ("a", "n") and fns["sum"].line == 4
+
+
+def test_stub_replaces_only_the_body_and_returns_a_zero_of_the_type() -> None:
+    fn = next(f for f in F.functions("lib.c", C_SOURCE) if f.name == "dup_or_null")
+    new = F.stub(C_SOURCE, fn)
+    assert new is not None
+    text = new.decode()
+    assert "(void)s;\n\t(void)len;\n\treturn NULL;\n}" in text
+    assert "malloc(len + 1)" not in text and "int sum(const int *a, int n)" in text
+
+
+def test_faults_cover_every_kind_with_a_real_change() -> None:
+    edits = [e for f in F.functions("lib.c", C_SOURCE) for e in F.faults(C_SOURCE, f)]
+    kinds = {e.kind for e in edits}
+    assert kinds == {"off-by-one", "wrong-comparison", "missing-check", "use-after-free", "leak"}
+    by = {(e.kind, e.function): e.new.decode() for e in edits}
+    assert "for (i = 0; i <= n; i++)" in by[("off-by-one", "sum")]
+    assert "if (s != NULL)" in by[("wrong-comparison", "dup_or_null")]
+    assert "free(n);\n\t\tnext = n->next;" in by[("use-after-free", "drop")]
+    assert "free(n)" not in by[("leak", "drop")]
+    assert all(e.new != C_SOURCE for e in edits)
+    assert {e.kind for e in edits if e.sanitizer} == {"use-after-free", "leak"}
+
+
+def test_callers_name_the_calling_function() -> None:
+    assert F.callers("lib.c", C_SOURCE, "sum") == [("lib.c", 35, "use")]
+
+
+def test_candidate_order_is_deterministic_for_a_seed_and_mixes_kinds() -> None:
+    cands = candidates({"lib.c": C_SOURCE})
+    first = [(c.edit.kind, c.edit.function, c.edit.description) for c in _order(cands, 7)]
+    again = [(c.edit.kind, c.edit.function, c.edit.description) for c in _order(cands, 7)]
+    other = [(c.edit.kind, c.edit.function, c.edit.description) for c in _order(cands, 8)]
+    assert first == again and sorted(first) == sorted(other)
+    assert first[0][0] == "implement" and first[1][0] == "off-by-one"
+
+
+def test_patches_round_trip_through_lanser_patch_parser() -> None:
+    fn = next(f for f in F.functions("lib.c", C_SOURCE) if f.name == "sum")
+    new = F.stub(C_SOURCE, fn)
+    assert new is not None
+    start, gold = S.unified_diff("lib.c", C_SOURCE, new), S.unified_diff("lib.c", new, C_SOURCE)
+    assert start.startswith("--- a/lib.c\n+++ b/lib.c\n@@ ")
+    assert _round_trips(C_SOURCE, new, "lib.c", start, gold)
+    assert not _round_trips(C_SOURCE, new, "lib.c", gold, start)
+
+
+def test_statements_mask_what_changes_between_runs() -> None:
+    log = "==1234==ERROR: AddressSanitizer: heap-use-after-free on address 0x602000000010\n" \
+          " 1/4 Test  #1: t ....***Failed    0.02 sec\n"
+    masked = S.normalise(log)
+    assert "1234" not in masked and "0x602000000010" not in masked and "0.02" not in masked
+    assert S.excerpt(log, ["t"]) == S.excerpt(log.replace("1234", "99"), ["t"])
