@@ -13,7 +13,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-__all__ = ["OUTCOMES", "grade", "parse_automake", "parse_ctest", "parse_sanitizers", "parse_tap", "parse_tests"]
+__all__ = ["OUTCOMES", "grade", "parse_automake", "parse_ctest", "parse_ktap", "parse_sanitizers", "parse_tap",
+           "parse_tests"]
 
 OUTCOMES = ("resolved", "tests_failed", "sanitizer_error", "build_failed", "timeout", "infra_error")
 
@@ -22,6 +23,10 @@ _ASAN = re.compile(r"ERROR: (Address|Leak|Memory|Thread)Sanitizer: ([\w-]+)")
 _FRAME = re.compile(r"#\d+ 0x[0-9a-f]+ in (\S+)")
 _UBSAN = re.compile(r"^(\S+?):(\d+):(\d+): runtime error: (.*)$", re.M)
 _KASAN = re.compile(r"BUG: KASAN: ([\w-]+) in ([\w.]+)")
+# KTAP (KUnit): a console prefix ("[    0.52] ") may precede a line; nesting is by indentation.
+_KTAP_PREFIX = re.compile(r"^\[\s*\d+\.\d+\]\s?")
+_KTAP_RESULT = re.compile(r"^(\s*)(not ok|ok)\s+\d+\s*(?:-\s*)?(.*?)\s*(?:#\s*(SKIP|TODO)\b.*)?$")
+_KTAP_SUBTEST = re.compile(r"^(\s*)# Subtest: (\S.*?)\s*$")
 
 
 def parse_tap(text: str) -> dict[str, str]:
@@ -33,6 +38,47 @@ def parse_tap(text: str) -> dict[str, str]:
             continue
         out[name] = "skip" if directive == "SKIP" else ("pass" if status == "ok" else "fail")
     return out
+
+
+def parse_ktap(text: str) -> dict[str, str]:
+    """KUnit's nested KTAP results: ``suite`` and ``suite.case`` (and ``suite.case.param``
+    for parameterised cases) -> "pass" | "fail" | "skip".
+
+    A ``# Subtest: NAME`` header opens a group at its indentation; a result line
+    at indentation k belongs to the open groups at indentations <= k and closes
+    the deeper ones.  A case whose suite never finished (the kernel crashed
+    mid-suite) is still reported under its suite's name.
+    """
+    out: dict[str, str] = {}
+    groups: dict[int, str] = {}
+    for raw in text.splitlines():
+        line = _KTAP_PREFIX.sub("", raw.rstrip())
+        sub = _KTAP_SUBTEST.match(line)
+        if sub:
+            depth = len(sub.group(1).expandtabs(8))
+            groups = {d: n for d, n in groups.items() if d < depth}
+            groups[depth] = sub.group(2)
+            continue
+        m = _KTAP_RESULT.match(line)
+        if not m or not m.group(3):
+            continue
+        depth = len(m.group(1).expandtabs(8))
+        path = [n for d, n in sorted(groups.items()) if d <= depth] + [m.group(3).strip()]
+        groups = {d: n for d, n in groups.items() if d <= depth}
+        out[".".join(path)] = "skip" if m.group(4) == "SKIP" else ("pass" if m.group(2) == "ok" else "fail")
+    return out
+
+
+def parse_tests(text: str) -> dict[str, str]:
+    """Per-test results of a test log: KTAP (qualified names) when the log is
+    KUnit's, CTest's or automake's when the log is theirs, flat TAP otherwise."""
+    if "# Subtest:" in text or "KTAP version" in text:
+        return parse_ktap(text)
+    if _CTEST_SUMMARY.search(text) or _CTEST.search(text):
+        return parse_ctest(text)
+    if _AUTOMAKE_SUMMARY.search(text):
+        return parse_automake(text)
+    return parse_tap(text)
 
 
 _CTEST = re.compile(r"^\s*\d+/\d+\s+Test\s+#\d+:\s+(\S+)\s+\.*\s*(\*{3})?(Passed|Failed|Not Run|Skipped|"
@@ -62,15 +108,6 @@ def parse_automake(text: str) -> dict[str, str]:
         status, name = m.group(1), m.group(2)
         out[name] = {"PASS": "pass", "XFAIL": "pass", "SKIP": "skip"}.get(status, "fail")
     return out
-
-
-def parse_tests(text: str) -> dict[str, str]:
-    """Per-test results of a test log: CTest's or automake's when the log is theirs, flat TAP otherwise."""
-    if _CTEST_SUMMARY.search(text) or _CTEST.search(text):
-        return parse_ctest(text)
-    if _AUTOMAKE_SUMMARY.search(text):
-        return parse_automake(text)
-    return parse_tap(text)
 
 
 def parse_sanitizers(text: str) -> list[dict[str, str]]:
