@@ -1,0 +1,67 @@
+"""``lanser bench generate kernel``: the command; parse, call :mod:`~lanser.harness.kernel.dataset`, render."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+__all__ = ["kernel"]
+
+
+@click.command("kernel", help="""Generate KUnit tasks on real Linux code (User Mode Linux, offline).
+
+Fetches Debian's linux-source package (pinned version and sha256) with apt,
+builds a UML KUnit kernel once in the sandbox (a few minutes; cached), then
+empties functions under lib/, kernel/ and fs/ or flips one operator in
+them, and keeps a fault only if its KUnit suite then reports a failing case.
+Writes tasks.jsonl and generation.json to --out and links --out/project to
+the built tree.  --layer-only makes just that link (for a dataset generated
+on another machine).
+
+\b
+Examples:
+  lanser bench generate kernel --out datasets/kernel-6.1
+  lanser bench generate kernel --out datasets/kernel-6.1 --layer-only
+  lanser bench generate kernel --out /tmp/k-cmdline --suite cmdline --max-tries 2""")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--suite", "only", multiple=True, help="Only these KUnit suites (repeatable).")
+@click.option("--seed", type=int, default=1, show_default=True, help="Order in which operator flips are tried.")
+@click.option("--per-function", type=click.IntRange(min=0), default=1, show_default=True,
+              help="Operator-flip tasks kept per function (besides the emptied body).")
+@click.option("--max-tries", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Operator flips tried per function.")
+@click.option("--layer-only", is_flag=True, help="Build or find the layer and link --out/project; no tasks.")
+@click.option("--cache", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where the .deb and the built layer live (default: lanser's cache).")
+@click.pass_obj
+def kernel(settings: object, out: Path, only: tuple[str, ...], seed: int, per_function: int, max_tries: int,
+           layer_only: bool, cache: Path | None) -> None:
+    from lanser.cli.render import render_json
+    from lanser.harness.errors import InfrastructureError
+    from lanser.harness.images import bootstrap_base
+    from lanser.harness.kernel.dataset import generate_dataset
+    from lanser.harness.kernel.suites import SUITES
+    from lanser.workspace import cache_dir
+
+    unknown = sorted(set(only) - {s.name for s in SUITES})
+    if unknown:
+        raise click.BadParameter(f"unknown suite(s) {', '.join(unknown)}; known: "
+                                 + ", ".join(s.name for s in SUITES), param_hint="--suite")
+    try:
+        image = bootstrap_base()
+        summary = generate_dataset(out, image, cache or cache_dir(), only=only, seed=seed,
+                                   per_function=per_function, max_tries=max_tries, layer_only=layer_only,
+                                   progress=lambda msg: click.echo(msg, err=True))
+    except (InfrastructureError, FileExistsError) as exc:
+        raise click.ClickException(str(exc)) from None
+    brief = {k: summary[k] for k in ("package", "version", "tasks", "suites", "validation") if k in summary}
+    if getattr(settings, "json", False):
+        click.echo(render_json(brief))
+    elif layer_only:
+        click.echo(f"{out / 'project'} -> {summary['layer']['key']}")
+    else:
+        v = summary["validation"]
+        click.echo(f"{summary['tasks']} tasks in {len(summary['suites'])} suites -> {out / 'tasks.jsonl'}; "
+                   f"tried {v['tried']}, not caught {v['not_caught']}, build failed {v['build_failed']}, "
+                   f"crashed {v['crashed_or_no_failing_case']}")
