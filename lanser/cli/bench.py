@@ -120,27 +120,37 @@ def run(settings: Settings, dataset: Path, agent_spec: str, only: tuple[str, ...
         raise KeyboardInterrupt  # SIGTERM takes the same cleanup path as Ctrl-C
 
     signal.signal(signal.SIGTERM, _terminate)
+    from lanser.cli.progress import ProgressBar
+    from lanser.harness.project import prepare_all
     from lanser.harness.runner import run_dataset
 
-    def progress(i: int, n: int, task_id: str, line: str) -> None:
-        click.echo(f"[{i}/{n}] {task_id}: {line}", err=True)
-
+    bar: ProgressBar | None = None
     try:
+        # Sources once per run; project layers too when they are built here (a Ray
+        # node builds its own, in its own cache).
+        prepare_all(tasks, dataset, image, image_id=image_id, build=executor_name == "local",
+                    labels={"lanser.run": label}, say=lambda msg: click.echo(msg, err=True))
+        bar = ProgressBar(len(tasks))
         rows = run_dataset(tasks, dataset, agent, image, image_id, _store(out), run_id, out / "work" / run_id,
-                           progress=progress, label=label, workers=workers, agent_spec=agent_spec,
-                           executor=executor, retries=retries, notice=lambda msg: click.echo(msg, err=True))
-    except LanserError as exc:  # the executor cannot start: no Ray installed (72), no address (2)
+                           progress=bar.update, label=label, workers=workers, agent_spec=agent_spec,
+                           executor=executor, retries=retries, notice=bar.echo)
+    except LanserError as exc:  # no Ray installed (72), no address (2), a source not matching its sha256 (2)
         if settings.json:
             click.echo(render_json({"status": "error", "error": exc.to_dict()}))
         else:
             click.echo(f"lanser: {exc.code}: {exc.message}", err=True)
         raise SystemExit(exc.exit_code) from None
-    except InfrastructureError as exc:  # the cluster is unreachable, or no node can run a task
+    except InfrastructureError as exc:  # unreachable cluster, no node can run a task, a fetch or setup failed
         raise click.ClickException(str(exc)) from None
     except KeyboardInterrupt:
+        if bar is not None:
+            bar.close()
         removed = cleanup(label)
         click.echo(f"interrupted; removed {removed} container(s); rerun with --run-id {run_id} to resume", err=True)
         raise SystemExit(73) from None
+    finally:
+        if bar is not None:
+            bar.close()
     if settings.json:
         click.echo(render_json({"run": run_id, "results": rows}))
     else:

@@ -13,6 +13,7 @@ the agent can no longer touch, and grading reads only their logs.
 from __future__ import annotations
 
 import asyncio
+import re
 import contextlib
 import shutil
 import subprocess
@@ -20,13 +21,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lanser.harness import grading, sandbox
+from lanser.harness import grading, project, sandbox
 from lanser.harness.agents import Agent
 from lanser.harness.errors import InfrastructureError
+from lanser.harness.project import ProjectTree
 from lanser.harness.task import TaskSpec
 
 __all__ = ["TaskEnv", "run_attempt", "run_dataset", "run_task"]
 
+#: Kept out of every task's git history: lanser's and clangd's caches, and objects an
+#: agent's own ``make`` leaves in a tree without a setup.
+IGNORED = (".lanser/", ".cache/", "*.o", "*.a")
 RUN_LIMITS = sandbox.Limits(wall_s=60.0, memory_mb=512, cpus=1.0, pids=128, output_bytes=64 * 1024)
 
 
@@ -42,8 +47,9 @@ class TaskEnv:
     """A gym-style environment over one task: ``reset()`` then ``step(action)`` until done."""
 
     def __init__(self, task: TaskSpec, dataset_dir: Path, image: str, workroot: Path, *,
-                 labels: dict[str, str] | None = None, client: Any = None) -> None:
-        self.task, self.dataset_dir, self.image = task, dataset_dir, image
+                 labels: dict[str, str] | None = None, client: Any = None, image_id: str | None = None) -> None:
+        self.task, self.dataset_dir, self.image, self.image_id = task, dataset_dir, image, image_id
+        self.project: ProjectTree | None = None
         self.taskdir = workroot / task.slug
         self.work = self.taskdir / "work"
         self.labels = labels or {}
@@ -62,14 +68,24 @@ class TaskEnv:
         from lanser.orchestrator import Orchestrator
 
         self.close()
+        # The project layer (source + setup, built once and shared); the copy keeps
+        # modification times, so the builds of the agent and the grader are incremental.
+        self.project = project.prepare(self.task, self.dataset_dir, self.image, image_id=self.image_id,
+                                       client=self.client, labels=self.labels)
+        self.image_id = self.project.image_id
         shutil.rmtree(self.taskdir, ignore_errors=True)
-        shutil.copytree(self.dataset_dir / self.task.source.path, self.work)
+        self.taskdir.mkdir(parents=True)
+        project.copy_tree(self.project.path, self.work)
         _git(self.work, "init", "-q")
+        # What the setup built stays out of the history and the final patch; the
+        # project's own files (a .gitignore included) are left as they are.
+        exclude = self.work / ".git" / "info" / "exclude"
+        exclude.parent.mkdir(parents=True, exist_ok=True)
+        exclude.write_text("\n".join([*IGNORED, *map(_exclude_pattern, self.project.generated)]) + "\n")
         if self.task.start_patch:
             changes = parse_patch(self.task.start_patch, lambda rel: (self.work / rel).read_bytes()
                                   if (self.work / rel).is_file() else None)
             apply_changes(self.work, changes)
-        (self.work / ".gitignore").write_text(".lanser/\n.cache/\n*.o\n*.a\n")
         _git(self.work, "add", "-A")
         _git(self.work, "commit", "-qm", "start")
         self.orch = Orchestrator(self.work, timeout=120.0, cache=False)
@@ -139,13 +155,14 @@ class TaskEnv:
         for copy in {c for _, _, c in plan}:
             dest = self.taskdir / copy
             shutil.rmtree(dest, ignore_errors=True)
-            shutil.copytree(self.work, dest, ignore=shutil.ignore_patterns(".git", ".lanser", ".cache"))
+            shutil.copytree(self.work, dest, symlinks=True, ignore=shutil.ignore_patterns(".git", ".lanser", ".cache"))
         for name, command, copy in plan:
             try:
                 res = sandbox.run(self.image, command, self.taskdir / copy, limits=limits,
                                   labels={**self.labels, "lanser.stage": name}, client=self.client)
                 stages[name] = {"exit_code": res.exit_code, "output": res.output, "timed_out": res.timed_out,
-                                "oom_killed": res.oom_killed, "seconds": round(res.duration_s, 3)}
+                                "oom_killed": res.oom_killed, "seconds": round(res.duration_s, 3),
+                                **self.environment(res.image_id)}
             except InfrastructureError as exc:
                 stages[name] = {"infra_error": str(exc)}
                 break
@@ -153,6 +170,12 @@ class TaskEnv:
                 break
         verdict = grading.grade(stages, self.task.oracles.model_dump(mode="json"))
         return verdict, stages, patch
+
+    def environment(self, image_id: str | None = None) -> dict[str, Any]:
+        """What the task ran on, by digest: the image id and the project layer's tree digest."""
+        layer = self.project
+        return {"image_id": image_id or self.image_id, "project_digest": layer.digest if layer else None,
+                "setup_seconds": layer.setup_seconds if layer else None}
 
     # -- helpers ---------------------------------------------------------------
 
@@ -173,6 +196,11 @@ class TaskEnv:
                 "step": len(self.steps), "last": last, "reward": round(self.total, 9)}
 
 
+def _exclude_pattern(path: str) -> str:
+    """A path the setup created as an anchored gitignore pattern (special characters escaped)."""
+    return re.sub(r"([\\*?\[\]!#])", r"\\\1", path)
+
+
 def _brief(result: dict[str, Any]) -> dict[str, Any]:
     out = dict(result)
     if "bundle" in out:
@@ -182,9 +210,10 @@ def _brief(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_task(task: TaskSpec, dataset_dir: Path, agent: Agent, image: str, workroot: Path, *,
-             labels: dict[str, str] | None = None, client: Any = None) -> dict[str, Any]:
-    """One attempt of ``agent`` at ``task``: steps with rewards, stages, verdict, final patch."""
-    env = TaskEnv(task, dataset_dir, image, workroot, labels=labels, client=client)
+             labels: dict[str, str] | None = None, client: Any = None, image_id: str | None = None) -> dict[str, Any]:
+    """One attempt of ``agent`` at ``task``: steps with rewards, stages, verdict, final patch,
+    and the environment it ran on (image id, project layer digest)."""
+    env = TaskEnv(task, dataset_dir, image, workroot, labels=labels, client=client, image_id=image_id)
     started = time.monotonic()
     try:
         obs = env.reset()
@@ -201,7 +230,7 @@ def run_task(task: TaskSpec, dataset_dir: Path, agent: Agent, image: str, workro
         env.loop.close()
     return {"task_id": task.id, "agent": agent.name, "verdict": verdict, "steps": env.steps, "stages": stages,
             "patch": patch, "seconds": round(time.monotonic() - started, 3),
-            "reward_total": round(sum(s["reward"] for s in env.steps), 9)}
+            "reward_total": round(sum(s["reward"] for s in env.steps), 9), "environment": env.environment()}
 
 
 def run_dataset(tasks: list[TaskSpec], dataset_dir: Path, agent: Agent, image: str, image_id: str, store: Any,
