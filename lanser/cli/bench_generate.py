@@ -113,3 +113,8 @@ def oss(settings: Settings, source: str, out: Path, sha256: str | None, preset: 
     click.echo(render_json(brief) if settings.json else
                f"{len(result.tasks)} tasks -> {out / 'tasks.jsonl'}; validated {brief['validated']}, "
                f"dropped {brief['dropped']}")
+
+
+from lanser.harness.kernel.cli import kernel as _kernel  # noqa: E402  (the kernel generator's own module)
+
+generate.add_command(_kernel)
