@@ -65,11 +65,14 @@ Examples:
 @click.option("--bootstrap", "resamples", type=click.IntRange(min=10), default=1000, show_default=True,
               help="Bootstrap resamples per confidence interval.")
 @click.option("--seed", "boot_seed", type=int, default=0, show_default=True, help="Seed of the bootstrap.")
+@click.option("--remeasure/--no-remeasure", default=True, show_default=True,
+              help="Measure D of each trajectory's start and final states again, in fresh language servers, "
+                   "to check the recorded diagnostics term (cached beside the store).")
 @click.option("--title", default=None, help="Title of summary.md.")
 @click.pass_obj
 def study(settings: Settings, datasets: tuple[Path, ...], agents: str, seeds: int, out: Path, store: Path,
           only: tuple[str, ...], max_tasks: int | None, workers: int, resamples: int, boot_seed: int,
-          title: str | None) -> None:
+          remeasure: bool, title: str | None) -> None:
     from lanser.errors import LanserError
     from lanser.harness.agents import make_agent
     from lanser.harness.errors import InfrastructureError
@@ -138,9 +141,13 @@ def study(settings: Settings, datasets: tuple[Path, ...], agents: str, seeds: in
         click.echo(f"interrupted; removed {removed} container(s); rerun the same command to resume", err=True)
         raise SystemExit(73) from None
 
+    if remeasure:
+        _remeasure(wanted, {d.name: (d, loaded[d]) for d in datasets}, db, store, image, image_id)
+
     meta = {"command": "lanser bench study " + " ".join(str(d) for d in datasets) + f" --agents {agents} "
             f"--seeds {seeds} --bootstrap {resamples} --seed {boot_seed}"
-            + "".join(f" --task {t}" for t in only) + (f" --max-tasks {max_tasks}" if max_tasks else ""),
+            + "".join(f" --task {t}" for t in only) + (f" --max-tasks {max_tasks}" if max_tasks else "")
+            + ("" if remeasure else " --no-remeasure"),
             "datasets": names, "agents": specs, "seeds": seeds, "duplicates": duplicates,
             "resamples": resamples, "bootstrap_seed": boot_seed, "image_id": image_id,
             "generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
@@ -156,3 +163,42 @@ def study(settings: Settings, datasets: tuple[Path, ...], agents: str, seeds: in
     else:
         click.echo(f"{headline['n']} trajectories on {headline['tasks']} task(s): cumulative reward AUROC "
                    f"{headline['auroc']}, Spearman {headline['spearman']}; written to {out}")
+
+
+def _remeasure(wanted: list[dict[str, Any]], datasets: dict[str, tuple[Path, list[Any]]], db: Any, store: Path,
+               image: str, image_id: str) -> None:
+    """``remeasured`` for every wanted trajectory (cached by task and final patch); a state whose
+    diagnostics cannot be had is reported and left out of the remeasured predictors."""
+    from lanser.errors import LanserError
+    from lanser.harness.errors import InfrastructureError
+    from lanser.harness.study_diag import remeasure
+
+    cache_path = store / "study-remeasure.json"
+    try:
+        cache = json.loads(cache_path.read_text()) if cache_path.is_file() else {}
+    except ValueError:
+        cache = {}
+    rows = {r["key"]: r for r in db.results()}
+    for i, w in enumerate(wanted, 1):
+        d, tasks = datasets[w["dataset"]]
+        task = next(t for t in tasks if t.id == w["task"])
+        try:
+            w["remeasured"] = remeasure(task, _project_tree(task, d, image, image_id), rows[w["key"]]["patch"],
+                                        store / "work" / "remeasure", cache)
+        except (LanserError, InfrastructureError, RuntimeError, OSError) as exc:  # one state, not the study
+            click.echo(f"remeasure {w['task']} {w['spec']}: {exc}", err=True)
+        if i % 10 == 0 or i == len(wanted):
+            click.echo(f"remeasured {i}/{len(wanted)}", err=True)
+            cache_path.write_text(json.dumps(cache, sort_keys=True))
+
+
+def _project_tree(task: Any, dataset: Path, image: str, image_id: str) -> Path:
+    """The tree the harness copies into a task's work area (the project layer when there is one)."""
+    try:
+        from lanser.harness import project
+    except ImportError:  # a harness without project layers: the source tree itself
+        from lanser.harness.sources import materialize
+
+        return materialize(task.source, dataset)
+    tree: Path = project.prepare(task, dataset, image, image_id=image_id).path
+    return tree

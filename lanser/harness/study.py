@@ -54,6 +54,24 @@ class Trajectory:
     warnings_delta: float
     lines_changed: int
     notes: tuple[str, ...] = field(default=())
+    #: D of the start and final states measured afresh (``study_diag.remeasure``), when measured.
+    d_start: float | None = None
+    d_final: float | None = None
+    #: The diagnostics weight ``a`` the steps were scored with.
+    alpha: float = 0.5
+    #: D before the first edit step, as recorded.
+    d_prev_first: float | None = None
+
+    @property
+    def diag_recorded(self) -> float:
+        return round(sum(c[0] for c in self.components), 9)
+
+    @property
+    def diag_remeasured(self) -> float | None:
+        """``a * (D_start - D_final)``: what the diagnostics terms add up to when every D is right."""
+        if self.d_start is None or self.d_final is None:
+            return None
+        return round(self.alpha * (self.d_start - self.d_final), 9)
 
     @property
     def cumulative(self) -> float:
@@ -65,7 +83,8 @@ class Trajectory:
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
-        out.update(cumulative=self.cumulative, mean=self.mean)
+        out.update(cumulative=self.cumulative, mean=self.mean, diag_recorded=self.diag_recorded,
+                   diag_remeasured=self.diag_remeasured)
         return out
 
 
@@ -79,20 +98,26 @@ def lines_changed(patch: str) -> int:
 
 
 def trajectory_from_result(row: dict[str, Any], dataset: str, start_warnings: int | None,
-                           notes: Sequence[str] = ()) -> Trajectory:
+                           notes: Sequence[str] = (), remeasured: dict[str, Any] | None = None) -> Trajectory:
     """A store row (``Store.results()``) as a trajectory.
 
     ``start_warnings``: the warnings of the task's starting state (the noop
     attempt's build log); without it the delta is the raw count.
+    ``remeasured``: ``{"d_start", "d_final"}`` from ``study_diag.remeasure``.
     """
     verdict, steps = row["verdict"], row["steps"]
     comps: list[tuple[float, float, float]] = []
     applies = True
+    alpha = 0.5
+    d_prev_first: float | None = None
     for s in steps:
         if s["action"] != "edit":
             continue
         pr = s["result"]["processReward"]
         c, w = pr["components"], pr["weights"]
+        alpha = w["alpha"]
+        if d_prev_first is None:
+            d_prev_first = float(c.get("d_prev", 0.0))
         comps.append((w["alpha"] * c["diag_delta"], w["beta"] * c["safety"], -w["gamma"] * c["ambiguity_penalty"]))
         applies = applies and s["result"]["status"] == "ok"
     f2p, p2p = verdict.get("fail_to_pass") or {}, verdict.get("pass_to_pass") or {}
@@ -112,7 +137,9 @@ def trajectory_from_result(row: dict[str, Any], dataset: str, start_warnings: in
         pass_rate=round(rate, 9), all_pass=compiled and bool(oracle) and all(v == "pass" for v in oracle),
         sanitizer_clean=None if san is None else bool(san.get("clean")), patch_applies=applies,
         warnings_delta=float(count_warnings(build_log) - (start_warnings or 0)),
-        lines_changed=lines_changed(row.get("patch") or ""), notes=tuple(notes))
+        lines_changed=lines_changed(row.get("patch") or ""), notes=tuple(notes), alpha=alpha, d_prev_first=d_prev_first,
+        d_start=None if remeasured is None else float(remeasured["d_start"]),
+        d_final=None if remeasured is None else float(remeasured["d_final"]))
 
 
 # -- statistics --------------------------------------------------------------------
@@ -224,11 +251,20 @@ def bootstrap_ci(stat: Callable[[list[int]], float | None], n: int, *, resamples
 
 # -- the study ------------------------------------------------------------------------
 
-#: Predictor name -> (score of a trajectory, what it is). Higher scores should mean success.
-PREDICTORS: dict[str, tuple[Callable[[Trajectory], float], str]] = {
-    "reward_cumulative": (lambda t: t.cumulative, "process reward, summed over steps"),
-    "reward_mean": (lambda t: t.mean, "process reward, mean per edit step"),
-    "ablation_diagnostics": (lambda t: sum(c[0] for c in t.components), "reward with the diagnostics term only"),
+def _remeasured_reward(t: Trajectory) -> float | None:
+    d = t.diag_remeasured
+    return None if d is None else d + sum(c[1] + c[2] for c in t.components)
+
+
+#: Predictor name -> (score of a trajectory or None when not measured, what it is).
+#: Higher scores should mean success.
+PREDICTORS: dict[str, tuple[Callable[[Trajectory], float | None], str]] = {
+    "reward_cumulative": (lambda t: t.cumulative, "process reward as recorded, summed over steps"),
+    "reward_mean": (lambda t: t.mean, "process reward as recorded, mean per edit step"),
+    "reward_remeasured": (_remeasured_reward, "summed reward with its diagnostics terms replaced by "
+                                              "a*(D_start - D_final), both measured afresh"),
+    "ablation_diagnostics": (lambda t: t.diag_recorded, "recorded reward, diagnostics term only"),
+    "ablation_diagnostics_remeasured": (lambda t: t.diag_remeasured, "a*(D_start - D_final), measured afresh"),
     "ablation_safety": (lambda t: sum(c[1] for c in t.components), "reward with the safety term only"),
     "ablation_ambiguity": (lambda t: sum(c[2] for c in t.components), "reward with the ambiguity term only"),
     "baseline_patch_applies": (lambda t: float(t.patch_applies), "baseline: every edit applied (1/0)"),
@@ -236,6 +272,10 @@ PREDICTORS: dict[str, tuple[Callable[[Trajectory], float], str]] = {
                                 "baseline: minus the compiler warnings added (build log vs the start state)"),
     "baseline_lines_changed": (lambda t: float(t.lines_changed), "baseline: lines changed by the final patch"),
 }
+
+#: Fewer groups than this and the task-cluster bootstrap is not reported: with a handful of
+#: clusters its resamples take few distinct values and its intervals are too narrow.
+MIN_CLUSTERS = 10
 
 
 def _round(v: float | None) -> float | None:
@@ -254,33 +294,53 @@ def analyse(trajectories: Sequence[Trajectory], *, resamples: int = 1000, seed: 
     out: dict[str, Any] = {"n": len(ts), "excluded_infra_error": len(trajectories) - len(ts),
                            "tasks": len(set(task)), "passing": sum(label), "predictors": {}}
     for name, (score, what) in PREDICTORS.items():
-        x = [score(t) for t in ts]
-
-        def rho(idx: list[int], x: list[float] = x) -> float | None:
-            return spearman([x[i] for i in idx], [rate[i] for i in idx])
-
-        def auc(idx: list[int], x: list[float] = x) -> float | None:
-            return auroc([x[i] for i in idx], [label[i] for i in idx])
-
-        def auc_in(idx: list[int], x: list[float] = x) -> float | None:
-            # a task drawn twice is two tasks: pairs stay within one draw
-            seen: dict[int, int] = {}
-            groups = []
-            for i in idx:
-                seen[i] = seen.get(i, 0) + 1
-                groups.append(f"{task[i]}#{seen[i]}")
-            return auroc_within([x[i] for i in idx], [label[i] for i in idx], groups)
-
-        everything = list(range(len(ts)))
-        entry: dict[str, Any] = {"what": what}
-        for stat_name, fn in (("spearman_pass_rate", rho), ("auroc_all_pass", auc), ("auroc_within_task", auc_in)):
-            entry[stat_name] = {
-                "value": _round(fn(everything)),
-                "ci": bootstrap_ci(fn, len(ts), resamples=resamples, seed=seed),
-                "ci_by_task": bootstrap_ci(fn, len(ts), resamples=resamples, seed=seed, groups=task),
-            }
+        raw = [score(t) for t in ts]
+        keep = [i for i, v in enumerate(raw) if v is not None]
+        entry = _score([float(raw[i] or 0.0) for i in keep], [rate[i] for i in keep], [label[i] for i in keep],
+                       [task[i] for i in keep], resamples, seed)
+        entry.update(what=what, n=len(keep))
         out["predictors"][name] = entry
+    measured = [t for t in ts if t.diag_remeasured is not None and t.components]
+    out["diagnostics_check"] = {
+        "measured": len(measured),
+        "start_agrees": sum(1 for t in measured if t.d_start is not None and t.components and
+                            t.d_prev_first == t.d_start),
+        "sum_agrees": sum(1 for t in measured if abs(t.diag_recorded - (t.diag_remeasured or 0.0)) < 1e-6),
+        "recorded_minus_remeasured_mean": _round(sum(t.diag_recorded - (t.diag_remeasured or 0.0)
+                                                     for t in measured) / len(measured)) if measured else None,
+    }
     return out
+
+
+def _score(x: list[float], rate: list[float], label: list[bool], task: list[str], resamples: int,
+           seed: int) -> dict[str, Any]:
+    """Spearman rho, AUROC and within-task AUROC of one predictor, each with its two bootstrap CIs."""
+
+    def rho(idx: list[int]) -> float | None:
+        return spearman([x[i] for i in idx], [rate[i] for i in idx])
+
+    def auc(idx: list[int]) -> float | None:
+        return auroc([x[i] for i in idx], [label[i] for i in idx])
+
+    def auc_in(idx: list[int]) -> float | None:
+        # a task drawn twice is two tasks: pairs stay within one draw
+        seen: dict[int, int] = {}
+        groups = []
+        for i in idx:
+            seen[i] = seen.get(i, 0) + 1
+            groups.append(f"{task[i]}#{seen[i]}")
+        return auroc_within([x[i] for i in idx], [label[i] for i in idx], groups)
+
+    entry: dict[str, Any] = {"constant": len(set(x)) <= 1}
+    clusters = len(set(task)) >= MIN_CLUSTERS
+    for stat_name, fn in (("spearman_pass_rate", rho), ("auroc_all_pass", auc), ("auroc_within_task", auc_in)):
+        entry[stat_name] = {
+            "value": _round(fn(list(range(len(x))))),
+            "ci": bootstrap_ci(fn, len(x), resamples=resamples, seed=seed),
+            "ci_by_task": bootstrap_ci(fn, len(x), resamples=resamples, seed=seed, groups=task) if clusters
+            else {"lo": None, "hi": None, "why": f"fewer than {MIN_CLUSTERS} tasks"},
+        }
+    return entry
 
 
 def by_agent(trajectories: Sequence[Trajectory]) -> dict[str, dict[str, Any]]:

@@ -8,7 +8,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from lanser.harness.study import PREDICTORS, Trajectory
+from lanser.harness.study import MIN_CLUSTERS, PREDICTORS, Trajectory
 
 __all__ = ["build_study", "curves_svg", "faults_table", "predictors_svg", "scatter_svg", "summary_markdown"]
 
@@ -33,16 +33,16 @@ def _svg(width: int, height: int, body: list[str], title: str) -> str:
 
 
 def _axis(x0: float, y0: float, x1: float, y1: float, xlo: float, xhi: float, ylo: float, yhi: float,
-          xlabel: str, ylabel: str, yticks: Sequence[float]) -> list[str]:
+          xlabel: str, ylabel: str, yticks: Sequence[float], xticks: int = 4) -> list[str]:
     out = [f'<line x1="{x0}" y1="{y1}" x2="{x1}" y2="{y1}" stroke="#333"/>',
            f'<line x1="{x0}" y1="{y0}" x2="{x0}" y2="{y1}" stroke="#333"/>',
            f'<text x="{(x0 + x1) / 2}" y="{y1 + 30}" text-anchor="middle">{html.escape(xlabel)}</text>',
            f'<text x="12" y="{(y0 + y1) / 2}" text-anchor="middle" transform="rotate(-90 12 {(y0 + y1) / 2})">'
            f"{html.escape(ylabel)}</text>"]
-    for k in range(5):
-        v = xlo + (xhi - xlo) * k / 4
-        x = x0 + (x1 - x0) * k / 4
-        out.append(f'<text x="{x:.1f}" y="{y1 + 14}" text-anchor="middle">{v:.2g}</text>')
+    for k in range(xticks + 1):
+        v = xlo + (xhi - xlo) * k / xticks
+        x = x0 + (x1 - x0) * k / xticks
+        out.append(f'<text x="{x:.1f}" y="{y1 + 14}" text-anchor="middle">{v:.3g}</text>')
     for v in yticks:
         y = y1 - (y1 - y0) * (v - ylo) / ((yhi - ylo) or 1)
         out.append(f'<text x="{x0 - 4}" y="{y + 4:.1f}" text-anchor="end">{v:g}</text>'
@@ -78,9 +78,10 @@ def scatter_svg(ts: Sequence[Trajectory], width: int = 620, height: int = 380) -
     return _svg(width, height, body, "process reward vs outcome")
 
 
-def curves_svg(ts: Sequence[Trajectory], width: int = 620, height: int = 380) -> str:
-    """Cumulative reward after each edit step: passing trajectories green, failing red, means bold."""
-    x0, y0, x1, y1 = 50.0, 20.0, width - 130.0, height - 45.0
+def curves_svg(ts: Sequence[Trajectory], width: int = 720, height: int = 380) -> str:
+    """Cumulative reward after each edit step: passing trajectories green, failing red, means bold
+    (a trajectory that has ended counts at its last value)."""
+    x0, y0, x1, y1 = 50.0, 20.0, width - 200.0, height - 45.0
     series = [(t, [0.0] + _edit_cumsum(t)) for t in ts]
     steps = max((len(s) for _, s in series), default=1) - 1 or 1
     ys = [v for _, s in series for v in s] or [0.0]
@@ -91,7 +92,7 @@ def curves_svg(ts: Sequence[Trajectory], width: int = 620, height: int = 380) ->
         return f"{x0 + (x1 - x0) * i / steps:.1f},{y1 - (y1 - y0) * (v - lo) / span:.1f}"
 
     ticks = sorted({round(lo, 2), 0.0, round(hi, 2)})
-    body = _axis(x0, y0, x1, y1, 0, steps, lo, hi, "edit step", "cumulative reward", ticks)
+    body = _axis(x0, y0, x1, y1, 0, steps, lo, hi, "edit step", "cumulative reward", ticks, xticks=steps)
     for t, s in series:
         colour = "#2e7d32" if t.all_pass else "#c62828"
         body.append(f'<polyline points="{" ".join(pt(i, v) for i, v in enumerate(s))}" fill="none" '
@@ -119,17 +120,18 @@ def _edit_cumsum(t: Trajectory) -> list[float]:
     return out
 
 
-def predictors_svg(analysis: dict[str, Any], width: int = 720) -> str:
+def predictors_svg(analysis: dict[str, Any], width: int = 820) -> str:
     """AUROC (all tests pass) and Spearman rho (pass rate) per predictor, with 95% CI whiskers."""
     names = list(PREDICTORS)
     row, top = 22, 30
     height = top + row * len(names) + 40
-    label_w, panel = 170.0, (width - 170.0 - 30) / 2
+    label_w, gap = 230.0, 50.0
+    panel = (width - label_w - gap - 20) / 2
     body = [f'<text x="{label_w + panel / 2}" y="16" text-anchor="middle" font-weight="bold">'
             "AUROC, all tests pass</text>",
-            f'<text x="{label_w + panel * 1.5 + 20}" y="16" text-anchor="middle" font-weight="bold">'
+            f'<text x="{label_w + panel * 1.5 + gap}" y="16" text-anchor="middle" font-weight="bold">'
             "Spearman rho vs pass rate</text>"]
-    panels = ((label_w, "auroc_all_pass", 0.0, 1.0, 0.5), (label_w + panel + 20, "spearman_pass_rate", -1.0, 1.0, 0.0))
+    panels = ((label_w, "auroc_all_pass", 0.0, 1.0, 0.5), (label_w + panel + gap, "spearman_pass_rate", -1.0, 1.0, 0.0))
     for px, stat, lo, hi, ref in panels:
         def sx(v: float, px: float = px, lo: float = lo, hi: float = hi) -> float:
             return px + panel * (v - lo) / (hi - lo)
@@ -171,8 +173,10 @@ def faults_table(ts: Sequence[Trajectory]) -> list[dict[str, Any]]:
     out = []
     for kind, group in sorted(rows.items()):
         n = len(group)
+        fresh = [t.diag_remeasured for t in group if t.diag_remeasured is not None]
         out.append({"fault": kind, "n": n,
-                    "mean_diag_term": round(sum(sum(c[0] for c in t.components) for t in group) / n, 4),
+                    "mean_diag_term": round(sum(t.diag_recorded for t in group) / n, 4),
+                    "mean_diag_remeasured": round(sum(fresh) / len(fresh), 4) if fresh else None,
                     "mean_cumulative_reward": round(sum(t.cumulative for t in group) / n, 4),
                     "compiled": sum(t.compiled for t in group), "all_pass": sum(t.all_pass for t in group)})
     return out
@@ -184,27 +188,45 @@ def _fmt(e: dict[str, Any]) -> str:
         return "n/a"
 
     def ci(c: dict[str, Any]) -> str:
-        return "[n/a]" if c["lo"] is None else f"[{c['lo']:.2f}, {c['hi']:.2f}]"
+        return "[-]" if c["lo"] is None else f"[{c['lo']:.2f}, {c['hi']:.2f}]"
 
     return f"{v:.3f} {ci(e['ci'])} {ci(e['ci_by_task'])}"
 
 
 def _reading(name: str, e: dict[str, Any]) -> str:
     a = e["auroc_all_pass"]
+    if e.get("constant"):
+        return f"- `{name}`: constant on these trajectories; it carries no information here."
     if a["value"] is None:
         return f"- `{name}`: AUROC undefined (the trajectories do not contain both passing and failing ones)."
-    lo, hi = a["ci_by_task"]["lo"], a["ci_by_task"]["hi"]
+    by_task = a["ci_by_task"]["lo"] is not None
+    ci = a["ci_by_task"] if by_task else a["ci"]
+    lo, hi = ci["lo"], ci["hi"]
+    how = "with whole tasks resampled" if by_task else "resampling trajectories only (too few tasks to resample " \
+                                                       "tasks; this interval is optimistic)"
     if lo is None:
-        verdict = "too few tasks for a task-level interval"
+        verdict = "no interval (too few defined resamples)"
     elif lo > 0.5:
-        verdict = "above chance even with whole tasks resampled"
+        verdict = f"above chance {how}"
     elif hi < 0.5:
-        verdict = "below chance (it points the wrong way) with whole tasks resampled"
+        verdict = f"below chance, pointing the wrong way, {how}"
     else:
-        verdict = "not distinguishable from chance once whole tasks are resampled"
+        verdict = f"not distinguishable from chance {how}"
     w = e["auroc_within_task"]["value"]
     within = "n/a" if w is None else f"{w:.3f}"
-    return f"- `{name}`: AUROC {a['value']:.3f}, {verdict}; within the same task {within}."
+    return f"- `{name}` (n={e['n']}): AUROC {a['value']:.3f}, {verdict}; within the same task {within}."
+
+
+def _check_lines(check: dict[str, Any]) -> list[str]:
+    if not check["measured"]:
+        return []
+    return ["", "## Check of the recorded diagnostics term", "",
+            "D of each trajectory's start and final state was measured again, each in a fresh language server. "
+            "Summed over steps, the recorded diagnostics terms should equal a*(D_start - D_final).", "",
+            f"- trajectories with edits measured: {check['measured']}",
+            f"- recorded D before the first step equals the fresh D_start: {check['start_agrees']}",
+            f"- recorded sum of diagnostics terms equals a*(D_start - D_final): {check['sum_agrees']}",
+            f"- mean of (recorded - remeasured): {check['recorded_minus_remeasured_mean']}"]
 
 
 def summary_markdown(title: str, meta: dict[str, Any], analysis: dict[str, Any], agents: dict[str, Any],
@@ -231,7 +253,7 @@ def summary_markdown(title: str, meta: dict[str, Any], analysis: dict[str, Any],
                      f"{e['mean_cumulative_reward']:.3f} | {outs} |")
     lines += ["", "## Predictors", "",
               "Each cell: value on all trajectories, 95% CI resampling trajectories, 95% CI resampling whole "
-              "tasks. AUROC is for \"all tests pass\"; within-task AUROC compares only trajectories of the same "
+              f"tasks ([-]: not computed with fewer than {MIN_CLUSTERS} tasks). AUROC is for \"all tests pass\"; within-task AUROC compares only trajectories of the same "
               "task; Spearman rho is against the test pass rate.", "",
               "| predictor | AUROC | within-task AUROC | Spearman rho |", "|---|---|---|---|"]
     for name, e in analysis["predictors"].items():
@@ -239,12 +261,16 @@ def summary_markdown(title: str, meta: dict[str, Any], analysis: dict[str, Any],
                      f"{_fmt(e['spearman_pass_rate'])} |")
     lines += ["", "Mechanical reading (the discussion in the study's README interprets it):", ""]
     lines += [_reading(name, e) for name, e in analysis["predictors"].items()]
+    lines += _check_lines(analysis["diagnostics_check"])
     if faults:
         lines += ["", "## Injected faults (corrupt agent)", "",
-                  "| fault | trajectories | mean diagnostics term | mean cumulative reward | compiled | all pass |",
-                  "|---|---|---|---|---|---|"]
-        lines += [f"| {f['fault']} | {f['n']} | {f['mean_diag_term']:.3f} | {f['mean_cumulative_reward']:.3f} | "
-                  f"{f['compiled']} | {f['all_pass']} |" for f in faults]
+                  "A trajectory with faults in two hunks counts under both.", "",
+                  "| fault | trajectories | mean diagnostics term, recorded | the same, remeasured | "
+                  "mean cumulative reward | compiled | all pass |",
+                  "|---|---|---|---|---|---|---|"]
+        lines += [f"| {f['fault']} | {f['n']} | {f['mean_diag_term']:.3f} | "
+                  f"{'-' if f['mean_diag_remeasured'] is None else format(f['mean_diag_remeasured'], '.3f')} | "
+                  f"{f['mean_cumulative_reward']:.3f} | {f['compiled']} | {f['all_pass']} |" for f in faults]
     lines += ["", "## Plots", ""] + [f"- [{label}]({path})" for label, path in plots.items()] + [""]
     return "\n".join(lines)
 
@@ -252,7 +278,8 @@ def summary_markdown(title: str, meta: dict[str, Any], analysis: dict[str, Any],
 def build_study(rows: Sequence[dict[str, Any]], wanted: Sequence[dict[str, Any]], meta: dict[str, Any], *,
                 title: str, resamples: int = 1000, seed: int = 0) -> tuple[dict[str, str], dict[str, Any]]:
     """The study's files (name -> text) from store rows and the trajectories wanted
-    (``dataset``, ``task``, ``spec``, ``key``, ``notes``), and its headline numbers.
+    (``dataset``, ``task``, ``spec``, ``key``, ``notes``, optionally ``remeasured``), and its
+    headline numbers.
 
     The warnings baseline compares each build log with the noop attempt's
     (the starting state) of the same task; without a noop the raw count is used.
@@ -269,8 +296,8 @@ def build_study(rows: Sequence[dict[str, Any]], wanted: Sequence[dict[str, Any]]
         if w["spec"] == "noop":
             build = (by_key[w["key"]].get("stages") or {}).get("build") or {}
             start[(w["dataset"], w["task"])] = count_warnings(build.get("output", ""))
-    ts = [trajectory_from_result(by_key[w["key"]], w["dataset"], start.get((w["dataset"], w["task"])), w["notes"])
-          for w in wanted]
+    ts = [trajectory_from_result(by_key[w["key"]], w["dataset"], start.get((w["dataset"], w["task"])), w["notes"],
+                                 w.get("remeasured")) for w in wanted]
     pooled = analyse(ts, resamples=resamples, seed=seed)
     per_dataset = {name: analyse([t for t in ts if t.dataset == name], resamples=resamples, seed=seed)
                    for name in meta["datasets"]} if len(meta["datasets"]) > 1 else {}
@@ -285,6 +312,8 @@ def build_study(rows: Sequence[dict[str, Any]], wanted: Sequence[dict[str, Any]]
     files = {"results.json": json.dumps(results, indent=1, sort_keys=True) + "\n", "summary.md": summary,
              "scatter.svg": scatter_svg(ts), "curves.svg": curves_svg(ts), "predictors.svg": predictors_svg(pooled)}
     reward = pooled["predictors"]["reward_cumulative"]
+    fixed = pooled["predictors"]["reward_remeasured"]
     headline = {"n": pooled["n"], "tasks": pooled["tasks"], "passing": pooled["passing"],
-                "auroc": reward["auroc_all_pass"]["value"], "spearman": reward["spearman_pass_rate"]["value"]}
+                "auroc": reward["auroc_all_pass"]["value"], "spearman": reward["spearman_pass_rate"]["value"],
+                "auroc_remeasured": fixed["auroc_all_pass"]["value"]}
     return files, headline

@@ -197,3 +197,66 @@ def test_warning_and_line_counts() -> None:
     assert count_warnings(log) == 2
     assert count_warnings("") == 0
     assert lines_changed("--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n+c\n") == 3
+
+
+def test_task_level_intervals_need_enough_tasks() -> None:
+    few = [_traj(f"t{i}", a, [0.4] if a == "oracle" else [], 1.0 if a == "oracle" else 0.0, a == "oracle")
+           for i in range(3) for a in ("oracle", "noop")]
+    ci = analyse(few, resamples=50)["predictors"]["reward_cumulative"]["auroc_all_pass"]["ci_by_task"]
+    assert ci["lo"] is None and "tasks" in ci["why"]
+    many = [_traj(f"t{i}", a, [0.4] if a == "oracle" else [], 1.0 if a == "oracle" else 0.0, a == "oracle")
+            for i in range(10) for a in ("oracle", "noop")]
+    ci = analyse(many, resamples=50)["predictors"]["reward_cumulative"]["auroc_all_pass"]["ci_by_task"]
+    assert (ci["lo"], ci["hi"]) == (1.0, 1.0), "a perfect separation stays perfect in every resample"
+
+
+def test_remeasured_reward_replaces_the_diagnostics_terms() -> None:
+    # recorded: two steps with diagnostics terms 1.5 and 1.0 (sum 2.5); afresh D goes 3 -> 2: a*(3-2) = 0.5
+    t = dataclasses.replace(_traj("t", "corrupt:0", [1.9, 1.4], 0.0, False), d_start=3.0, d_final=2.0,
+                            d_prev_first=3.0)
+    assert t.diag_recorded == pytest.approx(2.5) and t.diag_remeasured == pytest.approx(0.5)
+    good = dataclasses.replace(_traj("t", "oracle", [1.9], 1.0, True), d_start=3.0, d_final=0.0, d_prev_first=3.0)
+    unmeasured = _traj("u", "oracle", [0.4], 1.0, True)
+    out = analyse([t, good, unmeasured], resamples=20)
+    fixed = out["predictors"]["reward_remeasured"]
+    assert fixed["n"] == 2, "a trajectory without fresh measurements is left out of this predictor only"
+    assert out["predictors"]["reward_cumulative"]["n"] == 3
+    assert fixed["auroc_all_pass"]["value"] == 1.0  # 0.5 + 0.8 = 1.3 vs 1.5 + 0.4 = 1.9
+    assert out["diagnostics_check"] == {"measured": 2, "start_agrees": 2, "sum_agrees": 1,
+                                        "recorded_minus_remeasured_mean": 1.0}
+
+
+def test_build_study_writes_consistent_files() -> None:
+    import json
+    import xml.dom.minidom
+
+    from lanser.harness.study_report import build_study
+
+    def row(key: str, agent: str, outcome: str, rewards: list[float], warnings: int) -> dict:
+        steps = [{"action": "edit", "reward": r, "cumulative": r, "result": {"status": "ok", "processReward": {
+            "components": {"diag_delta": (r - 0.4) / 0.5, "d_prev": 1, "safety": 1, "ambiguity_penalty": 0},
+            "weights": {"alpha": 0.5, "beta": 0.4, "gamma": 0.1}}}} for r in rewards]
+        passed = "pass" if outcome == "resolved" else "fail"
+        return {"key": key, "task_id": "toy/t", "agent": agent, "outcome": outcome, "patch": "",
+                "verdict": {"outcome": outcome, "compiled": True, "fail_to_pass": {"a": passed}},
+                "steps": steps + [{"action": "submit", "reward": 0.0}],
+                "stages": {"build": {"output": "x.c:1:1: warning: w\n" * warnings}}}
+
+    rows = [row("k1", "oracle", "resolved", [0.9], 0), row("k2", "noop", "tests_failed", [], 2),
+            row("k3", "corrupt:0", "tests_failed", [0.4], 3)]
+    wanted = [{"dataset": "toy", "task": "toy/t", "spec": r["agent"], "key": r["key"],
+               "notes": ["fault off_by_one in hunk 1/1"] if r["agent"] == "corrupt:0" else []} for r in rows]
+    meta = {"command": "lanser bench study toy", "datasets": ["toy"], "agents": ["oracle", "noop", "corrupt:0"],
+            "seeds": 1, "duplicates": 0, "resamples": 20, "bootstrap_seed": 0}
+    files, headline = build_study(rows, wanted, meta, title="T", resamples=20)
+    assert sorted(files) == ["curves.svg", "predictors.svg", "results.json", "scatter.svg", "summary.md"]
+    for name in ("curves.svg", "predictors.svg", "scatter.svg"):
+        xml.dom.minidom.parseString(files[name])
+    data = json.loads(files["results.json"])
+    assert [t["key"] for t in data["trajectories"]] == ["k1", "k2", "k3"]
+    assert [t["warnings_delta"] for t in data["trajectories"]] == [-2.0, 0.0, 1.0], "against noop's build log"
+    assert headline["auroc"] == data["analysis"]["predictors"]["reward_cumulative"]["auroc_all_pass"]["value"] == 1.0
+    assert data["faults"][0]["fault"] == "off_by_one"
+    assert "| oracle | 1 | 1 |" in files["summary.md"] and "off_by_one" in files["summary.md"]
+    with pytest.raises(ValueError, match="not in the store"):
+        build_study(rows[:2], wanted, meta, title="T", resamples=20)

@@ -1,0 +1,94 @@
+"""Diagnostics of a trajectory's start and final states, measured afresh (IO: a language server).
+
+The recorded reward's diagnostics term is ``a * sum_t (D_{t-1} - D_t)``,
+which telescopes to ``a * (D_start - D_final)`` when every step measures D
+correctly.  Measuring D_start and D_final again, each in a fresh server on
+a fresh copy of the state, gives that sum independently of the step-wise
+speculative evaluation, so the study can check the recorded term against
+it and score the reward as it should have been.  Results are cached by
+(task, final patch) in a JSON file beside the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from lanser.harness.task import TaskSpec
+
+__all__ = ["REMEASURE_VERSION", "remeasure"]
+
+REMEASURE_VERSION = "remeasure-v1"
+
+
+def _count(root: Path, paths: list[str]) -> float:
+    from lanser.daemon.server import parse_request
+    from lanser.orchestrator import Orchestrator
+    from lanser.reward import count_diagnostics
+
+    loop = asyncio.new_event_loop()
+    orch = Orchestrator(root, timeout=120.0, cache=False)
+    try:
+        total = 0.0
+        for rel in paths:
+            bundle: dict[str, Any] = loop.run_until_complete(
+                orch.run(parse_request({"cmd": "diagnostics", "selector": rel})))
+            if bundle.get("status") != "ok":
+                raise RuntimeError(f"diagnostics of {rel} failed: {bundle.get('error')}")
+            total += count_diagnostics((bundle.get("facts") or {}).get("diagnostics") or [], [rel])
+        return total
+    finally:
+        loop.run_until_complete(orch.close())
+        loop.close()
+
+
+def _materialise(tree: Path, dest: Path, patches: list[str]) -> list[str]:
+    """A copy of ``tree`` with ``patches`` applied; returns the files the last one touches."""
+    from lanser.edits.apply import apply_changes
+    from lanser.edits.patch import parse_patch
+
+    shutil.rmtree(dest, ignore_errors=True)
+    shutil.copytree(tree, dest, symlinks=True, ignore=shutil.ignore_patterns(".git", ".cache"))
+    touched: list[str] = []
+    for patch in patches:
+        if not patch.strip():
+            continue
+        changes = parse_patch(patch, lambda rel: (dest / rel).read_bytes() if (dest / rel).is_file() else None)
+        apply_changes(dest, changes)
+        touched = sorted({c.new_path or c.path for c in changes.changes})
+    shutil.rmtree(dest / ".lanser", ignore_errors=True)
+    return touched
+
+
+def remeasure(task: TaskSpec, tree: Path, final_patch: str, workroot: Path,
+              cache: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``{"d_start", "d_final", "paths"}``: D over the files the final patch touches, in the
+    starting state and in the final state, each from a fresh server (0, 0 for an empty patch).
+
+    ``tree`` is the task's project tree before its start patch (what the
+    harness copies into the work area).
+    """
+    key = hashlib.sha256(json.dumps([REMEASURE_VERSION, task.key(), final_patch]).encode()).hexdigest()
+    if cache is not None and key in cache:
+        return dict(cache[key])
+    if not final_patch.strip():
+        result: dict[str, Any] = {"d_start": 0.0, "d_final": 0.0, "paths": []}
+    else:
+        start = [task.start_patch] if task.start_patch else []
+        probe = workroot / "start"
+        paths = _materialise(tree, probe, start + [final_patch])
+        _materialise(tree, probe, start)
+        d_start = _count(probe, [p for p in paths if (probe / p).is_file()])
+        final = workroot / "final"
+        _materialise(tree, final, start + [final_patch])
+        d_final = _count(final, [p for p in paths if (final / p).is_file()])
+        shutil.rmtree(probe, ignore_errors=True)
+        shutil.rmtree(final, ignore_errors=True)
+        result = {"d_start": d_start, "d_final": d_final, "paths": paths}
+    if cache is not None:
+        cache[key] = result
+    return result
