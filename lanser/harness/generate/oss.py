@@ -145,7 +145,12 @@ def generate(source: Source, base: Path, profile: Profile, *, project: str, seed
             break
         attempts += 1
         attempted[e.kind] += 1
-        start = bench.evaluate({e.path: e.new}, sanitize=e.kind != "implement")
+        # Sanitizers run where they are the expected witness (use after free, leak) or
+        # when the tests miss the fault; a fault the tests catch needs no second build.
+        start = bench.evaluate({e.path: e.new}, sanitize=e.sanitizer)
+        if e.kind != "implement" and not e.sanitizer and start.built and not start.test_timed_out and \
+                all(start.tests.get(t) == "pass" for t in passing):
+            start = bench.evaluate({e.path: e.new}, sanitize=True)
         verdict = _judge(start, passing, known, e)
         say(f"[{attempts}] {e.kind} {e.function} ({e.path}): {verdict['why'] if 'why' in verdict else 'valid'}")
         if "why" in verdict:
