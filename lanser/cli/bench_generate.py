@@ -19,7 +19,7 @@ __all__ = ["generate"]
 
 \b
 Examples:
-  lanser bench generate oss debian:cjson=1.7.15-1+deb12u4 --preset cjson --seed 1 --out datasets/oss-cjson""")
+  lanser bench generate oss debian:json-c=0.16-2 --sha256 HEX --preset json-c --seed 1 --out datasets/oss-json-c""")
 def generate() -> None:
     pass
 
@@ -52,14 +52,14 @@ re-run is quick.  Writes tasks.jsonl and generation.json to --out.
 
 \b
 Examples:
-  lanser bench generate oss debian:cjson=1.7.15-1+deb12u4 --sha256 HEX --preset cjson \\
-      --seed 1 --count 30 --out datasets/oss-cjson
+  lanser bench generate oss debian:jansson=2.14-2 --sha256 HEX --preset jansson \\
+      --seed 1 --count 30 --out datasets/oss-jansson
   lanser bench generate oss project --out datasets/mine --files lib.c --setup 'make' \\
       --build 'make' --test 'make test' --sanitize 'make sanitize'""")
 @click.argument("source")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
 @click.option("--sha256", default=None, help="The digest the source must have (required for remote kinds).")
-@click.option("--preset", default=None, help="A known project's profile (cjson, json-c).")
+@click.option("--preset", default=None, help="A known project's profile (cjson, jansson, json-c).")
 @click.option("--project", default=None, help="The task id prefix (default: the --out directory's name).")
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--count", type=click.IntRange(min=1), default=30, show_default=True, help="Tasks wanted.")

@@ -70,6 +70,10 @@ PRESETS: dict[str, Profile] = {
     "json-c": cmake_profile("json-c", ("arraylist.c", "json_object.c", "json_object_iterator.c", "json_pointer.c",
                                        "json_tokener.c", "json_util.c", "json_visit.c", "linkhash.c", "printbuf.c"),
                             "-DDISABLE_WERROR=ON -DBUILD_STATIC_LIBS=OFF"),
+    # Shared libraries: a task step relinks the library, not the ~20 test programs.
+    "jansson": cmake_profile("jansson", tuple(f"src/{n}.c" for n in (
+        "dump", "error", "hashtable", "hashtable_seed", "load", "memory", "pack_unpack", "strbuf", "strconv", "utf",
+        "value")), "-DJANSSON_BUILD_DOCS=OFF -DJANSSON_EXAMPLES=OFF -DJANSSON_BUILD_SHARED_LIBS=ON"),
 }
 
 
