@@ -23,11 +23,12 @@ ARG LANSER_EXTRAS=mcp
 FROM ${BASE} AS runtime
 USER root
 # What lanser needs at run time: python3 (3.11), git (dirty-tree guard,
-# --commit), tini (PID 1: forwards signals, reaps the servers' children) and
-# setpriv (util-linux, essential).  The offline base already has them all, so
-# apt runs only on a base that lacks one, such as debian:bookworm-slim.
+# --commit), the C library's headers (clangd's view of C code), tini (PID 1:
+# forwards signals, reaps the servers' children) and setpriv (util-linux,
+# essential).  The offline base already has them all, so apt runs only on a
+# base that lacks one, such as debian:bookworm-slim.
 RUN set -eu; missing=""; \
-    for p in python3 python3-venv git tini; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done; \
+    for p in python3 python3-venv git libc6-dev tini; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done; \
     if [ -n "$missing" ]; then \
         apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing \
         && rm -rf /var/lib/apt/lists/*; \

