@@ -15,6 +15,7 @@ import contextlib
 import copy
 import dataclasses
 import hashlib
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +27,7 @@ from lsprotocol import types as lsp
 from lanser import __version__
 from lanser.bundle import normalize
 from lanser.bundle.environment import Interpreter, external_roots, host_block, inspect_interpreter
-from lanser.bundle.hashing import finalize
+from lanser.bundle.hashing import finalize, render_json
 from lanser.cache import BundleCache, cache_key
 from lanser.edits.apply import recover
 from lanser.edits.commands import MutationCommands
@@ -45,10 +46,10 @@ from lanser.errors import ContentModified, LanserError, NotFound, RequestCancell
 from lanser.lsp.pool import ServerPool
 from lanser.lsp.registry import LANGUAGE_OF_SUFFIX, PINS, ServerSpec, language_of
 from lanser.lsp.session import CAPABILITY_OF_METHOD, Document, LspSession
-from lanser.resolve import Target, resolve_target
+from lanser.resolve import Target, column, resolve_target
 from lanser.selectors import FileSpec, format_selector, parse_selector
 from lanser.selectors.parse import escape
-from lanser.text import convert_column, from_lsp_encoding, split_lines
+from lanser.text import from_lsp_encoding, split_lines
 from lanser.workspace import Workspace
 
 __all__ = ["Orchestrator", "REFERENCE_CAP", "failure_bundle"]
@@ -101,6 +102,8 @@ class Orchestrator(MutationCommands):
         self._held: Snapshot | None = None
         #: Split lines of workspace files, keyed by (path, content digest of the last snapshot).
         self._line_cache: dict[tuple[str, str], list[str]] = {}
+        #: Workspace paths as selectors spell them (``escape``), by path.
+        self._escaped: dict[str, str] = {}
         self.cache = BundleCache(self.root / ".lanser" / "cache" if disk_cache else None) if cache else None
         self._in_flight: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self.pool = ServerPool(
@@ -114,7 +117,11 @@ class Orchestrator(MutationCommands):
         )
 
     async def close(self) -> None:
-        await self.pool.close()
+        try:
+            await self.pool.close()
+        finally:
+            if self.cache is not None:
+                self.cache.flush()
 
     async def __aenter__(self) -> Orchestrator:
         return self
@@ -156,6 +163,26 @@ class Orchestrator(MutationCommands):
         request already answered for the same workspace snapshot is served
         from the cache.
         """
+        data, text = await self._run(request)
+        if data is None:
+            assert text is not None
+            data = json.loads(text)
+        return data
+
+    async def run_json(self, request: Request) -> str:
+        """:meth:`run`'s bundle as :func:`render_json` renders it (one line, keys sorted).
+
+        A cache hit is the stored text itself, and a miss is rendered once
+        for both the cache and the caller: the daemon sends this.
+        """
+        data, text = await self._run(request)
+        if text is None:
+            assert data is not None
+            text = render_json(data)
+        return text
+
+    async def _run(self, request: Request) -> tuple[dict[str, Any] | None, str | None]:
+        """The bundle as data, as rendered text, or both (at least one is not None)."""
         started = time.monotonic()
         snapshot = self._held if self._held is not None else self.snapshots.take()
         if self.recorder is not None:
@@ -164,6 +191,8 @@ class Orchestrator(MutationCommands):
             self._files_changed(snapshot)
         key = cache_key(request.model_dump(mode="json"), snapshot.digest, self._environment_key())
         flight = self._in_flight.get(key)
+        data: dict[str, Any] | None = None
+        text: str | None = None
         if request.args.get("apply"):
             # Writes are never shared or served from memory.
             data = await self._answer(request)
@@ -175,10 +204,8 @@ class Orchestrator(MutationCommands):
         elif flight is not None:
             data = copy.deepcopy(await asyncio.shield(flight))  # shared with its first caller
         else:
-            cached = self.cache.get(key) if self.cache is not None else None
-            if cached is not None:
-                data = cached
-            else:
+            text = self.cache.get_text(key) if self.cache is not None else None
+            if text is None:
                 future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
                 self._in_flight[key] = future
                 try:
@@ -191,12 +218,17 @@ class Orchestrator(MutationCommands):
                 finally:
                     self._in_flight.pop(key, None)
                 if self.cache is not None and _cacheable(data):
-                    self.cache.put(key, data)
+                    text = render_json(data)
+                    self.cache.put_text(key, text)
         if self.recorder is not None:
-            self.recorder.bundle(data)
+            self.recorder.bundle(data if data is not None else json.loads(text or "{}"))
         if self.verbose:
+            if data is None:
+                data = json.loads(text or "{}")
+            assert data is not None
             data.setdefault("meta", {})["timing"] = {"totalMs": round((time.monotonic() - started) * 1000, 1)}
-        return data
+            text = None  # the timing is not in the stored text
+        return data, text
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
@@ -539,13 +571,20 @@ class Orchestrator(MutationCommands):
         request = bundle.request
         encoding = from_lsp_encoding(bundle.environment.positionEncoding or "utf-16")
 
+        escaped = self._escaped
+
         def selector_of(path: str, flat: list[int]) -> str | None:
             lines = self._lines(path, cache)
             if lines is None or flat[0] >= len(lines):
                 return None
             assert request is not None  # bundles being answered carry their request
-            col = convert_column(lines[flat[0]], flat[1], encoding, request.indexIo, strict=False)
-            return f"{escape(path)}@L{flat[0] + 1}:C{col + 1}"
+            col = column(lines[flat[0]], flat[1], encoding, request.indexIo, strict=False)
+            name = escaped.get(path)
+            if name is None:
+                if len(escaped) > 4096:
+                    escaped.clear()
+                name = escaped[path] = escape(path)
+            return f"{name}@L{flat[0] + 1}:C{col + 1}"
 
         return selector_of
 

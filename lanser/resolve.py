@@ -9,7 +9,6 @@ whatever the server speaks.
 from __future__ import annotations
 
 import difflib
-import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,10 +17,10 @@ from lsprotocol import types as lsp
 from lanser.errors import NotFound, VersionSkew
 from lanser.lsp.registry import language_of
 from lanser.selectors.spec import CursorSpec, FileSpec, PositionSpec, RangeSpec
-from lanser.text import content_hash, convert_column, from_lsp_encoding, split_lines
+from lanser.text import INDEXINGS, content_hash, convert_column, from_lsp_encoding, split_lines
 from lanser.workspace import Workspace
 
-__all__ = ["Target", "resolve_target"]
+__all__ = ["Target", "column", "resolve_target"]
 
 
 @dataclass
@@ -42,9 +41,11 @@ class Target:
     evidence: list[dict[str, Any]] = field(default_factory=list)
     weights: dict[str, float] | None = None
     symbol_id: str | None = None
+    #: ``text`` split into lines, when the caller has them already (shared: never mutated).
+    split: list[str] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        self._lines: list[str] | None = None
+        self._lines: list[str] | None = self.split
         self.rebase(self.encoding)
 
     @property
@@ -70,17 +71,30 @@ class Target:
         (sl, sc), (el, ec) = self.start, self.end
         return [
             sl,
-            convert_column(lines[sl], sc, "codepoint", indexing),
+            column(lines[sl], sc, "codepoint", indexing),
             el,
-            convert_column(lines[el], ec, "codepoint", indexing),
+            column(lines[el], ec, "codepoint", indexing),
         ]
 
     def position(self) -> lsp.Position:
         if self.point is None:
             return lsp.Position(line=self.range[0], character=self.range[1])
         line = self.lines[self.point[0]]
-        col = convert_column(line, self.point[1], "codepoint", from_lsp_encoding(self.encoding))
+        col = column(line, self.point[1], "codepoint", from_lsp_encoding(self.encoding))
         return lsp.Position(line=self.point[0], character=col)
+
+
+def column(line: str, col: int, src: str, dst: str, *, strict: bool = True) -> int:
+    """:func:`lanser.text.convert_column`, without its per-character walk where the answer is ``col``.
+
+    On an ASCII line every indexing counts one unit per character, so a
+    column inside the line is the same in all of them; everything else
+    (other lines, columns past the end, unknown indexings) goes through
+    ``convert_column`` and its errors.
+    """
+    if 0 <= col <= len(line) and line.isascii() and src in INDEXINGS and dst in INDEXINGS:
+        return col
+    return convert_column(line, col, src, dst, strict=strict)
 
 
 def resolve_target(spec: PositionSpec, ws: Workspace, index_io: str) -> Target:
@@ -88,13 +102,13 @@ def resolve_target(spec: PositionSpec, ws: Workspace, index_io: str) -> Target:
     if isinstance(spec, (FileSpec, CursorSpec, RangeSpec)):
         rel = ws.rel(spec.path)
         language = language_of(rel)
-        data = ws.read_bytes(rel)
-        text = data.decode("utf-8", "replace")
+        src = ws.source(rel)
+        text, lines = src.text, src.lines
         if isinstance(spec, FileSpec):
-            return Target.whole_file(rel, ws)
-        lines = split_lines(text)
-        ws.remember_version(data)
-        if spec.docVersion and not hashlib.sha256(data).hexdigest().startswith(spec.docVersion):
+            return Target(rel, language, text, "sha256:" + src.sha256, (0, 0), (len(lines) - 1, len(lines[-1])),
+                          split=lines)
+        ws.remember_version(src.data, src.sha256)
+        if spec.docVersion and not src.sha256.startswith(spec.docVersion):
             old = ws.find_version(spec.docVersion)
             if old is None:
                 raise VersionSkew(f"{rel} is not at version {spec.docVersion} and lanser never saw that version",
@@ -110,7 +124,7 @@ def resolve_target(spec: PositionSpec, ws: Workspace, index_io: str) -> Target:
         else:
             start = _point(lines, spec.start[0], spec.start[1], index_io, rel)
             end = _point(lines, spec.end[0], spec.end[1], index_io, rel)
-        return Target(rel, language, text, content_hash(data), start, end)
+        return Target(rel, language, text, "sha256:" + src.sha256, start, end, split=lines)
     from lanser.selectors.structural import resolve_structural
 
     return resolve_structural(spec, ws)
@@ -140,4 +154,4 @@ def _map_point(old: list[str], new: list[str], line: int, col: int, index_io: st
 def _point(lines: list[str], line: int, col: int, index_io: str, rel: str) -> tuple[int, int]:
     if line > len(lines):
         raise NotFound(f"{rel} has {len(lines)} lines; line {line} does not exist", path=rel)
-    return line - 1, convert_column(lines[line - 1], col - 1, index_io, "codepoint")
+    return line - 1, column(lines[line - 1], col - 1, index_io, "codepoint")

@@ -14,14 +14,26 @@ import os
 import subprocess
 import sys
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 
 from lanser.errors import FsPermissions, NotFound
+from lanser.text import split_lines
 
-__all__ = ["Workspace", "cache_dir"]
+__all__ = ["Source", "Workspace", "cache_dir"]
 
 _SKIP_DIRS = {".git", ".hg", ".svn", ".venv", "venv", "node_modules", "__pycache__", ".cache", ".lanser", ".tox", ".mypy_cache"}
 _CONFIG_FILES = ("pyrightconfig.json", ".clangd", "compile_flags.txt")
+
+
+@dataclass(frozen=True)
+class Source:
+    """One file's content as read at one (mtime, size, inode); shared, never to be mutated."""
+
+    data: bytes
+    text: str
+    lines: list[str]
+    sha256: str
 
 
 def cache_dir() -> Path:
@@ -36,6 +48,10 @@ class Workspace:
             raise NotFound(f"workspace {str(root)!r} is not a directory")
         self.root = Path(os.path.realpath(root))
         self._listed: tuple[tuple[object, ...], list[str]] | None = None
+        self._sources: dict[str, tuple[tuple[int, int, int], Source]] = {}
+        #: Digests known to be under .lanser/versions (a version file is never removed by lanser).
+        self._remembered: set[str] = set()
+        self._config: tuple[object, str] | None = None
 
     # -- jail ----------------------------------------------------------
 
@@ -58,15 +74,41 @@ class Workspace:
     def read_bytes(self, rel: str) -> bytes:
         return (self.root / rel).read_bytes()
 
+    def source(self, rel: str) -> Source:
+        """``rel``'s content, decoded, split into lines and hashed; memoised while its stat is unchanged.
+
+        A warm daemon resolves many selectors in the same files: one
+        ``stat`` instead of a read, a decode, a line split and two sha256
+        per request.  The validation is (mtime_ns, size, inode), the same
+        that :class:`lanser.snapshot.SnapshotTracker` trusts.
+        """
+        path = self.root / rel
+        st = os.stat(path)
+        stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+        kept = self._sources.get(rel)
+        if kept is not None and kept[0] == stamp:
+            return kept[1]
+        data = path.read_bytes()
+        text = data.decode("utf-8", "replace")
+        src = Source(data, text, split_lines(text), hashlib.sha256(data).hexdigest())
+        if len(self._sources) >= 256:
+            self._sources.clear()
+        self._sources[rel] = (stamp, src)
+        return src
+
     # -- versions (for docVersion selectors) ------------------------------------
 
-    def remember_version(self, data: bytes) -> str:
+    def remember_version(self, data: bytes, digest: str | None = None) -> str:
         """Keep ``data`` under ``.lanser/versions/`` so selectors made against it can be
-        mapped after edits; returns its sha256 (hex).  Best effort: a read-only
-        workspace still answers, it just cannot map old positions."""
-        digest = hashlib.sha256(data).hexdigest()
+        mapped after edits; returns its sha256 (hex, ``digest`` if the caller has it).
+        Best effort: a read-only workspace still answers, it just cannot map old positions."""
+        digest = digest or hashlib.sha256(data).hexdigest()
+        if digest in self._remembered:
+            return digest
         path = self.root / ".lanser" / "versions" / digest
-        if not path.exists():
+        if path.exists():
+            self._remembered.add(digest)
+        else:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 marker = self.root / ".lanser" / ".gitignore"
@@ -75,6 +117,7 @@ class Workspace:
                 tmp = path.with_name(f".{digest}.{os.getpid()}.tmp")
                 tmp.write_bytes(data)
                 os.replace(tmp, path)
+                self._remembered.add(digest)
             except OSError:
                 pass
         return digest
@@ -182,7 +225,27 @@ class Workspace:
         return out_dir, digest
 
     def config_digest(self, extra: dict[str, object]) -> str:
-        """Digest of what configures the servers; independent of where the workspace is."""
+        """Digest of what configures the servers; independent of where the workspace is.
+
+        Memoised on ``extra`` and the stat of the configuration files: every
+        bundle records it, and reading and parsing ``pyproject.toml`` per
+        request cost more than the rest of the environment block.
+        """
+        stamp: list[object] = [json.dumps(extra, sort_keys=True, default=str)]
+        for name in (*_CONFIG_FILES, "pyproject.toml"):
+            try:
+                st = os.stat(self.root / name)
+                stamp.append((st.st_mtime_ns, st.st_size, st.st_ino))
+            except OSError:
+                stamp.append(None)
+        key = tuple(stamp)
+        if self._config is not None and self._config[0] == key:
+            return self._config[1]
+        digest = self._config_digest(extra)
+        self._config = (key, digest)
+        return digest
+
+    def _config_digest(self, extra: dict[str, object]) -> str:
         h = hashlib.sha256()
         for name in _CONFIG_FILES:
             p = self.root / name

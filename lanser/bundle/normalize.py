@@ -45,6 +45,8 @@ class PathMapper:
         # realpath() per location is costly on long reference lists; symlinks
         # that change under a warm daemon are not worth that price.
         self._memo: dict[str, tuple[str, bool]] = {}
+        #: The same, by URI: reference lists repeat a few files' URIs many times.
+        self._uri_memo: dict[str, tuple[str, bool]] = {}
         # Longest prefix first: the most specific root names a path.
         self.external = sorted(
             ((label, p.resolve()) for label, p in external_roots), key=lambda x: -len(str(x[1]))
@@ -52,10 +54,17 @@ class PathMapper:
 
     def path_of_uri(self, uri: str) -> tuple[str, bool]:
         """``(display path, is_external)`` of a ``file://`` URI."""
+        hit = self._uri_memo.get(uri)
+        if hit is not None:
+            return hit
         parsed = urlparse(uri)
         if parsed.scheme != "file":
             return uri, True
-        return self.path_of(Path(unquote(parsed.path)))
+        hit = self.path_of(Path(unquote(parsed.path)))
+        if len(self._uri_memo) > 65536:
+            self._uri_memo.clear()
+        self._uri_memo[uri] = hit
+        return hit
 
     def path_of(self, path: Path) -> tuple[str, bool]:
         key = str(path)

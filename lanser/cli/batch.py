@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 import click
@@ -20,7 +21,7 @@ Each line is a Request: {"cmd": "definition", "selector": "pkg/a.py@L3:C5",
 "args": {}, "indexIo": "utf-16"}. A line that is not valid JSON or not a
 Request gets an E/BAD_REQUEST bundle on its output line and the batch goes
 on. The exit code is 0 when every line succeeded, else the exit code of the
-first line that failed.
+first line that failed. Bundles are printed as the daemon answers them.
 
 \b
 Examples:
@@ -29,8 +30,6 @@ Examples:
 @click.argument("source", type=click.File("r"), default="-")
 @click.pass_obj
 def batch(settings: Settings, source: Any) -> None:
-    from lanser.cli.nav import run_requests
-
     requests: list[Any] = []
     for line in source:
         if not line.strip():
@@ -39,12 +38,48 @@ def batch(settings: Settings, source: Any) -> None:
             requests.append(json.loads(line))
         except ValueError as exc:
             requests.append({"__invalid__": f"line is not JSON: {exc}"})
-    results = run_requests(settings, requests) if requests else []
     first_failure = 0
-    for data in results:
-        sys.stdout.write(render_json(data) + "\n")
-        code = int((data.get("meta") or {}).get("exit_code", 0))
+    for text in _answers(settings, requests):
+        sys.stdout.write(text + "\n")
+        code = int((json.loads(text).get("meta") or {}).get("exit_code", 0))
         if code and not first_failure:
             first_failure = code
     sys.stdout.flush()
     raise SystemExit(first_failure)
+
+
+def _answers(settings: Settings, requests: list[Any]) -> Iterator[str]:
+    """Each request's bundle as one line of JSON, in order, as soon as it is known.
+
+    The daemon's lines are already what ``render_json`` prints, so they are
+    passed through as they are.  If the daemon cannot be reached, or goes
+    away part of the way through, the requests it has not answered go the
+    way every command falls back to (``run_requests``): nothing is lost and
+    nothing is printed twice.
+    """
+    done = 0
+    if requests and settings.daemon and settings.workspace.is_dir():
+        from lanser import __version__
+        from lanser.daemon import client
+
+        options = {"timeout": settings.timeout, "verbose": settings.verbose}
+        message = {"op": "batch", "requests": requests, "options": options}
+        try:
+            for text in client.send_lines(str(settings.workspace), settings.python, __version__, settings.idle,
+                                          message):
+                if done == len(requests):
+                    raise client.DaemonUnavailable(f"daemon sent more than {len(requests)} replies")
+                yield text
+                done += 1
+            if done < len(requests):
+                raise client.DaemonUnavailable("the daemon hung up")
+        except (client.DaemonUnavailable, OSError, ValueError) as exc:
+            import logging
+
+            logging.getLogger("lanser").warning("daemon stopped answering after %d of %d requests (%s)",
+                                                done, len(requests), exc)
+    if done < len(requests):
+        from lanser.cli.nav import run_requests
+
+        for data in run_requests(settings, requests[done:]):
+            yield render_json(data)

@@ -19,7 +19,7 @@ from typing import Any
 
 from lanser.daemon import paths
 
-__all__ = ["DaemonUnavailable", "call", "ensure_daemon", "send", "stop", "status", "stream"]
+__all__ = ["DaemonUnavailable", "call", "ensure_daemon", "send", "send_lines", "stop", "status", "stream"]
 
 START_TIMEOUT = 60.0
 
@@ -94,6 +94,16 @@ def send(workspace: str, python: str | None, version: str, idle: float,
 
     One connection when the daemon is warm: no separate liveness probe.
     """
+    return (json.loads(line) for line in send_lines(workspace, python, version, idle, message))
+
+
+def send_lines(workspace: str, python: str | None, version: str, idle: float,
+               message: dict[str, Any]) -> Iterator[str]:
+    """:func:`send`, yielding each reply line as the daemon wrote it (one JSON object, no newline).
+
+    The daemon renders bundles with ``render_json``, so a front door can
+    print them without parsing and rendering them again.
+    """
     sock_path = paths.socket_path(paths.daemon_key(workspace, python, version))
     s = _connect(sock_path)
     if s is None:
@@ -101,24 +111,31 @@ def send(workspace: str, python: str | None, version: str, idle: float,
         s = _connect(sock_path)
         if s is None:
             raise DaemonUnavailable("daemon went away")
-    return _exchange(s, message)
+    return _lines(s, message)
 
 
 def _exchange(s: socket.socket, message: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for line in _lines(s, message):
+        yield json.loads(line)
+
+
+def _lines(s: socket.socket, message: dict[str, Any]) -> Iterator[str]:
     with s:
         s.sendall(json.dumps(message).encode() + b"\n")
         s.shutdown(socket.SHUT_WR)
         buf = b""
         while True:
-            chunk = s.recv(1 << 16)
+            chunk = s.recv(1 << 18)
             if not chunk:
                 break
             buf += chunk
-            while b"\n" in buf:
-                line, buf = buf.split(b"\n", 1)
-                yield json.loads(line)
+            if b"\n" in chunk:
+                *complete, buf = buf.split(b"\n")
+                for line in complete:
+                    if line.strip():
+                        yield line.decode()
         if buf.strip():
-            yield json.loads(buf)
+            yield buf.decode()
 
 
 def call(sock_path: Path, message: dict[str, Any]) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from lanser import __version__
+from lanser.bundle.hashing import render_json
 from lanser.bundle.models import Request
 from lanser.errors import LanserError
 from lanser.orchestrator import Orchestrator, failure_bundle
@@ -73,7 +74,9 @@ class Daemon:
             except ValueError:
                 message = {"op": "invalid"}
             async for reply in self._handle(message):
-                writer.write(json.dumps(reply, sort_keys=True, ensure_ascii=False).encode() + b"\n")
+                # Bundles arrive rendered (a cache hit is sent as stored); other replies are data.
+                text = reply if isinstance(reply, str) else render_json(reply)
+                writer.write(text.encode() + b"\n")
                 await writer.drain()
         except (ConnectionError, BrokenPipeError):
             pass
@@ -105,14 +108,15 @@ class Daemon:
             self.orch.timeout = float(options["timeout"])
         self.orch.verbose = bool(options.get("verbose", False))
 
-    async def run_one(self, raw: Any) -> dict[str, Any]:
+    async def run_one(self, raw: Any) -> str:
+        """The bundle answering ``raw``, rendered as one line of JSON (:func:`render_json`)."""
         self.requests += 1
         self.last = time.monotonic()
         try:
             request = parse_request(raw)
         except LanserError as exc:
-            return failure_bundle(None, exc)
-        return await self.orch.run(request)
+            return render_json(failure_bundle(None, exc))
+        return await self.orch.run_json(request)
 
     def status(self) -> dict[str, Any]:
         sessions = {
