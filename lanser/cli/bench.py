@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -103,9 +103,12 @@ def run(settings: Settings, dataset: Path, agent_spec: str, only: tuple[str, ...
     try:
         tasks = [t for t in load_tasks(dataset / "tasks.jsonl") if not only or t.id in only]
         agent = make_agent(agent_spec, base=dataset)
-        executor = make_executor(executor_name, workers=workers, ray_address=ray_address)
     except LanserError as exc:
         raise click.ClickException(f"{exc.code}: {exc.message}") from None
+    try:
+        executor = make_executor(executor_name, workers=workers, ray_address=ray_address)
+    except LanserError as exc:  # no address (2), no Ray installed (72)
+        _exit_with(settings, exc)
     try:
         image = bootstrap_base()
         image_id = image_digest(image)
@@ -134,12 +137,8 @@ def run(settings: Settings, dataset: Path, agent_spec: str, only: tuple[str, ...
         rows = run_dataset(tasks, dataset, agent, image, image_id, _store(out), run_id, out / "work" / run_id,
                            progress=bar.update, label=label, workers=workers, agent_spec=agent_spec,
                            executor=executor, retries=retries, notice=bar.echo)
-    except LanserError as exc:  # no Ray installed (72), no address (2), a source not matching its sha256 (2)
-        if settings.json:
-            click.echo(render_json({"status": "error", "error": exc.to_dict()}))
-        else:
-            click.echo(f"lanser: {exc.code}: {exc.message}", err=True)
-        raise SystemExit(exc.exit_code) from None
+    except LanserError as exc:  # a source not matching its sha256 (2)
+        _exit_with(settings, exc)
     except InfrastructureError as exc:  # unreachable cluster, no node can run a task, a fetch or setup failed
         raise click.ClickException(str(exc)) from None
     except KeyboardInterrupt:
@@ -155,6 +154,15 @@ def run(settings: Settings, dataset: Path, agent_spec: str, only: tuple[str, ...
         click.echo(render_json({"run": run_id, "results": rows}))
     else:
         click.echo(f"run {run_id}: " + ", ".join(f"{r['task']} {r['outcome']}" for r in rows))
+
+
+def _exit_with(settings: Settings, exc: Any) -> NoReturn:
+    """A LanserError as the paper says: one JSON object (--json) or one line, and its exit code."""
+    if settings.json:
+        click.echo(render_json({"status": "error", "error": exc.to_dict()}))
+    else:
+        click.echo(f"lanser: {exc.code}: {exc.message}", err=True)
+    raise SystemExit(exc.exit_code)
 
 
 @bench.command("show", help="Show the results of RUN (one task's trajectory with TASK).\n\n\b\nExamples:\n"

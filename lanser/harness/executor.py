@@ -261,6 +261,13 @@ class RayExecutor:
     name = "ray"
 
     def __init__(self, address: str | None) -> None:
+        import importlib.util
+
+        if not address:
+            raise BadRequest("--executor ray needs the cluster's address: --ray-address HOST:PORT (or RAY_ADDRESS;"
+                             " 'auto' on a node of the cluster)", field="ray_address")
+        if importlib.util.find_spec("ray") is None:
+            raise UnsupportedCap("the Ray executor needs Ray: pip install 'lanser[ray]'")
         self.address = address
         self._job: Job | None = None
         self._remote: Any = None
@@ -268,13 +275,11 @@ class RayExecutor:
         self._flights: dict[Any, _Flight] = {}
 
     def open(self, job: Job, agent: Any) -> None:
-        if not self.address:
-            raise BadRequest("--executor ray needs the cluster's address: --ray-address HOST:PORT (or RAY_ADDRESS;"
-                             " 'auto' on a node of the cluster)", field="ray_address")
         if job.agent_spec is None:
             raise BadRequest("the Ray executor makes each attempt's agent from its spec; none was given",
                              field="agent")
         ray = _import_ray()
+        _check_reachable(self.address)
         import logging
 
         try:
@@ -333,7 +338,7 @@ class RayExecutor:
                 except ray.exceptions.RayError as exc:  # node died, worker crashed, object lost
                     match = _NODE_ID.search(str(exc))
                     return Finished(flight.attempt, None, node=match.group(1) if match else None,
-                                    lost=f"{type(exc).__name__}: {str(exc).splitlines()[0]}")
+                                    lost=f"{type(exc).__name__}: {_first_sentence(str(exc))}")
                 return Finished(flight.attempt, result, node=node)
             starved = self._starved()
             if starved is not None:
@@ -375,6 +380,24 @@ def _import_ray() -> Any:
         return importlib.import_module("ray")
     except ImportError:
         raise UnsupportedCap("the Ray executor needs Ray: pip install 'lanser[ray]'") from None
+
+
+def _check_reachable(address: str) -> None:
+    """Fail fast on a head that does not answer: ``ray.init`` would wait for it without end."""
+    import socket
+
+    host, sep, port = address.rpartition(":")
+    if address == "auto" or "://" in address or not sep or not port.isdigit():
+        return  # Ray resolves these itself, and fails at once when it cannot
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=10).close()
+    except OSError as exc:
+        raise InfrastructureError(f"no Ray cluster answers at {address}: {exc}", stage="ray") from exc
+
+
+def _first_sentence(text: str) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line.split(". ", 1)[0]
 
 
 def _describe(options: Mapping[str, Any]) -> str:

@@ -250,8 +250,10 @@ def run_dataset(tasks: list[TaskSpec], dataset_dir: Path, agent: Agent, image: s
     from lanser.harness.executor import Attempt, Job, LocalExecutor
     from lanser.harness.store import result_key
 
-    store.start_run(run_id, str(dataset_dir), agent.name, image_id)
     labels = {"lanser.run": label or run_id}
+    executor = executor or LocalExecutor(workers if len(tasks) > 1 else 1)
+    executor.open(Job(dataset_dir, image, workroot, labels, agent_spec), agent)  # before anything is stored
+    store.start_run(run_id, str(dataset_dir), agent.name, image_id)
     todo = []
     for i, task in enumerate(tasks, 1):
         key = result_key(task.key(), image_id, agent.name, agent.digest())
@@ -263,8 +265,6 @@ def run_dataset(tasks: list[TaskSpec], dataset_dir: Path, agent: Agent, image: s
     rows: list[dict[str, Any]] = []
     recorded: set[str] = set()
     lost_any = False
-    executor = executor or LocalExecutor(workers if len(todo) > 1 else 1)
-    executor.open(Job(dataset_dir, image, workroot, labels, agent_spec), agent)
     try:
         for attempt in todo:
             executor.submit(attempt)
@@ -329,7 +329,7 @@ def run_attempt(task: TaskSpec | dict[str, Any], dataset_dir: Path | str, agent:
 
 def _lost_result(task: TaskSpec, agent_name: str, why: str) -> dict[str, Any]:
     return {"task_id": task.id, "agent": agent_name, "verdict": {"outcome": "infra_error", "error": why},
-            "steps": [], "stages": {}, "patch": "", "seconds": 0.0, "reward_total": 0.0}
+            "steps": [], "stages": {}, "patch": "", "seconds": 0.0, "reward_total": 0.0, "environment": {}}
 
 
 def _first_line(text: str) -> str:
