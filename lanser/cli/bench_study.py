@@ -21,14 +21,15 @@ SEEDED = ("partial", "corrupt", "shuffle")
 
 
 def agent_specs(agents: str, seeds: int) -> list[str]:
-    """``oracle,corrupt`` with 2 seeds -> ``oracle, corrupt:0, corrupt:1`` (oracle and noop first)."""
+    """``oracle,corrupt`` with 2 seeds -> ``oracle, corrupt:0, corrupt:1``: oracle and noop first, then
+    the seeded agents, then replays (a plan seen before for a task is not run again)."""
     wanted = [a.strip() for a in agents.split(",") if a.strip()]
     bad = [a for a in wanted if a not in FAMILIES and not a.startswith("replay:")]
     if bad or not wanted:
         raise click.BadParameter(f"unknown agent(s) {', '.join(bad) or '(none)'}: choose from {', '.join(FAMILIES)} "
                                  "or replay:FILE", param_hint="--agents")
-    ordered = sorted(wanted, key=lambda a: (a not in ("oracle", "noop"), a not in SEEDED, FAMILIES.index(a)
-                                            if a in FAMILIES else 0))
+    ordered = sorted(wanted, key=lambda a: (0 if a in ("oracle", "noop") else 1 if a in SEEDED else 2,
+                                            FAMILIES.index(a) if a in FAMILIES else 0))
     return [f"{a}:{s}" if a in SEEDED else a for a in ordered for s in (range(seeds) if a in SEEDED else [0])]
 
 

@@ -271,6 +271,7 @@ PREDICTORS: dict[str, tuple[Callable[[Trajectory], float | None], str]] = {
     "baseline_fewer_warnings": (lambda t: -t.warnings_delta,
                                 "baseline: minus the compiler warnings added (build log vs the start state)"),
     "baseline_lines_changed": (lambda t: float(t.lines_changed), "baseline: lines changed by the final patch"),
+    "baseline_edit_steps": (lambda t: float(len(t.components)), "baseline: number of edit steps"),
 }
 
 #: Fewer groups than this and the task-cluster bootstrap is not reported: with a handful of

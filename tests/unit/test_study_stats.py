@@ -260,3 +260,17 @@ def test_build_study_writes_consistent_files() -> None:
     assert "| oracle | 1 | 1 |" in files["summary.md"] and "off_by_one" in files["summary.md"]
     with pytest.raises(ValueError, match="not in the store"):
         build_study(rows[:2], wanted, meta, title="T", resamples=20)
+
+
+def test_study_command_agents_and_bad_input() -> None:
+    from click.testing import CliRunner
+
+    from lanser.cli.bench_study import agent_specs
+    from lanser.cli.main import cli
+
+    assert agent_specs("corrupt,noop,oracle", 2) == ["oracle", "noop", "corrupt:0", "corrupt:1"]
+    assert agent_specs("shuffle,replay:t.jsonl", 1) == ["shuffle:0", "replay:t.jsonl"]
+    result = CliRunner().invoke(cli, ["bench", "study", "datasets/toy-c", "--agents", "oracle,genius"])
+    assert result.exit_code == 2 and "genius" in result.stderr
+    result = CliRunner().invoke(cli, ["bench", "study", "no/such/dataset"])
+    assert result.exit_code == 2 and "does not exist" in result.stderr
