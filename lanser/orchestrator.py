@@ -121,7 +121,7 @@ class Orchestrator(MutationCommands):
             await self.pool.close()
         finally:
             if self.cache is not None:
-                self.cache.flush()
+                self.cache.close()
 
     async def __aenter__(self) -> Orchestrator:
         return self
