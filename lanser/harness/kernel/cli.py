@@ -23,6 +23,7 @@ on another machine).
 Examples:
   lanser bench generate kernel --out datasets/kernel-6.1
   lanser bench generate kernel --out datasets/kernel-6.1 --layer-only
+  lanser bench generate kernel --out datasets/kernel-6.1-kasan --kasan
   lanser bench generate kernel --out /tmp/k-cmdline --suite cmdline --max-tries 2""")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
 @click.option("--suite", "only", multiple=True, help="Only these KUnit suites (repeatable).")
@@ -32,11 +33,12 @@ Examples:
 @click.option("--max-tries", type=click.IntRange(min=1), default=4, show_default=True,
               help="Operator flips tried per function.")
 @click.option("--layer-only", is_flag=True, help="Build or find the layer and link --out/project; no tasks.")
+@click.option("--kasan", is_flag=True, help="Also build the suites under KASAN: the tasks' sanitize stage.")
 @click.option("--cache", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where the .deb and the built layer live (default: lanser's cache).")
 @click.pass_obj
 def kernel(settings: object, out: Path, only: tuple[str, ...], seed: int, per_function: int, max_tries: int,
-           layer_only: bool, cache: Path | None) -> None:
+           layer_only: bool, kasan: bool, cache: Path | None) -> None:
     from lanser.cli.render import render_json
     from lanser.harness.errors import InfrastructureError
     from lanser.harness.images import bootstrap_base
@@ -51,7 +53,7 @@ def kernel(settings: object, out: Path, only: tuple[str, ...], seed: int, per_fu
     try:
         image = bootstrap_base()
         summary = generate_dataset(out, image, cache or cache_dir(), only=only, seed=seed,
-                                   per_function=per_function, max_tries=max_tries, layer_only=layer_only,
+                                   per_function=per_function, max_tries=max_tries, layer_only=layer_only, kasan=kasan,
                                    progress=lambda msg: click.echo(msg, err=True))
     except (InfrastructureError, FileExistsError) as exc:
         raise click.ClickException(str(exc)) from None

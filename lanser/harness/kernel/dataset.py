@@ -38,14 +38,15 @@ def link_project(layer: Layer, out: Path) -> Path:
 
 def generate_dataset(out: Path, image: str, cache: Path, *, pkg: KernelPackage = LINUX_6_1,
                      suites: tuple[Suite, ...] = SUITES, only: tuple[str, ...] = (), seed: int = 1,
-                     per_function: int = 1, max_tries: int = 4, layer_only: bool = False, client: Any = None,
+                     per_function: int = 1, max_tries: int = 4, layer_only: bool = False, kasan: bool = False,
+                     client: Any = None,
                      progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Build (or find) the layer, validate faults, write the dataset; returns the summary."""
     from lanser.harness.task import TaskSpec
 
     say = progress or (lambda _m: None)
     started = time.monotonic()
-    layer = ensure_layer(cache / "kernel", image, pkg=pkg, suites=suites, client=client, progress=say)
+    layer = ensure_layer(cache / "kernel", image, pkg=pkg, suites=suites, kasan=kasan, client=client, progress=say)
     link_project(layer, out)
     summary: dict[str, Any] = {"package": pkg.name, "version": pkg.version, "sha256": pkg.sha256,
                                "layer": {k: v for k, v in layer.info.items() if k != "baseline"}}
@@ -62,7 +63,8 @@ def generate_dataset(out: Path, image: str, cache: Path, *, pkg: KernelPackage =
         key = f"{v.suite.name}/{v.fault.function}"
         counters[key] = counters.get(key, 0) + (v.fault.kind == "mutate")
         original = (layer.tree / v.fault.path).read_bytes()
-        record = kgen.task_record(v, original, layer.tree, name, counters[key], layer.baseline)
+        record = kgen.task_record(v, original, layer.tree, name, counters[key], layer.baseline,
+                                  kasan=bool(layer.info.get("kasan")))
         TaskSpec.model_validate(record)  # what bench run will read
         records.append(record)
         faults.append({"id": record["id"], "kind": v.fault.kind, "detail": v.fault.detail,

@@ -29,7 +29,7 @@ from typing import Any
 from lanser.harness import grading, sandbox
 from lanser.harness.kernel import faults as kfaults
 from lanser.harness.kernel.layer import Layer
-from lanser.harness.kernel.suites import SUITES, Suite, build_command, test_command
+from lanser.harness.kernel.suites import SUITES, Suite, build_command, sanitize_command, test_command
 
 __all__ = ["GenerateStats", "Validated", "callers", "failing_lines", "problem_statement", "task_record",
            "validate_all"]
@@ -168,25 +168,28 @@ def failing_lines(output: str, limit: int = 30) -> list[str]:
     return out
 
 
-def callers(tree: Path, function: str, definition: str, limit: int = 8) -> list[str]:
-    """``path:line: text`` of calls to ``function`` in the tree's C files (not its definition)."""
+def callers(tree: Path, function: str, definition: str, limit: int = 8, *, static: bool = False) -> list[str]:
+    """``path:line: text`` of calls to ``function`` in the tree's C files (not its
+    definition); only in its own file when it is ``static``.  Textual: a kernel
+    developer's grep, which is what the statement promises."""
     pattern = re.compile(r"\b" + re.escape(function) + r"\s*\(")
     hits: list[str] = []
-    for sub in ("lib", "kernel", "fs", "mm", "init", "arch/um"):
-        for path in sorted((tree / sub).rglob("*.c")):
-            rel = path.relative_to(tree).as_posix()
-            try:
-                lines = path.read_text(errors="replace").splitlines()
-            except OSError:
-                continue
-            for n, line in enumerate(lines, 1):
-                if pattern.search(line) and not (rel == definition and _is_definition(lines, n - 1, function)):
-                    stripped = line.strip()
-                    if stripped.startswith(("*", "/*", "//", "EXPORT_SYMBOL")):
-                        continue
-                    hits.append(f"{rel}:{n}: {stripped}")
-                    if len(hits) >= limit:
-                        return hits
+    files = [tree / definition] if static else [
+        p for sub in ("lib", "kernel", "fs", "mm", "init", "arch/um") for p in sorted((tree / sub).rglob("*.c"))]
+    for path in files:
+        rel = path.relative_to(tree).as_posix()
+        try:
+            lines = path.read_text(errors="replace").splitlines()
+        except OSError:
+            continue
+        for n, line in enumerate(lines, 1):
+            if pattern.search(line) and not (rel == definition and _is_definition(lines, n - 1, function)):
+                stripped = line.strip()
+                if stripped.startswith(("*", "/*", "//", "EXPORT_SYMBOL")):
+                    continue
+                hits.append(f"{rel}:{n}: {stripped}")
+                if len(hits) >= limit:
+                    return hits
     return hits
 
 
@@ -213,7 +216,7 @@ def problem_statement(v: Validated, fn: kfaults.FunctionInfo, calls: list[str]) 
 
 
 def task_record(v: Validated, original: bytes, tree: Path, dataset: str, n: int,
-                baseline: dict[str, str]) -> dict[str, Any]:
+                baseline: dict[str, str], kasan: bool = False) -> dict[str, Any]:
     """One tasks.jsonl line for a validated fault: cases of the baseline run that the
     fault broke (failed or never reported) must pass again, the others keep passing."""
     fns = kfaults.find_functions(v.fault.text, v.fault.function)
@@ -227,8 +230,10 @@ def task_record(v: Validated, original: bytes, tree: Path, dataset: str, n: int,
         "language": "c",
         "image": "base",
         "source": {"kind": "dir", "path": "project"},
-        "commands": {"build": build_command(), "test": test_command()},
-        "problem": problem_statement(v, fn, callers(tree, v.fault.function, v.fault.path)),
+        "commands": {"build": build_command(), "test": test_command(),
+                     **({"sanitize": sanitize_command()} if kasan else {})},
+        "problem": problem_statement(v, fn, callers(tree, v.fault.function, v.fault.path,
+                                                    static="static" in fn.signature.split())),
         "start_patch": kfaults.unified_diff(v.fault.path, original, v.fault.text),
         "gold_patch": kfaults.unified_diff(v.fault.path, v.fault.text, original),
         "oracles": {"fail_to_pass": f2p, "pass_to_pass": p2p},

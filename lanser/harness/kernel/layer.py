@@ -43,7 +43,18 @@ from typing import Any
 from lanser.harness import grading, sandbox
 from lanser.harness.errors import InfrastructureError
 from lanser.harness.kernel import source as ksource
-from lanser.harness.kernel.suites import BUILD_DIR, KUNITCONFIG, SUITES, Suite, kunitconfig, test_command
+from lanser.harness.kernel.suites import (
+    BUILD_DIR,
+    KASAN_BUILD_DIR,
+    KASAN_KUNITCONFIG,
+    KUNITCONFIG,
+    SUITES,
+    Suite,
+    kasan_kunitconfig,
+    kunitconfig,
+    sanitize_command,
+    test_command,
+)
 
 __all__ = ["LAYER_VERSION", "Layer", "compile_database", "ensure_layer", "keep_set", "layer_key"]
 
@@ -55,7 +66,7 @@ BUILD_LIMITS = sandbox.Limits(wall_s=3600.0, memory_mb=3072, cpus=2.0, pids=1024
 
 #: Directories kept whole (the rest keeps only what the build read and the build files).
 KEEP_DIRS = ("include/", "lib/", "kernel/", "mm/", "init/", "scripts/", "arch/um/", "arch/x86/", "usr/", "certs/",
-             "tools/testing/kunit/", BUILD_DIR + "/")
+             "tools/testing/kunit/", BUILD_DIR + "/", KASAN_BUILD_DIR + "/")
 _BUILD_FILE = re.compile(r"^(Kconfig.*|Makefile.*|Kbuild.*|.*\.mk)$")
 #: gcc options clang does not know (it errors on them); dropped from the compile database.
 GCC_ONLY = ("-fconserve-stack", "-fno-allow-store-data-races", "-mindirect-branch=thunk-extern",
@@ -74,9 +85,10 @@ class Layer:
         return dict(self.info["baseline"])
 
 
-def layer_key(pkg: ksource.KernelPackage, config_text: str, image_id: str) -> str:
+def layer_key(pkg: ksource.KernelPackage, config_text: str, image_id: str, kasan: bool = False) -> str:
     """What identifies a layer: the package, the kunitconfig, the image's toolchain, this recipe."""
-    raw = json.dumps([pkg.name, pkg.version, pkg.sha256, config_text, image_id, LAYER_VERSION])
+    raw = json.dumps([pkg.name, pkg.version, pkg.sha256, config_text, image_id, LAYER_VERSION]
+                     + (["kasan"] if kasan else []))
     return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 
@@ -92,14 +104,18 @@ def _locked(path: Path) -> Iterator[None]:
 
 
 def ensure_layer(cache: Path, image: str, *, pkg: ksource.KernelPackage = ksource.LINUX_6_1,
-                 suites: tuple[Suite, ...] = SUITES, client: Any = None,
+                 suites: tuple[Suite, ...] = SUITES, kasan: bool = False, client: Any = None,
                  progress: Callable[[str], None] | None = None) -> Layer:
-    """The layer for ``pkg`` and ``suites`` built in ``image``, from the cache or built now."""
+    """The layer for ``pkg`` and ``suites`` built in ``image``, from the cache or built now.
+
+    With ``kasan`` a second build directory holds the same suites under KASAN
+    (first build several minutes more): the tasks' sanitize stage.
+    """
     say = progress or (lambda _msg: None)
     image_id = _image_id(image, client)
     config_text = kunitconfig(suites)
-    key = layer_key(pkg, config_text, image_id)
-    home = cache / f"linux-{pkg.release}-{key}"
+    key = layer_key(pkg, config_text, image_id, kasan)
+    home = cache / f"linux-{pkg.release}{'-kasan' if kasan else ''}-{key}"
     record = home / "layer.json"
     with _locked(cache / f".{home.name}.lock"):
         if record.is_file():
@@ -133,6 +149,7 @@ def ensure_layer(cache: Path, image: str, *, pkg: ksource.KernelPackage = ksourc
         missing = [s.name for s in suites if s.name not in baseline]
         if missing:
             raise InfrastructureError(f"suites did not run: {', '.join(missing)}", stage=_STAGE)
+        kasan_info = _kasan_build(tree, image, suites, client, say) if kasan else None
         say("compilation database")
         wanted = sorted({t[0] for s in suites for t in s.targets} | {s.test_file for s in suites})
         entries = compile_database(tree, wanted)
@@ -145,9 +162,26 @@ def ensure_layer(cache: Path, image: str, *, pkg: ksource.KernelPackage = ksourc
                 "kunitconfig": config_text, "key": key, "layer_version": LAYER_VERSION,
                 "build_and_run_s": round(build_s, 1), "total_s": round(time.monotonic() - started, 1),
                 "tree_bytes_before_trim": before, "tree_bytes": _tree_bytes(tree),
-                "baseline": dict(sorted(baseline.items())), "compile_database": wanted}
+                "baseline": dict(sorted(baseline.items())), "compile_database": wanted, "kasan": kasan_info}
         record.write_text(json.dumps(info, indent=1, sort_keys=True) + "\n")
         return Layer(tree, info)
+
+
+def _kasan_build(tree: Path, image: str, suites: tuple[Suite, ...], client: Any,
+                 say: Callable[[str], None]) -> dict[str, Any]:
+    (tree / KASAN_KUNITCONFIG).write_text(kasan_kunitconfig(suites))
+    say("first KASAN build and run in the sandbox (several minutes)")
+    started = time.monotonic()
+    res = sandbox.run(image, sanitize_command(), tree, limits=BUILD_LIMITS, client=client,
+                      labels={"lanser.stage": "kernel-layer-kasan"})
+    took = time.monotonic() - started
+    results = grading.parse_ktap(res.output)
+    if res.exit_code != 0 or not results:
+        raise InfrastructureError("the first KASAN kernel build or run failed", stage=_STAGE,
+                                  log_tail="\n".join(res.output.splitlines()[-40:]))
+    # Reports the unmodified kernel already has are the tasks' baseline, never blamed on an agent.
+    return {"build_and_run_s": round(took, 1), "baseline_reports": grading.parse_sanitizers(res.output),
+            "cases": len(results)}
 
 
 def _image_id(image: str, client: Any) -> str:
@@ -208,7 +242,8 @@ def keep_set(tree: Path) -> set[str]:
     """Tree-relative files outside :data:`KEEP_DIRS` that the build read, from kbuild's
     ``.*.cmd`` dependency lists (paths there are ``../``-relative to the build dir)."""
     keep: set[str] = set()
-    for cmd in (tree / BUILD_DIR).rglob(".*.cmd"):
+    cmds = [c for d in (BUILD_DIR, KASAN_BUILD_DIR) if (tree / d).is_dir() for c in (tree / d).rglob(".*.cmd")]
+    for cmd in cmds:
         try:
             text = cmd.read_text(errors="replace")
         except OSError:
@@ -222,7 +257,8 @@ def _kept(rel: str, keep: set[str]) -> bool:
 
 
 def _trim(tree: Path, keep: set[str]) -> None:
-    (tree / BUILD_DIR / "source").unlink(missing_ok=True)  # kbuild's link back to the tree ("..")
+    for build in (BUILD_DIR, KASAN_BUILD_DIR):
+        (tree / build / "source").unlink(missing_ok=True)  # kbuild's link back to the tree ("..")
     for dirpath, dirnames, filenames in os.walk(tree, topdown=False):
         base = Path(dirpath)
         for name in filenames:
@@ -235,7 +271,9 @@ def _trim(tree: Path, keep: set[str]) -> None:
             if d.is_symlink():
                 if not d.exists() or not _kept(d.relative_to(tree).as_posix() + "/", keep):
                     d.unlink()
-            elif not any(d.iterdir()):
+            elif not _kept(d.relative_to(tree).as_posix() + "/", keep) and not any(d.iterdir()):
+                # Only directories emptied by the trim: kbuild needs the empty ones of
+                # the build directory (paths like obj/../../../../x resolve through them).
                 d.rmdir()
 
 
