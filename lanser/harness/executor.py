@@ -280,6 +280,7 @@ class RayExecutor:
                              field="agent")
         ray = _import_ray()
         _check_reachable(self.address)
+        _cluster_errors_to_stderr()
         import logging
 
         try:
@@ -380,6 +381,24 @@ def _import_ray() -> Any:
         return importlib.import_module("ray")
     except ImportError:
         raise UnsupportedCap("the Ray executor needs Ray: pip install 'lanser[ray]'") from None
+
+
+def _cluster_errors_to_stderr() -> None:
+    """Ray's driver prints the cluster's error messages (a raylet that died, with its last 20 log
+    lines) on stdout, where ``--json`` puts the run's result: send their first line to stderr."""
+    import importlib
+
+    worker = importlib.import_module("ray._private.worker")
+    original = getattr(worker, "print_to_stdstream", None)
+    if original is None or getattr(original, "lanser_wrapped", False):
+        return
+
+    def to_stderr(data: dict[str, Any], ignore_prefix: bool) -> None:
+        lines = [str(line).splitlines()[0] for line in data.get("lines", []) if str(line).strip()]
+        original({**data, "lines": lines, "is_err": True}, ignore_prefix)
+
+    setattr(to_stderr, "lanser_wrapped", True)  # noqa: B010 - a mark on a function object
+    setattr(worker, "print_to_stdstream", to_stderr)  # noqa: B010 - ray's module, resolved at call time
 
 
 def _check_reachable(address: str) -> None:

@@ -83,6 +83,12 @@ class LocalRayCluster:
         """Note the cluster's processes now (workers come and go; a killed raylet's children lose their parent)."""
         self._seen |= self._processes()
 
+    def alive(self) -> list[int]:
+        """Pids of this cluster's processes that are alive now (those noted before included)."""
+        if self.temp_dir is None:
+            return []
+        return sorted(pid for pid, started in self._seen | self._processes() if _start_time(pid) == started)
+
     def stop(self) -> list[int]:
         """``ray stop``, then SIGKILL whatever of this cluster is still alive; returns those pids."""
         self.remember()

@@ -1,0 +1,152 @@
+"""The Ray executor on a real two-node Ray cluster on loopback (``ray start``), with real Docker.
+
+The cluster is a head and a second node, one CPU and ``docker: 1`` each, so
+the three toy-c tasks spread over both.  The same dataset run by the local
+executor is the reference: a Ray run must store the same content keys and
+the same verdicts.  Then the second node's raylet is SIGKILLed while it runs a
+task: the task is retried on the head, the run completes, each task is
+recorded once.  The last test stops the cluster and checks that none of its
+processes is left.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lanser.harness.ray_local import LocalRayCluster
+
+pytestmark = pytest.mark.docker
+
+REPO = Path(__file__).resolve().parents[2]
+TOY = REPO / "datasets" / "toy-c"
+#: The Ray task function's name: a worker running an attempt carries it as its process title.
+RAY_TASK = "_ray_attempt"
+
+
+def bench_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-c", "from lanser.cli.main import main; main()", "--no-daemon", "--json", "bench", *args]
+
+
+def bench(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(bench_cmd(*args), capture_output=True, text=True, timeout=900, cwd=REPO)
+
+
+def stored(out: Path) -> list[tuple[str, str, str, dict[str, Any]]]:
+    """(task, key, outcome, verdict) of every stored result, one row per result."""
+    db = sqlite3.connect(out / "results.sqlite")
+    try:
+        rows = db.execute("SELECT task_id, key, outcome, verdict FROM results ORDER BY task_id").fetchall()
+    finally:
+        db.close()
+    return [(task, key, outcome, json.loads(verdict)) for task, key, outcome, verdict in rows]
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("ray-data") / "toy-c"
+    shutil.copytree(TOY, root)
+    # An agent that spends a few seconds in the sandbox before it submits: long enough
+    # to kill a node while one of its attempts is running.
+    (root / "slow.jsonl").write_text(json.dumps({"type": "run", "command": "sleep 4"}) + "\n"
+                                     + json.dumps({"type": "submit"}) + "\n")
+    return root
+
+
+@pytest.fixture(scope="module")
+def cluster(base_image: str) -> Iterator[LocalRayCluster]:
+    ray_cluster = LocalRayCluster(2, cpus=1, resources={"docker": 1})
+    ray_cluster.start()
+    try:
+        yield ray_cluster
+    finally:
+        ray_cluster.stop()
+
+
+@pytest.fixture(scope="module")
+def local_run(toy: Path, tmp_path_factory: pytest.TempPathFactory, base_image: str) -> Path:
+    out = tmp_path_factory.mktemp("ray-local")
+    for agent in ("oracle", "noop"):
+        proc = bench("run", str(toy), "--agent", agent, "--out", str(out / agent), "--run-id", agent)
+        assert proc.returncode == 0, proc.stderr
+    return out
+
+
+def test_ray_run_gives_the_local_keys_and_verdicts(cluster: LocalRayCluster, toy: Path, local_run: Path,
+                                                   tmp_path: Path) -> None:
+    proc = bench("run", str(toy), "--agent", "oracle", "--out", str(tmp_path), "--run-id", "ray",
+                 "--executor", "ray", "--ray-address", cluster.address)
+    assert proc.returncode == 0, proc.stderr
+    assert len(json.loads(proc.stdout)["results"]) == 3
+    on_ray, local = stored(tmp_path), stored(local_run / "oracle")
+    assert [row[2] for row in on_ray] == ["resolved"] * 3
+    assert on_ray == local
+    # Resuming on the cluster finds every task done by its content key.
+    again = bench("run", str(toy), "--agent", "oracle", "--out", str(tmp_path), "--run-id", "ray",
+                  "--executor", "ray", "--ray-address", cluster.address)
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["results"] == []
+    assert stored(tmp_path) == local
+
+
+def test_a_task_that_needs_a_resource_no_node_has_is_refused(cluster: LocalRayCluster, toy: Path,
+                                                             tmp_path: Path) -> None:
+    data = tmp_path / "kernel-data"
+    shutil.copytree(toy, data)
+    (first, *_) = (data / "tasks.jsonl").read_text().splitlines()
+    (data / "tasks.jsonl").write_text(json.dumps({**json.loads(first), "image": "kernel"}) + "\n")
+    proc = bench("run", str(data), "--agent", "noop", "--out", str(tmp_path / "out"), "--executor", "ray",
+                 "--ray-address", cluster.address)
+    assert proc.returncode == 1
+    assert "no live node of the Ray cluster can run toy-c/clamp-and-count" in proc.stderr
+    assert "kernel=1" in proc.stderr
+
+
+def test_a_killed_node_s_task_is_retried_elsewhere(cluster: LocalRayCluster, toy: Path, local_run: Path,
+                                                   tmp_path: Path) -> None:
+    """Its raylet SIGKILLed while it runs an attempt, node 1 is lost; the driver retries the attempt
+    on the head (avoiding the dead node), the run completes and each task is stored once."""
+    proc = subprocess.Popen(bench_cmd("run", str(toy), "--agent", "replay:slow.jsonl", "--out", str(tmp_path),
+                                      "--run-id", "killed", "--executor", "ray", "--ray-address", cluster.address),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    try:
+        deadline = time.monotonic() + 300
+        while not cluster.running(1, RAY_TASK):
+            assert proc.poll() is None, proc.communicate()[1]
+            assert time.monotonic() < deadline, "node 1 never ran an attempt"
+            time.sleep(0.05)
+        cluster.kill_node(1)
+        stdout, stderr = proc.communicate(timeout=600)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, stderr
+    assert "failed (NodeDiedError" in stderr and "retrying (2/3)" in stderr
+    rows = stored(tmp_path)
+    assert sorted(row[0] for row in rows) == ["toy-c/clamp-and-count", "toy-c/count-char", "toy-c/reverse"]
+    assert len({row[1] for row in rows}) == 3
+    assert len(json.loads(stdout)["results"]) == 3
+    # Waiting in the sandbox changes nothing the grader sees: the verdicts of noop, run locally.
+    assert [(row[0], row[2], row[3]) for row in rows] == [(row[0], row[2], row[3])
+                                                          for row in stored(local_run / "noop")]
+    import docker
+
+    from lanser.cli.bench import run_label
+
+    client = docker.from_env()
+    assert client.containers.list(all=True, filters={"label": f"lanser.run={run_label('killed', tmp_path)}"}) == []
+
+
+def test_the_cluster_stops_without_leaving_a_process(cluster: LocalRayCluster) -> None:
+    assert cluster.stop() == [], "ray stop left these processes of the cluster; they were SIGKILLed"
+    assert cluster.alive() == []
