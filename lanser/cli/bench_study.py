@@ -33,6 +33,16 @@ def agent_specs(agents: str, seeds: int) -> list[str]:
     return [f"{a}:{s}" if a in SEEDED else a for a in ordered for s in (range(seeds) if a in SEEDED else [0])]
 
 
+def _patch_paths(patch: str) -> list[str]:
+    """The files a unified diff writes (its ``+++`` names, ``b/`` stripped)."""
+    out = set()
+    for line in patch.splitlines():
+        if line.startswith("+++ ") and not line[4:].startswith("/dev/null"):
+            name = line[4:].split("\t")[0].strip()
+            out.add(name[2:] if name.startswith("b/") else name)
+    return sorted(out)
+
+
 def _plan_digest(actions: list[dict[str, Any]]) -> str:
     bare = [{k: v for k, v in a.items() if k != "note"} for a in actions]
     return hashlib.sha256(json.dumps(bare, sort_keys=True).encode()).hexdigest()
@@ -116,7 +126,9 @@ def study(settings: Settings, datasets: tuple[Path, ...], agents: str, seeds: in
                 seen.add(digest)
                 todo.setdefault((d, spec), []).append(task)
                 notes = [a["note"] for a in plan if isinstance(a.get("note"), str)]
+                edits = [a["patch"] for a in plan if a.get("type") == "edit" and isinstance(a.get("patch"), str)]
                 wanted.append({"dataset": d.name, "task": task.id, "spec": spec, "notes": notes,
+                               "last_paths": _patch_paths(edits[-1]) if edits else [],
                                "key": result_key(task.key(), image_id, agent.name, agent.digest())})
 
     db = Store(store / "results.sqlite")

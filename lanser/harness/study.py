@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["PREDICTORS", "Trajectory", "analyse", "auroc", "auroc_within", "bootstrap_ci", "count_warnings",
+__all__ = ["PREDICTORS", "Trajectory", "analyse", "step_level", "auroc", "auroc_within", "bootstrap_ci", "count_warnings",
            "lines_changed", "percentile", "ranks", "spearman", "trajectory_from_result"]
 
 _WARNING = re.compile(r"^.*\bwarning:", re.M)
@@ -59,8 +59,23 @@ class Trajectory:
     d_final: float | None = None
     #: The diagnostics weight ``a`` the steps were scored with.
     alpha: float = 0.5
-    #: D before the first edit step, as recorded.
-    d_prev_first: float | None = None
+    #: D before each edit step, as recorded (the state the previous step left, read from disk).
+    d_prevs: tuple[float, ...] = ()
+    #: Fresh D of the final state over the files the last edit step touched.
+    d_final_last: float | None = None
+
+    @property
+    def d_prev_first(self) -> float | None:
+        return self.d_prevs[0] if self.d_prevs else None
+
+    def step_rewards_fixed(self) -> list[float] | None:
+        """Each edit step's reward with D after the step taken from the next step's recorded D
+        before (the same disk state) and, for the last step, from the fresh D_final; None
+        without a fresh D_final."""
+        if self.d_final_last is None or not self.components:
+            return None
+        after = [*self.d_prevs[1:], self.d_final_last]
+        return [round(self.alpha * (b - a) + c[1] + c[2], 9) for b, a, c in zip(self.d_prevs, after, self.components)]
 
     @property
     def diag_recorded(self) -> float:
@@ -84,7 +99,7 @@ class Trajectory:
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out.update(cumulative=self.cumulative, mean=self.mean, diag_recorded=self.diag_recorded,
-                   diag_remeasured=self.diag_remeasured)
+                   diag_remeasured=self.diag_remeasured, step_rewards_fixed=self.step_rewards_fixed())
         return out
 
 
@@ -98,26 +113,27 @@ def lines_changed(patch: str) -> int:
 
 
 def trajectory_from_result(row: dict[str, Any], dataset: str, start_warnings: int | None,
-                           notes: Sequence[str] = (), remeasured: dict[str, Any] | None = None) -> Trajectory:
+                           notes: Sequence[str] = (), remeasured: dict[str, Any] | None = None,
+                           last_paths: Sequence[str] | None = None) -> Trajectory:
     """A store row (``Store.results()``) as a trajectory.
 
     ``start_warnings``: the warnings of the task's starting state (the noop
     attempt's build log); without it the delta is the raw count.
-    ``remeasured``: ``{"d_start", "d_final"}`` from ``study_diag.remeasure``.
+    ``remeasured``: ``{"d_start", "d_final", "final_by_path"}`` from ``study_diag.remeasure``;
+    ``last_paths``: the files the last edit step touched (default: all of the final patch's).
     """
     verdict, steps = row["verdict"], row["steps"]
     comps: list[tuple[float, float, float]] = []
     applies = True
     alpha = 0.5
-    d_prev_first: float | None = None
+    d_prevs: list[float] = []
     for s in steps:
         if s["action"] != "edit":
             continue
         pr = s["result"]["processReward"]
         c, w = pr["components"], pr["weights"]
         alpha = w["alpha"]
-        if d_prev_first is None:
-            d_prev_first = float(c.get("d_prev", 0.0))
+        d_prevs.append(float(c.get("d_prev", 0.0)))
         comps.append((w["alpha"] * c["diag_delta"], w["beta"] * c["safety"], -w["gamma"] * c["ambiguity_penalty"]))
         applies = applies and s["result"]["status"] == "ok"
     f2p, p2p = verdict.get("fail_to_pass") or {}, verdict.get("pass_to_pass") or {}
@@ -137,9 +153,12 @@ def trajectory_from_result(row: dict[str, Any], dataset: str, start_warnings: in
         pass_rate=round(rate, 9), all_pass=compiled and bool(oracle) and all(v == "pass" for v in oracle),
         sanitizer_clean=None if san is None else bool(san.get("clean")), patch_applies=applies,
         warnings_delta=float(count_warnings(build_log) - (start_warnings or 0)),
-        lines_changed=lines_changed(row.get("patch") or ""), notes=tuple(notes), alpha=alpha, d_prev_first=d_prev_first,
+        lines_changed=lines_changed(row.get("patch") or ""), notes=tuple(notes), alpha=alpha,
+        d_prevs=tuple(d_prevs),
         d_start=None if remeasured is None else float(remeasured["d_start"]),
-        d_final=None if remeasured is None else float(remeasured["d_final"]))
+        d_final=None if remeasured is None else float(remeasured["d_final"]),
+        d_final_last=None if remeasured is None else float(remeasured["d_final"]) if last_paths is None
+        else sum(float((remeasured.get("final_by_path") or {}).get(p, 0.0)) for p in last_paths))
 
 
 # -- statistics --------------------------------------------------------------------
@@ -342,6 +361,51 @@ def _score(x: list[float], rate: list[float], label: list[bool], task: list[str]
             else {"lo": None, "hi": None, "why": f"fewer than {MIN_CLUSTERS} tasks"},
         }
     return entry
+
+
+def step_level(trajectories: Sequence[Trajectory], *, resamples: int = 1000, seed: int = 0) -> dict[str, Any]:
+    """Does a step's reward tell a correct step from a faulty one?
+
+    Edit steps are labelled by their plan notes (``gold``, ``fault``,
+    ``revert``, ``cut short``); the AUROC is for gold against fault steps,
+    with the recorded reward and with the reward whose D after the step is
+    re-read (:meth:`Trajectory.step_rewards_fixed`).  Its interval resamples
+    trajectories (a trajectory's steps together).
+    """
+    kinds: dict[str, dict[str, list[float]]] = {}
+    rows: list[tuple[int, str, float, float | None]] = []  # trajectory, kind, recorded, fixed
+    for n, t in enumerate(trajectories):
+        edit_rewards = [c[0] + c[1] + c[2] for c in t.components]
+        fixed = t.step_rewards_fixed()
+        for i, (note, r) in enumerate(zip(t.notes, edit_rewards)):
+            kind = "cut" if "cut short" in note else note.split()[0]
+            f = fixed[i] if fixed is not None else None
+            rows.append((n, kind, r, f))
+            e = kinds.setdefault(kind, {"recorded": [], "fixed": []})
+            e["recorded"].append(r)
+            if f is not None:
+                e["fixed"].append(f)
+    out: dict[str, Any] = {"by_kind": {k: {"steps": len(v["recorded"]),
+                                           "mean_recorded": _round(sum(v["recorded"]) / len(v["recorded"])),
+                                           "mean_fixed": _round(sum(v["fixed"]) / len(v["fixed"])) if v["fixed"]
+                                           else None} for k, v in sorted(kinds.items())}}
+    pairs = [r for r in rows if r[1] in ("gold", "fault")]
+    units = sorted({r[0] for r in pairs})
+    for which, col in (("recorded", 2), ("fixed", 3)):
+        usable = [r for r in pairs if r[col] is not None]
+
+        def auc(idx: list[int], usable: list[tuple[int, str, float, float | None]] = usable,
+                col: int = col) -> float | None:
+            by_unit: dict[int, list[tuple[int, str, float, float | None]]] = {}
+            for r in usable:
+                by_unit.setdefault(r[0], []).append(r)
+            picked = [r for i in idx for r in by_unit.get(units[i], [])]
+            return auroc([float(r[col] or 0.0) for r in picked], [r[1] == "gold" for r in picked])
+
+        everything = list(range(len(units)))
+        out[f"auroc_gold_vs_fault_{which}"] = {"value": _round(auc(everything)), "steps": len(usable),
+                                               "ci": bootstrap_ci(auc, len(units), resamples=resamples, seed=seed)}
+    return out
 
 
 def by_agent(trajectories: Sequence[Trajectory]) -> dict[str, dict[str, Any]]:

@@ -22,10 +22,10 @@ from lanser.harness.task import TaskSpec
 
 __all__ = ["REMEASURE_VERSION", "remeasure"]
 
-REMEASURE_VERSION = "remeasure-v1"
+REMEASURE_VERSION = "remeasure-v2"
 
 
-def _count(root: Path, paths: list[str]) -> float:
+def _count(root: Path, paths: list[str]) -> dict[str, float]:
     from lanser.daemon.server import parse_request
     from lanser.orchestrator import Orchestrator
     from lanser.reward import count_diagnostics
@@ -33,14 +33,14 @@ def _count(root: Path, paths: list[str]) -> float:
     loop = asyncio.new_event_loop()
     orch = Orchestrator(root, timeout=120.0, cache=False)
     try:
-        total = 0.0
+        counts: dict[str, float] = {}
         for rel in paths:
             bundle: dict[str, Any] = loop.run_until_complete(
                 orch.run(parse_request({"cmd": "diagnostics", "selector": rel})))
             if bundle.get("status") != "ok":
                 raise RuntimeError(f"diagnostics of {rel} failed: {bundle.get('error')}")
-            total += count_diagnostics((bundle.get("facts") or {}).get("diagnostics") or [], [rel])
-        return total
+            counts[rel] = count_diagnostics((bundle.get("facts") or {}).get("diagnostics") or [], [rel])
+        return counts
     finally:
         loop.run_until_complete(orch.close())
         loop.close()
@@ -66,8 +66,9 @@ def _materialise(tree: Path, dest: Path, patches: list[str]) -> list[str]:
 
 def remeasure(task: TaskSpec, tree: Path, final_patch: str, workroot: Path,
               cache: dict[str, Any] | None = None) -> dict[str, Any]:
-    """``{"d_start", "d_final", "paths"}``: D over the files the final patch touches, in the
-    starting state and in the final state, each from a fresh server (0, 0 for an empty patch).
+    """``{"d_start", "d_final", "paths", "final_by_path"}``: D over the files the final patch
+    touches, in the starting state and in the final state, each from a fresh server (0, 0 for
+    an empty patch), and the final D of each of those files.
 
     ``tree`` is the task's project tree before its start patch (what the
     harness copies into the work area).
@@ -76,7 +77,7 @@ def remeasure(task: TaskSpec, tree: Path, final_patch: str, workroot: Path,
     if cache is not None and key in cache:
         return dict(cache[key])
     if not final_patch.strip():
-        result: dict[str, Any] = {"d_start": 0.0, "d_final": 0.0, "paths": []}
+        result: dict[str, Any] = {"d_start": 0.0, "d_final": 0.0, "paths": [], "final_by_path": {}}
     else:
         start = [task.start_patch] if task.start_patch else []
         probe = workroot / "start"
@@ -88,7 +89,8 @@ def remeasure(task: TaskSpec, tree: Path, final_patch: str, workroot: Path,
         d_final = _count(final, [p for p in paths if (final / p).is_file()])
         shutil.rmtree(probe, ignore_errors=True)
         shutil.rmtree(final, ignore_errors=True)
-        result = {"d_start": d_start, "d_final": d_final, "paths": paths}
+        result = {"d_start": sum(d_start.values()), "d_final": sum(d_final.values()), "paths": paths,
+                  "final_by_path": d_final}
     if cache is not None:
         cache[key] = result
     return result

@@ -212,10 +212,13 @@ def test_task_level_intervals_need_enough_tasks() -> None:
 
 def test_remeasured_reward_replaces_the_diagnostics_terms() -> None:
     # recorded: two steps with diagnostics terms 1.5 and 1.0 (sum 2.5); afresh D goes 3 -> 2: a*(3-2) = 0.5
-    t = dataclasses.replace(_traj("t", "corrupt:0", [1.9, 1.4], 0.0, False), d_start=3.0, d_final=2.0,
-                            d_prev_first=3.0)
+    t = dataclasses.replace(_traj("t", "corrupt:0", [1.9, 1.4], 0.0, False), d_start=3.0, d_final=2.0, d_final_last=2.0,
+                            d_prevs=(3.0, 2.0))
     assert t.diag_recorded == pytest.approx(2.5) and t.diag_remeasured == pytest.approx(0.5)
-    good = dataclasses.replace(_traj("t", "oracle", [1.9], 1.0, True), d_start=3.0, d_final=0.0, d_prev_first=3.0)
+    good = dataclasses.replace(_traj("t", "oracle", [1.9], 1.0, True), d_start=3.0, d_final=0.0, d_final_last=0.0, d_prevs=(3.0,))
+    # D after step 1 is D before step 2 (2), after step 2 the fresh D_final (2): 0.5*1 + 0.4, 0.5*0 + 0.4
+    assert t.step_rewards_fixed() == [0.9, 0.4]
+    assert _traj("u", "oracle", [0.4], 1.0, True).step_rewards_fixed() is None, "no fresh D_final"
     unmeasured = _traj("u", "oracle", [0.4], 1.0, True)
     out = analyse([t, good, unmeasured], resamples=20)
     fixed = out["predictors"]["reward_remeasured"]
@@ -265,12 +268,33 @@ def test_build_study_writes_consistent_files() -> None:
 def test_study_command_agents_and_bad_input() -> None:
     from click.testing import CliRunner
 
-    from lanser.cli.bench_study import agent_specs
+    from lanser.cli.bench_study import _patch_paths, agent_specs
     from lanser.cli.main import cli
 
+    assert _patch_paths("--- a/x.c\n+++ b/x.c\n@@ -1 +1 @@\n-a\n+b\n--- a/y.h\n+++ b/y.h\t2024\n"
+                        "--- a/z.c\n+++ /dev/null\n") == ["x.c", "y.h"]
     assert agent_specs("corrupt,noop,oracle", 2) == ["oracle", "noop", "corrupt:0", "corrupt:1"]
     assert agent_specs("shuffle,replay:t.jsonl", 1) == ["shuffle:0", "replay:t.jsonl"]
     result = CliRunner().invoke(cli, ["bench", "study", "datasets/toy-c", "--agents", "oracle,genius"])
     assert result.exit_code == 2 and "genius" in result.stderr
     result = CliRunner().invoke(cli, ["bench", "study", "no/such/dataset"])
     assert result.exit_code == 2 and "does not exist" in result.stderr
+
+
+def test_step_level_tells_gold_steps_from_fault_steps() -> None:
+    from lanser.harness.study import step_level
+
+    def t(key: str, notes: list[str], rewards: list[float], d_prevs: list[float], d_final: float) -> Trajectory:
+        return dataclasses.replace(_traj("task", key, rewards, 0.0, False), key=key, notes=tuple(notes),
+                                   d_prevs=tuple(d_prevs), d_start=d_prevs[0], d_final=d_final, d_final_last=d_final)
+
+    ts = [t("a", ["gold 1/2", "gold 2/2"], [0.9, 0.9], [2, 1], 0),          # fixed: 0.9, 0.9
+          t("b", ["fault wrong_type in hunk 1/1", "revert hunk 1/1"], [0.9, 0.4], [0, 1], 0),  # fixed: -0.1, 0.9
+          t("c", ["fault undeclared_name in hunk 1/1"], [0.4], [0], 1)]    # fixed: -0.1
+    out = step_level(ts, resamples=50)
+    assert out["by_kind"]["gold"] == {"steps": 2, "mean_recorded": 0.9, "mean_fixed": 0.9}
+    assert out["by_kind"]["fault"]["mean_fixed"] == -0.1 and out["by_kind"]["revert"]["mean_fixed"] == 0.9
+    # recorded: gold (0.9, 0.9) vs fault (0.9, 0.4): pairs 0.5, 1, 0.5, 1 -> 0.75; fixed: gold above both -> 1
+    assert out["auroc_gold_vs_fault_recorded"]["value"] == 0.75
+    assert out["auroc_gold_vs_fault_fixed"]["value"] == 1.0
+    assert out["auroc_gold_vs_fault_fixed"]["steps"] == 4
