@@ -403,7 +403,10 @@ def step_level(trajectories: Sequence[Trajectory], *, resamples: int = 1000, see
             return auroc([float(r[col] or 0.0) for r in picked], [r[1] == "gold" for r in picked])
 
         everything = list(range(len(units)))
+        within = auroc_within([float(r[col] or 0.0) for r in usable], [r[1] == "gold" for r in usable],
+                              [f"{trajectories[r[0]].dataset}::{trajectories[r[0]].task}" for r in usable])
         out[f"auroc_gold_vs_fault_{which}"] = {"value": _round(auc(everything)), "steps": len(usable),
+                                               "within_task": _round(within),
                                                "ci": bootstrap_ci(auc, len(units), resamples=resamples, seed=seed)}
     return out
 

@@ -233,7 +233,7 @@ def _step_lines(steps: dict[str, Any]) -> list[str]:
         ci = "" if e["ci"]["lo"] is None else f" [{e['ci']['lo']:.2f}, {e['ci']['hi']:.2f}]"
         label = "recorded" if which == "recorded" else "D re-read"
         lines.append(f"- AUROC of the step reward, gold against fault steps ({label}, {e['steps']} steps): "
-                     f"{num(e['value'])}{ci}")
+                     f"{num(e['value'])}{ci}; pairs within one task only: {num(e['within_task'])}")
     return lines
 
 

@@ -298,3 +298,4 @@ def test_step_level_tells_gold_steps_from_fault_steps() -> None:
     assert out["auroc_gold_vs_fault_recorded"]["value"] == 0.75
     assert out["auroc_gold_vs_fault_fixed"]["value"] == 1.0
     assert out["auroc_gold_vs_fault_fixed"]["steps"] == 4
+    assert out["auroc_gold_vs_fault_fixed"]["within_task"] == 1.0, "all three are one task"
