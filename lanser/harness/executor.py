@@ -397,8 +397,8 @@ def _cluster_errors_to_stderr() -> None:
         lines = [str(line).splitlines()[0] for line in data.get("lines", []) if str(line).strip()]
         original({**data, "lines": lines, "is_err": True}, ignore_prefix)
 
-    setattr(to_stderr, "lanser_wrapped", True)  # noqa: B010 - a mark on a function object
-    setattr(worker, "print_to_stdstream", to_stderr)  # noqa: B010 - ray's module, resolved at call time
+    setattr(to_stderr, "lanser_wrapped", True)  # a mark on the function, so a second open wraps once
+    setattr(worker, "print_to_stdstream", to_stderr)  # looked up by its callers at call time
 
 
 def _check_reachable(address: str) -> None:

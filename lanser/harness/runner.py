@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import contextlib
 import shutil
 import subprocess
 import time
@@ -264,7 +263,6 @@ def run_dataset(tasks: list[TaskSpec], dataset_dir: Path, agent: Agent, image: s
             todo.append(Attempt(i, task, key))
     rows: list[dict[str, Any]] = []
     recorded: set[str] = set()
-    lost_any = False
     try:
         for attempt in todo:
             executor.submit(attempt)
@@ -272,7 +270,6 @@ def run_dataset(tasks: list[TaskSpec], dataset_dir: Path, agent: Agent, image: s
             finished = executor.next_finished()
             attempt = finished.attempt
             failure = finished.infrastructure_failure()
-            lost_any = lost_any or finished.result is None
             if failure is not None and attempt.number <= retries:
                 where = f" on node {finished.node[:12]}" if finished.node else ""
                 if notice:
@@ -294,12 +291,6 @@ def run_dataset(tasks: list[TaskSpec], dataset_dir: Path, agent: Agent, image: s
                          f"{result['seconds']:.1f}s)")
     finally:
         executor.close()
-    if lost_any:
-        # A lost attempt's sandbox has no process left to remove it; what it left on this
-        # machine's engine goes now that nothing of the run is running.  Best effort: the
-        # driver may have no engine of its own, and other nodes' engines are out of reach.
-        with contextlib.suppress(InfrastructureError):
-            sandbox.cleanup(labels["lanser.run"])
     rows.sort(key=lambda r: r["task"])
     store.finish_run(run_id)
     return rows

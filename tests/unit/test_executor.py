@@ -1,0 +1,148 @@
+"""Executors without a cluster: Ray resource requests as data, the driver's retry rule at the
+executor seam (a scripted placement, the real SQLite store), and Ray staying optional."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lanser.errors import BadRequest
+from lanser.harness.agents import make_agent
+from lanser.harness.executor import Attempt, Finished, Job, make_executor, ray_options, task_resources
+from lanser.harness.runner import run_dataset
+from lanser.harness.store import Store
+from lanser.harness.task import load_tasks
+
+REPO = Path(__file__).resolve().parents[2]
+TOY = REPO / "datasets" / "toy-c"
+
+
+@pytest.fixture(scope="module")
+def tasks() -> list[Any]:
+    return load_tasks(TOY / "tasks.jsonl")
+
+
+def test_limits_become_ray_resource_requests(tasks: list[Any]) -> None:
+    task = tasks[0].model_copy(update={"limits": tasks[0].limits.model_copy(update={"cpus": 2.0,
+                                                                                     "memory_mb": 768})})
+    options = ray_options(task)
+    assert options["num_cpus"] == 2.0
+    assert options["memory"] == 768 * 1024 * 1024
+    assert options["resources"] == {"docker": 1.0}
+    assert options["max_retries"] == 0 and options["retry_exceptions"] is False  # the driver retries
+    assert "label_selector" not in options
+
+
+def test_kernel_tasks_also_ask_for_the_kernel_resource(tasks: list[Any]) -> None:
+    assert task_resources(tasks[0].model_copy(update={"image": "kernel"})) == {"docker": 1.0, "kernel": 1.0}
+    assert task_resources(tasks[0].model_copy(update={"image": "kernel-6.6"})) == {"docker": 1.0, "kernel": 1.0}
+    assert task_resources(tasks[0]) == {"docker": 1.0}
+
+
+def test_a_retry_avoids_the_nodes_that_failed(tasks: list[Any]) -> None:
+    first = Attempt(1, tasks[0], "k")
+    second = first.retry("n1")
+    third = second.retry("n1").retry("n2")
+    assert (second.number, second.avoid) == (2, ("n1",))
+    assert (third.number, third.avoid) == (4, ("n1", "n2"))
+    assert ray_options(tasks[0], third.avoid)["label_selector"] == {"ray.io/node-id": "!in(n1,n2)"}
+    job = Job(Path("data"), "img", Path("work"), {}, "noop")
+    assert first.workroot(job) == Path("work") and second.workroot(job) == Path("work/retry-2")
+
+
+def test_what_counts_as_an_infrastructure_failure(tasks: list[Any]) -> None:
+    attempt = Attempt(1, tasks[0], "k")
+    assert Finished(attempt, None, lost="NodeDiedError: gone").infrastructure_failure() == "NodeDiedError: gone"
+    infra = {"verdict": {"outcome": "infra_error", "error": "docker down"}}
+    assert Finished(attempt, infra).infrastructure_failure() == "docker down"
+    assert Finished(attempt, {"verdict": {"outcome": "tests_failed"}}).infrastructure_failure() is None
+
+
+def test_unknown_executor_and_missing_address_are_bad_requests() -> None:
+    with pytest.raises(BadRequest, match="local or ray"):
+        make_executor("slurm")
+    with pytest.raises(BadRequest, match="--ray-address") as caught:
+        make_executor("ray", ray_address=None)
+    assert caught.value.exit_code == 2
+
+
+class Scripted:
+    """A placement that answers each attempt from a script (task id -> outcomes of its attempts in
+    order; None: the attempt was lost), noting every submit: the seam between driver and executor."""
+
+    name = "scripted"
+
+    def __init__(self, script: dict[str, list[str | None]]) -> None:
+        self.script = {task: deque(outcomes) for task, outcomes in script.items()}
+        self.submitted: list[Attempt] = []
+        self.queue: deque[Attempt] = deque()
+        self.closed = False
+
+    def open(self, job: Job, agent: Any) -> None:
+        self.agent = agent
+
+    def submit(self, attempt: Attempt) -> None:
+        self.submitted.append(attempt)
+        self.queue.append(attempt)
+
+    def pending(self) -> int:
+        return len(self.queue)
+
+    def next_finished(self) -> Finished:
+        attempt = self.queue.popleft()
+        outcome = self.script[attempt.task.id].popleft()
+        node = f"node-{attempt.number}"
+        if outcome is None:
+            return Finished(attempt, None, node=node, lost="NodeDiedError: node died")
+        verdict = {"outcome": outcome, **({"error": "docker down"} if outcome == "infra_error" else {})}
+        return Finished(attempt, {"task_id": attempt.task.id, "agent": self.agent.name, "verdict": verdict,
+                                  "steps": [], "stages": {}, "patch": "", "seconds": 1.0, "reward_total": 0.0},
+                        node=node)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_the_driver_retries_infrastructure_failures_and_records_each_task_once(tasks: list[Any],
+                                                                             tmp_path: Path) -> None:
+    store = Store(tmp_path / "results.sqlite")
+    agent = make_agent("noop")
+    executor = Scripted({"toy-c/clamp-and-count": [None, "infra_error", "resolved"],
+                         "toy-c/reverse": ["tests_failed"],
+                         "toy-c/count-char": [None, None, None]})
+    notices: list[str] = []
+    rows = run_dataset(tasks, TOY, agent, "img", "sha256:img", store, "r", tmp_path / "work", executor=executor,
+                       retries=2, agent_spec="noop", notice=notices.append)
+    assert executor.closed
+    assert {r["task"]: r["outcome"] for r in rows} == {"toy-c/clamp-and-count": "resolved",
+                                                       "toy-c/reverse": "tests_failed",
+                                                       "toy-c/count-char": "infra_error"}
+    stored = store.results("r")
+    assert sorted(r["task_id"] for r in stored) == sorted(t.id for t in tasks)  # once each
+    lost = next(r for r in stored if r["task_id"] == "toy-c/count-char")
+    assert lost["verdict"] == {"outcome": "infra_error", "error": "NodeDiedError: node died"}
+    retried = [a for a in executor.submitted if a.task.id == "toy-c/clamp-and-count"]
+    assert [(a.number, a.avoid) for a in retried] == [(1, ()), (2, ("node-1",)), (3, ("node-1", "node-2"))]
+    assert len(notices) == 4 and all("retrying" in n for n in notices)
+    # Bounded: no attempts past 1 + retries; a resumed run submits nothing.
+    assert max(a.number for a in executor.submitted) == 3
+    again = Scripted({})
+    assert run_dataset(tasks, TOY, agent, "img", "sha256:img", store, "r", tmp_path / "work", executor=again,
+                       agent_spec="noop") == []
+    assert again.submitted == []
+
+
+def test_lanser_imports_no_ray_unless_asked() -> None:
+    code = ("import sys\n"
+            "import lanser.cli.main, lanser.cli.bench, lanser.harness.runner, lanser.harness.executor\n"
+            "from lanser.harness.executor import make_executor\n"
+            "make_executor('local', workers=2)\n"
+            "print('ray' in sys.modules)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "False"
