@@ -23,6 +23,7 @@ import hashlib
 import json
 import sqlite3
 import threading
+import time
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,12 @@ from lanser.bundle.hashing import canonical_json, render_json
 __all__ = ["BundleCache", "cache_key"]
 
 DB_NAME = "bundles.sqlite"
+#: How long the writer gathers answers before committing them together (a commit costs
+#: about 0.1 ms of CPU; one per answer would compete with the servers for the CPU).
+COALESCE_S = 0.25
+#: Up to this many keys are read into memory on the first lookup, so that a miss (most
+#: requests of a new snapshot) costs no query; a bigger database is asked per key.
+_KEY_INDEX_LIMIT = 500_000
 _SCHEMA = "CREATE TABLE IF NOT EXISTS bundles (key TEXT PRIMARY KEY, text TEXT NOT NULL) WITHOUT ROWID"
 
 
@@ -58,6 +65,12 @@ class BundleCache:
         #: Set when the database cannot be used (read-only or damaged workspace): memory only from then on.
         self._broken = False
         self._closed = False
+        self._flushing = 0
+        #: True while the writer waits for work (the only wait put_text wakes it from).
+        self._idle = False
+        #: Keys in the database (see :meth:`_read`); None until loaded, or when too many.
+        self._keys: set[str] | None = None
+        self._keys_loaded = False
 
     # -- reading ------------------------------------------------------
 
@@ -88,10 +101,29 @@ class BundleCache:
 
     def _read(self, key: str) -> str | None:
         """A row from disk, rendered again: a row from another lanser build or a damaged
-        one must not reach a client as it is (a damaged one is a miss)."""
-        if self._broken or self.directory is None or not (self.directory / DB_NAME).exists():
+        one must not reach a client as it is (a damaged one is a miss).
+
+        The keys are read once, on the first lookup, and the writer adds its
+        own: a row another process commits later is not seen, which costs a
+        recomputation, never a wrong answer.
+        """
+        if self._broken or self.directory is None:
             return None
         try:
+            if not self._keys_loaded:
+                self._keys_loaded = True
+                if not (self.directory / DB_NAME).exists():
+                    with self._cond:
+                        self._keys = set()
+                    return None
+                self._reader = _connect(self.directory / DB_NAME)
+                found = {k for (k,) in self._reader.execute("SELECT key FROM bundles LIMIT ?",
+                                                             (_KEY_INDEX_LIMIT + 1,))}
+                with self._cond:
+                    self._keys = found if len(found) <= _KEY_INDEX_LIMIT else None
+            with self._cond:
+                if self._keys is not None and key not in self._keys:
+                    return None
             if self._reader is None:
                 self._reader = _connect(self.directory / DB_NAME)
             row = self._reader.execute("SELECT text FROM bundles WHERE key = ?", (key,)).fetchone()
@@ -121,13 +153,19 @@ class BundleCache:
                 # A daemon thread never holds up exit; close() flushes what is left.
                 self._writer = threading.Thread(target=self._write_loop, name="lanser-cache-writer", daemon=True)
                 self._writer.start()
-            self._cond.notify_all()
+            elif self._idle:
+                self._cond.notify_all()
 
     def flush(self) -> None:
         """Return once every entry put so far is committed (or found impossible to commit)."""
         with self._cond:
-            while (self._pending or self._writing) and self._writer is not None and self._writer.is_alive():
-                self._cond.wait(timeout=1.0)
+            self._flushing += 1
+            self._cond.notify_all()
+            try:
+                while (self._pending or self._writing) and self._writer is not None and self._writer.is_alive():
+                    self._cond.wait(timeout=1.0)
+            finally:
+                self._flushing -= 1
 
     def close(self) -> None:
         """Flush, then stop the writer thread; later entries are remembered in memory only."""
@@ -146,11 +184,17 @@ class BundleCache:
         while True:
             with self._cond:
                 while not self._pending and not self._closed:
+                    self._idle = True
                     self._cond.wait()
+                    self._idle = False
                 if not self._pending:  # closed, and nothing left to write
                     if db is not None:
                         db.close()
                     return
+                # Let more answers join this commit (put_text does not wake this wait).
+                deadline = time.monotonic() + COALESCE_S
+                while not self._closed and not self._flushing and (left := deadline - time.monotonic()) > 0:
+                    self._cond.wait(timeout=left)
                 batch = list(self._pending.items())
                 self._writing = True
             try:
@@ -166,6 +210,8 @@ class BundleCache:
                     for key, text in batch:
                         if self._pending.get(key) is text:
                             del self._pending[key]
+                        if self._keys is not None and not self._broken:
+                            self._keys.add(key)
                     self._writing = False
                     self._cond.notify_all()
 
