@@ -17,7 +17,10 @@ pytestmark = pytest.mark.docker
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = Path(__file__).resolve().parent / "data" / "gen-c"
-PROFILE = ("--files", "seq.c", "--setup", "make build/run_tests build-asan/run_tests", "--build", "make build/run_tests",
+# bear writes the compilation database (container paths; the project layer makes it
+# portable), so lanser's per-step reward sees clangd's diagnostics on the host.
+PROFILE = ("--files", "seq.c", "--setup", "bear -- make build/run_tests build-asan/run_tests",
+           "--build", "make build/run_tests",
            "--test", "make -s test", "--sanitize", "make -s sanitize")
 
 
@@ -86,6 +89,12 @@ def test_oracle_resolves_and_noop_fails_every_generated_task(dataset, tmp_path: 
     for task_id, outcome in verdicts["noop"].items():
         expected = {"tests_failed"} if meta[task_id]["fail_to_pass"] else {"sanitizer_error"}
         assert outcome in expected, (task_id, outcome)
+    task_id = sorted(ids)[0]
+    proc = lanser("bench", "show", "oracle", task_id, "--out", str(tmp_path / "runs"))
+    (result,) = json.loads(proc.stdout)
+    edits = [s for s in result["steps"] if s["action"] == "edit"]
+    assert edits and all(s["reward"] > 0 and s["result"]["processReward"]["components"]["safety"] == 1
+                         for s in edits), "every gold hunk is a safe step with a positive process reward"
 
 
 def test_bad_profile_is_a_clear_error(tmp_path: Path) -> None:
