@@ -18,6 +18,7 @@ inside :class:`RayExecutor`, so the local executor needs nothing more.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from collections import deque
@@ -135,6 +136,7 @@ class LocalExecutor:
         self._queue: deque[Attempt] = deque()
         self._pool: ProcessPoolExecutor | None = None
         self._futures: dict[Future[dict[str, Any]], Attempt] = {}
+        self._lost = False
 
     def open(self, job: Job, agent: Any) -> None:
         self._job, self._agent = job, agent
@@ -172,6 +174,7 @@ class LocalExecutor:
             return Finished(attempt, future.result())
         except BrokenProcessPool as exc:
             self._drop_pool()
+            self._lost = True
             return Finished(attempt, None, lost=f"the worker process died: {exc}")
 
     def close(self) -> None:
@@ -180,6 +183,8 @@ class LocalExecutor:
         self._futures.clear()
         self._queue.clear()
         self._drop_pool()
+        if self._lost and self._job is not None:
+            _remove_leftovers(self._job)
 
     def _drop_pool(self) -> None:
         if self._pool is not None:
@@ -273,6 +278,7 @@ class RayExecutor:
         self._remote: Any = None
         self._ray: Any = None
         self._flights: dict[Any, _Flight] = {}
+        self._lost = False
 
     def open(self, job: Job, agent: Any) -> None:
         if job.agent_spec is None:
@@ -338,6 +344,7 @@ class RayExecutor:
                     raise exc.as_instanceof_cause() from None
                 except ray.exceptions.RayError as exc:  # node died, worker crashed, object lost
                     match = _NODE_ID.search(str(exc))
+                    self._lost = True
                     return Finished(flight.attempt, None, node=match.group(1) if match else None,
                                     lost=f"{type(exc).__name__}: {_first_sentence(str(exc))}")
                 return Finished(flight.attempt, result, node=node)
@@ -352,6 +359,7 @@ class RayExecutor:
             if not any(_fits(n, flight.options) for n in nodes):
                 self._ray.cancel(ref, force=True)
                 del self._flights[ref]
+                self._lost = True
                 return Finished(flight.attempt, None, lost=f"no live node can run it any more "
                                                            f"({_describe(flight.options)})")
         return None
@@ -366,11 +374,25 @@ class RayExecutor:
             self._flights.clear()
             self._ray.shutdown()
             self._ray = None
+        if self._lost and self._job is not None:
+            _remove_leftovers(self._job)
 
     def _require_job(self) -> Job:
         if self._job is None or self._ray is None:
             raise RuntimeError("open() the executor first")
         return self._job
+
+
+def _remove_leftovers(job: Job) -> None:
+    """A lost attempt's sandbox has no process left to remove it: once nothing of the run is
+    running, remove what the run left on this machine's engine.  Best effort: the driver may have
+    no engine of its own, and other machines' engines are out of its reach."""
+    from lanser.harness.sandbox import cleanup
+
+    run = job.labels.get("lanser.run")
+    if run:
+        with contextlib.suppress(InfrastructureError):
+            cleanup(run)
 
 
 def _import_ray() -> Any:
