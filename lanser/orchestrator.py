@@ -104,6 +104,8 @@ class Orchestrator(MutationCommands):
         self._line_cache: dict[tuple[str, str], list[str]] = {}
         #: Workspace paths as selectors spell them (``escape``), by path.
         self._escaped: dict[str, str] = {}
+        #: The methods a session's capabilities allow, by id(session), with the capabilities they came from.
+        self._methods_of: dict[int, tuple[Any, list[str]]] = {}
         self.cache = BundleCache(self.root / ".lanser" / "cache" if disk_cache else None) if cache else None
         self._in_flight: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self.pool = ServerPool(
@@ -550,12 +552,12 @@ class Orchestrator(MutationCommands):
         env.configDigest = self.workspace.config_digest(extra)
         env.host = host_block(self.root, self.interpreter if "python" in s.spec.languages else None)
         caps = s.capabilities
-        bundle.capabilities = {
-            "cancellable": True,
-            "partialResult": False,
-            "methods": sorted(m for m, attr in CAPABILITY_OF_METHOD.items()
-                              if caps is not None and getattr(caps, attr, None) not in (None, False)),
-        }
+        memo = self._methods_of.get(id(s))
+        if memo is None or memo[0] is not caps:  # a session's capabilities are fixed once it started
+            memo = self._methods_of[id(s)] = (caps, sorted(
+                m for m, attr in CAPABILITY_OF_METHOD.items()
+                if caps is not None and getattr(caps, attr, None) not in (None, False)))
+        bundle.capabilities = {"cancellable": True, "partialResult": False, "methods": list(memo[1])}
 
     def _locations(self, raw: Any, bundle: Bundle) -> list[Location]:
         data = self._data(raw)
