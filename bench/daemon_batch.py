@@ -303,6 +303,7 @@ class Bench:
         self.info: dict[str, Any] = {}
         self.notes: list[str] = []
         self.daemon_started = False
+        self.last_raw_answers: list[Any] = []
         self.rng = random.Random(args.seed)
         self.used: set[tuple[str, int, int]] = set()
         files = sorted(p.relative_to(repo).as_posix() for p in repo.rglob("*.py") if ".lanser" not in p.parts)
@@ -438,21 +439,27 @@ class Bench:
     # -- target 2 ---------------------------------------------------------
 
     async def target_batch(self) -> None:
-        n = self.args.batch_n
-        queries = build_queries(self.cands, n, self.rng, self.used)
-        files = sorted({q["_pos"][0] for q in queries})
-        warm_pos = self.pick(files, len(files))  # one hover per file, used by neither measured set
+        n, rounds = self.args.batch_n, max(1, self.args.rounds)
+        # Every round asks its own distinct queries (a round must not hit the daemon's cache
+        # with an earlier round's answers); all rounds use the same files.
+        sets = [build_queries(self.cands, n, self.rng, self.used) for _ in range(rounds)]
+        files = sorted({q["_pos"][0] for queries in sets for q in queries})
+        warm_pos = self.pick(files, len(files))  # one hover per file, used by no measured set
         workdir = Path(tempfile.mkdtemp(prefix="lanser-bench-batch-"))
         try:
-            qfile = workdir / "queries.jsonl"
-            qfile.write_text("".join(json.dumps(public(q)) + "\n" for q in queries))
+            qfiles = []
+            for r, queries in enumerate(sets):
+                qfile = workdir / f"queries-{r}.jsonl"
+                qfile.write_text("".join(json.dumps(public(q)) + "\n" for q in queries))
+                qfiles.append(qfile)
             wfile = workdir / "warm.jsonl"
             wfile.write_text("".join(json.dumps({"cmd": "hover", "selector": f"{f}@L{l + 1}:C{c + 1}",
                                                  "indexIo": "utf-16"}) + "\n" for f, l, c in warm_pos))
-            mix = {op: sum(1 for q in queries if q["cmd"] == op) for op in OPS}
-            self.info["batch"] = {"queries": n, "files": len(files), "mix": mix,
-                                  "distinct_requests": len({json.dumps(public(q), sort_keys=True) for q in queries})}
-            self.log(f"target 2: {n} queries over {len(files)} files {mix}")
+            mix = {op: sum(1 for q in sets[0] if q["cmd"] == op) for op in OPS}
+            self.info["batch"] = {"queries": n, "rounds": rounds, "files": len(files), "mix": mix,
+                                  "distinct_requests": len({json.dumps(public(q), sort_keys=True)
+                                                            for queries in sets for q in queries})}
+            self.log(f"target 2: {rounds} round(s) of {n} queries over {len(files)} files {mix}")
             # Warm-up (untimed): every file opened and analysed once by both servers.
             raw = Raw(self.repo, self.python, self.argv, self.args.timeout)
             await raw.start()
@@ -467,62 +474,95 @@ class Bench:
                     raise SystemExit(f"lanser warm-up batch failed ({p.returncode}): {p.stderr[-500:]}")
                 self.log(f"  warm-up: raw {self.info['batch']['raw_warmup_s']:.1f} s, lanser {dt:.1f} s")
                 status0 = self.daemon_status()
-
-                # raw: the same queries, sequential, one session
-                raw_answers = []
-                per_op: dict[str, float] = {op: 0.0 for op in OPS}
-                diag = 0.0
-                pulls = 0
                 policy = self.args.raw_diag_pulls
                 if policy == "auto":
                     policy = "once" if lanser_settles_once() else "every"
                 self.info["batch"]["raw_diag_pulls"] = policy
-                t0 = time.perf_counter()
-                for q in queries:
-                    f, line, col = q["_pos"]
-                    if q["cmd"] == "references" and (policy == "every" or (policy == "once" and not pulls)):
-                        d0 = time.perf_counter()
-                        await raw.query("diagnostic", f, 0, 0)
-                        diag += time.perf_counter() - d0
-                        pulls += 1
-                    r0 = time.perf_counter()
-                    res = await raw.query(q["cmd"], f, line, col)
-                    per_op[q["cmd"]] += time.perf_counter() - r0
-                    raw_answers.append(raw_answer(q["cmd"], res, self.repo))
-                wall = time.perf_counter() - t0
+                per_round: list[dict[str, Any]] = []
+                per_op: dict[str, float] = {op: 0.0 for op in OPS}
+                pulls_before = 0
+                for r, (queries, qfile) in enumerate(zip(sets, qfiles)):
+                    # The order alternates so that a load change during the run hits both sides alike.
+                    order = ["raw", "lanser"] if r % 2 == 0 else ["lanser", "raw"]
+                    rnd: dict[str, Any] = {"round": r, "order": order}
+                    procs: dict[str, subprocess.CompletedProcess[str]] = {}
+                    raw_answers: list[Any] = []
+                    for side in order:
+                        if side == "raw":
+                            raw_answers, wall, diag, pulls = await self.raw_batch(raw, queries, policy, pulls_before,
+                                                                                   per_op)
+                            pulls_before += pulls
+                            rnd.update(raw_ms=ms(wall - diag), raw_with_pulls_ms=ms(wall), diag_pull_ms=ms(diag),
+                                       diag_pulls=pulls)
+                            self.log(f"  round {r}: raw {wall:.2f} s ({ms(diag):.0f} ms of it {pulls} diagnostic "
+                                     f"pull(s), policy {policy})")
+                        else:
+                            for name in ("daemon_miss", "daemon_hit"):
+                                dt, p = await asyncio.to_thread(self.cli, "batch", str(qfile))
+                                rnd[f"{name}_ms"] = ms(dt)
+                                procs[name] = p
+                                self.log(f"  round {r}: lanser {name}: {dt:.2f} s (exit {p.returncode})")
+                    rnd["ratio"] = rnd["daemon_miss_ms"] / rnd["raw_ms"]
+                    per_round.append(rnd)
+                    for name, p in procs.items():
+                        self.check_batch(name, p, queries, raw_answers)
             finally:
                 await raw.stop()
-            self.totals["batch.raw"] = ms(wall - diag)
-            self.totals["batch.raw_with_lanser_diag_pulls"] = ms(wall)
-            self.info["batch"]["raw_ms_per_op"] = {op: ms(v) for op, v in per_op.items()}
-            self.info["batch"]["raw_diag_pull_ms"] = ms(diag)
-            self.info["batch"]["raw_diag_pull_count"] = pulls
-            self.log(f"  raw: {wall:.2f} s ({ms(diag):.0f} ms of it {pulls} diagnostic pull(s), policy {policy})")
-
-            # lanser through the warm daemon: misses, then the same batch again (hits)
-            for name in ("daemon_miss", "daemon_hit"):
-                dt, p = await asyncio.to_thread(self.cli, "batch", str(qfile))
-                self.totals[f"batch.lanser.{name}"] = ms(dt)
-                self.check_batch(name, p, queries, raw_answers)
-                self.log(f"  lanser {name}: {dt:.2f} s (exit {p.returncode})")
+            self.info["batch"]["per_round"] = per_round
+            self.info["batch"]["raw_diag_pull_count"] = pulls_before
+            self.info["batch"]["raw_ms_per_op"] = {op: ms(v) / rounds for op, v in per_op.items()}
+            for key, field in (("batch.raw", "raw_ms"), ("batch.raw_with_lanser_diag_pulls", "raw_with_pulls_ms"),
+                               ("batch.lanser.daemon_miss", "daemon_miss_ms"),
+                               ("batch.lanser.daemon_hit", "daemon_hit_ms")):
+                self.totals[key] = statistics.median(rnd[field] for rnd in per_round)
+            self.info["batch"]["ratio_median"] = statistics.median(rnd["ratio"] for rnd in per_round)
+            self.info["batch"]["ratio_min"] = min(rnd["ratio"] for rnd in per_round)
+            self.info["batch"]["ratio_max"] = max(rnd["ratio"] for rnd in per_round)
             status1 = self.daemon_status()
             if status0 and status1:
                 c0, c1 = status0.get("cache") or {}, status1.get("cache") or {}
                 self.info["batch"]["daemon_cache_delta"] = {k: c1.get(k, 0) - c0.get(k, 0) for k in ("hits", "misses")}
             if not self.args.skip_inproc:
                 await asyncio.to_thread(self.daemon_stop)
-                dt, p = await asyncio.to_thread(self.cli, "batch", str(qfile), daemon=False)
+                dt, p = await asyncio.to_thread(self.cli, "batch", str(qfiles[-1]), daemon=False)
                 self.totals["batch.lanser.in_process"] = ms(dt)
-                self.check_batch("in_process", p, queries, raw_answers)
-                self.log(f"  lanser in-process (cold): {dt:.2f} s (exit {p.returncode})")
+                self.info["batch"]["in_process_round"] = rounds - 1
+                self.check_batch("in_process", p, sets[-1], self.last_raw_answers)
+                self.log(f"  lanser in-process (cold), round {rounds - 1}'s queries: {dt:.2f} s (exit {p.returncode})")
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
 
+    async def raw_batch(self, raw: Raw, queries: list[dict[str, Any]], policy: str, pulls_before: int,
+                        per_op: dict[str, float]) -> tuple[list[Any], float, float, int]:
+        """The queries over the raw session, sequentially: (answers, wall s, diagnostic pull s, pulls made)."""
+        answers = []
+        diag = 0.0
+        pulls = 0
+        t0 = time.perf_counter()
+        for q in queries:
+            f, line, col = q["_pos"]
+            if q["cmd"] == "references" and (policy == "every" or (policy == "once" and not pulls_before + pulls)):
+                d0 = time.perf_counter()
+                await raw.query("diagnostic", f, 0, 0)
+                diag += time.perf_counter() - d0
+                pulls += 1
+            r0 = time.perf_counter()
+            res = await raw.query(q["cmd"], f, line, col)
+            per_op[q["cmd"]] += time.perf_counter() - r0
+            answers.append(raw_answer(q["cmd"], res, self.repo))
+        wall = time.perf_counter() - t0
+        self.last_raw_answers = answers
+        return answers, wall, diag, pulls
+
     def check_batch(self, name: str, p: subprocess.CompletedProcess[str], queries: list[dict[str, Any]],
                     raw_answers: list[Any]) -> None:
+        """Compare one lanser batch's answers with raw's; counts add up over rounds."""
         bundles = [json.loads(line) for line in p.stdout.splitlines() if line.strip()]
-        res: dict[str, Any] = {"exit": p.returncode, "bundles": len(bundles), "agree": {}, "disagree": {},
-                               "disagree_stub_only": 0, "status": {}, "examples_disagree": []}
+        res = self.info.setdefault("batch_answers", {}).setdefault(name, {
+            "exit": [], "bundles": 0, "agree": {}, "disagree": {}, "disagree_stub_only": 0, "status": {},
+            "examples_disagree": []})
+        res["exit"].append(p.returncode)
+        res["bundles"] += len(bundles)
         for q, raw, b in zip(queries, raw_answers, bundles):
             op = q["cmd"]
             st = b.get("status") if b.get("status") == "ok" else (b.get("error") or {}).get("code")
@@ -582,25 +622,34 @@ def render(res: dict[str, Any]) -> str:
     if "batch" in info:
         b = info["batch"]
         raw = t["batch.raw"]
+        rounds = b.get("per_round", [])
         out.append(f"Target 2: batch of {b['queries']} distinct queries over {b['files']} files, mix {b['mix']}, "
-                   "total wall (ms)")
-        rows = [("raw: same LSP requests, one session, sequential", "batch.raw", False),
+                   f"{len(rounds)} round(s) with new queries each, total wall (ms, median over rounds)")
+        ratio = b.get("ratio_median", t.get("batch.lanser.daemon_miss", 0) / raw)
+        rows = [("raw: same LSP requests, one session, sequential", "batch.raw", None),
                 (f"raw + lanser's diagnostic pulls before refs ({b.get('raw_diag_pull_count', '?')})",
-                 "batch.raw_with_lanser_diag_pulls", False),
-                ("lanser batch via warm daemon, cache misses", "batch.lanser.daemon_miss", True),
-                ("lanser batch via warm daemon, all cache hits", "batch.lanser.daemon_hit", False),
-                ("lanser --no-daemon batch (new process, cold server)", "batch.lanser.in_process", False)]
+                 "batch.raw_with_lanser_diag_pulls", None),
+                ("lanser batch via warm daemon, cache misses", "batch.lanser.daemon_miss", ratio),
+                ("lanser batch via warm daemon, all cache hits", "batch.lanser.daemon_hit", None),
+                ("lanser --no-daemon batch (new process, cold server)", "batch.lanser.in_process", None)]
         for label, key, target in rows:
             if key not in t:
                 continue
-            r = t[key] / raw
-            verdict = ("  target <=1.10x " + ("MET" if r <= 1.10 else "MISSED")) if target else ""
+            r = target if target is not None else t[key] / raw
+            verdict = ("  target <=1.10x " + ("MET" if r <= 1.10 else "MISSED")) if target is not None else ""
             out.append(f"  {label:52} {fmt(t[key]):>8} {r:6.2f}x{verdict}")
-        out.append(f"  (ratio = / raw; per query: raw {raw / b['queries']:.1f} ms, lanser miss "
-                   f"{t.get('batch.lanser.daemon_miss', 0) / b['queries']:.1f} ms)")
-        out.append(f"  raw time per op (ms total): " + ", ".join(f"{k} {v:.0f}" for k, v in b["raw_ms_per_op"].items()))
+        out.append(f"  (ratio = / raw; the misses' ratio is the median of the rounds' own ratios; per query: raw "
+                   f"{raw / b['queries']:.1f} ms, lanser miss {t.get('batch.lanser.daemon_miss', 0) / b['queries']:.1f} ms)")
+        for rnd in rounds:
+            out.append(f"  round {rnd['round']} ({' then '.join(rnd['order'])}): raw {fmt(rnd['raw_ms'])}, "
+                       f"lanser miss {fmt(rnd['daemon_miss_ms'])}, hit {fmt(rnd['daemon_hit_ms'])}: "
+                       f"{rnd['ratio']:.2f}x")
+        if len(rounds) > 1:
+            out.append(f"  ratio over rounds: min {b['ratio_min']:.2f}x, median {b['ratio_median']:.2f}x, "
+                       f"max {b['ratio_max']:.2f}x")
+        out.append(f"  raw time per op (ms per round): " + ", ".join(f"{k} {v:.0f}" for k, v in b["raw_ms_per_op"].items()))
         if "daemon_cache_delta" in b:
-            out.append(f"  daemon bundle cache over the two batches: {b['daemon_cache_delta']}")
+            out.append(f"  daemon bundle cache over the lanser batches: {b['daemon_cache_delta']}")
         for name, a in info.get("batch_answers", {}).items():
             n_ok, n_bad = sum(a["agree"].values()), sum(a["disagree"].values())
             stub = (f", {a['disagree_stub_only']} of them raw's extra .pyi stub targets only"
@@ -628,6 +677,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--def-n", type=int, default=30, help="measured target-1 rounds (default 30)")
     p.add_argument("--def-warmup", type=int, default=3, help="discarded target-1 rounds first (default 3)")
     p.add_argument("--batch-n", type=int, default=1000, help="queries in the batch (default 1000)")
+    p.add_argument("--rounds", type=int, default=3,
+                   help="target-2 rounds, each with new distinct queries and the order of raw and lanser "
+                        "alternating; the verdict uses the median of the rounds' ratios (default 3)")
     p.add_argument("--seed", type=int, default=5, help="position sampling seed (default 5)")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds per server request (default 60)")
     p.add_argument("--lanser", default=None, help="lanser executable (default: next to this interpreter)")
