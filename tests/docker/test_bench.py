@@ -119,3 +119,48 @@ def test_two_workers_give_the_same_verdicts(runs) -> None:
     assert proc.returncode == 0, proc.stderr
     parallel = {r["task"]: r["outcome"] for r in json.loads(proc.stdout)["results"]}
     assert parallel == {t: r["outcome"] for t, r in outcomes(out, "oracle").items()}
+
+
+def test_progress_is_plain_lines_when_not_a_terminal(tmp_path: Path, base_image: str) -> None:
+    proc = bench(tmp_path, "run", str(TOY), "--agent", "noop", "--task", "toy-c/reverse", "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    (line,) = [x for x in proc.stderr.splitlines() if x.startswith("[")]
+    assert line.startswith("[1/1] toy-c/reverse: tests_failed") and "(0 passed, 1 failed, elapsed" in line
+    assert "\r" not in proc.stderr
+
+
+def _git(cwd: Path, *args: str) -> str:
+    env = {"GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1", "GIT_AUTHOR_NAME": "t",
+           "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t", "PATH": "/usr/bin:/bin"}
+    return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def test_git_source_with_setup_runs_and_a_wrong_pin_stops_the_run_first(tmp_path: Path, base_image: str) -> None:
+    """The toy project from a git repository (not the dataset directory), built once by a setup."""
+    from lanser.harness.sources import fetch_hint
+    from lanser.harness.task import Source
+
+    repo = tmp_path / "repo"
+    shutil.copytree(TOY / "project", repo)
+    _git(repo, "init", "-q")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "toy")
+    _git(tmp_path, "clone", "-q", "--bare", str(repo), str(tmp_path / "toy.git"))
+    source = Source(kind="git", url=(tmp_path / "toy.git").as_uri(), commit=_git(repo, "rev-parse", "HEAD"))
+    pinned = source.model_copy(update={"sha256": fetch_hint(source)}).model_dump(mode="json", exclude_defaults=True)
+    (task,) = [json.loads(x) for x in (TOY / "tasks.jsonl").read_text().splitlines() if '"toy-c/reverse"' in x]
+    task["source"] = {**pinned, "kind": "git"}
+    task["commands"]["setup"] = "make -s"
+    dataset = tmp_path / "dataset"
+    shutil.copytree(TOY / "trajectories", dataset / "trajectories")
+    (dataset / "tasks.jsonl").write_text(json.dumps(task) + "\n")
+    proc = bench(tmp_path, "run", str(dataset), "--agent", "oracle", "--out", str(tmp_path / "out"), "--run-id", "git")
+    assert proc.returncode == 0, proc.stderr
+    (row,) = json.loads(proc.stdout)["results"]
+    assert row["outcome"] == "resolved"
+    assert "project layer of git:" in proc.stderr
+    task["source"]["sha256"] = "0" * 64
+    (dataset / "tasks.jsonl").write_text(json.dumps(task) + "\n")
+    proc = bench(tmp_path, "run", str(dataset), "--agent", "oracle", "--out", str(tmp_path / "out"), "--run-id", "bad")
+    assert proc.returncode == 2
+    assert json.loads(proc.stdout)["error"]["details"]["field"] == "source.sha256"

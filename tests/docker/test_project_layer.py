@@ -138,3 +138,20 @@ def test_reset_is_repeatable_and_copies_keep_mtimes(dataset: dict[str, Any], tmp
     finally:
         env.close()
         env.loop.close()
+
+
+def test_failing_setup_is_an_infrastructure_verdict_and_is_not_rerun(dataset: dict[str, Any], tmp_path: Path) -> None:
+    from lanser.harness.errors import InfrastructureError
+    from lanser.harness.task import Commands
+
+    spec = task("calc/bad").model_copy(update={"commands": Commands(setup="echo configuring; exit 3",
+                                                                    build="true", test="true")})
+    result = run_task(spec, dataset["root"], make_agent("noop"), dataset["image"], tmp_path, labels=dataset["labels"])
+    assert result["verdict"]["outcome"] == "infra_error"
+    assert "infrastructure failure (setup)" in result["verdict"]["error"] and "exited with 3" in result["verdict"]["error"]
+    assert "configuring" in result["verdict"]["error"], "the setup's log tail is kept"
+    with pytest.raises(InfrastructureError) as first:
+        project.prepare(spec, dataset["root"], dataset["image"])
+    with pytest.raises(InfrastructureError) as second:
+        project.prepare(spec, dataset["root"], dataset["image"])
+    assert first.value is second.value, "remembered for the process: the next task does not run the setup again"
