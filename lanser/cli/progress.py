@@ -5,7 +5,9 @@ On a terminal one line is redrawn in place::
     [########------------] 4/10  3 passed, 1 failed, elapsed 0:42, eta 1:03  toy-c/reverse: resolved
 
 Elsewhere (a log file, CI) every finished task is one line with the same
-counts, and nothing is redrawn.  Outcomes come from the harness's progress
+counts, and nothing is redrawn.  On a terminal the line is also redrawn
+every ``tick`` seconds (a daemon thread), so elapsed time and ETA move
+while a long task (a kernel build) runs.  Outcomes come from the harness's progress
 callback ``(i, n, task_id, line)``, whose line starts with the verdict's
 outcome (``resolved``, ``tests_failed``, ``infra_error``, ...) or says the
 task was done before.  The clock and the stream are injectable, so tests
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+import threading
 import time
 from collections.abc import Callable
 from typing import TextIO
@@ -36,7 +39,8 @@ class ProgressBar:
     """Counts finished tasks by outcome and renders them; call :meth:`close` at the end."""
 
     def __init__(self, total: int, *, stream: TextIO | None = None, tty: bool | None = None,
-                 clock: Callable[[], float] = time.monotonic, width: int | None = None) -> None:
+                 clock: Callable[[], float] = time.monotonic, width: int | None = None,
+                 tick: float | None = 1.0) -> None:
         self.stream = stream or sys.stderr
         self.tty = self.stream.isatty() if tty is None else tty
         self.clock = clock
@@ -46,8 +50,12 @@ class ProgressBar:
         self.done = self.passed = self.failed = self.infra = self.skipped = 0
         self.last = ""
         self._drawn = False
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
         if self.tty and total:
             self._draw()
+            if tick:
+                threading.Thread(target=self._tick, args=(tick,), name="lanser-progress", daemon=True).start()
 
     def update(self, i: int, n: int, task_id: str, line: str) -> None:
         """The harness's progress callback: task ``task_id`` (``i`` of ``n``) ended with ``line``."""
@@ -63,26 +71,37 @@ class ProgressBar:
         else:
             self.failed += 1
         self.last = f"{task_id}: {line}"
-        if self.tty:
-            self._draw()
-        else:
-            self.stream.write(f"[{self.done}/{self.total}] {self.last}  ({self._counts()})\n")
-            self.stream.flush()
+        with self._lock:
+            if self.tty:
+                self._draw()
+            else:
+                self.stream.write(f"[{self.done}/{self.total}] {self.last}  ({self._counts()})\n")
+                self.stream.flush()
 
     def echo(self, message: str) -> None:
         """A message (a retry notice, say) that must not be drawn over."""
-        if self.tty and self._drawn:
-            self.stream.write("\r\x1b[2K")
-        self.stream.write(message + "\n")
-        if self.tty and self.total:
-            self._draw()
-        self.stream.flush()
+        with self._lock:
+            if self.tty and self._drawn:
+                self.stream.write("\r\x1b[2K")
+            self.stream.write(message + "\n")
+            if self.tty and self.total:
+                self._draw()
+            self.stream.flush()
 
     def close(self) -> None:
-        if self.tty and self._drawn:
-            self.stream.write("\n")
-            self.stream.flush()
-            self._drawn = False
+        self._stop.set()
+        with self._lock:
+            if self.tty and self._drawn:
+                self.stream.write("\n")
+                self.stream.flush()
+                self._drawn = False
+
+    def _tick(self, every: float) -> None:
+        while not self._stop.wait(every):
+            with self._lock:
+                if self._stop.is_set():
+                    return
+                self._draw()
 
     # -- rendering ---------------------------------------------------------------
 

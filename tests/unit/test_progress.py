@@ -34,7 +34,7 @@ def test_plain_lines_when_not_a_terminal() -> None:
 
 def test_bar_is_redrawn_in_place_on_a_terminal_and_notices_do_not_overwrite_it() -> None:
     out, clock = io.StringIO(), Clock()
-    bar = ProgressBar(2, stream=out, tty=True, clock=clock, width=200)
+    bar = ProgressBar(2, stream=out, tty=True, clock=clock, width=200, tick=None)
     clock.now += 65
     bar.update(1, 2, "toy/a", "infra_error (reward 0, 1.0s)")
     bar.echo("toy/a: attempt 1 failed; retrying (2/3)")
@@ -53,7 +53,26 @@ def test_bar_is_redrawn_in_place_on_a_terminal_and_notices_do_not_overwrite_it()
 
 def test_long_lines_are_cut_to_the_terminal() -> None:
     out = io.StringIO()
-    bar = ProgressBar(1, stream=out, tty=True, clock=Clock(), width=40)
+    bar = ProgressBar(1, stream=out, tty=True, clock=Clock(), width=40, tick=None)
     bar.update(1, 1, "x" * 80, "resolved")
     last = out.getvalue().split("\r\x1b[2K")[-1]
     assert len(last) == 39 and last.endswith("…")
+
+
+def test_the_clock_moves_between_tasks_on_a_terminal() -> None:
+    """A kernel task runs for minutes: elapsed time must not stand still until it ends."""
+    import threading
+
+    drawn = threading.Event()
+
+    class Stream(io.StringIO):
+        def flush(self) -> None:
+            if self.getvalue().count("\r") >= 2:
+                drawn.set()
+
+    out, clock = Stream(), Clock()
+    bar = ProgressBar(3, stream=out, tty=True, clock=clock, width=200, tick=0.01)
+    clock.now += 7
+    assert drawn.wait(30), "the ticker never redrew"
+    bar.close()
+    assert "elapsed 0:07" in out.getvalue()
