@@ -51,7 +51,6 @@ def total(sizes: list[tuple[int, int]]) -> int:
 def lanser_image(docker_client: Any) -> str:
     """``scripts/build-image --tag lanser:tests``; its image id."""
     env = {**os.environ, "PYTHON": sys.executable}
-    previous = docker("image", "inspect", "--format", "{{.Id}}", TAG).stdout.strip()
     try:
         proc = subprocess.run([str(REPO / "scripts" / "build-image"), "--tag", TAG], cwd=REPO, env=env,
                               capture_output=True, text=True, timeout=BUILD_TIMEOUT)
@@ -61,8 +60,6 @@ def lanser_image(docker_client: Any) -> str:
         pytest.fail(f"scripts/build-image exited with {proc.returncode}:\n{proc.stderr[-6000:]}", pytrace=False)
     tag, image_id, size, unit = proc.stdout.split()
     assert (tag, unit) == (TAG, "MB") and image_id.startswith("sha256:") and int(size) > 0
-    if previous and previous != image_id:
-        docker("image", "rm", previous)  # the last run's image, now untagged; kept if a container uses it
     return image_id
 
 
