@@ -171,17 +171,21 @@ class Orchestrator(MutationCommands):
             data = json.loads(text)
         return data
 
-    async def run_json(self, request: Request) -> str:
-        """:meth:`run`'s bundle as :func:`render_json` renders it (one line, keys sorted).
+    async def run_json(self, request: Request) -> tuple[str, int]:
+        """:meth:`run`'s bundle as :func:`render_json` renders it (one line, keys sorted), and its exit code.
 
         A cache hit is the stored text itself, and a miss is rendered once
-        for both the cache and the caller: the daemon sends this.
+        for both the cache and the caller: the daemon sends this.  Only a
+        hit's exit code costs a parse.
         """
         data, text = await self._run(request)
         if text is None:
             assert data is not None
             text = render_json(data)
-        return text
+        if data is None:
+            data = json.loads(text)
+        assert data is not None
+        return text, int((data.get("meta") or {}).get("exit_code", 0))
 
     async def _run(self, request: Request) -> tuple[dict[str, Any] | None, str | None]:
         """The bundle as data, as rendered text, or both (at least one is not None)."""

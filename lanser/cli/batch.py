@@ -39,22 +39,22 @@ def batch(settings: Settings, source: Any) -> None:
         except ValueError as exc:
             requests.append({"__invalid__": f"line is not JSON: {exc}"})
     first_failure = 0
-    for text in _answers(settings, requests):
+    for text, code in _answers(settings, requests):
         sys.stdout.write(text + "\n")
-        code = int((json.loads(text).get("meta") or {}).get("exit_code", 0))
         if code and not first_failure:
             first_failure = code
     sys.stdout.flush()
     raise SystemExit(first_failure)
 
 
-def _answers(settings: Settings, requests: list[Any]) -> Iterator[str]:
-    """Each request's bundle as one line of JSON, in order, as soon as it is known.
+def _answers(settings: Settings, requests: list[Any]) -> Iterator[tuple[str, int]]:
+    """Each request's bundle as one line of JSON, with its exit code, in order, as soon as it is known.
 
-    The daemon's lines are already what ``render_json`` prints, so they are
-    passed through as they are.  If the daemon cannot be reached, or goes
-    away part of the way through, the requests it has not answered go the
-    way every command falls back to (``run_requests``): nothing is lost and
+    The daemon's lines are already what ``render_json`` prints, and carry
+    their exit code in front ("coded" replies), so they are passed through
+    without being parsed.  If the daemon cannot be reached, or goes away
+    part of the way through, the requests it has not answered go the way
+    every command falls back to (``run_requests``): nothing is lost and
     nothing is printed twice.
     """
     done = 0
@@ -62,14 +62,15 @@ def _answers(settings: Settings, requests: list[Any]) -> Iterator[str]:
         from lanser import __version__
         from lanser.daemon import client
 
-        options = {"timeout": settings.timeout, "verbose": settings.verbose}
+        options = {"timeout": settings.timeout, "verbose": settings.verbose, "coded": True}
         message = {"op": "batch", "requests": requests, "options": options}
         try:
-            for text in client.send_lines(str(settings.workspace), settings.python, __version__, settings.idle,
+            for line in client.send_lines(str(settings.workspace), settings.python, __version__, settings.idle,
                                           message):
                 if done == len(requests):
                     raise client.DaemonUnavailable(f"daemon sent more than {len(requests)} replies")
-                yield text
+                code, _, text = line.partition(" ")
+                yield text, int(code)
                 done += 1
             if done < len(requests):
                 raise client.DaemonUnavailable("the daemon hung up")
@@ -82,4 +83,4 @@ def _answers(settings: Settings, requests: list[Any]) -> Iterator[str]:
         from lanser.cli.nav import run_requests
 
         for data in run_requests(settings, requests[done:]):
-            yield render_json(data)
+            yield render_json(data), int((data.get("meta") or {}).get("exit_code", 0))

@@ -89,12 +89,17 @@ class Daemon:
         op = message.get("op")
         if op == "run":
             self._apply_options(message.get("options") or {})
-            yield await self.run_one(message.get("request"))
+            yield (await self.run_one(message.get("request")))[0]
         elif op == "batch":
-            self._apply_options(message.get("options") or {})
+            options = message.get("options") or {}
+            self._apply_options(options)
+            # "coded": each line is "<exit code> <bundle>", so that the client
+            # need not parse a bundle to learn its exit code.
+            coded = bool(options.get("coded"))
             with self.orch.batch():
                 for item in message.get("requests") or []:
-                    yield await self.run_one(item)
+                    text, code = await self.run_one(item)
+                    yield f"{code} {text}" if coded else text
         elif op == "status":
             yield self.status()
         elif op == "stop":
@@ -108,14 +113,14 @@ class Daemon:
             self.orch.timeout = float(options["timeout"])
         self.orch.verbose = bool(options.get("verbose", False))
 
-    async def run_one(self, raw: Any) -> str:
-        """The bundle answering ``raw``, rendered as one line of JSON (:func:`render_json`)."""
+    async def run_one(self, raw: Any) -> tuple[str, int]:
+        """The bundle answering ``raw``, rendered as one line of JSON (:func:`render_json`), and its exit code."""
         self.requests += 1
         self.last = time.monotonic()
         try:
             request = parse_request(raw)
         except LanserError as exc:
-            return render_json(failure_bundle(None, exc))
+            return render_json(failure_bundle(None, exc)), exc.exit_code
         return await self.orch.run_json(request)
 
     def status(self) -> dict[str, Any]:

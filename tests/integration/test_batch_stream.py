@@ -79,7 +79,8 @@ def test_a_daemon_that_goes_away_mid_batch_loses_nothing(sample: Path, env: dict
     monkeypatch.setenv("XDG_RUNTIME_DIR", env["XDG_RUNTIME_DIR"])
     monkeypatch.delenv("LANSER_NO_DAEMON", raising=False)
     requests = [json.loads(line) for line in LINES if line != "not json"]
-    canned = ['{"meta":{"exit_code":0},"status":"ok","from":"the first daemon"}', '{"status":"ok","n":2}']
+    canned = ['{"meta":{"exit_code":0},"status":"ok","from":"the first daemon"}',
+              '{"meta":{"exit_code":3},"status":"error","n":2}']
     sock_path = paths.socket_path(paths.daemon_key(str(sample), None, __version__))
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(str(sock_path))
@@ -90,7 +91,8 @@ def test_a_daemon_that_goes_away_mid_batch_loses_nothing(sample: Path, env: dict
         with conn:
             message = json.loads(conn.makefile("rb").readline())
             assert message["op"] == "batch" and len(message["requests"]) == len(requests)
-            conn.sendall("".join(line + "\n" for line in canned).encode())
+            assert message["options"]["coded"] is True  # each reply line: "<exit code> <bundle>"
+            conn.sendall(f"0 {canned[0]}\n3 {canned[1]}\n".encode())
         listener.close()
         sock_path.unlink()
 
@@ -105,5 +107,6 @@ def test_a_daemon_that_goes_away_mid_batch_loses_nothing(sample: Path, env: dict
         client.stop(str(sample), None, __version__)
     rest = "".join(json.dumps(r) + "\n" for r in requests[2:])
     expected = lanser({**env, "LANSER_NO_DAEMON": "1"}, "-w", str(sample), "batch", "-", stdin=rest).stdout
-    assert got[:2] == canned
-    assert "\n".join(got[2:]) + "\n" == expected
+    assert got[:2] == [(canned[0], 0), (canned[1], 3)]
+    assert "\n".join(text for text, _ in got[2:]) + "\n" == expected
+    assert [code for _, code in got[2:]] == [json.loads(line)["meta"]["exit_code"] for line in expected.splitlines()]
