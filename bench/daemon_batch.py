@@ -163,6 +163,25 @@ def build_queries(cands: dict[str, list[tuple[int, int, str]]], n: int, rng: ran
     return queries
 
 
+def proc_cpu(pid: int | None) -> float:
+    """CPU seconds (user + system) a live process has used so far, from /proc; 0.0 if unknown."""
+    if not pid:
+        return 0.0
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu() -> float:
+    import resource
+
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def public(q: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in q.items() if not k.startswith("_")}
 
@@ -489,16 +508,27 @@ class Bench:
                     raw_answers: list[Any] = []
                     for side in order:
                         if side == "raw":
+                            node = getattr(raw.client, "_server", None)
+                            n0, c0 = proc_cpu(node.pid if node else None), time.process_time()
                             raw_answers, wall, diag, pulls = await self.raw_batch(raw, queries, policy, pulls_before,
                                                                                    per_op)
+                            rnd.setdefault("cpu_s", {})["raw"] = {"node": proc_cpu(node.pid if node else None) - n0,
+                                                                  "client": time.process_time() - c0}
                             pulls_before += pulls
                             rnd.update(raw_ms=ms(wall - diag), raw_with_pulls_ms=ms(wall), diag_pull_ms=ms(diag),
                                        diag_pulls=pulls)
                             self.log(f"  round {r}: raw {wall:.2f} s ({ms(diag):.0f} ms of it {pulls} diagnostic "
                                      f"pull(s), policy {policy})")
                         else:
+                            st = self.daemon_status() or {}
+                            dpid = st.get("pid")
+                            npid = ((st.get("servers") or {}).get("basedpyright") or {}).get("pid")
                             for name in ("daemon_miss", "daemon_hit"):
+                                d0, n0, k0 = proc_cpu(dpid), proc_cpu(npid), children_cpu()
                                 dt, p = await asyncio.to_thread(self.cli, "batch", str(qfile))
+                                rnd.setdefault("cpu_s", {})[name] = {
+                                    "node": proc_cpu(npid) - n0, "daemon": proc_cpu(dpid) - d0,
+                                    "cli": children_cpu() - k0}
                                 rnd[f"{name}_ms"] = ms(dt)
                                 procs[name] = p
                                 self.log(f"  round {r}: lanser {name}: {dt:.2f} s (exit {p.returncode})")
@@ -644,6 +674,11 @@ def render(res: dict[str, Any]) -> str:
             out.append(f"  round {rnd['round']} ({' then '.join(rnd['order'])}): raw {fmt(rnd['raw_ms'])}, "
                        f"lanser miss {fmt(rnd['daemon_miss_ms'])}, hit {fmt(rnd['daemon_hit_ms'])}: "
                        f"{rnd['ratio']:.2f}x")
+            cpu = rnd.get("cpu_s") or {}
+            if "raw" in cpu and "daemon_miss" in cpu:
+                r_, m_ = cpu["raw"], cpu["daemon_miss"]
+                out.append(f"    CPU s: raw node {r_['node']:.2f} + client {r_['client']:.2f}; lanser miss node "
+                           f"{m_['node']:.2f} + daemon {m_['daemon']:.2f} + CLI process {m_['cli']:.2f}")
         if len(rounds) > 1:
             out.append(f"  ratio over rounds: min {b['ratio_min']:.2f}x, median {b['ratio_median']:.2f}x, "
                        f"max {b['ratio_max']:.2f}x")
