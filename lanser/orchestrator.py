@@ -104,6 +104,8 @@ class Orchestrator(MutationCommands):
         self._line_cache: dict[tuple[str, str], list[str]] = {}
         #: Workspace paths as selectors spell them (``escape``), by path.
         self._escaped: dict[str, str] = {}
+        #: (held snapshot, (server, compile commands digest), config digest) of the batch being answered.
+        self._config_memo: tuple[Snapshot, tuple[str, str | None], str] | None = None
         #: The methods a session's capabilities allow, by id(session), with the capabilities they came from.
         self._methods_of: dict[int, tuple[Any, list[str]]] = {}
         self.cache = BundleCache(self.root / ".lanser" / "cache" if disk_cache else None) if cache else None
@@ -553,7 +555,14 @@ class Orchestrator(MutationCommands):
             extra["settings"] = {"diagnosticMode": "openFilesOnly", "autoSearchPaths": True}
         if s.spec.name == "clangd":
             extra["compileCommands"] = self._cdb_digest
-        env.configDigest = self.workspace.config_digest(extra)
+        # Within a batch the snapshot is held: the configuration is read once per server, not per bundle.
+        memo_key = (s.spec.name, self._cdb_digest)
+        cfg = self._config_memo
+        if self._held is not None and cfg is not None and cfg[0] is self._held and cfg[1] == memo_key:
+            env.configDigest = cfg[2]
+        else:
+            env.configDigest = self.workspace.config_digest(extra)
+            self._config_memo = (self._held, memo_key, env.configDigest) if self._held is not None else None
         env.host = host_block(self.root, self.interpreter if "python" in s.spec.languages else None)
         caps = s.capabilities
         memo = self._methods_of.get(id(s))

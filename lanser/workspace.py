@@ -47,6 +47,8 @@ class Workspace:
         if not root.is_dir():
             raise NotFound(f"workspace {str(root)!r} is not a directory")
         self.root = Path(os.path.realpath(root))
+        self._root_str = str(self.root)
+        self._root_prefix = self._root_str.rstrip("/") + "/"
         self._listed: tuple[tuple[object, ...], list[str]] | None = None
         self._sources: dict[str, tuple[tuple[int, int, int], Source]] = {}
         #: Digests known to be under .lanser/versions (a version file is never removed by lanser).
@@ -57,17 +59,19 @@ class Workspace:
 
     def rel(self, path: str) -> str:
         """A user-given path as workspace-relative POSIX; refused outside the root."""
-        p = Path(path)
-        absolute = p if p.is_absolute() else self.root / p
-        real = Path(os.path.realpath(absolute))
-        try:
-            rel = real.relative_to(self.root).as_posix()
-        except ValueError:
+        # String operations, not pathlib: this runs for every request a daemon answers.
+        root = self._root_str
+        real = os.path.realpath(path if os.path.isabs(path) else os.path.join(root, path))
+        if real == root:
+            rel = "."
+        elif real.startswith(self._root_prefix):
+            rel = real[len(self._root_prefix):]
+        else:
             raise FsPermissions(
                 f"{path!r} is outside the workspace {self.root.name!r} (resolved through symlinks)",
                 path=path,
-            ) from None
-        if not real.is_file():
+            )
+        if not os.path.isfile(real):
             raise NotFound(f"no such file in the workspace: {rel}", path=rel)
         return rel
 
