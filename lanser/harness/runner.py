@@ -154,7 +154,7 @@ class TaskEnv:
         for copy in {c for _, _, c in plan}:
             dest = self.taskdir / copy
             shutil.rmtree(dest, ignore_errors=True)
-            shutil.copytree(self.work, dest, symlinks=True, ignore=shutil.ignore_patterns(".git", ".lanser", ".cache"))
+            project.copy_tree(self.work, dest, exclude=(".git", ".lanser", ".cache"))
         for name, command, copy in plan:
             try:
                 res = sandbox.run(self.image, command, self.taskdir / copy, limits=limits,
