@@ -146,6 +146,10 @@ class LspSession:
         self._versions: dict[str, int] = {}
         self._diagnostics: dict[str, tuple[int | None, list[Any]]] = {}
         self._diag_event = asyncio.Event()
+        #: The server has published a versioned list: it versions what it publishes for open documents.
+        self._versioned_push = False
+        #: Documents closed whose clearing publish (version-less, empty) has not arrived yet.
+        self._clearing: set[str] = set()
         self._progress: dict[str, str] = {}  # token -> title of work in progress
         self._progress_seen = False
         self._progress_event = asyncio.Event()
@@ -467,6 +471,10 @@ class LspSession:
             # the closed version is never taken for the new one.
             self._versions[rel] = doc.version
             self._diagnostics.pop(doc.uri, None)
+            if self.spec.reopen_on_change:
+                # clangd answers didClose with an empty, version-less publish that can arrive after
+                # the reopen: taken for the new version's list, every speculative D_now was 0.
+                self._clearing.add(doc.uri)
             self.notify("textDocument/didClose", lsp.DidCloseTextDocumentParams(
                 text_document=lsp.TextDocumentIdentifier(uri=doc.uri)))
 
@@ -553,6 +561,14 @@ class LspSession:
 
         @fm.feature("textDocument/publishDiagnostics")
         def _diagnostics(params: lsp.PublishDiagnosticsParams) -> None:
+            if params.version is None:
+                if params.uri in self._clearing or self._versioned_push:
+                    # A server that versions its lists publishes one without a version only to
+                    # clear a closed document: it says nothing about the document open now.
+                    self._clearing.discard(params.uri)
+                    return
+            else:
+                self._versioned_push = True
             self._diagnostics[params.uri] = (params.version, list(params.diagnostics))
             self._diag_event.set()
 

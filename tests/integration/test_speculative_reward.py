@@ -103,3 +103,30 @@ def test_reward_from_two_diag_bundles(sample: Path, tmp_path: Path, run_json) ->
     (tmp_path / "a.json").write_text(json.dumps(after))
     out = lanser(sample, "--json", "reward", str(tmp_path / "b.json"), str(tmp_path / "a.json"))
     assert json.loads(out.stdout)["r"] == 0.9
+
+
+def test_c_patch_that_breaks_the_build_is_penalised_every_time_in_one_session(sample: Path, tmp_path: Path) -> None:
+    """Regression (found by the reward study on toy-c): clangd answers the close of a document with
+    an empty, version-less publish that arrived after the reopen and was taken for the patched
+    content's diagnostics, so every C step read D_now = 0 and a new error earned a reward."""
+    text = (sample / "csrc" / "geometry.c").read_text()
+    old = "\treturn absolute(a.x - b.x) + absolute(a.y - b.y);\n"
+    broken = _patch("csrc/geometry.c", old, "\treturn absolute(a.x - b.x) + absolute(a.y - missing_y);\n", text)
+    other = _patch("csrc/geometry.c", old, "\treturn absolute(a.x - b.x) + absolute(a.y - b.y) + also_missing;\n", text)
+    requests = [{"cmd": "diagnostics", "selector": "csrc/geometry.c"},
+                {"cmd": "check", "args": {"patch": broken}},
+                {"cmd": "check", "args": {"patch": other}},
+                {"cmd": "check", "args": {"patch": broken}}]
+    batch = tmp_path / "steps.jsonl"
+    batch.write_text("".join(json.dumps(r) + "\n" for r in requests))
+    out = lanser(sample, "--json", "batch", str(batch))
+    bundles = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [b["status"] for b in bundles] == ["ok"] * 4, out.stderr
+    before = bundles[0]["facts"]["diagnostics"][0]["counts"].get("error", 0)
+    for b, name in zip(bundles[1:], ["missing_y", "also_missing", "missing_y"]):
+        c = b["processReward"]["components"]
+        assert (c["d_prev"], c["d_now"]) == (before, before + 1), c
+        assert b["processReward"]["r"] < 0
+        appeared = b["edits"]["speculative"]["appeared"]
+        assert [a[:2] for a in appeared] == [["csrc/geometry.c", "error"]] and name in appeared[0][3]
+    assert (sample / "csrc" / "geometry.c").read_text() == text
