@@ -229,8 +229,9 @@ def faults(data: bytes, fn: Function) -> list[Edit]:
                 while start > 0 and data[start - 1:start] in (b" ", b"\t"):
                     start -= 1
                 end = node.end_byte + (1 if data[node.end_byte:node.end_byte + 1] == b"\n" else 0)
+                what = "bounds check" if bounds else ("NULL check" if "NULL" in ctext else "guard")
                 add("missing-check", data[:start] + data[end:],
-                    f"the {'bounds' if bounds else 'NULL'} check `if {ctext}` was removed (line {_line(node)})")
+                    f"the {what} `if {ctext}` was removed (line {_line(node)})")
         elif node.type == "compound_statement":
             stmts = [c for c in node.named_children if c.type != "comment"]
             for i, stmt in enumerate(stmts):
