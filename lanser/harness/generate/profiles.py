@@ -72,7 +72,7 @@ PRESETS: dict[str, Profile] = {
                             "-DDISABLE_WERROR=ON -DBUILD_STATIC_LIBS=OFF"),
     # Shared libraries: a task step relinks the library, not the ~20 test programs.
     "jansson": cmake_profile("jansson", tuple(f"src/{n}.c" for n in (
-        "dump", "error", "hashtable", "hashtable_seed", "load", "memory", "pack_unpack", "strbuf", "strconv", "utf",
+        "dump", "error", "hashtable", "hashtable_seed", "load", "memory", "pack_unpack", "strbuffer", "strconv", "utf",
         "value")), "-DJANSSON_BUILD_DOCS=OFF -DJANSSON_EXAMPLES=OFF -DJANSSON_BUILD_SHARED_LIBS=ON"),
 }
 
