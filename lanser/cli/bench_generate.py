@@ -6,13 +6,17 @@ import json
 import shlex
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from lanser.cli.main import Settings
 from lanser.cli.render import render_json
 
-__all__ = ["generate"]
+if TYPE_CHECKING:
+    from lanser.harness.task import Source
+
+__all__ = ["generate", "parse_source"]
 
 
 @click.group("generate", help="""Generate validated task datasets from real projects.
@@ -24,7 +28,7 @@ def generate() -> None:
     pass
 
 
-def parse_source(text: str, sha256: str | None) -> object:
+def parse_source(text: str, sha256: str | None) -> Source:
     """``debian:PKG=VERSION``, ``pypi:NAME==VERSION``, ``git:URL@COMMIT`` or a directory."""
     from lanser.harness.task import Source
 
@@ -95,7 +99,7 @@ def oss(settings: Settings, source: str, out: Path, sha256: str | None, preset: 
         src = parse_source(source, sha256)
         out.mkdir(parents=True, exist_ok=True)
         image = bootstrap_base()
-        result = run_generate(src, out, profile, project=project or out.name, seed=seed,  # type: ignore[arg-type]
+        result = run_generate(src, out, profile, project=project or out.name, seed=seed,
                               count=count, image=image, cache=cache or cache_dir() / "generate",
                               max_attempts=max_attempts, implement_share=implement_share,
                               progress=lambda msg: click.echo(msg, err=True))

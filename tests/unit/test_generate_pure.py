@@ -154,3 +154,28 @@ def test_statements_mask_what_changes_between_runs() -> None:
     masked = S.normalise(log)
     assert "1234" not in masked and "0x602000000010" not in masked and "0.02" not in masked
     assert S.excerpt(log, ["t"]) == S.excerpt(log.replace("1234", "99"), ["t"])
+
+
+def test_presets_build_plain_and_sanitized_trees_incrementally() -> None:
+    import pytest
+
+    from lanser.errors import BadRequest
+    from lanser.harness.generate.profiles import PRESETS, SANITIZER_FLAGS, preset
+
+    for name, profile in PRESETS.items():
+        assert "-B build " in profile.setup and "-B build-asan " in profile.setup, name
+        assert SANITIZER_FLAGS in profile.setup and "compile_commands.json" in profile.setup
+        assert profile.build.endswith("cmake --build build") and "build-asan" in profile.sanitize
+        assert "detect_leaks=1" in profile.sanitize and profile.files
+    with pytest.raises(BadRequest, match="no preset 'zzz'"):
+        preset("zzz")
+
+
+def test_source_arguments_name_each_kind() -> None:
+    from lanser.cli.bench_generate import parse_source
+
+    deb = parse_source("debian:json-c=0.16-2", "a" * 64)
+    assert (deb.kind, deb.package, deb.version) == ("debian", "json-c", "0.16-2")
+    assert parse_source("project", None).kind == "dir"
+    git = parse_source("git:https://example.org/x.git@" + "0" * 40, "b" * 64)
+    assert (git.kind, git.url) == ("git", "https://example.org/x.git")
