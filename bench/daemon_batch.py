@@ -462,6 +462,12 @@ class Bench:
         # Every round asks its own distinct queries (a round must not hit the daemon's cache
         # with an earlier round's answers); all rounds use the same files.
         sets = [build_queries(self.cands, n, self.rng, self.used) for _ in range(rounds)]
+        for r, queries in enumerate(sets):
+            for q in queries:
+                if q["cmd"] == "symbols":
+                    # A file has one symbols request; the round number (an argument the
+                    # orchestrator ignores) keeps a later round's from being an earlier one's cache hit.
+                    q["args"] = {"round": r}
         files = sorted({q["_pos"][0] for queries in sets for q in queries})
         warm_pos = self.pick(files, len(files))  # one hover per file, used by no measured set
         workdir = Path(tempfile.mkdtemp(prefix="lanser-bench-batch-"))

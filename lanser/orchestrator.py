@@ -52,7 +52,7 @@ from lanser.selectors.parse import escape
 from lanser.text import from_lsp_encoding, split_lines
 from lanser.workspace import Workspace
 
-__all__ = ["Orchestrator", "REFERENCE_CAP", "failure_bundle"]
+__all__ = ["Orchestrator", "REFERENCE_CAP", "Rendered", "failure_bundle"]
 
 #: One converter for the process: building one costs milliseconds.
 _CONVERTER = converters.get_converter()
@@ -173,21 +173,17 @@ class Orchestrator(MutationCommands):
             data = json.loads(text)
         return data
 
-    async def run_json(self, request: Request) -> tuple[str, int]:
-        """:meth:`run`'s bundle as :func:`render_json` renders it (one line, keys sorted), and its exit code.
+    async def run_json(self, request: Request) -> Rendered:
+        """:meth:`run`'s bundle as :func:`render_json` renders it (one line, keys sorted).
 
         A cache hit is the stored text itself, and a miss is rendered once
-        for both the cache and the caller: the daemon sends this.  Only a
-        hit's exit code costs a parse.
+        for both the cache and the caller: the daemon sends this.
         """
         data, text = await self._run(request)
         if text is None:
             assert data is not None
             text = render_json(data)
-        if data is None:
-            data = json.loads(text)
-        assert data is not None
-        return text, int((data.get("meta") or {}).get("exit_code", 0))
+        return Rendered(text, data)
 
     async def _run(self, request: Request) -> tuple[dict[str, Any] | None, str | None]:
         """The bundle as data, as rendered text, or both (at least one is not None)."""
@@ -632,6 +628,20 @@ class Orchestrator(MutationCommands):
             cache[path] = kept
         return cache[path]
 
+
+
+@dataclasses.dataclass(frozen=True)
+class Rendered:
+    """A bundle as :func:`render_json` text, with its data when the orchestrator had it at hand."""
+
+    text: str
+    data: dict[str, Any] | None = None
+
+    @property
+    def exit_code(self) -> int:
+        """The bundle's exit code; parsing the text only when the data is not at hand (a cache hit)."""
+        data = self.data if self.data is not None else json.loads(self.text)
+        return int((data.get("meta") or {}).get("exit_code", 0))
 
 
 def request_io_differs(s: LspSession, bundle: Bundle) -> bool:

@@ -21,7 +21,7 @@ from lanser import __version__
 from lanser.bundle.hashing import render_json
 from lanser.bundle.models import Request
 from lanser.errors import LanserError
-from lanser.orchestrator import Orchestrator, failure_bundle
+from lanser.orchestrator import Orchestrator, Rendered, failure_bundle
 
 __all__ = ["Daemon", "main"]
 
@@ -89,7 +89,7 @@ class Daemon:
         op = message.get("op")
         if op == "run":
             self._apply_options(message.get("options") or {})
-            yield (await self.run_one(message.get("request")))[0]
+            yield (await self.run_one(message.get("request"))).text
         elif op == "batch":
             options = message.get("options") or {}
             self._apply_options(options)
@@ -98,8 +98,8 @@ class Daemon:
             coded = bool(options.get("coded"))
             with self.orch.batch():
                 for item in message.get("requests") or []:
-                    text, code = await self.run_one(item)
-                    yield f"{code} {text}" if coded else text
+                    answer = await self.run_one(item)
+                    yield f"{answer.exit_code} {answer.text}" if coded else answer.text
         elif op == "status":
             yield self.status()
         elif op == "stop":
@@ -113,14 +113,15 @@ class Daemon:
             self.orch.timeout = float(options["timeout"])
         self.orch.verbose = bool(options.get("verbose", False))
 
-    async def run_one(self, raw: Any) -> tuple[str, int]:
-        """The bundle answering ``raw``, rendered as one line of JSON (:func:`render_json`), and its exit code."""
+    async def run_one(self, raw: Any) -> Rendered:
+        """The bundle answering ``raw``, rendered as one line of JSON (:func:`render_json`)."""
         self.requests += 1
         self.last = time.monotonic()
         try:
             request = parse_request(raw)
         except LanserError as exc:
-            return render_json(failure_bundle(None, exc)), exc.exit_code
+            data = failure_bundle(None, exc)
+            return Rendered(render_json(data), data)
         return await self.orch.run_json(request)
 
     def status(self) -> dict[str, Any]:
