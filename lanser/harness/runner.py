@@ -13,7 +13,6 @@ the agent can no longer touch, and grading reads only their logs.
 from __future__ import annotations
 
 import asyncio
-import re
 import shutil
 import subprocess
 import time
@@ -28,9 +27,6 @@ from lanser.harness.task import TaskSpec
 
 __all__ = ["TaskEnv", "run_attempt", "run_dataset", "run_task"]
 
-#: Kept out of every task's git history: lanser's and clangd's caches, and objects an
-#: agent's own ``make`` leaves in a tree without a setup.
-IGNORED = (".lanser/", ".cache/", "*.o", "*.a")
 RUN_LIMITS = sandbox.Limits(wall_s=60.0, memory_mb=512, cpus=1.0, pids=128, output_bytes=64 * 1024)
 
 
@@ -75,16 +71,15 @@ class TaskEnv:
         shutil.rmtree(self.taskdir, ignore_errors=True)
         self.taskdir.mkdir(parents=True)
         project.copy_tree(self.project.path, self.work)
-        _git(self.work, "init", "-q")
-        # What the setup built stays out of the history and the final patch; the
-        # project's own files (a .gitignore included) are left as they are.
-        exclude = self.work / ".git" / "info" / "exclude"
-        exclude.parent.mkdir(parents=True, exist_ok=True)
-        exclude.write_text("\n".join([*IGNORED, *map(_exclude_pattern, self.project.generated)]) + "\n")
+        indexed = (self.work / ".git").is_dir()  # a built layer comes with its files indexed
+        if not indexed:
+            project.init_repo(self.work)
         if self.task.start_patch:
             changes = parse_patch(self.task.start_patch, lambda rel: (self.work / rel).read_bytes()
                                   if (self.work / rel).is_file() else None)
             apply_changes(self.work, changes)
+            if indexed:
+                project.forget_blobs(self.work, {c.path: c.old for c in changes.changes if c.old is not None})
         _git(self.work, "add", "-A")
         _git(self.work, "commit", "-qm", "start")
         self.orch = Orchestrator(self.work, timeout=120.0, cache=False)
@@ -193,11 +188,6 @@ class TaskEnv:
     def _observation(self, last: dict[str, Any] | None) -> dict[str, Any]:
         return {"task": {"id": self.task.id, "problem": self.task.problem, "language": self.task.language},
                 "step": len(self.steps), "last": last, "reward": round(self.total, 9)}
-
-
-def _exclude_pattern(path: str) -> str:
-    """A path the setup created as an anchored gitignore pattern (special characters escaped)."""
-    return re.sub(r"([\\*?\[\]!#])", r"\\\1", path)
 
 
 def _brief(result: dict[str, Any]) -> dict[str, Any]:

@@ -106,9 +106,15 @@ def test_history_and_patch_hold_sources_only(dataset: dict[str, Any]) -> None:
     result = dataset["results"]["calc/one"]
     assert "build/" not in result["patch"] and "+\treturn a + b;" in result["patch"]
     work = dataset["work"] / "calc__one" / "work"
-    tracked = subprocess.run(["git", "-c", "safe.directory=*", "ls-files"], cwd=work, capture_output=True,
-                             text=True, check=True).stdout.split()
+    tracked = git(work, "ls-files").split()
     assert sorted(tracked) == sorted(SOURCES)
+    assert git(work, "log", "--format=%s") == "start\n", "one commit: the start state"
+    git(work, "fsck", "--no-dangling")
+
+
+def git(cwd: Path, *args: str, stdin: str | None = None) -> str:
+    return subprocess.run(["git", "-c", "safe.directory=*", *args], cwd=cwd, input=stdin, capture_output=True,
+                          text=True, check=True).stdout
 
 
 def test_compile_commands_point_at_host_files(dataset: dict[str, Any]) -> None:
@@ -133,6 +139,11 @@ def test_reset_is_repeatable_and_copies_keep_mtimes(dataset: dict[str, Any], tmp
         obj = "build/CMakeFiles/calc.dir/src/mul.c.o"
         assert (env.work / obj).stat().st_mtime == (layer.path / obj).stat().st_mtime
         assert (env.work / "src" / "add.c").stat().st_mtime > (env.work / obj).stat().st_mtime
+        assert git(env.work, "status", "--porcelain") == "", "the built tree is clean to git"
+        original = git(env.work, "hash-object", "--stdin", stdin=SOURCES["src/add.c"]).strip()
+        proc = subprocess.run(["git", "-c", "safe.directory=*", "cat-file", "-e", original], cwd=env.work)
+        assert proc.returncode != 0, "the code before the start patch (what the agent must restore) is not in git"
+        git(env.work, "fsck", "--no-dangling")
         env.reset()
         assert env.project == layer
     finally:

@@ -6,8 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from lanser.harness.project import _generated, layer_key, portable_compile_commands
-from lanser.harness.runner import _exclude_pattern
+from lanser.harness.project import _generated, exclude_pattern, layer_key, portable_compile_commands
 
 
 def test_container_paths_become_relative(tmp_path: Path) -> None:
@@ -50,8 +49,8 @@ def test_generated_lists_new_directories_once_and_new_files(tmp_path: Path) -> N
 
 
 def test_exclude_patterns_escape_glob_characters() -> None:
-    assert _exclude_pattern("/build/") == "/build/"
-    assert _exclude_pattern("/odd[1]*name#?!") == "/odd\\[1\\]\\*name\\#\\?\\!"
+    assert exclude_pattern("/build/") == "/build/"
+    assert exclude_pattern("/odd[1]*name#?!") == "/odd\\[1\\]\\*name\\#\\?\\!"
 
 
 def test_layer_key_changes_with_each_input() -> None:
