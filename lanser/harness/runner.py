@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lanser.harness import grading, project, sandbox
+from lanser.harness import grading, project, sandbox, worktree
 from lanser.harness.agents import Agent
 from lanser.harness.errors import InfrastructureError
 from lanser.harness.project import ProjectTree
@@ -70,16 +70,16 @@ class TaskEnv:
         self.image_id = self.project.image_id
         shutil.rmtree(self.taskdir, ignore_errors=True)
         self.taskdir.mkdir(parents=True)
-        project.copy_tree(self.project.path, self.work)
+        worktree.copy_tree(self.project.path, self.work)
         indexed = (self.work / ".git").is_dir()  # a built layer comes with its files indexed
         if not indexed:
-            project.init_repo(self.work)
+            worktree.init_repo(self.work)
         if self.task.start_patch:
             changes = parse_patch(self.task.start_patch, lambda rel: (self.work / rel).read_bytes()
                                   if (self.work / rel).is_file() else None)
             apply_changes(self.work, changes)
             if indexed:
-                project.forget_blobs(self.work, {c.path: c.old for c in changes.changes if c.old is not None})
+                worktree.forget_blobs(self.work, {c.path: c.old for c in changes.changes if c.old is not None})
         _git(self.work, "add", "-A")
         _git(self.work, "commit", "-qm", "start")
         self.orch = Orchestrator(self.work, timeout=120.0, cache=False)
@@ -149,7 +149,7 @@ class TaskEnv:
         for copy in {c for _, _, c in plan}:
             dest = self.taskdir / copy
             shutil.rmtree(dest, ignore_errors=True)
-            project.copy_tree(self.work, dest, exclude=(".git", ".lanser", ".cache"))
+            worktree.copy_tree(self.work, dest, exclude=(".git", ".lanser", ".cache"))
         for name, command, copy in plan:
             try:
                 res = sandbox.run(self.image, command, self.taskdir / copy, limits=limits,

@@ -1,12 +1,13 @@
 """The project layer's pure parts: compile databases made host-portable, the paths a setup
-created, their gitignore patterns, and the layer key."""
+created, their gitignore patterns, git blob ids, and the layer key."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from lanser.harness.project import _generated, exclude_pattern, layer_key, portable_compile_commands
+from lanser.harness.project import _generated, layer_key
+from lanser.harness.worktree import blob_id, exclude_pattern, portable_compile_commands
 
 
 def test_container_paths_become_relative(tmp_path: Path) -> None:
@@ -58,3 +59,11 @@ def test_layer_key_changes_with_each_input() -> None:
     assert base == layer_key("dir:sha256:1", "sha256:img", "make")
     assert len({base, layer_key("dir:sha256:2", "sha256:img", "make"), layer_key("dir:sha256:1", "sha256:x", "make"),
                 layer_key("dir:sha256:1", "sha256:img", "make -j2")}) == 4
+
+
+def test_blob_id_is_gits() -> None:
+    """forget_blobs finds the objects to drop by this id: it must be git's own."""
+    import subprocess
+
+    out = subprocess.run(["git", "hash-object", "--stdin"], input=b"int x;\n", capture_output=True, check=True).stdout
+    assert blob_id(b"int x;\n") == out.decode().strip()
