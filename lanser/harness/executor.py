@@ -20,12 +20,11 @@ from __future__ import annotations
 
 import contextlib
 import re
-import time
 from collections import deque
 from collections.abc import Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -243,11 +242,10 @@ def _ray_attempt(task: dict[str, Any], dataset_dir: str, agent_spec: str, image:
     return node, run_attempt(task, dataset_dir, agent_spec, image, workroot, labels)
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Flight:
     attempt: Attempt
     options: dict[str, Any]
-    since: float = field(default_factory=time.monotonic)
 
 
 class RayExecutor:
