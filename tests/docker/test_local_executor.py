@@ -1,0 +1,87 @@
+"""The local executor loses a worker process mid-run: the driver retries, the run completes.
+
+The same rule as for a lost Ray node (tests/docker/test_ray.py), on one
+machine: a pool worker SIGKILLed while an attempt of it is in the sandbox
+breaks the process pool; every attempt the pool held is lost and retried in a
+new pool, each task is stored once, and no container of the run is left.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.docker
+
+REPO = Path(__file__).resolve().parents[2]
+TOY = REPO / "datasets" / "toy-c"
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                continue
+    return found
+
+
+def cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:  # gone meanwhile
+        return b""
+
+
+def test_a_killed_pool_worker_s_attempts_are_retried(tmp_path: Path, base_image: str, docker_client) -> None:
+    data = tmp_path / "toy-c"
+    shutil.copytree(TOY, data)
+    (data / "slow.jsonl").write_text(json.dumps({"type": "run", "command": "sleep 4"}) + "\n"
+                                     + json.dumps({"type": "submit"}) + "\n")
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-c", "from lanser.cli.main import main; main()", "--no-daemon", "--json",
+                             "bench", "run", str(data), "--agent", "replay:slow.jsonl", "--out", str(out),
+                             "--run-id", "pool", "--workers", "2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    from lanser.cli.bench import run_label
+
+    label = f"lanser.run={run_label('pool', out)}"
+    try:
+        deadline = time.monotonic() + 300
+        # An attempt is in the sandbox once a container of the run exists; the pool's workers
+        # are the driver's Python children.
+        while not docker_client.containers.list(filters={"label": label}):
+            assert proc.poll() is None, proc.communicate()[1]
+            assert time.monotonic() < deadline, "no attempt reached the sandbox"
+            time.sleep(0.05)
+        # Forked workers keep the driver's command line (a resource tracker, say, has its own).
+        driver = Path(f"/proc/{proc.pid}/cmdline").read_bytes()
+        workers = [pid for pid in children(proc.pid) if cmdline(pid) == driver]
+        assert workers, "no pool worker found"
+        os.kill(workers[0], signal.SIGKILL)
+        stdout, stderr = proc.communicate(timeout=600)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, stderr
+    assert "failed (the worker process died" in stderr and "retrying (2/3)" in stderr
+    db = sqlite3.connect(out / "results.sqlite")
+    rows = db.execute("SELECT task_id, outcome FROM results ORDER BY task_id").fetchall()
+    db.close()
+    assert rows == [("toy-c/clamp-and-count", "tests_failed"), ("toy-c/count-char", "tests_failed"),
+                    ("toy-c/reverse", "tests_failed")]
+    assert len(json.loads(stdout)["results"]) == 3
+    assert docker_client.containers.list(all=True, filters={"label": label}) == []
