@@ -146,3 +146,20 @@ def test_lanser_imports_no_ray_unless_asked() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "False"
+
+
+def test_bench_run_on_ray_without_an_address_is_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Refused before any image, container or store is touched, in the paper's JSON error shape."""
+    import json
+
+    from click.testing import CliRunner
+
+    from lanser.cli.main import cli
+
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    result = CliRunner().invoke(cli, ["--no-daemon", "--json", "bench", "run", str(TOY), "--agent", "noop",
+                                      "--out", str(tmp_path / "out"), "--executor", "ray"])
+    assert result.exit_code == 2, result.output
+    error = json.loads(result.output)["error"]
+    assert (error["code"], error["details"]) == ("E/BAD_REQUEST", {"field": "ray_address"})
+    assert not (tmp_path / "out").exists()
