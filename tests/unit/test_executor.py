@@ -163,3 +163,18 @@ def test_bench_run_on_ray_without_an_address_is_exit_2(tmp_path: Path, monkeypat
     error = json.loads(result.output)["error"]
     assert (error["code"], error["details"]) == ("E/BAD_REQUEST", {"field": "ray_address"})
     assert not (tmp_path / "out").exists()
+
+
+def test_an_unreachable_ray_head_fails_fast() -> None:
+    """Regression: ray.init waits without end for a head that does not answer."""
+    import socket
+
+    from lanser.harness.errors import InfrastructureError
+    from lanser.harness.executor import RayExecutor
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again below: nothing listens there
+    executor = RayExecutor(f"127.0.0.1:{port}")
+    with pytest.raises(InfrastructureError, match="no Ray cluster answers"):
+        executor.open(Job(TOY, "img", Path("work"), {}, "noop"), make_agent("noop"))
