@@ -226,7 +226,8 @@ def run_dataset(tasks: list[TaskSpec], dataset_dir: Path, agent: Agent, image: s
                 run_id: str, workroot: Path, *, progress: Any = None, label: str | None = None,
                 workers: int = 1, agent_spec: str | None = None, executor: Any = None, retries: int = 2,
                 notice: Any = None) -> list[dict[str, Any]]:
-    """Every task not done before (by content key), results stored as they finish; resumable.
+    """Every task not done before (by content key; an ``infra_error`` is not done), results stored
+    as they finish; resumable.
 
     ``executor`` places the attempts (default: a :class:`~lanser.harness.executor.LocalExecutor`
     of ``workers`` processes, each making its own agent from ``agent_spec``);
@@ -243,10 +244,12 @@ def run_dataset(tasks: list[TaskSpec], dataset_dir: Path, agent: Agent, image: s
     executor = executor or LocalExecutor(workers if len(tasks) > 1 else 1)
     executor.open(Job(dataset_dir, image, workroot, labels, agent_spec), agent)  # before anything is stored
     store.start_run(run_id, str(dataset_dir), agent.name, image_id)
+    # An infrastructure failure says nothing about the agent: a rerun tries those tasks again.
+    failed_before = {r["key"] for r in store.results() if r["outcome"] == "infra_error"}
     todo = []
     for i, task in enumerate(tasks, 1):
         key = result_key(task.key(), image_id, agent.name, agent.digest())
-        if store.done(key):
+        if store.done(key) and key not in failed_before:
             if progress:
                 progress(i, len(tasks), task.id, "done before, skipped")
         else:

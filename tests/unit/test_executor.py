@@ -129,12 +129,20 @@ def test_the_driver_retries_infrastructure_failures_and_records_each_task_once(t
     retried = [a for a in executor.submitted if a.task.id == "toy-c/clamp-and-count"]
     assert [(a.number, a.avoid) for a in retried] == [(1, ()), (2, ("node-1",)), (3, ("node-1", "node-2"))]
     assert len(notices) == 4 and all("retrying" in n for n in notices)
-    # Bounded: no attempts past 1 + retries; a resumed run submits nothing.
+    # Bounded: no attempts past 1 + retries.  A resumed run tries only the infrastructure failure
+    # again, and its new result replaces the old one.
     assert max(a.number for a in executor.submitted) == 3
-    again = Scripted({})
-    assert run_dataset(tasks, TOY, agent, "img", "sha256:img", store, "r", tmp_path / "work", executor=again,
+    again = Scripted({"toy-c/count-char": ["resolved"]})
+    rows = run_dataset(tasks, TOY, agent, "img", "sha256:img", store, "r", tmp_path / "work", executor=again,
+                       agent_spec="noop")
+    assert [a.task.id for a in again.submitted] == ["toy-c/count-char"]
+    assert [(r["task"], r["outcome"]) for r in rows] == [("toy-c/count-char", "resolved")]
+    assert sorted((r["task_id"], r["outcome"]) for r in store.results("r")) == [
+        ("toy-c/clamp-and-count", "resolved"), ("toy-c/count-char", "resolved"), ("toy-c/reverse", "tests_failed")]
+    third = Scripted({})
+    assert run_dataset(tasks, TOY, agent, "img", "sha256:img", store, "r", tmp_path / "work", executor=third,
                        agent_spec="noop") == []
-    assert again.submitted == []
+    assert third.submitted == []
 
 
 def test_lanser_imports_no_ray_unless_asked() -> None:
