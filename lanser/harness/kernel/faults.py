@@ -77,7 +77,8 @@ def find_functions(data: bytes, name: str) -> list[FunctionInfo]:
             if ident is not None and decl is not None and body is not None and ident.text == name.encode():
                 prev = node.prev_sibling
                 comment = ""
-                if prev is not None and prev.type == "comment" and node.start_point[0] - prev.end_point[0] <= 1:
+                # The kernel-doc block may sit one blank line above the definition.
+                if prev is not None and prev.type == "comment" and node.start_point[0] - prev.end_point[0] <= 2:
                     comment = data[prev.start_byte:prev.end_byte].decode("utf-8", "replace")
                 sig = data[node.start_byte:decl.end_byte].decode("utf-8", "replace")
                 prefix = data[node.start_byte:decl.start_byte].decode("utf-8", "replace")

@@ -56,7 +56,7 @@ from lanser.harness.kernel.suites import (
     test_command,
 )
 
-__all__ = ["LAYER_VERSION", "Layer", "compile_database", "ensure_layer", "keep_set", "layer_key"]
+__all__ = ["LAYER_VERSION", "Layer", "compile_database", "drop_debian_ignore", "ensure_layer", "keep_set", "layer_key"]
 
 #: Bumped when the recipe below changes what a layer holds.
 LAYER_VERSION = "1"
@@ -131,6 +131,7 @@ def ensure_layer(cache: Path, image: str, *, pkg: ksource.KernelPackage = ksourc
         unpacked.rename(tree)
         shutil.rmtree(home / "unpack")
         (tree / KUNITCONFIG).write_text(config_text)
+        drop_debian_ignore(tree / ".gitignore")
         say("first UML KUnit build and run in the sandbox (a few minutes)")
         build_started = time.monotonic()
         cmd = (f"python3 tools/testing/kunit/kunit.py build --build_dir={BUILD_DIR} --kunitconfig={KUNITCONFIG} "
@@ -182,6 +183,23 @@ def _kasan_build(tree: Path, image: str, suites: tuple[Suite, ...], client: Any,
     # Reports the unmodified kernel already has are the tasks' baseline, never blamed on an agent.
     return {"build_and_run_s": round(took, 1), "baseline_reports": grading.parse_sanitizers(res.output),
             "cases": len(results)}
+
+
+_DEBIAN_IGNORE = re.compile(r"\n#\n# Debian packaging: ignore everything at the top level[^\n]*\n(?:#[^\n]*\n)*/\*\n!/debian/\n")
+
+
+def drop_debian_ignore(gitignore: Path) -> bool:
+    """Remove the stanza Debian's packaging appends to the top-level ``.gitignore``
+    (``/*`` then ``!/debian/``): it hides the whole tree from git, so a task's git
+    snapshot would be empty and no patch could be taken.  Returns whether it was there."""
+    try:
+        text = gitignore.read_text()
+    except OSError:
+        return False
+    new = _DEBIAN_IGNORE.sub("\n", text)
+    if new != text:
+        gitignore.write_text(new)
+    return new != text
 
 
 def _image_id(image: str, client: Any) -> str:
