@@ -273,8 +273,11 @@ def run_dataset(tasks: list[TaskSpec], dataset_dir: Path, agent: Agent, image: s
             if attempt.key in recorded:  # never twice, whatever an executor reports
                 continue
             result = finished.result or _lost_result(attempt.task, agent.name, failure or "lost")
+            environment = dict(result.get("environment") or {})
+            if finished.node:
+                environment["node"] = finished.node
             store.put(attempt.key, run_id, attempt.task.id, result["agent"], result["verdict"], result["steps"],
-                      result["stages"], result["patch"])
+                      result["stages"], result["patch"], environment)
             recorded.add(attempt.key)
             rows.append({"task": attempt.task.id, "outcome": result["verdict"]["outcome"],
                          "reward": result["reward_total"], "seconds": result["seconds"]})

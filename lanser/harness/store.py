@@ -25,7 +25,7 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE TABLE IF NOT EXISTS results (
     key TEXT PRIMARY KEY, run_id TEXT NOT NULL, task_id TEXT NOT NULL, agent TEXT NOT NULL,
     outcome TEXT NOT NULL, verdict TEXT NOT NULL, steps TEXT NOT NULL, stages TEXT NOT NULL,
-    patch TEXT NOT NULL, created REAL NOT NULL
+    patch TEXT NOT NULL, created REAL NOT NULL, environment TEXT
 );
 CREATE INDEX IF NOT EXISTS results_run ON results(run_id, task_id);
 """
@@ -42,6 +42,10 @@ class Store:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(path)
         self.db.executescript(_SCHEMA)
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(results)")}
+        if "environment" not in columns:  # a store written before results recorded what they ran on
+            self.db.execute("ALTER TABLE results ADD COLUMN environment TEXT")
+            self.db.commit()
 
     def start_run(self, run_id: str, dataset: str, agent: str, image_id: str) -> None:
         self.db.execute("INSERT OR IGNORE INTO runs VALUES (?,?,?,?,?,?,NULL)",
@@ -56,18 +60,22 @@ class Store:
         return self.db.execute("SELECT 1 FROM results WHERE key=?", (key,)).fetchone() is not None
 
     def put(self, key: str, run_id: str, task_id: str, agent: str, verdict: dict[str, Any],
-            steps: list[dict[str, Any]], stages: dict[str, Any], patch: str) -> None:
-        self.db.execute("INSERT OR REPLACE INTO results VALUES (?,?,?,?,?,?,?,?,?,?)",
+            steps: list[dict[str, Any]], stages: dict[str, Any], patch: str,
+            environment: dict[str, Any] | None = None) -> None:
+        """Store one attempt; ``environment`` is what it ran on (image id, project tree digest, node)."""
+        self.db.execute("INSERT OR REPLACE INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                         (key, run_id, task_id, agent, verdict["outcome"], json.dumps(verdict, sort_keys=True),
-                         json.dumps(steps, sort_keys=True), json.dumps(stages, sort_keys=True), patch, time.time()))
+                         json.dumps(steps, sort_keys=True), json.dumps(stages, sort_keys=True), patch, time.time(),
+                         json.dumps(environment or {}, sort_keys=True)))
         self.db.commit()
 
     def results(self, run_id: str | None = None) -> list[dict[str, Any]]:
-        query = "SELECT key, run_id, task_id, agent, outcome, verdict, steps, stages, patch FROM results"
+        query = "SELECT key, run_id, task_id, agent, outcome, verdict, steps, stages, patch, environment FROM results"
         rows = self.db.execute(query + (" WHERE run_id=?" if run_id else "") + " ORDER BY task_id, agent",
                                (run_id,) if run_id else ()).fetchall()
         return [{"key": r[0], "run_id": r[1], "task_id": r[2], "agent": r[3], "outcome": r[4],
-                 "verdict": json.loads(r[5]), "steps": json.loads(r[6]), "stages": json.loads(r[7]), "patch": r[8]}
+                 "verdict": json.loads(r[5]), "steps": json.loads(r[6]), "stages": json.loads(r[7]), "patch": r[8],
+                 "environment": json.loads(r[9] or "{}")}
                 for r in rows]
 
     def runs(self) -> list[dict[str, Any]]:
