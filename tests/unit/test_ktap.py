@@ -8,6 +8,8 @@ unprefixed detail lines, and the console may print anything in between.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from lanser.harness.grading import grade, parse_ktap, parse_sanitizers, parse_tests
 from lanser.harness.kernel import faults
 from lanser.harness.kernel.generate import failing_lines
@@ -203,3 +205,37 @@ def test_kunitconfig_builds_every_suite() -> None:
     assert text.splitlines()[0] == "CONFIG_KUNIT=y"
     assert all(f"CONFIG_{s.config}=y" in text for s in SUITES)
     assert len({s.name for s in SUITES}) == len(SUITES) >= 4
+
+
+def test_debian_gitignore_stanza_is_dropped(tmp_path: Path) -> None:
+    """Regression: Debian's linux-source appends ``/*`` + ``!/debian/`` to the top-level
+    .gitignore; left in place, a task's git snapshot was empty and its first commit failed."""
+    from lanser.harness.kernel.layer import drop_debian_ignore
+
+    gi = tmp_path / ".gitignore"
+    gi.write_text(".*\n*.o\n\n# Rust analyzer configuration\n/rust-project.json\n\n#\n"
+                  "# Debian packaging: ignore everything at the top level, since it isn't\n"
+                  "# included in our repository\n#\n/*\n!/debian/\n")
+    assert drop_debian_ignore(gi)
+    assert gi.read_text() == ".*\n*.o\n\n# Rust analyzer configuration\n/rust-project.json\n\n"
+    assert not drop_debian_ignore(gi)
+
+
+def test_keep_set_reads_kbuild_dependency_lists(tmp_path: Path) -> None:
+    from lanser.harness.kernel.layer import keep_set
+
+    obj = tmp_path / ".kunit" / "drivers" / "base"
+    obj.mkdir(parents=True)
+    (obj / ".core.o.cmd").write_text(
+        "savedcmd_drivers/base/core.o := gcc -c -o drivers/base/core.o ../drivers/base/core.c\n\n"
+        "source_drivers/base/core.o := ../drivers/base/core.c\n\n"
+        "deps_drivers/base/core.o := \\\n  ../include/linux/kconfig.h \\\n"
+        "    $(wildcard include/config/CPU_BIG_ENDIAN) \\\n  ../drivers/base/base.h \\\n"
+        "    $(wildcard ../drivers/base/maybe.h) \\\n")
+    assert keep_set(tmp_path) == {"drivers/base/core.c", "include/linux/kconfig.h", "drivers/base/base.h",
+                                  "drivers/base/maybe.h"}
+
+
+def test_kernel_doc_one_blank_line_above_counts() -> None:
+    data = b"/**\n * f - do it\n */\n\nint f(int x)\n{\n\treturn x;\n}\n"
+    assert faults.find_functions(data, "f")[0].comment == "/**\n * f - do it\n */"
