@@ -33,6 +33,13 @@ def agent_specs(agents: str, seeds: int) -> list[str]:
     return [f"{a}:{s}" if a in SEEDED else a for a in ordered for s in (range(seeds) if a in SEEDED else [0])]
 
 
+def _spread(items: list[Any], n: int | None) -> list[Any]:
+    """``n`` items evenly spread over ``items`` (all of them without ``n``), in their order."""
+    if n is None or n >= len(items):
+        return items
+    return [items[i * len(items) // n] for i in range(n)]
+
+
 def _patch_paths(patch: str) -> list[str]:
     """The files a unified diff writes (its ``+++`` names, ``b/`` stripped)."""
     out = set()
@@ -71,7 +78,8 @@ Examples:
 @click.option("--store", type=click.Path(file_okay=False, path_type=Path), default=Path(".lanser-bench"),
               show_default=True, help="Where the runs' SQLite store lives (shared with bench run).")
 @click.option("--task", "only", multiple=True, help="Only these task ids (repeatable).")
-@click.option("--max-tasks", type=click.IntRange(min=1), default=None, help="Only the first N tasks of each dataset.")
+@click.option("--max-tasks", type=click.IntRange(min=1), default=None,
+              help="Only N tasks of each dataset, evenly spread over its task file (so every kind appears).")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--bootstrap", "resamples", type=click.IntRange(min=10), default=1000, show_default=True,
               help="Bootstrap resamples per confidence interval.")
@@ -98,7 +106,7 @@ def study(settings: Settings, datasets: tuple[Path, ...], agents: str, seeds: in
     if len(set(names)) != len(names):
         raise click.BadParameter("two datasets share a directory name", param_hint="DATASET")
     try:
-        loaded = {d: [t for t in load_tasks(d / "tasks.jsonl") if not only or t.id in only][:max_tasks]
+        loaded = {d: _spread([t for t in load_tasks(d / "tasks.jsonl") if not only or t.id in only], max_tasks)
                   for d in datasets}
         made = {(d, s): make_agent(s, base=d) for d in datasets for s in specs}
     except LanserError as exc:
@@ -144,7 +152,8 @@ def study(settings: Settings, datasets: tuple[Path, ...], agents: str, seeds: in
         click.echo(f"[{i}/{n}] {task_id}: {line}", err=True)
 
     try:
-        for (d, spec), tasks in todo.items():
+        # agent by agent across the datasets: a study cut short has whole agents to analyse
+        for (d, spec), tasks in sorted(todo.items(), key=lambda kv: specs.index(kv[0][1])):
             click.echo(f"{d.name}: {spec} on {len(tasks)} task(s)", err=True)
             run_dataset(tasks, d, made[(d, spec)], image, image_id, db, f"study-{d.name}-{spec}",
                         store / "work" / f"study-{d.name}", progress=progress, label=label, workers=workers,

@@ -15,6 +15,8 @@ import asyncio
 import hashlib
 import json
 import shutil
+import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +54,13 @@ def _materialise(tree: Path, dest: Path, patches: list[str]) -> list[str]:
     from lanser.edits.patch import parse_patch
 
     shutil.rmtree(dest, ignore_errors=True)
-    shutil.copytree(tree, dest, symlinks=True, ignore=shutil.ignore_patterns(".git", ".cache"))
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    # cp -a, as the harness copies a project layer: links stay links (even dangling ones)
+    proc = subprocess.run(["cp", "-a", "--reflink=auto", str(tree), str(dest)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise OSError(f"cannot copy {tree}: {proc.stderr.strip()[:300]}")
+    shutil.rmtree(dest / ".git", ignore_errors=True)
+    shutil.rmtree(dest / ".cache", ignore_errors=True)
     touched: list[str] = []
     for patch in patches:
         if not patch.strip():
@@ -80,6 +88,8 @@ def remeasure(task: TaskSpec, tree: Path, final_patch: str, workroot: Path,
         result: dict[str, Any] = {"d_start": 0.0, "d_final": 0.0, "paths": [], "final_by_path": {}}
     else:
         start = [task.start_patch] if task.start_patch else []
+        workroot.mkdir(parents=True, exist_ok=True)
+        workroot = Path(tempfile.mkdtemp(prefix="remeasure-", dir=workroot))  # studies may run side by side
         probe = workroot / "start"
         paths = _materialise(tree, probe, start + [final_patch])
         _materialise(tree, probe, start)
@@ -87,8 +97,7 @@ def remeasure(task: TaskSpec, tree: Path, final_patch: str, workroot: Path,
         final = workroot / "final"
         _materialise(tree, final, start + [final_patch])
         d_final = _count(final, [p for p in paths if (final / p).is_file()])
-        shutil.rmtree(probe, ignore_errors=True)
-        shutil.rmtree(final, ignore_errors=True)
+        shutil.rmtree(workroot, ignore_errors=True)
         result = {"d_start": sum(d_start.values()), "d_final": sum(d_final.values()), "paths": paths,
                   "final_by_path": d_final}
     if cache is not None:

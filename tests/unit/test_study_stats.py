@@ -268,11 +268,12 @@ def test_build_study_writes_consistent_files() -> None:
 def test_study_command_agents_and_bad_input() -> None:
     from click.testing import CliRunner
 
-    from lanser.cli.bench_study import _patch_paths, agent_specs
+    from lanser.cli.bench_study import _patch_paths, _spread, agent_specs
     from lanser.cli.main import cli
 
     assert _patch_paths("--- a/x.c\n+++ b/x.c\n@@ -1 +1 @@\n-a\n+b\n--- a/y.h\n+++ b/y.h\t2024\n"
                         "--- a/z.c\n+++ /dev/null\n") == ["x.c", "y.h"]
+    assert _spread(list(range(10)), 4) == [0, 2, 5, 7] and _spread([1, 2], 5) == [1, 2]
     assert agent_specs("corrupt,noop,oracle", 2) == ["oracle", "noop", "corrupt:0", "corrupt:1"]
     assert agent_specs("shuffle,replay:t.jsonl", 1) == ["shuffle:0", "replay:t.jsonl"]
     result = CliRunner().invoke(cli, ["bench", "study", "datasets/toy-c", "--agents", "oracle,genius"])
