@@ -85,7 +85,9 @@ class OracleAgent(_Scripted):
         super().__init__("oracle")
 
     def plan(self, task: Any) -> list[dict[str, Any]]:
-        return [{"type": "edit", "patch": h} for h in split_hunks(task.gold_patch)] + [{"type": "submit"}]
+        hunks = split_hunks(task.gold_patch)
+        return [{"type": "edit", "patch": h, "note": f"gold {i}/{len(hunks)}"} for i, h in enumerate(hunks, 1)] + [
+            {"type": "submit"}]
 
 
 class CommandAgent:

@@ -310,14 +310,16 @@ def analyse(trajectories: Sequence[Trajectory], *, resamples: int = 1000, seed: 
     ts = [t for t in trajectories if t.outcome != "infra_error"]
     rate = [t.pass_rate for t in ts]
     label = [t.all_pass for t in ts]
+    resolved = [t.outcome == "resolved" for t in ts]
     task = [f"{t.dataset}::{t.task}" for t in ts]
     out: dict[str, Any] = {"n": len(ts), "excluded_infra_error": len(trajectories) - len(ts),
-                           "tasks": len(set(task)), "passing": sum(label), "predictors": {}}
+                           "tasks": len(set(task)), "passing": sum(label), "resolved": sum(resolved),
+                           "predictors": {}}
     for name, (score, what) in PREDICTORS.items():
         raw = [score(t) for t in ts]
         keep = [i for i, v in enumerate(raw) if v is not None]
         entry = _score([float(raw[i] or 0.0) for i in keep], [rate[i] for i in keep], [label[i] for i in keep],
-                       [task[i] for i in keep], resamples, seed)
+                       [task[i] for i in keep], resamples, seed, [resolved[i] for i in keep])
         entry.update(what=what, n=len(keep))
         out["predictors"][name] = entry
     measured = [t for t in ts if t.diag_remeasured is not None and t.components]
@@ -333,14 +335,19 @@ def analyse(trajectories: Sequence[Trajectory], *, resamples: int = 1000, seed: 
 
 
 def _score(x: list[float], rate: list[float], label: list[bool], task: list[str], resamples: int,
-           seed: int) -> dict[str, Any]:
-    """Spearman rho, AUROC and within-task AUROC of one predictor, each with its two bootstrap CIs."""
+           seed: int, resolved: list[bool] | None = None) -> dict[str, Any]:
+    """Spearman rho, AUROC (all tests pass; resolved: tests and sanitizers) and within-task AUROC
+    of one predictor, each with its two bootstrap CIs."""
+    won = resolved if resolved is not None else label
 
     def rho(idx: list[int]) -> float | None:
         return spearman([x[i] for i in idx], [rate[i] for i in idx])
 
     def auc(idx: list[int]) -> float | None:
         return auroc([x[i] for i in idx], [label[i] for i in idx])
+
+    def auc_resolved(idx: list[int]) -> float | None:
+        return auroc([x[i] for i in idx], [won[i] for i in idx])
 
     def auc_in(idx: list[int]) -> float | None:
         # a task drawn twice is two tasks: pairs stay within one draw
@@ -353,7 +360,8 @@ def _score(x: list[float], rate: list[float], label: list[bool], task: list[str]
 
     entry: dict[str, Any] = {"constant": len(set(x)) <= 1}
     clusters = len(set(task)) >= MIN_CLUSTERS
-    for stat_name, fn in (("spearman_pass_rate", rho), ("auroc_all_pass", auc), ("auroc_within_task", auc_in)):
+    for stat_name, fn in (("spearman_pass_rate", rho), ("auroc_all_pass", auc), ("auroc_within_task", auc_in),
+                          ("auroc_resolved", auc_resolved)):
         entry[stat_name] = {
             "value": _round(fn(list(range(len(x))))),
             "ci": bootstrap_ci(fn, len(x), resamples=resamples, seed=seed),

@@ -259,7 +259,7 @@ def summary_markdown(title: str, meta: dict[str, Any], analysis: dict[str, Any],
              "`replay:FILE` or `cmd:COMMAND`. Their faults are injected on purpose, so the mix of failures is "
              "ours, not an agent's.", "",
              f"- datasets: {', '.join(meta['datasets'])}; tasks: {analysis['tasks']}; "
-             f"trajectories: {analysis['n']} (passing all tests: {analysis['passing']}; "
+             f"trajectories: {analysis['n']} (passing all tests: {analysis['passing']}; resolved: {analysis['resolved']}; "
              f"left out for infrastructure errors: {analysis['excluded_infra_error']}; "
              f"duplicate plans not run twice: {meta['duplicates']})",
              f"- agents: {', '.join(meta['agents'])}; seeds per seeded agent: {meta['seeds']}; "
@@ -274,11 +274,11 @@ def summary_markdown(title: str, meta: dict[str, Any], analysis: dict[str, Any],
     lines += ["", "## Predictors", "",
               "Each cell: value on all trajectories, 95% CI resampling trajectories, 95% CI resampling whole "
               f"tasks ([-]: not computed with fewer than {MIN_CLUSTERS} tasks). AUROC is for \"all tests pass\"; within-task AUROC compares only trajectories of the same "
-              "task; Spearman rho is against the test pass rate.", "",
-              "| predictor | AUROC | within-task AUROC | Spearman rho |", "|---|---|---|---|"]
+              "task; Spearman rho is against the test pass rate; \"resolved\" also needs the sanitizers clean.", "",
+              "| predictor | AUROC | within-task AUROC | Spearman rho | AUROC, resolved |", "|---|---|---|---|---|"]
     for name, e in analysis["predictors"].items():
         lines.append(f"| `{name}` | {_fmt(e['auroc_all_pass'])} | {_fmt(e['auroc_within_task'])} | "
-                     f"{_fmt(e['spearman_pass_rate'])} |")
+                     f"{_fmt(e['spearman_pass_rate'])} | {_fmt(e['auroc_resolved'])} |")
     lines += ["", "Mechanical reading (the discussion in the study's README interprets it):", ""]
     lines += [_reading(name, e) for name, e in analysis["predictors"].items()]
     lines += _check_lines(analysis["diagnostics_check"])

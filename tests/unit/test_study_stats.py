@@ -300,3 +300,17 @@ def test_step_level_tells_gold_steps_from_fault_steps() -> None:
     assert out["auroc_gold_vs_fault_fixed"]["value"] == 1.0
     assert out["auroc_gold_vs_fault_fixed"]["steps"] == 4
     assert out["auroc_gold_vs_fault_fixed"]["within_task"] == 1.0, "all three are one task"
+
+
+def test_resolved_needs_clean_sanitizers_too() -> None:
+    clean = _traj("t", "oracle", [0.4], 1.0, True)
+    leaky = dataclasses.replace(_traj("t", "noop", [], 1.0, True), outcome="sanitizer_error")
+    failing = _traj("t", "corrupt:0", [-0.1], 0.5, False)
+    out = analyse([clean, leaky, failing], resamples=20)
+    assert (out["passing"], out["resolved"]) == (2, 1)
+    e = out["predictors"]["reward_cumulative"]
+    # all tests pass: 0.4 and 0 against -0.1 -> 1.0; resolved: 0.4 against 0 and -0.1 -> 1.0 too
+    assert e["auroc_all_pass"]["value"] == 1.0 and e["auroc_resolved"]["value"] == 1.0
+    steps = out["predictors"]["baseline_edit_steps"]
+    # edit steps (1, 0, 1): all tests pass (T, T, F) -> (0.5 + 0) / 2; resolved (T, F, F) -> (1 + 0.5) / 2
+    assert steps["auroc_all_pass"]["value"] == 0.25 and steps["auroc_resolved"]["value"] == 0.75
