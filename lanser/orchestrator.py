@@ -455,7 +455,13 @@ class Orchestrator(MutationCommands):
         return await self.pool.call(language, wrapped)
 
     def _open(self, s: LspSession, target: Target, bundle: Bundle) -> Document:
-        doc = s.sync_document(target.path, target.language)
+        doc = s.documents.get(target.path)
+        if doc is None or doc.digest != target.digest:
+            # The server lacks the content the selector was resolved against (the target's
+            # digest comes from a stat-validated read): send what is on disk now.  When it
+            # has that content already, reading and hashing the file again would be the
+            # costliest step of a warm request.
+            doc = s.sync_document(target.path, target.language)
         if doc.digest != target.digest:
             # The file changed between resolving the selector and sending it.
             raise ContentModified(f"{target.path} changed while the request was prepared", path=target.path)
