@@ -49,7 +49,6 @@ __all__ = [
     "BASE_LATEST",
     "BASE_PACKAGES",
     "BASE_REPOSITORY",
-    "DEFAULT_MIRROR",
     "RECIPE_LABEL",
     "SUITE",
     "VARIANT",
@@ -91,7 +90,6 @@ BASE_REPOSITORY = "lanser-base"
 BASE_LATEST = f"{BASE_REPOSITORY}:latest"
 RECIPE_LABEL = "lanser.base.recipe"
 LAYER_LABEL = "lanser.layer"
-DEFAULT_MIRROR = "http://deb.debian.org/debian"
 #: Overrides the mirror found in the host's apt sources.
 MIRROR_ENV = "LANSER_DEBIAN_MIRROR"
 #: Bump when :func:`bootstrap_base` changes what it puts into the image
@@ -218,7 +216,7 @@ def _ensure_tags(image: Any, digest: str) -> None:
 
 
 def apt_mirror(etc_apt: Path = Path("/etc/apt")) -> str:
-    """The Debian mirror the host uses for :data:`SUITE`, else :data:`DEFAULT_MIRROR`.
+    """The Debian mirror the host uses for :data:`SUITE`; InfrastructureError when it has none.
 
     ``$LANSER_DEBIAN_MIRROR`` wins; then a deb822 stanza of
     ``sources.list.d/*.sources`` whose ``Suites`` has the suite; then a
@@ -244,7 +242,9 @@ def apt_mirror(etc_apt: Path = Path("/etc/apt")) -> str:
                 words = words[1:]
             if len(words) >= 2 and words[1] == SUITE and _usable_uri(words[0]):
                 return words[0].rstrip("/")
-    return DEFAULT_MIRROR
+    # No built-in fallback: lanser fetches only from where the machine is configured to.
+    raise InfrastructureError(f"no Debian mirror for {SUITE} in {etc_apt} (sources.list, sources.list.d); "
+                              f"set ${MIRROR_ENV} to one")
 
 
 def _read(path: Path) -> str:

@@ -79,7 +79,8 @@ def test_mirror_comes_from_the_hosts_apt_sources(tmp_path: Path, monkeypatch: py
     monkeypatch.delenv(images.MIRROR_ENV, raising=False)
     etc = tmp_path / "apt"
     (etc / "sources.list.d").mkdir(parents=True)
-    assert images.apt_mirror(etc) == images.DEFAULT_MIRROR
+    with pytest.raises(InfrastructureError, match=images.MIRROR_ENV):  # no built-in fallback
+        images.apt_mirror(etc)
     (etc / "sources.list").write_text(
         "# a comment\n"
         "deb [signed-by=/usr/share/keyrings/x.gpg] http://security.example/debian-security bookworm-security main\n"
