@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import signal
@@ -42,6 +43,11 @@ class Daemon:
         server = await asyncio.start_unix_server(self._client, path=str(tmp), limit=1 << 26)
         os.chmod(tmp, 0o600)
         os.replace(tmp, self.sock)  # appear only when ready to accept
+        # Everything imported so far (pygls, lsprotocol, cattrs, pydantic: hundreds of
+        # thousands of objects) lives as long as the daemon: keep it out of every future
+        # garbage collection, which otherwise traverses it again and again while answering.
+        gc.collect()
+        gc.freeze()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop.set)
