@@ -32,7 +32,7 @@ from lanser.harness.kernel.layer import Layer
 from lanser.harness.kernel.suites import SUITES, Suite, build_command, sanitize_command, test_command
 
 __all__ = ["GenerateStats", "Validated", "callers", "failing_lines", "problem_statement", "task_record",
-           "validate_all"]
+           "validate_all", "write_jsonl"]
 
 CHECK_LIMITS = sandbox.Limits(wall_s=900.0, memory_mb=2048, cpus=2.0, pids=512, output_bytes=2 << 20)
 #: The task's own limits: an incremental build and a boot take about 10-30 s; a
