@@ -26,7 +26,7 @@ from lsprotocol import types as lsp
 
 from lanser import __version__
 from lanser.bundle import normalize
-from lanser.bundle.environment import Interpreter, external_roots, host_block, inspect_interpreter
+from lanser.bundle.environment import Interpreter, external_roots, host_block, inspect_interpreter, system_fingerprint
 from lanser.bundle.hashing import finalize, render_json
 from lanser.cache import BundleCache, cache_key
 from lanser.edits.apply import recover
@@ -266,7 +266,8 @@ class Orchestrator(MutationCommands):
 
     def _environment_key(self) -> dict[str, Any]:
         return {"lanser": __version__, "pins": PINS, "python": self.interpreter.executable,
-                "pythonVersion": self.interpreter.version, "verbose": self.verbose}
+                "pythonVersion": self.interpreter.version, "verbose": self.verbose,
+                "system": system_fingerprint(self.interpreter.purelib)}
 
     def _files_changed(self, snapshot: Snapshot) -> None:
         """Tell every live server which files changed on disk since the last request."""

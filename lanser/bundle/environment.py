@@ -17,7 +17,12 @@ from functools import lru_cache
 from importlib import util
 from pathlib import Path
 
-__all__ = ["Interpreter", "external_roots", "inspect_interpreter"]
+__all__ = ["Interpreter", "external_roots", "inspect_interpreter", "system_fingerprint"]
+
+#: What can change an answer while no workspace file changes: the Debian
+#: package database (system headers, libc), the include directories, and the
+#: analysed interpreter's site-packages (added to these by ``purelib``).
+_SYSTEM_PATHS = ("/var/lib/dpkg/status", "/usr/include", "/usr/local/include")
 
 
 @dataclass(frozen=True)
@@ -79,3 +84,24 @@ def host_block(workspace: Path, interp: Interpreter | None) -> dict[str, str]:
         host["pythonExe"] = interp.executable
         host["venv"] = interp.prefix
     return host
+
+
+def system_fingerprint(purelib: str) -> str:
+    """A cheap digest (a few ``stat`` calls) of the system beneath the answers, for cache keys.
+
+    An installed package or header, another image mounting the same
+    workspace, a ``pip install`` into the analysed environment: each changes
+    a directory's or the package database's mtime, so answers cached before
+    are not served after. Not part of any bundle.
+    """
+    import hashlib
+    import os
+
+    parts = []
+    for path in (*_SYSTEM_PATHS, purelib):
+        try:
+            st = os.stat(path)
+            parts.append(f"{path}\0{st.st_mtime_ns}\0{st.st_size}")
+        except OSError:
+            parts.append(f"{path}\0-")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]

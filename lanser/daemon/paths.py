@@ -35,10 +35,29 @@ def daemon_key(workspace: str, python: str | None, version: str) -> str:
         "workspace": os.path.realpath(workspace),
         "python": python,
         "lanser": version,
+        "build": _code_fingerprint(),
         "pins": pins.PINS,
         "env": {k: os.environ.get(k) for k in _KEY_ENV},
     }
     return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:20]
+
+
+def _code_fingerprint() -> str:
+    """(path, size, mtime) of lanser's own source files: a daemon started by other code (a
+    checkout moved on, an upgrade that kept the version string) is another daemon.  About 100
+    ``stat`` calls, a fraction of a millisecond."""
+    root = Path(__file__).resolve().parents[1]
+    h = hashlib.sha256()
+    stack = [str(root)]
+    while stack:
+        with os.scandir(stack.pop()) as entries:
+            for entry in sorted(entries, key=lambda e: e.name):
+                if entry.is_dir(follow_symlinks=False) and entry.name != "__pycache__":
+                    stack.append(entry.path)
+                elif entry.name.endswith((".py", ".json")):
+                    st = entry.stat()
+                    h.update(f"{entry.path}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:16]
 
 
 def socket_path(key: str) -> Path:
