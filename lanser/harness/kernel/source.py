@@ -11,6 +11,7 @@ same machine reads nothing from the network.
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
 import tempfile
@@ -66,11 +67,11 @@ def fetch_deb(pkg: KernelPackage, cache: Path) -> Path:
     deb = cache / pkg.deb_name
     if not deb.is_file():
         with tempfile.TemporaryDirectory(dir=cache) as tmp:
-            try:
-                proc = subprocess.run(["apt-get", "download", f"{pkg.name}={pkg.version}"], cwd=tmp,
-                                      capture_output=True, text=True, timeout=1800)
-            except (OSError, subprocess.TimeoutExpired) as exc:
-                raise InfrastructureError(f"apt-get download {pkg.name}={pkg.version}: {exc}", stage=_STAGE) from exc
+            proc = _download(pkg, Path(tmp))
+            if proc.returncode != 0 and os.geteuid() == 0:
+                # A fresh machine's package lists may predate the pinned version: refresh once.
+                subprocess.run(["apt-get", "update", "-q"], capture_output=True, text=True, timeout=600)
+                proc = _download(pkg, Path(tmp))
             got = sorted(Path(tmp).glob("*.deb"))
             if proc.returncode != 0 or not got:
                 raise InfrastructureError(
@@ -85,6 +86,14 @@ def fetch_deb(pkg: KernelPackage, cache: Path) -> Path:
         raise InfrastructureError(f"{deb.name}: sha256 {digest} is not the pinned {pkg.sha256} "
                                   f"(kept aside as {bad.name})", stage=_STAGE)
     return deb
+
+
+def _download(pkg: KernelPackage, dest: Path) -> subprocess.CompletedProcess[str]:
+    try:
+        return subprocess.run(["apt-get", "download", f"{pkg.name}={pkg.version}"], cwd=dest,
+                              capture_output=True, text=True, timeout=1800)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise InfrastructureError(f"apt-get download {pkg.name}={pkg.version}: {exc}", stage=_STAGE) from exc
 
 
 def unpack(pkg: KernelPackage, deb: Path, dest: Path) -> Path:
