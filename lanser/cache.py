@@ -36,6 +36,8 @@ DB_NAME = "bundles.sqlite"
 #: How long the writer gathers answers before committing them together (a commit costs
 #: about 0.1 ms of CPU; one per answer would compete with the servers for the CPU).
 COALESCE_S = 0.25
+#: Times a batch is tried again when another process holds the database past the busy timeout.
+BUSY_RETRIES = 5
 #: Up to this many keys are read into memory on the first lookup, so that a miss (most
 #: requests of a new snapshot) costs no query; a bigger database is asked per key.
 _KEY_INDEX_LIMIT = 500_000
@@ -64,6 +66,7 @@ class BundleCache:
         self._reader: sqlite3.Connection | None = None
         #: Set when the database cannot be used (read-only or damaged workspace): memory only from then on.
         self._broken = False
+        self._busy_retries = 0
         self._closed = False
         self._flushing = 0
         #: True while the writer waits for work (the only wait put_text wakes it from).
@@ -197,17 +200,27 @@ class BundleCache:
                     self._cond.wait(timeout=left)
                 batch = list(self._pending.items())
                 self._writing = True
+            retry = False
             try:
                 if db is None:
                     db = self._open_for_writing()
                 if db is not None:
                     with db:  # one transaction per batch of answers
                         db.executemany("INSERT OR REPLACE INTO bundles (key, text) VALUES (?, ?)", batch)
-            except sqlite3.Error:
+                self._busy_retries = 0
+            except sqlite3.OperationalError as exc:
+                # Locked past the busy timeout (another lanser process writing): try the batch again
+                # a few times; anything else means the store is unusable.
+                if _busy(exc) and self._busy_retries < BUSY_RETRIES:
+                    self._busy_retries += 1
+                    retry = True
+                else:
+                    self._broken = True
+            except Exception:  # noqa: BLE001 - the writer must never die with answers pending
                 self._broken = True  # a read-only or damaged workspace still answers; it just does not remember
             finally:
                 with self._cond:
-                    for key, text in batch:
+                    for key, text in ([] if retry else batch):
                         if self._pending.get(key) is text:
                             del self._pending[key]
                         if self._keys is not None and not self._broken:
@@ -234,6 +247,11 @@ class BundleCache:
         self._memory.move_to_end(key)
         while len(self._memory) > self.capacity:
             self._memory.popitem(last=False)
+
+
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
 
 
 def _connect(path: Path) -> sqlite3.Connection:

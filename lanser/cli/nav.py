@@ -154,17 +154,29 @@ def symbols(settings: Settings, selector: str | None, query: str | None, languag
 
 Each file's diagnostics carry the content hash of the version they describe.
 
+With --fail-on-error, a CI gate: exit 1 when a file has an error
+diagnostic (lanser's own failures keep their codes, see the exit-code table).
+
 \b
 Examples:
   lanser diag pkg/report.py
   lanser --json diag
-  lanser diag --language c""")
+  lanser diag --language c
+  lanser diag pkg/report.py --fail-on-error""")
 @click.argument("selector", required=False)
 @click.option("--language", type=click.Choice(["python", "c", "cpp"]), default=None,
               help="Only this language's files (workspace mode).")
+@click.option("--fail-on-error", is_flag=True, help="Exit 1 when any file has an error diagnostic.")
 @click.pass_obj
-def diagnostics(settings: Settings, selector: str | None, language: str | None) -> None:
-    raise SystemExit(execute(settings, "diagnostics", selector, {"language": language}))
+def diagnostics(settings: Settings, selector: str | None, language: str | None, fail_on_error: bool) -> None:
+    request = {"cmd": "diagnostics", "selector": selector, "args": {"language": language} if language else {},
+               "indexIo": settings.index_io}
+    data = run_requests(settings, [request])[0]
+    code = render(data, as_json=settings.json, pretty=settings.pretty, verbose=settings.verbose)
+    if fail_on_error and code == 0 and any((group.get("counts") or {}).get("error")
+                                           for group in (data.get("facts") or {}).get("diagnostics") or []):
+        code = 1
+    raise SystemExit(code)
 
 
 COMMANDS = (definition, references, hover, symbols, diagnostics, locate)

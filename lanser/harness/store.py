@@ -1,7 +1,8 @@
 """Results in SQLite, keyed by a content hash of what produced them.
 
-key = sha256(task spec, image id, agent, final patch, harness version): a
-resumed run skips what is done, a changed task or patch is recomputed.
+key = sha256(task spec, image id, agent, the agent's recipe (its patch, seed
+or trajectory file), harness version, reward version): a resumed run skips
+what is done; a changed task, agent recipe or measurement is recomputed.
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ from typing import Any
 
 __all__ = ["HARNESS_VERSION", "Store", "result_key"]
 
-HARNESS_VERSION = "h1"
+#: Part of every result key: bump it when what an attempt measures changes, so stored results
+#: are recomputed rather than mixed with new ones.  h2: C steps' diagnostics are read correctly
+#: (before, clangd's clearing publish made every D_now 0), and results record their environment.
+HARNESS_VERSION = "h2"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -33,7 +37,9 @@ CREATE INDEX IF NOT EXISTS results_run ON results(run_id, task_id);
 
 def result_key(task_key: str, image_id: str, agent: str, agent_digest: str) -> str:
     """The identity of a task attempt before it runs (the agent's recipe, not its output)."""
-    raw = json.dumps([task_key, image_id, agent, agent_digest, HARNESS_VERSION])
+    from lanser.reward import VERSION as REWARD_VERSION
+
+    raw = json.dumps([task_key, image_id, agent, agent_digest, HARNESS_VERSION, REWARD_VERSION])
     return hashlib.sha256(raw.encode()).hexdigest()
 
 

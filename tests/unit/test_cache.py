@@ -108,3 +108,26 @@ def test_a_deleted_cache_directory_is_made_again_by_the_next_cache(tmp_path: Pat
     again.put(KEY, DATA)
     again.close()
     assert rows(directory) == {KEY: render_json(DATA)}
+
+
+def test_a_store_locked_by_another_process_for_a_while_is_written_after_not_given_up(tmp_path: Path) -> None:
+    """Another lanser holding the database past the busy timeout delays the commit; it does not
+    turn the disk cache off for the rest of the daemon's life."""
+    directory = tmp_path / ".lanser" / "cache"
+    first = BundleCache(directory)
+    first.put(KEY, DATA)
+    first.close()  # the database exists
+    other = sqlite3.connect(str(directory / DB_NAME), isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN EXCLUSIVE")
+    cache = BundleCache(directory)
+    key = cache_key({"locked": True}, "s", {})
+    cache.put(key, {**DATA, "locked": True})
+    released = threading.Timer(3.0, lambda: other.execute("COMMIT"))  # past the 2 s busy timeout
+    released.start()
+    try:
+        cache.close()
+    finally:
+        released.join()
+        other.close()
+    assert not cache._broken
+    assert rows(directory)[key] == render_json({**DATA, "locked": True})
