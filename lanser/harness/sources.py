@@ -397,12 +397,35 @@ def _pip_download(source: Source, dest: Path) -> Path:
 # -- git ----------------------------------------------------------------------------
 
 
+#: Set to 1 to allow ``file://`` urls and local paths as git sources (tests use a local bare repository).
+ALLOW_FILE_GIT_ENV = "LANSER_ALLOW_FILE_GIT_SOURCES"
+
+
+def _git_protocols() -> list[str]:
+    """``-c`` options allowing only https, ssh and git transports (``ext::`` and the like never);
+    ``file`` too with :data:`ALLOW_FILE_GIT_ENV` set to 1."""
+    allowed = ["https", "ssh", "git"] + (["file"] if os.environ.get(ALLOW_FILE_GIT_ENV) == "1" else [])
+    return ["-c", "protocol.allow=never", *(a for p in allowed for a in ("-c", f"protocol.{p}.allow=always"))]
+
+
+def _local_url(url: str) -> bool:
+    """A ``file://`` url or a path, as git tells them from ``host:path`` (a slash before any colon)."""
+    if "://" in url:
+        return url.lower().startswith("file://")
+    return ":" not in url or "/" in url.partition(":")[0]
+
+
 def _git_export(source: Source, root: Path, dest: Path) -> Path:
     """``commit`` of ``url``, fetched into a bare mirror once, exported to ``dest``."""
     url, commit = str(source.url), str(source.commit)
     name = hashlib.sha256(url.encode()).hexdigest()[:16]
     mirror = root / "git" / f"{name}.git"
-    git = ["git", "-c", "safe.directory=*", "--git-dir", str(mirror)]
+    git = ["git", "-c", "safe.directory=*", *_git_protocols(), "--git-dir", str(mirror)]
+    if url.startswith("-"):  # never an option to git (the model refuses it too)
+        raise BadRequest(f"source.url: {url!r} starts with '-'", field="source.url")
+    if _local_url(url) and os.environ.get(ALLOW_FILE_GIT_ENV) != "1":
+        raise BadRequest(f"source.url: {url} is a local repository; git sources are fetched over https, ssh or "
+                         f"git (set {ALLOW_FILE_GIT_ENV}=1 to allow local ones)", field="source.url")
     with _lock(root, "git-" + name):
         if not mirror.is_dir():
             mirror.parent.mkdir(parents=True, exist_ok=True)
@@ -410,9 +433,9 @@ def _git_export(source: Source, root: Path, dest: Path) -> Path:
             if proc.returncode != 0:
                 raise _failed("git init --bare", proc)
         if _run([*git, "cat-file", "-e", f"{commit}^{{commit}}"]).returncode != 0:
-            proc = _run([*git, "fetch", "-q", "--no-tags", url, commit], what="git fetch")
+            proc = _run([*git, "fetch", "-q", "--no-tags", "--", url, commit], what="git fetch")
             if proc.returncode != 0:  # a server that refuses a bare commit id: fetch its branches and tags
-                proc = _run([*git, "fetch", "-q", url, "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"],
+                proc = _run([*git, "fetch", "-q", "--", url, "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"],
                             what="git fetch")
                 if proc.returncode != 0:
                     raise _failed(f"git fetch {url}", proc)

@@ -100,6 +100,8 @@ class Source(_Frozen):
                  and getattr(self, f) not in (None, False)]
         if extra:
             raise ValueError(f"a {self.kind} source takes no {', '.join(extra)}")
+        if self.url is not None and self.url.startswith("-"):
+            raise ValueError(f"source.url must not start with '-' (got {self.url!r}): git would read it as an option")
         if self.kind == "dir" and (os.path.isabs(str(self.path)) or ".." in Path(str(self.path)).parts):
             raise ValueError("path must be relative to the dataset directory, without '..'")
         return self

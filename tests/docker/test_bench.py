@@ -135,9 +135,12 @@ def _git(cwd: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout.strip()
 
 
-def test_git_source_with_setup_runs_and_a_wrong_pin_stops_the_run_first(tmp_path: Path, base_image: str) -> None:
+def test_git_source_with_setup_runs_and_a_wrong_pin_stops_the_run_first(tmp_path: Path, base_image: str,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """The toy project from a git repository (not the dataset directory), built once by a setup."""
-    from lanser.harness.sources import fetch_hint
+    from lanser.harness.sources import ALLOW_FILE_GIT_ENV, fetch_hint
+
+    monkeypatch.setenv(ALLOW_FILE_GIT_ENV, "1")  # a local bare repository (the CLI below inherits it)
     from lanser.harness.task import Source
 
     repo = tmp_path / "repo"

@@ -9,10 +9,11 @@ import threading
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from lanser.errors import BadRequest
 from lanser.harness.errors import InfrastructureError
-from lanser.harness.sources import fetch_hint, materialize
+from lanser.harness.sources import ALLOW_FILE_GIT_ENV, fetch_hint, materialize
 from lanser.harness.task import Source, tree_digest
 
 pytestmark = pytest.mark.integration
@@ -67,8 +68,10 @@ def git(cwd: Path, *args: str) -> str:
 
 
 @pytest.fixture
-def bare_repo(tmp_path: Path) -> tuple[str, str, str]:
-    """A bare repository with two commits; returns (url, first commit, its tree digest)."""
+def bare_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, str, str]:
+    """A bare repository with two commits; returns (url, first commit, its tree digest).
+    Local git sources are allowed for the test (they are refused by default)."""
+    monkeypatch.setenv(ALLOW_FILE_GIT_ENV, "1")
     work = tmp_path / "work"
     work.mkdir()
     git(work, "init", "-q", "-b", "main")
@@ -102,6 +105,39 @@ def test_git_commit_from_a_bare_repository(tmp_path: Path, bare_repo: tuple[str,
         materialize(source.model_copy(update={"sha256": "2" * 64}), tmp_path, cache=tmp_path / "other")
     with pytest.raises(InfrastructureError, match="has no commit"):
         materialize(source.model_copy(update={"commit": "3" * 40, "sha256": digest}), tmp_path, cache=cache)
+
+
+def test_git_url_that_is_an_option_is_refused_and_runs_nothing(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    marker = tmp_path / "pwned"
+    url = f"--upload-pack=touch {marker};"
+    with pytest.raises(ValidationError, match="source.url must not start with '-'"):
+        Source(kind="git", url=url, commit="a" * 40)
+    monkeypatch.setenv(ALLOW_FILE_GIT_ENV, "1")  # even with local sources allowed
+    unchecked = Source.model_construct(kind="git", url=url, commit="a" * 40, sha256="1" * 64)
+    with pytest.raises(BadRequest, match="source.url"):
+        materialize(unchecked, tmp_path, cache=tmp_path / "cache")
+    assert not marker.exists()
+
+
+def test_git_transports_other_than_https_ssh_git_are_refused(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    marker = tmp_path / "pwned"
+    monkeypatch.setenv(ALLOW_FILE_GIT_ENV, "1")
+    source = Source(kind="git", url=f"ext::sh -c touch% {marker}", commit="a" * 40, sha256="1" * 64)
+    with pytest.raises(InfrastructureError, match="git fetch"):
+        materialize(source, tmp_path, cache=tmp_path / "cache")
+    assert not marker.exists()
+
+
+def test_local_git_source_needs_the_opt_in(tmp_path: Path, bare_repo: tuple[str, str, str],
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    url, commit, digest = bare_repo
+    monkeypatch.delenv(ALLOW_FILE_GIT_ENV)
+    for u in (url, url.removeprefix("file://")):
+        with pytest.raises(BadRequest, match=f"source.url: .* is a local repository.*{ALLOW_FILE_GIT_ENV}=1"):
+            materialize(Source(kind="git", url=u, commit=commit, sha256=digest), tmp_path, cache=tmp_path / "c")
+    assert not (tmp_path / "c" / "git").exists() or not any((tmp_path / "c" / "git").iterdir())
 
 
 def test_concurrent_materialize_unpacks_once(tmp_path: Path, bare_repo: tuple[str, str, str]) -> None:
