@@ -234,7 +234,8 @@ def run_dataset(tasks: list[TaskSpec], dataset_dir: Path, agent: Agent, image: s
     this driver alone writes the store and reports progress.  An attempt that
     failed on infrastructure (an ``infra_error`` verdict, a lost node or worker)
     is tried again up to ``retries`` times, elsewhere when the executor can
-    choose; only the last attempt of a task is recorded, and each task once.
+    choose (a retry no live node can take any more is recorded as lost, the run goes on);
+    only the last attempt of a task is recorded, and each task once.
     ``notice(message)`` hears about retries.
     """
     from lanser.harness.executor import Attempt, Job, LocalExecutor
@@ -262,17 +263,24 @@ def run_dataset(tasks: list[TaskSpec], dataset_dir: Path, agent: Agent, image: s
         while executor.pending():
             finished = executor.next_finished()
             attempt = finished.attempt
+            if attempt.key in recorded:  # never twice (nor retried again), whatever an executor reports
+                continue
             failure = finished.infrastructure_failure()
+            result = finished.result
             if failure is not None and attempt.number <= retries:
                 where = f" on node {finished.node[:12]}" if finished.node else ""
-                if notice:
-                    notice(f"{attempt.task.id}: attempt {attempt.number}{where} failed ({_first_line(failure)}); "
-                           f"retrying ({attempt.number + 1}/{retries + 1})")
-                executor.submit(attempt.retry(finished.node))
-                continue
-            if attempt.key in recorded:  # never twice, whatever an executor reports
-                continue
-            result = finished.result or _lost_result(attempt.task, agent.name, failure or "lost")
+                said = f"{attempt.task.id}: attempt {attempt.number}{where} failed ({_first_line(failure)})"
+                try:
+                    executor.submit(attempt.retry(finished.node))
+                except InfrastructureError as exc:  # nowhere left to run it: this task is lost, not the run
+                    failure, result = f"{failure}; not retried: {exc}", None
+                    if notice:
+                        notice(f"{said}; not retried ({_first_line(str(exc))})")
+                else:
+                    if notice:
+                        notice(f"{said}; retrying ({attempt.number + 1}/{retries + 1})")
+                    continue
+            result = result or _lost_result(attempt.task, agent.name, failure or "lost")
             environment = dict(result.get("environment") or {})
             if finished.node:
                 environment["node"] = finished.node

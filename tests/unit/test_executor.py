@@ -13,6 +13,7 @@ import pytest
 
 from lanser.errors import BadRequest
 from lanser.harness.agents import make_agent
+from lanser.harness.errors import InfrastructureError
 from lanser.harness.executor import Attempt, Finished, Job, make_executor, ray_options, task_resources
 from lanser.harness.runner import run_dataset
 from lanser.harness.store import Store
@@ -71,31 +72,48 @@ def test_unknown_executor_and_missing_address_are_bad_requests() -> None:
     assert caught.value.exit_code == 2
 
 
+#: A queued report that takes the attempt's outcome from the script.
+SCRIPTED = "scripted"
+
+
 class Scripted:
     """A placement that answers each attempt from a script (task id -> outcomes of its attempts in
-    order; None: the attempt was lost), noting every submit: the seam between driver and executor."""
+    order; None: the attempt was lost), noting every submit: the seam between driver and executor.
+
+    ``echoes`` (task id -> outcomes) has a task's first finished attempt reported again with each of
+    those outcomes, as a confused executor might; ``refuse_retries`` names tasks whose retries
+    ``submit`` refuses, as the Ray executor does when no live node can run them any more."""
 
     name = "scripted"
 
-    def __init__(self, script: dict[str, list[str | None]]) -> None:
+    def __init__(self, script: dict[str, list[str | None]], *, echoes: dict[str, list[str]] | None = None,
+                 refuse_retries: frozenset[str] = frozenset()) -> None:
         self.script = {task: deque(outcomes) for task, outcomes in script.items()}
+        self.echoes = dict(echoes or {})
+        self.refuse_retries = refuse_retries
         self.submitted: list[Attempt] = []
-        self.queue: deque[Attempt] = deque()
+        self.queue: deque[tuple[Attempt, str | None]] = deque()
         self.closed = False
 
     def open(self, job: Job, agent: Any) -> None:
         self.agent = agent
 
     def submit(self, attempt: Attempt) -> None:
+        if attempt.number > 1 and attempt.task.id in self.refuse_retries:
+            raise InfrastructureError(f"no live node of the Ray cluster can run {attempt.task.id}: it asks for "
+                                      "kernel=1", stage="ray")
         self.submitted.append(attempt)
-        self.queue.append(attempt)
+        self.queue.append((attempt, SCRIPTED))
 
     def pending(self) -> int:
         return len(self.queue)
 
     def next_finished(self) -> Finished:
-        attempt = self.queue.popleft()
-        outcome = self.script[attempt.task.id].popleft()
+        attempt, outcome = self.queue.popleft()
+        if outcome == SCRIPTED:
+            script = self.script[attempt.task.id]
+            outcome = script.popleft() if script else "resolved"  # past the script: the tests count submits
+            self.queue.extend((attempt, echo) for echo in self.echoes.pop(attempt.task.id, []))
         node = f"node-{attempt.number}"
         if outcome is None:
             return Finished(attempt, None, node=node, lost="NodeDiedError: node died")
@@ -143,6 +161,56 @@ def test_the_driver_retries_infrastructure_failures_and_records_each_task_once(t
     assert run_dataset(tasks, TOY, agent, "img", "sha256:img", store, "r", tmp_path / "work", executor=third,
                        agent_spec="noop") == []
     assert third.submitted == []
+
+
+def test_a_report_of_a_recorded_task_is_ignored(tasks: list[Any], tmp_path: Path) -> None:
+    """Regression: a finished attempt reported again (with a success, then with an infrastructure
+    failure) neither replaces the stored result nor is retried: one row, one submit, one progress line."""
+    store = Store(tmp_path / "results.sqlite")
+    executor = Scripted({"toy-c/clamp-and-count": ["resolved"], "toy-c/reverse": ["tests_failed"],
+                         "toy-c/count-char": ["resolved"]},
+                        echoes={"toy-c/reverse": ["resolved", "infra_error"]})
+    progress: list[tuple[int, int, str, str]] = []
+    notices: list[str] = []
+    rows = run_dataset(tasks, TOY, make_agent("noop"), "img", "sha256:img", store, "r", tmp_path / "work",
+                       executor=executor, retries=2, agent_spec="noop", notice=notices.append,
+                       progress=lambda *line: progress.append(line))
+    assert [(r["task_id"], r["outcome"]) for r in store.results("r") if r["task_id"] == "toy-c/reverse"] == [
+        ("toy-c/reverse", "tests_failed")]
+    assert [r["outcome"] for r in rows if r["task"] == "toy-c/reverse"] == ["tests_failed"]
+    assert [(a.task.id, a.number) for a in executor.submitted if a.task.id == "toy-c/reverse"] == [
+        ("toy-c/reverse", 1)]
+    assert len(executor.submitted) == 3 and notices == []
+    assert sorted(line[2] for line in progress) == sorted(t.id for t in tasks)  # one line each
+    assert executor.pending() == 0 and executor.closed
+
+
+def test_a_retry_no_node_can_take_loses_that_task_not_the_run(tasks: list[Any], tmp_path: Path) -> None:
+    """Regression: ``submit`` of a retry raising (the only node able to run the task died) recorded
+    nothing and ended the run; now the task is recorded as lost and the others complete."""
+    store = Store(tmp_path / "results.sqlite")
+    executor = Scripted({"toy-c/clamp-and-count": [None], "toy-c/reverse": ["tests_failed"],
+                         "toy-c/count-char": ["resolved"]},
+                        refuse_retries=frozenset({"toy-c/clamp-and-count"}))
+    notices: list[str] = []
+    rows = run_dataset(tasks, TOY, make_agent("noop"), "img", "sha256:img", store, "r", tmp_path / "work",
+                       executor=executor, retries=2, agent_spec="noop", notice=notices.append)
+    assert executor.closed
+    assert {r["task"]: r["outcome"] for r in rows} == {"toy-c/clamp-and-count": "infra_error",
+                                                       "toy-c/reverse": "tests_failed",
+                                                       "toy-c/count-char": "resolved"}
+    lost = next(r for r in store.results("r") if r["task_id"] == "toy-c/clamp-and-count")
+    assert lost["verdict"]["outcome"] == "infra_error"
+    assert "NodeDiedError: node died" in lost["verdict"]["error"]
+    assert "no live node of the Ray cluster can run toy-c/clamp-and-count" in lost["verdict"]["error"]
+    assert lost["environment"] == {"node": "node-1"}
+    assert [a.number for a in executor.submitted if a.task.id == "toy-c/clamp-and-count"] == [1]
+    assert len(notices) == 1 and "not retried" in notices[0] and "retrying" not in notices[0]
+    # Not done: a rerun tries it again.
+    again = Scripted({"toy-c/clamp-and-count": ["resolved"]})
+    run_dataset(tasks, TOY, make_agent("noop"), "img", "sha256:img", store, "r", tmp_path / "work",
+                executor=again, agent_spec="noop")
+    assert [a.task.id for a in again.submitted] == ["toy-c/clamp-and-count"]
 
 
 def test_lanser_imports_no_ray_unless_asked() -> None:
