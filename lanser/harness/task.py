@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 from pathlib import Path
 from typing import Literal
 
@@ -199,8 +200,10 @@ class TaskSpec(_Frozen):
 
 def tree_digest(root: Path) -> str:
     """``sha256:`` over every entry under ``root`` in path order: regular files by
-    content and executable bit, symbolic links by target (never followed).
-    Modification times and owners are left out, so a copy has the same digest."""
+    content and executable bits (of the mode, not of who asks), symbolic links by
+    target (never followed).  Every field is length-prefixed, so no two trees share
+    one encoding.  Modification times and owners are left out, so a copy has the
+    same digest."""
     h = hashlib.sha256()
     entries: list[str] = []
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
@@ -208,14 +211,19 @@ def tree_digest(root: Path) -> str:
         entries.extend(os.path.join(dirpath, n) for n in dirnames if os.path.islink(os.path.join(dirpath, n)))
     for full in sorted(entries, key=lambda e: Path(e).relative_to(root).as_posix()):
         rel = Path(full).relative_to(root).as_posix().encode()
-        if os.path.islink(full):
-            h.update(b"L" + rel + b"\0" + os.readlink(full).encode() + b"\0")
+        st = os.lstat(full)
+        if stat.S_ISLNK(st.st_mode):
+            target = os.readlink(full).encode()
+            h.update(b"L%d:%s%d:%s" % (len(rel), rel, len(target), target))
             continue
-        h.update((b"X" if os.access(full, os.X_OK) else b"F") + rel + b"\0")
+        h.update(b"%s%d:%s%d:" % (b"X" if st.st_mode & 0o111 else b"F", len(rel), rel, st.st_size))
+        size = 0
         with open(full, "rb") as f:
             while chunk := f.read(1 << 20):
                 h.update(chunk)
-        h.update(b"\0")
+                size += len(chunk)
+        if size != st.st_size:  # changed while read: the length written would not be the content's
+            raise OSError(f"{full} changed while its digest was taken")
     return "sha256:" + h.hexdigest()
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -101,6 +103,49 @@ def test_tree_digest_sees_content_names_modes_and_links_not_times(tmp_path: Path
     (root / "link").unlink()
     (root / "link").symlink_to("elsewhere")
     assert tree_digest(root) != first
+
+
+def test_tree_digest_length_prefixes_so_contents_cannot_forge_entries(tmp_path: Path) -> None:
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir()
+    two.mkdir()
+    (one / "a").write_bytes(b"x\0Fb\0y")  # the old encoding of {a: x, b: y} inside a's content
+    (two / "a").write_bytes(b"x")
+    (two / "b").write_bytes(b"y")
+    assert tree_digest(one) != tree_digest(two)
+
+
+def _digest_as(uid: int, root: Path) -> str:
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        try:
+            os.close(read)
+            os.setgid(uid)
+            os.setuid(uid)
+            os.write(write, tree_digest(root).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as f:
+        out = f.read()
+    os.waitpid(pid, 0)
+    return out
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="reads the tree as another user")
+def test_tree_digest_takes_the_exec_bit_from_the_mode_not_the_caller(tmp_path: Path) -> None:
+    root = Path(tempfile.mkdtemp(dir="/tmp"))
+    try:
+        root.chmod(0o755)
+        (root / "run").write_text("#!/bin/sh\n")
+        (root / "run").chmod(0o744)  # executable for its owner (root) only
+        mine = tree_digest(root)
+        assert _digest_as(65534, root) == mine, "nobody sees the same digest as the owner"
+        (root / "run").chmod(0o644)
+        assert tree_digest(root) != mine
+    finally:
+        shutil.rmtree(root)
 
 
 def test_materialize_dir_checks_the_digest(tmp_path: Path) -> None:
