@@ -179,3 +179,146 @@ def test_source_arguments_name_each_kind() -> None:
     assert parse_source("project", None).kind == "dir"
     git = parse_source("git:https://example.org/x.git@" + "0" * 40, "b" * 64)
     assert (git.kind, git.url) == ("git", "https://example.org/x.git")
+
+
+# -- the same static function in two files ----------------------------------
+
+OTHER_SOURCE = b"""\
+static char *dup_or_null(const char *s, size_t len)
+{
+\tchar *p = malloc(len + 1);
+\tif (p == NULL)
+\t\treturn NULL;
+\tmemcpy(p, s, len);
+\treturn p;
+}
+
+char *copy(const char *s)
+{
+\treturn dup_or_null(s, strlen(s));
+}
+"""
+
+
+def test_a_static_name_in_two_files_gives_distinct_ids_and_callers(tmp_path) -> None:
+    from lanser.harness.generate.oss import _callers, qualifiers
+    from lanser.harness.generate.profiles import Profile
+
+    files = {"lib.c": C_SOURCE, "src/other.c": OTHER_SOURCE}
+    cands = candidates(files)
+    names = qualifiers(cands)
+    assert names[("lib.c", "dup_or_null")] == "lib.dup_or_null"
+    assert names[("src/other.c", "dup_or_null")] == "other.dup_or_null"
+    assert names[("lib.c", "sum")] == "sum" and names[("src/other.c", "copy")] == "copy"  # unique: as before
+    assert qualifiers(list(reversed(cands))) == names
+    ids = {(c.edit.kind, names[(c.edit.path, c.edit.function)]) for c in cands if c.edit.kind == "implement"}
+    assert len(ids) == sum(1 for c in cands if c.edit.kind == "implement")
+    # the same stem in two directories: the path names the file
+    same_stem = qualifiers(candidates({"a/lib.c": C_SOURCE, "b/lib.c": C_SOURCE}))
+    assert same_stem[("a/lib.c", "sum")] == "a.lib.sum" and same_stem[("b/lib.c", "sum")] == "b.lib.sum"
+
+    for rel, data in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(data)
+    profile = Profile(name="t", setup="true", build="true", test="true", sanitize="true", files=tuple(files))
+    callers = _callers(tmp_path, profile, files)
+    assert callers[("lib.c", "dup_or_null")] == [("lib.c", 35, "use")]
+    assert callers[("src/other.c", "dup_or_null")] == [("src/other.c", 12, "copy")]
+    assert callers[("lib.c", "sum")] == [("lib.c", 35, "use")]
+
+
+# -- the workbench: keys, the run cache, the setup lock -----------------------
+
+
+def _bench(tmp_path, monkeypatch, image_id: str = "sha256:" + "1" * 64):
+    from lanser.harness import images
+    from lanser.harness.generate.profiles import Profile
+    from lanser.harness.generate.sandboxed import Workbench
+
+    monkeypatch.setattr(images, "image_digest", lambda ref, client=None: image_id)
+    src = tmp_path / "src"
+    src.mkdir(exist_ok=True)
+    (src / "lib.c").write_bytes(C_SOURCE)
+    profile = Profile(name="t", setup="make", build="make", test="make test", sanitize="make san", files=("lib.c",))
+    return Workbench(profile, src, "lanser-base:latest", tmp_path / "cache")
+
+
+def _result(**kw):
+    from lanser.harness import sandbox
+
+    base = dict(exit_code=0, output="ok 1 - a\n1..1\n", duration_s=0.1, timed_out=False, oom_killed=False,
+                pids_exhausted=False, image_id="sha256:" + "1" * 64)
+    return sandbox.RunResult(**{**base, **kw})
+
+
+def test_workbench_key_follows_the_image_id_not_the_tag(tmp_path, monkeypatch) -> None:
+    one = _bench(tmp_path, monkeypatch, "sha256:" + "1" * 64)
+    again = _bench(tmp_path, monkeypatch, "sha256:" + "1" * 64)
+    rebuilt = _bench(tmp_path, monkeypatch, "sha256:" + "2" * 64)
+    assert one.key == again.key and one.key != rebuilt.key
+    assert rebuilt.image_id == "sha256:" + "2" * 64
+
+
+def test_a_timed_out_or_oom_killed_run_is_not_cached(tmp_path, monkeypatch) -> None:
+    from lanser.harness.generate import sandboxed
+
+    bench = _bench(tmp_path, monkeypatch)
+    built = tmp_path / "cache" / "built" / bench.key
+    built.mkdir(parents=True)
+    (built / "lib.c").write_bytes(C_SOURCE)
+    monkeypatch.setattr(bench, "built", lambda: built)
+    calls: list[str] = []
+    script: dict[str, dict] = {}
+
+    def run(image, command, workdir, **kw):
+        calls.append(command)
+        return _result(**script.get(command, {}))
+
+    monkeypatch.setattr(sandboxed.sandbox, "run", run)
+    script["make test"] = {"timed_out": True, "exit_code": None}
+    first = bench.evaluate({"lib.c": b"x"}, sanitize=False)
+    assert first.test_timed_out and first.transient
+    bench.evaluate({"lib.c": b"x"}, sanitize=False)
+    assert calls == ["make", "make test"] * 2  # ran again
+    script["make test"] = {}
+    script["make"] = {"oom_killed": True, "exit_code": 137}
+    assert not bench.evaluate({"lib.c": b"y"}, sanitize=False).built
+    bench.evaluate({"lib.c": b"y"}, sanitize=False)
+    assert calls[4:] == ["make", "make"]
+    script.clear()
+    calls.clear()
+    ok = bench.evaluate({"lib.c": b"z"}, sanitize=False)
+    assert ok.tests == {"a": "pass"} and not ok.transient
+    assert bench.evaluate({"lib.c": b"z"}, sanitize=False) == ok and calls == ["make", "make test"]  # cached
+
+
+def test_setup_holds_a_lock_and_leaves_no_scratch_when_the_sandbox_fails(tmp_path, monkeypatch) -> None:
+    import fcntl
+
+    import pytest
+
+    from lanser.harness.generate import sandboxed
+
+    bench = _bench(tmp_path, monkeypatch)
+    lock = tmp_path / "cache" / "built" / f".{bench.key}.lock"
+    held: list[bool] = []
+
+    def run(image, command, workdir, **kw):
+        with open(lock, "a+") as other:  # a second open file description: flock conflicts
+            try:
+                fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                held.append(True)
+            else:
+                held.append(False)
+        raise RuntimeError("docker went away")
+
+    monkeypatch.setattr(sandboxed.sandbox, "run", run)
+    with pytest.raises(RuntimeError, match="docker went away"):
+        bench.built()
+    assert held == [True]
+    assert [p.name for p in (tmp_path / "cache" / "built").iterdir()] == [lock.name]  # no setup-* scratch left
+    monkeypatch.setattr(sandboxed.sandbox, "run", lambda *a, **kw: _result())
+    dest = bench.built()
+    assert (dest / ".lanser-built").is_file() and (dest / "lib.c").read_bytes() == C_SOURCE
+    assert sorted(p.name for p in dest.parent.iterdir()) == sorted([lock.name, bench.key])

@@ -34,7 +34,7 @@ from lanser.harness.generate.profiles import Profile
 from lanser.harness.generate.sandboxed import Outcome, Workbench
 from lanser.harness.task import Commands, Limits, Oracles, Source, TaskSpec
 
-__all__ = ["Candidate", "Generated", "candidates", "generate"]
+__all__ = ["Candidate", "Generated", "candidates", "generate", "qualifiers"]
 
 #: Bodies shorter than this are trivial to implement, longer ones too big a patch for one task.
 MIN_BODY_LINES, MAX_BODY_LINES = 3, 60
@@ -71,6 +71,25 @@ def candidates(files: dict[str, bytes]) -> list[Candidate]:
             for edit in F.faults(data, fn):
                 seen[edit.kind] += 1
                 out.append(Candidate(edit, fn, seen[edit.kind]))
+    return out
+
+
+def qualifiers(cands: list[Candidate]) -> dict[tuple[str, str], str]:
+    """(path, function) -> the name a task id uses: the function's name, or, when that name is
+    defined in more than one file (static functions, say), ``<file stem>.<name>`` (the path
+    without its suffix when two of those files share a stem)."""
+    files: dict[str, set[str]] = {}
+    for c in cands:
+        files.setdefault(c.edit.function, set()).add(c.edit.path)
+    out: dict[tuple[str, str], str] = {}
+    for name, paths in files.items():
+        stems = [Path(p).stem for p in paths]
+        for p in paths:
+            if len(paths) == 1:
+                out[(p, name)] = name
+                continue
+            qual = Path(p).stem if len(set(stems)) == len(stems) else Path(p).with_suffix("").as_posix()
+            out[(p, name)] = re.sub(r"[^A-Za-z0-9._-]", "_", qual.replace("/", ".")) + "." + name
     return out
 
 
@@ -131,6 +150,8 @@ def generate(source: Source, base: Path, profile: Profile, *, project: str, seed
     tasks: list[TaskSpec] = []
     meta: list[dict[str, Any]] = []
     ordered = _order(candidates(files), seed)
+    qualified = qualifiers(ordered)
+    ids: set[str] = set()
     attempts = 0
     for cand in ordered:
         e = cand.edit
@@ -139,6 +160,13 @@ def generate(source: Source, base: Path, profile: Profile, *, project: str, seed
             continue
         if group == "repair" and sum(1 for u in used if u[:2] == (e.path, e.function)) >= 2:
             continue  # at most two tasks per function: spread the dataset over the code
+        name = qualified[(e.path, e.function)]
+        if e.kind == "implement":
+            task_id = f"{project}/implement/{name}"
+        else:
+            task_id = f"{project}/repair/{e.kind}/{name}" + (f"-{cand.ordinal}" if cand.ordinal > 1 else "")
+        if task_id in ids:  # a name defined twice in one file (#if branches): its first task only
+            continue
         if max_attempts is not None and attempts >= max_attempts:
             break
         if all(got[g] >= want[g] for g in want):
@@ -165,11 +193,10 @@ def generate(source: Source, base: Path, profile: Profile, *, project: str, seed
         p2p = [t for t in passing if t not in f2p]
         cmds = commands.model_dump()
         if e.kind == "implement":
-            problem = S.implement_problem(cand.fn, callers.get(e.function, []), f2p, cmds)
-            task_id = f"{project}/implement/{e.function}"
+            problem = S.implement_problem(cand.fn, callers.get((e.path, e.function), []), f2p, cmds)
         else:
             problem = S.repair_problem(e, f2p, start.test_log, verdict["new_reports"], start.sanitize_log, cmds)
-            task_id = f"{project}/repair/{e.kind}/{e.function}" + (f"-{cand.ordinal}" if cand.ordinal > 1 else "")
+        ids.add(task_id)
         used.add((e.path, e.function, e.kind))
         got[group] += 1
         tasks.append(TaskSpec(id=task_id, language="c", image="base", source=source, commands=commands,
@@ -220,10 +247,21 @@ def _round_trips(original: bytes, start: bytes, path: str, start_patch: str, gol
     return a.new == start and b.new == original
 
 
-def _callers(tree: Path, profile: Profile, files: dict[str, bytes]) -> dict[str, list[tuple[str, int, str]]]:
-    """Function name -> its call sites in the project's C files (tree-sitter, in path order)."""
-    names = {fn.name for path, data in files.items() for fn in F.functions(path, data)}
-    found: dict[str, list[tuple[str, int, str]]] = {}
+def _callers(tree: Path, profile: Profile,
+             files: dict[str, bytes]) -> dict[tuple[str, str], list[tuple[str, int, str]]]:
+    """(path, function name) -> its call sites in the project's C files (tree-sitter, in path order).
+
+    A static function is called from its own file only; elsewhere (and in no file that
+    defines a static function of that name) the name means the external function."""
+    statics: dict[str, set[str]] = {}
+    defined: set[tuple[str, str, bool]] = set()
+    for path, data in files.items():
+        for fn in F.functions(path, data):
+            defined.add((path, fn.name, fn.static))
+            if fn.static:
+                statics.setdefault(fn.name, set()).add(path)
+    names = {name for _, name, _ in defined}
+    sites: dict[str, list[tuple[str, int, str]]] = {}
     paths = sorted({p for g in profile.caller_globs for p in tree.glob(g) if p.is_file()})
     for p in paths:
         rel = p.relative_to(tree).as_posix()
@@ -234,5 +272,11 @@ def _callers(tree: Path, profile: Profile, files: dict[str, bytes]) -> dict[str,
             continue
         for name in names:
             if name.encode() in data:
-                found.setdefault(name, []).extend(c for c in F.callers(rel, data, name) if c[2] != name)
+                sites.setdefault(name, []).extend(c for c in F.callers(rel, data, name) if c[2] != name)
+    found: dict[tuple[str, str], list[tuple[str, int, str]]] = {}
+    for path, name, static in sorted(defined):
+        if static:
+            found[(path, name)] = [c for c in sites.get(name, []) if c[0] == path]
+        else:
+            found[(path, name)] = [c for c in sites.get(name, []) if c[0] not in statics.get(name, ())]
     return found

@@ -4,15 +4,21 @@ The project's ``setup`` runs once on a copy of the source; the built tree
 is kept (``<cache>/built/<key>``) and every later run starts from a copy
 of it, modification times kept, so a candidate costs an incremental
 rebuild.  Each run's result is cached by a content key (profile, source
-digest, the files changed), so a re-run of the generator is quick.
+digest, the files changed), so a re-run of the generator is quick.  The keys
+name the image by its id, so a rebuilt toolchain is not served old results;
+a run that timed out or was killed for memory (a loaded machine, say) is not
+cached.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -36,17 +42,21 @@ class Outcome:
     sanitizer: list[dict[str, str]] | None  # None: not run
     sanitize_log: str
     seconds: dict[str, float]
+    #: A stage timed out or was killed for memory: the outcome may differ on a rerun, so it is not cached.
+    transient: bool = False
 
 
 class Workbench:
     """Runs a profile's commands in the sandbox on copies of one built source tree."""
 
     def __init__(self, profile: Profile, source: Path, image: str, cache: Path, *, progress: Any = None) -> None:
+        from lanser.harness.images import image_digest
         from lanser.harness.task import tree_digest
 
         self.profile, self.source, self.image = profile, source, image
+        self.image_id = image_digest(image)
         self.digest = tree_digest(source)
-        self.key = _hash({"profile": asdict(self.profile), "source": self.digest, "image": image})[:16]
+        self.key = _hash({"profile": asdict(self.profile), "source": self.digest, "image": self.image_id})[:16]
         self.cache = cache
         self.progress = progress or (lambda message: None)
         self.limits = sandbox.Limits(wall_s=profile.wall_s, memory_mb=profile.memory_mb, cpus=1.0, pids=256)
@@ -59,24 +69,29 @@ class Workbench:
         if self._built is not None:
             return self._built
         dest = self.cache / "built" / self.key
-        if not (dest / ".lanser-built").is_file():
-            self.progress(f"setup: {self.profile.setup}")
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            scratch = Path(tempfile.mkdtemp(prefix="setup-", dir=dest.parent))
+        with _lock(dest.parent / f".{self.key}.lock"):  # another generator may be making the same tree
+            if not (dest / ".lanser-built").is_file():
+                self._setup(dest)
+        self._built = dest
+        return dest
+
+    def _setup(self, dest: Path) -> None:
+        self.progress(f"setup: {self.profile.setup}")
+        scratch = Path(tempfile.mkdtemp(prefix="setup-", dir=dest.parent))
+        try:
             tree = scratch / "tree"
             shutil.copytree(self.source, tree, symlinks=True)
             limits = sandbox.Limits(wall_s=max(self.profile.wall_s, 1800.0), memory_mb=2048, cpus=2.0, pids=512)
-            res = sandbox.run(self.image, self.profile.setup, tree, limits=limits, labels={"lanser.stage": "setup"})
+            res = sandbox.run(self.image_id, self.profile.setup, tree, limits=limits,
+                              labels={"lanser.stage": "setup"})
             if res.exit_code != 0:
-                shutil.rmtree(scratch, ignore_errors=True)
                 raise InfrastructureError(f"setup of {self.profile.name} failed (exit {res.exit_code})",
                                           stage="setup", log_tail=res.output[-3000:])
             (tree / ".lanser-built").write_text(self.digest + "\n")
             shutil.rmtree(dest, ignore_errors=True)
             tree.rename(dest)
+        finally:
             shutil.rmtree(scratch, ignore_errors=True)
-        self._built = dest
-        return dest
 
     # -- runs -------------------------------------------------------------------
 
@@ -89,6 +104,8 @@ class Workbench:
         if cached.is_file():
             return Outcome(**json.loads(cached.read_text()))
         outcome = self._evaluate(changes, sanitize=sanitize)
+        if outcome.transient:
+            return outcome
         cached.parent.mkdir(parents=True, exist_ok=True)
         tmp = cached.with_suffix(".tmp")
         tmp.write_text(json.dumps(asdict(outcome)))
@@ -109,8 +126,10 @@ class Workbench:
             seconds: dict[str, float] = {}
             build = self._run("build", self.profile.build, copies["plain"], seconds)
             if build.exit_code != 0:
-                return Outcome(False, build.output[-6000:], {}, "", False, None, "", seconds)
+                return Outcome(False, build.output[-6000:], {}, "", False, None, "", seconds,
+                               transient=_transient(build))
             test = self._run("test", self.profile.test, copies["plain"], seconds)
+            transient = _transient(test)
             tests = grading.parse_tests(test.output)
             san_reports: list[dict[str, str]] | None = None
             san_log = ""
@@ -118,18 +137,39 @@ class Workbench:
                 san = self._run("sanitize", self.profile.sanitize, copies["asan"], seconds)
                 san_log = san.output
                 san_reports = grading.parse_sanitizers(san.output)
+                transient = transient or _transient(san)
                 if san.timed_out:
                     san_reports.append({"tool": "timeout", "kind": "timeout", "frame": "?",
                                         "summary": "the sanitized tests ran out of time"})
             return Outcome(True, build.output[-2000:], tests, test.output, test.timed_out, san_reports,
-                           san_log[-60000:], seconds)
+                           san_log[-60000:], seconds, transient)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
 
     def _run(self, stage: str, command: str, tree: Path, seconds: dict[str, float]) -> sandbox.RunResult:
-        res = sandbox.run(self.image, command, tree, limits=self.limits, labels={"lanser.stage": f"generate-{stage}"})
+        res = sandbox.run(self.image_id, command, tree, limits=self.limits, labels={"lanser.stage": f"generate-{stage}"})
         seconds[stage] = round(res.duration_s, 3)
         return res
+
+
+def _transient(res: sandbox.RunResult) -> bool:
+    return res.timed_out or res.oom_killed
+
+
+@contextlib.contextmanager
+def _lock(path: Path) -> Iterator[None]:
+    """An exclusive lock on ``path`` (made if missing), held for the block."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(path, "a+")  # noqa: SIM115 - held for the whole block
+    except OSError as exc:
+        raise InfrastructureError(f"cannot lock {path}: {exc}", stage="setup") from exc
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _hash(data: Any) -> str:
