@@ -59,13 +59,19 @@ from lanser.harness.errors import InfrastructureError
 from lanser.harness.task import TaskSpec, tree_digest
 from lanser.harness.worktree import copy_tree
 
-__all__ = ["CACHE_ENV", "ProjectTree", "copy_tree", "layer_key", "prepare", "prepare_all"]
+__all__ = ["CACHE_ENV", "ProjectTree", "SetupFailed", "copy_tree", "layer_key", "prepare", "prepare_all"]
 
 CACHE_ENV = "LANSER_PROJECT_CACHE"
 #: Bump when what :func:`prepare` puts into a layer changes for the same inputs.
 LAYER_REVISION = 2
 _memo: dict[str, ProjectTree] = {}
-_failed: dict[str, InfrastructureError] = {}
+_failed: dict[str, SetupFailed] = {}
+
+
+class SetupFailed(InfrastructureError):
+    """The setup command ran and exited non-zero, timed out or was OOM-killed: the same
+    every time for this layer key, so it is remembered for the process (unlike an engine
+    or file-system error, which a retry may get past)."""
 
 
 @dataclass(frozen=True)
@@ -126,7 +132,7 @@ def prepare(task: TaskSpec, dataset_dir: Path, image: str, *, image_id: str | No
         if manifest is None:
             try:
                 manifest = _build(task, source_tree, image, image_id, final, client, labels, key)
-            except InfrastructureError as exc:
+            except SetupFailed as exc:
                 _failed[key] = exc
                 raise
     layer = ProjectTree(key=key, path=final / "tree", digest=manifest["digest"], image_id=image_id,
@@ -179,8 +185,8 @@ def _build(task: TaskSpec, source_tree: Path, image: str, image_id: str, final: 
         if res.exit_code != 0:
             why = f"timed out after {limits.wall_s:.0f} s" if res.timed_out else (
                 "was killed by the OOM killer" if res.oom_killed else f"exited with {res.exit_code}")
-            raise InfrastructureError(f"setup of {task.source.spec()} ({setup!r}) {why}", stage="setup",
-                                      log_tail="\n".join(res.output.splitlines()[-40:]))
+            raise SetupFailed(f"setup of {task.source.spec()} ({setup!r}) {why}", stage="setup",
+                              log_tail="\n".join(res.output.splitlines()[-40:]))
         for cdb in worktree.databases(tree):
             worktree.portable_compile_commands(cdb, tree)
         generated = _generated(source_tree, tree)
