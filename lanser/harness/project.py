@@ -187,6 +187,11 @@ def _build(task: TaskSpec, source_tree: Path, image: str, image_id: str, final: 
                 "was killed by the OOM killer" if res.oom_killed else f"exited with {res.exit_code}")
             raise SetupFailed(f"setup of {task.source.spec()} ({setup!r}) {why}", stage="setup",
                               log_tail="\n".join(res.output.splitlines()[-40:]))
+        dotgit = tree / ".git"  # the source's own repository: its history is not the agent's to read
+        if dotgit.is_dir() and not dotgit.is_symlink():
+            shutil.rmtree(dotgit)
+        elif dotgit.exists() or dotgit.is_symlink():
+            dotgit.unlink()
         for cdb in worktree.databases(tree):
             worktree.portable_compile_commands(cdb, tree)
         generated = _generated(source_tree, tree)

@@ -70,8 +70,10 @@ class TaskEnv:
         self.image_id = self.project.image_id
         shutil.rmtree(self.taskdir, ignore_errors=True)
         self.taskdir.mkdir(parents=True)
-        worktree.copy_tree(self.project.path, self.work)
-        indexed = (self.work / ".git").is_dir()  # a built layer comes with its files indexed
+        # A built layer (one with a setup) comes with its files indexed in a fresh repository;
+        # without a setup the layer is the source itself, whose own .git (and history) stays out.
+        indexed = self.task.commands.setup is not None
+        worktree.copy_tree(self.project.path, self.work, exclude=() if indexed else (".git",))
         if not indexed:
             worktree.init_repo(self.work)
         if self.task.start_patch:
