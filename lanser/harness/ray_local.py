@@ -4,16 +4,17 @@ For the Ray executor's tests and benchmark, and for trying ``lanser bench run
 --executor ray`` without a cluster: a head and further nodes on loopback,
 each with a few CPUs and the ``docker`` resource, under one private
 ``--temp-dir`` so every process of the cluster can be found again (by that
-directory on its command line, or as a child of one of its raylets).
-:meth:`LocalRayCluster.stop` runs ``ray stop`` and then makes sure none of
-those processes is left.  ``ray stop`` ends every Ray process of this user
-on the machine, so one such cluster at a time.
+directory on its command line, or as a descendant of one of those).
+:meth:`LocalRayCluster.stop` ends those processes and no others (not
+``ray stop``, which ends every Ray process of this user on the machine), so
+several such clusters, or other Ray clusters, can run side by side.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -30,6 +31,9 @@ from lanser.harness.errors import InfrastructureError
 __all__ = ["LocalRayCluster"]
 
 START_TIMEOUT_S = 180.0
+#: How long :meth:`LocalRayCluster.stop` waits for each group of processes to end on SIGTERM
+#: before it SIGKILLs them (``ray stop`` waits 16 s over its three groups).
+STOP_GRACE_S = 10.0
 
 
 class LocalRayCluster:
@@ -90,17 +94,31 @@ class LocalRayCluster:
         return sorted(pid for pid, started in self._seen | self._processes() if _start_time(pid) == started)
 
     def stop(self) -> list[int]:
-        """``ray stop``, then SIGKILL whatever of this cluster is still alive; returns those pids."""
+        """SIGTERM this cluster's processes, in ``ray stop``'s order (raylets, then the others, the GCS
+        last), SIGKILL those still alive after :data:`STOP_GRACE_S`; returns the pids SIGKILLed."""
+        if self.temp_dir is None:
+            return []
         self.remember()
-        env = _env()
-        if self.raylets:
-            subprocess.run([self._ray, "stop"], capture_output=True, text=True, timeout=120, env=env)
-        leftovers = [pid for pid, started in self._seen if _start_time(pid) == started]
-        for pid in leftovers:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        alive = {(pid, started) for pid, started in self._seen if _start_time(pid) == started}
+        table = _process_table()
+
+        def group(pid: int) -> int:
+            cmd = table.get(pid, (0, ""))[1]
+            return 0 if "/raylet/raylet " in cmd else 2 if "/gcs/gcs_server " in cmd else 1
+
+        leftovers: list[int] = []
+        for rank in range(3):
+            procs = {(pid, started) for pid, started in alive if group(pid) == rank}
+            _signal(procs, signal.SIGTERM)
+            deadline = time.monotonic() + STOP_GRACE_S
+            while _living(procs) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            leftovers += _living(procs)
+            _signal(procs, signal.SIGKILL)
+        # Whatever was started meanwhile (a worker forked while its raylet went down).
+        late = self._processes() - alive
+        leftovers += _living(late)
+        _signal(late, signal.SIGKILL)
         self.raylets = []
         if self.temp_dir is not None:
             shutil.rmtree(self.temp_dir, ignore_errors=True)
@@ -108,7 +126,7 @@ class LocalRayCluster:
 
     def _start_node(self, extra: list[str]) -> None:
         assert self.temp_dir is not None
-        before = set(_raylets())
+        before = set(_raylets(self.temp_dir))
         started = time.monotonic()
         proc = subprocess.run([self._ray, "start", "--node-ip-address=127.0.0.1", f"--num-cpus={self.cpus}",
                                f"--resources={json.dumps(self.resources)}", f"--temp-dir={self.temp_dir}",
@@ -117,7 +135,7 @@ class LocalRayCluster:
         if proc.returncode != 0:
             tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-15:])
             raise InfrastructureError("ray start failed", stage="ray", log_tail=tail)
-        new = sorted(set(_raylets()) - before)
+        new = sorted(set(_raylets(self.temp_dir)) - before)
         if len(new) != 1:
             raise InfrastructureError(f"ray start made {len(new)} raylets, not one", stage="ray")
         self.raylets.append(new[0])
@@ -128,9 +146,8 @@ class LocalRayCluster:
         """(pid, start time) of every process of this cluster: its temp dir on the command line, or
         a descendant of one of those."""
         assert self.temp_dir is not None
-        marker = str(self.temp_dir)
         table = _process_table()
-        roots = {pid for pid, (_, cmd) in table.items() if marker in cmd}
+        roots = {pid for pid, (_, cmd) in table.items() if _mentions(cmd, self.temp_dir)}
         found, frontier = set(roots), list(roots)
         while frontier:
             parent = frontier.pop()
@@ -166,8 +183,28 @@ def _process_table() -> dict[int, tuple[int, str]]:
     return table
 
 
-def _raylets() -> list[int]:
-    return [pid for pid, (_, cmd) in _process_table().items() if "/raylet/raylet " in cmd]
+def _mentions(cmd: str, temp_dir: Path) -> bool:
+    """Whether a command line names ``temp_dir`` (or a path below it), not merely a longer name."""
+    return re.search(re.escape(str(temp_dir)) + r"(?=[/\s]|$)", cmd) is not None
+
+
+def _raylets(temp_dir: Path) -> list[int]:
+    """This cluster's raylets: another cluster's on the same machine have another temp dir."""
+    return [pid for pid, (_, cmd) in _process_table().items()
+            if "/raylet/raylet " in cmd and _mentions(cmd, temp_dir)]
+
+
+def _living(procs: set[tuple[int, str]]) -> list[int]:
+    return sorted(pid for pid, started in procs if _start_time(pid) == started)
+
+
+def _signal(procs: set[tuple[int, str]], sig: signal.Signals) -> None:
+    """Send ``sig`` to those of ``procs`` (pid, start time) still alive: never to a reused pid."""
+    for pid in _living(procs):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
 
 
 def _children(parent: int) -> list[int]:

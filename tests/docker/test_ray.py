@@ -151,5 +151,5 @@ def test_a_killed_node_s_task_is_retried_elsewhere(cluster: LocalRayCluster, toy
 
 
 def test_the_cluster_stops_without_leaving_a_process(cluster: LocalRayCluster) -> None:
-    assert cluster.stop() == [], "ray stop left these processes of the cluster; they were SIGKILLed"
+    assert cluster.stop() == [], "these processes of the cluster outlived SIGTERM; they were SIGKILLed"
     assert cluster.alive() == []
