@@ -115,7 +115,7 @@ def main() -> None:
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     if leftovers:
-        print(f"warning: ray stop left {len(leftovers)} process(es), killed", file=sys.stderr)
+        print(f"warning: {len(leftovers)} cluster process(es) ignored SIGTERM and were killed", file=sys.stderr)
     same = all(o == outcomes["local/1"] for o in outcomes.values())
 
     base = statistics.median(samples["local/1"])
