@@ -21,7 +21,6 @@ as an :class:`~lanser.harness.errors.InfrastructureError`.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -359,17 +358,10 @@ def _which(tool: str) -> str | None:
 
 @contextlib.contextmanager
 def _recipe_lock(digest: str) -> Iterator[None]:
-    lock_path = Path(tempfile.gettempdir()) / f"lanser-base-{digest[:12]}.lock"
-    try:
-        handle = open(lock_path, "a+")  # noqa: SIM115 - held for the whole block
-    except OSError as exc:
-        raise InfrastructureError(f"cannot open the lock {lock_path}: {exc}", stage="bootstrap") from exc
-    with handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    from lanser.harness.locks import file_lock
+
+    with file_lock(Path(tempfile.gettempdir()) / f"lanser-base-{digest[:12]}.lock", stage="bootstrap"):
+        yield
 
 
 @contextlib.contextmanager

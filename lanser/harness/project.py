@@ -43,7 +43,6 @@ run it again.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -56,6 +55,7 @@ from typing import Any
 
 from lanser.harness import sandbox, worktree
 from lanser.harness.errors import InfrastructureError
+from lanser.harness.locks import file_lock
 from lanser.harness.task import TaskSpec, tree_digest
 from lanser.harness.worktree import copy_tree
 
@@ -248,14 +248,5 @@ def _read_manifest(final: Path) -> dict[str, Any] | None:
 
 @contextlib.contextmanager
 def _lock(root: Path, key: str) -> Iterator[None]:
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        handle = open(root / f".{key}.lock", "a+")  # noqa: SIM115 - held for the whole block
-    except OSError as exc:
-        raise InfrastructureError(f"cannot lock the project cache {root}: {exc}", stage="setup") from exc
-    with handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with file_lock(root / f".{key}.lock", stage="setup", what=f"the project cache {root}"):
+        yield

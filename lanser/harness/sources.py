@@ -39,7 +39,6 @@ a failed download is :class:`~lanser.harness.errors.InfrastructureError`.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -55,6 +54,7 @@ from pathlib import Path
 
 from lanser.errors import BadRequest
 from lanser.harness.errors import InfrastructureError
+from lanser.harness.locks import file_lock
 from lanser.harness.task import Source, tree_digest
 
 __all__ = ["CACHE_ENV", "cache_root", "deb_src_lines", "fetch_hint", "file_sha256", "materialize"]
@@ -198,18 +198,8 @@ def _check(source: Source, actual: str) -> None:
 
 @contextlib.contextmanager
 def _lock(root: Path, name: str) -> Iterator[None]:
-    locks = root / "locks"
-    try:
-        locks.mkdir(parents=True, exist_ok=True)
-        handle = open(locks / f"{name}.lock", "a+")  # noqa: SIM115 - held for the whole block
-    except OSError as exc:
-        raise InfrastructureError(f"cannot lock the source cache {root}: {exc}", stage=_STAGE) from exc
-    with handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with file_lock(root / "locks" / f"{name}.lock", stage=_STAGE, what=f"the source cache {root}"):
+        yield
 
 
 @contextlib.contextmanager

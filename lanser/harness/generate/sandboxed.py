@@ -13,7 +13,6 @@ cached.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import shutil
@@ -25,6 +24,7 @@ from typing import Any
 
 from lanser.harness import grading, sandbox
 from lanser.harness.errors import InfrastructureError
+from lanser.harness.locks import file_lock
 from lanser.harness.generate.profiles import Profile
 
 __all__ = ["Outcome", "Workbench"]
@@ -159,17 +159,8 @@ def _transient(res: sandbox.RunResult) -> bool:
 @contextlib.contextmanager
 def _lock(path: Path) -> Iterator[None]:
     """An exclusive lock on ``path`` (made if missing), held for the block."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(path, "a+")  # noqa: SIM115 - held for the whole block
-    except OSError as exc:
-        raise InfrastructureError(f"cannot lock {path}: {exc}", stage="setup") from exc
-    with handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with file_lock(path, stage="setup"):
+        yield
 
 
 def _hash(data: Any) -> str:
