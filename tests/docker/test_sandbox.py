@@ -155,7 +155,7 @@ def test_network_is_unreachable(run_in: Callable[..., RunResult], client: Any) -
                 except OSError as exc:
                     out[name] = type(exc).__name__ + ": " + str(exc)
             try:
-                socket.getaddrinfo("deb.debian.org", 80)
+                socket.getaddrinfo("example.org", 80)
                 out["resolve"] = "resolved"
             except OSError as exc:
                 out["resolve"] = str(exc)
