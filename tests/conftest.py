@@ -23,9 +23,10 @@ def _no_daemon_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def sample(tmp_path: Path) -> Path:
-    """A private copy of examples/sample, so tests may touch it."""
+    """A private copy of examples/sample, so tests may touch it; without the `.lanser/` state
+    that running the README's demo leaves there (its cached answers would start no server)."""
     dest = tmp_path / "sample"
-    shutil.copytree(SAMPLE, dest)
+    shutil.copytree(SAMPLE, dest, ignore=shutil.ignore_patterns(".lanser"))
     return dest
 
 
