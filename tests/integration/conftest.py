@@ -78,6 +78,18 @@ def copy_tree(src: Path, dst: Path) -> Path:
     return dst
 
 
+@pytest.fixture
+def daemon_env(tmp_path: Path) -> dict[str, str]:
+    """The environment of a CLI subprocess that may start daemons: the default ``--no-daemon``
+    of the test suite lifted, sockets and locks in this test's own runtime directory."""
+    env = dict(os.environ)
+    env.pop("LANSER_NO_DAEMON", None)
+    run = tmp_path / "run"
+    run.mkdir()
+    env["XDG_RUNTIME_DIR"] = str(run)
+    return env
+
+
 @pytest.fixture(scope="session")
 def copy_repo(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Path, str], Path]:
     """``copy_repo(src, name)``: the repository ``src`` copied to a new directory."""

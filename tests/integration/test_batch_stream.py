@@ -9,7 +9,6 @@ answers must agree byte for byte.
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -32,13 +31,8 @@ LINES = [
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    e = dict(os.environ)
-    e.pop("LANSER_NO_DAEMON", None)
-    run = tmp_path / "run"
-    run.mkdir()
-    e["XDG_RUNTIME_DIR"] = str(run)  # sockets and locks of this test only
-    return e
+def env(daemon_env: dict[str, str]) -> dict[str, str]:
+    return daemon_env
 
 
 def lanser(env: dict[str, str], *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:

@@ -16,13 +16,8 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    e = dict(os.environ)
-    e.pop("LANSER_NO_DAEMON", None)
-    run = tmp_path / "run"
-    run.mkdir()
-    e["XDG_RUNTIME_DIR"] = str(run)  # sockets and locks of this test only
-    return e
+def env(daemon_env: dict[str, str]) -> dict[str, str]:
+    return daemon_env
 
 
 def lanser(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
