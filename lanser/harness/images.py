@@ -461,29 +461,29 @@ def _prepare_rootfs(root: Path, digest: str, mirror: str) -> None:
             os.lchown(path, AGENT_UID, AGENT_GID)
         home.chmod(0o755)
         work.chmod(0o755)
-        # debootstrap copies the host's resolv.conf and hostname; Docker mounts its own.
-        (etc / "hostname").write_text("lanser\n")
-        resolv = etc / "resolv.conf"
-        if resolv.is_file() or resolv.is_symlink():
-            resolv.unlink()
-        resolv.write_text("")
-        for cache in (root / "var/cache/apt/archives", root / "var/lib/apt/lists"):
-            if cache.is_dir():
-                for entry in cache.iterdir():
-                    if entry.is_file() and entry.name != "lock":
-                        entry.unlink()
-        manifest = root / MANIFEST_PATH
-        manifest.parent.mkdir(parents=True, exist_ok=True)
-        manifest.write_text(
-            json.dumps(
-                {"recipe": base_recipe(), "digest": digest, "mirror": mirror, "installed": _installed(root)},
-                indent=2,
-                sort_keys=True,
-            )
-            + "\n"
-        )
+        _finish_rootfs(root, MANIFEST_PATH, {"recipe": base_recipe(), "digest": digest, "mirror": mirror})
     except OSError as exc:
         raise InfrastructureError(f"cannot prepare the root file system: {exc}", stage="bootstrap") from exc
+
+
+def _finish_rootfs(root: Path, manifest_path: str, record: dict[str, Any]) -> None:
+    """What every bootstrapped root file system ends with: the host's hostname and
+    resolv.conf (debootstrap copies them; Docker mounts its own) and apt's caches
+    gone, and the manifest (``record`` plus the installed package versions) written."""
+    etc = root / "etc"
+    (etc / "hostname").write_text("lanser\n")
+    resolv = etc / "resolv.conf"
+    if resolv.is_file() or resolv.is_symlink():
+        resolv.unlink()
+    resolv.write_text("")
+    for cache in (root / "var/cache/apt/archives", root / "var/lib/apt/lists"):
+        if cache.is_dir():
+            for entry in cache.iterdir():
+                if entry.is_file() and entry.name != "lock":
+                    entry.unlink()
+    manifest = root / manifest_path
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    manifest.write_text(json.dumps({**record, "installed": _installed(root)}, indent=2, sort_keys=True) + "\n")
 
 
 def _append_line(path: Path, line: str) -> None:
@@ -694,21 +694,7 @@ def _prepare_slim_rootfs(root: Path, digest: str, mirror: str) -> None:
         dpkg_cfg.parent.mkdir(parents=True, exist_ok=True)
         lines = [f"path-exclude /{rel}/*" for rel in SLIM_EXCLUDES] + ["path-include /usr/share/doc/*/copyright"]
         dpkg_cfg.write_text("\n".join(lines) + "\n")
-        etc = root / "etc"
-        (etc / "hostname").write_text("lanser\n")
-        resolv = etc / "resolv.conf"
-        if resolv.is_file() or resolv.is_symlink():
-            resolv.unlink()
-        resolv.write_text("")
-        for cache in (root / "var/cache/apt/archives", root / "var/lib/apt/lists"):
-            if cache.is_dir():
-                for entry in cache.iterdir():
-                    if entry.is_file() and entry.name != "lock":
-                        entry.unlink()
-        manifest = root / SLIM_MANIFEST_PATH
-        manifest.parent.mkdir(parents=True, exist_ok=True)
-        record = {"recipe": slim_recipe(), "digest": digest, "mirror": mirror, "installed": _installed(root)}
-        manifest.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+        _finish_rootfs(root, SLIM_MANIFEST_PATH, {"recipe": slim_recipe(), "digest": digest, "mirror": mirror})
     except OSError as exc:
         raise InfrastructureError(f"cannot prepare the root file system: {exc}", stage="bootstrap") from exc
 
