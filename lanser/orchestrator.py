@@ -110,6 +110,8 @@ class Orchestrator(MutationCommands):
         self._methods_of: dict[int, tuple[Any, list[str]]] = {}
         self.cache = BundleCache(self.root / ".lanser" / "cache" if disk_cache else None) if cache else None
         self._in_flight: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        #: One project-loading diagnostics pull at a time, by id(session) (see :meth:`_settle`).
+        self._loading: dict[int, asyncio.Lock] = {}
         self.pool = ServerPool(
             self.root,
             start_timeout=timeout,
@@ -517,9 +519,12 @@ class Orchestrator(MutationCommands):
         if not s.project_loaded:
             # Once per session: after the first analysis the server knows
             # every file; pulling again would re-check the file for nothing
-            # (it cost more than the references themselves).
-            await s.diagnostics(doc, self.timeout)
-            s.project_loaded = True
+            # (it cost more than the references themselves).  Pipelined
+            # references wait for the first one's pull.
+            async with self._loading.setdefault(id(s), asyncio.Lock()):
+                if not s.project_loaded:
+                    await s.diagnostics(doc, self.timeout)
+                    s.project_loaded = True
         await self._ready(s, doc.language_id)
 
     async def _settle_index(self, s: LspSession) -> None:

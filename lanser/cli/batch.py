@@ -11,6 +11,7 @@ import click
 
 from lanser.cli.main import Settings
 from lanser.cli.render import render_json
+from lanser.pipeline import DEFAULT_WINDOW, MAX_WINDOW
 
 __all__ = ["batch"]
 
@@ -23,13 +24,23 @@ Request gets an E/BAD_REQUEST bundle on its output line and the batch goes
 on. The exit code is 0 when every line succeeded, else the exit code of the
 first line that failed. Bundles are printed as the daemon answers them.
 
+Read-only requests are sent to the server several at a time (--pipeline);
+diagnostics, workspace symbols and edits wait for the requests before them
+and run alone. All lines are answered against one snapshot of the
+workspace, so the bundles are the same for every --pipeline value.
+
 \b
 Examples:
   lanser batch queries.jsonl > bundles.jsonl
+  lanser batch --pipeline 1 queries.jsonl     # one request at a time
   printf '%s\\n' '{"cmd":"hover","selector":"pkg/shapes.py@L38:C5"}' | lanser batch -""")
 @click.argument("source", type=click.File("r"), default="-")
+@click.option("--pipeline", "window", type=click.IntRange(1, MAX_WINDOW), default=DEFAULT_WINDOW, show_default=True,
+              help="Read-only requests (def, refs, hover, file symbols, locate) kept in flight at the server at "
+                   "once; 1 sends each after the last was answered. Output order and bundles do not change.")
 @click.pass_obj
-def batch(settings: Settings, source: Any) -> None:
+def batch(settings: Settings, source: Any, window: int) -> None:
+    settings.window = window
     requests: list[Any] = []
     for line in source:
         if not line.strip():
@@ -62,7 +73,8 @@ def _answers(settings: Settings, requests: list[Any]) -> Iterator[tuple[str, int
         from lanser import __version__
         from lanser.daemon import client
 
-        options = {"timeout": settings.timeout, "verbose": settings.verbose, "coded": True}
+        options = {"timeout": settings.timeout, "verbose": settings.verbose, "coded": True,
+                   "window": settings.window}
         message = {"op": "batch", "requests": requests, "options": options}
         try:
             for line in client.send_lines(str(settings.workspace), settings.python, __version__, settings.idle,

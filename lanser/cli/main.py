@@ -31,6 +31,8 @@ class Settings:
     daemon: bool = True
     idle: float = 900.0
     trace_file: Path | None = None
+    #: Read-only requests of a batch kept in flight at once (``lanser batch --pipeline``).
+    window: int = 16  # lanser.pipeline.DEFAULT_WINDOW, not imported: the CLI starts many times a minute
 
 
 class _LazyGroup(click.Group):

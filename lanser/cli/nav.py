@@ -30,7 +30,7 @@ def run_requests(settings: Settings, requests: list[Any]) -> list[dict[str, Any]
         from lanser import __version__
         from lanser.daemon import client
 
-        options = {"timeout": settings.timeout, "verbose": settings.verbose}
+        options = {"timeout": settings.timeout, "verbose": settings.verbose, "window": settings.window}
         try:
             if len(requests) == 1:
                 message: dict[str, Any] = {"op": "run", "request": requests[0], "options": options}
@@ -51,9 +51,12 @@ def _in_process(settings: Settings, requests: list[Any]) -> list[dict[str, Any]]
     from lanser.cli.main import _configure_logging
 
     _configure_logging(settings.verbose)  # the libraries that log are imported only on this path
-    from lanser.daemon.server import parse_request
+    import contextlib
+    import json
+
     from lanser.errors import LanserError, RequestCancelled
     from lanser.orchestrator import Orchestrator, failure_bundle
+    from lanser.pipeline import answer_batch
 
     async def go() -> list[dict[str, Any]]:
         recorder = None
@@ -68,14 +71,9 @@ def _in_process(settings: Settings, requests: list[Any]) -> list[dict[str, Any]]
             return [_refused(raw, exc) for raw in requests]
         out = []
         async with orch:
-            with orch.batch():
-                for raw in requests:
-                    try:
-                        request = parse_request(raw)
-                    except LanserError as exc:
-                        out.append(failure_bundle(None, exc))
-                        continue
-                    out.append(await orch.run(request))
+            async with contextlib.aclosing(answer_batch(orch, requests, window=settings.window)) as answers:
+                async for answer in answers:
+                    out.append(answer.data if answer.data is not None else json.loads(answer.text))
         if recorder is not None:
             recorder.close()
         return out
@@ -183,9 +181,9 @@ COMMANDS = (definition, references, hover, symbols, diagnostics, locate)
 
 
 def _refused(raw: Any, exc: Any) -> dict[str, Any]:
-    from lanser.daemon.server import parse_request
     from lanser.errors import LanserError
     from lanser.orchestrator import failure_bundle
+    from lanser.pipeline import parse_request
 
     try:
         return failure_bundle(parse_request(raw), exc)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import json
 import os
@@ -20,9 +21,9 @@ from typing import Any
 
 from lanser import __version__
 from lanser.bundle.hashing import render_json
-from lanser.bundle.models import Request
 from lanser.errors import LanserError
 from lanser.orchestrator import Orchestrator, Rendered, failure_bundle
+from lanser.pipeline import DEFAULT_WINDOW, answer_batch, parse_request
 
 __all__ = ["Daemon", "main"]
 
@@ -79,11 +80,12 @@ class Daemon:
                 message = json.loads(line)
             except ValueError:
                 message = {"op": "invalid"}
-            async for reply in self._handle(message):
-                # Bundles arrive rendered (a cache hit is sent as stored); other replies are data.
-                text = reply if isinstance(reply, str) else render_json(reply)
-                writer.write(text.encode() + b"\n")
-                await writer.drain()
+            async with contextlib.aclosing(self._handle(message)) as replies:
+                async for reply in replies:
+                    # Bundles arrive rendered (a cache hit is sent as stored); other replies are data.
+                    text = reply if isinstance(reply, str) else render_json(reply)
+                    writer.write(text.encode() + b"\n")
+                    await writer.drain()
         except (ConnectionError, BrokenPipeError):
             pass
         finally:
@@ -102,9 +104,11 @@ class Daemon:
             # "coded": each line is "<exit code> <bundle>", so that the client
             # need not parse a bundle to learn its exit code.
             coded = bool(options.get("coded"))
-            with self.orch.batch():
-                for item in message.get("requests") or []:
-                    answer = await self.run_one(item)
+            requests = message.get("requests") or []
+            self.requests += len(requests)
+            async with contextlib.aclosing(answer_batch(self.orch, requests, window=_window(options))) as answers:
+                async for answer in answers:
+                    self.last = time.monotonic()
                     yield f"{answer.exit_code} {answer.text}" if coded else answer.text
         elif op == "status":
             yield self.status()
@@ -149,22 +153,11 @@ class Daemon:
         }
 
 
-def parse_request(raw: Any) -> Request:
-    """A Request from untrusted JSON data, or E/BAD_REQUEST saying what is wrong."""
-    from pydantic import ValidationError
-
-    from lanser.errors import BadRequest
-
-    if not isinstance(raw, dict):
-        raise BadRequest("a request must be a JSON object")
-    if "__invalid__" in raw:
-        raise BadRequest(str(raw["__invalid__"]))
+def _window(options: dict[str, Any]) -> int:
     try:
-        return Request.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "request"
-        raise BadRequest(f"invalid request: {where}: {first['msg']}", field=where) from None
+        return int(options.get("window", DEFAULT_WINDOW))
+    except (TypeError, ValueError):
+        return DEFAULT_WINDOW
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -176,7 +176,7 @@ class TaskEnv:
     # -- helpers ---------------------------------------------------------------
 
     def _lanser(self, raw: dict[str, Any]) -> dict[str, Any]:
-        from lanser.daemon.server import parse_request
+        from lanser.pipeline import parse_request
         from lanser.errors import LanserError
         from lanser.orchestrator import failure_bundle
 

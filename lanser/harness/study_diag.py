@@ -28,7 +28,7 @@ REMEASURE_VERSION = "remeasure-v2"
 
 
 def _count(root: Path, paths: list[str]) -> dict[str, float]:
-    from lanser.daemon.server import parse_request
+    from lanser.pipeline import parse_request
     from lanser.orchestrator import Orchestrator
     from lanser.reward import count_diagnostics
 

@@ -101,14 +101,19 @@ class ServerPool:
             except LsCrash as exc:
                 crashes += 1
                 name = session.spec.name if session is not None else language
-                self.restarts[name] = self.restarts.get(name, 0) + 1
+                # Requests in flight together see one crash together: the first to get
+                # here retires the session and counts the restart, the others retry on
+                # whatever session is current by then.
+                if session is None or self.sessions.get(name) is session:
+                    self.restarts[name] = self.restarts.get(name, 0) + 1
+                    if session is not None:
+                        self.sessions.pop(name, None)
                 if session is not None:
                     await session.close()
-                    self.sessions.pop(session.spec.name, None)
                 if crashes >= 2:
                     exc.details.setdefault("attempts", crashes)
                     raise
-                await asyncio.sleep(self.backoff * (2 ** min(self.restarts[name] - 1, 5)))
+                await asyncio.sleep(self.backoff * (2 ** min(self.restarts.get(name, 1) - 1, 5)))
             except ContentModified:
                 modified += 1
                 if modified > self.content_modified_retries:

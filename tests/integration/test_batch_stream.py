@@ -104,3 +104,23 @@ def test_a_daemon_that_goes_away_mid_batch_loses_nothing(sample: Path, env: dict
     assert got[:2] == [(canned[0], 0), (canned[1], 3)]
     assert "\n".join(text for text, _ in got[2:]) + "\n" == expected
     assert [code for _, code in got[2:]] == [json.loads(line)["meta"]["exit_code"] for line in expected.splitlines()]
+
+
+def test_pipelined_batch_is_byte_identical_to_one_request_at_a_time(sample: Path, env: dict[str, str]) -> None:
+    """Read-only requests go several at a time; diagnostics and workspace symbols are barriers.
+    Real basedpyright and clangd, each side a fresh process: the bundles must not change."""
+    lines = [*LINES[:4],
+             json.dumps({"cmd": "diagnostics", "selector": "pkg/shapes.py"}),
+             json.dumps({"cmd": "hover", "selector": "pkg/report.py@L10:C33"}),
+             json.dumps({"cmd": "symbols", "args": {"query": "area"}}),
+             json.dumps({"cmd": "locate", "selector": "pkg/shapes.py@L38:C5"}),
+             *LINES[4:]]
+    queries = "\n".join(lines) + "\n"
+    no_daemon = {**env, "LANSER_NO_DAEMON": "1"}
+    one = lanser(no_daemon, "-w", str(sample), "batch", "--pipeline", "1", "-", stdin=queries)
+    many = lanser(no_daemon, "-w", str(sample), "batch", "--pipeline", "16", "-", stdin=queries)
+    assert one.returncode == many.returncode == 2, one.stderr
+    assert len(many.stdout.splitlines()) == len(lines)
+    assert many.stdout == one.stdout
+    statuses = [json.loads(line)["status"] for line in many.stdout.splitlines()]
+    assert statuses == ["ok", "ok", "error", "ok", "ok", "ok", "ok", "ok", "ok", "error", "ok"]

@@ -321,6 +321,47 @@ def test_die_at_start_is_65(ws: Path, fake: Fake) -> None:
     assert_all_gone(fake)
 
 
+# -- a pipelined batch (several requests in flight) -------------------------
+
+
+def batch_lines(result: Any) -> list[dict[str, Any]]:
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def test_pipelined_batch_keeps_requests_in_flight_and_input_order(ws: Path, fake: Fake,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fake answers only once it holds three definitions, newest first: a batch that
+    waited for each answer would time out; this one gets every answer, each in its place."""
+    monkeypatch.setenv("FAKE_GATHER", "3")
+    fake.use("gather")
+    asked = [(line, col) for line in (1, 2, 3) for col in (1, 2)]
+    queries = "".join(json.dumps({"cmd": "definition", "selector": f"a.py@L{line}:C{col}"}) + "\n"
+                      for line, col in asked)
+    result = CliRunner().invoke(cli, ["--json", "-w", str(ws), "--timeout", "20", "batch", "--pipeline", "3", "-"],
+                                input=queries)
+    bundles = batch_lines(result)
+    assert result.exit_code == 0, [b.get("error") for b in bundles]
+    assert [b["request"]["selector"] for b in bundles] == [f"a.py@L{line}:C{col}" for line, col in asked]
+    assert [b["facts"]["definitions"][0]["range"][0] for b in bundles] == [line - 1 for line, _ in asked]
+    assert [e for e in fake.events() if e[0] == "answered"] == [("answered", "3", fake.pids()[0])] * 2
+    assert_all_gone(fake)
+
+
+def test_a_crash_with_requests_in_flight_restarts_the_server_once(ws: Path, fake: Fake) -> None:
+    """Four definitions in flight when the server dies: one restart, and every one is answered."""
+    fake.use("crash-once")
+    queries = "".join(json.dumps({"cmd": "definition", "selector": f"a.py@L1:C{col}"}) + "\n"
+                      for col in (1, 2, 3, 4))
+    result = CliRunner().invoke(cli, ["--json", "-w", str(ws), "--timeout", "20", "batch", "--pipeline", "4", "-"],
+                                input=queries)
+    bundles = batch_lines(result)
+    assert result.exit_code == 0, [b.get("error") for b in bundles]
+    assert [b["status"] for b in bundles] == ["ok"] * 4
+    assert len(fake.pids()) == 2, "one crash, one restart"
+    assert_all_gone(fake)
+
+
 # -- failures before any server is asked (real registry, no override) -------
 
 

@@ -39,6 +39,11 @@ Modes (what happens on ``textDocument/definition`` unless said otherwise):
     like ``ok`` but reports ``serverInfo.version`` ``"9.9"``.
 ``die-at-start``
     exits with code 4 (after a line on stderr) before answering ``initialize``.
+``gather``
+    holds definition requests until ``FAKE_GATHER`` (default 3) of them
+    have arrived, then answers them newest first, each with a Location at
+    the line it was asked about, and logs ``answered <n>``: a client that
+    waits for each answer before sending the next never gets one.
 
 ``shutdown`` is answered with ``null``; ``exit`` ends the process with 0 if
 ``shutdown`` came first, else 1; so does stdin closing (except in ``hang``).
@@ -54,10 +59,12 @@ import time
 
 MODES = (
     "ok", "crash-on-request", "crash-once", "hang", "garbage", "garbage-json",
-    "content-modified", "cancelled", "no-definition", "skew", "die-at-start",
+    "content-modified", "cancelled", "no-definition", "skew", "die-at-start", "gather",
 )
 
 MODE = sys.argv[1] if len(sys.argv) > 1 else "ok"
+GATHER = int(os.environ.get("FAKE_GATHER", "3"))
+HELD: list[dict] = []
 LOG = sys.argv[2] if len(sys.argv) > 2 else None
 STDIN = sys.stdin.buffer
 STDOUT = sys.stdout.buffer
@@ -132,6 +139,17 @@ def definition(msg: dict) -> None:
         return
     if MODE == "cancelled":
         send({"id": msg_id, "error": {"code": -32800, "message": "request cancelled"}})
+        return
+    if MODE == "gather":
+        HELD.append(msg)
+        if len(HELD) < GATHER:
+            return
+        log(f"answered {len(HELD)}")
+        while HELD:
+            held = HELD.pop()
+            line = held["params"]["position"]["line"]
+            rng = {"start": {"line": line, "character": 0}, "end": {"line": line, "character": 1}}
+            send({"id": held["id"], "result": {"uri": held["params"]["textDocument"]["uri"], "range": rng}})
         return
     uri = msg["params"]["textDocument"]["uri"]
     rng = {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 1}}
