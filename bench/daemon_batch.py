@@ -89,6 +89,8 @@ from nav_latency import (  # noqa: E402
     workspace_python,
 )
 
+from lanser.pipeline import DEFAULT_WINDOW  # noqa: E402
+
 OPS = ("definition", "references", "hover", "symbols")
 CLICK_FLOOR = (
     "import click, json\n"
@@ -796,17 +798,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--def-n", type=int, default=30, help="measured target-1 rounds (default 30)")
     p.add_argument("--def-warmup", type=int, default=3, help="discarded target-1 rounds first (default 3)")
     p.add_argument("--batch-n", type=int, default=1000, help="queries in the batch (default 1000)")
-    p.add_argument("--rounds", type=int, default=3,
+    p.add_argument("--rounds", type=int, default=5,
                    help="target-2 rounds, each with new distinct queries and the order of raw and lanser "
-                        "alternating; the verdict uses the median of the rounds' ratios (default 3)")
+                        "rotating; the verdict uses the median of the rounds' ratios (default 5)")
     p.add_argument("--seed", type=int, default=5, help="position sampling seed (default 5)")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds per server request (default 60)")
     p.add_argument("--lanser", default=None, help="lanser executable (default: next to this interpreter)")
     p.add_argument("--skip", action="append", default=[], choices=["def", "batch"], help="leave a target out")
-    p.add_argument("--pipeline", type=int, default=4,
+    p.add_argument("--pipeline", type=int, default=DEFAULT_WINDOW,
                    help="requests in flight: `lanser batch --pipeline N`, and a second raw client (its own server) "
                         "sending the same queries N at a time; the verdict compares lanser with the faster raw "
-                        "client of each round; 1 = both sequential, no second raw client (default 4)")
+                        "client of each round; 1 = both sequential, no second raw client (default: lanser's, "
+                        f"{DEFAULT_WINDOW})")
     p.add_argument("--skip-inproc", action="store_true", help="leave out the --no-daemon batch")
     p.add_argument("--raw-diag-pulls", choices=["auto", "once", "every", "none"], default="auto",
                    help="diagnostic pulls the raw batch sends before references, as lanser's _settle does: once per "

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import stat
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from hashlib import sha256
+else:
+    try:  # CPython's own SHA-256: importing hashlib loads OpenSSL, 2 ms of every CLI call
+        from _sha256 import sha256  # CPython <= 3.11
+    except ImportError:
+        try:
+            from _sha2 import sha256  # CPython >= 3.12
+        except ImportError:
+            from hashlib import sha256
 
 __all__ = ["daemon_key", "runtime_dir", "socket_path", "lock_path", "log_path"]
 
@@ -39,7 +50,7 @@ def daemon_key(workspace: str, python: str | None, version: str) -> str:
         "pins": pins.PINS,
         "env": {k: os.environ.get(k) for k in _KEY_ENV},
     }
-    return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:20]
+    return sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:20]
 
 
 def _code_fingerprint() -> str:
@@ -47,7 +58,7 @@ def _code_fingerprint() -> str:
     checkout moved on, an upgrade that kept the version string) is another daemon.  About 100
     ``stat`` calls, a fraction of a millisecond."""
     root = Path(__file__).resolve().parents[1]
-    h = hashlib.sha256()
+    h = sha256()
     stack = [str(root)]
     while stack:
         with os.scandir(stack.pop()) as entries:
