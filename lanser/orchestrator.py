@@ -110,8 +110,8 @@ class Orchestrator(MutationCommands):
         self._methods_of: dict[int, tuple[Any, list[str]]] = {}
         self.cache = BundleCache(self.root / ".lanser" / "cache" if disk_cache else None) if cache else None
         self._in_flight: dict[str, asyncio.Future[dict[str, Any]]] = {}
-        #: One project-loading diagnostics pull at a time, by id(session) (see :meth:`_settle`).
-        self._loading: dict[int, asyncio.Lock] = {}
+        #: Once-per-session waits (project loaded, index settled) that pipelined requests share.
+        self._locks: dict[tuple[int, str], asyncio.Lock] = {}
         self.pool = ServerPool(
             self.root,
             start_timeout=timeout,
@@ -209,6 +209,8 @@ class Orchestrator(MutationCommands):
                 self._held = after
         elif flight is not None:
             data = copy.deepcopy(await asyncio.shield(flight))  # shared with its first caller
+            if (data.get("error") or {}).get("code") == "E/REQUEST_CANCELLED":
+                data = await self._answer(request)  # its first caller went away, this one did not
         else:
             text = self.cache.get_text(key) if self.cache is not None else None
             if text is None:
@@ -487,10 +489,13 @@ class Orchestrator(MutationCommands):
         """
         if not s.spec.needs_index or s.index_settled:
             return False
-        await self._prime(s, language)
-        await self._settle_index(s)
-        s.index_settled = True
-        return True
+        async with self._lock(s, "index"):  # pipelined requests wait for the first one's wait
+            if s.index_settled:
+                return False
+            await self._prime(s, language)
+            await self._settle_index(s)
+            s.index_settled = True
+            return True
 
     async def _prime(self, s: LspSession, language: str) -> None:
         """Open one file so the server loads the project before a workspace-wide question.
@@ -508,6 +513,9 @@ class Orchestrator(MutationCommands):
             doc = s.sync_document(sources[0], language)
             await s.diagnostics(doc, self.timeout)
 
+    def _lock(self, s: LspSession, what: str) -> asyncio.Lock:
+        return self._locks.setdefault((id(s), what), asyncio.Lock())
+
     async def _settle(self, s: LspSession, doc: Document) -> None:
         """Let the server finish loading the project before a cross-file question.
 
@@ -521,7 +529,7 @@ class Orchestrator(MutationCommands):
             # every file; pulling again would re-check the file for nothing
             # (it cost more than the references themselves).  Pipelined
             # references wait for the first one's pull.
-            async with self._loading.setdefault(id(s), asyncio.Lock()):
+            async with self._lock(s, "project"):
                 if not s.project_loaded:
                     await s.diagnostics(doc, self.timeout)
                     s.project_loaded = True

@@ -11,6 +11,10 @@ reward) is a barrier: the requests before it are answered first, it runs
 alone, and only then does the pipeline fill again.  Bundles come out in
 input order, and a batch answers against one snapshot of the workspace
 (:meth:`Orchestrator.batch`), so the output is the same for every window.
+A request that failed for the server's sake (crash, timeout, cancellation)
+while others were in flight with it is asked again alone: a window must
+not turn one request's crash into its neighbours' failures, nor count time
+spent queued behind them against its timeout.
 
 A trace recorder forces a window of one: replay answers from the recorded
 frames in the order they were sent.
@@ -18,6 +22,7 @@ frames in the order they were sent.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import deque
 from collections.abc import AsyncGenerator, Iterable
 from typing import TYPE_CHECKING, Any
@@ -82,8 +87,27 @@ async def answer_batch(orch: Orchestrator, raws: Iterable[Any], *,
     from lanser.orchestrator import Rendered, failure_bundle
 
     window = 1 if orch.recorder is not None else max(1, min(int(window), MAX_WINDOW))
-    pending: deque[asyncio.Future[Rendered]] = deque()
+    pending: deque[_Slot] = deque()
     loop = asyncio.get_running_loop()
+
+    async def head() -> Rendered:
+        slot = pending.popleft()
+        answer = await slot.future
+        request = slot.request
+        if request is not None and slot.accompanied and _server_trouble(answer):
+            # Requests in flight together share a server's crash, timeout or restart: ask
+            # this one again alone, once the others are answered, as one at a time would.
+            await asyncio.wait([s.future for s in pending] or [slot.future])
+            answer = await orch.run_json(request)
+        return answer
+
+    def submit(request: Request) -> None:
+        slot = _Slot(request, asyncio.ensure_future(orch.run_json(request)))
+        for other in pending:
+            if not other.future.done():
+                other.accompanied = slot.accompanied = True
+        pending.append(slot)
+
     with orch.batch():
         try:
             for raw in raws:
@@ -93,22 +117,40 @@ async def answer_batch(orch: Orchestrator, raws: Iterable[Any], *,
                     data = failure_bundle(None, exc)
                     done: asyncio.Future[Rendered] = loop.create_future()
                     done.set_result(Rendered(render_json(data), data))
-                    pending.append(done)
+                    pending.append(_Slot(None, done))
                     continue
                 if not pipelined(request):
                     while pending:
-                        yield await pending.popleft()
+                        yield await head()
                     yield await orch.run_json(request)
                     continue
                 while len(pending) >= window:
-                    yield await pending.popleft()
-                pending.append(asyncio.ensure_future(orch.run_json(request)))
+                    yield await head()
+                submit(request)
             while pending:
-                yield await pending.popleft()
+                yield await head()
         finally:
-            for future in pending:  # the reader went away: what it will not read need not be answered
-                future.cancel()
-                future.add_done_callback(_retrieve)
+            for slot in pending:  # the reader went away: what it will not read need not be answered
+                slot.future.cancel()
+                slot.future.add_done_callback(_retrieve)
+
+
+@dataclasses.dataclass
+class _Slot:
+    """A request of the window: its answer to come, and whether others were in flight with it."""
+
+    request: Request | None  # None: a line that is not a Request (its answer is ready)
+    future: asyncio.Future[Rendered]
+    accompanied: bool = False
+
+
+#: Failures of the server rather than of the request; never cached (``orchestrator._cacheable``).
+_TROUBLE = frozenset({"E/LS_CRASH", "E/LS_TIMEOUT", "E/REQUEST_CANCELLED", "E/CONTENT_MODIFIED"})
+
+
+def _server_trouble(answer: Rendered) -> bool:
+    data = answer.data  # None only for a cache hit, and the cache holds no server trouble
+    return data is not None and data.get("status") == "error" and (data.get("error") or {}).get("code") in _TROUBLE
 
 
 def _retrieve(future: asyncio.Future[Any]) -> None:

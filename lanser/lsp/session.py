@@ -369,7 +369,11 @@ class LspSession:
             fut = self.client.protocol.send_request_async(method, params, msg_id=msg_id)
         except (OSError, RuntimeError) as exc:
             raise self._crash(f"cannot be written to ({exc})") from exc
-        done, _ = await asyncio.wait({fut, self._dead}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        try:
+            done, _ = await asyncio.wait({fut, self._dead}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            self._abandon(msg_id, fut)  # the caller went away (a batch's reader): the server need not finish
+            raise
         if fut in done:
             try:
                 return fut.result()
@@ -380,18 +384,22 @@ class LspSession:
         if self._dead in done:
             fut.cancel()
             raise self._dead.result()
-        fut.cancel()
-        self.client.protocol._request_futures.pop(msg_id, None)
-        try:
-            self.client.protocol.notify("$/cancelRequest", lsp.CancelParams(id=msg_id))
-        except Exception:  # the server may already be gone; the timeout is the news
-            pass
+        self._abandon(msg_id, fut)
         raise LsTimeout(
             f"{self.spec.name} did not answer {method} within {timeout:g}s",
             server=self.spec.name,
             method=method,
             timeout=timeout,
         )
+
+    def _abandon(self, msg_id: str, fut: Any) -> None:
+        """Stop waiting for a request and ask the server to cancel it."""
+        fut.cancel()
+        self.client.protocol._request_futures.pop(msg_id, None)
+        try:
+            self.client.protocol.notify("$/cancelRequest", lsp.CancelParams(id=msg_id))
+        except Exception:  # the server may already be gone
+            pass
 
     def notify(self, method: str, params: Any) -> None:
         try:

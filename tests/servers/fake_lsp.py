@@ -39,6 +39,9 @@ Modes (what happens on ``textDocument/definition`` unless said otherwise):
     like ``ok`` but reports ``serverInfo.version`` ``"9.9"``.
 ``die-at-start``
     exits with code 4 (after a line on stderr) before answering ``initialize``.
+``slow``
+    answers like ``ok`` after ``FAKE_DELAY`` seconds (default 0.4), one
+    request after another.
 ``gather``
     holds definition requests until ``FAKE_GATHER`` (default 3) of them
     have arrived, then answers them newest first, each with a Location at
@@ -59,7 +62,7 @@ import time
 
 MODES = (
     "ok", "crash-on-request", "crash-once", "hang", "garbage", "garbage-json",
-    "content-modified", "cancelled", "no-definition", "skew", "die-at-start", "gather",
+    "content-modified", "cancelled", "no-definition", "skew", "die-at-start", "gather", "slow",
 )
 
 MODE = sys.argv[1] if len(sys.argv) > 1 else "ok"
@@ -140,6 +143,8 @@ def definition(msg: dict) -> None:
     if MODE == "cancelled":
         send({"id": msg_id, "error": {"code": -32800, "message": "request cancelled"}})
         return
+    if MODE == "slow":
+        time.sleep(float(os.environ.get("FAKE_DELAY", "0.4")))
     if MODE == "gather":
         HELD.append(msg)
         if len(HELD) < GATHER:
