@@ -220,7 +220,10 @@ class LspSession:
             general=lsp.GeneralClientCapabilities(
                 position_encodings=[lsp.PositionEncodingKind(e) for e in self.encodings]
             ),
-            window=lsp.WindowClientCapabilities(work_done_progress=True),
+            # Progress is how lanser sees an index settle; a server without one need not report it
+            # (basedpyright would wrap each references search in a progress round trip: three
+            # messages more each, one of them a request lanser must answer before the search goes on).
+            window=lsp.WindowClientCapabilities(work_done_progress=self.spec.needs_index),
             workspace=lsp.WorkspaceClientCapabilities(
                 configuration=True,
                 workspace_folders=True,
