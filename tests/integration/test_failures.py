@@ -364,14 +364,14 @@ def test_a_crash_with_requests_in_flight_restarts_the_server_once(ws: Path, fake
 
 def test_a_request_timed_out_in_the_window_is_asked_again_alone(ws: Path, fake: Fake,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    """The server takes 0.4 s a request, one at a time; with four in flight and a 1 s timeout the
+    """The server takes 0.6 s a request, one at a time; with four in flight and a 1.5 s timeout the
     last ones time out waiting behind the others, and are asked again alone, as a sequential batch
     would have asked them: every answer arrives."""
-    monkeypatch.setenv("FAKE_DELAY", "0.4")
+    monkeypatch.setenv("FAKE_DELAY", "0.6")
     fake.use("slow")
     queries = "".join(json.dumps({"cmd": "definition", "selector": f"a.py@L1:C{col}"}) + "\n"
                       for col in (1, 2, 3, 4))
-    result = CliRunner().invoke(cli, ["--json", "-w", str(ws), "--timeout", "1", "batch", "--pipeline", "4", "-"],
+    result = CliRunner().invoke(cli, ["--json", "-w", str(ws), "--timeout", "1.5", "batch", "--pipeline", "4", "-"],
                                 input=queries)
     bundles = batch_lines(result)
     assert result.exit_code == 0, [b.get("error") for b in bundles]

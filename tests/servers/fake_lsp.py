@@ -41,7 +41,9 @@ Modes (what happens on ``textDocument/definition`` unless said otherwise):
     exits with code 4 (after a line on stderr) before answering ``initialize``.
 ``slow``
     answers like ``ok`` after ``FAKE_DELAY`` seconds (default 0.4), one
-    request after another.
+    request after another; honours ``$/cancelRequest`` as a real server
+    does (a cancelled request is answered with error -32800, at once if
+    its turn had not come).
 ``gather``
     holds definition requests until ``FAKE_GATHER`` (default 3) of them
     have arrived, then answers them newest first, each with a Location at
@@ -57,7 +59,9 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import sys
+import threading
 import time
 
 MODES = (
@@ -67,6 +71,8 @@ MODES = (
 
 MODE = sys.argv[1] if len(sys.argv) > 1 else "ok"
 GATHER = int(os.environ.get("FAKE_GATHER", "3"))
+#: Ids of requests the client cancelled, noted as soon as the cancellation is read.
+CANCELLED: set = set()
 HELD: list[dict] = []
 LOG = sys.argv[2] if len(sys.argv) > 2 else None
 STDIN = sys.stdin.buffer
@@ -144,7 +150,11 @@ def definition(msg: dict) -> None:
         send({"id": msg_id, "error": {"code": -32800, "message": "request cancelled"}})
         return
     if MODE == "slow":
-        time.sleep(float(os.environ.get("FAKE_DELAY", "0.4")))
+        if msg_id not in CANCELLED:
+            time.sleep(float(os.environ.get("FAKE_DELAY", "0.4")))
+        if msg_id in CANCELLED:
+            send({"id": msg_id, "error": {"code": -32800, "message": "request cancelled"}})
+            return
     if MODE == "gather":
         HELD.append(msg)
         if len(HELD) < GATHER:
@@ -168,8 +178,20 @@ def main() -> None:
     if MODE == "die-at-start":
         die(4, "dying before initialize")
     shut_down = False
+    inbox: queue.Queue = queue.Queue()
+
+    def reader() -> None:  # reads ahead, so that a cancellation is seen while a request is worked on
+        while True:
+            msg = read_message()
+            if msg is not None and msg.get("method") == "$/cancelRequest":
+                CANCELLED.add(msg["params"]["id"])
+            inbox.put(msg)
+            if msg is None:
+                return
+
+    threading.Thread(target=reader, daemon=True).start()
     while True:
-        msg = read_message()
+        msg = inbox.get()
         if msg is None:  # stdin closed without exit
             while MODE == "hang":  # a stuck server does not notice its client is gone
                 time.sleep(3600)
