@@ -801,10 +801,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--def-n", type=int, default=30, help="measured target-1 rounds (default 30)")
     p.add_argument("--def-warmup", type=int, default=3, help="discarded target-1 rounds first (default 3)")
     p.add_argument("--batch-n", type=int, default=1000, help="queries in the batch (default 1000)")
-    p.add_argument("--rounds", type=int, default=6,
+    p.add_argument("--rounds", type=int, default=12,
                    help="target-2 rounds, each with new distinct queries and the order of raw and lanser "
                         "rotating (each side first, second and last equally often with a multiple of 3); the verdict "
-                        "uses the median of the rounds' ratios (default 6)")
+                        "uses the median of the rounds' ratios (default 12)")
     p.add_argument("--seed", type=int, default=5, help="position sampling seed (default 5)")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds per server request (default 60)")
     p.add_argument("--lanser", default=None, help="lanser executable (default: next to this interpreter)")
