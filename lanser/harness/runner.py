@@ -164,7 +164,8 @@ class TaskEnv:
                 break
             if name == "build" and res.exit_code != 0:
                 break
-        verdict = grading.grade(stages, self.task.oracles.model_dump(mode="json"))
+        oracles = self.task.oracles.model_dump(mode="json")
+        verdict = grading.grade(stages, oracles, baseline_sanitizer=oracles["known_sanitizer_reports"])
         return verdict, stages, patch
 
     def environment(self, image_id: str | None = None) -> dict[str, Any]:

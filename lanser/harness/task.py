@@ -153,9 +153,19 @@ class Commands(_Frozen):
     sanitize: str | None = None
 
 
+class KnownReport(_Frozen):
+    """A sanitizer report the project makes before any change (``grading.parse_sanitizers``'s key)."""
+
+    tool: str = Field(min_length=1)
+    kind: str = Field(min_length=1)
+    frame: str = Field(min_length=1)
+
+
 class Oracles(_Frozen):
     fail_to_pass: tuple[str, ...] = ()
     pass_to_pass: tuple[str, ...] = ()
+    #: Reports the sanitizer build gives at the start commit: never blamed on the agent.
+    known_sanitizer_reports: tuple[KnownReport, ...] = ()
 
 
 class Limits(_Frozen):
@@ -167,6 +177,10 @@ class Limits(_Frozen):
     cpus: float = Field(default=1.0, gt=0)
     pids: int = Field(default=256, ge=8)
     max_steps: int = Field(default=50, ge=1)
+
+
+#: (section, field) of TaskSpec fields added after harness version h2 (see :meth:`TaskSpec.key`).
+_LATER_FIELDS = (("oracles", "known_sanitizer_reports"),)
 
 
 class TaskSpec(_Frozen):
@@ -190,8 +204,16 @@ class TaskSpec(_Frozen):
         return source
 
     def key(self) -> str:
-        """Content hash of the whole spec: the identity results are stored under."""
-        return hashlib.sha256(json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
+        """Content hash of the whole spec: the identity results are stored under.
+
+        Fields added since harness version h2 enter the hash only when set, so
+        the tasks that do not use them keep the keys their results are stored under.
+        """
+        data = self.model_dump(mode="json")
+        for section, name in _LATER_FIELDS:
+            if not data[section][name]:
+                del data[section][name]
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
     @property
     def slug(self) -> str:

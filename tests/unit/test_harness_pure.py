@@ -92,3 +92,31 @@ def test_agents() -> None:
     assert [replay.act({})["type"] for _ in range(3)] == ["edit", "run", "submit"]
     with pytest.raises(BadRequest):
         make_agent("telepathy")
+
+
+def test_known_sanitizer_reports_reach_the_grade_and_leave_old_keys_alone() -> None:
+    """The sanitizer reports a project makes before any change are part of the task, are not
+    blamed on the agent, and a task without any keeps the key its results were stored under."""
+    import hashlib
+    import json
+
+    from lanser.harness.task import KnownReport
+
+    task = load_tasks(TOY / "tasks.jsonl")[0]
+    old_key = hashlib.sha256(json.dumps(
+        {**task.model_dump(mode="json"),
+         "oracles": {k: v for k, v in task.oracles.model_dump(mode="json").items()
+                     if k != "known_sanitizer_reports"}}, sort_keys=True).encode()).hexdigest()
+    assert task.key() == old_key
+    (report,) = parse_sanitizers(ASAN_LOG)
+    known = task.model_copy(update={"oracles": task.oracles.model_copy(update={
+        "known_sanitizer_reports": (KnownReport(tool=report["tool"], kind=report["kind"], frame=report["frame"]),)})})
+    assert known.key() != task.key()
+    oracles = known.oracles.model_dump(mode="json")
+    ok = {"exit_code": 0, "output": ""}
+    passing = {"exit_code": 0, "output": "".join(f"ok {i} - {t}\n" for i, t in enumerate(
+        (*oracles["fail_to_pass"], *oracles["pass_to_pass"]), 1))}
+    sanitize = {"exit_code": 1, "output": ASAN_LOG}
+    assert grade({"build": ok, "test": passing, "sanitize": sanitize}, oracles,
+                 baseline_sanitizer=oracles["known_sanitizer_reports"])["outcome"] == "resolved"
+    assert grade({"build": ok, "test": passing, "sanitize": sanitize}, oracles)["outcome"] == "sanitizer_error"

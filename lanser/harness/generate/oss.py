@@ -32,7 +32,7 @@ from lanser.harness.generate import faults as F
 from lanser.harness.generate import statements as S
 from lanser.harness.generate.profiles import Profile
 from lanser.harness.generate.sandboxed import Outcome, Workbench
-from lanser.harness.task import Commands, Limits, Oracles, Source, TaskSpec
+from lanser.harness.task import Commands, KnownReport, Limits, Oracles, Source, TaskSpec
 
 __all__ = ["Candidate", "Generated", "candidates", "generate", "qualifiers"]
 
@@ -136,6 +136,7 @@ def generate(source: Source, base: Path, profile: Profile, *, project: str, seed
                                   stage="baseline", log_tail=base_run.test_log[-3000:])
     baseline_reports = base_run.sanitizer or []
     known = {_report_key(r) for r in baseline_reports}
+    known_reports = tuple(KnownReport(tool=t, kind=k, frame=f) for t, k, f in sorted(known))
     passing = sorted(t for t, v in base_run.tests.items() if v == "pass")
     commands = Commands(setup=profile.setup, build=profile.build, test=profile.test, sanitize=profile.sanitize)
     limits = Limits(wall_s=profile.wall_s, memory_mb=profile.memory_mb, cpus=1.0, pids=256, max_steps=50)
@@ -201,7 +202,9 @@ def generate(source: Source, base: Path, profile: Profile, *, project: str, seed
         got[group] += 1
         tasks.append(TaskSpec(id=task_id, language="c", image="base", source=source, commands=commands,
                               problem=problem, start_patch=start_patch, gold_patch=gold_patch,
-                              oracles=Oracles(fail_to_pass=tuple(f2p), pass_to_pass=tuple(p2p)), limits=limits))
+                              oracles=Oracles(fail_to_pass=tuple(f2p), pass_to_pass=tuple(p2p),
+                                              known_sanitizer_reports=known_reports),
+                              limits=limits))
         meta.append({"id": task_id, "kind": e.kind, "function": e.function, "path": e.path, "line": cand.fn.line,
                      "fault": e.description, "sanitizer_caught": bool(verdict["new_reports"]),
                      "sanitizer_reports": [r["summary"] for r in verdict["new_reports"]],
