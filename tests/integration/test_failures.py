@@ -324,9 +324,17 @@ def test_die_at_start_is_65(ws: Path, fake: Fake) -> None:
 # -- a pipelined batch (several requests in flight) -------------------------
 
 
-def batch_lines(result: Any) -> list[dict[str, Any]]:
+def pipelined_batch(ws: Path, selectors: list[str], *, window: int, timeout: str) -> list[dict[str, Any]]:
+    """``lanser batch --pipeline WINDOW`` of one definition per selector; every bundle must be ok."""
+    queries = "".join(json.dumps({"cmd": "definition", "selector": sel}) + "\n" for sel in selectors)
+    result = CliRunner().invoke(cli, ["--json", "-w", str(ws), "--timeout", timeout, "batch", "--pipeline",
+                                      str(window), "-"], input=queries)
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
-    return [json.loads(line) for line in result.stdout.splitlines()]
+    bundles = [json.loads(line) for line in result.stdout.splitlines()]
+    assert result.exit_code == 0, [b.get("error") for b in bundles]
+    assert [b["status"] for b in bundles] == ["ok"] * len(selectors)
+    assert [b["request"]["selector"] for b in bundles] == selectors
+    return bundles
 
 
 def test_pipelined_batch_keeps_requests_in_flight_and_input_order(ws: Path, fake: Fake,
@@ -336,13 +344,7 @@ def test_pipelined_batch_keeps_requests_in_flight_and_input_order(ws: Path, fake
     monkeypatch.setenv("FAKE_GATHER", "3")
     fake.use("gather")
     asked = [(line, col) for line in (1, 2, 3) for col in (1, 2)]
-    queries = "".join(json.dumps({"cmd": "definition", "selector": f"a.py@L{line}:C{col}"}) + "\n"
-                      for line, col in asked)
-    result = CliRunner().invoke(cli, ["--json", "-w", str(ws), "--timeout", "20", "batch", "--pipeline", "3", "-"],
-                                input=queries)
-    bundles = batch_lines(result)
-    assert result.exit_code == 0, [b.get("error") for b in bundles]
-    assert [b["request"]["selector"] for b in bundles] == [f"a.py@L{line}:C{col}" for line, col in asked]
+    bundles = pipelined_batch(ws, [f"a.py@L{line}:C{col}" for line, col in asked], window=3, timeout="20")
     assert [b["facts"]["definitions"][0]["range"][0] for b in bundles] == [line - 1 for line, _ in asked]
     assert [e for e in fake.events() if e[0] == "answered"] == [("answered", "3", fake.pids()[0])] * 2
     assert_all_gone(fake)
@@ -351,13 +353,7 @@ def test_pipelined_batch_keeps_requests_in_flight_and_input_order(ws: Path, fake
 def test_a_crash_with_requests_in_flight_restarts_the_server_once(ws: Path, fake: Fake) -> None:
     """Four definitions in flight when the server dies: one restart, and every one is answered."""
     fake.use("crash-once")
-    queries = "".join(json.dumps({"cmd": "definition", "selector": f"a.py@L1:C{col}"}) + "\n"
-                      for col in (1, 2, 3, 4))
-    result = CliRunner().invoke(cli, ["--json", "-w", str(ws), "--timeout", "20", "batch", "--pipeline", "4", "-"],
-                                input=queries)
-    bundles = batch_lines(result)
-    assert result.exit_code == 0, [b.get("error") for b in bundles]
-    assert [b["status"] for b in bundles] == ["ok"] * 4
+    pipelined_batch(ws, [f"a.py@L1:C{col}" for col in (1, 2, 3, 4)], window=4, timeout="20")
     assert len(fake.pids()) == 2, "one crash, one restart"
     assert_all_gone(fake)
 
@@ -369,13 +365,7 @@ def test_a_request_timed_out_in_the_window_is_asked_again_alone(ws: Path, fake: 
     would have asked them: every answer arrives."""
     monkeypatch.setenv("FAKE_DELAY", "0.6")
     fake.use("slow")
-    queries = "".join(json.dumps({"cmd": "definition", "selector": f"a.py@L1:C{col}"}) + "\n"
-                      for col in (1, 2, 3, 4))
-    result = CliRunner().invoke(cli, ["--json", "-w", str(ws), "--timeout", "1.5", "batch", "--pipeline", "4", "-"],
-                                input=queries)
-    bundles = batch_lines(result)
-    assert result.exit_code == 0, [b.get("error") for b in bundles]
-    assert [b["status"] for b in bundles] == ["ok"] * 4
+    pipelined_batch(ws, [f"a.py@L1:C{col}" for col in (1, 2, 3, 4)], window=4, timeout="1.5")
     assert fake.received("textDocument/definition") > 4, "nothing timed out: the test proves nothing"
     assert fake.received("$/cancelRequest") >= 1
     assert len(fake.pids()) == 1, "a timeout must not restart the server"
