@@ -130,11 +130,25 @@ def _configure_logging(verbose: bool) -> None:
 def main() -> None:
     """Console-script entry point: the only place the process exits."""
     debug = bool(os.environ.get("LANSER_DEBUG"))
+    as_json = "--json" in sys.argv[1:]
     try:
-        cli.main(prog_name="lanser", standalone_mode=True)
+        # Not standalone: click would print a usage error as text even under --json.
+        code = cli.main(prog_name="lanser", standalone_mode=False)
+    except click.UsageError as exc:  # a bad option or argument: E/BAD_REQUEST, exit 2
+        from lanser.cli.render import usage_error
+
+        sys.exit(usage_error(exc, as_json))
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.Abort:  # Ctrl-C at a prompt
+        click.echo("Aborted!", err=True)
+        sys.exit(1)
     except Exception as exc:  # a bug, never a user's fault: no traceback unless asked
         if debug:
             raise
         from lanser.cli.render import internal_error
 
-        sys.exit(internal_error(exc, "--json" in sys.argv))
+        sys.exit(internal_error(exc, as_json))
+    # Commands end with SystemExit; what comes back is --help's or --version's exit code.
+    sys.exit(code if isinstance(code, int) else 0)

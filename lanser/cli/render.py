@@ -110,6 +110,18 @@ def render_json(data: Any, *, pretty: bool = False) -> str:
     return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
+def usage_error(exc: click.UsageError, as_json: bool) -> int:
+    """A command line click cannot parse: its usage text on stderr, and under ``--json`` an
+    E/BAD_REQUEST error object on stdout, so that an agent reads why; exit 2."""
+    exc.show()
+    if as_json:
+        command = exc.ctx.command_path if exc.ctx is not None else "lanser"
+        sys.stdout.write(render_json({"status": "error", "error": {
+            "code": "E/BAD_REQUEST", "exitCode": 2, "message": exc.format_message(),
+            "details": {"command": command}}, "meta": {"exit_code": 2}}) + "\n")
+    return 2
+
+
 def internal_error(exc: BaseException, as_json: bool) -> int:
     message = f"internal error ({type(exc).__name__}: {exc}); rerun with LANSER_DEBUG=1 for a traceback"
     if as_json:

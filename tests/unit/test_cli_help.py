@@ -52,3 +52,29 @@ def test_missing_workspace_is_not_found(tmp_path) -> None:
     assert result.stdout == ""
     assert result.stderr.startswith("lanser: E/NOT_FOUND: workspace")
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(("argv", "said"), [
+    (["def"], "Missing argument 'SELECTOR'"),
+    (["--index-io", "utf-32", "def", "a.py@L1:C1"], "Invalid value for '--index-io'"),
+    (["batch", "--pipeline", "0", "-"], "Invalid value for '--pipeline'"),
+    (["no-such-command"], "No such command 'no-such-command'"),
+])
+def test_usage_errors_under_json_are_e_bad_request_objects(argv: list[str], said: str, tmp_path) -> None:
+    """The console entry point (not CliRunner): under --json a command line click cannot parse
+    still gives one JSON error on stdout, exit 2; without --json only the usage text, on stderr."""
+    import json
+    import subprocess
+    import sys
+
+    def run(*opts: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-c", "from lanser.cli.main import main; main()", *opts,
+                               "-w", str(tmp_path), *argv], capture_output=True, text=True, timeout=60, input="")
+
+    as_json = run("--json")
+    assert as_json.returncode == 2
+    error = json.loads(as_json.stdout)["error"]
+    assert error["code"] == "E/BAD_REQUEST" and error["exitCode"] == 2 and said in error["message"]
+    assert said in as_json.stderr  # the usage text stays, for a human reading the log
+    text = run()
+    assert text.returncode == 2 and text.stdout == "" and said in text.stderr
