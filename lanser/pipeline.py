@@ -149,8 +149,12 @@ _TROUBLE = frozenset({"E/LS_CRASH", "E/LS_TIMEOUT", "E/REQUEST_CANCELLED", "E/CO
 
 
 def _server_trouble(answer: Rendered) -> bool:
+    """A failure the window may have caused: not an error the server answered this request with."""
     data = answer.data  # None only for a cache hit, and the cache holds no server trouble
-    return data is not None and data.get("status") == "error" and (data.get("error") or {}).get("code") in _TROUBLE
+    if data is None or data.get("status") != "error":
+        return False
+    error = data.get("error") or {}
+    return error.get("code") in _TROUBLE and "rpcCode" not in (error.get("details") or {})
 
 
 def _retrieve(future: asyncio.Future[Any]) -> None:

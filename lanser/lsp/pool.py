@@ -3,8 +3,12 @@
 ``ServerPool.call`` runs one operation against the session of a language.
 A crash (exit, closed pipe, garbage on the wire) restarts the server after
 a backoff and retries the operation once; if it fails again the error is
-:class:`LsCrash`.  ``ContentModified`` answers are retried a few times
-before they surface.  Timeouts are not retried: the deadline is the
+:class:`LsCrash`.  A server that answers a request with an error of its
+own (JSON-RPC InternalError and the like: an :class:`LsCrash` with an
+``rpcCode``) is alive: the operation is asked again on it first, and the
+server is restarted only if that fails too (a restart costs every other
+request a cold server).  ``ContentModified`` answers are retried a few
+times before they surface.  Timeouts are not retried: the deadline is the
 caller's.
 """
 
@@ -12,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -22,6 +27,8 @@ from lanser.lsp.session import LspSession
 from lanser.lsp.transport import FrameSink, Transport
 
 __all__ = ["ServerPool"]
+
+log = logging.getLogger("lanser.lsp")
 
 T = TypeVar("T")
 
@@ -93,19 +100,29 @@ class ServerPool:
     async def call(self, language: str, op: Callable[[LspSession], Awaitable[T]]) -> T:
         crashes = 0
         modified = 0
+        asked_again = False
         while True:
             session = None
             try:
                 session = await self.session(language)
                 return await op(session)
             except LsCrash as exc:
+                answered = "rpcCode" in exc.details and session is not None and session.alive
+                if answered and not asked_again:
+                    asked_again = True  # the server answered, with an error: ask it once more before a restart
+                    log.warning("%s answered with an error; asking again: %s", language, exc)
+                    continue
                 crashes += 1
+                if answered and crashes >= 2:  # the request fails, not the server: leave the server be
+                    exc.details.setdefault("attempts", crashes)
+                    raise
                 name = session.spec.name if session is not None else language
                 # Requests in flight together see one crash together: the first to get
                 # here retires the session and counts the restart, the others retry on
                 # whatever session is current by then.
                 if session is None or self.sessions.get(name) is session:
                     self.restarts[name] = self.restarts.get(name, 0) + 1
+                    log.warning("restarting %s: %s", name, exc)
                     if session is not None:
                         self.sessions.pop(name, None)
                 if session is not None:

@@ -626,8 +626,11 @@ class LspSession:
             # lanser applies edits itself, through its guards; never on the server's say.
             return lsp.ApplyWorkspaceEditResult(applied=False, failure_reason="lanser applies edits itself")
 
+        # basedpyright reports its analysis with notifications of its own when the client takes no
+        # work-done progress; unhandled, each one costs a warning in the daemon's log.
         for method in ("workspace/semanticTokens/refresh", "workspace/inlayHint/refresh",
-                       "workspace/codeLens/refresh", "workspace/diagnostic/refresh"):
+                       "workspace/codeLens/refresh", "workspace/diagnostic/refresh",
+                       "pyright/beginProgress", "pyright/reportProgress", "pyright/endProgress"):
             fm.feature(method)(lambda params: None)
 
 

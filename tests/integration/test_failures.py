@@ -263,6 +263,19 @@ def test_crash_once_succeeds_after_restart(ws: Path, fake: Fake) -> None:
     assert_all_gone(fake)
 
 
+def test_an_error_answer_is_asked_again_without_a_restart(ws: Path, fake: Fake) -> None:
+    """A server that answers with an internal error is alive: asked again, it answers; no restart
+    (basedpyright answers some references with "Debug Failure"; a restart made every request after
+    it wait for a cold server)."""
+    fake.use("internal-error-once")
+    result = invoke(ws, "def", "a.py@L2:C7")
+    data = one_json(result)
+    assert result.exit_code == 0, data.get("error")
+    assert len(fake.pids()) == 1
+    assert fake.received("textDocument/definition") == 2
+    assert_all_gone(fake)
+
+
 @pytest.mark.parametrize("mode", ["garbage", "garbage-json"])
 def test_garbage_on_the_wire_is_65(ws: Path, fake: Fake, mode: str) -> None:
     fake.use(mode)

@@ -39,6 +39,9 @@ Modes (what happens on ``textDocument/definition`` unless said otherwise):
     like ``ok`` but reports ``serverInfo.version`` ``"9.9"``.
 ``die-at-start``
     exits with code 4 (after a line on stderr) before answering ``initialize``.
+``internal-error-once``
+    answers the first definition request recorded in ``LOG`` with
+    JSON-RPC error -32603 (InternalError) and stays up; like ``ok`` afterwards.
 ``slow``
     answers like ``ok`` after ``FAKE_DELAY`` seconds (default 0.4), one
     request after another; honours ``$/cancelRequest`` as a real server
@@ -66,7 +69,7 @@ import time
 
 MODES = (
     "ok", "crash-on-request", "crash-once", "hang", "garbage", "garbage-json",
-    "content-modified", "cancelled", "no-definition", "skew", "die-at-start", "gather", "slow",
+    "content-modified", "cancelled", "no-definition", "skew", "die-at-start", "gather", "slow", "internal-error-once",
 )
 
 MODE = sys.argv[1] if len(sys.argv) > 1 else "ok"
@@ -145,6 +148,9 @@ def definition(msg: dict) -> None:
         return
     if MODE == "content-modified":
         send({"id": msg_id, "error": {"code": -32801, "message": "content modified"}})
+        return
+    if MODE == "internal-error-once" and logged("recv textDocument/definition") == 1:
+        send({"id": msg_id, "error": {"code": -32603, "message": "Debug Failure. Did not find evaluation scope"}})
         return
     if MODE == "cancelled":
         send({"id": msg_id, "error": {"code": -32800, "message": "request cancelled"}})
