@@ -40,7 +40,8 @@ __all__ = ["DEFAULT_WINDOW", "MAX_WINDOW", "answer_batch", "parse_request", "pip
 #: Requests kept in flight by default.  bench/daemon_batch.py, 1,000 queries on rich, quiet machine:
 #: lanser / raw (raw pipelined alike) 1.11x at 4, 1.09x at 8, 1.04x at 16 (bench/DAEMON.md).
 DEFAULT_WINDOW = 16
-#: More gains nothing (the server answers one at a time) and holds more answers in memory.
+#: More holds more answers in memory and gains nothing: basedpyright answers one request at a time,
+#: clangd on a few worker threads.
 MAX_WINDOW = 64
 
 _READ_ONLY = frozenset({"definition", "references", "hover", "locate"})

@@ -385,6 +385,40 @@ def test_a_request_timed_out_in_the_window_is_asked_again_alone(ws: Path, fake: 
     assert_all_gone(fake)
 
 
+def test_a_reader_gone_mid_batch_cancels_what_is_in_flight(ws: Path, fake: Fake, daemon_env: dict[str, str],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Through a real daemon: the batch's reader goes away after the first bundle; the requests
+    still in flight are cancelled on the server (not left to run), and the daemon answers the
+    same batch in full next time."""
+    monkeypatch.setenv("FAKE_DELAY", "0.5")
+    fake.use("slow")
+    env = {**daemon_env, "LANSER_SERVER_OVERRIDES": str(fake.overrides), "FAKE_DELAY": "0.5"}
+    queries = "".join(json.dumps({"cmd": "definition", "selector": f"a.py@L2:C{col}"}) + "\n"
+                      for col in range(1, 9))  # print(x)
+    argv = [sys.executable, "-c", ENTRY, "--json", "-w", str(ws), "--timeout", "20"]
+    try:
+        proc = subprocess.Popen([*argv, "batch", "--pipeline", "8", "-"], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(queries)
+        proc.stdin.close()
+        first = json.loads(proc.stdout.readline())
+        assert first["status"] == "ok"
+        proc.kill()  # the reader goes away with seven answers to come
+        proc.wait(timeout=30)
+        wait_until(lambda: fake.received("$/cancelRequest") >= 1, 20, "a $/cancelRequest at the server")
+        again = subprocess.run([*argv, "batch", "-"], input=queries, capture_output=True, text=True, env=env,
+                               timeout=120)
+        assert again.returncode == 0, again.stderr
+        assert [json.loads(line)["status"] for line in again.stdout.splitlines()] == ["ok"] * 8
+        # The cancelled ones were not answered (nor cached): the second batch asked them again.
+        assert fake.received("textDocument/definition") > 8
+        assert len(fake.pids()) == 1, "a reader going away must not restart the server"
+    finally:
+        subprocess.run([*argv, "daemon", "stop"], env=env, capture_output=True, timeout=60)
+    assert_all_gone(fake)
+
+
 # -- failures before any server is asked (real registry, no override) -------
 
 
