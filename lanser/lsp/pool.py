@@ -5,9 +5,8 @@ A crash (exit, closed pipe, garbage on the wire) restarts the server after
 a backoff and retries the operation once; if it fails again the error is
 :class:`LsCrash`.  A server that answers a request with an error of its
 own (JSON-RPC InternalError and the like: an :class:`LsCrash` with an
-``rpcCode``) is alive: the operation is asked again on it first, and the
-server is restarted only if that fails too (a restart costs every other
-request a cold server).  ``ContentModified`` answers are retried a few
+``rpcCode``) is alive: the operation is asked again once and the server
+is not restarted (a restart costs every other request a cold server).  ``ContentModified`` answers are retried a few
 times before they surface.  Timeouts are not retried: the deadline is the
 caller's.
 """
@@ -107,15 +106,16 @@ class ServerPool:
                 session = await self.session(language)
                 return await op(session)
             except LsCrash as exc:
-                answered = "rpcCode" in exc.details and session is not None and session.alive
-                if answered and not asked_again:
-                    asked_again = True  # the server answered, with an error: ask it once more before a restart
-                    log.warning("%s answered with an error; asking again: %s", language, exc)
+                if "rpcCode" in exc.details and session is not None and session.alive:
+                    # The server answered, with an error: it is up, and a restart would make every
+                    # other request wait for a cold server.  Ask once more, then give up on the request.
+                    if asked_again:
+                        exc.details.setdefault("attempts", 2)
+                        raise
+                    asked_again = True
+                    log.warning("%s answered with an error; asking again: %s", session.spec.name, exc)
                     continue
                 crashes += 1
-                if answered and crashes >= 2:  # the request fails, not the server: leave the server be
-                    exc.details.setdefault("attempts", crashes)
-                    raise
                 name = session.spec.name if session is not None else language
                 # Requests in flight together see one crash together: the first to get
                 # here retires the session and counts the restart, the others retry on

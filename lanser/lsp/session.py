@@ -375,7 +375,10 @@ class LspSession:
         try:
             done, _ = await asyncio.wait({fut, self._dead}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         except asyncio.CancelledError:
-            self._abandon(msg_id, fut)  # the caller went away (a batch's reader): the server need not finish
+            # The caller went away (a batch's reader): stop waiting, but send no $/cancelRequest:
+            # basedpyright 1.40.2, told to cancel a references search, fails the next ones with
+            # "this._token.cancel is not a function".  A window holds at most 64 such requests.
+            self._abandon(msg_id, fut, tell_server=False)
             raise
         if fut in done:
             try:
@@ -395,10 +398,12 @@ class LspSession:
             timeout=timeout,
         )
 
-    def _abandon(self, msg_id: str, fut: Any) -> None:
-        """Stop waiting for a request and ask the server to cancel it."""
+    def _abandon(self, msg_id: str, fut: Any, *, tell_server: bool = True) -> None:
+        """Stop waiting for a request and (``tell_server``) ask the server to cancel it."""
         fut.cancel()
         self.client.protocol._request_futures.pop(msg_id, None)
+        if not tell_server:
+            return
         try:
             self.client.protocol.notify("$/cancelRequest", lsp.CancelParams(id=msg_id))
         except Exception:  # the server may already be gone

@@ -265,8 +265,8 @@ def test_crash_once_succeeds_after_restart(ws: Path, fake: Fake) -> None:
 
 def test_an_error_answer_is_asked_again_without_a_restart(ws: Path, fake: Fake) -> None:
     """A server that answers with an internal error is alive: asked again, it answers; no restart
-    (basedpyright answers some references with "Debug Failure"; a restart made every request after
-    it wait for a cold server)."""
+    (basedpyright answers some references with "Debug Failure" every time; a restart made every
+    request after it wait for a cold server)."""
     fake.use("internal-error-once")
     result = invoke(ws, "def", "a.py@L2:C7")
     data = one_json(result)
@@ -385,10 +385,11 @@ def test_a_request_timed_out_in_the_window_is_asked_again_alone(ws: Path, fake: 
     assert_all_gone(fake)
 
 
-def test_a_reader_gone_mid_batch_cancels_what_is_in_flight(ws: Path, fake: Fake, daemon_env: dict[str, str],
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    """Through a real daemon: the batch's reader goes away after the first bundle; the requests
-    still in flight are cancelled on the server (not left to run), and the daemon answers the
+def test_a_reader_gone_mid_batch_leaves_a_healthy_daemon(ws: Path, fake: Fake, daemon_env: dict[str, str],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Through a real daemon: the batch's reader goes away after the first bundle; the daemon
+    stops waiting for the requests in flight (their answers are dropped, not cached), sends the
+    server no $/cancelRequest (basedpyright mishandles them), restarts nothing, and answers the
     same batch in full next time."""
     monkeypatch.setenv("FAKE_DELAY", "0.5")
     fake.use("slow")
@@ -406,13 +407,13 @@ def test_a_reader_gone_mid_batch_cancels_what_is_in_flight(ws: Path, fake: Fake,
         assert first["status"] == "ok"
         proc.kill()  # the reader goes away with seven answers to come
         proc.wait(timeout=30)
-        wait_until(lambda: fake.received("$/cancelRequest") >= 1, 20, "a $/cancelRequest at the server")
         again = subprocess.run([*argv, "batch", "-"], input=queries, capture_output=True, text=True, env=env,
                                timeout=120)
         assert again.returncode == 0, again.stderr
         assert [json.loads(line)["status"] for line in again.stdout.splitlines()] == ["ok"] * 8
-        # The cancelled ones were not answered (nor cached): the second batch asked them again.
+        # The abandoned ones were not cached: the second batch asked them again.
         assert fake.received("textDocument/definition") > 8
+        assert fake.received("$/cancelRequest") == 0
         assert len(fake.pids()) == 1, "a reader going away must not restart the server"
     finally:
         subprocess.run([*argv, "daemon", "stop"], env=env, capture_output=True, timeout=60)
