@@ -298,6 +298,14 @@ def stub_only_difference(raw: Any, lan: Any) -> bool:
     return bool(rest) and all(name.endswith(".pyi") for name, _ in rest)
 
 
+def lanser_capabilities(repo: Path) -> Any:
+    """The ``initialize`` capabilities lanser's own session sends to basedpyright."""
+    from lanser.lsp.registry import server_for_language
+    from lanser.lsp.session import LspSession
+
+    return LspSession(server_for_language("python"), repo)._initialize_params().capabilities
+
+
 def lanser_settles_once() -> bool:
     """Whether this lanser pulls diagnostics before references once per session (6d0e8e9 on)
     rather than before every references request."""
@@ -513,8 +521,10 @@ class Bench:
             self.info["batch"]["pipeline"] = window
             # Left out at 1, so that a lanser from before --pipeline (--lanser) can be measured.
             pipeline_args = ["--pipeline", str(window)] if window > 1 else []
-            raw = Raw(self.repo, self.python, self.argv, self.args.timeout)
-            rawp = Raw(self.repo, self.python, self.argv, self.args.timeout) if window > 1 else None
+            caps = lanser_capabilities(self.repo) if self.args.raw_caps == "lanser" else None
+            self.info["batch"]["raw_caps"] = self.args.raw_caps
+            raw = Raw(self.repo, self.python, self.argv, self.args.timeout, capabilities=caps)
+            rawp = Raw(self.repo, self.python, self.argv, self.args.timeout, capabilities=caps) if window > 1 else None
             await raw.start()
             if rawp is not None:
                 await rawp.start()
@@ -751,6 +761,8 @@ def render(res: dict[str, Any]) -> str:
         out.append(f"Target 2: batch of {b['queries']} distinct queries over {b['files']} files, mix {b['mix']}, "
                    f"{len(rounds)} round(s) with new queries each, total wall (ms, median over rounds)")
         ratio = b.get("ratio_median", t.get("batch.lanser.daemon_miss", 0) / best)
+        if b.get("raw_caps") == "lanser":
+            out.append("  (the raw clients send lanser's own initialize capabilities: --raw-caps lanser)")
         rows = [("raw: same LSP requests, one session, sequential", "batch.raw", None),
                 (f"raw + lanser's diagnostic pulls before refs ({b.get('raw_diag_pull_count', '?')})",
                  "batch.raw_with_lanser_diag_pulls", None),
@@ -832,6 +844,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "sending the same queries N at a time; the verdict compares lanser with the faster raw "
                         "client of each round; 1 = both sequential, no second raw client (default: lanser's, "
                         f"{DEFAULT_WINDOW})")
+    p.add_argument("--raw-caps", choices=["minimal", "lanser"], default="minimal",
+                   help="initialize capabilities of the raw clients in target 2: a minimal set, or lanser's own "
+                        "(which make basedpyright do somewhat more work; default minimal)")
     p.add_argument("--skip-inproc", action="store_true", help="leave out the --no-daemon batch")
     p.add_argument("--raw-diag-pulls", choices=["auto", "once", "every", "none"], default="auto",
                    help="diagnostic pulls the raw batch sends before references, as lanser's _settle does: once per "

@@ -208,8 +208,11 @@ class RawServer:
     """
 
     def __init__(self, root: Path, python: str, argv: list[str], timeout: float,
-                 pull_diagnostics: bool = True, did_change_configuration: bool = False) -> None:
+                 pull_diagnostics: bool = True, did_change_configuration: bool = False,
+                 capabilities: Any = None) -> None:
         self.root = root
+        #: ``initialize`` capabilities in place of this client's minimal set (e.g. lanser's own).
+        self.capabilities = capabilities
         self.argv = argv
         self.timeout = timeout
         self.pull_diagnostics = pull_diagnostics
@@ -240,7 +243,7 @@ class RawServer:
                               preexec_fn=_pdeathsig if _LIBC is not None else None)
         self.client = client
         uri = self.root.as_uri()
-        caps = lsp.ClientCapabilities(
+        caps = self.capabilities or lsp.ClientCapabilities(
             workspace=lsp.WorkspaceClientCapabilities(configuration=True),
             text_document=lsp.TextDocumentClientCapabilities(
                 definition=lsp.DefinitionClientCapabilities(link_support=True),
