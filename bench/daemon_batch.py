@@ -801,7 +801,7 @@ def render(res: dict[str, Any]) -> str:
         if len(rounds) > 1:
             out.append(f"  ratio over rounds: min {b['ratio_min']:.2f}x, median {b['ratio_median']:.2f}x, "
                        f"max {b['ratio_max']:.2f}x")
-        out.append(f"  raw time per op (ms per round): " + ", ".join(f"{k} {v:.0f}" for k, v in b["raw_ms_per_op"].items()))
+        out.append("  raw time per op (ms per round): " + ", ".join(f"{k} {v:.0f}" for k, v in b["raw_ms_per_op"].items()))
         if "daemon_cache_delta" in b:
             out.append(f"  daemon bundle cache over the lanser batches: {b['daemon_cache_delta']}")
         for name, a in info.get("batch_answers", {}).items():
