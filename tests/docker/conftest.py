@@ -14,15 +14,46 @@
 Test modules here mark themselves ``pytestmark = pytest.mark.docker`` (the
 marker is registered in pyproject.toml), so ``-m 'not docker'`` leaves the
 tier out on purpose.
+
+``interrupt_when``
+    ``interrupt_when(proc, ready, act, what)``: waits (at most 300 s) while
+    ``proc`` runs until ``ready()``, calls ``act()`` (kill a worker, a
+    node...), and returns ``proc``'s (stdout, stderr) once it has ended; a
+    ``proc`` still running when the test fails on the way is killed.
 """
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
+
+
+Interrupter = Callable[["subprocess.Popen[str]", Callable[[], bool], Callable[[], None], str], tuple[str, str]]
+
+
+@pytest.fixture
+def interrupt_when() -> Interrupter:
+    def interrupt(proc: subprocess.Popen[str], ready: Callable[[], bool], act: Callable[[], None],
+                  what: str) -> tuple[str, str]:
+        try:
+            deadline = time.monotonic() + 300
+            while not ready():
+                assert proc.poll() is None, proc.communicate()[1]
+                assert time.monotonic() < deadline, what
+                time.sleep(0.05)
+            act()
+            return proc.communicate(timeout=600)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+
+    return interrupt
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -45,7 +44,8 @@ def cmdline(pid: int) -> bytes:
         return b""
 
 
-def test_a_killed_pool_worker_s_attempts_are_retried(tmp_path: Path, base_image: str, docker_client) -> None:
+def test_a_killed_pool_worker_s_attempts_are_retried(tmp_path: Path, base_image: str, docker_client,
+                                                     interrupt_when) -> None:
     data = tmp_path / "toy-c"
     shutil.copytree(TOY, data)
     (data / "slow.jsonl").write_text(json.dumps({"type": "run", "command": "sleep 4"}) + "\n"
@@ -58,24 +58,18 @@ def test_a_killed_pool_worker_s_attempts_are_retried(tmp_path: Path, base_image:
     from lanser.cli.bench import run_label
 
     label = f"lanser.run={run_label('pool', out)}"
-    try:
-        deadline = time.monotonic() + 300
-        # An attempt is in the sandbox once a container of the run exists; the pool's workers
-        # are the driver's Python children.
-        while not docker_client.containers.list(filters={"label": label}):
-            assert proc.poll() is None, proc.communicate()[1]
-            assert time.monotonic() < deadline, "no attempt reached the sandbox"
-            time.sleep(0.05)
+
+    def kill_a_worker() -> None:
         # Forked workers keep the driver's command line (a resource tracker, say, has its own).
         driver = Path(f"/proc/{proc.pid}/cmdline").read_bytes()
         workers = [pid for pid in children(proc.pid) if cmdline(pid) == driver]
         assert workers, "no pool worker found"
         os.kill(workers[0], signal.SIGKILL)
-        stdout, stderr = proc.communicate(timeout=600)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+
+    # An attempt is in the sandbox once a container of the run exists; the pool's workers
+    # are the driver's Python children.
+    stdout, stderr = interrupt_when(proc, lambda: bool(docker_client.containers.list(filters={"label": label})),
+                                    kill_a_worker, "no attempt reached the sandbox")
     assert proc.returncode == 0, stderr
     assert "failed (the worker process died" in stderr and "retrying (2/3)" in stderr
     db = sqlite3.connect(out / "results.sqlite")

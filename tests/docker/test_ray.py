@@ -17,7 +17,6 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -113,24 +112,14 @@ def test_a_task_that_needs_a_resource_no_node_has_is_refused(cluster: LocalRayCl
 
 
 def test_a_killed_node_s_task_is_retried_elsewhere(cluster: LocalRayCluster, toy: Path, local_run: Path,
-                                                   tmp_path: Path) -> None:
+                                                   tmp_path: Path, interrupt_when) -> None:
     """Its raylet SIGKILLed while it runs an attempt, node 1 is lost; the driver retries the attempt
     on the head (avoiding the dead node), the run completes and each task is stored once."""
     proc = subprocess.Popen(bench_cmd("run", str(toy), "--agent", "replay:slow.jsonl", "--out", str(tmp_path),
                                       "--run-id", "killed", "--executor", "ray", "--ray-address", cluster.address),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
-    try:
-        deadline = time.monotonic() + 300
-        while not cluster.running(1, RAY_TASK):
-            assert proc.poll() is None, proc.communicate()[1]
-            assert time.monotonic() < deadline, "node 1 never ran an attempt"
-            time.sleep(0.05)
-        cluster.kill_node(1)
-        stdout, stderr = proc.communicate(timeout=600)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+    stdout, stderr = interrupt_when(proc, lambda: cluster.running(1, RAY_TASK), lambda: cluster.kill_node(1),
+                                    "node 1 never ran an attempt")
     assert proc.returncode == 0, stderr
     # The owner hears of the loss as the node's death or, in a race, as its worker's crash.
     assert re.search(r"attempt 1( on node \w+)? failed \((NodeDiedError|WorkerCrashedError)", stderr), stderr
