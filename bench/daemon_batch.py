@@ -298,6 +298,11 @@ def stub_only_difference(raw: Any, lan: Any) -> bool:
     return bool(rest) and all(name.endswith(".pyi") for name, _ in rest)
 
 
+def pulls_diagnostics(q: dict[str, Any], policy: str, pulled: int) -> bool:
+    """Whether the raw side pulls diagnostics before ``q``, as lanser's ``_settle`` does under ``policy``."""
+    return q["cmd"] == "references" and (policy == "every" or (policy == "once" and not pulled))
+
+
 def lanser_capabilities(repo: Path) -> Any:
     """The ``initialize`` capabilities lanser's own session sends to basedpyright."""
     from lanser.lsp.registry import server_for_language
@@ -644,7 +649,7 @@ class Bench:
         t0 = time.perf_counter()
         for q in queries:
             f, line, col = q["_pos"]
-            if q["cmd"] == "references" and (policy == "every" or (policy == "once" and not pulls_before + pulls)):
+            if pulls_diagnostics(q, policy, pulls_before + pulls):
                 d0 = time.perf_counter()
                 await raw.query("diagnostic", f, 0, 0)
                 diag += time.perf_counter() - d0
@@ -673,7 +678,7 @@ class Bench:
         t0 = time.perf_counter()
         for q in queries:
             f, line, col = q["_pos"]
-            if q["cmd"] == "references" and (policy == "every" or (policy == "once" and not pulls_before + pulls)):
+            if pulls_diagnostics(q, policy, pulls_before + pulls):
                 while pending:
                     await take()
                 d0 = time.perf_counter()

@@ -658,10 +658,13 @@ class Rendered:
     data: dict[str, Any] | None = None
 
     @property
+    def bundle(self) -> dict[str, Any]:
+        """The bundle as data; the text is parsed only when the data is not at hand (a cache hit)."""
+        return self.data if self.data is not None else json.loads(self.text)
+
+    @property
     def exit_code(self) -> int:
-        """The bundle's exit code; parsing the text only when the data is not at hand (a cache hit)."""
-        data = self.data if self.data is not None else json.loads(self.text)
-        return int((data.get("meta") or {}).get("exit_code", 0))
+        return int((self.bundle.get("meta") or {}).get("exit_code", 0))
 
 
 def request_io_differs(s: LspSession, bundle: Bundle) -> bool:

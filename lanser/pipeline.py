@@ -75,7 +75,7 @@ def parse_request(raw: Any) -> Request:
 
 
 async def answer_batch(orch: Orchestrator, raws: Iterable[Any], *,
-                       window: int = DEFAULT_WINDOW) -> AsyncGenerator[Rendered, None]:
+                       window: int | None = None) -> AsyncGenerator[Rendered, None]:
     """Each raw request's bundle, rendered, in input order.
 
     A line that is not a Request gets its E/BAD_REQUEST bundle in its
@@ -87,7 +87,7 @@ async def answer_batch(orch: Orchestrator, raws: Iterable[Any], *,
     from lanser.bundle.hashing import render_json
     from lanser.orchestrator import Rendered, failure_bundle
 
-    window = 1 if orch.recorder is not None else max(1, min(int(window), MAX_WINDOW))
+    window = 1 if orch.recorder is not None else max(1, min(window or DEFAULT_WINDOW, MAX_WINDOW))
     pending: deque[_Slot] = deque()
     loop = asyncio.get_running_loop()
 

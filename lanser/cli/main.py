@@ -32,7 +32,7 @@ class Settings:
     idle: float = 900.0
     trace_file: Path | None = None
     #: Read-only requests of a batch kept in flight at once (``lanser batch --pipeline``).
-    window: int = 16  # lanser.pipeline.DEFAULT_WINDOW, not imported: the CLI starts many times a minute
+    window: int | None = None  # None: lanser.pipeline.DEFAULT_WINDOW
 
 
 class _LazyGroup(click.Group):

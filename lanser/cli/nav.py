@@ -52,7 +52,6 @@ def _in_process(settings: Settings, requests: list[Any]) -> list[dict[str, Any]]
 
     _configure_logging(settings.verbose)  # the libraries that log are imported only on this path
     import contextlib
-    import json
 
     from lanser.errors import LanserError, RequestCancelled
     from lanser.orchestrator import Orchestrator, failure_bundle
@@ -73,7 +72,7 @@ def _in_process(settings: Settings, requests: list[Any]) -> list[dict[str, Any]]
         async with orch:
             async with contextlib.aclosing(answer_batch(orch, requests, window=settings.window)) as answers:
                 async for answer in answers:
-                    out.append(answer.data if answer.data is not None else json.loads(answer.text))
+                    out.append(answer.bundle)
         if recorder is not None:
             recorder.close()
         return out

@@ -23,7 +23,7 @@ from lanser import __version__
 from lanser.bundle.hashing import render_json
 from lanser.errors import LanserError
 from lanser.orchestrator import Orchestrator, Rendered, failure_bundle
-from lanser.pipeline import DEFAULT_WINDOW, answer_batch, parse_request
+from lanser.pipeline import answer_batch, parse_request
 
 __all__ = ["Daemon", "main"]
 
@@ -153,11 +153,10 @@ class Daemon:
         }
 
 
-def _window(options: dict[str, Any]) -> int:
-    try:
-        return int(options.get("window", DEFAULT_WINDOW))
-    except (TypeError, ValueError):
-        return DEFAULT_WINDOW
+def _window(options: dict[str, Any]) -> int | None:
+    """The client's window, or None (the pipeline's default) when it sent none or nonsense."""
+    window = options.get("window")
+    return window if isinstance(window, int) and not isinstance(window, bool) else None
 
 
 def main(argv: list[str] | None = None) -> None:
