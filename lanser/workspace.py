@@ -75,8 +75,23 @@ class Workspace:
             raise NotFound(f"no such file in the workspace: {rel}", path=rel)
         return rel
 
+    def inside(self, rel: str) -> str:
+        """The real path of workspace-relative ``rel``; E/FS_PERMISSIONS if a symlink leads it out.
+
+        Every read of a workspace file goes through here (not only user-given
+        paths): a module, a re-export or a moved file found by search may be a
+        symlink to a host file, whose content must never reach an answer.
+        """
+        real = os.path.realpath(os.path.join(self._root_str, rel))
+        if real != self._root_str and not real.startswith(self._root_prefix):
+            raise FsPermissions(f"{rel!r} leads outside the workspace {self.root.name!r} (resolved through "
+                                "symlinks); lanser reads no file outside it", path=rel)
+        return real
+
     def read_bytes(self, rel: str) -> bytes:
-        return (self.root / rel).read_bytes()
+        # O_NOFOLLOW: a symlink swapped in after the check is refused, not followed.
+        with open(os.open(self.inside(rel), os.O_RDONLY | os.O_NOFOLLOW), "rb") as fh:
+            return fh.read()
 
     def source(self, rel: str) -> Source:
         """``rel``'s content, decoded, split into lines and hashed; memoised while its stat is unchanged.
@@ -86,7 +101,7 @@ class Workspace:
         per request.  The validation is (mtime_ns, size, inode), the same
         that :class:`lanser.snapshot.SnapshotTracker` trusts.
         """
-        path = self.root / rel
+        path = Path(self.inside(rel))
         st = os.stat(path)
         stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
         kept = self._sources.get(rel)
