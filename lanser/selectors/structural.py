@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from lanser.errors import Ambiguous, NotFound
+from lanser.errors import Ambiguous, FsPermissions, NotFound
 from lanser.selectors import anchors
 from lanser.selectors.spec import AnchorSpec, AstSpec, PositionSpec, SymbolSpec
 from lanser.syntax import SymbolDef, definitions, symbol_id, to_codepoints
@@ -324,7 +324,12 @@ def _resolve_anchor(spec: AnchorSpec, ws: Workspace) -> Target:
             raise
     cands: list[Candidate] = []
     for rel, module_score in files:
-        data = ws.read_bytes(rel)
+        try:
+            data = ws.read_bytes(rel)
+        except FsPermissions:
+            if len(files) == 1 and module_score == 1.0:
+                raise  # the file the selector names: refused, said so
+            continue  # a search never looks into a file outside the workspace
         cands += _anchor_candidates(rel, data.decode("utf-8", "replace"), spec, module_score)
     language = language_of(files[0][0])
     if cands:
