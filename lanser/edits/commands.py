@@ -68,7 +68,17 @@ class MutationCommands:
         new_name = args.get("newName")
         if not isinstance(new_name, str) or not new_name:
             raise BadRequest("rename needs args.newName, a non-empty string", field="args.newName")
+        from lanser.edits.names import name_problem
+
+        # Checked before any server is asked: handed `class`, basedpyright asks the user
+        # (window/showMessageRequest) and clangd answers with an error; neither is about the symbol.
+        problem = name_problem("", new_name)
+        if problem:
+            raise BadRequest(problem, field="args.newName")
         target = self._target(request, bundle)  # type: ignore[attr-defined]
+        problem = name_problem(target.language, new_name)
+        if problem:
+            raise BadRequest(problem, field="args.newName", language=target.language)
         apply = bool(args.get("apply"))
         if apply and args.get("denyApplyOnAmbiguous") and target.confidence < 1.0:
             raise Ambiguous(f"{request.selector} resolved with confidence {target.confidence} < 1; "

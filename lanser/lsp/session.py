@@ -37,6 +37,7 @@ from lanser.errors import (
     LanserError,
     LsCrash,
     LsTimeout,
+    NotFound,
     RequestCancelled,
     UnsupportedCap,
     VersionSkew,
@@ -626,6 +627,21 @@ class LspSession:
         def _show(params: Any) -> None:
             return None
 
+        # Requests lanser has no user to put to.  Unanswered (pygls says "Method Not Found"),
+        # basedpyright throws and exits: handed an invalid new name it asks the user through
+        # showMessageRequest, and the warm server died with the question.
+        @fm.feature("window/showMessageRequest")
+        def _show_request(params: Any) -> None:
+            return None  # no action chosen
+
+        @fm.feature("window/showDocument")
+        def _show_document(params: Any) -> lsp.ShowDocumentResult:
+            return lsp.ShowDocumentResult(success=False)
+
+        @fm.feature("workspace/workspaceFolders")
+        def _folders(params: Any) -> list[lsp.WorkspaceFolder]:
+            return [lsp.WorkspaceFolder(uri=self.root.as_uri(), name=self.root.name)]
+
         @fm.feature("workspace/applyEdit")
         def _apply(params: Any) -> lsp.ApplyWorkspaceEditResult:
             # lanser applies edits itself, through its guards; never on the server's say.
@@ -650,6 +666,10 @@ def _section(settings: dict[str, Any], section: str | None) -> Any:
     return node
 
 
+#: Requests whose error answers are the server's refusal rather than its failure.
+_REFUSABLE = frozenset({"textDocument/rename", "textDocument/prepareRename"})
+
+
 def _translate_rpc_error(exc: JsonRpcException, method: str, server: str) -> LanserError:
     code = getattr(exc, "code", None)
     message = getattr(exc, "message", None) or str(exc)
@@ -659,6 +679,16 @@ def _translate_rpc_error(exc: JsonRpcException, method: str, server: str) -> Lan
         return RequestCancelled(f"{server} cancelled {method}", server=server, method=method)
     if code == -32601:
         return UnsupportedCap(f"{server} does not implement {method}", server=server, method=method)
+    if method in _REFUSABLE and code != -32603:
+        # An answer, not a failure: clangd says "symbol is not a supported kind (e.g. namespace,
+        # macro)", "there is no symbol at the given location", "invalid name" with a request
+        # error.  Asked again, it says the same; the server is fine.  (-32603, InternalError, is
+        # a server bug such as basedpyright's "Debug Failure" and stays a crash.)
+        if "no symbol" in message.lower():
+            return NotFound(f"{server} finds no symbol to rename: {message}", server=server, method=method,
+                            rpcCode=code, refusal=True)
+        return UnsupportedCap(f"{server} refuses {method}: {message}", server=server, method=method, rpcCode=code,
+                              refusal=True)
     return LsCrash(f"{server} failed {method}: {message}", server=server, method=method, rpcCode=code)
 
 

@@ -1,0 +1,121 @@
+"""Renames on code nobody here wrote: complete or refused, never silently partial (issue 19).
+
+Every fixture is a small real git repository renamed by the real CLI with the
+real basedpyright or clangd; each test pins one cause of a silent partial
+rename or a dishonest exit code (issue 19, finding 11 of issue 17).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def git(ws: Path, *args: str) -> str:
+    return subprocess.run(["git", "-c", "user.name=lanser-test", "-c", "user.email=test@lanser", *args], cwd=ws,
+                          check=True, capture_output=True, text=True).stdout
+
+
+def make_repo(root: Path, files: dict[str, str]) -> Path:
+    for rel, text in files.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+    git(root, "init", "-q")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "init")
+    return root
+
+
+def snapshot(ws: Path) -> dict[str, bytes]:
+    return {p.relative_to(ws).as_posix(): p.read_bytes() for p in ws.rglob("*")
+            if p.is_file() and ".git" not in p.parts and ".lanser" not in p.parts}
+
+
+# -- finding 11 of issue 17: invalid names, refusals, server-to-client requests ------------------------------
+
+
+@pytest.fixture
+def repo(sample: Path) -> Path:
+    git(sample, "init", "-q")
+    git(sample, "add", "-A")
+    git(sample, "commit", "-qm", "init")
+    return sample
+
+
+@pytest.mark.parametrize("name", ["class", "a b", "1abc", "", "None", "x-y", "\ufb01le"])
+def test_invalid_python_name_is_a_bad_request_not_a_crash(repo: Path, run_json, name: str) -> None:
+    """Issue 17 finding 11: `rename ... class` came back E/LS_CRASH (retryable) and killed basedpyright."""
+    before = snapshot(repo)
+    code, b = run_json("-w", str(repo), "rename", "py://pkg.shapes#total_area", name, "--apply")
+    assert code == 2 and b["error"]["code"] == "E/BAD_REQUEST", b
+    assert b["error"]["details"]["field"] == "args.newName"
+    assert b["error"]["message"]
+    assert snapshot(repo) == before
+
+
+@pytest.mark.parametrize("name", ["int", "a b", "9x", "while", "caf\u00e9"])
+def test_invalid_c_name_is_a_bad_request(repo: Path, run_json, name: str) -> None:
+    """Issue 17 finding 11: clangd's "invalid name: ... is a keyword" was reported as E/LS_CRASH."""
+    code, b = run_json("-w", str(repo), "rename", "csrc/geometry.h@L10:C5", name)
+    assert code == 2 and b["error"]["code"] == "E/BAD_REQUEST", b
+
+
+def test_soft_keywords_are_names(repo: Path, run_json) -> None:
+    """`match` and `type` are soft keywords: ordinary identifiers, so the rename goes through."""
+    code, b = run_json("-w", str(repo), "rename", "py://pkg.shapes#total_area", "match")
+    assert code == 0, b
+    assert b["edits"]["complete"] is True
+
+
+def test_macro_rename_is_a_refusal_not_a_crash(repo: Path, run_json) -> None:
+    """Issue 19: clangd refusing a macro ("symbol is not a supported kind") came back E/LS_CRASH after two tries."""
+    code, b = run_json("-w", str(repo), "rename", "csrc/geometry.h@L2:C9", "NEW_GEOMETRY_H")
+    assert code == 72 and b["error"]["code"] == "E/UNSUPPORTED_CAP", b
+    assert "supported kind" in b["error"]["message"]
+    assert b["error"]["details"].get("attempts") is None  # not retried as a crash
+
+
+def test_no_symbol_is_not_found_not_a_crash(repo: Path, run_json) -> None:
+    """clangd's "there is no symbol at the given location" was E/LS_CRASH; it is E/NOT_FOUND."""
+    code, b = run_json("-w", str(repo), "rename", "csrc/geometry.h@L1:C2", "X")
+    assert code == 3 and b["error"]["code"] == "E/NOT_FOUND", b
+
+
+def test_show_message_request_gets_an_answer_and_the_server_lives(repo: Path) -> None:
+    """Issue 17 finding 11: basedpyright asks window/showMessageRequest for an invalid name; lanser answered
+    "Method Not Found" and node exited 1.  Asked directly (past lanser's own name check), the server lives on."""
+    from lsprotocol import types as lsp
+
+    from lanser.lsp.registry import server_for_language
+    from lanser.lsp.session import LspSession
+
+    async def go() -> tuple[bool, Any]:
+        s = LspSession(server_for_language("python"), repo)
+        await s.start(60)
+        try:
+            doc = s.sync_document("pkg/shapes.py", "python")
+            await s.diagnostics(doc, 60)
+            line = next(i for i, t in enumerate(doc.text.splitlines()) if t.startswith("def total_area"))
+            pos = lsp.Position(line=line, character=5)
+            ident = lsp.TextDocumentIdentifier(uri=doc.uri)
+            try:
+                await s.request("textDocument/rename", lsp.RenameParams(text_document=ident, position=pos,
+                                                                        new_name="class"), timeout=60)
+            except Exception:  # a refusal of the server's own is fine; dying is not
+                pass
+            await asyncio.sleep(0.5)
+            hover = await s.request("textDocument/hover", lsp.HoverParams(text_document=ident, position=pos),
+                                    timeout=60)
+            return s.alive, hover
+        finally:
+            await s.shutdown()
+
+    alive, hover = asyncio.run(go())
+    assert alive and hover is not None
