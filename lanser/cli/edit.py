@@ -109,8 +109,13 @@ def action(settings: Settings, /, selector: str, action_id: str | None, deny_app
 
 @click.command("recover", help="""Undo an edit transaction that a crash left half-applied.
 
-Every lanser command does this on its own when it opens the workspace;
-this command does only that.
+Every lanser command does this on its own when it opens the workspace (and
+skips it while an apply holds the workspace's lock); this command does only
+that. The journal lives in lanser's per-user state directory, never in the
+workspace; a journal that fails a check (ownership, mode, symlinks, the
+workspace jail, the recorded hashes) is reported, never acted on
+(E/FS_PERMISSIONS, 71). While another lanser process applies an edit to the
+workspace nothing is rolled back (E/APPLY_CONFLICT, 70: try again).
 
 \b
 Examples:
@@ -118,13 +123,35 @@ Examples:
 @click.pass_obj
 def recover(settings: Settings) -> None:
     from lanser.cli.render import render_json
-    from lanser.edits.apply import recover as do_recover
+    from lanser.edits.apply import recover_report
+    from lanser.errors import ApplyConflict, FsPermissions, LanserError
 
-    undone = do_recover(settings.workspace.resolve())
+    report = recover_report(settings.workspace.resolve())
+    error: LanserError | None = None
+    if report.busy:
+        error = ApplyConflict("another lanser process is applying an edit to this workspace (it holds the "
+                              "workspace lock); nothing was rolled back, try again when it has finished")
+    elif report.rejected:
+        error = FsPermissions(f"{len(report.rejected)} journal(s) failed a check and were left alone: "
+                              + "; ".join(r["message"] for r in report.rejected),
+                              rejected=report.rejected, recovered=report.undone)
+    notes = [f"{p} inside the workspace is not lanser's journal: ignored, never read" for p in report.ignored]
     if settings.json:
-        click.echo(render_json({"recovered": undone}))
+        out: dict[str, object] = {"recovered": report.undone}
+        if notes:
+            out["ignored"] = report.ignored
+        if error is not None:
+            out = {"status": "error", "error": error.to_dict(), "meta": {"exit_code": error.exit_code}, **out}
+        click.echo(render_json(out))
     else:
-        click.echo(f"rolled back {len(undone)} unfinished transaction(s)" if undone else "nothing to recover")
+        for note in notes:
+            click.echo(f"lanser: warning: {note}", err=True)
+        if report.undone or error is None:
+            click.echo(f"rolled back {len(report.undone)} unfinished transaction(s)" if report.undone
+                       else "nothing to recover")
+        if error is not None:
+            click.echo(f"lanser: {error.code}: {error.message}", err=True)
+    raise SystemExit(0 if error is None else error.exit_code)
 
 
 COMMANDS = (prepare_rename, rename, action, recover)

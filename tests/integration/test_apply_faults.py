@@ -180,6 +180,14 @@ def _apply_in_child(ws: Path, cs: ChangeSet, tmp_path: Path, crash_after: int | 
                           capture_output=True, text=True, timeout=120)
 
 
+@pytest.fixture(autouse=True)
+def state_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """lanser's per-user state (journals, locks) for this test only; children inherit it."""
+    home = tmp_path / "state"
+    monkeypatch.setenv("XDG_STATE_HOME", str(home))
+    return home
+
+
 @pytest.fixture
 def ws(tmp_path: Path) -> Path:
     return _make_ws(tmp_path / "ws")
@@ -227,10 +235,10 @@ def test_apply_without_crash_writes_everything_and_leaves_no_journal(ws: Path, c
     assert proc.returncode == 0, proc.stderr
     assert re.fullmatch(r"\d{8}T\d{6}-[0-9a-f]{8}\n", proc.stdout)
     _assert_new(ws)
-    # modes of the files edited in place are kept; the .gitignore keeps lanser's state out of git
+    # modes of the files edited in place are kept; lanser's journal is not in the workspace
     snap = _snapshot(ws)
     assert snap["src/app.py"][1] == 0o644 and snap["lib/util.py"][1] == 0o644
-    assert (ws / ".lanser" / ".gitignore").read_text().splitlines()[-1] == "*"
+    assert not (ws / ".lanser").exists()
     # nothing to recover afterwards
     assert recover(ws) == []
     _assert_new(ws)
@@ -417,6 +425,8 @@ def _space_changes() -> ChangeSet:
 
 
 def _space_ws(mnt: Path) -> Path:
+    """The workspace on the small file system, and lanser's state (the journal) on it too."""
+    os.environ["XDG_STATE_HOME"] = str(mnt / "state")  # the autouse fixture restores it
     ws = mnt / "ws"
     ws.mkdir()
     for rel, data in SMALL.items():
@@ -425,7 +435,7 @@ def _space_ws(mnt: Path) -> Path:
 
 
 def _journal_blocks(cs: ChangeSet, bsize: int) -> int:
-    """Blocks lanser's journal takes: old and new copies, plan.json, .lanser/.gitignore."""
+    """Blocks lanser's journal takes: old and new copies, plan.json, and one to spare."""
     blocks = lambda n: -(-n // bsize)  # noqa: E731
     total = sum(blocks(len(c.old or b"")) + blocks(len(c.new or b"")) for c in cs.changes)
     return total + 2
@@ -445,7 +455,7 @@ def test_enospc_while_writing_files_rolls_back(small_fs: Path) -> None:
     assert info.value.details.get("path") == "b.txt", f"failed elsewhere than writing b.txt: {info.value}"
     assert isinstance(info.value.__cause__, OSError) and info.value.__cause__.errno == errno.ENOSPC
     assert {rel: (ws / rel).read_bytes() for rel in SMALL} == SMALL
-    assert sorted(p.name for p in ws.iterdir()) == [".lanser", "a.txt", "b.txt", "c.txt"]
+    assert sorted(p.name for p in ws.iterdir()) == ["a.txt", "b.txt", "c.txt"]
     assert _temp_files(ws) == []
     assert _transactions(ws) == []
     # the space is given back: the same edit fits once the ballast is gone
@@ -475,7 +485,7 @@ def test_enospc_while_journalling_touches_no_file(small_fs: Path) -> None:
     if {rel: (ws / rel).read_bytes() for rel in SMALL} != SMALL:
         problems.append("a workspace file was changed")
     if _transactions(ws):
-        leftover = sorted(str(p.relative_to(ws)) for p in journal_root(ws).rglob("*"))
+        leftover = sorted(str(p.relative_to(journal_root(ws))) for p in journal_root(ws).rglob("*"))
         problems.append(f"the failed transaction's journal was left behind: {leftover}")
     if _temp_files(ws):
         problems.append(f"temporary files were left behind: {_temp_files(ws)}")
