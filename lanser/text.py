@@ -12,17 +12,24 @@ All functions here are pure.
 
 from __future__ import annotations
 
+import codecs
+import contextvars
 import hashlib
 import re
-from typing import Literal
+from typing import Any, Literal
 
 from lanser.errors import IndexingUnsupported, NotFound
 
 __all__ = [
+    "BOM",
     "Indexing",
     "INDEXINGS",
     "content_hash",
     "convert_column",
+    "document_bytes",
+    "document_text",
+    "is_utf8",
+    "text_offsets",
     "from_lsp_encoding",
     "split_lines",
     "to_lsp_encoding",
@@ -32,6 +39,7 @@ __all__ = [
 Indexing = Literal["utf-8", "utf-16", "codepoint"]
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 INDEXINGS: tuple[str, ...] = ("utf-8", "utf-16", "codepoint")
+_RECORDER: contextvars.ContextVar[Any] = contextvars.ContextVar("lanser_decode_recorder")
 
 
 def from_lsp_encoding(name: str) -> Indexing:
@@ -53,6 +61,83 @@ def check_indexing(indexing: str) -> Indexing:
             f"unknown indexing {indexing!r}; expected one of {', '.join(INDEXINGS)}"
         )
     return indexing  # type: ignore[return-value]
+
+
+#: The UTF-8 byte order mark.  It is not part of a document's text: editors
+#: hide it and LSP clients send the text without it, so line 1, column 1 is
+#: the character after it in every indexing.
+BOM = b"\xef\xbb\xbf"
+_MAP_ERRORS = "lanser-offsets"
+
+
+def document_bytes(data: bytes) -> bytes:
+    """A file's bytes as its document: without a leading UTF-8 BOM."""
+    return data[len(BOM):] if data.startswith(BOM) else data
+
+
+def document_text(data: bytes) -> str:
+    """The text lanser and the servers count positions in: BOM dropped, UTF-8 with U+FFFD
+    for each undecodable sequence (the same text :func:`text_offsets` maps back to bytes)."""
+    return document_bytes(data).decode("utf-8", "replace")
+
+
+def is_utf8(data: bytes) -> bool:
+    try:
+        document_bytes(data).decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def text_offsets(data: bytes) -> tuple[str, list[int]]:
+    """``(document_text(data), offsets)``: ``offsets[i]`` is the byte offset in ``data`` where
+    character ``i`` of the text starts (``offsets[len(text)] == len(data)``).
+
+    An undecodable sequence is one U+FFFD in the text and spans its bytes,
+    exactly as Python's ``replace`` handler cut it; a genuine U+FFFD in the
+    file spans its three bytes.  So an edit computed on the text maps to
+    bytes exactly, and bytes the servers never saw as text stay untouched.
+    """
+    body = document_bytes(data)
+    base = len(data) - len(body)
+    spans: list[tuple[int, int]] = []
+
+    def record(exc: UnicodeError) -> tuple[str, int]:
+        assert isinstance(exc, UnicodeDecodeError)
+        spans.append((exc.start, exc.end))
+        return "\ufffd", exc.end
+
+    text = _decode_recording(body, record)
+    offsets: list[int] = []
+    pos = 0
+    k = 0
+    for ch in text:
+        offsets.append(base + pos)
+        if k < len(spans) and spans[k][0] == pos:
+            pos = spans[k][1]
+            k += 1
+        else:
+            pos += len(ch.encode("utf-8", "surrogatepass"))
+    offsets.append(base + pos)
+    return text, offsets
+
+
+def _decode_recording(body: bytes, record: Any) -> str:
+    # The codec registry takes handlers by name, once per process; the
+    # recorder of this call travels in a context variable (thread-safe).
+    token = _RECORDER.set(record)
+    try:
+        return body.decode("utf-8", _MAP_ERRORS)
+    finally:
+        _RECORDER.reset(token)
+
+
+def _dispatch(exc: UnicodeError) -> tuple[str, int]:
+    result: tuple[str, int] = _RECORDER.get()(exc)
+    return result
+
+
+codecs.register_error(_MAP_ERRORS, _dispatch)
 
 
 def content_hash(data: bytes) -> str:
