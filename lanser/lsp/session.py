@@ -45,7 +45,7 @@ from lanser.errors import (
 from lanser.lsp.process import ServerProcess
 from lanser.lsp.transport import FrameSink, ProcessTransport, Transport, tap
 from lanser.lsp.registry import ServerSpec
-from lanser.text import content_hash
+from lanser.text import content_hash, document_text
 
 __all__ = ["Document", "LspSession", "CAPABILITY_OF_METHOD"]
 
@@ -427,7 +427,7 @@ class LspSession:
         abs_path = self.root / rel
         data = abs_path.read_bytes()
         digest = content_hash(data)
-        text = data.decode("utf-8", "replace")
+        text = document_text(data)  # without a BOM, as editors send it: positions count after it
         doc = self.documents.get(rel)
         if doc is None:
             doc = Document(rel, abs_path.as_uri(), language_id, self._versions.get(rel, 0) + 1, text, digest)
