@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lanser.errors import FsPermissions, NotFound
-from lanser.text import split_lines
+from lanser.text import document_text, split_lines
 
 __all__ = ["Source", "Workspace", "cache_dir"]
 
@@ -108,7 +108,7 @@ class Workspace:
         if kept is not None and kept[0] == stamp:
             return kept[1]
         data = path.read_bytes()
-        text = data.decode("utf-8", "replace")
+        text = document_text(data)  # positions count after a BOM, as the servers count them
         src = Source(data, text, split_lines(text), hashlib.sha256(data).hexdigest())
         if len(self._sources) >= 256:
             self._sources.clear()
