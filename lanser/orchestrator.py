@@ -29,8 +29,10 @@ from lanser.bundle import normalize
 from lanser.bundle.environment import Interpreter, external_roots, host_block, inspect_interpreter, system_fingerprint
 from lanser.bundle.hashing import finalize, render_json
 from lanser.cache import BundleCache, cache_key
+from lanser.cancel import commit_point
 from lanser.edits.apply import recover
 from lanser.edits.commands import MutationCommands
+from lanser.edits.plan import ChangeSet
 from lanser.snapshot import Snapshot, SnapshotTracker
 from lanser.bundle.models import (
     Bundle,
@@ -49,7 +51,7 @@ from lanser.lsp.session import CAPABILITY_OF_METHOD, Document, LspSession
 from lanser.resolve import Target, column, resolve_target
 from lanser.selectors import FileSpec, format_selector, parse_selector
 from lanser.selectors.parse import escape
-from lanser.text import from_lsp_encoding, split_lines
+from lanser.text import document_text, from_lsp_encoding, split_lines
 from lanser.workspace import Workspace
 
 __all__ = ["Orchestrator", "REFERENCE_CAP", "Rendered", "failure_bundle"]
@@ -134,6 +136,11 @@ class Orchestrator(MutationCommands):
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+    def _apply(self, changes: ChangeSet, args: dict[str, Any], message: str) -> dict[str, Any]:
+        # The commit point: a request cancelled by now writes nothing; past it, it is not cancelled.
+        with commit_point(self.root, changes):
+            return super()._apply(changes, args, message)
 
     # -- server configuration -------------------------------------------
 
@@ -638,7 +645,7 @@ class Orchestrator(MutationCommands):
             kept = self._line_cache.get((path, digest)) if digest else None
             if kept is None:
                 try:
-                    kept = split_lines(self.workspace.read_bytes(path).decode("utf-8", "replace"))
+                    kept = split_lines(document_text(self.workspace.read_bytes(path)))
                 except OSError:
                     return None
                 if digest:
