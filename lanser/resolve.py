@@ -17,7 +17,7 @@ from lsprotocol import types as lsp
 from lanser.errors import NotFound, VersionSkew
 from lanser.lsp.registry import language_of
 from lanser.selectors.spec import CursorSpec, FileSpec, PositionSpec, RangeSpec
-from lanser.text import INDEXINGS, content_hash, convert_column, from_lsp_encoding, split_lines
+from lanser.text import INDEXINGS, content_hash, convert_column, document_text, from_lsp_encoding, split_lines
 from lanser.workspace import Workspace
 
 __all__ = ["Target", "column", "resolve_target"]
@@ -57,7 +57,7 @@ class Target:
     @classmethod
     def whole_file(cls, rel: str, ws: Workspace) -> Target:
         data = ws.read_bytes(rel)
-        text = data.decode("utf-8", "replace")
+        text = document_text(data)
         lines = split_lines(text)
         return cls(rel, language_of(rel), text, content_hash(data), (0, 0), (len(lines) - 1, len(lines[-1])))
 
@@ -113,7 +113,7 @@ def resolve_target(spec: PositionSpec, ws: Workspace, index_io: str) -> Target:
             if old is None:
                 raise VersionSkew(f"{rel} is not at version {spec.docVersion} and lanser never saw that version",
                                   path=rel, docVersion=spec.docVersion)
-            lines_at_version = split_lines(old.decode("utf-8", "replace"))
+            lines_at_version = split_lines(document_text(old))
             if isinstance(spec, CursorSpec):
                 start = end = _map_point(lines_at_version, lines, spec.line, spec.col, index_io, rel, spec.docVersion)
             else:

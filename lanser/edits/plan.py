@@ -4,7 +4,9 @@ A :class:`ChangeSet` holds, per file, the old and the new content (and
 file operations: create, rename, delete), so it can be previewed as a
 diff, checked by the guards and applied as one transaction.  Text keeps
 its encoding (UTF-8, UTF-8 with BOM, Latin-1) and its line endings:
-newlines in inserted text take the file's own convention.
+newlines in inserted text take the file's own convention; positions count
+in the text the servers see (:func:`lanser.text.document_text`) and edits
+are spliced into the file's bytes, never a re-encoded copy.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any, Callable
 from urllib.parse import unquote, urlparse
 
 from lanser.errors import ApplyConflict, NotFound
-from lanser.text import convert_column, from_lsp_encoding
+from lanser.text import convert_column, from_lsp_encoding, is_utf8, text_offsets
 
 __all__ = ["ChangeSet", "FileChange", "apply_text_edits", "decode", "encode", "merge_workspace_edits",
            "plan_workspace_edit"]
@@ -59,8 +61,8 @@ class ChangeSet:
         """A unified diff (``git apply`` reads it) of every change, files in path order."""
         parts: list[str] = []
         for c in sorted(self.changes, key=lambda c: (c.path, c.op)):
-            old_lines = _lines(decode(c.old)[0]) if c.old is not None else []
-            new_lines = _lines(decode(c.new)[0]) if c.new is not None else []
+            old_lines = _lines(_diff_text(c.old)) if c.old is not None else []
+            new_lines = _lines(_diff_text(c.new)) if c.new is not None else []
             target = c.new_path or c.path
             parts.append(f"diff --git a/{c.path} b/{target}\n")
             if c.op == "create":
@@ -77,6 +79,12 @@ class ChangeSet:
     def to_data(self) -> list[dict[str, Any]]:
         return [{"path": c.path, "op": c.op, "newPath": c.new_path, "oldHash": c.old_hash, "newHash": c.new_hash}
                 for c in sorted(self.changes, key=lambda c: (c.path, c.op))]
+
+
+def _diff_text(data: bytes) -> str:
+    """A file as its diff shows it: a BOM stays on line 1, so ``git apply`` finds the line."""
+    text, encoding = decode(data)
+    return "\ufeff" + text if encoding == "utf-8-sig" else text
 
 
 def _lines(text: str) -> list[str]:
@@ -103,7 +111,7 @@ def encode(text: str, encoding: str) -> bytes:
     if encoding == "utf-8-sig":
         return b"\xef\xbb\xbf" + text.encode("utf-8")
     try:
-        return text.encode(encoding)
+        return text.encode(encoding)  # strict: a lone surrogate in the new text is refused too
     except UnicodeEncodeError as exc:
         raise ApplyConflict(f"the new text cannot be written in the file's encoding ({encoding})") from exc
 
@@ -114,8 +122,17 @@ def _newline_of(text: str) -> str:
 
 
 def apply_text_edits(data: bytes, edits: list[dict[str, Any]], lsp_encoding: str) -> bytes:
-    """Apply LSP TextEdits (positions in ``lsp_encoding``) to ``data``; overlapping edits are refused."""
-    text, encoding = decode(data)
+    """Apply LSP TextEdits (positions in ``lsp_encoding``) to ``data``; overlapping edits are refused.
+
+    Positions count in :func:`lanser.text.document_text`, the text the
+    servers were given: after a UTF-8 BOM, with one U+FFFD per undecodable
+    sequence.  Each edit is mapped to the bytes of that text and spliced
+    there, so the BOM, CRLF line ends and bytes that are not UTF-8 are kept
+    exactly; new text is written as UTF-8, or Latin-1 in a file that is not
+    UTF-8 (E/APPLY_CONFLICT if it cannot be).
+    """
+    text, byte_at = text_offsets(data)
+    encoding = "utf-8" if is_utf8(data) else "latin-1"
     indexing = from_lsp_encoding(lsp_encoding)
     # Offsets of line starts, splitting like LSP does.
     starts = [0]
@@ -144,12 +161,12 @@ def apply_text_edits(data: bytes, edits: list[dict[str, Any]], lsp_encoding: str
     for (s1, e1, _), (s2, _, _) in zip(spans, spans[1:]):
         if s2 < e1:
             raise ApplyConflict("the server sent overlapping edits", start=s2)
-    out = text
+    out = bytearray(data)
     for start, end, new in reversed(spans):
         if newline == "\r\n":
             new = new.replace("\r\n", "\n").replace("\n", "\r\n")
-        out = out[:start] + new + out[end:]
-    return encode(out, encoding)
+        out[byte_at[start]:byte_at[end]] = encode(new, encoding)
+    return bytes(out)
 
 
 def merge_workspace_edits(edits: list[dict[str, Any]]) -> dict[str, Any]:

@@ -40,7 +40,7 @@ from lanser.selectors.parse import format_selector, parse_selector
 from lanser.selectors.spec import AnchorSpec, AstSpec, CursorSpec, SymbolSpec
 from lanser.selectors.structural import _AST_KINDS, _disambiguate_same_name, python_module_files
 from lanser.syntax import SymbolDef, definitions, to_codepoints
-from lanser.text import convert_column, split_lines
+from lanser.text import convert_column, document_bytes, document_text, split_lines
 
 if TYPE_CHECKING:
     from lanser.workspace import Workspace
@@ -61,7 +61,7 @@ def mint(ws: Workspace, path: str, sym: SymbolDef, language: str) -> dict[str, s
     """Canonical ``symbol``, ``ast``, ``anchor`` and ``cursor`` selectors for ``sym`` in ``path``."""
     language = "python" if language in ("python", "py") else "c"
     rel = ws.rel(path)
-    data = ws.read_bytes(rel)
+    data = document_bytes(ws.read_bytes(rel))
     defs = definitions(language, data)
     return _mint(ws, rel, data, defs, _find(defs, sym, rel), language)
 
@@ -74,7 +74,7 @@ def mint_at(ws: Workspace, path: str, line: int, col: int) -> dict[str, str]:
     language = language_of(rel)
     if language not in ("python", "c"):
         raise NotFound(f"lanser mints selectors for Python and C files, not {language}", path=rel)
-    data = ws.read_bytes(rel)
+    data = document_bytes(ws.read_bytes(rel))
     defs = definitions(language, data)
     lines = data.split(b"\n")
     hits = [d for d in defs if to_codepoints(lines, d.name[0]) <= (line, col) <= to_codepoints(lines, d.name[1])]
@@ -93,7 +93,7 @@ def _find(defs: list[SymbolDef], sym: SymbolDef, rel: str) -> SymbolDef:
 
 def _mint(ws: Workspace, rel: str, data: bytes, defs: list[SymbolDef], sym: SymbolDef,
           language: str) -> dict[str, str]:
-    text = data.decode("utf-8", "replace")
+    text = document_text(data)
     same = [d for d in defs if d.qualname == sym.qualname]
     module = _module_of(ws, rel) if language == "python" else None
     out: dict[str, str] = {}

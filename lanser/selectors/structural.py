@@ -19,7 +19,7 @@ from lanser.errors import Ambiguous, FsPermissions, NotFound
 from lanser.selectors import anchors
 from lanser.selectors.spec import AnchorSpec, AstSpec, PositionSpec, SymbolSpec
 from lanser.syntax import SymbolDef, definitions, symbol_id, to_codepoints
-from lanser.text import content_hash, split_lines
+from lanser.text import content_hash, document_bytes, document_text, split_lines
 
 if TYPE_CHECKING:
     from lanser.resolve import Target
@@ -101,7 +101,7 @@ def python_module_files(module: str, ws: Workspace) -> list[str]:
 
 def _symbol_candidates(ws: Workspace, language: str, rel: str, qualname: str, overload: int | None,
                        depth: int) -> list[Candidate]:
-    data = ws.read_bytes(rel)
+    data = document_bytes(ws.read_bytes(rel))
     defs = definitions(language, data)
     lines = data.split(b"\n")
     exact = [d for d in defs if d.qualname == qualname]
@@ -215,7 +215,8 @@ def _choose(ws: Workspace, language: str, cands: list[Candidate], role: str, spe
     if top.score < THRESHOLD or tie:
         why = "several definitions match equally" if tie else f"best candidate scores {top.score} < {THRESHOLD}"
         raise Ambiguous(f"{label}: {why}", candidates=evidence, weights=WEIGHTS, threshold=THRESHOLD)
-    data = ws.read_bytes(top.path)
+    raw_data = ws.read_bytes(top.path)
+    data = document_bytes(raw_data)
     lines = data.split(b"\n")
     span = top.span
     if top.sym is not None:
@@ -224,8 +225,8 @@ def _choose(ws: Workspace, language: str, cands: list[Candidate], role: str, spe
                            roles=sorted(top.sym.roles))
         raw = top.sym.roles[role]
         span = (to_codepoints(lines, raw[0]), to_codepoints(lines, raw[1]))
-    text = data.decode("utf-8", "replace")
-    target = Target(top.path, language, text, content_hash(data), span[0], span[1], confidence=top.score)
+    text = document_text(raw_data)
+    target = Target(top.path, language, text, content_hash(raw_data), span[0], span[1], confidence=top.score)
     target.point = top.point
     target.evidence = evidence
     target.weights = dict(WEIGHTS)
@@ -330,7 +331,7 @@ def _resolve_anchor(spec: AnchorSpec, ws: Workspace) -> Target:
             if len(files) == 1 and module_score == 1.0:
                 raise  # the file the selector names: refused, said so
             continue  # a search never looks into a file outside the workspace
-        cands += _anchor_candidates(rel, data.decode("utf-8", "replace"), spec, module_score)
+        cands += _anchor_candidates(rel, document_text(data), spec, module_score)
     language = language_of(files[0][0])
     if cands:
         best = max(cands, key=lambda c: c.score).path
