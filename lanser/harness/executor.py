@@ -7,7 +7,7 @@
     └── RayExecutor     a Ray cluster: one Ray task per attempt, placed by resource requests
 
 Every placement runs the same task function (:func:`lanser.harness.runner.run_attempt`)
-and hands back a :class:`Finished`; the driver (``run_dataset``) alone writes
+and hands back a :class:`Finished`; the driver (:mod:`lanser.harness.driver`) alone writes
 the store, shows progress and decides on retries.  An attempt that never
 produced a result (its node died, its worker process crashed) comes back with
 ``result=None`` and the reason, so a lost node costs a retry, never the run.
@@ -59,21 +59,32 @@ class Job:
 
 @dataclass(frozen=True)
 class Attempt:
-    """One try at one task: ``number`` counts from 1; ``avoid`` names nodes where earlier tries failed."""
+    """One try at one task: ``number`` counts retries from 1; ``avoid`` names nodes where earlier
+    tries failed.  ``sample`` is which of the run's independent attempts at the task this is
+    (``--attempts K``: 0..K-1), and ``agent_spec`` the spec its agent is made from when that is
+    not the job's (a stochastic agent seeded for the sample)."""
 
     index: int
     task: TaskSpec
     key: str
     number: int = 1
     avoid: tuple[str, ...] = ()
+    sample: int = 0
+    agent_spec: str | None = None
 
     def retry(self, failed_on: str | None) -> Attempt:
         avoid = self.avoid + ((failed_on,) if failed_on and failed_on not in self.avoid else ())
         return replace(self, number=self.number + 1, avoid=avoid)
 
     def workroot(self, job: Job) -> Path:
-        """A fresh directory per retry: what a lost attempt left running never shares a work area."""
-        return job.workroot if self.number == 1 else job.workroot / f"retry-{self.number}"
+        """A fresh directory per sample and per retry: attempts running at once, or what a lost
+        attempt left running, never share a work area."""
+        root = job.workroot / f"sample-{self.sample}" if self.sample else job.workroot
+        return root if self.number == 1 else root / f"retry-{self.number}"
+
+    def spec(self, job: Job) -> str | None:
+        """The agent spec this attempt's agent is made from."""
+        return self.agent_spec or job.agent_spec
 
 
 @dataclass(frozen=True)
@@ -142,7 +153,8 @@ class LocalExecutor:
 
     def submit(self, attempt: Attempt) -> None:
         job = self._require_job()
-        if self.workers == 1 or job.agent_spec is None:
+        spec = attempt.spec(job)
+        if self.workers == 1 or job.agent_spec is None or spec is None:
             self._queue.append(attempt)
             return
         from lanser.harness.runner import run_attempt
@@ -150,7 +162,7 @@ class LocalExecutor:
         if self._pool is None:
             self._pool = ProcessPoolExecutor(max_workers=self.workers)
         future = self._pool.submit(run_attempt, attempt.task.model_dump(mode="json"), str(job.dataset_dir),
-                                   job.agent_spec, job.image, str(attempt.workroot(job)), dict(job.labels))
+                                   spec, job.image, str(attempt.workroot(job)), dict(job.labels))
         self._futures[future] = attempt
 
     def pending(self) -> int:
@@ -162,7 +174,10 @@ class LocalExecutor:
             from lanser.harness.runner import run_attempt
 
             attempt = self._queue.popleft()
-            return Finished(attempt, run_attempt(attempt.task, job.dataset_dir, self._agent, job.image,
+            agent: Any = self._agent
+            if attempt.agent_spec is not None and attempt.agent_spec != job.agent_spec:
+                agent = attempt.agent_spec  # a seeded sample: run_attempt makes its own agent
+            return Finished(attempt, run_attempt(attempt.task, job.dataset_dir, agent, job.image,
                                                  attempt.workroot(job), dict(job.labels)))
         if not self._futures:
             raise RuntimeError("nothing is pending")
@@ -316,9 +331,10 @@ class RayExecutor:
         avoid = tuple(n for n in attempt.avoid if n in able)
         if avoid and len(avoid) < len(able):
             options = ray_options(attempt.task, avoid)
-        assert job.agent_spec is not None
+        spec = _portable_agent_spec(attempt.spec(job))
+        assert spec is not None
         ref = self._remote.options(**options).remote(
-            attempt.task.model_dump(mode="json"), str(job.dataset_dir), job.agent_spec, job.image,
+            attempt.task.model_dump(mode="json"), str(job.dataset_dir), spec, job.image,
             str(attempt.workroot(job)), dict(job.labels))
         self._flights[ref] = _Flight(attempt, options)
 
