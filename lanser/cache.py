@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from lanser.bundle.hashing import canonical_json, render_json
+from lanser.state import ignore_in_git, no_symlinks, warn_once, workspace_private
 
 __all__ = ["BundleCache", "cache_key"]
 
@@ -41,6 +42,8 @@ BUSY_RETRIES = 5
 #: Up to this many keys are read into memory on the first lookup, so that a miss (most
 #: requests of a new snapshot) costs no query; a bigger database is asked per key.
 _KEY_INDEX_LIMIT = 500_000
+#: The files SQLite keeps next to the database (write-ahead log, shared memory, rollback journal).
+_DB_SIDE_FILES = ("-wal", "-shm", "-journal")
 _SCHEMA = "CREATE TABLE IF NOT EXISTS bundles (key TEXT PRIMARY KEY, text TEXT NOT NULL) WITHOUT ROWID"
 
 
@@ -115,6 +118,9 @@ class BundleCache:
         try:
             if not self._keys_loaded:
                 self._keys_loaded = True
+                if not _usable(self.directory, create=False):
+                    self._broken = True
+                    return None
                 if not (self.directory / DB_NAME).exists():
                     with self._cond:
                         self._keys = set()
@@ -231,8 +237,10 @@ class BundleCache:
     def _open_for_writing(self) -> sqlite3.Connection | None:
         assert self.directory is not None
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            _ignore_in_git(self.directory.parent)
+            if not _usable(self.directory, create=True):
+                self._broken = True
+                return None
+            ignore_in_git(self.directory.parent)
             db = _connect(self.directory / DB_NAME)
             db.execute("PRAGMA journal_mode=WAL")  # readers never wait for the writer
             db.execute("PRAGMA synchronous=NORMAL")  # a commit is atomic; durability to the last one is not needed
@@ -259,8 +267,16 @@ def _connect(path: Path) -> sqlite3.Connection:
     return sqlite3.connect(str(path), timeout=2.0)
 
 
-def _ignore_in_git(lanser_dir: Path) -> None:
-    """``.lanser/`` holds state, never content: keep it out of ``git status``."""
-    marker = lanser_dir / ".gitignore"
-    if not marker.exists():
-        marker.write_text("# lanser's cache and state; safe to delete\n*\n")
+def _usable(directory: Path, *, create: bool) -> bool:
+    """The cache directory (``<workspace>/.lanser/cache``) and the database's files may be used:
+    no component is a symlink (a repository can commit one, to send lanser's writes elsewhere),
+    every one a real directory or regular file.  A refusal is reported once on stderr."""
+    base, rel = directory.parent.parent, f"{directory.parent.name}/{directory.name}"
+    if workspace_private(base, rel, create=create) is None:
+        return False
+    for name in (DB_NAME, *(DB_NAME + suffix for suffix in _DB_SIDE_FILES)):
+        why = no_symlinks(base, f"{rel}/{name}")
+        if why is not None:
+            warn_once(f"{why} in {base}; lanser does not follow it and keeps no cache there")
+            return False
+    return True

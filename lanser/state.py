@@ -24,8 +24,8 @@ from pathlib import Path
 
 from lanser.errors import FsPermissions
 
-__all__ = ["check_private_dir", "no_symlinks", "private_dir", "state_home", "warn_once", "workspace_key",
-           "workspace_private", "workspace_state"]
+__all__ = ["check_private_dir", "ignore_in_git", "no_symlinks", "private_dir", "read_nofollow", "state_home",
+           "warn_once", "workspace_key", "workspace_private", "workspace_state", "write_exclusive"]
 
 _warned: set[str] = set()
 
@@ -162,3 +162,44 @@ def workspace_private(root: Path, rel: str, *, create: bool = False) -> Path | N
         warn_once(f"{why} in {root}; lanser does not follow it and keeps no cache or versions there")
         return None
     return root / rel
+
+
+def write_exclusive(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """Create ``path`` with ``data``; never through a symlink, never over an existing file
+    (FileExistsError)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
+
+
+def ignore_in_git(lanser_dir: Path) -> None:
+    """``.lanser/.gitignore``: lanser's state stays out of ``git status``.  Written only when
+    nothing (not even a dangling symlink) is there; best effort."""
+    marker = lanser_dir / ".gitignore"
+    if os.path.lexists(marker):
+        return
+    try:
+        write_exclusive(marker, b"# lanser's cache and state; safe to delete when no lanser runs\n*\n")
+    except OSError:
+        pass
+
+
+def read_nofollow(path: Path) -> bytes | None:
+    """A regular file's bytes, or None when it is missing, a symlink or not a regular file."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)

@@ -8,6 +8,7 @@ half of the workspace jail.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lanser.errors import FsPermissions, NotFound
+from lanser.state import ignore_in_git, read_nofollow, workspace_private, write_exclusive
 from lanser.text import document_text, split_lines
 
 __all__ = ["Source", "Workspace", "cache_dir"]
@@ -120,35 +122,44 @@ class Workspace:
     def remember_version(self, data: bytes, digest: str | None = None) -> str:
         """Keep ``data`` under ``.lanser/versions/`` so selectors made against it can be
         mapped after edits; returns its sha256 (hex, ``digest`` if the caller has it).
-        Best effort: a read-only workspace still answers, it just cannot map old positions."""
+        Best effort: a read-only workspace still answers, it just cannot map old positions;
+        a ``.lanser`` or ``versions`` that is a symlink (or no directory) is not used at all."""
         digest = digest or hashlib.sha256(data).hexdigest()
         if digest in self._remembered:
             return digest
-        path = self.root / ".lanser" / "versions" / digest
-        if path.exists():
+        directory = workspace_private(self.root, ".lanser/versions", create=True)
+        if directory is None:
+            return digest
+        path = directory / digest
+        if os.path.lexists(path):
             self._remembered.add(digest)
-        else:
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                marker = self.root / ".lanser" / ".gitignore"
-                if not marker.exists():
-                    marker.write_text("# lanser's cache and state; safe to delete\n*\n")
-                tmp = path.with_name(f".{digest}.{os.getpid()}.tmp")
-                tmp.write_bytes(data)
-                os.replace(tmp, path)
-                self._remembered.add(digest)
-            except OSError:
-                pass
+            return digest
+        ignore_in_git(directory.parent)
+        tmp = directory / f".{digest}.{os.getpid()}.tmp"
+        try:
+            if os.path.lexists(tmp):
+                os.unlink(tmp)
+            write_exclusive(tmp, data)
+            os.replace(tmp, path)
+            self._remembered.add(digest)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
         return digest
 
     def find_version(self, prefix: str) -> bytes | None:
-        directory = self.root / ".lanser" / "versions"
-        if not directory.is_dir():
+        """The remembered content whose sha256 starts with ``prefix``: a regular file (never a
+        symlink) whose bytes hash to its name (a file a repository planted there does not)."""
+        directory = workspace_private(self.root, ".lanser/versions")
+        if directory is None or not directory.is_dir():
             return None
         matches = sorted(p for p in directory.iterdir() if p.name.startswith(prefix) and len(p.name) == 64)
         if len(matches) != 1:
             return None
-        return matches[0].read_bytes()
+        data = read_nofollow(matches[0])
+        if data is None or hashlib.sha256(data).hexdigest() != matches[0].name:
+            return None
+        return data
 
     # -- files ---------------------------------------------------------
 

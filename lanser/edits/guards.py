@@ -4,7 +4,8 @@
   the workspace root (a symlink pointing out is refused);
 - allow / deny globs on workspace-relative paths;
 - uncommitted work: with git, a dirty worktree refuses the write unless
-  ``allow_dirty``;
+  ``allow_dirty``, and so does an edit that would write an untracked (or
+  ignored) file, whose old content git could not give back;
 - case-only renames on a case-insensitive file system.
 All refusals are :class:`FsPermissions` (71), naming the path and why.
 """
@@ -13,6 +14,9 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import subprocess
+import uuid
+from collections.abc import Iterable
 from pathlib import Path
 
 from lanser.edits.plan import ChangeSet
@@ -54,32 +58,63 @@ def check_filters(changes: ChangeSet, allow: tuple[str, ...], deny: tuple[str, .
             raise FsPermissions(f"{rel} matches no --allow glob", path=rel, allow=list(allow))
 
 
-def dirty_files(root: Path) -> list[str] | None:
-    """Tracked files with uncommitted changes, or None outside a git repository."""
+#: Configuration lanser's own git calls run with, over any repository's: no fsmonitor command
+#: (a repository's ``core.fsmonitor`` is a program git would run), no untracked cache.
+_GIT_SAFE = ("-c", "core.fsmonitor=false", "-c", "core.untrackedCache=false", "--no-optional-locks")
+_GIT_ENV_DROP = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_CEILING_DIRECTORIES")
+
+
+def _git(root: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+    env = {k: v for k, v in os.environ.items() if k not in _GIT_ENV_DROP}
+    env["GIT_OPTIONAL_LOCKS"] = "0"
     try:
-        import git
-    except ImportError:  # pragma: no cover - a declared dependency
-        return None
-    try:
-        repo = git.Repo(root, search_parent_directories=True)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        return None
-    try:
-        top = Path(repo.working_tree_dir or root)
-        changed = {d.a_path for d in repo.index.diff(None)}
-        if repo.head.is_valid():
-            changed |= {d.a_path for d in repo.index.diff("HEAD")}
-    except git.GitError as exc:
-        raise FsPermissions(f"cannot read the git status of {root}: {exc}") from exc
-    out = []
-    for p in changed:
-        if p is None:  # GitPython types a_path as optional; raw diffs always set it
-            continue
-        try:
-            out.append((top / p).resolve().relative_to(root).as_posix())
-        except ValueError:
-            continue
-    return sorted(p for p in out if not p.startswith((".lanser/", ".cache/")))
+        return subprocess.run(["git", *_GIT_SAFE, *args], cwd=root, env=env, capture_output=True, timeout=120,
+                              stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise FsPermissions(f"cannot run git in {root}: {exc}") from exc
+
+
+def _z(out: bytes) -> list[str]:
+    return [p for p in out.decode("utf-8", "surrogateescape").split("\0") if p]
+
+
+def dirty_files(root: Path, touched: Iterable[str] | None = None) -> list[str] | None:
+    """Files whose content git could not give back, or None outside a git repository.
+
+    Always: tracked files with uncommitted changes (staged or not).  With
+    ``touched`` (the workspace-relative paths an edit would write), also
+    each of those that exists but is not tracked: untracked, or ignored
+    and present.  Paths are workspace-relative; lanser's own ``.lanser/``
+    and clangd's ``.cache/`` are never reported.
+    """
+    top_proc = _git(root, "rev-parse", "--show-toplevel")
+    if top_proc.returncode != 0:
+        if b"not a git repository" in top_proc.stderr.lower():
+            return None
+        raise FsPermissions(f"cannot read the git status of {root}: "
+                            f"{top_proc.stderr.decode('utf-8', 'replace').strip()}")
+    top = os.path.realpath(top_proc.stdout.decode("utf-8", "surrogateescape").strip())
+    status = _git(root, "status", "--porcelain=v1", "-z", "--untracked-files=normal", "--no-renames", "--", ".")
+    if status.returncode != 0:
+        raise FsPermissions(f"cannot read the git status of {root}: "
+                            f"{status.stderr.decode('utf-8', 'replace').strip()}")
+    prefix = os.path.relpath(os.path.realpath(root), top)
+    prefix = "" if prefix == "." else prefix + "/"
+    changed: set[str] = set()
+    for record in _z(status.stdout):
+        code, path = record[:2], record[3:]
+        if path.startswith(prefix) and code not in ("??", "!!"):  # untracked ones count only if touched
+            changed.add(path[len(prefix):])
+    if touched is not None:
+        wanted = sorted({t for t in touched if os.path.lexists(root / t)})
+        if wanted:
+            listed = _git(root, "--literal-pathspecs", "ls-files", "-z", "--cached", "--", *wanted)
+            if listed.returncode != 0:
+                raise FsPermissions(f"cannot list the tracked files of {root}: "
+                                    f"{listed.stderr.decode('utf-8', 'replace').strip()}")
+            tracked = set(_z(listed.stdout))
+            changed |= {t for t in wanted if t not in tracked}  # untracked, or ignored but present
+    return sorted(p for p in changed if not p.startswith((".lanser/", ".cache/")))
 
 
 def check_case_rename(root: Path, changes: ChangeSet) -> None:
@@ -91,11 +126,13 @@ def check_case_rename(root: Path, changes: ChangeSet) -> None:
 
 
 def _case_insensitive(root: Path) -> bool:
-    probe = root / ".lanser-case-probe"
+    probe = root / f".lanser-case-probe-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:
-        probe.write_text("")
-        return (root / ".LANSER-CASE-PROBE").exists()
+        # Created exclusively, never through a symlink: the workspace may hold anything by any name.
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600))
     except OSError:
         return False
+    try:
+        return os.path.lexists(root / probe.name.upper())
     finally:
         probe.unlink(missing_ok=True)
