@@ -23,9 +23,11 @@ from lsprotocol import types as lsp
 from lanser.bundle.models import Bundle, Facts, Request
 from lanser.edits import guards
 from lanser.edits.apply import apply_changes
+from lanser.edits.completeness import Occurrence, Verdict, describe, judge, owned, scan
 from lanser.edits.plan import ChangeSet, decode, merge_workspace_edits, plan_workspace_edit, uri_path
 from lanser.edits.patch import parse_patch
 from lanser.reward import count_diagnostics, process_reward
+from lanser.text import convert_column
 from lanser.errors import Ambiguous, ApplyConflict, BadRequest, FsPermissions, NotFound, UnsupportedCap
 
 if TYPE_CHECKING:
@@ -84,7 +86,12 @@ class MutationCommands:
             raise Ambiguous(f"{request.selector} resolved with confidence {target.confidence} < 1; "
                             "refusing to apply (--deny-apply-on-ambiguous)", candidates=target.evidence)
 
-        async def op(s: LspSession) -> tuple[Any, Any, Any, str]:
+        old_name = _identifier_at(target)
+        # Every file of the project holding the old name, scanned before the server is asked: the
+        # server's own view (its include settings, what a warm daemon opened before) is not the project.
+        scans = self._scan_project(target.language, old_name) if old_name else {}
+
+        async def op(s: LspSession) -> tuple[Any, Any, str, dict[Any, Any], list[Any]]:
             await self._ready(s, target.language)  # type: ignore[attr-defined]
             doc = self._open(s, target, bundle)  # type: ignore[attr-defined]
             ident = lsp.TextDocumentIdentifier(uri=doc.uri)
@@ -92,16 +99,24 @@ class MutationCommands:
                 text_document=ident, position=target.position()), timeout=self.timeout)  # type: ignore[attr-defined]
             if not prep:
                 raise NotFound(f"the server will not rename anything at {request.selector}")
-            await self._settle(s, doc)  # type: ignore[attr-defined]
-            edit = await s.request("textDocument/rename", lsp.RenameParams(
-                text_document=ident, position=target.position(), new_name=new_name),
-                timeout=self.timeout)  # type: ignore[attr-defined]
-            refs = await s.request("textDocument/references", lsp.ReferenceParams(
-                text_document=ident, position=target.position(),
-                context=lsp.ReferenceContext(include_declaration=True)), timeout=self.timeout)  # type: ignore[attr-defined]
-            return prep, edit, refs, s.position_encoding
+            opened = await self._open_mentioning(s, target, scans)
+            try:
+                await self._settle(s, doc)  # type: ignore[attr-defined]
+                edit = await s.request("textDocument/rename", lsp.RenameParams(
+                    text_document=ident, position=target.position(), new_name=new_name),
+                    timeout=self.timeout)  # type: ignore[attr-defined]
+                refs = await s.request("textDocument/references", lsp.ReferenceParams(
+                    text_document=ident, position=target.position(),
+                    context=lsp.ReferenceContext(include_declaration=True)), timeout=self.timeout)  # type: ignore[attr-defined]
+                symbol = await s.request("textDocument/definition", lsp.DefinitionParams(
+                    text_document=ident, position=target.position()), timeout=self.timeout)  # type: ignore[attr-defined]
+                defs = await self._resolve_occurrences(s, target.language, scans, s.to_data(edit) if edit else {})
+            finally:
+                for rel in opened:
+                    s.close_document(rel)
+            return edit, refs, s.position_encoding, defs, _locations(s.to_data(symbol))
 
-        _, edit, refs, encoding = await self._call(target.language, op, bundle)  # type: ignore[attr-defined]
+        edit, refs, encoding, defs, symbol = await self._call(target.language, op, bundle)  # type: ignore[attr-defined]
         if not edit:
             raise NotFound(f"the server proposed no edit for renaming {request.selector}")
         edit_data = self._data(edit)  # type: ignore[attr-defined]
@@ -120,24 +135,127 @@ class MutationCommands:
                         for m in family]
             if target.language == "python":
                 missing += _import_residue(self.workspace, target.lines, target, edit_data, self._rel_of_uri)  # type: ignore[attr-defined]
-            complete = not missing and not extra
+            verdict, server_of = self._judge(scans, edit_data, defs, symbol, encoding)
+            unexplained = [describe(server_of[o.where], why, scans[o.path][1][o.line] if o.line < len(scans[o.path][1])
+                                    else "") for o, why in verdict.unexplained]
+            complete = not missing and not extra and not unexplained
             overrides = (bundle.edits or {}).get("overrides")
             bundle.edits = self._edits_block(edit_data, changes, complete=complete, missing=missing, extra=extra)
             if overrides:
                 bundle.edits["overrides"] = overrides
+            bundle.edits["unexplained"] = unexplained
+            bundle.edits["occurrences"] = {"name": old_name, "files": len(scans), "edited": len(verdict.edited),
+                                           "other": len(verdict.other), "unexplained": len(unexplained),
+                                           "mentions": len(verdict.mentions)}
             if not complete and not args.get("allowPartial"):
                 left = sum(1 for m in missing if len(m) > 3 and str(m[3]).startswith("override "))
                 why = (f"{left} override(s) left behind (--with-overrides renames them), " if left else "")
+                more = (f", {len(unexplained)} occurrence(s) of {old_name!r} unexplained (first: "
+                        f"{unexplained[0]['selector']}, {unexplained[0]['reason']})" if unexplained else "")
                 raise ApplyConflict(
                     f"the rename is partial: {why}{len(missing) - left} reference(s) not edited, {len(extra)} "
-                    "edit(s) that are no reference; refused (--allow-partial to take it anyway)",
-                    missing=missing, extra=extra)
+                    f"edit(s) that are no reference{more}; refused (--allow-partial to take it anyway)",
+                    missing=missing, extra=extra, unexplained=unexplained[:200])
         except (ApplyConflict, FsPermissions, NotFound):
             bundle.processReward = process_reward(0, 0, False, target.confidence)
             raise
         await self._evaluate(bundle, target.language, changes, [target.path], target.confidence, safe=complete)
         if apply:
             bundle.edits.update(self._apply(changes, args, f"Rename {request.selector} to {new_name}"))
+
+    def _scan_project(self, language: str, name: str) -> dict[str, tuple[list[Occurrence], list[str]]]:
+        """Occurrences of ``name`` in every project file of ``language``, with each file's lines."""
+        from lanser.lsp.registry import LANGUAGE_OF_SUFFIX
+
+        suffixes = tuple(x for x, lang in LANGUAGE_OF_SUFFIX.items() if lang == language)
+        raw = name.encode("utf-8")
+        root = self.root.resolve()
+        out: dict[str, tuple[list[Occurrence], list[str]]] = {}
+        for rel in owned(self.workspace.files(suffixes)):  # type: ignore[attr-defined]
+            path = self.root / rel
+            try:
+                if path.is_symlink() or not path.resolve().is_relative_to(root):
+                    continue  # the jail: never read through a link
+                data = path.read_bytes()
+            except (OSError, ValueError):
+                continue
+            if raw not in data:
+                continue
+            found = scan(language, rel, data, name)
+            if found:
+                out[rel] = (found, data.decode("utf-8", "replace").split("\n"))
+        return out
+
+    async def _open_mentioning(self, s: LspSession, target: Any, scans: dict[str, Any]) -> list[str]:
+        """Open every file mentioning the old name that the server has not open; returns those opened.
+
+        Then the rename's answer does not depend on the server's include settings or on what a
+        warm daemon happened to open before: the same files are open, warm or cold.  clangd's
+        answer for an open file comes from that file's own parse, not from the background
+        index, so its readiness is confirmed (its diagnostics published) rather than timed.
+        """
+        opened: list[str] = []
+        for rel in sorted(scans):
+            if rel in s.documents or len(opened) >= _MAX_OPEN:
+                continue
+            s.sync_document(rel, target.language)
+            opened.append(rel)
+        if s.spec.needs_index:
+            for rel in opened:
+                await s.diagnostics(s.documents[rel], self.timeout)  # type: ignore[attr-defined]
+        return opened
+
+    async def _resolve_occurrences(self, s: LspSession, language: str, scans: dict[str, tuple[list[Occurrence], list[str]]],
+                                   edit: dict[str, Any]) -> dict[tuple[str, int, int], list[Any]]:
+        """Where the server says each code occurrence the edit does not touch is defined."""
+        from lanser.text import from_lsp_encoding
+
+        enc = from_lsp_encoding(s.position_encoding)
+        edited = _edit_starts(edit, self._rel_of_uri)
+        out: dict[tuple[str, int, int], list[Any]] = {}
+        asked = 0
+        for rel, (occs, lines) in sorted(scans.items()):
+            for o in occs:
+                if o.kind in ("string", "comment") or o.line >= len(lines):
+                    continue
+                col = convert_column(lines[o.line], o.col, "codepoint", enc, strict=False)
+                if (rel, o.line, col) in edited or asked >= _MAX_RESOLVE:
+                    continue
+                doc = s.documents.get(rel) or s.sync_document(rel, language)
+                asked += 1
+                raw = await s.request("textDocument/definition", lsp.DefinitionParams(
+                    text_document=lsp.TextDocumentIdentifier(uri=doc.uri),
+                    position=lsp.Position(line=o.line, character=col)), timeout=self.timeout)  # type: ignore[attr-defined]
+                out[(rel, o.line, col)] = _locations(s.to_data(raw))
+        return out
+
+    def _judge(self, scans: dict[str, tuple[list[Occurrence], list[str]]], edit: dict[str, Any],
+               defs: dict[Any, list[Any]], symbol: list[Any], encoding: str
+               ) -> tuple[Verdict, dict[tuple[str, int, int], Occurrence]]:
+        """The completeness verdict, positions in the server's encoding; and the way back to code points."""
+        from lanser.text import from_lsp_encoding
+
+        enc = from_lsp_encoding(encoding)
+        server_of: dict[tuple[str, int, int], Occurrence] = {}
+        occurrences = []
+        for rel, (occs, lines) in scans.items():
+            for o in occs:
+                col = convert_column(lines[o.line], o.col, "codepoint", enc, strict=False) if o.line < len(lines) \
+                    else o.col
+                srv = Occurrence(o.path, o.line, col, o.kind, o.conditional, o.member)
+                server_of[srv.where] = o
+                occurrences.append(srv)
+
+        def where(loc: Any) -> tuple[str, int, int]:
+            try:
+                rel = self._rel_of_uri(loc[0])
+            except FsPermissions:
+                rel = "<outside>" + uri_path(loc[0])
+            return rel, loc[1], loc[2]
+
+        edited = _edit_starts(edit, self._rel_of_uri)
+        definitions = {k: [where(d) for d in v] for k, v in defs.items()}
+        return judge(occurrences, edited, definitions, {where(d) for d in symbol}), server_of
 
     def _override_family(self, edit: dict[str, Any]) -> list[Method]:
         """Overrides of (or overridden by) the methods this edit renames, which it does not rename."""
@@ -373,6 +491,39 @@ class MutationCommands:
         if args.get("commit"):
             out["commit"] = _commit(self.root, changes, args.get("message") or message)
         return out
+
+
+#: At most this many files are opened, and occurrences resolved, for one rename (past it: unexplained).
+_MAX_OPEN = 400
+_MAX_RESOLVE = 3000
+
+
+def _identifier_at(target: Any) -> str | None:
+    """The identifier under the target's point (code points), whole even when the cursor is inside it."""
+    import re
+
+    row, col = target.point if target.point is not None else target.start
+    if row >= len(target.lines):
+        return None
+    line = target.lines[row]
+    for m in re.finditer(r"[^\W\d]\w*", line):
+        if m.start() <= col < m.end() or (col == m.end() and m.start() < col):
+            return m.group(0)
+    return None
+
+
+def _locations(raw: Any) -> list[tuple[str, int, int]]:
+    """(uri, line, character) of each Location or LocationLink of a definition answer."""
+    items = raw if isinstance(raw, list) else [raw] if isinstance(raw, dict) else []
+    out = []
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        uri = item.get("uri") or item.get("targetUri")
+        rng = item.get("range") or item.get("targetSelectionRange") or item.get("targetRange")
+        if isinstance(uri, str) and isinstance(rng, dict):
+            out.append((uri, rng["start"]["line"], rng["start"]["character"]))
+    return out
 
 
 def _diag_key(path: str, d: dict[str, Any]) -> tuple[str, str, str, str]:

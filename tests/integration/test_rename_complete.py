@@ -119,3 +119,92 @@ def test_show_message_request_gets_an_answer_and_the_server_lives(repo: Path) ->
 
     alive, hover = asyncio.run(go())
     assert alive and hover is not None
+
+
+# -- Python: the server's view is not the project ------------------------------------------------------------
+
+PY_PROJECT = {
+    "pyproject.toml": '[project]\nname = "pkg"\nversion = "0"\n\n[tool.pyright]\ninclude = ["src/pkg"]\n',
+    "src/pkg/__init__.py": "",
+    "src/pkg/engine.py": (
+        "class Engine:\n"
+        "    def start_engine(self) -> int:\n"
+        "        return 1\n"
+        "\n"
+        "\n"
+        "class Other:\n"
+        "    def start_engine(self) -> int:\n"
+        "        return 2\n"
+        "\n"
+        "\n"
+        "def run(e: Engine) -> int:\n"
+        "    return e.start_engine()\n"
+    ),
+    "tests/conftest.py": (
+        "import pytest\n"
+        "\n"
+        "from pkg.engine import Engine\n"
+        "\n"
+        "\n"
+        "@pytest.fixture\n"
+        "def engine():\n"
+        "    return Engine()\n"
+    ),
+    "tests/test_engine.py": (
+        "from pkg.engine import Engine, Other\n"
+        "\n"
+        "\n"
+        "def test_typed() -> None:\n"
+        "    assert Engine().start_engine() == 1\n"
+        "    assert Other().start_engine() == 2  # start_engine of another class\n"
+        "\n"
+        "\n"
+        "def test_fixture(engine) -> None:\n"
+        "    assert engine.start_engine() == 1\n"
+    ),
+}
+
+
+def test_untyped_receivers_outside_the_include_refuse_the_rename(tmp_path: Path, run_json) -> None:
+    """Issue 19: with `[tool.pyright] include = ["src/pkg"]`, `engine.start_engine()` on a pytest fixture in
+    tests/ is invisible to references; the rename came out `complete: true` and the tests then failed."""
+    ws = make_repo(tmp_path / "ws", PY_PROJECT)
+    before = snapshot(ws)
+    code, b = run_json("-w", str(ws), "rename", "py://pkg.engine#Engine.start_engine", "ignite", "--apply")
+    assert code == 70 and b["error"]["code"] == "E/APPLY_CONFLICT", b
+    assert snapshot(ws) == before
+    unexplained = b["error"]["details"]["unexplained"]
+    assert [u["selector"] for u in unexplained] == ["tests/test_engine.py@L10:C19"], unexplained
+    assert unexplained[0]["why"] == "unresolved"
+    # The typed call in tests/ (outside the server's include) is edited; Other.start_engine is another symbol.
+    assert b["edits"]["occurrences"]["other"] == 2
+    diff = b["edits"]["diff"]
+    assert "+    assert Engine().ignite() == 1" in diff
+    assert "Other().ignite" not in diff
+
+
+def test_allow_partial_takes_it_and_lists_what_is_left(tmp_path: Path, run_json) -> None:
+    """--allow-partial applies the edit and the bundle still lists the unexplained occurrence."""
+    ws = make_repo(tmp_path / "ws", PY_PROJECT)
+    code, b = run_json("-w", str(ws), "rename", "py://pkg.engine#Engine.start_engine", "ignite", "--apply",
+                       "--allow-partial")
+    assert code == 0, b
+    assert b["edits"]["complete"] is False
+    assert [u["selector"] for u in b["edits"]["unexplained"]] == ["tests/test_engine.py@L10:C19"]
+    assert "engine.start_engine()" in (ws / "tests" / "test_engine.py").read_text()
+    assert "Engine().ignite()" in (ws / "tests" / "test_engine.py").read_text()
+
+
+def test_typed_references_outside_the_include_are_edited(tmp_path: Path, run_json) -> None:
+    """Issue 19: references in files outside `[tool.pyright] include` were never reported; the files holding the
+    old name are opened first, so they are, and the rename is complete."""
+    files = dict(PY_PROJECT)
+    files["tests/test_engine.py"] = files["tests/test_engine.py"].replace(
+        "def test_fixture(engine) -> None:\n    assert engine.start_engine() == 1\n",
+        "def test_fixture(engine: Engine) -> None:\n    assert engine.start_engine() == 1\n")
+    ws = make_repo(tmp_path / "ws", files)
+    code, b = run_json("-w", str(ws), "rename", "py://pkg.engine#Engine.start_engine", "ignite", "--apply")
+    assert code == 0, b
+    assert b["edits"]["complete"] is True and b["edits"]["unexplained"] == []
+    text = (ws / "tests" / "test_engine.py").read_text()
+    assert "engine.ignite()" in text and "Engine().ignite()" in text and "Other().start_engine()" in text
