@@ -6,20 +6,22 @@ reward), its shell commands run in the sealed sandbox on the same work
 area, its lanser requests are answered by the same warm orchestrator.
 lanser runs on the host, not in the image: the image then needs no Python
 packages, so it can be bootstrapped offline from the Debian mirror alone.
-On submit the work area is copied; build, test and sanitize run on copies
-the agent can no longer touch, and grading reads only their logs.
+On submit the grader takes the agent's changes from the work area without
+running anything there (no git: its config is the agent's to write), keeps
+those the task allows, applies them as one patch to a fresh copy of the
+project layer (:mod:`lanser.harness.cleanroom`), and builds, tests and
+sanitizes that; grading reads only the stage logs (docs/grading.md).
 """
 
 from __future__ import annotations
 
 import asyncio
 import shutil
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
-from lanser.harness import grading, project, sandbox, worktree
+from lanser.harness import cleanroom, grading, project, sandbox, worktree
 from lanser.harness.agents import Agent
 from lanser.harness.errors import InfrastructureError
 from lanser.harness.project import ProjectTree
@@ -30,12 +32,8 @@ __all__ = ["TaskEnv", "run_attempt", "run_dataset", "run_task"]
 RUN_LIMITS = sandbox.Limits(wall_s=60.0, memory_mb=512, cpus=1.0, pids=128, output_bytes=64 * 1024)
 
 
-def _git(cwd: Path, *args: str) -> str:
-    # safe.directory: the sandbox hands the work area to uid 1000, so git (as the
-    # harness user) would otherwise refuse the repository as "dubious ownership".
-    return subprocess.run(["git", "-c", "safe.directory=*", "-c", "user.name=lanser-harness", "-c", "user.email=harness@lanser",
-                           "-c", "commit.gpgsign=false", *args], cwd=cwd, check=True, capture_output=True,
-                          text=True).stdout
+#: The grader's copies of the fresh tree, under the task directory (never mounted for the agent).
+_GRADE_TREES = {"build": "grade", "test": "grade", "sanitize": "grade-sanitize"}
 
 
 class TaskEnv:
@@ -51,6 +49,7 @@ class TaskEnv:
         self.client = client
         self.loop = asyncio.new_event_loop()
         self.orch: Any = None
+        self.collected: cleanroom.Collected | None = None
         self.steps: list[dict[str, Any]] = []
         self.total = 0.0
         self.done = False
@@ -58,8 +57,6 @@ class TaskEnv:
     # -- gym API -----------------------------------------------------------
 
     def reset(self) -> dict[str, Any]:
-        from lanser.edits.apply import apply_changes
-        from lanser.edits.patch import parse_patch
         from lanser.orchestrator import Orchestrator
 
         self.close()
@@ -77,13 +74,12 @@ class TaskEnv:
         if not indexed:
             worktree.init_repo(self.work)
         if self.task.start_patch:
-            changes = parse_patch(self.task.start_patch, lambda rel: (self.work / rel).read_bytes()
-                                  if (self.work / rel).is_file() else None)
-            apply_changes(self.work, changes)
+            originals = cleanroom.apply_start_patch(self.work, self.task.start_patch)
             if indexed:
-                worktree.forget_blobs(self.work, {c.path: c.old for c in changes.changes if c.old is not None})
-        _git(self.work, "add", "-A")
-        _git(self.work, "commit", "-qm", "start")
+                worktree.forget_blobs(self.work, originals)
+        # The last git the harness runs in the work area: the agent has not acted yet.
+        worktree.git(self.work, "add", "-A")
+        worktree.git(self.work, "commit", "-qm", "start")
         self.orch = Orchestrator(self.work, timeout=120.0, cache=False)
         self.steps, self.total, self.done = [], 0.0, False
         return self._observation(None)
@@ -137,24 +133,39 @@ class TaskEnv:
     # -- grading -------------------------------------------------------------
 
     def grade(self) -> tuple[dict[str, Any], dict[str, Any], str]:
-        """Run the stages on copies of the final state; returns (verdict, stages, final patch)."""
+        """Grade in a clean room; returns (verdict, stages, the graded patch).
+
+        The agent's work area is only read (in Python, links never followed): its
+        changes that the task allows are applied as one patch to a fresh copy of
+        the project layer with the start patch, and build, test and sanitize run
+        on copies of that (see :mod:`lanser.harness.cleanroom`)."""
         self.close()
-        _git(self.work, "add", "-A")
-        patch = _git(self.work, "diff", "--cached", "HEAD")
+        assert self.project is not None, "reset() first"
+        fresh = self.taskdir / "fresh"
+        for name in ("fresh", *set(_GRADE_TREES.values())):
+            shutil.rmtree(self.taskdir / name, ignore_errors=True)
+        try:
+            worktree.copy_tree(self.project.path, fresh, exclude=(".git", ".lanser", ".cache"))
+            if self.task.start_patch:
+                cleanroom.apply_start_patch(fresh, self.task.start_patch)
+            collected = cleanroom.collect(self.work, fresh, self.task.protected_globs, self.project.generated)
+            cleanroom.apply(fresh, collected)
+        except OSError as exc:
+            raise InfrastructureError(f"cannot make the graded tree: {exc}", stage="grade") from exc
+        self.collected = collected
+        commands = self.task.commands
+        plan = [("build", commands.build), ("test", commands.test)]
+        if commands.sanitize:
+            plan.append(("sanitize", commands.sanitize))
+        for copy in sorted({_GRADE_TREES[name] for name, _ in plan}):
+            worktree.copy_tree(fresh, self.taskdir / copy)
         stages: dict[str, Any] = {}
         limits = sandbox.Limits(wall_s=self.task.limits.wall_s, memory_mb=self.task.limits.memory_mb,
                                 cpus=self.task.limits.cpus, pids=self.task.limits.pids)
-        commands = self.task.commands
-        plan = [("build", commands.build, "grade"), ("test", commands.test, "grade")]
-        if commands.sanitize:
-            plan.append(("sanitize", commands.sanitize, "grade-sanitize"))
-        for copy in {c for _, _, c in plan}:
-            dest = self.taskdir / copy
-            shutil.rmtree(dest, ignore_errors=True)
-            worktree.copy_tree(self.work, dest, exclude=(".git", ".lanser", ".cache"))
-        for name, command, copy in plan:
+        for name, command in plan:
+            tree = self.taskdir / _GRADE_TREES[name]
             try:
-                res = sandbox.run(self.image, command, self.taskdir / copy, limits=limits,
+                res = sandbox.run(self.image, command, tree, limits=limits,
                                   labels={**self.labels, "lanser.stage": name}, client=self.client)
                 stages[name] = {"exit_code": res.exit_code, "output": res.output, "timed_out": res.timed_out,
                                 "oom_killed": res.oom_killed, "seconds": round(res.duration_s, 3),
@@ -162,11 +173,15 @@ class TaskEnv:
             except InfrastructureError as exc:
                 stages[name] = {"infra_error": str(exc)}
                 break
+            if name == "test" and self.task.test_log.files:
+                stages[name]["files"] = grading.read_result_files(tree, self.task.test_log.files)
             if name == "build" and res.exit_code != 0:
                 break
         oracles = self.task.oracles.model_dump(mode="json")
-        verdict = grading.grade(stages, oracles, baseline_sanitizer=oracles["known_sanitizer_reports"])
-        return verdict, stages, patch
+        verdict = grading.grade(stages, oracles, baseline_sanitizer=oracles["known_sanitizer_reports"],
+                                test_log=self.task.test_log.model_dump(mode="json"),
+                                dropped=collected.dropped, dropped_more=collected.dropped_more)
+        return verdict, stages, collected.patch
 
     def environment(self, image_id: str | None = None) -> dict[str, Any]:
         """What the task ran on, by digest: the image id and the project layer's tree digest."""

@@ -25,8 +25,8 @@ from pydantic.config import JsonDict
 
 from lanser.errors import BadRequest
 
-__all__ = ["REMOTE_KINDS", "Commands", "Limits", "Oracles", "Source", "SourceKind", "TaskSpec", "load_tasks",
-           "tree_digest"]
+__all__ = ["DEFAULT_PROTECTED", "REMOTE_KINDS", "Commands", "Limits", "Oracles", "Source", "SourceKind", "TaskSpec",
+           "TestLog", "load_tasks", "patch_paths", "tree_digest"]
 
 
 class _Frozen(BaseModel):
@@ -168,23 +168,99 @@ class Oracles(_Frozen):
     known_sanitizer_reports: tuple[KnownReport, ...] = ()
 
 
+_DAY = 86400.0
+
+
 class Limits(_Frozen):
-    wall_s: float = Field(default=300.0, gt=0)
+    """Bounded above as well: ``wall_s: 1e999`` is infinity, not a limit."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    wall_s: float = Field(default=300.0, gt=0, le=_DAY)
     #: Wall time of ``commands.setup`` (run once per project layer, see
     #: :mod:`lanser.harness.project`): configure + full builds take longer.
-    setup_wall_s: float = Field(default=3600.0, gt=0)
-    memory_mb: int = Field(default=1024, ge=32)
-    cpus: float = Field(default=1.0, gt=0)
-    pids: int = Field(default=256, ge=8)
-    max_steps: int = Field(default=50, ge=1)
+    setup_wall_s: float = Field(default=3600.0, gt=0, le=7 * _DAY)
+    memory_mb: int = Field(default=1024, ge=32, le=1 << 20)
+    cpus: float = Field(default=1.0, gt=0, le=1024)
+    pids: int = Field(default=256, ge=8, le=1 << 22)
+    max_steps: int = Field(default=50, ge=1, le=100_000)
 
 
-#: (section, field) of TaskSpec fields added after harness version h2 (see :meth:`TaskSpec.key`).
-_LATER_FIELDS = (("oracles", "known_sanitizer_reports"),)
+#: What an agent may not change unless the task says otherwise (``protected``): the tests,
+#: their data and the build recipes that run them.  Globs over project-relative paths,
+#: ``**`` spans directories.  Edits there are dropped before grading (see docs/grading.md).
+DEFAULT_PROTECTED: tuple[str, ...] = (
+    "**/test/**", "**/tests/**", "**/testing/**", "**/testsuite/**", "**/testdata/**", "**/t/**",
+    "**/test_*", "**/*_test.*", "**/*-test.*", "**/*_tests.*", "**/*_kunit.c", "**/*.kunitconfig",
+    "**/Makefile", "**/Makefile.*", "**/makefile", "**/GNUmakefile", "**/*.mk", "**/CMakeLists.txt", "**/*.cmake",
+    "**/meson.build", "**/configure", "**/configure.ac", "**/Kbuild", "**/Kconfig*",
+)
+
+
+class TestLog(_Frozen):
+    """How the test stage reports per-test results (see :mod:`lanser.harness.logs`).
+
+    ``format``: ``auto`` (detected; the verdict names what was found), ``tap``,
+    ``ktap``, ``automake``, ``plain``, ``ctest``, ``junit`` or ``regex``.
+    ``files``: result files the test stage writes (project-relative; ``*`` globs
+    within one directory), read instead of its output (JUnit XML, automake's
+    ``test-suite.log``).  ``pass_re``/``fail_re``/``skip_re``: the ``regex`` format's
+    patterns, each with a ``(?P<name>...)`` group.
+    """
+
+    __test__ = False  # not a pytest class
+
+    format: Literal["auto", "tap", "ktap", "automake", "plain", "ctest", "junit", "regex"] = "auto"
+    files: tuple[str, ...] = ()
+    pass_re: str | None = None
+    fail_re: str | None = None
+    skip_re: str | None = None
+
+    @field_validator("files")
+    @classmethod
+    def _relative(cls, files: tuple[str, ...]) -> tuple[str, ...]:
+        for f in files:
+            _check_relative(f, "a result file")
+        return files
+
+    @field_validator("pass_re", "fail_re", "skip_re")
+    @classmethod
+    def _pattern(cls, value: str | None) -> str | None:
+        from lanser.harness.logs import regex
+
+        return None if value is None else regex.check(value)
+
+    @model_validator(mode="after")
+    def _complete(self) -> TestLog:
+        if self.format == "regex" and not (self.pass_re and self.fail_re):
+            raise ValueError("the regex format needs pass_re and fail_re")
+        if self.format == "junit" and not self.files:
+            raise ValueError("the junit format needs files (the XML files the test stage writes)")
+        return self
+
+
+def _check_relative(path: str, what: str) -> None:
+    parts = path.split("/")
+    if not path or path.startswith("/") or "\\" in path or "\0" in path or any(p in ("", ".", "..") for p in parts):
+        raise ValueError(f"{what} must be a project-relative path without '.', '..' or empty parts: {path!r}")
+
+
+#: The grader's rules (docs/grading.md), part of every task key.  g2: clean-room grading (the
+#: agent's diff minus protected files, applied to a fresh project layer), declared test log
+#: formats, stage exit statuses count.
+GRADING_RULES = "g2"
+
+#: (section or None, field) of TaskSpec fields added after harness version h2 (see :meth:`TaskSpec.key`).
+_LATER_FIELDS: tuple[tuple[str | None, str], ...] = (
+    ("oracles", "known_sanitizer_reports"), (None, "protected"), (None, "test_log"))
+
+
+#: The value of a later field that leaves the key as it was (``protected: []`` is not unset).
+_UNSET: dict[str, object] = {"protected": None, "test_log": TestLog().model_dump(mode="json")}
 
 
 class TaskSpec(_Frozen):
-    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9._/-]+$")
+    id: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._/-]+$")
     language: Literal["c", "python"]
     image: str = "base"
     source: Source
@@ -194,6 +270,34 @@ class TaskSpec(_Frozen):
     gold_patch: str
     oracles: Oracles = Oracles()
     limits: Limits = Limits()
+    #: Globs of files the agent may not change (None: :data:`DEFAULT_PROTECTED`; ``[]``: none).
+    protected: tuple[str, ...] | None = None
+    test_log: TestLog = TestLog()
+
+    @field_validator("id")
+    @classmethod
+    def _safe_id(cls, value: str) -> str:
+        # The id names the task's work directory (``/`` -> ``__``): ``..`` would be its parent.
+        _check_relative(value, "a task id")
+        return value
+
+    @field_validator("protected")
+    @classmethod
+    def _globs(cls, globs: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        for g in globs or ():
+            _check_relative(g.replace("**", "x").replace("*", "x"), "a protected glob")
+        return globs
+
+    @field_validator("start_patch", "gold_patch")
+    @classmethod
+    def _patch_in_tree(cls, patch: str | None) -> str | None:
+        for path in patch_paths(patch or ""):
+            _check_relative(path, "a path the patch writes")
+        return patch
+
+    @property
+    def protected_globs(self) -> tuple[str, ...]:
+        return DEFAULT_PROTECTED if self.protected is None else self.protected
 
     @field_validator("source")
     @classmethod
@@ -207,12 +311,16 @@ class TaskSpec(_Frozen):
         """Content hash of the whole spec: the identity results are stored under.
 
         Fields added since harness version h2 enter the hash only when set, so
-        the tasks that do not use them keep the keys their results are stored under.
+        the tasks that do not use them keep the keys their results are stored under;
+        :data:`GRADING_RULES` enters it always, so a change of the grader's rules
+        grades every task again rather than mixing old verdicts with new ones.
         """
         data = self.model_dump(mode="json")
+        data["grading"] = GRADING_RULES
         for section, name in _LATER_FIELDS:
-            if not data[section][name]:
-                del data[section][name]
+            where = data[section] if section else data
+            if where[name] == _UNSET.get(name, []):
+                del where[name]
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
     @property
@@ -249,18 +357,93 @@ def tree_digest(root: Path) -> str:
     return "sha256:" + h.hexdigest()
 
 
+_HUNK_COUNTS = re.compile(r"^@@ -\d+(?:,(\d+))? \+\d+(?:,(\d+))? @@")
+
+
+def patch_paths(patch: str) -> list[str]:
+    """The paths a unified diff's file headers name (``a/``, ``b/`` stripped, ``/dev/null`` left
+    out), read as :func:`lanser.edits.patch.parse_patch` reads them: hunk bodies are skipped by
+    their line counts, so a removed ``-- x`` line is not taken for a header."""
+    out: list[str] = []
+    lines = patch.splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        m = _HUNK_COUNTS.match(line)
+        if m:
+            left = [int(m.group(1) or 1), int(m.group(2) or 1)]
+            i += 1
+            while i < len(lines) and (left[0] > 0 or left[1] > 0 or lines[i].startswith("\\")):
+                first = lines[i][:1]
+                if first in (" ", ""):
+                    left = [left[0] - 1, left[1] - 1]
+                elif first == "-":
+                    left[0] -= 1
+                elif first == "+":
+                    left[1] -= 1
+                i += 1
+            continue
+        if line.startswith(("--- ", "+++ ")):
+            name = line[4:].split("\t")[0].strip()
+            if name != "/dev/null":
+                out.append(name[2:] if name.startswith(("a/", "b/")) else name)
+        i += 1
+    return out
+
+
+_MAX_DEPTH = 16
+
+
+def _hostile(value: object, where: str = "", depth: int = 0) -> tuple[str, str] | None:
+    """(field, why) for what JSON allows and a task may not hold: nesting deeper than a task's
+    schema goes, lone surrogates (unencodable), NUL characters."""
+    if depth > _MAX_DEPTH:
+        return where or "task", f"nested deeper than {_MAX_DEPTH} levels"
+    if isinstance(value, str):
+        if "\0" in value:
+            return where or "task", "contains a NUL character"
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return where or "task", "contains a lone surrogate (not Unicode text)"
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, sub in items:
+        if isinstance(key, str) and _hostile(key, where, depth + 1):
+            return where or "task", "a key is not Unicode text"
+        found = _hostile(sub, f"{where}.{key}" if where else str(key), depth + 1)
+        if found:
+            return found
+    return None
+
+
 def load_tasks(path: Path) -> list[TaskSpec]:
-    """Every task of a JSONL file; a bad line is E/BAD_REQUEST naming the line and the field."""
+    """Every task of a JSONL file; a bad line is E/BAD_REQUEST (exit 2) naming the line and the
+    field, whatever the bytes are (not UTF-8, nested past any schema, numbers past a float)."""
     tasks: list[TaskSpec] = []
     seen: set[str] = set()
     digests: dict[str, str] = {}
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise BadRequest(f"cannot read the task file {path}: {exc.strerror or exc}") from None
+    for n, raw_line in enumerate(data.split(b"\n"), 1):
+        try:
+            line = raw_line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise BadRequest(f"{path}:{n}: not UTF-8 (byte {exc.start + 1} of the line)", line=n) from None
         if not line.strip():
             continue
         try:
             raw = json.loads(line)
+        except RecursionError:
+            raise BadRequest(f"{path}:{n}: not JSON: nested too deeply", line=n) from None
         except ValueError as exc:
             raise BadRequest(f"{path}:{n}: not JSON: {exc}", line=n) from None
+        if not isinstance(raw, dict):
+            raise BadRequest(f"{path}:{n}: a task is a JSON object, not {type(raw).__name__}", line=n)
+        hostile = _hostile(raw)
+        if hostile:
+            raise BadRequest(f"{path}:{n}: {hostile[0]}: {hostile[1]}", line=n, field=hostile[0])
         try:
             task = TaskSpec.model_validate(raw)
         except ValidationError as exc:

@@ -69,7 +69,7 @@ def databases(tree: Path, depth: int = 3) -> Iterator[Path]:
     for dirpath, dirnames, filenames in os.walk(tree):
         level = len(Path(dirpath).relative_to(tree).parts)
         dirnames[:] = [d for d in dirnames if level < depth and not d.startswith(".")]
-        if "compile_commands.json" in filenames:
+        if "compile_commands.json" in filenames and not os.path.islink(os.path.join(dirpath, "compile_commands.json")):
             yield Path(dirpath) / "compile_commands.json"
 
 
@@ -80,9 +80,15 @@ def portable_compile_commands(cdb: Path, tree: Path, container_root: str = CONTA
     """Rewrite ``cdb`` (inside ``tree``, which the setup saw at ``container_root``) so no
     path points into the container: ``directory`` relative to the database, other
     paths relative to their entry's directory.  Returns whether anything changed."""
+    from lanser.harness.cleanroom import read_inside
+
+    # The setup (the project's own build) wrote it: a link is not followed, neither to read nor to write.
+    data = read_inside(tree, cdb.relative_to(tree).as_posix(), cap=256 << 20)
+    if data is None:
+        return False
     try:
-        entries = json.loads(cdb.read_text())
-    except (OSError, ValueError):
+        entries = json.loads(data)
+    except (ValueError, RecursionError):
         return False
     if not isinstance(entries, list):
         return False
@@ -124,7 +130,10 @@ def portable_compile_commands(cdb: Path, tree: Path, container_root: str = CONTA
         entry.clear()
         entry.update(new)
     if changed:
-        cdb.write_text(json.dumps(entries, indent=1) + "\n")
+        cdb.unlink()  # a fresh file: never through a link that appeared since the read
+        fd = os.open(cdb, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+        with os.fdopen(fd, "w") as f:
+            f.write(json.dumps(entries, indent=1) + "\n")
     return changed
 
 
@@ -139,13 +148,25 @@ IGNORED = (".lanser/", ".cache/", "*.o", "*.a")
 GIT_CONFIG = (("core.checkStat", "minimal"), ("core.trustctime", "false"), ("gc.auto", "0"))
 
 
+#: Settings no repository config may override when the harness runs git: nothing git would
+#: execute (fsmonitor, hooks) and no helper it would start.
+_GIT_SAFE = ("-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null", "-c", "core.untrackedCache=false",
+             "-c", "protocol.allow=never", "-c", "submodule.recurse=false",
+             "-c", "core.pager=cat", "-c", "user.name=lanser-harness", "-c", "user.email=harness@lanser",
+             "-c", "commit.gpgsign=false")
+
+
 def git(cwd: Path, *args: str, stdin: str | None = None) -> str:
-    """git as the harness runs it: no user configuration, a fixed identity."""
-    env = {**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
+    """git as the harness runs it, only on trees it made and before any agent acted there:
+    no user or system configuration, no inherited ``GIT_*`` variable, nothing executable from
+    the repository's config, ``safe.directory`` scoped to this one directory (the sandbox
+    hands the work area to uid 1000, so git would otherwise call it dubious)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update(GIT_CONFIG_GLOBAL=os.devnull, GIT_CONFIG_NOSYSTEM="1", GIT_TERMINAL_PROMPT="0",
+               GIT_ATTR_NOSYSTEM="1")
     try:
-        proc = subprocess.run(["git", "-c", "safe.directory=*", "-c", "user.name=lanser-harness", "-c",
-                               "user.email=harness@lanser", "-c", "commit.gpgsign=false", *args], cwd=cwd, env=env,
-                              input=stdin, capture_output=True, text=True, check=False)
+        proc = subprocess.run(["git", "-c", f"safe.directory={Path(cwd).resolve()}", *_GIT_SAFE, *args], cwd=cwd,
+                              env=env, input=stdin, capture_output=True, text=True, check=False)
     except OSError as exc:
         raise InfrastructureError(f"cannot run git: {exc}", stage="setup") from exc
     if proc.returncode != 0:
