@@ -160,6 +160,18 @@ class MutationCommands:
             bundle.processReward = process_reward(0, 0, False, target.confidence)
             raise
         await self._evaluate(bundle, target.language, changes, [target.path], target.confidence, safe=complete)
+        # lanser's own speculative diagnostics are a witness too: a new error (or warning: a name
+        # now obscured by another) naming the old or the new name is a rename that breaks code.
+        broke = _name_breaks(bundle.edits.get("speculative") or {}, old_name, new_name)
+        if broke:
+            bundle.edits["complete"] = False
+            bundle.edits["broke"] = broke
+            if not args.get("allowPartial"):
+                bundle.processReward = process_reward(0, 0, False, target.confidence)
+                raise ApplyConflict(
+                    f"the rename breaks code: {len(broke)} new diagnostic(s) name {old_name!r} or {new_name!r} "
+                    f"(first: {broke[0][0]}: {broke[0][3]}); refused (--allow-partial to take it anyway)",
+                    broke=broke[:50])
         if apply:
             bundle.edits.update(self._apply(changes, args, f"Rename {request.selector} to {new_name}"))
 
@@ -496,6 +508,16 @@ class MutationCommands:
 #: At most this many files are opened, and occurrences resolved, for one rename (past it: unexplained).
 _MAX_OPEN = 400
 _MAX_RESOLVE = 3000
+
+
+def _name_breaks(spec: dict[str, Any], old: str | None, new: str) -> list[Any]:
+    """Diagnostics the speculative evaluation gained (errors, warnings) that name ``old`` or ``new``."""
+    import re
+
+    names = [n for n in (old, new) if n]
+    pattern = re.compile(r"(?<![\w])(?:" + "|".join(re.escape(n) for n in names) + r")(?![\w])")
+    return [d for d in spec.get("appeared") or []
+            if len(d) >= 4 and d[1] in ("error", "warning") and pattern.search(str(d[3]))]
 
 
 def _identifier_at(target: Any) -> str | None:

@@ -208,3 +208,17 @@ def test_typed_references_outside_the_include_are_edited(tmp_path: Path, run_jso
     assert b["edits"]["complete"] is True and b["edits"]["unexplained"] == []
     text = (ws / "tests" / "test_engine.py").read_text()
     assert "engine.ignite()" in text and "Engine().ignite()" in text and "Other().start_engine()" in text
+
+
+def test_speculative_diagnostics_naming_the_names_refuse_the_rename(tmp_path: Path, run_json) -> None:
+    """Issue 19: lanser's own speculative diagnostics saw the break (a new diagnostic naming the old or new
+    name) and the rename was applied anyway.  Renaming `old` onto an existing `new` obscures it."""
+    ws = make_repo(tmp_path / "ws", {"a.py": 'def old() -> int:\n    return 1\n\n\ndef new() -> str:\n    return "x"\n'
+                                             '\n\nx: int = old()\ny: str = new()\n'})
+    before = snapshot(ws)
+    code, b = run_json("-w", str(ws), "rename", "a.py@L1:C5", "new", "--apply")
+    assert code == 70 and b["error"]["code"] == "E/APPLY_CONFLICT", b
+    assert any('"new"' in d[3] for d in b["error"]["details"]["broke"])
+    assert snapshot(ws) == before
+    code, b = run_json("-w", str(ws), "rename", "a.py@L1:C5", "new", "--allow-partial")
+    assert code == 0 and b["edits"]["complete"] is False and b["edits"]["broke"]
