@@ -103,8 +103,8 @@ def run(settings: Settings, dataset: Path, agent_spec: str, only: tuple[str, ...
     try:
         tasks = [t for t in load_tasks(dataset / "tasks.jsonl") if not only or t.id in only]
         agent = make_agent(agent_spec, base=dataset)
-    except LanserError as exc:
-        raise click.ClickException(f"{exc.code}: {exc.message}") from None
+    except LanserError as exc:  # an invalid task file or agent: E/BAD_REQUEST (2), one JSON object
+        _exit_with(settings, exc)
     try:
         executor = make_executor(executor_name, workers=workers, ray_address=ray_address)
     except LanserError as exc:  # no address (2), no Ray installed (72)
