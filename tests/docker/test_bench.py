@@ -108,8 +108,8 @@ def test_malformed_task_file_is_a_clear_error(tmp_path: Path) -> None:
     shutil.copytree(TOY / "project", tmp_path / "project")
     (tmp_path / "tasks.jsonl").write_text('{"id": "x", "language": "cobol"}\n')
     proc = bench(tmp_path, "run", str(tmp_path), "--agent", "noop", "--out", str(tmp_path / "o"))
-    assert proc.returncode == 1
-    assert "tasks.jsonl:1: language" in proc.stderr
+    assert proc.returncode == 2
+    assert "tasks.jsonl:1: language" in json.loads(proc.stdout)["error"]["message"]
 
 
 def test_two_workers_give_the_same_verdicts(runs) -> None:
