@@ -11,7 +11,8 @@ import re
 
 __all__ = ["parse"]
 
-_LINE = re.compile(r"^\s*(not ok|ok)\b(?:\s+\d+)?\s*(?:-\s*)?(.*?)\s*(?:(?<!\\)#\s*(SKIP|TODO)\b.*)?$",
+# Blanks, not \s: a bare "ok" line must not run on into the next one.
+_LINE = re.compile(r"^[ \t]*(not ok|ok)\b(?:[ \t]+\d+)?[ \t]*(?:-[ \t]*)?(.*?)[ \t]*(?:(?<!\\)#[ \t]*(SKIP|TODO)\b.*)?$",
                    re.M | re.I)
 
 
@@ -32,5 +33,5 @@ def parse(text: str) -> dict[str, str]:
 
 
 def detect(text: str) -> bool:
-    return bool(re.search(r"^\s*(?:not )?ok\b(?:\s+\d+)?\s*-?\s*\S", text, re.M)) and bool(
-        re.search(r"^\s*\d+\.\.\d+", text, re.M) or re.search(r"^\s*(?:not )?ok\s+\d+", text, re.M))
+    return bool(re.search(r"^[ \t]*(?:not )?ok[ \t]+\d+", text, re.M) or (
+        re.search(r"^[ \t]*\d+\.\.\d+", text, re.M) and re.search(r"^[ \t]*(?:not )?ok\b", text, re.M)))
