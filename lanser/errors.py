@@ -91,6 +91,9 @@ class BadSelectorSyntax(LanserError):
     retryable = False
 
     def __init__(self, message: str, *, selector: str, column: int, **details: Any) -> None:
+        # Echoed in the error: a lone surrogate (an undecodable byte) cannot be, it shows as U+FFFD.
+        if not selector.isascii():
+            selector = "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in selector)
         caret = selector + "\n" + " " * max(column - 1, 0) + "^"
         super().__init__(message, selector=selector, column=column, caret=caret, **details)
 

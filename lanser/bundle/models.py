@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 __all__ = [
     "BUNDLE_VERSION",
@@ -39,8 +40,20 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+#: A request nests no deeper than this (its args are small objects).
+MAX_REQUEST_DEPTH = 16
+#: Numbers a bundle can carry: RFC 8785 (I-JSON) integers, finite floats.
+_SAFE_INT = 2**53 - 1
+
+
 class Request(_Model):
     """One operation: what every front door builds and the orchestrator runs."""
+
+    # Validated as hostile input (every field may come from an agent): text
+    # must be Unicode (a lone surrogate is what an undecodable byte of a
+    # command line or a \udXXX escape of a batch line becomes), numbers must
+    # be finite and within +-(2**53 - 1), nesting is bounded, so whatever the
+    # bundle echoes back can be hashed and printed (check_json_value).
 
     cmd: Command
     selector: str | None = None
@@ -48,6 +61,50 @@ class Request(_Model):
     #: ``cursor`` (paging references), ``includeDeclaration``.
     args: dict[str, Any] = Field(default_factory=dict)
     indexIo: Literal["utf-8", "utf-16", "codepoint"] = "utf-16"
+
+    @field_validator("selector", "args", mode="before")
+    @classmethod
+    def _representable(cls, value: Any) -> Any:
+        try:
+            check_json_value(value, "", 0)
+        except ValueError as exc:
+            # A custom error: pydantic's message is then ours alone, without the value.
+            raise PydanticCustomError("unrepresentable", str(exc)) from None
+        return value
+
+
+def _at(where: str) -> str:
+    return f"{where}: " if where else ""
+
+
+def check_json_value(value: Any, where: str, depth: int) -> None:
+    """Raise ValueError (naming ``where``, never quoting the value) unless ``value`` can be
+    written as canonical JSON: Unicode text, safe integers, finite floats, bounded nesting."""
+    if depth > MAX_REQUEST_DEPTH:
+        raise ValueError(f"{_at(where)}nested deeper than {MAX_REQUEST_DEPTH} levels")
+    if isinstance(value, str):
+        if not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise ValueError(f"{_at(where)}not valid Unicode at character {exc.start + 1} (a lone surrogate: "
+                                 "an undecodable byte or a \\ud800-\\udfff escape)") from None
+    elif isinstance(value, bool) or value is None:
+        return
+    elif isinstance(value, int):
+        if not -_SAFE_INT <= value <= _SAFE_INT:
+            raise ValueError(f"{_at(where)}integer out of range (at most {_SAFE_INT} in magnitude)")
+    elif isinstance(value, float):
+        if value != value or abs(value) > _SAFE_INT:
+            raise ValueError(f"{_at(where)}number not finite or out of range (at most {_SAFE_INT} in magnitude)")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_json_value(key, f"{where} key".strip(), depth + 1)
+            named = f"{where}.{key}".strip(".") if isinstance(key, str) and key.isascii() else where
+            check_json_value(item, named, depth + 1)
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            check_json_value(item, f"{where}[{i}]", depth + 1)
 
 
 class Location(_Model):

@@ -108,6 +108,10 @@ def _parse(selector: str) -> PositionSpec:
     for ch_i, ch in enumerate(selector):
         if ch in "\n\r\t\x00":
             raise BadSelectorSyntax("control character in selector", selector=selector, column=ch_i + 1)
+        if "\ud800" <= ch <= "\udfff":
+            # What an undecodable byte of a command line (or a \udXXX escape in JSON) becomes.
+            raise BadSelectorSyntax("not valid Unicode: a lone surrogate (an undecodable byte?)",
+                                    selector=selector, column=ch_i + 1)
     if selector.startswith("py://"):
         return _parse_symbol(selector, "py", len("py://"))
     if selector.startswith("c://"):
@@ -135,7 +139,16 @@ def _parse_path(selector: str, start: int, end: int) -> str:
             raise BadSelectorSyntax(
                 f"{ch!r} must be percent-escaped in a path", selector=selector, column=start + i + 1
             )
-    return unescape(raw, selector, start)
+    return _no_nul(unescape(raw, selector, start), raw, selector, start)
+
+
+def _no_nul(value: str, raw: str, selector: str, start: int) -> str:
+    """``value`` (decoded from ``raw``), unless it holds a NUL: no file name or step can."""
+    if "\x00" in value:
+        at = raw.find("%00")
+        raise BadSelectorSyntax("a path or name cannot contain NUL (%00)", selector=selector,
+                                column=start + (at if at >= 0 else 0) + 1)
+    return value
 
 
 def _parse_positional(selector: str) -> PositionSpec:
@@ -277,7 +290,7 @@ def _parse_ast(selector: str) -> AstSpec:
                         selector=selector,
                         column=i + eq + 3 + j,
                     )
-            steps.append((kind, unescape(value, selector, i + eq + 2)))
+            steps.append((kind, _no_nul(unescape(value, selector, i + eq + 2), value, selector, i + eq + 2)))
             i = close + 1
         elif steps:
             m = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?:\[([0-9]+)\])?").match(selector, i)
