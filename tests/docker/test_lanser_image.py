@@ -120,7 +120,7 @@ def test_rename_apply_keeps_the_owner_and_refuses_a_dirty_tree(owned_repo: Path)
     assert sorted(host_git(owned_repo, "diff", "--name-only").split()) == ["pkg/report.py", "pkg/shapes.py"]
     files = owners(owned_repo)
     assert {path: ids for path, ids in files.items() if ids != OWNER} == {}
-    assert ".lanser" in files  # lanser's journal too: created by the repository's owner
+    assert ".lanser" not in files  # the edit journal lives in lanser's per-user state directory, not the repository
 
     before = {p: (owned_repo / p).read_bytes() for p in ("pkg/shapes.py", "pkg/report.py")}
     second = lanser_in(owned_repo, "--json", "rename", "py://pkg.shapes#surface", "extent", "--apply")
