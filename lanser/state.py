@@ -46,7 +46,10 @@ def state_home() -> Path:
     """``$XDG_STATE_HOME/lanser`` (an absolute path only, as the spec says), else ``~/.local/state/lanser``."""
     base = os.environ.get("XDG_STATE_HOME") or ""
     if not os.path.isabs(base):
-        base = str(Path.home() / ".local" / "state")
+        try:
+            base = str(Path.home() / ".local" / "state")
+        except (RuntimeError, KeyError) as exc:  # no HOME and no passwd entry (docker run --user N)
+            raise FsPermissions("no home directory to keep lanser's state in; set XDG_STATE_HOME") from exc
     return Path(base) / "lanser"
 
 
