@@ -490,7 +490,7 @@ class MutationCommands:
 
     def _apply(self, changes: ChangeSet, args: dict[str, Any], message: str) -> dict[str, Any]:
         if not args.get("allowDirty"):
-            dirty = guards.dirty_files(self.root)
+            dirty = guards.dirty_files(self.root, changes.paths)  # untracked files it would write count
             if dirty:
                 raise FsPermissions(f"uncommitted changes in {len(dirty)} file(s); commit them or pass --allow-dirty",
                                     dirty=dirty[:50])
