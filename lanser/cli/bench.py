@@ -66,14 +66,21 @@ def _store(out: Path) -> Any:
 
 @bench.command("run", help="""Run AGENT on every task of DATASET (a directory with tasks.jsonl).
 
-AGENT is oracle, noop, replay:FILE (a JSONL list of actions) or cmd:COMMAND
-(a program speaking JSON lines). Results go to --out (SQLite); a rerun with
-the same run id skips tasks already done.
+AGENT is oracle, noop, partial|corrupt|shuffle[:SEED], replay:FILE (a JSONL
+list of actions) or cmd:COMMAND (a program speaking JSON lines). Results go
+to --out (SQLite), as the run's own rows: a rerun with the same run id
+resumes (skips the attempts it has); a run with a new run id reuses
+attempts another run made (same task, agent and attempt index) and says
+so; --force runs everything again. --attempts K makes K independent
+attempts per task (seeded agents take SEED+i; a cmd: agent gets
+LANSER_ATTEMPT and LANSER_SEED) and the summary gives pass@1 and pass@K.
 
 \b
 Examples:
   lanser bench run datasets/toy-c --agent oracle
   lanser bench run datasets/toy-c --agent noop --run-id nightly --workers 2
+  lanser bench run datasets/toy-c --agent shuffle:1 --attempts 5 --run-id shuffle-k5
+  lanser bench run datasets/toy-c --agent oracle --run-id nightly --force
   lanser bench run datasets/toy-c --agent oracle --executor ray --ray-address 10.0.0.5:6379
   lanser --json bench run datasets/toy-c --agent 'cmd:python3 my_agent.py'""")
 @click.argument("dataset", type=click.Path(exists=True, file_okay=False, path_type=Path))
@@ -88,10 +95,14 @@ Examples:
 @click.option("--ray-address", envvar="RAY_ADDRESS", default=None, metavar="HOST:PORT",
               help="The Ray cluster's head (or 'auto' on one of its nodes); default: $RAY_ADDRESS.")
 @click.option("--retries", type=click.IntRange(min=0, max=10), default=2, show_default=True,
-              help="Further attempts of a task after an infrastructure failure (lost node, Docker error).")
+              help="Further tries of an attempt after an infrastructure failure (lost node, Docker error).")
+@click.option("--attempts", type=click.IntRange(min=1, max=100), default=1, show_default=True,
+              help="Independent attempts per task (pass@k); a seeded agent's attempt i uses SEED+i.")
+@click.option("--force", is_flag=True, help="Run every attempt again, even one this run or another already has.")
 @click.pass_obj
 def run(settings: Settings, dataset: Path, agent_spec: str, only: tuple[str, ...], out: Path,
-        run_id: str | None, workers: int, executor_name: str, ray_address: str | None, retries: int) -> None:
+        run_id: str | None, workers: int, executor_name: str, ray_address: str | None, retries: int,
+        attempts: int, force: bool) -> None:
     from lanser.errors import LanserError
     from lanser.harness.agents import make_agent
     from lanser.harness.errors import InfrastructureError
@@ -124,8 +135,8 @@ def run(settings: Settings, dataset: Path, agent_spec: str, only: tuple[str, ...
 
     signal.signal(signal.SIGTERM, _terminate)
     from lanser.cli.progress import ProgressBar
+    from lanser.harness.driver import RunSummary, run_benchmark
     from lanser.harness.project import prepare_all
-    from lanser.harness.runner import run_dataset
 
     bar: ProgressBar | None = None
     try:
@@ -133,10 +144,11 @@ def run(settings: Settings, dataset: Path, agent_spec: str, only: tuple[str, ...
         # node builds its own, in its own cache).
         prepare_all(tasks, dataset, image, image_id=image_id, build=executor_name == "local",
                     labels={"lanser.run": label}, say=lambda msg: click.echo(msg, err=True))
-        bar = ProgressBar(len(tasks))
-        rows = run_dataset(tasks, dataset, agent, image, image_id, _store(out), run_id, out / "work" / run_id,
-                           progress=bar.update, label=label, workers=workers, agent_spec=agent_spec,
-                           executor=executor, retries=retries, notice=bar.echo)
+        bar = ProgressBar(len(tasks) * attempts)
+        done: RunSummary = run_benchmark(
+            tasks, dataset, agent, image, image_id, _store(out), run_id, out / "work" / run_id, attempts=attempts,
+            force=force, progress=bar.update, label=label, workers=workers, agent_spec=agent_spec,
+            executor=executor, retries=retries, notice=bar.echo)
     except LanserError as exc:  # a source not matching its sha256 (2)
         _exit_with(settings, exc)
     except InfrastructureError as exc:  # unreachable cluster, no node can run a task, a fetch or setup failed
@@ -145,15 +157,25 @@ def run(settings: Settings, dataset: Path, agent_spec: str, only: tuple[str, ...
         if bar is not None:
             bar.close()
         removed = cleanup(label)
-        click.echo(f"interrupted; removed {removed} container(s); rerun with --run-id {run_id} to resume", err=True)
+        again = f" --attempts {attempts}" if attempts > 1 else ""
+        click.echo(f"interrupted; removed {removed} container(s); rerun with --run-id {run_id}{again} to resume",
+                   err=True)
         raise SystemExit(73) from None
     finally:
         if bar is not None:
             bar.close()
     if settings.json:
-        click.echo(render_json({"run": run_id, "results": rows}))
-    else:
-        click.echo(f"run {run_id}: " + ", ".join(f"{r['task']} {r['outcome']}" for r in rows))
+        click.echo(render_json(done.to_dict()))
+        return
+    from lanser.harness.report import summary_line
+
+    def shown(r: dict[str, Any]) -> str:
+        return str(r["task"]) + (f" #{r['attempt'] + 1}" if attempts > 1 else "")
+
+    click.echo(f"run {run_id}: " + (", ".join(f"{shown(r)} {r['outcome']}" for r in done.rows) or "nothing new")
+               + f" ({done.ran} ran, {done.reused} reused, {done.skipped} done before)")
+    if done.summary is not None:
+        click.echo(summary_line(done.summary))
 
 
 def _exit_with(settings: Settings, exc: Any) -> NoReturn:
@@ -172,45 +194,84 @@ def _exit_with(settings: Settings, exc: Any) -> NoReturn:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_OUT, show_default=True)
 @click.pass_obj
 def show(settings: Settings, run_id: str, task: str | None, out: Path) -> None:
+    from lanser.errors import NotFound
     from lanser.harness.report import summary_rows
 
     results = [r for r in _store(out).results(run_id) if task is None or r["task_id"] == task]
     if not results:
-        raise click.ClickException(f"no results for run {run_id!r}" + (f" task {task!r}" if task else ""))
+        _exit_with(settings, NotFound(f"no results for run {run_id!r}" + (f" task {task!r}" if task else "")
+                                      + f" in {out}"))
     if settings.json:
         click.echo(render_json(results if task else summary_rows(results), pretty=settings.pretty))
         return
     for r in summary_rows(results):
-        click.echo(f"{r['task']:<28} {r['agent']:<24} {r['outcome']:<16} tests {r['tests']:<6} "
-                   f"sanitizer {r['sanitizer']:<30} steps {r['steps']} reward {r['reward']}")
+        reused = f" (reused from {r['reused_from']})" if r.get("reused_from") else ""
+        click.echo(f"{r['task']:<28} {r['agent']:<24} #{r['attempt'] + 1:<3} {r['outcome']:<16} tests {r['tests']:<6} "
+                   f"sanitizer {r['sanitizer']:<30} steps {r['steps']} reward {r['reward']}{reused}")
     if task:
-        for s in results[0]["steps"]:
-            click.echo(f"  step {s['step']}: {s['action']:<7} r={s['reward']:<8} cumulative {s['cumulative']}")
+        for result in results:
+            click.echo(f"attempt {result['attempt'] + 1}:")
+            for s in result["steps"]:
+                click.echo(f"  step {s['step']}: {s['action']:<7} r={s['reward']:<8} cumulative {s['cumulative']}")
 
 
-@bench.command("report", help="Write a self-contained HTML report of RUN and print its summary.\n\n\b\n"
-                              "Examples:\n  lanser bench report RUN_ID\n  lanser bench report RUN_ID --html r.html")
-@click.argument("run_id")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_OUT, show_default=True)
-@click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@bench.command("report", help="""Compare RUN [RUN...] side by side: an HTML page, or markdown / JSON.
+
+The HTML page (self-contained: no script, nothing fetched) shows the runs'
+resolve rate, pass@1 and pass@k, mean reward and time; per task a row per
+attempt with its per-step rewards plotted on one scale shared by the whole
+page, its stages in run order, and the evidence behind its verdict (failing
+test lines, sanitizer stacks, build error, graded patch). --format md or
+json prints the same comparison on stdout, for a terminal or a CI log.
+
+\b
+Examples:
+  lanser bench report nightly
+  lanser bench report oracle-run noop-run --output compare.html
+  lanser bench report oracle-run noop-run --format md
+  lanser bench report nightly --format json > nightly.json""")
+@click.argument("run_ids", metavar="RUN [RUN...]", nargs=-1, required=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_OUT, show_default=True,
+              help="The results directory the runs are in.")
+@click.option("--format", "fmt", type=click.Choice(["html", "md", "json"]), default="html", show_default=True)
+@click.option("--output", "--html", "output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the report here (html default: OUT/report-RUN[-vs-RUN].html; md/json: stdout).")
 @click.pass_obj
-def report(settings: Settings, run_id: str, out: Path, html_path: Path | None) -> None:
-    from lanser.harness.report import render_html, summary_rows
+def report(settings: Settings, run_ids: tuple[str, ...], out: Path, fmt: str, output: Path | None) -> None:
+    from lanser.errors import LanserError
+    from lanser.harness.report import comparison_json, load_comparison, render_markdown, summary_line
+    from lanser.harness.report_html import render_html
 
-    store = _store(out)
-    runs = [r for r in store.runs() if r["run_id"] == run_id]
-    if not runs:
-        raise click.ClickException(f"no run {run_id!r} in {out}")
-    results = store.results(run_id)
-    target = html_path or out / f"{run_id}.html"
-    target.write_text(render_html(runs[0], results), encoding="utf-8")
-    rows = summary_rows(results)
+    try:
+        comparison = load_comparison(_store(out), run_ids)
+    except LanserError as exc:  # no such run (3)
+        _exit_with(settings, exc)
+    if fmt != "html":
+        text = render_markdown(comparison) if fmt == "md" else render_json(comparison_json(comparison),
+                                                                             pretty=settings.pretty or not settings.json)
+        if output is None:
+            click.echo(text.rstrip("\n"))
+        else:
+            output.write_text(text + ("" if text.endswith("\n") else "\n"), encoding="utf-8")
+            click.echo(render_json({"report": str(output), "format": fmt}) if settings.json else f"report: {output}",
+                       err=not settings.json)
+        return
+    target = output or out / f"report-{_file_name('-vs-'.join(run_ids))}.html"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(render_html(comparison), encoding="utf-8")
     if settings.json:
-        click.echo(render_json({"html": str(target), "results": rows}))
-    else:
-        for r in rows:
-            click.echo(f"{r['task']:<28} {r['outcome']:<16} tests {r['tests']:<6} reward {r['reward']}")
-        click.echo(f"report: {target}", err=True)
+        click.echo(render_json({"html": str(target), "summaries": [s.to_dict() for s in comparison.summaries]}))
+        return
+    for s in comparison.summaries:
+        click.echo(summary_line(s))
+    click.echo(f"report: {target}", err=True)
+
+
+def _file_name(text: str) -> str:
+    """A run id as part of a file name: no separator, no dot-file, bounded."""
+    import re
+
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", text).lstrip(".")[:120] or "report"
 
 
 from lanser.cli.bench_generate import generate  # noqa: E402  (the group lives in its own module)

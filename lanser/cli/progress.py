@@ -10,7 +10,8 @@ every ``tick`` seconds (a daemon thread), so elapsed time and ETA move
 while a long task (a kernel build) runs.  Outcomes come from the harness's progress
 callback ``(i, n, task_id, line)``, whose line starts with the verdict's
 outcome (``resolved``, ``tests_failed``, ``infra_error``, ...) or says the
-task was done before.  The clock and the stream are injectable, so tests
+task was done before; a task whose line says ``(reused from run R)`` is counted by its outcome
+and as reused (it took no time).  The clock and the stream are injectable, so tests
 render exact text.
 """
 
@@ -47,7 +48,7 @@ class ProgressBar:
         self.width = width
         self.total = total
         self.started = clock()
-        self.done = self.passed = self.failed = self.infra = self.skipped = 0
+        self.done = self.passed = self.failed = self.infra = self.skipped = self.reused = 0
         self.last = ""
         self._drawn = False
         self._lock = threading.Lock()
@@ -62,6 +63,8 @@ class ProgressBar:
         self.total = n
         self.done += 1
         outcome = line.split(" ", 1)[0] if line else ""
+        if "(reused from " in line:
+            self.reused += 1
         if line.startswith("done before"):
             self.skipped += 1
         elif outcome == "resolved":
@@ -111,6 +114,8 @@ class ProgressBar:
             parts.append(f"{self.infra} infra errors")
         if self.skipped:
             parts.append(f"{self.skipped} done before")
+        if self.reused:
+            parts.append(f"{self.reused} reused")
         parts.append(f"elapsed {_clock(self.clock() - self.started)}")
         eta = self._eta()
         if eta is not None:
@@ -118,7 +123,7 @@ class ProgressBar:
         return ", ".join(parts)
 
     def _eta(self) -> float | None:
-        ran = self.done - self.skipped
+        ran = self.done - self.skipped - self.reused
         left = self.total - self.done
         if ran <= 0 or left <= 0:
             return None

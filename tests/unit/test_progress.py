@@ -76,3 +76,15 @@ def test_the_clock_moves_between_tasks_on_a_terminal() -> None:
     assert drawn.wait(30), "the ticker never redrew"
     bar.close()
     assert "elapsed 0:07" in out.getvalue()
+
+
+def test_reused_attempts_count_by_outcome_and_take_no_time_in_the_eta() -> None:
+    out, clock = io.StringIO(), Clock()
+    bar = ProgressBar(3, stream=out, tty=False, clock=clock)
+    bar.update(1, 3, "a #1", "resolved (reused from run first)")
+    clock.now += 10
+    bar.update(2, 3, "a #2", "tests_failed (reward 0.0, 10.0s)")
+    assert out.getvalue().splitlines() == [
+        "[1/3] a #1: resolved (reused from run first)  (1 passed, 0 failed, 1 reused, elapsed 0:00)",
+        "[2/3] a #2: tests_failed (reward 0.0, 10.0s)  (1 passed, 1 failed, 1 reused, elapsed 0:10, eta 0:10)",
+    ]
