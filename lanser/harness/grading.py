@@ -184,8 +184,12 @@ def grade(stages: dict[str, dict[str, Any]], oracles: dict[str, Any],
     """The verdict of one task from its stage records (``exit_code``, ``output``,
     ``timed_out``, ``infra_error``, and ``files``: result files by path), its oracles,
     the sanitizer reports the project had before the agent (never blamed on it), the
-    task's ``test_log`` declaration and what the clean room dropped of the agent's changes."""
-    notes = [f"edits to {d['path']} ignored ({d['why']})" for d in dropped or () if d["why"] != "build output"]
+    task's ``test_log`` declaration and what the clean room dropped of the agent's changes
+    (``dropped``; by default the ``clean_room`` stage's record)."""
+    room = stages.get("clean_room") or {}
+    if dropped is None:
+        dropped, dropped_more = room.get("dropped") or [], int(room.get("dropped_more") or 0)
+    notes = [f"edits to {d['path']} ignored ({d['why']})" for d in dropped if d["why"] != "build output"]
     if dropped_more:
         notes.append(f"{dropped_more} more paths dropped")
     for name, stage in stages.items():

@@ -142,6 +142,7 @@ class TaskEnv:
         self.close()
         assert self.project is not None, "reset() first"
         fresh = self.taskdir / "fresh"
+        started = time.monotonic()
         for name in ("fresh", *set(_GRADE_TREES.values())):
             shutil.rmtree(self.taskdir / name, ignore_errors=True)
         try:
@@ -159,7 +160,11 @@ class TaskEnv:
             plan.append(("sanitize", commands.sanitize))
         for copy in sorted({_GRADE_TREES[name] for name, _ in plan}):
             worktree.copy_tree(fresh, self.taskdir / copy)
-        stages: dict[str, Any] = {}
+        # The clean room is the first stage: what the grader kept and dropped of the agent's
+        # changes, so that grading.grade() re-grades from the stages alone.
+        stages: dict[str, Any] = {"clean_room": {
+            "seconds": round(time.monotonic() - started, 3), "kept": sorted(collected.files),
+            "dropped": collected.dropped, "dropped_more": collected.dropped_more}}
         limits = sandbox.Limits(wall_s=self.task.limits.wall_s, memory_mb=self.task.limits.memory_mb,
                                 cpus=self.task.limits.cpus, pids=self.task.limits.pids)
         for name, command in plan:
@@ -179,8 +184,7 @@ class TaskEnv:
                 break
         oracles = self.task.oracles.model_dump(mode="json")
         verdict = grading.grade(stages, oracles, baseline_sanitizer=oracles["known_sanitizer_reports"],
-                                test_log=self.task.test_log.model_dump(mode="json"),
-                                dropped=collected.dropped, dropped_more=collected.dropped_more)
+                                test_log=self.task.test_log.model_dump(mode="json"))
         return verdict, stages, collected.patch
 
     def environment(self, image_id: str | None = None) -> dict[str, Any]:
