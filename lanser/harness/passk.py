@@ -6,16 +6,18 @@ drawn without replacement from the n resolves it,
 
     pass@k = 1 - C(n - c, k) / C(n, k),
 
-averaged over tasks.  It is defined for k <= n only: a task with fewer
-graded attempts than k (attempts lost to infrastructure failures are not
-graded) is left out of pass@k, and ``pass_tasks`` says over how many tasks
-each value is taken.
+averaged over tasks.  It is defined for k <= n only, and a mean over a
+subset of the tasks would flatter an agent, so a summary gives pass@k for
+k up to the fewest graded attempts of any task (attempts lost to
+infrastructure failures are not graded; a task with none graded at all is
+left out, and ``pass_tasks`` says over how many tasks the values are taken).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
+import math
 from math import comb
 from typing import Any
 
@@ -59,8 +61,8 @@ class AgentSummary:
     infra_errors: int
     reused: int  #: attempts this run took from another run's results
     resolve_rate: float | None  #: resolved / graded
-    k: int  #: the most graded attempts of any task
-    pass_at: dict[int, float] = field(default_factory=dict)  #: k -> mean pass@k over the tasks with n >= k
+    k: int  #: the fewest graded attempts of any task with one: pass@k is given for k = 1..k
+    pass_at: dict[int, float] = field(default_factory=dict)  #: k -> mean pass@k over the graded tasks
     pass_tasks: dict[int, int] = field(default_factory=dict)  #: k -> how many tasks that mean is over
     mean_reward: float | None = None  #: summed step rewards of an attempt, mean over attempts
     seconds: float = 0.0  #: wall time of the attempts this summary counts (reused ones too)
@@ -74,17 +76,27 @@ class AgentSummary:
         return data
 
 
+def _number(value: Any) -> float:
+    """A stored number, or 0 for anything that is not a finite one (rows are data, not trusted)."""
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return 0.0
+    return out if math.isfinite(out) else 0.0
+
+
 def attempt_seconds(row: Mapping[str, Any]) -> float:
     """An attempt's wall time: as recorded, else (older rows) its steps' and stages' seconds."""
     if row.get("seconds") is not None:
-        return float(row["seconds"])
-    steps = sum(float(s.get("seconds") or 0) for s in row.get("steps") or [])
-    stages = sum(float(s.get("seconds") or 0) for s in (row.get("stages") or {}).values() if isinstance(s, dict))
+        return _number(row["seconds"])
+    steps = sum(_number(s.get("seconds")) for s in row.get("steps") or [] if isinstance(s, Mapping))
+    stages = sum(_number(s.get("seconds")) for s in (row.get("stages") or {}).values() if isinstance(s, Mapping))
     return steps + stages
 
 
 def attempt_reward(row: Mapping[str, Any]) -> float:
-    return float(sum(float(s.get("reward") or 0) for s in row.get("steps") or []))
+    """The sum of an attempt's step rewards."""
+    return sum(_number(s.get("reward")) for s in row.get("steps") or [] if isinstance(s, Mapping))
 
 
 def summarize(rows: Iterable[Mapping[str, Any]]) -> list[AgentSummary]:
@@ -97,11 +109,12 @@ def summarize(rows: Iterable[Mapping[str, Any]]) -> list[AgentSummary]:
         counts = task_counts(group)
         graded = [r for r in group if r["outcome"] != INFRA]
         resolved = sum(r["outcome"] == "resolved" for r in graded)
-        k_max = max((n for n, _ in counts.values()), default=0)
+        graded_tasks = [(n, c) for n, c in counts.values() if n]
+        k_max = min((n for n, _ in graded_tasks), default=0)
         pass_at: dict[int, float] = {}
         pass_tasks: dict[int, int] = {}
         for k in range(1, k_max + 1):
-            values = [pass_at_k(n, c, k) for n, c in counts.values() if n >= k]
+            values = [pass_at_k(n, c, k) for n, c in graded_tasks]
             pass_at[k], pass_tasks[k] = sum(values) / len(values), len(values)
         outcomes: dict[str, int] = {}
         for r in group:

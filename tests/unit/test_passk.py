@@ -61,15 +61,17 @@ def test_summary_pass_at_1_and_k_average_over_tasks_and_leave_out_infrastructure
     (s,) = summarize(rows)
     assert (s.tasks, s.attempts, s.graded, s.resolved, s.infra_errors, s.reused) == (3, 9, 8, 4, 1, 1)
     assert s.resolve_rate == pytest.approx(4 / 8)
-    assert s.k == 3
-    # t1: n=3 c=2, t2: n=3 c=0, t3: n=2 c=2 (the infra error is not graded).
+    # t1: n=3 c=2, t2: n=3 c=0, t3: n=2 c=2 (the infra error is not graded): pass@3 is not
+    # given, a mean over t1 and t2 alone would not be over the same tasks as pass@1.
+    assert s.k == 2 and set(s.pass_at) == {1, 2} and s.pass_tasks == {1: 3, 2: 3}
     assert s.pass_at[1] == pytest.approx((2 / 3 + 0 + 1) / 3)
     assert s.pass_at[2] == pytest.approx((1 + 0 + 1) / 3)
-    assert s.pass_at[3] == pytest.approx((1 + 0) / 2) and s.pass_tasks[3] == 2  # t3 has only 2 graded
     assert s.mean_reward == pytest.approx(0.75 / 8)
     assert s.seconds == pytest.approx(16.0)
     assert s.outcomes == {"resolved": 4, "tests_failed": 3, "sanitizer_error": 1, "infra_error": 1}
-    assert s.to_dict()["pass_at"] == {"1": s.pass_at[1], "2": s.pass_at[2], "3": s.pass_at[3]}
+    assert s.to_dict()["pass_at"] == {"1": s.pass_at[1], "2": s.pass_at[2]}
+    (lost,) = summarize([row("t1", "infra_error"), row("t2", "resolved")])
+    assert (lost.k, lost.pass_at, lost.pass_tasks, lost.tasks) == (1, {1: 1.0}, {1: 1}, 2)
 
 
 def test_summary_is_per_run_and_agent() -> None:
