@@ -16,8 +16,10 @@ sanitizes that; grading reads only the stage logs (docs/grading.md).
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import time
+from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +29,28 @@ from lanser.harness.errors import InfrastructureError
 from lanser.harness.project import ProjectTree
 from lanser.harness.task import TaskSpec
 
-__all__ = ["TaskEnv", "run_attempt", "run_dataset", "run_task"]
+__all__ = ["TaskEnv", "harden_git_env", "run_attempt", "run_dataset", "run_task"]
 
 RUN_LIMITS = sandbox.Limits(wall_s=60.0, memory_mb=512, cpus=1.0, pids=128, output_bytes=64 * 1024)
+
+
+#: Git settings every git this process starts takes over any repository's config (``GIT_CONFIG_COUNT``
+#: has the command line's precedence): lanser answers the agent's requests in its work area on the
+#: host, and lanser's workspace lists files with ``git ls-files`` there, which would run a
+#: ``core.fsmonitor`` command the agent wrote into ``.git/config`` (when git trusts the directory:
+#: a harness run by a non-root user owns the work area).
+_GIT_OVERRIDES = (("core.fsmonitor", "false"), ("core.hooksPath", "/dev/null"), ("core.untrackedCache", "false"))
+
+
+def harden_git_env(env: MutableMapping[str, str] = os.environ) -> None:
+    """Add :data:`_GIT_OVERRIDES` to ``env``'s ``GIT_CONFIG_COUNT`` list (once)."""
+    count = int(env.get("GIT_CONFIG_COUNT") or 0)
+    have = {env.get(f"GIT_CONFIG_KEY_{i}") for i in range(count)}
+    for key, value in _GIT_OVERRIDES:
+        if key not in have:
+            env[f"GIT_CONFIG_KEY_{count}"], env[f"GIT_CONFIG_VALUE_{count}"] = key, value
+            count += 1
+    env["GIT_CONFIG_COUNT"] = str(count)
 
 
 #: The grader's copies of the fresh tree, under the task directory (never mounted for the agent).
@@ -80,6 +101,7 @@ class TaskEnv:
         # The last git the harness runs in the work area: the agent has not acted yet.
         worktree.git(self.work, "add", "-A")
         worktree.git(self.work, "commit", "-qm", "start")
+        harden_git_env()  # before lanser first runs git in the work area
         self.orch = Orchestrator(self.work, timeout=120.0, cache=False)
         self.steps, self.total, self.done = [], 0.0, False
         return self._observation(None)

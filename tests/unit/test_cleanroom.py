@@ -180,3 +180,30 @@ def test_protected_globs() -> None:
         assert rx.match(path), path
     for path in ("src/strbuf.c", "textops.c", "lib/cmdline.c", "src/latest.c", "contest/a.c"):
         assert not rx.match(path), path
+
+
+def test_git_the_harness_process_starts_ignores_a_planted_fsmonitor(tmp_path: Path) -> None:
+    """Issue 17, finding 1, the host-side lanser half: lanser's workspace lists files with
+    ``git ls-files`` in the agent's work area; git runs ``core.fsmonitor`` from its .git/config
+    whenever it trusts the directory (a harness run by a non-root user owns it)."""
+    from lanser.harness.runner import harden_git_env
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update(GIT_CONFIG_GLOBAL=os.devnull, GIT_CONFIG_NOSYSTEM="1")
+    repo = tmp_path / "work"
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q"], cwd=repo, env=env, check=True)
+    (repo / "a.c").write_text("int a;\n")
+    subprocess.run(["git", "add", "a.c"], cwd=repo, env=env, check=True)
+    sentinel = tmp_path / "SENTINEL"
+    with open(repo / ".git" / "config", "a") as f:
+        f.write(f'[core]\n\tfsmonitor = "touch {sentinel}"\n')
+    subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=repo, env=env, capture_output=True)
+    assert sentinel.exists(), "the attack needs git to run fsmonitor here"
+    sentinel.unlink()
+    harden_git_env(env)
+    harden_git_env(env)  # idempotent
+    assert env["GIT_CONFIG_COUNT"] == "3"
+    subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=repo, env=env, capture_output=True)
+    subprocess.run(["git", "status", "--porcelain"], cwd=repo, env=env, capture_output=True)
+    assert not sentinel.exists()
