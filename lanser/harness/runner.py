@@ -163,7 +163,7 @@ class TaskEnv:
         on copies of that (see :mod:`lanser.harness.cleanroom`)."""
         self.close()
         assert self.project is not None, "reset() first"
-        fresh = self.taskdir / "fresh"
+        fresh = self.taskdir / _GRADE_TREES["build"]  # built in place; the sanitizer's copy is taken first
         started = time.monotonic()
         for name in ("fresh", *set(_GRADE_TREES.values())):
             shutil.rmtree(self.taskdir / name, ignore_errors=True)
@@ -180,7 +180,7 @@ class TaskEnv:
         plan = [("build", commands.build), ("test", commands.test)]
         if commands.sanitize:
             plan.append(("sanitize", commands.sanitize))
-        for copy in sorted({_GRADE_TREES[name] for name, _ in plan}):
+        for copy in sorted({_GRADE_TREES[name] for name, _ in plan} - {_GRADE_TREES["build"]}):
             worktree.copy_tree(fresh, self.taskdir / copy)
         # The clean room is the first stage: what the grader kept and dropped of the agent's
         # changes, so that grading.grade() re-grades from the stages alone.
