@@ -1,0 +1,238 @@
+"""Issue 17, findings 2, 3, 8, 9 and 12 (journal): a hostile repository, through the real CLI.
+
+Each test runs ``lanser`` as a subprocess (real basedpyright, real git) on
+a committed repository an attacker prepared, with a sentinel directory
+outside the workspace that must stay exactly as it was, and lanser's
+per-user state in a private ``XDG_STATE_HOME``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lanser.edits.apply import journal_root
+from lanser.state import workspace_state
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+TX = "20260101T000000-0123abcd"
+MOD = "def area(r: int) -> int:\n    return r * r\n"
+USE = "from m import area\n\nprint(area(2))\n"
+GIT_ENV = {"GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1", "GIT_AUTHOR_NAME": "t",
+           "GIT_AUTHOR_EMAIL": "t@t.invalid", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t.invalid"}
+
+
+def git(root: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=root, env={**os.environ, **GIT_ENV}, check=True,
+                          capture_output=True, text=True, timeout=120).stdout
+
+
+def tree(d: Path) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for p in sorted(d.rglob("*")):
+        rel = p.relative_to(d).as_posix()
+        if p.is_symlink():
+            out[rel] = ("link", os.readlink(p))
+        elif p.is_file():
+            out[rel] = (p.read_bytes(), p.stat().st_mode)
+        else:
+            out[rel] = "dir"
+    return out
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    e = {k: v for k, v in os.environ.items() if not k.startswith("LANSER_APPLY_")}
+    e["XDG_STATE_HOME"] = str(tmp_path / "state")
+    e["LANSER_NO_DAEMON"] = "1"
+    return e
+
+
+@pytest.fixture
+def sentinel(tmp_path: Path) -> Path:
+    d = tmp_path / "outside"
+    d.mkdir()
+    (d / "victim.txt").write_bytes(b"precious\n")
+    return d
+
+
+@pytest.fixture
+def repo(tmp_path: Path, sentinel: Path) -> Path:
+    """A committed repository: m.py defines area, use.py and more.py use it."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / "m.py").write_text(MOD)
+    (root / "use.py").write_text(USE)
+    (root / "more.py").write_text(USE.replace("2", "3"))
+    (root / "other.py").write_text("def width() -> int:\n    return 1\n")
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "init")
+    return root.resolve()
+
+
+def lanser(env: dict[str, str], root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", "from lanser.cli.main import main; main()", "-w", str(root), *args],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+
+
+def one_json(proc: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    assert proc.stdout.count("\n") == 1, f"not one JSON object on stdout: {proc.stdout!r} {proc.stderr}"
+    out: dict[str, Any] = json.loads(proc.stdout)
+    return out
+
+
+def test_a_committed_journal_writes_and_deletes_nothing(repo: Path, sentinel: Path, env: dict[str, str]) -> None:
+    """Finding 2: a repository with .lanser/journal/T/plan.json naming /abs/x (old content
+    0.old, mode 0755) and ../victim.txt (new: false) made `lanser --json symbols m.py` write
+    /abs/x and delete ../victim.txt on a clone."""
+    tdir = repo / ".lanser" / "journal" / TX
+    (tdir / "files").mkdir(parents=True)
+    (tdir / "files" / "0.old").write_bytes(b"#!/bin/sh\necho pwned\n")
+    (tdir / "plan.json").write_text(json.dumps({"tx": TX, "files": [
+        {"path": str(sentinel / "x"), "old": True, "new": True, "mode": 0o755},
+        {"path": "../outside/victim.txt", "old": False, "new": True, "mode": None}]}))
+    git(repo, "add", "-f", ".lanser")
+    git(repo, "commit", "-qm", "a journal")
+    before = tree(sentinel)
+
+    proc = lanser(env, repo, "--json", "symbols", "m.py")
+    assert proc.returncode == 0, proc.stderr
+    assert tree(sentinel) == before, "a command acted on the repository's journal"
+    proc = lanser(env, repo, "--json", "recover")
+    assert proc.returncode == 0, proc.stderr
+    assert one_json(proc) == {"recovered": [], "ignored": [".lanser/journal"]}
+    proc = lanser(env, repo, "--json", "rename", "py://m#area", "surface", "--apply")
+    assert proc.returncode == 0, proc.stderr
+    assert tree(sentinel) == before
+    assert (repo / "use.py").read_text() == USE.replace("area", "surface")
+    assert (tdir / "plan.json").exists(), "the repository's own file was removed"
+
+
+def test_a_truncated_journal_is_reported_not_a_crash(repo: Path, env: dict[str, str],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Finding 12: a truncated journal plan.json was E/INTERNAL and broke every command in the workspace."""
+    monkeypatch.setenv("XDG_STATE_HOME", env["XDG_STATE_HOME"])
+    assert workspace_state(repo, create=True) is not None
+    tdir = journal_root(repo) / TX
+    (tdir / "files").mkdir(mode=0o700, parents=True)
+    os.chmod(journal_root(repo), 0o700)
+    os.chmod(tdir, 0o700)
+    (tdir / "plan.json").write_bytes(b'{"version": 2, "tx": "' + TX.encode() + b'", "root": "')
+    proc = lanser(env, repo, "--json", "symbols", "m.py")
+    assert proc.returncode == 0, proc.stderr
+    assert "left alone" in proc.stderr and "not valid JSON" in proc.stderr
+    proc = lanser(env, repo, "--json", "recover")
+    out = one_json(proc)
+    assert proc.returncode == 71 and out["error"]["code"] == "E/FS_PERMISSIONS", out
+    assert out["error"]["details"]["rejected"][0]["transaction"] == TX
+    assert (tdir / "plan.json").exists()
+    proc = lanser(env, repo, "recover")
+    assert proc.returncode == 71 and "E/FS_PERMISSIONS" in proc.stderr
+
+
+def test_a_lanser_symlink_moves_no_write(repo: Path, sentinel: Path, env: dict[str, str]) -> None:
+    """Finding 8: a `.lanser` symlink moved lanser's own writes (cache, journal, .gitignore) outside."""
+    (repo / ".lanser").symlink_to(sentinel)
+    git(repo, "add", ".lanser")
+    git(repo, "commit", "-qm", "a link")
+    before = tree(sentinel)
+    proc = lanser(env, repo, "--json", "def", "use.py@L3:C7")
+    assert proc.returncode == 0, proc.stderr
+    assert tree(sentinel) == before, "lanser wrote through the .lanser symlink"
+    assert proc.stderr.count(".lanser is a symlink") == 1, proc.stderr
+    proc = lanser(env, repo, "--json", "rename", "py://m#area", "surface", "--apply")
+    assert proc.returncode == 0, proc.stderr
+    assert (repo / "m.py").read_text() == MOD.replace("area", "surface")
+    assert tree(sentinel) == before, "lanser wrote through the .lanser symlink"
+    assert (repo / ".lanser").is_symlink()
+
+
+def test_an_untracked_file_is_not_rewritten_without_allow_dirty(repo: Path, env: dict[str, str]) -> None:
+    """Finding 9: rename --apply without --allow-dirty rewrote untracked files (modified tracked
+    files were refused).  An ignored file the edit would touch is refused too."""
+    (repo / "new.py").write_text(USE)  # untracked, not ignored
+    before = tree(repo)
+    proc = lanser(env, repo, "--json", "rename", "py://m#area", "surface", "--apply")
+    out = one_json(proc)
+    assert proc.returncode == 71 and out["error"]["code"] == "E/FS_PERMISSIONS", out
+    assert out["error"]["details"]["dirty"] == ["new.py"]
+    assert tree(repo) == before
+
+    (repo / ".gitignore").write_text("gen_*.py\n")
+    git(repo, "add", ".gitignore")
+    git(repo, "commit", "-qm", "ignore")
+    (repo / "new.py").rename(repo / "gen_use.py")  # ignored, and present
+    before = tree(repo)
+    proc = lanser(env, repo, "--json", "rename", "py://m#area", "surface", "--apply")
+    out = one_json(proc)
+    assert proc.returncode == 71 and out["error"]["details"]["dirty"] == ["gen_use.py"], out
+    assert tree(repo) == before
+
+    proc = lanser(env, repo, "--json", "rename", "py://m#area", "surface", "--apply", "--allow-dirty")
+    assert proc.returncode == 0, proc.stderr
+    assert (repo / "gen_use.py").read_text() == USE.replace("area", "surface")
+
+
+@pytest.fixture
+def paused_rename(repo: Path, env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
+    """`rename --apply` stopped (SIGSTOP, by LANSER_APPLY_STOP_AFTER=1) after its first file."""
+    proc = subprocess.Popen([sys.executable, "-c", "from lanser.cli.main import main; main()", "-w", str(repo),
+                             "--json", "rename", "py://m#area", "surface", "--apply"],
+                            cwd=REPO, env={**env, "LANSER_APPLY_STOP_AFTER": "1"}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        _, status = os.waitpid(proc.pid, os.WUNTRACED)
+        assert os.WIFSTOPPED(status), f"the applier ended instead of pausing (status {status})"
+        yield proc
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGCONT)
+            proc.communicate(timeout=300)
+
+
+def test_recover_during_an_apply_does_not_tear_the_tree(repo: Path, env: dict[str, str],
+                                                        paused_rename: subprocess.Popen[str]) -> None:
+    """Finding 3: with the applier paused after its first file, `lanser recover` rolled it back,
+    the applier resumed and exited 0 "applied", leaving one file old and the others new."""
+    new = {"m.py": MOD.replace("area", "surface"), "use.py": USE.replace("area", "surface"),
+           "more.py": USE.replace("2", "3").replace("area", "surface")}
+    half = {name: (repo / name).read_text() for name in new}
+    assert sum(half[n] == new[n] for n in new) == 1, "the applier did not stop after exactly one file"
+
+    proc = lanser(env, repo, "--json", "recover")
+    out = one_json(proc)
+    assert proc.returncode == 70 and out["error"]["code"] == "E/APPLY_CONFLICT", out
+    proc = lanser(env, repo, "--json", "symbols", "m.py")  # a reader opening the workspace
+    assert proc.returncode == 0, proc.stderr
+    assert {name: (repo / name).read_text() for name in new} == half, "the apply in progress was rolled back"
+
+    os.kill(paused_rename.pid, signal.SIGCONT)
+    stdout, stderr = paused_rename.communicate(timeout=300)
+    assert paused_rename.returncode == 0, stderr
+    assert json.loads(stdout)["edits"]["applied"] is True
+    assert {name: (repo / name).read_text() for name in new} == new
+    proc = lanser(env, repo, "--json", "recover")
+    assert proc.returncode == 0 and one_json(proc) == {"recovered": []}
+
+
+def test_a_second_apply_waits_for_the_first(repo: Path, env: dict[str, str],
+                                            paused_rename: subprocess.Popen[str]) -> None:
+    """One writer at a time: a second apply during the first either waits and then finds its plan
+    stale, or gives up with E/APPLY_CONFLICT; it never interleaves its writes with the first's."""
+    proc = lanser({**env, "LANSER_LOCK_WAIT_S": "0"}, repo, "--json", "rename", "py://other#width", "extent",
+                  "--apply", "--allow-dirty")
+    out = one_json(proc)
+    assert proc.returncode == 70 and out["error"]["code"] == "E/APPLY_CONFLICT", out
+    assert "another lanser process" in out["error"]["message"]
+    assert "extent" not in (repo / "other.py").read_text()
