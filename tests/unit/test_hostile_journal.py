@@ -374,3 +374,49 @@ def test_the_case_probe_does_not_write_through_a_symlink(ws: Path, sentinel: Pat
     cs = ChangeSet([FileChange("m.py", "rename", b"", b"", new_path="M.py")])
     guards.check_case_rename(ws, cs)  # Linux: case-sensitive, no refusal
     assert (sentinel / "victim.txt").read_bytes() == b"precious\n"
+
+
+# --------------------------------------------------------------------------
+# the dirty guard (finding 9) and lanser's own git calls
+
+
+def _repo(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / "a.py").write_bytes(b"A = 1\n")
+    (root / ".gitignore").write_bytes(b"gen_*\n")
+    env = {**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
+    for args in (["init", "-q"], ["add", "-A"], ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "i"]):
+        subprocess.run(["git", *args], cwd=root, env=env, check=True, capture_output=True)
+    return root
+
+
+def test_dirty_files_counts_untracked_and_ignored_files_the_edit_touches(tmp_path: Path) -> None:
+    """Finding 9: rename --apply rewrote untracked files without --allow-dirty."""
+    root = _repo(tmp_path)
+    (root / "new.py").write_bytes(b"N = 1\n")
+    (root / "gen_x.py").write_bytes(b"G = 1\n")
+    (root / "sub").mkdir()
+    (root / "sub" / "deep.py").write_bytes(b"D = 1\n")
+    assert guards.dirty_files(root) == []  # untracked files alone do not make the tree dirty
+    assert guards.dirty_files(root, ["a.py"]) == []
+    assert guards.dirty_files(root, ["a.py", "new.py", "gen_x.py", "sub/deep.py", "created.py"]) == [
+        "gen_x.py", "new.py", "sub/deep.py"]  # a file still to be created is not dirty
+    (root / "a.py").write_bytes(b"A = 2\n")
+    assert guards.dirty_files(root, ["new.py"]) == ["a.py", "new.py"]
+
+
+def test_dirty_files_does_not_run_the_repositorys_fsmonitor(tmp_path: Path) -> None:
+    """A repository's core.fsmonitor is a command git runs on status; lanser's calls disable it."""
+    root = _repo(tmp_path)
+    ran = tmp_path / "FSMONITOR_RAN"
+    hook = tmp_path / "hook.sh"
+    hook.write_text(f"#!/bin/sh\ntouch {ran}\n")
+    hook.chmod(0o755)
+    subprocess.run(["git", "config", "core.fsmonitor", str(hook)], cwd=root, check=True)
+    subprocess.run(["git", "status", "--porcelain"], cwd=root, capture_output=True)
+    assert ran.exists(), "this git does not run core.fsmonitor: the test proves nothing"
+    ran.unlink()
+    (root / "a.py").write_bytes(b"A = 3\n")
+    assert guards.dirty_files(root, ["a.py"]) == ["a.py"]
+    assert not ran.exists(), "dirty_files ran the repository's fsmonitor command"
