@@ -162,7 +162,12 @@ class MutationCommands:
         await self._evaluate(bundle, target.language, changes, [target.path], target.confidence, safe=complete)
         # lanser's own speculative diagnostics are a witness too: a new error (or warning: a name
         # now obscured by another) naming the old or the new name is a rename that breaks code.
+        # Python only: clangd checks a speculated file against the headers' disk content (its
+        # preamble is not rebuilt from the speculated header), so a renamed prototype looks undeclared.
         broke = _name_breaks(bundle.edits.get("speculative") or {}, old_name, new_name)
+        if broke and target.language != "python":
+            bundle.edits["suspect"] = broke
+            broke = []
         if broke:
             bundle.edits["complete"] = False
             bundle.edits["broke"] = broke
@@ -516,8 +521,16 @@ def _name_breaks(spec: dict[str, Any], old: str | None, new: str) -> list[Any]:
 
     names = [n for n in (old, new) if n]
     pattern = re.compile(r"(?<![\w])(?:" + "|".join(re.escape(n) for n in names) + r")(?![\w])")
+    word_new = re.compile(r"(?<![\w])" + re.escape(new) + r"(?![\w])")
+
+    def as_before(d: list[Any]) -> tuple[Any, ...]:
+        # The same diagnostic with the name changed is no new one ("Method "area" is not marked as
+        # override" becoming "Method "surface" ..."): compare with the new name put back.
+        return (d[0], d[1], d[2], word_new.sub(lambda _m: old or "", str(d[3])) if old else d[3])
+
+    gone = {tuple(d[:4]) for d in spec.get("disappeared") or [] if len(d) >= 4}
     return [d for d in spec.get("appeared") or []
-            if len(d) >= 4 and d[1] in ("error", "warning") and pattern.search(str(d[3]))]
+            if len(d) >= 4 and d[1] in ("error", "warning") and pattern.search(str(d[3])) and as_before(d) not in gone]
 
 
 def _identifier_at(target: Any) -> str | None:
