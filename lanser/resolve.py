@@ -111,8 +111,11 @@ def resolve_target(spec: PositionSpec, ws: Workspace, index_io: str) -> Target:
         if spec.docVersion and not src.sha256.startswith(spec.docVersion):
             old = ws.find_version(spec.docVersion)
             if old is None:
-                raise VersionSkew(f"{rel} is not at version {spec.docVersion} and lanser never saw that version",
-                                  path=rel, docVersion=spec.docVersion)
+                # Not E/VERSION_SKEW (retryable: "relocate and ask again"): no retry can map a
+                # position from a version lanser has no copy of; the selector names nothing.
+                raise NotFound(f"{rel} is not at version {spec.docVersion}, and lanser has no copy of that version "
+                               "(it keeps the versions it has read); take a fresh selector", path=rel,
+                               docVersion=spec.docVersion, reason="unknown-version")
             lines_at_version = split_lines(document_text(old))
             if isinstance(spec, CursorSpec):
                 start = end = _map_point(lines_at_version, lines, spec.line, spec.col, index_io, rel, spec.docVersion)

@@ -130,20 +130,105 @@ class TraceRecorder:
         self._fh.close()
 
 
+#: Nesting a trace line may have: LSP messages are shallow; deeper is hostile (and would
+#: exhaust the recursion of whatever walks it next).
+MAX_TRACE_DEPTH = 200
+#: What each event must carry to be replayed or listed: key -> type.
+_EVENT_SHAPES: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "header": {"workspace": dict},
+    "request": {"seq": int, "request": dict},
+    "bundle": {"seq": int, "bundle": dict},
+    "spawn": {"server": dict},
+    "frame": {"server": str, "dir": str, "message": dict},
+}
+_SERVER_SHAPE: dict[str, type | tuple[type, ...]] = {"name": str, "version": str, "languages": list,
+                                                     "needsIndex": (bool, int)}
+
+
 def read_trace(path: Path) -> list[dict[str, Any]]:
+    """The events of the trace at ``path``; E/REPLAY_MISMATCH naming the line for anything that is
+    not one (bytes that are not UTF-8, a cut-off or too deep line, an event without its fields)."""
     events = []
-    with open(path, encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                event = json.loads(line)
-            except ValueError as exc:
-                raise ReplayMismatch(f"{path}:{n}: not a JSON line: {exc}", line=n) from None
-            if not isinstance(event, dict) or "event" not in event:
-                raise ReplayMismatch(f"{path}:{n}: not a trace event", line=n)
-            events.append(event)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ReplayMismatch(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    for n, line in enumerate(raw.split(b"\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            event = json.loads(line.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise ReplayMismatch(f"{path}:{n}: not UTF-8 (byte {exc.start + 1})", line=n) from None
+        except RecursionError:
+            raise ReplayMismatch(f"{path}:{n}: nested too deeply", line=n) from None
+        except ValueError as exc:
+            raise ReplayMismatch(f"{path}:{n}: not a JSON line: {exc}", line=n) from None
+        problem = _malformed(event)
+        if problem:
+            raise ReplayMismatch(f"{path}:{n}: not a trace event: {problem}", line=n)
+        events.append(event)
     return events
+
+
+def _malformed(event: Any) -> str | None:
+    """What is wrong with ``event`` as a trace event, or None."""
+    if not isinstance(event, dict) or not isinstance(event.get("event"), str):
+        return "expected an object with an 'event' name"
+    problem = _unrepresentable(event)
+    if problem:
+        return problem
+    shape = _EVENT_SHAPES.get(event["event"])
+    if shape is None:
+        return None  # an event kind of a later lanser: kept, never acted on
+    for key, kind in shape.items():
+        if not isinstance(event.get(key), kind) or isinstance(event.get(key), bool) and kind is int:
+            return f"{event['event']} event without a valid {key!r}"
+    if event["event"] == "header":
+        if not isinstance(event["workspace"].get("snapshot"), str):
+            return "header without workspace.snapshot"
+        roots, interp, options = event.get("roots", []), event.get("interpreter", {}), event.get("options", {})
+        if not isinstance(roots, list) or not all(isinstance(r, str) and r and "/" not in r and r not in (".", "..")
+                                                  for r in roots):
+            return "header whose roots are not plain names"
+        if not isinstance(interp, dict) or not isinstance(options, dict):
+            return "header whose interpreter or options are not objects"
+        timeout = options.get("timeout", 30.0)
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= 86400:
+            return "header whose options.timeout is not a number of seconds (0, 86400]"
+    if event["event"] == "spawn":
+        server = event["server"]
+        for key, kind in _SERVER_SHAPE.items():
+            if not isinstance(server.get(key), kind):
+                return f"spawn event without a valid server.{key}"
+        if not all(isinstance(x, str) for x in server["languages"]):
+            return "spawn event with a non-string language"
+    if event["event"] == "frame" and event["dir"] not in ("in", "out"):
+        return "frame event whose dir is neither 'in' nor 'out'"
+    return None
+
+
+def _unrepresentable(value: Any) -> str | None:
+    """Why ``value`` cannot be replayed or printed (too deep, a lone surrogate), or None;
+    iterative, since the value may be deep."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            if not item.isascii():
+                try:
+                    item.encode("utf-8")
+                except UnicodeEncodeError:
+                    return "text that is not valid Unicode (a lone surrogate)"
+        elif isinstance(item, (dict, list)):
+            if depth > MAX_TRACE_DEPTH:
+                return f"nested deeper than {MAX_TRACE_DEPTH} levels"
+            if isinstance(item, dict):
+                stack.extend((key, depth) for key in item)
+                stack.extend((child, depth + 1) for child in item.values())
+            else:
+                stack.extend((child, depth + 1) for child in item)
+    return None
 
 
 # -- replay ---------------------------------------------------------------------
@@ -286,6 +371,12 @@ async def replay(path: Path, workspace: Path, *, verify: bool = False) -> list[R
     header = next((e for e in events if e["event"] == "header"), None)
     if header is None:
         raise ReplayMismatch(f"{path}: no header event: not a lanser trace")
+    answered = {e["seq"] for e in events if e["event"] == "bundle"}
+    unanswered = sorted({e["seq"] for e in events if e["event"] == "request"} - answered)
+    if unanswered:
+        # A trace cut off while recording: what it has cannot be told apart from what it lost.
+        raise ReplayMismatch(f"{path}: request {unanswered[0]} has no recorded bundle (a truncated trace?)",
+                             seqs=unanswered)
     if verify:
         now = SnapshotTracker(Workspace(workspace)).take().digest
         if now != header["workspace"]["snapshot"]:
@@ -326,9 +417,17 @@ async def replay(path: Path, workspace: Path, *, verify: bool = False) -> list[R
         for frames in t.incarnations:
             frames[:] = [(d, redactor.restore(m)) for d, m in frames]
     results = []
+    from pydantic import ValidationError
+
     async with orch:
         for req_event, bundle_event in _pairs(events):
-            request = Request.model_validate(req_event["request"])
+            try:
+                request = Request.model_validate(req_event["request"])
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(p) for p in first["loc"]) or "request"
+                raise ReplayMismatch(f"request {req_event['seq']} of the trace is not a valid request: "
+                                     f"{where}: {first['msg']}", seq=req_event["seq"]) from None
             data = await orch.run(request)
             results.append(ReplayResult(req_event["seq"], req_event["request"], bundle_event["bundle"], data))
     return results
@@ -339,8 +438,9 @@ def entries(path: Path) -> list[dict[str, Any]]:
     out = []
     for req, bun in _pairs(read_trace(path)):
         b = bun["bundle"]
+        meta = b.get("meta") if isinstance(b.get("meta"), dict) else {}
         out.append({"seq": req["seq"], "cmd": req["request"].get("cmd"), "selector": req["request"].get("selector"),
-                    "status": b.get("status"), "exitCode": (b.get("meta") or {}).get("exit_code", 0),
+                    "status": b.get("status"), "exitCode": meta.get("exit_code", 0),
                     "bundleId": b.get("bundleId"), "bundle": b})
     return out
 
@@ -354,8 +454,13 @@ def reward_series(path: Path) -> list[dict[str, Any]]:
         pr = e["bundle"].get("processReward")
         if not pr:
             continue
-        c = pr["components"]
-        again = process_reward(c["d_prev"], c["d_now"], bool(c["safety"]), c["alpha_conf"], Weights(**pr["weights"]))
+        try:
+            c = pr["components"]
+            again = process_reward(c["d_prev"], c["d_now"], bool(c["safety"]), c["alpha_conf"],
+                                   Weights(**pr["weights"]))
+        except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+            raise ReplayMismatch(f"request {e['seq']}: its recorded processReward is malformed ({exc!r})",
+                                 seq=e["seq"]) from None
         rows.append({"seq": e["seq"], "cmd": e["cmd"], "selector": e["selector"], "r": pr["r"], "components": c,
                      "consistent": again["r"] == pr["r"]})
     return rows

@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from lanser import __version__
+from lanser.errors import BadRequest, LanserError
 
 __all__ = ["Settings", "cli", "main"]
 
@@ -144,6 +145,14 @@ def main() -> None:
     except click.Abort:  # Ctrl-C at a prompt
         click.echo("Aborted!", err=True)
         sys.exit(1)
+    except LanserError as exc:  # a command that raised instead of rendering: still its documented code
+        from lanser.cli.render import error_exit
+
+        sys.exit(error_exit(exc, as_json))
+    except RecursionError as exc:  # hostile input nested past what a parser can take: the input's fault
+        from lanser.cli.render import error_exit
+
+        sys.exit(error_exit(BadRequest(f"input nested too deeply ({exc})"), as_json))
     except Exception as exc:  # a bug, never a user's fault: no traceback unless asked
         if debug:
             raise

@@ -8,7 +8,9 @@ from typing import Any
 
 import click
 
-__all__ = ["internal_error", "render"]
+from lanser.errors import LanserError
+
+__all__ = ["error_exit", "internal_error", "render"]
 
 
 def render(data: dict[str, Any], *, as_json: bool, pretty: bool, verbose: bool) -> int:
@@ -120,6 +122,17 @@ def usage_error(exc: click.UsageError, as_json: bool) -> int:
             "code": "E/BAD_REQUEST", "exitCode": 2, "message": exc.format_message(),
             "details": {"command": command}}, "meta": {"exit_code": 2}}) + "\n")
     return 2
+
+
+def error_exit(exc: LanserError, as_json: bool) -> int:
+    """A LanserError that reached the entry point: one JSON error object under ``--json``
+    (the same shape as a usage error's), one line on stderr otherwise; returns its exit code."""
+    if as_json:
+        sys.stdout.write(render_json({"status": "error", "error": exc.to_dict(),
+                                      "meta": {"exit_code": exc.exit_code}}) + "\n")
+    else:
+        _error_line(exc.to_dict())
+    return exc.exit_code
 
 
 def internal_error(exc: BaseException, as_json: bool) -> int:

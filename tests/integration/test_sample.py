@@ -277,8 +277,9 @@ def test_doc_version_maps_a_cursor_exactly_across_edits(sample: Path, run_json) 
     shapes.write_text(shapes.read_text().replace("def total_area(shapes", "def total_area(items"))
     code, skew = run_json("-w", str(sample), "hover", selector)
     assert code == 10 and skew["error"]["code"] == "E/VERSION_SKEW"
+    # A version lanser never read names nothing: E/NOT_FOUND, not a retryable skew (issue 17, finding 12).
     code, unknown = run_json("-w", str(sample), "hover", "pkg/shapes.py@L38:C5?v=00000000")
-    assert code == 10
+    assert code == 3 and unknown["error"]["details"]["reason"] == "unknown-version", unknown
 
 
 def test_definition_keeps_stub_and_source(sample: Path, run_json) -> None:

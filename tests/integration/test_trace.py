@@ -101,7 +101,7 @@ def test_trace_list_and_show_filters(recorded) -> None:
 
 def test_malformed_trace_is_76(sample: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"event": "header"}\nnot json\n')
+    bad.write_text('{"event": "header", "workspace": {"snapshot": "x"}}\nnot json\n')
     out = lanser(sample, "--json", "trace", "replay", str(bad))
     assert out.returncode == 76
     assert "bad.jsonl:2" in json.loads(out.stdout)["error"]["message"]
