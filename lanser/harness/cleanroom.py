@@ -257,9 +257,29 @@ def collect(work: Path, fresh: Path, protected: tuple[str, ...], generated: tupl
                 out.drop(rel, "deletes a binary file")
             else:
                 out.files[rel] = None
-    out.patch = "".join(unified_diff(rel, _read_text(fresh, rel), _decoded(new), out.modes.get(rel),
-                                     _mode_of(fresh, rel)) for rel, new in sorted(out.files.items()))
+    pieces = []
+    for rel, new in sorted(out.files.items()):
+        piece = unified_diff(rel, _read_text(fresh, rel), _decoded(new), out.modes.get(rel), _mode_of(fresh, rel))
+        if _reproduces(piece, fresh, rel, new):
+            pieces.append(piece)
+        else:  # e.g. a byte-order mark lanser's patch reader keeps apart: not taken rather than taken wrong
+            out.drop(rel, "cannot be expressed as a text patch")
+            out.files.pop(rel)
+            out.modes.pop(rel, None)
+    out.patch = "".join(pieces)
     return out
+
+
+def _reproduces(piece: str, fresh: Path, rel: str, new: bytes | None) -> bool:
+    """Whether lanser's patch reader, given ``piece`` and the fresh file, gives exactly ``new``."""
+    from lanser.edits.patch import parse_patch
+    from lanser.errors import LanserError
+
+    try:
+        changes = parse_patch(piece, lambda path: read_inside(fresh, path, cap=1 << 30))
+    except (LanserError, ValueError):
+        return False
+    return [(c.path, c.new) for c in changes.changes] == [(rel, new)]
 
 
 def _plain_name(rel: str) -> bool:

@@ -207,3 +207,18 @@ def test_git_the_harness_process_starts_ignores_a_planted_fsmonitor(tmp_path: Pa
     subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=repo, env=env, capture_output=True)
     subprocess.run(["git", "status", "--porcelain"], cwd=repo, env=env, capture_output=True)
     assert not sentinel.exists()
+
+
+def test_a_change_the_patch_cannot_carry_is_dropped_not_graded_wrong(tmp_path: Path) -> None:
+    """A file whose diff would not give back its bytes (a byte-order mark removed: lanser's patch
+    reader keeps the mark apart from line 1, so the hunk does not apply) is dropped and said, and
+    the rest is still graded."""
+    fresh, work = _trees(tmp_path)
+    (fresh / "src" / "bom.c").write_bytes(b"\xef\xbb\xbfint bom;\n")
+    (work / "src" / "bom.c").write_bytes(b"int bom;\n")
+    (work / "src" / "b.c").write_text("int b;\n")
+    got = cleanroom.collect(work, fresh, DEFAULT_PROTECTED)
+    assert {"path": "src/bom.c", "why": "cannot be expressed as a text patch"} in got.dropped
+    assert set(got.files) == {"src/b.c"} and "bom.c" not in got.patch
+    cleanroom.apply(fresh, got)
+    assert (fresh / "src" / "b.c").read_text() == "int b;\n"
