@@ -29,7 +29,7 @@ from lanser.harness.errors import InfrastructureError
 from lanser.harness.passk import AgentSummary, summarize
 from lanser.harness.task import TaskSpec
 
-__all__ = ["RunSummary", "run_benchmark", "sample_agent_spec"]
+__all__ = ["RunSummary", "run_benchmark", "run_dataset", "sample_agent_spec"]
 
 #: Agents whose actions depend on a seed (``KIND[:SEED]``): sample i of a run uses SEED + i.
 SEEDED_KINDS = ("partial", "corrupt", "shuffle")
@@ -205,3 +205,10 @@ def _lost(task: TaskSpec, agent_name: str, why: str) -> dict[str, Any]:
 
 def _first_line(text: str) -> str:
     return text.strip().splitlines()[0] if text.strip() else text
+
+
+def run_dataset(tasks: list[TaskSpec], dataset_dir: Path, agent: Agent, image: str, image_id: str, store: Any,
+                run_id: str, workroot: Path, **kwargs: Any) -> list[dict[str, Any]]:
+    """:func:`run_benchmark` with the return value of the former driver (``runner.run_dataset``):
+    the rows of the attempts this call ran or reused."""
+    return run_benchmark(tasks, dataset_dir, agent, image, image_id, store, run_id, workroot, **kwargs).rows
