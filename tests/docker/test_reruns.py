@@ -78,7 +78,7 @@ def test_a_new_run_id_stores_its_rows_and_force_runs_again(tmp_path: Path, base_
     forced = run(out, "first", "noop", "--force")
     assert (forced["ran"], forced["reused"], forced["skipped"]) == (1, 0, 0)
     after = rows(out, "first")
-    assert len(after) == 1 and after[0][3] > before[0][3] and after[0][2] is None
+    assert len(after) == 1 and after[0][3] > before[0][3] and after[0][1:3] == ("tests_failed", None)
     assert rows(out, "second")[0][:3] == (0, "tests_failed", "first")
     # The same run id again: resumed, nothing to do.
     again = run(out, "first", "noop")
