@@ -122,9 +122,10 @@ class MutationCommands:
         edit_data = self._data(edit)  # type: ignore[attr-defined]
         ref_data: list[Any] = self._data(refs) or []  # type: ignore[attr-defined]
         family: list[Method] = []
+        hidden: list[dict[str, Any]] = []
         try:
             if target.language == "python":
-                family = self._override_family(edit_data)
+                family, hidden = await self._override_family(edit_data, bundle)
                 if family and args.get("withOverrides"):
                     edit_data, ref_data = await self._rename_family(family, new_name, edit_data, ref_data, bundle)
                     bundle.edits = {"overrides": [f"{m.path}#{m.cls}.{m.name}" for m in family]}
@@ -137,7 +138,7 @@ class MutationCommands:
                 missing += _import_residue(self.workspace, target.lines, target, edit_data, self._rel_of_uri)  # type: ignore[attr-defined]
             verdict, server_of = self._judge(scans, edit_data, defs, symbol, encoding)
             unexplained = [describe(server_of[o.where], why, scans[o.path][1][o.line] if o.line < len(scans[o.path][1])
-                                    else "") for o, why in verdict.unexplained]
+                                    else "") for o, why in verdict.unexplained] + hidden
             complete = not missing and not extra and not unexplained
             overrides = (bundle.edits or {}).get("overrides")
             bundle.edits = self._edits_block(edit_data, changes, complete=complete, missing=missing, extra=extra)
@@ -274,20 +275,76 @@ class MutationCommands:
         definitions = {k: [where(d) for d in v] for k, v in defs.items()}
         return judge(occurrences, edited, definitions, {where(d) for d in symbol}), server_of
 
-    def _override_family(self, edit: dict[str, Any]) -> list[Method]:
-        """Overrides of (or overridden by) the methods this edit renames, which it does not rename."""
-        from lanser.edits.overrides import classes_of, override_family
+    async def _override_family(self, edit: dict[str, Any], bundle: Bundle) -> tuple[list[Method], list[dict[str, Any]]]:
+        """Overrides of (or overridden by) the members this edit renames, which it does not rename;
+        and the bases the server cannot resolve behind which one may hide (as unexplained entries).
+
+        A base no workspace class matches by name (``reg.Base``, an alias, an attribute holding a
+        class) is resolved by the server's type definition: a workspace class joins the hierarchy,
+        a library class is no concern, nothing at all is unexplained.
+        """
+        from lanser.edits.overrides import classes_of, override_family, unmatched_bases
 
         starts = {(p, ln, c) for p, ln, c in _edit_starts(edit, self._rel_of_uri)}
         if not any(p.endswith((".py", ".pyi")) for p, _, _ in starts):
-            return []
+            return [], []
         files = []
-        for rel in self.workspace.files((".py", ".pyi")):  # type: ignore[attr-defined]
+        texts: dict[str, list[str]] = {}
+        for rel in owned(self.workspace.files((".py", ".pyi"))):  # type: ignore[attr-defined]
             try:
-                files.append((rel, (self.root / rel).read_bytes()))
+                data = (self.root / rel).read_bytes()
             except OSError:
                 continue
-        return override_family(classes_of(files), starts)
+            files.append((rel, data))
+            texts[rel] = data.decode("utf-8", "replace").split("\n")
+        classes = classes_of(files)
+        names = {n for c in classes for n, (ln, col) in c.methods.items() if (c.path, ln, col) in starts}
+        pending = [(c, i) for c, i in unmatched_bases(classes, names) if i < len(c.base_refs)]
+        hidden: list[dict[str, Any]] = []
+        if pending:
+            from lanser.text import from_lsp_encoding
+
+            async def op(s: LspSession) -> list[list[tuple[str, int, int]]]:
+                enc = from_lsp_encoding(s.position_encoding)
+                out: list[list[tuple[str, int, int]]] = []
+                for c, i in pending:
+                    ref = c.base_refs[i]
+                    if ref is None:
+                        out.append([])
+                        continue
+                    doc = s.documents.get(c.path) or s.sync_document(c.path, "python")
+                    line = texts[c.path][ref[0]] if ref[0] < len(texts[c.path]) else ""
+                    raw = await s.request("textDocument/typeDefinition", lsp.TypeDefinitionParams(
+                        text_document=lsp.TextDocumentIdentifier(uri=doc.uri), position=lsp.Position(
+                            line=ref[0], character=convert_column(line, ref[1], "codepoint", enc, strict=False))),
+                        timeout=self.timeout)  # type: ignore[attr-defined]
+                    out.append(_locations(s.to_data(raw)))
+                return out
+
+            answers = await self._call("python", op, bundle)  # type: ignore[attr-defined]
+            by_line = {(c.path, c.name_at[0]): c for c in classes}
+            for (c, i), locs in zip(pending, answers):
+                found: list[str] = []
+                external = False
+                for uri, line, _col in locs:
+                    try:
+                        rel = self._rel_of_uri(uri)
+                    except FsPermissions:
+                        external = True
+                        continue
+                    if (rel, line) in by_line:
+                        found.append(by_line[(rel, line)].name)
+                    elif not rel.endswith((".py", ".pyi")) or rel not in texts:
+                        external = True
+                if found:
+                    c.bases = c.bases + tuple(found)
+                elif not external:
+                    ref = c.base_refs[i] or c.name_at
+                    occ = Occurrence(c.path, ref[0], ref[1], "code")
+                    hidden.append(describe(occ, "base", texts[c.path][ref[0]] if ref[0] < len(texts[c.path]) else "")
+                                  | {"reason": f"a base of {c.qualname} the server cannot resolve: an override "
+                                               f"of {', '.join(sorted(names))} may hide behind it"})
+        return override_family(classes, starts), hidden
 
     async def _rename_family(self, family: list[Method], new_name: str, edit: dict[str, Any], refs: list[Any],
                              bundle: Bundle) -> tuple[dict[str, Any], list[Any]]:

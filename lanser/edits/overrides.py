@@ -22,7 +22,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-__all__ = ["ClassInfo", "Method", "classes_of", "override_family"]
+__all__ = ["ClassInfo", "Method", "classes_of", "override_family", "unmatched_bases"]
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,13 @@ class ClassInfo:
     path: str
     qualname: str
     bases: tuple[str, ...]
+    #: Members: methods and class-level assignments (``default_x = Other`` in a subclass overrides too).
     methods: dict[str, tuple[int, int]] = field(default_factory=dict)
+    #: Per base: where its last name is (line, code-point column), for the server to resolve; None when
+    #: the base is no name at all (a call result, a lambda).
+    base_refs: tuple[tuple[int, int] | None, ...] = ()
+    #: Where the class's own name is (line, code-point column).
+    name_at: tuple[int, int] = (0, 0)
 
     @property
     def name(self) -> str:
@@ -70,15 +76,22 @@ def _walk(node: object, path: str, scope: list[str], lines: list[bytes], out: li
         if inner is None:
             continue
         if inner.type == "class_definition":
-            name = _text(inner.child_by_field_name("name"))
-            info = ClassInfo(path, ".".join([*scope, name]), _bases(inner.child_by_field_name("superclasses")))
+            name_node = inner.child_by_field_name("name")
+            name = _text(name_node)
+            supers = inner.child_by_field_name("superclasses")
+            info = ClassInfo(path, ".".join([*scope, name]), _bases(supers),
+                             base_refs=_base_refs(supers, lines), name_at=_at(name_node, lines))
             body = inner.child_by_field_name("body")
             for member in getattr(body, "children", ()):
                 fn = member.child_by_field_name("definition") if member.type == "decorated_definition" else member
                 if fn is not None and fn.type == "function_definition":
                     ident = fn.child_by_field_name("name")
-                    row, col = ident.start_point
-                    info.methods.setdefault(_text(ident), (row, len(lines[row][:col].decode("utf-8", "replace"))))
+                    info.methods.setdefault(_text(ident), _at(ident, lines))
+                elif member.type == "expression_statement":
+                    for assign in member.named_children:
+                        left = assign.child_by_field_name("left") if assign.type == "assignment" else None
+                        if left is not None and left.type == "identifier":
+                            info.methods.setdefault(_text(left), _at(left, lines))
             out.append(info)
             _walk(body, path, [*scope, name], lines, out)
         elif inner.type == "function_definition":
@@ -89,6 +102,25 @@ def _walk(node: object, path: str, scope: list[str], lines: list[bytes], out: li
 def _text(node: object) -> str:
     raw: bytes = getattr(node, "text", b"") or b""
     return raw.decode("utf-8", "replace")
+
+
+def _at(node: object, lines: list[bytes]) -> tuple[int, int]:
+    row, col = getattr(node, "start_point", (0, 0))
+    return row, len(lines[row][:col].decode("utf-8", "replace")) if row < len(lines) else col
+
+
+def _base_refs(arglist: object, lines: list[bytes]) -> tuple[tuple[int, int] | None, ...]:
+    out: list[tuple[int, int] | None] = []
+    for arg in getattr(arglist, "named_children", ()):
+        if arg.type == "keyword_argument":
+            continue
+        node = arg
+        while node is not None and node.type in ("attribute", "subscript", "generic_type", "call"):
+            node = node.child_by_field_name({"attribute": "attribute", "subscript": "value", "call": "function"}.get(
+                node.type, "")) if node.type != "generic_type" else (node.named_children[0] if node.named_children
+                                                                    else None)
+        out.append(_at(node, lines) if node is not None and node.type == "identifier" else None)
+    return tuple(out)
 
 
 def _bases(arglist: object) -> tuple[str, ...]:
@@ -154,3 +186,31 @@ def override_family(classes: list[ClassInfo], declared: Iterable[tuple[str, int,
                         m = Method(member.path, member.qualname, name, *member.methods[name])
                         family[m.where] = m
     return sorted((m for w, m in family.items() if w not in declared), key=lambda m: m.where)
+
+
+def unmatched_bases(classes: list[ClassInfo], names: Iterable[str]) -> list[tuple[ClassInfo, int]]:
+    """Bases (class, index) that no workspace class matches by name, where it matters for ``names``.
+
+    It matters on a class that defines one of ``names`` or has a subclass that does: such a
+    base may be the renamed method's class reached through an expression (``reg.Base``, an
+    alias, an attribute holding a class).  The caller asks the server what each one is.
+    """
+    wanted = set(names)
+    by_name: dict[str, list[ClassInfo]] = defaultdict(list)
+    for c in classes:
+        by_name[c.name].append(c)
+    todo = [c for c in classes if wanted & set(c.methods)]
+    seen: dict[int, ClassInfo] = {}
+    while todo:
+        c = todo.pop()
+        if id(c) in seen:
+            continue
+        seen[id(c)] = c
+        for base in c.bases:
+            todo.extend(by_name.get(base, ()))
+    out = []
+    for c in seen.values():
+        for i, base in enumerate(c.bases):
+            if base not in by_name:
+                out.append((c, i))
+    return sorted(out, key=lambda x: (x[0].path, x[0].name_at, x[1]))

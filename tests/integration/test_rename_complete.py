@@ -222,3 +222,50 @@ def test_speculative_diagnostics_naming_the_names_refuse_the_rename(tmp_path: Pa
     assert snapshot(ws) == before
     code, b = run_json("-w", str(ws), "rename", "a.py@L1:C5", "new", "--allow-partial")
     assert code == 0 and b["edits"]["complete"] is False and b["edits"]["broke"]
+
+
+# -- Python: overrides through expressions and class attributes --------------------------------------------
+
+HIERARCHY = {
+    "pkg/__init__.py": "",
+    "pkg/core.py": ("class Engine:\n    default_fuel = int\n\n    def start(self) -> int:\n        return 1\n\n\n"
+                    "def go(e: Engine) -> int:\n    return e.start()\n"),
+    "pkg/registry.py": "from pkg import core\n\n\nclass Holder:\n    Base = core.Engine\n\n\nreg = Holder()\n",
+    "pkg/bad.py": ("from pkg.registry import reg\n\n\nclass Bad(reg.Base):\n    def start(self) -> int:\n"
+                   "        return 2\n"),
+    "pkg/sub.py": "from pkg.core import Engine\n\n\nclass Diesel(Engine):\n    default_fuel = float\n",
+}
+
+
+def test_override_behind_an_expression_base_is_found(tmp_path: Path, run_json) -> None:
+    """Issue 19: `class Bad(reg.Base)` (an attribute holding Engine) overrides Engine.start; the overrides check
+    matched bases by name only and the rename came out complete, silently ending the override."""
+    ws = make_repo(tmp_path / "ws", HIERARCHY)
+    code, b = run_json("-w", str(ws), "rename", "py://pkg.core#Engine.start", "ignite", "--apply")
+    assert code == 70, b
+    assert [m[:3] for m in b["error"]["details"]["missing"]] == [["pkg/bad.py", 4, 8]]
+    code, b = run_json("-w", str(ws), "rename", "py://pkg.core#Engine.start", "ignite", "--with-overrides",
+                       "--apply")
+    assert code == 0, b
+    assert "def ignite(self)" in (ws / "pkg" / "bad.py").read_text()
+
+
+def test_subclass_attribute_override_is_found(tmp_path: Path, run_json) -> None:
+    """Issue 19: `default_fuel = float` in a subclass overrides Engine.default_fuel and was left behind."""
+    ws = make_repo(tmp_path / "ws", HIERARCHY)
+    code, b = run_json("-w", str(ws), "rename", "pkg/core.py@L2:C5", "fuel_type", "--apply")
+    assert code == 70, b
+    assert [m[:3] for m in b["error"]["details"]["missing"]] == [["pkg/sub.py", 4, 4]]
+
+
+def test_unresolvable_base_is_unexplained(tmp_path: Path, run_json) -> None:
+    """A base the server cannot resolve to a class (a call's result) may hide an override: listed, refused."""
+    files = dict(HIERARCHY)
+    files["pkg/bad.py"] = ("from pkg.core import Engine\n\n\ndef make():  # untyped: the server cannot say\n"
+                           "    return Engine\n\n\nclass Bad(make()):\n    def start(self) -> int:\n"
+                           "        return 2\n")
+    ws = make_repo(tmp_path / "ws", files)
+    code, b = run_json("-w", str(ws), "rename", "py://pkg.core#Engine.start", "ignite")
+    assert code == 70, b
+    bases = [u for u in b["error"]["details"]["unexplained"] if u["why"] == "base"]
+    assert [u["selector"] for u in bases] == ["pkg/bad.py@L8:C11"], b["error"]["details"]["unexplained"]

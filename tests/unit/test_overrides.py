@@ -72,3 +72,27 @@ def test_overlapping_or_competing_edits_conflict(other: dict) -> None:
 def test_file_operations_do_not_merge() -> None:
     with pytest.raises(ApplyConflict):
         merge_workspace_edits([{"documentChanges": [{"kind": "rename", "oldUri": "a", "newUri": "b"}]}])
+
+
+def test_subclass_class_attribute_overrides_too() -> None:
+    """Issue 19: `default_x = Other` in a subclass overrides Base.default_x; the family missed it."""
+    from lanser.edits.overrides import classes_of, override_family
+
+    src = (b"class Base:\n    default_x = int\n\n\nclass Sub(Base):\n    default_x = str\n    y: int = 3\n")
+    classes = classes_of([("m.py", src)])
+    assert classes[1].methods == {"default_x": (5, 4), "y": (6, 4)}
+    fam = override_family(classes, [("m.py", 1, 4)])
+    assert [(m.cls, m.name, m.line, m.col) for m in fam] == [("Sub", "default_x", 5, 4)]
+
+
+def test_bases_that_are_expressions_are_left_for_the_server() -> None:
+    """Issue 19: `class Bad(reg.Base)` where reg.Base holds a class: no workspace class is named Base, so the
+    base is unmatched and its last name's position is kept for the server to resolve."""
+    from lanser.edits.overrides import classes_of, unmatched_bases
+
+    src = (b"class Engine:\n    def start(self): ...\n\n\nclass Bad(reg.Base):\n    def start(self): ...\n\n\n"
+           b"class Mid(make()):\n    pass\n\n\nclass Leaf(Mid):\n    def start(self): ...\n\n\n"
+           b"class Far(other.X):\n    def stop(self): ...\n")
+    classes = classes_of([("m.py", src)])
+    got = [(c.name, i, c.base_refs[i]) for c, i in unmatched_bases(classes, {"start"})]
+    assert got == [("Bad", 0, (4, 14)), ("Mid", 0, (8, 10))]
