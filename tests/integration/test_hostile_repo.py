@@ -236,3 +236,20 @@ def test_a_second_apply_waits_for_the_first(repo: Path, env: dict[str, str],
     assert proc.returncode == 70 and out["error"]["code"] == "E/APPLY_CONFLICT", out
     assert "another lanser process" in out["error"]["message"]
     assert "extent" not in (repo / "other.py").read_text()
+
+
+def test_the_daemons_cache_does_not_follow_a_lanser_symlink(repo: Path, sentinel: Path, env: dict[str, str],
+                                                            daemon_env: dict[str, str]) -> None:
+    """Finding 8, in the default mode: the daemon keeps its bundle cache on disk under
+    .lanser/cache; a .lanser symlink sent that database outside the workspace."""
+    (repo / ".lanser").symlink_to(sentinel)
+    denv = {**daemon_env, "XDG_STATE_HOME": env["XDG_STATE_HOME"]}
+    before = tree(sentinel)
+    try:
+        for _ in range(2):  # a miss, then a hit
+            proc = lanser(denv, repo, "--json", "def", "use.py@L3:C7")
+            assert proc.returncode == 0, proc.stderr
+            assert one_json(proc)["facts"]["definitions"][0]["path"] == "m.py"
+    finally:
+        assert lanser(denv, repo, "daemon", "stop").returncode == 0  # flushes the cache
+    assert tree(sentinel) == before, "the daemon wrote its cache through the .lanser symlink"
