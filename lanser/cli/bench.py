@@ -249,7 +249,9 @@ def report(settings: Settings, run_ids: tuple[str, ...], out: Path, fmt: str, ou
     if fmt != "html":
         text = render_markdown(comparison) if fmt == "md" else render_json(comparison_json(comparison),
                                                                              pretty=settings.pretty or not settings.json)
-        if output is None:
+        if output is None and settings.json and fmt == "md":  # --json: one JSON object, the markdown in it
+            click.echo(render_json({"format": "md", "text": text}))
+        elif output is None:
             click.echo(text.rstrip("\n"))
         else:
             output.write_text(text + ("" if text.endswith("\n") else "\n"), encoding="utf-8")

@@ -178,6 +178,8 @@ def test_cli_report_in_three_formats_and_a_missing_run_is_not_found(store: Store
     md = invoke("bench", "report", "oracle-run", "agent-run", "--out", out, "--format", "md")
     assert md.exit_code == 0, md.output
     assert md.output.startswith("# lanser bench: oracle-run vs agent-run")
+    wrapped = invoke("--json", "bench", "report", "oracle-run", "--out", out, "--format", "md")
+    assert json.loads(wrapped.output)["text"].startswith("# lanser bench: oracle-run\n")
     js = invoke("bench", "report", "oracle-run", "agent-run", "--out", out, "--format", "json")
     assert js.exit_code == 0 and set(json.loads(js.output)) == {"runs", "summaries", "tasks"}
     page = invoke("--json", "bench", "report", "oracle-run", "agent-run", "--out", out)
