@@ -269,3 +269,36 @@ def test_unresolvable_base_is_unexplained(tmp_path: Path, run_json) -> None:
     assert code == 70, b
     bases = [u for u in b["error"]["details"]["unexplained"] if u["why"] == "base"]
     assert [u["selector"] for u in bases] == ["pkg/bad.py@L8:C11"], b["error"]["details"]["unexplained"]
+
+
+def test_same_answer_warm_or_cold(tmp_path: Path, daemon_env: dict[str, str]) -> None:
+    """Issue 19: on a warm daemon that happened to open tests/ first, the same rename came out complete; from a
+    fresh process it did not.  Now both refuse it alike, listing the same occurrence."""
+    import json
+    import sys
+
+    ws = make_repo(tmp_path / "ws", PY_PROJECT)
+
+    def lanser(*args: str, daemon: bool = True) -> dict[str, Any]:
+        env = dict(daemon_env)
+        if not daemon:
+            env["LANSER_NO_DAEMON"] = "1"
+        out = subprocess.run([sys.executable, "-c", "from lanser.cli.main import main; main()", "--json",
+                              "-w", str(ws), *args], env=env, capture_output=True, text=True, timeout=300)
+        return dict(json.loads(out.stdout))
+
+    def essence(b: dict[str, Any]) -> Any:
+        return (b.get("error") or {}).get("code"), (b.get("error") or {}).get("details", {}).get("unexplained"), \
+            b["edits"].get("diff")
+
+    rename = ("rename", "py://pkg.engine#Engine.start_engine", "ignite")
+    try:
+        cold = lanser(*rename, daemon=False)
+        lanser("diag", "tests/test_engine.py")  # the daemon opens tests/ first
+        warm = lanser(*rename)
+        warm_again = lanser(*rename)
+    finally:
+        subprocess.run([sys.executable, "-c", "from lanser.cli.main import main; main()", "-w", str(ws),
+                        "daemon", "stop"], env=daemon_env, capture_output=True, timeout=60)
+    assert essence(cold)[0] == "E/APPLY_CONFLICT"
+    assert essence(cold) == essence(warm) == essence(warm_again)
