@@ -95,7 +95,7 @@ async def answer_batch(orch: Orchestrator, raws: Iterable[Any], *,
         slot = pending.popleft()
         answer = await slot.future
         request = slot.request
-        if request is not None and slot.accompanied and _server_trouble(answer):
+        if request is not None and slot.accompanied and _server_trouble(answer) and not _cancelled():
             # Requests in flight together share a server's crash, timeout or restart: ask
             # this one again alone, once the others are answered, as one at a time would.
             await asyncio.wait([s.future for s in pending] or [slot.future])
@@ -156,6 +156,14 @@ def _server_trouble(answer: Rendered) -> bool:
         return False
     error = data.get("error") or {}
     return error.get("code") in _TROUBLE and "rpcCode" not in (error.get("details") or {})
+
+
+def _cancelled() -> bool:
+    """Whether the front door cancelled the batch (Ctrl-C, its reader gone): ask nothing again."""
+    from lanser.cancel import CURRENT
+
+    scope = CURRENT.get()
+    return scope is not None and scope.cancelled
 
 
 def _retrieve(future: asyncio.Future[Any]) -> None:

@@ -19,16 +19,20 @@ else:
         except ImportError:
             from hashlib import sha256
 
-__all__ = ["daemon_key", "runtime_dir", "socket_path", "lock_path", "log_path"]
+__all__ = ["daemon_key", "runtime_dir", "socket_path", "lock_path", "log_path", "requests_dir", "state_dir"]
 
 #: Environment that changes what a daemon answers; part of its identity.
-_KEY_ENV = ("LANSER_SERVER_OVERRIDES", "XDG_CACHE_HOME")
+_KEY_ENV = ("LANSER_SERVER_OVERRIDES", "XDG_CACHE_HOME", "XDG_STATE_HOME")
 
 
 def runtime_dir() -> Path:
     """An owner-only directory for sockets and locks (unix socket paths must stay short)."""
     base = os.environ.get("XDG_RUNTIME_DIR")
-    root = Path(base) / "lanser" if base else Path("/tmp") / f"lanser-{os.getuid()}"
+    return _own_dir(Path(base) / "lanser" if base else Path("/tmp") / f"lanser-{os.getuid()}")
+
+
+def _own_dir(root: Path) -> Path:
+    """``root``, created if needed: a real directory (no symlink), this user's, mode 0700."""
     root.mkdir(mode=0o700, parents=True, exist_ok=True)
     st = root.lstat()
     if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
@@ -36,6 +40,23 @@ def runtime_dir() -> Path:
     if stat.S_IMODE(st.st_mode) & 0o077:
         os.chmod(root, 0o700)
     return root
+
+
+def state_dir() -> Path:
+    """lanser's per-user state (``$XDG_STATE_HOME/lanser``, else ``~/.local/state/lanser``).
+
+    Never inside a workspace: a workspace is written by whoever wrote the
+    repository, and what lanser keeps here decides what it reports as done.
+    """
+    base = os.environ.get("XDG_STATE_HOME")
+    root = Path(base) if base and os.path.isabs(base) else Path.home() / ".local" / "state"
+    return _own_dir(root / "lanser")
+
+
+def requests_dir(workspace: str) -> Path:
+    """Where the daemons of ``workspace`` record the mutating requests they committed."""
+    ident = sha256(os.fsencode(os.path.realpath(workspace))).hexdigest()[:20]
+    return _own_dir(_own_dir(state_dir() / "requests") / ident)
 
 
 def daemon_key(workspace: str, python: str | None, version: str) -> str:

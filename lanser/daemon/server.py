@@ -21,11 +21,15 @@ from typing import Any
 
 from lanser import __version__
 from lanser.bundle.hashing import render_json
-from lanser.errors import LanserError
+from lanser.cancel import CURRENT, Scope, pause
+from lanser.daemon.outcomes import Outcomes, valid_id
+from lanser.errors import LanserError, RequestCancelled
 from lanser.orchestrator import Orchestrator, Rendered, failure_bundle
 from lanser.pipeline import answer_batch, parse_request
 
 __all__ = ["Daemon", "main"]
+
+EXIT_CANCELLED = RequestCancelled.exit_code
 
 
 class Daemon:
@@ -38,6 +42,10 @@ class Daemon:
         self.requests = 0
         self.active = 0
         self._stop = asyncio.Event()
+        #: Records of mutating requests, outside the workspace (lanser.daemon.outcomes).
+        self.outcomes = Outcomes(self.orch.root)
+        #: Mutating requests being answered, by id.
+        self.inflight: dict[str, asyncio.Future[Rendered]] = {}
 
     async def serve(self) -> None:
         tmp = self.sock.with_suffix(f".{os.getpid()}.tmp")
@@ -73,31 +81,61 @@ class Daemon:
                 return
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """One connection: one message, its replies, and a watch on the connection meanwhile.
+
+        The client keeps its end open while it waits.  A ``{"op": "cancel"}``
+        line or the connection closing (the client was killed) cancels the
+        request, unless it is past its commit point: then it finishes and its
+        answer is sent (:mod:`lanser.cancel`).
+        """
         self.active += 1
+        watcher: asyncio.Future[None] | None = None
         try:
             line = await reader.readline()
             try:
                 message = json.loads(line)
             except ValueError:
                 message = {"op": "invalid"}
-            async with contextlib.aclosing(self._handle(message)) as replies:
+            if not isinstance(message, dict):
+                message = {"op": "invalid"}
+            request_id = valid_id(message.get("id")) if message.get("op") == "run" else None
+            scope = Scope(request_id=request_id, log=self.outcomes if request_id else None)
+            CURRENT.set(scope)  # this task's context: the request's tasks inherit it
+            watcher = asyncio.ensure_future(_watch(reader, scope))
+            async with contextlib.aclosing(self._handle(message, scope)) as replies:
                 async for reply in replies:
                     # Bundles arrive rendered (a cache hit is sent as stored); other replies are data.
                     text = reply if isinstance(reply, str) else render_json(reply)
+                    if request_id is not None:
+                        self.outcomes.answered(request_id, text)
+                        pause("answered")
                     writer.write(text.encode() + b"\n")
                     await writer.drain()
+                    scope.delivered()
         except (ConnectionError, BrokenPipeError):
             pass
         finally:
+            if watcher is not None:
+                watcher.cancel()
             self.active -= 1
             self.last = time.monotonic()
             writer.close()
 
-    async def _handle(self, message: dict[str, Any]):  # type: ignore[no-untyped-def]
+    async def _handle(self, message: dict[str, Any], scope: Scope):  # type: ignore[no-untyped-def]
         op = message.get("op")
         if op == "run":
             self._apply_options(message.get("options") or {})
-            yield (await self.run_one(message.get("request"))).text
+            request_id = scope.request_id
+            task = asyncio.ensure_future(self.run_one(message.get("request")))
+            scope.watch(task)
+            if request_id is not None:
+                self.inflight[request_id] = task
+            try:
+                rendered = await _cancelled_as_bundle(task, message.get("request"))
+            finally:
+                if request_id is not None:
+                    self.inflight.pop(request_id, None)
+            yield rendered.text
         elif op == "batch":
             options = message.get("options") or {}
             self._apply_options(options)
@@ -106,10 +144,28 @@ class Daemon:
             coded = bool(options.get("coded"))
             requests = message.get("requests") or []
             self.requests += len(requests)
+            answered = 0
             async with contextlib.aclosing(answer_batch(self.orch, requests, window=_window(options))) as answers:
-                async for answer in answers:
+                while answered < len(requests) and not scope.cancelled:
+                    # Each step in its own task, so that a cancellation reaches the request being answered.
+                    step = asyncio.ensure_future(answers.__anext__())
+                    scope.watch(step)
+                    try:
+                        answer = await step
+                    except StopAsyncIteration:
+                        break
+                    except asyncio.CancelledError:
+                        if not step.cancelled():
+                            raise  # this connection is being torn down
+                        break
                     self.last = time.monotonic()
+                    answered += 1
                     yield f"{answer.exit_code} {answer.text}" if coded else answer.text
+            for raw in requests[answered:]:  # cancelled: the rest are answered as such, not run
+                text = _cancelled(raw).text
+                yield f"{EXIT_CANCELLED} {text}" if coded else text
+        elif op == "outcome":
+            yield await self.outcome(message.get("id"))
         elif op == "status":
             yield self.status()
         elif op == "stop":
@@ -117,6 +173,16 @@ class Daemon:
             self._stop.set()
         else:
             yield {"error": f"unknown op {op!r}"}
+
+    async def outcome(self, raw_id: Any) -> dict[str, Any]:
+        """What became of mutating request ``raw_id`` (:mod:`lanser.daemon.outcomes`)."""
+        request_id = valid_id(raw_id)
+        if request_id is None:
+            return {"state": "unknown", "why": "not a request id"}
+        running = self.inflight.get(request_id)
+        if running is not None:  # its connection broke but this daemon still answers it
+            await asyncio.wait([running])
+        return self.outcomes.outcome(request_id)
 
     def _apply_options(self, options: dict[str, Any]) -> None:
         if "timeout" in options:
@@ -148,9 +214,49 @@ class Daemon:
             "uptimeS": round(time.time() - self.started, 1),
             "idleTimeoutS": self.idle,
             "requests": self.requests,
+            "active": self.active,
             "cache": {"hits": cache.hits, "misses": cache.misses} if cache else None,
             "servers": sessions,
         }
+
+
+async def _watch(reader: asyncio.StreamReader, scope: Scope) -> None:
+    """Cancel ``scope`` when the client sends ``{"op": "cancel"}`` or goes away."""
+    while True:
+        try:
+            line = await reader.readline()
+        except (ConnectionError, ValueError):
+            line = b""
+        if not line:
+            break  # the client is gone: nobody will read the answer
+        try:
+            if json.loads(line).get("op") == "cancel":
+                break
+        except (ValueError, AttributeError):
+            continue
+    scope.cancel()
+
+
+async def _cancelled_as_bundle(task: asyncio.Future[Rendered], raw: Any) -> Rendered:
+    """``task``'s answer; an E/REQUEST_CANCELLED bundle if it was cancelled before it had one."""
+    try:
+        return await task
+    except asyncio.CancelledError:
+        if not task.cancelled():
+            raise
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():
+            raise  # the daemon itself is going away
+        return _cancelled(raw)
+
+
+def _cancelled(raw: Any) -> Rendered:
+    try:
+        request = parse_request(raw)
+    except LanserError:
+        request = None
+    data = failure_bundle(request, RequestCancelled("request cancelled"))
+    return Rendered(render_json(data), data)
 
 
 def _window(options: dict[str, Any]) -> int | None:

@@ -1,0 +1,273 @@
+"""Issue 17, findings 4 and 5: Ctrl-C and a dying daemon, with real processes.
+
+A real ``lanser`` client, a real daemon and real basedpyright on a small git
+repository.  Two seams make the interruption land at a known point, so no
+test depends on timing:
+
+* ``tests/servers/hold_proxy.py`` sits between lanser and basedpyright and
+  holds one request (``textDocument/rename``) until the test releases it:
+  the request is then known to be in the middle of its server work;
+* ``LANSER_DAEMON_PAUSE=<stage>:<dir>`` stops the daemon at a stage of a
+  mutating request (``commit``: the request is recorded, nothing written;
+  ``applied``: written, answer not recorded; ``answered``: answer recorded,
+  not sent), writes ``<dir>/<stage>`` with its pid, and goes on when
+  ``<dir>/<stage>.go`` exists.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+PROXY = Path(__file__).resolve().parent.parent / "servers" / "hold_proxy.py"
+ENTRY = "from lanser.cli.main import main; main()"
+RENAME = ("rename", "py://pkg.shapes#total_area", "sum_areas", "--apply")
+#: Files the rename touches (tests/integration/test_rename.py).
+RENAMED = ("pkg/__init__.py", "pkg/report.py", "pkg/shapes.py")
+INSERTED = "# inserted by lanser check\n"
+
+
+def git(ws: Path, *args: str) -> str:
+    return subprocess.run(["git", "-c", "user.name=lanser-test", "-c", "user.email=test@lanser", *args], cwd=ws,
+                          check=True, capture_output=True, text=True).stdout
+
+
+@pytest.fixture
+def repo(sample: Path) -> Path:
+    git(sample, "init", "-q")
+    git(sample, "add", "-A")
+    git(sample, "commit", "-qm", "init")
+    return sample
+
+
+@pytest.fixture
+def control(tmp_path: Path) -> Path:
+    path = tmp_path / "control"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def env(daemon_env: dict[str, str], tmp_path: Path, control: Path) -> dict[str, str]:
+    """Real basedpyright behind the holding proxy; the daemon's records in this test's state directory."""
+    from lanser.lsp.registry import _basedpyright
+
+    real = _basedpyright()
+    overrides = tmp_path / "overrides.json"
+    overrides.write_text(json.dumps({"python": {
+        "name": real.name, "version": real.version,
+        "command": ["{python}", str(PROXY), str(control), "textDocument/rename", "--", *real.command]}}))
+    return {**daemon_env, "LANSER_SERVER_OVERRIDES": str(overrides), "XDG_STATE_HOME": str(tmp_path / "state")}
+
+
+@pytest.fixture
+def stop_daemon(env: dict[str, str], repo: Path):
+    """Clients to kill and this workspace's daemons to stop after the test.  By pid: a daemon's
+    socket name hashes lanser's own source files, which change under a developer's editor."""
+    procs: list[subprocess.Popen[str]] = []
+    yield procs
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    for pid in daemon_pids(repo):
+        os.kill(pid, signal.SIGTERM)
+
+
+def daemon_socket(ws: Path) -> Path:
+    """The socket of the one daemon serving ``ws`` (from its command line)."""
+    (pid,) = daemon_pids(ws)
+    args = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+    return Path(args[args.index("--socket") + 1])
+
+
+def daemon_pids(ws: Path) -> list[int]:
+    """Live daemons serving ``ws`` (from their command lines)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            args = (entry / "cmdline").read_bytes().split(b"\0")
+            state = (entry / "stat").read_text().split(") ", 1)[1][0]
+        except (OSError, IndexError):
+            continue
+        if b"lanser.daemon.server" in args and os.fsencode(os.path.realpath(ws)) in args and state != "Z":
+            pids.append(int(entry.name))
+    return pids
+
+
+def start(env: dict[str, str], repo: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-c", ENTRY, "--json", "-w", str(repo), *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def run(env: dict[str, str], repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", ENTRY, "--json", "-w", str(repo), *args], env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def wait_for(path: Path, proc: subprocess.Popen[str]) -> None:
+    """Until ``path`` exists; the bound only keeps a broken build from hanging the suite."""
+    end = time.monotonic() + 300
+    while not path.exists():
+        if proc.poll() is not None:
+            out, err = proc.communicate()
+            pytest.fail(f"the client exited ({proc.returncode}) before {path.name}: {out}\n{err}")
+        if time.monotonic() > end:
+            pytest.fail(f"{path.name} never appeared")
+        time.sleep(0.02)
+
+
+def snapshot(ws: Path) -> dict[str, bytes]:
+    return {p.relative_to(ws).as_posix(): p.read_bytes() for p in ws.rglob("*")
+            if p.is_file() and ".git" not in p.parts and ".lanser" not in p.parts}
+
+
+def one_json(out: str) -> dict:
+    assert out.count("\n") == 1, f"expected exactly one JSON object on stdout, got {out!r}"
+    return json.loads(out)
+
+
+def finish(proc: subprocess.Popen[str]) -> tuple[int, dict, str]:
+    out, err = proc.communicate(timeout=300)
+    return proc.returncode, one_json(out), err
+
+
+# -- finding 4: Ctrl-C ---------------------------------------------------
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("daemon", [True, False], ids=["daemon", "in-process"])
+def test_interrupt_mid_rename_cancels_and_writes_nothing(repo: Path, env, control: Path, stop_daemon,
+                                                         sig: int, daemon: bool) -> None:
+    """Issue 17 finding 4: SIGINT during ``rename --apply`` through the daemon printed "Aborted!"
+    (exit 1) and the daemon went on to rewrite every file.  Now the client cancels its request in
+    the daemon and exits 73 with one JSON error object, and nothing is ever written."""
+    if not daemon:
+        env = {**env, "LANSER_NO_DAEMON": "1"}
+    before = snapshot(repo)
+    proc = start(env, repo, *RENAME)
+    stop_daemon.append(proc)
+    wait_for(control / "held", proc)  # the rename request is at the server
+    proc.send_signal(sig)
+    code, bundle, err = finish(proc)
+    assert code == 73, (bundle, err)
+    assert bundle["status"] == "error" and bundle["error"]["code"] == "E/REQUEST_CANCELLED"
+    assert snapshot(repo) == before
+    (control / "release").write_text("")
+    if daemon:
+        # The server answers the abandoned rename; then the same daemon is asked something behind it
+        # (the proxy keeps the order): it has had every chance to write by the time this answers.
+        from lanser.daemon import client
+
+        refs = client.call(daemon_socket(repo), {"op": "run", "request": {
+            "cmd": "references", "selector": "py://pkg.shapes#total_area"}})
+        assert refs["status"] == "ok" and refs["facts"]["total"] == 5, refs
+    assert snapshot(repo) == before
+
+
+def test_interrupt_after_the_commit_point_reports_the_commit(repo: Path, env, control: Path, stop_daemon) -> None:
+    """Issue 17 finding 4, the other side of the commit point: an interrupt that arrives once the
+    daemon has written is not reported as a cancellation (that would be a lie); the client waits
+    for the bundle, exits 0 and says the edit was committed."""
+    (control / "release").write_text("")
+    env = {**env, "LANSER_DAEMON_PAUSE": f"applied:{control}"}
+    before = snapshot(repo)
+    proc = start(env, repo, *RENAME)
+    stop_daemon.append(proc)
+    wait_for(control / "applied", proc)  # written, not yet answered
+    proc.send_signal(signal.SIGINT)
+    (control / "applied.go").write_text("")
+    code, bundle, err = finish(proc)
+    assert code == 0, (bundle, err)
+    assert bundle["edits"]["applied"] is True
+    assert "committed" in err
+    after = snapshot(repo)
+    assert sorted(p for p in after if after[p] != before[p]) == list(RENAMED)
+
+
+# -- finding 5: the daemon dies mid-request --------------------------------
+
+
+def kill_daemon(marker: Path) -> None:
+    pid = int(marker.read_text())
+    os.kill(pid, signal.SIGKILL)
+
+
+PATCH = """--- a/pkg/report.py
++++ b/pkg/report.py
+@@ -1,1 +1,2 @@
++# inserted by lanser check
+ \"\"\"A report over shapes; it has one deliberate type error for `lanser diag`.\"\"\"
+"""
+
+
+@pytest.mark.parametrize("stage", ["commit", "applied", "answered"])
+def test_daemon_killed_mid_check_apply_edits_at_most_once(repo: Path, env, control: Path, stop_daemon,
+                                                          stage: str, tmp_path: Path) -> None:
+    """Issue 17 finding 5: SIGKILL of the daemon during ``check PATCH --apply`` made the client run
+    the edit again in-process (the line was inserted twice, exit 0).  Now the client asks the new
+    daemon whether its request committed: never two edits, and the report says what happened."""
+    report = repo / "pkg" / "report.py"
+    first_line = report.read_text().splitlines()[0]
+    assert first_line in PATCH, first_line  # the patch's context
+    patch = tmp_path / "insert.patch"
+    patch.write_text(PATCH)
+    env = {**env, "LANSER_DAEMON_PAUSE": f"{stage}:{control}"}
+    proc = start(env, repo, "check", str(patch), "--apply", "--allow-dirty")
+    stop_daemon.append(proc)
+    wait_for(control / stage, proc)
+    kill_daemon(control / stage)
+    code, bundle, err = finish(proc)
+    inserted = report.read_text().count(INSERTED)
+    if stage == "commit":  # recorded, nothing written: the client says so and does not run it again
+        assert inserted == 0
+        assert code == 73 and bundle["error"]["code"] == "E/REQUEST_CANCELLED", (bundle, err)
+        assert "nothing was written" in bundle["error"]["message"]
+    else:
+        assert inserted == 1
+        assert code == 0 and bundle["status"] == "ok", f"{bundle.get('error', {}).get('message')} | {err}"
+        assert bundle["edits"]["applied"] is True
+    if stage == "answered":  # the bundle the dead daemon had recorded, as it would have sent it
+        assert bundle["edits"]["diff"].count(INSERTED) == 1
+
+
+@pytest.mark.parametrize("stage", ["held", "applied"])
+def test_daemon_killed_mid_rename_apply_is_not_run_again(repo: Path, env, control: Path, stop_daemon,
+                                                         stage: str) -> None:
+    """Issue 17 finding 5: a rename whose daemon died after applying was run again and reported
+    E/NOT_FOUND (the old name was gone).  Killed at the server (before the commit point) it writes
+    nothing and says so; killed after writing it reports the rename as applied, once."""
+    before = snapshot(repo)
+    if stage == "applied":
+        (control / "release").write_text("")
+        env = {**env, "LANSER_DAEMON_PAUSE": f"applied:{control}"}
+    proc = start(env, repo, *RENAME)
+    stop_daemon.append(proc)
+    wait_for(control / stage, proc)
+    if stage == "held":
+        (pid,) = daemon_pids(repo)
+        os.kill(pid, signal.SIGKILL)
+    else:
+        kill_daemon(control / stage)
+    (control / "release").write_text("")
+    code, bundle, err = finish(proc)
+    after = snapshot(repo)
+    if stage == "held":
+        assert code == 73 and bundle["error"]["code"] == "E/REQUEST_CANCELLED", (bundle, err)
+        assert after == before
+    else:
+        assert code == 0 and bundle["status"] == "ok", f"{bundle.get('error', {}).get('message')} | {err}"
+        assert bundle["edits"]["applied"] is True
+        assert sorted(p for p in after if after[p] != before[p]) == list(RENAMED)
+        assert "sum_areas" in after["pkg/report.py"].decode() and b"total_area" not in after["pkg/report.py"]
