@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import stat
 import time
 from collections.abc import MutableMapping
 from pathlib import Path
@@ -29,7 +30,7 @@ from lanser.harness.errors import InfrastructureError
 from lanser.harness.project import ProjectTree
 from lanser.harness.task import TaskSpec
 
-__all__ = ["TaskEnv", "harden_git_env", "run_attempt", "run_dataset", "run_task"]
+__all__ = ["TaskEnv", "harden_git_env", "reseal_git", "run_attempt", "run_dataset", "run_task"]
 
 RUN_LIMITS = sandbox.Limits(wall_s=60.0, memory_mb=512, cpus=1.0, pids=128, output_bytes=64 * 1024)
 
@@ -53,6 +54,35 @@ def harden_git_env(env: MutableMapping[str, str] = os.environ) -> None:
     env["GIT_CONFIG_COUNT"] = str(count)
 
 
+def reseal_git(work: Path, config: bytes) -> None:
+    """Give the work area's repository back the configuration the harness wrote, after the
+    agent's shell ran there: a ``filter.*.clean`` command (with a ``.gitattributes`` naming
+    it), ``include.path``, ``core.worktree``, a ``commondir`` or a ``.git`` link or file
+    pointing at a repository the agent made would otherwise act the next time lanser runs
+    git in the work area on the host.  A ``.git`` that is no longer a directory is removed
+    (lanser then lists files without git)."""
+    dotgit = work / ".git"
+    try:
+        st = os.lstat(dotgit)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISDIR(st.st_mode):
+        dotgit.unlink()
+        return
+    for name in ("config", "commondir", "config.worktree", "gitdir"):
+        path = dotgit / name
+        try:
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+        except FileNotFoundError:
+            pass
+    fd = os.open(dotgit / "config", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, "wb") as f:
+        f.write(config)
+
+
 #: The grader's copies of the fresh tree, under the task directory (never mounted for the agent).
 _GRADE_TREES = {"build": "grade", "test": "grade", "sanitize": "grade-sanitize"}
 
@@ -71,6 +101,7 @@ class TaskEnv:
         self.loop = asyncio.new_event_loop()
         self.orch: Any = None
         self.collected: cleanroom.Collected | None = None
+        self._git_config = b""
         self.steps: list[dict[str, Any]] = []
         self.total = 0.0
         self.done = False
@@ -101,6 +132,7 @@ class TaskEnv:
         # The last git the harness runs in the work area: the agent has not acted yet.
         worktree.git(self.work, "add", "-A")
         worktree.git(self.work, "commit", "-qm", "start")
+        self._git_config = (self.work / ".git" / "config").read_bytes()
         harden_git_env()  # before lanser first runs git in the work area
         self.orch = Orchestrator(self.work, timeout=120.0, cache=False)
         self.steps, self.total, self.done = [], 0.0, False
@@ -134,6 +166,7 @@ class TaskEnv:
             res = sandbox.run(self.image, str(action.get("command", "true")), self.work, limits=RUN_LIMITS,
                               labels=self.labels, client=self.client)
             result = {"exitCode": res.exit_code, "output": res.output[-8000:], "timedOut": res.timed_out}
+            reseal_git(self.work, self._git_config)  # before lanser runs git there again
         elif kind == "submit":
             self.done = True
             result = {"submitted": True}

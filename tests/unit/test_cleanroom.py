@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -222,3 +223,42 @@ def test_a_change_the_patch_cannot_carry_is_dropped_not_graded_wrong(tmp_path: P
     assert set(got.files) == {"src/b.c"} and "bom.c" not in got.patch
     cleanroom.apply(fresh, got)
     assert (fresh / "src" / "b.c").read_text() == "int b;\n"
+
+
+def test_a_filter_the_agent_plants_in_git_config_is_undone_before_lanser_runs_git(tmp_path: Path) -> None:
+    """A ``run`` step can write ``[filter "x"] clean = CMD`` into .git/config and ``* filter=x``
+    into .gitattributes: ``git status`` on the host (lanser's dirty check) would run CMD for a
+    changed file.  No config switch turns filters off, so the harness puts its own config back
+    after every ``run`` step (and drops ``commondir``, ``.git`` links and files)."""
+    from lanser.harness.runner import harden_git_env, reseal_git
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update(GIT_CONFIG_GLOBAL=os.devnull, GIT_CONFIG_NOSYSTEM="1")
+    harden_git_env(env)
+    work = tmp_path / "work"
+    work.mkdir()
+    subprocess.run(["git", "init", "-q"], cwd=work, env=env, check=True)
+    (work / "a.c").write_text("int a;\n")
+    subprocess.run(["git", "add", "a.c"], cwd=work, env=env, check=True)
+    saved = (work / ".git" / "config").read_bytes()
+    sentinel = tmp_path / "SENTINEL"
+
+    def plant() -> None:
+        with open(work / ".git" / "config", "a") as f:
+            f.write(f'[filter "x"]\n\tclean = "touch {sentinel}; cat"\n')
+        (work / ".gitattributes").write_text("* filter=x\n")
+        (work / "a.c").write_text("int b;\n")  # the same size: git must hash it, through the filter
+
+    plant()
+    subprocess.run(["git", "status", "--porcelain"], cwd=work, env=env, capture_output=True)
+    assert sentinel.exists(), "the attack needs git to run the filter here"
+    sentinel.unlink()
+    plant()
+    (work / ".git" / "commondir").write_text("../evil\n")
+    reseal_git(work, saved)
+    subprocess.run(["git", "status", "--porcelain"], cwd=work, env=env, capture_output=True)
+    assert not sentinel.exists() and not (work / ".git" / "commondir").exists()
+    shutil.rmtree(work / ".git")
+    (work / ".git").symlink_to(tmp_path)
+    reseal_git(work, saved)
+    assert not os.path.lexists(work / ".git")
