@@ -358,7 +358,7 @@ def render_html(c: Comparison, *, open_first_failure: bool = True) -> str:
             san = verdict.get("sanitizer") if isinstance(verdict.get("sanitizer"), Mapping) else {}
             sanitizer = ""
             if san and not san.get("clean", True):
-                first = (san.get("reports") or [{}])[0]
+                first = next((x for x in san.get("reports") or [] if isinstance(x, Mapping)), {})
                 sanitizer = f"<br>{escape(str(first.get('kind')))} in {escape(str(first.get('frame')))}"
             elif san:
                 sanitizer = "<br>sanitizers clean"
