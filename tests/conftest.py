@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,11 @@ from click.testing import CliRunner
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "examples" / "sample"
+
+# lanser keeps its journals, workspace locks and committed-request records in the
+# per-user state directory: the suite gets a private one (mode 0700, as lanser
+# requires), so a run leaves nothing in the real one and never reads it.
+os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="lanser-test-state-")
 
 
 @pytest.fixture(autouse=True)
