@@ -103,6 +103,11 @@ def test_attempts_are_seeded_and_the_summary_has_pass_at_k(tmp_path: Path, base_
     again = run(out, "k3-again", agent, "--attempts", "3")
     assert (again["ran"], again["reused"]) == (0, 3)
     assert again["summary"]["pass_at"] == summary["pass_at"]
+    # In a process pool each worker makes its attempt's agent from its seeded spec: the same verdicts.
+    pool = run(out, "k3-pool", agent, "--attempts", "3", "--workers", "2", "--force")
+    assert pool["ran"] == 3
+    assert [(r["attempt"], r["outcome"]) for r in pool["results"]] == [
+        (0, "tests_failed"), (1, "resolved"), (2, "tests_failed")]
     md = bench("report", "k3", "k3-again", "--out", str(out), "--format", "md")
     assert md.returncode == 0, md.stderr
     assert "pass@3 1.000" in md.stdout and "tests_failed 6/8, resolved 8/8, tests_failed 6/8" in md.stdout
