@@ -74,6 +74,12 @@ def resolve_structural(spec: PositionSpec, ws: Workspace) -> Target:
     if not files:
         raise NotFound(f"no file for module {spec.module!r} in the workspace", module=spec.module)
     cands = _symbol_candidates(ws, language, files[0], spec.qualname, spec.overload, depth=0)
+    if not cands:
+        near = _nearest(ws, language, files[0], spec.qualname)
+        scheme = "py" if language == "python" else "c"
+        label = f"{spec.module}#{spec.qualname}"
+        raise NotFound(f"no definition of {label}" + (f"; nearest: {', '.join(near)}" if near else ""),
+                       selector=label, nearest=[f"{scheme}://{spec.module}#{q}" for q in near])
     return _choose(ws, language, cands, spec.role or "def", spec, label=f"{spec.module}#{spec.qualname}")
 
 
@@ -138,6 +144,17 @@ def _symbol_candidates(ws: Workspace, language: str, rel: str, qualname: str, ov
         }
         out.append(_candidate(rel, d, lines, features))
     return out
+
+
+def _nearest(ws: Workspace, language: str, rel: str, qualname: str, n: int = 5) -> list[str]:
+    """The file's definitions nearest to ``qualname`` by spelling (a selector miss suggests them)."""
+    import difflib
+
+    names = sorted({d.qualname for d in definitions(language, document_bytes(ws.read_bytes(rel)))})
+    near = difflib.get_close_matches(qualname, names, n=n, cutoff=0.6)
+    tail = qualname.rsplit(".", 1)[-1].lower()
+    near += [q for q in names if q.rsplit(".", 1)[-1].lower() == tail and q not in near]
+    return near[:n]
 
 
 def _disambiguate_same_name(exact: list[SymbolDef], overload: int | None, qualname: str) -> list[SymbolDef]:
