@@ -1,7 +1,7 @@
 """Results in SQLite: each run owns its rows; attempts are found again by a content key.
 
 key = sha256(task spec, image id, agent, the agent's recipe (its patch, seed
-or trajectory file), attempt index, harness version, reward version): the
+or trajectory file), attempt index, harness, reward and grading versions): the
 identity of one attempt before it runs.  A row is (run id, key): a run owns
 its rows, so a second run with a new run id stores its own rows even when
 it reuses an attempt another run made (the row says ``reused_from``: the
@@ -18,12 +18,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["HARNESS_VERSION", "Store", "result_key"]
+__all__ = ["GRADING_VERSION", "HARNESS_VERSION", "Store", "result_key"]
 
 #: Part of every result key: bump it when what an attempt measures changes, so stored results
 #: are recomputed rather than mixed with new ones.  h2: C steps' diagnostics are read correctly
 #: (before, clangd's clearing publish made every D_now 0), and results record their environment.
 HARNESS_VERSION = "h2"
+#: Part of every result key, not of project layers (a new grader needs no layer rebuilt): bump it
+#: when the grader's rules change, so that no run reuses a verdict of the old rules.
+#: g2: clean-room grading, declared test log formats, stage exit statuses count (issue 18).
+GRADING_VERSION = "g2"
 
 _RUNS = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -49,11 +53,11 @@ _COLUMNS = ("run_id", "key", "task_id", "agent", "attempt", "outcome", "verdict"
 def result_key(task_key: str, image_id: str, agent: str, agent_digest: str, attempt: int = 0) -> str:
     """The identity of a task attempt before it runs (the agent's recipe, not its output).
 
-    ``attempt`` counts from 0; attempt 0 keeps the key it had before attempts were counted, so
-    the results of earlier runs are still found."""
+    ``attempt`` counts from 0; attempt 0 has no index in its key."""
     from lanser.reward import VERSION as REWARD_VERSION
 
-    parts: list[Any] = [task_key, image_id, agent, agent_digest, HARNESS_VERSION, REWARD_VERSION]
+    parts: list[Any] = [task_key, image_id, agent, agent_digest, HARNESS_VERSION, REWARD_VERSION,
+                        {"grading": GRADING_VERSION}]
     if attempt:
         parts.append({"attempt": attempt})
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
