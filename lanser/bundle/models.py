@@ -67,10 +67,39 @@ class Request(_Model):
     def _representable(cls, value: Any) -> Any:
         try:
             check_json_value(value, "", 0)
+            if isinstance(value, dict):
+                check_args(value)
         except ValueError as exc:
             # A custom error: pydantic's message is then ours alone, without the value.
             raise PydanticCustomError("unrepresentable", str(exc)) from None
         return value
+
+
+#: The arguments commands read, and their JSON types (null always allowed: absent).
+ARG_TYPES: dict[str, str] = {
+    "limit": "integer", "cursor": "string", "includeDeclaration": "boolean", "query": "string",
+    "language": "string", "apply": "boolean", "allowDirty": "boolean", "allowPartial": "boolean",
+    "withOverrides": "boolean", "denyApplyOnAmbiguous": "boolean", "viaGit": "boolean", "commit": "boolean",
+    "message": "string", "newName": "string", "patch": "string", "actionId": "string",
+    "allow": "list of strings", "deny": "list of strings",
+}
+
+
+def check_args(args: dict[str, Any]) -> None:
+    """ValueError unless each known argument has its type (a batch line's ``"limit": ":"`` reached
+    ``int()`` in the command and came out as E/INTERNAL); unknown ones are kept, never read."""
+    for key, kind in ARG_TYPES.items():
+        value = args.get(key)
+        if value is None:
+            continue
+        ok = {
+            "integer": isinstance(value, int) and not isinstance(value, bool),
+            "string": isinstance(value, str),
+            "boolean": isinstance(value, bool),
+            "list of strings": isinstance(value, list) and all(isinstance(v, str) for v in value),
+        }[kind]
+        if not ok:
+            raise ValueError(f"{key}: expected {'an' if kind[0] == 'i' else 'a'} {kind}")
 
 
 def _at(where: str) -> str:
