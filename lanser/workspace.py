@@ -194,7 +194,9 @@ class Workspace:
         listed = self._git_files()
         if listed is None:
             listed = walked
-        result = sorted(f for f in listed if (self.root / f).is_file())
+        # A file whose real path is outside (a symlink out) is not the workspace's: no search lists it.
+        result = sorted(f for f in listed if (self.root / f).is_file()
+                        and os.path.realpath(os.path.join(self._root_str, f)).startswith(self._root_prefix))
         self._listed = (key, result)
         return result
 
