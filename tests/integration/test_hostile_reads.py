@@ -178,3 +178,19 @@ def test_a_bom_file_rename_is_complete_without_allow_partial(tmp_path: Path, run
     code, out = run_json("-w", str(ws), "rename", "a.py@L1:C1", "bom2", "--apply")
     assert code == 0, out
     assert (ws / "a.py").read_bytes() == src.replace(b"bom", b"bom2")
+
+
+def test_workspace_wide_diagnostics_skip_files_outside(tmp_path: Path, run_json) -> None:
+    """A symlink out is not part of the workspace: a whole-workspace `diag` neither fails on it nor
+    hands its content to a server (whose messages would quote it)."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.py").write_text(f'x: int = "{SECRET}"\n')
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "leak.py").symlink_to("../outside/secret.py")
+    (ws / "m.py").write_text("y: int = 'not an int'\n")
+    code, out = run_json("-w", str(ws), "diag")
+    assert code == 0, out
+    assert SECRET not in json.dumps(out)
+    assert [g["path"] for g in out["facts"]["diagnostics"]] == ["m.py"]
