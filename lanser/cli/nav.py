@@ -116,7 +116,14 @@ def _lost(settings: Settings, raw: Any, request_id: str) -> dict[str, Any]:
     try:
         known = client.outcome(str(settings.workspace), settings.python, __version__, settings.idle, request_id)
     except (client.DaemonUnavailable, OSError, ValueError, KeyboardInterrupt) as exc:
-        known = {"state": "unknown", "why": f"no daemon could be asked ({exc})"}
+        # No daemon starts: read the record here.  Without a daemon's recovery a half-applied edit
+        # matches neither side and is reported as unknown, which is the truth.
+        try:
+            from lanser.daemon.outcomes import Outcomes
+
+            known = Outcomes(settings.workspace).outcome(request_id)
+        except (OSError, ValueError, KeyboardInterrupt):
+            known = {"state": "unknown", "why": f"no daemon could be asked ({exc})"}
     state, why = known.get("state"), known.get("why") or ""
     if state == "answered" and isinstance(known.get("bundle"), str):
         sys.stderr.write(f"lanser: the daemon died before sending its answer to request {request_id}; "
@@ -144,8 +151,9 @@ def _committed(raw: Any, request_id: str, paths: Any) -> dict[str, Any]:
     from lanser.pipeline import parse_request
 
     bundle = Bundle(request=parse_request(raw), environment=Environment(lanser=__version__))
-    bundle.edits = {"workspaceEdit": None, "diff": None, "applied": True, "requestId": request_id,
-                    "paths": paths if isinstance(paths, list) else None,
+    files = [{"path": p} for p in paths if isinstance(p, str)] if isinstance(paths, list) else []
+    bundle.edits = {"workspaceEdit": None, "diff": None, "applied": True, "requestId": request_id, "files": files,
+                    "via": "transaction, answer lost with its daemon",
                     "note": "the daemon died after writing this edit and before answering; "
                             "lanser found every file it changed with its new content"}
     return finalize(bundle)
