@@ -300,81 +300,12 @@ def run_task(task: TaskSpec, dataset_dir: Path, agent: Agent, image: str, workro
 
 
 def run_dataset(tasks: list[TaskSpec], dataset_dir: Path, agent: Agent, image: str, image_id: str, store: Any,
-                run_id: str, workroot: Path, *, progress: Any = None, label: str | None = None,
-                workers: int = 1, agent_spec: str | None = None, executor: Any = None, retries: int = 2,
-                notice: Any = None) -> list[dict[str, Any]]:
-    """Every task not done before (by content key; an ``infra_error`` is not done), results stored
-    as they finish; resumable.
+                run_id: str, workroot: Path, **kwargs: Any) -> list[dict[str, Any]]:
+    """A run's attempts, stored as they finish: the driver lives in :mod:`lanser.harness.driver`
+    (runs own their rows, attempts, reuse, retries); this name stays for its callers."""
+    from lanser.harness.driver import run_dataset as drive
 
-    ``executor`` places the attempts (default: a :class:`~lanser.harness.executor.LocalExecutor`
-    of ``workers`` processes, each making its own agent from ``agent_spec``);
-    this driver alone writes the store and reports progress.  An attempt that
-    failed on infrastructure (an ``infra_error`` verdict, a lost node or worker)
-    is tried again up to ``retries`` times, elsewhere when the executor can
-    choose (a retry no live node can take any more is recorded as lost, the run goes on);
-    only the last attempt of a task is recorded, and each task once.
-    ``notice(message)`` hears about retries.
-    """
-    from lanser.harness.executor import Attempt, Job, LocalExecutor
-    from lanser.harness.store import result_key
-
-    labels = {"lanser.run": label or run_id}
-    executor = executor or LocalExecutor(workers if len(tasks) > 1 else 1)
-    executor.open(Job(dataset_dir, image, workroot, labels, agent_spec), agent)  # before anything is stored
-    store.start_run(run_id, str(dataset_dir), agent.name, image_id)
-    # An infrastructure failure says nothing about the agent: a rerun tries those tasks again.
-    failed_before = {r["key"] for r in store.results() if r["outcome"] == "infra_error"}
-    todo = []
-    for i, task in enumerate(tasks, 1):
-        key = result_key(task.key(), image_id, agent.name, agent.digest())
-        if store.done(key) and key not in failed_before:
-            if progress:
-                progress(i, len(tasks), task.id, "done before, skipped")
-        else:
-            todo.append(Attempt(i, task, key))
-    rows: list[dict[str, Any]] = []
-    recorded: set[str] = set()
-    try:
-        for attempt in todo:
-            executor.submit(attempt)
-        while executor.pending():
-            finished = executor.next_finished()
-            attempt = finished.attempt
-            if attempt.key in recorded:  # never twice (nor retried again), whatever an executor reports
-                continue
-            failure = finished.infrastructure_failure()
-            result = finished.result
-            if failure is not None and attempt.number <= retries:
-                where = f" on node {finished.node[:12]}" if finished.node else ""
-                said = f"{attempt.task.id}: attempt {attempt.number}{where} failed ({_first_line(failure)})"
-                try:
-                    executor.submit(attempt.retry(finished.node))
-                except InfrastructureError as exc:  # nowhere left to run it: this task is lost, not the run
-                    failure, result = f"{failure}; not retried: {exc}", None
-                    if notice:
-                        notice(f"{said}; not retried ({_first_line(str(exc))})")
-                else:
-                    if notice:
-                        notice(f"{said}; retrying ({attempt.number + 1}/{retries + 1})")
-                    continue
-            result = result or _lost_result(attempt.task, agent.name, failure or "lost")
-            environment = dict(result.get("environment") or {})
-            if finished.node:
-                environment["node"] = finished.node
-            store.put(attempt.key, run_id, attempt.task.id, result["agent"], result["verdict"], result["steps"],
-                      result["stages"], result["patch"], environment)
-            recorded.add(attempt.key)
-            rows.append({"task": attempt.task.id, "outcome": result["verdict"]["outcome"],
-                         "reward": result["reward_total"], "seconds": result["seconds"]})
-            if progress:
-                progress(attempt.index, len(tasks), attempt.task.id,
-                         f"{result['verdict']['outcome']} (reward {result['reward_total']}, "
-                         f"{result['seconds']:.1f}s)")
-    finally:
-        executor.close()
-    rows.sort(key=lambda r: r["task"])
-    store.finish_run(run_id)
-    return rows
+    return drive(tasks, dataset_dir, agent, image, image_id, store, run_id, workroot, **kwargs)
 
 
 def run_attempt(task: TaskSpec | dict[str, Any], dataset_dir: Path | str, agent: Agent | str, image: str,
@@ -403,6 +334,3 @@ def _lost_result(task: TaskSpec, agent_name: str, why: str) -> dict[str, Any]:
     return {"task_id": task.id, "agent": agent_name, "verdict": {"outcome": "infra_error", "error": why},
             "steps": [], "stages": {}, "patch": "", "seconds": 0.0, "reward_total": 0.0, "environment": {}}
 
-
-def _first_line(text: str) -> str:
-    return text.strip().splitlines()[0] if text.strip() else text
