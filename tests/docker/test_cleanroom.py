@@ -118,10 +118,12 @@ def test_heap_overflow_patch_is_a_sanitizer_error_named_in_project_code(env: Any
     assert "sb->len + n))" in result["patch"]
 
 
-def test_editing_the_tests_to_pass_is_dropped(env: Any) -> None:
+@pytest.mark.parametrize("fmt", ["plain", "tap"])
+def test_editing_the_tests_to_pass_is_dropped(env: Any, fmt: str) -> None:
     tests = (DATA / "project" / "tests" / "test_strbuf.c").read_text()
-    lying = tests.replace('ok ? "PASS" : "FAIL"', '"PASS"').replace("return failed ? 1 : 0;", "return 0;")
-    result = env(task("plain"), [edit("tests/test_strbuf.c", tests, lying), {"type": "submit"}])
+    lying = (tests.replace('ok ? "PASS" : "FAIL"', '"PASS"').replace('ok ? "" : "not "', '""')
+             .replace("return failed ? 1 : 0;", "return 0;"))
+    result = env(task(fmt, test_log={"format": fmt}), [edit("tests/test_strbuf.c", tests, lying), {"type": "submit"}])
     verdict = result["verdict"]
     assert verdict["outcome"] == "tests_failed"
     assert "edits to tests/test_strbuf.c ignored (protected)" in verdict["notes"]
