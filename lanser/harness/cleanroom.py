@@ -366,6 +366,10 @@ def _write(root: Path, rel: str, data: bytes | None, mode: int | None) -> None:
         raise InfrastructureError(f"the graded tree refuses {rel}: {exc.message}", stage="grade") from None
     if data is None:
         path.unlink()
+        parent = path.parent  # directories the deletions emptied go too, as git leaves none
+        while parent != root and not any(parent.iterdir()):
+            parent.rmdir()
+            parent = parent.parent
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     keep = mode
@@ -396,6 +400,8 @@ def apply(fresh: Path, collected: Collected) -> None:
     for change in changes.changes:
         if change.new != collected.files.get(change.path, b"<absent>"):
             raise InfrastructureError(f"the graded patch does not reproduce {change.path}", stage="grade")
+    # Deletions first: a directory the agent replaced by a file (or the reverse) is gone before the write.
+    for change in sorted(changes.changes, key=lambda c: (c.new is not None, c.path)):
         _write(fresh, change.path, change.new, collected.modes.get(change.path))
 
 

@@ -262,3 +262,22 @@ def test_a_filter_the_agent_plants_in_git_config_is_undone_before_lanser_runs_gi
     (work / ".git").symlink_to(tmp_path)
     reseal_git(work, saved)
     assert not os.path.lexists(work / ".git")
+
+
+def test_a_directory_replaced_by_a_file_is_graded(tmp_path: Path) -> None:
+    fresh, work = _trees(tmp_path)
+    (fresh / "src" / "d").mkdir()
+    (fresh / "src" / "d" / "x.c").write_text("int x;\n")
+    (work / "src" / "d.c").write_text("int d;\n")
+    (work / "src" / "gone.c").unlink()
+    (work / "src" / "gone.c").mkdir()
+    (work / "src" / "gone.c" / "y.c").write_text("int y;\n")
+    subprocess.run(["cp", "-a", str(fresh / "src" / "d"), str(work / "src")], check=True)
+    shutil.rmtree(work / "src" / "d")
+    (work / "src" / "d").write_text("now a file\n")
+    got = cleanroom.collect(work, fresh, DEFAULT_PROTECTED)
+    assert got.files == {"src/d": b"now a file\n", "src/d.c": b"int d;\n", "src/d/x.c": None, "src/gone.c": None,
+                         "src/gone.c/y.c": b"int y;\n"}
+    cleanroom.apply(fresh, got)
+    assert (fresh / "src" / "d").read_text() == "now a file\n"
+    assert (fresh / "src" / "gone.c" / "y.c").read_text() == "int y;\n"
