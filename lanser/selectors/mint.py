@@ -39,7 +39,7 @@ from lanser.errors import BadSelectorSyntax, NotFound
 from lanser.selectors.parse import format_selector, parse_selector
 from lanser.selectors.spec import AnchorSpec, AstSpec, CursorSpec, SymbolSpec
 from lanser.selectors.structural import _AST_KINDS, _disambiguate_same_name, python_module_files
-from lanser.syntax import SymbolDef, definitions, to_codepoints
+from lanser.syntax import SymbolDef, definitions, syntax_bytes, to_codepoints
 from lanser.text import convert_column, document_bytes, document_text, split_lines
 
 if TYPE_CHECKING:
@@ -76,7 +76,7 @@ def mint_at(ws: Workspace, path: str, line: int, col: int) -> dict[str, str]:
         raise NotFound(f"lanser mints selectors for Python and C files, not {language}", path=rel)
     data = document_bytes(ws.read_bytes(rel))
     defs = definitions(language, data)
-    lines = data.split(b"\n")
+    lines = syntax_bytes(data).split(b"\n")  # definitions' rows: lone CRs count as line breaks
     hits = [d for d in defs if to_codepoints(lines, d.name[0]) <= (line, col) <= to_codepoints(lines, d.name[1])]
     if not hits:
         raise NotFound(f"no definition's name at {rel}:{line + 1}:{col + 1}", path=rel, line=line, col=col)
@@ -101,7 +101,7 @@ def _mint(ws: Workspace, rel: str, data: bytes, defs: list[SymbolDef], sym: Symb
         out["symbol"] = symbol
     if (ast := _ast(rel, module, language, defs, same, sym)) is not None:
         out["ast"] = ast
-    lines = data.split(b"\n")
+    lines = syntax_bytes(data).split(b"\n")
     first, name = to_codepoints(lines, sym.roles["sig"][0]), to_codepoints(lines, sym.name[0])
     if (anchor := _anchor(rel, text, first[0], name[0])) is not None:
         out["anchor"] = anchor

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from lanser.errors import Ambiguous, FsPermissions, NotFound
 from lanser.selectors import anchors
 from lanser.selectors.spec import AnchorSpec, AstSpec, PositionSpec, SymbolSpec
-from lanser.syntax import SymbolDef, definitions, symbol_id, to_codepoints
+from lanser.syntax import SymbolDef, definitions, symbol_id, syntax_bytes, to_codepoints
 from lanser.text import content_hash, document_bytes, document_text, split_lines
 
 if TYPE_CHECKING:
@@ -107,7 +107,7 @@ def python_module_files(module: str, ws: Workspace) -> list[str]:
 
 def _symbol_candidates(ws: Workspace, language: str, rel: str, qualname: str, overload: int | None,
                        depth: int) -> list[Candidate]:
-    data = document_bytes(ws.read_bytes(rel))
+    data = syntax_bytes(document_bytes(ws.read_bytes(rel)))
     defs = definitions(language, data)
     lines = data.split(b"\n")
     exact = [d for d in defs if d.qualname == qualname]
@@ -233,7 +233,7 @@ def _choose(ws: Workspace, language: str, cands: list[Candidate], role: str, spe
         why = "several definitions match equally" if tie else f"best candidate scores {top.score} < {THRESHOLD}"
         raise Ambiguous(f"{label}: {why}", candidates=evidence, weights=WEIGHTS, threshold=THRESHOLD)
     raw_data = ws.read_bytes(top.path)
-    data = document_bytes(raw_data)
+    data = syntax_bytes(document_bytes(raw_data))
     lines = data.split(b"\n")
     span = top.span
     if top.sym is not None:
@@ -286,7 +286,7 @@ def _resolve_ast(spec: AstSpec, ws: Workspace) -> Target:
 
 
 def _apply_leaf(target: Target, leaf: str, index: int, language: str) -> None:
-    data = target.text.encode("utf-8")
+    data = syntax_bytes(target.text.encode("utf-8"))
     lines = data.split(b"\n")
     if leaf == "name" and index == 1 and target.point is not None:
         line_text = split_lines(target.text)[target.point[0]]

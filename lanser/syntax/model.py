@@ -12,7 +12,16 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Point", "Span", "SymbolDef", "node_span", "node_text", "symbol_id", "to_codepoints"]
+__all__ = ["Point", "Span", "SymbolDef", "node_span", "node_text", "symbol_id", "syntax_bytes", "to_codepoints"]
+
+_LONE_CR = re.compile(rb"\r(?!\n)")
+
+
+def syntax_bytes(data: bytes) -> bytes:
+    """``data`` as the syntax layer parses it: each lone CR (a line break to LSP, not to
+    tree-sitter, whose rows end at LF only) becomes an LF.  Byte for byte, so offsets and
+    columns are unchanged and tree-sitter's rows are LSP's lines; a CRLF stays as it is."""
+    return _LONE_CR.sub(b"\n", data) if b"\r" in data else data
 
 Point = tuple[int, int]
 Span = tuple[Point, Point]
