@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -32,8 +33,10 @@ from lanser.selectors import format_selector, parse_selector
 
 #: The paper's exit codes (lanser.errors); 1 (E/INTERNAL) is not among them.
 DOCUMENTED = {0, 2, 3, 4, 10, 64, 65, 70, 71, 72, 73, 74, 75, 76}
-FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-SLOW = settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+#: LANSER_FUZZ_SCALE=20 for a longer hunt; the default keeps the suite at seconds.
+SCALE = max(1, int(os.environ.get("LANSER_FUZZ_SCALE", "1") or 1))
+FAST = settings(max_examples=60 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SLOW = settings(max_examples=10 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @pytest.fixture(scope="module")
