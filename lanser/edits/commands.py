@@ -23,7 +23,7 @@ from lsprotocol import types as lsp
 from lanser.bundle.models import Bundle, Facts, Request
 from lanser.edits import guards
 from lanser.edits.apply import apply_changes
-from lanser.edits.completeness import Occurrence, Verdict, describe, judge, owned, scan
+from lanser.edits.completeness import Occurrence, Verdict, describe, judge, owned, scan, selector_of
 from lanser.edits.plan import ChangeSet, decode, merge_workspace_edits, plan_workspace_edit, uri_path
 from lanser.edits.patch import parse_patch
 from lanser.reward import count_diagnostics, process_reward
@@ -130,13 +130,23 @@ class MutationCommands:
                     edit_data, ref_data = await self._rename_family(family, new_name, edit_data, ref_data, bundle)
                     bundle.edits = {"overrides": [f"{m.path}#{m.cls}.{m.name}" for m in family]}
                     family = []
+            verdict, server_of = self._judge(scans, edit_data, defs, symbol, encoding)
+            branch: list[Occurrence] = []
+            if target.language in ("c", "cpp") and old_name and verdict.unexplained:
+                branch = self._branch_occurrences(verdict, server_of, scans, symbol, edit_data, old_name)
+                if branch:
+                    more_edit, more_refs = _edits_at(branch, old_name, new_name, self.root, scans, encoding)
+                    edit_data = merge_workspace_edits([edit_data, more_edit])
+                    ref_data = list(ref_data) + more_refs
+                    taken = {o.where for o in branch}
+                    verdict.unexplained = [(o, w) for o, w in verdict.unexplained if o.where not in taken]
+                    verdict.edited += branch
             changes = self._plan(edit_data, encoding, args)
             missing, extra = _completeness(edit_data, ref_data, self._rel_of_uri)
             missing += [[m.path, m.line, m.col, f"override {m.cls}.{m.name} left behind (--with-overrides)"]
                         for m in family]
             if target.language == "python":
                 missing += _import_residue(self.workspace, target.lines, target, edit_data, self._rel_of_uri)  # type: ignore[attr-defined]
-            verdict, server_of = self._judge(scans, edit_data, defs, symbol, encoding)
             unexplained = [describe(server_of[o.where], why, scans[o.path][1][o.line] if o.line < len(scans[o.path][1])
                                     else "") for o, why in verdict.unexplained] + hidden
             complete = not missing and not extra and not unexplained
@@ -145,6 +155,8 @@ class MutationCommands:
             if overrides:
                 bundle.edits["overrides"] = overrides
             bundle.edits["unexplained"] = unexplained
+            if branch:
+                bundle.edits["branches"] = [selector_of(server_of[o.where]) for o in branch]
             bundle.edits["occurrences"] = {"name": old_name, "files": len(scans), "edited": len(verdict.edited),
                                            "other": len(verdict.other), "unexplained": len(unexplained),
                                            "mentions": len(verdict.mentions)}
@@ -245,6 +257,52 @@ class MutationCommands:
                     text_document=lsp.TextDocumentIdentifier(uri=doc.uri),
                     position=lsp.Position(line=o.line, character=col)), timeout=self.timeout)  # type: ignore[attr-defined]
                 out[(rel, o.line, col)] = _locations(s.to_data(raw))
+        return out
+
+    def _branch_occurrences(self, verdict: Verdict, server_of: dict[tuple[str, int, int], Occurrence],
+                            scans: dict[str, tuple[list[Occurrence], list[str]]], symbol: list[Any],
+                            edit: dict[str, Any], name: str) -> list[Occurrence]:
+        """Unexplained C occurrences in preprocessor branches that provably name the renamed symbol.
+
+        The symbol must be declared at file scope; the occurrence must sit in an #if/#ifdef/#else
+        branch, be no member and not be shadowed in its function; and either clangd names the
+        symbol there (its index lookup for inactive code) or the rename edits the same file (so
+        the file uses the symbol in the configuration clangd sees).  Anything else stays
+        unexplained and refuses the rename with its location.
+        """
+        from lanser.edits.completeness import c_branch_same_symbol, c_file_scope
+
+        decls = []
+        for uri, line, _col in symbol:
+            try:
+                rel = self._rel_of_uri(uri)
+            except FsPermissions:
+                return []
+            occs = [o for o in (scans.get(rel) or ([], []))[0] if o.line == line]
+            if not occs:
+                return []
+            decls.append((rel, occs[0]))
+        if not decls:
+            return []
+        data_of: dict[str, bytes] = {}
+
+        def data(rel: str) -> bytes:
+            if rel not in data_of:
+                data_of[rel] = (self.root / rel).read_bytes()
+            return data_of[rel]
+
+        if not all(c_file_scope(data(rel), o.line, o.col, name) for rel, o in decls):
+            return []
+        edited_files = {p for p, _, _ in _edit_starts(edit, self._rel_of_uri)}
+        out = []
+        for srv, why in verdict.unexplained:
+            occ = server_of[srv.where]
+            if not occ.conditional or occ.kind != "code" or occ.member:
+                continue
+            if why == "unresolved" and occ.path not in edited_files:
+                continue
+            if c_branch_same_symbol(data(occ.path), occ, name):
+                out.append(srv)
         return out
 
     def _judge(self, scans: dict[str, tuple[list[Occurrence], list[str]]], edit: dict[str, Any],
@@ -570,6 +628,26 @@ class MutationCommands:
 #: At most this many files are opened, and occurrences resolved, for one rename (past it: unexplained).
 _MAX_OPEN = 400
 _MAX_RESOLVE = 3000
+
+
+def _edits_at(occurrences: list[Occurrence], old: str, new: str, root: Path,
+              scans: dict[str, tuple[list[Occurrence], list[str]]], encoding: str) -> tuple[dict[str, Any], list[Any]]:
+    """A WorkspaceEdit replacing ``old`` by ``new`` at these occurrences (server columns), and their references."""
+    from lanser.text import from_lsp_encoding
+
+    enc = from_lsp_encoding(encoding)
+    changes: dict[str, list[dict[str, Any]]] = {}
+    refs = []
+    for o in occurrences:
+        line = scans[o.path][1][o.line]
+        start = o.col
+        cp = convert_column(line, start, enc, "codepoint", strict=False)
+        end = convert_column(line, cp + len(old), "codepoint", enc, strict=False)
+        rng = {"start": {"line": o.line, "character": start}, "end": {"line": o.line, "character": end}}
+        uri = (root / o.path).as_uri()
+        changes.setdefault(uri, []).append({"range": rng, "newText": new})
+        refs.append({"uri": uri, "range": rng})
+    return {"changes": changes}, refs
 
 
 def _name_breaks(spec: dict[str, Any], old: str | None, new: str) -> list[Any]:

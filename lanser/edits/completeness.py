@@ -183,3 +183,72 @@ def describe(occ: Occurrence, why: str, line_text: str) -> dict[str, Any]:
     }.get(why, why)
     return {"path": occ.path, "line": occ.line, "col": occ.col, "kind": occ.kind, "selector": selector_of(occ),
             "why": why, "reason": reason, "text": line_text.strip()[:200]}
+
+
+# -- C: occurrences in preprocessor branches the server does not see ---------------------------------------
+
+_SCOPES = {"compound_statement", "field_declaration_list", "parameter_list", "enumerator_list"}
+
+
+def _node_at(data: bytes, line: int, col: int, name: str) -> Any:
+    from lanser.syntax import c as grammar
+
+    lines = data.split(b"\n")
+    if line >= len(lines):
+        return None
+    byte_col = len(lines[line].decode("utf-8", "replace")[:col].encode("utf-8"))
+    tree = grammar.parse(data)
+    node = tree.root_node.descendant_for_point_range((line, byte_col), (line, byte_col + len(name.encode())))
+    return node if node is not None and node.text == name.encode() else None
+
+
+def c_file_scope(data: bytes, line: int, col: int, name: str) -> bool:
+    """Whether the C declaration of ``name`` at (line, col) is at file scope (no block, struct, parameters)."""
+    node = _node_at(data, line, col, name)
+    if node is None:
+        return False
+    parent = node.parent
+    while parent is not None:
+        if parent.type in _SCOPES:
+            return bool(parent.type == "enumerator_list")  # enum constants are file-scope names in C
+        parent = parent.parent
+    return True
+
+
+def c_branch_same_symbol(data: bytes, occ: Occurrence, name: str) -> bool:
+    """Whether a C occurrence can only name the file-scope ``name``: not a member, not in a struct or
+    enum body, and not shadowed by a parameter or local declaration of its function."""
+    if occ.member or occ.kind != "code":
+        return False
+    node = _node_at(data, occ.line, occ.col, name)
+    if node is None or node.type == "field_identifier":
+        return False
+    raw = name.encode()
+    parent = node.parent
+    function = None
+    while parent is not None:
+        if parent.type in ("field_declaration_list", "enumerator_list"):
+            return False
+        if parent.type == "function_definition":
+            function = parent
+        parent = parent.parent
+    if function is None:
+        # Inactive code may not parse as a function at all: then the branch is scanned as it stands.
+        function = node
+        while function.parent is not None and function.parent.type not in (
+                "translation_unit", "preproc_if", "preproc_ifdef", "preproc_else", "preproc_elif"):
+            function = function.parent
+    stack = [function]
+    while stack:
+        n = stack.pop()
+        if n.type in ("declaration", "parameter_declaration", "init_declarator"):
+            for decl in n.children_by_field_name("declarator"):
+                inner = decl
+                while inner is not None and inner.type not in ("identifier",):
+                    inner = inner.child_by_field_name("declarator")
+                if inner is not None and inner.text == raw and inner is not node:
+                    return False
+        if n.type == "parameter_list" and any(c.type == "identifier" and c.text == raw for c in n.named_children):
+            return False  # a K&R parameter of that name
+        stack.extend(n.named_children)
+    return True

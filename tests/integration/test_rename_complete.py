@@ -302,3 +302,86 @@ def test_same_answer_warm_or_cold(tmp_path: Path, daemon_env: dict[str, str]) ->
                         "daemon", "stop"], env=daemon_env, capture_output=True, timeout=60)
     assert essence(cold)[0] == "E/APPLY_CONFLICT"
     assert essence(cold) == essence(warm) == essence(warm_again)
+
+
+# -- C: inactive branches, macro-heavy definitions -----------------------------------------------------------
+
+C_PROJECT = {
+    "lib.h": "#ifndef LIB_H\n#define LIB_H\n#define LIB_INTERNAL\nint old_fn(int x);\nint entry(void);\n#endif\n",
+    "lib.c": (
+        '#include "lib.h"\n'
+        "#define local static\n"
+        "\n"
+        "local int helper(s)\n"
+        "    int s;\n"
+        "{\n"
+        "    return s + 1;\n"
+        "}\n"
+        "\n"
+        "LIB_INTERNAL int guarded(int v) { return v * 2; }\n"
+        "\n"
+        "typedef enum { RED, GREEN } color;\n"
+        "\n"
+        "int old_fn(int x) { return helper(x) + guarded(x) + GREEN; }\n"
+        "\n"
+        "#ifdef ALT\n"
+        "int entry(void) { return old_fn(2) - 1; }\n"
+        "#else\n"
+        "int entry(void) { return old_fn(3) - 4; }\n"
+        "#endif\n"
+    ),
+    "main.c": '#include "lib.h"\nint main(void) { return entry() == 7 ? 0 : 1; }\n',
+    "compile_commands.json": ('[{"directory": ".", "file": "lib.c", "arguments": ["cc", "-std=gnu89", "-c", "lib.c"]},'
+                              ' {"directory": ".", "file": "main.c", "arguments": ["cc", "-std=gnu89", "-c", '
+                              '"main.c"]}]\n'),
+}
+
+
+def build(ws: Path, out: Path, *defines: str) -> int:
+    import shutil
+
+    cc = shutil.which("cc") or shutil.which("gcc")
+    assert cc, "a C compiler is needed"
+    subprocess.run([cc, "-std=gnu89", *defines, "-o", str(out), "lib.c", "main.c"], cwd=ws, check=True)
+    return subprocess.run([str(out)]).returncode
+
+
+def test_inactive_branch_is_renamed_and_both_configurations_build(tmp_path: Path, run_json) -> None:
+    """Issue 19: an `#ifdef ALT` branch is invisible to clangd; the rename left `old_fn` there and the ALT
+    configuration no longer built.  The token scan finds it; it provably names the same file-scope function."""
+    ws = make_repo(tmp_path / "ws", C_PROJECT)
+    assert build(ws, tmp_path / "a0") == 0 and build(ws, tmp_path / "b0", "-DALT") == 0
+    code, b = run_json("-w", str(ws), "rename", "c://lib.c#old_fn", "new_fn", "--apply")
+    assert code == 0, b
+    assert b["edits"]["complete"] is True and b["edits"]["branches"] == ["lib.c@L17:C26"]
+    assert "old_fn" not in (ws / "lib.c").read_text() + (ws / "lib.h").read_text()
+    assert build(ws, tmp_path / "a") == 0 and build(ws, tmp_path / "b", "-DALT") == 0
+
+
+def test_shadowed_name_in_an_inactive_branch_is_refused_with_its_location(tmp_path: Path, run_json) -> None:
+    """An inactive occurrence that may name something else (a parameter of that name) is not edited: refused."""
+    files = dict(C_PROJECT)
+    files["lib.c"] += "\n#ifdef DEBUG\nint trace(int old_fn) { return old_fn; }\n#endif\n"
+    ws = make_repo(tmp_path / "ws", files)
+    code, b = run_json("-w", str(ws), "rename", "c://lib.c#old_fn", "new_fn", "--apply")
+    assert code == 70, b
+    assert sorted(u["selector"] for u in b["error"]["details"]["unexplained"]) == ["lib.c@L23:C15", "lib.c@L23:C32"]
+
+
+@pytest.mark.parametrize("selector,new", [("c://lib.c#helper", "helper2"), ("c://lib.c#guarded", "guarded2"),
+                                          ("c://lib.c#GREEN", "EMERALD")])
+def test_kr_storage_macro_and_anonymous_enum_selectors_rename(tmp_path: Path, run_json, selector: str,
+                                                              new: str) -> None:
+    """Issue 19: K&R definitions behind `#define local static`, `LIB_INTERNAL int g(...)` and values of an
+    anonymous `typedef enum` answered E/NOT_FOUND to c:// selectors."""
+    ws = make_repo(tmp_path / "ws", C_PROJECT)
+    code, b = run_json("-w", str(ws), "rename", selector, new, "--apply")
+    assert code == 0, b
+    assert b["edits"]["complete"] is True
+    assert build(ws, tmp_path / "a") == 0 and build(ws, tmp_path / "b", "-DALT") == 0
+
+
+def test_selector_miss_suggests_the_nearest_names(tmp_path: Path, run_json) -> None:
+    ws = make_repo(tmp_path / "ws", C_PROJECT)
+    code, b = run_json("-w", str(ws), "locate", "c://lib.c#old_fnn")
+    assert code == 3 and b["error"]["details"]["nearest"] == ["c://lib.c#old_fn"]
