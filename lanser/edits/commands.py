@@ -110,7 +110,7 @@ class MutationCommands:
                     context=lsp.ReferenceContext(include_declaration=True)), timeout=self.timeout)  # type: ignore[attr-defined]
                 symbol = await s.request("textDocument/definition", lsp.DefinitionParams(
                     text_document=ident, position=target.position()), timeout=self.timeout)  # type: ignore[attr-defined]
-                defs = await self._resolve_occurrences(s, target.language, scans, s.to_data(edit) if edit else {})
+                defs = await self._resolve_occurrences(s, target.language, scans, s.to_data(edit) if edit else {}, opened)
             finally:
                 for rel in opened:
                     s.close_document(rel)
@@ -236,7 +236,7 @@ class MutationCommands:
         return opened
 
     async def _resolve_occurrences(self, s: LspSession, language: str, scans: dict[str, tuple[list[Occurrence], list[str]]],
-                                   edit: dict[str, Any]) -> dict[tuple[str, int, int], list[Any]]:
+                                   edit: dict[str, Any], opened: list[str]) -> dict[tuple[str, int, int], list[Any]]:
         """Where the server says each code occurrence the edit does not touch is defined."""
         from lanser.text import from_lsp_encoding
 
@@ -251,7 +251,10 @@ class MutationCommands:
                 col = convert_column(lines[o.line], o.col, "codepoint", enc, strict=False)
                 if (rel, o.line, col) in edited or asked >= _MAX_RESOLVE:
                     continue
-                doc = s.documents.get(rel) or s.sync_document(rel, language)
+                doc = s.documents.get(rel)
+                if doc is None:  # past _MAX_OPEN: opened now, closed with the others
+                    doc = s.sync_document(rel, language)
+                    opened.append(rel)
                 asked += 1
                 raw = await s.request("textDocument/definition", lsp.DefinitionParams(
                     text_document=lsp.TextDocumentIdentifier(uri=doc.uri),
