@@ -38,6 +38,14 @@ class Source:
     sha256: str
 
 
+def _is_unicode(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "lanser"
@@ -195,8 +203,10 @@ class Workspace:
         if listed is None:
             listed = walked
         # A file whose real path is outside (a symlink out) is not the workspace's: no search lists it.
-        result = sorted(f for f in listed if (self.root / f).is_file()
-                        and os.path.realpath(os.path.join(self._root_str, f)).startswith(self._root_prefix))
+        # Nor one whose name is not UTF-8 (a lone surrogate here): no selector or bundle can name it.
+        result = sorted(f for f in listed if f.isascii() or _is_unicode(f))
+        result = [f for f in result if (self.root / f).is_file()
+                  and os.path.realpath(os.path.join(self._root_str, f)).startswith(self._root_prefix)]
         self._listed = (key, result)
         return result
 
