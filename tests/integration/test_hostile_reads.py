@@ -194,3 +194,17 @@ def test_workspace_wide_diagnostics_skip_files_outside(tmp_path: Path, run_json)
     assert code == 0, out
     assert SECRET not in json.dumps(out)
     assert [g["path"] for g in out["facts"]["diagnostics"]] == ["m.py"]
+
+
+def test_a_file_name_that_is_not_utf8_is_skipped_not_an_internal_error(tmp_path: Path, run_json) -> None:
+    """Regression: a workspace-wide diag over a file named b'\\xff.py' was E/INTERNAL (exit 1): its
+    path, a lone surrogate, could not be hashed into the bundle."""
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "m.py").write_text("y: int = 'not an int'\n")
+    with open(os.path.join(os.fsencode(ws), b"\xff.py"), "wb") as fh:
+        fh.write(b"z: int = 'nor this'\n")
+    subprocess.run(["git", "init", "-q"], cwd=ws, check=True)
+    code, out = run_json("-w", str(ws), "diag")
+    assert code == 0, out
+    assert [g["path"] for g in out["facts"]["diagnostics"]] == ["m.py"]
