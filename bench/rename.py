@@ -102,6 +102,10 @@ PROJECTS: dict[str, Project] = {
     "click": Project("click", "8.1.7", ("src/click",), "src", ("tests",), "click"),
     "attrs": Project("attrs", "23.2.0", ("src/attr", "src/attrs"), "src", ("tests",), "attr"),
     "six": Project("six", "1.16.0", ("six.py",), "", ("test_six.py",), "six"),
+    # Projects no rename work here was tuned to (issue 19): plain-pytest suites, no extra test deps.
+    "markupsafe": Project("MarkupSafe", "2.1.5", ("src/markupsafe",), "src", ("tests",), "markupsafe"),
+    "idna": Project("idna", "3.7", ("idna",), "", ("tests",), "idna"),
+    "more-itertools": Project("more-itertools", "10.2.0", ("more_itertools",), "", ("tests",), "more_itertools"),
 }
 
 
@@ -588,7 +592,26 @@ def tally(rows: list[dict[str, Any]], tool: str) -> dict[str, Any]:
         "diag_same": sum(1 for r in applied if r.get("diag_unchanged")),
         "all_good": sum(1 for r in applied if r.get("tests_green") and r.get("diag_unchanged")),
         "seconds_median": round(statistics.median([r["seconds"] for r in rs]), 2) if rs else None,
+        **{k: sum(1 for r in rs if outcome(r) == k) for k in OUTCOMES},
     }
+
+
+#: What became of one rename (issue 19): a silent partial one is the failure that must not happen.
+OUTCOMES = ("complete", "refused", "partial", "broke")
+
+
+def outcome(r: dict[str, Any]) -> str:
+    """``refused``: the tree is unchanged.  ``partial``: changed, while a reference the other tool renamed
+    was left, or an occurrence of the old name in code is left and the tests went red.  ``broke``:
+    changed, nothing detectably left, but tests red or diagnostics changed.  ``complete``: the rest."""
+    if not r.get("tree_changed"):
+        return "refused"
+    left = r.get("missed_vs_other_n", 0) > 0 or (r.get("left_code", 0) > 0 and not r.get("tests_green"))
+    if left:
+        return "partial"
+    if not (r.get("tests_green") and r.get("diag_unchanged")):
+        return "broke"
+    return "complete"
 
 
 def table(title: str, rows: list[dict[str, Any]]) -> str:
@@ -598,7 +621,7 @@ def table(title: str, rows: list[dict[str, Any]]) -> str:
         v = t[key]
         if v is None:
             return "n/a"
-        if key in ("attempted", "applied", "refused", "seconds_median"):
+        if key in ("attempted", "applied", "refused", "seconds_median", *OUTCOMES):
             return str(v)
         return f"{v}/{t['applied']}"
 
@@ -608,7 +631,9 @@ def table(title: str, rows: list[dict[str, Any]]) -> str:
               ("complete_self", "  complete: tool's own check"), ("none_left", "  complete: no OLDNAME token left (rough)"),
               ("missed_none_vs_other", "  complete: missed none the other renamed"),
               ("green", "  tests still green"), ("diag_same", "  diagnostics unchanged"),
-              ("all_good", "  green and diagnostics unchanged"), ("seconds_median", "median seconds per rename")]
+              ("all_good", "  green and diagnostics unchanged"), ("seconds_median", "median seconds per rename"),
+              ("complete", "outcome: complete"), ("partial", "outcome: partial (must be 0)"),
+              ("broke", "outcome: broke")]
     for key, label in labels:
         lines.append(f"{label:44} {cell(a, key):>14} {cell(b, key):>14}")
     for tool, t in (("lanser", a), ("rope", b)):
