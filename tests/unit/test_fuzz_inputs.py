@@ -72,10 +72,16 @@ def lanser(*args: str, stdin: bytes | None = None) -> tuple[int, str]:
     return code, out.getvalue()
 
 
+def jsonl(stdout: str) -> list[str]:
+    """Lines as JSONL has them: split at LF only (str.splitlines also splits at U+0085, U+2028
+    and U+2029, which lanser's JSON carries unescaped inside strings)."""
+    return stdout.split("\n")[:-1] if stdout.endswith("\n") else stdout.split("\n")
+
+
 def one_object(code: int, stdout: str) -> dict[str, Any]:
     """The contract of --json: exactly one JSON object on stdout, a documented exit code."""
     assert code in DOCUMENTED, (code, stdout)
-    lines = stdout.splitlines()
+    lines = jsonl(stdout)
     assert len(lines) == 1, stdout
     data = json.loads(lines[0])
     assert isinstance(data, dict)
@@ -198,7 +204,7 @@ def test_a_bad_batch_line_never_stops_the_batch(ws: Path, tmp_path: Path) -> Non
     path = tmp_path / "batch.jsonl"
     path.write_bytes(b"\n".join(lines) + b"\n")
     code, out = lanser("--json", "-w", str(ws), "batch", str(path))
-    bundles = [json.loads(line) for line in out.splitlines()]
+    bundles = [json.loads(line) for line in jsonl(out)]
     assert len(bundles) == len(lines), out
     codes = [b["meta"]["exit_code"] for b in bundles]
     assert codes == [0, 2, 2, 2, 2, 2, 2, 2, 3, 0], [b.get("error") for b in bundles]
@@ -214,6 +220,12 @@ _LINE = st.one_of(
     st.builds(lambda v: json.dumps({"cmd": "references", "selector": "notes.txt@L1:C1", "args": {"limit": v}},
                                    ).encode(), st.one_of(st.integers(), st.floats(), st.text(max_size=4))),
     st.builds(lambda d: b"[" * d + b"]" * d, st.integers(0, 3000)),
+    # Arguments each command reads, with text of any kind (patches are parsed before any server starts).
+    st.builds(lambda p: json.dumps({"cmd": "check", "args": {"patch": p}}).encode(), st.text(max_size=40)),
+    st.builds(lambda n: json.dumps({"cmd": "rename", "selector": "notes.txt@L1:C1", "args": {"newName": n}}).encode(),
+              st.one_of(st.text(max_size=6), st.integers())),
+    st.builds(lambda c: json.dumps({"cmd": "references", "selector": "notes.txt@L1:C1",
+                                    "args": {"cursor": c}}).encode(), st.text(max_size=6)),
 )
 
 
@@ -228,7 +240,7 @@ def test_any_batch_is_one_documented_object_per_line(ws: Path, lines: list[bytes
         fh.flush()
         code, out = lanser("--json", "-w", str(ws), "batch", fh.name)
     wanted = [line for line in lines if line.strip()]
-    got = out.splitlines()
+    got = jsonl(out)
     assert len(got) == len(wanted), (lines, out)
     assert code in DOCUMENTED
     for line in got:
