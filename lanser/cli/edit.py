@@ -52,8 +52,11 @@ def prepare_rename(settings: Settings, selector: str) -> None:
 
 Previews the unified diff by default; --apply writes every file in one
 transaction (rolled back on failure, recovered after a crash). The edit is
-cross-checked against the symbol's references: a partial rename is refused
-(E/APPLY_CONFLICT) unless --allow-partial. Renaming a Python method that
+cross-checked against the symbol's references and against every occurrence
+of the old name in the project's files (each must be edited or resolve to
+another symbol): a partial rename is refused (E/APPLY_CONFLICT, the
+occurrences listed with their selectors) unless --allow-partial. An invalid
+new name is E/BAD_REQUEST before any server is asked. Renaming a Python method that
 overrides, or is overridden by, methods of related classes is partial too,
 unless --with-overrides renames the whole family. Writes stay inside the workspace
 and are refused over uncommitted work unless --allow-dirty.
@@ -67,7 +70,8 @@ Examples:
 @click.argument("selector")
 @click.argument("new_name")
 @_guards
-@click.option("--allow-partial", is_flag=True, help="Take an edit that misses references (not recommended).")
+@click.option("--allow-partial", is_flag=True,
+              help="Take an edit that leaves references or unexplained occurrences behind (listed; not recommended).")
 @click.option("--with-overrides", is_flag=True,
               help="Python methods: rename the overrides in subclasses and the base methods overridden too.")
 @click.option("--deny-apply-on-ambiguous", is_flag=True,
