@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from typing import Any
 
@@ -10,7 +11,27 @@ import click
 
 from lanser.errors import LanserError
 
-__all__ = ["error_exit", "internal_error", "render"]
+__all__ = ["error_exit", "internal_error", "render", "terminal_safe"]
+
+
+#: Bytes a terminal acts on: C0 controls but tab and newline, DEL, C1 controls, and a CR not
+#: ending a line (it returns the cursor, so later text would hide what came before).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f-\x9f]|\r(?!\n)")
+
+
+def terminal_safe(text: str) -> str:
+    """``text`` with every control character as a visible ``\\xNN``: previews, hovers, paths and
+    diffs come from workspace files, and an escape sequence in one must not drive the terminal."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def _echo(message: str = "", *, err: bool = False, nl: bool = True) -> None:
+    """click.echo for text mode: made terminal-safe when the stream is a terminal (piped, it is
+    left as click writes it); messages on stderr always."""
+    stream = sys.stderr if err else sys.stdout
+    if err or stream.isatty():
+        message = terminal_safe(message)
+    click.echo(message, err=err, nl=nl)
 
 
 def render(data: dict[str, Any], *, as_json: bool, pretty: bool, verbose: bool) -> int:
@@ -26,59 +47,59 @@ def render(data: dict[str, Any], *, as_json: bool, pretty: bool, verbose: bool) 
     cmd = (data.get("request") or {}).get("cmd")
     if cmd in ("definition", "references"):
         for loc in facts.get(cmd if cmd == "references" else "definitions", []):
-            click.echo(f"{_where(loc)}  {loc.get('preview', '')}".rstrip())
+            _echo(f"{_where(loc)}  {loc.get('preview', '')}".rstrip())
         if facts.get("truncated"):
-            click.echo(f"... {facts['total']} in all; next page: --cursor {facts['nextCursor']}", err=True)
+            _echo(f"... {facts['total']} in all; next page: --cursor {facts['nextCursor']}", err=True)
     elif cmd == "hover":
-        click.echo(facts["hover"]["contents"])
+        _echo(facts["hover"]["contents"])
     elif cmd == "symbols":
         for sym in facts.get("symbols", []):
             name = f"{sym['container']}.{sym['name']}" if sym.get("container") else sym["name"]
-            click.echo(f"{sym['kind']:<12} {name:<40} {sym.get('selector') or sym['path']}")
+            _echo(f"{sym['kind']:<12} {name:<40} {sym.get('selector') or sym['path']}")
     elif cmd == "diagnostics":
         total: dict[str, int] = {}
         for group in facts.get("diagnostics", []):
             for d in group["diagnostics"]:
                 first = d["message"].splitlines()[0] if d["message"] else ""
                 rule = f" [{d['code']}]" if d.get("code") else ""  # not `code`: that is the exit code returned below
-                click.echo(f"{group['path']}:{d['range'][0] + 1}:{d['range'][1] + 1}: {d['severity']}: {first}{rule}")
+                _echo(f"{group['path']}:{d['range'][0] + 1}:{d['range'][1] + 1}: {d['severity']}: {first}{rule}")
                 total[d["severity"]] = total.get(d["severity"], 0) + 1
         files = len(facts.get("diagnostics", []))
         summary = ", ".join(f"{n} {sev}" for sev, n in sorted(total.items())) or "no diagnostics"
-        click.echo(f"{summary} in {files} file{'s' if files != 1 else ''}", err=True)
+        _echo(f"{summary} in {files} file{'s' if files != 1 else ''}", err=True)
     elif cmd in ("rename", "actions", "prepareRename", "check"):
         edits = data.get("edits") or {}
         if cmd == "prepareRename":
             loc = facts.get("location") or {}
-            click.echo(f"renameable: {edits.get('placeholder')!r} at {loc.get('path')} {loc.get('range')}")
+            _echo(f"renameable: {edits.get('placeholder')!r} at {loc.get('path')} {loc.get('range')}")
         for a in edits.get("actions") or []:
             star = "*" if a["preferred"] else " "
-            click.echo(f"{a['id']} {star} {a['kind'] or '-':<24} {a['title']}")
+            _echo(f"{a['id']} {star} {a['kind'] or '-':<24} {a['title']}")
         if edits.get("diff"):
-            click.echo(edits["diff"], nl=False)
+            _echo(edits["diff"], nl=False)
         if edits.get("applied"):
-            click.echo(f"applied to {len(edits.get('files', []))} file(s) via {edits.get('via')}"
+            _echo(f"applied to {len(edits.get('files', []))} file(s) via {edits.get('via')}"
                        + (f", commit {edits['commit'][:12]}" if edits.get("commit") else ""), err=True)
         elif edits.get("diff"):
-            click.echo("preview only; pass --apply to write", err=True)
+            _echo("preview only; pass --apply to write", err=True)
         spec = edits.get("speculative")
         reward = data.get("processReward")
         if spec is not None and reward is not None:
             c = reward["components"]
             for sign, items in (("+", spec["appeared"]), ("-", spec["disappeared"])):
                 for path, sev, rule, msg in items:
-                    click.echo(f"{sign} {path}: {sev}: {msg}" + (f" [{rule}]" if rule else ""), err=True)
-            click.echo(f"reward r = {reward['r']} (D {c['d_prev']} -> {c['d_now']}, S {c['safety']}, "
+                    _echo(f"{sign} {path}: {sev}: {msg}" + (f" [{rule}]" if rule else ""), err=True)
+            _echo(f"reward r = {reward['r']} (D {c['d_prev']} -> {c['d_now']}, S {c['safety']}, "
                        f"alpha {c['alpha_conf']})", err=True)
     elif cmd == "locate":
         loc = facts["location"]
         r = loc["range"]
-        click.echo(f"{loc['path']}@R({r[0] + 1},{r[1] + 1}->{r[2] + 1},{r[3] + 1})")
-        click.echo(loc.get("preview", ""))
+        _echo(f"{loc['path']}@R({r[0] + 1},{r[1] + 1}->{r[2] + 1},{r[3] + 1})")
+        _echo(loc.get("preview", ""))
     if verbose:
         env = data.get("environment", {})
         server = env.get("server", {})
-        click.echo(
+        _echo(
             f"server {server.get('name')} {server.get('version')} encoding {env.get('positionEncoding')} "
             f"index-io {data['request'].get('indexIo')} bundle {data['bundleId']} "
             f"timing {data.get('meta', {}).get('timing')}",
@@ -86,7 +107,7 @@ def render(data: dict[str, Any], *, as_json: bool, pretty: bool, verbose: bool) 
         )
         resolved = (data.get("resolution") or {}).get("resolved") or {}
         if resolved:
-            click.echo(f"resolved {resolved.get('path')} server range {resolved.get('range')}"
+            _echo(f"resolved {resolved.get('path')} server range {resolved.get('range')}"
                        f" io range {resolved.get('rangeIo', resolved.get('range'))}", err=True)
     return code
 
@@ -99,10 +120,10 @@ def _where(loc: dict[str, Any]) -> str:
 
 
 def _error_line(error: dict[str, Any]) -> None:
-    click.echo(f"lanser: {error['code']}: {error['message']}", err=True)
+    _echo(f"lanser: {error['code']}: {error['message']}", err=True)
     caret = (error.get("details") or {}).get("caret")
     if caret:
-        click.echo("  " + caret.replace("\n", "\n  "), err=True)
+        _echo("  " + caret.replace("\n", "\n  "), err=True)
 
 
 def render_json(data: Any, *, pretty: bool = False) -> str:
@@ -141,5 +162,5 @@ def internal_error(exc: BaseException, as_json: bool) -> int:
         sys.stdout.write(render_json({"status": "error", "error": {"code": "E/INTERNAL", "exitCode": 1,
                                                                    "message": message}}) + "\n")
     else:
-        sys.stderr.write(f"lanser: E/INTERNAL: {message}\n")
+        sys.stderr.write(terminal_safe(f"lanser: E/INTERNAL: {message}") + "\n")
     return 1

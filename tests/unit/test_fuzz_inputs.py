@@ -75,7 +75,7 @@ def lanser(*args: str, stdin: bytes | None = None) -> tuple[int, str]:
 def jsonl(stdout: str) -> list[str]:
     """Lines as JSONL has them: split at LF only (str.splitlines also splits at U+0085, U+2028
     and U+2029, which lanser's JSON carries unescaped inside strings)."""
-    return stdout.split("\n")[:-1] if stdout.endswith("\n") else stdout.split("\n")
+    return stdout[:-1].split("\n") if stdout.endswith("\n") else ([stdout] if stdout else [])
 
 
 def one_object(code: int, stdout: str) -> dict[str, Any]:
@@ -344,3 +344,36 @@ def test_errors_of_the_whole_tree_are_documented() -> None:
 
     assert {cls.exit_code for cls in ERROR_CLASSES} <= DOCUMENTED
     assert issubclass(BadRequest, LanserError)
+
+
+# --------------------------------------------------------------------------
+# Text mode: workspace bytes never drive the terminal
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_text_output_to_a_terminal_shows_control_characters_not_their_effect(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A preview line holding `ESC ]0;...BEL` or `ESC [2J` (a hostile file) was written raw to the
+    terminal in text mode; piped output is left to click, as before."""
+    from lanser.cli.render import render
+
+    evil = "x = 1  # \x1b]0;owned\x07\x1b[2J\rhidden"
+    data = {"request": {"cmd": "locate"}, "meta": {"exit_code": 0},
+            "facts": {"location": {"path": "a\x1b[31m.py", "range": [0, 0, 0, 5], "preview": evil}}}
+    tty, err = _Tty(), _Tty()
+    monkeypatch.setattr(sys, "stdout", tty)
+    monkeypatch.setattr(sys, "stderr", err)
+    render(data, as_json=False, pretty=False, verbose=False)
+    assert "\x1b" not in tty.getvalue() and "\x07" not in tty.getvalue() and "\r" not in tty.getvalue()
+    assert "\\x1b]0;owned\\x07" in tty.getvalue()
+    piped = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", piped)
+    render(data, as_json=False, pretty=False, verbose=False)
+    assert "\x1b]0;owned\x07" in piped.getvalue()  # lanser leaves piped text alone (click strips CSI codes)
+    render({"status": "error", "meta": {"exit_code": 3},
+            "error": {"code": "E/NOT_FOUND", "message": "no such file: \x1b[2Jx.py"}},
+           as_json=False, pretty=False, verbose=False)
+    assert "\x1b" not in err.getvalue() and "\\x1b[2Jx.py" in err.getvalue()
