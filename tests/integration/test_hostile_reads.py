@@ -68,9 +68,16 @@ def _refused(code: int, out: dict[str, Any]) -> None:
     "file://leak.py",
     "leak.py@L1:C1",
     "sub/__init__.py",
+    # and without a symlink: paths that climb out or are absolute
+    "ast://[file=..%2Foutside%2Fsecret.py]/[var=SECRET_TOKEN]",
+    "c://../outside/secret.c#secret_token",
+    'anchor://../outside/secret.py#"SECRET_TOKEN"',
+    "FILE_ABS",
 ])
 def test_no_selector_reads_through_a_symlink_out_of_the_workspace(jail: Path, run_json, selector: str) -> None:
     """Issue 17 finding 6: `locate 'py://leak#SECRET_TOKEN'` returned the host file's line in its preview."""
+    if selector == "FILE_ABS":
+        selector = f"file://{jail.parent / 'outside' / 'secret.py'}"
     code, out = run_json("-w", str(jail), "locate", selector)
     _refused(code, out)
 
