@@ -389,14 +389,22 @@ class MutationCommands:
                 external = False
                 for uri, line, _col in locs:
                     try:
-                        rel = self._rel_of_uri(uri)
+                        where: str | None = self._rel_of_uri(uri)
                     except FsPermissions:
+                        where = None
+                    if where is not None and (where, line) in by_line:
+                        found.append(by_line[(where, line)].name)
+                    elif where is None or not where.endswith((".py", ".pyi")) or where not in texts:
                         external = True
-                        continue
-                    if (rel, line) in by_line:
-                        found.append(by_line[(rel, line)].name)
-                    elif not rel.endswith((".py", ".pyi")) or rel not in texts:
-                        external = True
+                        ended = _external_member(uri_path(uri), line, names)
+                        if ended:
+                            at = next((c.methods[n] for n in sorted(names) if n in c.methods), None) \
+                                or c.base_refs[i] or c.name_at
+                            occ = Occurrence(c.path, at[0], at[1], "code")
+                            hidden.append(describe(occ, "library-override", texts[c.path][at[0]]
+                                                   if at[0] < len(texts[c.path]) else "")
+                                          | {"reason": f"{c.qualname} (or a subclass) overrides {ended}, outside "
+                                                       "the project: renaming ends the override"})
                 if found:
                     c.bases = c.bases + tuple(found)
                 elif not external:
@@ -631,6 +639,46 @@ class MutationCommands:
 #: At most this many files are opened, and occurrences resolved, for one rename (past it: unexplained).
 _MAX_OPEN = 400
 _MAX_RESOLVE = 3000
+
+
+#: Largest library file read to see whether a base class outside the project defines a member.
+_MAX_LIBRARY_FILE = 4 << 20
+
+
+def _external_member(path: str, line: int, names: set[str]) -> str | None:
+    """``Class.name`` when the class whose name is on ``line`` of the library file ``path`` (or one of its
+    bases in that file) defines one of ``names``; None otherwise or when the file cannot be read.
+
+    Only member names are derived from the file, never shown: the answer names what the caller
+    asked about.  Dunders are protocols, not overrides to keep.
+    """
+    from lanser.edits.overrides import classes_of
+
+    wanted = {n for n in names if not n.startswith("__")}
+    p = Path(path)
+    if not wanted or p.suffix not in (".py", ".pyi"):
+        return None
+    try:
+        if not p.is_file() or p.stat().st_size > _MAX_LIBRARY_FILE:
+            return None
+        data = p.read_bytes()
+    except OSError:
+        return None
+    classes = classes_of([(path, data)])
+    by_name = {c.name: c for c in classes}
+    start = next((c for c in classes if c.name_at[0] == line), None)
+    seen: set[str] = set()
+    todo = [start] if start is not None else []
+    while todo:
+        c = todo.pop()
+        if c.qualname in seen:
+            continue
+        seen.add(c.qualname)
+        hit = sorted(wanted & set(c.methods))
+        if hit:
+            return f"{c.qualname}.{hit[0]}"
+        todo += [by_name[b] for b in c.bases if b in by_name]
+    return None
 
 
 def _edits_at(occurrences: list[Occurrence], old: str, new: str, root: Path,

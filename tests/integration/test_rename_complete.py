@@ -385,3 +385,19 @@ def test_selector_miss_suggests_the_nearest_names(tmp_path: Path, run_json) -> N
     ws = make_repo(tmp_path / "ws", C_PROJECT)
     code, b = run_json("-w", str(ws), "locate", "c://lib.c#old_fnn")
     assert code == 3 and b["error"]["details"]["nearest"] == ["c://lib.c#old_fn"]
+
+
+def test_renaming_an_override_of_a_library_method_is_refused(tmp_path: Path, run_json) -> None:
+    """Rename bench (MarkupSafe 2.1.5): renaming `Markup.upper`, a class attribute overriding `str.upper`, was
+    applied as complete; Markup().upper() then ran str's code (no escaping), with no reference left to see."""
+    ws = make_repo(tmp_path / "ws", {
+        "m.py": ("from typing import Any\n\n\ndef wrap(f: Any) -> Any:\n    return f\n\n\n"
+                 "class Markup(str):\n    upper = wrap(str.upper)\n\n    def shout(self) -> str:\n"
+                 "        return self + '!'\n"),
+    })
+    code, b = run_json("-w", str(ws), "rename", "py://m#Markup.upper", "upper2")
+    assert code == 70, b
+    [u] = b["error"]["details"]["unexplained"]
+    assert u["why"] == "library-override" and "str.upper" in u["reason"] and u["selector"] == "m.py@L9:C5"
+    code, b = run_json("-w", str(ws), "rename", "py://m#Markup.shout", "yell")
+    assert code == 0 and b["edits"]["complete"] is True, b
