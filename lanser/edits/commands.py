@@ -226,7 +226,10 @@ class MutationCommands:
         """
         opened: list[str] = []
         for rel in sorted(scans):
-            if rel in s.documents or len(opened) >= _MAX_OPEN:
+            if rel in s.documents:
+                s.sync_document(rel, target.language)  # a warm server gets what is on disk now
+                continue
+            if len(opened) >= _MAX_OPEN:
                 continue
             s.sync_document(rel, target.language)
             opened.append(rel)
