@@ -44,7 +44,7 @@ from lanser.bundle.models import (
     Resolution,
     ServerInfo,
 )
-from lanser.errors import ContentModified, LanserError, NotFound, RequestCancelled
+from lanser.errors import ContentModified, FsPermissions, LanserError, NotFound, RequestCancelled
 from lanser.lsp.pool import ServerPool
 from lanser.lsp.registry import LANGUAGE_OF_SUFFIX, PINS, ServerSpec, language_of
 from lanser.lsp.session import CAPABILITY_OF_METHOD, Document, LspSession
@@ -646,7 +646,7 @@ class Orchestrator(MutationCommands):
             if kept is None:
                 try:
                     kept = split_lines(document_text(self.workspace.read_bytes(path)))
-                except OSError:
+                except (OSError, FsPermissions):  # a symlink out of the workspace: no preview, never its text
                     return None
                 if digest:
                     if len(self._line_cache) > 256:
