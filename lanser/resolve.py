@@ -9,6 +9,7 @@ whatever the server speaks.
 from __future__ import annotations
 
 import difflib
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,6 +111,8 @@ def resolve_target(spec: PositionSpec, ws: Workspace, index_io: str) -> Target:
         ws.remember_version(src.data, src.sha256)
         if spec.docVersion and not src.sha256.startswith(spec.docVersion):
             old = ws.find_version(spec.docVersion)
+            if old is not None and not hashlib.sha256(old).hexdigest().startswith(spec.docVersion):
+                old = None  # a stored copy that is not that version (planted, or damaged): never mapped through
             if old is None:
                 # Not E/VERSION_SKEW (retryable: "relocate and ask again"): no retry can map a
                 # position from a version lanser has no copy of; the selector names nothing.

@@ -215,3 +215,16 @@ def test_a_file_name_that_is_not_utf8_is_skipped_not_an_internal_error(tmp_path:
     code, out = run_json("-w", str(ws), "diag")
     assert code == 0, out
     assert [g["path"] for g in out["facts"]["diagnostics"]] == ["m.py"]
+
+
+def test_a_planted_version_copy_is_not_mapped_through(tmp_path: Path, run_json) -> None:
+    """A repository may commit `.lanser/versions/<name>` with any content: a `?v=` naming it must not
+    map positions through text that is not that version (its sha256 must match its name)."""
+    ws = tmp_path / "ws"
+    (ws / ".lanser" / "versions").mkdir(parents=True)
+    (ws / "m.py").write_text("def f():\n    return 1\n")
+    fake = "ab" * 32
+    (ws / ".lanser" / "versions" / fake).write_text("# planted\ndef f():\n    return 1\n")
+    code, out = run_json("-w", str(ws), "locate", f"m.py@L2:C5?v={fake[:12]}")
+    assert code == 3, out
+    assert out["error"]["details"]["reason"] == "unknown-version"
