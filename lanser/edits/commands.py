@@ -143,6 +143,17 @@ class MutationCommands:
                     verdict.edited += branch
             changes = self._plan(edit_data, encoding, args)
             missing, extra = _completeness(edit_data, ref_data, self._rel_of_uri)
+            expansions: list[Any] = []
+            if target.language in ("c", "cpp") and old_name:
+                # clangd reports a use through a macro at the expansion site (`CALL(2)`), where the
+                # old name is not written: nothing to edit there.  The token scan has accounted for
+                # every place the name is written (the #define body among them).
+                # Only through a macro whose body this rename edits: a token-pasting macro
+                # (`MK(old)` making `old_fn`) writes the name nowhere, and stays a miss.
+                edited_macros = {_macro_of(scans[o.path][1], o.line) for o in branch if o.kind == "macro"}
+                expansions = [m for m in missing if not _name_written(scans, m, old_name, encoding)
+                              and _word_at(scans, m, encoding, self.root) in edited_macros - {None}]
+                missing = [m for m in missing if m not in expansions]
             missing += [[m.path, m.line, m.col, f"override {m.cls}.{m.name} left behind (--with-overrides)"]
                         for m in family]
             if target.language == "python":
@@ -157,6 +168,8 @@ class MutationCommands:
             bundle.edits["unexplained"] = unexplained
             if branch:
                 bundle.edits["branches"] = [selector_of(server_of[o.where]) for o in branch]
+            if expansions:
+                bundle.edits["expansions"] = expansions
             bundle.edits["occurrences"] = {"name": old_name, "files": len(scans), "edited": len(verdict.edited),
                                            "other": len(verdict.other), "unexplained": len(unexplained),
                                            "mentions": len(verdict.mentions)}
@@ -268,7 +281,8 @@ class MutationCommands:
     def _branch_occurrences(self, verdict: Verdict, server_of: dict[tuple[str, int, int], Occurrence],
                             scans: dict[str, tuple[list[Occurrence], list[str]]], symbol: list[Any],
                             edit: dict[str, Any], name: str) -> list[Occurrence]:
-        """Unexplained C occurrences in preprocessor branches that provably name the renamed symbol.
+        """Unexplained C occurrences in preprocessor branches (and #define bodies) that provably name
+        the renamed symbol.
 
         The symbol must be declared at file scope; the occurrence must sit in an #if/#ifdef/#else
         branch, be no member and not be shadowed in its function; and either clangd names the
@@ -303,6 +317,13 @@ class MutationCommands:
         out = []
         for srv, why in verdict.unexplained:
             occ = server_of[srv.where]
+            if occ.kind == "macro":
+                # A #define body names the symbol wherever the macro expands; clangd resolves the
+                # token to it but leaves it out of its rename.  Not after `.`/`->` (a member).
+                before = scans[occ.path][1][occ.line][:occ.col].rstrip()
+                if why == "same" and not before.endswith((".", "->")):
+                    out.append(srv)
+                continue
             if not occ.conditional or occ.kind != "code" or occ.member:
                 continue
             if why == "unresolved" and occ.path not in edited_files:
@@ -682,6 +703,59 @@ def _external_member(path: str, line: int, names: set[str]) -> str | None:
             return f"{c.qualname}.{hit[0]}"
         todo += [by_name[b] for b in c.bases if b in by_name]
     return None
+
+
+def _macro_of(lines: list[str], line: int) -> str | None:
+    """The name of the #define whose body holds ``line`` (continuation lines included)."""
+    import re
+
+    row = line
+    while row > 0 and lines[row - 1].rstrip().endswith("\\"):
+        row -= 1
+    m = re.match(r"\s*#\s*define\s+([A-Za-z_]\w*)", lines[row]) if row < len(lines) else None
+    return m.group(1) if m else None
+
+
+def _word_at(scans: dict[str, tuple[list[Occurrence], list[str]]], ref: list[Any], encoding: str,
+             root: Path) -> str | None:
+    """The identifier written at the reference [path, line, col (server units)], read from disk if need be."""
+    import re
+
+    from lanser.text import from_lsp_encoding
+
+    if len(ref) < 3 or not isinstance(ref[1], int) or not isinstance(ref[2], int):
+        return None
+    if ref[0] in scans:
+        lines = scans[ref[0]][1]
+    else:  # a file that uses the name only through a macro
+        path = root / str(ref[0])
+        try:
+            if path.is_symlink() or not path.resolve().is_relative_to(root.resolve()):
+                return None
+            lines = path.read_bytes().decode("utf-8", "replace").split("\n")
+        except (OSError, ValueError):
+            return None
+    if ref[1] >= len(lines):
+        return None
+    line = lines[ref[1]]
+    col = convert_column(line, ref[2], from_lsp_encoding(encoding), "codepoint", strict=False)
+    m = re.match(r"[A-Za-z_]\w*", line[col:])
+    return m.group(0) if m else None
+
+
+def _name_written(scans: dict[str, tuple[list[Occurrence], list[str]]], ref: list[Any], name: str,
+                  encoding: str) -> bool:
+    """Whether ``name`` is written at the reference [path, line, col (server units)]."""
+    from lanser.text import from_lsp_encoding
+
+    if len(ref) < 3 or ref[0] not in scans:
+        return False
+    lines = scans[ref[0]][1]
+    if not isinstance(ref[1], int) or not isinstance(ref[2], int) or ref[1] >= len(lines):
+        return False
+    line = lines[ref[1]]
+    col = convert_column(line, ref[2], from_lsp_encoding(encoding), "codepoint", strict=False)
+    return line[col:col + len(name)] == name
 
 
 def _edits_at(occurrences: list[Occurrence], old: str, new: str, root: Path,

@@ -401,3 +401,29 @@ def test_renaming_an_override_of_a_library_method_is_refused(tmp_path: Path, run
     assert u["why"] == "library-override" and "str.upper" in u["reason"] and u["selector"] == "m.py@L9:C5"
     code, b = run_json("-w", str(ws), "rename", "py://m#Markup.shout", "yell")
     assert code == 0 and b["edits"]["complete"] is True, b
+
+
+def test_macro_bodies_are_renamed_and_the_build_holds(tmp_path: Path, run_json) -> None:
+    """clangd leaves `old_fn` in `#define CALL(x) old_fn(x)` and reports the use at `CALL(2)` in main.c;
+    the rename was refused as partial.  The body names the file-scope function: edited; the build holds."""
+    files = dict(C_PROJECT)
+    files["lib.h"] = files["lib.h"].replace("int entry(void);\n", "int entry(void);\n#define CALL(x) old_fn(x)\n")
+    files["main.c"] = '#include "lib.h"\nint main(void) { return entry() == 7 && CALL(1) == 5 ? 0 : 1; }\n'
+    ws = make_repo(tmp_path / "ws", files)
+    assert build(ws, tmp_path / "a0") == 0
+    code, b = run_json("-w", str(ws), "rename", "c://lib.c#old_fn", "new_fn", "--apply")
+    assert code == 0, b
+    assert "lib.h@L6:C17" in b["edits"]["branches"]
+    assert build(ws, tmp_path / "a") == 0 and build(ws, tmp_path / "b", "-DALT") == 0
+
+
+def test_token_pasting_macro_use_is_refused(tmp_path: Path, run_json) -> None:
+    """`MK(old)` makes `old_fn` by token pasting: the name is written nowhere, so no edit can cover it."""
+    files = dict(C_PROJECT)
+    files["main.c"] = ('#include "lib.h"\n#define MK(n) n##_fn\n'
+                       "int main(void) { return entry() == 7 && MK(old)(1) == 5 ? 0 : 1; }\n")
+    ws = make_repo(tmp_path / "ws", files)
+    assert build(ws, tmp_path / "a0") == 0
+    code, b = run_json("-w", str(ws), "rename", "c://lib.c#old_fn", "new_fn", "--apply")
+    assert code == 70, b
+    assert ["main.c", 2, 40] in [m[:3] for m in b["error"]["details"]["missing"]]
