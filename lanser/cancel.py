@@ -39,7 +39,8 @@ __all__ = ["CURRENT", "CommitLog", "PAUSE_ENV", "Scope", "commit_point", "file_s
 
 #: Test hook: ``LANSER_DAEMON_PAUSE=<stage>:<dir>`` stops at ``stage`` (``commit``, ``applied``,
 #: ``answered``) of a mutating request: writes ``<dir>/<stage>`` (this pid) and waits, blocking,
-#: until ``<dir>/<stage>.go`` exists.  Lets tests interrupt or kill at a known point.
+#: until ``<dir>/<stage>.go`` exists; once (not if ``<dir>/<stage>`` exists).  Lets tests interrupt or
+#: kill at a known point.
 PAUSE_ENV = "LANSER_DAEMON_PAUSE"
 
 
@@ -150,6 +151,8 @@ def pause(stage: str) -> None:
     if want != stage or not where:
         return
     marker = Path(where) / stage
+    if marker.exists():
+        return  # once: a request run again must not stop there too
     marker.write_text(str(os.getpid()))
     go = Path(where) / f"{stage}.go"
     while not go.exists():

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import deque
-from collections.abc import AsyncGenerator, Iterable
+from collections.abc import AsyncGenerator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from lanser.errors import BadRequest, LanserError
@@ -74,17 +74,20 @@ def parse_request(raw: Any) -> Request:
         raise BadRequest(f"invalid request: {where}: {first['msg']}", field=where) from None
 
 
-async def answer_batch(orch: Orchestrator, raws: Iterable[Any], *,
-                       window: int | None = None) -> AsyncGenerator[Rendered, None]:
+async def answer_batch(orch: Orchestrator, raws: Iterable[Any], *, window: int | None = None,
+                       ids: Mapping[int, str] | None = None) -> AsyncGenerator[Rendered, None]:
     """Each raw request's bundle, rendered, in input order.
 
     A line that is not a Request gets its E/BAD_REQUEST bundle in its
     place.  Closing the iterator early (the reader went away) cancels the
-    requests still in flight.
+    requests still in flight.  ``ids``: the request ids of the lines that
+    write, by index; each is the current scope's id while its line runs
+    (:mod:`lanser.cancel`: what the daemon records before writing).
     """
     import asyncio  # here, not above: the CLI imports this module for its constants
 
     from lanser.bundle.hashing import render_json
+    from lanser.cancel import CURRENT
     from lanser.orchestrator import Rendered, failure_bundle
 
     window = 1 if orch.recorder is not None else max(1, min(window or DEFAULT_WINDOW, MAX_WINDOW))
@@ -111,7 +114,7 @@ async def answer_batch(orch: Orchestrator, raws: Iterable[Any], *,
 
     with orch.batch():
         try:
-            for raw in raws:
+            for index, raw in enumerate(raws):
                 try:
                     request = parse_request(raw)
                 except LanserError as exc:
@@ -123,7 +126,15 @@ async def answer_batch(orch: Orchestrator, raws: Iterable[Any], *,
                 if not pipelined(request):
                     while pending:
                         yield await head()
-                    yield await orch.run_json(request)
+                    scope = CURRENT.get()
+                    if scope is not None and ids and index in ids:
+                        scope.request_id = ids[index]  # a barrier runs alone: the scope is its own
+                    try:
+                        answer = await orch.run_json(request)
+                    finally:
+                        if scope is not None and ids and index in ids:
+                            scope.request_id = None
+                    yield answer
                     continue
                 while len(pending) >= window:
                     yield await head()

@@ -66,8 +66,26 @@ def _options(settings: Settings) -> dict[str, Any]:
 
 
 def _mutates(raw: Any) -> bool:
-    args = raw.get("args") if isinstance(raw, dict) else None
-    return isinstance(args, dict) and bool(args.get("apply"))
+    from lanser.daemon.client import mutates
+
+    return mutates(raw)
+
+
+def answer_rest(settings: Settings, requests: list[Any], done: int, ids: dict[str, str],
+                exchange: Any | None) -> list[dict[str, Any]]:
+    """Bundles for ``requests[done:]``, which a batch's daemon did not answer (``lanser batch``).
+
+    Interrupted: none of them runs.  The daemon gone while it answered an
+    edit (``ids`` has its index): what became of it is asked, it is not run
+    again; the rest are answered as usual.
+    """
+    if exchange is not None and exchange.interrupted:
+        return [_cancelled(raw) for raw in requests[done:]]
+    out: list[dict[str, Any]] = []
+    if exchange is not None and exchange.sent and str(done) in ids:
+        out.append(_lost(settings, requests[done], ids[str(done)]))
+        done += 1
+    return out + (run_requests(settings, requests[done:]) if done < len(requests) else [])
 
 
 def _warn(message: str) -> None:

@@ -29,8 +29,8 @@ from typing import Any
 
 from lanser.daemon import paths
 
-__all__ = ["DaemonLost", "DaemonUnavailable", "Exchange", "call", "ensure_daemon", "outcome", "request", "send",
-           "send_lines", "stop", "status", "stream"]
+__all__ = ["DaemonLost", "DaemonUnavailable", "Exchange", "batch_ids", "call", "ensure_daemon", "mutates", "new_id",
+           "outcome", "request", "send", "send_lines", "stop", "status", "stream"]
 
 START_TIMEOUT = 60.0
 
@@ -131,6 +131,22 @@ def send(workspace: str, python: str | None, version: str, idle: float,
     return (json.loads(line) for line in send_lines(workspace, python, version, idle, message, exchange))
 
 
+def mutates(raw: Any) -> bool:
+    """Whether a raw request writes (``args.apply``): such a request is never sent twice."""
+    args = raw.get("args") if isinstance(raw, dict) else None
+    return isinstance(args, dict) and bool(args.get("apply"))
+
+
+def new_id() -> str:
+    """A request id: 128 random bits (os.urandom, not secrets, which imports OpenSSL: milliseconds)."""
+    return os.urandom(16).hex()
+
+
+def batch_ids(requests: list[Any]) -> dict[str, str]:
+    """An id for each line of a batch that writes, by its index (as a JSON key)."""
+    return {str(i): new_id() for i, raw in enumerate(requests) if mutates(raw)}
+
+
 def request(workspace: str, python: str | None, version: str, idle: float, raw: Any,
             options: dict[str, Any], *, mutating: bool) -> tuple[dict[str, Any], Exchange]:
     """One request through the daemon: its bundle, and how the exchange went.
@@ -142,8 +158,7 @@ def request(workspace: str, python: str | None, version: str, idle: float, raw: 
     message: dict[str, Any] = {"op": "run", "request": raw, "options": options}
     request_id = None
     if mutating:
-        # os.urandom, not secrets: secrets imports hashlib (OpenSSL), milliseconds on every call.
-        request_id = message["id"] = os.urandom(16).hex()
+        request_id = message["id"] = new_id()
     exchange = Exchange()
     try:
         replies = list(send(workspace, python, version, idle, message, exchange))

@@ -99,7 +99,8 @@ class Daemon:
             if not isinstance(message, dict):
                 message = {"op": "invalid"}
             request_id = valid_id(message.get("id")) if message.get("op") == "run" else None
-            scope = Scope(request_id=request_id, log=self.outcomes if request_id else None)
+            recorded = request_id is not None or (message.get("op") == "batch" and bool(message.get("ids")))
+            scope = Scope(request_id=request_id, log=self.outcomes if recorded else None)
             CURRENT.set(scope)  # this task's context: the request's tasks inherit it
             watcher = asyncio.ensure_future(_watch(reader, scope))
             async with contextlib.aclosing(self._handle(message, scope)) as replies:
@@ -144,8 +145,10 @@ class Daemon:
             coded = bool(options.get("coded"))
             requests = message.get("requests") or []
             self.requests += len(requests)
+            ids = _batch_ids(message.get("ids"), len(requests))
             answered = 0
-            async with contextlib.aclosing(answer_batch(self.orch, requests, window=_window(options))) as answers:
+            async with contextlib.aclosing(answer_batch(self.orch, requests, window=_window(options),
+                                                        ids=ids)) as answers:
                 while answered < len(requests) and not scope.cancelled:
                     # Each step in its own task, so that a cancellation reaches the request being answered.
                     step = asyncio.ensure_future(answers.__anext__())
@@ -159,6 +162,9 @@ class Daemon:
                             raise  # this connection is being torn down
                         break
                     self.last = time.monotonic()
+                    if answered in ids:  # a line that writes: its answer is recorded before it is sent
+                        self.outcomes.answered(ids[answered], answer.text)
+                        pause("answered")
                     answered += 1
                     yield f"{answer.exit_code} {answer.text}" if coded else answer.text
             for raw in requests[answered:]:  # cancelled: the rest are answered as such, not run
@@ -257,6 +263,17 @@ def _cancelled(raw: Any) -> Rendered:
         request = None
     data = failure_bundle(request, RequestCancelled("request cancelled"))
     return Rendered(render_json(data), data)
+
+
+def _batch_ids(raw: Any, count: int) -> dict[int, str]:
+    """The request ids of a batch's lines that write, by index; whatever is not one is left out."""
+    if not isinstance(raw, dict):
+        return {}
+    out = {}
+    for key, value in raw.items():
+        if isinstance(key, str) and key.isdigit() and int(key) < count and valid_id(value) is not None:
+            out[int(key)] = value
+    return out
 
 
 def _window(options: dict[str, Any]) -> int | None:

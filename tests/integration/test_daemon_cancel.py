@@ -79,8 +79,8 @@ def stop_daemon(env: dict[str, str], repo: Path):
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
-    for pid in daemon_pids(repo):
-        os.kill(pid, signal.SIGTERM)
+    for pid in daemon_pids(repo):  # SIGKILL: a daemon held by the pause hook cannot act on SIGTERM
+        os.kill(pid, signal.SIGKILL)
 
 
 def daemon_socket(ws: Path) -> Path:
@@ -271,3 +271,35 @@ def test_daemon_killed_mid_rename_apply_is_not_run_again(repo: Path, env, contro
         assert bundle["edits"]["applied"] is True
         assert sorted(p for p in after if after[p] != before[p]) == list(RENAMED)
         assert "sum_areas" in after["pkg/report.py"].decode() and b"total_area" not in after["pkg/report.py"]
+
+
+@pytest.mark.parametrize("stage", ["commit", "answered"])
+def test_daemon_killed_mid_batch_edit_is_not_run_again(repo: Path, env, control: Path, stop_daemon,
+                                                       stage: str) -> None:
+    """Issue 17 finding 5, through ``lanser batch``: the lines a dead daemon did not answer were all
+    run again in-process, the edit being answered included.  Now the edit line gets what became of
+    it (its recorded answer, or "nothing was written"), and only the lines after it run."""
+    report = repo / "pkg" / "report.py"
+    lines = [{"cmd": "hover", "selector": "pkg/shapes.py@L38:C5"},
+             {"cmd": "check", "args": {"patch": PATCH, "apply": True, "allowDirty": True}},
+             {"cmd": "hover", "selector": "pkg/shapes.py@L38:C5"}]
+    env = {**env, "LANSER_DAEMON_PAUSE": f"{stage}:{control}"}
+    queries = control.parent / "queries.jsonl"
+    queries.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    proc = subprocess.Popen([sys.executable, "-c", ENTRY, "-w", str(repo), "batch", str(queries)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stop_daemon.append(proc)
+    wait_for(control / stage, proc)
+    kill_daemon(control / stage)
+    out, err = proc.communicate(timeout=300)
+    bundles = [json.loads(line) for line in out.splitlines()]
+    assert [b["status"] for b in bundles][::2] == ["ok", "ok"], err
+    if stage == "commit":
+        assert report.read_text().count(INSERTED) == 0
+        assert bundles[1]["error"]["code"] == "E/REQUEST_CANCELLED", err
+        assert "nothing was written" in bundles[1]["error"]["message"]
+        assert proc.returncode == 73
+    else:
+        assert report.read_text().count(INSERTED) == 1
+        assert bundles[1]["status"] == "ok" and bundles[1]["edits"]["applied"] is True, err
+        assert proc.returncode == 0
