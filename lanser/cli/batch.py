@@ -103,6 +103,8 @@ def _answers(settings: Settings, requests: list[Any]) -> Iterator[tuple[str, int
     nothing is printed twice.
     """
     done = 0
+    ids: dict[str, str] = {}
+    exchange: Any = None  # the daemon was not asked
     if requests and settings.daemon and settings.workspace.is_dir():
         from lanser import __version__
         from lanser.daemon import client
@@ -110,9 +112,11 @@ def _answers(settings: Settings, requests: list[Any]) -> Iterator[tuple[str, int
         options = {"timeout": settings.timeout, "verbose": settings.verbose, "coded": True,
                    "window": settings.window}
         message = {"op": "batch", "requests": requests, "options": options}
+        ids = message["ids"] = client.batch_ids(requests)  # lines that write: never sent twice
+        exchange = client.Exchange()
         try:
             for line in client.send_lines(str(settings.workspace), settings.python, __version__, settings.idle,
-                                          message):
+                                          message, exchange):
                 if done == len(requests):
                     raise client.DaemonUnavailable(f"daemon sent more than {len(requests)} replies")
                 code, _, text = line.partition(" ")
@@ -126,7 +130,7 @@ def _answers(settings: Settings, requests: list[Any]) -> Iterator[tuple[str, int
             logging.getLogger("lanser").warning("daemon stopped answering after %d of %d requests (%s)",
                                                 done, len(requests), exc)
     if done < len(requests):
-        from lanser.cli.nav import run_requests
+        from lanser.cli.nav import answer_rest
 
-        for data in run_requests(settings, requests[done:]):
+        for data in answer_rest(settings, requests, done, ids, exchange):
             yield render_json(data), int((data.get("meta") or {}).get("exit_code", 0))
