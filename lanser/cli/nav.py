@@ -198,17 +198,35 @@ def _in_process(settings: Settings, requests: list[Any]) -> list[dict[str, Any]]
 
     scope = Scope()
     out: list[dict[str, Any]] = []
+    interrupted: list[int] = []
 
     async def go() -> None:
         # Ctrl-C (and SIGTERM) cancel the request being answered, unless it passed its commit point.
+        # A plain handler, not the loop's: it notes the signal at once, even while an apply holds
+        # the loop, so that an answer that comes right after it is known to have been interrupted.
         CURRENT.set(scope)
         main = asyncio.current_task()
         assert main is not None
         scope.watch(main)
         loop = asyncio.get_running_loop()
+
+        def on_signal(signum: int, frame: Any) -> None:
+            interrupted.append(signum)
+            loop.call_soon_threadsafe(scope.cancel)
+
+        old: dict[int, Any] = {}
         for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
-                loop.add_signal_handler(sig, scope.cancel)
+            try:
+                old[sig] = signal.signal(sig, on_signal)
+            except ValueError:  # not the main thread (the MCP server's workers)
+                break
+        try:
+            await answer_all()
+        finally:
+            for number, handler in old.items():
+                signal.signal(number, handler)
+
+    async def answer_all() -> None:
         recorder = None
         if settings.trace_file is not None:
             from lanser.trace import TraceRecorder
@@ -224,9 +242,8 @@ def _in_process(settings: Settings, requests: list[Any]) -> list[dict[str, Any]]
             async with contextlib.aclosing(answer_batch(orch, requests, window=settings.window)) as answers:
                 async for answer in answers:
                     out.append(answer.bundle)
-                    if scope.cancelled or scope.deferred:
-                        if scope.deferred:
-                            _note_interrupted(out[-1])
+                    if interrupted:
+                        _note_interrupted(out[-1])
                         break
                     scope.delivered()
             scope.forget()  # closing the servers is not cancelled

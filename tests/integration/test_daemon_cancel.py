@@ -176,12 +176,16 @@ def test_interrupt_mid_rename_cancels_and_writes_nothing(repo: Path, env, contro
     assert snapshot(repo) == before
 
 
-def test_interrupt_after_the_commit_point_reports_the_commit(repo: Path, env, control: Path, stop_daemon) -> None:
+@pytest.mark.parametrize("daemon", [True, False], ids=["daemon", "in-process"])
+def test_interrupt_after_the_commit_point_reports_the_commit(repo: Path, env, control: Path, stop_daemon,
+                                                             daemon: bool) -> None:
     """Issue 17 finding 4, the other side of the commit point: an interrupt that arrives once the
-    daemon has written is not reported as a cancellation (that would be a lie); the client waits
+    edit is written is not reported as a cancellation (that would be a lie); the client waits
     for the bundle, exits 0 and says the edit was committed."""
     (control / "release").write_text("")
     env = {**env, "LANSER_DAEMON_PAUSE": f"applied:{control}"}
+    if not daemon:
+        env["LANSER_NO_DAEMON"] = "1"
     before = snapshot(repo)
     proc = start(env, repo, *RENAME)
     stop_daemon.append(proc)
