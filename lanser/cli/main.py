@@ -62,6 +62,17 @@ class _LazyGroup(click.Group):
         return command
 
 
+def _unicode_only(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """An option lanser records in bundles must be text: an undecodable byte of the command line
+    (a lone surrogate here) cannot be hashed or printed, so it is a usage error (E/BAD_REQUEST)."""
+    if value is not None and not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise click.BadParameter("not valid UTF-8 (an undecodable byte)") from None
+    return value
+
+
 @click.group(
     cls=_LazyGroup,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
@@ -87,7 +98,7 @@ Exit codes: 0 OK, 2 BAD_SELECTOR_SYNTAX, 3 NOT_FOUND, 4 AMBIGUOUS,
               help="How columns you write and read are counted.")
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
               envvar="LANSER_TIMEOUT", help="Seconds each server request may take (E/LS_TIMEOUT).")
-@click.option("--python", "python", type=str, default=None, envvar="LANSER_PYTHON",
+@click.option("--python", "python", type=str, default=None, envvar="LANSER_PYTHON", callback=_unicode_only,
               help="Interpreter whose environment Python code is analysed against (default: the "
                    "workspace's .venv, else lanser's own).")
 @click.option("-v", "--verbose", is_flag=True, help="Show both coordinate systems and timings.")

@@ -259,12 +259,22 @@ def test_any_batch_is_one_documented_object_per_line(ws: Path, lines: list[bytes
     (("refs", "--limit", "100000000000000000000", "m.py@L1:C5"), 2),
     (("refs", "--limit", "1e400", "m.py@L1:C5"), 2),
     (("locate", "m.py@L1:C5?v=0123456789abcdef"), 3),  # a version lanser never read
+    (("--python", "/usr/bin/py\udcff", "locate", "m.py@L1:C1"), 2),  # recorded in the bundle: must be text
 ])
 def test_hostile_command_lines_get_documented_codes(ws: Path, args: tuple[str, ...], expected: int) -> None:
     """Regression: each was E/INTERNAL, exit 1 (the unknown version: a retryable E/VERSION_SKEW)."""
     code, out = lanser("--json", "-w", str(ws), *args)
     data = one_object(code, out)
     assert code == expected, data
+
+
+@SLOW
+@given(st.one_of(selector_like(), st.text(max_size=30)), st.sampled_from(["utf-8", "utf-16", "codepoint"]))
+def test_any_selector_on_the_command_line_is_one_documented_object(ws: Path, selector: str, indexing: str) -> None:
+    if selector.startswith("-"):
+        selector = "./" + selector  # an option, not a selector: click's usage error, tested elsewhere
+    code, out = lanser("--json", "-w", str(ws), "--index-io", indexing, "locate", selector)
+    one_object(code, out)
 
 
 # --------------------------------------------------------------------------
