@@ -31,6 +31,8 @@ WEIGHTS = {"ast": 0.5, "module": 0.2, "token": 0.2, "prox": 0.1}
 #: Candidates below this score are evidence, not answers.
 THRESHOLD = 0.75
 TOP_K = 5
+#: Characters of an anchor snippet, and of its ``?ctx=``, that fuzzy matching uses (exact search: all).
+FUZZY_MAX = 512
 _AST_KINDS = {
     "class": {"class"}, "def": {"function", "method", "property"}, "function": {"function", "prototype"},
     "method": {"method", "property"}, "struct": {"struct"}, "union": {"union"}, "enum": {"enum"},
@@ -370,6 +372,10 @@ def _anchor_candidates(rel: str, text: str, spec: AnchorSpec, module_score: floa
                           _pos(line_starts, off),
                           {"ast": 1.0, "module": module_score, "token": 1.0, "prox": 1.0}, via="exact")
                 for off in starts]
+    # Fuzzy matching fingerprints a window at every line: its cost is lines x width, so the width
+    # a selector can ask for is bounded (a hostile `?ctx=1000000` cost 18 s on 1,000 lines).
+    # A longer snippet is matched fuzzily on its first FUZZY_MAX characters.
+    snippet = snippet[:FUZZY_MAX]
     want_fp = anchors.fingerprints(snippet)
     want_tok = anchors.tokens(snippet)
     # The snippet's rarest identifier in this file (usually the name it
@@ -381,7 +387,7 @@ def _anchor_candidates(rel: str, text: str, spec: AnchorSpec, module_score: floa
     present = [t for t in idents if counts[t]]
     rare = min(present, key=lambda t: (counts[t], t)) if present else None
     # Room for text inserted inside the anchor since it was taken.
-    width = len(snippet) + len(snippet) // 2 + (spec.ctx or 0)
+    width = len(snippet) + len(snippet) // 2 + min(spec.ctx or 0, FUZZY_MAX)
     lines = split_lines(text)
     cands = []
     for i, start in enumerate(line_starts[: len(lines)]):

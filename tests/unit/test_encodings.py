@@ -101,3 +101,20 @@ def test_symbols_in_files_with_lone_crs_resolve_and_mint(tmp_path: Path, raw: by
         assert again.start == target.start, kind
         if kind != "anchor":  # an anchor points at its text's start, a symbol at the name
             assert again.point == target.point, kind
+
+
+def test_a_hostile_anchor_context_cannot_make_fuzzy_search_quadratic(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`?ctx=1000000` (or a huge snippet) made each line's fuzzy window the rest of the file: 18 s
+    on 1,000 lines. The work is bounded by lines x FUZZY_MAX (counted, not timed)."""
+    from lanser.selectors import anchors, structural
+    from lanser.selectors.spec import AnchorSpec
+
+    seen: list[int] = []
+    real = anchors.fingerprints
+    monkeypatch.setattr(anchors, "fingerprints", lambda text, *a: seen.append(len(text)) or real(text, *a))
+    text = "\n".join(f"def f{i}(a, b):\n    return a + b + {i}" for i in range(200))
+    for spec in (AnchorSpec(path="a.py", snippet="def zz(a, b):", ctx=10**9),
+                 AnchorSpec(path="a.py", snippet="def zz(" + "x" * 50_000)):
+        seen.clear()
+        structural._anchor_candidates("a.py", text, spec, 1.0)
+        assert max(seen) <= 3 * structural.FUZZY_MAX
