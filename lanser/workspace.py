@@ -250,12 +250,9 @@ class Workspace:
         returned is of the database with the workspace root abstracted,
         identical wherever the repository is checked out.
         """
-        entries = json.loads(cdb.read_text())
-        base = cdb.parent
-        for entry in entries:
-            directory = Path(entry.get("directory", "."))
-            if not directory.is_absolute():
-                entry["directory"] = str((base / directory).resolve())
+        from lanser.compdb import entries as jailed_entries
+
+        entries = jailed_entries(self, cdb)  # hostile input: read in the jail, entries outside dropped
         key = hashlib.sha256(str(cdb).encode()).hexdigest()[:16]
         out_dir = cache_dir() / "clangd" / key
         out_dir.mkdir(parents=True, exist_ok=True)
