@@ -228,3 +228,33 @@ def test_a_planted_version_copy_is_not_mapped_through(tmp_path: Path, run_json) 
     code, out = run_json("-w", str(ws), "locate", f"m.py@L2:C5?v={fake[:12]}")
     assert code == 3, out
     assert out["error"]["details"]["reason"] == "unknown-version"
+
+
+@pytest.mark.parametrize("database", ['{"not": "a list"}', "[1, 2", "\xff", '[{"file": 1}]'])
+def test_a_malformed_compilation_database_is_ignored(tmp_path: Path, run_json, database: str) -> None:
+    """Regression: a compile_commands.json that is not a list of entries was E/INTERNAL."""
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "a.c").write_text("int f(void) { return 1; }\n")
+    (ws / "compile_commands.json").write_bytes(database.encode("latin-1"))
+    code, out = run_json("-w", str(ws), "hover", "a.c@L1:C5")
+    assert code == 0, out
+
+
+def test_clangd_never_indexes_a_host_file_a_database_names(tmp_path: Path, run_json) -> None:
+    """A repository's compile_commands.json naming a file outside the workspace had clangd's
+    background index parse it, and workspace symbols then answered from the host file."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.c").write_text("int host_only_secret_fn(void) { return 42; }\n")
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "a.c").write_text("int f(void) { return 1; }\n")
+    (ws / "compile_commands.json").write_text(json.dumps([
+        {"directory": str(ws), "file": "a.c", "arguments": ["cc", "-c", "a.c"]},
+        {"directory": str(outside), "file": "secret.c", "arguments": ["cc", "-c", "secret.c"]},
+    ]))
+    code, out = run_json("-w", str(ws), "symbols", "--query", "host_only_secret")
+    assert "host_only_secret_fn" not in json.dumps(out), out
+    code, out = run_json("-w", str(ws), "symbols", "--query", "f")
+    assert code == 0, out
