@@ -136,7 +136,8 @@ def parse_sanitizers(text: str) -> list[dict[str, Any]]:
     def add(tool: str, kind: str, frames: list[tuple[str, str]], summary: str, body: str,
             extra: dict[str, Any] | None = None) -> None:
         own = _project_frame(frames)
-        key = (tool, kind, own[0] if own else (frames[0][0] if frames else "?"))
+        # No frame of the project's (a stack the unwinder cut inside libc): "?", never the interceptor.
+        key = (tool, kind, own[0] if own else "?")
         if key in found:
             return
         found[key] = {"tool": tool, "kind": kind, "frame": key[2], "location": own[1] if own else "",
@@ -144,6 +145,8 @@ def parse_sanitizers(text: str) -> list[dict[str, Any]]:
 
     for m in _ASAN.finditer(text):
         tool, kind = m.group(1) + "Sanitizer", m.group(2)
+        if tool == "LeakSanitizer" and kind == "detected":
+            kind = "detected-memory-leaks"  # "ERROR: LeakSanitizer: detected memory leaks"
         line_start = text.rfind("\n", 0, m.start()) + 1
         body = _section(text, line_start)
         summary = text[m.start():text.find("\n", m.start())].strip() if "\n" in text[m.start():] else text[m.start():]
@@ -262,7 +265,8 @@ def grade(stages: dict[str, dict[str, Any]], oracles: dict[str, Any],
     elif reports:
         verdict["outcome"] = "sanitizer_error"
         first = reports[0]
-        verdict["reason"] = f"{first['tool']}: {first['kind']} in {first['frame']}" + (
+        where = f"in {first['frame']}" if first["frame"] != "?" else "(no frame of the project's code in its stack)"
+        verdict["reason"] = f"{first['tool']}: {first['kind']} {where}" + (
             f" ({len(reports) - 1} more reports)" if len(reports) > 1 else "")
     elif san_failed_silently:
         verdict["outcome"] = "sanitizer_error"

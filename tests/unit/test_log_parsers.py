@@ -222,7 +222,18 @@ def test_sanitizer_reports_name_the_projects_frame_and_keep_stacks() -> None:
     assert overflow["allocated"][1:] == ["grow /work/src/strbuf.c:22", "sb_append /work/src/strbuf.c:34"]
     assert "0 bytes to the right of 8-byte region" in overflow["text"]
     (leak,) = parse_sanitizers(LSAN)
-    assert (leak["tool"], leak["frame"]) == ("LeakSanitizer", "json_object_new")
+    assert (leak["tool"], leak["kind"], leak["frame"]) == ("LeakSanitizer", "detected-memory-leaks",
+                                                           "json_object_new")
+    # A stack the unwinder cut inside libc (json-c's sprintbuf through vasprintf): no frame of the
+    # project's, and the interceptor is not named instead.
+    cut = LSAN.replace("    #1 0x56412c0d0a1e in json_object_new /work/json_object.c:240\n"
+                       "    #2 0x56412c0d0f90 in main /work/tests/test1.c:12\n",
+                       "    #1 0x7f0c78cc03e1  (/lib/x86_64-linux-gnu/libc.so.6+0x7e3e1)\n")
+    (leak,) = parse_sanitizers(cut)
+    assert leak["frame"] == "?" and leak["stack"][0].startswith("__interceptor_malloc")
+    v = grade({"build": {"exit_code": 0, "output": ""}, "test": {"exit_code": 0, "output": "PASS: a\n"},
+               "sanitize": {"exit_code": 1, "output": cut}}, {"fail_to_pass": ["a"]})
+    assert v["reason"] == ("LeakSanitizer: detected-memory-leaks (no frame of the project's code in its stack)")
 
 
 def test_exit_statuses_count_and_an_unread_log_is_the_tasks_error() -> None:
