@@ -83,6 +83,11 @@ class Scope:
         return True
 
     @property
+    def watched(self) -> bool:
+        """Whether a task of the request is still running (a cancellation then stops it)."""
+        return bool(self._tasks)
+
+    @property
     def deferred(self) -> bool:
         """A cancellation came after the commit point and waits for the answer to be delivered."""
         return self._deferred

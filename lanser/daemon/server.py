@@ -16,6 +16,7 @@ import json
 import os
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,8 @@ class Daemon:
         self._stop = asyncio.Event()
         #: Records of mutating requests, outside the workspace (lanser.daemon.outcomes).
         self.outcomes = Outcomes(self.orch.root)
+        #: Requests cancelled by their client (a cancel message, or the client gone).
+        self.cancelled = 0
         #: Mutating requests being answered, by id.
         self.inflight: dict[str, asyncio.Future[Rendered]] = {}
 
@@ -102,7 +105,7 @@ class Daemon:
             recorded = request_id is not None or (message.get("op") == "batch" and bool(message.get("ids")))
             scope = Scope(request_id=request_id, log=self.outcomes if recorded else None)
             CURRENT.set(scope)  # this task's context: the request's tasks inherit it
-            watcher = asyncio.ensure_future(_watch(reader, scope))
+            watcher = asyncio.ensure_future(_watch(reader, scope, self._count_cancelled))
             async with contextlib.aclosing(self._handle(message, scope)) as replies:
                 async for reply in replies:
                     # Bundles arrive rendered (a cache hit is sent as stored); other replies are data.
@@ -121,6 +124,9 @@ class Daemon:
             self.active -= 1
             self.last = time.monotonic()
             writer.close()
+
+    def _count_cancelled(self) -> None:
+        self.cancelled += 1
 
     async def _handle(self, message: dict[str, Any], scope: Scope):  # type: ignore[no-untyped-def]
         op = message.get("op")
@@ -221,13 +227,15 @@ class Daemon:
             "idleTimeoutS": self.idle,
             "requests": self.requests,
             "active": self.active,
+            "cancelled": self.cancelled,
             "cache": {"hits": cache.hits, "misses": cache.misses} if cache else None,
             "servers": sessions,
         }
 
 
-async def _watch(reader: asyncio.StreamReader, scope: Scope) -> None:
-    """Cancel ``scope`` when the client sends ``{"op": "cancel"}`` or goes away."""
+async def _watch(reader: asyncio.StreamReader, scope: Scope, cancelled: Callable[[], None]) -> None:
+    """Cancel ``scope`` when the client sends ``{"op": "cancel"}`` or goes away; ``cancelled()``
+    when that cancelled a request."""
     while True:
         try:
             line = await reader.readline()
@@ -240,7 +248,8 @@ async def _watch(reader: asyncio.StreamReader, scope: Scope) -> None:
                 break
         except (ValueError, AttributeError):
             continue
-    scope.cancel()
+    if scope.cancel() and scope.watched:
+        cancelled()
 
 
 async def _cancelled_as_bundle(task: asyncio.Future[Rendered], raw: Any) -> Rendered:

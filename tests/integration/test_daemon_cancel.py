@@ -200,6 +200,28 @@ def test_interrupt_after_the_commit_point_reports_the_commit(repo: Path, env, co
     assert sorted(p for p in after if after[p] != before[p]) == list(RENAMED)
 
 
+def test_a_killed_client_cancels_its_request_in_the_daemon(repo: Path, env, control: Path, stop_daemon) -> None:
+    """Issue 17 finding 4: the daemon must notice that its client is gone.  A client killed mid-rename
+    (SIGKILL: no chance to send a cancellation) leaves nothing written once the server answers."""
+    from lanser.daemon import client
+
+    before = snapshot(repo)
+    proc = start(env, repo, "--timeout", "600", *RENAME)  # the held rename must not time out instead
+    stop_daemon.append(proc)
+    wait_for(control / "held", proc)
+    sock = daemon_socket(repo)
+    proc.kill()
+    proc.communicate()
+    end = time.monotonic() + 300  # a hang guard, not a timing assumption: the daemon has to notice
+    while client.call(sock, {"op": "status"})["cancelled"] < 1:
+        assert time.monotonic() < end, "the daemon never noticed its client was gone"
+        time.sleep(0.02)
+    (control / "release").write_text("")
+    refs = client.call(sock, {"op": "run", "request": {"cmd": "references", "selector": "py://pkg.shapes#total_area"}})
+    assert refs["status"] == "ok" and refs["facts"]["total"] == 5, refs
+    assert snapshot(repo) == before
+
+
 # -- finding 5: the daemon dies mid-request --------------------------------
 
 
