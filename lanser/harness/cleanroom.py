@@ -28,7 +28,7 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from pathlib import Path
@@ -196,9 +196,19 @@ def _text(data: bytes) -> str | None:
         return None
 
 
-def collect(work: Path, fresh: Path, protected: tuple[str, ...], generated: tuple[str, ...] = ()) -> Collected:
-    """The agent's changes in ``work`` against ``fresh`` (the tree it started from, made again)."""
+def collect(work: Path, fresh: Path, protected: tuple[str, ...], generated: tuple[str, ...] = (),
+            tracked: frozenset[str] | None = None,
+            ignored: Callable[[list[str]], set[str]] | None = None) -> Collected:
+    """The agent's changes in ``work`` against ``fresh`` (the tree it started from, made again).
+
+    ``tracked``: the paths of the start commit (listed by the harness before the agent acted);
+    a file of the fresh tree not among them is a build output of the layer (a kernel's
+    ``.kunit/``), never the agent's source.  ``ignored(paths)``: those of the new files the
+    project's own ``.gitignore`` files (in the fresh tree) ignore: build outputs too."""
     from lanser.harness.worktree import IGNORED
+
+    def output_of_layer(rel: str) -> bool:
+        return _generated(rel, generated) or (tracked is not None and rel in fresh_entries and rel not in tracked)
 
     guard = compile_globs(protected)
     outputs = compile_globs([*OUTPUT_PATTERNS, *(g.rstrip("/") + ("/**" if g.endswith("/") else "")
@@ -212,8 +222,8 @@ def collect(work: Path, fresh: Path, protected: tuple[str, ...], generated: tupl
         if before is None and (_generated(rel, generated) or _matches(outputs, rel)):
             out.drop(rel, "build output")
             continue
-        if before is not None and _generated(rel, generated):
-            continue  # the setup's outputs, rebuilt by the agent's make: never the agent's source
+        if before is not None and output_of_layer(rel):
+            continue  # the layer's outputs, rebuilt by the agent's make: never the agent's source
         if before is not None and stat.S_ISREG(st.st_mode) and stat.S_ISREG(before.st_mode) and (
                 st.st_size, st.st_mtime_ns, st.st_mode & 0o111) == (
                 before.st_size, before.st_mtime_ns, before.st_mode & 0o111):
@@ -245,7 +255,7 @@ def collect(work: Path, fresh: Path, protected: tuple[str, ...], generated: tupl
             if before is None or (before.st_mode & 0o100) != (st.st_mode & 0o100):
                 out.modes[rel] = mode
     for rel, before in sorted(fresh_entries.items()):
-        if rel in seen or _generated(rel, generated):
+        if rel in seen or output_of_layer(rel):
             continue
         if _matches(guard, rel):
             out.drop(rel, "protected")
@@ -257,6 +267,11 @@ def collect(work: Path, fresh: Path, protected: tuple[str, ...], generated: tupl
                 out.drop(rel, "deletes a binary file")
             else:
                 out.files[rel] = None
+    created = [rel for rel, data in out.files.items() if data is not None and rel not in fresh_entries]
+    for rel in sorted(ignored(created) if ignored and created else ()):
+        out.drop(rel, "build output")
+        out.files.pop(rel, None)
+        out.modes.pop(rel, None)
     pieces = []
     for rel, new in sorted(out.files.items()):
         piece = unified_diff(rel, _read_text(fresh, rel), _decoded(new), out.modes.get(rel), _mode_of(fresh, rel))

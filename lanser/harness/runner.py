@@ -102,6 +102,7 @@ class TaskEnv:
         self.orch: Any = None
         self.collected: cleanroom.Collected | None = None
         self._git_config = b""
+        self._tracked: frozenset[str] | None = None
         self.steps: list[dict[str, Any]] = []
         self.total = 0.0
         self.done = False
@@ -133,6 +134,8 @@ class TaskEnv:
         worktree.git(self.work, "add", "-A")
         worktree.git(self.work, "commit", "-qm", "start")
         self._git_config = (self.work / ".git" / "config").read_bytes()
+        # What the start commit holds, listed before the agent acts: the rest of the layer is output.
+        self._tracked = frozenset(p for p in worktree.git(self.work, "ls-files", "-z").split("\0") if p)
         harden_git_env()  # before lanser first runs git in the work area
         self.orch = Orchestrator(self.work, timeout=120.0, cache=False)
         self.steps, self.total, self.done = [], 0.0, False
@@ -198,13 +201,15 @@ class TaskEnv:
         assert self.project is not None, "reset() first"
         fresh = self.taskdir / _GRADE_TREES["build"]  # built in place; the sanitizer's copy is taken first
         started = time.monotonic()
-        for name in ("fresh", *set(_GRADE_TREES.values())):
+        for name in ("ignore-check", *set(_GRADE_TREES.values())):
             shutil.rmtree(self.taskdir / name, ignore_errors=True)
         try:
             worktree.copy_tree(self.project.path, fresh, exclude=(".git", ".lanser", ".cache"))
             if self.task.start_patch:
                 cleanroom.apply_start_patch(fresh, self.task.start_patch)
-            collected = cleanroom.collect(self.work, fresh, self.task.protected_globs, self.project.generated)
+            collected = cleanroom.collect(
+                self.work, fresh, self.task.protected_globs, self.project.generated, tracked=self._tracked,
+                ignored=lambda paths: worktree.ignored_paths(fresh, self.taskdir / "ignore-check", paths))
             cleanroom.apply(fresh, collected)
         except OSError as exc:
             raise InfrastructureError(f"cannot make the graded tree: {exc}", stage="grade") from exc

@@ -26,7 +26,7 @@ from lanser.harness.errors import InfrastructureError
 from lanser.harness.sandbox import WORK_MOUNT
 
 __all__ = ["GIT_CONFIG", "IGNORED", "blob_id", "copy_tree", "databases", "exclude_pattern", "forget_blobs", "git",
-           "index_tree", "init_repo", "portable_compile_commands"]
+           "ignored_paths", "index_tree", "init_repo", "portable_compile_commands"]
 
 CONTAINER_ROOT = WORK_MOUNT
 
@@ -156,7 +156,21 @@ _GIT_SAFE = ("-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null", "-c
              "-c", "commit.gpgsign=false")
 
 
-def git(cwd: Path, *args: str, stdin: str | None = None) -> str:
+def ignored_paths(tree: Path, scratch: Path, paths: list[str]) -> set[str]:
+    """Those of ``paths`` (relative to ``tree``) that the ``.gitignore`` files in ``tree`` ignore,
+    asked of a repository the harness makes in ``scratch`` (``tree`` is harness-made: a fresh
+    copy of the layer, never the agent's work area)."""
+    if not paths:
+        return set()
+    if not (scratch / ".git").is_dir():
+        scratch.mkdir(parents=True, exist_ok=True)
+        git(scratch, "init", "-q")
+    out = git(scratch, f"--git-dir={scratch / '.git'}", f"--work-tree={tree}", "check-ignore", "--no-index", "-z",
+              "--stdin", stdin="\0".join(paths) + "\0", ok=(0, 1))
+    return {p for p in out.split("\0") if p}
+
+
+def git(cwd: Path, *args: str, stdin: str | None = None, ok: tuple[int, ...] = (0,)) -> str:
     """git as the harness runs it, only on trees it made and before any agent acted there:
     no user or system configuration, no inherited ``GIT_*`` variable, nothing executable from
     the repository's config, ``safe.directory`` scoped to this one directory (the sandbox
@@ -169,7 +183,7 @@ def git(cwd: Path, *args: str, stdin: str | None = None) -> str:
                               env=env, input=stdin, capture_output=True, text=True, check=False)
     except OSError as exc:
         raise InfrastructureError(f"cannot run git: {exc}", stage="setup") from exc
-    if proc.returncode != 0:
+    if proc.returncode not in ok:
         raise InfrastructureError(f"git {args[0]} in {cwd} exited with {proc.returncode}", stage="setup",
                                   log_tail=proc.stderr[-2000:])
     return proc.stdout

@@ -281,3 +281,26 @@ def test_a_directory_replaced_by_a_file_is_graded(tmp_path: Path) -> None:
     cleanroom.apply(fresh, got)
     assert (fresh / "src" / "d").read_text() == "now a file\n"
     assert (fresh / "src" / "gone.c" / "y.c").read_text() == "int y;\n"
+
+
+def test_outputs_of_the_layer_and_ignored_new_files_are_not_the_agents(tmp_path: Path) -> None:
+    """A layer without a setup can hold its build directory (the kernel's ``.kunit/``): files the
+    start commit does not track are outputs, and new files the project's .gitignore ignores too."""
+    from lanser.harness.worktree import ignored_paths
+
+    fresh, work = _trees(tmp_path)
+    for tree in (fresh, work):
+        (tree / ".kunit").mkdir()
+        (tree / ".kunit" / ".config").write_text("CONFIG_KUNIT=y\n")
+        (tree / ".gitignore").write_text("/out/\n*.result\n")
+    (work / ".kunit" / ".config").write_text("CONFIG_KUNIT=y\nCONFIG_X=y\n")
+    (work / "out").mkdir()
+    (work / "out" / "log.txt").write_text("built\n")
+    (work / "src" / "t.result").write_text("ok\n")
+    (work / "src" / "new.c").write_text("int n;\n")
+    tracked = frozenset({"src/a.c", "src/gone.c", "tests/t.c", "Makefile", ".gitignore"})
+    got = cleanroom.collect(work, fresh, DEFAULT_PROTECTED, tracked=tracked,
+                            ignored=lambda paths: ignored_paths(fresh, tmp_path / "ignore-check", paths))
+    assert got.files == {"src/new.c": b"int n;\n"}
+    assert {d["path"]: d["why"] for d in got.dropped} == {"out/log.txt": "build output",
+                                                         "src/t.result": "build output"}
