@@ -98,6 +98,11 @@ def scan(language: str, path: str, data: bytes, name: str) -> list[Occurrence]:
         from lanser.syntax import python as grammar
     else:
         from lanser.syntax import c as grammar  # type: ignore[no-redef]
+    from lanser.syntax import syntax_bytes
+    from lanser.text import document_bytes
+
+    # Rows and columns as the servers count them: after a BOM, with a lone CR as a line break.
+    data = syntax_bytes(document_bytes(data))
     tree = grammar.parse(data)
     lines = data.split(b"\n")
     word = re.compile(rb"(?<![A-Za-z0-9_\x80-\xff])" + re.escape(raw) + rb"(?![A-Za-z0-9_\x80-\xff])")
