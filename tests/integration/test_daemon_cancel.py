@@ -200,6 +200,35 @@ def test_interrupt_after_the_commit_point_reports_the_commit(repo: Path, env, co
     assert sorted(p for p in after if after[p] != before[p]) == list(RENAMED)
 
 
+def test_interrupted_batch_runs_nothing_more(repo: Path, env, control: Path, stop_daemon) -> None:
+    """Issue 17 finding 4, through ``lanser batch``: Ctrl-C while a batch's edit line is at the server
+    cancels that line and runs none after it; every line still gets its bundle, nothing is written."""
+    before = snapshot(repo)
+    lines = [{"cmd": "hover", "selector": "pkg/shapes.py@L38:C5"},
+             {"cmd": "rename", "selector": "py://pkg.shapes#total_area", "args": {"newName": "sum_areas", "apply": True}},
+             {"cmd": "check", "args": {"patch": PATCH, "apply": True, "allowDirty": True}}]
+    queries = control.parent / "queries.jsonl"
+    queries.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    proc = subprocess.Popen([sys.executable, "-c", ENTRY, "-w", str(repo), "batch", str(queries)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stop_daemon.append(proc)
+    wait_for(control / "held", proc)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=300)
+    bundles = [json.loads(line) for line in out.splitlines()]
+    assert [b["status"] for b in bundles] == ["ok", "error", "error"], err
+    assert [b["error"]["code"] for b in bundles[1:]] == ["E/REQUEST_CANCELLED"] * 2
+    assert proc.returncode == 73
+    assert snapshot(repo) == before
+    from lanser.daemon import client
+
+    (control / "release").write_text("")  # the server answers the abandoned rename; then ask behind it
+    refs = client.call(daemon_socket(repo), {"op": "run", "request": {
+        "cmd": "references", "selector": "py://pkg.shapes#total_area"}})
+    assert refs["status"] == "ok" and refs["facts"]["total"] == 5, refs
+    assert snapshot(repo) == before
+
+
 def test_a_killed_client_cancels_its_request_in_the_daemon(repo: Path, env, control: Path, stop_daemon) -> None:
     """Issue 17 finding 4: the daemon must notice that its client is gone.  A client killed mid-rename
     (SIGKILL: no chance to send a cancellation) leaves nothing written once the server answers."""
