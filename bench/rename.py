@@ -83,6 +83,7 @@ RESULTS = ROOT / "bench" / "results"
 SUFFIX = "_renamed"
 #: What the bench venv holds besides the standard library (rope: the version in lanser's .venv).
 VENV_PINS = ("pytest==8.3.5", "hypothesis==6.170.17")
+ROPE_VERSION = "1.15.0"
 PTH_NAME = "lanser_bench_project.pth"
 KINDS = ("class", "function", "method", "property", "variable")
 GIT_ID = ["-c", "user.email=bench@lanser.invalid", "-c", "user.name=lanser-bench", "-c", "commit.gpgsign=false"]
@@ -145,9 +146,13 @@ def venv_python() -> Path:
 
 def ensure_venv() -> Path:
     """The bench venv: pinned pytest, hypothesis and rope (the version lanser's .venv has)."""
-    from importlib.metadata import version
+    from importlib.metadata import PackageNotFoundError, version
 
-    pins = (*VENV_PINS, f"rope=={version('rope')}")
+    try:
+        rope = version("rope")
+    except PackageNotFoundError:  # lanser's .venv need not have rope: the bench pins its own
+        rope = ROPE_VERSION
+    pins = (*VENV_PINS, f"rope=={rope}")
     stamp = VENV / "lanser-bench-pins.txt"
     if stamp.is_file() and stamp.read_text() == "\n".join(pins) and venv_python().is_file():
         return venv_python()

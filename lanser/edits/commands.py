@@ -130,7 +130,7 @@ class MutationCommands:
                     edit_data, ref_data = await self._rename_family(family, new_name, edit_data, ref_data, bundle)
                     bundle.edits = {"overrides": [f"{m.path}#{m.cls}.{m.name}" for m in family]}
                     family = []
-            verdict, server_of = self._judge(scans, edit_data, defs, symbol, encoding)
+            verdict, server_of = self._judge(scans, edit_data, defs, symbol, encoding, old_name)
             branch: list[Occurrence] = []
             if target.language in ("c", "cpp") and old_name and verdict.unexplained:
                 branch = self._branch_occurrences(verdict, server_of, scans, symbol, edit_data, old_name)
@@ -333,7 +333,7 @@ class MutationCommands:
         return out
 
     def _judge(self, scans: dict[str, tuple[list[Occurrence], list[str]]], edit: dict[str, Any],
-               defs: dict[Any, list[Any]], symbol: list[Any], encoding: str
+               defs: dict[Any, list[Any]], symbol: list[Any], encoding: str, name: str | None
                ) -> tuple[Verdict, dict[tuple[str, int, int], Occurrence]]:
         """The completeness verdict, positions in the server's encoding; and the way back to code points."""
         from lanser.text import from_lsp_encoding
@@ -356,8 +356,33 @@ class MutationCommands:
                 rel = "<outside>" + uri_path(loc[0])
             return rel, loc[1], loc[2]
 
+        written = {o.where for o in occurrences if o.kind in ("code", "macro")}
+        cache: dict[str, list[str] | None] = {}
+
+        def names_it(loc: Any) -> bool:
+            # A definition explains an occurrence only if the old name is what it defines: a
+            # module named so, or a declaration with the name written there.  basedpyright answers
+            # `mod.obj.old` on a dynamic attribute with `dir` or a `__getattr__`, which is no answer.
+            if not name:
+                return True
+            rel, line, col = where(loc)
+            path = uri_path(loc[0])
+            stem = path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+            if (line, col) == (0, 0) and (stem == name or (stem == "__init__" and path.rsplit("/", 2)[-2] == name)):
+                return True
+            if not rel.startswith("<outside>") and rel in scans:
+                return (rel, line, col) in written
+            lines = cache.get(path)
+            if path not in cache:
+                lines = cache[path] = _library_lines(path)
+            if not lines or line >= len(lines):
+                return False
+            cp = convert_column(lines[line], col, enc, "codepoint", strict=False)
+            return lines[line][cp:cp + len(name)] == name and not lines[line][cp + len(name):cp + len(name) + 1] \
+                .isidentifier()
+
         edited = _edit_starts(edit, self._rel_of_uri)
-        definitions = {k: [where(d) for d in v] for k, v in defs.items()}
+        definitions = {k: [where(d) for d in v if names_it(d)] for k, v in defs.items()}
         return judge(occurrences, edited, definitions, {where(d) for d in symbol}), server_of
 
     async def _override_family(self, edit: dict[str, Any], bundle: Bundle) -> tuple[list[Method], list[dict[str, Any]]]:
@@ -667,6 +692,19 @@ _MAX_RESOLVE = 3000
 
 #: Largest library file read to see whether a base class outside the project defines a member.
 _MAX_LIBRARY_FILE = 4 << 20
+
+
+def _library_lines(path: str) -> list[str] | None:
+    """The lines of a source file a definition landed in (a library's), or None if it is no such file."""
+    p = Path(path)
+    if p.suffix not in (".py", ".pyi", ".c", ".h", ".cc", ".cpp", ".hh", ".hpp"):
+        return None
+    try:
+        if not p.is_file() or p.stat().st_size > _MAX_LIBRARY_FILE:
+            return None
+        return p.read_bytes().decode("utf-8", "replace").split("\n")
+    except OSError:
+        return None
 
 
 def _external_member(path: str, line: int, names: set[str]) -> str | None:

@@ -427,3 +427,18 @@ def test_token_pasting_macro_use_is_refused(tmp_path: Path, run_json) -> None:
     code, b = run_json("-w", str(ws), "rename", "c://lib.c#old_fn", "new_fn", "--apply")
     assert code == 70, b
     assert ["main.c", 2, 40] in [m[:3] for m in b["error"]["details"]["missing"]]
+
+
+def test_a_definition_that_is_not_the_name_explains_nothing(tmp_path: Path, run_json) -> None:
+    """Rename bench (six 1.16.0): `dir(six.moves.urllib.robotparser)` reaches the attribute through a module
+    object's `__getattr__`; basedpyright's definition there answered `dir` (builtins.pyi), which was taken for
+    "another symbol", and renaming `Module_six_moves_urllib.robotparser` came out complete with tests red."""
+    ws = make_repo(tmp_path / "ws", {
+        "lib.py": ("import types\n\n\nclass Urllib(types.ModuleType):\n    robotparser = 1\n\n\n"
+                   "class Moves(types.ModuleType):\n    pass\n\n\nmoves = Moves('moves')\n"
+                   "setattr(moves, 'urllib', Urllib('urllib'))\n"),
+        "test_lib.py": "import lib\n\n\ndef test() -> None:\n    assert dir(lib.moves.urllib.robotparser)\n",
+    })
+    code, b = run_json("-w", str(ws), "rename", "lib.py@L5:C5", "robots")
+    assert code == 70, b
+    assert [u["selector"] for u in b["error"]["details"]["unexplained"]] == ["test_lib.py@L5:C33"]
