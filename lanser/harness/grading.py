@@ -187,8 +187,8 @@ def grade(stages: dict[str, dict[str, Any]], oracles: dict[str, Any],
     """The verdict of one task from its stage records (``exit_code``, ``output``,
     ``timed_out``, ``infra_error``, and ``files``: result files by path), its oracles,
     the sanitizer reports the project had before the agent (never blamed on it), the
-    task's ``test_log`` declaration and what the clean room dropped of the agent's changes
-    (``dropped``; by default the ``clean_room`` stage's record)."""
+    task's ``test_log`` declaration (by default the one the test stage's record keeps) and what
+    the clean room dropped of the agent's changes (by default the ``clean_room`` stage's record)."""
     room = stages.get("clean_room") or {}
     if dropped is None:
         dropped, dropped_more = room.get("dropped") or [], int(room.get("dropped_more") or 0)
@@ -210,8 +210,8 @@ def grade(stages: dict[str, dict[str, Any]], oracles: dict[str, Any],
                              else f"the build exited with {build.get('exit_code')}")
         evidence["build_tail"] = _tail(build.get("output", ""))
         return verdict
-    declared = test_log or {}
     test = stages.get("test", {})
+    declared = test_log if test_log is not None else (test.get("test_log") or {})
     files = test.get("files") or {}
     texts = [files[k] for k in sorted(files)] if declared.get("files") else [test.get("output", "")]
     patterns = {"pass": declared.get("pass_re"), "fail": declared.get("fail_re"), "skip": declared.get("skip_re")}

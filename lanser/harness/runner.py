@@ -238,13 +238,14 @@ class TaskEnv:
             except InfrastructureError as exc:
                 stages[name] = {"infra_error": str(exc)}
                 break
-            if name == "test" and self.task.test_log.files:
-                stages[name]["files"] = grading.read_result_files(tree, self.task.test_log.files)
+            if name == "test":  # how the log is read, kept with it: a verdict re-grades from its stages alone
+                stages[name]["test_log"] = self.task.test_log.model_dump(mode="json", exclude_defaults=True)
+                if self.task.test_log.files:
+                    stages[name]["files"] = grading.read_result_files(tree, self.task.test_log.files)
             if name == "build" and res.exit_code != 0:
                 break
         oracles = self.task.oracles.model_dump(mode="json")
-        verdict = grading.grade(stages, oracles, baseline_sanitizer=oracles["known_sanitizer_reports"],
-                                test_log=self.task.test_log.model_dump(mode="json"))
+        verdict = grading.grade(stages, oracles, baseline_sanitizer=oracles["known_sanitizer_reports"])
         return verdict, stages, collected.patch
 
     def environment(self, image_id: str | None = None) -> dict[str, Any]:
