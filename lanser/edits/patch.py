@@ -89,19 +89,38 @@ def parse_patch(text: str, read: Callable[[str], bytes | None]) -> ChangeSet:
 
 
 def _apply_hunks(text: str, hunks: list[tuple[int, list[str]]], path: str) -> str:
+    """Apply ``hunks`` to ``text`` (without its BOM): context lines are kept as the file has
+    them, added lines take the file's line ends (a patch read with universal newlines, or
+    written on another system, must not turn a CRLF file's lines into LF ones)."""
     src = re.findall(r"[^\n]*\n|[^\n]+$", text)
+    crlf = text.count("\r\n")
+    newline = "\r\n" if crlf and crlf >= text.count("\n") - crlf else "\n"
     out: list[str] = []
     pos = 0  # index into src of the first line not yet copied
     for n, (start, body) in enumerate(hunks, 1):
         before = [ln[1:] for ln in body if ln[:1] in (" ", "-")]
-        after = [ln[1:] for ln in body if ln[:1] in (" ", "+")]
+        if start <= 1 and before:
+            # A diff of a file with a BOM (git's, lanser's own) shows it on line 1; the text here
+            # has none (the BOM is the file's encoding, kept as it was), so neither may the hunk.
+            before[0] = before[0].removeprefix("\ufeff")
         want = max(start - 1, 0) if before else start
         at = _find(src, before, want, pos)
         if at is None:
             raise ApplyConflict(f"hunk {n} of {path} does not apply (its context is not in the file)",
                                 path=path, hunk=n, line=start)
         out.extend(src[pos:at])
-        out.extend(after)
+        k = at
+        for ln in body:
+            if ln[:1] == " ":
+                out.append(src[k])
+                k += 1
+            elif ln[:1] == "-":
+                k += 1
+            else:
+                added = ln[1:].removeprefix("\ufeff") if not out else ln[1:]
+                if newline == "\r\n" and added.endswith("\n") and not added.endswith("\r\n"):
+                    added = added[:-1] + "\r\n"
+                out.append(added)
         pos = at + len(before)
     out.extend(src[pos:])
     return "".join(out)
