@@ -257,3 +257,28 @@ def test_clangd_never_indexes_a_host_file_a_database_names(tmp_path: Path, run_j
     assert "host_only_secret_fn" not in json.dumps(out), out
     code, out = run_json("-w", str(ws), "symbols", "--query", "f")
     assert code == 0, out
+
+
+def test_check_applies_git_diffs_of_bom_and_crlf_files_exactly(tmp_path: Path, run_json) -> None:
+    """`lanser check` with git's diff of a BOM + CRLF file: line 1 carries the BOM in the diff, so
+    the hunk did not apply (70); and a patch read with universal newlines turned CRLF lines to LF."""
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    git = ["git", "-c", "user.email=t@t", "-c", "user.name=t", "-c", "core.autocrlf=false"]
+    src = BOM + b"def bom():\r\n    return 1\r\n\r\n\r\nprint(bom())\r\n"
+    (ws / "a.py").write_bytes(src)
+    subprocess.run([*git, "init", "-q"], cwd=ws, check=True)
+    subprocess.run([*git, "add", "a.py"], cwd=ws, check=True)
+    subprocess.run([*git, "commit", "-qm", "init"], cwd=ws, check=True)
+    want = src.replace(b"bom", b"bom3").replace(b"return 1", b"return 3")
+    (ws / "a.py").write_bytes(want)
+    diff = subprocess.run([*git, "diff"], cwd=ws, check=True, capture_output=True).stdout
+    assert diff.count(b"\r\n") >= 2 and BOM in diff
+    (ws / "a.py").write_bytes(src)
+    for patch in (diff, diff.replace(b"\r\n", b"\n")):  # as git wrote it; as a text-mode reader sees it
+        path = tmp_path / "p.diff"
+        path.write_bytes(patch)
+        code, out = run_json("-w", str(ws), "check", str(path), "--apply")
+        assert code == 0, out
+        assert (ws / "a.py").read_bytes() == want
+        (ws / "a.py").write_bytes(src)
