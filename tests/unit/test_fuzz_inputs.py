@@ -182,6 +182,30 @@ def test_any_request_is_a_request_or_bad_request_and_hashable(raw: dict[str, Any
     canonical_json(request.model_dump(mode="json"))
 
 
+_PATCH_LINE = st.one_of(
+    st.sampled_from(["--- a/m.py", "+++ b/m.py", "--- /dev/null", "+++ /dev/null", "@@ -1 +1 @@", "@@ -1,2 +1,2 @@",
+                     "@@ -0,0 +1 @@", "-def f():", "+def g():", " def f():", "     return 1", "\\ No newline at end of file",
+                     "\ufeffdef f():", "+\ufeff", ""]),
+    st.text(max_size=12),
+)
+
+
+@FAST
+@given(st.lists(_PATCH_LINE, max_size=10), st.sampled_from(["\n", "\r\n"]),
+       st.sampled_from([b"def f():\n    return 1\n", b"\xef\xbb\xbfdef f():\r\n    return 1\r\n", b"caf\xe9\n", None]))
+def test_any_patch_is_a_change_set_or_a_documented_error(lines: list[str], newline: str, content: bytes | None) -> None:
+    """`lanser check` parses an agent's patch before anything else: nothing but a LanserError may come out."""
+    from lanser.edits.patch import parse_patch
+
+    try:
+        changes = parse_patch(newline.join(lines) + newline, lambda rel: content)
+    except LanserError as exc:
+        assert exc.exit_code in DOCUMENTED
+        return
+    for change in changes.changes:
+        assert change.new is None or isinstance(change.new, bytes)
+
+
 # --------------------------------------------------------------------------
 # Batch lines
 
