@@ -53,14 +53,25 @@ def valid_id(value: Any) -> str | None:
 class Outcomes:
     def __init__(self, workspace: Path) -> None:
         self.root = Path(os.path.realpath(workspace))
-        self.dir = paths.requests_dir(str(self.root))
-        self._prune()
+        self._dir: Path | None = None
+        try:
+            self._prune()
+        except OSError:
+            pass  # no state directory: the daemon still answers; an edit then says why it cannot record
+
+    @property
+    def dir(self) -> Path:
+        """The records' directory, made (and checked) on first use."""
+        if self._dir is None:
+            self._dir = paths.requests_dir(str(self.root))
+        return self._dir
 
     def committing(self, request_id: str, root: Path, files: list[tuple[str, str | None, str | None]]) -> None:
         try:
             self._write(request_id, {"state": "committing", "files": [list(f) for f in files]})
         except OSError as exc:  # never write what could not be recorded
-            raise FsPermissions(f"cannot record request {request_id} in {self.dir} ({exc}); nothing was written") \
+            where = self._dir or "lanser's state directory (set XDG_STATE_HOME to a private directory)"
+            raise FsPermissions(f"cannot record request {request_id} in {where} ({exc}); nothing was written") \
                 from exc
 
     def answered(self, request_id: str, text: str) -> None:
@@ -70,7 +81,10 @@ class Outcomes:
             _log.warning("cannot record the answer of request %s: %s", request_id, exc)
 
     def outcome(self, request_id: str) -> dict[str, Any]:
-        record = self._read(request_id)
+        try:
+            record = self._read(request_id)
+        except OSError as exc:
+            return {"state": "unknown", "why": f"the records cannot be read ({exc})"}
         if record is None:
             return {"state": "not-committed", "why": "the request never reached its commit point"}
         if record.get("state") == "answered" and isinstance(record.get("bundle"), str):
@@ -157,13 +171,10 @@ class Outcomes:
 
     def _prune(self) -> None:
         cutoff = time.time() - KEEP_SECONDS
-        try:
-            with os.scandir(self.dir) as entries:
-                for entry in entries:
-                    try:
-                        if entry.stat(follow_symlinks=False).st_mtime < cutoff:
-                            os.unlink(entry.path)
-                    except OSError:
-                        continue
-        except OSError:
-            pass
+        with os.scandir(self.dir) as entries:
+            for entry in entries:
+                try:
+                    if entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                        os.unlink(entry.path)
+                except OSError:
+                    continue

@@ -149,7 +149,9 @@ class Daemon:
             # "coded": each line is "<exit code> <bundle>", so that the client
             # need not parse a bundle to learn its exit code.
             coded = bool(options.get("coded"))
-            requests = message.get("requests") or []
+            requests = message.get("requests")
+            if not isinstance(requests, list):
+                requests = []
             self.requests += len(requests)
             ids = _batch_ids(message.get("ids"), len(requests))
             answered = 0

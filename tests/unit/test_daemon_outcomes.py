@@ -112,3 +112,16 @@ def test_request_ids_are_what_clients_draw() -> None:
     assert valid_id(RID) == RID
     for bad in (None, 1, "../x", RID.upper(), RID + "0", RID[:-1] + "/"):
         assert valid_id(bad) is None
+
+
+def test_without_a_state_directory_reads_go_on_and_writes_are_refused(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A daemon in a place with no usable state directory still starts (reads need none); an edit
+    through it is refused before anything is written, and an outcome is unknown, not guessed."""
+    (tmp_path / "state").write_text("a file where a directory should be")
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    (tmp_path / "ws").mkdir()
+    log = Outcomes(tmp_path / "ws")
+    with pytest.raises(FsPermissions, match="nothing was written"):
+        log.committing(RID, tmp_path / "ws", [])
+    assert log.outcome(RID)["state"] == "unknown"
