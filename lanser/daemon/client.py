@@ -266,6 +266,9 @@ class _Interrupts:
 
     def _cancel(self) -> None:
         if self._cancel_sent:
+            # Leaving now would leave the user not knowing whether an edit was written.
+            sys.stderr.write("lanser: still waiting for the daemon to confirm the cancellation\n")
+            sys.stderr.flush()
             return
         self._cancel_sent = True
         try:
