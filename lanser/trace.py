@@ -133,6 +133,8 @@ class TraceRecorder:
 #: Nesting a trace line may have: LSP messages are shallow; deeper is hostile (and would
 #: exhaust the recursion of whatever walks it next).
 MAX_TRACE_DEPTH = 200
+#: The longest per-request timeout a trace may ask its replay for (seconds; lanser's --timeout default is 30).
+MAX_REPLAY_TIMEOUT = 600
 #: What each event must carry to be replayed or listed: key -> type.
 _EVENT_SHAPES: dict[str, dict[str, type | tuple[type, ...]]] = {
     "header": {"workspace": dict},
@@ -194,8 +196,9 @@ def _malformed(event: Any) -> str | None:
         if not isinstance(interp, dict) or not isinstance(options, dict):
             return "header whose interpreter or options are not objects"
         timeout = options.get("timeout", 30.0)
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= 86400:
-            return "header whose options.timeout is not a number of seconds (0, 86400]"
+        # Replay waits this long where the trace has no answer: bounded, a trace must not stall it for a day.
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= MAX_REPLAY_TIMEOUT:
+            return f"header whose options.timeout is not a number of seconds in (0, {MAX_REPLAY_TIMEOUT}]"
     if event["event"] == "spawn":
         server = event["server"]
         for key, kind in _SERVER_SHAPE.items():
