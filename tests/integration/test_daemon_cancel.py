@@ -107,8 +107,9 @@ def daemon_pids(ws: Path) -> list[int]:
 
 
 def start(env: dict[str, str], repo: Path, *args: str) -> subprocess.Popen[str]:
+    # A process group of its own, as a shell gives a foreground job: the terminal's Ctrl-C goes to it.
     return subprocess.Popen([sys.executable, "-c", ENTRY, "--json", "-w", str(repo), *args], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, process_group=0)
 
 
 def run(env: dict[str, str], repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -173,6 +174,23 @@ def test_interrupt_mid_rename_cancels_and_writes_nothing(repo: Path, env, contro
         refs = client.call(daemon_socket(repo), {"op": "run", "request": {
             "cmd": "references", "selector": "py://pkg.shapes#total_area"}})
         assert refs["status"] == "ok" and refs["facts"]["total"] == 5, refs
+    assert snapshot(repo) == before
+
+
+@pytest.mark.parametrize("daemon", [True, False], ids=["daemon", "in-process"])
+def test_ctrl_c_at_a_terminal_cancels(repo: Path, env, control: Path, stop_daemon, daemon: bool) -> None:
+    """Issue 17 finding 4 as a terminal does it: SIGINT to the client's whole process group (the
+    daemon and its servers are not in it; in-process servers are, and die with it): the request
+    is cancelled, and reported so, not as a crash."""
+    if not daemon:
+        env = {**env, "LANSER_NO_DAEMON": "1"}
+    before = snapshot(repo)
+    proc = start(env, repo, *RENAME)
+    stop_daemon.append(proc)
+    wait_for(control / "held", proc)
+    os.killpg(proc.pid, signal.SIGINT)
+    code, bundle, err = finish(proc)
+    assert code == 73 and bundle["error"]["code"] == "E/REQUEST_CANCELLED", (bundle, err)
     assert snapshot(repo) == before
 
 
