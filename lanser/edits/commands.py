@@ -35,6 +35,7 @@ from lanser.edits.witness import (
     _macro_of,
     _name_breaks,
     _name_written,
+    _pasted_breaks,
     _word_at,
 )
 from lanser.reward import count_diagnostics, process_reward
@@ -205,13 +206,19 @@ class MutationCommands(RenameWitness):
         if broke and target.language != "python":
             bundle.edits["suspect"] = broke
             broke = []
+        if target.language != "python":
+            # A macro pasting the name into another (`Safe##METHOD` in Brotli's BROTLI_SAFE) now
+            # names a function that does not exist: a new error naming an identifier that embeds
+            # the new name is that, whatever clangd's preamble holds.
+            broke = _pasted_breaks(bundle.edits.get("speculative") or {}, new_name)
         if broke:
             bundle.edits["complete"] = False
             bundle.edits["broke"] = broke
             if not args.get("allowPartial"):
                 bundle.processReward = process_reward(0, 0, False, target.confidence)
                 raise ApplyConflict(
-                    f"the rename breaks code: {len(broke)} new diagnostic(s) name {old_name!r} or {new_name!r} "
+                    f"the rename breaks code: {len(broke)} new diagnostic(s) name {old_name!r} or {new_name!r} (or an "
+                    "identifier made from it) "
                     f"(first: {broke[0][0]}: {broke[0][3]}); refused (--allow-partial to take it anyway)",
                     broke=broke[:50])
         if apply:

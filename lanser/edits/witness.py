@@ -447,6 +447,16 @@ def _name_breaks(spec: dict[str, Any], old: str | None, new: str) -> list[Any]:
             if len(d) >= 4 and d[1] in ("error", "warning") and pattern.search(str(d[3])) and as_before(d) not in gone]
 
 
+def _pasted_breaks(spec: dict[str, Any], new: str) -> list[Any]:
+    """New errors naming an identifier that embeds ``new`` without being it (made by token pasting)."""
+    import re
+
+    word = re.compile(r"[A-Za-z_]\w*")
+    return [d for d in spec.get("appeared") or []
+            if len(d) >= 4 and d[1] == "error"
+            and any(new in w and w != new for w in word.findall(str(d[3])))]
+
+
 def _identifier_at(target: Any) -> str | None:
     """The identifier under the target's point (code points), whole even when the cursor is inside it."""
     import re

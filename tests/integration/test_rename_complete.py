@@ -442,3 +442,19 @@ def test_a_definition_that_is_not_the_name_explains_nothing(tmp_path: Path, run_
     code, b = run_json("-w", str(ws), "rename", "lib.py@L5:C5", "robots")
     assert code == 70, b
     assert [u["selector"] for u in b["error"]["details"]["unexplained"]] == ["test_lib.py@L5:C33"]
+
+
+def test_token_pasting_the_renamed_name_into_another_is_refused(tmp_path: Path, run_json) -> None:
+    """Rename bench (Brotli 1.1.0, DecodeCommandBlockSwitch): `BROTLI_SAFE(M)` pastes `Safe##M`; renaming the
+    function made the macro name a function that does not exist, and the rename came out complete."""
+    files = dict(C_PROJECT)
+    files["lib.c"] += ("\nstatic int step(void) { return 1; }\nstatic int Safestep(void) { return 2; }\n"
+                       "#define PICK(safe, M) ((safe) ? Safe##M : M)\n"
+                       "int pick(int safe) { return PICK(safe, step)(); }\n")
+    ws = make_repo(tmp_path / "ws", files)
+    assert build(ws, tmp_path / "a0") == 0
+    before = snapshot(ws)
+    code, b = run_json("-w", str(ws), "rename", "c://lib.c#step", "stride", "--apply")
+    assert code == 70, b
+    assert "Safestride" in b["error"]["details"]["broke"][0][3]
+    assert snapshot(ws) == before
