@@ -183,7 +183,8 @@ def describe(occ: Occurrence, why: str, line_text: str) -> dict[str, Any]:
     """One unexplained occurrence as the bundle lists it."""
     reason = {
         "same": "resolves to the renamed symbol but the edit misses it",
-        "unresolved": "the server cannot say what it refers to (e.g. an attribute of an untyped receiver)",
+        "unresolved": "the server cannot say what it refers to (an attribute of an untyped receiver, code it "
+                      "does not compile)",
         "branch": "in a preprocessor branch the server does not see",
     }.get(why, why)
     return {"path": occ.path, "line": occ.line, "col": occ.col, "kind": occ.kind, "selector": selector_of(occ),

@@ -113,6 +113,10 @@ def _symbol_candidates(ws: Workspace, language: str, rel: str, qualname: str, ov
     defs = definitions(language, data)
     lines = data.split(b"\n")
     exact = [d for d in defs if d.qualname == qualname]
+    if language == "c" and any(d.kind == "function" for d in exact):
+        # `void f(int);` right before `void f(int x) {...}` (Brotli's *ForTest functions): the
+        # definition is what a selector names, not its prototype.
+        exact = [d for d in exact if d.kind != "prototype"]
     if language == "python" and len(exact) > 1:
         exact = _disambiguate_same_name(exact, overload, qualname)
     elif overload is not None:

@@ -75,3 +75,14 @@ def test_anonymous_enum_values() -> None:
     assert d["need_more"] == ("enumerator", (30, 4)) and d["block_done"][0] == "enumerator"
     assert d["ANON_A"][0] == "enumerator" and d["ANON_B"][0] == "enumerator"
     assert d["block_state"][0] == "typedef"
+
+
+def test_a_definition_is_chosen_over_its_prototype(tmp_path) -> None:
+    """Rename bench (Brotli 1.1.0): `void f(int);` right before `void f(int x) {...}` made `c://x.c#f` E/AMBIGUOUS."""
+    from lanser.selectors.parse import parse_selector
+    from lanser.selectors.structural import resolve_structural
+    from lanser.workspace import Workspace
+
+    (tmp_path / "x.c").write_text("void f(int);\nvoid f(int x) {\n    (void)x;\n}\n")
+    target = resolve_structural(parse_selector("c://x.c#f"), Workspace(tmp_path))
+    assert target.start == (1, 0) and target.confidence == 1.0
