@@ -13,6 +13,7 @@ in docs/rename.md.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -88,24 +89,32 @@ class RenameWitness:
 
         enc = from_lsp_encoding(s.position_encoding)
         edited = _edit_starts(edit, self._rel_of_uri)
-        out: dict[tuple[str, int, int], list[Any]] = {}
-        asked = 0
+        asks: list[tuple[tuple[str, int, int], str]] = []
         for rel, (occs, lines) in sorted(scans.items()):
             for o in occs:
                 if o.kind in ("string", "comment") or o.line >= len(lines):
                     continue
                 col = convert_column(lines[o.line], o.col, "codepoint", enc, strict=False)
-                if (rel, o.line, col) in edited or asked >= _MAX_RESOLVE:
+                if (rel, o.line, col) in edited or len(asks) >= _MAX_RESOLVE:
                     continue
                 doc = s.documents.get(rel)
                 if doc is None:  # past _MAX_OPEN: opened now, closed with the others
                     doc = s.sync_document(rel, language)
                     opened.append(rel)
-                asked += 1
-                raw = await s.request("textDocument/definition", lsp.DefinitionParams(
-                    text_document=lsp.TextDocumentIdentifier(uri=doc.uri),
-                    position=lsp.Position(line=o.line, character=col)), timeout=self.timeout)  # type: ignore[attr-defined]
-                out[(rel, o.line, col)] = _locations(s.to_data(raw))
+                asks.append(((rel, o.line, col), doc.uri))
+
+        async def ask(where: tuple[str, int, int], uri: str) -> list[tuple[str, int, int]]:
+            raw = await s.request("textDocument/definition", lsp.DefinitionParams(
+                text_document=lsp.TextDocumentIdentifier(uri=uri),
+                position=lsp.Position(line=where[1], character=where[2])), timeout=self.timeout)  # type: ignore[attr-defined]
+            return _locations(s.to_data(raw))
+
+        out: dict[tuple[str, int, int], list[Any]] = {}
+        # A few in flight at a time: the round trips overlap, the server still sees a short queue.
+        for i in range(0, len(asks), _IN_FLIGHT):
+            chunk = asks[i:i + _IN_FLIGHT]
+            answers = await asyncio.gather(*(ask(w, u) for w, u in chunk))
+            out.update({w: a for (w, _), a in zip(chunk, answers)})
         return out
 
     def _branch_occurrences(self, verdict: Verdict, server_of: dict[tuple[str, int, int], Occurrence],
@@ -301,6 +310,7 @@ class RenameWitness:
 #: At most this many files are opened, and occurrences resolved, for one rename (past it: unexplained).
 _MAX_OPEN = 400
 _MAX_RESOLVE = 3000
+_IN_FLIGHT = 8
 
 
 #: Largest library file read to see whether a base class outside the project defines a member.
