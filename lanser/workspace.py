@@ -117,7 +117,8 @@ class Workspace:
         kept = self._sources.get(rel)
         if kept is not None and kept[0] == stamp:
             return kept[1]
-        data = path.read_bytes()
+        with open(os.open(path, os.O_RDONLY | os.O_NOFOLLOW), "rb") as fh:  # as read_bytes: no link swapped in
+            data = fh.read()
         text = document_text(data)  # positions count after a BOM, as the servers count them
         src = Source(data, text, split_lines(text), hashlib.sha256(data).hexdigest())
         if len(self._sources) >= 256:
