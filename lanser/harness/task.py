@@ -245,11 +245,6 @@ def _check_relative(path: str, what: str) -> None:
         raise ValueError(f"{what} must be a project-relative path without '.', '..' or empty parts: {path!r}")
 
 
-#: The grader's rules (docs/grading.md), part of every task key.  g2: clean-room grading (the
-#: agent's diff minus protected files, applied to a fresh project layer), declared test log
-#: formats, stage exit statuses count.
-GRADING_RULES = "g2"
-
 #: (section or None, field) of TaskSpec fields added after harness version h2 (see :meth:`TaskSpec.key`).
 _LATER_FIELDS: tuple[tuple[str | None, str], ...] = (
     ("oracles", "known_sanitizer_reports"), (None, "protected"), (None, "test_log"))
@@ -311,12 +306,10 @@ class TaskSpec(_Frozen):
         """Content hash of the whole spec: the identity results are stored under.
 
         Fields added since harness version h2 enter the hash only when set, so
-        the tasks that do not use them keep the keys their results are stored under;
-        :data:`GRADING_RULES` enters it always, so a change of the grader's rules
-        grades every task again rather than mixing old verdicts with new ones.
+        the tasks that do not use them keep the keys their results are stored under.  The
+        grader's rules are versioned in the result key (``store.GRADING_VERSION``), not here.
         """
         data = self.model_dump(mode="json")
-        data["grading"] = GRADING_RULES
         for section, name in _LATER_FIELDS:
             where = data[section] if section else data
             if where[name] == _UNSET.get(name, []):
