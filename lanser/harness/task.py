@@ -5,7 +5,11 @@ repository at a commit, a Debian source package at a version or a PyPI
 sdist; every remote kind pinned by a sha256, see
 :mod:`lanser.harness.sources`), how to build, test and sanitize it, the problem statement, the patch that creates its
 starting state from the source (``start_patch``), the gold patch, the test
-oracles and its resource limits.  Specs are frozen and derive a content key
+oracles, how its test stage reports results (``test_log``), what the agent may
+not change (``protected``, see docs/grading.md) and its resource limits.  A task
+file is input like any other: not UTF-8, nested past the schema, numbers past
+a float, an id such as ``..`` or a patch naming a path outside the project are
+E/BAD_REQUEST naming the line and the field.  Specs are frozen and derive a content key
 that the result store uses, so a changed task is never confused with the
 old one.
 """
