@@ -115,6 +115,10 @@ async def spawn(argv: list[str], cwd: str, env: dict[str, str] | None = None) ->
         cwd=cwd,
         env=env,
         preexec_fn=_set_pdeathsig if _LIBC is not None else None,
+        # A process group of its own: a terminal's Ctrl-C goes to the foreground group, and
+        # the server must not die under a request that lanser is cancelling cleanly (exit 73,
+        # nothing written); lanser stops it itself, and PDEATHSIG covers lanser's own death.
+        process_group=0,
         limit=1 << 24,
     )
     return ServerProcess(proc)
