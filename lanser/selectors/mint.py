@@ -128,6 +128,9 @@ def _module_of(ws: Workspace, rel: str) -> str | None:
 
 def _picked(language: str, same: list[SymbolDef], overload: int | None) -> list[SymbolDef]:
     """The exact matches ``structural._symbol_candidates`` keeps for ``?overload`` (None: absent)."""
+    if language == "c" and any(d.kind == "function" for d in same):
+        # As the resolver: a C function's definition hides its prototypes in the same file.
+        same = [d for d in same if d.kind != "prototype"]
     if language == "python" and len(same) > 1:
         try:
             return _disambiguate_same_name(same, overload, same[0].qualname)
