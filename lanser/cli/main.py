@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from lanser import __version__
-from lanser.errors import BadRequest, LanserError
+from lanser.errors import BadRequest, LanserError, RequestCancelled
 
 __all__ = ["Settings", "cli", "main"]
 
@@ -153,9 +153,13 @@ def main() -> None:
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except click.Abort:  # Ctrl-C at a prompt
-        click.echo("Aborted!", err=True)
-        sys.exit(1)
+    except click.Abort:  # Ctrl-C (or EOF at a prompt) before a command reached its own handling
+        from lanser.cli.render import error_exit
+
+        # Before a request is sent nothing can have been written: the paper's
+        # cancellation code, as a command interrupted later says, not click's exit 1.
+        sys.exit(error_exit(RequestCancelled("interrupted before the request was sent; nothing was written"),
+                            as_json))
     except LanserError as exc:  # a command that raised instead of rendering: still its documented code
         from lanser.cli.render import error_exit
 

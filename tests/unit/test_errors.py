@@ -128,3 +128,29 @@ def test_caret_from_the_parser() -> None:
     selector, caret = info.value.details["caret"].split("\n")
     assert selector[caret.index("^")] == "1"  # under the end line that precedes the start
     assert caret.index("^") == info.value.details["column"] - 1
+
+
+@pytest.mark.parametrize("as_json", [True, False])
+def test_ctrl_c_before_a_command_handles_it_is_73_not_clicks_exit_1(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], as_json: bool) -> None:
+    """Issue 17, finding 4's rest: Ctrl-C while `lanser batch` was still starting (imports, reading
+    its input) ended in click's "Aborted!" and exit 1, outside the exit-code table; under --json
+    stdout stayed empty."""
+    import click
+
+    from lanser.cli import main as entry
+
+    def interrupted(*_args: object, **_kwargs: object) -> None:
+        raise click.Abort()
+
+    monkeypatch.setattr(entry.cli, "main", interrupted)
+    monkeypatch.setattr("sys.argv", ["lanser", *(["--json"] if as_json else []), "batch", "-"])
+    with pytest.raises(SystemExit) as exited:
+        entry.main()
+    assert exited.value.code == 73
+    out, err = capsys.readouterr()
+    if as_json:
+        [line] = out.splitlines()
+        assert json.loads(line)["error"]["code"] == "E/REQUEST_CANCELLED"
+    else:
+        assert out == "" and "E/REQUEST_CANCELLED" in err and "nothing was written" in err
