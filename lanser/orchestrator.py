@@ -16,6 +16,8 @@ import copy
 import dataclasses
 import hashlib
 import json
+import logging
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -58,6 +60,7 @@ __all__ = ["Orchestrator", "REFERENCE_CAP", "Rendered", "failure_bundle"]
 
 #: One converter for the process: building one costs milliseconds.
 _CONVERTER = converters.get_converter()
+_log = logging.getLogger(__name__)
 
 #: Paper, appendix B: reference lists are capped at 10^5 entries.
 REFERENCE_CAP = 100_000
@@ -273,6 +276,12 @@ class Orchestrator(MutationCommands):
             _fail(bundle, RequestCancelled("request cancelled"))
         except (OSError, UnicodeError) as exc:
             _fail(bundle, NotFound(f"cannot read workspace file: {exc}"))
+        except Exception as exc:  # a bug of lanser's: this request's answer, never its batch's end
+            if os.environ.get("LANSER_DEBUG"):
+                raise
+            _log.exception("internal error answering %s", request.cmd)
+            _fail(bundle, LanserError(f"internal error ({type(exc).__name__}: {exc}); "
+                                      "rerun with LANSER_DEBUG=1 for a traceback"))
         return finalize(bundle)
 
     def _environment_key(self) -> dict[str, Any]:
