@@ -1,0 +1,274 @@
+"""The LLM agent's tools: JSON schemas for the model, and their translation into runner actions.
+
+One table (:data:`LANSER_TOOLS`) defines lanser's own tools (the commands the
+MCP server offers); the workspace tools (view, edit, replace, run, submit)
+follow.  :func:`to_action` validates a call's arguments and returns the runner
+action it stands for, or raises :class:`ToolError` whose message goes back
+to the model as the tool's result (nothing runs).  Every argument is the
+model's and hostile: paths are relative, inside the workspace, and shell-quoted.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+import shlex
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["LANSER_TOOLS", "ToolError", "parse_text_action", "replace_to_diff", "to_action", "tool_schemas",
+           "validate_diff", "view_command", "cat_command", "safe_path"]
+
+MAX_COMMAND = 4000
+MAX_PATCH = 200_000
+MAX_VIEW_LINES = 400
+
+SELECTOR_HELP = ("A selector names a place: 'src/a.c@L42:C7' (1-based line:column), 'c://src/a.c#func', "
+                 "'py://pkg.mod#Class.method', optionally with ':def', ':body'.")
+
+
+class ToolError(Exception):
+    """A tool call the agent refuses to run; the message is the model's observation."""
+
+
+@dataclass(frozen=True)
+class LanserTool:
+    name: str
+    cmd: str
+    description: str
+    params: dict[str, tuple[str, str]]  # argument -> (JSON type, description)
+    required: tuple[str, ...]
+    selector: bool = True  # the "selector" argument is the request's selector, the rest go to args
+    rename: dict[str, str] | None = None  # argument -> lanser args key
+
+
+_SEL = ("string", SELECTOR_HELP)
+
+#: lanser's tools, as the MCP server (lanser/mcp_server.py) names and describes them.
+LANSER_TOOLS: tuple[LanserTool, ...] = (
+    LanserTool("definition", "definition", "Where the symbol at `selector` is defined.", {"selector": _SEL},
+               ("selector",)),
+    LanserTool("references", "references", "Every reference to the symbol at `selector` (sorted; `limit` caps it).",
+               {"selector": _SEL, "limit": ("integer", "at most this many")}, ("selector",)),
+    LanserTool("hover", "hover", "Type signature and documentation of the symbol at `selector`.",
+               {"selector": _SEL}, ("selector",)),
+    LanserTool("symbols", "symbols", "Symbols of one file (`selector` = a path), or workspace symbols matching "
+               "`query` when no selector is given.",
+               {"selector": ("string", "a file path"), "query": ("string", "a name to search")}, ()),
+    LanserTool("diagnostics", "diagnostics", "Diagnostics (errors, warnings) of one file, or of the whole "
+               "workspace when no selector is given.", {"selector": ("string", "a file path")}, ()),
+    LanserTool("locate", "locate", "Resolve `selector` to a range with a preview of the code there.",
+               {"selector": _SEL}, ("selector",)),
+    LanserTool("rename", "rename", "Rename the symbol at `selector` to `new_name` across the workspace; writes "
+               "only when apply=true (atomic, refused if partial).",
+               {"selector": _SEL, "new_name": ("string", "the new identifier"),
+                "apply": ("boolean", "write the rename")}, ("selector", "new_name"),
+               rename={"new_name": "newName"}),
+    LanserTool("check_patch", "check", "Would this unified diff help? Evaluated in the language server's memory, "
+               "nothing written: diagnostics that appear and disappear and the process reward.",
+               {"patch": ("string", "a unified diff (--- a/F, +++ b/F, @@ hunks)")}, ("patch",), selector=False),
+)
+
+_WORKSPACE_TOOLS: tuple[dict[str, Any], ...] = (
+    {"name": "view", "description": f"Show a file with line numbers, or lines start..end of it (at most "
+                                    f"{MAX_VIEW_LINES} lines at once).",
+     "parameters": {"type": "object", "properties": {
+         "path": {"type": "string", "description": "a path relative to the repository root"},
+         "start": {"type": "integer", "description": "first line (1-based)"},
+         "end": {"type": "integer", "description": "last line (inclusive)"}}, "required": ["path"]}},
+    {"name": "edit", "description": "Apply a unified diff to the workspace (--- a/FILE, +++ b/FILE, @@ -l,n +l,n @@ "
+                                    "hunks with exact context lines). The result says whether it applied, the "
+                                    "diagnostics it added or removed.",
+     "parameters": {"type": "object", "properties": {"diff": {"type": "string"}}, "required": ["diff"]}},
+    {"name": "replace", "description": "Replace the one occurrence of `search` in the file `path` by `replace` "
+                                       "(search must match exactly once, whitespace included).",
+     "parameters": {"type": "object", "properties": {
+         "path": {"type": "string"}, "search": {"type": "string"}, "replace": {"type": "string"}},
+         "required": ["path", "search", "replace"]}},
+    {"name": "run", "description": "Run a shell command in the repository (sandboxed, no network, time-limited); "
+                                   "returns the exit code and the output's tail.",
+     "parameters": {"type": "object", "properties": {"command": {"type": "string"}}, "required": ["command"]}},
+    {"name": "submit", "description": "Submit the workspace as your solution; ends the episode.",
+     "parameters": {"type": "object", "properties": {}}},
+)
+
+
+def tool_schemas() -> list[dict[str, Any]]:
+    """The ``tools`` array of a Chat Completions request."""
+    out: list[dict[str, Any]] = []
+    for t in LANSER_TOOLS:
+        props = {k: {"type": typ, "description": desc} for k, (typ, desc) in t.params.items()}
+        out.append({"type": "function", "function": {"name": t.name, "description": t.description, "parameters": {
+            "type": "object", "properties": props, "required": list(t.required)}}})
+    for w in _WORKSPACE_TOOLS:
+        out.append({"type": "function", "function": dict(w)})
+    return out
+
+
+def tool_names() -> list[str]:
+    return [t.name for t in LANSER_TOOLS] + [w["name"] for w in _WORKSPACE_TOOLS]
+
+
+def safe_path(raw: Any) -> str:
+    """A workspace-relative path the model named, or ToolError."""
+    if not isinstance(raw, str) or not raw.strip():
+        raise ToolError("`path` must be a non-empty string")
+    path = raw.strip()
+    while path.startswith("./"):
+        path = path[2:]
+    parts = path.split("/")
+    if path.startswith("/") or ".." in parts or "\0" in path or path.startswith("-") or ".git" in parts:
+        raise ToolError(f"`path` must be relative to the repository root, without '..' or .git: {raw[:200]!r}")
+    return path
+
+
+def view_command(path: str, start: int | None, end: int | None) -> str:
+    first = max(1, start or 1)
+    last = end if end is not None else first + MAX_VIEW_LINES - 1
+    if last < first:
+        raise ToolError(f"`end` ({last}) is before `start` ({first})")
+    last = min(last, first + MAX_VIEW_LINES - 1)
+    return (f"awk -v a={first} -v b={last} 'NR>=a && NR<=b {{printf \"%6d  %s\\n\", NR, $0}} NR>b {{exit}}' "
+            f"-- {shlex.quote(path)}")
+
+
+def cat_command(path: str) -> str:
+    return f"cat -- {shlex.quote(path)}"
+
+
+_HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+\d+(?:,\d+)? @@")
+
+
+def validate_diff(diff: Any) -> str:
+    """A unified diff's shape (file headers, hunk headers, hunk line counts), or ToolError saying what is wrong.
+    Whether its context matches the file is the runner's check (the edit's result says)."""
+    if not isinstance(diff, str) or not diff.strip():
+        raise ToolError("`diff` must be a non-empty unified diff")
+    if len(diff) > MAX_PATCH:
+        raise ToolError(f"the diff is {len(diff)} characters; at most {MAX_PATCH}")
+    lines = diff.splitlines()
+    if not any(line.startswith("--- ") for line in lines) or not any(line.startswith("+++ ") for line in lines):
+        raise ToolError("not a unified diff: it needs '--- a/FILE' and '+++ b/FILE' header lines")
+    i, hunks = 0, 0
+    while i < len(lines):
+        line = lines[i]
+        if line.startswith("@@"):
+            m = re.match(r"^@@ -\d+(?:,(\d+))? \+\d+(?:,(\d+))? @@", line)
+            if not m:
+                raise ToolError(f"bad hunk header {line[:80]!r}: expected '@@ -START,COUNT +START,COUNT @@'")
+            old = int(m.group(1) or 1)
+            new = int(m.group(2) or 1)
+            hunks += 1
+            i += 1
+            while i < len(lines) and (old > 0 or new > 0):
+                body = lines[i]
+                tag = body[:1]
+                if tag == " " or body == "":
+                    old, new = old - 1, new - 1
+                elif tag == "-":
+                    old -= 1
+                elif tag == "+":
+                    new -= 1
+                elif tag != "\\":
+                    break
+                i += 1
+            if old != 0 or new != 0:
+                raise ToolError(f"hunk {hunks} ({line[:60]}): its line counts do not match its body "
+                                f"({old:+d} old, {new:+d} new lines missing); fix the @@ counts or the lines")
+            continue
+        i += 1
+    if hunks == 0:
+        raise ToolError("the diff has no '@@ -l,n +l,n @@' hunk")
+    return diff if diff.endswith("\n") else diff + "\n"
+
+
+def replace_to_diff(path: str, text: str, search: str, replace: str) -> str:
+    """The unified diff of replacing the one occurrence of ``search`` in ``text``, or ToolError."""
+    if not search:
+        raise ToolError("`search` must not be empty")
+    count = text.count(search)
+    if count == 0:
+        raise ToolError(f"`search` does not occur in {path} (it must match exactly, whitespace and tabs "
+                        "included); view the file first")
+    if count > 1:
+        raise ToolError(f"`search` occurs {count} times in {path}; include more context so it matches once")
+    new = text.replace(search, replace, 1)
+    if new == text:
+        raise ToolError("`replace` equals `search`: nothing would change")
+    diff = "".join(difflib.unified_diff(text.splitlines(keepends=True), new.splitlines(keepends=True),
+                                        f"a/{path}", f"b/{path}", n=3))
+    if not text.endswith("\n") or not new.endswith("\n"):
+        raise ToolError(f"{path} has no newline at its end; use `edit` with a unified diff")
+    return diff
+
+
+def to_action(name: str, args: Any) -> dict[str, Any]:
+    """The runner action for a tool call; ``replace`` returns ``{"type": "replace", ...}``, which the agent
+    resolves by reading the file first (it needs the file's text to make the diff)."""
+    if not isinstance(args, dict):
+        raise ToolError(f"the arguments of {name!r} must be a JSON object")
+    for t in LANSER_TOOLS:
+        if t.name == name:
+            missing = [k for k in t.required if args.get(k) in (None, "")]
+            if missing:
+                raise ToolError(f"{name}: missing argument(s) {', '.join(missing)}")
+            unknown = sorted(set(args) - set(t.params))
+            if unknown:
+                raise ToolError(f"{name}: unknown argument(s) {', '.join(unknown)}; it takes {', '.join(t.params)}")
+            for k, v in args.items():
+                typ = t.params[k][0]
+                ok = {"string": isinstance(v, str), "integer": isinstance(v, int) and not isinstance(v, bool),
+                      "boolean": isinstance(v, bool)}[typ]
+                if not ok and v is not None:
+                    raise ToolError(f"{name}: `{k}` must be a {typ}")
+            rest = {(t.rename or {}).get(k, k): v for k, v in args.items() if v is not None and
+                    (k != "selector" or not t.selector)}
+            if name == "check_patch":
+                rest["patch"] = validate_diff(rest["patch"])
+            request: dict[str, Any] = {"cmd": t.cmd, "args": rest}
+            if t.selector and args.get("selector") is not None:
+                request["selector"] = args["selector"]
+            return {"type": "lanser", "request": request}
+    if name == "view":
+        start, end = args.get("start"), args.get("end")
+        for k, v in (("start", start), ("end", end)):
+            if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
+                raise ToolError(f"view: `{k}` must be a positive integer")
+        return {"type": "run", "command": view_command(safe_path(args.get("path")), start, end)}
+    if name == "edit":
+        return {"type": "edit", "patch": validate_diff(args.get("diff", args.get("patch")))}
+    if name == "replace":
+        for k in ("search", "replace"):
+            if not isinstance(args.get(k), str):
+                raise ToolError(f"replace: `{k}` must be a string")
+        return {"type": "replace", "path": safe_path(args.get("path")), "search": args["search"],
+                "replace": args["replace"]}
+    if name == "run":
+        command = args.get("command")
+        if not isinstance(command, str) or not command.strip():
+            raise ToolError("run: `command` must be a non-empty string")
+        if len(command) > MAX_COMMAND:
+            raise ToolError(f"run: the command is {len(command)} characters; at most {MAX_COMMAND}")
+        return {"type": "run", "command": command}
+    if name == "submit":
+        return {"type": "submit"}
+    raise ToolError(f"unknown tool {name!r}; the tools are: {', '.join(tool_names())}")
+
+
+_FENCE = re.compile(r"```(?:json|action|tool)?\s*\n(.*?)```", re.S)
+
+
+def parse_text_action(text: str) -> tuple[str, Any] | None:
+    """The plain-text fallback: the first JSON object ``{"tool": NAME, "arguments": {...}}`` in a fenced block
+    (```json / ```action) or on a line of its own.  None when the text holds no such object."""
+    candidates = [m.group(1) for m in _FENCE.finditer(text)]
+    candidates += [line for line in text.splitlines() if line.strip().startswith("{")]
+    for cand in candidates:
+        try:
+            obj = json.loads(cand)
+        except ValueError:
+            continue
+        if isinstance(obj, dict) and isinstance(obj.get("tool"), str):
+            return obj["tool"], obj.get("arguments", {})
+    return None
