@@ -7,7 +7,8 @@ Built-ins: ``oracle`` (the gold patch, one hunk per step), ``noop``,
 program speaking JSON lines (one observation per line on its stdin, one
 action per line on its stdout).  ``partial[:SEED]``, ``corrupt[:SEED]`` and
 ``shuffle[:SEED]`` are synthetic trajectories made from the gold patch
-(:mod:`lanser.harness.trajectories`), deterministic for a seed.
+(:mod:`lanser.harness.trajectories`), deterministic for a seed.  ``llm:MODEL``
+asks a model behind an OpenAI-compatible endpoint (:mod:`lanser.harness.llm`).
 """
 
 from __future__ import annotations
@@ -146,6 +147,10 @@ def make_agent(spec: str, base: Path | None = None) -> Agent:
         return _Scripted(f"replay:{path.name}", actions)
     if spec.startswith("cmd:"):
         return CommandAgent(spec[len("cmd:"):])
+    if spec.startswith("llm:"):  # a model behind a Chat Completions endpoint (docs/llm-agent.md)
+        from lanser.harness.llm.agent import make_llm_agent
+
+        return make_llm_agent(spec)
     kind, _, seed = spec.partition(":")
     if kind in ("partial", "corrupt", "shuffle"):
         from lanser.harness.trajectories import TrajectoryAgent
@@ -155,5 +160,5 @@ def make_agent(spec: str, base: Path | None = None) -> Agent:
                              field="agent", hint=spec[:80])
         return TrajectoryAgent(kind, int(seed or 0))
     raise BadRequest(f"unknown agent {spec!r}: oracle, noop, partial[:SEED], corrupt[:SEED], shuffle[:SEED], "
-                     "replay:FILE or cmd:COMMAND",
+                     "replay:FILE, cmd:COMMAND or llm:MODEL",
                      field="agent", hint=re.sub(r"\s+", " ", spec)[:80])
