@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from lanser.cli.main import Settings
-from lanser.cli.render import render
+from lanser.cli.render import render, render_json
 
 __all__ = ["COMMANDS"]
 
@@ -331,17 +331,27 @@ Examples:
   lanser diag pkg/report.py
   lanser --json diag
   lanser diag --language c
-  lanser diag pkg/report.py --fail-on-error""")
+  lanser diag pkg/report.py --fail-on-error
+  lanser diag --format sarif > lanser.sarif""")
 @click.argument("selector", required=False)
 @click.option("--language", type=click.Choice(["python", "c", "cpp"]), default=None,
               help="Only this language's files (workspace mode).")
 @click.option("--fail-on-error", is_flag=True, help="Exit 1 when any file has an error diagnostic.")
+@click.option("--format", "fmt", type=click.Choice(["sarif", "gitlab"]), default=None,
+              help="Print the diagnostics as SARIF 2.1.0 or a GitLab code-quality report (errors stay lanser's).")
 @click.pass_obj
-def diagnostics(settings: Settings, selector: str | None, language: str | None, fail_on_error: bool) -> None:
+def diagnostics(settings: Settings, selector: str | None, language: str | None, fail_on_error: bool,
+                fmt: str | None) -> None:
     request = {"cmd": "diagnostics", "selector": selector, "args": {"language": language} if language else {},
                "indexIo": settings.index_io}
     data = run_requests(settings, [request])[0]
-    code = render(data, as_json=settings.json, pretty=settings.pretty, verbose=settings.verbose)
+    if fmt is not None and data.get("status") == "ok":
+        from lanser.formats import FORMATS
+
+        click.echo(render_json(FORMATS[fmt](data), pretty=settings.pretty))
+        code = int((data.get("meta") or {}).get("exit_code", 0))
+    else:
+        code = render(data, as_json=settings.json, pretty=settings.pretty, verbose=settings.verbose)
     if fail_on_error and code == 0 and any((group.get("counts") or {}).get("error")
                                            for group in (data.get("facts") or {}).get("diagnostics") or []):
         code = 1
