@@ -229,11 +229,13 @@ Examples:
   lanser bench report nightly
   lanser bench report oracle-run noop-run --output compare.html
   lanser bench report oracle-run noop-run --format md
-  lanser bench report nightly --format json > nightly.json""")
+  lanser bench report nightly --format json > nightly.json
+  lanser bench report nightly --format junit --output nightly.xml""")
 @click.argument("run_ids", metavar="RUN [RUN...]", nargs=-1, required=True)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_OUT, show_default=True,
               help="The results directory the runs are in.")
-@click.option("--format", "fmt", type=click.Choice(["html", "md", "json"]), default="html", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["html", "md", "json", "junit"]), default="html",
+              show_default=True, help="junit: JUnit XML for CI test dashboards (one test case per task and attempt).")
 @click.option("--output", "--html", "output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the report here (html default: OUT/report-RUN[-vs-RUN].html; md/json: stdout).")
 @click.pass_obj
@@ -247,10 +249,15 @@ def report(settings: Settings, run_ids: tuple[str, ...], out: Path, fmt: str, ou
     except LanserError as exc:  # no such run (3)
         _exit_with(settings, exc)
     if fmt != "html":
-        text = render_markdown(comparison) if fmt == "md" else render_json(comparison_json(comparison),
-                                                                             pretty=settings.pretty or not settings.json)
-        if output is None and settings.json and fmt == "md":  # --json: one JSON object, the markdown in it
-            click.echo(render_json({"format": "md", "text": text}))
+        if fmt == "junit":
+            from lanser.harness.report_junit import render_junit
+
+            text = render_junit(comparison)
+        else:
+            text = render_markdown(comparison) if fmt == "md" else render_json(
+                comparison_json(comparison), pretty=settings.pretty or not settings.json)
+        if output is None and settings.json and fmt in ("md", "junit"):  # --json: one JSON object, the text in it
+            click.echo(render_json({"format": fmt, "text": text}))
         elif output is None:
             click.echo(text.rstrip("\n"))
         else:
