@@ -287,18 +287,17 @@ class LLMAgent:
                     for later_id, later_tool, _ in self._calls_queue:
                         self._answer(later_id, later_tool, "not run: submit ended the episode")
                     self._calls_queue = []
+                    self._emit(action, tool=tool, call_id=call_id)
                     self._end("submitted")
-                else:
-                    self._awaiting = ("tool", call_id, tool)
+                    return action
+                self._awaiting = ("tool", call_id, tool)
                 return self._emit(action, tool=tool, call_id=call_id)
             over = self._over_budget()
             if over:
-                self._end(over)
-                return self._emit({"type": "submit", "note": over}, internal="budget")
+                return self._give_up(over, over)
             message = self._call()
             if message is None:
-                self._end("context overflow: nothing left to truncate")
-                return self._emit({"type": "submit", "note": "context overflow"}, internal="budget")
+                return self._give_up("context overflow", "context overflow: nothing left to truncate")
             calls = message.get("tool_calls") or []
             assistant: dict[str, Any] = {"role": "assistant", "content": message.get("content")}
             if calls:
@@ -409,6 +408,11 @@ class LLMAgent:
     def _emit(self, action: dict[str, Any], *, tool: str | None = None, call_id: str | None = None,
               internal: str | None = None) -> dict[str, Any]:
         self.trajectory.add("action", action=action, tool=tool, tool_call_id=call_id, internal=internal)
+        return action
+
+    def _give_up(self, note: str, reason: str) -> dict[str, Any]:
+        action = self._emit({"type": "submit", "note": note}, internal="budget")
+        self._end(reason)
         return action
 
     def _end(self, reason: str) -> None:

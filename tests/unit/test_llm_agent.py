@@ -1,0 +1,278 @@
+"""The LLM agent without a model: a scripted Chat Completions server on loopback (real HTTP),
+the agent driven by hand-made runner observations (no Docker here; tests/docker/test_llm_agent.py
+runs it through the real runner)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from lanser.errors import BadRequest
+from lanser.harness.errors import InfrastructureError
+from lanser.harness.llm.agent import TRUNCATED, LLMAgent, LLMConfig, config_from_env, cost_of, truncate_history
+from lanser.harness.llm.client import ChatClient, EndpointDown, backoff_schedule
+from lanser.harness.llm.tools import ToolError, parse_text_action, replace_to_diff, to_action, validate_diff
+from lanser.harness.llm.trajectory import replay_actions
+from tests.servers.openai_script import ScriptServer
+
+TASK = SimpleNamespace(id="toy/t", slug="toy__t", language="c", problem="count_char counts wrong",
+                       commands=SimpleNamespace(build="make", test="make test", sanitize=None))
+DIFF = "--- a/x.c\n+++ b/x.c\n@@ -1,2 +1,2 @@\n int a;\n-int b;\n+int c;\n"
+
+
+def _agent(server: ScriptServer, sleeps: list[float] | None = None, **kw: Any) -> LLMAgent:
+    cfg = LLMConfig(model="m", base_url=server.base_url, **kw)
+    client = ChatClient(cfg.base_url, "sekrit", timeout=kw.get("timeout_s", 30.0), retries=cfg.retries,
+                        backoff_base=cfg.backoff_s, sleep=(sleeps.append if sleeps is not None else lambda s: None))
+    return LLMAgent(cfg, client=client)
+
+
+def _start(agent: LLMAgent) -> dict[str, Any]:
+    """reset, the layout action, its answer: returns the first model-driven action."""
+    agent.reset(TASK, {"step": 0, "last": None, "reward": 0})
+    first = agent.act({"step": 0, "last": None, "reward": 0})
+    assert first["type"] == "run" and "ls-files" in first["command"]
+    return agent.act({"step": 1, "last": {"exitCode": 0, "output": "x.c\nMakefile\n", "timedOut": False},
+                      "reward": 0})
+
+
+def test_tool_calls_become_runner_actions_and_results_go_back_with_their_ids() -> None:
+    script = [{"tool_calls": [{"name": "definition", "arguments": {"selector": "c://x.c#f"}}],
+               "usage": {"prompt_tokens": 100, "completion_tokens": 10}},
+              {"tool_calls": [{"name": "edit", "arguments": {"diff": DIFF}}],
+               "usage": {"prompt_tokens": 150, "completion_tokens": 40}},
+              {"tool_calls": [{"name": "submit", "arguments": {}}], "usage": {"prompt_tokens": 200,
+                                                                              "completion_tokens": 5}}]
+    with ScriptServer(script) as srv:
+        agent = _agent(srv, prices={"input": 2.0, "output": 10.0})
+        a1 = _start(agent)
+        assert a1 == {"type": "lanser", "request": {"cmd": "definition", "selector": "c://x.c#f", "args": {}}}
+        a2 = agent.act({"step": 2, "last": {"bundle": {"status": "ok", "locations": []}}, "reward": 0})
+        assert a2 == {"type": "edit", "patch": DIFF}
+        a3 = agent.act({"step": 3, "last": {"status": "ok", "processReward": {"r": 0.4}}, "reward": 0.4})
+        assert a3 == {"type": "submit"}
+    # the task prompt names the problem, the layout and the commands; the key is sent as a bearer token
+    first = srv.requests[0]
+    assert "count_char counts wrong" in first["messages"][1]["content"]
+    assert "Makefile" in first["messages"][1]["content"] and "make test" in first["messages"][1]["content"]
+    assert {t["function"]["name"] for t in first["tools"]} >= {"definition", "rename", "check_patch", "view", "edit",
+                                                                "replace", "run", "submit"}
+    assert srv.headers[0]["authorization"] == "Bearer sekrit"
+    tool_msg = srv.requests[1]["messages"][-1]
+    assert tool_msg["role"] == "tool" and tool_msg["tool_call_id"] == "call_1_0"
+    assert "process reward so far: 0.4" in srv.requests[2]["messages"][-1]["content"]
+    # accounting: the script's numbers, priced per million tokens
+    t = agent.totals
+    assert (t["calls"], t["prompt_tokens"], t["completion_tokens"]) == (3, 450, 55)
+    assert t["cost"] == pytest.approx(450 * 2.0 / 1e6 + 55 * 10.0 / 1e6)
+    calls = [e for e in agent.trajectory.events if e["event"] == "call"]
+    assert [c["usage"] for c in calls][1] == {"prompt_tokens": 150, "completion_tokens": 40}
+    assert calls[0]["request"] == srv.requests[0]
+
+
+def test_hidden_reward_is_not_shown_to_the_model() -> None:
+    script = [{"tool_calls": [{"name": "edit", "arguments": {"diff": DIFF}}]},
+              {"tool_calls": [{"name": "submit", "arguments": {}}]}]
+    with ScriptServer(script) as srv:
+        agent = _agent(srv, show_reward=False)
+        _start(agent)
+        agent.act({"step": 2, "last": {"status": "ok", "processReward": {"r": 0.9}, "appeared": []}, "reward": 0.9})
+    text = json.dumps(srv.requests[1]["messages"])
+    assert "0.9" not in text and "processReward" not in text and "reward" not in text.lower()
+
+
+def test_malformed_arguments_and_bad_diffs_go_back_to_the_model_which_recovers() -> None:
+    script = [{"tool_calls": [{"name": "edit", "arguments": "{not json"}]},
+              {"tool_calls": [{"name": "edit", "arguments": {"diff": "just change line 3"}}]},
+              {"tool_calls": [{"name": "edit", "arguments": {"diff": DIFF.replace("-1,2 +1,2", "-1,5 +1,2")}}]},
+              {"tool_calls": [{"name": "frobnicate", "arguments": {}}]},
+              {"tool_calls": [{"name": "edit", "arguments": {"diff": DIFF}}]}]
+    with ScriptServer(script) as srv:
+        agent = _agent(srv)
+        assert _start(agent) == {"type": "edit", "patch": DIFF}
+    errors = [r["messages"][-1]["content"] for r in srv.requests[1:]]
+    assert "not valid JSON" in errors[0]
+    assert "not a unified diff" in errors[1]
+    assert "line counts do not match" in errors[2]
+    assert "unknown tool 'frobnicate'" in errors[3]
+    assert agent.totals["tool_errors"] == 4
+
+
+def test_search_replace_reads_the_file_then_edits_or_says_why_not() -> None:
+    text = "int a;\nint b;\nint b2;\n"
+    script = [{"tool_calls": [{"name": "replace", "arguments": {"path": "x.c", "search": "int z;", "replace": "q"}}]},
+              {"tool_calls": [{"name": "replace", "arguments": {"path": "x.c", "search": "int b", "replace": "q"}}]},
+              {"tool_calls": [{"name": "replace", "arguments": {"path": "x.c", "search": "int b;\n",
+                                                                "replace": "int c;\n"}}]}]
+    with ScriptServer(script) as srv:
+        agent = _agent(srv)
+        read = _start(agent)
+        assert read == {"type": "run", "command": "cat -- x.c"}
+        read2 = agent.act({"step": 2, "last": {"exitCode": 0, "output": text}, "reward": 0})
+        assert read2 == read
+        read3 = agent.act({"step": 3, "last": {"exitCode": 0, "output": text}, "reward": 0})
+        edit = agent.act({"step": 4, "last": {"exitCode": 0, "output": text}, "reward": 0})
+    assert "does not occur" in srv.requests[1]["messages"][-1]["content"]
+    assert "occurs 2 times" in srv.requests[2]["messages"][-1]["content"]
+    assert read3 == read and edit["type"] == "edit"
+    assert edit["patch"].startswith("--- a/x.c\n+++ b/x.c\n") and "-int b;\n+int c;\n" in edit["patch"]
+    internal = [e["internal"] for e in agent.trajectory.events if e["event"] == "action"]
+    assert internal == ["layout", "read", "read", "read", None]
+
+
+def test_plain_text_action_fallback_and_a_reply_with_no_action() -> None:
+    script = [{"content": "I think I should look around."},
+              {"content": "Let me view it.\n```json\n{\"tool\": \"view\", \"arguments\": {\"path\": \"x.c\", "
+                          "\"start\": 3, \"end\": 9}}\n```"},
+              {"content": '{"tool": "submit"}'}]
+    with ScriptServer(script) as srv:
+        agent = _agent(srv)
+        view = _start(agent)
+        assert view["type"] == "run" and "-v a=3 -v b=9" in view["command"] and view["command"].endswith("-- x.c")
+        assert agent.act({"step": 2, "last": {"exitCode": 0, "output": "     3  int b;"}, "reward": 0}) == {
+            "type": "submit"}
+    assert "No tool call found" in srv.requests[1]["messages"][-1]["content"]
+    assert srv.requests[2]["messages"][-1]["content"].startswith("Result of view:\nexit code 0")
+
+
+def test_paths_and_arguments_are_refused_before_anything_runs() -> None:
+    for bad in ("/etc/passwd", "../x", "a/../../b", "-rf", ".git/config", ""):
+        with pytest.raises(ToolError):
+            to_action("view", {"path": bad})
+    assert to_action("view", {"path": "a b'; rm -rf /"})["command"].endswith("-- 'a b'\"'\"'; rm -rf /'")
+    with pytest.raises(ToolError, match="unknown argument"):
+        to_action("hover", {"selector": "x.c@L1:C1", "sneaky": 1})
+    with pytest.raises(ToolError, match="missing"):
+        to_action("rename", {"selector": "c://x.c#f"})
+    assert to_action("rename", {"selector": "c://x.c#f", "new_name": "g", "apply": True}) == {
+        "type": "lanser", "request": {"cmd": "rename", "selector": "c://x.c#f", "args": {"newName": "g",
+                                                                                          "apply": True}}}
+    assert to_action("check_patch", {"patch": DIFF})["request"] == {"cmd": "check", "args": {"patch": DIFF}}
+    with pytest.raises(ToolError, match="no newline"):
+        replace_to_diff("x.c", "int a;", "a", "b")
+    assert validate_diff(DIFF.rstrip("\n")) == DIFF
+    assert parse_text_action("no json here {") is None
+
+
+def test_truncation_replaces_oldest_observations_with_a_marker() -> None:
+    msgs: list[dict[str, Any]] = [{"role": "system", "content": "s"}, {"role": "user", "content": "task"},
+                                  {"role": "assistant", "content": None, "tool_calls": []},
+                                  {"role": "tool", "tool_call_id": "1", "content": "A" * 1000},
+                                  {"role": "tool", "tool_call_id": "2", "content": "B" * 1000}]
+    assert truncate_history(msgs) == 1
+    assert msgs[3]["content"] == TRUNCATED and msgs[4]["content"] == "B" * 1000
+    assert truncate_history(msgs, limit_chars=10**6) == 0
+    assert truncate_history(msgs, limit_chars=100) == 1
+    assert msgs[4]["content"] == TRUNCATED and msgs[1]["content"] == "task"  # the task prompt stays
+    assert truncate_history(msgs) == 0
+
+
+def test_context_overflow_truncates_and_retries_then_gives_up_with_a_submit() -> None:
+    script = [{"tool_calls": [{"name": "run", "arguments": {"command": "make"}}]},
+              {"context_overflow": True},
+              {"tool_calls": [{"name": "run", "arguments": {"command": "make test"}}]},
+              {"context_overflow": True}, {"context_overflow": True}]
+    with ScriptServer(script) as srv:
+        agent = _agent(srv)
+        assert _start(agent) == {"type": "run", "command": "make"}
+        assert agent.act({"step": 2, "last": {"exitCode": 2, "output": "E" * 500}, "reward": 0}) == {
+            "type": "run", "command": "make test"}
+        # the retried request carries the marker where the build output was
+        assert srv.requests[2]["messages"][3]["content"] == TRUNCATED
+        final = agent.act({"step": 3, "last": {"exitCode": 0, "output": "ok"}, "reward": 0})
+    assert final == {"type": "submit", "note": "context overflow"}
+    assert agent.trajectory.events[-1]["event"] == "end"
+
+
+def test_backoff_schedule_and_429_then_success() -> None:
+    assert backoff_schedule(5, 1.0, cap=6.0) == [1.0, 2.0, 4.0, 6.0, 6.0]
+    sleeps: list[float] = []
+    with ScriptServer([{"status": 429, "repeat": 2}, {"content": "hi", "usage": {"prompt_tokens": 3}}]) as srv:
+        reply = ChatClient(srv.base_url, retries=3, backoff_base=0.5, sleep=sleeps.append).complete({"model": "m"})
+    assert sleeps == [0.5, 1.0] and reply.body["usage"]["prompt_tokens"] == 3
+    assert [t["status"] for t in reply.tries] == [429, 429]
+
+
+def test_500_storm_is_an_infrastructure_error_with_the_raw_error_kept() -> None:
+    sleeps: list[float] = []
+    with ScriptServer([{"status": 503, "body": {"error": {"message": "overloaded xyz"}}, "repeat": 10}]) as srv:
+        agent = _agent(srv, sleeps=sleeps, retries=3)
+        with pytest.raises(InfrastructureError, match="failed 4 times") as info:
+            _start(agent)
+    assert sleeps == [1.0, 2.0, 4.0] and len(srv.requests) == 4
+    assert "overloaded xyz" in (info.value.log_tail or "")
+    call = [e for e in agent.trajectory.events if e["event"] == "call"][0]
+    assert call["response"] is None and len(call["tries"]) == 4
+
+
+def test_a_hanging_endpoint_times_out_and_is_retried() -> None:
+    with ScriptServer([{"hang": 30}, {"hang": 30}]) as srv:
+        client = ChatClient(srv.base_url, timeout=0.5, retries=1, sleep=lambda s: None)
+        with pytest.raises(EndpointDown) as info:
+            client.complete({"model": "m"})
+    assert len(info.value.tries) == 2 and all("timed out" in t["error"] for t in info.value.tries)
+
+
+def test_a_4xx_other_than_overflow_is_not_retried() -> None:
+    with ScriptServer([{"status": 401, "body": {"error": {"message": "bad key"}}}]) as srv:
+        agent = _agent(srv)
+        with pytest.raises(InfrastructureError, match="HTTP 401"):
+            _start(agent)
+    assert len(srv.requests) == 1
+
+
+def test_budgets_end_the_episode_with_a_submit() -> None:
+    run = {"tool_calls": [{"name": "run", "arguments": {"command": "true"}}],
+           "usage": {"prompt_tokens": 600, "completion_tokens": 0}}
+    with ScriptServer([run] * 5) as srv:
+        agent = _agent(srv, max_steps=10, max_tokens=1000)
+        _start(agent)
+        assert agent.act({"step": 2, "last": {"exitCode": 0, "output": ""}, "reward": 0})["type"] == "run"
+        out = agent.act({"step": 3, "last": {"exitCode": 0, "output": ""}, "reward": 0})
+    assert len(srv.requests) == 2 and out == {"type": "submit", "note": "budget: 1000 tokens"}
+    with ScriptServer([run] * 5) as srv:
+        agent = _agent(srv, max_steps=1)
+        _start(agent)
+        assert agent.act({"step": 2, "last": {"exitCode": 0, "output": ""}, "reward": 0})["note"] == \
+            "budget: 1 model calls"
+    assert cost_of({"prompt_tokens": 1_000_000, "completion_tokens": 500_000}, {"input": 1, "output": 4}) == 3.0
+
+
+def test_trajectory_exports_and_its_actions_replay(tmp_path: Path) -> None:
+    from lanser.harness.agents import make_agent
+
+    script = [{"tool_calls": [{"name": "edit", "arguments": {"diff": DIFF}}]},
+              {"tool_calls": [{"name": "submit", "arguments": {}}]}]
+    with ScriptServer(script) as srv:
+        agent = _agent(srv, trajectory_dir=tmp_path)
+        emitted = [_start(agent)]
+        emitted.append(agent.act({"step": 2, "last": {"status": "ok"}, "reward": 0}))
+        agent.close()
+    assert agent.written is not None
+    full, actions = agent.written
+    events = [json.loads(line) for line in full.read_text().splitlines()]
+    assert events[0]["event"] == "start" and events[0]["format"] == "lanser-llm-trajectory/1"
+    assert "sekrit" not in full.read_text()
+    assert events[-1]["event"] == "end" and events[-1]["reason"] == "submitted"
+    recorded = replay_actions(full)
+    assert recorded == replay_actions(actions) and recorded[1:] == emitted
+    replay = make_agent(f"replay:{actions}")
+    replay.reset(TASK, {})
+    assert [replay.act({}) for _ in recorded] == recorded
+
+
+def test_config_from_the_environment() -> None:
+    with pytest.raises(BadRequest, match="LANSER_LLM_BASE_URL"):
+        config_from_env("m", {})
+    cfg = config_from_env("qwen2.5:7b", {"LANSER_LLM_BASE_URL": "http://127.0.0.1:1/v1", "MYKEY": "k",
+                                         "LANSER_LLM_API_KEY_ENV": "MYKEY", "LANSER_LLM_SHOW_REWARD": "0",
+                                         "LANSER_LLM_PRICES": '{"qwen2.5:7b": {"input": 0.1, "output": 0.2}}',
+                                         "LANSER_LLM_MAX_COST": "0.5"})
+    assert (cfg.model, cfg.api_key, cfg.show_reward, cfg.max_cost) == ("qwen2.5:7b", "k", False, 0.5)
+    assert cfg.prices == {"input": 0.1, "output": 0.2} and "api_key" not in cfg.public()
+    with pytest.raises(BadRequest):
+        config_from_env("m", {"LANSER_LLM_BASE_URL": "http://x/v1", "LANSER_LLM_MAX_STEPS": "lots"})
