@@ -67,7 +67,8 @@ def _store(out: Path) -> Any:
 @bench.command("run", help="""Run AGENT on every task of DATASET (a directory with tasks.jsonl).
 
 AGENT is oracle, noop, partial|corrupt|shuffle[:SEED], replay:FILE (a JSONL
-list of actions) or cmd:COMMAND (a program speaking JSON lines). Results go
+list of actions), cmd:COMMAND (a program speaking JSON lines) or llm:MODEL
+(a model behind an OpenAI-compatible endpoint, --llm-*; docs/llm-agent.md). Results go
 to --out (SQLite), as the run's own rows: a rerun with the same run id
 resumes (skips the attempts it has); a run with a new run id reuses
 attempts another run made (same task, agent and attempt index) and says
@@ -82,9 +83,16 @@ Examples:
   lanser bench run datasets/toy-c --agent shuffle:1 --attempts 5 --run-id shuffle-k5
   lanser bench run datasets/toy-c --agent oracle --run-id nightly --force
   lanser bench run datasets/toy-c --agent oracle --executor ray --ray-address 10.0.0.5:6379
-  lanser --json bench run datasets/toy-c --agent 'cmd:python3 my_agent.py'""")
+  lanser --json bench run datasets/toy-c --agent 'cmd:python3 my_agent.py'
+  lanser bench run datasets/toy-c --agent llm:qwen2.5-coder --llm-base-url http://127.0.0.1:8000/v1""")
 @click.argument("dataset", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--agent", "agent_spec", required=True)
+@click.option("--llm-base-url", "--base-url", default=None, metavar="URL",
+              help="llm: agent: the Chat Completions endpoint (default: $LANSER_LLM_BASE_URL).")
+@click.option("--llm-api-key-env", default=None, metavar="NAME",
+              help="llm: agent: the environment variable holding the API key (default: LANSER_LLM_API_KEY).")
+@click.option("--llm-trajectories", default=None, type=click.Path(file_okay=False, path_type=Path),
+              help="llm: agent: write each attempt's trajectory (JSONL) and its replayable actions here.")
 @click.option("--task", "only", multiple=True, help="Only these task ids (repeatable).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_OUT, show_default=True)
 @click.option("--run-id", default=None, help="Name the run (default: dataset, agent and time).")
@@ -102,7 +110,10 @@ Examples:
 @click.pass_obj
 def run(settings: Settings, dataset: Path, agent_spec: str, only: tuple[str, ...], out: Path,
         run_id: str | None, workers: int, executor_name: str, ray_address: str | None, retries: int,
-        attempts: int, force: bool) -> None:
+        attempts: int, force: bool, llm_base_url: str | None = None, llm_api_key_env: str | None = None,
+        llm_trajectories: Path | None = None) -> None:
+    import os
+
     from lanser.errors import LanserError
     from lanser.harness.agents import make_agent
     from lanser.harness.errors import InfrastructureError
@@ -111,6 +122,11 @@ def run(settings: Settings, dataset: Path, agent_spec: str, only: tuple[str, ...
     from lanser.harness.sandbox import cleanup
     from lanser.harness.task import load_tasks
 
+    # The llm: agent reads its settings from the environment, which worker processes inherit.
+    for name, value in (("LANSER_LLM_BASE_URL", llm_base_url), ("LANSER_LLM_API_KEY_ENV", llm_api_key_env),
+                        ("LANSER_LLM_TRAJECTORY_DIR", str(llm_trajectories.resolve()) if llm_trajectories else None)):
+        if value is not None:
+            os.environ[name] = value
     try:
         tasks = [t for t in load_tasks(dataset / "tasks.jsonl") if not only or t.id in only]
         agent = make_agent(agent_spec, base=dataset)
