@@ -111,7 +111,7 @@ def test_search_replace_reads_the_file_then_edits_or_says_why_not() -> None:
     with ScriptServer(script) as srv:
         agent = _agent(srv)
         read = _start(agent)
-        assert read == {"type": "run", "command": "cat -- x.c"}
+        assert read == {"type": "run", "command": "cat ./x.c"}
         read2 = agent.act({"step": 2, "last": {"exitCode": 0, "output": text}, "reward": 0})
         assert read2 == read
         read3 = agent.act({"step": 3, "last": {"exitCode": 0, "output": text}, "reward": 0})
@@ -132,7 +132,7 @@ def test_plain_text_action_fallback_and_a_reply_with_no_action() -> None:
     with ScriptServer(script) as srv:
         agent = _agent(srv)
         view = _start(agent)
-        assert view["type"] == "run" and "-v a=3 -v b=9" in view["command"] and view["command"].endswith("-- x.c")
+        assert view["type"] == "run" and "-v a=3 -v b=9" in view["command"] and view["command"].endswith(" ./x.c")
         assert agent.act({"step": 2, "last": {"exitCode": 0, "output": "     3  int b;"}, "reward": 0}) == {
             "type": "submit"}
     assert "No tool call found" in srv.requests[1]["messages"][-1]["content"]
@@ -143,7 +143,7 @@ def test_paths_and_arguments_are_refused_before_anything_runs() -> None:
     for bad in ("/etc/passwd", "../x", "a/../../b", "-rf", ".git/config", ""):
         with pytest.raises(ToolError):
             to_action("view", {"path": bad})
-    assert to_action("view", {"path": "a b'; rm -rf /"})["command"].endswith("-- 'a b'\"'\"'; rm -rf /'")
+    assert to_action("view", {"path": "a b'; rm -rf /"})["command"].endswith(" './a b'\"'\"'; rm -rf /'")
     with pytest.raises(ToolError, match="unknown argument"):
         to_action("hover", {"selector": "x.c@L1:C1", "sneaky": 1})
     with pytest.raises(ToolError, match="missing"):

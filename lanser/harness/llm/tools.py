@@ -130,11 +130,11 @@ def view_command(path: str, start: int | None, end: int | None) -> str:
         raise ToolError(f"`end` ({last}) is before `start` ({first})")
     last = min(last, first + MAX_VIEW_LINES - 1)
     return (f"awk -v a={first} -v b={last} 'NR>=a && NR<=b {{printf \"%6d  %s\\n\", NR, $0}} NR>b {{exit}}' "
-            f"-- {shlex.quote(path)}")
+            f"{shlex.quote('./' + path)}")  # './': awk reads an operand 'x=y' as an assignment, and has no '--'
 
 
 def cat_command(path: str) -> str:
-    return f"cat -- {shlex.quote(path)}"
+    return f"cat {shlex.quote('./' + path)}"
 
 
 _HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+\d+(?:,\d+)? @@")
