@@ -26,28 +26,30 @@ from typing import Any
 from lanser.errors import BadRequest
 from lanser.harness.errors import InfrastructureError
 from lanser.harness.llm.client import ChatClient, ChatError, ContextOverflow, EndpointDown
-from lanser.harness.llm.tools import ToolError, cat_command, parse_text_action, replace_to_diff, to_action, \
+from lanser.harness.llm.tools import SELECTORS, ToolError, cat_command, parse_text_action, replace_to_diff, to_action, \
     tool_schemas
 from lanser.harness.llm.trajectory import Trajectory
 
 __all__ = ["LLMAgent", "LLMConfig", "SYSTEM_PROMPT", "config_from_env", "cost_of", "task_prompt",
            "truncate_history"]
 
-PROMPT_VERSION = 1
+PROMPT_VERSION = 2
 TRUNCATED = "[lanser: this observation was removed to fit the model's context window]"
 LAYOUT_COMMAND = ("(git ls-files 2>/dev/null || find . -type f -not -path './.git/*' | sed 's|^./||') "
                   "| sort | head -n 300")
 
 SYSTEM_PROMPT = """You are a software engineer fixing a task in a code repository, working through tools.
 Each turn, call exactly one tool. Tools:
-- lanser code intelligence: definition, references, hover, symbols, diagnostics, locate, rename, check_patch
-  (selectors: 'path@L42:C7', 'c://path#function', 'py://pkg.mod#Class.method');
+- lanser code intelligence: definition, references, hover, symbols, diagnostics, locate, prepare_rename, rename,
+  code_actions, check_patch (they take selectors, below);
 - view (a file or a line range, with line numbers), edit (a unified diff), replace (exact search/replace in one
   file), run (a shell command in the sandboxed repository: build, tests; no network), submit (when done).
 An edit is checked before it is written; its result says whether it applied and which diagnostics it added or
 removed. Keep edits small; build and run the tests before you submit.
 If you cannot call tools, answer with one JSON object in a ```json block:
-{"tool": "NAME", "arguments": {...}}"""
+{"tool": "NAME", "arguments": {...}}
+
+""" + SELECTORS
 
 
 def task_prompt(task: Any, layout: str) -> str:

@@ -17,15 +17,21 @@ import shlex
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["LANSER_TOOLS", "ToolError", "parse_text_action", "replace_to_diff", "to_action", "tool_schemas",
+__all__ = ["LANSER_TOOLS", "SELECTORS", "LanserTool", "ToolError", "lanser_tool", "parse_text_action", "replace_to_diff", "to_action", "tool_schemas",
            "validate_diff", "view_command", "cat_command", "safe_path"]
 
 MAX_COMMAND = 4000
 MAX_PATCH = 200_000
 MAX_VIEW_LINES = 400
 
-SELECTOR_HELP = ("A selector names a place: 'src/a.c@L42:C7' (1-based line:column), 'c://src/a.c#func', "
-                 "'py://pkg.mod#Class.method', optionally with ':def', ':body'.")
+SELECTORS = """A selector names a place in the code:
+- cursor: 'pkg/app.py@L42:C7' (1-based line and column), range: 'pkg/app.py@R(42,7->44,1)';
+- symbol: 'py://pkg.app#Class.method' or 'c://lib/str.c#strscpy', optionally with a role
+  ':def', ':sig', ':body' or ':doc' and '?overload=N' for the N-th definition of the name;
+- AST path: 'ast://[module=pkg.app]/[class=Class]/[def=method]';
+- content anchor: 'anchor://pkg/app.py#"def load_data("' (percent-escape '#', '?', '%', '"', spaces).
+Symbol selectors survive edits elsewhere in the file; prefer them over line numbers.
+Every location in a result carries a 'selector' you can pass back."""
 
 
 class ToolError(Exception):
@@ -34,41 +40,74 @@ class ToolError(Exception):
 
 @dataclass(frozen=True)
 class LanserTool:
+    """One lanser tool, for the MCP server (lanser/mcp_server.py takes its name and description from here;
+    tests/unit/test_llm_agent.py checks its parameters against this) and for the LLM agent."""
+
     name: str
     cmd: str
     description: str
     params: dict[str, tuple[str, str]]  # argument -> (JSON type, description)
     required: tuple[str, ...]
+    selectors: bool = True  # the description ends with SELECTORS
     selector: bool = True  # the "selector" argument is the request's selector, the rest go to args
     rename: dict[str, str] | None = None  # argument -> lanser args key
+    mcp_only: tuple[str, ...] = ()  # arguments the LLM agent does not get (the runner decides them)
+
+    def full_description(self) -> str:
+        return self.description + ("\n" + SELECTORS if self.selectors else "")
 
 
-_SEL = ("string", SELECTOR_HELP)
+_SEL = ("string", "a selector (see the tool's description)")
+_DIRTY = ("boolean", "write over uncommitted work")
+_CAMEL = {"new_name": "newName", "allow_dirty": "allowDirty", "action_id": "actionId"}
 
-#: lanser's tools, as the MCP server (lanser/mcp_server.py) names and describes them.
+#: lanser's tools: the MCP server's and the LLM agent's.
 LANSER_TOOLS: tuple[LanserTool, ...] = (
     LanserTool("definition", "definition", "Where the symbol at `selector` is defined.", {"selector": _SEL},
                ("selector",)),
-    LanserTool("references", "references", "Every reference to the symbol at `selector` (sorted; `limit` caps it).",
-               {"selector": _SEL, "limit": ("integer", "at most this many")}, ("selector",)),
+    LanserTool("references", "references", "Every reference to the symbol at `selector` (sorted; `limit` and "
+               "`cursor` page through long lists).",
+               {"selector": _SEL, "limit": ("integer", "at most this many"),
+                "cursor": ("string", "the page after this cursor")}, ("selector",)),
     LanserTool("hover", "hover", "Type signature and documentation of the symbol at `selector`.",
                {"selector": _SEL}, ("selector",)),
-    LanserTool("symbols", "symbols", "Symbols of one file (`selector` = a path), or workspace symbols matching "
-               "`query` when no selector is given.",
-               {"selector": ("string", "a file path"), "query": ("string", "a name to search")}, ()),
+    LanserTool("symbols", "symbols", "Symbols of one file (`selector` = a path such as 'pkg/app.py'), or workspace "
+               "symbols matching `query` when no selector is given.",
+               {"selector": ("string", "a file path"), "query": ("string", "a name to search")}, (), selectors=False),
     LanserTool("diagnostics", "diagnostics", "Diagnostics (errors, warnings) of one file, or of the whole "
-               "workspace when no selector is given.", {"selector": ("string", "a file path")}, ()),
-    LanserTool("locate", "locate", "Resolve `selector` to a range with a preview of the code there.",
-               {"selector": _SEL}, ("selector",)),
-    LanserTool("rename", "rename", "Rename the symbol at `selector` to `new_name` across the workspace; writes "
-               "only when apply=true (atomic, refused if partial).",
+               "workspace when no selector is given. Each file's list names the content hash it describes.",
+               {"selector": ("string", "a file path")}, (), selectors=False),
+    LanserTool("locate", "locate", "Resolve `selector` to a concrete range with a preview of the code there; "
+               "ambiguous selectors fail with ranked candidates.", {"selector": _SEL}, ("selector",)),
+    LanserTool("prepare_rename", "prepareRename", "Whether the symbol at `selector` can be renamed, and its "
+               "current name.", {"selector": _SEL}, ("selector",), selectors=False),
+    LanserTool("rename", "rename", "Rename the symbol at `selector` to `new_name` across the workspace. Returns the "
+               "diff and the process reward; writes only when apply=true (one transaction, refused if partial, "
+               "outside the workspace, or over uncommitted work unless allow_dirty=true).",
                {"selector": _SEL, "new_name": ("string", "the new identifier"),
-                "apply": ("boolean", "write the rename")}, ("selector", "new_name"),
-               rename={"new_name": "newName"}),
-    LanserTool("check_patch", "check", "Would this unified diff help? Evaluated in the language server's memory, "
-               "nothing written: diagnostics that appear and disappear and the process reward.",
-               {"patch": ("string", "a unified diff (--- a/F, +++ b/F, @@ hunks)")}, ("patch",), selector=False),
+                "apply": ("boolean", "write the rename"), "allow_dirty": _DIRTY}, ("selector", "new_name"),
+               rename=_CAMEL, mcp_only=("allow_dirty",)),
+    LanserTool("code_actions", "actions", "Code actions (quick fixes, refactors) at `selector`; give `action_id` "
+               "to preview one, and apply=true to write it.",
+               {"selector": _SEL, "action_id": ("string", "the action to preview or apply"),
+                "apply": ("boolean", "write it"), "allow_dirty": _DIRTY}, ("selector",), rename=_CAMEL,
+               mcp_only=("allow_dirty",)),
+    LanserTool("check_patch", "check", "Would this patch help? Evaluates a unified diff in the language server's "
+               "memory (nothing written unless apply=true): diagnostics that appear and disappear and the process "
+               "reward r = 0.5*(D_before - D_after) + 0.4*safe - 0.1*(1 - confidence).",
+               {"patch": ("string", "a unified diff (--- a/F, +++ b/F, @@ hunks)"),
+                "selector": ("string", "a selector"), "apply": ("boolean", "write it"), "allow_dirty": _DIRTY},
+               ("patch",), selectors=False, selector=True, rename=_CAMEL,
+               mcp_only=("selector", "apply", "allow_dirty")),  # the LLM writes with `edit`
 )
+
+
+def lanser_tool(name: str) -> LanserTool:
+    for t in LANSER_TOOLS:
+        if t.name == name:
+            return t
+    raise KeyError(name)
+
 
 _WORKSPACE_TOOLS: tuple[dict[str, Any], ...] = (
     {"name": "view", "description": f"Show a file with line numbers, or lines start..end of it (at most "
@@ -98,9 +137,10 @@ def tool_schemas() -> list[dict[str, Any]]:
     """The ``tools`` array of a Chat Completions request."""
     out: list[dict[str, Any]] = []
     for t in LANSER_TOOLS:
-        props = {k: {"type": typ, "description": desc} for k, (typ, desc) in t.params.items()}
-        out.append({"type": "function", "function": {"name": t.name, "description": t.description, "parameters": {
-            "type": "object", "properties": props, "required": list(t.required)}}})
+        props = {k: {"type": typ, "description": desc} for k, (typ, desc) in t.params.items() if k not in t.mcp_only}
+        out.append({"type": "function", "function": {"name": t.name, "description": t.description,
+                                                     "parameters": {"type": "object", "properties": props,
+                                                                    "required": list(t.required)}}})
     for w in _WORKSPACE_TOOLS:
         out.append({"type": "function", "function": dict(w)})
     return out
@@ -213,9 +253,10 @@ def to_action(name: str, args: Any) -> dict[str, Any]:
             missing = [k for k in t.required if args.get(k) in (None, "")]
             if missing:
                 raise ToolError(f"{name}: missing argument(s) {', '.join(missing)}")
-            unknown = sorted(set(args) - set(t.params))
+            allowed = [k for k in t.params if k not in t.mcp_only]
+            unknown = sorted(set(args) - set(allowed))
             if unknown:
-                raise ToolError(f"{name}: unknown argument(s) {', '.join(unknown)}; it takes {', '.join(t.params)}")
+                raise ToolError(f"{name}: unknown argument(s) {', '.join(unknown)}; it takes {', '.join(allowed)}")
             for k, v in args.items():
                 typ = t.params[k][0]
                 ok = {"string": isinstance(v, str), "integer": isinstance(v, int) and not isinstance(v, bool),
