@@ -20,17 +20,12 @@ from typing import Any
 from mcp_types import CallToolResult, TextContent
 
 from lanser import __version__
+from lanser.harness.llm.tools import SELECTORS, lanser_tool
 
-__all__ = ["build_server", "serve", "tool_result"]
+# Names and descriptions come from one table shared with the LLM agent (lanser.harness.llm.tools);
+# tests/unit/test_llm_agent.py checks these functions' parameters against it.
 
-SELECTORS = """A selector names a place in the code:
-- cursor: 'pkg/app.py@L42:C7' (1-based line and column), range: 'pkg/app.py@R(42,7->44,1)';
-- symbol: 'py://pkg.app#Class.method' or 'c://lib/str.c#strscpy', optionally with a role
-  ':def', ':sig', ':body' or ':doc' and '?overload=N' for the N-th definition of the name;
-- AST path: 'ast://[module=pkg.app]/[class=Class]/[def=method]';
-- content anchor: 'anchor://pkg/app.py#"def load_data("' (percent-escape '#', '?', '%', '"', spaces).
-Symbol selectors survive edits elsewhere in the file; prefer them over line numbers.
-Every location in a result carries a 'selector' you can pass back."""
+__all__ = ["SELECTORS", "build_server", "serve", "tool_result"]
 
 
 def build_server(settings: Any) -> Any:
@@ -55,54 +50,44 @@ def build_server(settings: Any) -> Any:
         data = (await asyncio.to_thread(run_requests, settings, [request]))[0]
         return tool_result(data)
 
-    @server.tool(description="Where the symbol at `selector` is defined.\n" + SELECTORS)
+    @server.tool(description=lanser_tool("definition").full_description())
     async def definition(selector: str) -> CallToolResult:
         return await run("definition", selector)
 
-    @server.tool(description="Every reference to the symbol at `selector` (sorted; `limit` and `cursor` page "
-                             "through long lists).\n" + SELECTORS)
+    @server.tool(description=lanser_tool("references").full_description())
     async def references(selector: str, limit: int | None = None, cursor: str | None = None) -> CallToolResult:
         return await run("references", selector, limit=limit, cursor=cursor)
 
-    @server.tool(description="Type signature and documentation of the symbol at `selector`.\n" + SELECTORS)
+    @server.tool(description=lanser_tool("hover").full_description())
     async def hover(selector: str) -> CallToolResult:
         return await run("hover", selector)
 
-    @server.tool(description="Symbols of one file (`selector` = a path such as 'pkg/app.py'), or workspace "
-                             "symbols matching `query` when no selector is given.")
+    @server.tool(description=lanser_tool("symbols").full_description())
     async def symbols(selector: str | None = None, query: str | None = None) -> CallToolResult:
         return await run("symbols", selector, query=query)
 
-    @server.tool(description="Diagnostics (errors, warnings) of one file, or of the whole workspace when no "
-                             "selector is given. Each file's list names the content hash it describes.")
+    @server.tool(description=lanser_tool("diagnostics").full_description())
     async def diagnostics(selector: str | None = None) -> CallToolResult:
         return await run("diagnostics", selector)
 
-    @server.tool(description="Resolve `selector` to a concrete range with a preview of the code there; "
-                             "ambiguous selectors fail with ranked candidates.\n" + SELECTORS)
+    @server.tool(description=lanser_tool("locate").full_description())
     async def locate(selector: str) -> CallToolResult:
         return await run("locate", selector)
 
-    @server.tool(description="Whether the symbol at `selector` can be renamed, and its current name.")
+    @server.tool(description=lanser_tool("prepare_rename").full_description())
     async def prepare_rename(selector: str) -> CallToolResult:
         return await run("prepareRename", selector)
 
-    @server.tool(description="Rename the symbol at `selector` to `new_name` across the workspace. Returns the "
-                             "diff and the process reward; writes only when apply=true (one transaction, "
-                             "refused if partial, outside the workspace, or over uncommitted work unless "
-                             "allow_dirty=true).\n" + SELECTORS)
+    @server.tool(description=lanser_tool("rename").full_description())
     async def rename(selector: str, new_name: str, apply: bool = False, allow_dirty: bool = False) -> CallToolResult:
         return await run("rename", selector, newName=new_name, apply=apply or None, allowDirty=allow_dirty or None)
 
-    @server.tool(description="Code actions (quick fixes, refactors) at `selector`; give `action_id` to preview "
-                             "one, and apply=true to write it.\n" + SELECTORS)
+    @server.tool(description=lanser_tool("code_actions").full_description())
     async def code_actions(selector: str, action_id: str | None = None, apply: bool = False,
                            allow_dirty: bool = False) -> CallToolResult:
         return await run("actions", selector, actionId=action_id, apply=apply or None, allowDirty=allow_dirty or None)
 
-    @server.tool(description="Would this patch help? Evaluates a unified diff in the language server's memory "
-                             "(nothing written unless apply=true): diagnostics that appear and disappear and "
-                             "the process reward r = 0.5*(D_before - D_after) + 0.4*safe - 0.1*(1 - confidence).")
+    @server.tool(description=lanser_tool("check_patch").full_description())
     async def check_patch(patch: str, selector: str | None = None, apply: bool = False,
                           allow_dirty: bool = False) -> CallToolResult:
         return await run("check", selector, patch=patch, apply=apply or None, allowDirty=allow_dirty or None)
