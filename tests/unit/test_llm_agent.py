@@ -276,3 +276,23 @@ def test_config_from_the_environment() -> None:
     assert cfg.prices == {"input": 0.1, "output": 0.2} and "api_key" not in cfg.public()
     with pytest.raises(BadRequest):
         config_from_env("m", {"LANSER_LLM_BASE_URL": "http://x/v1", "LANSER_LLM_MAX_STEPS": "lots"})
+
+
+def test_the_mcp_server_and_the_llm_agent_share_one_tool_table() -> None:
+    """Every lanser tool of the LLM agent is an MCP tool with the table's description, parameters and
+    required ones (drift between the two front doors fails here)."""
+    import asyncio
+
+    from lanser.harness.llm.tools import LANSER_TOOLS, tool_schemas
+    from lanser.mcp_server import build_server
+
+    mcp = {t.name: t for t in asyncio.run(build_server(None).list_tools())}
+    assert set(mcp) == {t.name for t in LANSER_TOOLS}
+    llm = {s["function"]["name"]: s["function"] for s in tool_schemas()}
+    for t in LANSER_TOOLS:
+        schema = mcp[t.name].input_schema
+        assert mcp[t.name].description == t.full_description()
+        assert set(schema["properties"]) == set(t.params), t.name
+        assert set(schema.get("required", [])) == set(t.required), t.name
+        assert llm[t.name]["description"] == t.description
+        assert set(llm[t.name]["parameters"]["properties"]) == set(t.params) - set(t.mcp_only)
