@@ -8,6 +8,7 @@ steps, one step per request, in order; every request body is recorded in
 - ``{"content": "text", "usage": {...}}`` (a plain-text answer)
 - ``{"status": 429|500|..., "body": {...}}`` an HTTP error (``"repeat": K`` answers it K times)
 - ``{"hang": SECONDS}`` sleeps before answering nothing (the client must time out)
+- ``{"cut_short": True}`` a 200 whose body ends before its Content-Length (the connection closes)
 - ``{"context_overflow": True}`` the 400 ``context_length_exceeded`` error most servers send
 
 When the script is exhausted the server answers 500 (a test that asks for more
@@ -58,6 +59,13 @@ class ScriptServer:
                 if "hang" in step:
                     server._stop.wait(float(step["hang"]))
                     return
+                if step.get("cut_short"):  # promise more bytes than are sent, then close
+                    self.send_response(200)
+                    self.send_header("Content-Length", "1000")
+                    self.end_headers()
+                    self.wfile.write(b'{"choices": [')
+                    self.close_connection = True
+                    return
                 if step.get("context_overflow"):
                     return self._send(400, {"error": {
                         "message": "This model's maximum context length is 4096 tokens.",
@@ -65,7 +73,8 @@ class ScriptServer:
                 if "status" in step:
                     return self._send(int(step["status"]), step.get("body") or {"error": {"message": "scripted"}})
                 usage = {"prompt_tokens": 0, "completion_tokens": 0, **(step.get("usage") or {})}
-                usage.setdefault("total_tokens", usage["prompt_tokens"] + usage["completion_tokens"])
+                if all(isinstance(usage[k], int) for k in ("prompt_tokens", "completion_tokens")):
+                    usage.setdefault("total_tokens", usage["prompt_tokens"] + usage["completion_tokens"])
                 message: dict[str, Any] = {"role": "assistant", "content": step.get("content")}
                 if step.get("tool_calls"):
                     message["tool_calls"] = [

@@ -296,3 +296,15 @@ def test_the_mcp_server_and_the_llm_agent_share_one_tool_table() -> None:
         assert set(schema.get("required", [])) == set(t.required), t.name
         assert llm[t.name]["description"] == t.description
         assert set(llm[t.name]["parameters"]["properties"]) == set(t.params) - set(t.mcp_only)
+
+
+def test_a_body_cut_short_is_retried_and_hostile_usage_counts_zero() -> None:
+    """A 200 whose body ends early raised http.client.IncompleteRead, which was not retried (a crash)."""
+    script = [{"cut_short": True},
+              {"tool_calls": [{"name": "submit", "arguments": {}}],
+               "usage": {"prompt_tokens": "lots", "completion_tokens": -5}}]
+    with ScriptServer(script) as srv:
+        agent = _agent(srv, prices={"input": 1.0, "output": 1.0})
+        assert _start(agent) == {"type": "submit"}
+    assert len(srv.requests) == 2
+    assert (agent.totals["prompt_tokens"], agent.totals["completion_tokens"], agent.totals["cost"]) == (0, 0, 0.0)

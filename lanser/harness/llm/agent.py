@@ -174,6 +174,11 @@ def truncate_history(messages: list[dict[str, Any]], limit_chars: int | None = N
     return done
 
 
+def _count(value: Any) -> int:
+    """A token count from the endpoint's ``usage`` (hostile: anything but a non-negative integer is 0)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+
 def _strip_rewards(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _strip_rewards(v) for k, v in value.items() if k not in ("processReward", "reward")}
@@ -300,15 +305,14 @@ class LLMAgent:
             message = self._call()
             if message is None:
                 return self._give_up("context overflow", "context overflow: nothing left to truncate")
-            calls = message.get("tool_calls") or []
+            raw_calls = message.get("tool_calls")
+            calls = [c for c in raw_calls if isinstance(c, dict)] if isinstance(raw_calls, list) else []
             assistant: dict[str, Any] = {"role": "assistant", "content": message.get("content")}
             if calls:
                 assistant["tool_calls"] = calls
             self.messages.append(assistant)
             for call in calls:
-                if not isinstance(call, dict):
-                    continue
-                fn = call.get("function") or {}
+                fn: dict[str, Any] = call["function"] if isinstance(call.get("function"), dict) else {}
                 self._calls_queue.append((str(call.get("id") or ""), str(fn.get("name") or ""),
                                           fn.get("arguments") or "{}"))
             if not calls:
@@ -356,8 +360,8 @@ class LLMAgent:
                 raise InfrastructureError(f"{exc}: {exc.raw[:300]}", stage="llm", log_tail=exc.raw[-2000:]) from None
             raw_usage = reply.body.get("usage")
             usage: dict[str, Any] = raw_usage if isinstance(raw_usage, dict) else {}
-            tokens = {"prompt_tokens": int(usage.get("prompt_tokens") or 0),
-                      "completion_tokens": int(usage.get("completion_tokens") or 0)}
+            tokens = {"prompt_tokens": _count(usage.get("prompt_tokens")),
+                      "completion_tokens": _count(usage.get("completion_tokens"))}
             cost = cost_of(tokens, self.config.prices)
             self.totals["calls"] += 1
             self.totals["prompt_tokens"] += tokens["prompt_tokens"]

@@ -10,6 +10,7 @@ failure (the attempt ends ``infra_error``, not counted against the model).
 
 from __future__ import annotations
 
+import http.client
 import json
 import socket
 import time
@@ -113,7 +114,7 @@ class ChatClient:
                 if ra and ra.strip().isdigit():
                     retry_after = float(ra.strip())
                 tries.append({"status": status, "raw": raw})
-            except (urllib.error.URLError, TimeoutError, socket.timeout, ConnectionError) as exc:
+            except (urllib.error.URLError, TimeoutError, socket.timeout, ConnectionError, http.client.HTTPException) as exc:
                 reason = getattr(exc, "reason", exc)
                 tries.append({"error": f"{type(exc).__name__}: {reason}"})
             if attempt < len(self.delays):
