@@ -161,3 +161,37 @@ def test_a_bad_selector_stops_the_workflow_with_lansers_code(project: tuple[Path
     assert git(repo, "status", "--porcelain", "--untracked-files=no") == ""
     hostile = run_action(repo, {"install": "false", "base": "--output=/tmp/x", "sarif": ""}, env, tmp_path)
     assert (hostile.failed, hostile.code) == ("diagnostics", 2), hostile.log
+
+
+def run_gitlab_job(workspace: Path, variables: dict[str, str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The template's job as a GitLab runner runs it: its variables, then its script lines as one
+    POSIX shell script with -e (dash here, so nothing bash-only slips in)."""
+    job = yaml.safe_load((REPO / "ci" / "gitlab" / "lanser.gitlab-ci.yml").read_text(encoding="utf-8"))[".lanser"]
+    job_env = {**env, **{k: str(v) for k, v in job["variables"].items()}, **variables}
+    script = "\n".join(job["script"])
+    return subprocess.run(["sh", "-e", "-c", script], cwd=workspace, env=job_env, capture_output=True, text=True,
+                          timeout=600)
+
+
+def test_gitlab_template_renames_gates_reports_and_pushes_for_a_merge_request(
+        project: tuple[Path, Path, dict[str, str]]) -> None:
+    repo, origin, env = project
+    git(origin, "config", "receive.advertisePushOptions", "true")  # GitLab accepts merge_request.* push options
+    variables = {"LANSER_RENAME": RENAME["rename"], "LANSER_TO": RENAME["to"], "LANSER_BRANCH": RENAME["branch"],
+                 "LANSER_PUSH_URL": str(origin)}
+    failing = run_gitlab_job(repo, variables, env)  # pkg/report.py's type error is in a changed file
+    assert failing.returncode == 1, failing.stdout + failing.stderr
+    assert git(origin, "branch", "--list") == ""
+    [issue] = [i for i in json.loads((repo / "gl-code-quality-report.json").read_text()) if i["severity"] == "major"]
+    assert issue["location"]["path"] == "pkg/report.py"
+    validate_sarif(repo / "lanser.sarif")
+
+    git(repo, "checkout", "-q", "--", ".")  # a fresh job on a fixed project
+    report = repo / "pkg" / "report.py"
+    report.write_text(report.read_text(encoding="utf-8").split("\n\ndef broken")[0] + "\n", encoding="utf-8")
+    git(repo, "commit", "-q", "-am", "fix")
+    passing = run_gitlab_job(repo, variables, env)
+    assert passing.returncode == 0, passing.stdout + passing.stderr
+    assert "sum_of_areas" in git(origin, "show", f"{RENAME['branch']}:pkg/report.py")
+    assert json.loads((repo / "gl-code-quality-report.json").read_text()) == []
+    assert validate_sarif(repo / "lanser.sarif")["runs"][0]["results"] == []
