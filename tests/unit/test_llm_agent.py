@@ -66,8 +66,9 @@ def test_tool_calls_become_runner_actions_and_results_go_back_with_their_ids() -
     assert tool_msg["role"] == "tool" and tool_msg["tool_call_id"] == "call_1_0"
     assert "process reward so far: 0.4" in srv.requests[2]["messages"][-1]["content"]
     # accounting: the script's numbers, priced per million tokens
-    t = agent.totals
-    assert (t["calls"], t["prompt_tokens"], t["completion_tokens"]) == (3, 450, 55)
+    agent.close()
+    t = agent.usage()
+    assert (t["model"], t["calls"], t["prompt_tokens"], t["completion_tokens"]) == ("m", 3, 450, 55)
     assert t["cost"] == pytest.approx(450 * 2.0 / 1e6 + 55 * 10.0 / 1e6)
     calls = [e for e in agent.trajectory.events if e["event"] == "call"]
     assert [c["usage"] for c in calls][1] == {"prompt_tokens": 150, "completion_tokens": 40}

@@ -261,6 +261,11 @@ class LLMAgent:
             self._answer(call_id, tool, self._render(last, observation))
         return self._next_action()
 
+    def usage(self) -> dict[str, Any]:
+        """The last attempt's totals (calls, tokens, cost, latency, tool errors, truncations); still there
+        after close(), for the runner to store with the result."""
+        return {**self.totals, "model": self.config.model}
+
     def close(self) -> None:
         if self._task is None:
             return
