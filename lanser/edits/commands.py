@@ -102,6 +102,7 @@ class MutationCommands(RenameWitness):
         # Every file of the project holding the old name, scanned before the server is asked: the
         # server's own view (its include settings, what a warm daemon opened before) is not the project.
         scans = self._scan_project(target.language, old_name) if old_name else {}
+        named = {"old": old_name}
 
         async def op(s: LspSession) -> tuple[Any, Any, str, dict[Any, Any], list[Any]]:
             await self._ready(s, target.language)  # type: ignore[attr-defined]
@@ -111,6 +112,13 @@ class MutationCommands(RenameWitness):
                 text_document=ident, position=target.position()), timeout=self.timeout)  # type: ignore[attr-defined]
             if not prep:
                 raise NotFound(f"the server will not rename anything at {request.selector}")
+            # The server's prepared range says which name it renames; the selector's point may sit
+            # beside it (a cursor on `def`), and then the scan was of the wrong word.
+            prepared = _prepared_name(s.to_data(prep), doc.text, s.position_encoding)
+            if prepared and prepared != named["old"]:
+                named["old"] = prepared
+                scans.clear()
+                scans.update(self._scan_project(target.language, prepared))
             opened = await self._open_mentioning(s, target, scans)
             try:
                 await self._settle(s, doc)  # type: ignore[attr-defined]
@@ -131,6 +139,11 @@ class MutationCommands(RenameWitness):
         edit, refs, encoding, defs, symbol = await self._call(target.language, op, bundle)  # type: ignore[attr-defined]
         if not edit:
             raise NotFound(f"the server proposed no edit for renaming {request.selector}")
+        old_name = named["old"]
+        if not old_name:
+            bundle.processReward = process_reward(0, 0, False, target.confidence)
+            raise ApplyConflict(f"cannot tell which name the rename at {request.selector} replaces, so its "
+                                "completeness cannot be checked; refused")
         edit_data = self._data(edit)  # type: ignore[attr-defined]
         ref_data: list[Any] = self._data(refs) or []  # type: ignore[attr-defined]
         family: list[Method] = []
@@ -443,6 +456,26 @@ class MutationCommands(RenameWitness):
         if args.get("commit"):
             out["commit"] = _commit(self.root, changes, args.get("message") or message)
         return out
+
+
+def _prepared_name(prep: Any, text: str, encoding: str) -> str | None:
+    """The identifier a prepareRename answer's range covers (Range or {range, placeholder})."""
+    import re
+
+    from lanser.text import from_lsp_encoding
+
+    rng = prep.get("range", prep) if isinstance(prep, dict) else None
+    if not isinstance(rng, dict) or "start" not in rng or "end" not in rng:
+        return None
+    (sl, sc), (el, ec) = (rng["start"]["line"], rng["start"]["character"]), (rng["end"]["line"], rng["end"]["character"])
+    lines = text.split("\n")
+    if sl != el or sl >= len(lines):
+        return None
+    enc = from_lsp_encoding(encoding)
+    line = lines[sl]
+    word = line[convert_column(line, sc, enc, "codepoint", strict=False):convert_column(line, ec, enc, "codepoint",
+                                                                                         strict=False)]
+    return word if re.fullmatch(r"[^\W\d]\w*", word) else None
 
 
 def _diag_key(path: str, d: dict[str, Any]) -> tuple[str, str, str, str]:
