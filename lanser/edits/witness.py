@@ -153,9 +153,14 @@ class RenameWitness:
         if not all(c_file_scope(data(rel), o.line, o.col, name) for rel, o in decls):
             return []
         edited_files = {p for p, _, _ in _edit_starts(edit, self._rel_of_uri)}
+        # A file where the name also means something else (a `static` function of its own) is no
+        # place to guess: clangd's name lookup for inactive code would say "the renamed one" anyway.
+        other_files = {o.path for o in verdict.other}
         out = []
         for srv, why in verdict.unexplained:
             occ = server_of[srv.where]
+            if occ.path in other_files:
+                continue
             if occ.kind == "macro":
                 # A #define body names the symbol wherever the macro expands; clangd resolves the
                 # token to it but leaves it out of its rename.  Not after `.`/`->` (a member).

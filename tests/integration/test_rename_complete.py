@@ -458,3 +458,19 @@ def test_token_pasting_the_renamed_name_into_another_is_refused(tmp_path: Path, 
     assert code == 70, b
     assert "Safestride" in b["error"]["details"]["broke"][0][3]
     assert snapshot(ws) == before
+
+
+def test_inactive_branch_in_a_file_with_its_own_static_of_that_name_is_refused(tmp_path: Path, run_json) -> None:
+    """An `#ifdef` branch in a file that defines its own `static old_fn` means that one: it is never edited as
+    the renamed symbol (clangd resolves it to the file's static; lanser also edits no branch in a file where the
+    name means something else)."""
+    files = dict(C_PROJECT)
+    files["other.c"] = ("static int old_fn(int x) { return -x; }\n#ifdef ALT\nint other(void) { return old_fn(1); }\n"
+                        "#else\nint other(void) { return old_fn(2); }\n#endif\n")
+    files["compile_commands.json"] = files["compile_commands.json"].replace(
+        "]\n", ', {"directory": ".", "file": "other.c", "arguments": ["cc", "-std=gnu89", "-c", "other.c"]}]\n')
+    ws = make_repo(tmp_path / "ws", files)
+    code, b = run_json("-w", str(ws), "rename", "c://lib.c#old_fn", "new_fn")
+    assert code == 0, b
+    assert "other.c" not in {f["path"] for f in b["edits"]["files"]}, b["edits"]["diff"]
+    assert b["edits"]["branches"] == ["lib.c@L17:C26"]
