@@ -195,3 +195,20 @@ def test_gitlab_template_renames_gates_reports_and_pushes_for_a_merge_request(
     assert "sum_of_areas" in git(origin, "show", f"{RENAME['branch']}:pkg/report.py")
     assert json.loads((repo / "gl-code-quality-report.json").read_text()) == []
     assert validate_sarif(repo / "lanser.sarif")["runs"][0]["results"] == []
+
+
+def test_the_install_step_puts_lanser_and_its_pinned_servers_on_path(project: tuple[Path, Path, dict[str, str]],
+                                                                      tmp_path: Path) -> None:
+    """`install: true` as a runner after actions/setup-python: a fresh Python whose pip installs
+    lanser from the action's checkout; the later steps then run that lanser."""
+    repo, _, env = project
+    venv = tmp_path / "runner-python"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    runner_env = {**env, "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}"}  # not the test's lanser
+    done = run_action(repo, {"gate": "none"}, runner_env, tmp_path)
+    assert done.failed is None, done.log
+    assert (venv / "bin" / "lanser").exists() and (venv / "bin" / "basedpyright-langserver").exists()
+    version = subprocess.run([str(venv / "bin" / "lanser"), "--version"], capture_output=True, text=True, check=True)
+    assert version.stdout in done.log
+    log = validate_sarif(repo / "lanser.sarif")
+    assert [r["ruleId"] for r in log["runs"][0]["results"]] == ["reportAssignmentType"]
