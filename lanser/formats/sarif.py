@@ -53,7 +53,7 @@ def to_sarif(bundle: dict[str, Any]) -> dict[str, Any]:
     for f in found:
         if f.rule not in rule_index:
             rule_index[f.rule] = len(rules)
-            rule: dict[str, Any] = {"id": f.rule}
+            rule: dict[str, Any] = {"id": f.rule, "shortDescription": {"text": f"{f.source or 'lanser'}: {f.rule}"}}
             if f.source:
                 rule["properties"] = {"source": f.source}
             rules.append(rule)
