@@ -1,5 +1,5 @@
 """The LLM agent without a model: a scripted Chat Completions server on loopback (real HTTP),
-the agent driven by hand-made runner observations (no Docker here; tests/docker/test_llm_agent.py
+the agent driven by hand-made runner observations (no Docker here; tests/docker/test_llm_bench.py
 runs it through the real runner)."""
 
 from __future__ import annotations
