@@ -309,3 +309,16 @@ def test_a_body_cut_short_is_retried_and_hostile_usage_counts_zero() -> None:
         assert _start(agent) == {"type": "submit"}
     assert len(srv.requests) == 2
     assert (agent.totals["prompt_tokens"], agent.totals["completion_tokens"], agent.totals["cost"]) == (0, 0, 0.0)
+
+
+def test_an_endpoint_that_is_not_listening_is_endpoint_down() -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on: bound, never listening
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        sleeps: list[float] = []
+        client = ChatClient(f"http://127.0.0.1:{port}/v1", retries=2, backoff_base=0.25, sleep=sleeps.append)
+        with pytest.raises(EndpointDown, match="failed 3 times") as info:
+            client.complete({"model": "m"})
+    assert sleeps == [0.25, 0.5] and all("refused" in t["error"].lower() for t in info.value.tries)

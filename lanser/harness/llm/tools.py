@@ -22,7 +22,7 @@ __all__ = ["LANSER_TOOLS", "SELECTORS", "LanserTool", "ToolError", "lanser_tool"
 
 MAX_COMMAND = 4000
 MAX_PATCH = 200_000
-MAX_VIEW_LINES = 400
+MAX_VIEW_LINES = 200  # the runner keeps the last 8000 characters of a run's output
 
 SELECTORS = """A selector names a place in the code:
 - cursor: 'pkg/app.py@L42:C7' (1-based line and column), range: 'pkg/app.py@R(42,7->44,1)';
