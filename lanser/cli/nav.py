@@ -348,7 +348,8 @@ def diagnostics(settings: Settings, selector: str | None, language: str | None, 
     if fmt is not None and data.get("status") == "ok":
         from lanser.formats import FORMATS
 
-        click.echo(render_json(FORMATS[fmt](data), pretty=settings.pretty))
+        report = FORMATS[fmt](data)  # under --json one object, as every answer: the report inside it
+        click.echo(render_json({"format": fmt, "report": report} if settings.json else report, pretty=settings.pretty))
         code = int((data.get("meta") or {}).get("exit_code", 0))
     else:
         code = render(data, as_json=settings.json, pretty=settings.pretty, verbose=settings.verbose)
