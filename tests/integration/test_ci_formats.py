@@ -80,3 +80,12 @@ def test_gitlab_report_and_its_fingerprints_survive_a_shift(sample: Path, run_cl
 def test_a_failure_stays_lansers_error_not_an_empty_report(sample: Path, run_cli) -> None:
     code, out, err = run_cli("-w", str(sample), "diag", "pkg/missing.py", "--format", "sarif")
     assert code == 3 and "E/NOT_FOUND" in err and out == ""
+
+
+def test_under_json_the_report_is_inside_one_object(sample: Path, run_cli) -> None:
+    """--json promises one JSON object per outcome; a GitLab report is an array, so it is wrapped."""
+    code, out, _ = run_cli("-w", str(sample), "--json", "diag", "pkg/report.py", "--format", "gitlab")
+    data = json.loads(out)
+    assert code == 0 and data["format"] == "gitlab" and data["report"][0]["check_name"] == "reportAssignmentType"
+    code, out, _ = run_cli("-w", str(sample), "--json", "diag", "pkg/missing.py", "--format", "gitlab")
+    assert code == 3 and json.loads(out)["error"]["code"] == "E/NOT_FOUND"
