@@ -57,7 +57,7 @@ class RenameWitness:
                 continue
             found = scan(language, rel, data, name)
             if found:
-                out[rel] = (found, data.decode("utf-8", "replace").split("\n"))
+                out[rel] = (found, _server_view(data).decode("utf-8", "replace").split("\n"))
         return out
 
     async def _open_mentioning(self, s: LspSession, target: Any, scans: dict[str, Any]) -> list[str]:
@@ -147,7 +147,7 @@ class RenameWitness:
 
         def data(rel: str) -> bytes:
             if rel not in data_of:
-                data_of[rel] = (self.root / rel).read_bytes()
+                data_of[rel] = _server_view((self.root / rel).read_bytes())
             return data_of[rel]
 
         if not all(c_file_scope(data(rel), o.line, o.col, name) for rel, o in decls):
@@ -244,10 +244,14 @@ class RenameWitness:
             return [], []
         files = []
         texts: dict[str, list[str]] = {}
+        root = self.root.resolve()
         for rel in owned(self.workspace.files((".py", ".pyi"))):  # type: ignore[attr-defined]
+            path = self.root / rel
             try:
-                data = (self.root / rel).read_bytes()
-            except OSError:
+                if path.is_symlink() or not path.resolve().is_relative_to(root):
+                    continue  # the jail: never read through a link
+                data = _server_view(path.read_bytes())
+            except (OSError, ValueError):
                 continue
             files.append((rel, data))
             texts[rel] = data.decode("utf-8", "replace").split("\n")
@@ -320,6 +324,14 @@ _IN_FLIGHT = 8
 
 #: Largest library file read to see whether a base class outside the project defines a member.
 _MAX_LIBRARY_FILE = 4 << 20
+
+
+def _server_view(data: bytes) -> bytes:
+    """A file's bytes with rows and columns as the servers count them (after a BOM, lone CR a line break)."""
+    from lanser.syntax import syntax_bytes
+    from lanser.text import document_bytes
+
+    return syntax_bytes(document_bytes(data))
 
 
 def _library_lines(path: str) -> list[str] | None:
@@ -398,7 +410,7 @@ def _word_at(scans: dict[str, tuple[list[Occurrence], list[str]]], ref: list[Any
         try:
             if path.is_symlink() or not path.resolve().is_relative_to(root.resolve()):
                 return None
-            lines = path.read_bytes().decode("utf-8", "replace").split("\n")
+            lines = _server_view(path.read_bytes()).decode("utf-8", "replace").split("\n")
         except (OSError, ValueError):
             return None
     if ref[1] >= len(lines):

@@ -474,3 +474,19 @@ def test_inactive_branch_in_a_file_with_its_own_static_of_that_name_is_refused(t
     assert code == 0, b
     assert "other.c" not in {f["path"] for f in b["edits"]["files"]}, b["edits"]["diff"]
     assert b["edits"]["branches"] == ["lib.c@L17:C26"]
+
+
+def test_inactive_branch_in_a_bom_crlf_file(tmp_path: Path, run_json) -> None:
+    """The branch and override checks read files as the servers count them (after a BOM, CRLF kept): the #ifdef
+    occurrence of a BOM + CRLF file is found at its place and edited, byte for byte around it."""
+    files = dict(C_PROJECT)
+    ws = make_repo(tmp_path / "ws", files)
+    lib = ws / "lib.c"
+    lib.write_bytes(b"\xef\xbb\xbf" + lib.read_bytes().replace(b"\n", b"\r\n"))
+    git(ws, "commit", "-qam", "bom crlf")
+    code, b = run_json("-w", str(ws), "rename", "c://lib.c#old_fn", "new_fn", "--apply")
+    assert code == 0, b
+    assert b["edits"]["branches"] == ["lib.c@L17:C26"]
+    data = lib.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf") and b"old_fn" not in data and data.count(b"\r\n") == data.count(b"\n")
+    assert b"int entry(void) { return new_fn(2) - 1; }\r\n" in data
