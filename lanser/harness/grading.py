@@ -244,6 +244,14 @@ def grade(stages: dict[str, dict[str, Any]], oracles: dict[str, Any],
     if test.get("timed_out") or (san or {}).get("timed_out"):
         verdict["outcome"] = "timeout"
         verdict["reason"] = "the test stage timed out" if test.get("timed_out") else "the sanitize stage timed out"
+    elif named and not results and exit_code not in (0, None):
+        # Nothing read, and the tests failed: the code under test stopped them before any result
+        # (a crash in the first test is the common case: an empty function returning NULL). The
+        # task's parser read the oracle's log when the task was validated, so this is the agent's.
+        verdict["outcome"] = "tests_failed"
+        verdict["reason"] = (f"the test stage exited with {exit_code} before any test result was read "
+                             f"({parsed.parser} parser); the oracles name {len(f2p) + len(p2p)} tests")
+        evidence["test_tail"] = _tail("\n".join(texts))
     elif named and not results:
         verdict["outcome"] = "task_error"
         how = f"with the {parsed.parser} parser" if parsed.declared else "by any parser"

@@ -255,6 +255,11 @@ def test_exit_statuses_count_and_an_unread_log_is_the_tasks_error() -> None:
     v = grade({"build": ok, "test": {"exit_code": 0, "output": "PASS: append_grows\n"}}, named,
               test_log={"format": "tap"})
     assert v["outcome"] == "task_error" and "tap parser" in v["reason"]
+    # Nothing read because the code under test crashed before the first result (a generated
+    # task's noop: an emptied constructor returning NULL): the agent's failure, not the task's.
+    v = grade({"build": ok, "test": {"exit_code": 139, "output": "Segmentation fault (core dumped)\n"}}, named)
+    assert v["outcome"] == "tests_failed" and "before any test result was read" in v["reason"]
+    assert v["evidence"]["test_tail"].startswith("Segmentation fault")
     # A sanitize stage that fails without a report is not clean.
     v = grade({"build": ok, "test": {"exit_code": 0, "output": "PASS: append_grows\n"},
                "sanitize": {"exit_code": 2, "output": "cc: error: unrecognized -fsanitize\n"}}, named)
