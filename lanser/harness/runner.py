@@ -300,9 +300,13 @@ def run_task(task: TaskSpec, dataset_dir: Path, agent: Agent, image: str, workro
         agent.close()
         env.close()
         env.loop.close()
-    return {"task_id": task.id, "agent": agent.name, "verdict": verdict, "steps": env.steps, "stages": stages,
-            "patch": patch, "seconds": round(time.monotonic() - started, 3),
-            "reward_total": round(sum(s["reward"] for s in env.steps), 9), "environment": env.environment()}
+    result = {"task_id": task.id, "agent": agent.name, "verdict": verdict, "steps": env.steps, "stages": stages,
+              "patch": patch, "seconds": round(time.monotonic() - started, 3),
+              "reward_total": round(sum(s["reward"] for s in env.steps), 9), "environment": env.environment()}
+    usage = getattr(agent, "usage", None)  # a model-driven agent's tokens, cost and latency, stored with the result
+    if callable(usage):
+        result["usage"] = usage()
+    return result
 
 
 def run_dataset(tasks: list[TaskSpec], dataset_dir: Path, agent: Agent, image: str, image_id: str, store: Any,

@@ -70,6 +70,8 @@ def test_llm_agent_resolves_a_task_through_tool_calls_and_its_trajectory_replays
     assert result["verdict"]["outcome"] == "resolved", result["verdict"]
     assert [s["action"] for s in result["steps"]] == ["run", "run", "edit", "run", "submit"]
     assert result["steps"][2]["reward"] > 0
+    usage = result["extra"]["usage"]  # the attempt's accounting is stored with its result, not only in the file
+    assert (usage["prompt_tokens"], usage["completion_tokens"], usage["model"]) == (6500, 145, "scripted")
 
     full = trajectories / "toy-c__count-char.jsonl"
     events = [json.loads(line) for line in full.read_text().splitlines()]
