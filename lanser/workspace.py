@@ -18,6 +18,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from lanser import gitsafe
 from lanser.errors import FsPermissions, NotFound
 from lanser.state import ignore_in_git, read_nofollow, workspace_private, write_exclusive
 from lanser.text import document_text, split_lines
@@ -215,15 +216,13 @@ class Workspace:
         if not (self.root / ".git").exists():
             return None
         try:
-            out = subprocess.run(
-                ["git", "ls-files", "-co", "--exclude-standard", "-z"],
-                cwd=self.root,
-                capture_output=True,
-                check=True,
-                timeout=60,
-            ).stdout
+            # The repository's config is not lanser's: ls-files would run its core.fsmonitor command.
+            proc = gitsafe.run(self.root, "ls-files", "-co", "--exclude-standard", "-z", timeout=60)
         except (OSError, subprocess.SubprocessError):
             return None
+        if proc.returncode != 0:
+            return None
+        out = proc.stdout
         return [p for p in out.decode("utf-8", "surrogateescape").split("\0") if p]
 
     # -- configuration -------------------------------------------------

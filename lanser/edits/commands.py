@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types as lsp
 
+from lanser import gitsafe
 from lanser.bundle.models import Bundle, Facts, Request
 from lanser.edits import guards
 from lanser.edits.apply import apply_changes
@@ -606,12 +607,13 @@ def _apply_via_git(root: Path, changes: ChangeSet) -> None:
         fh.write(patch)
         name = fh.name
     try:
-        proc = subprocess.run(["git", "apply", "--3way", "--whitespace=nowarn", name], cwd=root,
-                              capture_output=True, text=True, timeout=120)
+        done = gitsafe.run(root, "apply", "--3way", "--whitespace=nowarn", name)
     except (OSError, subprocess.SubprocessError) as exc:
         raise ApplyConflict(f"git apply could not run: {exc}") from exc
     finally:
         Path(name).unlink(missing_ok=True)
+    proc = subprocess.CompletedProcess(done.args, done.returncode, done.stdout.decode("utf-8", "replace"),
+                                       done.stderr.decode("utf-8", "replace"))
     if proc.returncode != 0:
         conflicts = sorted({line.split("'")[1] for line in proc.stderr.splitlines()
                             if "with conflicts" in line and "'" in line})

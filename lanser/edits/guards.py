@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Iterable
 from pathlib import Path
 
+from lanser import gitsafe
 from lanser.edits.plan import ChangeSet
 from lanser.errors import FsPermissions
 
@@ -58,18 +59,9 @@ def check_filters(changes: ChangeSet, allow: tuple[str, ...], deny: tuple[str, .
             raise FsPermissions(f"{rel} matches no --allow glob", path=rel, allow=list(allow))
 
 
-#: Configuration lanser's own git calls run with, over any repository's: no fsmonitor command
-#: (a repository's ``core.fsmonitor`` is a program git would run), no untracked cache.
-_GIT_SAFE = ("-c", "core.fsmonitor=false", "-c", "core.untrackedCache=false", "--no-optional-locks")
-_GIT_ENV_DROP = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_CEILING_DIRECTORIES")
-
-
 def _git(root: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
-    env = {k: v for k, v in os.environ.items() if k not in _GIT_ENV_DROP}
-    env["GIT_OPTIONAL_LOCKS"] = "0"
     try:
-        return subprocess.run(["git", *_GIT_SAFE, *args], cwd=root, env=env, capture_output=True, timeout=120,
-                              stdin=subprocess.DEVNULL)
+        return gitsafe.run(root, *args)
     except (OSError, subprocess.SubprocessError) as exc:
         raise FsPermissions(f"cannot run git in {root}: {exc}") from exc
 

@@ -420,3 +420,27 @@ def test_dirty_files_does_not_run_the_repositorys_fsmonitor(tmp_path: Path) -> N
     (root / "a.py").write_bytes(b"A = 3\n")
     assert guards.dirty_files(root, ["a.py"]) == ["a.py"]
     assert not ran.exists(), "dirty_files ran the repository's fsmonitor command"
+
+
+def test_workspace_listing_and_git_apply_do_not_run_the_repositorys_fsmonitor(tmp_path: Path) -> None:
+    """Issue 17, finding 1's lanser half: the workspace lists its files with ``git ls-files``,
+    which ran the repository's ``core.fsmonitor`` command (a program named in .git/config);
+    ``--via-git`` ran ``git apply`` with the repository's config too."""
+    from lanser.edits.commands import _apply_via_git
+    from lanser.edits.plan import ChangeSet, FileChange
+    from lanser.workspace import Workspace
+
+    root = _repo(tmp_path)
+    ran = tmp_path / "FSMONITOR_RAN"
+    hook = tmp_path / "hook.sh"
+    hook.write_text(f"#!/bin/sh\ntouch {ran}\n")
+    hook.chmod(0o755)
+    subprocess.run(["git", "config", "core.fsmonitor", str(hook)], cwd=root, check=True)
+    subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=root, capture_output=True)
+    assert ran.exists(), "this git does not run core.fsmonitor on ls-files: the test proves nothing"
+    ran.unlink()
+    assert Workspace(root).files((".py",)) == ["a.py"]
+    assert not ran.exists(), "the workspace listing ran the repository's fsmonitor command"
+    _apply_via_git(root, ChangeSet(changes=[FileChange("a.py", "edit", (root / "a.py").read_bytes(), b"A = 9\n")]))
+    assert (root / "a.py").read_bytes() == b"A = 9\n"
+    assert not ran.exists(), "git apply ran the repository's fsmonitor command"
