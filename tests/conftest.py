@@ -20,12 +20,26 @@ SAMPLE = REPO / "examples" / "sample"
 # requires), so a run leaves nothing in the real one and never reads it.
 os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="lanser-test-state-")
 
+#: git's command-line configuration variables as the suite found them (see the fixture below).
+_GIT_CONFIG_AT_START = {k: v for k, v in os.environ.items() if k.startswith("GIT_CONFIG_")}
+
 
 @pytest.fixture(autouse=True)
 def _no_daemon_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
     """In-process answers unless a test is about the daemon: a test must not
     leave a warm daemon behind for each of its temporary workspaces."""
     monkeypatch.setenv("LANSER_NO_DAEMON", "1")
+
+
+@pytest.fixture(autouse=True)
+def _git_overrides_stay_with_their_test():
+    """A harness episode run in-process hardens git for its whole process (``GIT_CONFIG_COUNT``:
+    fsmonitor and hooks off); that must not leak into later tests, which run git as users do
+    (pre-commit refuses to install hooks under ``core.hooksPath``)."""
+    yield
+    for key in [k for k in os.environ if k.startswith("GIT_CONFIG_")]:
+        del os.environ[key]
+    os.environ.update(_GIT_CONFIG_AT_START)
 
 
 @pytest.fixture
