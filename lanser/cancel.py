@@ -35,7 +35,7 @@ from lanser.errors import RequestCancelled
 if TYPE_CHECKING:
     from lanser.edits.plan import ChangeSet
 
-__all__ = ["CURRENT", "CommitLog", "PAUSE_ENV", "Scope", "commit_point", "file_steps", "pause", "sha256_of"]
+__all__ = ["CURRENT", "CommitLog", "PAUSE_ENV", "Scope", "commit_point", "pause", "sha256_of"]
 
 #: Test hook: ``LANSER_DAEMON_PAUSE=<stage>:<dir>`` stops at ``stage`` (``commit``, ``applied``,
 #: ``answered``) of a mutating request: writes ``<dir>/<stage>`` (this pid) and waits, blocking,
@@ -108,18 +108,6 @@ class Scope:
 CURRENT: contextvars.ContextVar[Scope | None] = contextvars.ContextVar("lanser_scope", default=None)
 
 
-def file_steps(changes: ChangeSet) -> list[tuple[str, bytes | None, bytes | None]]:
-    """(path, bytes before, bytes after) for every path a change set touches."""
-    steps: list[tuple[str, bytes | None, bytes | None]] = []
-    for c in changes.changes:
-        if c.op == "rename":
-            steps.append((c.path, c.old, None))
-            steps.append((c.new_path or c.path, None, c.new))
-        else:
-            steps.append((c.path, c.old, c.new))
-    return steps
-
-
 def sha256_of(data: bytes | None) -> str | None:
     return None if data is None else hashlib.sha256(data).hexdigest()
 
@@ -139,7 +127,7 @@ def commit_point(root: Path, changes: ChangeSet) -> Iterator[None]:
     if scope.cancelled:
         raise RequestCancelled("request cancelled before anything was written")
     if scope.log is not None and scope.request_id is not None:
-        files = [(rel, sha256_of(before), sha256_of(after)) for rel, before, after in file_steps(changes)]
+        files = [(rel, sha256_of(before), sha256_of(after)) for rel, before, after in changes.steps()]
         scope.log.committing(scope.request_id, root, files)
     scope.committing = scope.committed = True
     pause("commit")

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from lanser.errors import FsPermissions
 
-__all__ = ["check_private_dir", "ignore_in_git", "no_symlinks", "private_dir", "read_nofollow", "state_home",
+__all__ = ["check_private_dir", "ignore_in_git", "no_symlinks", "private_dir", "read_fd", "read_nofollow", "state_home",
            "warn_once", "workspace_key", "workspace_private", "workspace_state", "write_exclusive"]
 
 _warned: set[str] = set()
@@ -191,6 +191,14 @@ def ignore_in_git(lanser_dir: Path) -> None:
         pass
 
 
+def read_fd(fd: int) -> bytes:
+    """Everything left to read from an open file descriptor."""
+    chunks = []
+    while chunk := os.read(fd, 1 << 20):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def read_nofollow(path: Path) -> bytes | None:
     """A regular file's bytes, or None when it is missing, a symlink or not a regular file."""
     try:
@@ -200,9 +208,6 @@ def read_nofollow(path: Path) -> bytes | None:
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             return None
-        chunks = []
-        while chunk := os.read(fd, 1 << 20):
-            chunks.append(chunk)
-        return b"".join(chunks)
+        return read_fd(fd)
     finally:
         os.close(fd)

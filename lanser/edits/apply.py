@@ -53,7 +53,7 @@ from lanser.edits.journal import (
 from lanser.edits.lock import WorkspaceLock
 from lanser.edits.plan import ChangeSet
 from lanser.errors import ApplyConflict, FsPermissions, LanserError
-from lanser.state import check_private_dir, private_dir, state_home, warn_once, workspace_key, workspace_state
+from lanser.state import check_private_dir, private_dir, read_fd, state_home, warn_once, workspace_key, workspace_state
 
 __all__ = ["Recovery", "apply_changes", "journal_root", "recover", "recover_report"]
 
@@ -79,18 +79,6 @@ def _hook(done: int) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
     if stop is not None and done == int(stop):
         os.kill(os.getpid(), signal.SIGSTOP)
-
-
-def _steps(changes: ChangeSet) -> list[tuple[str, bytes | None, bytes | None]]:
-    """(path, bytes before, bytes after) for every path a change touches."""
-    steps: list[tuple[str, bytes | None, bytes | None]] = []
-    for c in changes.changes:
-        if c.op == "rename":
-            steps.append((c.path, c.old, None))
-            steps.append((c.new_path or c.path, None, c.new))
-        else:
-            steps.append((c.path, c.old, c.new))
-    return steps
 
 
 def _target(root: Path, rel: str, *, make_parent: bool = False) -> Path:
@@ -124,10 +112,7 @@ def _read_nofollow(path: Path) -> bytes | None:
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise FsPermissions(f"{path.name} is not a regular file; refused", path=str(path))
-        chunks = []
-        while chunk := os.read(fd, 1 << 20):
-            chunks.append(chunk)
-        return b"".join(chunks)
+        return read_fd(fd)
     finally:
         os.close(fd)
 
@@ -144,7 +129,7 @@ def apply_changes(root: Path, changes: ChangeSet) -> dict[str, Any]:
 
 
 def _apply_locked(root: Path, jroot: Path, changes: ChangeSet) -> dict[str, Any]:
-    steps = _steps(changes)
+    steps = changes.steps()
     for rel, before, _ in steps:  # the plan must still describe the disk
         now = _read_nofollow(_target(root, rel))
         if now != before:

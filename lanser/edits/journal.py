@@ -29,6 +29,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from lanser.errors import FsPermissions
+from lanser.state import read_fd
 
 __all__ = ["Entry", "JournalRejected", "MAX_PLAN_BYTES", "Plan", "TX_NAME", "encode_plan", "fsync_dir",
            "parse_plan", "read_private", "sha256", "write_durable"]
@@ -140,10 +141,7 @@ def read_private(path: Path, *, limit: int | None = None) -> bytes:
                                   f"mode {oct(stat.S_IMODE(st.st_mode))})")
         if limit is not None and st.st_size > limit:
             raise JournalRejected(f"the journal file {path} is too big ({st.st_size} bytes)")
-        chunks = []
-        while chunk := os.read(fd, 1 << 20):
-            chunks.append(chunk)
-        return b"".join(chunks)
+        return read_fd(fd)
     finally:
         os.close(fd)
 

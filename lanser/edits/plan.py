@@ -48,6 +48,18 @@ class FileChange:
 class ChangeSet:
     changes: list[FileChange] = field(default_factory=list)
 
+    def steps(self) -> list[tuple[str, bytes | None, bytes | None]]:
+        """(path, bytes before, bytes after) for every path the change touches; a rename is its
+        old path going and its new path coming (what the journal, the lock and request records list)."""
+        steps: list[tuple[str, bytes | None, bytes | None]] = []
+        for c in self.changes:
+            if c.op == "rename":
+                steps.append((c.path, c.old, None))
+                steps.append((c.new_path or c.path, None, c.new))
+            else:
+                steps.append((c.path, c.old, c.new))
+        return steps
+
     @property
     def paths(self) -> list[str]:
         out: list[str] = []
