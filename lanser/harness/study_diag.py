@@ -51,7 +51,9 @@ def _count(root: Path, paths: list[str]) -> dict[str, float]:
 def _materialise(tree: Path, dest: Path, patches: list[str]) -> list[str]:
     """A copy of ``tree`` with ``patches`` applied; returns the files the last one touches."""
     from lanser.edits.apply import apply_changes
+    from lanser.edits.guards import check_jail
     from lanser.edits.patch import parse_patch
+    from lanser.harness.cleanroom import read_inside
 
     shutil.rmtree(dest, ignore_errors=True)
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -65,7 +67,9 @@ def _materialise(tree: Path, dest: Path, patches: list[str]) -> list[str]:
     for patch in patches:
         if not patch.strip():
             continue
-        changes = parse_patch(patch, lambda rel: (dest / rel).read_bytes() if (dest / rel).is_file() else None)
+        # A stored patch is an agent's: read and written through the jail (no path out, no link followed).
+        changes = parse_patch(patch, lambda rel: read_inside(dest, rel, cap=1 << 30))
+        check_jail(dest, changes)
         apply_changes(dest, changes)
         touched = sorted({c.new_path or c.path for c in changes.changes})
     shutil.rmtree(dest / ".lanser", ignore_errors=True)
