@@ -26,6 +26,8 @@ from pathlib import Path
 
 import pytest
 
+from gitrepo import commit_all, git, snapshot
+
 pytestmark = pytest.mark.integration
 
 PROXY = Path(__file__).resolve().parent.parent / "servers" / "hold_proxy.py"
@@ -36,17 +38,9 @@ RENAMED = ("pkg/__init__.py", "pkg/report.py", "pkg/shapes.py")
 INSERTED = "# inserted by lanser check\n"
 
 
-def git(ws: Path, *args: str) -> str:
-    return subprocess.run(["git", "-c", "user.name=lanser-test", "-c", "user.email=test@lanser", *args], cwd=ws,
-                          check=True, capture_output=True, text=True).stdout
-
-
 @pytest.fixture
 def repo(sample: Path) -> Path:
-    git(sample, "init", "-q")
-    git(sample, "add", "-A")
-    git(sample, "commit", "-qm", "init")
-    return sample
+    return commit_all(sample)
 
 
 @pytest.fixture
@@ -127,11 +121,6 @@ def wait_for(path: Path, proc: subprocess.Popen[str]) -> None:
         if time.monotonic() > end:
             pytest.fail(f"{path.name} never appeared")
         time.sleep(0.02)
-
-
-def snapshot(ws: Path) -> dict[str, bytes]:
-    return {p.relative_to(ws).as_posix(): p.read_bytes() for p in ws.rglob("*")
-            if p.is_file() and ".git" not in p.parts and ".lanser" not in p.parts}
 
 
 def one_json(out: str) -> dict:

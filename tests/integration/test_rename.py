@@ -10,25 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from gitrepo import commit_all, git, snapshot
+
 pytestmark = pytest.mark.integration
-
-
-def git(ws: Path, *args: str) -> str:
-    return subprocess.run(["git", "-c", "user.name=lanser-test", "-c", "user.email=test@lanser", *args], cwd=ws,
-                          check=True, capture_output=True, text=True).stdout
 
 
 @pytest.fixture
 def repo(sample: Path) -> Path:
-    git(sample, "init", "-q")
-    git(sample, "add", "-A")
-    git(sample, "commit", "-qm", "init")
-    return sample
-
-
-def snapshot(ws: Path) -> dict[str, bytes]:
-    return {p.relative_to(ws).as_posix(): p.read_bytes() for p in ws.rglob("*")
-            if p.is_file() and ".git" not in p.parts and ".lanser" not in p.parts}
+    return commit_all(sample)
 
 
 def test_preview_writes_nothing_and_shows_the_diff(repo: Path, run_json) -> None:

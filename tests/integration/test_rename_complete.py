@@ -14,12 +14,9 @@ from typing import Any
 
 import pytest
 
+from gitrepo import commit_all, git, snapshot
+
 pytestmark = pytest.mark.integration
-
-
-def git(ws: Path, *args: str) -> str:
-    return subprocess.run(["git", "-c", "user.name=lanser-test", "-c", "user.email=test@lanser", *args], cwd=ws,
-                          check=True, capture_output=True, text=True).stdout
 
 
 def make_repo(root: Path, files: dict[str, str]) -> Path:
@@ -27,15 +24,7 @@ def make_repo(root: Path, files: dict[str, str]) -> Path:
         p = root / rel
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text(text)
-    git(root, "init", "-q")
-    git(root, "add", "-A")
-    git(root, "commit", "-qm", "init")
-    return root
-
-
-def snapshot(ws: Path) -> dict[str, bytes]:
-    return {p.relative_to(ws).as_posix(): p.read_bytes() for p in ws.rglob("*")
-            if p.is_file() and ".git" not in p.parts and ".lanser" not in p.parts}
+    return commit_all(root)
 
 
 # -- finding 11 of issue 17: invalid names, refusals, server-to-client requests ------------------------------
@@ -43,10 +32,7 @@ def snapshot(ws: Path) -> dict[str, bytes]:
 
 @pytest.fixture
 def repo(sample: Path) -> Path:
-    git(sample, "init", "-q")
-    git(sample, "add", "-A")
-    git(sample, "commit", "-qm", "init")
-    return sample
+    return commit_all(sample)
 
 
 @pytest.mark.parametrize("name", ["class", "a b", "1abc", "", "None", "x-y", "\ufb01le"])
