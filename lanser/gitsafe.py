@@ -15,11 +15,21 @@ import os
 import subprocess
 from pathlib import Path
 
-__all__ = ["SAFE_ARGS", "env", "run"]
+__all__ = ["OVERRIDES", "SAFE_ARGS", "config_args", "env", "run"]
 
-#: Settings every workspace git call takes over the repository's own.
-SAFE_ARGS: tuple[str, ...] = ("-c", "core.fsmonitor=false", "-c", "core.untrackedCache=false",
-                              "-c", "core.hooksPath=/dev/null", "--no-optional-locks")
+#: Settings every git lanser starts over files it does not own takes over the repository's own:
+#: nothing git would execute (fsmonitor, hooks), no untracked cache written back.
+OVERRIDES: tuple[tuple[str, str], ...] = (("core.fsmonitor", "false"), ("core.untrackedCache", "false"),
+                                          ("core.hooksPath", "/dev/null"))
+
+
+def config_args(pairs: tuple[tuple[str, str], ...] = OVERRIDES) -> tuple[str, ...]:
+    """``-c key=value`` for each pair: the command line outranks every config file."""
+    return tuple(arg for key, value in pairs for arg in ("-c", f"{key}={value}"))
+
+
+#: What every workspace git call starts with: the overrides, and no optional locks.
+SAFE_ARGS: tuple[str, ...] = (*config_args(), "--no-optional-locks")
 
 _ENV_DROP = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_CEILING_DIRECTORIES",
              "GIT_CONFIG", "GIT_CONFIG_PARAMETERS")

@@ -24,6 +24,7 @@ from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
+from lanser import gitsafe
 from lanser.harness import cleanroom, grading, project, sandbox, worktree
 from lanser.harness.agents import Agent
 from lanser.harness.errors import InfrastructureError
@@ -40,7 +41,7 @@ RUN_LIMITS = sandbox.Limits(wall_s=60.0, memory_mb=512, cpus=1.0, pids=128, outp
 #: host, and lanser's workspace lists files with ``git ls-files`` there, which would run a
 #: ``core.fsmonitor`` command the agent wrote into ``.git/config`` (when git trusts the directory:
 #: a harness run by a non-root user owns the work area).
-_GIT_OVERRIDES = (("core.fsmonitor", "false"), ("core.hooksPath", "/dev/null"), ("core.untrackedCache", "false"))
+_GIT_OVERRIDES = gitsafe.OVERRIDES
 
 
 def harden_git_env(env: MutableMapping[str, str] = os.environ) -> None:

@@ -22,6 +22,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+from lanser import gitsafe
 from lanser.harness.errors import InfrastructureError
 from lanser.harness.sandbox import WORK_MOUNT
 
@@ -150,10 +151,9 @@ GIT_CONFIG = (("core.checkStat", "minimal"), ("core.trustctime", "false"), ("gc.
 
 #: Settings no repository config may override when the harness runs git: nothing git would
 #: execute (fsmonitor, hooks) and no helper it would start.
-_GIT_SAFE = ("-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null", "-c", "core.untrackedCache=false",
-             "-c", "protocol.allow=never", "-c", "submodule.recurse=false",
-             "-c", "core.pager=cat", "-c", "user.name=lanser-harness", "-c", "user.email=harness@lanser",
-             "-c", "commit.gpgsign=false")
+_GIT_SAFE = gitsafe.config_args((*gitsafe.OVERRIDES, ("protocol.allow", "never"), ("submodule.recurse", "false"),
+                                 ("core.pager", "cat"), ("user.name", "lanser-harness"),
+                                 ("user.email", "harness@lanser"), ("commit.gpgsign", "false")))
 
 
 def ignored_paths(tree: Path, scratch: Path, paths: list[str]) -> set[str]:
