@@ -211,7 +211,7 @@ def _exit_with(settings: Settings, exc: Any) -> NoReturn:
 @click.pass_obj
 def show(settings: Settings, run_id: str, task: str | None, out: Path) -> None:
     from lanser.errors import NotFound
-    from lanser.harness.report import summary_rows
+    from lanser.harness.report import summary_rows, usage_lines
 
     results = [r for r in _store(out).results(run_id) if task is None or r["task_id"] == task]
     if not results:
@@ -224,6 +224,8 @@ def show(settings: Settings, run_id: str, task: str | None, out: Path) -> None:
         reused = f" (reused from {r['reused_from']})" if r.get("reused_from") else ""
         click.echo(f"{r['task']:<28} {r['agent']:<24} #{r['attempt'] + 1:<3} {r['outcome']:<16} tests {r['tests']:<6} "
                    f"sanitizer {r['sanitizer']:<30} steps {r['steps']} reward {r['reward']}{reused}")
+    for line in usage_lines(results):  # a model-driven agent's tokens, cost and latency
+        click.echo(line)
     if task:
         for result in results:
             click.echo(f"attempt {result['attempt'] + 1}:")

@@ -13,6 +13,7 @@ hostile, escaped by the renderers.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,8 +21,8 @@ from typing import Any
 from lanser.errors import NotFound
 from lanser.harness.passk import AgentSummary, attempt_reward, attempt_seconds, summarize
 
-__all__ = ["Comparison", "Evidence", "comparison_json", "evidence", "load_comparison", "render_markdown",
-           "stage_order", "summary_line", "summary_rows"]
+__all__ = ["Comparison", "Evidence", "comparison_json", "evidence", "format_cost", "load_comparison",
+           "render_markdown", "stage_order", "summary_line", "summary_rows", "usage_lines", "usage_of", "usage_totals"]
 
 #: The order stages run in (the store keeps stages as a JSON object with sorted keys).
 STAGE_ORDER = ("setup", "apply", "build", "test", "sanitize")
@@ -41,8 +42,80 @@ def summary_rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
                "steps": len(r["steps"]), "reward": round(attempt_reward(r), 6)}
         if r.get("reused_from"):
             row["reused_from"] = r["reused_from"]
+        usage = usage_of(r)
+        if usage is not None:
+            row["usage"] = usage
         rows.append(row)
     return rows
+
+
+# -- a model-driven agent's accounting -------------------------------------------------------------
+
+#: The counts of a model-driven attempt's ``extra.usage`` (lanser.harness.llm.agent.LLMAgent.usage).
+USAGE_COUNTS = ("calls", "prompt_tokens", "completion_tokens", "tool_errors", "truncated")
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+
+def _amount(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return 0.0
+    return float(value) if math.isfinite(value) and value >= 0 else 0.0
+
+
+def usage_of(row: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A model-driven attempt's accounting, stored as its ``extra.usage``: model calls, prompt and
+    completion tokens, cost (USD), summed model latency, tool errors, truncations, and the runner
+    steps it took; None for an agent that keeps none.  Read as data (a non-count is 0)."""
+    raw = (row.get("extra") or {}).get("usage")
+    if not isinstance(raw, Mapping):
+        return None
+    out: dict[str, Any] = {k: _count(raw.get(k)) for k in USAGE_COUNTS}
+    out["cost"] = round(_amount(raw.get("cost")), 9)
+    out["latency_s"] = round(_amount(raw.get("latency_s")), 6)
+    out["model"] = str(raw.get("model") or "")[:200]
+    out["steps"] = len(row.get("steps") or [])
+    return out
+
+
+def usage_totals(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """The accounting of ``rows`` added up (``attempts``: how many had one); None when none had."""
+    found = [u for u in map(usage_of, rows) if u is not None]
+    if not found:
+        return None
+    out: dict[str, Any] = {"attempts": len(found)}
+    for key in (*USAGE_COUNTS, "steps"):
+        out[key] = sum(u[key] for u in found)
+    out["cost"] = round(sum(u["cost"] for u in found), 9)
+    out["latency_s"] = round(sum(u["latency_s"] for u in found), 6)
+    return out
+
+
+def format_cost(usd: float) -> str:
+    """USD with the digits a per-token price needs (0.00679, not 0.01)."""
+    return "$0" if usd == 0 else f"${usd:.4g}" if usd < 1 else f"${usd:,.2f}"
+
+
+def _usage_text(u: Mapping[str, Any]) -> str:
+    return (f"{u['calls']} calls, {u['prompt_tokens']} prompt + {u['completion_tokens']} completion tokens, "
+            f"{format_cost(u['cost'])}, model latency {u['latency_s']:.2f}s, {u['steps']} steps"
+            + (f", {u['tool_errors']} tool errors" if u.get("tool_errors") else "")
+            + (f", {u['truncated']} truncated" if u.get("truncated") else ""))
+
+
+def usage_lines(results: Sequence[Mapping[str, Any]]) -> list[str]:
+    """``bench show``'s model usage: a line per attempt that has one, and the total when several do."""
+    lines = []
+    for r in results:
+        u = usage_of(r)
+        if u is not None:
+            lines.append(f"usage {r['task_id']} #{int(r.get('attempt') or 0) + 1}: {_usage_text(u)}")
+    total = usage_totals(results)
+    if total is not None and total["attempts"] > 1:
+        lines.append(f"usage total ({total['attempts']} attempts): {_usage_text(total)}")
+    return lines
 
 
 def summary_line(s: AgentSummary) -> str:
@@ -236,6 +309,7 @@ def render_markdown(c: Comparison) -> str:
             rows = [r for r in c.rows_of(task) if r["run_id"] == s.run_id and r["agent"] == s.agent]
             cells.append(", ".join(_short(r) for r in rows) or "-")
         out.append(f"| {_cell(task)} | " + " | ".join(_cell(x) for x in cells) + " |")
+    out += _usage_markdown(c)
     failures = [r for task in c.tasks() for r in c.rows_of(task) if r["outcome"] != "resolved"]
     if failures:
         out += ["", "## Why", ""]
@@ -250,6 +324,33 @@ def render_markdown(c: Comparison) -> str:
             for line in ev.dropped[:3]:
                 out.append(f"  - {_cell(line)}")
     return "\n".join(out) + "\n"
+
+
+def _usage_markdown(c: Comparison) -> list[str]:
+    """The model usage section: totals per run and agent, then every attempt that has an accounting."""
+    totals = [(s, usage_totals([r for r in c.results if r["run_id"] == s.run_id and r["agent"] == s.agent]))
+              for s in c.summaries]
+    if all(t is None for _, t in totals):
+        return []
+    out = ["", "## Model usage", "",
+           "| run | agent | attempts | model calls | steps | prompt tokens | completion tokens | cost | model latency |",
+           "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for s, t in totals:
+        if t is not None:
+            out.append(f"| {_cell(s.run_id)} | {_cell(s.agent)} | {t['attempts']} | {t['calls']} | {t['steps']} | "
+                       f"{t['prompt_tokens']} | {t['completion_tokens']} | {format_cost(t['cost'])} | "
+                       f"{t['latency_s']:.2f}s |")
+    out += ["", "| task | run | attempt | outcome | model calls | steps | prompt tokens | completion tokens | cost "
+                "| model latency | tool errors |", "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for task in c.tasks():
+        for r in c.rows_of(task):
+            u = usage_of(r)
+            if u is not None:
+                out.append(f"| {_cell(task)} | {_cell(r['run_id'])} | {int(r.get('attempt') or 0) + 1} | "
+                           f"{_cell(r['outcome'])} | {u['calls']} | {u['steps']} | {u['prompt_tokens']} | "
+                           f"{u['completion_tokens']} | {format_cost(u['cost'])} | {u['latency_s']:.2f}s | "
+                           f"{u['tool_errors']} |")
+    return out
 
 
 def _short(row: Mapping[str, Any]) -> str:
@@ -272,5 +373,10 @@ def comparison_json(c: Comparison) -> dict[str, Any]:
                            "cumulative": s.get("cumulative")} for s in r.get("steps") or []],
                 "stages": [{"name": n, "seconds": s.get("seconds"), "exit_code": s.get("exit_code")}
                            for n, s in stage_order(r.get("stages") or {})],
-                "reused_from": r.get("reused_from"), "evidence": evidence(r).to_dict()})
-    return {"runs": c.runs, "summaries": [s.to_dict() for s in c.summaries], "tasks": tasks}
+                "reused_from": r.get("reused_from"), "usage": usage_of(r), "evidence": evidence(r).to_dict()})
+    summaries = []
+    for s in c.summaries:
+        summary = s.to_dict()
+        summary["usage"] = usage_totals([r for r in c.results if r["run_id"] == s.run_id and r["agent"] == s.agent])
+        summaries.append(summary)
+    return {"runs": c.runs, "summaries": summaries, "tasks": tasks}

@@ -20,7 +20,7 @@ from html import escape
 from typing import Any
 
 from lanser.harness.passk import AgentSummary
-from lanser.harness.report import Comparison, evidence, stage_order
+from lanser.harness.report import Comparison, evidence, format_cost, stage_order, usage_of, usage_totals
 
 __all__ = ["Scale", "nice_ticks", "render_html", "reward_plot", "shared_scale"]
 
@@ -278,7 +278,7 @@ pre.fail{border-color:#f5c6c6}pre.diff .add{color:#1b5e20;background:#e8f5e9}pre
 pre.diff .hunk{color:#6a1b9a}details summary{cursor:pointer;color:#1565c0}.stacks{display:flex;gap:10px}.stacks .stack{flex:1;min-width:0}
 tr.evrow td{border-top:none;padding:2px 8px 6px;background:#fcfcfc}
 details summary{font-size:13px}.ev{display:grid;grid-template-columns:minmax(0,1fr);gap:2px}
-.reason{margin:4px 0;font-weight:600}.legend{font-size:12px;color:#555}
+.reason{margin:4px 0;font-weight:600}.usage{font-size:12px;color:#555}.legend{font-size:12px;color:#555}
 .legend i{display:inline-block;width:12px;height:10px;margin:0 4px 0 10px;vertical-align:middle}
 table.attempts{table-layout:fixed;width:100%}table.attempts td{overflow-wrap:anywhere}
 td.matrix span{display:inline-block;width:14px;height:14px;margin-right:2px;border-radius:2px}
@@ -321,6 +321,7 @@ def render_html(c: Comparison, *, open_first_failure: bool = True) -> str:
     out.append('<p class="legend">pass@k: the unbiased estimator 1 − C(n−c,k)/C(n,k) over each task\'s n graded '
                "attempts (c resolved), averaged over tasks; resolved counts attempts.")
     out.append("".join(f'<i style="background:{colour}"></i>{escape(o)}' for o, colour in COLOURS.items()) + "</p>")
+    out += _usage_table(c)
     # -- task matrix
     out.append("<h2>Tasks</h2><table><tr><th>task</th>" + "".join(
         f"<th>{escape(s.run_id)}<br><span class=muted>{escape(s.agent)}</span></th>" for s in c.summaries) + "</tr>")
@@ -366,12 +367,43 @@ def render_html(c: Comparison, *, open_first_failure: bool = True) -> str:
                       if r.get("reused_from") else "")
             out.append(f"<tr><td>{escape(str(r['run_id']))}<br><span class=muted>{escape(str(r['agent']))} · "
                        f"attempt {int(r.get('attempt', 0)) + 1}</span>{reused}</td>"
-                       f"<td>{_badge(str(r['outcome']))}{tests}{sanitizer}</td>"
+                       f"<td>{_badge(str(r['outcome']))}{tests}{sanitizer}{_usage_cell(r)}</td>"
                        f"<td>{reward_plot(r.get('steps') or [], scale)}</td><td>{_stages(r, longest)}</td></tr>"
                        f'<tr class="evrow"><td colspan=4>{_evidence(r, show)}</td></tr>')
         out.append("</table>")
     out.append("</body></html>")
     return "\n".join(out)
+
+
+def _usage_table(c: Comparison) -> list[str]:
+    """Model usage per run and agent (totals over the attempts that have an accounting)."""
+    rows = []
+    for s in c.summaries:
+        t = usage_totals([r for r in c.results if r["run_id"] == s.run_id and r["agent"] == s.agent])
+        if t is not None:
+            per = t["attempts"]
+            rows.append(f"<tr><td>{escape(s.run_id)}</td><td>{escape(s.agent)}</td><td class=num>{per}</td>"
+                        f"<td class=num>{t['calls']}</td><td class=num>{t['steps']}</td>"
+                        f"<td class=num>{t['prompt_tokens']}</td><td class=num>{t['completion_tokens']}</td>"
+                        f"<td class=num>{escape(format_cost(t['cost']))}</td><td class=num>{_seconds(t['latency_s'])}</td>"
+                        f"<td class=num>{(t['prompt_tokens'] + t['completion_tokens']) / per:.0f}</td>"
+                        f"<td class=num>{escape(format_cost(t['cost'] / per))}</td></tr>")
+    if not rows:
+        return []
+    return ["<h2>Model usage</h2><table><tr><th>run</th><th>agent</th><th>attempts</th><th>model calls</th>"
+            "<th>steps</th><th>prompt tokens</th><th>completion tokens</th><th>cost</th><th>model latency</th>"
+            "<th>tokens per attempt</th><th>cost per attempt</th></tr>", *rows, "</table>",
+            '<p class="legend">From the endpoint\'s <code>usage</code> of each model call; cost from the price '
+            "table the run was given (LANSER_LLM_PRICES), $0 without one.</p>"]
+
+
+def _usage_cell(row: Mapping[str, Any]) -> str:
+    u = usage_of(row)
+    if u is None:
+        return ""
+    return (f'<br><span class="usage">{u["calls"]} model calls · {u["prompt_tokens"]} + {u["completion_tokens"]} '
+            f"tokens · {escape(format_cost(u['cost']))} · {_seconds(u['latency_s'])} model latency"
+            + (f" · {u['tool_errors']} tool errors" if u["tool_errors"] else "") + "</span>")
 
 
 def _anchor(task: str) -> str:
