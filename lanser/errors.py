@@ -18,7 +18,11 @@ code and exit code of the Lanser-CLI paper's table (appendix C)::
     ├── RequestCancelled                73  E/REQUEST_CANCELLED
     ├── ContentModified                 74  E/CONTENT_MODIFIED
     ├── IndexingUnsupported             75  E/INDEXING_UNSUPPORTED
-    └── ReplayMismatch                  76  E/REPLAY_MISMATCH
+    ├── ReplayMismatch                  76  E/REPLAY_MISMATCH
+    └── InfrastructureError             77  E/INFRASTRUCTURE (lanser: the benchmark
+                                            harness's own machinery failed: Docker,
+                                            an image, a fetch, a task's setup; never
+                                            the agent's fault)
 
 Errors from the libraries lanser drives (JSON-RPC, git, docker, the file
 system) are translated into this tree once, where they enter, with
@@ -40,6 +44,7 @@ __all__ = [
     "ERROR_CLASSES",
     "FsPermissions",
     "IndexingUnsupported",
+    "InfrastructureError",
     "LanserError",
     "LsCrash",
     "LsTimeout",
@@ -205,6 +210,40 @@ class ReplayMismatch(LanserError):
     retryable = False
 
 
+class InfrastructureError(LanserError):
+    """The harness's infrastructure failed (no Docker engine, an image that will not build,
+    debootstrap, the mirror, a task's setup); not the agent's fault.
+
+    ``stage`` names what was being done (``"docker"``, ``"debootstrap"``,
+    ``"import"``, ``"build"``, ...); ``log_tail`` holds the last lines of the
+    failing tool's output when there is one.  Both are in ``details``
+    (``stage``, ``logTail``) when set.  ``str()`` is the text stored in a
+    run's results (``infrastructure failure (stage): ...``), kept as it was.
+    """
+
+    code = "E/INFRASTRUCTURE"
+    exit_code = 77
+    retryable = True  # a lost node, a Docker hiccup; a failing setup says otherwise (SetupFailed)
+
+    def __init__(self, message: str, *, stage: str | None = None, log_tail: str | None = None,
+                 **details: Any) -> None:
+        if stage is not None:
+            details["stage"] = stage
+        if log_tail is not None:
+            details["logTail"] = log_tail
+        super().__init__(message, **details)
+        self.stage = stage
+        self.log_tail = log_tail
+
+    def __str__(self) -> str:
+        text = f"infrastructure failure ({self.stage}): {self.message}" if self.stage else (
+            f"infrastructure failure: {self.message}"
+        )
+        if self.log_tail:
+            text += "\n" + self.log_tail.rstrip("\n")
+        return text
+
+
 ERROR_CLASSES: tuple[type[LanserError], ...] = (
     BadSelectorSyntax,
     BadRequest,
@@ -220,4 +259,5 @@ ERROR_CLASSES: tuple[type[LanserError], ...] = (
     ContentModified,
     IndexingUnsupported,
     ReplayMismatch,
+    InfrastructureError,
 )

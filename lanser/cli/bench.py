@@ -5,12 +5,12 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
 from lanser.cli.main import Settings
-from lanser.cli.render import render_json
+from lanser.cli.render import errors_rendered, fail, render_json
 
 __all__ = ["bench"]
 
@@ -38,15 +38,12 @@ def images() -> None:
                                   "\b\nExamples:\n  lanser bench images bootstrap\n  lanser bench images bootstrap --force")
 @click.option("--force", is_flag=True, help="Rebuild even when an image of the same recipe exists.")
 @click.pass_obj
+@errors_rendered
 def bootstrap(settings: Settings, force: bool) -> None:
-    from lanser.harness.errors import InfrastructureError
     from lanser.harness.images import bootstrap_base, image_digest
 
-    try:
-        tag = bootstrap_base(force=force, progress=lambda msg: click.echo(msg, err=True))
-        digest = image_digest(tag)
-    except InfrastructureError as exc:
-        raise click.ClickException(str(exc)) from None
+    tag = bootstrap_base(force=force, progress=lambda msg: click.echo(msg, err=True))
+    digest = image_digest(tag)
     click.echo(render_json({"image": tag, "id": digest}) if settings.json else f"{tag} {digest}")
 
 
@@ -108,15 +105,15 @@ Examples:
               help="Independent attempts per task (pass@k); a seeded agent's attempt i uses SEED+i.")
 @click.option("--force", is_flag=True, help="Run every attempt again, even one this run or another already has.")
 @click.pass_obj
+@errors_rendered
 def run(settings: Settings, dataset: Path, agent_spec: str, only: tuple[str, ...], out: Path,
         run_id: str | None, workers: int, executor_name: str, ray_address: str | None, retries: int,
         attempts: int, force: bool, llm_base_url: str | None = None, llm_api_key_env: str | None = None,
         llm_trajectories: Path | None = None) -> None:
     import os
 
-    from lanser.errors import LanserError
+    from lanser.errors import RequestCancelled
     from lanser.harness.agents import make_agent
-    from lanser.harness.errors import InfrastructureError
     from lanser.harness.executor import make_executor
     from lanser.harness.images import bootstrap_base, image_digest
     from lanser.harness.sandbox import cleanup
@@ -127,20 +124,14 @@ def run(settings: Settings, dataset: Path, agent_spec: str, only: tuple[str, ...
                         ("LANSER_LLM_TRAJECTORY_DIR", str(llm_trajectories.resolve()) if llm_trajectories else None)):
         if value is not None:
             os.environ[name] = value
-    try:
-        tasks = [t for t in load_tasks(dataset / "tasks.jsonl") if not only or t.id in only]
-        agent = make_agent(agent_spec, base=dataset)
-    except LanserError as exc:  # an invalid task file or agent: E/BAD_REQUEST (2), one JSON object
-        _exit_with(settings, exc)
-    try:
-        executor = make_executor(executor_name, workers=workers, ray_address=ray_address)
-    except LanserError as exc:  # no address (2), no Ray installed (72)
-        _exit_with(settings, exc)
-    try:
-        image = bootstrap_base()
-        image_id = image_digest(image)
-    except InfrastructureError as exc:
-        raise click.ClickException(str(exc)) from None
+    # A LanserError from here on is rendered by errors_rendered: an invalid task file or agent, no Ray
+    # address (2), no Ray installed (72), a source not matching its sha256 (2), and E/INFRASTRUCTURE
+    # (77): no Docker, an image, an unreachable cluster, no node that can run a task, a fetch or setup.
+    tasks = [t for t in load_tasks(dataset / "tasks.jsonl") if not only or t.id in only]
+    agent = make_agent(agent_spec, base=dataset)
+    executor = make_executor(executor_name, workers=workers, ray_address=ray_address)
+    image = bootstrap_base()
+    image_id = image_digest(image)
     run_id = run_id or f"{dataset.name}-{agent.name.split(':')[0]}-{time.strftime('%Y%m%dT%H%M%S')}"
     label = run_label(run_id, out)
     cleanup(label)  # what a killed earlier attempt of this run left behind
@@ -165,18 +156,14 @@ def run(settings: Settings, dataset: Path, agent_spec: str, only: tuple[str, ...
             tasks, dataset, agent, image, image_id, _store(out), run_id, out / "work" / run_id, attempts=attempts,
             force=force, progress=bar.update, label=label, workers=workers, agent_spec=agent_spec,
             executor=executor, retries=retries, notice=bar.echo)
-    except LanserError as exc:  # a source not matching its sha256 (2)
-        _exit_with(settings, exc)
-    except InfrastructureError as exc:  # unreachable cluster, no node can run a task, a fetch or setup failed
-        raise click.ClickException(str(exc)) from None
     except KeyboardInterrupt:
         if bar is not None:
             bar.close()
         removed = cleanup(label)
         again = f" --attempts {attempts}" if attempts > 1 else ""
-        click.echo(f"interrupted; removed {removed} container(s); rerun with --run-id {run_id}{again} to resume",
-                   err=True)
-        raise SystemExit(73) from None
+        resume = f"rerun with --run-id {run_id}{again} to resume"
+        click.echo(f"interrupted; removed {removed} container(s); {resume}", err=True)
+        fail(RequestCancelled("interrupted", removed=removed, resume=resume), as_json=settings.json)
     finally:
         if bar is not None:
             bar.close()
@@ -194,15 +181,6 @@ def run(settings: Settings, dataset: Path, agent_spec: str, only: tuple[str, ...
         click.echo(summary_line(done.summary))
 
 
-def _exit_with(settings: Settings, exc: Any) -> NoReturn:
-    """A LanserError as the paper says: one JSON object (--json) or one line, and its exit code."""
-    if settings.json:
-        click.echo(render_json({"status": "error", "error": exc.to_dict()}))
-    else:
-        click.echo(f"lanser: {exc.code}: {exc.message}", err=True)
-    raise SystemExit(exc.exit_code)
-
-
 @bench.command("show", help="Show the results of RUN (one task's trajectory with TASK).\n\n\b\nExamples:\n"
                             "  lanser bench show RUN_ID\n  lanser --json bench show RUN_ID toy-c/reverse")
 @click.argument("run_id")
@@ -215,8 +193,8 @@ def show(settings: Settings, run_id: str, task: str | None, out: Path) -> None:
 
     results = [r for r in _store(out).results(run_id) if task is None or r["task_id"] == task]
     if not results:
-        _exit_with(settings, NotFound(f"no results for run {run_id!r}" + (f" task {task!r}" if task else "")
-                                      + f" in {out}"))
+        fail(NotFound(f"no results for run {run_id!r}" + (f" task {task!r}" if task else "") + f" in {out}"),
+             as_json=settings.json)
     if settings.json:
         click.echo(render_json(results if task else summary_rows(results), pretty=settings.pretty))
         return
@@ -257,15 +235,12 @@ Examples:
 @click.option("--output", "--html", "output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the report here (html default: OUT/report-RUN[-vs-RUN].html; md/json: stdout).")
 @click.pass_obj
+@errors_rendered
 def report(settings: Settings, run_ids: tuple[str, ...], out: Path, fmt: str, output: Path | None) -> None:
-    from lanser.errors import LanserError
     from lanser.harness.report import comparison_json, load_comparison, render_markdown, summary_line
     from lanser.harness.report_html import render_html
 
-    try:
-        comparison = load_comparison(_store(out), run_ids)
-    except LanserError as exc:  # no such run (3)
-        _exit_with(settings, exc)
+    comparison = load_comparison(_store(out), run_ids)  # no such run: E/NOT_FOUND (3), rendered
     if fmt != "html":
         if fmt == "junit":
             from lanser.harness.report_junit import render_junit

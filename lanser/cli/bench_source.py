@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from lanser.cli.main import Settings
-from lanser.cli.render import render_json
+from lanser.cli.render import errors_rendered, render_json
 
 __all__ = ["source"]
 
@@ -35,9 +35,8 @@ Examples:
 @click.argument("spec")
 @click.option("--sha256", default=None, help="Verify against this digest (64 hex digits).")
 @click.pass_obj
+@errors_rendered
 def fetch(settings: Settings, spec: str, sha256: str | None) -> None:
-    from lanser.errors import LanserError
-    from lanser.harness.errors import InfrastructureError
     from lanser.harness.sources import fetch_hint, materialize
     from lanser.harness.task import Source
 
@@ -46,18 +45,9 @@ def fetch(settings: Settings, spec: str, sha256: str | None) -> None:
     except ValueError as exc:
         raise click.BadParameter(str(exc).splitlines()[-1] if "validation error" in str(exc) else str(exc),
                                  param_hint="SPEC") from None
-    try:
-        digest = sha256 or fetch_hint(parsed)
-        pinned = parsed.model_copy(update={"sha256": digest})
-        tree = materialize(pinned, Path.cwd())
-    except LanserError as exc:
-        if settings.json:
-            click.echo(render_json({"status": "error", "error": exc.to_dict()}))
-        else:
-            click.echo(f"lanser: {exc.code}: {exc.message}", err=True)
-        raise SystemExit(exc.exit_code) from None
-    except InfrastructureError as exc:
-        raise click.ClickException(str(exc)) from None
+    digest = sha256 or fetch_hint(parsed)  # a LanserError (E/INFRASTRUCTURE among them): errors_rendered
+    pinned = parsed.model_copy(update={"sha256": digest})
+    tree = materialize(pinned, Path.cwd())
     entry = pinned.model_dump(mode="json", exclude_defaults=True)
     entry["kind"] = pinned.kind
     if settings.json:

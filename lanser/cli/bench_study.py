@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from lanser.cli.main import Settings
-from lanser.cli.render import render_json
+from lanser.cli.render import errors_rendered, fail, render_json
 
 __all__ = ["study"]
 
@@ -89,12 +89,12 @@ Examples:
                    "to check the recorded diagnostics term (cached beside the store).")
 @click.option("--title", default=None, help="Title of summary.md.")
 @click.pass_obj
+@errors_rendered
 def study(settings: Settings, datasets: tuple[Path, ...], agents: str, seeds: int, out: Path, store: Path,
           only: tuple[str, ...], max_tasks: int | None, workers: int, resamples: int, boot_seed: int,
           remeasure: bool, title: str | None) -> None:
-    from lanser.errors import LanserError
+    from lanser.errors import RequestCancelled
     from lanser.harness.agents import make_agent
-    from lanser.harness.errors import InfrastructureError
     from lanser.harness.images import bootstrap_base, image_digest
     from lanser.harness.runner import run_dataset
     from lanser.harness.sandbox import cleanup
@@ -105,17 +105,13 @@ def study(settings: Settings, datasets: tuple[Path, ...], agents: str, seeds: in
     names = [d.name for d in datasets]
     if len(set(names)) != len(names):
         raise click.BadParameter("two datasets share a directory name", param_hint="DATASET")
-    try:
-        loaded = {d: _spread([t for t in load_tasks(d / "tasks.jsonl") if not only or t.id in only], max_tasks)
-                  for d in datasets}
-        made = {(d, s): make_agent(s, base=d) for d in datasets for s in specs}
-    except LanserError as exc:
-        raise click.ClickException(f"{exc.code}: {exc.message}") from None
-    try:
-        image = bootstrap_base()
-        image_id = image_digest(image)
-    except InfrastructureError as exc:
-        raise click.ClickException(str(exc)) from None
+    # A task file or agent that is not valid (E/BAD_REQUEST), no Docker or image (E/INFRASTRUCTURE):
+    # rendered by errors_rendered, one JSON object under --json.
+    loaded = {d: _spread([t for t in load_tasks(d / "tasks.jsonl") if not only or t.id in only], max_tasks)
+              for d in datasets}
+    made = {(d, s): make_agent(s, base=d) for d in datasets for s in specs}
+    image = bootstrap_base()
+    image_id = image_digest(image)
 
     # Plans first: a seed that draws the same plan as an earlier agent for a task adds no trajectory.
     todo: dict[tuple[Path, str], list[Any]] = {}
@@ -161,7 +157,7 @@ def study(settings: Settings, datasets: tuple[Path, ...], agents: str, seeds: in
     except KeyboardInterrupt:
         removed = cleanup(label)
         click.echo(f"interrupted; removed {removed} container(s); rerun the same command to resume", err=True)
-        raise SystemExit(73) from None
+        fail(RequestCancelled("interrupted", removed=removed, resume="rerun the same command"), as_json=settings.json)
 
     if remeasure:
         _remeasure(wanted, {d.name: (d, loaded[d]) for d in datasets}, db, store, image, image_id)

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NoReturn, ParamSpec, TypeVar
 
 import click
 
 from lanser.errors import LanserError
 
-__all__ = ["error_exit", "internal_error", "render", "terminal_safe"]
+__all__ = ["error_exit", "errors_rendered", "fail", "internal_error", "render", "terminal_safe"]
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
 #: Bytes a terminal acts on: C0 controls but tab and newline, DEL, C1 controls, and a CR not
@@ -120,10 +125,12 @@ def _where(loc: dict[str, Any]) -> str:
 
 
 def _error_line(error: dict[str, Any]) -> None:
-    _echo(f"lanser: {error['code']}: {error['message']}", err=True)
-    caret = (error.get("details") or {}).get("caret")
-    if caret:
-        _echo("  " + caret.replace("\n", "\n  "), err=True)
+    details = error.get("details") or {}
+    stage = f" ({details['stage']})" if isinstance(details.get("stage"), str) else ""
+    _echo(f"lanser: {error['code']}{stage}: {error['message']}", err=True)
+    for key in ("caret", "logTail"):  # a selector's caret; the failing tool's last lines (E/INFRASTRUCTURE)
+        if isinstance(details.get(key), str) and details[key].strip():
+            _echo("  " + details[key].rstrip("\n").replace("\n", "\n  "), err=True)
 
 
 def render_json(data: Any, *, pretty: bool = False) -> str:
@@ -154,6 +161,29 @@ def error_exit(exc: LanserError, as_json: bool) -> int:
     else:
         _error_line(exc.to_dict())
     return exc.exit_code
+
+
+def fail(exc: LanserError, *, as_json: bool) -> NoReturn:
+    """Render ``exc`` (:func:`error_exit`) and end the command with its exit code."""
+    raise SystemExit(error_exit(exc, as_json))
+
+
+def errors_rendered(command: Callable[_P, _R]) -> Callable[_P, _R]:
+    """A command whose LanserErrors (E/INFRASTRUCTURE among them) are rendered by :func:`fail`.
+
+    For commands of click's ``pass_obj`` (settings first): the entry point
+    renders an error that escapes the same way, but under click's test
+    runner, or a caller of ``cli.main`` of its own, nothing would.
+    """
+
+    @functools.wraps(command)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return command(*args, **kwargs)
+        except LanserError as exc:
+            fail(exc, as_json=bool(getattr(args[0] if args else None, "json", False)))
+
+    return wrapper
 
 
 def internal_error(exc: BaseException, as_json: bool) -> int:

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from lanser.cli.main import Settings
-from lanser.cli.render import render_json
+from lanser.cli.render import errors_rendered, render_json
 
 __all__ = ["check", "reward"]
 
@@ -58,8 +58,8 @@ Examples:
 @click.argument("bundles", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--trace", "trace_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None)
 @click.pass_obj
+@errors_rendered
 def reward(settings: Settings, bundles: tuple[Path, ...], trace_path: Path | None) -> None:
-    from lanser.errors import LanserError
     from lanser.reward import reward_between
 
     if trace_path is not None:
@@ -76,10 +76,7 @@ def reward(settings: Settings, bundles: tuple[Path, ...], trace_path: Path | Non
         raise SystemExit(0 if all(r["consistent"] for r in rows) else 76)
     if len(bundles) != 2:
         raise click.UsageError("give BEFORE and AFTER bundles, or --trace")
-    try:
-        result = reward_between(*(json.loads(p.read_text()) for p in bundles))
-    except LanserError as exc:
-        raise click.ClickException(exc.message) from None
+    result = reward_between(*(json.loads(p.read_text()) for p in bundles))  # a LanserError: errors_rendered
     if settings.json:
         click.echo(render_json(result))
     else:

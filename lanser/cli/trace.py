@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from lanser.cli.main import Settings
-from lanser.cli.render import render_json, terminal_safe
+from lanser.cli.render import errors_rendered, render_json, terminal_safe
 
 __all__ = ["trace"]
 
@@ -39,20 +39,14 @@ Examples:
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--verify", is_flag=True, help="Refuse (76) unless the workspace is the recorded snapshot.")
 @click.pass_obj
+@errors_rendered
 def replay_cmd(settings: Settings, path: Path, verify: bool) -> None:
-    from lanser.errors import LanserError, ReplayMismatch
+    import asyncio
+
+    from lanser.errors import ReplayMismatch
     from lanser.trace import replay
 
-    try:
-        import asyncio
-
-        results = asyncio.run(replay(path, settings.workspace, verify=verify))
-    except LanserError as exc:
-        if settings.json:
-            click.echo(render_json({"status": "error", "error": exc.to_dict(), "meta": {"exit_code": exc.exit_code}}))
-        else:
-            click.echo(terminal_safe(f"lanser: {exc.code}: {exc.message}"), err=True)
-        raise SystemExit(exc.exit_code) from None
+    results = asyncio.run(replay(path, settings.workspace, verify=verify))  # a LanserError: errors_rendered
     rows: list[dict[str, Any]]
     rows = [{"seq": r.seq, "cmd": r.request.get("cmd"), "selector": r.request.get("selector"),
              "match": r.match, "bundleId": r.replayed.get("bundleId"),

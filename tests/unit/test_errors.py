@@ -7,7 +7,7 @@ import json
 import pytest
 
 from lanser import errors
-from lanser.errors import ERROR_CLASSES, BadSelectorSyntax, LanserError, NotFound
+from lanser.errors import ERROR_CLASSES, BadSelectorSyntax, InfrastructureError, LanserError, NotFound
 
 #: The paper's table, appendix C: code -> (exit code, retryable).  Exit code
 #: 0 (OK) has no error class.  "Sometimes" is None (not stated in to_dict);
@@ -27,8 +27,9 @@ PAPER_TABLE: dict[str, tuple[int, bool | None]] = {
     "E/INDEXING_UNSUPPORTED": (75, False),
     "E/REPLAY_MISMATCH": (76, False),
 }
-#: lanser's one addition: a malformed request or batch line (2, like any usage error).
-LANSER_EXTRA: dict[str, tuple[int, bool | None]] = {"E/BAD_REQUEST": (2, False)}
+#: lanser's additions: a malformed request or batch line (2, like any usage error), and the
+#: benchmark harness's own machinery failing (77, the first exit code the paper leaves free).
+LANSER_EXTRA: dict[str, tuple[int, bool | None]] = {"E/BAD_REQUEST": (2, False), "E/INFRASTRUCTURE": (77, True)}
 
 
 def _make(cls: type[LanserError]) -> LanserError:
@@ -40,12 +41,12 @@ def _make(cls: type[LanserError]) -> LanserError:
 def test_codes_and_exit_codes_match_the_paper() -> None:
     table = {cls.code: (cls.exit_code, cls.retryable) for cls in ERROR_CLASSES}
     assert table == PAPER_TABLE | LANSER_EXTRA
-    assert sorted({cls.exit_code for cls in ERROR_CLASSES}) == [2, 3, 4, 10, 64, 65, 70, 71, 72, 73, 74, 75, 76]
+    assert sorted({cls.exit_code for cls in ERROR_CLASSES}) == [2, 3, 4, 10, 64, 65, 70, 71, 72, 73, 74, 75, 76, 77]
 
 
 def test_codes_are_unique_and_well_formed() -> None:
     codes = [cls.code for cls in ERROR_CLASSES]
-    assert len(codes) == len(set(codes)) == 14
+    assert len(codes) == len(set(codes)) == 15
     exit_codes = [cls.exit_code for cls in ERROR_CLASSES if cls.code in PAPER_TABLE]
     assert len(exit_codes) == len(set(exit_codes))
     for cls in ERROR_CLASSES:
@@ -87,8 +88,30 @@ def test_to_dict_shape(cls: type[LanserError]) -> None:
         expected_keys.add("details")
     assert set(data) == expected_keys
     json.dumps(data)  # JSON-serialisable
-    assert str(err).startswith(f"{cls.code}: {err.message}")
+    if cls is InfrastructureError:  # its text is what a run's results store: kept as it was
+        assert str(err) == f"infrastructure failure: {err.message}"
+    else:
+        assert str(err).startswith(f"{cls.code}: {err.message}")
     assert isinstance(err, Exception)
+
+
+def test_infrastructure_error_joins_the_tree() -> None:
+    """Issue 21: InfrastructureError was a second root beside LanserError, turned into text
+    (click's "Error: ...", exit 1) by every bench command, even under --json.  It is a LanserError
+    with its own code and exit status; stage and log tail travel in details, and it survives the
+    pickling a worker process or a Ray task sends it back with."""
+    import pickle
+
+    from lanser.harness.errors import InfrastructureError as FromHarness
+
+    assert FromHarness is InfrastructureError and issubclass(InfrastructureError, LanserError)
+    err = InfrastructureError("docker is gone", stage="docker", log_tail="line 1\nline 2\n")
+    assert err.to_dict() == {"code": "E/INFRASTRUCTURE", "exitCode": 77, "message": "docker is gone",
+                             "retryable": True, "details": {"stage": "docker", "logTail": "line 1\nline 2\n"}}
+    assert str(err) == "infrastructure failure (docker): docker is gone\nline 1\nline 2"
+    back = pickle.loads(pickle.dumps(err))
+    assert (type(back), back.stage, back.log_tail, back.to_dict()) == (InfrastructureError, "docker",
+                                                                       "line 1\nline 2\n", err.to_dict())
 
 
 def test_details_are_carried() -> None:

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from lanser.cli.render import errors_rendered
+
 __all__ = ["kernel"]
 
 
@@ -37,10 +39,11 @@ Examples:
 @click.option("--cache", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where the .deb and the built layer live (default: lanser's cache).")
 @click.pass_obj
+@errors_rendered
 def kernel(settings: object, out: Path, only: tuple[str, ...], seed: int, per_function: int, max_tries: int,
            layer_only: bool, kasan: bool, cache: Path | None) -> None:
     from lanser.cli.render import render_json
-    from lanser.harness.errors import InfrastructureError
+    from lanser.errors import BadRequest
     from lanser.harness.images import bootstrap_base
     from lanser.harness.kernel.dataset import generate_dataset
     from lanser.harness.kernel.suites import SUITES
@@ -50,13 +53,13 @@ def kernel(settings: object, out: Path, only: tuple[str, ...], seed: int, per_fu
     if unknown:
         raise click.BadParameter(f"unknown suite(s) {', '.join(unknown)}; known: "
                                  + ", ".join(s.name for s in SUITES), param_hint="--suite")
+    image = bootstrap_base()  # E/INFRASTRUCTURE: rendered by errors_rendered, like any LanserError
     try:
-        image = bootstrap_base()
         summary = generate_dataset(out, image, cache or cache_dir(), only=only, seed=seed,
                                    per_function=per_function, max_tries=max_tries, layer_only=layer_only, kasan=kasan,
                                    progress=lambda msg: click.echo(msg, err=True))
-    except (InfrastructureError, FileExistsError) as exc:
-        raise click.ClickException(str(exc)) from None
+    except FileExistsError as exc:  # --out holds something that is not this generator's
+        raise BadRequest(str(exc), field="out") from None
     brief = {k: summary[k] for k in ("package", "version", "tasks", "suites", "validation") if k in summary}
     if getattr(settings, "json", False):
         click.echo(render_json(brief))
