@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 from lanser.cli.main import Settings
-from lanser.cli.render import render_json
+from lanser.cli.render import errors_rendered, render_json
 
 if TYPE_CHECKING:
     from lanser.harness.task import Source
@@ -77,36 +77,31 @@ Examples:
 @click.option("--cache", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where built trees and run results are cached (default: lanser's cache).")
 @click.pass_obj
+@errors_rendered
 def oss(settings: Settings, source: str, out: Path, sha256: str | None, preset: str | None, project: str | None,
         seed: int, count: int, max_attempts: int | None, implement_share: float, files: tuple[str, ...],
         setup: str | None, build: str | None, test_cmd: str | None, sanitize: str | None, cache: Path | None) -> None:
-    from lanser.errors import LanserError
-    from lanser.harness.errors import InfrastructureError
     from lanser.harness.generate.oss import generate as run_generate
     from lanser.harness.generate.profiles import Profile, preset as get_preset
     from lanser.harness.images import bootstrap_base
     from lanser.workspace import cache_dir
 
-    try:
-        if preset:
-            profile = get_preset(preset).with_overrides(files=files, setup=setup, build=build, test=test_cmd,
-                                                        sanitize=sanitize)
-        else:
-            if not (files and build and test_cmd and sanitize):
-                raise click.UsageError("without --preset give --files, --build, --test and --sanitize")
-            profile = Profile(name=out.name, setup=setup or "true", build=build, test=test_cmd, sanitize=sanitize,
-                              files=files)
-        src = parse_source(source, sha256)
-        out.mkdir(parents=True, exist_ok=True)
-        image = bootstrap_base()
-        result = run_generate(src, out, profile, project=project or out.name, seed=seed,
-                              count=count, image=image, cache=cache or cache_dir() / "generate",
-                              max_attempts=max_attempts, implement_share=implement_share,
-                              progress=lambda msg: click.echo(msg, err=True))
-    except LanserError as exc:
-        raise click.ClickException(f"{exc.code}: {exc.message}") from None
-    except InfrastructureError as exc:
-        raise click.ClickException(str(exc)) from None
+    # A LanserError (E/INFRASTRUCTURE among them) is rendered by errors_rendered.
+    if preset:
+        profile = get_preset(preset).with_overrides(files=files, setup=setup, build=build, test=test_cmd,
+                                                    sanitize=sanitize)
+    else:
+        if not (files and build and test_cmd and sanitize):
+            raise click.UsageError("without --preset give --files, --build, --test and --sanitize")
+        profile = Profile(name=out.name, setup=setup or "true", build=build, test=test_cmd, sanitize=sanitize,
+                          files=files)
+    src = parse_source(source, sha256)
+    out.mkdir(parents=True, exist_ok=True)
+    image = bootstrap_base()
+    result = run_generate(src, out, profile, project=project or out.name, seed=seed,
+                          count=count, image=image, cache=cache or cache_dir() / "generate",
+                          max_attempts=max_attempts, implement_share=implement_share,
+                          progress=lambda msg: click.echo(msg, err=True))
     lines = [json.dumps(t.model_dump(mode="json", exclude_defaults=False), sort_keys=True) for t in result.tasks]
     (out / "tasks.jsonl").write_text("".join(line + "\n" for line in lines), encoding="utf-8")
     command = "lanser bench generate oss " + " ".join(shlex.quote(a) for a in sys.argv[sys.argv.index("oss") + 1:]) \
