@@ -88,7 +88,8 @@ Examples:
 Exit codes: 0 OK, 2 BAD_SELECTOR_SYNTAX, 3 NOT_FOUND, 4 AMBIGUOUS,
 10 VERSION_SKEW, 64 LS_TIMEOUT, 65 LS_CRASH, 70 APPLY_CONFLICT,
 71 FS_PERMISSIONS, 72 UNSUPPORTED_CAP, 73 REQUEST_CANCELLED,
-74 CONTENT_MODIFIED, 75 INDEXING_UNSUPPORTED, 76 REPLAY_MISMATCH.""",
+74 CONTENT_MODIFIED, 75 INDEXING_UNSUPPORTED, 76 REPLAY_MISMATCH,
+77 INFRASTRUCTURE (bench: Docker, an image, a fetch, a setup).""",
 )
 @click.option("-w", "--workspace", type=click.Path(file_okay=False, path_type=Path), default=".",
               show_default=True, envvar="LANSER_WORKSPACE", help="Workspace root; selector paths are relative to it.")
