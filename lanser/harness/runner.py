@@ -212,6 +212,8 @@ class TaskEnv:
                 self.work, fresh, self.task.protected_globs, self.project.generated, tracked=self._tracked,
                 ignored=lambda paths: worktree.ignored_paths(fresh, self.taskdir / "ignore-check", paths))
             cleanroom.apply(fresh, collected)
+            if self.task.test_patch:  # hidden tests: the grader's, after the agent's changes (docs/mining.md)
+                cleanroom.apply_start_patch(fresh, self.task.test_patch, "test_patch")
         except OSError as exc:
             raise InfrastructureError(f"cannot make the graded tree: {exc}", stage="grade") from exc
         self.collected = collected

@@ -251,11 +251,11 @@ def _check_relative(path: str, what: str) -> None:
 
 #: (section or None, field) of TaskSpec fields added after harness version h2 (see :meth:`TaskSpec.key`).
 _LATER_FIELDS: tuple[tuple[str | None, str], ...] = (
-    ("oracles", "known_sanitizer_reports"), (None, "protected"), (None, "test_log"))
+    ("oracles", "known_sanitizer_reports"), (None, "protected"), (None, "test_log"), (None, "test_patch"))
 
 
 #: The value of a later field that leaves the key as it was (``protected: []`` is not unset).
-_UNSET: dict[str, object] = {"protected": None, "test_log": TestLog().model_dump(mode="json")}
+_UNSET: dict[str, object] = {"protected": None, "test_log": TestLog().model_dump(mode="json"), "test_patch": None}
 
 
 class TaskSpec(_Frozen):
@@ -272,6 +272,9 @@ class TaskSpec(_Frozen):
     #: Globs of files the agent may not change (None: :data:`DEFAULT_PROTECTED`; ``[]``: none).
     protected: tuple[str, ...] | None = None
     test_log: TestLog = TestLog()
+    #: Hidden tests (mined tasks, docs/mining.md): applied by the grader to the graded tree after the
+    #: agent's changes, never to the agent's work area; every path it writes must be protected.
+    test_patch: str | None = None
 
     @field_validator("id")
     @classmethod
@@ -287,12 +290,22 @@ class TaskSpec(_Frozen):
             _check_relative(g.replace("**", "x").replace("*", "x"), "a protected glob")
         return globs
 
-    @field_validator("start_patch", "gold_patch")
+    @field_validator("start_patch", "gold_patch", "test_patch")
     @classmethod
     def _patch_in_tree(cls, patch: str | None) -> str | None:
         for path in patch_paths(patch or ""):
             _check_relative(path, "a path the patch writes")
         return patch
+
+    @model_validator(mode="after")
+    def _hidden_tests_protected(self) -> TaskSpec:
+        from lanser.harness.cleanroom import compile_globs
+
+        guard = compile_globs(self.protected_globs)
+        for path in patch_paths(self.test_patch or ""):
+            if not (guard and guard.match(path)):
+                raise ValueError(f"test_patch writes {path!r}, which is not protected: the agent could edit it")
+        return self
 
     @property
     def protected_globs(self) -> tuple[str, ...]:
