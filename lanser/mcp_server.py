@@ -1,20 +1,21 @@
 """``lanser mcp``: the Model Context Protocol front door (official ``mcp`` SDK, stdio).
 
-Every tool builds a lanser Request and returns the Analysis Bundle twice:
-as JSON text (for any client) and as the result's ``structuredContent``
-(for clients that read objects), answered by the workspace's warm daemon
-(in-process with ``--no-daemon``).  A failure is a tool result with
-``isError`` whose text starts with the lanser error code and message
-(``E/NOT_FOUND: ...``), then the error bundle, and whose
-``structuredContent`` is that bundle (``error.code``, ``error.exitCode``,
-``error.details``).  The result is built here rather than by raising the
-SDK's ``ToolError``, which would prefix the text and carry no object.
+Every tool builds a lanser Request, answered by the workspace's warm daemon
+(in-process with ``--no-daemon``), and returns the Analysis Bundle once, as
+the result's ``structuredContent``; the text content is the bundle in the
+agent format (:mod:`lanser.formats.agent`: selectors, one-line previews,
+counts, the ``bundleId``), a tenth of the bundle's size or less.  A failure
+is a tool result with ``isError`` whose text starts with the lanser error
+code and message (``E/NOT_FOUND: ...``), then the error's details (hints,
+candidates with selectors), and whose ``structuredContent`` is the error
+bundle (``error.code``, ``error.exitCode``, ``error.details``).  The result
+is built here rather than by raising the SDK's ``ToolError``, which would
+prefix the text and carry no object.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 from mcp_types import CallToolResult, TextContent
@@ -95,15 +96,18 @@ def build_server(settings: Any) -> Any:
     return server
 
 
+#: Where an MCP client finds the whole bundle.
+FULL_HINT = "full: structuredContent"
+
+
 def tool_result(data: dict[str, Any]) -> CallToolResult:
-    """The MCP result of one bundle: an error bundle gives ``isError`` and text
-    that starts with ``E/CODE: message``."""
-    text = json.dumps(data, sort_keys=True, ensure_ascii=False)
-    if data.get("status") != "error":
-        return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=data)
-    err = data.get("error") or {}
-    text = f"{err.get('code')}: {err.get('message')}\n{text}"
-    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=data, is_error=True)
+    """The MCP result of one bundle: the agent text, and the bundle as structured content; an
+    error bundle gives ``isError`` and text that starts with ``E/CODE: message``."""
+    from lanser.formats.agent import to_agent
+
+    text = to_agent(data, full_hint=FULL_HINT)
+    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=data,
+                          is_error=data.get("status") == "error")
 
 
 def serve(settings: Any) -> None:

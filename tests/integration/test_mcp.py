@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -28,6 +27,9 @@ def test_mcp_tools_over_stdio(sample: Path, tmp_path: Path) -> None:
     from mcp.client.session import ClientSession
     from mcp.client.stdio import stdio_client
 
+    from lanser.formats.agent import to_agent
+    from lanser.mcp_server import FULL_HINT
+
     for args in (["init", "-q"], ["add", "-A"], ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init"]):
         subprocess.run(["git", *args], cwd=sample, check=True)
     run_dir = tmp_path / "run"
@@ -42,14 +44,14 @@ def test_mcp_tools_over_stdio(sample: Path, tmp_path: Path) -> None:
                 out["tools"] = sorted(t.name for t in tools.tools)
                 out["descriptions"] = {t.name: t.description for t in tools.tools}
                 res = await session.call_tool("definition", {"selector": "pkg/report.py@L10:C33"})
-                out["definition"] = (res.is_error, json.loads(res.content[0].text))
-                out["definition_object"] = res.structured_content
+                out["definition"] = (res.is_error, res.structured_content)
+                out["definition_text"] = res.content[0].text
                 res = await session.call_tool("rename", {"selector": "py://pkg.shapes#total_area", "new_name": "sum_areas"})
-                out["preview"] = (res.is_error, json.loads(res.content[0].text))
+                out["preview"] = (res.is_error, res.structured_content)
                 out["after_preview"] = (sample / "pkg" / "shapes.py").read_text()
                 res = await session.call_tool("rename", {"selector": "py://pkg.shapes#total_area",
                                                          "new_name": "sum_areas", "apply": True})
-                out["apply"] = (res.is_error, json.loads(res.content[0].text))
+                out["apply"] = (res.is_error, res.structured_content)
                 res = await session.call_tool("locate", {"selector": "py://pkg.shapes#nothing"})
                 out["error"] = (res.is_error, res.content[0].text)
                 res = await session.call_tool("definition", {"selector": "pkg/report.py@L0:C"})
@@ -65,7 +67,9 @@ def test_mcp_tools_over_stdio(sample: Path, tmp_path: Path) -> None:
     assert "py://pkg.app#Class.method" in out["descriptions"]["definition"]
     is_error, bundle = out["definition"]
     assert not is_error and bundle["facts"]["definitions"][0]["selector"] == "pkg/shapes.py@L38:C5"
-    assert out["definition_object"] == bundle  # the same bundle as an object, for clients that read one
+    # The text is the agent format (issue 20): the bundle is sent once, as the structured content.
+    assert out["definition_text"] == to_agent(bundle, full_hint=FULL_HINT)
+    assert "pkg/shapes.py@L38:C5  def total_area(" in out["definition_text"] and "capabilities" not in out["definition_text"]
     is_error, bundle = out["preview"]
     assert not is_error and bundle["edits"]["applied"] is False and "def total_area" in out["after_preview"]
     is_error, bundle = out["apply"]
@@ -73,13 +77,12 @@ def test_mcp_tools_over_stdio(sample: Path, tmp_path: Path) -> None:
     assert "def sum_areas(" in (sample / "pkg" / "shapes.py").read_text()
     is_error, text = out["error"]
     assert is_error and text.startswith("E/NOT_FOUND: no definition of pkg.shapes#nothing")
-    # A malformed selector: the first line names the code, the rest is the error
-    # bundle, which is also the result's structured content.
-    is_error, text, structured = out["bad_syntax"]
+    # A malformed selector: the first line names the code, the rest are the error's details;
+    # the error bundle is the result's structured content.
+    is_error, text, bundle = out["bad_syntax"]
     first, _, rest = text.partition("\n")
     assert is_error and first.startswith("E/BAD_SELECTOR_SYNTAX: expected @L<line>:C<col>")
-    bundle = json.loads(rest)
-    assert structured == bundle
+    assert "exit 2" in rest.splitlines() and text == to_agent(bundle, full_hint=FULL_HINT)
     assert bundle["status"] == "error" and bundle["request"]["selector"] == "pkg/report.py@L0:C"
     assert {k: bundle["error"][k] for k in ("code", "exitCode")} == {"code": "E/BAD_SELECTOR_SYNTAX", "exitCode": 2}
     assert bundle["error"]["details"]["column"] == 19
@@ -111,13 +114,13 @@ def test_mcp_rename_on_a_real_project(rich_repo: Path, copy_repo, tmp_path: Path
     finally:
         _stop_daemon(repo, run_dir)
     assert not preview.is_error, preview.content[0].text
-    planned = json.loads(preview.content[0].text)["edits"]
+    planned = preview.structured_content["edits"]
     assert planned["applied"] is False and planned["complete"] is True and status_after_preview == ""
     paths = sorted(f["path"] for f in planned["files"])
     assert "rich/cells.py" in paths and len(paths) > 3
     assert not [d for d in planned["speculative"]["appeared"] if d[1] == "error"]
     assert not applied.is_error, applied.content[0].text
-    done = json.loads(applied.content[0].text)["edits"]
+    done = applied.structured_content["edits"]
     assert done["applied"] is True
     assert sorted(_git(repo, "diff", "--name-only").split()) == paths
     cells = (repo / "rich" / "cells.py").read_text()
