@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import select
 import shlex
 import subprocess
+import time
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -92,43 +95,90 @@ class OracleAgent(_Scripted):
 
 
 class CommandAgent:
-    """Any program speaking JSON lines: observation in on stdin, action out on stdout."""
+    """Any program speaking JSON lines: observation in on stdin, action out on stdout
+    (docs/agent-protocol.md).  The program is hostile: an answer must come within ``timeout``
+    seconds and be at most :data:`MAX_LINE` bytes, else the episode ends with a submit."""
+
+    #: The longest action line read from an agent program (a diff of a few MB fits).
+    MAX_LINE = 8 * 1024 * 1024
 
     def __init__(self, command: str, timeout: float = 300.0) -> None:
         self.name = f"cmd:{command}"
         self.command = command
         self.timeout = timeout
-        self.proc: subprocess.Popen[str] | None = None
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._buffer = b""
 
     def digest(self) -> str:
         return hashlib.sha256(self.name.encode()).hexdigest()
 
     def reset(self, task: Any, observation: dict[str, Any]) -> None:
         self.close()
-        self.proc = subprocess.Popen(shlex.split(self.command), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     text=True, bufsize=1)
+        self._buffer = b""
+        self.proc = subprocess.Popen(shlex.split(self.command), stdin=subprocess.PIPE, stdout=subprocess.PIPE)
 
     def act(self, observation: dict[str, Any]) -> dict[str, Any]:
         assert self.proc is not None and self.proc.stdin is not None and self.proc.stdout is not None
         try:
-            self.proc.stdin.write(json.dumps(observation) + "\n")
+            self.proc.stdin.write(json.dumps(observation).encode() + b"\n")
             self.proc.stdin.flush()
-            line = self.proc.stdout.readline()
         except (BrokenPipeError, OSError):
             return {"type": "submit", "note": "agent process ended"}
-        if not line:
-            return {"type": "submit", "note": "agent process ended"}
+        line = self._read_line(time.monotonic() + self.timeout)
+        if isinstance(line, str):  # why there is no line
+            self.close()
+            return {"type": "submit", "note": line}
         try:
             action = json.loads(line)
         except ValueError:
-            return {"type": "invalid", "raw": line[:200]}
-        return action if isinstance(action, dict) else {"type": "invalid", "raw": line[:200]}
+            return {"type": "invalid", "raw": line[:200].decode("utf-8", "replace")}
+        return action if isinstance(action, dict) else {"type": "invalid", "raw": line[:200].decode("utf-8", "replace")}
+
+    def _read_line(self, deadline: float) -> bytes | str:
+        """The next line of the program's stdout, or why there is none (it ended, it is too slow, too long).
+        Read with select() on the raw pipe, never a blocking readline: the program may never finish its line."""
+        assert self.proc is not None and self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
+        chunks, size, newline = [self._buffer], len(self._buffer), b"\n" in self._buffer
+        while not newline:
+            if size > self.MAX_LINE:
+                return f"agent answer longer than {self.MAX_LINE} bytes without a newline"
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                return f"agent did not answer within {self.timeout:g} s"
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                return "agent process ended"
+            chunks.append(chunk)
+            size, newline = size + len(chunk), b"\n" in chunk
+        line, _, self._buffer = b"".join(chunks).partition(b"\n")
+        return line + b"\n"
 
     def close(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.kill()
             self.proc.wait()
+            for pipe in (self.proc.stdin, self.proc.stdout):
+                if pipe is not None:
+                    try:
+                        pipe.close()
+                    except OSError:
+                        pass
         self.proc = None
+
+
+def command_timeout(env: Any = None) -> float:
+    """Seconds a ``cmd:`` agent has for each answer: ``LANSER_CMD_TIMEOUT``, default 300."""
+    raw = (os.environ if env is None else env).get("LANSER_CMD_TIMEOUT") or "300"
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < float("inf"):
+        raise BadRequest(f"LANSER_CMD_TIMEOUT={raw[:40]!r} is not a positive number of seconds",
+                         field="LANSER_CMD_TIMEOUT")
+    return value
 
 
 def make_agent(spec: str, base: Path | None = None) -> Agent:
@@ -146,7 +196,7 @@ def make_agent(spec: str, base: Path | None = None) -> Agent:
             raise BadRequest(f"cannot read the trajectory {path}: {exc}") from None
         return _Scripted(f"replay:{path.name}", actions)
     if spec.startswith("cmd:"):
-        return CommandAgent(spec[len("cmd:"):])
+        return CommandAgent(spec[len("cmd:"):], timeout=command_timeout())
     if spec.startswith("llm:"):  # a model behind a Chat Completions endpoint (docs/llm-agent.md)
         from lanser.harness.llm.agent import make_llm_agent
 
