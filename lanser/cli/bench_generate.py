@@ -23,7 +23,9 @@ __all__ = ["generate", "parse_source"]
 
 \b
 Examples:
-  lanser bench generate oss debian:json-c=0.16-2 --sha256 HEX --preset json-c --seed 1 --out datasets/oss-json-c""")
+  lanser bench generate oss debian:json-c=0.16-2 --sha256 HEX --preset json-c --seed 1 --out datasets/oss-json-c
+  lanser bench generate history json-c.git --since json-c-0.16-20220414 --until COMMIT \\
+      --source debian:json-c=0.16-2 --sha256 HEX --preset json-c --out datasets/json-c-real""")
 def generate() -> None:
     pass
 
@@ -112,6 +114,72 @@ def oss(settings: Settings, source: str, out: Path, sha256: str | None, preset: 
     click.echo(render_json(brief) if settings.json else
                f"{len(result.tasks)} tasks -> {out / 'tasks.jsonl'}; validated {brief['validated']}, "
                f"dropped {brief['dropped']}")
+
+
+@generate.command("history", help="""Mine real-bug tasks from an upstream history (docs/mining.md).
+
+GIT_DIR is a local clone (bare is fine) of the project's upstream
+repository; --since is the release the pinned SOURCE was cut from (a tag),
+--until the last commit mined (pin a commit id: the same range gives the
+same tasks).  Commits whose message says they fix something and that change
+source and tests become candidates (commits naming one issue, #N, become
+one task, kept as a human trajectory); each is split into the gold patch
+(source) and hidden tests (test_patch: tests, their data, build recipes),
+ported onto SOURCE (a three-way merge per file), and validated by the real
+grader: noop must fail the hidden tests, the oracle pass them.  Writes
+tasks.jsonl, generation.json and trajectories/ to --out.
+
+\b
+Examples:
+  lanser bench generate history /path/to/json-c.git --since json-c-0.16-20220414 --until COMMIT \\
+      --source debian:json-c=0.16-2 --sha256 HEX --preset json-c --out datasets/json-c-real""")
+@click.argument("git_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--since", required=True, help="The release the pinned source was cut from (tag or commit).")
+@click.option("--until", required=True, help="The last upstream commit mined.")
+@click.option("--source", "source_text", required=True, help="The pinned source the tasks build (debian:PKG=VERSION, ...).")
+@click.option("--sha256", default=None, help="The digest the source must have (required for remote kinds).")
+@click.option("--preset", required=True, help="The project's build/test/sanitize profile (cjson, jansson, json-c).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--project", default=None, help="The task id prefix (default: the --out directory's name).")
+@click.option("--test-log", "test_log", default="ctest", show_default=True,
+              help="The test log format the tasks declare (docs/grading.md).")
+@click.option("--max-candidates", type=click.IntRange(min=1), default=None, help="Stop after this many candidates.")
+@click.option("--cache", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where validation runs are cached (default: lanser's cache).")
+@click.pass_obj
+def history(settings: Settings, git_dir: Path, since: str, until: str, source_text: str, sha256: str | None,
+            preset: str, out: Path, project: str | None, test_log: str, max_candidates: int | None,
+            cache: Path | None) -> None:
+    from lanser.errors import LanserError
+    from lanser.harness.errors import InfrastructureError
+    from lanser.harness.generate.profiles import preset as get_preset
+    from lanser.harness.images import bootstrap_base
+    from lanser.harness.mining.miner import mine
+    from lanser.harness.mining.write import write_dataset
+    from lanser.harness.task import TestLog
+    from lanser.workspace import cache_dir
+
+    try:
+        profile = get_preset(preset)
+        src = parse_source(source_text, sha256)
+        out.mkdir(parents=True, exist_ok=True)
+        image = bootstrap_base()
+        result = mine(git_dir, since, until, src, out, profile, project=project or out.name, image=image,
+                      cache=cache or cache_dir() / "mining", test_log=TestLog.model_validate({"format": test_log}),
+                      max_candidates=max_candidates, progress=lambda msg: click.echo(msg, err=True))
+    except LanserError as exc:
+        raise click.ClickException(f"{exc.code}: {exc.message}") from None
+    except InfrastructureError as exc:
+        raise click.ClickException(str(exc)) from None
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    command = "lanser bench generate history " + " ".join(
+        shlex.quote(a) for a in sys.argv[sys.argv.index("history") + 1:]) if "history" in sys.argv else None
+    write_dataset(out, result, command=command)
+    brief = {k: result.stats[k] for k in ("project", "candidates", "validated", "dropped", "trajectories")}
+    click.echo(render_json(brief) if settings.json else
+               f"{len(result.tasks)} tasks -> {out / 'tasks.jsonl'}; candidates {brief['candidates']}, "
+               f"dropped {sum(brief['dropped'].values())}, trajectories {brief['trajectories']}")
 
 
 from lanser.harness.kernel.cli import kernel as _kernel  # noqa: E402  (the kernel generator's own module)
