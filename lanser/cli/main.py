@@ -49,6 +49,9 @@ class _LazyGroup(click.Group):
         "check": "reward:check", "reward": "reward:reward", "mcp": "mcp:mcp", "bench": "bench:bench",
     }
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, hoist_global_options(self, ctx, args))
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(set(super().list_commands(ctx)) | set(self._lazy))
 
@@ -61,6 +64,75 @@ class _LazyGroup(click.Group):
         command: click.Command = getattr(importlib.import_module(f"lanser.cli.{module}"), attr)
         self.add_command(command, cmd_name)
         return command
+
+
+def _option_names(params: list[click.Parameter]) -> tuple[set[str], set[str]]:
+    """(every option spelling, the spellings that take a value) of ``params``."""
+    names: set[str] = set()
+    valued: set[str] = set()
+    for p in params:
+        if isinstance(p, click.Option):
+            spellings = {*p.opts, *p.secondary_opts}
+            names |= spellings
+            if not p.is_flag and not p.count:
+                valued |= spellings
+    return names, valued
+
+
+def hoist_global_options(group: click.Group, ctx: click.Context, args: list[str]) -> list[str]:
+    """Move the group's options written after the subcommand (``lanser def SEL --json``) before it.
+
+    Agents and people put flags last; click only reads a group's options
+    before its subcommand.  A token is moved only where it cannot be
+    something else: not after ``--``, not the value of a subcommand's
+    option, and not an option the subcommand (or a nested one) defines
+    itself.
+    """
+    names, valued = _option_names(group.params)
+    i = 0
+    while i < len(args) and args[i].startswith("-") and args[i] != "--":
+        i += 2 if args[i] in valued else 1
+    if i >= len(args) or args[i] == "--":
+        return args
+    own: set[str] = set()
+    own_valued: set[str] = set()
+    command: click.Command | None = group
+    j = i
+    # The chain of (sub)commands named on the line: their options are theirs, not the group's.
+    while isinstance(command, click.Group) and j < len(args):
+        try:
+            command = command.get_command(ctx, args[j])
+        except Exception:  # a lazy module that does not import: click reports it as it would
+            return args
+        if command is None:
+            return args
+        n, v = _option_names(command.params)
+        own |= n
+        own_valued |= v
+        j += 1
+        while j < len(args) and args[j].startswith("-") and args[j] != "--":
+            j += 2 if args[j] in own_valued else 1
+    front, rest = args[: i + 1], []
+    k = i + 1
+    while k < len(args):
+        tok = args[k]
+        if tok == "--":
+            rest += args[k:]
+            break
+        head = tok.split("=", 1)[0] if tok.startswith("--") else tok
+        if head in own_valued and "=" not in tok:
+            rest += args[k : k + 2]
+            k += 2
+            continue
+        if head in names and head not in own:
+            take = 2 if head in valued and "=" not in tok else 1
+            front[i:i] = args[k : k + take]
+            i += take
+            k += take
+            continue
+        rest.append(tok)
+        k += 1
+    return front + rest
 
 
 def _unicode_only(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:

@@ -354,7 +354,9 @@ def _resolve_anchor(spec: AnchorSpec, ws: Workspace) -> Target:
             if len(files) == 1 and module_score == 1.0:
                 raise  # the file the selector names: refused, said so
             continue  # a search never looks into a file outside the workspace
-        cands += _anchor_candidates(rel, document_text(data), spec, module_score)
+        found = _anchor_candidates(rel, document_text(data), spec, module_score)
+        _point_at_names(rel, data, found)
+        cands += found
     language = language_of(files[0][0])
     if cands:
         best = max(cands, key=lambda c: c.score).path
@@ -412,6 +414,33 @@ def _anchor_candidates(rel: str, text: str, spec: AnchorSpec, module_score: floa
                                 "prox": 1.0},
                                via="fuzzy"))
     return _drop_overlapped(cands)
+
+
+def _point_at_names(rel: str, data: bytes, cands: list[Candidate]) -> None:
+    """Point each candidate at the name of the definition its text starts (issue 20).
+
+    An anchor is a definition's first line (``def total_area(...)``); its
+    position-based requests (refs, hover, rename) must ask about the name,
+    not the ``def`` keyword, where no server finds a symbol.  The definition
+    whose signature starts the match wins, else the first name inside it;
+    an anchor on other code keeps pointing at its start.
+    """
+    from lanser.lsp.registry import language_of
+
+    language = language_of(rel)
+    if not cands or language not in ("python", "c"):
+        return
+    raw = syntax_bytes(document_bytes(data))
+    lines = raw.split(b"\n")
+    names = []
+    for d in definitions(language, raw):
+        sig = d.roles.get("sig", d.roles["def"])
+        names.append((to_codepoints(lines, sig[0]), to_codepoints(lines, d.name[0]), to_codepoints(lines, d.name[1])))
+    for c in cands:
+        start, end = c.span
+        inside = [(sig != start, name) for sig, name, name_end in names if start <= name and name_end <= end]
+        if inside:
+            c.point = min(inside)[1]
 
 
 def _match_end(region: str, snippet: str) -> int:
