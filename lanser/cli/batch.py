@@ -10,7 +10,6 @@ from typing import Any
 import click
 
 from lanser.cli.main import Settings
-from lanser.cli.render import render_json
 from lanser.pipeline import DEFAULT_WINDOW, MAX_WINDOW
 
 __all__ = ["MAX_REQUEST_DEPTH", "batch", "read_line"]
@@ -93,44 +92,10 @@ def _deeper_than(value: Any, limit: int) -> bool:
 
 
 def _answers(settings: Settings, requests: list[Any]) -> Iterator[tuple[str, int]]:
-    """Each request's bundle as one line of JSON, with its exit code, in order, as soon as it is known.
+    """Each request's bundle as one line of JSON, with its exit code, in order, as soon as it is known
+    (:meth:`lanser.client.Client.iter_batch`: the daemon's lines are passed on without being parsed,
+    and what a daemon gone part of the way through did not answer is answered the usual way)."""
+    from lanser.cli.client import client
 
-    The daemon's lines are already what ``render_json`` prints, and carry
-    their exit code in front ("coded" replies), so they are passed through
-    without being parsed.  If the daemon cannot be reached, or goes away
-    part of the way through, the requests it has not answered go the way
-    every command falls back to (``run_requests``): nothing is lost and
-    nothing is printed twice.
-    """
-    done = 0
-    ids: dict[str, str] = {}
-    exchange: Any = None  # the daemon was not asked
-    if requests and settings.daemon and settings.workspace.is_dir():
-        from lanser import __version__
-        from lanser.daemon import client
-
-        options = {"timeout": settings.timeout, "verbose": settings.verbose, "coded": True,
-                   "window": settings.window}
-        message = {"op": "batch", "requests": requests, "options": options}
-        ids = message["ids"] = client.batch_ids(requests)  # lines that write: never sent twice
-        exchange = client.Exchange()
-        try:
-            for line in client.send_lines(str(settings.workspace), settings.python, __version__, settings.idle,
-                                          message, exchange):
-                if done == len(requests):
-                    raise client.DaemonUnavailable(f"daemon sent more than {len(requests)} replies")
-                code, _, text = line.partition(" ")
-                yield text, int(code)
-                done += 1
-            if done < len(requests):
-                raise client.DaemonUnavailable("the daemon hung up")
-        except (client.DaemonUnavailable, OSError, ValueError) as exc:
-            import logging
-
-            logging.getLogger("lanser").warning("daemon stopped answering after %d of %d requests (%s)",
-                                                done, len(requests), exc)
-    if done < len(requests):
-        from lanser.cli.nav import answer_rest
-
-        for data in answer_rest(settings, requests, done, ids, exchange):
-            yield render_json(data), int((data.get("meta") or {}).get("exit_code", 0))
+    for result in client(settings).iter_batch(requests):
+        yield result.text, result.exit_code

@@ -28,10 +28,11 @@ def _guards(f: Any) -> Any:
 
 def _guard_args(apply: bool, dry_run: bool, allow_dirty: bool, allow: tuple[str, ...], deny: tuple[str, ...],
                 via_git: bool, commit: bool, message: str | None) -> dict[str, Any]:
+    """The guard options as the client's keyword arguments (lanser.client: rename, actions)."""
     if apply and dry_run:
         raise click.UsageError("--apply and --dry-run contradict each other")
-    return {"apply": apply or None, "allowDirty": allow_dirty or None, "allow": list(allow) or None,
-            "deny": list(deny) or None, "viaGit": via_git or None, "commit": commit or None, "message": message}
+    return {"apply": apply, "allow_dirty": allow_dirty, "allow": allow, "deny": deny, "via_git": via_git,
+            "commit": commit, "message": message}
 
 
 @click.command("prepare-rename", help="""Can the symbol at SELECTOR be renamed? Shows its range and current name.
@@ -43,9 +44,9 @@ Examples:
 @click.argument("selector")
 @click.pass_obj
 def prepare_rename(settings: Settings, selector: str) -> None:
-    from lanser.cli.nav import execute
+    from lanser.cli.client import client, render_result
 
-    raise SystemExit(execute(settings, "prepareRename", selector, {}))
+    raise SystemExit(render_result(settings, client(settings).prepare_rename(selector)))
 
 
 @click.command("rename", help="""Rename the symbol at SELECTOR to NEW_NAME, everywhere, or not at all.
@@ -79,12 +80,11 @@ Examples:
 @click.pass_obj
 def rename(settings: Settings, /, selector: str, new_name: str, allow_partial: bool, with_overrides: bool,
            deny_apply_on_ambiguous: bool, **guard: Any) -> None:
-    from lanser.cli.nav import execute
+    from lanser.cli.client import client, render_result
 
-    args = _guard_args(**guard) | {"newName": new_name, "allowPartial": allow_partial or None,
-                                   "withOverrides": with_overrides or None,
-                                   "denyApplyOnAmbiguous": deny_apply_on_ambiguous or None}
-    raise SystemExit(execute(settings, "rename", selector, args))
+    result = client(settings).rename(selector, new_name, allow_partial=allow_partial, with_overrides=with_overrides,
+                                     deny_apply_on_ambiguous=deny_apply_on_ambiguous, **_guard_args(**guard))
+    raise SystemExit(render_result(settings, result))
 
 
 @click.command("action", help="""List the code actions at SELECTOR (quick fixes, refactors, organise imports),
@@ -103,12 +103,13 @@ Examples:
 @click.pass_obj
 def action(settings: Settings, /, selector: str, action_id: str | None, deny_apply_on_ambiguous: bool,
            **guard: Any) -> None:
-    from lanser.cli.nav import execute
+    from lanser.cli.client import client, render_result
 
     if guard.get("apply") and not action_id:
         raise click.UsageError("--apply needs --id (list the actions first)")
-    args = _guard_args(**guard) | {"actionId": action_id, "denyApplyOnAmbiguous": deny_apply_on_ambiguous or None}
-    raise SystemExit(execute(settings, "actions", selector, args))
+    result = client(settings).actions(selector, action_id=action_id, deny_apply_on_ambiguous=deny_apply_on_ambiguous,
+                                      **_guard_args(**guard))
+    raise SystemExit(render_result(settings, result))
 
 
 @click.command("recover", help="""Undo an edit transaction that a crash left half-applied.

@@ -37,11 +37,11 @@ Examples:
 @click.pass_obj
 def check(settings: Settings, patch: Any, selector: str | None, apply: bool, allow_dirty: bool,
           allow: tuple[str, ...], deny: tuple[str, ...], commit: bool, message: str | None) -> None:
-    from lanser.cli.nav import execute
+    from lanser.cli.client import client, render_result
 
-    args = {"patch": patch.read(), "apply": apply or None, "allowDirty": allow_dirty or None,
-            "allow": list(allow) or None, "deny": list(deny) or None, "commit": commit or None, "message": message}
-    raise SystemExit(execute(settings, "check", selector, args))
+    result = client(settings).check(patch.read(), selector=selector, apply=apply, allow_dirty=allow_dirty,
+                                    allow=allow, deny=deny, commit=commit, message=message)
+    raise SystemExit(render_result(settings, result))
 
 
 @click.command("reward", help="""The process reward r_t, offline: from two diagnostics bundles, or over a trace.
