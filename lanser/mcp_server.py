@@ -15,7 +15,6 @@ prefix the text and carry no object.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from mcp_types import CallToolResult, TextContent
@@ -32,7 +31,9 @@ __all__ = ["SELECTORS", "build_server", "serve", "tool_result"]
 def build_server(settings: Any) -> Any:
     from mcp.server.mcpserver import MCPServer
 
-    from lanser.cli.nav import run_requests
+    from lanser.cli.client import client
+
+    lanser = client(settings).aio  # the SDK builds each request and answers it off the event loop
 
     server = MCPServer(
         name="lanser",
@@ -46,10 +47,7 @@ def build_server(settings: Any) -> Any:
     )
 
     async def run(cmd: str, selector: str | None, **args: Any) -> CallToolResult:
-        request = {"cmd": cmd, "selector": selector, "args": {k: v for k, v in args.items() if v is not None},
-                   "indexIo": settings.index_io}
-        data = (await asyncio.to_thread(run_requests, settings, [request]))[0]
-        return tool_result(data)
+        return tool_result((await lanser.request(cmd, selector, **args)).data)
 
     @server.tool(description=lanser_tool("definition").full_description())
     async def definition(selector: str) -> CallToolResult:
