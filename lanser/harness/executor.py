@@ -14,11 +14,21 @@ produced a result (its node died, its worker process crashed) comes back with
 
 Ray is optional (``pip install 'lanser[ray]'``): this module imports it only
 inside :class:`RayExecutor`, so the local executor needs nothing more.
+
+A Ray cluster runs whatever code a client sends it, as the user running its
+nodes, next to a Docker socket: the Ray executor submits only to a cluster
+that refuses clients without its token (Ray's token authentication,
+``RAY_AUTH_MODE=token``, Ray 2.52 or later).  The driver's token comes from
+``RAY_AUTH_TOKEN``, the file ``RAY_AUTH_TOKEN_PATH`` names, or
+``~/.ray/auth_token`` (Ray's own order), never from a command line; before
+the first submit an unauthenticated probe (a separate process with no token)
+must be refused by the cluster, else the run stops (:func:`check_cluster_refuses_strangers`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 from collections import deque
 from collections.abc import Mapping
@@ -32,8 +42,8 @@ from lanser.errors import BadRequest, UnsupportedCap
 from lanser.harness.errors import InfrastructureError
 from lanser.harness.task import TaskSpec
 
-__all__ = ["Attempt", "Executor", "Finished", "Job", "LocalExecutor", "RayExecutor", "make_executor",
-           "ray_options", "task_resources"]
+__all__ = ["Attempt", "Executor", "Finished", "Job", "LocalExecutor", "RayExecutor", "check_cluster_refuses_strangers",
+           "make_executor", "ray_options", "require_token", "task_resources"]
 
 #: The custom Ray resource every task asks for: a node advertises it (``ray start
 #: --resources '{"docker": N}'``) when it has a Docker engine for N tasks at once.
@@ -44,6 +54,10 @@ IMAGE_RESOURCES: Mapping[str, str] = {"kernel": "kernel"}
 #: How long the Ray executor waits with nothing finishing before it checks that
 #: every pending attempt still has a live node that could run it.
 STARVATION_CHECK_S = 20.0
+#: The environment variables of Ray's token authentication (Ray reads them in this order).
+AUTH_MODE_ENV, AUTH_TOKEN_ENV, AUTH_TOKEN_PATH_ENV = "RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"
+#: How long the unauthenticated probe may take (it imports Ray and makes one connection).
+PROBE_TIMEOUT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -121,7 +135,7 @@ def make_executor(name: str, *, workers: int = 1, ray_address: str | None = None
     if name == "local":
         return LocalExecutor(workers)
     if name == "ray":
-        return RayExecutor(ray_address)
+        return RayExecutor(ray_address)  # the image depot, if any, from $LANSER_IMAGE_DEPOT
     raise BadRequest(f"unknown executor {name!r}: local or ray", field="executor")
 
 
@@ -249,18 +263,38 @@ _NODE_ID = re.compile(r"node ID: ([0-9a-f]{16,})")
 
 
 def _ray_attempt(task: dict[str, Any], dataset_dir: str, agent_spec: str, image: str, workroot: str,
-                 labels: dict[str, str]) -> tuple[str, dict[str, Any]]:
-    """The Ray task: the same task function as locally, plus the node it ran on."""
+                 labels: dict[str, str], image_id: str | None = None,
+                 depot: str | None = None) -> tuple[str, dict[str, Any]]:
+    """The Ray task: the run's image made available on this node (found, or loaded from the image
+    depot and checked against ``image_id``), then the same task function as locally; returns the
+    node it ran on and the result, with ``placement`` (how the image came, when the task started)."""
+    import time
+
+    from lanser.harness import depot as depots
     from lanser.harness.runner import run_attempt
 
+    started_at = time.time()
     node = str(_import_ray().get_runtime_context().get_node_id())
-    return node, run_attempt(task, dataset_dir, agent_spec, image, workroot, labels)
+    placement: dict[str, Any] = {"node": node, "started_at": round(started_at, 3)}
+    try:
+        placement.update(depots.ensure(image, image_id, depots.depot_dir(depot) if depot else None))
+    except InfrastructureError as exc:
+        # A depot entry that fails its checks: this node cannot run the attempt (another may).
+        spec = TaskSpec.model_validate(task)
+        placement["image"] = "refused"
+        return node, {"task_id": spec.id, "agent": agent_spec, "verdict": {"outcome": "infra_error", "error": str(exc)},
+                      "steps": [], "stages": {}, "patch": "", "seconds": 0.0, "reward_total": 0.0,
+                      "environment": {}, "placement": placement}
+    result = run_attempt(task, dataset_dir, agent_spec, image, workroot, labels)
+    placement["ended_at"] = round(time.time(), 3)
+    return node, {**result, "placement": placement}
 
 
 @dataclass(frozen=True)
 class _Flight:
     attempt: Attempt
     options: dict[str, Any]
+    submitted_at: float
 
 
 class RayExecutor:
@@ -278,7 +312,7 @@ class RayExecutor:
 
     name = "ray"
 
-    def __init__(self, address: str | None) -> None:
+    def __init__(self, address: str | None, *, depot: str | Path | None = None) -> None:
         import importlib.util
 
         if not address:
@@ -286,7 +320,12 @@ class RayExecutor:
                              " 'auto' on a node of the cluster)", field="ray_address")
         if importlib.util.find_spec("ray") is None:
             raise UnsupportedCap("the Ray executor needs Ray: pip install 'lanser[ray]'")
+        require_token()
+        from lanser.harness.depot import depot_dir
+
         self.address = address
+        self.depot = depot_dir(str(depot) if depot else None)
+        self.image_id: str | None = None
         self._job: Job | None = None
         self._remote: Any = None
         self._ray: Any = None
@@ -297,7 +336,9 @@ class RayExecutor:
         if job.agent_spec is None:
             raise BadRequest("the Ray executor makes each attempt's agent from its spec; none was given",
                              field="agent")
+        require_token()
         ray = _import_ray()
+        _token_mode_on(ray)
         _check_reachable(self.address)
         _cluster_errors_to_stderr()
         import logging
@@ -305,19 +346,47 @@ class RayExecutor:
         try:
             ray.init(address=self.address, logging_level=logging.ERROR, log_to_driver=False,
                      configure_logging=True)
+        except ray.exceptions.AuthenticationError as exc:
+            raise InfrastructureError(f"the Ray cluster at {self.address} refused this driver's token "
+                                      f"(${AUTH_TOKEN_ENV}, ${AUTH_TOKEN_PATH_ENV} or ~/.ray/auth_token): "
+                                      f"{_first_sentence(str(exc))}", stage="ray") from exc
         except (ConnectionError, RuntimeError, ValueError) as exc:
             raise InfrastructureError(f"cannot connect to the Ray cluster at {self.address}: {exc}",
                                       stage="ray") from exc
         self._ray = ray
+        try:
+            check_cluster_refuses_strangers(str(ray.get_runtime_context().gcs_address))
+        except BaseException:
+            self.close()
+            raise
         self._remote = ray.remote(_ray_attempt)
         self._job = replace(job, agent_spec=_portable_agent_spec(job.agent_spec),
                             dataset_dir=job.dataset_dir.resolve(), workroot=job.workroot.resolve())
+        try:
+            self._publish(job.image)
+        except BaseException:
+            self.close()
+            raise
         if not any(_fits(node, {"num_cpus": 0, "memory": 0, "resources": {DOCKER_RESOURCE: 1.0}})
                    for node in ray.nodes()):
             self.close()
             raise InfrastructureError(f"no live node of the Ray cluster at {self.address} advertises the resource "
                                       f"{DOCKER_RESOURCE!r}: start nodes that have a Docker engine with "
                                       f"ray start --resources '{{\"{DOCKER_RESOURCE}\": N}}'", stage="ray")
+
+    def _publish(self, image: str) -> None:
+        """The run's image id (every node is asked for that very image) and, with a depot, the image
+        published there from this machine, which made it."""
+        from lanser.harness import depot
+        from lanser.harness.images import image_digest
+
+        with contextlib.suppress(InfrastructureError):  # a driver without Docker: nodes find or build it
+            self.image_id = image_digest(image)
+        if self.depot is not None:
+            if self.image_id is None:
+                raise InfrastructureError(f"the image depot {self.depot} is set, but this machine has no image "
+                                          f"{image} to publish", stage="image")
+            depot.publish(self.image_id, self.depot)
 
     def submit(self, attempt: Attempt) -> None:
         job = self._require_job()
@@ -333,10 +402,12 @@ class RayExecutor:
             options = ray_options(attempt.task, avoid)
         spec = _portable_agent_spec(attempt.spec(job))
         assert spec is not None
+        import time
+
         ref = self._remote.options(**options).remote(
             attempt.task.model_dump(mode="json"), str(job.dataset_dir), spec, job.image,
-            str(attempt.workroot(job)), dict(job.labels))
-        self._flights[ref] = _Flight(attempt, options)
+            str(attempt.workroot(job)), dict(job.labels), self.image_id, str(self.depot) if self.depot else None)
+        self._flights[ref] = _Flight(attempt, options, time.time())
 
     def pending(self) -> int:
         return len(self._flights)
@@ -361,6 +432,10 @@ class RayExecutor:
                     self._lost = True
                     return Finished(flight.attempt, None, node=match.group(1) if match else None,
                                     lost=f"{type(exc).__name__}: {_first_sentence(str(exc))}")
+                placement = result.get("placement")
+                if isinstance(placement, dict) and "started_at" in placement:
+                    # Submit to start: Ray's scheduling, a worker process and the task's arguments.
+                    placement["scheduling_s"] = round(float(placement["started_at"]) - flight.submitted_at, 3)
                 return Finished(flight.attempt, result, node=node)
             starved = self._starved()
             if starved is not None:
@@ -395,6 +470,87 @@ class RayExecutor:
         if self._job is None or self._ray is None:
             raise RuntimeError("open() the executor first")
         return self._job
+
+
+def require_token() -> None:
+    """Token authentication for this driver: ``RAY_AUTH_MODE`` set to ``token`` (an explicit other
+    mode is refused) and a token where Ray looks for one; :class:`BadRequest` otherwise."""
+    mode = os.environ.get(AUTH_MODE_ENV)
+    if mode is not None and mode.lower() != "token":
+        raise BadRequest(f"{AUTH_MODE_ENV}={mode}: the Ray executor submits only to a cluster with token "
+                         f"authentication; unset it or set {AUTH_MODE_ENV}=token (docs/ray.md)", field="ray_auth")
+    if not _token_available():
+        raise BadRequest(f"the Ray executor submits only to a cluster with token authentication, and this driver "
+                         f"has no token: put the cluster's token in ~/.ray/auth_token (mode 0600) or name its file "
+                         f"in ${AUTH_TOKEN_PATH_ENV} (or set ${AUTH_TOKEN_ENV}); never on a command line "
+                         f"(docs/ray.md)", field="ray_auth")
+    os.environ[AUTH_MODE_ENV] = "token"
+
+
+def _token_available() -> bool:
+    if os.environ.get(AUTH_TOKEN_ENV, "").strip():
+        return True
+    path = os.environ.get(AUTH_TOKEN_PATH_ENV)
+    candidate = Path(path) if path else Path.home() / ".ray" / "auth_token"
+    try:
+        return bool(candidate.read_text().strip())
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def _token_mode_on(ray: Any) -> None:
+    """Ray reads ``RAY_AUTH_MODE`` into its configuration when it is first imported; a process that
+    imported Ray before :func:`require_token` set it has its configuration read again (as
+    Ray itself does when it turns token mode on for a local cluster)."""
+    import importlib
+
+    raylet = importlib.import_module("ray._raylet")
+    if raylet.get_authentication_mode() != raylet.AuthenticationMode.TOKEN:
+        raylet.Config.initialize("")
+    if raylet.get_authentication_mode() != raylet.AuthenticationMode.TOKEN:
+        raise InfrastructureError(f"Ray {ray.__version__} did not turn token authentication on "
+                                  f"({AUTH_MODE_ENV}=token): the Ray executor needs Ray 2.52 or later", stage="ray")
+
+
+#: Run in a separate process with no token: exits 0 when the GCS refuses it, 3 when it lets it in.
+_PROBE = """
+import sys
+from ray._raylet import GcsClient
+from ray.exceptions import AuthenticationError
+try:
+    GcsClient(address=sys.argv[1])
+except AuthenticationError:
+    sys.exit(0)
+sys.exit(3)
+"""
+
+
+def check_cluster_refuses_strangers(gcs_address: str) -> None:
+    """Connect to the cluster's GCS as a client with no token (a process of its own, with token mode
+    off and an empty home): the cluster must refuse it.  InfrastructureError when it lets it in
+    (its nodes run without ``RAY_AUTH_MODE=token``) or when the probe cannot tell."""
+    import subprocess
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="lanser-ray-probe-") as home:
+        env = {k: v for k, v in os.environ.items() if k not in (AUTH_TOKEN_ENV, AUTH_TOKEN_PATH_ENV)}
+        env.update({AUTH_MODE_ENV: "disabled", "HOME": home, "RAY_USAGE_STATS_ENABLED": "0"})
+        try:
+            proc = subprocess.run([sys.executable, "-c", _PROBE, gcs_address], env=env, capture_output=True,
+                                  text=True, timeout=PROBE_TIMEOUT_S, stdin=subprocess.DEVNULL)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise InfrastructureError(f"cannot check that the Ray cluster at {gcs_address} requires a token: {exc}",
+                                      stage="ray") from exc
+    if proc.returncode == 3:
+        raise InfrastructureError(f"the Ray cluster at {gcs_address} accepts clients without a token (its nodes run "
+                                  f"without token authentication): anyone who reaches it can run code on its nodes "
+                                  f"next to their Docker engines; restart every node with {AUTH_MODE_ENV}=token and "
+                                  f"the cluster's token (docs/ray.md); nothing was submitted", stage="ray")
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-10:])
+        raise InfrastructureError(f"cannot check that the Ray cluster at {gcs_address} requires a token "
+                                  f"(the probe exited with {proc.returncode})", stage="ray", log_tail=tail)
 
 
 def _remove_leftovers(job: Job) -> None:

@@ -1,10 +1,18 @@
 """A Ray cluster of several node processes on this machine, made with ``ray start``.
 
 For the Ray executor's tests and benchmark, and for trying ``lanser bench run
---executor ray`` without a cluster: a head and further nodes on loopback,
+--executor ray`` without a cluster: a head and further nodes on this machine,
 each with a few CPUs and the ``docker`` resource, under one private
 ``--temp-dir`` so every process of the cluster can be found again (by that
 directory on its command line, or as a descendant of one of those).
+
+Token authentication is on (``RAY_AUTH_MODE=token``): a fresh random token is
+written to ``<temp dir>/auth_token`` (mode 0600) and every node reads it
+through ``RAY_AUTH_TOKEN_PATH``, never from a command line; a client needs
+:meth:`LocalRayCluster.client_env`.  Ray 2.60 replaces ``--node-ip-address
+127.0.0.1`` with the host's address and its GCS and raylets listen on every
+interface whatever the node address, so the token, not the address, is what
+keeps others out (docs/ray.md lists the ports).
 :meth:`LocalRayCluster.stop` ends those processes and no others (not
 ``ray stop``, which ends every Ray process of this user on the machine), so
 several such clusters, or other Ray clusters, can run side by side.
@@ -15,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -37,12 +46,22 @@ STOP_GRACE_S = 10.0
 
 
 class LocalRayCluster:
-    """``nodes`` Ray nodes on 127.0.0.1 (the first is the head), ``cpus`` CPUs and ``resources`` each."""
+    """``nodes`` Ray nodes on this machine (the first is the head), ``cpus`` CPUs and ``resources`` each.
 
-    def __init__(self, nodes: int = 2, *, cpus: int = 1, resources: Mapping[str, float] | None = None) -> None:
-        self.nodes, self.cpus = nodes, cpus
+    ``auth=False`` starts an open cluster (``RAY_AUTH_MODE=disabled``): only for showing that the
+    executor refuses one.  ``node_env`` adds variables to the environment of node ``i`` (a node
+    denied the Debian mirror, say); ``node_resources`` replaces ``resources`` for node ``i``.
+    """
+
+    def __init__(self, nodes: int = 2, *, cpus: int = 1, resources: Mapping[str, float] | None = None,
+                 auth: bool = True, node_env: Mapping[int, Mapping[str, str]] | None = None,
+                 node_resources: Mapping[int, Mapping[str, float]] | None = None) -> None:
+        self.nodes, self.cpus, self.auth = nodes, cpus, auth
         self.resources = dict(resources if resources is not None else {"docker": float(cpus)})
+        self.node_env = {i: dict(env) for i, env in (node_env or {}).items()}
+        self.node_resources = {i: dict(res) for i, res in (node_resources or {}).items()}
         self.address = ""
+        self.token_path: Path | None = None
         self.raylets: list[int] = []
         self.started_s: list[float] = []
         self.temp_dir: Path | None = None
@@ -60,6 +79,11 @@ class LocalRayCluster:
         # Short: Ray's Unix socket paths live below it and must stay under 108 bytes.
         self.temp_dir = Path(tempfile.mkdtemp(prefix="lanser-ray-"))
         try:
+            if self.auth:
+                self.token_path = self.temp_dir / "auth_token"
+                fd = os.open(self.token_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "w") as f:
+                    f.write(secrets.token_hex(32))
             port = _free_port()
             self.address = f"127.0.0.1:{port}"
             self._start_node(["--head", f"--port={port}", "--include-dashboard=false"])
@@ -69,10 +93,22 @@ class LocalRayCluster:
             self.stop()
             raise
 
-    def add_node(self) -> int:
-        """One more node; returns its index."""
+    def client_env(self) -> dict[str, str]:
+        """What a driver's environment needs to connect: the auth mode and where the token is."""
+        if self.token_path is None:
+            return {"RAY_AUTH_MODE": "disabled"}
+        return {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(self.token_path)}
+
+    def add_node(self, env: Mapping[str, str] | None = None, resources: Mapping[str, float] | None = None) -> int:
+        """One more node (with ``env`` added to its environment, ``resources`` instead of the
+        cluster's); returns its index."""
+        index = len(self.raylets)
+        if env is not None:
+            self.node_env[index] = dict(env)
+        if resources is not None:
+            self.node_resources[index] = dict(resources)
         self._start_node([f"--address={self.address}"])
-        return len(self.raylets) - 1
+        return index
 
     def kill_node(self, index: int) -> None:
         """SIGKILL the raylet of node ``index``: the node is lost as a crashed machine would be."""
@@ -122,16 +158,20 @@ class LocalRayCluster:
         self.raylets = []
         if self.temp_dir is not None:
             shutil.rmtree(self.temp_dir, ignore_errors=True)
+        self.token_path = None
         return leftovers
 
     def _start_node(self, extra: list[str]) -> None:
         assert self.temp_dir is not None
         before = set(_raylets(self.temp_dir))
+        index = len(self.raylets)
+        resources = self.node_resources.get(index, self.resources)
+        env = {**_env(), **self.client_env(), **self.node_env.get(index, {})}
         started = time.monotonic()
         proc = subprocess.run([self._ray, "start", "--node-ip-address=127.0.0.1", f"--num-cpus={self.cpus}",
-                               f"--resources={json.dumps(self.resources)}", f"--temp-dir={self.temp_dir}",
+                               f"--resources={json.dumps(resources)}", f"--temp-dir={self.temp_dir}",
                                f"--dashboard-agent-listen-port={_free_port()}", "--disable-usage-stats", *extra],
-                              capture_output=True, text=True, timeout=START_TIMEOUT_S, env=_env())
+                              capture_output=True, text=True, timeout=START_TIMEOUT_S, env=env)
         if proc.returncode != 0:
             tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-15:])
             raise InfrastructureError("ray start failed", stage="ray", log_tail=tail)
@@ -159,7 +199,9 @@ class LocalRayCluster:
 
 
 def _env() -> dict[str, str]:
-    return {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    # The token comes from the cluster's own file: never one this process was given for another cluster.
+    env = {k: v for k, v in os.environ.items() if k not in ("RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH", "RAY_AUTH_MODE")}
+    return {**env, "RAY_USAGE_STATS_ENABLED": "0"}
 
 
 def _free_port() -> int:

@@ -1,4 +1,8 @@
-"""The Ray executor on a real two-node Ray cluster on loopback (``ray start``), with real Docker.
+"""The Ray executor on a real two-node Ray cluster on this machine (``ray start``), with real Docker.
+
+The cluster has token authentication on (as every cluster lanser starts):
+a client without its token is refused, and the executor refuses a cluster
+that lets such a client in.
 
 The cluster is a head and a second node, one CPU and ``docker: 1`` each, so
 the three toy-c tasks spread over both.  The same dataset run by the local
@@ -12,6 +16,7 @@ processes is left.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import sqlite3
@@ -37,8 +42,15 @@ def bench_cmd(*args: str) -> list[str]:
     return [sys.executable, "-c", "from lanser.cli.main import main; main()", "--no-daemon", "--json", "bench", *args]
 
 
-def bench(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(bench_cmd(*args), capture_output=True, text=True, timeout=900, cwd=REPO)
+def bench(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(bench_cmd(*args), capture_output=True, text=True, timeout=900, cwd=REPO,
+                          env=None if env is None else without_ray_auth(env))
+
+
+def without_ray_auth(extra: dict[str, str]) -> dict[str, str]:
+    """This process's environment with no Ray token of its own, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if k not in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")}
+    return {**env, **extra}
 
 
 def stored(out: Path) -> list[tuple[str, str, str, dict[str, Any]]]:
@@ -84,7 +96,7 @@ def local_run(toy: Path, tmp_path_factory: pytest.TempPathFactory, base_image: s
 def test_ray_run_gives_the_local_keys_and_verdicts(cluster: LocalRayCluster, toy: Path, local_run: Path,
                                                    tmp_path: Path) -> None:
     proc = bench("run", str(toy), "--agent", "oracle", "--out", str(tmp_path), "--run-id", "ray",
-                 "--executor", "ray", "--ray-address", cluster.address)
+                 "--executor", "ray", "--ray-address", cluster.address, env=cluster.client_env())
     assert proc.returncode == 0, proc.stderr
     assert len(json.loads(proc.stdout)["results"]) == 3
     on_ray, local = stored(tmp_path), stored(local_run / "oracle")
@@ -92,7 +104,7 @@ def test_ray_run_gives_the_local_keys_and_verdicts(cluster: LocalRayCluster, toy
     assert on_ray == local
     # Resuming on the cluster finds every task done by its content key.
     again = bench("run", str(toy), "--agent", "oracle", "--out", str(tmp_path), "--run-id", "ray",
-                  "--executor", "ray", "--ray-address", cluster.address)
+                  "--executor", "ray", "--ray-address", cluster.address, env=cluster.client_env())
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["results"] == []
     assert stored(tmp_path) == local
@@ -105,10 +117,11 @@ def test_a_task_that_needs_a_resource_no_node_has_is_refused(cluster: LocalRayCl
     (first, *_) = (data / "tasks.jsonl").read_text().splitlines()
     (data / "tasks.jsonl").write_text(json.dumps({**json.loads(first), "image": "kernel"}) + "\n")
     proc = bench("run", str(data), "--agent", "noop", "--out", str(tmp_path / "out"), "--executor", "ray",
-                 "--ray-address", cluster.address)
-    assert proc.returncode == 1
-    assert "no live node of the Ray cluster can run toy-c/clamp-and-count" in proc.stderr
-    assert "kernel=1" in proc.stderr
+                 "--ray-address", cluster.address, env=cluster.client_env())
+    assert proc.returncode == 77, proc.stdout + proc.stderr  # E/INFRASTRUCTURE, one JSON object
+    message = json.loads(proc.stdout)["error"]["message"]
+    assert "no live node of the Ray cluster can run toy-c/clamp-and-count" in message
+    assert "kernel=1" in message
 
 
 def test_a_killed_node_s_task_is_retried_elsewhere(cluster: LocalRayCluster, toy: Path, local_run: Path,
@@ -117,7 +130,8 @@ def test_a_killed_node_s_task_is_retried_elsewhere(cluster: LocalRayCluster, toy
     on the head (avoiding the dead node), the run completes and each task is stored once."""
     proc = subprocess.Popen(bench_cmd("run", str(toy), "--agent", "replay:slow.jsonl", "--out", str(tmp_path),
                                       "--run-id", "killed", "--executor", "ray", "--ray-address", cluster.address),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+                            env=without_ray_auth(cluster.client_env()))
     stdout, stderr = interrupt_when(proc, lambda: cluster.running(1, RAY_TASK), lambda: cluster.kill_node(1),
                                     "node 1 never ran an attempt")
     assert proc.returncode == 0, stderr
@@ -137,6 +151,55 @@ def test_a_killed_node_s_task_is_retried_elsewhere(cluster: LocalRayCluster, toy
 
     client = docker.from_env()
     assert client.containers.list(all=True, filters={"label": f"lanser.run={run_label('killed', tmp_path)}"}) == []
+
+
+#: A client of the cluster: connects and counts the nodes.
+CLIENT = "import sys, ray; ray.init(address=sys.argv[1]); print('nodes', len(ray.nodes()))"
+
+
+def test_a_client_without_the_token_is_refused(cluster: LocalRayCluster, tmp_path: Path) -> None:
+    """A cluster lanser starts requires its token: with no token, or a wrong one, a client is refused
+    at the GCS; with the token it connects."""
+    home = {"HOME": str(tmp_path)}  # no ~/.ray/auth_token of this user
+    for extra in ({"RAY_AUTH_MODE": "disabled"}, {}, {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": "0" * 64}):
+        proc = subprocess.run([sys.executable, "-c", CLIENT, cluster.address], capture_output=True, text=True,
+                              timeout=300, env=without_ray_auth({**home, **extra}))
+        assert proc.returncode != 0, (extra, proc.stdout)
+        assert "Authentication token is missing or incorrect" in proc.stderr, (extra, proc.stderr[-2000:])
+    proc = subprocess.run([sys.executable, "-c", CLIENT, cluster.address], capture_output=True, text=True,
+                          timeout=300, env=without_ray_auth({**home, **cluster.client_env()}))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "nodes 2" in proc.stdout
+
+
+def test_the_executor_refuses_an_open_cluster(toy: Path, tmp_path: Path, base_image: str) -> None:
+    """A cluster started without token authentication lets anyone run code on its nodes: the driver
+    (holding a token) connects, finds that a client with no token is let in, and submits nothing."""
+    token = tmp_path / "token"
+    token.write_text("1" * 64)
+    with LocalRayCluster(1, cpus=1, resources={"docker": 1}, auth=False) as open_cluster:
+        proc = bench("run", str(toy), "--agent", "noop", "--out", str(tmp_path / "out"), "--run-id", "open",
+                     "--executor", "ray", "--ray-address", open_cluster.address,
+                     env={"HOME": str(tmp_path), "RAY_AUTH_TOKEN_PATH": str(token)})
+        assert proc.returncode == 77, proc.stdout + proc.stderr  # InfrastructureError, one JSON object
+        message = json.loads(proc.stdout)["error"]["message"]
+        assert "accepts clients without a token" in message and "nothing was submitted" in message
+        assert not open_cluster.running(0, RAY_TASK)
+    assert not (tmp_path / "out" / "results.sqlite").exists() or stored(tmp_path / "out") == []
+
+
+def test_the_executor_needs_a_token(toy: Path, tmp_path: Path) -> None:
+    """No token for the driver (none in the environment, no ~/.ray/auth_token): refused before
+    anything starts, exit 2, and never by asking for the token on the command line."""
+    proc = bench("run", str(toy), "--agent", "noop", "--out", str(tmp_path / "out"), "--executor", "ray",
+                 "--ray-address", "127.0.0.1:1", env={"HOME": str(tmp_path)})
+    assert proc.returncode == 2, proc.stderr
+    error = json.loads(proc.stdout)["error"]
+    assert "has no token" in error["message"] and "RAY_AUTH_TOKEN_PATH" in error["message"]
+    proc = bench("run", str(toy), "--agent", "noop", "--out", str(tmp_path / "out"), "--executor", "ray",
+                 "--ray-address", "127.0.0.1:1", env={"HOME": str(tmp_path), "RAY_AUTH_MODE": "disabled"})
+    assert proc.returncode == 2, proc.stderr
+    assert "submits only to a cluster with token authentication" in json.loads(proc.stdout)["error"]["message"]
 
 
 def test_the_cluster_stops_without_leaving_a_process(cluster: LocalRayCluster) -> None:
