@@ -207,17 +207,26 @@ class _Commands(Generic[_T]):
         """Type and documentation of the symbol at ``selector``."""
         return self.request("hover", selector)
 
-    def symbols(self, selector: str | None = None, *, query: str | None = None, language: str | None = None) -> _T:
-        """The symbols of one file (``selector``), or of the workspace matching ``query``."""
+    def symbols(self, selector: str | None = None, *, query: str | None = None, language: str | None = None,
+                depth: int | None = None, kind: Iterable[str] | None = None, locals: bool = True) -> _T:
+        """The symbols of one file (``selector``), or of the workspace matching ``query``; ``depth``
+        nesting levels, only the kinds ``kind``, without variables inside functions unless ``locals``."""
+        from lanser.errors import BadRequest
+
         if selector is None and query is None:
-            from lanser.errors import BadRequest
-
             raise BadRequest("give a file selector or query=")
-        return self.request("symbols", selector, query=query, language=language)
+        kinds = sorted({k.strip() for k in kind if k.strip()}) if kind is not None else None
+        if kind is not None and not kinds:
+            raise BadRequest("give at least one kind", field="kind")
+        return self.request("symbols", selector, query=query, language=language, depth=depth, kind=kinds,
+                            locals=None if locals else False)
 
-    def diagnostics(self, selector: str | None = None, *, language: str | None = None) -> _T:
-        """Diagnostics of one file, or of every file of the workspace (``lanser diag``)."""
-        return self.request("diagnostics", selector, language=language)
+    def diagnostics(self, selector: str | None = None, *, language: str | None = None, profile: str | None = None,
+                    severity: str | None = None, limit: int | None = None) -> _T:
+        """Diagnostics of one file, or of every file of the workspace (``lanser diag``): ``profile``
+        "agent" or "all", only those at least as severe as ``severity``, at most ``limit``."""
+        return self.request("diagnostics", selector, language=language, profile=profile,
+                            severity="information" if severity == "info" else severity, limit=limit)
 
     def locate(self, selector: str) -> _T:
         """Resolve ``selector`` to a range and the code there."""

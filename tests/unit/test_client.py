@@ -29,6 +29,10 @@ def test_each_command_builds_the_request_the_cli_built() -> None:
     assert r.symbols(query="Circle") == {"cmd": "symbols", "selector": None, "args": {"query": "Circle"},
                                          "indexIo": "utf-16"}
     assert r.symbols("pkg/a.py", language="c")["args"] == {"language": "c"}
+    assert r.symbols("pkg/a.py", depth=1, kind=["function", " class", "function"], locals=False)["args"] == {
+        "depth": 1, "kind": ["class", "function"], "locals": False}
+    assert r.diagnostics("a.py", profile="agent", severity="info", limit=0)["args"] == {
+        "profile": "agent", "severity": "information", "limit": 0}
     assert r.diagnostics()["selector"] is None and r.diagnostics(language="python")["args"] == {"language": "python"}
     assert r.prepare_rename("a.py@L1:C2")["cmd"] == "prepareRename"
     assert r.rename("a.py@L1:C2", "b")["args"] == {"newName": "b"}
