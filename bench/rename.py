@@ -71,6 +71,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import rename_truth  # bench/rename_truth.py: the hand-checked truth for a sample
 from sdist import CACHE, fetch  # bench/sdist.py: shared by the benchmarks
 
 # Only the standard library at import time: the rope worker runs this file
@@ -211,12 +212,10 @@ def library_files(repo: Path, p: Project) -> list[str]:
     return out
 
 
-def sample(repo: Path, p: Project, n: int, seed: int) -> list[Sample]:
-    from lanser.selectors.mint import mint
-    from lanser.syntax import definitions, to_codepoints
-    from lanser.workspace import Workspace
+def candidates(repo: Path, p: Project) -> list[tuple[str, Any]]:
+    """(path, definition) of every definition the sample is drawn from."""
+    from lanser.syntax import definitions
 
-    ws = Workspace(repo)
     pool = []
     for rel in library_files(repo, p):
         data = (repo / rel).read_bytes()
@@ -228,14 +227,41 @@ def sample(repo: Path, p: Project, n: int, seed: int) -> list[Sample]:
             if not _only_in_classes(d, defs):
                 continue
             pool.append((rel, d))
-    rng = random.Random(f"{seed}:{p.name}")
-    picked = rng.sample(pool, min(n, len(pool)))
+    return pool
+
+
+def _samples(repo: Path, picked: list[tuple[str, Any]]) -> list[Sample]:
+    from lanser.selectors.mint import mint
+    from lanser.syntax import to_codepoints
+    from lanser.workspace import Workspace
+
+    ws = Workspace(repo)
     out = []
     for rel, d in sorted(picked, key=lambda x: (x[0], x[1].name[0])):
         lines = (repo / rel).read_bytes().split(b"\n")
         line, col = to_codepoints(lines, d.name[0])
         out.append(Sample(rel, d.qualname, d.kind, line, col, mint(ws, rel, d, "python")))
+    return out
+
+
+def sample(repo: Path, p: Project, n: int, seed: int) -> list[Sample]:
+    pool = candidates(repo, p)
+    rng = random.Random(f"{seed}:{p.name}")
+    out = _samples(repo, rng.sample(pool, min(n, len(pool))))
     log(f"{p.name}: {len(pool)} candidate definitions, {len(out)} sampled")
+    return out
+
+
+def truth_samples(repo: Path, project: str) -> list[Sample]:
+    """The definitions bench/rename_truth.json has a truth for (``--truth``), found by their selector."""
+    wanted = {e["selector"] for e in rename_truth.load("python") if e["project"] == project}
+    fragments = {s.split("#", 1)[1].split("?", 1)[0] for s in wanted}
+    pool = [(rel, d) for rel, d in candidates(repo, PROJECTS[project]) if d.qualname in fragments]
+    out = [s for s in _samples(repo, pool) if pick_selector(s.selectors)[1] in wanted]
+    missing = wanted - {pick_selector(s.selectors)[1] for s in out}
+    if missing:
+        raise SystemExit(f"{project}: truth selectors that name no sampled definition: {sorted(missing)}")
+    log(f"{project}: {len(out)} renames with a hand-checked truth")
     return out
 
 
@@ -530,9 +556,11 @@ class Checker:
 
 
 def evaluate(repo: Path, s: Sample, new: str, before: dict[str, Any], checker: Checker,
-             tool: dict[str, Any]) -> dict[str, Any]:
+             tool: dict[str, Any], truth: dict[str, Any] | None = None) -> dict[str, Any]:
     moved = renamed_positions(repo, s.name, new)
     tool["tree_changed"] = bool(moved["changed"] or moved["untracked"])
+    if truth is not None:
+        tool["truth"] = rename_truth.judge(truth, tool["tree_changed"], *rename_truth.renamed_positions(repo, s.name, new))
     if tool["applied"] and not tool["tree_changed"]:
         tool["note"] = "reported success but changed nothing"
     if tool.get("refused") is None and not tool["applied"]:
@@ -565,9 +593,14 @@ def bench_symbol(repo: Path, p: Project, s: Sample, checker: Checker, args: argp
     if grep_files(repo, new, python_only=False):
         row["skipped"] = f"{new} already occurs in the tree"
         return row
-    row["lanser"] = evaluate(repo, s, new, before, checker, run_lanser(repo, selector, new, args.tool_timeout))
+    truth = rename_truth.find(rename_truth.load("python"), p_key(p), selector)
+    if truth is not None and truth["new"] != new:
+        truth = None  # a truth is for one new name
+    row["truth"] = truth
+    row["lanser"] = evaluate(repo, s, new, before, checker, run_lanser(repo, selector, new, args.tool_timeout), truth)
     reset(repo)
-    row["rope"] = evaluate(repo, s, new, before, checker, run_rope(repo, s, new, p.path_entry, args.tool_timeout))
+    row["rope"] = evaluate(repo, s, new, before, checker, run_rope(repo, s, new, p.path_entry, args.tool_timeout),
+                           truth)
     reset(repo)
     for me, other in (("lanser", "rope"), ("rope", "lanser")):
         mine = {tuple(x) for k in ("renamed_code", "renamed_text") for x in row[me].get(k, [])}
@@ -649,6 +682,29 @@ def table(title: str, rows: list[dict[str, Any]]) -> str:
 
 # -- main --------------------------------------------------------------------------------------
 
+def p_key(p: Project) -> str:
+    return next(k for k, v in PROJECTS.items() if v is p)
+
+
+def truth_block(rows: list[dict[str, Any]]) -> str:
+    """lanser's and rope's agreement with the hand-checked truth, over the rows that have one."""
+    judged = [r for r in rows if r.get("truth")]
+    if not judged:
+        return "(no rename of this run has a hand-checked truth)"
+    out = [f"against the hand-checked truth (bench/rename_truth.json), {len(judged)} renames"]
+    for tool in ("lanser", "rope"):
+        js = [r[tool]["truth"] for r in judged if "truth" in r.get(tool, {})]
+        out.append(f"{tool}: " + rename_truth.summary(js).replace("\n", "\n  "))
+        for r in judged:
+            j = r.get(tool, {}).get("truth")
+            if j and not j["agree"]:
+                out.append(f"    {r['selector']}: {j['kind']}"
+                           + (f"; missed {', '.join(j['missed'][:6])}" if j["missed"] else "")
+                           + (f"; extra {', '.join(j['extra'][:6])}" if j["extra"] else "")
+                           + (f"; unaligned {', '.join(j['unaligned'][:3])}" if j["unaligned"] else ""))
+    return "\n".join(out)
+
+
 def bench_project(p: Project, args: argparse.Namespace) -> dict[str, Any]:
     t0 = time.perf_counter()
     repo = make_repo(p)
@@ -671,7 +727,8 @@ def bench_project(p: Project, args: argparse.Namespace) -> dict[str, Any]:
         f"({baseline_diag['seconds']} s)")
     checker = Checker(repo, p, baseline_tests, baseline_diag, args.test_timeout, pythonpath)
     rows = []
-    for i, s in enumerate(sample(repo, p, args.per_project, args.seed), 1):
+    picked = truth_samples(repo, p_key(p)) if args.truth else sample(repo, p, args.per_project, args.seed)
+    for i, s in enumerate(picked, 1):
         row = bench_symbol(repo, p, s, checker, args)
         rows.append(row)
         brief = " | ".join(
@@ -714,7 +771,12 @@ def main(argv: list[str] | None = None) -> int:
                     help="do not put the project's source root on the bench venv's sys.path (the tools "
                          "then see an uninstalled checkout; the tests get it through PYTHONPATH)")
     ap.add_argument("--out", type=Path, help="JSON results path (default bench/results/rename-<time>.json)")
+    ap.add_argument("--truth", action="store_true",
+                    help="rename exactly the definitions bench/rename_truth.json has a truth for (of --projects, "
+                         "default: the truth's projects) instead of a random sample")
     args = ap.parse_args(argv)
+    if args.truth and not any(a.startswith("--projects") for a in argv):
+        args.projects = ",".join(dict.fromkeys(e["project"] for e in rename_truth.load("python")))
     names = [x.strip() for x in args.projects.split(",") if x.strip()]
     unknown = [x for x in names if x not in PROJECTS]
     if unknown:
@@ -730,7 +792,8 @@ def main(argv: list[str] | None = None) -> int:
               f"command:  {Path(sys.executable).name} bench/rename.py {' '.join(argv)}".rstrip(),
               f"lanser {lanser_rev}{' + uncommitted changes in lanser/' if dirty else ''}; rope "
               f"{run([str(venv_python()), '-c', 'import rope; print(rope.VERSION)']).stdout.strip()}; "
-              f"python {platform.python_version()}; seed {args.seed}; {args.per_project} per project"
+              f"python {platform.python_version()}; "
+              f"{'the truth sample' if args.truth else f'seed {args.seed}; {args.per_project} per project'}"
               f"{'; no dev path' if args.no_dev_path else ''}"]
     blocks = ["\n".join(header)]
     for r in results:
@@ -739,6 +802,7 @@ def main(argv: list[str] | None = None) -> int:
                             f"diagnostics {r['baseline_diag']['counts']})", r["rows"]))
     every = [row for r in results for row in r["rows"]]
     blocks.append(table("overall", every))
+    blocks.append(truth_block(every))
     elapsed = round(time.perf_counter() - t0, 1)
     blocks.append(f"(counts under 'applied' are out of the renames that changed the tree; "
                   f"total {elapsed} s)")

@@ -161,8 +161,14 @@ def main(argv: list[str] | None = None) -> int:
                     help=f"kinds to sample, from {','.join(KINDS)} (clangd refuses every macro: 72)")
     ap.add_argument("--tool-timeout", type=float, default=600)
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--truth", action="store_true",
+                    help="rename exactly the definitions bench/rename_truth.json has a truth for")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, str(ROOT / "bench"))
+    import rename_truth
+
+    truths = [e for e in rename_truth.load("c") if e["project"] == "brotli"]
     started = dt.datetime.now(dt.timezone.utc)
     repo = make_repo()
     if not build(repo) or not build(repo, *ALT):
@@ -173,6 +179,9 @@ def main(argv: list[str] | None = None) -> int:
     pool = sorted({(rel, name, kind) for rel, name, kind in defs
                    if kind in kinds and (counts[name] == 1 or kind == "function")})
     picked = sorted(random.Random(args.seed).sample(pool, min(args.per_project, len(pool))))
+    if args.truth:
+        wanted = {tuple(e["selector"][len("c://"):].split("#", 1)) for e in truths}
+        picked = sorted({x for x in defs if (x[0], x[1]) in wanted})
     log(f"brotli: {len(pool)} candidate definitions, {len(picked)} sampled")
     rows = []
     for i, (rel, name, kind) in enumerate(picked, 1):
@@ -183,6 +192,9 @@ def main(argv: list[str] | None = None) -> int:
         row["lanser"] = r = run_lanser(repo, rel, name, new, args.tool_timeout)
         changed = bool(subprocess.run(["git", "status", "--porcelain"], cwd=repo, capture_output=True,
                                       text=True).stdout.strip())
+        truth = rename_truth.find(truths, "brotli", f"c://{rel}#{name}")
+        if truth is not None and truth["new"] == new:
+            r["truth"] = rename_truth.judge(truth, changed, *rename_truth.renamed_positions(repo, name, new))
         if not changed:
             row["outcome"] = "refused"
         else:
@@ -196,9 +208,18 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(row)
     reset(repo)
     tally = Counter(row["outcome"] for row in rows)
-    text = (f"lanser C rename on brotli 1.1.0  {started.isoformat(timespec='seconds')}  seed {args.seed}\n"
+    text = (f"lanser C rename on brotli 1.1.0  {started.isoformat(timespec='seconds')}  "
+            f"{'the truth sample' if args.truth else f'seed {args.seed}'}\n"
             + "\n".join(f"  {k:10} {tally.get(k, 0)}" for k in OUTCOMES)
             + f"\n  refused by: {dict(Counter(r['lanser'].get('refused') for r in rows if r['outcome'] == 'refused'))}")
+    judged = [(row, row["lanser"]["truth"]) for row in rows if "truth" in row["lanser"]]
+    if judged:
+        text += "\n" + rename_truth.summary([j for _, j in judged])
+        for row, j in judged:
+            if not j["agree"]:
+                text += (f"\n    c://{row['path']}#{row['name']}: {j['kind']}"
+                         + (f"; missed {', '.join(j['missed'][:6])}" if j["missed"] else "")
+                         + (f"; extra {', '.join(j['extra'][:6])}" if j["extra"] else ""))
     print(text)
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = args.out or RESULTS / f"rename-c-{started.strftime('%Y%m%dT%H%M%S')}.json"
