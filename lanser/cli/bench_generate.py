@@ -138,9 +138,13 @@ Examples:
 @click.option("--until", required=True, help="The last upstream commit mined.")
 @click.option("--source", "source_text", required=True, help="The pinned source the tasks build (debian:PKG=VERSION, ...).")
 @click.option("--sha256", default=None, help="The digest the source must have (required for remote kinds).")
-@click.option("--preset", required=True, help="The project's build/test/sanitize profile (cjson, jansson, json-c).")
+@click.option("--preset", default=None, help="The project's build/test/sanitize profile (cjson, jansson, json-c).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
 @click.option("--project", default=None, help="The task id prefix (default: the --out directory's name).")
+@click.option("--setup", default=None, help="Run once on the source (without --preset; default: none).")
+@click.option("--build", default=None, help="Incremental build (overrides the preset's).")
+@click.option("--test", "test_cmd", default=None, help="Runs the tests (overrides the preset's).")
+@click.option("--sanitize", default=None, help="Builds and runs the tests with sanitizers (overrides the preset's).")
 @click.option("--test-log", "test_log", default="ctest", show_default=True,
               help="The test log format the tasks declare (docs/grading.md).")
 @click.option("--max-candidates", type=click.IntRange(min=1), default=None, help="Stop after this many candidates.")
@@ -148,11 +152,12 @@ Examples:
               help="Where validation runs are cached (default: lanser's cache).")
 @click.pass_obj
 def history(settings: Settings, git_dir: Path, since: str, until: str, source_text: str, sha256: str | None,
-            preset: str, out: Path, project: str | None, test_log: str, max_candidates: int | None,
+            preset: str | None, out: Path, project: str | None, setup: str | None, build: str | None,
+            test_cmd: str | None, sanitize: str | None, test_log: str, max_candidates: int | None,
             cache: Path | None) -> None:
     from lanser.errors import LanserError
     from lanser.harness.errors import InfrastructureError
-    from lanser.harness.generate.profiles import preset as get_preset
+    from lanser.harness.generate.profiles import Profile, preset as get_preset
     from lanser.harness.images import bootstrap_base
     from lanser.harness.mining.miner import mine
     from lanser.harness.mining.write import write_dataset
@@ -160,7 +165,13 @@ def history(settings: Settings, git_dir: Path, since: str, until: str, source_te
     from lanser.workspace import cache_dir
 
     try:
-        profile = get_preset(preset)
+        if preset:
+            profile = get_preset(preset).with_overrides(setup=setup, build=build, test=test_cmd, sanitize=sanitize)
+        else:
+            if not (build and test_cmd and sanitize):
+                raise click.UsageError("without --preset give --build, --test and --sanitize")
+            profile = Profile(name=out.name, setup=setup or "true", build=build, test=test_cmd, sanitize=sanitize,
+                              files=())
         src = parse_source(source_text, sha256)
         out.mkdir(parents=True, exist_ok=True)
         image = bootstrap_base()

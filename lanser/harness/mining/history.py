@@ -86,8 +86,9 @@ def _commit(git_dir: Path, sha: str) -> Commit:
         path = fields[i + 1].decode("utf-8", errors="surrogateescape")
         i += 2
         old_mode, new_mode, status = meta[0], meta[1], meta[4]
-        old = None if status == "A" or old_mode == "000000" else _blob(git_dir, meta[2])
-        new = None if status == "D" or new_mode == "000000" else _blob(git_dir, meta[3])
+        # A submodule's "blob" is a commit of another repository: no content here (the change is special).
+        old = None if status == "A" or old_mode in ("000000", "160000") else _blob(git_dir, meta[2])
+        new = None if status == "D" or new_mode in ("000000", "160000") else _blob(git_dir, meta[3])
         changes.append(Change(path, old, new, old_mode, new_mode))
     return Commit(sha, message, tuple(sorted(changes, key=lambda c: c.path)))
 

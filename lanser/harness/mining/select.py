@@ -31,7 +31,7 @@ ISSUE_RE = re.compile(r"(?:issue|bug|pr|fixes|closes)?\s*#(\d+)\b", re.I)
 #: Files neither the fix nor its tests: documentation, changelogs, CI recipes.
 DOC_RE = re.compile(r"(^|/)(ChangeLog|NEWS|AUTHORS|README[^/]*|RELEASE_CHECKLIST[^/]*|INSTALL[^/]*|COPYING|"
                     r"[^/]*\.(md|txt|html|dox|rst|adoc|1|3|yml|yaml)|doc|docs|\.github|\.travis[^/]*|"
-                    r"appveyor[^/]*|\.clang-format|\.gitignore|\.editorconfig)(/|$)", re.I)
+                    r"appveyor[^/]*|[^/]*\.prebuilt|\.clang-format|\.gitignore|\.editorconfig)(/|$)", re.I)
 
 
 def kind_of(path: str, protected: tuple[str, ...] = DEFAULT_PROTECTED) -> str:
