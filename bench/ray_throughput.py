@@ -3,7 +3,7 @@
 One dataset, four placements, measured in the same run:
 - local, 1 worker (the baseline: tasks one after another in the driver);
 - local, 2 workers (a process pool);
-- Ray, 1 worker (a loopback cluster of one node with 1 CPU and ``docker: 1``);
+- Ray, 1 worker (a local cluster, token authentication on, of one node with 1 CPU and ``docker: 1``);
 - Ray, 2 workers (the same cluster after a second such node joins).
 
 The dataset is datasets/toy-c with its three tasks copied ``--copies`` times
@@ -55,11 +55,13 @@ def first_line(dataset: Path) -> str:
     return (dataset / "tasks.jsonl").read_text().splitlines()[0]
 
 
-def run(dataset: Path, out: Path, run_id: str, *extra: str) -> tuple[float, list[dict[str, Any]]]:
+def run(dataset: Path, out: Path, run_id: str, *extra: str,
+        env: dict[str, str] | None = None) -> tuple[float, list[dict[str, Any]]]:
     started = time.monotonic()
     proc = subprocess.run([sys.executable, "-c", "from lanser.cli.main import main; main()", "--no-daemon", "--json",
                            "bench", "run", str(dataset), "--agent", "oracle", "--out", str(out), "--run-id", run_id,
-                           *extra], capture_output=True, text=True, cwd=REPO, env={**os.environ, "NO_COLOR": "1"})
+                           *extra], capture_output=True, text=True, cwd=REPO,
+                          env={**os.environ, "NO_COLOR": "1", **(env or {})})
     took = time.monotonic() - started
     if proc.returncode != 0:
         raise SystemExit(f"{run_id} failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
@@ -84,8 +86,8 @@ def main() -> None:
     busy: dict[str, list[float]] = {}  # task seconds / wall seconds: how many slots were kept busy
     task_s: dict[str, list[float]] = {}
 
-    def measure(name: str, r: int, *extra: str) -> None:
-        took, results = run(dataset, scratch / f"{name.replace('/', '-')}-{r}", f"bench-{r}", *extra)
+    def measure(name: str, r: int, *extra: str, env: dict[str, str] | None = None) -> None:
+        took, results = run(dataset, scratch / f"{name.replace('/', '-')}-{r}", f"bench-{r}", *extra, env=env)
         if len(results) != n:
             raise SystemExit(f"{name}: {len(results)} results, not {n}")
         samples.setdefault(name, []).append(took)
@@ -106,9 +108,9 @@ def main() -> None:
             cluster = LocalRayCluster(1, cpus=1, resources={"docker": 1})
             try:
                 cluster.start()
-                measure("ray/1", r, "--executor", "ray", "--ray-address", cluster.address)
+                measure("ray/1", r, "--executor", "ray", "--ray-address", cluster.address, env=cluster.client_env())
                 cluster.add_node()
-                measure("ray/2", r, "--executor", "ray", "--ray-address", cluster.address)
+                measure("ray/2", r, "--executor", "ray", "--ray-address", cluster.address, env=cluster.client_env())
                 start_s.append(list(cluster.started_s))
             finally:
                 leftovers += cluster.stop()
