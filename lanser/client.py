@@ -371,6 +371,7 @@ class Client(_Commands[Result]):
         Through the daemon there is nothing to keep: the daemon does."""
         if self._session is None and not self._config.through_daemon:
             self._session = _Session(self._config)
+            self._session.start()  # the workspace is opened now (recovery, the interpreter); servers on first use
         return self
 
     def close(self) -> None:
@@ -454,6 +455,10 @@ class _Session:
         self.orch: Orchestrator | None = None
         self.recorder: Any = None
         self.failed: LanserError | None = None
+
+    def start(self) -> None:
+        with self.lock:
+            self._start()
 
     def _start(self) -> None:
         if self.orch is not None or self.failed is not None:

@@ -15,7 +15,6 @@ sanitizes that; grading reads only the stage logs (docs/grading.md).
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import stat
@@ -99,8 +98,7 @@ class TaskEnv:
         self.work = self.taskdir / "work"
         self.labels = labels or {}
         self.client = client
-        self.loop = asyncio.new_event_loop()
-        self.orch: Any = None
+        self.lanser: Any = None  # a lanser.client.Client session on the work area, from reset() to grading
         self.collected: cleanroom.Collected | None = None
         self._git_config = b""
         self._tracked: frozenset[str] | None = None
@@ -111,7 +109,7 @@ class TaskEnv:
     # -- gym API -----------------------------------------------------------
 
     def reset(self) -> dict[str, Any]:
-        from lanser.orchestrator import Orchestrator
+        from lanser.client import Client
 
         self.close()
         # The project layer (source + setup, built once and shared); the copy keeps
@@ -138,7 +136,7 @@ class TaskEnv:
         # What the start commit holds, listed before the agent acts: the rest of the layer is output.
         self._tracked = frozenset(p for p in worktree.git(self.work, "ls-files", "-z").split("\0") if p)
         harden_git_env()  # before lanser first runs git in the work area
-        self.orch = Orchestrator(self.work, timeout=120.0, cache=False)
+        self.lanser = Client(self.work, daemon=False, timeout=120.0, cache=False).open()
         self.steps, self.total, self.done = [], 0.0, False
         return self._observation(None)
 
@@ -185,9 +183,9 @@ class TaskEnv:
         return self._observation(result), reward, self.done, record
 
     def close(self) -> None:
-        if self.orch is not None:
-            self.loop.run_until_complete(self.orch.close())
-            self.orch = None
+        if self.lanser is not None:
+            self.lanser.close()
+            self.lanser = None
 
     # -- grading -------------------------------------------------------------
 
@@ -260,15 +258,8 @@ class TaskEnv:
     # -- helpers ---------------------------------------------------------------
 
     def _lanser(self, raw: dict[str, Any]) -> dict[str, Any]:
-        from lanser.pipeline import parse_request
-        from lanser.errors import LanserError
-        from lanser.orchestrator import failure_bundle
-
-        try:
-            request = parse_request(raw)
-        except LanserError as exc:
-            return failure_bundle(None, exc)
-        data: dict[str, Any] = self.loop.run_until_complete(self.orch.run(request))
+        # One request through the SDK (a line that is not a Request: its E/BAD_REQUEST bundle).
+        data: dict[str, Any] = self.lanser.batch([raw])[0].data
         return data
 
     def _observation(self, last: dict[str, Any] | None) -> dict[str, Any]:
@@ -302,7 +293,6 @@ def run_task(task: TaskSpec, dataset_dir: Path, agent: Agent, image: str, workro
     finally:
         agent.close()
         env.close()
-        env.loop.close()
     result = {"task_id": task.id, "agent": agent.name, "verdict": verdict, "steps": env.steps, "stages": stages,
               "patch": patch, "seconds": round(time.monotonic() - started, 3),
               "reward_total": round(sum(s["reward"] for s in env.steps), 9), "environment": env.environment()}

@@ -11,7 +11,6 @@ it and score the reward as it should have been.  Results are cached by
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import shutil
@@ -28,24 +27,17 @@ REMEASURE_VERSION = "remeasure-v2"
 
 
 def _count(root: Path, paths: list[str]) -> dict[str, float]:
-    from lanser.pipeline import parse_request
-    from lanser.orchestrator import Orchestrator
+    from lanser.client import Client
     from lanser.reward import count_diagnostics
 
-    loop = asyncio.new_event_loop()
-    orch = Orchestrator(root, timeout=120.0, cache=False)
-    try:
+    with Client(root, daemon=False, timeout=120.0, cache=False) as lanser:  # one server session for every file
         counts: dict[str, float] = {}
         for rel in paths:
-            bundle: dict[str, Any] = loop.run_until_complete(
-                orch.run(parse_request({"cmd": "diagnostics", "selector": rel})))
-            if bundle.get("status") != "ok":
-                raise RuntimeError(f"diagnostics of {rel} failed: {bundle.get('error')}")
-            counts[rel] = count_diagnostics((bundle.get("facts") or {}).get("diagnostics") or [], [rel])
+            result = lanser.diagnostics(rel)
+            if not result.ok:
+                raise RuntimeError(f"diagnostics of {rel} failed: {result.data.get('error')}")
+            counts[rel] = count_diagnostics(result.facts.get("diagnostics") or [], [rel])
         return counts
-    finally:
-        loop.run_until_complete(orch.close())
-        loop.close()
 
 
 def _materialise(tree: Path, dest: Path, patches: list[str]) -> list[str]:

@@ -150,7 +150,6 @@ def test_reset_is_repeatable_and_copies_keep_mtimes(dataset: dict[str, Any], tmp
         assert env.project == layer
     finally:
         env.close()
-        env.loop.close()
 
 
 def test_failing_setup_is_an_infrastructure_verdict_and_is_not_rerun(dataset: dict[str, Any], tmp_path: Path) -> None:
