@@ -21,7 +21,7 @@ untimed hover per file used (so both have opened and parsed the same files
 and neither pays first-analysis costs inside the measurement).  The raw
 session opens each file once (didOpen, timed) and sends exactly the LSP
 requests.  lanser also pulls a document's diagnostics before references
-(``Orchestrator._settle``): once per server session since 6d0e8e9, before
+(``Orchestrator.settle``): once per server session since 6d0e8e9, before
 every references request until then.  The raw side sends the same pulls
 (``--raw-diag-pulls auto`` reads which policy the installed lanser has) and
 times them separately: "raw" excludes them, "raw + lanser's diagnostic
@@ -319,7 +319,7 @@ def lanser_settles_once() -> bool:
     from lanser.orchestrator import Orchestrator
 
     try:
-        return "project_loaded" in inspect.getsource(Orchestrator._settle)
+        return "project_loaded" in inspect.getsource(Orchestrator.settle)
     except (AttributeError, OSError, TypeError):
         return False
 

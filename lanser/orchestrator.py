@@ -32,9 +32,12 @@ from lanser.bundle.environment import Interpreter, external_roots, host_block, i
 from lanser.bundle.hashing import finalize, render_json
 from lanser.cache import BundleCache, cache_key
 from lanser.cancel import commit_point
+from lanser.commands import handler_for
+from lanser.commands.navigation import REFERENCE_CAP
+from lanser.edits import guards
 from lanser.edits.apply import recover
-from lanser.edits.commands import MutationCommands
-from lanser.edits.plan import ChangeSet
+from lanser.edits.plan import ChangeSet, uri_path
+from lanser.edits.write import write_changes
 from lanser.snapshot import Snapshot, SnapshotTracker
 from lanser.bundle.models import (
     Bundle,
@@ -62,12 +65,10 @@ __all__ = ["Orchestrator", "REFERENCE_CAP", "Rendered", "failure_bundle"]
 _CONVERTER = converters.get_converter()
 _log = logging.getLogger(__name__)
 
-#: Paper, appendix B: reference lists are capped at 10^5 entries.
-REFERENCE_CAP = 100_000
 PREVIEW_CHARS = 160
 
 
-class Orchestrator(MutationCommands):
+class Orchestrator:
     """Owns the server sessions of one workspace and answers Requests."""
 
     def __init__(
@@ -140,10 +141,13 @@ class Orchestrator(MutationCommands):
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    def _apply(self, changes: ChangeSet, args: dict[str, Any], message: str) -> dict[str, Any]:
+    def apply(self, changes: ChangeSet, args: dict[str, Any], message: str) -> dict[str, Any]:
         # The commit point: a request cancelled by now writes nothing; past it, it is not cancelled.
         with commit_point(self.root, changes):
-            return super()._apply(changes, args, message)
+            return write_changes(self.root, changes, args, message)
+
+    def rel_of_uri(self, uri: str) -> str:
+        return guards.jail_rel(self.root, uri_path(uri))
 
     # -- server configuration -------------------------------------------
 
@@ -268,8 +272,7 @@ class Orchestrator(MutationCommands):
     async def _answer(self, request: Request) -> dict[str, Any]:
         bundle = Bundle(request=request, environment=Environment(lanser=__version__))
         try:
-            handler = getattr(self, f"_cmd_{request.cmd}")
-            await handler(request, bundle)
+            await handler_for(request.cmd)(self, request, bundle)
         except LanserError as exc:
             _fail(bundle, exc)
         except asyncio.CancelledError:
@@ -314,140 +317,9 @@ class Orchestrator(MutationCommands):
             except LanserError:
                 continue  # a dead session is restarted by the next call
 
-    # -- commands -------------------------------------------------------
+    # -- what command handlers use (lanser.commands.context.Context) ----
 
-    async def _cmd_definition(self, request: Request, bundle: Bundle) -> None:
-        target = self._target(request, bundle)
-
-        async def op(s: LspSession) -> Any:
-            await self._ready(s, target.language)
-            doc = self._open(s, target, bundle)
-            return await s.request("textDocument/definition", lsp.DefinitionParams(
-                text_document=lsp.TextDocumentIdentifier(uri=doc.uri), position=target.position()),
-                timeout=self.timeout)
-
-        raw = await self._call(target.language, op, bundle)
-        locs = self._locations(raw, bundle)
-        if not locs:
-            raise NotFound(f"no definition at {request.selector}")
-        bundle.facts = Facts(definitions=locs)
-
-    async def _cmd_references(self, request: Request, bundle: Bundle) -> None:
-        target = self._target(request, bundle)
-        include_decl = bool(request.args.get("includeDeclaration", True))
-
-        async def op(s: LspSession) -> Any:
-            doc = self._open(s, target, bundle)
-            await self._settle(s, doc)
-            return await s.request("textDocument/references", lsp.ReferenceParams(
-                text_document=lsp.TextDocumentIdentifier(uri=doc.uri), position=target.position(),
-                context=lsp.ReferenceContext(include_declaration=include_decl)),
-                timeout=self.timeout)
-
-        raw = await self._call(target.language, op, bundle)
-        locs = self._locations(raw, bundle)
-        if not locs:
-            raise NotFound(f"no references at {request.selector}")
-        bundle.facts = _page(locs, request)
-
-    async def _cmd_hover(self, request: Request, bundle: Bundle) -> None:
-        target = self._target(request, bundle)
-
-        async def op(s: LspSession) -> Any:
-            await self._ready(s, target.language)
-            doc = self._open(s, target, bundle)
-            return await s.request("textDocument/hover", lsp.HoverParams(
-                text_document=lsp.TextDocumentIdentifier(uri=doc.uri), position=target.position()),
-                timeout=self.timeout)
-
-        raw = await self._call(target.language, op, bundle)
-        hover = normalize.hover(self._data(raw))
-        if hover is None:
-            raise NotFound(f"no hover information at {request.selector}")
-        bundle.facts = Facts(hover=hover)
-
-    async def _cmd_symbols(self, request: Request, bundle: Bundle) -> None:
-        query = request.args.get("query")
-        if request.selector is None:
-            if query is None:
-                raise NotFound("symbols needs a file selector or a --query for workspace symbols")
-            symbols = []
-            for language in self._languages(request.args.get("language")):
-                async def wop(s: LspSession, language: str = language) -> Any:
-                    await self._prime(s, language)
-                    await self._ready(s, language)
-                    return await s.request("workspace/symbol", lsp.WorkspaceSymbolParams(query=query),
-                                           timeout=self.timeout)
-
-                raw = await self._call(language, wop, bundle)
-                symbols += normalize.symbols(self._data(raw), self.mapper, None, selector_of=self._selector_of(bundle))
-            bundle.facts = Facts(symbols=sorted(symbols, key=lambda s: (s.path, *s.range, s.name)))
-            return
-        target = self._target(request, bundle)
-
-        async def op(s: LspSession) -> Any:
-            doc = self._open(s, target, bundle)
-            return await s.request("textDocument/documentSymbol", lsp.DocumentSymbolParams(
-                text_document=lsp.TextDocumentIdentifier(uri=doc.uri)), timeout=self.timeout)
-
-        raw = await self._call(target.language, op, bundle)
-        bundle.facts = Facts(symbols=normalize.symbols(self._data(raw), self.mapper, target.path,
-                                                       selector_of=self._selector_of(bundle)))
-
-    async def _cmd_diagnostics(self, request: Request, bundle: Bundle) -> None:
-        if request.selector is not None:
-            targets = [self._target(request, bundle)]
-        else:
-            suffixes = tuple(s for s, lang in LANGUAGE_OF_SUFFIX.items()
-                             if lang in self._languages(request.args.get("language")))
-            targets = [Target.whole_file(rel, self.workspace) for rel in self.workspace.files(suffixes)]
-        groups = []
-        by_language: dict[str, list[Target]] = {}
-        for t in targets:
-            by_language.setdefault(t.language, []).append(t)
-        for language, items in sorted(by_language.items()):
-            async def op(s: LspSession, items: list[Target] = items, language: str = language) -> list[Any]:
-                if await self._ready(s, language):
-                    # Documents opened while the index was loading were
-                    # diagnosed without it (clangd's include fixer, for
-                    # one, words its messages differently); start them over.
-                    for t in items:
-                        s.close_document(t.path)
-                docs = [self._open(s, t, bundle) for t in items]
-                out = []
-                for doc in docs:
-                    raw = await s.diagnostics(doc, self.timeout)
-                    out.append(normalize.diagnostic_group(doc.path, [s.to_data(d) for d in raw],
-                                                          doc.digest, doc.version))
-                return out
-
-            groups += await self._call(language, op, bundle)
-        groups.sort(key=lambda g: g.path)
-        bundle.facts = Facts(diagnostics=groups)
-
-    async def _cmd_locate(self, request: Request, bundle: Bundle) -> None:
-        target = self._target(request, bundle)
-        assert bundle.resolution is not None and bundle.resolution.resolved is not None
-        loc = bundle.resolution.resolved
-        lines = split_lines(target.text)
-        sl, _, el, _ = loc.range
-        preview = "\n".join(lines[sl : min(el, sl + 9) + 1])
-        minted = None
-        point = target.point or target.start
-        try:
-            from lanser.selectors.mint import mint_at
-
-            minted = mint_at(self.workspace, target.path, point[0], point[1]) or None
-            if minted and "cursor" in minted:
-                # The cursor carries its file version: lanser maps it exactly after edits elsewhere.
-                minted["cursor"] += "?v=" + target.digest.split(":", 1)[1][:12]
-        except LanserError:
-            minted = None  # not on a definition's name: nothing to mint
-        bundle.facts = Facts(location=loc.model_copy(update={"preview": preview}), selectors=minted)
-
-    # -- helpers --------------------------------------------------------
-
-    def _target(self, request: Request, bundle: Bundle) -> Target:
+    def target(self, request: Request, bundle: Bundle) -> Target:
         if request.selector is None:
             raise NotFound(f"{request.cmd} needs a selector")
         spec = parse_selector(request.selector)
@@ -468,14 +340,14 @@ class Orchestrator(MutationCommands):
         )
         return target
 
-    async def _call(self, language: str, op: Any, bundle: Bundle) -> Any:
+    async def call(self, language: str, op: Any, bundle: Bundle) -> Any:
         async def wrapped(s: LspSession) -> Any:
             self._record_environment(s, bundle)
             return await op(s)
 
         return await self.pool.call(language, wrapped)
 
-    def _open(self, s: LspSession, target: Target, bundle: Bundle) -> Document:
+    def open(self, s: LspSession, target: Target, bundle: Bundle) -> Document:
         doc = s.documents.get(target.path)
         if doc is None or doc.digest != target.digest:
             # The server lacks the content the selector was resolved against (the target's
@@ -494,7 +366,7 @@ class Orchestrator(MutationCommands):
                 bundle.resolution.resolved.rangeIo = target.range_in(bundle.request.indexIo)
         return doc
 
-    async def _ready(self, s: LspSession, language: str) -> bool:
+    async def ready(self, s: LspSession, language: str) -> bool:
         """Load the project and, for indexing servers, wait for the index.
 
         Every answer of clangd (definitions go to the header until the
@@ -508,12 +380,12 @@ class Orchestrator(MutationCommands):
         async with self._lock(s, "index"):  # pipelined requests wait for the first one's wait
             if s.index_settled:
                 return False
-            await self._prime(s, language)
+            await self.prime(s, language)
             await self._settle_index(s)
             s.index_settled = True
             return True
 
-    async def _prime(self, s: LspSession, language: str) -> None:
+    async def prime(self, s: LspSession, language: str) -> None:
         """Open one file so the server loads the project before a workspace-wide question.
 
         clangd reads compile_commands.json, and starts its background
@@ -532,7 +404,7 @@ class Orchestrator(MutationCommands):
     def _lock(self, s: LspSession, what: str) -> asyncio.Lock:
         return self._locks.setdefault((id(s), what), asyncio.Lock())
 
-    async def _settle(self, s: LspSession, doc: Document) -> None:
+    async def settle(self, s: LspSession, doc: Document) -> None:
         """Let the server finish loading the project before a cross-file question.
 
         basedpyright answers references from the files it has found so far;
@@ -549,13 +421,13 @@ class Orchestrator(MutationCommands):
                 if not s.project_loaded:
                     await s.diagnostics(doc, self.timeout)
                     s.project_loaded = True
-        await self._ready(s, doc.language_id)
+        await self.ready(s, doc.language_id)
 
     async def _settle_index(self, s: LspSession) -> None:
         if s.spec.needs_index:
             await s.wait_index_idle(self.index_timeout)
 
-    def _languages(self, only: str | None) -> list[str]:
+    def languages(self, only: str | None) -> list[str]:
         if only:
             language_of("x" + {"python": ".py", "c": ".c", "cpp": ".cpp"}.get(only, "." + only))
             return [only]
@@ -604,16 +476,16 @@ class Orchestrator(MutationCommands):
                 if caps is not None and getattr(caps, attr, None) not in (None, False)))
         bundle.capabilities = {"cancellable": True, "partialResult": False, "methods": list(memo[1])}
 
-    def _locations(self, raw: Any, bundle: Bundle) -> list[Location]:
-        data = self._data(raw)
+    def locations(self, raw: Any, bundle: Bundle) -> list[Location]:
+        data = self.data(raw)
         lines: dict[str, list[str]] = {}
-        return normalize.locations(data, self.mapper, selector_of=self._selector_of(bundle, lines),
-                                   preview_of=self._preview_of(lines))
+        return normalize.locations(data, self.mapper, selector_of=self.selector_of(bundle, lines),
+                                   preview_of=self.preview_of(lines))
 
-    def _data(self, raw: Any) -> Any:
+    def data(self, raw: Any) -> Any:
         return _CONVERTER.unstructure(raw)
 
-    def _selector_of(self, bundle: Bundle, cache: dict[str, list[str]] | None = None) -> Any:
+    def selector_of(self, bundle: Bundle, cache: dict[str, list[str]] | None = None) -> Any:
         cache = {} if cache is None else cache
         request = bundle.request
         encoding = from_lsp_encoding(bundle.environment.positionEncoding or "utf-16")
@@ -635,7 +507,7 @@ class Orchestrator(MutationCommands):
 
         return selector_of
 
-    def _preview_of(self, cache: dict[str, list[str]] | None = None) -> Any:
+    def preview_of(self, cache: dict[str, list[str]] | None = None) -> Any:
         cache = {} if cache is None else cache
 
         def preview_of(path: str, flat: list[int], external: bool) -> str | None:
@@ -686,31 +558,6 @@ class Rendered:
 def request_io_differs(s: LspSession, bundle: Bundle) -> bool:
     assert bundle.request is not None  # bundles being answered carry their request
     return from_lsp_encoding(s.position_encoding) != bundle.request.indexIo
-
-
-def _page(locs: list[Location], request: Request) -> Facts:
-    """Cap a reference list and hand out a cursor bound to the full result."""
-    limit = int(request.args.get("limit") or REFERENCE_CAP)
-    limit = max(1, min(limit, REFERENCE_CAP))
-    digest = hashlib.sha256("\n".join(f"{l.path}:{l.range}" for l in locs).encode()).hexdigest()[:16]
-    offset = 0
-    cursor = request.args.get("cursor")
-    if cursor:
-        try:
-            off_s, want = str(cursor).split(":", 1)
-            offset = int(off_s)
-        except ValueError:
-            raise NotFound(f"malformed cursor {cursor!r}") from None
-        if want != digest:
-            raise ContentModified("the references changed since this cursor was issued; start again")
-    page = locs[offset : offset + limit]
-    more = offset + limit < len(locs)
-    return Facts(
-        references=page,
-        total=len(locs),
-        truncated=more,
-        nextCursor=f"{offset + limit}:{digest}" if more else None,
-    )
 
 
 def _cacheable(data: dict[str, Any]) -> bool:

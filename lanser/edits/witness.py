@@ -1,6 +1,6 @@
 """The rename's second witness: every occurrence of the old name, and what the server says of each.
 
-Mixed into :class:`lanser.edits.commands.MutationCommands`; the pure rules
+Used by :mod:`lanser.commands.rename`; the pure rules
 live in :mod:`lanser.edits.completeness` and :mod:`lanser.edits.overrides`,
 this module does the reading and the asking: it scans the project's files,
 opens those holding the old name on the server (so its include settings
@@ -26,294 +26,293 @@ from lanser.errors import FsPermissions
 from lanser.text import convert_column
 
 if TYPE_CHECKING:
+    from lanser.commands.context import Context
     from lanser.edits.overrides import Method
     from lanser.lsp.session import LspSession
 
-__all__ = ["RenameWitness"]
+__all__ = ["branch_occurrences", "find_override_family", "judge_rename", "open_mentioning",
+           "resolve_occurrences", "scan_project"]
 
 
-class RenameWitness:
-    """Mixed into the Orchestrator's mutation commands (which provide root, workspace, _call, ...)."""
+def scan_project(ctx: Context, language: str, name: str) -> dict[str, tuple[list[Occurrence], list[str]]]:
+    """Occurrences of ``name`` in every project file of ``language``, with each file's lines."""
+    from lanser.lsp.registry import LANGUAGE_OF_SUFFIX
 
-    root: Path
+    suffixes = tuple(x for x, lang in LANGUAGE_OF_SUFFIX.items() if lang == language)
+    raw = name.encode("utf-8")
+    root = ctx.root.resolve()
+    out: dict[str, tuple[list[Occurrence], list[str]]] = {}
+    for rel in owned(ctx.workspace.files(suffixes)):
+        path = ctx.root / rel
+        try:
+            if path.is_symlink() or not path.resolve().is_relative_to(root):
+                continue  # the jail: never read through a link
+            data = path.read_bytes()
+        except (OSError, ValueError):
+            continue
+        if raw not in data:
+            continue
+        found = scan(language, rel, data, name)
+        if found:
+            out[rel] = (found, _server_view(data).decode("utf-8", "replace").split("\n"))
+    return out
 
-    def _scan_project(self, language: str, name: str) -> dict[str, tuple[list[Occurrence], list[str]]]:
-        """Occurrences of ``name`` in every project file of ``language``, with each file's lines."""
-        from lanser.lsp.registry import LANGUAGE_OF_SUFFIX
 
-        suffixes = tuple(x for x, lang in LANGUAGE_OF_SUFFIX.items() if lang == language)
-        raw = name.encode("utf-8")
-        root = self.root.resolve()
-        out: dict[str, tuple[list[Occurrence], list[str]]] = {}
-        for rel in owned(self.workspace.files(suffixes)):  # type: ignore[attr-defined]
-            path = self.root / rel
-            try:
-                if path.is_symlink() or not path.resolve().is_relative_to(root):
-                    continue  # the jail: never read through a link
-                data = path.read_bytes()
-            except (OSError, ValueError):
+async def open_mentioning(ctx: Context, s: LspSession, target: Any, scans: dict[str, Any]) -> list[str]:
+    """Open every file mentioning the old name that the server has not open; returns those opened.
+
+    Then the rename's answer does not depend on the server's include settings or on what a
+    warm daemon happened to open before: the same files are open, warm or cold.  clangd's
+    answer for an open file comes from that file's own parse, not from the background
+    index, so its readiness is confirmed (its diagnostics published) rather than timed.
+    """
+    opened: list[str] = []
+    for rel in sorted(scans):
+        if rel in s.documents:
+            s.sync_document(rel, target.language)  # a warm server gets what is on disk now
+            continue
+        if len(opened) >= _MAX_OPEN:
+            continue
+        s.sync_document(rel, target.language)
+        opened.append(rel)
+    if s.spec.needs_index:
+        for rel in opened:
+            await s.diagnostics(s.documents[rel], ctx.timeout)
+    return opened
+
+
+async def resolve_occurrences(ctx: Context, s: LspSession, language: str, scans: dict[str, tuple[list[Occurrence], list[str]]],
+                               edit: dict[str, Any], opened: list[str]) -> dict[tuple[str, int, int], list[Any]]:
+    """Where the server says each code occurrence the edit does not touch is defined."""
+    from lanser.text import from_lsp_encoding
+
+    enc = from_lsp_encoding(s.position_encoding)
+    edited = _edit_starts(edit, ctx.rel_of_uri)
+    asks: list[tuple[tuple[str, int, int], str]] = []
+    for rel, (occs, lines) in sorted(scans.items()):
+        for o in occs:
+            if o.kind in ("string", "comment") or o.line >= len(lines):
                 continue
-            if raw not in data:
+            col = convert_column(lines[o.line], o.col, "codepoint", enc, strict=False)
+            if (rel, o.line, col) in edited or len(asks) >= _MAX_RESOLVE:
                 continue
-            found = scan(language, rel, data, name)
-            if found:
-                out[rel] = (found, _server_view(data).decode("utf-8", "replace").split("\n"))
-        return out
+            doc = s.documents.get(rel)
+            if doc is None:  # past _MAX_OPEN: opened now, closed with the others
+                doc = s.sync_document(rel, language)
+                opened.append(rel)
+            asks.append(((rel, o.line, col), doc.uri))
 
-    async def _open_mentioning(self, s: LspSession, target: Any, scans: dict[str, Any]) -> list[str]:
-        """Open every file mentioning the old name that the server has not open; returns those opened.
+    async def ask(where: tuple[str, int, int], uri: str) -> list[tuple[str, int, int]]:
+        raw = await s.request("textDocument/definition", lsp.DefinitionParams(
+            text_document=lsp.TextDocumentIdentifier(uri=uri),
+            position=lsp.Position(line=where[1], character=where[2])), timeout=ctx.timeout)
+        return _locations(s.to_data(raw))
 
-        Then the rename's answer does not depend on the server's include settings or on what a
-        warm daemon happened to open before: the same files are open, warm or cold.  clangd's
-        answer for an open file comes from that file's own parse, not from the background
-        index, so its readiness is confirmed (its diagnostics published) rather than timed.
-        """
-        opened: list[str] = []
-        for rel in sorted(scans):
-            if rel in s.documents:
-                s.sync_document(rel, target.language)  # a warm server gets what is on disk now
-                continue
-            if len(opened) >= _MAX_OPEN:
-                continue
-            s.sync_document(rel, target.language)
-            opened.append(rel)
-        if s.spec.needs_index:
-            for rel in opened:
-                await s.diagnostics(s.documents[rel], self.timeout)  # type: ignore[attr-defined]
-        return opened
+    out: dict[tuple[str, int, int], list[Any]] = {}
+    # A few in flight at a time: the round trips overlap, the server still sees a short queue.
+    for i in range(0, len(asks), _IN_FLIGHT):
+        chunk = asks[i:i + _IN_FLIGHT]
+        answers = await asyncio.gather(*(ask(w, u) for w, u in chunk))
+        out.update({w: a for (w, _), a in zip(chunk, answers)})
+    return out
 
-    async def _resolve_occurrences(self, s: LspSession, language: str, scans: dict[str, tuple[list[Occurrence], list[str]]],
-                                   edit: dict[str, Any], opened: list[str]) -> dict[tuple[str, int, int], list[Any]]:
-        """Where the server says each code occurrence the edit does not touch is defined."""
-        from lanser.text import from_lsp_encoding
 
-        enc = from_lsp_encoding(s.position_encoding)
-        edited = _edit_starts(edit, self._rel_of_uri)
-        asks: list[tuple[tuple[str, int, int], str]] = []
-        for rel, (occs, lines) in sorted(scans.items()):
-            for o in occs:
-                if o.kind in ("string", "comment") or o.line >= len(lines):
-                    continue
-                col = convert_column(lines[o.line], o.col, "codepoint", enc, strict=False)
-                if (rel, o.line, col) in edited or len(asks) >= _MAX_RESOLVE:
-                    continue
-                doc = s.documents.get(rel)
-                if doc is None:  # past _MAX_OPEN: opened now, closed with the others
-                    doc = s.sync_document(rel, language)
-                    opened.append(rel)
-                asks.append(((rel, o.line, col), doc.uri))
+def branch_occurrences(ctx: Context, verdict: Verdict, server_of: dict[tuple[str, int, int], Occurrence],
+                        scans: dict[str, tuple[list[Occurrence], list[str]]], symbol: list[Any],
+                        edit: dict[str, Any], name: str) -> list[Occurrence]:
+    """Unexplained C occurrences in preprocessor branches (and #define bodies) that provably name
+    the renamed symbol.
 
-        async def ask(where: tuple[str, int, int], uri: str) -> list[tuple[str, int, int]]:
-            raw = await s.request("textDocument/definition", lsp.DefinitionParams(
-                text_document=lsp.TextDocumentIdentifier(uri=uri),
-                position=lsp.Position(line=where[1], character=where[2])), timeout=self.timeout)  # type: ignore[attr-defined]
-            return _locations(s.to_data(raw))
+    The symbol must be declared at file scope; the occurrence must sit in an #if/#ifdef/#else
+    branch, be no member and not be shadowed in its function; and either clangd names the
+    symbol there (its index lookup for inactive code) or the rename edits the same file (so
+    the file uses the symbol in the configuration clangd sees).  Anything else stays
+    unexplained and refuses the rename with its location.
+    """
+    from lanser.edits.completeness import c_branch_same_symbol, c_file_scope
 
-        out: dict[tuple[str, int, int], list[Any]] = {}
-        # A few in flight at a time: the round trips overlap, the server still sees a short queue.
-        for i in range(0, len(asks), _IN_FLIGHT):
-            chunk = asks[i:i + _IN_FLIGHT]
-            answers = await asyncio.gather(*(ask(w, u) for w, u in chunk))
-            out.update({w: a for (w, _), a in zip(chunk, answers)})
-        return out
-
-    def _branch_occurrences(self, verdict: Verdict, server_of: dict[tuple[str, int, int], Occurrence],
-                            scans: dict[str, tuple[list[Occurrence], list[str]]], symbol: list[Any],
-                            edit: dict[str, Any], name: str) -> list[Occurrence]:
-        """Unexplained C occurrences in preprocessor branches (and #define bodies) that provably name
-        the renamed symbol.
-
-        The symbol must be declared at file scope; the occurrence must sit in an #if/#ifdef/#else
-        branch, be no member and not be shadowed in its function; and either clangd names the
-        symbol there (its index lookup for inactive code) or the rename edits the same file (so
-        the file uses the symbol in the configuration clangd sees).  Anything else stays
-        unexplained and refuses the rename with its location.
-        """
-        from lanser.edits.completeness import c_branch_same_symbol, c_file_scope
-
-        decls = []
-        for uri, line, _col in symbol:
-            try:
-                rel = self._rel_of_uri(uri)
-            except FsPermissions:
-                return []
-            occs = [o for o in (scans.get(rel) or ([], []))[0] if o.line == line]
-            if not occs:
-                return []
-            decls.append((rel, occs[0]))
-        if not decls:
+    decls = []
+    for uri, line, _col in symbol:
+        try:
+            rel = ctx.rel_of_uri(uri)
+        except FsPermissions:
             return []
-        data_of: dict[str, bytes] = {}
-
-        def data(rel: str) -> bytes:
-            if rel not in data_of:
-                data_of[rel] = _server_view((self.root / rel).read_bytes())
-            return data_of[rel]
-
-        if not all(c_file_scope(data(rel), o.line, o.col, name) for rel, o in decls):
+        occs = [o for o in (scans.get(rel) or ([], []))[0] if o.line == line]
+        if not occs:
             return []
-        edited_files = {p for p, _, _ in _edit_starts(edit, self._rel_of_uri)}
-        # A file where the name also means something else (a `static` function of its own) is no
-        # place to guess: clangd's name lookup for inactive code would say "the renamed one" anyway.
-        other_files = {o.path for o in verdict.other}
-        out = []
-        for srv, why in verdict.unexplained:
-            occ = server_of[srv.where]
-            if occ.path in other_files:
-                continue
-            if occ.kind == "macro":
-                # A #define body names the symbol wherever the macro expands; clangd resolves the
-                # token to it but leaves it out of its rename.  Not after `.`/`->` (a member).
-                before = scans[occ.path][1][occ.line][:occ.col].rstrip()
-                if why == "same" and not before.endswith((".", "->")):
-                    out.append(srv)
-                continue
-            if not occ.conditional or occ.kind != "code" or occ.member:
-                continue
-            if why == "unresolved" and occ.path not in edited_files:
-                continue
-            if c_branch_same_symbol(data(occ.path), occ, name):
+        decls.append((rel, occs[0]))
+    if not decls:
+        return []
+    data_of: dict[str, bytes] = {}
+
+    def data(rel: str) -> bytes:
+        if rel not in data_of:
+            data_of[rel] = _server_view((ctx.root / rel).read_bytes())
+        return data_of[rel]
+
+    if not all(c_file_scope(data(rel), o.line, o.col, name) for rel, o in decls):
+        return []
+    edited_files = {p for p, _, _ in _edit_starts(edit, ctx.rel_of_uri)}
+    # A file where the name also means something else (a `static` function of its own) is no
+    # place to guess: clangd's name lookup for inactive code would say "the renamed one" anyway.
+    other_files = {o.path for o in verdict.other}
+    out = []
+    for srv, why in verdict.unexplained:
+        occ = server_of[srv.where]
+        if occ.path in other_files:
+            continue
+        if occ.kind == "macro":
+            # A #define body names the symbol wherever the macro expands; clangd resolves the
+            # token to it but leaves it out of its rename.  Not after `.`/`->` (a member).
+            before = scans[occ.path][1][occ.line][:occ.col].rstrip()
+            if why == "same" and not before.endswith((".", "->")):
                 out.append(srv)
-        return out
+            continue
+        if not occ.conditional or occ.kind != "code" or occ.member:
+            continue
+        if why == "unresolved" and occ.path not in edited_files:
+            continue
+        if c_branch_same_symbol(data(occ.path), occ, name):
+            out.append(srv)
+    return out
 
-    def _judge(self, scans: dict[str, tuple[list[Occurrence], list[str]]], edit: dict[str, Any],
-               defs: dict[Any, list[Any]], symbol: list[Any], encoding: str, name: str | None
-               ) -> tuple[Verdict, dict[tuple[str, int, int], Occurrence]]:
-        """The completeness verdict, positions in the server's encoding; and the way back to code points."""
+
+def judge_rename(ctx: Context, scans: dict[str, tuple[list[Occurrence], list[str]]], edit: dict[str, Any],
+           defs: dict[Any, list[Any]], symbol: list[Any], encoding: str, name: str | None
+           ) -> tuple[Verdict, dict[tuple[str, int, int], Occurrence]]:
+    """The completeness verdict, positions in the server's encoding; and the way back to code points."""
+    from lanser.text import from_lsp_encoding
+
+    enc = from_lsp_encoding(encoding)
+    server_of: dict[tuple[str, int, int], Occurrence] = {}
+    occurrences = []
+    for rel, (occs, lines) in scans.items():
+        for o in occs:
+            col = convert_column(lines[o.line], o.col, "codepoint", enc, strict=False) if o.line < len(lines) \
+                else o.col
+            srv = Occurrence(o.path, o.line, col, o.kind, o.conditional, o.member)
+            server_of[srv.where] = o
+            occurrences.append(srv)
+
+    def where(loc: Any) -> tuple[str, int, int]:
+        try:
+            rel = ctx.rel_of_uri(loc[0])
+        except FsPermissions:
+            rel = "<outside>" + uri_path(loc[0])
+        return rel, loc[1], loc[2]
+
+    written = {o.where for o in occurrences if o.kind in ("code", "macro")}
+    cache: dict[str, list[str] | None] = {}
+
+    def names_it(loc: Any) -> bool:
+        # A definition explains an occurrence only if the old name is what it defines: a
+        # module named so, or a declaration with the name written there.  basedpyright answers
+        # `mod.obj.old` on a dynamic attribute with `dir` or a `__getattr__`, which is no answer.
+        if not name:
+            return True
+        rel, line, col = where(loc)
+        path = uri_path(loc[0])
+        stem = path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+        if (line, col) == (0, 0) and (stem == name or (stem == "__init__" and path.rsplit("/", 2)[-2] == name)):
+            return True
+        if not rel.startswith("<outside>") and rel in scans:
+            return (rel, line, col) in written
+        lines = cache.get(path)
+        if path not in cache:
+            lines = cache[path] = _library_lines(path)
+        if not lines or line >= len(lines):
+            return False
+        cp = convert_column(lines[line], col, enc, "codepoint", strict=False)
+        return lines[line][cp:cp + len(name)] == name and not lines[line][cp + len(name):cp + len(name) + 1] \
+            .isidentifier()
+
+    edited = _edit_starts(edit, ctx.rel_of_uri)
+    definitions = {k: [where(d) for d in v if names_it(d)] for k, v in defs.items()}
+    return judge(occurrences, edited, definitions, {where(d) for d in symbol}), server_of
+
+
+async def find_override_family(ctx: Context, edit: dict[str, Any], bundle: Bundle) -> tuple[list[Method], list[dict[str, Any]]]:
+    """Overrides of (or overridden by) the members this edit renames, which it does not rename;
+    and the bases the server cannot resolve behind which one may hide (as unexplained entries).
+
+    A base no workspace class matches by name (``reg.Base``, an alias, an attribute holding a
+    class) is resolved by the server's type definition: a workspace class joins the hierarchy,
+    a library class is no concern, nothing at all is unexplained.
+    """
+    from lanser.edits.overrides import classes_of, override_family, unmatched_bases
+
+    starts = {(p, ln, c) for p, ln, c in _edit_starts(edit, ctx.rel_of_uri)}
+    if not any(p.endswith((".py", ".pyi")) for p, _, _ in starts):
+        return [], []
+    files = []
+    texts: dict[str, list[str]] = {}
+    root = ctx.root.resolve()
+    for rel in owned(ctx.workspace.files((".py", ".pyi"))):
+        path = ctx.root / rel
+        try:
+            if path.is_symlink() or not path.resolve().is_relative_to(root):
+                continue  # the jail: never read through a link
+            data = _server_view(path.read_bytes())
+        except (OSError, ValueError):
+            continue
+        files.append((rel, data))
+        texts[rel] = data.decode("utf-8", "replace").split("\n")
+    classes = classes_of(files)
+    names = {n for c in classes for n, (ln, col) in c.methods.items() if (c.path, ln, col) in starts}
+    pending = [(c, i) for c, i in unmatched_bases(classes, names) if i < len(c.base_refs)]
+    hidden: list[dict[str, Any]] = []
+    if pending:
         from lanser.text import from_lsp_encoding
 
-        enc = from_lsp_encoding(encoding)
-        server_of: dict[tuple[str, int, int], Occurrence] = {}
-        occurrences = []
-        for rel, (occs, lines) in scans.items():
-            for o in occs:
-                col = convert_column(lines[o.line], o.col, "codepoint", enc, strict=False) if o.line < len(lines) \
-                    else o.col
-                srv = Occurrence(o.path, o.line, col, o.kind, o.conditional, o.member)
-                server_of[srv.where] = o
-                occurrences.append(srv)
+        async def op(s: LspSession) -> list[list[tuple[str, int, int]]]:
+            enc = from_lsp_encoding(s.position_encoding)
+            out: list[list[tuple[str, int, int]]] = []
+            for c, i in pending:
+                ref = c.base_refs[i]
+                if ref is None:
+                    out.append([])
+                    continue
+                doc = s.documents.get(c.path) or s.sync_document(c.path, "python")
+                line = texts[c.path][ref[0]] if ref[0] < len(texts[c.path]) else ""
+                raw = await s.request("textDocument/typeDefinition", lsp.TypeDefinitionParams(
+                    text_document=lsp.TextDocumentIdentifier(uri=doc.uri), position=lsp.Position(
+                        line=ref[0], character=convert_column(line, ref[1], "codepoint", enc, strict=False))),
+                    timeout=ctx.timeout)
+                out.append(_locations(s.to_data(raw)))
+            return out
 
-        def where(loc: Any) -> tuple[str, int, int]:
-            try:
-                rel = self._rel_of_uri(loc[0])
-            except FsPermissions:
-                rel = "<outside>" + uri_path(loc[0])
-            return rel, loc[1], loc[2]
-
-        written = {o.where for o in occurrences if o.kind in ("code", "macro")}
-        cache: dict[str, list[str] | None] = {}
-
-        def names_it(loc: Any) -> bool:
-            # A definition explains an occurrence only if the old name is what it defines: a
-            # module named so, or a declaration with the name written there.  basedpyright answers
-            # `mod.obj.old` on a dynamic attribute with `dir` or a `__getattr__`, which is no answer.
-            if not name:
-                return True
-            rel, line, col = where(loc)
-            path = uri_path(loc[0])
-            stem = path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
-            if (line, col) == (0, 0) and (stem == name or (stem == "__init__" and path.rsplit("/", 2)[-2] == name)):
-                return True
-            if not rel.startswith("<outside>") and rel in scans:
-                return (rel, line, col) in written
-            lines = cache.get(path)
-            if path not in cache:
-                lines = cache[path] = _library_lines(path)
-            if not lines or line >= len(lines):
-                return False
-            cp = convert_column(lines[line], col, enc, "codepoint", strict=False)
-            return lines[line][cp:cp + len(name)] == name and not lines[line][cp + len(name):cp + len(name) + 1] \
-                .isidentifier()
-
-        edited = _edit_starts(edit, self._rel_of_uri)
-        definitions = {k: [where(d) for d in v if names_it(d)] for k, v in defs.items()}
-        return judge(occurrences, edited, definitions, {where(d) for d in symbol}), server_of
-
-    async def _override_family(self, edit: dict[str, Any], bundle: Bundle) -> tuple[list[Method], list[dict[str, Any]]]:
-        """Overrides of (or overridden by) the members this edit renames, which it does not rename;
-        and the bases the server cannot resolve behind which one may hide (as unexplained entries).
-
-        A base no workspace class matches by name (``reg.Base``, an alias, an attribute holding a
-        class) is resolved by the server's type definition: a workspace class joins the hierarchy,
-        a library class is no concern, nothing at all is unexplained.
-        """
-        from lanser.edits.overrides import classes_of, override_family, unmatched_bases
-
-        starts = {(p, ln, c) for p, ln, c in _edit_starts(edit, self._rel_of_uri)}
-        if not any(p.endswith((".py", ".pyi")) for p, _, _ in starts):
-            return [], []
-        files = []
-        texts: dict[str, list[str]] = {}
-        root = self.root.resolve()
-        for rel in owned(self.workspace.files((".py", ".pyi"))):  # type: ignore[attr-defined]
-            path = self.root / rel
-            try:
-                if path.is_symlink() or not path.resolve().is_relative_to(root):
-                    continue  # the jail: never read through a link
-                data = _server_view(path.read_bytes())
-            except (OSError, ValueError):
-                continue
-            files.append((rel, data))
-            texts[rel] = data.decode("utf-8", "replace").split("\n")
-        classes = classes_of(files)
-        names = {n for c in classes for n, (ln, col) in c.methods.items() if (c.path, ln, col) in starts}
-        pending = [(c, i) for c, i in unmatched_bases(classes, names) if i < len(c.base_refs)]
-        hidden: list[dict[str, Any]] = []
-        if pending:
-            from lanser.text import from_lsp_encoding
-
-            async def op(s: LspSession) -> list[list[tuple[str, int, int]]]:
-                enc = from_lsp_encoding(s.position_encoding)
-                out: list[list[tuple[str, int, int]]] = []
-                for c, i in pending:
-                    ref = c.base_refs[i]
-                    if ref is None:
-                        out.append([])
-                        continue
-                    doc = s.documents.get(c.path) or s.sync_document(c.path, "python")
-                    line = texts[c.path][ref[0]] if ref[0] < len(texts[c.path]) else ""
-                    raw = await s.request("textDocument/typeDefinition", lsp.TypeDefinitionParams(
-                        text_document=lsp.TextDocumentIdentifier(uri=doc.uri), position=lsp.Position(
-                            line=ref[0], character=convert_column(line, ref[1], "codepoint", enc, strict=False))),
-                        timeout=self.timeout)  # type: ignore[attr-defined]
-                    out.append(_locations(s.to_data(raw)))
-                return out
-
-            answers = await self._call("python", op, bundle)  # type: ignore[attr-defined]
-            by_line = {(c.path, c.name_at[0]): c for c in classes}
-            for (c, i), locs in zip(pending, answers):
-                found: list[str] = []
-                external = False
-                for uri, line, _col in locs:
-                    try:
-                        where: str | None = self._rel_of_uri(uri)
-                    except FsPermissions:
-                        where = None
-                    if where is not None and (where, line) in by_line:
-                        found.append(by_line[(where, line)].name)
-                    elif where is None or not where.endswith((".py", ".pyi")) or where not in texts:
-                        external = True
-                        ended = _external_member(uri_path(uri), line, names)
-                        if ended:
-                            at = next((c.methods[n] for n in sorted(names) if n in c.methods), None) \
-                                or c.base_refs[i] or c.name_at
-                            occ = Occurrence(c.path, at[0], at[1], "code")
-                            hidden.append(describe(occ, "library-override", texts[c.path][at[0]]
-                                                   if at[0] < len(texts[c.path]) else "")
-                                          | {"reason": f"{c.qualname} (or a subclass) overrides {ended}, outside "
-                                                       "the project: renaming ends the override"})
-                if found:
-                    c.bases = c.bases + tuple(found)
-                elif not external:
-                    ref = c.base_refs[i] or c.name_at
-                    occ = Occurrence(c.path, ref[0], ref[1], "code")
-                    hidden.append(describe(occ, "base", texts[c.path][ref[0]] if ref[0] < len(texts[c.path]) else "")
-                                  | {"reason": f"a base of {c.qualname} the server cannot resolve: an override "
-                                               f"of {', '.join(sorted(names))} may hide behind it"})
-        return override_family(classes, starts), hidden
-
-    def _rel_of_uri(self, uri: str) -> str:  # provided by MutationCommands
-        raise NotImplementedError
+        answers = await ctx.call("python", op, bundle)
+        by_line = {(c.path, c.name_at[0]): c for c in classes}
+        for (c, i), locs in zip(pending, answers):
+            found: list[str] = []
+            external = False
+            for uri, line, _col in locs:
+                try:
+                    where: str | None = ctx.rel_of_uri(uri)
+                except FsPermissions:
+                    where = None
+                if where is not None and (where, line) in by_line:
+                    found.append(by_line[(where, line)].name)
+                elif where is None or not where.endswith((".py", ".pyi")) or where not in texts:
+                    external = True
+                    ended = _external_member(uri_path(uri), line, names)
+                    if ended:
+                        at = next((c.methods[n] for n in sorted(names) if n in c.methods), None) \
+                            or c.base_refs[i] or c.name_at
+                        occ = Occurrence(c.path, at[0], at[1], "code")
+                        hidden.append(describe(occ, "library-override", texts[c.path][at[0]]
+                                               if at[0] < len(texts[c.path]) else "")
+                                      | {"reason": f"{c.qualname} (or a subclass) overrides {ended}, outside "
+                                                   "the project: renaming ends the override"})
+            if found:
+                c.bases = c.bases + tuple(found)
+            elif not external:
+                ref = c.base_refs[i] or c.name_at
+                occ = Occurrence(c.path, ref[0], ref[1], "code")
+                hidden.append(describe(occ, "base", texts[c.path][ref[0]] if ref[0] < len(texts[c.path]) else "")
+                              | {"reason": f"a base of {c.qualname} the server cannot resolve: an override "
+                                           f"of {', '.join(sorted(names))} may hide behind it"})
+    return override_family(classes, starts), hidden
 
 
 #: At most this many files are opened, and occurrences resolved, for one rename (past it: unexplained).

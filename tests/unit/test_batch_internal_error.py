@@ -7,21 +7,22 @@ from pathlib import Path
 
 import pytest
 
-from lanser.orchestrator import Orchestrator
+from lanser import commands
+from lanser.commands.context import Context
 
 
 def test_a_bug_in_one_request_does_not_stop_the_batch(
         sample: Path, tmp_path: Path, run_cli, monkeypatch: pytest.MonkeyPatch) -> None:
     """Issue 17, finding 12: an exception that is not a LanserError escaped the orchestrator, so a
     batch stopped at that line and lost every later one (the lines after it were never answered)."""
-    real = Orchestrator._cmd_locate
+    real = commands.HANDLERS["locate"]
 
-    async def buggy(self: Orchestrator, request, bundle) -> None:  # type: ignore[no-untyped-def]
+    async def buggy(ctx: Context, request, bundle) -> None:  # type: ignore[no-untyped-def]
         if "boom" in (request.selector or ""):
             raise ZeroDivisionError("a bug")
-        await real(self, request, bundle)
+        await real(ctx, request, bundle)
 
-    monkeypatch.setattr(Orchestrator, "_cmd_locate", buggy)
+    monkeypatch.setitem(commands.HANDLERS, "locate", buggy)
     monkeypatch.delenv("LANSER_DEBUG", raising=False)
     lines = [{"cmd": "locate", "selector": "pkg/boom.py@L1:C1"},
              {"cmd": "locate", "selector": "py://pkg.shapes#total_area"}]

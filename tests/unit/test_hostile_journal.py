@@ -426,7 +426,7 @@ def test_workspace_listing_and_git_apply_do_not_run_the_repositorys_fsmonitor(tm
     """Issue 17, finding 1's lanser half: the workspace lists its files with ``git ls-files``,
     which ran the repository's ``core.fsmonitor`` command (a program named in .git/config);
     ``--via-git`` ran ``git apply`` with the repository's config too."""
-    from lanser.edits.commands import _apply_via_git
+    from lanser.edits.write import _apply_via_git
     from lanser.edits.plan import ChangeSet, FileChange
     from lanser.workspace import Workspace
 

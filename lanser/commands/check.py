@@ -1,0 +1,155 @@
+"""``check``: a patch evaluated speculatively (its diagnostics and reward), written only on ``apply``.
+
+:func:`evaluate` is also the speculative step of rename and actions: the
+diagnostics before and after a ChangeSet, in the server's memory only.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from lanser.bundle.models import Bundle, Request
+from lanser.commands.context import Context
+from lanser.edits import guards
+from lanser.edits.patch import parse_patch
+from lanser.edits.plan import ChangeSet, decode
+from lanser.errors import ApplyConflict, BadRequest, FsPermissions
+from lanser.lsp.session import LspSession
+from lanser.reward import count_diagnostics, process_reward
+
+__all__ = ["check", "evaluate", "read_file"]
+
+
+async def check(ctx: Context, request: Request, bundle: Bundle) -> None:
+    """Evaluate a patch speculatively: its diagnostics and reward, nothing written unless ``apply``."""
+    patch = request.args.get("patch")
+    if not isinstance(patch, str) or not patch.strip():
+        raise BadRequest("check needs args.patch, a unified diff", field="args.patch")
+    confidence = 1.0
+    focus: list[str] = []
+    if request.selector is not None:
+        target = ctx.target(request, bundle)
+        confidence, focus = target.confidence, [target.path]
+    try:
+        changes = parse_patch(patch, functools.partial(read_file, ctx))
+        guards.check_jail(ctx.root, changes)
+        guards.check_filters(changes, tuple(request.args.get("allow") or ()), tuple(request.args.get("deny") or ()))
+    except (ApplyConflict, FsPermissions):
+        bundle.processReward = process_reward(0, 0, False, confidence)
+        raise
+    bundle.edits = {"workspaceEdit": None, "diff": changes.diff(), "files": changes.to_data(), "applied": False}
+    from lanser.lsp.registry import language_of
+
+    languages = sorted({language_of(c.new_path or c.path) for c in changes.changes})
+    for language in languages:
+        await evaluate(ctx, bundle, language, changes, focus, confidence, safe=True)
+    if request.args.get("apply"):
+        bundle.edits.update(ctx.apply(changes, request.args, "Apply patch (lanser check)"))
+
+
+def read_file(ctx: Context, rel: str) -> bytes | None:
+    p = ctx.root / guards.jail_rel(ctx.root, rel)
+    return p.read_bytes() if p.is_file() else None
+
+
+async def evaluate(ctx: Context, bundle: Bundle, language: str, changes: ChangeSet, focus: list[str],
+                    confidence: float, *, safe: bool) -> None:
+    """Speculative evaluation: diagnostics before and after ``changes``, in the server's memory only.
+
+    D covers the files the change touches, the files the selector
+    resolves into and (Python) the files importing a changed module.
+    The files on disk are never written; the server gets their content
+    back afterwards.
+    """
+    from lanser.lsp.registry import LANGUAGE_OF_SUFFIX, language_of
+    from lanser.bundle import normalize
+
+    suffixes = tuple(x for x, lang in LANGUAGE_OF_SUFFIX.items() if lang == language)
+    touched = sorted({c.new_path or c.path for c in changes.changes if (c.new_path or c.path).endswith(suffixes)}
+                     | {c.path for c in changes.changes if c.path.endswith(suffixes)})
+    paths = sorted(set(touched) | {p for p in focus if p.endswith(suffixes)}
+                   | set(_importers(ctx.workspace, touched)))
+
+    async def op(s: LspSession) -> tuple[list[Any], list[Any]]:
+        await ctx.ready(s, language)
+
+        async def collect() -> list[Any]:
+            groups = []
+            for rel in paths:
+                doc = s.documents.get(rel)
+                if doc is None or doc.digest != "speculative":
+                    if not (ctx.root / rel).is_file():
+                        continue
+                    doc = s.sync_document(rel, language_of(rel))
+                raw = await s.diagnostics(doc, ctx.timeout)
+                groups.append(normalize.diagnostic_group(rel, [s.to_data(d) for d in raw], doc.digest, doc.version))
+            return groups
+
+        before = await collect()
+        speculated = []
+        try:
+            for c in changes.changes:
+                rel = c.new_path or c.path
+                if c.new is not None and rel.endswith(suffixes):
+                    s.speculate(rel, language_of(rel), decode(c.new)[0])
+                    speculated.append(rel)
+                if c.op in ("delete", "rename") and c.path in s.documents and c.path.endswith(suffixes):
+                    s.speculate(c.path, language_of(c.path), "")
+                    speculated.append(c.path)
+            after = await collect()
+        finally:
+            for rel in speculated:
+                if (ctx.root / rel).is_file():
+                    s.sync_document(rel, language_of(rel))
+                else:
+                    s.close_document(rel)
+        return before, after
+
+    before, after = await ctx.call(language, op, bundle)
+    b_data = [g.model_dump(mode="json") for g in before]
+    a_data = [g.model_dump(mode="json") for g in after]
+    d_prev, d_now = count_diagnostics(b_data), count_diagnostics(a_data)
+    previous = bundle.processReward
+    if previous is not None:  # a patch over several languages: D adds up
+        d_prev += previous["components"]["d_prev"]
+        d_now += previous["components"]["d_now"]
+    bundle.processReward = process_reward(d_prev, d_now, safe, confidence)
+    spec = bundle.edits.setdefault("speculative", {"paths": [], "appeared": [], "disappeared": []})
+    spec["paths"] = sorted(set(spec["paths"]) | set(paths))
+    old = {_diag_key(g["path"], d) for g in b_data for d in g["diagnostics"]}
+    new = {_diag_key(g["path"], d) for g in a_data for d in g["diagnostics"]}
+    spec["appeared"] = sorted(spec["appeared"] + [list(k) for k in new - old])
+    spec["disappeared"] = sorted(spec["disappeared"] + [list(k) for k in old - new])
+
+
+def _diag_key(path: str, d: dict[str, Any]) -> tuple[str, str, str, str]:
+    # Position-free: an edit above a diagnostic moves it without making it new.
+    return (path, d["severity"], d.get("code") or "", d["message"].splitlines()[0] if d["message"] else "")
+
+
+def _importers(workspace: Any, touched: list[str]) -> list[str]:
+    """Python files importing a module among ``touched`` (textual; a cheap over-approximation)."""
+    import re
+
+    names = set()
+    for rel in touched:
+        if rel.endswith((".py", ".pyi")):
+            stem = rel.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+            names.add(rel.rsplit("/", 2)[-2] if stem == "__init__" and "/" in rel else stem)
+    if not names:
+        return []
+    pattern = re.compile(r"^\s*(?:from|import)\s+[\w.]*\b(?:" + "|".join(map(re.escape, sorted(names))) + r")\b", re.M)
+    out = []
+    for rel in workspace.files((".py", ".pyi")):
+        if rel in touched:
+            continue
+        try:
+            text = (workspace.root / rel).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        if pattern.search(text):
+            out.append(rel)
+        if len(out) >= 50:
+            break
+    return out
