@@ -274,6 +274,8 @@ def _ray_attempt(task: dict[str, Any], dataset_dir: str, agent_spec: str, image:
     from lanser.harness.runner import run_attempt
 
     started_at = time.time()
+    if depot:  # task sources travel through it too (lanser.harness.sources reads it from the environment)
+        os.environ[depots.DEPOT_ENV] = depot
     node = str(_import_ray().get_runtime_context().get_node_id())
     placement: dict[str, Any] = {"node": node, "started_at": round(started_at, 3)}
     try:

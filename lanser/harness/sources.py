@@ -34,6 +34,14 @@ Trees are unpacked beside their final place and renamed into it, under a
 file lock, so concurrent processes never see half a tree.  A digest
 mismatch is :class:`~lanser.errors.BadRequest` naming ``source.sha256``;
 a failed download is :class:`~lanser.harness.errors.InfrastructureError`.
+
+Sources travel through the image depot (``$LANSER_IMAGE_DEPOT``, see
+:mod:`lanser.harness.depot`) when one is set: a download or a git tree is
+published to ``<depot>/sources/`` by the machine that fetched it, and a
+machine that lacks it (a Ray node with no mirror access) copies it from there
+instead of fetching.  What comes from the depot is checked against the task's
+own pin (the ``.dsc`` or sdist sha256, the git tree digest) before use; an
+entry that fails is refused (InfrastructureError), never blamed on the task.
 """
 
 from __future__ import annotations
@@ -155,14 +163,98 @@ def _tree(source: Source, root: Path) -> Path:
             return final
         with _scratch(root / "trees") as scratch:
             if source.kind == "git":
-                tree = _git_export(source, root, scratch / "tree")
+                tree = _tree_from_depot(source, key, scratch / "tree") or _git_export(source, root, scratch / "tree")
                 _check(source, tree_digest(tree).removeprefix("sha256:"))
             else:
                 main = _blob(source, root)
                 tree = _unpack_debian(source, main, scratch) if source.kind == "debian" else _unpack_archive(
                     main, scratch / "x")
             tree.rename(final)
+        if source.kind == "git":
+            _publish(final, "trees", key)
     return final
+
+
+# -- the depot: sources that travel ------------------------------------------------
+
+
+def _depot() -> Path | None:
+    from lanser.harness.depot import depot_dir
+
+    depot = depot_dir()
+    return depot / "sources" if depot else None
+
+
+def _refused(source: Source, why: str) -> InfrastructureError:
+    return InfrastructureError(f"the image depot's copy of {source.spec()} is refused: {why}", stage=_STAGE)
+
+
+def _blob_from_depot(source: Source, dest: Path) -> Path | None:
+    """The depot's copy of the download, in ``dest``, its main file checked against the pin; None when absent."""
+    depot = _depot()
+    entry = depot / "blobs" / str(source.sha256) if depot else None
+    if entry is None or not entry.is_dir():
+        return None
+    try:
+        dest.mkdir(parents=True)
+        for item in sorted(entry.iterdir()):
+            if item.is_symlink() or not item.is_file():
+                raise _refused(source, f"{item.name} is not a regular file")
+            shutil.copyfile(item, dest / item.name)
+    except OSError as exc:
+        raise _refused(source, f"cannot copy it: {exc}") from exc
+    files = [p for p in dest.iterdir() if p.name.endswith(".dsc")] if source.kind == "debian" else list(dest.iterdir())
+    if len(files) != 1:
+        raise _refused(source, f"it holds {len(files)} {'.dsc files' if source.kind == 'debian' else 'files'}, not one")
+    actual = file_sha256(files[0])
+    if actual != source.sha256:  # the .dsc's own checksums then pin the tarballs beside it (dpkg-source checks)
+        raise _refused(source, f"{files[0].name} has sha256 {actual}, the task pins {source.sha256}")
+    return files[0]
+
+
+def _tree_from_depot(source: Source, key: str, dest: Path) -> Path | None:
+    """The depot's copy of an exported git tree, unpacked into ``dest`` and checked against the pin."""
+    depot = _depot()
+    tar = depot / "trees" / f"{key}.tar" if depot else None
+    if tar is None or not tar.is_file():
+        return None
+    try:
+        dest.mkdir(parents=True)
+        with tarfile.open(tar, mode="r:") as archive:
+            archive.extractall(dest, filter="data")  # nothing outside dest, no devices, no setuid bits
+    except (OSError, tarfile.TarError) as exc:
+        raise _refused(source, f"cannot unpack it: {exc}") from exc
+    actual = tree_digest(dest).removeprefix("sha256:")
+    if actual != source.sha256:
+        raise _refused(source, f"its tree has sha256 {actual}, the task pins {source.sha256}")
+    return dest
+
+
+def _publish(final: Path, kind: str, name: str) -> None:
+    """Put a fetched download (a directory) or git tree (as a tarball) into the depot, once; best
+    effort (a depot that cannot be written costs other machines a fetch, not this task)."""
+    depot = _depot()
+    if depot is None:
+        return
+    target = depot / kind / (f"{name}.tar" if kind == "trees" else name)
+    if target.exists():
+        return
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix=".tmp-", dir=target.parent))
+        try:
+            if kind == "trees":
+                with tarfile.open(scratch / "tree.tar", "w") as archive:
+                    archive.add(final, arcname=".")
+                os.replace(scratch / "tree.tar", target)
+            else:
+                staged = scratch / name
+                shutil.copytree(final, staged, symlinks=True)
+                staged.rename(target)  # fails if another machine published it meanwhile: theirs stays
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+    except (OSError, tarfile.TarError):
+        pass
 
 
 def _blob(source: Source, root: Path) -> Path:
@@ -172,9 +264,10 @@ def _blob(source: Source, root: Path) -> Path:
     with _lock(root, "blob-" + source.sha256):
         if not final.is_dir():
             with _scratch(root / "blobs") as scratch:
-                main = _download(source, scratch / "dl", root)
+                main = _blob_from_depot(source, scratch / "dl") or _download(source, scratch / "dl", root)
                 _check(source, file_sha256(main))
                 main.parent.rename(final)
+        _publish(final, "blobs", source.sha256)
     found = [p for p in final.iterdir() if p.name.endswith(".dsc")] if source.kind == "debian" else list(
         final.iterdir())
     if len(found) != 1:
