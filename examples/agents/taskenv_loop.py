@@ -86,7 +86,6 @@ def main(argv: list[str] | None = None) -> int:
                       flush=True)
         finally:
             env.close()
-            env.loop.close()
     return 0
 
 
