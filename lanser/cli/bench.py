@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -40,19 +38,21 @@ def images() -> None:
 @click.pass_obj
 @errors_rendered
 def bootstrap(settings: Settings, force: bool) -> None:
-    from lanser.harness.images import bootstrap_base, image_digest
+    from lanser.harness.workflows import bootstrap_image
 
-    tag = bootstrap_base(force=force, progress=lambda msg: click.echo(msg, err=True))
-    digest = image_digest(tag)
-    click.echo(render_json({"image": tag, "id": digest}) if settings.json else f"{tag} {digest}")
+    image = bootstrap_image(force=force, say=_say)
+    click.echo(render_json({"image": image.tag, "id": image.id}) if settings.json else f"{image.tag} {image.id}")
+
+
+def _say(message: str) -> None:
+    click.echo(message, err=True)
 
 
 def run_label(run_id: str, out: Path) -> str:
-    """The containers' ``lanser.run`` label: the run id and its results directory, so two
-    runs that share a name (in different --out directories) never clean up each other."""
-    import hashlib
+    """:func:`lanser.harness.workflows.run_label` (the containers' ``lanser.run`` label)."""
+    from lanser.harness.workflows import run_label as label
 
-    return f"{run_id}-{hashlib.sha256(str(out.resolve()).encode()).hexdigest()[:8]}"
+    return label(run_id, out)
 
 
 def _store(out: Path) -> Any:
@@ -111,65 +111,36 @@ def run(settings: Settings, dataset: Path, agent_spec: str, only: tuple[str, ...
         attempts: int, force: bool, llm_base_url: str | None = None, llm_api_key_env: str | None = None,
         llm_trajectories: Path | None = None) -> None:
     import os
+    import signal
 
+    from lanser.cli.progress import ProgressBar
     from lanser.errors import RequestCancelled
-    from lanser.harness.agents import make_agent
-    from lanser.harness.executor import make_executor
-    from lanser.harness.images import bootstrap_base, image_digest
-    from lanser.harness.sandbox import cleanup
-    from lanser.harness.task import load_tasks
+    from lanser.harness.workflows import BenchRun, run_bench
 
     # The llm: agent reads its settings from the environment, which worker processes inherit.
     for name, value in (("LANSER_LLM_BASE_URL", llm_base_url), ("LANSER_LLM_API_KEY_ENV", llm_api_key_env),
                         ("LANSER_LLM_TRAJECTORY_DIR", str(llm_trajectories.resolve()) if llm_trajectories else None)):
         if value is not None:
             os.environ[name] = value
-    # A LanserError from here on is rendered by errors_rendered: an invalid task file or agent, no Ray
-    # address (2), no Ray installed (72), a source not matching its sha256 (2), and E/INFRASTRUCTURE
-    # (77): no Docker, an image, an unreachable cluster, no node that can run a task, a fetch or setup.
-    tasks = [t for t in load_tasks(dataset / "tasks.jsonl") if not only or t.id in only]
-    agent = make_agent(agent_spec, base=dataset)
-    executor = make_executor(executor_name, workers=workers, ray_address=ray_address)
-    image = bootstrap_base()
-    image_id = image_digest(image)
-    run_id = run_id or f"{dataset.name}-{agent.name.split(':')[0]}-{time.strftime('%Y%m%dT%H%M%S')}"
-    label = run_label(run_id, out)
-    cleanup(label)  # what a killed earlier attempt of this run left behind
-    import signal
 
     def _terminate(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt  # SIGTERM takes the same cleanup path as Ctrl-C
 
     signal.signal(signal.SIGTERM, _terminate)
-    from lanser.cli.progress import ProgressBar
-    from lanser.harness.driver import RunSummary, run_benchmark
-    from lanser.harness.project import prepare_all
-
-    bar: ProgressBar | None = None
+    run_spec = BenchRun(dataset, agent_spec, out, only=only, run_id=run_id, workers=workers, executor=executor_name,
+                        ray_address=ray_address, retries=retries, attempts=attempts, force=force)
     try:
-        # Sources once per run; project layers too when they are built here (a Ray
-        # node builds its own, in its own cache).
-        prepare_all(tasks, dataset, image, image_id=image_id, build=executor_name == "local",
-                    labels={"lanser.run": label}, say=lambda msg: click.echo(msg, err=True))
-        bar = ProgressBar(len(tasks) * attempts)
-        done: RunSummary = run_benchmark(
-            tasks, dataset, agent, image, image_id, _store(out), run_id, out / "work" / run_id, attempts=attempts,
-            force=force, progress=bar.update, label=label, workers=workers, agent_spec=agent_spec,
-            executor=executor, retries=retries, notice=bar.echo)
-    except KeyboardInterrupt:
-        if bar is not None:
-            bar.close()
-        removed = cleanup(label)
-        again = f" --attempts {attempts}" if attempts > 1 else ""
-        resume = f"rerun with --run-id {run_id}{again} to resume"
-        click.echo(f"interrupted; removed {removed} container(s); {resume}", err=True)
-        fail(RequestCancelled("interrupted", removed=removed, resume=resume), as_json=settings.json)
-    finally:
-        if bar is not None:
-            bar.close()
+        # A LanserError is rendered by errors_rendered: an invalid task file or agent, no Ray address (2),
+        # no Ray installed (72), a source not matching its sha256 (2), E/INFRASTRUCTURE (77).
+        done = run_bench(run_spec, say=_say, display=ProgressBar)
+    except RequestCancelled as exc:  # interrupted: how to resume goes to stderr under --json too
+        if settings.json:
+            _say(exc.message)
+        raise
     if settings.json:
         click.echo(render_json(done.to_dict()))
         return
+    run_id = done.run_id
     from lanser.harness.report import summary_line
 
     def shown(r: dict[str, Any]) -> str:
