@@ -287,7 +287,11 @@ def test_the_mcp_server_and_the_llm_agent_share_one_tool_table() -> None:
     from lanser.harness.llm.tools import LANSER_TOOLS, tool_schemas
     from lanser.mcp_server import build_server
 
-    mcp = {t.name: t for t in asyncio.run(build_server(None).list_tools())}
+    from lanser.cli.main import Settings
+
+    settings = Settings(workspace=Path("."), json=True, pretty=False, index_io="utf-16", timeout=30.0, verbose=False,
+                        python=None, daemon=False)  # the server is built, never asked
+    mcp = {t.name: t for t in asyncio.run(build_server(settings).list_tools())}
     assert set(mcp) == {t.name for t in LANSER_TOOLS}
     llm = {s["function"]["name"]: s["function"] for s in tool_schemas()}
     for t in LANSER_TOOLS:
@@ -322,3 +326,19 @@ def test_an_endpoint_that_is_not_listening_is_endpoint_down() -> None:
         with pytest.raises(EndpointDown, match="failed 3 times") as info:
             client.complete({"model": "m"})
     assert sleeps == [0.25, 0.5] and all("refused" in t["error"].lower() for t in info.value.tries)
+
+
+def test_tool_choice_is_sent_only_when_set() -> None:
+    """llama-cpp-python's server returns tool calls only when the request names tool_choice "auto" (it
+    reads a missing one as "none", against the API's default); the other servers need nothing."""
+    script = [{"tool_calls": [{"name": "submit", "arguments": {}}]}]
+    for choice, sent in ((None, None), ("auto", "auto")):
+        with ScriptServer(script) as srv:
+            agent = _agent(srv, tool_choice=choice)
+            assert _start(agent) == {"type": "submit"}
+        assert srv.requests[0].get("tool_choice") == sent and ("tool_choice" in srv.requests[0]) == bool(sent)
+    env = {"LANSER_LLM_BASE_URL": "http://127.0.0.1:1/v1"}
+    assert config_from_env("m", {**env, "LANSER_LLM_TOOL_CHOICE": "required"}).tool_choice == "required"
+    assert config_from_env("m", env).tool_choice is None
+    with pytest.raises(BadRequest, match="LANSER_LLM_TOOL_CHOICE"):
+        config_from_env("m", {**env, "LANSER_LLM_TOOL_CHOICE": "always"})

@@ -74,6 +74,7 @@ class LLMConfig:
     prices: dict[str, float] = field(default_factory=dict)  # {"input": $/Mtok, "output": $/Mtok}
     temperature: float = 0.0
     max_response_tokens: int | None = None
+    tool_choice: str | None = None  # "auto", "required" or "none"; unset: not sent (the API's default is auto)
     timeout_s: float = 120.0
     retries: int = 4
     backoff_s: float = 1.0
@@ -131,6 +132,10 @@ def config_from_env(model: str, env: Mapping[str, str] | None = None) -> LLMConf
     trajectories = env.get("LANSER_LLM_TRAJECTORY_DIR")
     max_cost = _num(env, "LANSER_LLM_MAX_COST", None)
     max_response = _num(env, "LANSER_LLM_MAX_RESPONSE_TOKENS", None, int)
+    tool_choice = env.get("LANSER_LLM_TOOL_CHOICE") or None
+    if tool_choice not in (None, "auto", "required", "none"):
+        raise BadRequest(f"LANSER_LLM_TOOL_CHOICE={tool_choice[:40]!r}: auto, required or none",
+                         field="LANSER_LLM_TOOL_CHOICE")
     return LLMConfig(
         model=model, base_url=base, api_key=env.get(key_env) or None,
         max_steps=_num(env, "LANSER_LLM_MAX_STEPS", 30, int), max_tokens=_num(env, "LANSER_LLM_MAX_TOKENS",
@@ -138,7 +143,7 @@ def config_from_env(model: str, env: Mapping[str, str] | None = None) -> LLMConf
         max_cost=max_cost, wall_s=_num(env, "LANSER_LLM_WALL_S", 1800.0),
         show_reward=env.get("LANSER_LLM_SHOW_REWARD", "1").lower() not in ("0", "false", "no", "off"),
         prices=_prices(env.get("LANSER_LLM_PRICES"), model), temperature=_num(env, "LANSER_LLM_TEMPERATURE", 0.0),
-        max_response_tokens=max_response, timeout_s=_num(env, "LANSER_LLM_TIMEOUT", 120.0),
+        max_response_tokens=max_response, tool_choice=tool_choice, timeout_s=_num(env, "LANSER_LLM_TIMEOUT", 120.0),
         retries=_num(env, "LANSER_LLM_RETRIES", 4, int), backoff_s=_num(env, "LANSER_LLM_BACKOFF", 1.0),
         trajectory_dir=Path(trajectories) if trajectories else None)
 
@@ -341,6 +346,8 @@ class LLMAgent:
                                        "temperature": self.config.temperature}
             if self.config.max_response_tokens:
                 payload["max_tokens"] = self.config.max_response_tokens
+            if self.config.tool_choice:
+                payload["tool_choice"] = self.config.tool_choice
             index = self.totals["calls"]
             request = json.loads(json.dumps(payload))  # a snapshot: the history changes after the call
             try:
