@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import signal
-import time
 from pathlib import Path
 from typing import Any
 
 import click
 
 from lanser.cli.main import Settings
-from lanser.cli.render import errors_rendered, fail, render_json
+from lanser.cli.render import errors_rendered, render_json
+from lanser.harness.study_run import _patch_paths, _spread  # noqa: F401  (tests use them from here)
 
 __all__ = ["study"]
 
@@ -31,28 +29,6 @@ def agent_specs(agents: str, seeds: int) -> list[str]:
     ordered = sorted(wanted, key=lambda a: (0 if a in ("oracle", "noop") else 1 if a in SEEDED else 2,
                                             FAMILIES.index(a) if a in FAMILIES else 0))
     return [f"{a}:{s}" if a in SEEDED else a for a in ordered for s in (range(seeds) if a in SEEDED else [0])]
-
-
-def _spread(items: list[Any], n: int | None) -> list[Any]:
-    """``n`` items evenly spread over ``items`` (all of them without ``n``), in their order."""
-    if n is None or n >= len(items):
-        return items
-    return [items[i * len(items) // n] for i in range(n)]
-
-
-def _patch_paths(patch: str) -> list[str]:
-    """The files a unified diff writes (its ``+++`` names, ``b/`` stripped)."""
-    out = set()
-    for line in patch.splitlines():
-        if line.startswith("+++ ") and not line[4:].startswith("/dev/null"):
-            name = line[4:].split("\t")[0].strip()
-            out.add(name[2:] if name.startswith("b/") else name)
-    return sorted(out)
-
-
-def _plan_digest(actions: list[dict[str, Any]]) -> str:
-    bare = [{k: v for k, v in a.items() if k != "note"} for a in actions]
-    return hashlib.sha256(json.dumps(bare, sort_keys=True).encode()).hexdigest()
 
 
 @click.command("study", help="""Run synthetic trajectory agents over DATASET... and measure whether the
@@ -94,129 +70,30 @@ def study(settings: Settings, datasets: tuple[Path, ...], agents: str, seeds: in
           only: tuple[str, ...], max_tasks: int | None, workers: int, resamples: int, boot_seed: int,
           remeasure: bool, title: str | None) -> None:
     from lanser.errors import RequestCancelled
-    from lanser.harness.agents import make_agent
-    from lanser.harness.images import bootstrap_base, image_digest
-    from lanser.harness.runner import run_dataset
-    from lanser.harness.sandbox import cleanup
-    from lanser.harness.store import Store, result_key
-    from lanser.harness.task import load_tasks
+    from lanser.harness.study_run import StudyRun, run_study
 
     specs = agent_specs(agents, seeds)
     names = [d.name for d in datasets]
     if len(set(names)) != len(names):
         raise click.BadParameter("two datasets share a directory name", param_hint="DATASET")
-    # A task file or agent that is not valid (E/BAD_REQUEST), no Docker or image (E/INFRASTRUCTURE):
-    # rendered by errors_rendered, one JSON object under --json.
-    loaded = {d: _spread([t for t in load_tasks(d / "tasks.jsonl") if not only or t.id in only], max_tasks)
-              for d in datasets}
-    made = {(d, s): make_agent(s, base=d) for d in datasets for s in specs}
-    image = bootstrap_base()
-    image_id = image_digest(image)
-
-    # Plans first: a seed that draws the same plan as an earlier agent for a task adds no trajectory.
-    todo: dict[tuple[Path, str], list[Any]] = {}
-    wanted: list[dict[str, Any]] = []
-    duplicates = 0
-    for d, tasks in loaded.items():
-        for task in tasks:
-            seen: set[str] = set()
-            for spec in specs:
-                agent = made[(d, spec)]
-                plan = agent.plan(task) if hasattr(agent, "plan") else []
-                digest = _plan_digest(plan)
-                if digest in seen:
-                    duplicates += 1
-                    continue
-                seen.add(digest)
-                todo.setdefault((d, spec), []).append(task)
-                notes = [a["note"] for a in plan if isinstance(a.get("note"), str)]
-                edits = [a["patch"] for a in plan if a.get("type") == "edit" and isinstance(a.get("patch"), str)]
-                wanted.append({"dataset": d.name, "task": task.id, "spec": spec, "notes": notes,
-                               "last_paths": _patch_paths(edits[-1]) if edits else [],
-                               "key": result_key(task.key(), image_id, agent.name, agent.digest())})
-
-    db = Store(store / "results.sqlite")
-    label = f"study-{hashlib.sha256(str(store.resolve()).encode()).hexdigest()[:8]}"
-    cleanup(label)
 
     def _terminate(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
+        raise KeyboardInterrupt  # SIGTERM takes the same cleanup path as Ctrl-C
 
     signal.signal(signal.SIGTERM, _terminate)
-
-    def progress(i: int, n: int, task_id: str, line: str) -> None:
-        click.echo(f"[{i}/{n}] {task_id}: {line}", err=True)
-
+    options = StudyRun(datasets, tuple(specs), out, store, agents=agents, seeds=seeds, only=only, max_tasks=max_tasks,
+                       workers=workers, resamples=resamples, boot_seed=boot_seed, remeasure=remeasure, title=title)
     try:
-        # agent by agent across the datasets: a study cut short has whole agents to analyse
-        for (d, spec), tasks in sorted(todo.items(), key=lambda kv: specs.index(kv[0][1])):
-            click.echo(f"{d.name}: {spec} on {len(tasks)} task(s)", err=True)
-            run_dataset(tasks, d, made[(d, spec)], image, image_id, db, f"study-{d.name}-{spec}",
-                        store / "work" / f"study-{d.name}", progress=progress, label=label, workers=workers,
-                        agent_spec=spec)
-    except KeyboardInterrupt:
-        removed = cleanup(label)
-        click.echo(f"interrupted; removed {removed} container(s); rerun the same command to resume", err=True)
-        fail(RequestCancelled("interrupted", removed=removed, resume="rerun the same command"), as_json=settings.json)
-
-    if remeasure:
-        _remeasure(wanted, {d.name: (d, loaded[d]) for d in datasets}, db, store, image, image_id)
-
-    meta = {"command": "lanser bench study " + " ".join(str(d) for d in datasets) + f" --agents {agents} "
-            f"--seeds {seeds} --bootstrap {resamples} --seed {boot_seed}"
-            + "".join(f" --task {t}" for t in only) + (f" --max-tasks {max_tasks}" if max_tasks else "")
-            + ("" if remeasure else " --no-remeasure"),
-            "datasets": names, "agents": specs, "seeds": seeds, "duplicates": duplicates,
-            "resamples": resamples, "bootstrap_seed": boot_seed, "image_id": image_id,
-            "generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    from lanser.harness.study_report import build_study
-
-    files, headline = build_study(db.results(), wanted, meta, title=title or f"Process reward vs outcome: "
-                                  f"{', '.join(names)}", resamples=resamples, seed=boot_seed)
-    out.mkdir(parents=True, exist_ok=True)
-    for name, text in files.items():
-        (out / name).write_text(text, encoding="utf-8")
+        # A task file or agent that is not valid (E/BAD_REQUEST), no Docker or image (E/INFRASTRUCTURE):
+        # rendered by errors_rendered, one JSON object under --json.
+        done = run_study(options, say=lambda message: click.echo(message, err=True))
+    except RequestCancelled as exc:  # interrupted: how to resume goes to stderr under --json too
+        if settings.json:
+            click.echo(exc.message, err=True)
+        raise
+    headline = done.headline
     if settings.json:
-        click.echo(render_json({"out": str(out), "files": sorted(files), **headline}))
+        click.echo(render_json(done.to_dict()))
     else:
         click.echo(f"{headline['n']} trajectories on {headline['tasks']} task(s): cumulative reward AUROC "
                    f"{headline['auroc']}, Spearman {headline['spearman']}; written to {out}")
-
-
-def _remeasure(wanted: list[dict[str, Any]], datasets: dict[str, tuple[Path, list[Any]]], db: Any, store: Path,
-               image: str, image_id: str) -> None:
-    """``remeasured`` for every wanted trajectory (cached by task and final patch); a state whose
-    diagnostics cannot be had is reported and left out of the remeasured predictors."""
-    from lanser.errors import LanserError
-    from lanser.harness.errors import InfrastructureError
-    from lanser.harness.study_diag import remeasure
-
-    cache_path = store / "study-remeasure.json"
-    try:
-        cache = json.loads(cache_path.read_text()) if cache_path.is_file() else {}
-    except ValueError:
-        cache = {}
-    rows = {r["key"]: r for r in db.results()}
-    for i, w in enumerate(wanted, 1):
-        d, tasks = datasets[w["dataset"]]
-        task = next(t for t in tasks if t.id == w["task"])
-        try:
-            w["remeasured"] = remeasure(task, _project_tree(task, d, image, image_id), rows[w["key"]]["patch"],
-                                        store / "work" / "remeasure", cache)
-        except (LanserError, InfrastructureError, RuntimeError, OSError) as exc:  # one state, not the study
-            click.echo(f"remeasure {w['task']} {w['spec']}: {exc}", err=True)
-        if i % 10 == 0 or i == len(wanted):
-            click.echo(f"remeasured {i}/{len(wanted)}", err=True)
-            cache_path.write_text(json.dumps(cache, sort_keys=True))
-
-
-def _project_tree(task: Any, dataset: Path, image: str, image_id: str) -> Path:
-    """The tree the harness copies into a task's work area (the project layer when there is one)."""
-    try:
-        from lanser.harness import project
-    except ImportError:  # a harness without project layers: the source tree itself
-        from lanser.harness.sources import materialize
-
-        return materialize(task.source, dataset)
-    tree: Path = project.prepare(task, dataset, image, image_id=image_id).path
-    return tree
