@@ -437,6 +437,7 @@ class RayExecutor:
                 placement = result.get("placement")
                 if isinstance(placement, dict) and "started_at" in placement:
                     # Submit to start: Ray's scheduling, a worker process and the task's arguments.
+                    placement["submitted_at"] = round(flight.submitted_at, 3)
                     placement["scheduling_s"] = round(float(placement["started_at"]) - flight.submitted_at, 3)
                 return Finished(flight.attempt, result, node=node)
             starved = self._starved()
