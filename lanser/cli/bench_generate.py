@@ -193,6 +193,6 @@ def history(settings: Settings, git_dir: Path, since: str, until: str, source_te
                f"dropped {sum(brief['dropped'].values())}, trajectories {brief['trajectories']}")
 
 
-from lanser.harness.kernel.cli import kernel as _kernel  # noqa: E402  (the kernel generator's own module)
+from lanser.cli.bench_kernel import kernel as _kernel  # noqa: E402  (the kernel generator's own module)
 
 generate.add_command(_kernel)

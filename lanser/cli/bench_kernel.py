@@ -1,4 +1,5 @@
-"""``lanser bench generate kernel``: the command; parse, call :mod:`~lanser.harness.kernel.dataset`, render."""
+"""``lanser bench generate kernel``: parse the options, call :func:`lanser.harness.kernel.dataset.generate_dataset`,
+render its summary (the command lived in the harness before; the harness holds the workflow only)."""
 
 from __future__ import annotations
 
