@@ -151,12 +151,11 @@ Examples:
 @click.option("--cache", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where validation runs are cached (default: lanser's cache).")
 @click.pass_obj
+@errors_rendered
 def history(settings: Settings, git_dir: Path, since: str, until: str, source_text: str, sha256: str | None,
             preset: str | None, out: Path, project: str | None, setup: str | None, build: str | None,
             test_cmd: str | None, sanitize: str | None, test_log: str, max_candidates: int | None,
             cache: Path | None) -> None:
-    from lanser.errors import LanserError
-    from lanser.harness.errors import InfrastructureError
     from lanser.harness.generate.profiles import Profile, preset as get_preset
     from lanser.harness.images import bootstrap_base
     from lanser.harness.mining.miner import mine
@@ -178,11 +177,7 @@ def history(settings: Settings, git_dir: Path, since: str, until: str, source_te
         result = mine(git_dir, since, until, src, out, profile, project=project or out.name, image=image,
                       cache=cache or cache_dir() / "mining", test_log=TestLog.model_validate({"format": test_log}),
                       max_candidates=max_candidates, progress=lambda msg: click.echo(msg, err=True))
-    except LanserError as exc:
-        raise click.ClickException(f"{exc.code}: {exc.message}") from None
-    except InfrastructureError as exc:
-        raise click.ClickException(str(exc)) from None
-    except ValueError as exc:
+    except ValueError as exc:  # a LanserError (E/INFRASTRUCTURE among them) is rendered by errors_rendered
         raise click.UsageError(str(exc)) from None
     command = "lanser bench generate history " + " ".join(
         shlex.quote(a) for a in sys.argv[sys.argv.index("history") + 1:]) if "history" in sys.argv else None
