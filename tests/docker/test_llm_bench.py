@@ -72,6 +72,12 @@ def test_llm_agent_resolves_a_task_through_tool_calls_and_its_trajectory_replays
     assert result["steps"][2]["reward"] > 0
     usage = result["extra"]["usage"]  # the attempt's accounting is stored with its result, not only in the file
     assert (usage["prompt_tokens"], usage["completion_tokens"], usage["model"]) == (6500, 145, "scripted")
+    # and shown: bench show's usage line, the markdown report's per-attempt row (the script's numbers)
+    text = subprocess.run([sys.executable, "-c", "from lanser.cli.main import main; main()", "--no-daemon", "bench",
+                           "show", "llm", "--out", str(out)], capture_output=True, text=True, cwd=REPO, check=True)
+    assert "usage toy-c/count-char #1: 5 calls, 6500 prompt + 145 completion tokens, $0.00679," in text.stdout
+    md = json.loads(bench("report", "llm", "--out", str(out), "--format", "md").stdout)["text"]
+    assert "| toy-c/count-char | llm | 1 | resolved | 5 | 5 | 6500 | 145 | $0.00679 |" in md
 
     full = trajectories / "toy-c__count-char.jsonl"
     events = [json.loads(line) for line in full.read_text().splitlines()]
