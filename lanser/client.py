@@ -351,13 +351,14 @@ class Client(_Commands[Result]):
         return self.batch([request])[0]
 
     def batch(self, requests: Iterable[Any]) -> list[Result]:
-        """Many requests (objects of :class:`Requests`, or batch lines' JSON), answered in order
-        against one snapshot of the workspace; one result each, a malformed one's an E/BAD_REQUEST."""
-        return [Result(data) for data in self._answer(list(requests))]
+        """Many requests (objects of :class:`Requests`, batch lines' JSON, or pydantic
+        :class:`~lanser.bundle.models.Request` models), answered in order against one snapshot of the
+        workspace; one result each, a malformed one's an E/BAD_REQUEST."""
+        return [Result(data) for data in self._answer(_plain(requests))]
 
     def iter_batch(self, requests: Iterable[Any]) -> Iterator[Result]:
         """:meth:`batch`, each result as soon as it is known (through the daemon: as it is written)."""
-        yield from _stream(self._config, list(requests))
+        yield from _stream(self._config, _plain(requests))
 
     def _answer(self, requests: list[Any]) -> list[dict[str, Any]]:
         if self._session is not None:
@@ -384,6 +385,11 @@ class Client(_Commands[Result]):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _plain(requests: Iterable[Any]) -> list[Any]:
+    """Requests as JSON data: a pydantic Request model as its dump (what the daemon is sent)."""
+    return [r.model_dump(mode="json") if callable(getattr(r, "model_dump", None)) else r for r in requests]
 
 
 class AsyncClient(_Commands[Awaitable[Result]]):

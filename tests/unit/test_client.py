@@ -94,6 +94,10 @@ def test_a_missing_workspace_is_an_error_result_not_an_exception(tmp_path: Path)
         assert [r.data for r in lanser.batch([Requests().hover("a.py@L1:C1")] * 2)] == [
             Client(tmp_path / "nope", daemon=False).hover("a.py@L1:C1").data] * 2
     assert result.bundle.error is not None and result.bundle.error.code == "E/NOT_FOUND"
+    from lanser.bundle.models import Request  # a typed Request is sent as its JSON
+
+    typed = Client(tmp_path / "nope", daemon=False).batch([Request(cmd="definition", selector="a.py@L1:C1")])
+    assert typed[0].data == result.data
 
 
 def test_import_lanser_and_building_requests_stay_light() -> None:
