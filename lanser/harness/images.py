@@ -25,12 +25,9 @@ import hashlib
 import json
 import os
 import re
-import shutil
-import subprocess
 import tempfile
-import threading
-from collections import deque
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +35,7 @@ import docker  # type: ignore[import-untyped, unused-ignore]
 import docker.errors  # type: ignore[import-untyped, unused-ignore]
 
 from lanser import __version__
+from lanser.harness import apt_sources, rootfs
 from lanser.harness.errors import InfrastructureError
 
 __all__ = [
@@ -203,14 +201,6 @@ def find_base(client: Any = None, digest: str | None = None) -> Any | None:
     return max(candidates, key=lambda image: str(image.attrs.get("Created", "")))
 
 
-def _ensure_tags(image: Any, digest: str) -> None:
-    """Tag ``image`` as ``lanser-base:<digest[:12]>`` and ``lanser-base:latest``."""
-    with _docker_errors("docker", "cannot tag the base image"):
-        for tag in (digest[:12], "latest"):
-            if f"{BASE_REPOSITORY}:{tag}" not in image.tags:
-                image.tag(BASE_REPOSITORY, tag)
-
-
 # -- the base image ---------------------------------------------------------
 
 
@@ -223,60 +213,30 @@ def apt_mirror(etc_apt: Path = Path("/etc/apt")) -> str:
     """
     if os.environ.get(MIRROR_ENV):
         return os.environ[MIRROR_ENV]
-    for path in sorted(etc_apt.glob("sources.list.d/*.sources")):
-        for stanza in _deb822_stanzas(_read(path)):
-            if "deb" in stanza.get("types", "").split() and SUITE in stanza.get("suites", "").split():
-                for uri in stanza.get("uris", "").split():
-                    if _usable_uri(uri):
-                        return uri.rstrip("/")
-    for path in [etc_apt / "sources.list", *sorted(etc_apt.glob("sources.list.d/*.list"))]:
-        for line in _read(path).splitlines():
-            words = line.split("#", 1)[0].split()
-            if words[:1] != ["deb"]:
-                continue
-            words = words[1:]
-            if words and words[0].startswith("["):  # [arch=amd64 signed-by=...]
-                while words and not words[0].endswith("]"):
-                    words = words[1:]
-                words = words[1:]
-            if len(words) >= 2 and words[1] == SUITE and _usable_uri(words[0]):
-                return words[0].rstrip("/")
+    for entry in apt_sources.deb_entries(etc_apt):
+        if entry.suite == SUITE and apt_sources.usable_uri(entry.uri):
+            return entry.uri.rstrip("/")
     # No built-in fallback: lanser fetches only from where the machine is configured to.
     raise InfrastructureError(f"no Debian mirror for {SUITE} in {etc_apt} (sources.list, sources.list.d); "
                               f"set ${MIRROR_ENV} to one")
 
 
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(errors="replace")
-    except OSError:
-        return ""
+@dataclass(frozen=True)
+class _Recipe:
+    """What differs between the images bootstrapped from the mirror (the base and the slim base);
+    :func:`_bootstrap` does the rest the same way for both."""
 
-
-def _deb822_stanzas(text: str) -> list[dict[str, str]]:
-    stanzas: list[dict[str, str]] = []
-    current: dict[str, str] = {}
-    key = ""
-    for line in text.splitlines():
-        if line.startswith("#"):
-            continue
-        if not line.strip():
-            if current:
-                stanzas.append(current)
-            current, key = {}, ""
-        elif line[0] in " \t" and key:
-            current[key] += " " + line.strip()
-        elif ":" in line:
-            key, value = line.split(":", 1)
-            key = key.strip().lower()
-            current[key] = value.strip()
-    if current:
-        stanzas.append(current)
-    return stanzas
-
-
-def _usable_uri(uri: str) -> bool:
-    return uri.startswith(("http://", "https://", "file:/"))
+    what: str                                   # "base image", for messages
+    repository: str
+    digest: Callable[[], str]
+    packages: Callable[[], tuple[str, ...]]     # read when bootstrapping (tests change the list)
+    find: Callable[[Any, str], Any | None]
+    prepare: Callable[[Path], None]             # the recipe's own changes to the tree, before finish
+    prepare_message: str
+    manifest_path: str
+    recipe: Callable[[], dict[str, Any]]
+    changes: Callable[[str, str], list[str]]    # docker import's Dockerfile lines, from (digest, mirror)
+    remove_replaced: bool                       # with force: remove the image replaced if nothing refers to it
 
 
 def bootstrap_base(
@@ -298,62 +258,63 @@ def bootstrap_base(
     mirror, nothing else.
     Concurrent callers on one machine wait for each other (a file lock).
     """
+    return _bootstrap(_BASE, client, mirror=mirror, force=force, progress=progress)
+
+
+def _bootstrap(recipe: _Recipe, client: Any, *, mirror: str | None, force: bool, progress: Progress | None) -> str:
     say: Progress = progress or (lambda _message: None)
     client = client or docker_client()
-    digest = base_recipe_digest()
-    tag = base_tag(digest)
-    if not force and (image := find_base(client, digest)) is not None:
-        _ensure_tags(image, digest)
+    digest = recipe.digest()
+    tag = f"{recipe.repository}:{digest[:12]}"
+    if not force and (image := recipe.find(client, digest)) is not None:
+        _ensure_tags(image, recipe, digest)
         return tag
     with _recipe_lock(digest):
-        if not force and (image := find_base(client, digest)) is not None:
-            _ensure_tags(image, digest)  # another process built it while we waited
+        if not force and (image := recipe.find(client, digest)) is not None:
+            _ensure_tags(image, recipe, digest)  # another process built it while we waited
             return tag
-        _check_bootstrap_tools()
+        rootfs.check_bootstrap_tools()
         mirror = mirror or apt_mirror()
-        previous = find_base(client, digest)
-        with _scratch_dir() as scratch:
+        previous = recipe.find(client, digest)
+        packages = recipe.packages()
+        with rootfs.scratch_dir() as scratch:
             root = scratch / "rootfs"
-            say(f"debootstrap {SUITE} ({VARIANT}, {', '.join(BASE_PACKAGES)}) from {mirror}")
-            _debootstrap(root, mirror, say)
-            say("adding the agent user and the work area")
-            _prepare_rootfs(root, digest, mirror)
+            say(f"debootstrap {SUITE} ({VARIANT}, {', '.join(packages)}) from {mirror}")
+            _debootstrap(root, mirror, say, packages)
+            say(recipe.prepare_message)
+            try:
+                recipe.prepare(root)
+                rootfs.finish(root, recipe.manifest_path, {"recipe": recipe.recipe(), "digest": digest,
+                                                           "mirror": mirror})
+            except OSError as exc:
+                raise InfrastructureError(f"cannot prepare the root file system: {exc}", stage="bootstrap") from exc
             say("packing the root file system")
             tarball = scratch / "rootfs.tar"
-            _pack(root, tarball)
+            rootfs.pack(root, tarball)
             say(f"docker import as {tag}")
-            image = _import(client, tarball, digest, mirror)
-        _ensure_tags(image, digest)
-        if previous is not None and previous.id != image.id:
+            image = _import(client, tarball, recipe, digest, mirror)
+        _ensure_tags(image, recipe, digest)
+        if recipe.remove_replaced and previous is not None and previous.id != image.id:
             # The image this one replaces, if nothing else refers to it now.
             with contextlib.suppress(docker.errors.DockerException, OSError):
                 previous.reload()
                 if not previous.tags:
                     client.images.remove(previous.id)  # refused while a container uses it
-    say(f"base image {tag} ({image.id})")
+    say(f"{recipe.what} {tag} ({image.id})")
     return tag
 
 
-def _check_bootstrap_tools() -> None:
-    missing = [tool for tool in ("debootstrap", "tar") if _which(tool) is None]
-    if missing:
-        raise InfrastructureError(
-            f"{' and '.join(missing)} not installed; run ./scripts/docker-up "
-            "(apt-get install docker.io debootstrap)",
-            stage="debootstrap",
-        )
-    if os.geteuid() != 0:
-        raise InfrastructureError(
-            "building the base image offline needs root (debootstrap creates device nodes "
-            "and files of other owners); run `lanser bench images bootstrap` as root once, "
-            "or build harness/images/base/Dockerfile where a registry is reachable",
-            stage="debootstrap",
-        )
+def _ensure_tags(image: Any, recipe: _Recipe, digest: str) -> None:
+    """Tag ``image`` as ``<repository>:<digest[:12]>`` and ``<repository>:latest``."""
+    with _docker_errors("docker", f"cannot tag the {recipe.what}"):
+        for tag in (digest[:12], "latest"):
+            if f"{recipe.repository}:{tag}" not in image.tags:
+                image.tag(recipe.repository, tag)
 
 
-def _which(tool: str) -> str | None:
-    path = os.environ.get("PATH", "") + os.pathsep + "/usr/sbin:/sbin"
-    return shutil.which(tool, path=path)
+def _debootstrap(root: Path, mirror: str, say: Progress, packages: tuple[str, ...]) -> None:
+    rootfs.debootstrap(root, mirror, say, suite=SUITE, variant=VARIANT, packages=packages,
+                       timeout=DEBOOTSTRAP_TIMEOUT)
 
 
 @contextlib.contextmanager
@@ -364,167 +325,20 @@ def _recipe_lock(digest: str) -> Iterator[None]:
         yield
 
 
-@contextlib.contextmanager
-def _scratch_dir() -> Iterator[Path]:
-    """A temporary directory removed afterwards, after unmounting anything a
-    failed debootstrap left mounted inside it (proc, sys)."""
-    try:
-        scratch = Path(tempfile.mkdtemp(prefix="lanser-base-"))
-    except OSError as exc:
-        raise InfrastructureError(f"cannot create a temporary directory: {exc}", stage="bootstrap") from exc
-    try:
-        yield scratch
-    finally:
-        _unmount_below(scratch)
-        shutil.rmtree(scratch, ignore_errors=True)
+def _import(client: Any, tarball: Path, recipe: _Recipe, digest: str, mirror: str) -> Any:
+    with _docker_errors("import", f"docker import of the {recipe.what} failed"):
+        answer = client.api.import_image(src=str(tarball), repository=recipe.repository, tag=digest[:12],
+                                         changes=recipe.changes(digest, mirror))
+        for line in str(answer).splitlines():
+            with contextlib.suppress(ValueError):
+                message = json.loads(line)
+                if isinstance(message, dict) and message.get("error"):
+                    raise InfrastructureError(f"docker import: {message['error']}", stage="import")
+        return client.images.get(f"{recipe.repository}:{digest[:12]}")
 
 
-def _unmount_below(directory: Path) -> None:
-    prefix = str(directory.resolve()) + "/"
-    try:
-        mounts = Path("/proc/self/mounts").read_text().splitlines()
-    except OSError:
-        return
-    points = [line.split()[1] for line in mounts if len(line.split()) > 1]
-    points = [point.replace("\\040", " ") for point in points if (point + "/").startswith(prefix)]
-    for point in sorted(points, key=len, reverse=True):
-        subprocess.run(["umount", "-l", point], capture_output=True, check=False)
-
-
-def _debootstrap(root: Path, mirror: str, say: Progress, packages: tuple[str, ...] = BASE_PACKAGES) -> None:
-    command = [
-        _which("debootstrap") or "debootstrap",
-        f"--variant={VARIANT}",
-        f"--include={','.join(packages)}",
-        "--components=main",
-        SUITE,
-        str(root),
-        mirror,
-    ]
-    env = {**os.environ, "LC_ALL": "C", "DEBIAN_FRONTEND": "noninteractive"}
-    tail: deque[str] = deque(maxlen=40)
-    try:
-        proc = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True, env=env
-        )
-    except OSError as exc:
-        raise InfrastructureError(f"cannot run debootstrap: {exc}", stage="debootstrap") from exc
-    timed_out = threading.Event()
-
-    def kill() -> None:
-        timed_out.set()
-        proc.kill()
-
-    timer = threading.Timer(DEBOOTSTRAP_TIMEOUT, kill)
-    timer.start()
-    try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            line = line.rstrip("\n")
-            tail.append(line)
-            say(f"debootstrap: {line}")
-        code = proc.wait()
-    finally:
-        timer.cancel()
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    if code != 0:
-        debootstrap_log = root / "debootstrap" / "debootstrap.log"
-        if debootstrap_log.is_file():
-            tail.extend(_read(debootstrap_log).splitlines()[-20:])
-        reason = f"timed out after {DEBOOTSTRAP_TIMEOUT} s" if timed_out.is_set() else f"exited with {code}"
-        raise InfrastructureError(
-            f"debootstrap {SUITE} from {mirror} {reason}", stage="debootstrap", log_tail="\n".join(tail)
-        )
-
-
-def _prepare_rootfs(root: Path, digest: str, mirror: str) -> None:
-    """Add the agent user, its home and /work; drop apt's caches and the host's
-    identity that debootstrap copied in; record the recipe in the image."""
-    try:
-        etc = root / "etc"
-        _append_line(etc / "passwd", f"{AGENT_USER}:x:{AGENT_UID}:{AGENT_GID}:lanser agent:{AGENT_HOME}:/bin/bash")
-        _append_line(etc / "group", f"{AGENT_USER}:x:{AGENT_GID}:")
-        _append_line(etc / "shadow", f"{AGENT_USER}:*:19000:0:99999:7:::")
-        _append_line(etc / "gshadow", f"{AGENT_USER}:*::")
-        home = root / AGENT_HOME.lstrip("/")
-        if not home.exists():
-            skel = etc / "skel"
-            if skel.is_dir():
-                shutil.copytree(skel, home, symlinks=True)
-            else:
-                home.mkdir(parents=True)
-        work = root / WORKDIR.lstrip("/")
-        work.mkdir(parents=True, exist_ok=True)
-        for path in [home, *home.rglob("*"), work]:
-            os.lchown(path, AGENT_UID, AGENT_GID)
-        home.chmod(0o755)
-        work.chmod(0o755)
-        _finish_rootfs(root, MANIFEST_PATH, {"recipe": base_recipe(), "digest": digest, "mirror": mirror})
-    except OSError as exc:
-        raise InfrastructureError(f"cannot prepare the root file system: {exc}", stage="bootstrap") from exc
-
-
-def _finish_rootfs(root: Path, manifest_path: str, record: dict[str, Any]) -> None:
-    """What every bootstrapped root file system ends with: the host's hostname and
-    resolv.conf (debootstrap copies them; Docker mounts its own) and apt's caches
-    gone, and the manifest (``record`` plus the installed package versions) written."""
-    etc = root / "etc"
-    (etc / "hostname").write_text("lanser\n")
-    resolv = etc / "resolv.conf"
-    if resolv.is_file() or resolv.is_symlink():
-        resolv.unlink()
-    resolv.write_text("")
-    for cache in (root / "var/cache/apt/archives", root / "var/lib/apt/lists"):
-        if cache.is_dir():
-            for entry in cache.iterdir():
-                if entry.is_file() and entry.name != "lock":
-                    entry.unlink()
-    manifest = root / manifest_path
-    manifest.parent.mkdir(parents=True, exist_ok=True)
-    manifest.write_text(json.dumps({**record, "installed": _installed(root)}, indent=2, sort_keys=True) + "\n")
-
-
-def _append_line(path: Path, line: str) -> None:
-    name = line.split(":", 1)[0] + ":"
-    text = path.read_text() if path.exists() else ""
-    if any(existing.startswith(name) for existing in text.splitlines()):
-        return
-    if text and not text.endswith("\n"):
-        text += "\n"
-    mode = path.stat().st_mode & 0o7777 if path.exists() else 0o644
-    path.write_text(text + line + "\n")
-    path.chmod(mode)
-
-
-def _installed(root: Path) -> dict[str, str]:
-    """Package -> version installed in ``root`` (dpkg's status file)."""
-    installed: dict[str, str] = {}
-    for stanza in _deb822_stanzas(_read(root / "var/lib/dpkg/status")):
-        if stanza.get("status", "").endswith(" installed") and "package" in stanza:
-            installed[stanza["package"]] = stanza.get("version", "")
-    return installed
-
-
-def _pack(root: Path, tarball: Path) -> None:
-    try:
-        result = subprocess.run(
-            ["tar", "--numeric-owner", "-C", str(root), "-cf", str(tarball), "."],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-    except OSError as exc:
-        raise InfrastructureError(f"cannot run tar: {exc}", stage="import") from exc
-    if result.returncode != 0:
-        raise InfrastructureError(
-            f"tar exited with {result.returncode}", stage="import", log_tail=result.stderr[-4000:]
-        )
-
-
-def _import(client: Any, tarball: Path, digest: str, mirror: str) -> Any:
-    changes = [
+def _base_changes(digest: str, mirror: str) -> list[str]:
+    return [
         f"LABEL {RECIPE_LABEL}={digest}",
         f"LABEL lanser.base.suite={SUITE}",
         f"LABEL lanser.base.mirror={json.dumps(mirror)}",
@@ -534,16 +348,14 @@ def _import(client: Any, tarball: Path, digest: str, mirror: str) -> Any:
         "ENV LANG=C.UTF-8",
         'CMD ["/bin/bash"]',
     ]
-    with _docker_errors("import", "docker import of the base image failed"):
-        answer = client.api.import_image(
-            src=str(tarball), repository=BASE_REPOSITORY, tag=digest[:12], changes=changes
-        )
-        for line in str(answer).splitlines():
-            with contextlib.suppress(ValueError):
-                message = json.loads(line)
-                if isinstance(message, dict) and message.get("error"):
-                    raise InfrastructureError(f"docker import: {message['error']}", stage="import")
-        return client.images.get(base_tag(digest))
+
+
+_BASE = _Recipe(
+    what="base image", repository=BASE_REPOSITORY, digest=lambda: base_recipe_digest(),
+    packages=lambda: BASE_PACKAGES, find=lambda client, digest: find_base(client, digest),
+    prepare=lambda root: rootfs.add_user(root, AGENT_USER, AGENT_UID, AGENT_GID, AGENT_HOME, WORKDIR),
+    prepare_message="adding the agent user and the work area", manifest_path=MANIFEST_PATH,
+    recipe=lambda: base_recipe(), changes=_base_changes, remove_replaced=True)
 
 
 # -- layers -----------------------------------------------------------------
@@ -649,65 +461,11 @@ def bootstrap_slim_base(
     concurrent callers wait for each other), with :data:`SLIM_PACKAGES` and
     no user.  Also tagged ``lanser-slim:latest``.
     """
-    say: Progress = progress or (lambda _message: None)
-    client = client or docker_client()
-    digest = slim_recipe_digest()
-    tag = f"{SLIM_REPOSITORY}:{digest[:12]}"
-    with _recipe_lock(digest):
-        image = None if force else find_slim_base(client, digest)
-        if image is None:
-            _check_bootstrap_tools()
-            mirror = mirror or apt_mirror()
-            with _scratch_dir() as scratch:
-                root = scratch / "rootfs"
-                say(f"debootstrap {SUITE} ({VARIANT}, {', '.join(SLIM_PACKAGES)}) from {mirror}")
-                _debootstrap(root, mirror, say, SLIM_PACKAGES)
-                say("trimming documentation and apt's caches")
-                _prepare_slim_rootfs(root, digest, mirror)
-                tarball = scratch / "rootfs.tar"
-                _pack(root, tarball)
-                say(f"docker import as {tag}")
-                image = _import_slim(client, tarball, digest, mirror)
-        with _docker_errors("docker", "cannot tag the slim base image"):
-            for name in (digest[:12], "latest"):
-                if f"{SLIM_REPOSITORY}:{name}" not in image.tags:
-                    image.tag(SLIM_REPOSITORY, name)
-    say(f"slim base image {tag} ({image.id})")
-    return tag
+    return _bootstrap(_SLIM, client, mirror=mirror, force=force, progress=progress)
 
 
-def _prepare_slim_rootfs(root: Path, digest: str, mirror: str) -> None:
-    try:
-        for rel in SLIM_EXCLUDES:
-            top = root / rel
-            if not top.is_dir():
-                continue
-            for entry in top.iterdir():
-                copyright_file = entry / "copyright"
-                if rel == "usr/share/doc" and entry.is_dir() and not entry.is_symlink() and copyright_file.is_file():
-                    for inner in entry.iterdir():
-                        if inner.name != "copyright":
-                            _remove(inner)
-                else:
-                    _remove(entry)
-        dpkg_cfg = root / "etc/dpkg/dpkg.cfg.d/lanser-slim"
-        dpkg_cfg.parent.mkdir(parents=True, exist_ok=True)
-        lines = [f"path-exclude /{rel}/*" for rel in SLIM_EXCLUDES] + ["path-include /usr/share/doc/*/copyright"]
-        dpkg_cfg.write_text("\n".join(lines) + "\n")
-        _finish_rootfs(root, SLIM_MANIFEST_PATH, {"recipe": slim_recipe(), "digest": digest, "mirror": mirror})
-    except OSError as exc:
-        raise InfrastructureError(f"cannot prepare the root file system: {exc}", stage="bootstrap") from exc
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
-    else:
-        path.unlink()
-
-
-def _import_slim(client: Any, tarball: Path, digest: str, mirror: str) -> Any:
-    changes = [
+def _slim_changes(digest: str, mirror: str) -> list[str]:
+    return [
         f"LABEL {SLIM_RECIPE_LABEL}={digest}",
         f"LABEL lanser.base.suite={SUITE}",
         f"LABEL lanser.base.mirror={json.dumps(mirror)}",
@@ -715,12 +473,11 @@ def _import_slim(client: Any, tarball: Path, digest: str, mirror: str) -> Any:
         "ENV LANG=C.UTF-8",
         'CMD ["/bin/bash"]',
     ]
-    with _docker_errors("import", "docker import of the slim base image failed"):
-        answer = client.api.import_image(src=str(tarball), repository=SLIM_REPOSITORY, tag=digest[:12],
-                                         changes=changes)
-        for line in str(answer).splitlines():
-            with contextlib.suppress(ValueError):
-                message = json.loads(line)
-                if isinstance(message, dict) and message.get("error"):
-                    raise InfrastructureError(f"docker import: {message['error']}", stage="import")
-        return client.images.get(f"{SLIM_REPOSITORY}:{digest[:12]}")
+
+
+_SLIM = _Recipe(
+    what="slim base image", repository=SLIM_REPOSITORY, digest=lambda: slim_recipe_digest(),
+    packages=lambda: SLIM_PACKAGES, find=lambda client, digest: find_slim_base(client, digest),
+    prepare=lambda root: rootfs.trim(root, SLIM_EXCLUDES, "lanser-slim"),
+    prepare_message="trimming documentation and apt's caches", manifest_path=SLIM_MANIFEST_PATH,
+    recipe=lambda: slim_recipe(), changes=_slim_changes, remove_replaced=False)

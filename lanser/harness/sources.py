@@ -370,6 +370,7 @@ def deb_src_lines(etc_apt: Path = Path("/etc/apt")) -> list[str]:
     no sources.  ``$LANSER_DEBIAN_MIRROR`` replaces them with that mirror.
     """
     from lanser.harness import images
+    from lanser.harness.apt_sources import deb_entries
 
     def wanted(suite: str) -> bool:
         return suite == images.SUITE or suite.startswith(images.SUITE + "-")
@@ -378,19 +379,17 @@ def deb_src_lines(etc_apt: Path = Path("/etc/apt")) -> list[str]:
         mirror = os.environ[images.MIRROR_ENV]
         return [f"deb-src {mirror} {images.SUITE} main", f"deb-src {mirror} {images.SUITE}-updates main"]
     lines: list[str] = []
-    for path in sorted(etc_apt.glob("sources.list.d/*.sources")):
-        for stanza in images._deb822_stanzas(images._read(path)):
-            if "deb" not in stanza.get("types", "").split() or stanza.get("enabled", "yes") == "no":
+    for entry in deb_entries(etc_apt):
+        if not wanted(entry.suite):
+            continue
+        if entry.stanza is not None:  # deb822: its Signed-By, when a path, and Enabled
+            if entry.stanza.get("enabled", "yes") == "no":
                 continue
-            options = f"[signed-by={stanza['signed-by']}] " if stanza.get("signed-by", "").startswith("/") else ""
-            for uri in stanza.get("uris", "").split():
-                for suite in filter(wanted, stanza.get("suites", "").split()):
-                    lines.append(f"deb-src {options}{uri} {suite} {stanza.get('components', 'main')}")
-    for path in [etc_apt / "sources.list", *sorted(etc_apt.glob("sources.list.d/*.list"))]:
-        for line in images._read(path).splitlines():
-            m = re.match(r"\s*deb\s+(\[[^\]]*\]\s+)?(\S+)\s+(\S+)\s+(.+)", line.split("#", 1)[0])
-            if m and wanted(m.group(3)):
-                lines.append(f"deb-src {m.group(1) or ''}{m.group(2)} {m.group(3)} {m.group(4).strip()}")
+            signed_by = entry.stanza.get("signed-by", "")
+            options = f"[signed-by={signed_by}] " if signed_by.startswith("/") else ""
+            lines.append(f"deb-src {options}{entry.uri} {entry.suite} {entry.components}")
+        elif entry.components:
+            lines.append(f"deb-src {entry.options}{entry.uri} {entry.suite} {entry.components}")
     if not lines:
         lines = [f"deb-src {images.apt_mirror(etc_apt)} {images.SUITE} main"]
     return sorted(set(lines))
