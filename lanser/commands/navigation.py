@@ -18,6 +18,7 @@ from lanser.bundle import normalize
 from lanser.bundle.models import Bundle, Facts, Location, Request
 from lanser.commands.context import Context
 from lanser.errors import ContentModified, LanserError, NotFound
+from lanser.formats import filters
 from lanser.lsp.registry import LANGUAGE_OF_SUFFIX
 from lanser.lsp.session import LspSession
 from lanser.resolve import Target
@@ -83,6 +84,7 @@ async def hover(ctx: Context, request: Request, bundle: Bundle) -> None:
 
 
 async def symbols(ctx: Context, request: Request, bundle: Bundle) -> None:
+    filters.symbol_filter(request.args)  # a bad filter is refused before the server is asked
     query = request.args.get("query")
     if request.selector is None:
         if query is None:
@@ -98,6 +100,7 @@ async def symbols(ctx: Context, request: Request, bundle: Bundle) -> None:
             raw = await ctx.call(language, wop, bundle)
             symbols += normalize.symbols(ctx.data(raw), ctx.mapper, None, selector_of=ctx.selector_of(bundle))
         bundle.facts = Facts(symbols=sorted(symbols, key=lambda s: (s.path, *s.range, s.name)))
+        filters.filter_symbols(bundle.facts, request.args)
         return
     target = ctx.target(request, bundle)
 
@@ -109,9 +112,11 @@ async def symbols(ctx: Context, request: Request, bundle: Bundle) -> None:
     raw = await ctx.call(target.language, op, bundle)
     bundle.facts = Facts(symbols=normalize.symbols(ctx.data(raw), ctx.mapper, target.path,
                                                    selector_of=ctx.selector_of(bundle)))
+    filters.filter_symbols(bundle.facts, request.args)
 
 
 async def diagnostics(ctx: Context, request: Request, bundle: Bundle) -> None:
+    chosen = filters.diagnostic_filter(request.args)  # a bad filter is refused before the server is asked
     if request.selector is not None:
         targets = [ctx.target(request, bundle)]
     else:
@@ -141,6 +146,9 @@ async def diagnostics(ctx: Context, request: Request, bundle: Bundle) -> None:
         groups += await ctx.call(language, op, bundle)
     groups.sort(key=lambda g: g.path)
     bundle.facts = Facts(diagnostics=groups)
+    if chosen is not None:
+        configured = chosen[0] == "agent" and filters.pyright_configured(ctx.workspace.read_bytes)
+        filters.filter_diagnostics(bundle.facts, request.args, configured=configured)
 
 
 async def locate(ctx: Context, request: Request, bundle: Bundle) -> None:

@@ -21,7 +21,7 @@ rules: then the profile keeps every error and warning.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from lanser.errors import BadRequest
@@ -29,8 +29,8 @@ from lanser.errors import BadRequest
 if TYPE_CHECKING:
     from lanser.bundle.models import DiagnosticGroup, Facts, Symbol
 
-__all__ = ["DIAGNOSTIC_ARGS", "PROFILES", "SEVERITIES", "STRICT_NOISE", "SYMBOL_ARGS", "filter_diagnostics",
-           "filter_symbols", "keeps"]
+__all__ = ["DIAGNOSTIC_ARGS", "PROFILES", "SEVERITIES", "STRICT_NOISE", "SYMBOL_ARGS", "diagnostic_filter",
+           "filter_diagnostics", "filter_symbols", "keeps", "pyright_configured", "symbol_filter"]
 
 #: Most to least severe, as bundles name them.
 SEVERITIES = ("error", "warning", "information", "hint")
@@ -95,19 +95,29 @@ def keeps(diagnostic: Any, *, profile: str, floor: str, configured: bool) -> boo
     return True
 
 
+def diagnostic_filter(args: Mapping[str, Any]) -> tuple[str, str, int | None] | None:
+    """``(profile, minimum severity, limit)`` of a request's arguments, None without a filter;
+    E/BAD_REQUEST for a value no filter knows (checked before the server is asked)."""
+    if all(args.get(k) is None for k in DIAGNOSTIC_ARGS):
+        return None
+    profile = args.get("profile") or "all"
+    if profile not in PROFILES:
+        raise BadRequest(f"profile: expected one of {', '.join(PROFILES)}", field="profile")
+    floor = _severity(args["severity"]) if args.get("severity") is not None else "hint"
+    limit = _count("limit", args["limit"], 0) if args.get("limit") is not None else None
+    return profile, floor, limit
+
+
 def filter_diagnostics(facts: Facts, args: Mapping[str, Any], *, configured: bool) -> None:
     """Apply ``args``' profile, severity and limit to ``facts.diagnostics`` in place.
 
     ``configured``: the workspace configures pyright/basedpyright itself (the agent profile
     then keeps every warning).  Nothing changes when no filter argument is given.
     """
-    if all(args.get(k) is None for k in DIAGNOSTIC_ARGS) or facts.diagnostics is None:
+    chosen = diagnostic_filter(args)
+    if chosen is None or facts.diagnostics is None:
         return
-    profile = args.get("profile") or "all"
-    if profile not in PROFILES:
-        raise BadRequest(f"profile: expected one of {', '.join(PROFILES)}", field="profile")
-    floor = _severity(args["severity"]) if args.get("severity") is not None else "hint"
-    limit = _count("limit", args["limit"], 0) if args.get("limit") is not None else None
+    profile, floor, limit = chosen
     total = shown = 0
     for group in facts.diagnostics:
         total += len(group.diagnostics)
@@ -119,6 +129,17 @@ def filter_diagnostics(facts: Facts, args: Mapping[str, Any], *, configured: boo
     facts.total, facts.truncated = total, shown < total
 
 
+def symbol_filter(args: Mapping[str, Any]) -> tuple[int | None, frozenset[str] | None, bool] | None:
+    """``(depth, kinds, no locals)`` of a request's arguments, None without a filter;
+    E/BAD_REQUEST for a value no filter knows (checked before the server is asked)."""
+    if all(args.get(k) is None for k in SYMBOL_ARGS):
+        return None
+    depth = _count("depth", args["depth"], 1) if args.get("depth") is not None else None
+    if args.get("locals") is not None and not isinstance(args["locals"], bool):
+        raise BadRequest("locals: expected a boolean", field="locals")
+    return depth, _kinds(args.get("kind")), args.get("locals") is False
+
+
 def filter_symbols(facts: Facts, args: Mapping[str, Any]) -> None:
     """Apply ``args``' depth, kind and locals filters to ``facts.symbols`` in place.
 
@@ -126,11 +147,10 @@ def filter_symbols(facts: Facts, args: Mapping[str, Any]) -> None:
     the symbols of those kinds; ``locals`` false leaves out variables and constants declared
     directly in a function or method.  Nothing changes when no filter argument is given.
     """
-    if all(args.get(k) is None for k in SYMBOL_ARGS) or facts.symbols is None:
+    chosen = symbol_filter(args)
+    if chosen is None or facts.symbols is None:
         return
-    depth = _count("depth", args["depth"], 1) if args.get("depth") is not None else None
-    kinds = _kinds(args.get("kind"))
-    no_locals = args.get("locals") is False
+    depth, kinds, no_locals = chosen
     scopes = _scope_kinds(facts.symbols)
     kept: list[Symbol] = []
     for sym in facts.symbols:
@@ -166,3 +186,26 @@ def _scope_kinds(symbols: Iterable[Symbol]) -> dict[tuple[str, str], str]:
         name = f"{sym.container}.{sym.name}" if sym.container else sym.name
         out.setdefault((sym.path, name), sym.kind)
     return out
+
+
+#: Where pyright and basedpyright read a project's settings (at the workspace root, as lanser starts them).
+_PYRIGHT_TABLES = ("pyright", "basedpyright")
+
+
+def pyright_configured(read: Callable[[str], bytes]) -> bool:
+    """Whether the workspace configures pyright or basedpyright itself: a ``pyrightconfig.json``, or a
+    ``[tool.pyright]`` / ``[tool.basedpyright]`` table in ``pyproject.toml``.  ``read`` reads a
+    workspace-relative file (OSError when it is missing or refused); a file the server could not
+    parse either configures nothing."""
+    try:
+        read("pyrightconfig.json")
+        return True
+    except (OSError, ValueError):
+        pass
+    try:
+        import tomllib
+
+        tool = tomllib.loads(read("pyproject.toml").decode("utf-8")).get("tool")
+    except (OSError, ValueError, UnicodeDecodeError, RecursionError):
+        return False
+    return isinstance(tool, dict) and any(isinstance(tool.get(t), dict) for t in _PYRIGHT_TABLES)

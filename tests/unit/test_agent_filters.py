@@ -1,0 +1,77 @@
+"""The pure parts of issue 20's compact output: filter arguments, the pyright-configured check,
+and the agent text of error details (candidates with selectors, hints, carets)."""
+
+from __future__ import annotations
+
+import pytest
+
+from lanser.errors import BadRequest
+from lanser.formats.agent import to_agent
+from lanser.formats.filters import diagnostic_filter, keeps, pyright_configured, symbol_filter
+
+
+@pytest.mark.parametrize("args", [{"severity": "loud"}, {"profile": "quiet"}, {"limit": -1}, {"limit": "3"},
+                                  {"limit": True}])
+def test_a_bad_diagnostic_filter_is_a_bad_request(args: dict) -> None:
+    with pytest.raises(BadRequest):
+        diagnostic_filter(args)
+
+
+@pytest.mark.parametrize("args", [{"depth": 0}, {"kind": []}, {"kind": [1]}, {"kind": " , "}, {"locals": "no"}])
+def test_a_bad_symbol_filter_is_a_bad_request(args: dict) -> None:
+    with pytest.raises(BadRequest):
+        symbol_filter(args)
+
+
+def test_no_filter_argument_means_no_filter() -> None:
+    assert diagnostic_filter({"language": "python"}) is None and symbol_filter({"query": "x"}) is None
+    assert diagnostic_filter({"severity": "info"}) == ("all", "information", None)
+
+
+def test_the_agent_profile_keeps_errors_always_and_strict_noise_only_when_configured() -> None:
+    noise = {"severity": "warning", "code": "reportAny"}
+    error = {"severity": "error", "code": "reportAny"}  # a project may raise a noise rule to an error
+    hint = {"severity": "hint", "code": "reportUnusedVariable"}
+    assert not keeps(noise, profile="agent", floor="hint", configured=False)
+    assert keeps(noise, profile="agent", floor="hint", configured=True)
+    assert keeps(error, profile="agent", floor="hint", configured=False)
+    assert not keeps(hint, profile="agent", floor="hint", configured=True)
+    assert keeps(hint, profile="all", floor="hint", configured=False)
+    assert not keeps(noise, profile="all", floor="error", configured=False)
+
+
+def _reader(files: dict[str, bytes]):
+    def read(rel: str) -> bytes:
+        if rel not in files:
+            raise FileNotFoundError(rel)
+        return files[rel]
+
+    return read
+
+
+def test_pyright_configured_reads_pyrightconfig_and_the_pyproject_tables_and_survives_hostile_files() -> None:
+    assert pyright_configured(_reader({"pyrightconfig.json": b"{}"}))
+    assert pyright_configured(_reader({"pyproject.toml": b"[tool.basedpyright]\ntypeCheckingMode = 'all'\n"}))
+    assert pyright_configured(_reader({"pyproject.toml": b"[tool.pyright]\n"}))
+    assert not pyright_configured(_reader({"pyproject.toml": b"[tool.mypy]\nstrict = true\n"}))
+    assert not pyright_configured(_reader({"pyproject.toml": b"[tool]\npyright = 3\n"}))
+    assert not pyright_configured(_reader({"pyproject.toml": b"\xff\xfe not toml"}))
+    assert not pyright_configured(_reader({"pyproject.toml": b"x = " + b"[" * 100_000}))
+    assert not pyright_configured(_reader({}))
+
+
+def test_an_ambiguous_error_gives_each_candidate_a_line_with_its_selector_and_preview() -> None:
+    bundle = {"status": "error", "bundleId": "sha256:ab", "request": {"cmd": "definition", "selector": "py://m#f"},
+              "error": {"code": "E/AMBIGUOUS", "exitCode": 4, "message": "m#f: several definitions match equally",
+                        "details": {"candidates": [
+                            {"path": "m.py", "range": [3, 0, 5, 0], "selector": "py://m#f?overload=0",
+                             "preview": "def f(x: int) -> int:", "score": 0.5},
+                            {"path": "m.py", "range": [8, 0, 9, 0], "preview": "def f(x: str) -> str:", "score": 0.5}],
+                            "hint": "add ?overload=N", "caret": "py://m#f\n    ^"}}}
+    text = to_agent(bundle)
+    lines = text.splitlines()
+    assert lines[0] == "E/AMBIGUOUS: m#f: several definitions match equally" and "exit 4" in lines
+    assert "  py://m#f?overload=0  def f(x: int) -> int:  {\"score\":0.5}" in lines
+    assert "  m.py@L9:C1  def f(x: str) -> str:  {\"score\":0.5}" in lines  # no selector: a cursor at its start
+    assert "hint: add ?overload=N" in lines and "  py://m#f" in lines
+    assert lines[-1] == "bundle sha256:ab (full: --format bundle)"
