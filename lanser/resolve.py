@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,7 +102,7 @@ def column(line: str, col: int, src: str, dst: str, *, strict: bool = True) -> i
 def resolve_target(spec: PositionSpec, ws: Workspace, index_io: str) -> Target:
     """Resolve ``spec`` against the files on disk now."""
     if isinstance(spec, (FileSpec, CursorSpec, RangeSpec)):
-        rel = ws.rel(spec.path)
+        rel = _existing(ws, spec)
         language = language_of(rel)
         src = ws.source(rel)
         text, lines = src.text, src.lines
@@ -134,6 +135,71 @@ def resolve_target(spec: PositionSpec, ws: Workspace, index_io: str) -> Target:
     from lanser.selectors.structural import resolve_structural
 
     return resolve_structural(spec, ws)
+
+
+_GREP_POSITION = re.compile(r"^(?P<path>.+?):(?P<line>[0-9]+)(?::(?P<col>[0-9]+))?:?$")
+
+
+def _existing(ws: Workspace, spec: FileSpec | CursorSpec | RangeSpec) -> str:
+    """``ws.rel(spec.path)``; a missing file's E/NOT_FOUND says which path, and which selector, was meant."""
+    try:
+        return ws.rel(spec.path)
+    except NotFound as exc:
+        if not exc.message.startswith("no such file"):
+            raise
+        suggestions = suggest_paths(ws, spec)
+        if not suggestions:
+            raise
+        hint = (" (a position is written PATH@L<line>:C<col>, 1-based)"
+                if isinstance(spec, FileSpec) and _GREP_POSITION.match(spec.path) else "")
+        raise NotFound(f"{exc.message}; did you mean {' or '.join(suggestions[:3])}?{hint}", **exc.details,
+                       suggestions=suggestions) from None
+
+
+def suggest_paths(ws: Workspace, spec: FileSpec | CursorSpec | RangeSpec) -> list[str]:
+    """Selectors for the files a missing path probably meant (issue 20).
+
+    ``src/click/core.py`` when the file is ``click/core.py`` (or the other
+    way round), by the path components they share from the end; a grep-style
+    ``path:737:9`` is spelled as the cursor it meant, ``path@L737:C9``.
+    """
+    from lanser.lsp.registry import LANGUAGE_OF_SUFFIX
+    from lanser.selectors.parse import format_selector
+
+    path, line, col = spec.path, None, None
+    m = _GREP_POSITION.match(path) if isinstance(spec, FileSpec) else None
+    if m is not None:
+        path, line, col = m["path"], int(m["line"]), int(m["col"] or 1)
+    want = [p for p in path.replace("\\", "/").split("/") if p not in ("", ".")]
+    if not want:
+        return []
+    try:
+        ws.rel(path)
+        found = [ws.rel(path)]
+    except Exception:
+        scored = []
+        for rel in ws.files(tuple(LANGUAGE_OF_SUFFIX)):
+            have = rel.split("/")
+            if have[-1] != want[-1]:
+                continue
+            tail = 0
+            for a, b in zip(reversed(want), reversed(have)):
+                if a != b:
+                    break
+                tail += 1
+            scored.append((-tail, abs(len(have) - len(want)), rel))
+        found = [rel for *_, rel in sorted(scored)[:3]]
+    out = []
+    for rel in found:
+        if line is not None:
+            out.append(format_selector(CursorSpec(path=rel, line=line, col=col or 1)))
+        elif isinstance(spec, CursorSpec):
+            out.append(format_selector(spec.model_copy(update={"path": rel, "scheme": False})))
+        elif isinstance(spec, RangeSpec):
+            out.append(format_selector(spec.model_copy(update={"path": rel, "scheme": False})))
+        else:
+            out.append(rel)
+    return out
 
 
 def _map_point(old: list[str], new: list[str], line: int, col: int, index_io: str, rel: str,

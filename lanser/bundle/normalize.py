@@ -10,6 +10,7 @@ location outside the workspace is named relative to a known root
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -23,6 +24,7 @@ __all__ = [
     "flat_range",
     "hover",
     "locations",
+    "relative_paths",
     "sort_locations",
     "symbols",
 ]
@@ -216,16 +218,46 @@ def symbols(
     return sorted(out, key=lambda s: (s.path, *s.range, *s.selectionRange, s.name, s.kind))
 
 
-def diagnostic_group(path: str, raw: Iterable[Any], content_digest: str, version: int) -> DiagnosticGroup:
+def relative_paths(text: str, mapper: PathMapper) -> str:
+    """``text`` with the workspace's absolute paths made relative and known external roots labelled.
+
+    basedpyright words an import cycle as the absolute paths of its files:
+    left in, every checkout of one repository had its own bundleIds.
+    """
+    if "/" not in text:
+        return text
+    bases = [(str(mapper.root), "")] + [(str(base), f"{label}:") for label, base in mapper.external]
+    for base, label in sorted(bases, key=lambda b: -len(b[0])):
+        for spelling in (Path(base).as_uri(), base):
+            if spelling in text:
+                # Only the whole directory: `/ws/sample` is not the start of `/ws/sample2/x.py`.
+                bare = label.rstrip(":") or "."
+                text = re.sub(re.escape(spelling) + r"(/|(?![\w.\-]))",
+                              lambda m: label if m.group(1) else bare, text)  # noqa: B023 (used at once)
+    return text
+
+
+def diagnostic_group(path: str, raw: Iterable[Any], content_digest: str, server_version: int = 0, *,
+                     mapper: PathMapper | None = None) -> DiagnosticGroup:
+    """One file's diagnostics, sorted, with ``version`` 0.
+
+    ``server_version`` (the session's document version) is not recorded: it
+    counts the didOpen/didChange a server has seen, so a warm daemon after a
+    preview said 3 where a fresh process said 1 for the same content.  The
+    content is named by ``contentHash``.  With ``mapper``, absolute paths in
+    messages become workspace-relative (:func:`relative_paths`).
+    """
+    del server_version
     diags = []
     for d in raw:
         code = d.get("code")
         source = d.get("source")
+        message = d.get("message", "")
         diags.append(
             Diagnostic(
                 range=flat_range(d["range"]),
                 severity=SEVERITY.get(int(d.get("severity") or 1), "error"),
-                message=d.get("message", ""),
+                message=relative_paths(message, mapper) if mapper is not None else message,
                 code=None if code is None else str(code),
                 source=source,
             )
@@ -235,5 +267,5 @@ def diagnostic_group(path: str, raw: Iterable[Any], content_digest: str, version
     for d in diags:
         counts[d.severity] = counts.get(d.severity, 0) + 1
     return DiagnosticGroup(
-        path=path, contentHash=content_digest, version=version, diagnostics=diags, counts=counts
+        path=path, contentHash=content_digest, version=0, diagnostics=diags, counts=counts
     )

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from lanser.errors import Ambiguous, FsPermissions, NotFound
+from lanser.errors import Ambiguous, FsPermissions, LanserError, NotFound
 from lanser.selectors import anchors
 from lanser.selectors.spec import AnchorSpec, AstSpec, PositionSpec, SymbolSpec
 from lanser.syntax import SymbolDef, definitions, symbol_id, syntax_bytes, to_codepoints
@@ -237,7 +237,9 @@ def _choose(ws: Workspace, language: str, cands: list[Candidate], role: str, spe
     evidence = [c.evidence() for c in cands[:TOP_K]]
     if top.score < THRESHOLD or tie:
         why = "several definitions match equally" if tie else f"best candidate scores {top.score} < {THRESHOLD}"
-        raise Ambiguous(f"{label}: {why}", candidates=evidence, weights=WEIGHTS, threshold=THRESHOLD)
+        _teach(ws, cands[:TOP_K], evidence)
+        raise Ambiguous(f"{label}: {why}; pass back one candidate's selector", candidates=evidence, weights=WEIGHTS,
+                        threshold=THRESHOLD)
     raw_data = ws.read_bytes(top.path)
     data = syntax_bytes(document_bytes(raw_data))
     lines = data.split(b"\n")
@@ -257,6 +259,45 @@ def _choose(ws: Workspace, language: str, cands: list[Candidate], role: str, spe
         module = spec.module if isinstance(spec, SymbolSpec) else top.path
         target.symbol_id = symbol_id(language, module, top.sym, getattr(spec, "overload", None))
     return target
+
+
+def _teach(ws: Workspace, cands: list[Candidate], evidence: list[dict[str, Any]]) -> None:
+    """Give each ambiguous candidate a selector to pass back and its first line (issue 20).
+
+    The selector is the one lanser mints for the definition whose name the
+    candidate points at (a symbol selector where one names it alone), else a
+    cursor on the point (1-based, UTF-16 columns).
+    """
+    from lanser.selectors.mint import mint_at
+
+    texts: dict[str, list[str]] = {}
+    for c, ev in zip(cands, evidence):
+        try:
+            if c.path not in texts:
+                texts[c.path] = split_lines(document_text(ws.read_bytes(c.path)))
+            lines = texts[c.path]
+        except (OSError, LanserError):
+            continue
+        line, col = c.point
+        selector = None
+        try:
+            minted = mint_at(ws, c.path, line, col)
+            selector = next((minted[k] for k in ("symbol", "ast", "anchor", "cursor") if k in minted), None)
+        except LanserError:
+            pass
+        if selector is None and line < len(lines):
+            from lanser.selectors.parse import format_selector
+            from lanser.selectors.spec import CursorSpec
+            from lanser.text import convert_column
+
+            col16 = convert_column(lines[line], min(col, len(lines[line])), "codepoint", "utf-16")
+            selector = format_selector(CursorSpec(path=c.path, line=line + 1, col=col16 + 1))
+        if selector is not None:
+            ev["selector"] = selector
+        start = c.span[0][0]
+        if start < len(lines):
+            preview = lines[start].strip()
+            ev["preview"] = preview if len(preview) <= 160 else preview[:159] + "\u2026"
 
 
 # -- AST paths ----------------------------------------------------------------

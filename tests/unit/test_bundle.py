@@ -440,7 +440,8 @@ def test_diagnostic_group_sorts_and_counts() -> None:
         {"range": _rng(6, 0, 6, 1), "severity": 4, "message": "hint"},
     ]
     group = diagnostic_group("pkg/a.py", raw, "sha256:abc", 3)
-    assert (group.path, group.contentHash, group.version) == ("pkg/a.py", "sha256:abc", 3)
+    # The server's document version (3) is session history, not content: bundles say 0 (issue 20).
+    assert (group.path, group.contentHash, group.version) == ("pkg/a.py", "sha256:abc", 0)
     assert [(d.range, d.severity, d.message, d.code) for d in group.diagnostics] == [
         ([1, 0, 1, 2], "information", "info", None),
         ([1, 4, 1, 8], "error", "undefined a", None),
@@ -465,3 +466,20 @@ def test_diagnostic_order_is_total() -> None:
         {"range": _rng(1, 0, 1, 1), "severity": 1, "message": "m", "source": "clang-tidy"},
     ]
     assert diagnostic_group("a.c", raw, "sha256:0", 0) == diagnostic_group("a.c", raw[::-1], "sha256:0", 0)
+
+
+def test_diagnostic_messages_name_workspace_paths_relatively(tmp_path: Path) -> None:
+    """Issue 20: basedpyright's import-cycle message lists absolute paths, so two checkouts of one
+    repository had different bundleIds; the workspace's paths become relative, external ones labelled."""
+    from lanser.bundle.normalize import PathMapper, diagnostic_group
+
+    ws, lib = tmp_path / "ws", tmp_path / "venv" / "site"
+    ws.mkdir(), lib.mkdir(parents=True)
+    mapper = PathMapper(ws, [("site-packages", lib)])
+    root = str(ws.resolve())
+    msg = (f"Cycle detected in import chain\n  {root}/pkg/a.py\n  {root}/pkg/b.py\n  {lib.resolve()}/x/y.py\n"
+           f"  {root}2/other.py in {root}; see {ws.resolve().as_uri()}/pkg/a.py")
+    raw = [{"range": _rng(0, 0, 0, 1), "severity": 1, "message": msg}]
+    (d,) = diagnostic_group("pkg/a.py", raw, "sha256:abc", 1, mapper=mapper).diagnostics
+    assert d.message == ("Cycle detected in import chain\n  pkg/a.py\n  pkg/b.py\n  site-packages:x/y.py\n"
+                         f"  {root}2/other.py in .; see pkg/a.py")
