@@ -11,6 +11,12 @@ candidates with selectors), and whose ``structuredContent`` is the error
 bundle (``error.code``, ``error.exitCode``, ``error.details``).  The result
 is built here rather than by raising the SDK's ``ToolError``, which would
 prefix the text and carry no object.
+
+As the agent format on the command line: the diagnostics tool applies the
+agent profile unless asked for ``profile="all"`` (errors and the warnings
+that matter, :mod:`lanser.formats.filters`), and the symbols tool leaves out
+variables declared inside functions unless ``locals=true``; the bundle's
+``request.args`` record it.
 """
 
 from __future__ import annotations
@@ -62,12 +68,15 @@ def build_server(settings: Any) -> Any:
         return await run("hover", selector)
 
     @server.tool(description=lanser_tool("symbols").full_description())
-    async def symbols(selector: str | None = None, query: str | None = None) -> CallToolResult:
-        return await run("symbols", selector, query=query)
+    async def symbols(selector: str | None = None, query: str | None = None, depth: int | None = None,
+                      kind: str | None = None, locals: bool = False) -> CallToolResult:
+        kinds = sorted({k.strip() for k in kind.split(",") if k.strip()}) if kind is not None else None
+        return await run("symbols", selector, query=query, depth=depth, kind=kinds, locals=None if locals else False)
 
     @server.tool(description=lanser_tool("diagnostics").full_description())
-    async def diagnostics(selector: str | None = None) -> CallToolResult:
-        return await run("diagnostics", selector)
+    async def diagnostics(selector: str | None = None, severity: str | None = None, limit: int | None = None,
+                          profile: str = "agent") -> CallToolResult:
+        return await run("diagnostics", selector, severity=severity, limit=limit, profile=profile)
 
     @server.tool(description=lanser_tool("locate").full_description())
     async def locate(selector: str) -> CallToolResult:

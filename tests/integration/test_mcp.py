@@ -46,6 +46,10 @@ def test_mcp_tools_over_stdio(sample: Path, tmp_path: Path) -> None:
                 res = await session.call_tool("definition", {"selector": "pkg/report.py@L10:C33"})
                 out["definition"] = (res.is_error, res.structured_content)
                 out["definition_text"] = res.content[0].text
+                res = await session.call_tool("diagnostics", {"selector": "pkg/report.py"})
+                out["diagnostics"] = (res.content[0].text, res.structured_content)
+                res = await session.call_tool("symbols", {"selector": "pkg/shapes.py", "depth": 1})
+                out["symbols"] = (res.content[0].text, res.structured_content)
                 res = await session.call_tool("rename", {"selector": "py://pkg.shapes#total_area", "new_name": "sum_areas"})
                 out["preview"] = (res.is_error, res.structured_content)
                 out["after_preview"] = (sample / "pkg" / "shapes.py").read_text()
@@ -70,6 +74,14 @@ def test_mcp_tools_over_stdio(sample: Path, tmp_path: Path) -> None:
     # The text is the agent format (issue 20): the bundle is sent once, as the structured content.
     assert out["definition_text"] == to_agent(bundle, full_hint=FULL_HINT)
     assert "pkg/shapes.py@L38:C5  def total_area(" in out["definition_text"] and "capabilities" not in out["definition_text"]
+    # The agent's defaults, recorded in the request: the agent profile, no locals; filters on request.
+    text, bundle = out["diagnostics"]
+    assert bundle["request"]["args"] == {"profile": "agent"}
+    assert text.startswith("diag pkg/report.py --profile agent: 1 error in 1 file\n")
+    text, bundle = out["symbols"]
+    assert bundle["request"]["args"] == {"depth": 1, "locals": False}
+    assert [s["name"] for s in bundle["facts"]["symbols"]] == ["Shape", "Circle", "Square", "total_area"]
+    assert text.splitlines()[1] == "pkg/shapes.py@L8:C7  class Shape"
     is_error, bundle = out["preview"]
     assert not is_error and bundle["edits"]["applied"] is False and "def total_area" in out["after_preview"]
     is_error, bundle = out["apply"]

@@ -73,10 +73,18 @@ LANSER_TOOLS: tuple[LanserTool, ...] = (
                {"selector": _SEL}, ("selector",)),
     LanserTool("symbols", "symbols", "Symbols of one file (`selector` = a path such as 'pkg/app.py'), or workspace "
                "symbols matching `query` when no selector is given.",
-               {"selector": ("string", "a file path"), "query": ("string", "a name to search")}, (), selectors=False),
+               {"selector": ("string", "a file path"), "query": ("string", "a name to search"),
+                "depth": ("integer", "nesting levels shown: 1 top level, 2 also members"),
+                "kind": ("string", "only these kinds, comma-separated (class,function,method,...)"),
+                "locals": ("boolean", "include variables declared inside functions (default false)")}, (),
+               selectors=False, mcp_only=("depth", "kind", "locals")),
     LanserTool("diagnostics", "diagnostics", "Diagnostics (errors, warnings) of one file, or of the whole "
                "workspace when no selector is given. Each file's list names the content hash it describes.",
-               {"selector": ("string", "a file path")}, (), selectors=False),
+               {"selector": ("string", "a file path"),
+                "severity": ("string", "only at least this severe: error, warning, information or hint"),
+                "limit": ("integer", "at most this many (the rest are counted)"),
+                "profile": ("string", "agent (default): errors and the warnings that matter; all: every one")}, (),
+               selectors=False, mcp_only=("severity", "limit", "profile")),
     LanserTool("locate", "locate", "Resolve `selector` to a concrete range with a preview of the code there; "
                "ambiguous selectors fail with ranked candidates.", {"selector": _SEL}, ("selector",)),
     LanserTool("prepare_rename", "prepareRename", "Whether the symbol at `selector` can be renamed, and its "
