@@ -51,7 +51,16 @@ from lanser.bundle.models import (
 )
 from lanser.errors import ContentModified, FsPermissions, LanserError, NotFound, RequestCancelled
 from lanser.lsp.pool import ServerPool
-from lanser.lsp.registry import LANGUAGE_OF_SUFFIX, PINS, ServerSpec, language_of
+from lanser.lsp.registry import (
+    CONFIG_FILES,
+    LANGUAGE_OF_SUFFIX,
+    PINS,
+    PYTHON_ANALYSIS,
+    ServerSpec,
+    compile_commands_args,
+    language_of,
+    workspace_settings,
+)
 from lanser.lsp.session import CAPABILITY_OF_METHOD, Document, LspSession
 from lanser.resolve import Target, column, resolve_target
 from lanser.selectors import FileSpec, format_selector, parse_selector
@@ -152,15 +161,7 @@ class Orchestrator:
     # -- server configuration -------------------------------------------
 
     def _settings_for(self, spec: ServerSpec) -> dict[str, Any]:
-        if "python" not in spec.languages:
-            return {}
-        return {
-            "python": {"pythonPath": self.interpreter.executable},
-            # An `analysis` section switches basedpyright's autoSearchPaths off
-            # unless it says otherwise, and then `src/` layouts do not resolve
-            # (a rename then misses every importer under tests/).
-            "basedpyright": {"analysis": {"diagnosticMode": "openFilesOnly", "autoSearchPaths": True}},
-        }
+        return workspace_settings(spec, self.interpreter.executable)
 
     def _extra_args_for(self, spec: ServerSpec) -> list[str]:
         if spec.name != "clangd":
@@ -170,9 +171,7 @@ class Orchestrator:
             self._cdb_digest = None
             return []
         out_dir, self._cdb_digest = self.workspace.portable_compile_commands(cdb)
-        if spec.overridden or not spec.command:  # a test's fake, or a replayed server
-            return []
-        return [f"--compile-commands-dir={out_dir}"]
+        return compile_commands_args(spec, out_dir)
 
     # -- entry point ----------------------------------------------------
 
@@ -294,10 +293,8 @@ class Orchestrator:
 
     def _files_changed(self, snapshot: Snapshot) -> None:
         """Tell every live server which files changed on disk since the last request."""
-        if any(p.rsplit("/", 1)[-1] in ("compile_commands.json", "compile_flags.txt", "pyrightconfig.json",
-                                        "pyproject.toml", ".clangd")
-               for p in (*snapshot.changed, *snapshot.created, *snapshot.deleted)):
-            self.pool._spec_cache.clear()  # configuration changed: recompute server arguments and digests
+        if any(p.rsplit("/", 1)[-1] in CONFIG_FILES for p in (*snapshot.changed, *snapshot.created, *snapshot.deleted)):
+            self.pool.reconfigure()
         events = [(p, lsp.FileChangeType.Changed) for p in snapshot.changed]
         events += [(p, lsp.FileChangeType.Created) for p in snapshot.created]
         events += [(p, lsp.FileChangeType.Deleted) for p in snapshot.deleted]
@@ -456,7 +453,7 @@ class Orchestrator:
         extra: dict[str, Any] = {"server": s.spec.name}
         if "python" in s.spec.languages:
             env.python = {"version": self.interpreter.version, "implementation": self.interpreter.implementation}
-            extra["settings"] = {"diagnosticMode": "openFilesOnly", "autoSearchPaths": True}
+            extra["settings"] = dict(PYTHON_ANALYSIS)
         if s.spec.name == "clangd":
             extra["compileCommands"] = self._cdb_digest
         # Within a batch the snapshot is held: the configuration is read once per server, not per bundle.

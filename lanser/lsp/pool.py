@@ -62,6 +62,10 @@ class ServerPool:
         self.restarts: dict[str, int] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
+    def reconfigure(self) -> None:
+        """A configuration file changed: compute every server's arguments (and digests) again."""
+        self._spec_cache.clear()
+
     def spec_for(self, language: str) -> ServerSpec:
         cached = self._spec_cache.get(language)
         if cached is not None:

@@ -23,10 +23,14 @@ from lanser.errors import NotFound, VersionSkew
 __all__ = [
     "LANGUAGE_OF_SUFFIX",
     "PINS",
+    "CONFIG_FILES",
+    "PYTHON_ANALYSIS",
     "ServerSpec",
+    "compile_commands_args",
     "installed_version",
     "language_of",
     "server_for_language",
+    "workspace_settings",
 ]
 
 from lanser.lsp.pins import PINS  # noqa: E402  (re-exported)
@@ -72,6 +76,33 @@ class ServerSpec:
 
     def argv(self) -> list[str]:
         return list(self.command)
+
+
+#: Files whose change alters how a server is started or configured: its arguments and the
+#: configuration digest of every bundle are computed again (basedpyright's pyrightconfig.json
+#: and pyproject.toml; clangd's compilation database, compile_flags.txt and .clangd).
+CONFIG_FILES: frozenset[str] = frozenset({
+    "pyrightconfig.json", "pyproject.toml", "compile_commands.json", "compile_flags.txt", ".clangd",
+})
+
+#: basedpyright's analysis settings.  An `analysis` section switches basedpyright's
+#: autoSearchPaths off unless it says otherwise, and then `src/` layouts do not resolve
+#: (a rename then misses every importer under tests/).
+PYTHON_ANALYSIS: dict[str, object] = {"diagnosticMode": "openFilesOnly", "autoSearchPaths": True}
+
+
+def workspace_settings(spec: ServerSpec, python_path: str) -> dict[str, object]:
+    """The ``workspace/configuration`` answer for ``spec``'s server in a workspace using ``python_path``."""
+    if "python" not in spec.languages:
+        return {}
+    return {"python": {"pythonPath": python_path}, "basedpyright": {"analysis": dict(PYTHON_ANALYSIS)}}
+
+
+def compile_commands_args(spec: ServerSpec, out_dir: Path | None) -> list[str]:
+    """clangd's arguments for the workspace's (portable copy of its) compilation database."""
+    if spec.name != "clangd" or out_dir is None or spec.overridden or not spec.command:
+        return []  # no database, or a test's fake / a replayed server
+    return [f"--compile-commands-dir={out_dir}"]
 
 
 def language_of(path: str) -> str:
