@@ -22,7 +22,7 @@ from lanser.selectors.spec import CursorSpec, FileSpec, PositionSpec, RangeSpec
 from lanser.text import INDEXINGS, content_hash, convert_column, document_text, from_lsp_encoding, split_lines
 from lanser.workspace import Workspace
 
-__all__ = ["Target", "column", "resolve_target"]
+__all__ = ["SYMBOL_ID", "Target", "column", "resolve_target"]
 
 
 @dataclass
@@ -101,6 +101,11 @@ def column(line: str, col: int, src: str, dst: str, *, strict: bool = True) -> i
 
 def resolve_target(spec: PositionSpec, ws: Workspace, index_io: str) -> Target:
     """Resolve ``spec`` against the files on disk now."""
+    if isinstance(spec, FileSpec) and not spec.scheme and SYMBOL_ID.fullmatch(spec.path) \
+            and not (ws.root / spec.path).exists():
+        from lanser.selectors.structural import resolve_symbol_id
+
+        return resolve_symbol_id(spec.path, ws)
     if isinstance(spec, (FileSpec, CursorSpec, RangeSpec)):
         rel = _existing(ws, spec)
         language = language_of(rel)
@@ -137,6 +142,8 @@ def resolve_target(spec: PositionSpec, ws: Workspace, index_io: str) -> Target:
     return resolve_structural(spec, ws)
 
 
+#: A bundle's ``resolution.symbolId``, accepted back as a selector (no file of that name existing).
+SYMBOL_ID = re.compile(r"sym:[0-9a-f]{20}")
 _GREP_POSITION = re.compile(r"^(?P<path>.+?):(?P<line>[0-9]+)(?::(?P<col>[0-9]+))?:?$")
 
 

@@ -48,6 +48,8 @@ class Candidate:
     point: tuple[int, int]
     features: dict[str, float]
     via: str = ""
+    #: The definition an anchor's text starts (its point is that name), for the target's symbolId.
+    named: SymbolDef | None = None
 
     @property
     def score(self) -> float:
@@ -86,6 +88,49 @@ def resolve_structural(spec: PositionSpec, ws: Workspace) -> Target:
 
 
 # -- symbols ----------------------------------------------------------------
+
+#: Files a symbolId search reads at most.
+SYMBOL_ID_SCAN_MAX = 5000
+
+
+def resolve_symbol_id(sid: str, ws: Workspace) -> Target:
+    """The definition whose ``symbolId`` (as bundles report it) is ``sid`` (issue 20).
+
+    A symbolId hashes the definition's language, module, kind, qualified name
+    and signature, so it is found by computing the ids of the workspace's
+    definitions: under the dotted module (as symbol selectors report it) and
+    under the file's path (as anchors and AST paths do), plain and with each
+    overload index.  It changes when the signature does: then E/NOT_FOUND.
+    """
+    from lanser.lsp.registry import LANGUAGE_OF_SUFFIX, language_of
+    from lanser.selectors.mint import _module_of
+
+    hits: list[tuple[str, SymbolDef, list[bytes], str]] = []
+    for rel in ws.files(tuple(LANGUAGE_OF_SUFFIX))[:SYMBOL_ID_SCAN_MAX]:
+        language = language_of(rel)
+        if language not in ("python", "c"):
+            continue
+        try:
+            data = syntax_bytes(document_bytes(ws.read_bytes(rel)))
+        except (FsPermissions, OSError):
+            continue
+        defs = definitions(language, data)
+        modules = [rel] + ([m] if language == "python" and (m := _module_of(ws, rel)) is not None else [])
+        for d in defs:
+            same = sum(1 for x in defs if x.qualname == d.qualname)
+            for module in modules:
+                if any(symbol_id(language, module, d, o) == sid for o in [None, *range(same)]):
+                    hits.append((rel, d, data.split(b"\n"), module))
+                    break
+    if not hits:
+        raise NotFound(f"no definition has symbolId {sid} (it changes with the symbol's kind, name or signature; "
+                       "take a symbol or anchor selector to relocate)", selector=sid)
+    cands = [_candidate(rel, d, lines, {"ast": 1.0, "module": 1.0, "token": 1.0, "prox": 1.0}, via="symbolId")
+             for rel, d, lines, _ in hits]
+    target = _choose(ws, language_of(hits[0][0]), cands, "def", AnchorSpec(path=hits[0][0], snippet=sid), label=sid)
+    target.symbol_id = sid
+    return target
+
 
 def _module_files(spec: SymbolSpec, ws: Workspace) -> list[str]:
     if spec.language == "c":
@@ -258,6 +303,8 @@ def _choose(ws: Workspace, language: str, cands: list[Candidate], role: str, spe
     if top.sym is not None:
         module = spec.module if isinstance(spec, SymbolSpec) else top.path
         target.symbol_id = symbol_id(language, module, top.sym, getattr(spec, "overload", None))
+    elif top.named is not None:
+        target.symbol_id = symbol_id(language, top.path, top.named)
     return target
 
 
@@ -372,9 +419,11 @@ def _apply_leaf(target: Target, leaf: str, index: int, language: str) -> None:
 def _resolve_anchor(spec: AnchorSpec, ws: Workspace) -> Target:
     from lanser.lsp.registry import LANGUAGE_OF_SUFFIX, language_of
 
+    missing: NotFound | None = None
     try:
         files = [(ws.rel(spec.path), 1.0)]
-    except NotFound:
+    except NotFound as exc:
+        missing = exc
         # The file moved (a package went under src/, say): look in files
         # that keep its name, scored by how much of the old path they keep.
         want = spec.path.strip("/").split("/")
@@ -385,7 +434,7 @@ def _resolve_anchor(spec: AnchorSpec, ws: Workspace) -> Target:
                 continue
             same = sum(1 for a, b in zip(reversed(want), reversed(have)) if a == b)
             files.append((rel, round(0.5 * same / max(len(want), len(have)), 4)))
-        if not files:
+        if not files and not spec.path.endswith(tuple(LANGUAGE_OF_SUFFIX)):
             raise
     cands: list[Candidate] = []
     for rel, module_score in files:
@@ -398,11 +447,53 @@ def _resolve_anchor(spec: AnchorSpec, ws: Workspace) -> Target:
         found = _anchor_candidates(rel, document_text(data), spec, module_score)
         _point_at_names(rel, data, found)
         cands += found
-    language = language_of(files[0][0])
+    if not cands and missing is not None:
+        cands = _renamed_file_candidates(ws, spec)
+        if not cands and not files:
+            raise missing
+    language = language_of(files[0][0]) if files else language_of(spec.path)
     if cands:
         best = max(cands, key=lambda c: c.score).path
         language = language_of(best)
     return _choose(ws, language, cands, "def", spec, label=f'{spec.path}#"{spec.snippet}"')
+
+
+#: Files of the anchor's kind a renamed file's search reads at most (a miss must not read a kernel tree).
+RENAMED_SCAN_MAX = 5000
+
+
+def _renamed_file_candidates(ws: Workspace, spec: AnchorSpec) -> list[Candidate]:
+    """The anchor's exact text in files of another name (``core.py`` renamed ``core_moved.py``).
+
+    Only exact occurrences: fuzzy matching every file would cost lines x
+    width per file.  Scored like a moved file, by the directories the new
+    path keeps from the old one, but below any file that kept the name.
+    """
+    from lanser.lsp.registry import LANGUAGE_OF_SUFFIX
+
+    want = spec.path.strip("/").split("/")
+    suffix = next((s for s in LANGUAGE_OF_SUFFIX if want[-1].endswith(s)), None)
+    if suffix is None:
+        return []
+    cands: list[Candidate] = []
+    for rel in ws.files((suffix,))[:RENAMED_SCAN_MAX]:
+        try:
+            data = ws.read_bytes(rel)
+        except (FsPermissions, OSError):
+            continue  # a search never looks into a file outside the workspace
+        text = document_text(data)
+        if spec.snippet not in text:
+            continue
+        have = rel.split("/")
+        same = 0
+        for a, b in zip(reversed(want[:-1]), reversed(have[:-1])):
+            if a != b:
+                break
+            same += 1
+        found = _anchor_candidates(rel, text, spec, round(0.25 * same / max(len(want), len(have)), 4))
+        _point_at_names(rel, data, found)
+        cands += found
+    return cands
 
 
 _KEYWORDS = frozenset("def class return if else elif for while in not and or is None True False self "
@@ -474,14 +565,16 @@ def _point_at_names(rel: str, data: bytes, cands: list[Candidate]) -> None:
     raw = syntax_bytes(document_bytes(data))
     lines = raw.split(b"\n")
     names = []
-    for d in definitions(language, raw):
+    for i, d in enumerate(definitions(language, raw)):
         sig = d.roles.get("sig", d.roles["def"])
-        names.append((to_codepoints(lines, sig[0]), to_codepoints(lines, d.name[0]), to_codepoints(lines, d.name[1])))
+        names.append((to_codepoints(lines, sig[0]), to_codepoints(lines, d.name[0]), to_codepoints(lines, d.name[1]),
+                      i, d))
     for c in cands:
         start, end = c.span
-        inside = [(sig != start, name) for sig, name, name_end in names if start <= name and name_end <= end]
+        inside = [(sig != start, name, i, d) for sig, name, name_end, i, d in names
+                  if start <= name and name_end <= end]
         if inside:
-            c.point = min(inside)[1]
+            _, c.point, _, c.named = min(inside, key=lambda x: x[:3])
 
 
 def _match_end(region: str, snippet: str) -> int:
