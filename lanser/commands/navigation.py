@@ -140,7 +140,7 @@ async def diagnostics(ctx: Context, request: Request, bundle: Bundle) -> None:
             for doc in docs:
                 raw = await s.diagnostics(doc, ctx.timeout)
                 out.append(normalize.diagnostic_group(doc.path, [s.to_data(d) for d in raw],
-                                                      doc.digest, doc.version))
+                                                      doc.digest, doc.version, mapper=ctx.mapper))
             return out
 
         groups += await ctx.call(language, op, bundle)
