@@ -241,9 +241,12 @@ def test_bench_run_on_ray_without_an_address_is_exit_2(tmp_path: Path, monkeypat
     assert not (tmp_path / "out").exists()
 
 
-def test_an_unreachable_ray_head_fails_fast() -> None:
+def test_an_unreachable_ray_head_fails_fast(monkeypatch: pytest.MonkeyPatch) -> None:
     """Regression: ray.init waits without end for a head that does not answer."""
     import socket
+
+    monkeypatch.setenv("RAY_AUTH_MODE", "token")  # the executor needs a token (restored after the test)
+    monkeypatch.setenv("RAY_AUTH_TOKEN", "0" * 64)
 
     from lanser.harness.errors import InfrastructureError
     from lanser.harness.executor import RayExecutor
