@@ -358,6 +358,9 @@ class Client(_Commands[Result]):
 
     def iter_batch(self, requests: Iterable[Any]) -> Iterator[Result]:
         """:meth:`batch`, each result as soon as it is known (through the daemon: as it is written)."""
+        if self._session is not None:
+            yield from self.batch(requests)
+            return
         yield from _stream(self._config, _plain(requests))
 
     def _answer(self, requests: list[Any]) -> list[dict[str, Any]]:
