@@ -100,6 +100,7 @@ async def rename(ctx: Context, request: Request, bundle: Bundle) -> None:
     # server's own view (its include settings, what a warm daemon opened before) is not the project.
     scans = scan_project(ctx, target.language, old_name) if old_name else {}
     named = {"old": old_name}
+    index: dict[str, Any] = {}
 
     async def op(s: LspSession) -> tuple[Any, Any, str, dict[Any, Any], list[Any]]:
         await ctx.ready(s, target.language)
@@ -119,6 +120,12 @@ async def rename(ctx: Context, request: Request, bundle: Bundle) -> None:
         opened = await open_mentioning(ctx, s, target, scans)
         try:
             await ctx.settle(s, doc)
+            if s.spec.needs_index and named["old"]:
+                # The index itself must list the symbol where it is defined before clangd is asked
+                # to rename through it; a quiet progress report is no such proof (issue 19).
+                from lanser.edits.index_check import confirm_index
+
+                index.update(await confirm_index(s, scans, named["old"], ctx.timeout, ctx.rel_of_uri))
             edit = await s.request("textDocument/rename", lsp.RenameParams(
                 text_document=ident, position=target.position(), new_name=new_name),
                 timeout=ctx.timeout)
@@ -145,6 +152,7 @@ async def rename(ctx: Context, request: Request, bundle: Bundle) -> None:
     ref_data: list[Any] = ctx.data(refs) or []
     family: list[Method] = []
     hidden: list[dict[str, Any]] = []
+    stub_files: list[str] = []
     try:
         if target.language == "python":
             family, hidden = await find_override_family(ctx, edit_data, bundle)
@@ -152,6 +160,17 @@ async def rename(ctx: Context, request: Request, bundle: Bundle) -> None:
                 edit_data, ref_data = await rename_family(ctx, family, new_name, edit_data, ref_data, bundle)
                 bundle.edits = {"overrides": [f"{m.path}#{m.cls}.{m.name}" for m in family]}
                 family = []
+            # A .pyi stub declaring the symbol is renamed with it; its declarations are the symbol's
+            # own, so an occurrence resolving to one that the edit leaves is unexplained.
+            from lanser.edits.stubs import rename_stubs
+
+            stubs = await rename_stubs(ctx, bundle, edit_data, symbol, encoding, old_name, new_name)
+            if stubs.edits:
+                edit_data = merge_workspace_edits([edit_data, *stubs.edits])
+                ref_data = list(ref_data) + stubs.refs
+            symbol = symbol + stubs.decls
+            hidden += stubs.problems
+            stub_files = stubs.stubs
         verdict, server_of = judge_rename(ctx, scans, edit_data, defs, symbol, encoding, old_name)
         branch: list[Occurrence] = []
         if target.language in ("c", "cpp") and old_name and verdict.unexplained:
@@ -190,6 +209,10 @@ async def rename(ctx: Context, request: Request, bundle: Bundle) -> None:
         bundle.edits["unexplained"] = unexplained
         if branch:
             bundle.edits["branches"] = [selector_of(server_of[o.where]) for o in branch]
+        if stub_files:
+            bundle.edits["stubs"] = stub_files
+        if index:
+            bundle.edits["index"] = index
         if expansions:
             bundle.edits["expansions"] = expansions
         bundle.edits["occurrences"] = {"name": old_name, "files": len(scans), "edited": len(verdict.edited),

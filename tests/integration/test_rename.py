@@ -146,23 +146,81 @@ def test_rename_through_the_daemon_then_query(repo: Path, run_json, monkeypatch)
                         "daemon", "stop"], env=env, capture_output=True, timeout=60)
 
 
-def test_rename_missing_imports_through_a_stub_is_refused(tmp_path: Path, run_json) -> None:
-    """Regression (rename bench, attrs 23.2.0): with a .pyi stub beside the module, basedpyright's
-    rename and references agree on the .py symbol alone, and an import of it elsewhere was left
-    to break while the plan said complete."""
+def _stub_repo(tmp_path: Path, files: dict[str, str]) -> Path:
     ws = tmp_path / "ws"
-    (ws / "pkg").mkdir(parents=True)
-    (ws / "pkg" / "__init__.py").write_text("")
-    (ws / "pkg" / "exc.py").write_text("class NotThere(Exception):\n    pass\n")
-    (ws / "pkg" / "exc.pyi").write_text("class NotThere(Exception): ...\n")
-    (ws / "pkg" / "user.py").write_text("from pkg.exc import NotThere\n\n\ndef f() -> None:\n    raise NotThere()\n")
+    for rel, text in files.items():
+        (ws / rel).parent.mkdir(parents=True, exist_ok=True)
+        (ws / rel).write_text(text)
     git(ws, "init", "-q")
     git(ws, "add", "-A")
     git(ws, "commit", "-qm", "init")
+    return ws
+
+
+def test_rename_renames_the_stub_beside_the_module(tmp_path: Path, run_json) -> None:
+    """Regression (rename bench, attrs 23.2.0 and more-itertools 10.2.0, 7 of 15 refusals): with a .pyi
+    stub beside the module, basedpyright's rename and references cover the .py symbol alone; every
+    import of it resolves to the stub, so a rename was either partial (before the import check) or
+    refused.  The stub's declaration (every overload) is renamed with it, and its users."""
+    ws = _stub_repo(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/exc.py": "class NotThere(Exception):\n    pass\n\n\ndef make(x):\n    return NotThere(x)\n",
+        "pkg/exc.pyi": "from typing import overload\n\nclass NotThere(Exception): ...\n\n@overload\n"
+                       "def make(x: int) -> NotThere: ...\n@overload\ndef make(x: str) -> NotThere: ...\n",
+        "pkg/user.py": "from pkg.exc import NotThere, make\n\n\ndef f() -> None:\n    raise NotThere()\n",
+        "tests/test_exc.py": "import pkg.exc as e\n\n\ndef test() -> None:\n    assert isinstance(e.make(1), e.NotThere)\n",
+    })
+    code, b = run_json("-w", str(ws), "rename", "py://pkg.exc#NotThere", "Missing", "--apply")
+    assert code == 0, b
+    assert b["edits"]["complete"] is True and b["edits"]["unexplained"] == []
+    assert "class Missing(Exception): ..." in (ws / "pkg" / "exc.pyi").read_text()
+    assert "-> Missing: ..." in (ws / "pkg" / "exc.pyi").read_text()
+    assert (ws / "pkg" / "user.py").read_text().startswith("from pkg.exc import Missing, make")
+    assert "e.Missing)" in (ws / "tests" / "test_exc.py").read_text()
+    assert "NotThere" not in "".join(p.read_text() for p in ws.rglob("*.py*"))
+    # Overloads: one rename at the first declaration renames every one of them.
+    code, b = run_json("-w", str(ws), "rename", "py://pkg.exc#make", "build", "--apply", "--allow-dirty")
+    assert code == 0, b
+    assert (ws / "pkg" / "exc.pyi").read_text().count("def build(") == 2
+    assert "e.build(1)" in (ws / "tests" / "test_exc.py").read_text()
+
+
+def test_rename_renames_the_stub_of_a_re_exporting_package(tmp_path: Path, run_json) -> None:
+    """Regression (rename bench, attrs 23.2.0 `astuple`): the package re-exports the function
+    (`from ._funcs import astuple` in __init__.py) and its __init__.pyi declares it; the tests'
+    `from pkg import astuple` resolve to that stub declaration, which is renamed with it."""
+    ws = _stub_repo(tmp_path, {
+        "pkg/__init__.py": "from ._funcs import astuple\n\n__all__ = [\"astuple\"]\n",
+        "pkg/__init__.pyi": "def astuple(inst: object) -> tuple[object, ...]: ...\n",
+        "pkg/_funcs.py": "def astuple(inst):\n    return (inst,)\n",
+        "tests/test_funcs.py": "from pkg import astuple\nimport pkg\n\n\ndef test() -> None:\n"
+                               "    assert astuple(1) == pkg.astuple(1)\n",
+    })
+    code, b = run_json("-w", str(ws), "rename", "py://pkg._funcs#astuple", "as_tuple", "--apply")
+    assert code == 0, b
+    assert b["edits"]["complete"] is True
+    assert "def as_tuple(inst: object)" in (ws / "pkg" / "__init__.pyi").read_text()
+    assert (ws / "tests" / "test_funcs.py").read_text().count("as_tuple") == 3
+    assert "astuple" not in (ws / "tests" / "test_funcs.py").read_text()
+
+
+def test_rename_with_a_stub_that_lacks_the_name_is_refused(tmp_path: Path, run_json) -> None:
+    """Regression (rename bench, attrs 23.2.0): a stub beside the module that does not declare the
+    name cannot be renamed with it (its users' imports resolve to nothing); before the completeness
+    scan an import of it elsewhere was left to break while the plan said complete."""
+    ws = _stub_repo(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/exc.py": "class NotThere(Exception):\n    pass\n",
+        "pkg/exc.pyi": "class Other(Exception): ...\n",
+        "pkg/user.py": "from pkg.exc import NotThere\n\n\ndef f() -> None:\n    raise NotThere()\n",
+    })
+    before = snapshot(ws)
     code, b = run_json("-w", str(ws), "rename", "py://pkg.exc#NotThere", "Missing", "--apply")
     assert code == 70 and b["error"]["code"] == "E/APPLY_CONFLICT"
-    assert ["pkg/user.py", 0, 20, "import of the old name"] in b["error"]["details"]["missing"]
-    assert "class NotThere" in (ws / "pkg" / "exc.py").read_text()  # nothing written
+    details = b["error"]["details"]
+    left = {tuple(m[:3]) for m in details["missing"]} | {(u["path"], u["line"], u["col"]) for u in details["unexplained"]}
+    assert ("pkg/user.py", 0, 20) in left
+    assert snapshot(ws) == before  # nothing written
 
 
 def test_src_layout_imports_resolve(tmp_path: Path, run_json) -> None:
