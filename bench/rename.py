@@ -108,6 +108,9 @@ PROJECTS: dict[str, Project] = {
     "markupsafe": Project("MarkupSafe", "2.1.5", ("src/markupsafe",), "src", ("tests",), "markupsafe"),
     "idna": Project("idna", "3.7", ("idna",), "", ("tests",), "idna"),
     "more-itertools": Project("more-itertools", "10.2.0", ("more_itertools",), "", ("tests",), "more_itertools"),
+    # Unseen by every rename change before the hand-checked truth (issue 19, item 4).
+    "pluggy": Project("pluggy", "1.5.0", ("src/pluggy",), "src", ("testing", "--ignore=testing/benchmark.py"), "pluggy"),
+    "cachetools": Project("cachetools", "5.3.3", ("src/cachetools",), "src", ("tests",), "cachetools"),
 }
 
 
