@@ -1,7 +1,8 @@
 """Navigation commands: def, refs, hover, symbols, diag, locate.
 
-Each parses its arguments into a Request, runs it through the orchestrator
-and renders the bundle; nothing else happens here.
+Each parses its arguments, asks :class:`lanser.client.Client` (which builds
+the Request and answers it through the daemon or in-process) and renders the
+bundle; nothing else happens here.
 """
 
 from __future__ import annotations
