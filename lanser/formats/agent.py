@@ -28,12 +28,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
-__all__ = ["FULL_HINT", "PREVIEW_CHARS", "to_agent"]
+__all__ = ["FULL_HINT", "ID_CHARS", "PREVIEW_CHARS", "to_agent"]
 
 #: How the CLI says where the full bundle is.
 FULL_HINT = "full: --format bundle"
 #: A preview longer than this is cut (with an ellipsis): it is context, the selector is the answer.
 PREVIEW_CHARS = 120
+#: The bundleId is shown as its first 16 hex digits (``sha256:`` + 64 bits): enough to tell bundles
+#: apart and to check a full bundle against, at a quarter of the tokens (hex costs about one token per
+#: two digits, and the id was half of a definition's answer).
+ID_CHARS = len("sha256:") + 16
 #: An error detail written as JSON is cut past this many characters (a server's stderr tail).
 _DETAIL_CHARS = 600
 
@@ -65,17 +69,16 @@ def to_agent(bundle: dict[str, Any], *, full_hint: str = FULL_HINT) -> str:
             lines += _locate(head, facts)
         else:
             lines += _edits(head, cmd, bundle)
-    bundle_id = bundle.get("bundleId")
+    bundle_id = str(bundle.get("bundleId") or "")
     if bundle_id:
-        lines.append(f"bundle {bundle_id} ({full_hint})")
+        lines.append(f"bundle {bundle_id[:ID_CHARS]} ({full_hint})")
     return "\n".join(lines) + "\n"
 
 
 def _asked(request: dict[str, Any]) -> str:
+    """The filters the request carried (the agent knows its selector: it is not repeated)."""
     args = request.get("args") or {}
-    parts = [str(request["selector"])] if request.get("selector") else []
-    if args.get("query") is not None:
-        parts.append(f"--query {json.dumps(args['query'], ensure_ascii=False)}")
+    parts: list[str] = []
     for key in ("profile", "severity", "depth", "limit", "cursor"):
         if args.get(key) is not None:
             parts.append(f"--{key} {args[key]}")
@@ -84,10 +87,6 @@ def _asked(request: dict[str, Any]) -> str:
         parts.append("--kind " + (",".join(map(str, kinds)) if isinstance(kinds, list) else str(kinds)))
     if args.get("locals") is False:
         parts.append("--no-locals")
-    if args.get("language") is not None:
-        parts.append(f"--language {args['language']}")
-    if not parts and request.get("cmd") == "diagnostics":
-        parts.append("(workspace)")
     return " ".join(parts)
 
 
@@ -120,7 +119,7 @@ def _files(items: list[dict[str, Any]]) -> int:
 def _locations(head: str, cmd: str, facts: dict[str, Any]) -> list[str]:
     locs = list(facts.get("definitions" if cmd == "definition" else "references") or [])
     total = int(facts.get("total") or len(locs))
-    summary = f"{_plural(total, cmd)} in {_files(locs)} file{'s' if _files(locs) != 1 else ''}"
+    summary = _plural(total, cmd) + (f" in {_files(locs)} files" if _files(locs) > 1 else "")
     if facts.get("truncated"):
         summary = f"{_plural(total, cmd)}, {len(locs)} shown; next page: --cursor {facts.get('nextCursor')}"
     out = [f"{head}: {summary}"]

@@ -45,7 +45,7 @@ def test_the_agent_text_keeps_every_selector_and_error_code_at_a_fraction_of_the
     assert [b["status"] for b in bundles] == ["ok"] * 6 + ["error"]
     for bundle in bundles:
         text = to_agent(bundle)
-        assert bundle["bundleId"] in text
+        assert f"bundle {bundle['bundleId'][:23]} (full: --format bundle)" in text  # sha256: and 16 hex digits
         body = text.splitlines()[1:]
         for i, loc in enumerate(_locations(bundle)):  # one line each, in the bundle's order
             assert body[i].startswith(loc["selector"] + " "), (loc, body[i])
@@ -55,7 +55,8 @@ def test_the_agent_text_keeps_every_selector_and_error_code_at_a_fraction_of_the
         assert len(text) * factor < len(full), (bundle["request"], len(text), len(full))
     definition, references, symbols, diagnostics, hover, locate, missing = (to_agent(b) for b in bundles)
     assert definition.splitlines()[1] == "pkg/shapes.py@L38:C5  def total_area(shapes: list[Shape]) -> float:"
-    assert references.splitlines()[0].startswith("refs py://pkg.shapes#Shape: ")
+    assert definition.splitlines()[0] == "def: 1 definition"
+    assert references.splitlines()[0].startswith("refs: ") and " references in " in references.splitlines()[0]
     assert "pkg/report.py@L14:C18 error reportAssignmentType: " in diagnostics
     assert "(function) def total_area(shapes: list[Shape]) -> float" in hover
     assert "symbol: py://pkg.shapes#total_area" in locate and "| def total_area(" in locate

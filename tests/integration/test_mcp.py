@@ -77,7 +77,7 @@ def test_mcp_tools_over_stdio(sample: Path, tmp_path: Path) -> None:
     # The agent's defaults, recorded in the request: the agent profile, no locals; filters on request.
     text, bundle = out["diagnostics"]
     assert bundle["request"]["args"] == {"profile": "agent"}
-    assert text.startswith("diag pkg/report.py --profile agent: 1 error in 1 file\n")
+    assert text.startswith("diag --profile agent: 1 error in 1 file\n")
     text, bundle = out["symbols"]
     assert bundle["request"]["args"] == {"depth": 1, "locals": False}
     assert [s["name"] for s in bundle["facts"]["symbols"]] == ["Shape", "Circle", "Square", "total_area"]
