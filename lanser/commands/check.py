@@ -15,7 +15,7 @@ from lanser.edits import guards
 from lanser.edits.patch import parse_patch
 from lanser.edits.plan import ChangeSet, decode
 from lanser.errors import ApplyConflict, BadRequest, FsPermissions
-from lanser.lsp.session import LspSession
+from lanser.lsp.session import Document, LspSession
 from lanser.reward import count_diagnostics, process_reward
 
 __all__ = ["check", "evaluate", "read_file"]
@@ -83,13 +83,16 @@ async def evaluate(ctx: Context, bundle: Bundle, language: str, changes: ChangeS
                         continue
                     doc = s.sync_document(rel, language_of(rel))
                 raw = await s.diagnostics(doc, ctx.timeout)
-                groups.append(normalize.diagnostic_group(rel, [s.to_data(d) for d in raw], doc.digest, doc.version))
+                groups.append(normalize.diagnostic_group(rel, [s.to_data(d) for d in raw], doc.digest, doc.version,
+                                                         mapper=ctx.mapper))
             return groups
 
         before = await collect()
-        speculated = []
+        speculated: list[str] = []
         try:
-            for c in changes.changes:
+            # Headers first: clangd builds a file against the headers open at the moment it opens it
+            # (a caller speculated before its header was compiled against the old declaration).
+            for c in sorted(changes.changes, key=lambda c: not _is_header(c.new_path or c.path)):
                 rel = c.new_path or c.path
                 if c.new is not None and rel.endswith(suffixes):
                     s.speculate(rel, language_of(rel), decode(c.new)[0])
@@ -97,13 +100,21 @@ async def evaluate(ctx: Context, bundle: Bundle, language: str, changes: ChangeS
                 if c.op in ("delete", "rename") and c.path in s.documents and c.path.endswith(suffixes):
                     s.speculate(c.path, language_of(c.path), "")
                     speculated.append(c.path)
+            if s.spec.reopen_on_change and any(_is_header(p) for p in speculated):
+                # A file that includes a changed header without changing itself is built once, at
+                # open: opened again, it sees the speculative header (and, below, the real one).
+                for rel in paths:
+                    if rel not in speculated and rel in s.documents:
+                        s.close_document(rel)
             after = await collect()
         finally:
-            for rel in speculated:
-                if (ctx.root / rel).is_file():
-                    s.sync_document(rel, language_of(rel))
-                else:
-                    s.close_document(rel)
+            restored = _restore(ctx, s, speculated)
+        if s.spec.reopen_on_change:
+            # clangd indexes a file's AST as it publishes its diagnostics: until the restored files
+            # are built again, its index still holds the speculation, and the next request (a second
+            # preview's references) was answered from it.  Wait for them.
+            for doc in restored:
+                await s.diagnostics(doc, ctx.timeout)
         return before, after
 
     before, after = await ctx.call(language, op, bundle)
@@ -121,6 +132,34 @@ async def evaluate(ctx: Context, bundle: Bundle, language: str, changes: ChangeS
     new = {_diag_key(g["path"], d) for g in a_data for d in g["diagnostics"]}
     spec["appeared"] = sorted(spec["appeared"] + [list(k) for k in new - old])
     spec["disappeared"] = sorted(spec["disappeared"] + [list(k) for k in old - new])
+
+
+def _restore(ctx: Context, s: LspSession, speculated: list[str]) -> list[Document]:
+    """Give the server the files on disk again; the documents (re)built for it."""
+    from lanser.lsp.registry import language_of
+
+    docs = []
+    for rel in sorted(speculated, key=lambda p: not _is_header(p)):
+        if (ctx.root / rel).is_file():
+            docs.append(s.sync_document(rel, language_of(rel)))
+        else:
+            s.close_document(rel)
+    if s.spec.reopen_on_change and any(_is_header(p) for p in speculated):
+        # Every open file that may include a restored header is built again against it: one left
+        # compiled against the speculative header answered the next request from it.
+        for rel in sorted(s.documents):
+            if rel not in speculated and not _is_header(rel):
+                s.close_document(rel)
+                if (ctx.root / rel).is_file():
+                    docs.append(s.sync_document(rel, language_of(rel)))
+    return docs
+
+
+_HEADER_SUFFIXES = (".h", ".hh", ".hpp", ".hxx", ".inc")
+
+
+def _is_header(rel: str) -> bool:
+    return rel.endswith(_HEADER_SUFFIXES)
 
 
 def _diag_key(path: str, d: dict[str, Any]) -> tuple[str, str, str, str]:

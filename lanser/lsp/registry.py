@@ -156,6 +156,10 @@ def _clangd() -> ServerSpec:
             "--pch-storage=memory",
             "--log=error",
             "--clang-tidy=false",
+            # A rename's preview opens the speculative header and its callers together: the callers
+            # must be built against the header as open, not as on disk (lanser keeps open files in
+            # step with the disk otherwise, so this changes nothing else).
+            "--use-dirty-headers",
             "-j=2",
         ),
         needs_index=True,

@@ -47,7 +47,7 @@ async def _sweep(root: Path) -> list[str]:
                 # locate's cursor carries the file's version (?v=); the rest are minted as mint() does.
                 assert {k: v for k, v in minted.items() if k != "cursor"} == {k: v for k, v in plain.items()
                                                                               if k != "cursor"}
-                for cmd in COMMANDS if language == "python" else COMMANDS[:3]:
+                for cmd in COMMANDS:
                     args = {"newName": sym.qualname.rsplit(".", 1)[-1] + "_renamed"} if cmd == "rename" else {}
                     truth = await orch.run(Request(cmd=cmd, selector=minted["cursor"], args=args))
                     if cmd in ("definition", "hover") and truth["status"] == "error":
