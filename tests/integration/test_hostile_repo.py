@@ -253,3 +253,54 @@ def test_the_daemons_cache_does_not_follow_a_lanser_symlink(repo: Path, sentinel
     finally:
         assert lanser(denv, repo, "daemon", "stop").returncode == 0  # flushes the cache
     assert tree(sentinel) == before, "the daemon wrote its cache through the .lanser symlink"
+
+
+def test_commit_runs_none_of_the_repositorys_hooks(repo: Path, sentinel: Path, env: dict[str, str]) -> None:
+    """A hostile repository's hooks ran on the host: ``rename --apply --commit`` committed through
+    GitPython's ``index.commit``, which runs ``.git/hooks/pre-commit`` and ``commit-msg`` itself
+    (whatever ``core.hooksPath`` says).  The commit is made; no hook, in .git/hooks or in a
+    ``core.hooksPath`` the repository sets, runs."""
+    for hooks in (repo / ".git" / "hooks", repo / ".githooks"):
+        hooks.mkdir(exist_ok=True)
+        for name in ("pre-commit", "prepare-commit-msg", "commit-msg", "post-commit", "post-index-change"):
+            hook = hooks / name
+            hook.write_text(f"#!/bin/sh\necho ran > '{sentinel}/{hooks.name}-{name}'\n")
+            hook.chmod(0o755)
+    (repo / ".git" / "config").write_text((repo / ".git" / "config").read_text()
+                                          + f"[core]\n\thooksPath = {repo / '.githooks'}\n")
+    git(repo, "-c", "core.hooksPath=/dev/null", "add", ".githooks")
+    git(repo, "-c", "core.hooksPath=/dev/null", "commit", "-qm", "hooks")
+    before = git(repo, "rev-parse", "HEAD").strip()
+    proc = lanser({**env, **GIT_ENV}, repo, "--json", "rename", "py://m#area", "surface", "--apply", "--commit")
+    out = one_json(proc)
+    assert out["status"] == "ok", out
+    assert sorted(p.name for p in sentinel.iterdir()) == ["victim.txt"], "a repository hook ran"
+    assert git(repo, "rev-parse", "HEAD~1").strip() == before
+    assert out["edits"]["commit"] == git(repo, "rev-parse", "HEAD").strip()
+    assert git(repo, "status", "--porcelain").strip() == ""
+    assert "surface" in (repo / "use.py").read_text()
+
+
+@pytest.mark.parametrize("via_git", [False, True], ids=["transaction", "git-apply-3way"])
+def test_attribute_drivers_of_the_repository_do_not_run(repo: Path, sentinel: Path, env: dict[str, str],
+                                                        via_git: bool) -> None:
+    """A hostile repository's ``.gitattributes`` selects drivers its ``.git/config`` defines: a clean
+    filter ran on lanser's ``git add`` (``--commit``) and on the dirty check's ``git status`` (a file
+    whose stat changed is hashed through it), a merge driver on ``git apply --3way``.  None runs; the
+    rename is applied and committed with the bytes as they are."""
+    (repo / ".gitattributes").write_text("*.py filter=evil merge=evil diff=evil\n")
+    git(repo, "add", ".gitattributes")
+    git(repo, "commit", "-qm", "attributes")
+    evil = f"sh -c 'echo ran >> {sentinel}/driver; cat'"
+    with (repo / ".git" / "config").open("a") as fh:
+        fh.write(f'[filter "evil"]\n\tclean = {evil}\n\tsmudge = {evil}\n\tprocess = {evil}\n'
+                 f'[merge "evil"]\n\tdriver = {evil}\n[diff "evil"]\n\ttextconv = {evil}\n\tcommand = {evil}\n')
+    for name in ("m.py", "use.py", "more.py"):
+        os.utime(repo / name, (1, 1))  # stat no longer matches the index: status must look at the content
+    extra = ("--via-git",) if via_git else ()
+    proc = lanser({**env, **GIT_ENV}, repo, "--json", "rename", "py://m#area", "surface", "--apply", "--commit",
+                  *extra)
+    out = one_json(proc)
+    assert out["status"] == "ok", out.get("error")
+    assert sorted(p.name for p in sentinel.iterdir()) == ["victim.txt"], "a repository driver ran"
+    assert git(repo, "show", "HEAD:use.py") == USE.replace("area", "surface")
