@@ -14,7 +14,7 @@ from lanser.commands.context import Context
 from lanser.edits import guards
 from lanser.edits.patch import parse_patch
 from lanser.edits.plan import ChangeSet, decode
-from lanser.errors import ApplyConflict, BadRequest, FsPermissions
+from lanser.errors import ApplyConflict, BadRequest, FsPermissions, LanserError
 from lanser.lsp.session import Document, LspSession
 from lanser.reward import count_diagnostics, process_reward
 
@@ -130,8 +130,42 @@ async def evaluate(ctx: Context, bundle: Bundle, language: str, changes: ChangeS
     spec["paths"] = sorted(set(spec["paths"]) | set(paths))
     old = {_diag_key(g["path"], d) for g in b_data for d in g["diagnostics"]}
     new = {_diag_key(g["path"], d) for g in a_data for d in g["diagnostics"]}
-    spec["appeared"] = sorted(spec["appeared"] + [list(k) for k in new - old])
-    spec["disappeared"] = sorted(spec["disappeared"] + [list(k) for k in old - new])
+    # Each with a selector (5th item): where it is after the change (appeared) or now (disappeared).
+    new_text = {c.new_path or c.path: decode(c.new)[0] for c in changes.changes if c.new is not None}
+    at = functools.partial(_where, ctx, bundle)
+    spec["appeared"] = sorted(spec["appeared"] + [[*k, at(k, a_data, new_text)] for k in new - old])
+    spec["disappeared"] = sorted(spec["disappeared"] + [[*k, at(k, b_data, {})] for k in old - new])
+
+
+def _where(ctx: Context, bundle: Bundle, key: tuple[str, str, str, str], groups: list[dict[str, Any]],
+           texts: dict[str, str]) -> str | None:
+    """A cursor selector on the first diagnostic of ``key`` (columns in the request's indexing), in
+    ``texts[path]`` if given (the speculative content), else in the file on disk."""
+    from lanser.resolve import column
+    from lanser.selectors.parse import escape
+    from lanser.text import document_text, from_lsp_encoding, split_lines
+
+    path = key[0]
+    ranges = sorted(d["range"] for g in groups if g["path"] == path for d in g["diagnostics"]
+                    if _diag_key(path, d) == key)
+    if not ranges:
+        return None
+    line, col = ranges[0][0], ranges[0][1]
+    text = texts.get(path)
+    if text is None:
+        try:
+            data = read_file(ctx, path)
+        except (OSError, LanserError):
+            return None
+        if data is None:
+            return None
+        text = document_text(data)
+    lines = split_lines(text)
+    if line >= len(lines):
+        return None
+    encoding = from_lsp_encoding(bundle.environment.positionEncoding or "utf-16")
+    index_io = bundle.request.indexIo if bundle.request is not None else "utf-16"
+    return f"{escape(path)}@L{line + 1}:C{column(lines[line], col, encoding, index_io, strict=False) + 1}"
 
 
 def _restore(ctx: Context, s: LspSession, speculated: list[str]) -> list[Document]:
