@@ -92,8 +92,9 @@ def render(data: dict[str, Any], *, as_json: bool, pretty: bool, verbose: bool) 
         if spec is not None and reward is not None:
             c = reward["components"]
             for sign, items in (("+", spec["appeared"]), ("-", spec["disappeared"])):
-                for path, sev, rule, msg in items:
-                    _echo(f"{sign} {path}: {sev}: {msg}" + (f" [{rule}]" if rule else ""), err=True)
+                for path, sev, rule, msg, *where in items:  # where: the selector check adds
+                    _echo(f"{sign} {where[0] if where and where[0] else path}: {sev}: {msg}"
+                          + (f" [{rule}]" if rule else ""), err=True)
             _echo(f"reward r = {reward['r']} (D {c['d_prev']} -> {c['d_now']}, S {c['safety']}, "
                        f"alpha {c['alpha_conf']})", err=True)
     elif cmd == "locate":
