@@ -257,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.truth:
         wanted = {tuple(e["selector"][len("c://"):].split("#", 1)) for e in truths}
         picked = sorted({x for x in defs if (x[0], x[1]) in wanted})
-    log(f"brotli: {len(pool)} candidate definitions, {len(picked)} sampled")
+    log(f"{PROJECT}: {len(pool)} candidate definitions, {len(picked)} sampled")
     rows = []
     for i, (rel, name, kind) in enumerate(picked, 1):
         reset(repo)
