@@ -49,7 +49,7 @@ def test_breaking_patch_scores_below_its_fix_on_rich(rich_repo: Path, copy_repo,
     assert digest_tree(ws) == before, "a speculative check must not write"
     r_break = b["processReward"]["r"]
     assert b["processReward"]["components"]["d_now"] > b["processReward"]["components"]["d_prev"]
-    assert any(path == p and "str" in msg for p, _, _, msg in b["edits"]["speculative"]["appeared"])
+    assert any(path == p and "str" in msg for p, _, _, msg, *_ in b["edits"]["speculative"]["appeared"])
     # Now the error is on disk; the patch that undoes it must score higher.
     assert run_json("-w", str(ws), "check", str(breaking), "--apply", "--allow-dirty")[0] == 0
     fixing = tmp_path / "fix.patch"
