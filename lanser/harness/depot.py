@@ -12,6 +12,8 @@ at the same path, writable only by the user running the cluster)::
 
     images/<hex>.tar     docker save of the image sha256:<hex>, saved by id (no tags inside)
     images/<hex>.json    {"id", "sha256", "bytes", "tags"}: written last, so its presence commits the entry
+    layers/<key>.tar     a project layer's cache entry (see below), layers/<key>.json its record
+    sources/             task sources (lanser.harness.sources)
     locks/               one lock per image: a node publishes or loads it once at a time
 
 Trust is anchored in the image id the driver sends with each attempt, never in
@@ -29,6 +31,7 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import tarfile
 import tempfile
 import time
@@ -40,7 +43,7 @@ import docker.errors  # type: ignore[import-untyped, unused-ignore]
 
 from lanser.harness.errors import InfrastructureError
 
-__all__ = ["DEPOT_ENV", "depot_dir", "ensure", "has", "load", "publish"]
+__all__ = ["DEPOT_ENV", "depot_dir", "ensure", "has", "load", "load_layer", "publish", "publish_layer"]
 
 DEPOT_ENV = "LANSER_IMAGE_DEPOT"
 _STAGE = "image"
@@ -254,3 +257,105 @@ def ensure(image: str, image_id: str | None, depot: Path | None, client: Any = N
     elif depot is not None and load(image_id, depot, client, tag=image):
         how = "loaded"
     return {"image": how, "image_s": round(time.monotonic() - started, 3)}
+
+
+# -- project layers ------------------------------------------------------------------
+#
+# A project layer (lanser.harness.project: a task's source after its setup, a host tree in the
+# project cache, keyed by source, image id and setup) travels as a tarball of its cache entry,
+# ``layers/<key>.tar`` with its record ``layers/<key>.json``.  Unlike an image, a layer has no
+# digest the driver knows in advance (the setup runs on a node), so a layer from the depot is
+# trusted as the shared file system holding the dataset is: its tarball must match its record,
+# its manifest must name the key, and nothing in it may land outside its directory.
+
+
+def _layer_paths(depot: Path, key: str) -> tuple[Path, Path]:
+    if not key or any(c not in "0123456789abcdef" for c in key):
+        raise InfrastructureError(f"not a project layer key: {key!r}", stage=_STAGE)
+    return depot / "layers" / f"{key}.tar", depot / "layers" / f"{key}.json"
+
+
+@contextlib.contextmanager
+def _project_lock(root: Path, key: str) -> Iterator[None]:
+    """The project cache's own lock for ``key`` (the file :func:`lanser.harness.project.prepare`
+    locks), so a load and a build of the same layer on one machine never overlap."""
+    from lanser.harness.locks import file_lock
+
+    with file_lock(root / f".{key}.lock", stage="setup", what=f"the project cache {root}"):
+        yield
+
+
+def publish_layer(root: Path, key: str, depot: Path) -> bool:
+    """Put the project layer ``key`` of the cache ``root`` into the depot, once; False when this
+    machine has no such layer or the depot has it already."""
+    entry = root / key
+    tar, record = _layer_paths(depot, key)
+    if record.is_file() or not (entry / "manifest.json").is_file() or not (entry / "tree").is_dir():
+        return False
+    try:
+        tar.parent.mkdir(parents=True, exist_ok=True)
+        fd, scratch = tempfile.mkstemp(prefix=".tmp-", suffix=".tar", dir=tar.parent)
+        try:
+            with os.fdopen(fd, "wb") as out, tarfile.open(fileobj=out, mode="w") as archive:
+                archive.add(entry, arcname=key)
+            digest = hashlib.sha256()
+            with open(scratch, "rb") as data:
+                while chunk := data.read(_CHUNK):
+                    digest.update(chunk)
+            os.chmod(scratch, 0o644)
+            os.replace(scratch, tar)
+            manifest = json.loads((entry / "manifest.json").read_text())
+            _write_json(record, {"key": key, "sha256": digest.hexdigest(), "bytes": tar.stat().st_size,
+                                 "digest": manifest.get("digest")})
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(scratch)
+    except (OSError, ValueError, tarfile.TarError) as exc:
+        raise InfrastructureError(f"cannot publish project layer {key} to the image depot {depot}: {exc}",
+                                  stage=_STAGE) from exc
+    return True
+
+
+def load_layer(root: Path, key: str, depot: Path) -> bool:
+    """Unpack the depot's project layer ``key`` into the cache ``root`` unless it is there; False when
+    the depot has none (or the cache had it), InfrastructureError when the entry fails a check."""
+    tar, record = _layer_paths(depot, key)
+    if not record.is_file() or not tar.is_file():
+        return False
+
+    def refuse(why: str) -> InfrastructureError:
+        return InfrastructureError(f"the image depot's project layer {key} is refused: {why}", stage=_STAGE)
+
+    root.mkdir(parents=True, exist_ok=True)
+    with _project_lock(root, key):
+        if (root / key / "manifest.json").is_file():
+            return False
+        try:
+            entry = json.loads(record.read_text())
+            digest = hashlib.sha256()
+            with tar.open("rb") as data:
+                while chunk := data.read(_CHUNK):
+                    digest.update(chunk)
+        except (OSError, ValueError) as exc:
+            raise refuse(f"cannot read it: {exc}") from exc
+        if not isinstance(entry, dict) or entry.get("key") != key or digest.hexdigest() != entry.get("sha256"):
+            raise refuse("its tarball does not match its record")
+        scratch = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))
+        try:
+            with tarfile.open(tar, mode="r:") as archive:
+                names = {m.name.split("/", 1)[0] for m in archive.getmembers()}
+                if names != {key}:
+                    raise refuse("it holds more than the layer's directory")
+                # "tar", not "data": a built tree may hold absolute symbolic links (into the image's
+                # /usr), which are the container's business; members still stay inside scratch.
+                archive.extractall(scratch, filter="tar")
+            manifest = json.loads((scratch / key / "manifest.json").read_text())
+            if manifest.get("key") != key or not (scratch / key / "tree").is_dir():
+                raise refuse("its manifest names another layer")
+            shutil.rmtree(root / key, ignore_errors=True)  # a manifest-less leftover of a killed build
+            (scratch / key).rename(root / key)
+        except (OSError, ValueError, tarfile.TarError) as exc:
+            raise refuse(str(exc)) from exc
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+    return True

@@ -266,30 +266,75 @@ def _ray_attempt(task: dict[str, Any], dataset_dir: str, agent_spec: str, image:
                  labels: dict[str, str], image_id: str | None = None,
                  depot: str | None = None) -> tuple[str, dict[str, Any]]:
     """The Ray task: the run's image made available on this node (found, or loaded from the image
-    depot and checked against ``image_id``), then the same task function as locally; returns the
-    node it ran on and the result, with ``placement`` (how the image came, when the task started)."""
+    depot and checked against ``image_id``) and the task's project layer loaded from the depot when
+    another node built it, then the same task function as locally; returns the node it ran on and
+    the result, with ``placement`` (how the image and layer came, when the task started)."""
     import time
 
-    from lanser.harness import depot as depots
     from lanser.harness.runner import run_attempt
 
     started_at = time.time()
-    if depot:  # task sources travel through it too (lanser.harness.sources reads it from the environment)
-        os.environ[depots.DEPOT_ENV] = depot
     node = str(_import_ray().get_runtime_context().get_node_id())
     placement: dict[str, Any] = {"node": node, "started_at": round(started_at, 3)}
+    spec = TaskSpec.model_validate(task)
     try:
-        placement.update(depots.ensure(image, image_id, depots.depot_dir(depot) if depot else None))
+        layer = node_prepare(spec, Path(dataset_dir), image, image_id, depot, placement)
     except InfrastructureError as exc:
         # A depot entry that fails its checks: this node cannot run the attempt (another may).
-        spec = TaskSpec.model_validate(task)
-        placement["image"] = "refused"
         return node, {"task_id": spec.id, "agent": agent_spec, "verdict": {"outcome": "infra_error", "error": str(exc)},
                       "steps": [], "stages": {}, "patch": "", "seconds": 0.0, "reward_total": 0.0,
                       "environment": {}, "placement": placement}
     result = run_attempt(task, dataset_dir, agent_spec, image, workroot, labels)
+    node_publish(layer, depot, placement)
     placement["ended_at"] = round(time.time(), 3)
     return node, {**result, "placement": placement}
+
+
+def node_prepare(task: TaskSpec, dataset_dir: Path, image: str, image_id: str | None, depot: str | None,
+                 placement: dict[str, Any]) -> tuple[Path, str] | None:
+    """Before an attempt on a node: the run's image (:func:`lanser.harness.depot.ensure`), and the
+    task's project layer from the depot if the node lacks it and the image is the run's very image
+    (the layer's key names the image id).  Notes how in ``placement``; returns the layer's (cache,
+    key) for :func:`node_publish`, or None.  InfrastructureError when a depot entry is refused."""
+    from lanser.harness import depot as depots
+
+    if depot:  # task sources travel through it too (lanser.harness.sources reads it from the environment)
+        os.environ[depots.DEPOT_ENV] = depot
+    where = depots.depot_dir(depot) if depot else None
+    try:
+        placement.update(depots.ensure(image, image_id, where))
+    except InfrastructureError:
+        placement["image"] = "refused"
+        raise
+    if where is None or image_id is None or not task.commands.setup or placement["image"] == "missing":
+        return None
+    from lanser.harness import project
+    from lanser.harness.sources import materialize
+    from lanser.harness.task import tree_digest
+
+    source_id = (f"{task.source.kind}:{task.source.sha256}" if task.source.sha256
+                 else tree_digest(materialize(task.source, dataset_dir)))  # as project.prepare names it
+    root, key = project.cache_root(), project.layer_key(source_id, image_id, task.commands.setup)
+    try:
+        placement["layer"] = "loaded" if depots.load_layer(root, key, where) else "here or built"
+    except InfrastructureError:
+        placement["layer"] = "refused"
+        raise
+    return root, key
+
+
+def node_publish(layer: tuple[Path, str] | None, depot: str | None, placement: dict[str, Any]) -> None:
+    """After an attempt: the project layer this node built, into the depot (best effort: a depot that
+    cannot be written costs other nodes a build, not this attempt its result)."""
+    from lanser.harness import depot as depots
+
+    if layer is None or not depot:
+        return
+    try:
+        if depots.publish_layer(layer[0], layer[1], depots.depot_dir(depot) or Path(depot)):
+            placement["layer"] = "built, published"
+    except InfrastructureError as exc:
+        placement["layer_error"] = str(exc)
 
 
 @dataclass(frozen=True)
