@@ -103,6 +103,7 @@ def materialize(source: Source, base: Path, *, cache: Path | None = None) -> Pat
             raise BadRequest(f"source.sha256: a {source.kind} source needs its sha256; "
                              f"`lanser bench source fetch {source.spec()}` prints it", field="source.sha256")
         tree = _tree(source, root)
+        _publish_source(source, root)  # also what an earlier run left in the cache
     _memo[memo_key] = tree
     return tree
 
@@ -170,8 +171,6 @@ def _tree(source: Source, root: Path) -> Path:
                 tree = _unpack_debian(source, main, scratch) if source.kind == "debian" else _unpack_archive(
                     main, scratch / "x")
             tree.rename(final)
-        if source.kind == "git":
-            _publish(final, "trees", key)
     return final
 
 
@@ -230,6 +229,16 @@ def _tree_from_depot(source: Source, key: str, dest: Path) -> Path | None:
     return dest
 
 
+def _publish_source(source: Source, root: Path) -> None:
+    """With a depot: the git tree, or the download, of ``source`` from this machine's cache into it."""
+    if _depot() is None:
+        return
+    if source.kind == "git":
+        _publish(root / "trees" / _tree_key(source), "trees", _tree_key(source))
+    elif (root / "blobs" / str(source.sha256)).is_dir():
+        _publish(root / "blobs" / str(source.sha256), "blobs", str(source.sha256))
+
+
 def _publish(final: Path, kind: str, name: str) -> None:
     """Put a fetched download (a directory) or git tree (as a tarball) into the depot, once; best
     effort (a depot that cannot be written costs other machines a fetch, not this task)."""
@@ -267,7 +276,6 @@ def _blob(source: Source, root: Path) -> Path:
                 main = _blob_from_depot(source, scratch / "dl") or _download(source, scratch / "dl", root)
                 _check(source, file_sha256(main))
                 main.parent.rename(final)
-        _publish(final, "blobs", source.sha256)
     found = [p for p in final.iterdir() if p.name.endswith(".dsc")] if source.kind == "debian" else list(
         final.iterdir())
     if len(found) != 1:

@@ -90,3 +90,26 @@ def test_a_download_travels_and_a_forged_one_is_refused(tmp_path: Path, depot: P
     (entry / "tiny-1.0.tar.gz").write_bytes(sdist.getvalue() + b"\0")
     with pytest.raises(InfrastructureError, match="is refused: tiny-1.0.tar.gz has sha256"):
         materialize(source, tmp_path, cache=tmp_path / "node-c")
+
+
+def test_a_source_already_in_the_cache_is_published_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression: only a fresh fetch was published, so a driver whose cache held a run's sources from an
+    earlier run (no depot then) left the depot without them and mirror-less nodes could not start."""
+    from lanser.harness import sources
+
+    monkeypatch.delenv(DEPOT_ENV, raising=False)
+    sdist = io.BytesIO()
+    with tarfile.open(fileobj=sdist, mode="w:gz") as archive:
+        info = tarfile.TarInfo("tiny-2.0/tiny.py")
+        info.size = 0
+        archive.addfile(info, io.BytesIO(b""))
+    digest = hashlib.sha256(sdist.getvalue()).hexdigest()
+    cache = tmp_path / "driver-cache"
+    (cache / "blobs" / digest).mkdir(parents=True)  # as an earlier run's download left it
+    (cache / "blobs" / digest / "tiny-2.0.tar.gz").write_bytes(sdist.getvalue())
+    source = Source.parse("pypi:tiny==2.0", digest)
+    materialize(source, tmp_path, cache=cache)
+    monkeypatch.setattr(sources, "_memo", {})  # a later run, in a new process
+    monkeypatch.setenv(DEPOT_ENV, str(tmp_path / "depot"))
+    materialize(source, tmp_path, cache=cache)
+    assert (tmp_path / "depot" / "sources" / "blobs" / digest / "tiny-2.0.tar.gz").read_bytes() == sdist.getvalue()
