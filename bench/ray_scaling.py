@@ -15,6 +15,8 @@ goes:
   starting in a Ray worker (Ray's scheduling, a worker process, the arguments);
 - ``image``: making the run's image available on the node (found by id, or
   loaded from the depot);
+- ``layer``: the task's project layer loaded from the depot before the attempt, or
+  published there after it (0 without a setup);
 - ``reset``: the work area made (layer copy, start patch, git), before the agent;
 - ``warm``: the first lanser step (starts clangd and indexes: lanser's warm-up);
 - ``steps``: the other agent steps;
@@ -28,6 +30,7 @@ Simulated nodes share this machine's cores and its one Docker engine: more
 nodes than cores add queueing, not capacity (see bench/RAY.md).
 
 Usage: .venv/bin/python bench/ray_scaling.py [--nodes 1,2,4] [--copies 4]
+       .venv/bin/python bench/ray_scaling.py --nodes 1 --dataset datasets/oss-json-c --tasks 3   (real tasks)
 Writes every attempt's numbers to bench/results/ray_scaling-<time>.json.
 """
 
@@ -51,7 +54,7 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from ray_throughput import make_dataset  # noqa: E402 - the same task set as the throughput benchmark
 
-COLUMNS = ("queue", "sched", "image", "reset", "warm", "steps", "grade", "ctr", "ray")
+COLUMNS = ("queue", "sched", "image", "layer", "reset", "warm", "steps", "grade", "ctr", "ray")
 
 
 def container_start_s(image: str, probes: int) -> float:
@@ -93,10 +96,11 @@ def breakdown(row: dict[str, Any], ctr_s: float) -> dict[str, float]:
     attempt_s = float(placement.get("ended_at", 0.0)) - float(placement.get("started_at", 0.0))
     task_s = float(row["seconds"])
     image_s = float(placement.get("image_s") or 0.0)
+    layer_s = float(placement.get("layer_s") or 0.0) + float(placement.get("layer_publish_s") or 0.0)
     return {"queue": float(placement.get("queue_s") or 0.0), "sched": float(placement.get("sched_s") or 0.0),
-            "image": image_s,
+            "image": image_s, "layer": layer_s,
             "reset": max(task_s - step_s - stage_s, 0.0), "warm": first_lanser, "steps": step_s - first_lanser,
-            "grade": stage_s, "ctr": containers * ctr_s, "ray": max(attempt_s - task_s - image_s, 0.0),
+            "grade": stage_s, "ctr": containers * ctr_s, "ray": max(attempt_s - task_s - image_s - layer_s, 0.0),
             "task": task_s, "attempt": attempt_s}
 
 
@@ -141,6 +145,8 @@ def main() -> None:
     parser.add_argument("--nodes", default="1,2,4", help="node counts, comma-separated (default 1,2,4)")
     parser.add_argument("--copies", type=int, default=4, help="copies of the three toy-c tasks (default 4: 12 tasks)")
     parser.add_argument("--probes", type=int, default=5, help="container start probes (default 5)")
+    parser.add_argument("--dataset", type=Path, help="another dataset instead of toy-c copies (its first --tasks tasks)")
+    parser.add_argument("--tasks", type=int, default=3, help="with --dataset: how many of its tasks (default 3)")
     args = parser.parse_args()
     counts = [int(x) for x in args.nodes.split(",")]
 
@@ -154,8 +160,15 @@ def main() -> None:
     publish(image, scratch / "depot")  # once, before anything is timed (the driver of each run finds it there)
     samples: list[dict[str, Any]] = []
     try:
-        dataset = scratch / "toy-c-x"
-        n = make_dataset(dataset, args.copies)
+        if args.dataset:
+            dataset = scratch / args.dataset.name
+            shutil.copytree(args.dataset, dataset)
+            lines = (dataset / "tasks.jsonl").read_text().splitlines()[:args.tasks]
+            (dataset / "tasks.jsonl").write_text("\n".join(lines) + "\n")
+            n, what = len(lines), f"{args.dataset.name}, first {len(lines)}"
+        else:
+            dataset = scratch / "toy-c-x"
+            n, what = make_dataset(dataset, args.copies), f"toy-c x {args.copies}"
         for nodes in counts:
             out = scratch / f"out-{nodes}"
             sample = run_on(nodes, dataset, out, scratch / "depot", n)
@@ -171,7 +184,7 @@ def main() -> None:
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
-    print(f"\n{n} tasks (toy-c x {args.copies}, oracle agent), {os.cpu_count()} CPUs, nodes of 1 CPU and docker: 1; "
+    print(f"\n{n} tasks ({what}, oracle agent), {os.cpu_count()} CPUs, nodes of 1 CPU and docker: 1; "
           f"container start+stop {ctr_s:.2f} s")
     print(f"{'nodes':>5} {'wall s':>7} {'tasks/min':>9} {'busy':>5} {'first':>6} " + " ".join(f"{c:>6}" for c in COLUMNS)
           + f" {'load':>9}")

@@ -296,6 +296,8 @@ def node_prepare(task: TaskSpec, dataset_dir: Path, image: str, image_id: str | 
     task's project layer from the depot if the node lacks it and the image is the run's very image
     (the layer's key names the image id).  Notes how in ``placement``; returns the layer's (cache,
     key) for :func:`node_publish`, or None.  InfrastructureError when a depot entry is refused."""
+    import time
+
     from lanser.harness import depot as depots
 
     if depot:  # task sources travel through it too (lanser.harness.sources reads it from the environment)
@@ -315,8 +317,10 @@ def node_prepare(task: TaskSpec, dataset_dir: Path, image: str, image_id: str | 
     source_id = (f"{task.source.kind}:{task.source.sha256}" if task.source.sha256
                  else tree_digest(materialize(task.source, dataset_dir)))  # as project.prepare names it
     root, key = project.cache_root(), project.layer_key(source_id, image_id, task.commands.setup)
+    started = time.monotonic()
     try:
         placement["layer"] = "loaded" if depots.load_layer(root, key, where) else "here or built"
+        placement["layer_s"] = round(time.monotonic() - started, 3)
     except InfrastructureError:
         placement["layer"] = "refused"
         raise
@@ -326,13 +330,17 @@ def node_prepare(task: TaskSpec, dataset_dir: Path, image: str, image_id: str | 
 def node_publish(layer: tuple[Path, str] | None, depot: str | None, placement: dict[str, Any]) -> None:
     """After an attempt: the project layer this node built, into the depot (best effort: a depot that
     cannot be written costs other nodes a build, not this attempt its result)."""
+    import time
+
     from lanser.harness import depot as depots
 
     if layer is None or not depot:
         return
+    started = time.monotonic()
     try:
         if depots.publish_layer(layer[0], layer[1], depots.depot_dir(depot) or Path(depot)):
             placement["layer"] = "built, published"
+            placement["layer_publish_s"] = round(time.monotonic() - started, 3)
     except InfrastructureError as exc:
         placement["layer_error"] = str(exc)
 
