@@ -144,7 +144,8 @@ Examples:
 @click.option("--setup", default=None, help="Run once on the source (without --preset; default: none).")
 @click.option("--build", default=None, help="Incremental build (overrides the preset's).")
 @click.option("--test", "test_cmd", default=None, help="Runs the tests (overrides the preset's).")
-@click.option("--sanitize", default=None, help="Builds and runs the tests with sanitizers (overrides the preset's).")
+@click.option("--sanitize", default=None,
+              help="Builds and runs the tests with sanitizers (overrides the preset's; '' for no sanitizer stage).")
 @click.option("--test-log", "test_log", default="ctest", show_default=True,
               help="The test log format the tasks declare (docs/grading.md).")
 @click.option("--max-candidates", type=click.IntRange(min=1), default=None, help="Stop after this many candidates.")
@@ -167,8 +168,8 @@ def history(settings: Settings, git_dir: Path, since: str, until: str, source_te
         if preset:
             profile = get_preset(preset).with_overrides(setup=setup, build=build, test=test_cmd, sanitize=sanitize)
         else:
-            if not (build and test_cmd and sanitize):
-                raise click.UsageError("without --preset give --build, --test and --sanitize")
+            if not (build and test_cmd and sanitize is not None):
+                raise click.UsageError("without --preset give --build, --test and --sanitize ('' for none)")
             profile = Profile(name=out.name, setup=setup or "true", build=build, test=test_cmd, sanitize=sanitize,
                               files=())
         src = parse_source(source_text, sha256)

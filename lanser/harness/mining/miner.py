@@ -49,7 +49,8 @@ def mine(git_dir: Path, since: str, until: str, source: Source, base: Path, prof
     first, last = history.resolve(git_dir, since), history.resolve(git_dir, until)
     commits = history.read_commits(git_dir, first, last)
     cands, skipped = select.candidates(commits, protected)
-    commands = Commands(setup=profile.setup, build=profile.build, test=profile.test, sanitize=profile.sanitize)
+    commands = Commands(setup=profile.setup, build=profile.build, test=profile.test,
+                        sanitize=profile.sanitize or None)
     limits = Limits(wall_s=profile.wall_s, memory_mb=profile.memory_mb, cpus=1.0, pids=256, max_steps=50)
     dropped: Counter[str] = Counter()
     tasks: list[TaskSpec] = []

@@ -63,49 +63,60 @@ def _mkdir(p: Path) -> Path:
 
 
 class Judged:
-    """What the two runs say: oracles, or why the candidate is dropped."""
+    """What the two runs say: the oracles, or why the candidate is dropped.
+
+    ``fail_to_pass``: tests that pass with the fix and not without it; ``pass_to_pass``: tests
+    that pass in both.  A test that fails in both (a suite the image cannot run) is in neither,
+    so it is never held against anyone.  The runs are then re-graded under these oracles
+    (:func:`regrade`): the oracle must be resolved (sanitizers included), the noop must not."""
 
     def __init__(self, noop: dict[str, Any], oracle: dict[str, Any]) -> None:
+        from lanser.harness.task import Oracles
+
         self.why: str | None = None
+        self.detail = ""
         self.fail_to_pass: list[str] = []
         self.pass_to_pass: list[str] = []
         self.sanitizer: list[str] = []
-        self.detail = ""
         gold, base = oracle["verdict"], noop["verdict"]
         gold_tests: dict[str, str] = gold.get("tests") or {}
         base_tests: dict[str, str] = base.get("tests") or {}
+        broken = sorted(t for t, v in base_tests.items() if v == "pass" and gold_tests.get(t) != "pass")
         if gold["outcome"] == "build_failed":
             self.why = "gold patch with the hidden tests does not build"
         elif gold["outcome"] == "timeout":
             self.why = "gold patch times out"
-        elif gold["outcome"] == "tests_failed":
-            failing = sorted(t for t, v in gold_tests.items() if v != "pass")
-            self.why = "tests fail with the gold patch"
-            self.detail = ", ".join(failing)
-        elif gold["outcome"] == "sanitizer_error":
-            self.why = "sanitizers report with the gold patch"
-        elif gold["outcome"] != "resolved":
-            self.why = f"gold patch graded {gold['outcome']}"
         elif base["outcome"] == "build_failed":
             self.why = "hidden tests do not build without the fix (they use what it adds)"
         elif base["outcome"] == "timeout":
             self.why = "pinned source times out on the hidden tests"
+        elif broken:
+            self.why, self.detail = "tests fail with the gold patch", ", ".join(broken)
         else:
             self.fail_to_pass = sorted(t for t, v in gold_tests.items() if v == "pass" and base_tests.get(t) != "pass")
             self.pass_to_pass = sorted(t for t, v in gold_tests.items() if v == "pass" and base_tests.get(t) == "pass")
-            if base["outcome"] == "sanitizer_error":
-                self.sanitizer = sorted({r.get("summary", "") for r in (base.get("sanitizer") or {}).get("reports", [])})
-            if not self.fail_to_pass and not self.sanitizer:
+            oracles = Oracles(fail_to_pass=tuple(self.fail_to_pass), pass_to_pass=tuple(self.pass_to_pass))
+            with_gold, without = _grade(oracle, oracles), _grade(noop, oracles)
+            if with_gold["outcome"] != "resolved":
+                self.why, self.detail = f"gold patch graded {with_gold['outcome']}", with_gold.get("reason", "")
+            elif without["outcome"] == "resolved":
                 self.why = "hidden tests pass without the fix"
+            elif not self.fail_to_pass:
+                self.sanitizer = sorted({r.get("summary", "") for r in (without.get("sanitizer") or {}).get(
+                    "reports", [])}) or [without.get("reason", "")]
 
 
 def judge(noop: dict[str, Any], oracle: dict[str, Any]) -> Judged:
     return Judged(noop, oracle)
 
 
-def regrade(run: dict[str, Any], task: TaskSpec) -> dict[str, Any]:
-    """The verdict the grader gives ``run``'s stages under ``task``'s oracles."""
+def _grade(run: dict[str, Any], oracles: Any) -> dict[str, Any]:
     from lanser.harness import grading
 
-    oracles = task.oracles.model_dump(mode="json")
-    return grading.grade(run["stages"], oracles, baseline_sanitizer=oracles["known_sanitizer_reports"])
+    data = oracles.model_dump(mode="json")
+    return grading.grade(run["stages"], data, baseline_sanitizer=data["known_sanitizer_reports"])
+
+
+def regrade(run: dict[str, Any], task: TaskSpec) -> dict[str, Any]:
+    """The verdict the grader gives ``run``'s stages under ``task``'s oracles."""
+    return _grade(run, task.oracles)
