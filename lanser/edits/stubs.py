@@ -11,7 +11,7 @@ object, so a complete rename renames it too.
 
 - the stub beside a file that defines the renamed symbol (``more.py`` ->
   ``more.pyi``) declaring the same qualified name (``divide``,
-  ``Class.member``);
+  ``Class.member``); renamed from the stub, the module beside it;
 - the stub beside a module the rename edits at module scope, i.e. one that
   re-exports the symbol (``attr/__init__.py``: ``from ._funcs import
   astuple``, and ``attr/__init__.pyi`` declaring ``astuple``).
@@ -106,14 +106,17 @@ def companions(defined: Iterable[tuple[str, str]], edited: Iterable[tuple[str, i
                files: set[str], read: Read) -> list[Companion]:
     """The stubs that declare the renamed symbol.
 
-    ``defined``: (path, qualified name) of the symbol's definitions in ``.py`` files; ``edited``:
+    ``defined``: (path, qualified name) of the symbol's definitions in ``.py`` files (or in a stub:
+    then the module beside it is the companion); ``edited``:
     (path, line, code point column) of the rename's edits in ``.py`` files; ``files``: the
     workspace's files; ``read``: a file's bytes (None when it may not be read).
     """
     wanted: dict[str, set[str]] = {}
     for rel, qualname in defined:
-        if rel.endswith(".py") and rel + "i" in files:
-            wanted.setdefault(rel + "i", set()).add(qualname)
+        # Either way round: renamed from the stub, the module beside it is the companion.
+        other = rel + "i" if rel.endswith(".py") else rel[:-1] if rel.endswith(".pyi") else None
+        if other is not None and other in files:
+            wanted.setdefault(other, set()).add(qualname)
     for rel, line, col in edited:
         stub = rel + "i"
         if not rel.endswith(".py") or stub not in files or name in wanted.get(stub, set()):
@@ -176,7 +179,7 @@ async def rename_stubs(ctx: Context, bundle: Bundle, edit: dict[str, Any], symbo
             rel = ctx.rel_of_uri(uri)
         except FsPermissions:
             continue
-        data = read(rel) if rel.endswith(".py") else None
+        data = read(rel) if rel.endswith((".py", ".pyi")) else None
         qualname = definition_at(data, line, to_cp(rel, line, col)) if data is not None else None
         if qualname:
             defined.append((rel, qualname))

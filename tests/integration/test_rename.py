@@ -204,6 +204,27 @@ def test_rename_renames_the_stub_of_a_re_exporting_package(tmp_path: Path, run_j
     assert "astuple" not in (ws / "tests" / "test_funcs.py").read_text()
 
 
+def test_rename_from_the_stub_is_never_a_silent_partial(tmp_path: Path, run_json) -> None:
+    """Renamed at its declaration in the .pyi (a cursor selector in the stub): every occurrence in exc.py
+    resolves to exc.py's own class, "another symbol", so a rename of the stub and its users alone would
+    be called complete while `from pkg.exc import Missing` fails at runtime.  Either the module beside the
+    stub is renamed with it, or nothing is written (basedpyright 1.40 will not rename from a stub: 3)."""
+    ws = _stub_repo(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/exc.py": "class NotThere(Exception):\n    pass\n\n\ndef make():\n    return NotThere()\n",
+        "pkg/exc.pyi": "class NotThere(Exception): ...\n\ndef make() -> NotThere: ...\n",
+        "pkg/user.py": "from pkg.exc import NotThere\n\n\ndef f() -> None:\n    raise NotThere()\n",
+    })
+    before = snapshot(ws)
+    code, b = run_json("-w", str(ws), "rename", "pkg/exc.pyi@L1:C7", "Missing", "--apply")
+    if code == 0:
+        assert b["edits"]["complete"] is True and b["edits"]["stubs"] == ["pkg/exc.py"]
+        assert "NotThere" not in "".join(p.read_text() for p in ws.rglob("*.py*"))
+    else:
+        assert code in (3, 70), b
+        assert snapshot(ws) == before
+
+
 def test_rename_with_a_stub_that_lacks_the_name_is_refused(tmp_path: Path, run_json) -> None:
     """Regression (rename bench, attrs 23.2.0): a stub beside the module that does not declare the
     name cannot be renamed with it (its users' imports resolve to nothing); before the completeness

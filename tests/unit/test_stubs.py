@@ -59,3 +59,9 @@ def test_no_stub_no_companion_and_an_unreadable_stub_is_none() -> None:
 def test_a_stub_lacking_the_name_is_no_companion() -> None:
     files = {"pkg/more.py": MORE_PY, "pkg/more.pyi": b"def other() -> None: ...\n"}
     assert companions([("pkg/more.py", "divide")], [], "divide", set(files), reader(files)) == []
+
+
+def test_renamed_from_the_stub_the_module_beside_it_is_the_companion() -> None:
+    files = {"pkg/more.py": MORE_PY, "pkg/more.pyi": MORE_PYI}
+    got = companions([("pkg/more.pyi", "divide")], [], "divide", set(files), reader(files))
+    assert got == [Companion("pkg/more.py", "divide", ((3, 4),))]
