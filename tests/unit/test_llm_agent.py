@@ -342,3 +342,19 @@ def test_tool_choice_is_sent_only_when_set() -> None:
     assert config_from_env("m", env).tool_choice is None
     with pytest.raises(BadRequest, match="LANSER_LLM_TOOL_CHOICE"):
         config_from_env("m", {**env, "LANSER_LLM_TOOL_CHOICE": "always"})
+
+
+def test_every_message_sent_back_has_string_content() -> None:
+    """Regression: an assistant reply with tool calls and "content": null was sent back as it came, and
+    llama-cpp-python's server refuses a null content (HTTP 500 from its validation), so every call after
+    the first tool call failed and a real model's attempt ended infra_error."""
+    script = [{"tool_calls": [{"name": "run", "arguments": {"command": "make"}}]},
+              {"tool_calls": [{"name": "submit", "arguments": {}}]}]
+    with ScriptServer(script) as srv:
+        agent = _agent(srv)
+        assert _start(agent) == {"type": "run", "command": "make"}
+        assert agent.act({"step": 2, "last": {"exitCode": 0, "output": "", "timedOut": False}, "reward": 0}) == {
+            "type": "submit"}
+    assistant = srv.requests[1]["messages"][2]
+    assert assistant["role"] == "assistant" and assistant["tool_calls"][0]["function"]["name"] == "run"
+    assert all(isinstance(m["content"], str) for r in srv.requests for m in r["messages"])

@@ -33,7 +33,7 @@ from lanser.harness.llm.trajectory import Trajectory
 __all__ = ["LLMAgent", "LLMConfig", "SYSTEM_PROMPT", "config_from_env", "cost_of", "task_prompt",
            "truncate_history"]
 
-PROMPT_VERSION = 2
+PROMPT_VERSION = 3  # 3: an assistant message goes back with string content ("" for none)
 TRUNCATED = "[lanser: this observation was removed to fit the model's context window]"
 LAYOUT_COMMAND = ("(git ls-files 2>/dev/null || find . -type f -not -path './.git/*' | sed 's|^./||') "
                   "| sort | head -n 300")
@@ -317,7 +317,10 @@ class LLMAgent:
                 return self._give_up("context overflow", "context overflow: nothing left to truncate")
             raw_calls = message.get("tool_calls")
             calls = [c for c in raw_calls if isinstance(c, dict)] if isinstance(raw_calls, list) else []
-            assistant: dict[str, Any] = {"role": "assistant", "content": message.get("content")}
+            # content as a string, "" for none: a tool-call reply's null content is valid API, but some servers
+            # (llama-cpp-python's) refuse it when it comes back in the history
+            content = message.get("content")
+            assistant: dict[str, Any] = {"role": "assistant", "content": content if isinstance(content, str) else ""}
             if calls:
                 assistant["tool_calls"] = calls
             self.messages.append(assistant)
