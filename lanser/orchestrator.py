@@ -31,14 +31,16 @@ from lanser.bundle import normalize
 from lanser.bundle.environment import Interpreter, external_roots, host_block, inspect_interpreter, system_fingerprint
 from lanser.bundle.hashing import finalize, render_json
 from lanser.cache import BundleCache, cache_key
-from lanser.cancel import commit_point
+from lanser.cancel import commit_point, pause
 from lanser.commands import handler_for
 from lanser.commands.navigation import REFERENCE_CAP
 from lanser.edits import guards
 from lanser.edits.apply import recover
+from lanser.edits.lock import WorkspaceLock
 from lanser.edits.plan import ChangeSet, uri_path
 from lanser.edits.write import write_changes
 from lanser.snapshot import Snapshot, SnapshotTracker
+from lanser.state import workspace_state
 from lanser.bundle.models import (
     Bundle,
     Environment,
@@ -150,7 +152,20 @@ class Orchestrator:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    def apply(self, changes: ChangeSet, args: dict[str, Any], message: str) -> dict[str, Any]:
+    async def apply(self, changes: ChangeSet, args: dict[str, Any], message: str) -> dict[str, Any]:
+        # Another process's apply holds the workspace: wait for it here, where waiting yields (a
+        # daemon answers its other clients meanwhile), not inside the synchronous write.
+        try:
+            state = workspace_state(self.root, create=True)
+        except FsPermissions:
+            state = None  # the write says why, with the transaction's own checks
+        if state is not None:
+            lock = WorkspaceLock(state)
+            if lock.try_acquire():
+                lock.release()
+            else:
+                pause("lock-wait")
+                await lock.wait_free()
         # The commit point: a request cancelled by now writes nothing; past it, it is not cancelled.
         with commit_point(self.root, changes):
             return write_changes(self.root, changes, args, message)

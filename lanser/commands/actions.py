@@ -64,7 +64,7 @@ async def actions(ctx: Context, request: Request, bundle: Bundle) -> None:
     bundle.edits["action"] = {"id": want, "title": action.get("title"), "kind": action.get("kind")}
     await evaluate(ctx, bundle, target.language, changes, [target.path], target.confidence, safe=True)
     if request.args.get("apply"):
-        bundle.edits.update(ctx.apply(changes, request.args, f"Apply code action: {action.get('title')}"))
+        bundle.edits.update(await ctx.apply(changes, request.args, f"Apply code action: {action.get('title')}"))
 
 
 def _action_id(action: dict[str, Any]) -> str:

@@ -45,7 +45,7 @@ async def check(ctx: Context, request: Request, bundle: Bundle) -> None:
     for language in languages:
         await evaluate(ctx, bundle, language, changes, focus, confidence, safe=True)
     if request.args.get("apply"):
-        bundle.edits.update(ctx.apply(changes, request.args, "Apply patch (lanser check)"))
+        bundle.edits.update(await ctx.apply(changes, request.args, "Apply patch (lanser check)"))
 
 
 def read_file(ctx: Context, rel: str) -> bytes | None:

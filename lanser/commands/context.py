@@ -80,6 +80,6 @@ class Context(Protocol):
         """A server URI as a workspace-relative path; FsPermissions outside the workspace."""
         ...
 
-    def apply(self, changes: ChangeSet, args: dict[str, Any], message: str) -> dict[str, Any]:
+    async def apply(self, changes: ChangeSet, args: dict[str, Any], message: str) -> dict[str, Any]:
         """Write ``changes`` as one transaction (the request's commit point); the ``applied`` block."""
         ...

@@ -255,7 +255,7 @@ async def rename(ctx: Context, request: Request, bundle: Bundle) -> None:
                 f"(first: {broke[0][0]}: {broke[0][3]}); refused (--allow-partial to take it anyway)",
                 broke=broke[:50])
     if apply:
-        bundle.edits.update(ctx.apply(changes, args, f"Rename {request.selector} to {new_name}"))
+        bundle.edits.update(await ctx.apply(changes, args, f"Rename {request.selector} to {new_name}"))
 
 
 async def rename_family(ctx: Context, family: list[Method], new_name: str, edit: dict[str, Any], refs: list[Any],

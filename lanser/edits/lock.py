@@ -76,6 +76,23 @@ class WorkspaceLock:
             delay = min(delay * 2, 0.2)
         return self
 
+    async def wait_free(self, wait_s: float | None = None) -> None:
+        """Wait, yielding to the event loop, until nobody holds the lock (holding nothing after);
+        E/APPLY_CONFLICT after ``wait_s`` seconds.  A daemon waits here before its synchronous
+        :meth:`acquire`, so one apply behind another process's stalls no other client."""
+        import asyncio
+
+        deadline = time.monotonic() + (WAIT_S if wait_s is None else wait_s)
+        delay = 0.01
+        while not self.try_acquire():
+            if time.monotonic() >= deadline:
+                raise ApplyConflict("another lanser process is applying an edit to this workspace "
+                                    f"(it holds {self.path}{self._holder()}); nothing was written, try again",
+                                    lock=str(self.path))
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.2)
+        self.release()
+
     def release(self) -> None:
         if self._fd is not None:
             fd, self._fd = self._fd, None

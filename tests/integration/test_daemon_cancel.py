@@ -365,3 +365,35 @@ def test_daemon_killed_mid_batch_edit_is_not_run_again(repo: Path, env, control:
         assert report.read_text().count(INSERTED) == 1
         assert bundles[1]["status"] == "ok" and bundles[1]["edits"]["applied"] is True, err
         assert proc.returncode == 0
+
+
+def test_an_apply_waiting_for_the_workspace_lock_does_not_stall_the_daemon(
+        repo: Path, env, control: Path, stop_daemon, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An apply waiting for another process's workspace lock waited with time.sleep on the daemon's
+    event loop: every other client of that daemon got no answer until the lock came free or the
+    wait (LANSER_LOCK_WAIT_S) ran out.  Now the wait yields: a references request is answered while
+    the apply still waits, and the apply goes through once the lock is released."""
+    from lanser.edits.lock import WorkspaceLock
+    from lanser.state import workspace_state
+
+    patch = tmp_path / "insert.patch"
+    patch.write_text(PATCH)
+    env = {**env, "LANSER_LOCK_WAIT_S": "600", "LANSER_DAEMON_PAUSE": f"lock-wait:{control}"}
+    (control / "lock-wait.go").write_text("")  # the hook only marks the point; it does not hold the apply
+    assert run(env, repo, "refs", "py://pkg.shapes#total_area").returncode == 0  # a warm daemon
+    monkeypatch.setenv("XDG_STATE_HOME", env["XDG_STATE_HOME"])
+    state = workspace_state(repo, create=True)
+    assert state is not None
+    lock = WorkspaceLock(state).acquire(wait_s=0)  # another lanser process's apply, as it were
+    try:
+        proc = start(env, repo, "check", str(patch), "--apply", "--allow-dirty")
+        stop_daemon.append(proc)
+        wait_for(control / "lock-wait", proc)  # the apply is waiting for the lock
+        other = run(env, repo, "hover", "py://pkg.shapes#total_area")
+        assert other.returncode == 0, other.stdout + other.stderr
+        assert proc.poll() is None, "the apply did not wait for the lock"
+    finally:
+        lock.release()
+    code, bundle, err = finish(proc)
+    assert code == 0 and bundle["edits"]["applied"] is True, (bundle.get("error"), err)
+    assert (repo / "pkg" / "report.py").read_text().count(INSERTED) == 1
