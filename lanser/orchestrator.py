@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import copy
 import dataclasses
-import hashlib
 import json
 import logging
 import os
@@ -45,7 +44,6 @@ from lanser.bundle.models import (
     Bundle,
     Environment,
     ErrorInfo,
-    Facts,
     Location,
     Request,
     Resolution,
