@@ -53,19 +53,21 @@ def build_server(settings: Any) -> Any:
     )
 
     async def run(cmd: str, selector: str | None, **args: Any) -> CallToolResult:
+        """A command by its request name, for tools whose arguments are not the CLI's (symbols' kind
+        text, diagnostics' profile default, code actions); the others call the client's method of their command."""
         return tool_result((await lanser.request(cmd, selector, **args)).data)
 
     @server.tool(description=lanser_tool("definition").full_description())
     async def definition(selector: str) -> CallToolResult:
-        return await run("definition", selector)
+        return tool_result((await lanser.definition(selector)).data)
 
     @server.tool(description=lanser_tool("references").full_description())
     async def references(selector: str, limit: int | None = None, cursor: str | None = None) -> CallToolResult:
-        return await run("references", selector, limit=limit, cursor=cursor)
+        return tool_result((await lanser.references(selector, limit=limit, cursor=cursor)).data)
 
     @server.tool(description=lanser_tool("hover").full_description())
     async def hover(selector: str) -> CallToolResult:
-        return await run("hover", selector)
+        return tool_result((await lanser.hover(selector)).data)
 
     @server.tool(description=lanser_tool("symbols").full_description())
     async def symbols(selector: str | None = None, query: str | None = None, depth: int | None = None,
@@ -80,25 +82,26 @@ def build_server(settings: Any) -> Any:
 
     @server.tool(description=lanser_tool("locate").full_description())
     async def locate(selector: str) -> CallToolResult:
-        return await run("locate", selector)
+        return tool_result((await lanser.locate(selector)).data)
 
     @server.tool(description=lanser_tool("prepare_rename").full_description())
     async def prepare_rename(selector: str) -> CallToolResult:
-        return await run("prepareRename", selector)
+        return tool_result((await lanser.prepare_rename(selector)).data)
 
     @server.tool(description=lanser_tool("rename").full_description())
     async def rename(selector: str, new_name: str, apply: bool = False, allow_dirty: bool = False) -> CallToolResult:
-        return await run("rename", selector, newName=new_name, apply=apply or None, allowDirty=allow_dirty or None)
+        return tool_result((await lanser.rename(selector, new_name, apply=apply, allow_dirty=allow_dirty)).data)
 
     @server.tool(description=lanser_tool("code_actions").full_description())
     async def code_actions(selector: str, action_id: str | None = None, apply: bool = False,
                            allow_dirty: bool = False) -> CallToolResult:
+        # apply without an id lists the actions here (the SDK's actions() refuses it, as the CLI does)
         return await run("actions", selector, actionId=action_id, apply=apply or None, allowDirty=allow_dirty or None)
 
     @server.tool(description=lanser_tool("check_patch").full_description())
     async def check_patch(patch: str, selector: str | None = None, apply: bool = False,
                           allow_dirty: bool = False) -> CallToolResult:
-        return await run("check", selector, patch=patch, apply=apply or None, allowDirty=allow_dirty or None)
+        return tool_result((await lanser.check(patch, selector=selector, apply=apply, allow_dirty=allow_dirty)).data)
 
     return server
 
