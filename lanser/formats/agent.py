@@ -123,9 +123,14 @@ def _locations(head: str, cmd: str, facts: dict[str, Any]) -> list[str]:
     if facts.get("truncated"):
         summary = f"{_plural(total, cmd)}, {len(locs)} shown; next page: --cursor {facts.get('nextCursor')}"
     out = [f"{head}: {summary}"]
+    previous: tuple[Any, Any] | None = None
     for loc in locs:
         mark = " (external)" if loc.get("external") else ""
-        out.append(f"{_where(loc)}{mark}  {_one_line(loc.get('preview'))}".rstrip())
+        here = (loc.get("path"), (loc.get("range") or [None])[0])
+        # A second reference on the same line: its selector alone, the line was just shown.
+        preview = "" if here == previous else _one_line(loc.get("preview"))
+        previous = here
+        out.append(f"{_where(loc)}{mark}  {preview}".rstrip())
     return out
 
 
@@ -150,7 +155,8 @@ def _diagnostics(head: str, facts: dict[str, Any], request: dict[str, Any]) -> l
         shown += len(g.get("diagnostics") or [])
         for sev, n in (g.get("counts") or {}).items():
             has[sev] = has.get(sev, 0) + int(n)
-    counts = ", ".join(f"{has[s]} {s}" for s in ("error", "warning", "information", "hint") if has.get(s))
+    counts = ", ".join(f"{has[s]} {s if has[s] == 1 or s == 'information' else s + 's'}"
+                       for s in ("error", "warning", "information", "hint") if has.get(s))
     files = f"{len(groups)} file{'s' if len(groups) != 1 else ''}"
     summary = f"{counts or 'no diagnostics'} in {files}"
     if facts.get("truncated"):

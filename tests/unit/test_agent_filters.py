@@ -75,3 +75,17 @@ def test_an_ambiguous_error_gives_each_candidate_a_line_with_its_selector_and_pr
     assert "  m.py@L9:C1  def f(x: str) -> str:  {\"score\":0.5}" in lines  # no selector: a cursor at its start
     assert "hint: add ?overload=N" in lines and "  py://m#f" in lines
     assert lines[-1] == "bundle sha256:ab (full: --format bundle)"
+
+
+def test_references_on_one_line_show_the_line_once_and_diagnostic_counts_read_as_english() -> None:
+    refs = {"status": "ok", "bundleId": "sha256:" + "0" * 64, "request": {"cmd": "references", "args": {}},
+            "facts": {"references": [
+                {"path": "a.py", "range": [10, 18, 10, 25], "selector": "a.py@L11:C19", "preview": "from .core import C as C"},
+                {"path": "a.py", "range": [10, 29, 10, 36], "selector": "a.py@L11:C30", "preview": "from .core import C as C"},
+                {"path": "b.py", "range": [10, 0, 10, 1], "selector": "b.py@L11:C1", "preview": "C()"}],
+                "total": 3, "truncated": False}}
+    assert to_agent(refs).splitlines()[:4] == [
+        "refs: 3 references in 2 files", "a.py@L11:C19  from .core import C as C", "a.py@L11:C30", "b.py@L11:C1  C()"]
+    diag = {"status": "ok", "request": {"cmd": "diagnostics", "args": {}}, "facts": {"diagnostics": [
+        {"path": "a.py", "counts": {"error": 1, "warning": 2, "information": 3}, "diagnostics": []}]}}
+    assert to_agent(diag) == "diag: 1 error, 2 warnings, 3 information in 1 file\n"
