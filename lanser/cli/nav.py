@@ -47,7 +47,12 @@ def show(settings: Settings, data: dict[str, Any], fmt: str | None) -> int:
             click.echo(render_json({"format": "agent", "report": text, "bundleId": data.get("bundleId")},
                                    pretty=settings.pretty))
         else:
-            click.echo(text, nl=False)
+            import sys
+
+            from lanser.cli.render import terminal_safe
+
+            # On a terminal, an escape sequence from a workspace file must not drive it (as in text mode).
+            click.echo(terminal_safe(text) if sys.stdout.isatty() else text, nl=False)
         return int((data.get("meta") or {}).get("exit_code", 0))
     return render(data, as_json=settings.json or fmt == "bundle", pretty=settings.pretty, verbose=settings.verbose)
 

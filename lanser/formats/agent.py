@@ -19,8 +19,10 @@ hashing metadata, ranges it cannot type back):
   gives the same bundle: ask again with ``--format bundle`` or ``--json``).
 
 Text that came from the workspace (previews, messages, hovers, diffs) is
-written as it is: :func:`lanser.cli.render.terminal_safe` is the terminal's
-business, not the format's.
+hostile: a one-line preview, a name or a message's first line is folded to
+one line (every line break and run of whitespace to a space), so no file
+can add lines of its own to the answer; control characters are left to the
+front door (:func:`lanser.cli.render.terminal_safe` on a terminal).
 """
 
 from __future__ import annotations
@@ -141,7 +143,7 @@ def _symbols(head: str, facts: dict[str, Any]) -> list[str]:
         summary = f"{len(syms)} of {facts.get('total')} symbols shown (filtered)"
     out = [f"{head}: {summary}"]
     for sym in syms:
-        name = f"{sym['container']}.{sym['name']}" if sym.get("container") else sym.get("name")
+        name = _one_line(f"{sym['container']}.{sym['name']}" if sym.get("container") else sym.get("name"))
         detail = f"  {_one_line(sym['detail'])}" if sym.get("detail") else ""
         out.append(f"{_where(sym, 'selectionRange')}  {sym.get('kind')} {name}{detail}")
     return out
@@ -210,6 +212,9 @@ def _edits(head: str, cmd: str, bundle: dict[str, Any]) -> list[str]:
     for key in ("commit", "note"):
         if edits.get(key):
             out.append(f"{key}: {edits[key]}")
+    for key in ("missing", "unexplained", "extra"):  # why a rename is not complete
+        if edits.get(key):
+            out += _detail(key, edits[key])
     reward = bundle.get("processReward")
     if isinstance(reward, dict):
         c = reward.get("components") or {}
@@ -219,9 +224,10 @@ def _edits(head: str, cmd: str, bundle: dict[str, Any]) -> list[str]:
         for item in spec.get(key) or []:
             out.append(f"{sign} {_speculative(item)}")
     if edits.get("diff"):
-        out += str(edits["diff"]).rstrip("\n").splitlines()
+        # split on newlines only: the diff's lines are kept exactly (a form feed inside one stays in it)
+        out += str(edits["diff"]).rstrip("\n").split("\n")
     if state == "preview":
-        out.append("preview only: nothing was written; pass apply to write it")
+        out.append("preview only: nothing was written (apply writes it)")
     return out
 
 

@@ -52,6 +52,7 @@ def test_mcp_tools_over_stdio(sample: Path, tmp_path: Path) -> None:
                 out["symbols"] = (res.content[0].text, res.structured_content)
                 res = await session.call_tool("rename", {"selector": "py://pkg.shapes#total_area", "new_name": "sum_areas"})
                 out["preview"] = (res.is_error, res.structured_content)
+                out["preview_text"] = res.content[0].text
                 out["after_preview"] = (sample / "pkg" / "shapes.py").read_text()
                 res = await session.call_tool("rename", {"selector": "py://pkg.shapes#total_area",
                                                          "new_name": "sum_areas", "apply": True})
@@ -84,6 +85,8 @@ def test_mcp_tools_over_stdio(sample: Path, tmp_path: Path) -> None:
     assert text.splitlines()[1] == "pkg/shapes.py@L8:C7  class Shape"
     is_error, bundle = out["preview"]
     assert not is_error and bundle["edits"]["applied"] is False and "def total_area" in out["after_preview"]
+    preview = out["preview_text"].splitlines()
+    assert preview[0] == "rename: preview, 3 files, complete" and "+def sum_areas(shapes: list[Shape]) -> float:" in preview
     is_error, bundle = out["apply"]
     assert not is_error and bundle["edits"]["applied"] is True
     assert "def sum_areas(" in (sample / "pkg" / "shapes.py").read_text()
