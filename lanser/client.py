@@ -42,7 +42,6 @@ alone (the JSON a ``lanser batch`` line or a daemon message holds).
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -61,15 +60,31 @@ _T = TypeVar("_T")
 # -- results ---------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True)
 class Failure:
-    """A failed result's error object (the bundle's ``error``)."""
+    """A failed result's error object (the bundle's ``error``).
 
-    code: str
-    exit_code: int
-    message: str
-    retryable: bool | None = None
-    details: dict[str, Any] = dataclasses.field(default_factory=dict)
+    A plain class, not a dataclass: making a dataclass execs generated code, milliseconds on
+    the CLI's hot path (``lanser def`` through the daemon imports this module).
+    """
+
+    __slots__ = ("code", "details", "exit_code", "message", "retryable")
+
+    def __init__(self, code: str, exit_code: int, message: str, retryable: bool | None = None,
+                 details: dict[str, Any] | None = None) -> None:
+        self.code, self.exit_code, self.message, self.retryable = code, exit_code, message, retryable
+        self.details: dict[str, Any] = details or {}
+
+    def _key(self) -> tuple[Any, ...]:
+        return self.code, self.exit_code, self.message, self.retryable, self.details
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Failure) and self._key() == other._key()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable details
+
+    def __repr__(self) -> str:
+        return (f"Failure(code={self.code!r}, exit_code={self.exit_code}, message={self.message!r}, "
+                f"retryable={self.retryable!r}, details={self.details!r})")
 
     def exception(self) -> LanserError:
         """The :class:`~lanser.errors.LanserError` of this code (``LanserError`` itself for E/INTERNAL)."""
@@ -282,19 +297,16 @@ class Requests(_Commands[dict[str, Any]]):
 # -- the client ------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True)
 class _Config:
-    workspace: Path
-    daemon: bool
-    python: str | None
-    timeout: float
-    verbose: bool
-    idle: float
-    window: int | None
-    trace_file: Path | None
-    cache: bool
-    #: Called before the first in-process answer (the CLI quiets the libraries' loggers there).
-    on_in_process: Callable[[bool], None] | None = None
+    """A client's options (a plain class, as :class:`Failure`, for the hot path's sake)."""
+
+    def __init__(self, workspace: Path, daemon: bool, python: str | None, timeout: float, verbose: bool, idle: float,
+                 window: int | None, trace_file: Path | None, cache: bool) -> None:
+        self.workspace, self.daemon, self.python = workspace, daemon, python
+        self.timeout, self.verbose = timeout, verbose
+        self.idle, self.window, self.trace_file, self.cache = idle, window, trace_file, cache
+        #: Called before the first in-process answer (the CLI quiets the libraries' loggers there).
+        self.on_in_process: Callable[[bool], None] | None = None
 
     @property
     def through_daemon(self) -> bool:
@@ -333,7 +345,7 @@ class Client(_Commands[Result]):
         client = cls(settings.workspace, daemon=settings.daemon, timeout=settings.timeout, python=settings.python,
                      index_io=settings.index_io, verbose=settings.verbose, idle_timeout=settings.idle,
                      window=settings.window, trace_file=settings.trace_file)
-        client._config = dataclasses.replace(client._config, on_in_process=on_in_process)
+        client._config.on_in_process = on_in_process
         return client
 
     @property
