@@ -16,6 +16,7 @@ from lsprotocol import types as lsp
 
 from lanser.bundle import normalize
 from lanser.bundle.models import Bundle, Facts, Location, Request
+from lanser.commands import stable
 from lanser.commands.context import Context
 from lanser.errors import ContentModified, LanserError, NotFound
 from lanser.formats import filters
@@ -54,6 +55,9 @@ async def references(ctx: Context, request: Request, bundle: Bundle) -> None:
     async def op(s: LspSession) -> Any:
         doc = ctx.open(s, target, bundle)
         await ctx.settle(s, doc)
+        if target.language == "python":
+            await stable.ensure_checked(s, doc, ctx.timeout)
+            await stable.check_quoted(s, ctx.workspace, _identifier(target), ctx.timeout)
         return await s.request("textDocument/references", lsp.ReferenceParams(
             text_document=lsp.TextDocumentIdentifier(uri=doc.uri), position=target.position(),
             context=lsp.ReferenceContext(include_declaration=include_decl)),
@@ -64,6 +68,18 @@ async def references(ctx: Context, request: Request, bundle: Bundle) -> None:
     if not locs:
         raise NotFound(f"no references at {request.selector}")
     bundle.facts = page(locs, request)
+
+
+def _identifier(target: Target) -> str:
+    """The identifier at the target's point (a references request's name)."""
+    row, col = target.point if target.point is not None else target.start
+    line = target.lines[row] if row < len(target.lines) else ""
+    start = end = col
+    while start > 0 and (line[start - 1].isalnum() or line[start - 1] == "_"):
+        start -= 1
+    while end < len(line) and (line[end].isalnum() or line[end] == "_"):
+        end += 1
+    return line[start:end]
 
 
 async def hover(ctx: Context, request: Request, bundle: Bundle) -> None:

@@ -108,6 +108,8 @@ class Document:
     version: int
     text: str
     digest: str  # content hash of the bytes on disk this version came from
+    #: The version whose diagnostics a caller waited for (the server has checked it); None: none yet.
+    checked: int | None = None
 
 
 class LspSession:
