@@ -17,6 +17,7 @@ import dataclasses
 import json
 import logging
 import os
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,7 +28,14 @@ from lsprotocol import types as lsp
 
 from lanser import __version__
 from lanser.bundle import normalize
-from lanser.bundle.environment import Interpreter, external_roots, host_block, inspect_interpreter, system_fingerprint
+from lanser.bundle.environment import (
+    Interpreter,
+    external_roots,
+    host_block,
+    inspect_interpreter,
+    system_fingerprint,
+    workspace_venv,
+)
 from lanser.bundle.hashing import finalize, render_json
 from lanser.cache import BundleCache, cache_key
 from lanser.cancel import commit_point, pause
@@ -103,7 +111,12 @@ class Orchestrator:
         self.timeout = timeout
         self.index_timeout = index_timeout
         self.verbose = verbose
-        self.interpreter: Interpreter = interpreter or inspect_interpreter(str(self.workspace.python(python)))
+        #: The interpreter whose environment basedpyright analyses: the one named (the user's choice),
+        #: else lanser's own with a workspace venv's site-packages as search paths (nothing of the
+        #: workspace is ever run: see workspace_venv).
+        self.interpreter: Interpreter = interpreter or (
+            inspect_interpreter(python) if python else
+            workspace_venv(self.root) or inspect_interpreter(sys.executable))
         self.roots = roots if roots is not None else external_roots(self.interpreter)
         self.mapper = normalize.PathMapper(self.root, self.roots)
         #: A trace recorder (``lanser.trace.TraceRecorder``); recording turns the cache off,
@@ -174,7 +187,7 @@ class Orchestrator:
     # -- server configuration -------------------------------------------
 
     def _settings_for(self, spec: ServerSpec) -> dict[str, Any]:
-        return workspace_settings(spec, self.interpreter.executable)
+        return workspace_settings(spec, self.interpreter.executable, self.interpreter.extra_paths)
 
     def _extra_args_for(self, spec: ServerSpec) -> list[str]:
         if spec.name != "clangd":
@@ -467,6 +480,8 @@ class Orchestrator:
         if "python" in s.spec.languages:
             env.python = {"version": self.interpreter.version, "implementation": self.interpreter.implementation}
             extra["settings"] = dict(PYTHON_ANALYSIS)
+            if self.interpreter.extra_paths:  # as the workspace names them: copies of it agree
+                extra["settings"]["extraPaths"] = [os.path.relpath(p, self.root) for p in self.interpreter.extra_paths]
         if s.spec.name == "clangd":
             extra["compileCommands"] = self._cdb_digest
         # Within a batch the snapshot is held: the configuration is read once per server, not per bundle.

@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 import subprocess
-import sys
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -301,13 +300,3 @@ class Workspace:
                     h.update(key.encode() + json.dumps(tool[key], sort_keys=True).encode())
         h.update(json.dumps(extra, sort_keys=True, default=str).encode())
         return "sha256:" + h.hexdigest()
-
-    def python(self, explicit: str | None) -> Path:
-        """The interpreter whose environment basedpyright analyses."""
-        if explicit:
-            return Path(explicit)
-        for venv in (".venv", "venv"):
-            exe = self.root / venv / "bin" / "python"
-            if exe.exists():
-                return exe
-        return Path(sys.executable)

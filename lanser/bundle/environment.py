@@ -17,7 +17,7 @@ from functools import lru_cache
 from importlib import util
 from pathlib import Path
 
-__all__ = ["Interpreter", "external_roots", "inspect_interpreter", "system_fingerprint"]
+__all__ = ["Interpreter", "external_roots", "inspect_interpreter", "system_fingerprint", "workspace_venv"]
 
 #: What can change an answer while no workspace file changes: the Debian
 #: package database (system headers, libc), the include directories, and the
@@ -33,6 +33,54 @@ class Interpreter:
     prefix: str
     purelib: str
     stdlib: str
+    #: Search paths given to the server besides the interpreter's own: the site-packages of a
+    #: workspace virtualenv, which is analysed without running anything of it.
+    extra_paths: tuple[str, ...] = ()
+
+
+#: Largest pyvenv.cfg read for the venv's Python version.
+_MAX_CFG = 64 << 10
+
+
+def workspace_venv(root: Path) -> Interpreter | None:
+    """A virtualenv inside the workspace (``.venv`` or ``venv``), found by its directories alone.
+
+    Nothing in it is executed: its ``bin/python`` is the workspace's (a pull request can commit
+    one), and even a real interpreter runs its site-packages' ``.pth`` lines at start-up.  The
+    analysed interpreter stays lanser's own; the venv's ``lib/python3*/site-packages`` directories
+    (real directories inside the workspace, no symlink out of it) become extra search paths, and
+    its Python version is read from ``pyvenv.cfg``.
+    """
+    import re
+
+    base = root.resolve()
+    for name in (".venv", "venv"):
+        venv = root / name
+        if venv.is_symlink() or not venv.is_dir():
+            continue
+        sites = []
+        for site in sorted((venv / "lib").glob("python3*/site-packages")):
+            try:
+                if any(p.is_symlink() for p in (site, site.parent, site.parent.parent)) \
+                        or not site.resolve().is_relative_to(base) or not site.is_dir():
+                    continue
+            except OSError:
+                continue
+            sites.append(str(site))
+        if not sites:
+            continue
+        version = "unknown"
+        cfg = venv / "pyvenv.cfg"
+        try:
+            if not cfg.is_symlink() and cfg.is_file() and cfg.stat().st_size <= _MAX_CFG:
+                m = re.search(r"^\s*version(?:_info)?\s*=\s*([0-9][0-9.]*)", cfg.read_text("utf-8", "replace"), re.M)
+                version = m.group(1) if m else version
+        except OSError:
+            pass
+        own = inspect_interpreter(sys.executable)
+        return Interpreter(own.executable, version, own.implementation, str(venv), sites[0], own.stdlib,
+                           tuple(sites))
+    return None
 
 
 @lru_cache(maxsize=8)

@@ -91,11 +91,15 @@ CONFIG_FILES: frozenset[str] = frozenset({
 PYTHON_ANALYSIS: dict[str, object] = {"diagnosticMode": "openFilesOnly", "autoSearchPaths": True}
 
 
-def workspace_settings(spec: ServerSpec, python_path: str) -> dict[str, object]:
-    """The ``workspace/configuration`` answer for ``spec``'s server in a workspace using ``python_path``."""
+def workspace_settings(spec: ServerSpec, python_path: str, extra_paths: tuple[str, ...] = ()) -> dict[str, object]:
+    """The ``workspace/configuration`` answer for ``spec``'s server in a workspace using ``python_path``
+    (and ``extra_paths``: a workspace venv's site-packages, searched without running its python)."""
     if "python" not in spec.languages:
         return {}
-    return {"python": {"pythonPath": python_path}, "basedpyright": {"analysis": dict(PYTHON_ANALYSIS)}}
+    analysis = dict(PYTHON_ANALYSIS)
+    if extra_paths:
+        analysis["extraPaths"] = list(extra_paths)
+    return {"python": {"pythonPath": python_path}, "basedpyright": {"analysis": analysis}}
 
 
 def compile_commands_args(spec: ServerSpec, out_dir: Path | None) -> list[str]:

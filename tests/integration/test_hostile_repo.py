@@ -304,3 +304,30 @@ def test_attribute_drivers_of_the_repository_do_not_run(repo: Path, sentinel: Pa
     assert out["status"] == "ok", out.get("error")
     assert sorted(p.name for p in sentinel.iterdir()) == ["victim.txt"], "a repository driver ran"
     assert git(repo, "show", "HEAD:use.py") == USE.replace("area", "surface")
+
+
+def test_a_committed_virtualenv_runs_nothing_and_still_resolves(repo: Path, sentinel: Path, env: dict[str, str]) -> None:
+    """A workspace's ``.venv/bin/python`` was run on the host: lanser executed it to learn its
+    version and paths, and handed it to basedpyright as ``python.pythonPath``, which runs it too; a
+    real interpreter would still have run the venv's ``.pth`` lines at start-up.  A pull request can
+    commit all of that.  Now nothing of the workspace's venv is executed: lanser's own interpreter
+    is the server's, and the venv's site-packages are given to it as search paths, found by
+    directory (inside the workspace, no symlink out), so imports from the venv still resolve."""
+    venv = repo / ".venv"
+    (venv / "bin").mkdir(parents=True)
+    python = venv / "bin" / "python"
+    python.write_text(f"#!/bin/sh\necho ran >> '{sentinel}/python'\nexec python3 \"$@\"\n")
+    python.chmod(0o755)
+    (venv / "pyvenv.cfg").write_text("home = /usr/bin\nversion = 3.11.2\n")
+    site = venv / "lib" / "python3.11" / "site-packages"
+    (site / "venvpkg").mkdir(parents=True)
+    (site / "venvpkg" / "__init__.py").write_text("def helper() -> int:\n    return 1\n")
+    (site / "evil.pth").write_text(f"import os; open('{sentinel}/pth', 'w').write('ran')\n")
+    (repo / "app.py").write_text("from venvpkg import helper\n\nvalue = helper()\n")
+    defn = one_json(lanser(env, repo, "--json", "def", "app.py@L3:C9"))
+    assert defn["status"] == "ok", defn.get("error")
+    assert [loc["path"] for loc in defn["facts"]["definitions"]] == ["site-packages:venvpkg/__init__.py"]
+    diag = one_json(lanser(env, repo, "--json", "diag", "app.py"))
+    assert diag["status"] == "ok", diag.get("error")
+    assert not [d for g in diag["facts"]["diagnostics"] for d in g["diagnostics"] if "venvpkg" in d["message"]]
+    assert sorted(p.name for p in sentinel.iterdir()) == ["victim.txt"], "the workspace's python ran"
