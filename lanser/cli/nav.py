@@ -37,6 +37,17 @@ def format_option(choices: tuple[str, ...] = ("agent", "bundle"),
                         help=help_text)
 
 
+def effective_format(settings: Settings, fmt: str | None) -> str | None:
+    """``fmt``, except that LANSER_FORMAT does not change what ``--json`` prints (scripts that read
+    the bundle keep reading it); ``--format`` on the command line always counts."""
+    from click.core import ParameterSource
+
+    ctx = click.get_current_context(silent=True)
+    if settings.json and ctx is not None and ctx.get_parameter_source("fmt") is ParameterSource.ENVIRONMENT:
+        return None
+    return fmt
+
+
 def show(settings: Settings, data: dict[str, Any], fmt: str | None) -> int:
     """Print ``data`` in ``fmt`` (None: text, or the bundle under --json) and return its exit code."""
     if fmt == "agent":
@@ -63,7 +74,7 @@ def _selector_command(name: str, cmd: str, summary: str, examples: str, **extra:
     @format_option()
     @click.pass_obj
     def command(settings: Settings, selector: str, fmt: str | None) -> None:
-        raise SystemExit(execute(settings, cmd, selector, {}, fmt))
+        raise SystemExit(execute(settings, cmd, selector, {}, effective_format(settings, fmt)))
 
     return command  # type: ignore[no-any-return]  # click.command(**extra) resolves to Any
 
@@ -103,7 +114,7 @@ Examples:
 def references(settings: Settings, selector: str, limit: int | None, cursor: str | None, no_declaration: bool,
                fmt: str | None) -> None:
     args = {"limit": limit, "cursor": cursor, "includeDeclaration": False if no_declaration else None}
-    raise SystemExit(execute(settings, "references", selector, args, fmt))
+    raise SystemExit(execute(settings, "references", selector, args, effective_format(settings, fmt)))
 
 
 @click.command("symbols", help="""Symbols of one file, or of the workspace with --query.
@@ -134,6 +145,7 @@ def symbols(settings: Settings, selector: str | None, query: str | None, languag
             kind: str | None, locals_: bool | None, fmt: str | None) -> None:
     if selector is None and query is None:
         raise click.UsageError("give a file selector or --query")
+    fmt = effective_format(settings, fmt)
     kinds = sorted({k.strip() for k in kind.split(",") if k.strip()}) if kind is not None else None
     if kind is not None and not kinds:
         raise click.BadParameter("give at least one kind", param_hint="--kind")
@@ -177,6 +189,7 @@ Examples:
 @click.pass_obj
 def diagnostics(settings: Settings, selector: str | None, language: str | None, fail_on_error: bool,
                 severity: str | None, limit: int | None, profile: str | None, fmt: str | None) -> None:
+    fmt = effective_format(settings, fmt)
     if profile is None and fmt == "agent":
         profile = "agent"
     args = {k: v for k, v in (("language", language), ("profile", profile),

@@ -64,7 +64,8 @@ def test_the_agent_text_keeps_every_selector_and_error_code_at_a_fraction_of_the
     assert "\nexit 3\n" in missing
 
 
-def test_format_agent_on_the_command_line_and_json_unchanged(sample: Path, run_cli) -> None:
+def test_format_agent_on_the_command_line_and_json_unchanged(sample: Path, run_cli,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     code, out, _ = run_cli("--json", "-w", str(sample), "refs", "py://pkg.shapes#total_area")
     bundle = json.loads(out)
     assert code == 0 and bundle["status"] == "ok"
@@ -76,6 +77,10 @@ def test_format_agent_on_the_command_line_and_json_unchanged(sample: Path, run_c
     assert json.loads(wrapped) == {"format": "agent", "report": text, "bundleId": bundle["bundleId"]}
     code, text, _ = run_cli("-w", str(sample), "hover", "py://pkg.shapes#nothing", "--format", "agent")
     assert code == 3 and text.startswith("E/NOT_FOUND: ")
+    # LANSER_FORMAT sets the format once, but never changes what --json prints (scripts read bundles).
+    monkeypatch.setenv("LANSER_FORMAT", "agent")
+    assert run_cli("-w", str(sample), "refs", "py://pkg.shapes#total_area")[1] == to_agent(bundle)
+    assert run_cli("--json", "-w", str(sample), "refs", "py://pkg.shapes#total_area")[1] == out
 
 
 def test_a_bundle_without_filters_is_unchanged_and_filters_say_what_they_left_out(sample: Path, run_cli) -> None:
