@@ -47,5 +47,24 @@ def relative_edit(edit: dict[str, Any], rel_of_uri: Any) -> dict[str, Any]:
 
     out: dict[str, Any] = fix(edit)
     if "changes" in out and out["changes"]:
-        out["changes"] = {rel_of_uri(k): v for k, v in sorted(edit["changes"].items())}
+        out["changes"] = {rel_of_uri(k): _in_order(v) for k, v in sorted(edit["changes"].items())}
+    changes = out.get("documentChanges")
+    if changes and all(isinstance(c, dict) and "textDocument" in c and "edits" in c for c in changes):
+        # The server lists files in the order it met them (which a warm daemon's history decides);
+        # text edits alone commute across files, so the bundle lists them by path.  File
+        # operations (create, rename, delete) keep their order: it matters.
+        out["documentChanges"] = sorted(({**c, "edits": _in_order(c["edits"])} for c in changes),
+                                        key=lambda c: str(c["textDocument"].get("uri")))
     return out
+
+
+def _in_order(edits: list[Any]) -> list[Any]:
+    """Text edits of one file by position (they do not overlap, so any order means the same)."""
+    def key(e: Any) -> tuple[int, int, int, int]:
+        r = e.get("range") or {}
+        start, end = r.get("start") or {}, r.get("end") or {}
+        return (start.get("line", 0), start.get("character", 0), end.get("line", 0), end.get("character", 0))
+
+    if not all(isinstance(e, dict) for e in edits):
+        return edits
+    return sorted(edits, key=key)
