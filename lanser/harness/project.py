@@ -71,7 +71,9 @@ _failed: dict[str, SetupFailed] = {}
 class SetupFailed(InfrastructureError):
     """The setup command ran and exited non-zero, timed out or was OOM-killed: the same
     every time for this layer key, so it is remembered for the process (unlike an engine
-    or file-system error, which a retry may get past)."""
+    or file-system error, which a retry may get past), and its error says so."""
+
+    retryable = False
 
 
 @dataclass(frozen=True)

@@ -73,6 +73,8 @@ def test_a_setup_that_ran_and_failed_is_remembered(dataset: Path, monkeypatch: p
     calls = _seam(monkeypatch, [result, _result(0)])
     task = _task("make")
     for _ in range(2):
-        with pytest.raises(project.SetupFailed, match="setup of dir:src"):
+        with pytest.raises(project.SetupFailed, match="setup of dir:src") as failed:
             project.prepare(task, dataset, "base", image_id="sha256:" + "0" * 64, cache=dataset / "cache")
     assert calls == ["make"], "the deterministic failure is not run again"
+    # A setup that failed is the same every time: its error must not tell a caller to retry.
+    assert failed.value.to_dict().get("retryable") is False
