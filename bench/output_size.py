@@ -186,7 +186,40 @@ def agent_lsp_side(binary: str, repo: Path, qs: list[dict[str, Any]]) -> list[st
                 out.append("".join(getattr(c, "text", "") for c in res.content))  # what a model reads
         return out
 
-    return anyio.run(main)
+    try:
+        return anyio.run(main)
+    finally:
+        stop_brokers(binary, repo)
+
+
+def stop_brokers(binary: str, repo: Path) -> None:
+    """agent-lsp leaves a ``daemon-broker`` (and its language server) running for the workspace after
+    the session: stop the ones this run started (that binary, that root), not anyone else's."""
+    import signal
+
+    mine = f"--root-dir={repo}"
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if argv and argv[0].decode(errors="replace") == binary and b"daemon-broker" in argv \
+                and mine.encode() in argv:
+            children = [c for c in Path("/proc").iterdir() if c.name.isdigit() and _ppid(c) == int(proc.name)]
+            for pid in [int(proc.name), *(int(c.name) for c in children)]:
+                try:
+                    os.kill(pid, signal.SIGTERM)
+                except OSError:
+                    pass
+
+
+def _ppid(proc: Path) -> int | None:
+    try:
+        return int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def serena_side(binary: str, repo: Path, qs: list[dict[str, Any]]) -> list[str | None]:
