@@ -110,3 +110,23 @@ def test_hostile_workspace_text_cannot_add_lines_to_the_answer() -> None:
     edit = {"status": "ok", "request": {"cmd": "rename", "args": {}},
             "edits": {"diff": "--- a/a.py\n+++ b/a.py\n@@ -1 +1 @@\n-x\x0c = 1\n+y\x0c = 1\n", "applied": False}}
     assert "-x\x0c = 1" in to_agent(edit).split("\n")  # the diff's own lines, exactly
+
+
+def test_without_filter_arguments_the_facts_are_left_exactly_as_they_were() -> None:
+    """The default bundles stay byte-identical: no total, no truncated, nothing dropped."""
+    from lanser.bundle.models import Diagnostic, DiagnosticGroup, Facts, Symbol
+    from lanser.formats.filters import filter_diagnostics, filter_symbols
+
+    group = DiagnosticGroup(path="a.py", contentHash="sha256:00", version=1, counts={"warning": 1},
+                            diagnostics=[Diagnostic(range=[0, 0, 0, 1], severity="warning", message="m",
+                                                    code="reportAny")])
+    sym = Symbol(name="x", kind="variable", path="a.py", range=[1, 0, 1, 1], selectionRange=[1, 0, 1, 1],
+                 container="f")
+    facts = Facts(diagnostics=[group], symbols=[sym])
+    before = facts.model_dump(mode="json", exclude_none=True)
+    filter_diagnostics(facts, {"language": "python", "query": None}, configured=False)
+    filter_symbols(facts, {"query": None, "language": None})
+    assert facts.model_dump(mode="json", exclude_none=True) == before
+    filter_diagnostics(facts, {"profile": "agent"}, configured=False)
+    assert facts.diagnostics is not None and facts.diagnostics[0].diagnostics == []
+    assert facts.diagnostics[0].counts == {"warning": 1} and (facts.total, facts.truncated) == (1, True)
