@@ -146,3 +146,22 @@ def test_daemon_answers_as_a_fresh_process_in_another_directory(warm: Warm, step
         assert (code, warm_bundle) == (fresh_code, fresh_bundle), (step, differences(warm_bundle, fresh_bundle))
         assert str(copy) not in json.dumps(fresh_bundle), "an absolute path of the workspace in the bundle"
         shutil.rmtree(copy.parent)
+
+
+def test_import_cycle_messages_name_workspace_paths_relatively(tmp_path: Path) -> None:
+    """basedpyright words an import cycle with the absolute paths of its files: two checkouts of one
+    repository had different bundleIds for the same diag (issue 20)."""
+    ids = []
+    for name in ("one", "two"):
+        root = tmp_path / name / "sample"
+        shutil.copytree(SAMPLE, root, ignore=shutil.ignore_patterns(".lanser", "pyrightconfig.json"))
+        (root / "pkg" / "a.py").write_text("from pkg import b\n\n\ndef fa() -> int:\n    return b.fb()\n")
+        (root / "pkg" / "b.py").write_text("from pkg import a\n\n\ndef fb() -> int:\n    return 1\n\n\n"
+                                           "def fc() -> int:\n    return a.fa()\n")
+        code, out = lanser({**os.environ, "LANSER_NO_DAEMON": "1"}, "--json", "-w", str(root), "diag", "pkg/a.py")
+        bundle = comparable(out)
+        messages = [d["message"] for g in bundle["facts"]["diagnostics"] for d in g["diagnostics"]]
+        assert "Cycle detected in import chain\n  pkg/a.py\n  pkg/b.py" in messages, messages
+        assert str(tmp_path) not in json.dumps(bundle)  # environment.host (the directory) left out
+        ids.append(bundle["bundleId"])
+    assert ids[0] == ids[1]
