@@ -29,9 +29,25 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["DEFAULT_WEIGHTS", "VERSION", "Weights", "count_diagnostics", "process_reward", "reward_between"]
+__all__ = ["DEFAULT_WEIGHTS", "VERSIONS", "VERSION", "Weights", "count_diagnostics", "process_reward",
+           "reward_between", "selected_version"]
 
 VERSION = "pr-v1"
+#: Every reward lanser can compute; ``pr-v2`` is :mod:`lanser.reward_v2`.  The default stays
+#: pr-v1 (the paper's) until the study supports another one (study/README.md).
+VERSIONS = ("pr-v1", "pr-v2")
+
+
+def selected_version(requested: str | None = None) -> str:
+    """The reward version asked for (an option, else ``LANSER_REWARD``, else pr-v1)."""
+    import os
+
+    from lanser.errors import BadRequest
+
+    v = requested or os.environ.get("LANSER_REWARD") or VERSION
+    if v not in VERSIONS:
+        raise BadRequest(f"unknown reward version {v!r} (known: {', '.join(VERSIONS)})")
+    return v
 
 
 @dataclass(frozen=True)
@@ -95,16 +111,25 @@ def _clean(x: float) -> float | int:
     return int(y) if y == int(y) else y
 
 
-def reward_between(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
-    """r_t from two diagnostics bundles: D counted in each, S = AFTER is ok,
-    alpha = AFTER's resolution confidence (1 without one)."""
+def reward_between(before: dict[str, Any], after: dict[str, Any], version: str = VERSION) -> dict[str, Any]:
+    """r_t from two diagnostics bundles: D (pr-v1) or Phi (pr-v2) of each, S = AFTER is ok,
+    alpha = AFTER's resolution confidence (1 without one).  pr-v2 here knows no start state,
+    so no line counts as changed."""
     from lanser.errors import BadRequest
 
-    counts = []
+    if version not in VERSIONS:
+        raise BadRequest(f"unknown reward version {version!r} (known: {', '.join(VERSIONS)})")
+    groups_of = []
     for name, bundle in (("BEFORE", before), ("AFTER", after)):
         groups = (bundle.get("facts") or {}).get("diagnostics")
         if groups is None:
             raise BadRequest(f"{name} is not a diagnostics bundle (use `lanser --json diag`)")
-        counts.append(count_diagnostics(groups))
+        groups_of.append(groups)
     confidence = (after.get("resolution") or {}).get("confidence") or 1.0
+    if version == "pr-v2":
+        from lanser.reward_v2 import potential, process_reward_v2
+
+        return process_reward_v2(potential(groups_of[0]), potential(groups_of[1]), after.get("status") == "ok",
+                                 float(confidence))
+    counts = [count_diagnostics(g) for g in groups_of]
     return process_reward(counts[0], counts[1], after.get("status") == "ok", float(confidence))
