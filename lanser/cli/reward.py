@@ -57,11 +57,16 @@ Examples:
   lanser --json reward --trace run.jsonl""")
 @click.argument("bundles", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--trace", "trace_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None)
+@click.option("--reward-version", default=None,
+              help="pr-v1 (Eq. 5.1, the default) or pr-v2 (potential-based, severity-weighted); "
+                   "default from LANSER_REWARD.")
 @click.pass_obj
 @errors_rendered
-def reward(settings: Settings, bundles: tuple[Path, ...], trace_path: Path | None) -> None:
-    from lanser.reward import reward_between
+def reward(settings: Settings, bundles: tuple[Path, ...], trace_path: Path | None,
+           reward_version: str | None) -> None:
+    from lanser.reward import reward_between, selected_version
 
+    version = selected_version(reward_version)
     if trace_path is not None:
         from lanser.trace import reward_series
 
@@ -76,9 +81,14 @@ def reward(settings: Settings, bundles: tuple[Path, ...], trace_path: Path | Non
         raise SystemExit(0 if all(r["consistent"] for r in rows) else 76)
     if len(bundles) != 2:
         raise click.UsageError("give BEFORE and AFTER bundles, or --trace")
-    result = reward_between(*(json.loads(p.read_text()) for p in bundles))  # a LanserError: errors_rendered
+    before, after = (json.loads(p.read_text()) for p in bundles)
+    result = reward_between(before, after, version=version)  # a LanserError: errors_rendered
     if settings.json:
         click.echo(render_json(result))
+    elif result["version"] == "pr-v2":
+        c = result["components"]
+        click.echo(f"r = {result['r']}  (pr-v2: Phi {c['phi_prev']} -> {c['phi_now']}, S {c['safety']}, "
+                   f"alpha {c['alpha_conf']})")
     else:
         c = result["components"]
         click.echo(f"r = {result['r']}  (D {c['d_prev']} -> {c['d_now']}, S {c['safety']}, alpha {c['alpha_conf']})")
