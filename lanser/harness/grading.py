@@ -23,7 +23,7 @@ from typing import Any
 from lanser.harness import logs
 from lanser.harness.logs import automake, ctest, ktap, tap
 
-__all__ = ["EVIDENCE_KEYS", "OUTCOMES", "grade", "parse_automake", "parse_ctest", "parse_ktap", "parse_sanitizers",
+__all__ = ["EVIDENCE_KEYS", "OUTCOMES", "grade", "grade_stages", "parse_automake", "parse_ctest", "parse_ktap", "parse_sanitizers",
            "parse_tap", "parse_tests", "read_result_files"]
 
 OUTCOMES = ("resolved", "tests_failed", "sanitizer_error", "build_failed", "timeout", "task_error", "infra_error")
@@ -184,6 +184,20 @@ def _tail(text: str, lines: int = 40) -> str:
 def grade(stages: dict[str, dict[str, Any]], oracles: dict[str, Any],
           baseline_sanitizer: list[dict[str, str]] | None = None, *, test_log: dict[str, Any] | None = None,
           dropped: list[dict[str, str]] | None = None, dropped_more: int = 0) -> dict[str, Any]:
+    """:func:`grade_stages`; a kernel crash task's (``oracles["crash"]``) then gets kGym's crash
+    outcome, mapped onto these outcomes (:func:`lanser.harness.kernel.crash.crash_verdict`)."""
+    verdict = grade_stages(stages, oracles, baseline_sanitizer, test_log=test_log, dropped=dropped,
+                           dropped_more=dropped_more)
+    if oracles.get("crash"):
+        from lanser.harness.kernel.crash import crash_verdict
+
+        verdict = crash_verdict(verdict, stages, oracles)
+    return verdict
+
+
+def grade_stages(stages: dict[str, dict[str, Any]], oracles: dict[str, Any],
+                 baseline_sanitizer: list[dict[str, str]] | None = None, *, test_log: dict[str, Any] | None = None,
+                 dropped: list[dict[str, str]] | None = None, dropped_more: int = 0) -> dict[str, Any]:
     """The verdict of one task from its stage records (``exit_code``, ``output``,
     ``timed_out``, ``infra_error``, and ``files``: result files by path), its oracles,
     the sanitizer reports the project had before the agent (never blamed on it), the

@@ -29,8 +29,8 @@ from pydantic.config import JsonDict
 
 from lanser.errors import BadRequest
 
-__all__ = ["DEFAULT_PROTECTED", "REMOTE_KINDS", "Commands", "Limits", "Oracles", "Source", "SourceKind", "TaskSpec",
-           "TestLog", "load_tasks", "patch_paths", "tree_digest"]
+__all__ = ["DEFAULT_PROTECTED", "REMOTE_KINDS", "Commands", "CrashOracle", "Limits", "Oracles", "Source", "SourceKind",
+           "TaskSpec", "TestLog", "load_tasks", "patch_paths", "tree_digest"]
 
 
 class _Frozen(BaseModel):
@@ -165,11 +165,22 @@ class KnownReport(_Frozen):
     frame: str = Field(min_length=1)
 
 
+class CrashOracle(_Frozen):
+    """The crash a kernel crash task starts from (``lanser.harness.kernel.crash``): gone after the patch."""
+
+    tool: str = Field(min_length=1)
+    kind: str = Field(min_length=1)
+    frame: str = Field(min_length=1)
+    title: str = Field(min_length=1)
+
+
 class Oracles(_Frozen):
     fail_to_pass: tuple[str, ...] = ()
     pass_to_pass: tuple[str, ...] = ()
     #: Reports the sanitizer build gives at the start commit: never blamed on the agent.
     known_sanitizer_reports: tuple[KnownReport, ...] = ()
+    #: A crash task's crash (graded by ``crash.crash_verdict``); None for every other task.
+    crash: CrashOracle | None = None
 
 
 _DAY = 86400.0
@@ -251,11 +262,13 @@ def _check_relative(path: str, what: str) -> None:
 
 #: (section or None, field) of TaskSpec fields added after harness version h2 (see :meth:`TaskSpec.key`).
 _LATER_FIELDS: tuple[tuple[str | None, str], ...] = (
-    ("oracles", "known_sanitizer_reports"), (None, "protected"), (None, "test_log"), (None, "test_patch"))
+    ("oracles", "known_sanitizer_reports"), (None, "protected"), (None, "test_log"), (None, "test_patch"),
+    ("oracles", "crash"))
 
 
 #: The value of a later field that leaves the key as it was (``protected: []`` is not unset).
-_UNSET: dict[str, object] = {"protected": None, "test_log": TestLog().model_dump(mode="json"), "test_patch": None}
+_UNSET: dict[str, object] = {"protected": None, "test_log": TestLog().model_dump(mode="json"), "test_patch": None,
+                             "crash": None}
 
 
 class TaskSpec(_Frozen):

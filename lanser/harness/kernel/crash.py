@@ -1,0 +1,312 @@
+"""Kernel crash tasks, as kGym poses them: a crash report in, the crash gone out.
+
+The crash layer is one UML KUnit build of the suites of
+:data:`~lanser.harness.kernel.suites.SUITES` plus DAMON's (``mm/damon``: objects
+allocated from a slab cache and freed, where a use-after-free lives), under
+KASAN and the list debugging checks (:data:`CRASH_CONFIG`), booted with
+``kasan_multi_shot`` so that every report is printed, not only the first.
+
+A fault (:data:`CRASH_FAULTS`) is a memory error a KUnit case reaches: an access
+after ``kfree``, a loop bound moved by one, a dropped bounds check, an object
+freed twice, a dropped ``NULL`` check.  The reproducer is the boot that runs the
+suites (the grader runs it); the problem statement is the report the kernel
+printed, trimmed the way syzbot trims one (:func:`trim_report`: the title, the
+access line, the stacks with symbolised frames, the allocation and free stacks;
+no timestamps, addresses, register or shadow-memory dumps).
+
+Grading in kGym's terms (:func:`crash_verdict`, pure, applied by
+:func:`lanser.harness.grading.grade` when a task's oracles carry ``crash``):
+
+===============  ===================================================  ==================
+crash outcome    when                                                 harness outcome
+===============  ===================================================  ==================
+build_failed     the kernel does not build                            build_failed
+timeout          a stage timed out                                    timeout
+crash_remains    the task's crash (tool, kind, function) is reported  tests_failed
+new_crash        another report the unmodified kernel does not make   sanitizer_error
+tests_failed     no crash, but a KUnit case that passed does not      tests_failed
+crash_fixed      no crash, every case of the baseline passes          resolved
+===============  ===================================================  ==================
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from lanser.harness.kernel.suites import SUITES, Suite
+
+__all__ = ["CRASH_CONFIG", "CRASH_FAULTS", "CRASH_KERNEL_ARGS", "CRASH_SUITES", "CRASH_TAG", "CrashFault",
+           "HARNESS_OUTCOME", "apply_fault", "crash_verdict", "parse_crashes", "trim_report"]
+
+#: DAMON's core suite: regions allocated from a slab cache, split, merged and freed.
+DAMON = Suite("damon", "DAMON_KUNIT_TEST", "mm/damon/core-test.h", ())
+CRASH_SUITES: tuple[Suite, ...] = (*SUITES, DAMON)
+#: Debug options of the crash build (what each reports on UML: docs/kernel-crash.md).
+CRASH_CONFIG = ("CONFIG_DAMON=y\nCONFIG_KASAN=y\nCONFIG_KASAN_GENERIC=y\nCONFIG_DEBUG_KERNEL=y\n"
+                "CONFIG_DEBUG_LIST=y\n")
+CRASH_KERNEL_ARGS = "kasan_multi_shot"
+CRASH_TAG = "crash"
+
+#: kGym's outcome -> the harness's (docs/grading.md's outcomes are unchanged).
+HARNESS_OUTCOME = {"crash_fixed": "resolved", "crash_remains": "tests_failed", "new_crash": "sanitizer_error",
+                   "tests_failed": "tests_failed", "build_failed": "build_failed", "timeout": "timeout"}
+
+
+@dataclass(frozen=True)
+class CrashFault:
+    """One memory error: in ``function`` of ``path``, the text ``old`` (once, inside the
+    function) becomes ``new``.  ``bug`` names the kind of error, for the dataset's own
+    records only (never shown to the agent)."""
+
+    suite: str
+    path: str
+    function: str
+    name: str
+    bug: str
+    old: str
+    new: str
+
+
+CRASH_FAULTS: tuple[CrashFault, ...] = (
+    # mm/damon/core.c: regions and targets freed while still referenced.
+    CrashFault("damon", "mm/damon/core.c", "damon_merge_two_regions", "uaf", "use-after-free: read after free",
+               "\tl->ar.end = r->ar.end;\n\tdamon_destroy_region(r, t);\n",
+               "\tdamon_destroy_region(r, t);\n\tl->ar.end = r->ar.end;\n"),
+    CrashFault("damon", "mm/damon/core.c", "damon_merge_regions_of", "uaf", "use-after-free: stale pointer kept",
+               "\t\t\tdamon_merge_two_regions(t, prev, r);\n\t\telse\n\t\t\tprev = r;\n",
+               "\t\t\tdamon_merge_two_regions(t, prev, r);\n\t\tprev = r;\n"),
+    CrashFault("damon", "mm/damon/core.c", "damon_free_target", "uaf", "use-after-free: unsafe list walk",
+               "\tdamon_for_each_region_safe(r, next, t)\n", "\tdamon_for_each_region(r, t)\n"),
+    CrashFault("damon", "mm/damon/core.c", "damon_set_regions", "uaf", "use-after-free: unsafe list walk",
+               "\tdamon_for_each_region_safe(r, next, t) {\n", "\tdamon_for_each_region(r, t) {\n"),
+    CrashFault("damon", "mm/damon/core.c", "damon_destroy_target", "uaf", "use-after-free: unlinked after free",
+               "\tdamon_del_target(t);\n\tdamon_free_target(t);\n",
+               "\tdamon_free_target(t);\n\tdamon_del_target(t);\n"),
+    CrashFault("damon", "mm/damon/core.c", "damon_destroy_target", "double-free", "double free",
+               "\tdamon_free_target(t);\n}", "\tdamon_free_target(t);\n\tkfree(t);\n}"),
+    CrashFault("damon", "mm/damon/core.c", "damon_destroy_region", "double-free", "double free",
+               "\tdamon_del_region(r, t);\n\tdamon_free_region(r);\n",
+               "\tdamon_del_region(r, t);\n\tdamon_free_region(r);\n\tdamon_free_region(r);\n"),
+    CrashFault("damon", "mm/damon/core.c", "damon_destroy_region", "list", "freed while still on a list",
+               "\tdamon_del_region(r, t);\n\tdamon_free_region(r);\n", "\tdamon_free_region(r);\n"),
+    # lib/: bounds moved by one, checks dropped.
+    CrashFault("cmdline", "lib/cmdline.c", "get_options", "oob", "stack out-of-bounds write: loop bound",
+               "\twhile (i < nints || validate) {", "\twhile (i <= nints || validate) {"),
+    CrashFault("cmdline", "lib/cmdline.c", "get_options", "oob2", "stack out-of-bounds write: range bound",
+               "\t\t\tint n = validate ? 0 : nints - i;", "\t\t\tint n = validate ? 0 : nints - i + 1;"),
+    CrashFault("lib_sort", "lib/sort.c", "sort_r", "oob", "heap out-of-bounds read: loop bound",
+               "(d = c + size) < n;)", "(d = c + size) <= n;)"),
+    CrashFault("list_sort", "lib/list_sort.c", "merge", "null", "NULL dereference: dropped end-of-list check",
+               "\t\t\ta = a->next;\n\t\t\tif (!a) {\n\t\t\t\t*tail = b;\n\t\t\t\tbreak;\n\t\t\t}\n",
+               "\t\t\ta = a->next;\n"),
+    CrashFault("linear-ranges-test", "lib/linear_ranges.c", "linear_range_values_in_range_array", "oob",
+               "global out-of-bounds read: loop bound", "for (i = 0; i < ranges; i++) {",
+               "for (i = 0; i <= ranges; i++) {"),
+    CrashFault("linear-ranges-test", "lib/linear_ranges.c", "linear_range_get_value_array", "oob",
+               "global out-of-bounds read: loop bound", "for (i = 0; i < ranges; i++)",
+               "for (i = 0; i <= ranges; i++)"),
+    CrashFault("linear-ranges-test", "lib/linear_ranges.c", "linear_range_get_selector_low_array", "oob",
+               "global out-of-bounds read: loop bound", "for (i = 0; i < ranges; i++) {",
+               "for (i = 0; i <= ranges; i++) {"),
+    CrashFault("sysctl_test", "kernel/sysctl.c", "proc_get_long", "oob", "stack out-of-bounds write: dropped clamp",
+               "\tif (len > TMPBUFLEN - 1)\n\t\tlen = TMPBUFLEN - 1;\n\n", ""),
+)
+
+
+def apply_fault(data: bytes, fault: CrashFault) -> bytes | None:
+    """The file with ``fault`` applied inside its function (``None`` if its text is not
+    there exactly once: the source moved, the fault is stale)."""
+    from lanser.harness.kernel import faults as kfaults
+
+    for fn in kfaults.find_functions(data, fault.function):
+        body = data[fn.start:fn.body_end]
+        old = fault.old.encode()
+        if body.count(old) == 1:
+            at = fn.start + body.index(old)
+            return data[:at] + fault.new.encode() + data[at + len(old):]
+    return None
+
+
+# -- reading the console ---------------------------------------------------------------
+
+_TIMESTAMP = re.compile(r"^\[\s*\d+\.\d+\]\s?")
+_KASAN = re.compile(r"BUG: KASAN: ([\w-]+) in ([A-Za-z_][\w.]*)")
+_ACCESS = re.compile(r"^(Read|Write) of size (\d+) at addr")
+_WARNING = re.compile(r"WARNING: CPU: \d+ PID: \d+ at (\S+) ([A-Za-z_][\w.]*)")
+_BUG_AT = re.compile(r"kernel BUG at (\S+?)!")
+_PANIC = re.compile(r"Kernel panic - not syncing: (.*)")
+_RIP = re.compile(r"^RIP: [0-9a-f]+:(?:\[<[0-9a-f]+>\] )?([A-Za-z_][\w.]*)\+0x")
+_FRAME = re.compile(r"^\s*(?:\[<[0-9a-f]+>\]\s*)?(\? )?([A-Za-z_][\w.]*)\+0x[0-9a-f]+/0x[0-9a-f]+(?:\s+\[\w+\])?\s*$")
+_KTAP = re.compile(r"^\s*(?:(?:not )?ok \d+|# |KTAP version|1\.\.\d)")
+_RULE = re.compile(r"^={20,}$")
+#: Frames of the reporting machinery and of UML's signal handling: never "where" a crash is.
+_MACHINERY = re.compile(r"^(?:dump_stack\w*|show_stack|show_regs|panic|__warn\w*|warn_slowpath\w*|report_bug|"
+                        r"kasan_\w+|__kasan_\w+|__asan_\w+|print_report|print_address_description\w*|"
+                        r"kasan_report\w*|check_memory_region\w*|memcpy|memset|memmove|segv\w*|sig_handler\w*|"
+                        r"handle_\w*signal\w*|hard_handler|unblock_signals\w*|relay_signal|userspace|"
+                        r"__list_(?:add|del_entry)_valid|kmem_cache_free|kfree|slab_free\w*|__slab_free|"
+                        r"\w*_try_catch\w*|kunit_\w+|kthread|new_thread_handler|uml_finishsetup)$")
+
+
+def _clean(output: str) -> list[str]:
+    return [_TIMESTAMP.sub("", line.rstrip("\r")) for line in output.splitlines()]
+
+
+def _frames(lines: list[str]) -> list[str]:
+    """The reliable frames (``?`` ones dropped, as syzbot does), ``func+off/size``."""
+    out = []
+    for line in lines:
+        m = _FRAME.match(line)
+        if m and not m.group(1):
+            out.append(line.strip().split("] ")[-1].strip())
+    return out
+
+
+def _first_own(frames: list[str]) -> str:
+    for f in frames:
+        name = f.split("+", 1)[0]
+        if not _MACHINERY.match(name):
+            return name
+    return "?"
+
+
+def parse_crashes(output: str) -> list[dict[str, Any]]:
+    """Crash reports in a kernel console, one per (tool, kind, frame), in order.
+
+    KASAN reports (``BUG: KASAN: KIND in FUNC``), ``WARNING`` (a ``WARN``, a list
+    debugging check), ``kernel BUG at`` (``BUG_ON``) and UML's panics (a fault in
+    kernel mode: ``Segfault with no mm``, ``Kernel mode fault at addr``).  Each has
+    ``title`` (syzbot's style: ``KASAN: use-after-free Read in f``), ``frame`` (the
+    function it is blamed on), ``tool``, ``kind`` and ``report`` (:func:`trim_report`)."""
+    lines = _clean(output)
+    found: dict[tuple[str, str, str], dict[str, Any]] = {}
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        crash: dict[str, Any] | None = None
+        m = _KASAN.search(line)
+        if m:
+            body = _block(lines, i)
+            access = next((a.group(1) for a in map(_ACCESS.match, body) if a), "")
+            crash = {"tool": "KASAN", "kind": m.group(1), "frame": m.group(2),
+                     "title": f"KASAN: {m.group(1)}{' ' + access if access else ''} in {m.group(2)}"}
+        elif (m := _WARNING.search(line)) is not None:
+            body = _block(lines, i)
+            crash = {"tool": "WARNING", "kind": "warning", "frame": m.group(2), "title": f"WARNING in {m.group(2)}"}
+            # The explanation the check printed just above (``list_add corruption. ...``).
+            if i > 0 and lines[i - 1].strip() and not _KTAP.match(lines[i - 1]):
+                body = [lines[i - 1], *body]
+        elif (m := _BUG_AT.search(line)) is not None:
+            body = _block(lines, i)
+            frame = _first_own(_frames(body))
+            crash = {"tool": "BUG", "kind": "bug", "frame": frame, "title": f"kernel BUG in {frame}"}
+        elif (m := _PANIC.search(line)) is not None:
+            # UML prints the registers (RIP: the faulting function) before it panics.
+            start = max(0, i - 40)
+            before = [x for x in lines[start:i]]
+            rip = next((r.group(1) for r in map(_RIP.match, reversed(before)) if r), None)
+            body = _block(lines, i)
+            frame = rip or _first_own(_frames(body))
+            reason = m.group(1).strip()
+            kind = ("null-ptr-deref" if re.search(r"addr 0x0*[0-9a-f]{0,3},", reason) else
+                    "segfault" if "Segfault" in reason or "fault" in reason else "panic")
+            title = {"null-ptr-deref": f"BUG: kernel NULL pointer dereference in {frame}",
+                     "segfault": f"BUG: unable to handle kernel access in {frame}"}.get(kind, f"panic: {reason}")
+            regs = [x for x in before if x.startswith(("RIP:", "Pid:", "CPU:"))]
+            crash = {"tool": "UML", "kind": kind, "frame": frame, "title": title}
+            body = [*regs[:2], *body]
+        if crash is None:
+            i += 1
+            continue
+        key = (crash["tool"], crash["kind"], crash["frame"])
+        if key not in found:
+            crash["report"] = trim_report(crash["title"], body)
+            found[key] = crash
+        i += max(1, len(body) // 2)
+    return list(found.values())
+
+
+def _block(lines: list[str], start: int, limit: int = 400) -> list[str]:
+    """The report starting at ``start``: up to KASAN's closing rule, a warning's end marker,
+    the next report's title or KTAP's next line."""
+    out = [lines[start]]
+    for line in lines[start + 1:start + limit]:
+        if _RULE.match(line) or line.startswith("---[ end") or _KTAP.match(line):
+            break
+        if _KASAN.search(line) or _WARNING.search(line) or _BUG_AT.search(line):
+            break
+        out.append(line)
+    return out
+
+
+def trim_report(title: str, body: list[str]) -> str:
+    """A report as syzbot shows it: its title, then the report without timestamps, hex
+    addresses, unreliable (``?``) frames, register and raw stack dumps, and KASAN's
+    memory-state dump (the object's description is kept)."""
+    out = [title, ""]
+    skip_hex = False
+    for line in body:
+        text = line.rstrip()
+        if text.startswith("Memory state around the buggy address"):
+            break
+        if re.match(r"^(R[A-Z0-9]{1,2}|EFLAGS|RSP): ", text) and not text.startswith("RIP:"):
+            continue
+        if text == "Stack:":
+            skip_hex = True
+            continue
+        if skip_hex:
+            if re.fullmatch(r"\s*(?:[0-9a-f]{8,16}\s*)+", text):
+                continue
+            skip_hex = False
+        m = _FRAME.match(text)
+        if m:
+            if m.group(1):
+                continue
+            text = " " + text.strip().split("] ")[-1].strip()
+        text = re.sub(r"\[<[0-9a-f]+>\]\s*", "", text)
+        text = re.sub(r"\b(addr|at|ip|sp|object at|address) 0x[0-9a-f]+\b", r"\1 ADDR", text)
+        text = re.sub(r"\b(?:0x)?[0-9a-f]{12,16}\b", "ADDR", text)
+        text = re.sub(r"\b(PID|task|pid|Pid): ?\d+", r"\1: N", text)
+        text = re.sub(r"/\d+\b(?=[ :\n]|$)", "/N", text) if text.startswith(("Read of", "Write of")) else text
+        out.append(text)
+    while out and not out[-1].strip():
+        out.pop()
+    return "\n".join(out[:120]) + ("\n[...]" if len(out) > 120 else "")
+
+
+# -- grading -------------------------------------------------------------------------
+
+def crash_verdict(verdict: dict[str, Any], stages: dict[str, dict[str, Any]], oracles: dict[str, Any]) -> dict[str, Any]:
+    """The harness's verdict with kGym's crash outcome: ``verdict["crash"]`` holds the
+    crash the task started from, the reports after the patch and the crash outcome, and
+    ``outcome`` is mapped from it (:data:`HARNESS_OUTCOME`).  Reports the unmodified
+    kernel makes (``known_sanitizer_reports``) are never blamed on the agent."""
+    want = oracles["crash"]
+    if verdict.get("outcome") == "infra_error":
+        return verdict
+    out = dict(verdict)
+    test = stages.get("test") or {}
+    known = {(r["tool"], r["kind"], r["frame"]) for r in oracles.get("known_sanitizer_reports") or ()}
+    after = [c for c in parse_crashes(test.get("output", "")) if (c["tool"], c["kind"], c["frame"]) not in known]
+    target = (want["tool"], want["kind"], want["frame"])
+    if not verdict.get("compiled", True) or verdict.get("outcome") == "build_failed":
+        outcome, reason = "build_failed", verdict.get("reason", "the kernel did not build")
+    elif verdict.get("outcome") == "timeout":
+        outcome, reason = "timeout", verdict.get("reason", "a stage timed out")
+    elif any((c["tool"], c["kind"], c["frame"]) == target for c in after):
+        outcome, reason = "crash_remains", f"the crash still reproduces: {want['title']}"
+    elif after:
+        outcome = "new_crash"
+        reason = f"the task's crash is gone, but the kernel reports {after[0]['title']}" + (
+            f" ({len(after) - 1} more)" if len(after) > 1 else "")
+    elif verdict.get("outcome") != "resolved":
+        outcome, reason = "tests_failed", f"no crash, but the suites do not pass: {verdict.get('reason', '')}"
+    else:
+        outcome, reason = "crash_fixed", "the crash is gone, no new report, every KUnit case of the baseline passes"
+    out["crash"] = {"outcome": outcome, "before": {"title": want["title"], "report": want.get("report", "")},
+                    "after": [{k: c[k] for k in ("title", "tool", "kind", "frame", "report")} for c in after[:5]]}
+    out["outcome"] = HARNESS_OUTCOME[outcome]
+    out["reason"] = f"{outcome}: {reason}"
+    return out
