@@ -105,17 +105,21 @@ def _locked(path: Path) -> Iterator[None]:
 
 def ensure_layer(cache: Path, image: str, *, pkg: ksource.KernelPackage = ksource.LINUX_6_1,
                  suites: tuple[Suite, ...] = SUITES, kasan: bool = False, client: Any = None,
-                 progress: Callable[[str], None] | None = None) -> Layer:
+                 progress: Callable[[str], None] | None = None, extra_config: str = "", kernel_args: str = "",
+                 tag: str = "") -> Layer:
     """The layer for ``pkg`` and ``suites`` built in ``image``, from the cache or built now.
 
     With ``kasan`` a second build directory holds the same suites under KASAN
-    (first build several minutes more): the tasks' sanitize stage.
+    (first build several minutes more): the tasks' sanitize stage.  ``extra_config``
+    (debug options appended to the kunitconfig), ``kernel_args`` (the boot's) and ``tag``
+    (in the directory's name) make a variant whose one build carries them: the crash
+    layer of :mod:`lanser.harness.kernel.crash`.
     """
     say = progress or (lambda _msg: None)
     image_id = _image_id(image, client)
-    config_text = kunitconfig(suites)
-    key = layer_key(pkg, config_text, image_id, kasan)
-    home = cache / f"linux-{pkg.release}{'-kasan' if kasan else ''}-{key}"
+    config_text = kunitconfig(suites) + extra_config
+    key = layer_key(pkg, config_text + (f"kernel_args={kernel_args}\n" if kernel_args else ""), image_id, kasan)
+    home = cache / f"linux-{pkg.release}{'-kasan' if kasan else ''}{'-' + tag if tag else ''}-{key}"
     record = home / "layer.json"
     with _locked(cache / f".{home.name}.lock"):
         if record.is_file():
@@ -135,7 +139,7 @@ def ensure_layer(cache: Path, image: str, *, pkg: ksource.KernelPackage = ksourc
         say("first UML KUnit build and run in the sandbox (a few minutes)")
         build_started = time.monotonic()
         cmd = (f"python3 tools/testing/kunit/kunit.py build --build_dir={BUILD_DIR} --kunitconfig={KUNITCONFIG} "
-               f"--jobs={int(BUILD_LIMITS.cpus)} && {test_command()}")
+               f"--jobs={int(BUILD_LIMITS.cpus)} && {test_command(kernel_args=kernel_args)}")
         res = sandbox.run(image, cmd, tree, limits=BUILD_LIMITS, client=client,
                           labels={"lanser.stage": "kernel-layer"})
         build_s = time.monotonic() - build_started
@@ -163,7 +167,9 @@ def ensure_layer(cache: Path, image: str, *, pkg: ksource.KernelPackage = ksourc
                 "kunitconfig": config_text, "key": key, "layer_version": LAYER_VERSION,
                 "build_and_run_s": round(build_s, 1), "total_s": round(time.monotonic() - started, 1),
                 "tree_bytes_before_trim": before, "tree_bytes": _tree_bytes(tree),
-                "baseline": dict(sorted(baseline.items())), "compile_database": wanted, "kasan": kasan_info}
+                "baseline": dict(sorted(baseline.items())), "compile_database": wanted, "kasan": kasan_info,
+                **({"tag": tag, "kernel_args": kernel_args, "baseline_reports": grading.parse_sanitizers(res.output)}
+                   if tag else {})}
         record.write_text(json.dumps(info, indent=1, sort_keys=True) + "\n")
         return Layer(tree, info)
 

@@ -68,12 +68,12 @@ def build_command(jobs: int = 2) -> str:
             f"--jobs={jobs}")
 
 
-def test_command(timeout_s: int = 120) -> str:
+def test_command(timeout_s: int = 120, kernel_args: str = "") -> str:
     """The task's test stage: boot the built kernel, print the whole console (KTAP lines,
     and any oops or KASAN report between them).  UML keeps its memory file in ``$TMPDIR``,
     which must allow PROT_EXEC mappings (the sandbox's ``/tmp`` does)."""
     return (f"TMPDIR=/tmp python3 tools/testing/kunit/kunit.py exec --build_dir={BUILD_DIR} --raw_output=all "
-            f"--timeout={timeout_s}")
+            f"--timeout={timeout_s}" + (f" --kernel_args={kernel_args}" if kernel_args else ""))
 
 
 def kasan_kunitconfig(suites: tuple[Suite, ...] = SUITES) -> str:
