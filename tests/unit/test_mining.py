@@ -93,3 +93,52 @@ def test_changes_a_patch_cannot_carry_are_dropped(tmp_path: Path) -> None:
     (tmp_path / "lib.c").write_text("a\n")
     with pytest.raises(port.Dropped, match="link, a mode or a new executable"):
         port.port(select.Candidate((commit,)), tmp_path, DEFAULT_PROTECTED)
+
+
+def _run(tests: dict[str, str], *, build: int = 0, sanitize: str | None = None) -> dict[str, object]:
+    """A run as the runner records it: stage records, and the verdict the grader gives them with no oracles."""
+    from lanser.harness import grading
+
+    lines = "".join(f"{'PASS' if v == 'pass' else 'FAIL'}: {t}\n" for t, v in tests.items())
+    stages: dict[str, dict[str, object]] = {"build": {"exit_code": build, "output": ""}}
+    if build == 0:
+        stages["test"] = {"exit_code": 0 if "fail" not in tests.values() else 1, "output": lines,
+                          "test_log": {"format": "plain"}}
+        stages["sanitize"] = {"exit_code": 1 if sanitize else 0, "output": sanitize or ""}
+    return {"stages": stages, "verdict": grading.grade(stages, {}), "seconds": 1.0}
+
+
+UBSAN = "lib.c:7:9: runtime error: signed integer overflow: 2147483647 + 1 cannot be represented in type 'int'\n"
+
+
+def test_judge_names_oracles_from_both_runs() -> None:
+    """fail_to_pass: passes with the fix only; pass_to_pass: passes in both; a test failing in
+    both (a suite the image cannot run, jq's onigtest without oniguruma) is in neither and does
+    not drop the candidate."""
+    from lanser.harness.mining.validate import judge
+
+    j = judge(_run({"a": "fail", "b": "pass", "onig": "fail"}), _run({"a": "pass", "b": "pass", "onig": "fail"}))
+    assert (j.why, j.fail_to_pass, j.pass_to_pass) == (None, ["a"], ["b"])
+
+
+@pytest.mark.parametrize(("noop", "oracle", "why"), [
+    (_run({"a": "pass", "b": "pass"}), _run({"a": "pass", "b": "fail"}), "tests fail with the gold patch"),
+    (_run({"a": "pass"}), _run({"a": "pass"}), "hidden tests pass without the fix"),
+    (_run({}, build=2), _run({"a": "pass"}), "hidden tests do not build without the fix (they use what it adds)"),
+    (_run({"a": "fail"}), _run({}, build=2), "gold patch with the hidden tests does not build"),
+    (_run({"a": "fail"}), _run({"a": "pass"}, sanitize=UBSAN), "gold patch graded sanitizer_error"),
+])
+def test_judge_drop_reasons(noop: dict, oracle: dict, why: str) -> None:
+    from lanser.harness.mining.validate import judge
+
+    assert judge(noop, oracle).why == why
+
+
+def test_judge_keeps_a_sanitizer_caught_bug() -> None:
+    """No test fails on the pinned source, but the sanitized tests report: a valid task whose
+    statement quotes the report (json-c's INT64_MIN negation)."""
+    from lanser.harness.mining.validate import judge
+
+    j = judge(_run({"a": "pass"}, sanitize=UBSAN), _run({"a": "pass"}))
+    assert j.why is None and j.fail_to_pass == [] and j.pass_to_pass == ["a"]
+    assert j.sanitizer and "signed integer overflow" in j.sanitizer[0]
