@@ -75,7 +75,7 @@ def _commit(repo: Path, message: str, files: dict[str, str]) -> str:
 def build_history(root: Path) -> tuple[Path, Path, dict[str, str]]:
     """(bare clone of the upstream history, the pinned source tree, commit ids by name) under ``root``."""
     repo = root / "work"
-    repo.mkdir()
+    repo.mkdir(parents=True)
     _git(repo, "init", "-q", "-b", "main")
     ids = {"release": _commit(repo, "Release 1.0", {"lib.c": LIB_V1, "lib.h": HEADER,
                                                    "tests/t.c": TEST_V1, "Makefile": MAKEFILE, "README": "lib\n"})}
