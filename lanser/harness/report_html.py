@@ -207,11 +207,27 @@ def _pre(text: str, cls: str = "") -> str:
     return f'<pre class="{cls}">{escape(text)}</pre>'
 
 
+def _crash(verdict: Mapping[str, Any]) -> str:
+    """A kernel crash task's crash before (the task's report) and after the patch (issue 25)."""
+    crash = verdict.get("crash")
+    if not isinstance(crash, Mapping):
+        return ""
+    got = crash.get("before")
+    before: Mapping[str, Any] = got if isinstance(got, Mapping) else {}
+    parts = [f"<h4>Crash ({escape(str(crash.get('outcome')))}): before</h4>",
+             _pre(str(before.get("report") or before.get("title") or "")[:6000], "fail")]
+    after = [a for a in crash.get("after") or [] if isinstance(a, Mapping)]
+    parts.append("<h4>After the patch</h4>" + ("".join(_pre(str(a.get("report") or a.get("title"))[:6000], "fail")
+                                                       for a in after[:3]) or '<p class="muted">no crash</p>'))
+    return "".join(parts)
+
+
 def _evidence(row: Mapping[str, Any], opened: bool = False) -> str:
     ev = evidence(row)
-    if ev.empty():
+    crash = _crash(row.get("verdict") or {})
+    if ev.empty() and not crash:
         return '<span class="muted">–</span>'
-    parts = []
+    parts = [crash] if crash else []
     if ev.parser:
         parts.append(f'<p class="muted">tests read by the {escape(ev.parser)} parser</p>')
     if ev.failing_tests:

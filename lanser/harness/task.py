@@ -172,6 +172,8 @@ class CrashOracle(_Frozen):
     kind: str = Field(min_length=1)
     frame: str = Field(min_length=1)
     title: str = Field(min_length=1)
+    #: The report as the problem statement shows it (trimmed), for the verdict's "before".
+    report: str = ""
 
 
 class Oracles(_Frozen):
