@@ -27,7 +27,8 @@ Examples:
   lanser bench generate kernel --out datasets/kernel-6.1
   lanser bench generate kernel --out datasets/kernel-6.1 --layer-only
   lanser bench generate kernel --out datasets/kernel-6.1-kasan --kasan
-  lanser bench generate kernel --out /tmp/k-cmdline --suite cmdline --max-tries 2""")
+  lanser bench generate kernel --out /tmp/k-cmdline --suite cmdline --max-tries 2
+  lanser bench generate kernel --out datasets/kernel-crash-6.1 --crash""")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
 @click.option("--suite", "only", multiple=True, help="Only these KUnit suites (repeatable).")
 @click.option("--seed", type=int, default=1, show_default=True, help="Order in which operator flips are tried.")
@@ -37,12 +38,14 @@ Examples:
               help="Operator flips tried per function.")
 @click.option("--layer-only", is_flag=True, help="Build or find the layer and link --out/project; no tasks.")
 @click.option("--kasan", is_flag=True, help="Also build the suites under KASAN: the tasks' sanitize stage.")
+@click.option("--crash", is_flag=True, help="Crash tasks (docs/kernel-crash.md): memory errors under KASAN, "
+              "the crash report as the problem; its own layer (KASAN, DAMON), built once.")
 @click.option("--cache", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where the .deb and the built layer live (default: lanser's cache).")
 @click.pass_obj
 @errors_rendered
 def kernel(settings: object, out: Path, only: tuple[str, ...], seed: int, per_function: int, max_tries: int,
-           layer_only: bool, kasan: bool, cache: Path | None) -> None:
+           layer_only: bool, kasan: bool, crash: bool, cache: Path | None) -> None:
     from lanser.cli.render import render_json
     from lanser.errors import BadRequest
     from lanser.harness.images import bootstrap_base
@@ -50,11 +53,27 @@ def kernel(settings: object, out: Path, only: tuple[str, ...], seed: int, per_fu
     from lanser.harness.kernel.suites import SUITES
     from lanser.workspace import cache_dir
 
-    unknown = sorted(set(only) - {s.name for s in SUITES})
+    from lanser.harness.kernel.crash import CRASH_SUITES
+
+    names = [s.name for s in (CRASH_SUITES if crash else SUITES)]
+    unknown = sorted(set(only) - set(names))
     if unknown:
-        raise click.BadParameter(f"unknown suite(s) {', '.join(unknown)}; known: "
-                                 + ", ".join(s.name for s in SUITES), param_hint="--suite")
+        raise click.BadParameter(f"unknown suite(s) {', '.join(unknown)}; known: " + ", ".join(names),
+                                 param_hint="--suite")
     image = bootstrap_base()  # E/INFRASTRUCTURE: rendered by errors_rendered, like any LanserError
+    if crash:
+        from lanser.harness.kernel import crash as kcrash
+
+        try:
+            done = kcrash.generate(out, image, cache or cache_dir(), only=only,
+                                   progress=lambda msg: click.echo(msg, err=True))
+        except FileExistsError as exc:
+            raise BadRequest(str(exc), field="out") from None
+        brief = {k: done[k] for k in ("package", "version", "tasks", "suites")}
+        click.echo(render_json(brief) if getattr(settings, "json", False) else
+                   f"{done['tasks']} crash tasks in {len(done['suites'])} suites -> {out / 'tasks.jsonl'}; "
+                   f"tried {len(done['tried'])}")
+        return
     try:
         summary = generate_dataset(out, image, cache or cache_dir(), only=only, seed=seed,
                                    per_function=per_function, max_tries=max_tries, layer_only=layer_only, kasan=kasan,

@@ -99,3 +99,16 @@ def test_every_fault_applies_once_inside_its_function(fault: crash.CrashFault) -
     data = (layer[0] / fault.path).read_bytes()
     out = crash.apply_fault(data, fault)
     assert out is not None and out != data
+
+
+def test_the_html_report_shows_the_crash_before_and_after() -> None:
+    from lanser.harness import report_html
+
+    want = {**CRASH, "report": "KASAN: use-after-free Write in damon_merge_two_regions\n\nCall Trace: ..."}
+    remains = grading.grade(stages(kasan("use-after-free", "damon_merge_two_regions") + OK_KTAP), oracles(crash=want))
+    html = report_html._evidence({"outcome": remains["outcome"], "verdict": remains})
+    assert "Crash (crash_remains): before" in html and "Call Trace: ..." in html
+    assert "Freed by task" in html  # the report after the patch, trimmed
+    fixed = grading.grade(stages(OK_KTAP), oracles(crash=want))
+    html = report_html._evidence({"outcome": fixed["outcome"], "verdict": fixed})
+    assert "Crash (crash_fixed): before" in html and "no crash" in html

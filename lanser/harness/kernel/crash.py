@@ -37,8 +37,9 @@ from typing import Any
 
 from lanser.harness.kernel.suites import SUITES, Suite
 
-__all__ = ["CRASH_CONFIG", "CRASH_FAULTS", "CRASH_KERNEL_ARGS", "CRASH_SUITES", "CRASH_TAG", "CrashFault",
-           "HARNESS_OUTCOME", "apply_fault", "crash_verdict", "parse_crashes", "trim_report"]
+__all__ = ["CRASH_CONFIG", "CRASH_FAULTS", "CRASH_KERNEL_ARGS", "CRASH_SUITES", "CRASH_TAG", "HARNESS_OUTCOME",
+           "CrashFault", "apply_fault", "check", "crash_verdict", "generate", "parse_crashes", "problem_statement",
+           "task_record", "test_command", "trim_report"]
 
 #: DAMON's core suite: regions allocated from a slab cache, split, merged and freed.
 DAMON = Suite("damon", "DAMON_KUNIT_TEST", "mm/damon/core-test.h", ())
@@ -91,6 +92,9 @@ CRASH_FAULTS: tuple[CrashFault, ...] = (
                "\tdamon_del_region(r, t);\n\tdamon_free_region(r);\n\tdamon_free_region(r);\n"),
     CrashFault("damon", "mm/damon/core.c", "damon_destroy_region", "list", "freed while still on a list",
                "\tdamon_del_region(r, t);\n\tdamon_free_region(r);\n", "\tdamon_free_region(r);\n"),
+    CrashFault("damon", "mm/damon/core.c", "damon_add_region", "list", "list corruption: added twice",
+               "\tlist_add_tail(&r->list, &t->regions_list);\n",
+               "\tlist_add_tail(&r->list, &t->regions_list);\n\tlist_add_tail(&r->list, &t->regions_list);\n"),
     # lib/: bounds moved by one, checks dropped.
     CrashFault("cmdline", "lib/cmdline.c", "get_options", "oob", "stack out-of-bounds write: loop bound",
                "\twhile (i < nints || validate) {", "\twhile (i <= nints || validate) {"),
@@ -310,3 +314,149 @@ def crash_verdict(verdict: dict[str, Any], stages: dict[str, dict[str, Any]], or
     out["outcome"] = HARNESS_OUTCOME[outcome]
     out["reason"] = f"{outcome}: {reason}"
     return out
+
+
+# -- tasks -----------------------------------------------------------------------------
+
+#: The crash build is larger than the plain one (KASAN): a boot takes longer, the limits are the kernel tasks'.
+CHECK_TIMEOUT_S = 180
+
+
+def test_command() -> str:
+    """The crash tasks' test stage: boot the KASAN kernel; the whole console is the log."""
+    from lanser.harness.kernel.suites import test_command as boot
+
+    return boot(timeout_s=CHECK_TIMEOUT_S, kernel_args=CRASH_KERNEL_ARGS)
+
+
+def problem_statement(report: str) -> str:
+    """What the agent gets: the crash report, trimmed, and how to build and boot the kernel."""
+    from lanser.harness.kernel.suites import build_command
+
+    return "\n".join([
+        "The kernel (Linux 6.1, User Mode Linux, KASAN) crashes while it runs its boot-time self-tests:", "",
+        "```", report, "```", "",
+        "Fix the kernel so that this crash is gone. No other crash or warning may appear, and every",
+        "self-test that passes on the unmodified kernel must still pass. The self-tests are the",
+        "grader's reproducer and cannot be changed.", "",
+        "Build and boot the kernel (the boot runs the self-tests; its console shows any report) with:",
+        f"  {build_command()}", f"  {test_command()}"])
+
+
+def check(tree: Any, image: str, client: Any = None) -> tuple[Any, dict[str, str], list[dict[str, Any]]]:
+    """Build and boot ``tree`` in the sandbox: (the run, KTAP results, crash reports)."""
+    from lanser.harness import grading, sandbox
+    from lanser.harness.kernel.generate import CHECK_LIMITS
+    from lanser.harness.kernel.suites import build_command
+
+    cmd = f"{build_command()} >/tmp/build.log 2>&1 || {{ tail -n 60 /tmp/build.log; exit 97; }}; {test_command()}"
+    res = sandbox.run(image, cmd, tree, limits=CHECK_LIMITS, client=client, labels={"lanser.stage": "kernel-crash"})
+    if res.exit_code == 97:
+        return res, {}, []
+    return res, grading.parse_ktap(res.output), parse_crashes(res.output)
+
+
+def task_record(fault: CrashFault, original: bytes, faulty: bytes, first: dict[str, Any], results: dict[str, str],
+                baseline: dict[str, str], known: list[dict[str, Any]], dataset: str) -> dict[str, Any]:
+    """One tasks.jsonl line: the crash is the oracle; KUnit cases the crash stopped (failed or
+    never reported) must pass again, every other case of the baseline must keep passing."""
+    from lanser.harness.kernel import faults as kfaults
+    from lanser.harness.kernel.generate import TASK_LIMITS
+    from lanser.harness.kernel.suites import build_command
+
+    cases = sorted(n for n in baseline if n.count(".") == 1)
+    return {
+        "id": f"{dataset}/{fault.suite}/{fault.function}-{fault.name}",
+        "language": "c", "image": "base", "source": {"kind": "dir", "path": "project"},
+        "commands": {"build": build_command(), "test": test_command()},
+        "problem": problem_statement(first["report"]),
+        "start_patch": kfaults.unified_diff(fault.path, original, faulty),
+        "gold_patch": kfaults.unified_diff(fault.path, faulty, original),
+        "oracles": {"fail_to_pass": [n for n in cases if results.get(n) != "pass"],
+                    "pass_to_pass": [n for n in cases if results.get(n) == "pass"],
+                    "known_sanitizer_reports": [{k: r[k] for k in ("tool", "kind", "frame")} for r in known],
+                    "crash": {k: first[k] for k in ("tool", "kind", "frame", "title", "report")}},
+        "limits": dict(TASK_LIMITS),
+        "test_log": {"format": "ktap"},
+    }
+
+
+def generate(out: Any, image: str, cache: Any, *, only: tuple[str, ...] = (), client: Any = None,
+             progress: Any = None) -> dict[str, Any]:
+    """Build (or find) the crash layer, validate every fault of :data:`CRASH_FAULTS` (the kernel
+    builds, and the boot reports a crash the unmodified kernel does not), write the dataset."""
+    import json
+    import shutil
+    import time
+    from pathlib import Path
+
+    from lanser.harness.errors import InfrastructureError
+    from lanser.harness.kernel import generate as kgen
+    from lanser.harness.kernel.dataset import link_project
+    from lanser.harness.kernel.layer import ensure_layer
+    from lanser.harness.project import copy_tree
+    from lanser.harness.task import TaskSpec
+
+    say = progress or (lambda _m: None)
+    out, cache = Path(out), Path(cache)
+    started = time.monotonic()
+    layer = ensure_layer(cache / "kernel", image, suites=CRASH_SUITES, extra_config=CRASH_CONFIG,
+                         kernel_args=CRASH_KERNEL_ARGS, tag=CRASH_TAG, client=client, progress=say)
+    link_project(layer, out)
+    tree = cache / "kernel" / "crash-check-tree"
+    shutil.rmtree(tree, ignore_errors=True)
+    copy_tree(layer.tree, tree)
+    # What the unmodified kernel reports (KASAN, warnings) is the baseline, never a task's crash.
+    t0 = time.monotonic()
+    res0, _results0, known = check(tree, image, client)
+    if res0.exit_code == 97:
+        raise InfrastructureError("the unmodified crash kernel does not build", stage="kernel-crash",
+                                  log_tail="\n".join(res0.output.splitlines()[-40:]))
+    say(f"unmodified kernel: {len(known)} reports ({time.monotonic() - t0:.0f} s)")
+    known_keys = {(r["tool"], r["kind"], r["frame"]) for r in known}
+    records: list[dict[str, Any]] = []
+    tried: list[dict[str, Any]] = []
+    try:
+        for fault in CRASH_FAULTS:
+            if only and fault.suite not in only:
+                continue
+            original = (tree / fault.path).read_bytes()
+            faulty = apply_fault(original, fault)
+            entry: dict[str, Any] = {"id": f"{fault.suite}/{fault.function}-{fault.name}", "bug": fault.bug}
+            tried.append(entry)
+            if faulty is None:
+                entry["verdict"] = "stale"
+                continue
+            (tree / fault.path).write_bytes(faulty)
+            t0 = time.monotonic()
+            try:
+                res, results, crashes = check(tree, image, client)
+            finally:
+                (tree / fault.path).write_bytes(original)
+            entry["check_seconds"] = round(time.monotonic() - t0, 1)
+            new = [c for c in crashes if (c["tool"], c["kind"], c["frame"]) not in known_keys]
+            if res.exit_code == 97:
+                entry["verdict"] = "build_failed"
+            elif res.timed_out:
+                entry["verdict"] = "timeout"
+            elif not new:
+                entry["verdict"] = "no_crash"
+            else:
+                entry.update(verdict="kept", crash=new[0]["title"], reports=[c["title"] for c in new],
+                             failing=sorted(n for n in layer.baseline if results.get(n) != "pass"))
+                record = task_record(fault, original, faulty, new[0], results, layer.baseline, known, out.name)
+                TaskSpec.model_validate(record)
+                records.append(record)
+            say(f"{entry['id']}: {entry['verdict']} ({entry['check_seconds']} s)"
+                + (f": {entry['crash']}" if entry.get("crash") else ""))
+    finally:
+        shutil.rmtree(tree, ignore_errors=True)
+    kgen.write_jsonl(records, out / "tasks.jsonl")
+    summary = {"package": layer.info["package"], "version": layer.info["version"], "sha256": layer.info["sha256"],
+               "layer": {k: v for k, v in layer.info.items() if k not in ("baseline", "baseline_reports")},
+               "debug_config": CRASH_CONFIG.split(), "kernel_args": CRASH_KERNEL_ARGS, "tasks": len(records),
+               "suites": sorted({r["id"].split("/")[1] for r in records}), "tried": tried,
+               "baseline_reports": [c["title"] for c in known], "baseline_check_seconds": round(res0.duration_s, 1),
+               "seconds": round(time.monotonic() - started, 1)}
+    (out / "generation.json").write_text(json.dumps(summary, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    return summary
