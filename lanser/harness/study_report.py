@@ -298,13 +298,16 @@ def summary_markdown(title: str, meta: dict[str, Any], analysis: dict[str, Any],
 
 
 def build_study(rows: Sequence[dict[str, Any]], wanted: Sequence[dict[str, Any]], meta: dict[str, Any], *,
-                title: str, resamples: int = 1000, seed: int = 0) -> tuple[dict[str, str], dict[str, Any]]:
+                title: str, resamples: int = 1000, seed: int = 0,
+                reward_version: str = "pr-v1") -> tuple[dict[str, str], dict[str, Any]]:
     """The study's files (name -> text) from store rows and the trajectories wanted
     (``dataset``, ``task``, ``spec``, ``key``, ``notes``, optionally ``remeasured`` and
     ``last_paths``), and its headline numbers.
 
     The warnings baseline compares each build log with the noop attempt's
     (the starting state) of the same task; without a noop the raw count is used.
+    ``reward_version``: the version the headline's hard comparison is about (pr-v1 as recorded, or pr-v2
+    re-scored from the stored facts; ``hard.md`` reports both).
     """
     from lanser.harness.study import analyse, by_agent, count_warnings, step_level, trajectory_from_result
 
@@ -325,18 +328,33 @@ def build_study(rows: Sequence[dict[str, Any]], wanted: Sequence[dict[str, Any]]
                    for name in meta["datasets"]} if len(meta["datasets"]) > 1 else {}
     agents, faults = by_agent(ts), faults_table(ts)
     steps = step_level([t for t in ts if t.outcome != "infra_error"], resamples=resamples, seed=seed)
-    results = {"schema": "lanser.study/1", "meta": meta, "analysis": pooled, "by_dataset": per_dataset,
+    results: dict[str, Any] = {"schema": "lanser.study/1", "meta": meta, "analysis": pooled, "by_dataset": per_dataset,
                "agents": agents, "faults": faults, "step_level": steps, "trajectories": [t.to_dict() for t in ts]}
     plots = {"reward vs outcome": "scatter.svg", "per-step reward, passing vs failing": "curves.svg",
              "predictors and ablations (AUROC, Spearman)": "predictors.svg"}
     summary = summary_markdown(title, meta, pooled, agents, faults, plots, steps)
     for name, part in per_dataset.items():
         summary += f"\n## {name} alone\n\n" + "\n".join(_reading(p, e) for p, e in part["predictors"].items()) + "\n"
+    from lanser.harness.study_stats import hard_markdown, hard_study
+
+    hard = hard_study({name: [t for t in ts if t.dataset == name] for name in meta["datasets"]},
+                      resamples=resamples, seed=seed)
+    hard["rewards"] = {"recorded": "pr-v1", "rescored": "pr-v2 (severity-blind, from the stored facts)",
+                       "headline": reward_version}
+    results["meta"] = {**meta, "reward_recorded": "pr-v1", "reward_headline": reward_version}
     files = {"results.json": json.dumps(results, indent=1, sort_keys=True) + "\n", "summary.md": summary,
-             "scatter.svg": scatter_svg(ts), "curves.svg": curves_svg(ts), "predictors.svg": predictors_svg(pooled)}
+             "scatter.svg": scatter_svg(ts), "curves.svg": curves_svg(ts), "predictors.svg": predictors_svg(pooled),
+             "hard.json": json.dumps(hard, indent=1, sort_keys=True) + "\n",
+             "hard.md": hard_markdown(hard, meta["command"])}
     reward = pooled["predictors"]["reward_cumulative"]
     fixed = pooled["predictors"]["reward_remeasured"]
     headline = {"n": pooled["n"], "tasks": pooled["tasks"], "passing": pooled["passing"],
                 "auroc": reward["auroc_all_pass"]["value"], "spearman": reward["spearman_pass_rate"]["value"],
-                "auroc_remeasured": fixed["auroc_all_pass"]["value"]}
+                "auroc_remeasured": fixed["auroc_all_pass"]["value"], "reward_version": reward_version}
+    which = "reward_v2_blind" if reward_version == "pr-v2" else "reward_v1"
+    headline_stratum = hard["sets"]["pooled"]["strata"].get("compile_clean_edited")
+    if headline_stratum is not None:
+        pair = headline_stratum["paired"][f"{which} - build_more_steps"]
+        headline["compile_clean_vs_build_steps"] = {"diff": pair["diff"], "lo": pair["ci"]["lo"],
+                                                    "hi": pair["ci"]["hi"]}
     return files, headline

@@ -252,7 +252,8 @@ def test_build_study_writes_consistent_files() -> None:
     meta = {"command": "lanser bench study toy", "datasets": ["toy"], "agents": ["oracle", "noop", "corrupt:0"],
             "seeds": 1, "duplicates": 0, "resamples": 20, "bootstrap_seed": 0}
     files, headline = build_study(rows, wanted, meta, title="T", resamples=20)
-    assert sorted(files) == ["curves.svg", "predictors.svg", "results.json", "scatter.svg", "summary.md"]
+    assert sorted(files) == ["curves.svg", "hard.json", "hard.md", "predictors.svg", "results.json", "scatter.svg",
+                             "summary.md"]
     for name in ("curves.svg", "predictors.svg", "scatter.svg"):
         xml.dom.minidom.parseString(files[name])
     data = json.loads(files["results.json"])
@@ -261,6 +262,13 @@ def test_build_study_writes_consistent_files() -> None:
     assert headline["auroc"] == data["analysis"]["predictors"]["reward_cumulative"]["auroc_all_pass"]["value"] == 1.0
     assert data["faults"][0]["fault"] == "off_by_one"
     assert "| oracle | 1 | 1 |" in files["summary.md"] and "off_by_one" in files["summary.md"]
+    hard = json.loads(files["hard.json"])
+    assert hard["rewards"]["recorded"] == "pr-v1" and data["meta"]["reward_recorded"] == "pr-v1"
+    assert headline["reward_version"] == "pr-v1"
+    assert headline["compile_clean_vs_build_steps"]["diff"] == \
+        hard["sets"]["pooled"]["strata"]["compile_clean_edited"]["paired"]["reward_v1 - build_more_steps"]["diff"]
+    _, v2 = build_study(rows, wanted, meta, title="T", resamples=20, reward_version="pr-v2")
+    assert v2["reward_version"] == "pr-v2"
     with pytest.raises(ValueError, match="not in the store"):
         build_study(rows[:2], wanted, meta, title="T", resamples=20)
 
