@@ -64,12 +64,16 @@ Examples:
               help="Measure D of each trajectory's start and final states again, in fresh language servers, "
                    "to check the recorded diagnostics term (cached beside the store).")
 @click.option("--title", default=None, help="Title of summary.md.")
+@click.option("--reward", "reward_version", default=None,
+              help="pr-v1 or pr-v2: the reward the headline compares with build + steps (hard.md has both; "
+                   "default LANSER_REWARD, else pr-v1).")
 @click.pass_obj
 @errors_rendered
 def study(settings: Settings, datasets: tuple[Path, ...], agents: str, seeds: int, out: Path, store: Path,
           only: tuple[str, ...], max_tasks: int | None, workers: int, resamples: int, boot_seed: int,
-          remeasure: bool, title: str | None) -> None:
+          remeasure: bool, title: str | None, reward_version: str | None) -> None:
     from lanser.errors import RequestCancelled
+    from lanser.reward import selected_version
     from lanser.harness.study_run import StudyRun, run_study
 
     specs = agent_specs(agents, seeds)
@@ -82,7 +86,8 @@ def study(settings: Settings, datasets: tuple[Path, ...], agents: str, seeds: in
 
     signal.signal(signal.SIGTERM, _terminate)
     options = StudyRun(datasets, tuple(specs), out, store, agents=agents, seeds=seeds, only=only, max_tasks=max_tasks,
-                       workers=workers, resamples=resamples, boot_seed=boot_seed, remeasure=remeasure, title=title)
+                       workers=workers, resamples=resamples, boot_seed=boot_seed, remeasure=remeasure, title=title,
+                       reward=selected_version(reward_version))
     try:
         # A task file or agent that is not valid (E/BAD_REQUEST), no Docker or image (E/INFRASTRUCTURE):
         # rendered by errors_rendered, one JSON object under --json.

@@ -37,6 +37,7 @@ class StudyRun:
     boot_seed: int = 0
     remeasure: bool = True
     title: str | None = None
+    reward: str = "pr-v1"  #: the reward the headline compares with build + steps (pr-v1 recorded, pr-v2 re-scored)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,14 +119,16 @@ def run_study(study: StudyRun, *, say: Callable[[str], None] | None = None) -> S
     meta = {"command": "lanser bench study " + " ".join(str(d) for d in datasets) + f" --agents {study.agents} "
             f"--seeds {study.seeds} --bootstrap {study.resamples} --seed {study.boot_seed}"
             + "".join(f" --task {t}" for t in only) + (f" --max-tasks {study.max_tasks}" if study.max_tasks else "")
-            + ("" if study.remeasure else " --no-remeasure"),
+            + ("" if study.remeasure else " --no-remeasure") + (f" --reward {study.reward}" if study.reward != "pr-v1"
+                                                                 else ""),
             "datasets": names, "agents": specs, "seeds": study.seeds, "duplicates": duplicates,
             "resamples": study.resamples, "bootstrap_seed": study.boot_seed, "image_id": image_id,
             "generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     from lanser.harness.study_report import build_study
 
     files, headline = build_study(db.results(), wanted, meta, title=study.title or f"Process reward vs outcome: "
-                                  f"{', '.join(names)}", resamples=study.resamples, seed=study.boot_seed)
+                                  f"{', '.join(names)}", resamples=study.resamples, seed=study.boot_seed,
+                                  reward_version=study.reward)
     study.out.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
         (study.out / name).write_text(text, encoding="utf-8")
