@@ -465,9 +465,12 @@ RENAMED_SCAN_MAX = 5000
 def _renamed_file_candidates(ws: Workspace, spec: AnchorSpec) -> list[Candidate]:
     """The anchor's exact text in files of another name (``core.py`` renamed ``core_moved.py``).
 
-    Only exact occurrences: fuzzy matching every file would cost lines x
-    width per file.  Scored like a moved file, by the directories the new
-    path keeps from the old one, but below any file that kept the name.
+    Only files that keep something of the old path: the old name's stem in
+    the new one, or the old parent directory (a file that merely contains
+    the text elsewhere is no rename of it).  Only exact occurrences: fuzzy
+    matching every file would cost lines x width per file.  Scored like a
+    moved file, by the directories the new path keeps from the old one, but
+    below any file that kept the name.
     """
     from lanser.lsp.registry import LANGUAGE_OF_SUFFIX
 
@@ -475,8 +478,13 @@ def _renamed_file_candidates(ws: Workspace, spec: AnchorSpec) -> list[Candidate]
     suffix = next((s for s in LANGUAGE_OF_SUFFIX if want[-1].endswith(s)), None)
     if suffix is None:
         return []
+    stem = want[-1][: -len(suffix)]
+    parent = want[-2] if len(want) > 1 else None
     cands: list[Candidate] = []
     for rel in ws.files((suffix,))[:RENAMED_SCAN_MAX]:
+        parts = rel.split("/")
+        if not ((stem and stem in parts[-1][: -len(suffix)]) or (parent is not None and parent in parts[:-1])):
+            continue
         try:
             data = ws.read_bytes(rel)
         except (FsPermissions, OSError):

@@ -71,3 +71,11 @@ def test_a_symbol_id_is_a_selector(tmp_path: Path) -> None:
         assert (again.path, again.point, again.symbol_id) == (first.path, first.point, first.symbol_id)
     with pytest.raises(NotFound, match="no definition has symbolId"):
         resolve_target(parse_selector("sym:00000000000000000000"), ws, "utf-16")
+
+
+def test_a_file_that_only_contains_the_text_is_no_rename(tmp_path: Path) -> None:
+    """A renamed file keeps the old stem or the old directory; any other file holding the text (an
+    import of the anchored name, a copy elsewhere) is not where the anchor went."""
+    ws = _ws(tmp_path, {"other/unrelated.py": CORE})
+    with pytest.raises(NotFound):
+        resolve_target(parse_selector('anchor://pkg/core.py#"def%20load_data("'), ws, "utf-16")
