@@ -19,8 +19,13 @@ def client(settings: Settings) -> Client:
     return Client._from_settings(settings, on_in_process=_configure_logging)
 
 
-def render_result(settings: Settings, result: Result) -> int:
-    """Print ``result``'s bundle as the global options say (text, or --json) and return its exit code."""
+def render_result(settings: Settings, result: Result, fmt: str | None = None) -> int:
+    """Print ``result``'s bundle as the global options and ``--format`` say (text, the agent format,
+    or the bundle under --json) and return its exit code."""
+    if fmt is not None:
+        from lanser.cli.nav import effective_format, show
+
+        return show(settings, result.data, effective_format(settings, fmt))
     from lanser.cli.render import render
 
     return render(result.data, as_json=settings.json, pretty=settings.pretty, verbose=settings.verbose)

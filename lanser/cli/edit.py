@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from lanser.cli.main import Settings
+from lanser.cli.nav import format_option
 
 __all__ = ["COMMANDS"]
 
@@ -42,11 +43,12 @@ Examples:
   lanser prepare-rename 'py://pkg.shapes#total_area'
   lanser --json prepare-rename 'csrc/geometry.c@L8:C5'""")
 @click.argument("selector")
+@format_option()
 @click.pass_obj
-def prepare_rename(settings: Settings, selector: str) -> None:
+def prepare_rename(settings: Settings, selector: str, fmt: str | None) -> None:
     from lanser.cli.client import client, render_result
 
-    raise SystemExit(render_result(settings, client(settings).prepare_rename(selector)))
+    raise SystemExit(render_result(settings, client(settings).prepare_rename(selector), fmt))
 
 
 @click.command("rename", help="""Rename the symbol at SELECTOR to NEW_NAME, everywhere, or not at all.
@@ -77,14 +79,15 @@ Examples:
               help="Python methods: rename the overrides in subclasses and the base methods overridden too.")
 @click.option("--deny-apply-on-ambiguous", is_flag=True,
               help="Refuse to apply when the selector resolved with confidence below 1.")
+@format_option()
 @click.pass_obj
 def rename(settings: Settings, /, selector: str, new_name: str, allow_partial: bool, with_overrides: bool,
-           deny_apply_on_ambiguous: bool, **guard: Any) -> None:
+           deny_apply_on_ambiguous: bool, fmt: str | None, **guard: Any) -> None:
     from lanser.cli.client import client, render_result
 
     result = client(settings).rename(selector, new_name, allow_partial=allow_partial, with_overrides=with_overrides,
                                      deny_apply_on_ambiguous=deny_apply_on_ambiguous, **_guard_args(**guard))
-    raise SystemExit(render_result(settings, result))
+    raise SystemExit(render_result(settings, result, fmt))
 
 
 @click.command("action", help="""List the code actions at SELECTOR (quick fixes, refactors, organise imports),
@@ -100,16 +103,17 @@ Examples:
 @_guards
 @click.option("--deny-apply-on-ambiguous", is_flag=True,
               help="Refuse to apply when the selector resolved with confidence below 1.")
+@format_option()
 @click.pass_obj
 def action(settings: Settings, /, selector: str, action_id: str | None, deny_apply_on_ambiguous: bool,
-           **guard: Any) -> None:
+           fmt: str | None, **guard: Any) -> None:
     from lanser.cli.client import client, render_result
 
     if guard.get("apply") and not action_id:
         raise click.UsageError("--apply needs --id (list the actions first)")
     result = client(settings).actions(selector, action_id=action_id, deny_apply_on_ambiguous=deny_apply_on_ambiguous,
                                       **_guard_args(**guard))
-    raise SystemExit(render_result(settings, result))
+    raise SystemExit(render_result(settings, result, fmt))
 
 
 @click.command("recover", help="""Undo an edit transaction that a crash left half-applied.

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from lanser.cli.main import Settings
+from lanser.cli.nav import format_option
 from lanser.cli.render import errors_rendered, render_json
 
 __all__ = ["check", "reward"]
@@ -34,14 +35,15 @@ Examples:
 @click.option("--deny", multiple=True, metavar="GLOB", help="Refuse edits to matching paths (repeatable).")
 @click.option("--commit", is_flag=True, help="Record a git commit of the applied patch.")
 @click.option("-m", "--message", default=None, help="Commit message (with --commit).")
+@format_option()
 @click.pass_obj
 def check(settings: Settings, patch: Any, selector: str | None, apply: bool, allow_dirty: bool,
-          allow: tuple[str, ...], deny: tuple[str, ...], commit: bool, message: str | None) -> None:
+          allow: tuple[str, ...], deny: tuple[str, ...], commit: bool, message: str | None, fmt: str | None) -> None:
     from lanser.cli.client import client, render_result
 
     result = client(settings).check(patch.read(), selector=selector, apply=apply, allow_dirty=allow_dirty,
                                     allow=allow, deny=deny, commit=commit, message=message)
-    raise SystemExit(render_result(settings, result))
+    raise SystemExit(render_result(settings, result, fmt))
 
 
 @click.command("reward", help="""The process reward r_t, offline: from two diagnostics bundles, or over a trace.

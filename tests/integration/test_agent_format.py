@@ -162,3 +162,25 @@ def test_the_agent_profile_hides_strict_noise_unless_the_project_configures_pyri
     warned = {d.get("code") for g in everything["facts"]["diagnostics"] for d in g["diagnostics"]
               if d["severity"] in ("error", "warning")}
     assert "reportMissingParameterType" in rules(agent) and rules(agent) == warned
+
+
+def test_format_agent_on_the_mutating_commands(sample: Path, run_cli, tmp_path: Path) -> None:
+    """`--format agent` was on the navigation commands only: rename, prepare-rename, action and check
+    printed the full text renderer or the bundle, whatever the agent asked for."""
+    selector = "py://pkg.shapes#total_area"
+    code, out, _ = run_cli("--json", "-w", str(sample), "rename", selector, "sum_areas")
+    bundle = json.loads(out)
+    assert code == 0 and bundle["edits"]["complete"] is True
+    code, text, _ = run_cli("-w", str(sample), "rename", selector, "sum_areas", "--format", "agent")
+    assert code == 0 and text == to_agent(bundle)
+    assert text.startswith("rename: preview") and "+def sum_areas(" in text
+    code, text, _ = run_cli("-w", str(sample), "prepare-rename", selector, "--format", "agent")
+    assert code == 0 and '"total_area"' in text
+    code, text, _ = run_cli("-w", str(sample), "action", "pkg/report.py@L14:C5", "--id", "000000000000",
+                            "--format", "agent")
+    assert code == 3 and text.startswith("E/NOT_FOUND: ")
+    patch = tmp_path / "insert.patch"
+    patch.write_text("--- a/pkg/report.py\n+++ b/pkg/report.py\n@@ -1,1 +1,2 @@\n+# inserted\n"
+                     + " " + (sample / "pkg" / "report.py").read_text().splitlines(keepends=True)[0])
+    code, text, err = run_cli("-w", str(sample), "check", str(patch), "--format", "agent")
+    assert code == 0 and text.startswith("check: preview") and "+# inserted" in text, (text, err)
