@@ -5,8 +5,10 @@ predicts success, so their faults are the ones agents make:
 
 ``partial:SEED``
     a random proper subset of the gold hunks, in order; a task with a single
-    hunk gets that hunk cut short instead (its removals and only the first
-    added lines: an agent that stopped half way).
+    hunk gets that hunk cut short instead, at a statement boundary (its
+    removals and the added lines up to a complete statement at the hunk's
+    own nesting level: an agent that stopped half way but left code that
+    parses, so the failure is a wrong program, not a syntax error).
 ``corrupt:SEED``
     every gold hunk, some of them with one fault injected into their added
     lines: an undeclared identifier (a typo), a wrong but declared name, a
@@ -14,8 +16,11 @@ predicts success, so their faults are the ones agents make:
     ``if (...) return ...;`` check.  Only added lines change, so the hunk
     still applies.
 ``shuffle:SEED``
-    every gold hunk in another order, one of them first applied with a fault
-    and reverted by a later step: the final state is the gold one.
+    every gold hunk in another order, in as many steps as the oracle: one
+    hunk is first applied with a fault, and a later step reverts it along
+    with its own gold hunk, so the final state is the gold one and the step
+    count is no clue.  A task with one hunk has no other order: its shuffle
+    is the oracle's plan (the study runs a repeated plan once).
 
 A step's patch is a single-hunk unified diff; hunks applied out of order
 still apply because lanser's patch reader finds a hunk at the nearest
@@ -41,7 +46,7 @@ __all__ = ["FAULTS", "GENERATOR_VERSION", "KINDS", "Hunk", "TrajectoryAgent", "i
            "plan_actions"]
 
 #: Part of every trajectory agent's digest: a changed generator never reuses old results.
-GENERATOR_VERSION = "traj-v1"
+GENERATOR_VERSION = "traj-v2"
 KINDS = ("partial", "corrupt", "shuffle")
 
 _HEADER = re.compile(r"^@@ -(\d+)(?:,\d+)? \+(\d+)(?:,\d+)? @@")
@@ -344,7 +349,7 @@ def plan_actions(kind: str, gold_patch: str, rng: random.Random, language: str =
             keep = sorted(rng.sample(range(n), rng.randint(1, n - 1)))
             steps = [_edit(hunks[i], f"gold {i + 1}/{n}") for i in keep]
         elif n == 1:
-            cut = _truncated(hunks[0], rng)
+            cut = _truncated(hunks[0], rng, language)
             steps = [_edit(cut, "gold 1/1 cut short")] if cut is not None else []
     elif kind == "corrupt":
         faulty = {i: f for i, h in enumerate(hunks) if (f := inject_fault(h, rng, language)) is not None}
@@ -360,30 +365,71 @@ def plan_actions(kind: str, gold_patch: str, rng: random.Random, language: str =
             while order == sorted(order):
                 rng.shuffle(order)
         steps = [_edit(hunks[i], f"gold {i + 1}/{n}") for i in order]
-        candidates = [k for k, i in enumerate(order) if inject_fault(hunks[i], random.Random(0), language)]
+        # the faulty hunk is never the last one: its revert rides on a later step, so the count stays n
+        candidates = [k for k, i in enumerate(order[:-1]) if inject_fault(hunks[i], random.Random(0), language)]
         if candidates:
             k = rng.choice(candidates)
             i = order[k]
             fault = inject_fault(hunks[i], rng, language)
             assert fault is not None
             steps[k] = _edit(fault[1], f"fault {fault[0]} in hunk {i + 1}/{n}")
-            at = rng.randint(k + 1, len(steps))
-            steps.insert(at, _edit(_revert(fault[1], hunks[i]), f"revert hunk {i + 1}/{n}"))
+            j = rng.randint(k + 1, n - 1)
+            g = order[j]
+            steps[j] = {"type": "edit", "patch": _combined([_revert(fault[1], hunks[i]), hunks[g]]),
+                        "note": f"revert hunk {i + 1}/{n} with gold {g + 1}/{n}"}
     else:
         raise ValueError(f"unknown trajectory kind {kind!r}: {', '.join(KINDS)}")
     return steps + [{"type": "submit"}]
 
 
-def _truncated(hunk: Hunk, rng: random.Random) -> Hunk | None:
-    """The hunk's removals with only its first added lines (None when nothing partial is left)."""
+def _combined(hunks: list[Hunk]) -> str:
+    """One step's patch of several hunks: one header per file, a file's hunks in file order (lanser's
+    patch reader applies a file's hunks in sequence; a file named twice would be two rewrites)."""
+    by_file: dict[tuple[str, ...], list[Hunk]] = {}
+    for h in hunks:
+        by_file.setdefault(h.header, []).append(h)
+    out = []
+    for header, hs in by_file.items():
+        out.append("".join(header))
+        for h in sorted(hs, key=lambda h: h.new_start):
+            out.append(h.text()[len("".join(h.header)):])
+    return "".join(out)
+
+
+_OPEN, _CLOSE = "([{", ")]}"
+
+
+def _statement_cuts(after: list[str], plus: list[int], language: str) -> list[int]:
+    """How many leading added lines can be kept with the cut at a statement boundary: the kept added
+    lines balance their brackets and the last of them ends a statement (C: ``;`` or ``}``; Python: not a
+    block opener or a continuation), so what is left parses; 0 (removals only) is a cut too."""
+    cuts = [0]
+    depth, last = 0, ""
+    for k, p in enumerate(plus[:-1], 1):
+        code = _masked(after[p]).rstrip()
+        depth += sum(code.count(c) for c in _OPEN) - sum(code.count(c) for c in _CLOSE)
+        if code.strip():
+            last = code.strip()
+        if depth != 0 or not last:
+            continue
+        if language == "python":
+            ok = not last.endswith((":", ",", "\\", "(", "[", "{")) and not last.startswith("@")
+        else:
+            ok = last.endswith((";", "}")) and not last.startswith("#")
+        if ok:
+            cuts.append(k)
+    return cuts
+
+
+def _truncated(hunk: Hunk, rng: random.Random, language: str = "c") -> Hunk | None:
+    """The hunk's removals with its added lines cut at a statement boundary (None when no cut leaves
+    something partial: no boundary and nothing removed)."""
     after, plus = hunk.after, hunk.added_positions()
     removed = any(ln[:1] == "-" for ln in hunk.body)
-    if len(plus) >= 2:
-        keep = rng.randint(1, len(plus) - 1)
-    elif plus and removed:
-        keep = 0
-    else:
+    cuts = [k for k in _statement_cuts(after, plus, language) if k > 0 or removed]
+    if not plus or not cuts:
         return None
+    keep = rng.choice(cuts)
     dropped = set(plus[keep:])
     return hunk.with_after([x for i, x in enumerate(after) if i not in dropped])
 

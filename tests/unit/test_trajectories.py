@@ -87,7 +87,10 @@ def test_every_step_applies_and_finals_relate_to_gold(t: TaskSpec) -> None:
                 notes = [a["note"] for a in plan[:-1]]
                 faults = [i for i, n in enumerate(notes) if n.startswith("fault")]
                 reverts = [i for i, n in enumerate(notes) if n.startswith("revert")]
-                assert len(faults) == len(reverts) == 1 and faults[0] < reverts[0]
+                if len(split_hunks(t.gold_patch)) > 1:
+                    assert len(faults) == len(reverts) == 1 and faults[0] < reverts[0]
+                else:
+                    assert faults == reverts == [], "one hunk: no other order, the oracle's plan"
             else:
                 assert final != gold, f"{kind}:{seed} must not reach the gold state"
 
@@ -187,3 +190,80 @@ def test_python_faults() -> None:
     assert added(dropped) == []
     _, typed = inject_fault(hunk, random.Random(0), "python", only="wrong_type")
     assert '        return "0"' in added(typed)
+
+
+# -- issue 24: the synthetic agents no longer hand the reward its answers -----------------------------
+
+THREE = ("--- a/a.c\n+++ b/a.c\n@@ -1,3 +1,4 @@\n int a(void)\n {\n+\tint x = 1;\n \treturn 0;\n"
+         "@@ -10,3 +11,4 @@\n int b(void)\n {\n+\tint y = 2;\n \treturn 0;\n"
+         "--- a/b.c\n+++ b/b.c\n@@ -1,3 +1,4 @@\n int c(int v)\n {\n+\tif (v < 0) return 1;\n \treturn 0;\n")
+THREE_FILES = {"a.c": "int a(void)\n{\n\treturn 0;\n}\n\n\n\n\n\nint b(void)\n{\n\treturn 0;\n}\n",
+               "b.c": "int c(int v)\n{\n\treturn 0;\n}\n"}
+
+
+def test_shuffle_takes_as_many_steps_as_the_oracle() -> None:
+    """Issue 24: shuffle took one step more than the oracle (fault, later a revert), so under pr-v1's
+    per-step beta it always outscored the clean fix and "more steps" predicted success.  Now the revert
+    rides on a later gold step: the same count, the same gold final state."""
+    from lanser.harness.trajectories import plan_actions
+
+    gold = apply(THREE_FILES, THREE)
+    seen_faults = 0
+    for seed in range(20):
+        plan = plan_actions("shuffle", THREE, random.Random(seed))
+        edits = [a for a in plan if a["type"] == "edit"]
+        assert len(edits) == 3
+        files = dict(THREE_FILES)
+        for a in edits:
+            files = apply(files, a["patch"])
+        assert files == gold
+        seen_faults += any(a["note"].startswith("fault") for a in edits)
+    assert seen_faults == 20
+    for t in TASKS:
+        plan = TrajectoryAgent("shuffle", 0).plan(t)
+        assert len([a for a in plan if a["type"] == "edit"]) == len(split_hunks(t.gold_patch))
+
+
+def test_single_hunk_shuffle_is_the_oracle_plan() -> None:
+    t = task("toy-c/reverse")
+    (edit,) = [a for a in TrajectoryAgent("shuffle", 3).plan(t) if a["type"] == "edit"]
+    assert parse_hunk(edit["patch"]).after == parse_hunk(t.gold_patch).after
+
+
+def _syntax_ok(files: dict[str, str], name: str, tmp: Path) -> bool:
+    import subprocess
+
+    for rel, text in files.items():
+        (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp / rel).write_text(text)
+    return subprocess.run(["cc", "-fsyntax-only", "-w", str(tmp / name)], capture_output=True).returncode == 0
+
+
+def test_partial_cuts_at_a_statement_boundary_so_the_code_parses(tmp_path: Path) -> None:
+    """Issue 24: a single hunk was cut after any added line ("for (...) {" with no body), so partial
+    was mostly a syntax error the compiler reports, not the realistic compile-clean failure.  Every
+    cut now leaves code that parses (checked with the C compiler) and is not the gold state."""
+    for t in TASKS:
+        if len(split_hunks(t.gold_patch)) != 1:
+            continue
+        gold = apply(start_state(t), t.gold_patch)
+        cuts = set()
+        for seed in range(15):
+            plan = TrajectoryAgent("partial", seed).plan(t)
+            final = run_plan(t, plan)
+            assert final != gold
+            for name, text in final.items():
+                if name.endswith(".c"):
+                    assert _syntax_ok(final, name, tmp_path), f"{t.id} partial:{seed} does not parse:\n{text}"
+            cuts.add(tuple(tuple(added(parse_hunk(a["patch"]))) for a in plan if a["type"] == "edit"))
+        if t.id == "toy-c/reverse":
+            assert cuts == {((),), (("\tsize_t i;",),), (("\tsize_t i;", ""),)}
+
+
+def test_partial_cut_points_by_language() -> None:
+    from lanser.harness.trajectories import _statement_cuts
+
+    c = ["\tint i;", "\tfor (i = 0; i < 3; i++) {", "\t\tf(i);", "\t}", "\tg(\"{\");", "\treturn 0;"]
+    assert _statement_cuts(c, list(range(6)), "c") == [0, 1, 4, 5], "never inside the loop; strings ignored"
+    py = ["    x = f(", "        1)", "    if x:", "        y = 2", "    return y"]
+    assert _statement_cuts(py, list(range(5)), "python") == [0, 2, 4]
