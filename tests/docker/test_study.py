@@ -19,7 +19,7 @@ pytestmark = pytest.mark.docker
 
 REPO = Path(__file__).resolve().parents[2]
 TOY = REPO / "datasets" / "toy-c"
-FILES = {"results.json", "summary.md", "scatter.svg", "curves.svg", "predictors.svg"}
+FILES = {"results.json", "summary.md", "scatter.svg", "curves.svg", "predictors.svg", "hard.json", "hard.md"}
 
 
 def study(out: Path, store: Path) -> subprocess.CompletedProcess[str]:
