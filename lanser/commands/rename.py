@@ -153,6 +153,7 @@ async def rename(ctx: Context, request: Request, bundle: Bundle) -> None:
     family: list[Method] = []
     hidden: list[dict[str, Any]] = []
     stub_files: list[str] = []
+    keywords_other = False
     try:
         if target.language == "python":
             family, hidden = await find_override_family(ctx, edit_data, bundle)
@@ -171,7 +172,10 @@ async def rename(ctx: Context, request: Request, bundle: Bundle) -> None:
             symbol = symbol + stubs.decls
             hidden += stubs.problems
             stub_files = stubs.stubs
-        verdict, server_of = judge_rename(ctx, scans, edit_data, defs, symbol, encoding, old_name)
+            # A function, method or class is no parameter: an unresolved keyword argument of that name
+            # (`@given(old=...)`) is another symbol.  A variable may be a field a generated __init__ takes.
+            keywords_other = bool(stubs.kinds) and stubs.kinds <= {"function", "method", "class", "property"}
+        verdict, server_of = judge_rename(ctx, scans, edit_data, defs, symbol, encoding, old_name, keywords_other)
         branch: list[Occurrence] = []
         if target.language in ("c", "cpp") and old_name and verdict.unexplained:
             branch = branch_occurrences(ctx, verdict, server_of, scans, symbol, edit_data, old_name)

@@ -66,6 +66,8 @@ class Occurrence:
     conditional: bool = False
     #: After `.` or `->`: a member of something, never a file-scope symbol.
     member: bool = False
+    #: Python: the name of a keyword argument (`f(old=1)`): a parameter of the callee.
+    keyword: bool = False
 
     @property
     def where(self) -> Pos:
@@ -140,7 +142,9 @@ def scan(language: str, path: str, data: bytes, name: str) -> list[Occurrence]:
                 member = t == "field_identifier" or (prev is not None and prev.type in (".", "->")) or (
                     node.parent is not None and node.parent.type == "attribute"
                     and node.parent.child_by_field_name("attribute") == node)
-                out.append(Occurrence(path, row, col_of(row, byte_col), "code", conditional, member))
+                keyword = language == "python" and node.parent is not None and \
+                    node.parent.type == "keyword_argument" and node.parent.child_by_field_name("name") == node
+                out.append(Occurrence(path, row, col_of(row, byte_col), "code", conditional, member, keyword))
             continue
         inner = conditional or (language != "python" and t in _CONDITIONAL)
         stack.extend((child, inner) for child in reversed(node.children))
@@ -148,7 +152,7 @@ def scan(language: str, path: str, data: bytes, name: str) -> list[Occurrence]:
 
 
 def judge(occurrences: Iterable[Occurrence], edited: set[Pos], definitions: Mapping[Pos, list[Pos] | None],
-          symbol: set[Pos]) -> Verdict:
+          symbol: set[Pos], keywords_other: bool = False) -> Verdict:
     """Sort occurrences into edited, other symbols, unexplained and mentions.
 
     ``edited``: where the rename's edits start.  ``definitions``: for each
@@ -156,6 +160,10 @@ def judge(occurrences: Iterable[Occurrence], edited: set[Pos], definitions: Mapp
     when it cannot say).  ``symbol``: the renamed symbol's own
     declarations.  All positions in one column unit, the caller's choice.
     A definition the rename edits is the renamed symbol too.
+    ``keywords_other``: the renamed symbol can be no parameter (a function,
+    method or class, not a field a generated ``__init__`` takes), so a
+    keyword argument's name the server cannot resolve (``@given(old=...)``,
+    a callee taking ``**kwargs``) is another symbol.
     """
     verdict = Verdict([], [], [], [])
     for occ in sorted(set(occurrences)):
@@ -165,7 +173,9 @@ def judge(occurrences: Iterable[Occurrence], edited: set[Pos], definitions: Mapp
             verdict.edited.append(occ)
         else:
             defs = definitions.get(occ.where)
-            if not defs:
+            if not defs and keywords_other and occ.keyword:
+                verdict.other.append(occ)
+            elif not defs:
                 verdict.unexplained.append((occ, "unresolved"))
             elif any(d in symbol or d in edited for d in defs):
                 verdict.unexplained.append((occ, "same"))

@@ -57,6 +57,8 @@ class StubRename:
     decls: list[tuple[str, int, int]] = field(default_factory=list)
     problems: list[dict[str, Any]] = field(default_factory=list)
     stubs: list[str] = field(default_factory=list)
+    #: Kinds of the renamed symbol's Python definitions (function, method, class, variable, ...).
+    kinds: set[str] = field(default_factory=set)
 
 
 def _lines(data: bytes) -> list[bytes]:
@@ -67,12 +69,18 @@ def _lines(data: bytes) -> list[bytes]:
 
 def definition_at(data: bytes, line: int, col: int) -> str | None:
     """The qualified name of the Python definition whose name starts at (line, code point column)."""
+    found = kind_at(data, line, col)
+    return found[0] if found else None
+
+
+def kind_at(data: bytes, line: int, col: int) -> tuple[str, str] | None:
+    """(qualified name, kind) of the Python definition whose name starts at (line, code point column)."""
     from lanser.syntax import definitions, to_codepoints
 
     lines = _lines(data)
     for d in definitions("python", data):
         if to_codepoints(lines, d.name[0]) == (line, col):
-            return d.qualname
+            return d.qualname, d.kind
     return None
 
 
@@ -174,20 +182,21 @@ async def rename_stubs(ctx: Context, bundle: Bundle, edit: dict[str, Any], symbo
         return convert_column(lines[line], col, "codepoint", enc, strict=False) if line < len(lines) else col
 
     defined = []
+    out = StubRename()
     for uri, line, col in symbol:
         try:
             rel = ctx.rel_of_uri(uri)
         except FsPermissions:
             continue
         data = read(rel) if rel.endswith((".py", ".pyi")) else None
-        qualname = definition_at(data, line, to_cp(rel, line, col)) if data is not None else None
-        if qualname:
-            defined.append((rel, qualname))
+        found_def = kind_at(data, line, to_cp(rel, line, col)) if data is not None else None
+        if found_def:
+            defined.append((rel, found_def[0]))
+            out.kinds.add(found_def[1])
     starts = _edit_starts(edit, ctx.rel_of_uri)
     edited = [(rel, line, to_cp(rel, line, col)) for rel, line, col in starts if rel.endswith(".py")]
     found = [c for c in companions(defined, edited, name, files, read)
              if not all((c.stub, ln, to_server(c.stub, ln, col)) in starts for ln, col in c.decls)]
-    out = StubRename()
     if not found:
         return out
 

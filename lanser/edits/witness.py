@@ -14,6 +14,7 @@ in docs/rename.md.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -178,8 +179,8 @@ def branch_occurrences(ctx: Context, verdict: Verdict, server_of: dict[tuple[str
 
 
 def judge_rename(ctx: Context, scans: dict[str, tuple[list[Occurrence], list[str]]], edit: dict[str, Any],
-           defs: dict[Any, list[Any]], symbol: list[Any], encoding: str, name: str | None
-           ) -> tuple[Verdict, dict[tuple[str, int, int], Occurrence]]:
+           defs: dict[Any, list[Any]], symbol: list[Any], encoding: str, name: str | None,
+           keywords_other: bool = False) -> tuple[Verdict, dict[tuple[str, int, int], Occurrence]]:
     """The completeness verdict, positions in the server's encoding; and the way back to code points."""
     from lanser.text import from_lsp_encoding
 
@@ -190,7 +191,7 @@ def judge_rename(ctx: Context, scans: dict[str, tuple[list[Occurrence], list[str
         for o in occs:
             col = convert_column(lines[o.line], o.col, "codepoint", enc, strict=False) if o.line < len(lines) \
                 else o.col
-            srv = Occurrence(o.path, o.line, col, o.kind, o.conditional, o.member)
+            srv = replace(o, col=col)
             server_of[srv.where] = o
             occurrences.append(srv)
 
@@ -228,7 +229,7 @@ def judge_rename(ctx: Context, scans: dict[str, tuple[list[Occurrence], list[str
 
     edited = _edit_starts(edit, ctx.rel_of_uri)
     definitions = {k: [where(d) for d in v if names_it(d)] for k, v in defs.items()}
-    return judge(occurrences, edited, definitions, {where(d) for d in symbol}), server_of
+    return judge(occurrences, edited, definitions, {where(d) for d in symbol}, keywords_other), server_of
 
 
 async def find_override_family(ctx: Context, edit: dict[str, Any], bundle: Bundle) -> tuple[list[Method], list[dict[str, Any]]]:

@@ -196,6 +196,32 @@ def test_typed_references_outside_the_include_are_edited(tmp_path: Path, run_jso
     assert "engine.ignite()" in text and "Engine().ignite()" in text and "Other().start_engine()" in text
 
 
+KEYWORD_PROJECT = {
+    "pkg/__init__.py": "",
+    "pkg/build.py": "class Builder:\n    add_str = None\n\n    def add_repr(self) -> \"Builder\":\n        return self\n\n\n"
+                    "def make() -> Builder:\n    return Builder().add_repr()\n",
+    "tests/test_build.py": "from pkg.build import Builder\n\n\ndef given(**kw):\n    return lambda f: f\n\n\n"
+                           "@given(add_repr=True, add_str=False)\ndef test_it(add_repr, add_str) -> None:\n"
+                           "    assert Builder().add_repr() is not None and add_repr and not add_str\n",
+}
+
+
+def test_an_unresolved_keyword_argument_is_no_method(tmp_path: Path, run_json) -> None:
+    """Regression (rename truth, attrs `_ClassBuilder.add_str`): `@given(add_str=booleans())` in a test names
+    a parameter of the test; the server cannot resolve a keyword of a `**kwargs` callee, and the rename of
+    the method was refused as unexplained.  A method is no parameter: it is another symbol, and the rename
+    is complete; for a class attribute (a field a generated __init__ may take) it stays unexplained."""
+    ws = make_repo(tmp_path / "ws", KEYWORD_PROJECT)
+    code, b = run_json("-w", str(ws), "rename", "py://pkg.build#Builder.add_repr", "add_text", "--apply")
+    assert code == 0, b
+    assert b["edits"]["complete"] is True and b["edits"]["occurrences"]["other"] == 3  # keyword, parameter, use
+    text = (ws / "tests" / "test_build.py").read_text()
+    assert "@given(add_repr=True" in text and "Builder().add_text()" in text
+    code, b = run_json("-w", str(ws), "rename", "py://pkg.build#Builder.add_str", "add_text2", "--allow-dirty")
+    assert code == 70, b
+    assert [u["selector"] for u in b["error"]["details"]["unexplained"]] == ["tests/test_build.py@L8:C23"]
+
+
 def test_speculative_diagnostics_naming_the_names_refuse_the_rename(tmp_path: Path, run_json) -> None:
     """Issue 19: lanser's own speculative diagnostics saw the break (a new diagnostic naming the old or new
     name) and the rename was applied anyway.  Renaming `old` onto an existing `new` obscures it."""

@@ -80,3 +80,15 @@ def test_a_definition_the_rename_edits_is_the_renamed_symbol() -> None:
 def test_owned_skips_environments_and_builds() -> None:
     assert owned(["src/a.py", ".venv/lib/x.py", "build/lib/a.py", "pkg.egg-info/x.py", "tests/t.py",
                   "a/node_modules/b.c"]) == ["src/a.py", "tests/t.py"]
+
+
+def test_a_keyword_argument_name_is_marked_and_other_only_for_a_non_parameter() -> None:
+    """A keyword argument's name (`@given(old_name=...)`) names a parameter of the callee: when the server
+    cannot resolve it, it is another symbol if the renamed one can be no parameter, else unexplained."""
+    occ = scan("python", "t.py", b"given(old_name=True)\nf(x=old_name)\n", "old_name")
+    assert [(o.line, o.col, o.keyword) for o in occ] == [(0, 6, True), (1, 4, False)]
+    v = judge(occ, set(), {}, set())
+    assert len(v.unexplained) == 2 and not v.other
+    v = judge(occ, set(), {}, set(), keywords_other=True)
+    assert [o.where for o in v.other] == [("t.py", 0, 6)]
+    assert [(o.where, why) for o, why in v.unexplained] == [(("t.py", 1, 4), "unresolved")]
