@@ -75,6 +75,10 @@ COMPARISONS: tuple[tuple[str, str], ...] = (
     ("reward_v2_blind", "build"), ("reward_v1", "build"), ("reward_v2_blind", "reward_v1"),
     ("reward_v2_blind", "fewer_warnings"),
 )
+RESCORED_COMPARISONS: tuple[tuple[str, str], ...] = (
+    ("reward_v2", "build_more_steps"), ("reward_v2", "build"), ("reward_v2", "reward_v1"),
+    ("reward_v2", "reward_v2_blind"),
+)
 
 
 def load_trajectories(path: Path) -> list[Trajectory]:
@@ -143,13 +147,25 @@ def _r(v: float | None) -> float | None:
     return None if v is None else round(v, 4)
 
 
-def hard_study(sets: Mapping[str, Sequence[Trajectory]], *, resamples: int = 2000, seed: int = 0) -> dict[str, Any]:
-    """Every comparison in every stratum of every set (and of all sets pooled), plus step-level credit."""
+def hard_study(sets: Mapping[str, Sequence[Trajectory]], *, resamples: int = 2000, seed: int = 0,
+               rescored: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
+    """Every comparison in every stratum of every set (and of all sets pooled), plus step-level credit.
+
+    ``rescored``: trajectory key -> ``{"reward_v2", "rewards_v2"}`` from :mod:`lanser.harness.study_rescore`
+    (pr-v2 from real severities and lines); a set whose every trajectory has one also gets ``reward_v2``.
+    """
     pooled = [t for ts in sets.values() for t in ts]
+    extra = rescored or {}
     out: dict[str, Any] = {"bar": BAR, "predictors": {k: v[1] for k, v in HARD_PREDICTORS.items()}, "sets": {}}
     for name, ts in [*sets.items(), ("pooled", pooled)]:
         ts = [t for t in ts if t.outcome != "infra_error"]
         scores = {k: [f(t) for t in ts] for k, (f, _) in HARD_PREDICTORS.items()}
+        comparisons = list(COMPARISONS)
+        if ts and all(t.key in extra for t in ts):
+            scores["reward_v2"] = [float(extra[t.key]["reward_v2"]) for t in ts]
+            comparisons = [(a, b) for a, b in RESCORED_COMPARISONS] + comparisons
+            out["predictors"]["reward_v2"] = ("pr-v2 re-scored from real clangd facts (severity-weighted, changed "
+                                              "lines x2), states rebuilt from the regenerated plans")
         label = [t.all_pass for t in ts]
         task = [f"{t.dataset}::{t.task}" for t in ts]
         entry: dict[str, Any] = {}
@@ -160,41 +176,52 @@ def hard_study(sets: Mapping[str, Sequence[Trajectory]], *, resamples: int = 200
             tk = [task[i] for i in idx]
             single = {k: _r(auroc([v[i] for i in idx], lab)) for k, v in scores.items()}
             comps = {f"{x} - {y}": paired([scores[x][i] for i in idx], [scores[y][i] for i in idx], lab, tk,
-                                          resamples=resamples, seed=seed) for x, y in COMPARISONS}
+                                          resamples=resamples, seed=seed) for x, y in comparisons}
             entry[sname] = {"n": len(idx), "tasks": len(set(tk)), "passing": sum(lab), "failing": len(lab) - sum(lab),
                             "auroc": single, "paired": comps}
-        out["sets"][name] = {"strata": entry, "step_credit": step_credit(ts, resamples=resamples, seed=seed)}
+        out["sets"][name] = {"strata": entry, "step_credit": step_credit(ts, resamples=resamples, seed=seed,
+                                                                         rescored=extra)}
     return out
 
 
-def step_credit(ts: Sequence[Trajectory], *, resamples: int = 2000, seed: int = 0) -> dict[str, Any]:
+def step_credit(ts: Sequence[Trajectory], *, resamples: int = 2000, seed: int = 0,
+                rescored: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
     """Step level: gold steps against fault steps, pr-v1's step reward (D after a step re-read) against
     severity-blind pr-v2's (the same without its constant safety and ambiguity terms), as a paired
     difference with a task-clustered interval; and first-error accuracy: in trajectories with a fault
     step, is the lowest-rewarded step the first fault?"""
-    rows: list[tuple[str, bool, float, float]] = []  # task, gold?, v1, v2
-    first_hits: dict[str, list[bool]] = {"reward_v1": [], "reward_v2_blind": []}
+    extra = rescored or {}
+    full = bool(ts) and all(t.key in extra for t in ts)
+    rows: list[tuple[str, bool, float, float, float]] = []  # task, gold?, v1, v2 blind, v2 (or v2 blind)
+    first_hits: dict[str, list[bool]] = {"reward_v1": [], "reward_v2_blind": [], **({"reward_v2": []} if full else {})}
     for t in ts:
         fixed = t.step_rewards_fixed()
         if fixed is None:
             fixed = [c[0] + c[1] + c[2] for c in t.components]
         v2 = [round(r - c[1] - c[2], 9) for r, c in zip(fixed, t.components)]
+        real = [float(x) for x in extra[t.key]["rewards_v2"]] if full else v2
         kinds = ["fault" if n.startswith("fault ") else "gold" if n.startswith("gold") and "cut" not in n
                  else "other" for n in t.notes[:len(fixed)]]
-        for k, r1, r2 in zip(kinds, fixed, v2):
+        for k, r1, r2, r3 in zip(kinds, fixed, v2, real):
             if k in ("gold", "fault"):
-                rows.append((f"{t.dataset}::{t.task}", k == "gold", r1, r2))
+                rows.append((f"{t.dataset}::{t.task}", k == "gold", r1, r2, r3))
         if "fault" in kinds:
             first = kinds.index("fault")
-            for name, rs in (("reward_v1", fixed), ("reward_v2_blind", v2)):
-                low = min(rs)
-                first_hits[name].append(rs[first] == low and rs.index(low) == first)
+            for name, rs in (("reward_v1", fixed), ("reward_v2_blind", v2), ("reward_v2", real)):
+                if name in first_hits:
+                    low = min(rs)
+                    first_hits[name].append(rs[first] == low and rs.index(low) == first)
     if not rows:
         return {"steps": 0}
     res = paired([r[3] for r in rows], [r[2] for r in rows], [r[1] for r in rows], [r[0] for r in rows],
                  resamples=resamples, seed=seed)
-    return {"steps": len(rows), "gold_vs_fault": {"reward_v2_blind": res["a"], "reward_v1": res["b"],
-                                                 "v2_minus_v1": res["diff"], "ci": res["ci"], "tasks": res["tasks"]},
+    gold_vs_fault = {"reward_v2_blind": res["a"], "reward_v1": res["b"], "v2_minus_v1": res["diff"], "ci": res["ci"],
+                     "tasks": res["tasks"]}
+    if full:
+        real_res = paired([r[4] for r in rows], [r[2] for r in rows], [r[1] for r in rows], [r[0] for r in rows],
+                          resamples=resamples, seed=seed)
+        gold_vs_fault.update(reward_v2=real_res["a"], real_v2_minus_v1=real_res["diff"], real_ci=real_res["ci"])
+    return {"steps": len(rows), "gold_vs_fault": gold_vs_fault,
             "first_error_accuracy": {k: {"trajectories": len(v), "hits": sum(v),
                                          "accuracy": _r(sum(v) / len(v)) if v else None}
                                      for k, v in first_hits.items()},
@@ -218,9 +245,9 @@ def hard_markdown(result: dict[str, Any], command: str = "") -> str:
              f"{MIN_CLUSTERS} tasks, so the interval is too narrow to trust. Predictors:", ""]
     lines += [f"- `{k}`: {v}" for k, v in result["predictors"].items()]
     for name, s in result["sets"].items():
+        names = list(next(iter(s["strata"].values()))["auroc"]) if s["strata"] else []
         lines += ["", f"## {name}", "", "| stratum | n (pass/fail, tasks) | " +
-                  " | ".join(f"`{k}`" for k in result["predictors"]) + " |",
-                  "|---|---|" + "---|" * len(result["predictors"])]
+                  " | ".join(f"`{k}`" for k in names) + " |", "|---|---|" + "---|" * len(names)]
         for sname, e in s["strata"].items():
             lines.append(f"| {sname} | {e['n']} ({e['passing']}/{e['failing']}, {e['tasks']}) | " +
                          " | ".join("-" if v is None else f"{v:.3f}" for v in e["auroc"].values()) + " |")
@@ -237,6 +264,10 @@ def hard_markdown(result: dict[str, Any], command: str = "") -> str:
                       f"step reward is the first fault step): pr-v1 {fe['reward_v1']['hits']}/"
                       f"{fe['reward_v1']['trajectories']}, pr-v2 {fe['reward_v2_blind']['hits']}/"
                       f"{fe['reward_v2_blind']['trajectories']}. {sc['test_delta_tracking']}."]
+            if "reward_v2" in g:
+                lines += ["", f"With pr-v2 re-scored from real clangd facts: gold vs fault AUROC {g['reward_v2']}, "
+                          f"minus pr-v1: {g['real_v2_minus_v1']} [{g['real_ci']['lo']}, {g['real_ci']['hi']}]; "
+                          f"first-error accuracy {fe['reward_v2']['hits']}/{fe['reward_v2']['trajectories']}."]
     return "\n".join(lines) + "\n"
 
 
@@ -248,8 +279,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         i = args.index("--out")
         out = Path(args[i + 1])
         del args[i:i + 2]
-    sets = {Path(a).parent.name: load_trajectories(Path(a)) for a in args}
-    result = hard_study(sets)
+    rescored: dict[str, Any] = {}
+    files: list[str] = []
+    i = 0
+    while i < len(args):
+        if args[i] == "--rescored":
+            rescored.update(json.loads(Path(args[i + 1]).read_text())["trajectories"])
+            i += 2
+        else:
+            files.append(args[i])
+            i += 1
+    sets = {Path(a).parent.name: load_trajectories(Path(a)) for a in files}
+    result = hard_study(sets, rescored=rescored)
     out.mkdir(parents=True, exist_ok=True)
     (out / "hard.json").write_text(json.dumps(result, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     (out / "hard.md").write_text(hard_markdown(result, " ".join(["python -m lanser.harness.study_stats", *args, "--out", str(out)])), encoding="utf-8")

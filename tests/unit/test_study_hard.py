@@ -104,3 +104,18 @@ def test_hard_study_round_trip_through_results_json(tmp_path: Path) -> None:
     assert e["paired"]["reward_v2_blind - build"]["diff"] == 0.5
     md = hard_markdown(result)
     assert "Pre-registered bar" in md and "compile_clean_edited" in md
+
+
+def test_rescored_v2_joins_only_sets_it_covers() -> None:
+    ts = [traj(f"t{i}", "oracle", passed=True, steps=2, d_start=1, d_final=1) for i in range(3)] + \
+         [traj(f"t{i}", "corrupt:0", passed=False, notes=("fault comparison in hunk 1/1",), d_start=1, d_final=1)
+          for i in range(3)]
+    rescored = {t.key: {"reward_v2": 0.5 if t.all_pass else -0.5, "rewards_v2": [0.5 if t.all_pass else -0.5]
+                        + [0.0] * (len(t.components) - 1)} for t in ts}
+    result = hard_study({"x": ts}, resamples=50, rescored=rescored)
+    e = result["sets"]["x"]["strata"]["all"]
+    assert e["auroc"]["reward_v2"] == 1.0 and e["auroc"]["reward_v2_blind"] == 0.5
+    assert e["paired"]["reward_v2 - reward_v2_blind"]["diff"] == 0.5
+    assert result["sets"]["x"]["step_credit"]["first_error_accuracy"]["reward_v2"]["hits"] == 3
+    partial = dict(list(rescored.items())[:-1])
+    assert "reward_v2" not in hard_study({"x": ts}, resamples=20, rescored=partial)["sets"]["x"]["strata"]["all"]["auroc"]
