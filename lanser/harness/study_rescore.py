@@ -8,7 +8,8 @@ Each state's Phi (:func:`lanser.reward_v2.potential`, severity-weighted, changed
 start state) gives pr-v2's step rewards and sum.  Trees that need a Docker project layer (the OSS and
 kernel sets) are not rebuilt here; the toy set's tree is in the repository.
 
-``python -m lanser.harness.study_rescore DATASET RESULTS.json OUT.json [GENERATOR.py]``
+``python -m lanser.harness.study_rescore DATASET RESULTS.json OUT.json [GENERATOR.py] [--layers]``
+(``--layers``: rebuild states on the task's cached project layer, for datasets with a setup step).
 """
 
 from __future__ import annotations
@@ -65,11 +66,39 @@ def _measure(root: Path, paths: list[str]) -> list[dict[str, Any]]:
     return groups
 
 
-def rescore(dataset: Path, results: Path, *, generator: Path | None = None,
-            say: Callable[[str], None] = lambda _m: None) -> dict[str, Any]:
-    """key -> {"phis", "rewards_v2", "reward_v2", "severities"} for every stored trajectory whose plan
-    regenerates with the stored notes; ``mismatched`` lists the others."""
+def _tree_finder(dataset: Path, layers: bool) -> Callable[[Any], Path | None]:
+    """The tree a task's states are rebuilt on: its source, or with ``layers`` its project layer
+    (build directory, compile database) when that layer is already in the cache (None otherwise:
+    building one takes Docker and minutes, which a re-scoring does not spend)."""
     from lanser.harness.sources import materialize
+
+    if not layers:
+        return lambda task: materialize(task.source, dataset)
+    from lanser.harness import project
+    from lanser.harness.images import bootstrap_base, image_digest
+
+    image = bootstrap_base()
+    image_id = image_digest(image)
+
+    def find(task: Any) -> Path | None:
+        if task.commands.setup is None:
+            return materialize(task.source, dataset)
+        tree = materialize(task.source, dataset)
+        source_id = f"{task.source.kind}:{task.source.sha256}" if task.source.sha256 else project._digest_of(tree)
+        if not (project.cache_root() / project.layer_key(source_id, image_id, task.commands.setup)).is_dir():
+            return None
+        path: Path = project.prepare(task, dataset, image, image_id=image_id).path
+        return path
+
+    return find
+
+
+def rescore(dataset: Path, results: Path, *, generator: Path | None = None, layers: bool = False,
+            say: Callable[[str], None] = lambda _m: None) -> dict[str, Any]:
+    """key -> {"phis", "rewards_v2", "reward_v2", "severities", "d"} for every stored trajectory whose
+    plan regenerates with the stored notes (``mismatched`` lists the others, ``no_tree`` those whose
+    project layer is not cached).  ``d``: each state's error + warning count, to check against the
+    stored D."""
     from lanser.harness.study_diag import _materialise
     from lanser.harness.task import load_tasks
     from lanser.reward_v2 import changed_lines, potential, process_reward_v2
@@ -78,17 +107,24 @@ def rescore(dataset: Path, results: Path, *, generator: Path | None = None,
     tasks = {t.id: t for t in load_tasks(dataset / "tasks.jsonl")}
     stored = json.loads(results.read_text())["trajectories"]
     cache: dict[str, list[dict[str, Any]]] = {}
-    out: dict[str, Any] = {"trajectories": {}, "mismatched": [], "states_measured": 0}
+    out: dict[str, Any] = {"trajectories": {}, "mismatched": [], "no_tree": [], "states_measured": 0}
+    tree_of = _tree_finder(dataset, layers)
     work = Path(tempfile.mkdtemp(prefix="rescore-"))
     try:
         for n, row in enumerate(stored, 1):
+            if row.get("dataset", dataset.name) != dataset.name:  # a study over several datasets
+                continue
             task = tasks[row["task"]]
             edits = _plan(row["agent"], task, gen)
             notes = [a["note"] for a in edits if isinstance(a.get("note"), str)]
             if len(edits) != len(row["components"]) or (row["notes"] and notes != row["notes"]):
                 out["mismatched"].append(row["key"])
                 continue
-            tree = materialize(task.source, dataset)
+            found = tree_of(task)
+            if found is None:
+                out["no_tree"].append(row["key"])
+                continue
+            tree = found
             start = [task.start_patch] if task.start_patch else []
             patches = [a["patch"] for a in edits]
             touched: set[str] = set()
@@ -98,6 +134,7 @@ def rescore(dataset: Path, results: Path, *, generator: Path | None = None,
             texts0: dict[str, str] = {}
             phis: list[float] = []
             sev: list[dict[str, int]] = []
+            d: list[int] = []
             for i in range(len(patches) + 1):
                 state = work / "state"
                 _materialise(tree, state, start + patches[:i])
@@ -113,12 +150,13 @@ def rescore(dataset: Path, results: Path, *, generator: Path | None = None,
                 phis.append(potential(groups, changed, paths))
                 counts: dict[str, int] = {}
                 for g in groups:
-                    for d in g.get("diagnostics") or []:
-                        counts[d["severity"]] = counts.get(d["severity"], 0) + 1
+                    for diag in g.get("diagnostics") or []:
+                        counts[diag["severity"]] = counts.get(diag["severity"], 0) + 1
                 sev.append(counts)
+                d.append(counts.get("error", 0) + counts.get("warning", 0))
             rs = [process_reward_v2(a, b, True, 1.0)["r"] for a, b in zip(phis, phis[1:])]
             out["trajectories"][row["key"]] = {"phis": phis, "rewards_v2": rs, "reward_v2": round(phis[-1] - phis[0], 6),
-                                               "severities": sev}
+                                               "severities": sev, "d": d}
             say(f"[{n}/{len(stored)}] {row['task']} {row['agent']}: pr-v2 {out['trajectories'][row['key']]['reward_v2']}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -127,9 +165,12 @@ def rescore(dataset: Path, results: Path, *, generator: Path | None = None,
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    dataset, results, dest = Path(args[0]), Path(args[1]), Path(args[2])
-    gen = Path(args[3]) if len(args) > 3 else None
-    out = rescore(dataset, results, generator=gen, say=lambda m: print(m, file=sys.stderr, flush=True))
+    layers = "--layers" in args
+    pos = [a for a in args if a != "--layers"]
+    dataset, results, dest = Path(pos[0]), Path(pos[1]), Path(pos[2])
+    gen = Path(pos[3]) if len(pos) > 3 else None
+    out = rescore(dataset, results, generator=gen, layers=layers,
+                  say=lambda m: print(m, file=sys.stderr, flush=True))
     out["command"] = "python -m lanser.harness.study_rescore " + " ".join(args)
     dest.write_text(json.dumps(out, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     return 0

@@ -1,0 +1,43 @@
+"""Re-scoring stored trajectories with pr-v2 from real clangd facts (the toy C set's tree, no Docker).
+
+Pins: results.json keeps only D totals, so pr-v2's severity weighting could not be judged on stored
+trajectories; the plans are regenerated, checked against the stored notes, and every state measured.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from lanser.harness.study_rescore import rescore
+from lanser.harness.trajectories import TrajectoryAgent
+from lanser.harness.task import load_tasks
+
+REPO = Path(__file__).resolve().parents[2]
+TOY = REPO / "datasets" / "toy-c"
+
+
+def row(key: str, agent: str, task: str, notes: list[str]) -> dict:
+    return {"key": key, "agent": agent, "task": task, "dataset": "toy-c", "notes": notes,
+            "components": [[0.0, 0.4, 0.0]] * len(notes)}
+
+
+def test_rescore_toy_trajectories_with_real_clangd(tmp_path: Path) -> None:
+    t = next(x for x in load_tasks(TOY / "tasks.jsonl") if x.id == "toy-c/reverse")
+    seed = next(s for s in range(50) if TrajectoryAgent("corrupt", s).plan(t)[0]["note"].startswith(
+        "fault undeclared_name"))
+    note = TrajectoryAgent("corrupt", seed).plan(t)[0]["note"]
+    rows = [row("gold", "oracle", t.id, ["gold 1/1"]), row("bad", f"corrupt:{seed}", t.id, [note]),
+            row("lie", f"corrupt:{seed}", t.id, ["gold 1/1"]),
+            {**row("other", "oracle", "elsewhere/x", ["gold 1/1"]), "dataset": "another"}]
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps({"trajectories": rows}))
+    out = rescore(TOY, results)
+    assert out["mismatched"] == ["lie"], "a plan that does not regenerate with its stored notes is not scored"
+    gold, bad = out["trajectories"]["gold"], out["trajectories"]["bad"]
+    assert set(out["trajectories"]) == {"gold", "bad"}
+    assert len(gold["phis"]) == len(bad["phis"]) == 2 and len(bad["rewards_v2"]) == 1
+    assert bad["severities"][-1].get("error", 0) >= 1, "an undeclared name is an error to clangd"
+    # the error sits on a line the step changed: it weighs 2 (x0.5): at least -1 from this error alone
+    assert bad["reward_v2"] <= gold["reward_v2"] - 1.0
+    assert bad["reward_v2"] == round(bad["phis"][-1] - bad["phis"][0], 6) == bad["rewards_v2"][0]
