@@ -124,6 +124,7 @@ def test_judge_names_oracles_from_both_runs() -> None:
 @pytest.mark.parametrize(("noop", "oracle", "why"), [
     (_run({"a": "pass", "b": "pass"}), _run({"a": "pass", "b": "fail"}), "tests fail with the gold patch"),
     (_run({"a": "pass"}), _run({"a": "pass"}), "hidden tests pass without the fix"),
+    (_run({"a": "fail", "b": "pass"}), _run({"a": "fail", "b": "pass"}), "hidden tests fail with the fix too"),
     (_run({}, build=2), _run({"a": "pass"}), "hidden tests do not build without the fix (they use what it adds)"),
     (_run({"a": "fail"}), _run({}, build=2), "gold patch with the hidden tests does not build"),
     (_run({"a": "fail"}), _run({"a": "pass"}, sanitize=UBSAN), "gold patch graded sanitizer_error"),

@@ -26,7 +26,11 @@ from lanser.harness.generate.profiles import Profile
 from lanser.harness.mining import history, port, select, validate
 from lanser.harness.task import DEFAULT_PROTECTED, Commands, Limits, Oracles, Source, TaskSpec, TestLog
 
-__all__ = ["Mined", "mine"]
+__all__ = ["EDITABLE", "Mined", "mine"]
+
+#: The files an agent's ``edit`` step (lanser ``check --apply``) can change: those lanser has a
+#: language server for.  A fix elsewhere (jq's ``builtin.jq``) could not be applied by the oracle.
+EDITABLE = (".c", ".cc", ".cpp", ".cxx", ".h", ".hh", ".hpp", ".py", ".pyi")
 
 
 @dataclass
@@ -65,6 +69,12 @@ def mine(git_dir: Path, since: str, until: str, source: Source, base: Path, prof
             dropped[exc.reason] += 1
             say(f"[{n}/{len(cands)}] {cand.id}: dropped: {exc.reason} ({exc.detail})")
             meta.append({**info, "dropped": exc.reason, "detail": exc.detail})
+            continue
+        foreign = [f for f in ported.source_files if not f.endswith(EDITABLE)]
+        if foreign:  # the oracle's edits go through lanser, which edits the files it has a server for
+            dropped["fix touches a file lanser cannot edit"] += 1
+            say(f"[{n}/{len(cands)}] {cand.id}: dropped: fix touches a file lanser cannot edit ({', '.join(foreign)})")
+            meta.append({**info, "dropped": "fix touches a file lanser cannot edit", "detail": ", ".join(foreign)})
             continue
         task_id = f"{project}/{cand.id}"
         draft = TaskSpec(id=task_id, language="c", image="base", source=source, commands=commands,

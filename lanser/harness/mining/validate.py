@@ -100,7 +100,9 @@ class Judged:
             if with_gold["outcome"] != "resolved":
                 self.why, self.detail = f"gold patch graded {with_gold['outcome']}", with_gold.get("reason", "")
             elif without["outcome"] == "resolved":
-                self.why = "hidden tests pass without the fix"
+                both = sorted(t for t, v in gold_tests.items() if v != "pass")
+                self.why = "hidden tests fail with the fix too" if both else "hidden tests pass without the fix"
+                self.detail = ", ".join(both)
             elif not self.fail_to_pass:
                 self.sanitizer = sorted({r.get("summary", "") for r in (without.get("sanitizer") or {}).get(
                     "reports", [])}) or [without.get("reason", "")]
