@@ -349,7 +349,8 @@ class Orchestrator:
         target = resolve_target(spec, self.workspace, request.indexIo)
         bundle.resolution = Resolution(
             original=request.selector,
-            kind=spec.kind,
+            # A bundle's symbolId passed back parses as a file name; it resolved as the id.
+            kind="symbolId" if isinstance(spec, FileSpec) and target.symbol_id == spec.path else spec.kind,
             resolved=Location(
                 path=target.path,
                 range=target.range,
