@@ -47,6 +47,10 @@ async def _sweep(root: Path) -> list[str]:
                 # locate's cursor carries the file's version (?v=); the rest are minted as mint() does.
                 assert {k: v for k, v in minted.items() if k != "cursor"} == {k: v for k, v in plain.items()
                                                                               if k != "cursor"}
+                # The symbolId a bundle reports is a selector too.
+                sid = (await orch.run(Request(cmd="locate", selector=minted.get("symbol") or minted["cursor"])))
+                if sid["resolution"].get("symbolId"):
+                    minted = {**minted, "symbolId": sid["resolution"]["symbolId"]}
                 for cmd in COMMANDS:
                     args = {"newName": sym.qualname.rsplit(".", 1)[-1] + "_renamed"} if cmd == "rename" else {}
                     truth = await orch.run(Request(cmd=cmd, selector=minted["cursor"], args=args))
