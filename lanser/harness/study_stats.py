@@ -156,8 +156,12 @@ def hard_study(sets: Mapping[str, Sequence[Trajectory]], *, resamples: int = 200
     """
     pooled = [t for ts in sets.values() for t in ts]
     extra = rescored or {}
+    covered = [name for name, ts in sets.items() if ts and all(t.key in extra for t in ts)]
+    groups = [*sets.items(), ("pooled", pooled)]
+    if 1 < len(covered) < len(sets):  # the sets pr-v2 was re-scored on, together
+        groups.append(("pooled_rescored", [t for name in covered for t in sets[name]]))
     out: dict[str, Any] = {"bar": BAR, "predictors": {k: v[1] for k, v in HARD_PREDICTORS.items()}, "sets": {}}
-    for name, ts in [*sets.items(), ("pooled", pooled)]:
+    for name, ts in groups:
         ts = [t for t in ts if t.outcome != "infra_error"]
         scores = {k: [f(t) for t in ts] for k, (f, _) in HARD_PREDICTORS.items()}
         comparisons = list(COMPARISONS)
