@@ -79,6 +79,14 @@ async def open_mentioning(ctx: Context, s: LspSession, target: Any, scans: dict[
     if s.spec.needs_index:
         for rel in opened:
             await s.diagnostics(s.documents[rel], ctx.timeout)
+    else:
+        # basedpyright renames a name inside a string (t.cast("Shape", x)) only in files it has
+        # checked: check them all, or the edit depended on what the session checked before (issue 20).
+        from lanser.commands.stable import ensure_checked
+
+        for rel in sorted(scans):
+            if rel in s.documents:
+                await ensure_checked(s, s.documents[rel], ctx.timeout)
     return opened
 
 

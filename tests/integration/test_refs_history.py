@@ -55,3 +55,25 @@ def test_references_after_another_file_was_checked_equal_a_fresh_process(sample:
     assert warm["bundleId"] == fresh["bundleId"]
     # The complete list: the reference inside the string is in it.
     assert {"pkg/extra.py@L10:C20"} <= {r["selector"] for r in fresh["facts"]["references"]}
+
+
+async def _rename(root: Path, warm_up: list[str]) -> dict[str, Any]:
+    async with Orchestrator(root, timeout=120, cache=False) as orch:
+        for rel in warm_up:
+            assert (await orch.run(Request(cmd="diagnostics", selector=rel)))["status"] == "ok"
+        return await orch.run(Request(cmd="rename", selector="py://pkg.shapes#Shape", args={"newName": "Figure"}))
+
+
+def test_rename_after_another_file_was_checked_equals_a_fresh_process(sample: Path, tmp_path: Path) -> None:
+    """The same history dependence in a rename: a fresh process left `t.cast("Shape", ...)` out of the
+    edit and refused the rename as breaking code; a warm one that had checked the file renamed it."""
+    (sample / "pkg" / "extra.py").write_text(EXTRA)
+    copy = tmp_path / "copy"
+    import shutil
+
+    shutil.copytree(sample, copy)
+    fresh = asyncio.run(_rename(sample, []))
+    warm = asyncio.run(_rename(copy, ["pkg/extra.py"]))
+    assert fresh["status"] == "ok", fresh.get("error")
+    assert warm["bundleId"] == fresh["bundleId"]
+    assert 'return t.cast("Figure", items[0])' in fresh["edits"]["diff"]
