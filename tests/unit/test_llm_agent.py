@@ -358,3 +358,26 @@ def test_every_message_sent_back_has_string_content() -> None:
     assistant = srv.requests[1]["messages"][2]
     assert assistant["role"] == "assistant" and assistant["tool_calls"][0]["function"]["name"] == "run"
     assert all(isinstance(m["content"], str) for r in srv.requests for m in r["messages"])
+
+
+def test_truncation_reaches_the_models_own_long_replies_after_the_observations() -> None:
+    """Regression (found with SmolLM2-135M on llama-cpp-python): a model that wrote 1000+ tokens of garbage
+    tool-call arguments filled the context with its own replies; only observations were ever truncated, so
+    the episode ended "context overflow: nothing left to truncate" with the garbage still in the history."""
+    junk = '{ "selector": "a file path&#34;, ' + "x" * 4000
+    msgs: list[dict[str, Any]] = [
+        {"role": "system", "content": "s"}, {"role": "user", "content": "task"},
+        {"role": "assistant", "content": "", "tool_calls": [{"id": "c1", "type": "function",
+                                                             "function": {"name": "hover", "arguments": junk}}]},
+        {"role": "tool", "tool_call_id": "c1", "content": "error: the arguments are not valid JSON"},
+        {"role": "assistant", "content": "y" * 3000},
+        {"role": "user", "content": "No tool call found."}]
+    assert truncate_history(msgs) == 1 and msgs[3]["content"] == TRUNCATED  # observations first
+    assert truncate_history(msgs) == 1 and msgs[5]["content"] == TRUNCATED
+    assert truncate_history(msgs) == 1  # then the oldest long reply: its arguments, still valid JSON
+    call = msgs[2]["tool_calls"][0]
+    assert call["id"] == "c1" and call["function"]["name"] == "hover"
+    assert json.loads(call["function"]["arguments"]) == {"lanser": TRUNCATED}
+    assert truncate_history(msgs) == 1 and msgs[4]["content"] == TRUNCATED
+    assert truncate_history(msgs) == 0
+    assert [m["role"] for m in msgs] == ["system", "user", "assistant", "tool", "assistant", "user"]

@@ -33,7 +33,7 @@ from lanser.harness.llm.trajectory import Trajectory
 __all__ = ["LLMAgent", "LLMConfig", "SYSTEM_PROMPT", "config_from_env", "cost_of", "task_prompt",
            "truncate_history"]
 
-PROMPT_VERSION = 3  # 3: an assistant message goes back with string content ("" for none)
+PROMPT_VERSION = 4  # 3: assistant content a string ("" for none); 4: long replies truncated after observations
 TRUNCATED = "[lanser: this observation was removed to fit the model's context window]"
 LAYOUT_COMMAND = ("(git ls-files 2>/dev/null || find . -type f -not -path './.git/*' | sed 's|^./||') "
                   "| sort | head -n 300")
@@ -160,19 +160,49 @@ def _observation_messages(messages: list[dict[str, Any]]) -> list[int]:
     return [i for i, m in enumerate(messages) if i >= 2 and m["role"] in ("tool", "user") and m["content"] != TRUNCATED]
 
 
+#: A part of a model's reply (its text, a tool call's arguments) longer than this may be truncated.
+_LONG_REPLY = 200
+
+
+def _long_replies(messages: list[dict[str, Any]]) -> list[int]:
+    """Indexes of the model's replies with a part over :data:`_LONG_REPLY` characters, oldest first."""
+    def long(m: dict[str, Any]) -> bool:
+        raw = m.get("tool_calls")
+        calls: list[Any] = raw if isinstance(raw, list) else []
+        return len(str(m.get("content") or "")) > _LONG_REPLY or any(
+            len(str((c.get("function") or {}).get("arguments") or "")) > _LONG_REPLY for c in calls)
+    return [i for i, m in enumerate(messages) if i >= 2 and m["role"] == "assistant" and long(m)]
+
+
+def _cut_reply(message: dict[str, Any]) -> dict[str, Any]:
+    """A reply with its long parts replaced by the marker; a tool call keeps its id and name, and its
+    arguments stay a JSON object (some servers' templates parse them)."""
+    out = dict(message)
+    if len(str(out.get("content") or "")) > _LONG_REPLY:
+        out["content"] = TRUNCATED
+    if isinstance(out.get("tool_calls"), list):
+        out["tool_calls"] = [
+            {**c, "function": {**c["function"], "arguments": json.dumps({"lanser": TRUNCATED})}}
+            if isinstance(c.get("function"), dict) and len(str(c["function"].get("arguments") or "")) > _LONG_REPLY
+            else c for c in out["tool_calls"]]
+    return out
+
+
 def truncate_history(messages: list[dict[str, Any]], limit_chars: int | None = None) -> int:
-    """Replace the oldest observations by :data:`TRUNCATED`: one when ``limit_chars`` is None (after a
-    context-length error), else as many as needed for the history to fit ``limit_chars``.  Returns how
-    many were replaced; the message structure (roles, tool_call_ids) stays, so the API accepts it."""
+    """Replace the oldest observations by :data:`TRUNCATED`, then (none left) the long parts of the
+    model's oldest replies: one when ``limit_chars`` is None (after a context-length error), else as
+    many as needed for the history to fit ``limit_chars``.  Returns how many were replaced; the
+    message structure (roles, tool_call_ids) stays, so the API accepts it."""
     done = 0
 
     def size() -> int:
         return sum(len(json.dumps(m)) for m in messages)
 
-    for i in _observation_messages(messages):
+    observations = _observation_messages(messages)
+    for i in observations + _long_replies(messages):
         if limit_chars is not None and size() <= limit_chars:
             break
-        messages[i] = {**messages[i], "content": TRUNCATED}
+        messages[i] = {**messages[i], "content": TRUNCATED} if i in observations else _cut_reply(messages[i])
         done += 1
         if limit_chars is None:
             break
