@@ -126,6 +126,11 @@ def warm(tmp_path_factory: pytest.TempPathFactory) -> Any:
 @example(steps=[WRITES[0], WRITES[3], READS[4], READS[3]])
 @example(steps=[WRITES[2], READS[5], WRITES[3], READS[5], READS[10]])
 def test_daemon_answers_as_a_fresh_process_in_another_directory(warm: Warm, steps: list[tuple[str, ...]]) -> None:
+    check_history(warm, steps)
+
+
+def check_history(warm: Warm, steps: list[tuple[str, ...]]) -> None:
+    """Run ``steps`` against the warm daemon; compare each read and preview with a fresh process's."""
     root, env, copies = warm.root, warm.env, warm.copies
     fresh_env = {**env, "LANSER_NO_DAEMON": "1"}
     git(root, "checkout", "-q", "--", ".")
@@ -146,6 +151,32 @@ def test_daemon_answers_as_a_fresh_process_in_another_directory(warm: Warm, step
         assert (code, warm_bundle) == (fresh_code, fresh_bundle), (step, differences(warm_bundle, fresh_bundle))
         assert str(copy) not in json.dumps(fresh_bundle), "an absolute path of the workspace in the bundle"
         shutil.rmtree(copy.parent)
+
+
+@pytest.fixture(scope="module")
+def warm_rich(rich_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """rich (38 kLOC, as installed) in a git repository, answered by its own daemon."""
+    root = tmp_path_factory.mktemp("determinism-rich") / "sample"
+    shutil.copytree(rich_repo, root, symlinks=True)
+    env = dict(os.environ)
+    env.pop("LANSER_NO_DAEMON", None)
+    env["XDG_RUNTIME_DIR"] = str(tmp_path_factory.mktemp("run-rich"))
+    yield Warm(root, env, tmp_path_factory.mktemp("copies-rich"))
+    lanser(env, "-w", str(root), "daemon", "stop")
+
+
+UNPACK = "py://rich.padding#Padding.unpack"
+
+
+@pytest.mark.parametrize("steps", [
+    # Other files checked first (their strings parsed), then references and hover.
+    [("diag", "rich/panel.py"), ("refs", "py://rich.console#ConsoleOptions"), ("hover", UNPACK)],
+    # An apply and a checkout, then the same questions and a preview.
+    [("apply", UNPACK, "unpack_pad"), ("checkout",), ("refs", UNPACK), ("diag", "rich/padding.py"),
+     ("rename", UNPACK, "unpack_pad")],
+], ids=["checked-first", "apply-checkout"])
+def test_daemon_answers_as_a_fresh_process_on_a_larger_project(warm_rich: Warm, steps: list[tuple[str, ...]]) -> None:
+    check_history(warm_rich, steps)
 
 
 def test_import_cycle_messages_name_workspace_paths_relatively(tmp_path: Path) -> None:
