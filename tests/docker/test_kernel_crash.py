@@ -2,9 +2,10 @@
 
 The crash layer (Linux 6.1, the KUnit suites of the kernel tasks plus DAMON's,
 under KASAN and list debugging: ``lanser.harness.kernel.crash``) is its own
-build, cached under ``~/.cache/lanser-tests/kernel`` like the plain one: on a
-cold machine the first run of this test pays for it (measured in
-docs/kernel-crash.md; minutes on 2 cores), every later run reuses it.  The task
+build, cached under ``~/.cache/lanser-tests/kernel``.  Its cold build is 20+
+minutes on 2 cores (docs/kernel-crash.md), too much for a CI run, so this test
+never builds it: it reuses the cached layer and is skipped when there is none
+(``lanser bench generate kernel --crash --cache ~/.cache/lanser-tests`` makes it).  The task
 is ``damon/damon_merge_two_regions-uaf`` of ``datasets/kernel-crash-6.1``: the
 oracle's patch makes the crash go away (``crash_fixed`` -> ``resolved``), noop
 leaves it (``crash_remains`` -> ``tests_failed``), and both verdicts carry the
@@ -40,9 +41,13 @@ def runs(tmp_path_factory: pytest.TempPathFactory, base_image: str) -> dict[str,
     from lanser.harness.kernel.dataset import link_project
     from lanser.harness.kernel.layer import ensure_layer
 
-    layer = ensure_layer(CACHE / "kernel", base_image, suites=crash.CRASH_SUITES, extra_config=crash.CRASH_CONFIG,
-                         kernel_args=crash.CRASH_KERNEL_ARGS, tag=crash.CRASH_TAG,
-                         progress=lambda msg: print(f"[crash layer] {msg}", file=sys.stderr, flush=True))
+    try:  # reuse the cached crash layer only: its cold build is 20+ minutes on 2 cores (docs/kernel-crash.md)
+        layer = ensure_layer(CACHE / "kernel", base_image, suites=crash.CRASH_SUITES,
+                             extra_config=crash.CRASH_CONFIG, kernel_args=crash.CRASH_KERNEL_ARGS, tag=crash.CRASH_TAG,
+                             known_failing=crash.CRASH_KNOWN_FAILING, build=False)
+    except FileNotFoundError:
+        pytest.skip("no cached crash layer: lanser bench generate kernel --crash --out datasets/kernel-crash-6.1 "
+                    "--cache ~/.cache/lanser-tests builds it (20+ minutes on 2 cores)")
     tasks = [json.loads(line) for line in (DATASET / "tasks.jsonl").read_text().splitlines() if line.strip()]
     task = next(t for t in tasks if t["id"] == TASK)
     data = tmp_path_factory.mktemp("kernel-crash")
