@@ -112,3 +112,16 @@ def test_the_html_report_shows_the_crash_before_and_after() -> None:
     fixed = grading.grade(stages(OK_KTAP), oracles(crash=want))
     html = report_html._evidence({"outcome": fixed["outcome"], "verdict": fixed})
     assert "Crash (crash_fixed): before" in html and "no crash" in html
+
+
+def test_the_unmodified_crash_kernels_console_has_one_known_warning() -> None:
+    """A real console of the crash layer's kernel (UML, KASAN, DEBUG_LIST): UML's unwinder marks
+    every frame ``?``, so dropping ``?`` frames (as syzbot does on x86) would leave no stack."""
+    console = (FIXTURES / "unmodified-console.txt").read_text()
+    (warning,) = crash.parse_crashes(console)
+    assert warning["title"] == "WARNING in um_pci_init" and warning["frame"] == "um_pci_init"
+    stack = warning["report"].split("Call Trace:\n", 1)[1].splitlines()
+    assert stack[0] == " logic_iomem_add_region+0x150/0x1e0" and " do_one_initcall+0x133/0x299" in stack
+    assert not any("+0x0/" in f or "warn_slowpath" in f or "?" in f for f in stack)
+    assert grading.parse_ktap(console)["damon.damon_test_ops_registration"] == "fail"
+    assert set(crash.CRASH_KNOWN_FAILING) == {n for n, v in grading.parse_ktap(console).items() if v != "pass"}

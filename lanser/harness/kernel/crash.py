@@ -149,7 +149,9 @@ _FRAME = re.compile(r"^\s*(?:\[<[0-9a-f]+>\]\s*)?(\? )?([A-Za-z_][\w.]*)\+0x[0-9
 _KTAP = re.compile(r"^\s*(?:(?:not )?ok \d+|# |KTAP version|1\.\.\d)")
 _RULE = re.compile(r"^={20,}$")
 #: Frames of the reporting machinery and of UML's signal handling: never "where" a crash is.
-_MACHINERY = re.compile(r"^(?:dump_stack\w*|show_stack|show_regs|panic|__warn\w*|warn_slowpath\w*|report_bug|"
+_MACHINERY = re.compile(r"^(?:dump_stack\w*|dump_trace|show_stack\w*|show_regs|panic\w*|__warn\w*|"
+                        r"warn_slowpath\w*|report_bug|_printk|vprintk\w*|printk\w*|um_set_signals\w*|"
+                        r"__read_once_word_nocheck|"
                         r"kasan_\w+|__kasan_\w+|__asan_\w+|print_report|print_address_description\w*|"
                         r"kasan_report\w*|check_memory_region\w*|memcpy|memset|memmove|segv\w*|sig_handler\w*|"
                         r"handle_\w*signal\w*|hard_handler|unblock_signals\w*|relay_signal|userspace|"
@@ -161,20 +163,26 @@ def _clean(output: str) -> list[str]:
     return [_TIMESTAMP.sub("", line.rstrip("\r")) for line in output.splitlines()]
 
 
+def _frame_text(line: str) -> str | None:
+    """``func+off/size`` of a call-trace line, or None.  UML's unwinder scans the stack and
+    marks every frame ``?`` (unreliable), so ``?`` cannot be dropped as syzbot drops it on
+    x86; a word at offset ``+0x0`` is a function's address on the stack, never a return
+    address into it, and is dropped."""
+    m = _FRAME.match(line)
+    if not m:
+        return None
+    text = line.strip().split("] ")[-1].strip().removeprefix("? ")
+    return None if "+0x0/" in text else text
+
+
 def _frames(lines: list[str]) -> list[str]:
-    """The reliable frames (``?`` ones dropped, as syzbot does), ``func+off/size``."""
-    out = []
-    for line in lines:
-        m = _FRAME.match(line)
-        if m and not m.group(1):
-            out.append(line.strip().split("] ")[-1].strip())
-    return out
+    return [t for t in map(_frame_text, lines) if t is not None]
 
 
 def _first_own(frames: list[str]) -> str:
     for f in frames:
         name = f.split("+", 1)[0]
-        if not _MACHINERY.match(name):
+        if not _MACHINERY.match(name.split(".")[0]):
             return name
     return "?"
 
@@ -248,14 +256,40 @@ def _block(lines: list[str], start: int, limit: int = 400) -> list[str]:
     return out
 
 
+#: Where a report is printed from: a stack's frames up to the last of these are the report's
+#: own machinery (syzbot starts the trace after them).
+_ENTRY = re.compile(r"^(?:warn_slowpath\w*|__warn|report_bug|kasan_report\w*|__asan_\w+|__kasan_\w+|"
+                    r"kasan_check\w*|check_memory_region\w*|print_report|panic|segv\w*|dump_stack\w*|"
+                    r"show_stack|__list_(?:add|del_entry)_valid)$")
+
+
+def _stack_lines(frames: list[str]) -> list[str]:
+    names = [f.split("+", 1)[0].split(".")[0] for f in frames]
+    last = max((i for i, n in enumerate(names[:40]) if _ENTRY.match(n)), default=-1)
+    # A list check is where the corruption is seen: keep it as the first frame.
+    if last >= 0 and names[last].startswith("__list_"):
+        last -= 1
+    kept = [f for i, f in enumerate(frames) if i > last and (i > last + 1 or not _MACHINERY.match(names[i]))]
+    return [" " + f for f in kept[:40]]
+
+
 def trim_report(title: str, body: list[str]) -> str:
     """A report as syzbot shows it: its title, then the report without timestamps, hex
-    addresses, unreliable (``?``) frames, register and raw stack dumps, and KASAN's
-    memory-state dump (the object's description is kept)."""
+    addresses, the reporting machinery's own frames, register and raw stack dumps, and
+    KASAN's memory-state dump (the object's description is kept)."""
     out = [title, ""]
     skip_hex = False
-    for line in body:
+    frames: list[str] = []
+    for line in [*body, ""]:
         text = line.rstrip()
+        if _FRAME.match(text):
+            frame = _frame_text(text)
+            if frame is not None:
+                frames.append(frame)
+            continue
+        if frames:
+            out += _stack_lines(frames)
+            frames = []
         if text.startswith("Memory state around the buggy address"):
             break
         if re.match(r"^(R[A-Z0-9]{1,2}|EFLAGS|RSP): ", text) and not text.startswith("RIP:"):
@@ -267,16 +301,11 @@ def trim_report(title: str, body: list[str]) -> str:
             if re.fullmatch(r"\s*(?:[0-9a-f]{8,16}\s*)+", text):
                 continue
             skip_hex = False
-        m = _FRAME.match(text)
-        if m:
-            if m.group(1):
-                continue
-            text = " " + text.strip().split("] ")[-1].strip()
         text = re.sub(r"\[<[0-9a-f]+>\]\s*", "", text)
         text = re.sub(r"\b(addr|at|ip|sp|object at|address) 0x[0-9a-f]+\b", r"\1 ADDR", text)
         text = re.sub(r"\b(?:0x)?[0-9a-f]{12,16}\b", "ADDR", text)
         text = re.sub(r"\b(PID|task|pid|Pid): ?\d+", r"\1: N", text)
-        text = re.sub(r"/\d+\b(?=[ :\n]|$)", "/N", text) if text.startswith(("Read of", "Write of")) else text
+        text = re.sub(r"(task \S+?)/\d+\b", r"\1/N", text)
         out.append(text)
     while out and not out[-1].strip():
         out.pop()
