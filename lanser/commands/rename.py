@@ -176,6 +176,14 @@ async def rename(ctx: Context, request: Request, bundle: Bundle) -> None:
             # (`@given(old=...)`) is another symbol.  A variable may be a field a generated __init__ takes.
             keywords_other = bool(stubs.kinds) and stubs.kinds <= {"function", "method", "class", "property"}
         verdict, server_of = judge_rename(ctx, scans, edit_data, defs, symbol, encoding, old_name, keywords_other)
+        if target.language == "python":
+            # A dispatcher building the name from a prefix (`getattr(self, "visit_" + kind)`) reaches
+            # the symbol where nothing names it: renaming breaks it silently (jmespath's visitor).
+            from lanser.edits.completeness import dynamic_prefixes
+
+            for rel, (_occs, lines) in sorted(scans.items()):
+                for occ in dynamic_prefixes(rel, "\n".join(lines).encode("utf-8"), old_name):
+                    hidden.append(describe(occ, "dynamic", lines[occ.line] if occ.line < len(lines) else ""))
         branch: list[Occurrence] = []
         if target.language in ("c", "cpp") and old_name and verdict.unexplained:
             branch = branch_occurrences(ctx, verdict, server_of, scans, symbol, edit_data, old_name)

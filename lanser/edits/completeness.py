@@ -34,6 +34,7 @@ from typing import Any
 __all__ = [
     "Occurrence",
     "Verdict",
+    "dynamic_prefixes",
     "judge",
     "owned",
     "scan",
@@ -184,6 +185,53 @@ def judge(occurrences: Iterable[Occurrence], edited: set[Pos], definitions: Mapp
     return verdict
 
 
+def dynamic_prefixes(path: str, data: bytes, name: str) -> list[Occurrence]:
+    """Python: where a member name is built at run time from a prefix of ``name`` (a dispatcher).
+
+    ``getattr(self, "visit_" + node["type"])``, ``f"visit_{kind}"``, ``"visit_%s" % kind`` or
+    ``attr.startswith("_func_")`` can reach ``visit_field`` / ``_func_abs`` without writing it:
+    renaming it breaks the dispatch while nothing in the code names it (jmespath's
+    TreeInterpreter, its Functions table).  A prefix counts when it ends in ``_``, has at least
+    three characters and leaves something of ``name`` after it.
+    """
+    if "_" not in name[2:-1]:  # no prefix ending in `_` to look for
+        return []
+    from lanser.syntax import python as grammar
+    from lanser.syntax import syntax_bytes
+    from lanser.text import document_bytes
+
+    data = syntax_bytes(document_bytes(data))
+    lines = data.split(b"\n")
+    out: list[Occurrence] = []
+    stack = [grammar.parse(data).root_node]
+    while stack:
+        node = stack.pop()
+        stack.extend(node.children)
+        if node.type != "string":
+            continue
+        parts = [c for c in node.children if c.type in ("string_content", "interpolation")]
+        if not parts or parts[0].type != "string_content":
+            continue
+        head = (parts[0].text or b"").decode("utf-8", "replace")
+        built = len(parts) > 1  # an f-string going on with an interpolation
+        if "%" in head and len(parts) == 1:
+            head, built = head.split("%", 1)[0], True  # "visit_%s" % kind
+        if not (3 <= len(head) < len(name) and head.endswith("_") and name.startswith(head)):
+            continue
+        parent = node.parent
+        plus = parent is not None and parent.type == "binary_operator" and parent.child_by_field_name("left") == node
+        call = parent.parent if parent is not None and parent.type == "argument_list" else None
+        callee = call.child_by_field_name("function") if call is not None else None
+        method = callee.child_by_field_name("attribute") if callee is not None and callee.type == "attribute" else None
+        starts = method is not None and method.text == b"startswith"
+        if not (plus or built or starts):
+            continue
+        row, byte_col = node.start_point
+        col = len(lines[row][:byte_col].decode("utf-8", "replace")) if row < len(lines) else byte_col
+        out.append(Occurrence(path, row, col, "code"))
+    return sorted(out)
+
+
 def selector_of(occ: Occurrence) -> str:
     """The cursor selector of an occurrence (1-based line and column)."""
     return f"{occ.path}@L{occ.line + 1}:C{occ.col + 1}"
@@ -196,6 +244,8 @@ def describe(occ: Occurrence, why: str, line_text: str) -> dict[str, Any]:
         "unresolved": "the server cannot say what it refers to (an attribute of an untyped receiver, code it "
                       "does not compile)",
         "branch": "in a preprocessor branch the server does not see",
+        "dynamic": "a member name is built here from a prefix of the old name (a dispatcher): renaming breaks "
+                   "the lookup, nothing in the code names it",
     }.get(why, why)
     return {"path": occ.path, "line": occ.line, "col": occ.col, "kind": occ.kind, "selector": selector_of(occ),
             "why": why, "reason": reason, "text": line_text.strip()[:200]}

@@ -222,6 +222,29 @@ def test_an_unresolved_keyword_argument_is_no_method(tmp_path: Path, run_json) -
     assert [u["selector"] for u in b["error"]["details"]["unexplained"]] == ["tests/test_build.py@L8:C23"]
 
 
+VISITOR_PROJECT = {
+    "pkg/__init__.py": "",
+    "pkg/visitor.py": "class Visitor:\n    def visit(self, node: dict) -> object:\n"
+                      "        return getattr(self, \"visit_\" + node[\"type\"])(node)\n\n"
+                      "    def visit_field(self, node: dict) -> object:\n        return node[\"value\"]\n",
+    "tests/test_visitor.py": "from pkg.visitor import Visitor\n\n\ndef test() -> None:\n"
+                             "    assert Visitor().visit({\"type\": \"field\", \"value\": 1}) == 1\n",
+}
+
+
+def test_a_dispatcher_built_from_a_prefix_refuses_the_rename(tmp_path: Path, run_json) -> None:
+    """Regression (rename bench, jmespath 1.0.1 `TreeInterpreter.visit_field`): the visitor dispatches with
+    `getattr(self, "visit_" + node["type"])`; nothing names `visit_field`, the rename came out complete and
+    the tests failed.  The dispatcher is unexplained (why: dynamic) and the rename refused."""
+    ws = make_repo(tmp_path / "ws", VISITOR_PROJECT)
+    before = snapshot(ws)
+    code, b = run_json("-w", str(ws), "rename", "py://pkg.visitor#Visitor.visit_field", "visit_name", "--apply")
+    assert code == 70 and b["error"]["code"] == "E/APPLY_CONFLICT", b
+    unexplained = b["error"]["details"]["unexplained"]
+    assert [(u["selector"], u["why"]) for u in unexplained] == [("pkg/visitor.py@L3:C30", "dynamic")]
+    assert snapshot(ws) == before
+
+
 def test_speculative_diagnostics_naming_the_names_refuse_the_rename(tmp_path: Path, run_json) -> None:
     """Issue 19: lanser's own speculative diagnostics saw the break (a new diagnostic naming the old or new
     name) and the rename was applied anyway.  Renaming `old` onto an existing `new` obscures it."""

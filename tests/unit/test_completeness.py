@@ -92,3 +92,17 @@ def test_a_keyword_argument_name_is_marked_and_other_only_for_a_non_parameter() 
     v = judge(occ, set(), {}, set(), keywords_other=True)
     assert [o.where for o in v.other] == [("t.py", 0, 6)]
     assert [(o.where, why) for o, why in v.unexplained] == [(("t.py", 1, 4), "unresolved")]
+
+
+def test_a_dispatcher_built_from_a_prefix_of_the_name_is_found() -> None:
+    """jmespath 1.0.1: `getattr(self, 'visit_' + node['type'])` reaches `visit_field`, `.startswith('_func_')`
+    fills the function table from `_func_abs`; renaming either breaks it while nothing names it."""
+    from lanser.edits.completeness import dynamic_prefixes
+
+    src = (b'def visit(self, node, name):\n    m = getattr(self, "visit_" + node["type"], None)\n'
+           b'    n = getattr(self, f"visit_{name}")\n    o = getattr(self, "visit_%s" % name)\n'
+           b'    if name.startswith("_func_"):\n        pass\n    x, y = "visit_", "visit_field"\n')
+    assert [(o.line, o.col) for o in dynamic_prefixes("v.py", src, "visit_field")] == [(1, 22), (2, 22), (3, 22)]
+    assert [(o.line, o.col) for o in dynamic_prefixes("v.py", src, "_func_abs")] == [(4, 23)]
+    assert dynamic_prefixes("v.py", src, "visitor") == []  # no prefix of it is built on
+    assert dynamic_prefixes("v.py", src, "visit_") == []  # the prefix itself is not reached by it
