@@ -98,6 +98,27 @@ def test_grader_confirms_the_mined_fixture_task(mined: tuple[Path, Path], tmp_pa
     assert outcomes == {"oracle": "resolved", "noop": "tests_failed"}
 
 
+def test_hidden_tests_are_never_in_the_agents_tree_and_cannot_be_tampered_with(mined: tuple[Path, Path],
+                                                                               tmp_path: Path) -> None:
+    """An agent that reads the test file sees the pinned one (no clamp case), and one that rewrites
+    every FAIL into PASS there is still graded on the hidden tests: its edit of a protected file
+    is dropped and the grader applies test_patch to the fresh tree."""
+    out, _ = mined
+    steps = tmp_path / "tamper.jsonl"
+    steps.write_text(json.dumps({"type": "run", "command": "cat tests/t.c; sed -i 's/FAIL/PASS/g' tests/t.c"}) + "\n"
+                     + json.dumps({"type": "submit"}) + "\n")
+    proc = lanser("bench", "run", str(out), "--agent", f"replay:{steps}", "--out", str(tmp_path / "runs"),
+                  "--run-id", "tamper")
+    assert proc.returncode == 0, proc.stderr
+    (result,) = json.loads(proc.stdout)["results"]
+    assert result["outcome"] == "tests_failed"
+    proc = lanser("bench", "show", "tamper", result["task"], "--out", str(tmp_path / "runs"))
+    (shown,) = json.loads(proc.stdout)
+    seen = shown["steps"][0]["result"]["output"]
+    assert "twice" in seen and "clamp" not in seen, "the agent saw the hidden test"
+    assert any("tests/t.c" in note for note in shown["verdict"]["notes"])
+
+
 def test_one_real_task_oracle_resolves_noop_does_not(tmp_path: Path, base_image: str) -> None:
     """A real upstream fix with its hidden tests: the grader applies the tests, the agent never sees them."""
     tasks = {json.loads(line)["id"]: json.loads(line) for line in (REAL / "tasks.jsonl").read_text().splitlines()}
