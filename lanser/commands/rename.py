@@ -210,7 +210,11 @@ async def rename(ctx: Context, request: Request, bundle: Bundle) -> None:
         missing += [[m.path, m.line, m.col, f"override {m.cls}.{m.name} left behind (--with-overrides)"]
                     for m in family]
         if target.language == "python":
-            missing += _import_residue(ctx.workspace, target.lines, target, edit_data, ctx.rel_of_uri)
+            # An import the server resolves to another symbol's declaration of the name is that
+            # symbol's (`from attr._next_gen import astuple` while renaming attr._funcs.astuple).
+            elsewhere = {server_of[o.where].where for o in verdict.other}
+            missing += [m for m in _import_residue(ctx.workspace, target.lines, target, edit_data, ctx.rel_of_uri)
+                        if (m[0], m[1], m[2]) not in elsewhere]
         unexplained = [describe(server_of[o.where], why, scans[o.path][1][o.line] if o.line < len(scans[o.path][1])
                                 else "") for o, why in verdict.unexplained] + hidden
         complete = not missing and not extra and not unexplained

@@ -225,6 +225,25 @@ def test_rename_from_the_stub_is_never_a_silent_partial(tmp_path: Path, run_json
         assert snapshot(ws) == before
 
 
+def test_an_import_of_another_symbol_of_the_name_is_no_miss(tmp_path: Path, run_json) -> None:
+    """Regression (rename truth, attrs 23.2.0 `attr._funcs.astuple`): `from attr._next_gen import astuple`
+    (attrs' own astuple, another function) was reported as an import of the old name left behind, and the
+    rename refused; the server resolves it to the other declaration, so it is that symbol's."""
+    ws = _stub_repo(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/funcs.py": "def astuple(x):\n    return (x,)\n",
+        "pkg/next_gen.py": "def astuple(x):\n    return [x]\n",
+        "pkg/user.py": "from pkg.funcs import astuple\nfrom pkg.next_gen import astuple as ng\n"
+                       "from pkg import next_gen\n\n\ndef f() -> object:\n    return astuple(1), ng(2), next_gen.astuple(3)\n",
+        "pkg/other.py": "from pkg.next_gen import astuple\n\n\ndef g() -> object:\n    return astuple(4)\n",
+    })
+    code, b = run_json("-w", str(ws), "rename", "py://pkg.funcs#astuple", "as_tuple", "--apply")
+    assert code == 0, b
+    assert b["edits"]["complete"] is True and b["edits"]["missing"] == []
+    assert (ws / "pkg" / "other.py").read_text().startswith("from pkg.next_gen import astuple\n")
+    assert "return as_tuple(1), ng(2), next_gen.astuple(3)" in (ws / "pkg" / "user.py").read_text()
+
+
 def test_rename_with_a_stub_that_lacks_the_name_is_refused(tmp_path: Path, run_json) -> None:
     """Regression (rename bench, attrs 23.2.0): a stub beside the module that does not declare the
     name cannot be renamed with it (its users' imports resolve to nothing); before the completeness
