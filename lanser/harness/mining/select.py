@@ -29,7 +29,7 @@ FIX_RE = re.compile(
     r"incorrect(ly)?|wrong(ly)?|reject(s|ed)?|disallow(s|ed)?)\b", re.I)
 ISSUE_RE = re.compile(r"(?:issue|bug|pr|fixes|closes)?\s*#(\d+)\b", re.I)
 #: Files neither the fix nor its tests: documentation, changelogs, CI recipes.
-DOC_RE = re.compile(r"(^|/)(ChangeLog|NEWS|AUTHORS|README[^/]*|RELEASE_CHECKLIST[^/]*|INSTALL[^/]*|COPYING|"
+DOC_RE = re.compile(r"(^|/)(ChangeLog|CHANGES|NEWS|AUTHORS|README[^/]*|RELEASE_CHECKLIST[^/]*|INSTALL[^/]*|COPYING|"
                     r"[^/]*\.(md|txt|html|dox|rst|adoc|1|3|yml|yaml)|doc|docs|\.github|\.travis[^/]*|"
                     r"appveyor[^/]*|[^/]*\.prebuilt|\.clang-format|\.gitignore|\.editorconfig)(/|$)", re.I)
 
