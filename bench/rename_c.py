@@ -221,7 +221,7 @@ def run_lanser(repo: Path, rel: str, name: str, new: str, timeout: float) -> dic
     edits = bundle.get("edits") or {}
     return {"exit": proc.returncode, "seconds": seconds, "refused": error.get("code"),
             "message": (error.get("message") or "")[:300], "complete": edits.get("complete"),
-            "occurrences": edits.get("occurrences"), "branches": edits.get("branches"),
+            "occurrences": edits.get("occurrences"), "branches": edits.get("branches"), "index": edits.get("index"),
             "unexplained": [u.get("selector") for u in (error.get("details") or {}).get("unexplained") or []][:10]}
 
 
