@@ -42,7 +42,7 @@ __all__ = ["CRASH_CONFIG", "CRASH_FAULTS", "CRASH_KERNEL_ARGS", "CRASH_KNOWN_FAI
            "task_record", "test_command", "trim_report"]
 
 #: DAMON's core suite: regions allocated from a slab cache, split, merged and freed.
-DAMON = Suite("damon", "DAMON_KUNIT_TEST", "mm/damon/core-test.h", ())
+DAMON = Suite("damon", "DAMON_KUNIT_TEST", "mm/damon/core-test.h", (("mm/damon/core.c", "damon_new_region"),))
 CRASH_SUITES: tuple[Suite, ...] = (*SUITES, DAMON)
 #: Debug options of the crash build (what each reports on UML: docs/kernel-crash.md).
 CRASH_CONFIG = ("CONFIG_DAMON=y\nCONFIG_KASAN=y\nCONFIG_KASAN_GENERIC=y\nCONFIG_DEBUG_KERNEL=y\n"
