@@ -513,8 +513,8 @@ class Bench:
                 qfile.write_text("".join(json.dumps(public(q)) + "\n" for q in queries))
                 qfiles.append(qfile)
             wfile = workdir / "warm.jsonl"
-            wfile.write_text("".join(json.dumps({"cmd": "hover", "selector": f"{f}@L{l + 1}:C{c + 1}",
-                                                 "indexIo": "utf-16"}) + "\n" for f, l, c in warm_pos))
+            wfile.write_text("".join(json.dumps({"cmd": "hover", "selector": f"{f}@L{ln + 1}:C{c + 1}",
+                                                 "indexIo": "utf-16"}) + "\n" for f, ln, c in warm_pos))
             mix = {op: sum(1 for q in sets[0] if q["cmd"] == op) for op in OPS}
             self.info["batch"] = {"queries": n, "rounds": rounds, "files": len(files), "mix": mix,
                                   "distinct_requests": len({json.dumps(public(q), sort_keys=True)
@@ -538,8 +538,8 @@ class Bench:
                     if server is None:
                         continue
                     t0 = time.perf_counter()
-                    for f, l, c in warm_pos:
-                        await server.query("hover", f, l, c)
+                    for f, ln, c in warm_pos:
+                        await server.query("hover", f, ln, c)
                     self.info["batch"][f"{name}_warmup_s"] = time.perf_counter() - t0
                 dt, p = await asyncio.to_thread(self.cli, "batch", *pipeline_args, str(wfile))
                 self.info["batch"]["lanser_warmup_s"] = dt

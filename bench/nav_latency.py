@@ -809,7 +809,7 @@ class Bench:
             wall = time.perf_counter() - t0
             stats = pstats.Stats(prof)
             rows = []
-            for (filename, lineno, func), (cc, nc, tt, ct, _callers) in stats.stats.items():  # type: ignore[attr-defined]
+            for (filename, lineno, func), (cc, _nc, tt, ct, _callers) in stats.stats.items():  # type: ignore[attr-defined]
                 if "/lanser/" in filename and "/site-packages/" not in filename:
                     rel = filename.split("/lanser/", 1)[1]
                     rows.append({"function": f"lanser/{rel}:{lineno}({func})", "cum_ms_per_request": ms(ct) / reps,

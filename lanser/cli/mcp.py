@@ -24,5 +24,5 @@ def mcp(settings: Settings) -> None:
     try:
         from lanser.mcp_server import serve
     except ImportError as exc:  # the optional extra is missing
-        raise click.ClickException(f"the MCP server needs the 'mcp' package: pip install 'lanser[mcp]' ({exc})")
+        raise click.ClickException(f"the MCP server needs the 'mcp' package: pip install 'lanser[mcp]' ({exc})") from exc
     serve(settings)

@@ -192,7 +192,7 @@ def page(locs: list[Location], request: Request) -> Facts:
     """Cap a reference list and hand out a cursor bound to the full result."""
     limit = int(request.args.get("limit") or REFERENCE_CAP)
     limit = max(1, min(limit, REFERENCE_CAP))
-    digest = hashlib.sha256("\n".join(f"{l.path}:{l.range}" for l in locs).encode()).hexdigest()[:16]
+    digest = hashlib.sha256("\n".join(f"{loc.path}:{loc.range}" for loc in locs).encode()).hexdigest()[:16]
     offset = 0
     cursor = request.args.get("cursor")
     if cursor:

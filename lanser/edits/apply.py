@@ -159,7 +159,7 @@ def _apply_locked(root: Path, jroot: Path, changes: ChangeSet) -> dict[str, Any]
         raise code(f"writing the journal failed ({exc.strerror or exc}); no file was changed") from exc
     written: list[int] = []
     try:
-        for i, (rel, before, after) in enumerate(steps):
+        for i, (rel, _before, after) in enumerate(steps):
             path = _target(root, rel, make_parent=after is not None)
             if after is None:
                 path.unlink()

@@ -170,7 +170,7 @@ def apply_text_edits(data: bytes, edits: list[dict[str, Any]], lsp_encoding: str
     newline = _newline_of(text)
     spans = sorted(((offset(e["range"]["start"]), offset(e["range"]["end"]), e["newText"]) for e in edits),
                    key=lambda s: (s[0], s[1]))
-    for (s1, e1, _), (s2, _, _) in zip(spans, spans[1:]):
+    for (_s1, e1, _), (s2, _, _) in zip(spans, spans[1:], strict=False):
         if s2 < e1:
             raise ApplyConflict("the server sent overlapping edits", start=s2)
     out = bytearray(data)

@@ -195,7 +195,7 @@ def judge_rename(ctx: Context, scans: dict[str, tuple[list[Occurrence], list[str
     enc = from_lsp_encoding(encoding)
     server_of: dict[tuple[str, int, int], Occurrence] = {}
     occurrences = []
-    for rel, (occs, lines) in scans.items():
+    for occs, lines in scans.values():
         for o in occs:
             col = convert_column(lines[o.line], o.col, "codepoint", enc, strict=False) if o.line < len(lines) \
                 else o.col

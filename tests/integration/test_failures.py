@@ -526,7 +526,7 @@ def test_server_dies_with_a_killed_lanser(ws: Path, fake: Fake) -> None:
         [pid] = fake.pids()
         assert alive(pid)
         status = Path(f"/proc/{pid}/status").read_text()
-        ppid = int(next(l for l in status.splitlines() if l.startswith("PPid:")).split()[1])
+        ppid = int(next(line for line in status.splitlines() if line.startswith("PPid:")).split()[1])
         assert ppid == proc.pid, "the fake must be lanser's direct child for this test to mean anything"
         proc.send_signal(signal.SIGKILL)
         assert proc.wait(timeout=30) == -signal.SIGKILL
