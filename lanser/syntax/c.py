@@ -8,7 +8,7 @@ from functools import lru_cache
 import tree_sitter_c
 from tree_sitter import Language, Node, Parser, Tree
 
-from lanser.syntax.model import Span, SymbolDef, node_span, node_text
+from lanser.syntax.model import Span, SymbolDef, node_span, node_text, span_between
 
 __all__ = ["parse", "symbols"]
 
@@ -145,13 +145,13 @@ def _walk(root: Node, out: list[SymbolDef]) -> None:
             body = node.child_by_field_name("body")
             if name is None or decl is None:
                 continue
-            roles = {"def": _span(node), "sig": (tuple(node.start_point), tuple(decl.end_point))}
+            roles = {"def": _span(node), "sig": span_between(node, decl)}
             if body is not None:
                 roles["body"] = _span(body)
             if doc is not None:
                 roles["doc"] = _span(doc)
             sig = _text(node)[: decl.end_byte - node.start_byte]
-            out.append(SymbolDef(_text(name), "function", _span(name), roles, sig, (), t))  # type: ignore[arg-type]
+            out.append(SymbolDef(_text(name), "function", _span(name), roles, sig, (), t))
         elif t == "declaration":
             for decl in node.children_by_field_name("declarator"):
                 name = _declarator_name(decl)
@@ -163,7 +163,7 @@ def _walk(root: Node, out: list[SymbolDef]) -> None:
                 if doc is not None:
                     roles["doc"] = _span(doc)
                 out.append(SymbolDef(_text(name), "prototype" if is_proto else "variable", _span(name),
-                                     roles, _text(node), (), t))  # type: ignore[arg-type]
+                                     roles, _text(node), (), t))
             _record_types(node, out, doc)
         elif t in ("struct_specifier", "union_specifier", "enum_specifier"):
             _record_types(node, out, doc, top=node)
@@ -174,7 +174,7 @@ def _walk(root: Node, out: list[SymbolDef]) -> None:
                     roles = {"def": _span(node), "sig": _span(node)}
                     if doc is not None:
                         roles["doc"] = _span(doc)
-                    out.append(SymbolDef(_text(name), "typedef", _span(name), roles, _text(node), (), t))  # type: ignore[arg-type]
+                    out.append(SymbolDef(_text(name), "typedef", _span(name), roles, _text(node), (), t))
             _record_types(node, out, doc)
         elif t in ("preproc_def", "preproc_function_def"):
             name = node.child_by_field_name("name")
@@ -187,7 +187,7 @@ def _walk(root: Node, out: list[SymbolDef]) -> None:
             if doc is not None:
                 roles["doc"] = _span(doc)
             sig = _text(name) + _text(node.child_by_field_name("parameters"))
-            out.append(SymbolDef(_text(name), "macro", _span(name), roles, sig, (), t))  # type: ignore[arg-type]
+            out.append(SymbolDef(_text(name), "macro", _span(name), roles, sig, (), t))
 
 
 def _record_types(node: Node, out: list[SymbolDef], doc: Node | None, top: Node | None = None) -> None:
@@ -211,10 +211,10 @@ def _record_types(node: Node, out: list[SymbolDef], doc: Node | None, top: Node 
             continue
         kind = spec.type.split("_")[0]
         tag = _text(name)
-        roles = {"def": _span(spec), "sig": (tuple(spec.start_point), tuple(name.end_point)), "body": _span(body)}
+        roles = {"def": _span(spec), "sig": span_between(spec, name), "body": _span(body)}
         if doc is not None:
             roles["doc"] = _span(doc)
-        out.append(SymbolDef(tag, kind, _span(name), roles, f"{kind} {tag}", (), spec.type))  # type: ignore[arg-type]
+        out.append(SymbolDef(tag, kind, _span(name), roles, f"{kind} {tag}", (), spec.type))
         for member in body.named_children:
             if member.type == "field_declaration":
                 for decl in member.children_by_field_name("declarator"):

@@ -12,7 +12,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Point", "Span", "SymbolDef", "node_span", "node_text", "symbol_id", "syntax_bytes", "to_codepoints"]
+__all__ = ["Point", "Span", "SymbolDef", "node_span", "node_text", "span_between", "symbol_id", "syntax_bytes",
+           "to_codepoints"]
 
 _LONE_CR = re.compile(rb"\r(?!\n)")
 
@@ -65,6 +66,11 @@ def to_codepoints(lines: list[bytes], point: Point) -> tuple[int, int]:
 def node_span(node: Any) -> Span:
     """A tree-sitter node's (start, end) points."""
     return (tuple(node.start_point), tuple(node.end_point))
+
+
+def span_between(first: Any, last: Any) -> Span:
+    """From ``first``'s start to ``last``'s end (two tree-sitter nodes)."""
+    return (tuple(first.start_point), tuple(last.end_point))
 
 
 def node_text(node: Any) -> str:

@@ -8,7 +8,7 @@ from functools import lru_cache
 import tree_sitter_python
 from tree_sitter import Language, Node, Parser, Tree
 
-from lanser.syntax.model import Span, SymbolDef, node_span, node_text
+from lanser.syntax.model import Span, SymbolDef, node_span, node_text, span_between
 
 __all__ = ["parse", "symbols"]
 
@@ -72,14 +72,14 @@ def _walk(node: Node, scope: list[str], scope_kind: str, out: list[SymbolDef]) -
                 sig_text = _text(params) + (" -> " + _text(ret) if ret is not None else "")
             roles = {
                 "def": _span(outer),
-                "sig": (tuple(child.start_point), tuple(sig_end.end_point)),
+                "sig": span_between(child, sig_end),
             }
             if body is not None:
                 roles["body"] = _span(body)
             doc = _docstring(body)
             if doc is not None:
                 roles["doc"] = _span(doc)
-            out.append(SymbolDef(".".join(qual), kind, _span(name), roles, sig_text,  # type: ignore[arg-type]
+            out.append(SymbolDef(".".join(qual), kind, _span(name), roles, sig_text,
                                  tuple(decorators), child.type))
             if body is not None:
                 _walk(body, qual, "class" if kind == "class" else "function", out)
@@ -96,7 +96,7 @@ def _walk(node: Node, scope: list[str], scope_kind: str, out: list[SymbolDef]) -
                     roles["body"] = _span(right)
                 kind = "variable"
                 ann = assign.child_by_field_name("type")
-                out.append(SymbolDef(".".join([*scope, _text(left)]), kind, _span(left), roles,  # type: ignore[arg-type]
+                out.append(SymbolDef(".".join([*scope, _text(left)]), kind, _span(left), roles,
                                      _text(ann), (), "assignment"))
         elif child.type in ("if_statement", "try_statement", "with_statement", "block",
                             "else_clause", "except_clause", "finally_clause", "elif_clause"):
