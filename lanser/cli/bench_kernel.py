@@ -65,12 +65,13 @@ def kernel(settings: object, out: Path, only: tuple[str, ...], seed: int, per_fu
         from lanser.harness.kernel import crash as kcrash
 
         try:
-            done = kcrash.generate(out, image, cache or cache_dir(), only=only,
+            done = kcrash.generate(out, image, cache or cache_dir(), only=only, layer_only=layer_only,
                                    progress=lambda msg: click.echo(msg, err=True))
         except FileExistsError as exc:
             raise BadRequest(str(exc), field="out") from None
         brief = {k: done[k] for k in ("package", "version", "tasks", "suites")}
         click.echo(render_json(brief) if getattr(settings, "json", False) else
+                   f"{out / 'project'} -> {done['layer']['key']}" if layer_only else
                    f"{done['tasks']} crash tasks in {len(done['suites'])} suites -> {out / 'tasks.jsonl'}; "
                    f"tried {len(done['tried'])}")
         return

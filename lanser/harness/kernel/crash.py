@@ -414,7 +414,7 @@ def task_record(fault: CrashFault, original: bytes, faulty: bytes, first: dict[s
 
 
 def generate(out: Any, image: str, cache: Any, *, only: tuple[str, ...] = (), client: Any = None,
-             progress: Any = None) -> dict[str, Any]:
+             progress: Any = None, layer_only: bool = False) -> dict[str, Any]:
     """Build (or find) the crash layer, validate every fault of :data:`CRASH_FAULTS` (the kernel
     builds, and the boot reports a crash the unmodified kernel does not), write the dataset."""
     import json
@@ -436,6 +436,9 @@ def generate(out: Any, image: str, cache: Any, *, only: tuple[str, ...] = (), cl
                          kernel_args=CRASH_KERNEL_ARGS, tag=CRASH_TAG, known_failing=CRASH_KNOWN_FAILING,
                          client=client, progress=say)
     link_project(layer, out)
+    if layer_only:
+        return {"package": layer.info["package"], "version": layer.info["version"], "tasks": 0, "suites": [],
+                "tried": [], "layer": {k: v for k, v in layer.info.items() if k not in ("baseline", "baseline_reports")}}
     tree = cache / "kernel" / "crash-check-tree"
     shutil.rmtree(tree, ignore_errors=True)
     copy_tree(layer.tree, tree)
