@@ -101,4 +101,6 @@ def test_bad_profile_is_a_clear_error(tmp_path: Path) -> None:
     proc = lanser("bench", "generate", "oss", "project", "--out", str(tmp_path / "x"))
     assert proc.returncode == 2 and "--files" in proc.stderr
     proc = lanser("bench", "generate", "oss", "project", "--out", str(tmp_path / "x"), "--preset", "nosuch")
-    assert proc.returncode != 0 and "no preset 'nosuch'" in proc.stderr
+    # Under --json the refusal is one JSON error object on stdout (E/BAD_REQUEST, exit 2).
+    error = json.loads(proc.stdout)["error"]
+    assert proc.returncode == 2 and error["code"] == "E/BAD_REQUEST" and "no preset 'nosuch'" in error["message"]
