@@ -125,3 +125,13 @@ def test_the_unmodified_crash_kernels_console_has_one_known_warning() -> None:
     assert not any("+0x0/" in f or "warn_slowpath" in f or "?" in f for f in stack)
     assert grading.parse_ktap(console)["damon.damon_test_ops_registration"] == "fail"
     assert set(crash.CRASH_KNOWN_FAILING) == {n for n, v in grading.parse_ktap(console).items() if v != "pass"}
+
+
+def test_the_compile_database_drops_kasans_gcc_spelling() -> None:
+    """The crash layer's KASAN flags in gcc's spelling made clangd report one diagnostic on every
+    unmodified kernel file (d_now 1 in every oracle step of the first run of kernel-crash-6.1)."""
+    from lanser.harness.kernel.layer import _clang_argv
+
+    argv = ["gcc", "-fsanitize=kernel-address", "-fasan-shadow-offset=0x100000000000", "--param", "asan-globals=1",
+            "--param", "asan-stack=1", "--param", "max-inline-insns=10", "-fconserve-stack", "-c", "x.c"]
+    assert _clang_argv(argv) == ["gcc", "-fsanitize=kernel-address", "--param", "max-inline-insns=10", "-c", "x.c"]

@@ -254,12 +254,30 @@ def compile_database(tree: Path, wanted: Iterable[str]) -> list[dict[str, str]]:
         rel = os.path.relpath(e["file"], tree)
         if rel not in want:
             continue
-        argv = [a for a in shlex.split(e["command"]) if a not in GCC_ONLY]
+        argv = _clang_argv(shlex.split(e["command"]))
         argv.insert(1, "-Wno-unknown-warning-option")
         entries.append({"directory": BUILD_DIR, "file": os.path.relpath(e["file"], e["directory"]),
                         "command": shlex.join(argv)})
     entries.sort(key=lambda e: e["file"])
     return entries
+
+
+def _clang_argv(argv: list[str]) -> list[str]:
+    """``argv`` without what clang rejects: :data:`GCC_ONLY`, and KASAN's gcc spelling
+    (``-fasan-shadow-offset=``, ``--param asan-*``) of the crash layer's build."""
+    out: list[str] = []
+    skip = False
+    for i, a in enumerate(argv):
+        if skip:
+            skip = False
+            continue
+        if a == "--param" and i + 1 < len(argv) and argv[i + 1].startswith("asan-"):
+            skip = True
+            continue
+        if a in GCC_ONLY or a.startswith(("-fasan-shadow-offset=", "--param=asan-")):
+            continue
+        out.append(a)
+    return out
 
 
 _DEP = re.compile(r"(?:^|\s)(?:\$\(wildcard\s+)?\.\./([^\s\\)]+)")
