@@ -45,13 +45,30 @@ def bundle_ids(rev: str, scratch: Path) -> list[str]:
     try:
         ws = scratch / f"ws-{rev}"
         shutil.copytree(REPO / "examples" / "sample", ws, ignore=shutil.ignore_patterns(".lanser"))
-        for args in (["init", "-q"], ["add", "-A"], ["-c", "user.email=b@i", "-c", "user.name=b", "commit", "-qm", "s"]):
+        for args in (
+            ["init", "-q"],
+            ["add", "-A"],
+            ["-c", "user.email=b@i", "-c", "user.name=b", "commit", "-qm", "s"],
+        ):
             _git(*args, cwd=ws)
         env = {**os.environ, "PYTHONPATH": str(tree)}
         out = []
         for req in REQUESTS:
-            proc = subprocess.run([sys.executable, "-c", "from lanser.cli.main import main; main()", "--no-daemon",
-                                   "--json", "-w", str(ws), *req], capture_output=True, text=True, env=env)
+            proc = subprocess.run(
+                [
+                    sys.executable,
+                    "-c",
+                    "from lanser.cli.main import main; main()",
+                    "--no-daemon",
+                    "--json",
+                    "-w",
+                    str(ws),
+                    *req,
+                ],
+                capture_output=True,
+                text=True,
+                env=env,
+            )
             try:
                 data = json.loads(proc.stdout)
             except json.JSONDecodeError:

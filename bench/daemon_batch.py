@@ -129,8 +129,9 @@ def candidate_positions(root: Path, files: list[str]) -> dict[str, list[tuple[in
     return out
 
 
-def build_queries(cands: dict[str, list[tuple[int, int, str]]], n: int, rng: random.Random,
-                  used: set[tuple[str, int, int]]) -> list[dict[str, Any]]:
+def build_queries(
+    cands: dict[str, list[tuple[int, int, str]]], n: int, rng: random.Random, used: set[tuple[str, int, int]]
+) -> list[dict[str, Any]]:
     """n distinct requests, round-robin over files; mix 35% def, 20% refs, 35% hover, and
     document symbols (at most one per file: a file has one symbols request) for the rest."""
     files = sorted(cands)
@@ -152,8 +153,16 @@ def build_queries(cands: dict[str, list[tuple[int, int, str]]], n: int, rng: ran
                 line, col, name = pools[f].pop()
                 if (f, line, col) not in used:
                     used.add((f, line, col))
-                    queries.append({"cmd": op, "selector": f"{f}@L{line + 1}:C{col + 1}", "args": {},
-                                    "indexIo": "utf-16", "_pos": [f, line, col], "_name": name})
+                    queries.append(
+                        {
+                            "cmd": op,
+                            "selector": f"{f}@L{line + 1}:C{col + 1}",
+                            "args": {},
+                            "indexIo": "utf-16",
+                            "_pos": [f, line, col],
+                            "_name": name,
+                        }
+                    )
                     break
             else:
                 continue
@@ -370,24 +379,33 @@ class Bench:
     def add(self, key: str, seconds: float) -> None:
         self.samples.setdefault(key, []).append(ms(seconds))
 
-    def cli(self, *argv: str, daemon: bool = True, stdin: str | None = None) -> tuple[float, subprocess.CompletedProcess[str]]:
+    def cli(
+        self, *argv: str, daemon: bool = True, stdin: str | None = None
+    ) -> tuple[float, subprocess.CompletedProcess[str]]:
         full = [self.lanser, "--json", "-w", str(self.repo), "--timeout", str(self.args.timeout)]
         full += ["--idle-timeout", "900"] if daemon else ["--no-daemon"]
         full += list(argv)
         if daemon:
             self.daemon_started = True
         t0 = time.perf_counter()
-        proc = subprocess.run(full, capture_output=True, text=True, env=cli_env(), input=stdin,
-                              timeout=self.args.timeout * 50)
+        proc = subprocess.run(
+            full, capture_output=True, text=True, env=cli_env(), input=stdin, timeout=self.args.timeout * 50
+        )
         return time.perf_counter() - t0, proc
 
     def daemon_stop(self) -> None:
-        subprocess.run([self.lanser, "-w", str(self.repo), "daemon", "stop"], capture_output=True, env=cli_env(),
-                       timeout=60)
+        subprocess.run(
+            [self.lanser, "-w", str(self.repo), "daemon", "stop"], capture_output=True, env=cli_env(), timeout=60
+        )
 
     def daemon_status(self) -> dict[str, Any] | None:
-        p = subprocess.run([self.lanser, "--json", "-w", str(self.repo), "daemon", "status"], capture_output=True,
-                           text=True, env=cli_env(), timeout=60)
+        p = subprocess.run(
+            [self.lanser, "--json", "-w", str(self.repo), "daemon", "status"],
+            capture_output=True,
+            text=True,
+            env=cli_env(),
+            timeout=60,
+        )
         try:
             return json.loads(p.stdout) if p.returncode == 0 else None
         except ValueError:
@@ -431,8 +449,10 @@ class Bench:
             hit_sel = f"{hit_pos[0]}@L{hit_pos[1] + 1}:C{hit_pos[2] + 1}"
             self.info["def"] = {"files": files, "cache_hit_selector": hit_sel, "cache_miss_selectors": []}
             agreements = {"agree": 0, "disagree": 0, "disagree_stub_only": 0}
-            self.log(f"target 1: {warm} discarded + {n} measured rounds of click floor / raw def / "
-                     f"lanser def miss / lanser def hit")
+            self.log(
+                f"target 1: {warm} discarded + {n} measured rounds of click floor / raw def / "
+                f"lanser def miss / lanser def hit"
+            )
             click_argv = [sys.executable, "-c", CLICK_FLOOR, hit_sel]
             for i, (f, line, col) in enumerate(positions):
                 sel = f"{f}@L{line + 1}:C{col + 1}"
@@ -442,8 +462,9 @@ class Bench:
 
                 async def side_click() -> None:
                     t0 = time.perf_counter()
-                    p = await asyncio.to_thread(subprocess.run, click_argv, capture_output=True, text=True,
-                                                env=cli_env())
+                    p = await asyncio.to_thread(
+                        subprocess.run, click_argv, capture_output=True, text=True, env=cli_env()
+                    )
                     dt = time.perf_counter() - t0
                     assert p.returncode == 0 and json.loads(p.stdout)["status"] == "ok", p.stderr
                     if rec:
@@ -471,7 +492,7 @@ class Bench:
                         self.add("def.lanser.cache_hit", dt)
 
                 sides = [side_click, side_raw, side_miss, side_hit]
-                for side in sides[i % 4:] + sides[: i % 4]:
+                for side in sides[i % 4 :] + sides[: i % 4]:
                     await side()
                 if not rec:
                     continue
@@ -482,10 +503,20 @@ class Bench:
                 if not ok and stub_only_difference(raw_ans, lan_ans):
                     agreements["disagree_stub_only"] += 1
             self.info["def"]["answers"] = agreements
-            click, rawrt = summarize(self.samples["def.floor.click_process"]), summarize(self.samples["def.floor.raw_roundtrip"])
-            self.info["def"]["floor"] = {"median": click["median"] + rawrt["median"], "p90": click["p90"] + rawrt["p90"]}
-            self.log("  medians: " + ", ".join(f"{k} {statistics.median(v):.1f} ms" for k, v in self.samples.items()
-                                               if k.startswith("def.")))
+            click, rawrt = (
+                summarize(self.samples["def.floor.click_process"]),
+                summarize(self.samples["def.floor.raw_roundtrip"]),
+            )
+            self.info["def"]["floor"] = {
+                "median": click["median"] + rawrt["median"],
+                "p90": click["p90"] + rawrt["p90"],
+            }
+            self.log(
+                "  medians: "
+                + ", ".join(
+                    f"{k} {statistics.median(v):.1f} ms" for k, v in self.samples.items() if k.startswith("def.")
+                )
+            )
             self.info["def"]["daemon_status"] = self.daemon_status()
         finally:
             await raw.stop()
@@ -513,12 +544,20 @@ class Bench:
                 qfile.write_text("".join(json.dumps(public(q)) + "\n" for q in queries))
                 qfiles.append(qfile)
             wfile = workdir / "warm.jsonl"
-            wfile.write_text("".join(json.dumps({"cmd": "hover", "selector": f"{f}@L{ln + 1}:C{c + 1}",
-                                                 "indexIo": "utf-16"}) + "\n" for f, ln, c in warm_pos))
+            wfile.write_text(
+                "".join(
+                    json.dumps({"cmd": "hover", "selector": f"{f}@L{ln + 1}:C{c + 1}", "indexIo": "utf-16"}) + "\n"
+                    for f, ln, c in warm_pos
+                )
+            )
             mix = {op: sum(1 for q in sets[0] if q["cmd"] == op) for op in OPS}
-            self.info["batch"] = {"queries": n, "rounds": rounds, "files": len(files), "mix": mix,
-                                  "distinct_requests": len({json.dumps(public(q), sort_keys=True)
-                                                            for queries in sets for q in queries})}
+            self.info["batch"] = {
+                "queries": n,
+                "rounds": rounds,
+                "files": len(files),
+                "mix": mix,
+                "distinct_requests": len({json.dumps(public(q), sort_keys=True) for queries in sets for q in queries}),
+            }
             self.log(f"target 2: {rounds} round(s) of {n} queries over {len(files)} files {mix}")
             # Warm-up (untimed): every file opened and analysed once by every server.  The pipelined raw
             # side has a server of its own, so that no server is asked the same query twice.
@@ -555,9 +594,9 @@ class Bench:
                 per_op: dict[str, float] = {op: 0.0 for op in OPS}
                 pulls_before = {"raw": 0, "raw_pipelined": 0}
                 sides = ["raw", "lanser"] + (["raw_pipelined"] if rawp is not None else [])
-                for r, (queries, qfile) in enumerate(zip(sets, qfiles)):
+                for r, (queries, qfile) in enumerate(zip(sets, qfiles, strict=False)):
                     # The order rotates so that a load change during the run hits every side alike.
-                    order = sides[r % len(sides):] + sides[:r % len(sides)]
+                    order = sides[r % len(sides) :] + sides[: r % len(sides)]
                     rnd: dict[str, Any] = {"round": r, "order": order}
                     procs: dict[str, subprocess.CompletedProcess[str]] = {}
                     raw_answers: list[Any] = []
@@ -570,17 +609,23 @@ class Bench:
                             n0, c0 = proc_cpu(node.pid if node else None), time.process_time()
                             if side == "raw":
                                 raw_answers, wall, diag, pulls = await self.raw_batch(
-                                    raw, queries, policy, pulls_before[side], per_op)
+                                    raw, queries, policy, pulls_before[side], per_op
+                                )
                                 rnd.update(raw_with_pulls_ms=ms(wall), diag_pull_ms=ms(diag), diag_pulls=pulls)
                             else:
                                 pipe_answers, wall, diag, pulls = await self.raw_batch_pipelined(
-                                    server, queries, policy, pulls_before[side], window)
-                            rnd.setdefault("cpu_s", {})[side] = {"node": proc_cpu(node.pid if node else None) - n0,
-                                                                 "client": time.process_time() - c0}
+                                    server, queries, policy, pulls_before[side], window
+                                )
+                            rnd.setdefault("cpu_s", {})[side] = {
+                                "node": proc_cpu(node.pid if node else None) - n0,
+                                "client": time.process_time() - c0,
+                            }
                             pulls_before[side] += pulls
                             rnd[f"{side}_ms"] = ms(wall - diag)
-                            self.log(f"  round {r}: {side} {wall:.2f} s ({ms(diag):.0f} ms of it {pulls} diagnostic "
-                                     f"pull(s), policy {policy})")
+                            self.log(
+                                f"  round {r}: {side} {wall:.2f} s ({ms(diag):.0f} ms of it {pulls} diagnostic "
+                                f"pull(s), policy {policy})"
+                            )
                         else:
                             st = self.daemon_status() or {}
                             dpid = st.get("pid")
@@ -589,8 +634,10 @@ class Bench:
                                 d0, n0, k0 = proc_cpu(dpid), proc_cpu(npid), children_cpu()
                                 dt, p = await asyncio.to_thread(self.cli, "batch", *pipeline_args, str(qfile))
                                 rnd.setdefault("cpu_s", {})[name] = {
-                                    "node": proc_cpu(npid) - n0, "daemon": proc_cpu(dpid) - d0,
-                                    "cli": children_cpu() - k0}
+                                    "node": proc_cpu(npid) - n0,
+                                    "daemon": proc_cpu(dpid) - d0,
+                                    "cli": children_cpu() - k0,
+                                }
                                 rnd[f"{name}_ms"] = ms(dt)
                                 procs[name] = p
                                 self.log(f"  round {r}: lanser {name}: {dt:.2f} s (exit {p.returncode})")
@@ -614,10 +661,14 @@ class Bench:
             self.info["batch"]["per_round"] = per_round
             self.info["batch"]["raw_diag_pull_count"] = pulls_before["raw"]
             self.info["batch"]["raw_ms_per_op"] = {op: ms(v) / rounds for op, v in per_op.items()}
-            for key, field in (("batch.raw", "raw_ms"), ("batch.raw_with_lanser_diag_pulls", "raw_with_pulls_ms"),
-                               ("batch.raw_pipelined", "raw_pipelined_ms"), ("batch.raw_best", "raw_best_ms"),
-                               ("batch.lanser.daemon_miss", "daemon_miss_ms"),
-                               ("batch.lanser.daemon_hit", "daemon_hit_ms")):
+            for key, field in (
+                ("batch.raw", "raw_ms"),
+                ("batch.raw_with_lanser_diag_pulls", "raw_with_pulls_ms"),
+                ("batch.raw_pipelined", "raw_pipelined_ms"),
+                ("batch.raw_best", "raw_best_ms"),
+                ("batch.lanser.daemon_miss", "daemon_miss_ms"),
+                ("batch.lanser.daemon_hit", "daemon_hit_ms"),
+            ):
                 if all(field in rnd for rnd in per_round):
                     self.totals[key] = statistics.median(rnd[field] for rnd in per_round)
             for field in ("ratio_sequential", "ratio_pipelined"):
@@ -640,8 +691,9 @@ class Bench:
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
 
-    async def raw_batch(self, raw: Raw, queries: list[dict[str, Any]], policy: str, pulls_before: int,
-                        per_op: dict[str, float]) -> tuple[list[Any], float, float, int]:
+    async def raw_batch(
+        self, raw: Raw, queries: list[dict[str, Any]], policy: str, pulls_before: int, per_op: dict[str, float]
+    ) -> tuple[list[Any], float, float, int]:
         """The queries over the raw session, sequentially: (answers, wall s, diagnostic pull s, pulls made)."""
         answers = []
         diag = 0.0
@@ -662,8 +714,9 @@ class Bench:
         self.last_raw_answers = answers
         return answers, wall, diag, pulls
 
-    async def raw_batch_pipelined(self, raw: Raw, queries: list[dict[str, Any]], policy: str, pulls_before: int,
-                                  window: int) -> tuple[list[Any], float, float, int]:
+    async def raw_batch_pipelined(
+        self, raw: Raw, queries: list[dict[str, Any]], policy: str, pulls_before: int, window: int
+    ) -> tuple[list[Any], float, float, int]:
         """The queries over the raw session with up to ``window`` in flight, answers taken in order
         (as ``lanser batch --pipeline`` does); a diagnostic pull drains the window first and is timed apart."""
         answers: list[Any] = []
@@ -692,16 +745,26 @@ class Bench:
             await take()
         return answers, time.perf_counter() - t0, diag, pulls
 
-    def check_batch(self, name: str, p: subprocess.CompletedProcess[str], queries: list[dict[str, Any]],
-                    raw_answers: list[Any]) -> None:
+    def check_batch(
+        self, name: str, p: subprocess.CompletedProcess[str], queries: list[dict[str, Any]], raw_answers: list[Any]
+    ) -> None:
         """Compare one lanser batch's answers with raw's; counts add up over rounds."""
         bundles = [json.loads(line) for line in p.stdout.splitlines() if line.strip()]
-        res = self.info.setdefault("batch_answers", {}).setdefault(name, {
-            "exit": [], "bundles": 0, "agree": {}, "disagree": {}, "disagree_stub_only": 0, "status": {},
-            "examples_disagree": []})
+        res = self.info.setdefault("batch_answers", {}).setdefault(
+            name,
+            {
+                "exit": [],
+                "bundles": 0,
+                "agree": {},
+                "disagree": {},
+                "disagree_stub_only": 0,
+                "status": {},
+                "examples_disagree": [],
+            },
+        )
         res["exit"].append(p.returncode)
         res["bundles"] += len(bundles)
-        for q, raw, b in zip(queries, raw_answers, bundles):
+        for q, raw, b in zip(queries, raw_answers, bundles, strict=False):
             op = q["cmd"]
             st = b.get("status") if b.get("status") == "ok" else (b.get("error") or {}).get("code")
             res["status"][st] = res["status"].get(st, 0) + 1
@@ -713,11 +776,13 @@ class Bench:
             res["disagree_stub_only"] += stub_only
             # keep a few stub-only examples, and every other kind up to 8 in all
             if not ok and (not stub_only or len(res["examples_disagree"]) < 3) and len(res["examples_disagree"]) < 8:
-                res["examples_disagree"].append({"request": public(q), "raw": str(raw)[:200],
-                                                 "lanser": str(lanser_answer(op, b))[:200]})
+                res["examples_disagree"].append(
+                    {"request": public(q), "raw": str(raw)[:200], "lanser": str(lanser_answer(op, b))[:200]}
+                )
         if len(bundles) != len(queries):
-            self.notes.append(f"batch {name}: {len(bundles)} bundles for {len(queries)} queries; "
-                              f"stderr: {p.stderr[-300:]}")
+            self.notes.append(
+                f"batch {name}: {len(bundles)} bundles for {len(queries)} queries; stderr: {p.stderr[-300:]}"
+            )
         self.info.setdefault("batch_answers", {})[name] = res
 
 
@@ -730,32 +795,46 @@ def fmt(x: float | None) -> str:
 
 def render(res: dict[str, Any]) -> str:
     m, s, t, info = res["meta"], res["summary"], res["totals_ms"], res["info"]
-    out = [f"lanser daemon + batch (issue 5)  {res['started']}",
-           f"command:  {m['command']}",
-           f"machine:  {m['cpus']} CPUs ({m['cpu_model']}), {m['platform']}; load avg {m['loadavg_start']} "
-           f"at start, {m['loadavg_end']} at end",
-           f"servers:  basedpyright {m['basedpyright']}; python {m['python']}; lanser {m['lanser_version']} "
-           f"@ {m['lanser_git']}",
-           f"repo:     {m['repo_label']} ({m['repo_py_files']} .py files, {m['repo_py_lines']} lines)", ""]
+    out = [
+        f"lanser daemon + batch (issue 5)  {res['started']}",
+        f"command:  {m['command']}",
+        f"machine:  {m['cpus']} CPUs ({m['cpu_model']}), {m['platform']}; load avg {m['loadavg_start']} "
+        f"at start, {m['loadavg_end']} at end",
+        f"servers:  basedpyright {m['basedpyright']}; python {m['python']}; lanser {m['lanser_version']} "
+        f"@ {m['lanser_git']}",
+        f"repo:     {m['repo_label']} ({m['repo_py_files']} .py files, {m['repo_py_lines']} lines)",
+        "",
+    ]
     if "def" in info:
         d = info["def"]
         fl = d["floor"]
-        out.append(f"Target 1: `lanser --json def SEL` via warm daemon, process wall (ms; n={s['def.lanser.cache_miss']['n']})")
+        out.append(
+            f"Target 1: `lanser --json def SEL` via warm daemon, process wall (ms; n={s['def.lanser.cache_miss']['n']})"
+        )
         out.append(f"  {'':44} {'median':>8} {'p90':>8} {'ratio':>7}")
-        rows = [("python -c 'import click; cmd -> JSON' process", s["def.floor.click_process"], None),
-                ("raw basedpyright warm definition round trip", s["def.floor.raw_roundtrip"], None),
-                ("floor = click process + raw round trip", fl, None),
-                ("lanser def, cache miss (distinct selectors)", s["def.lanser.cache_miss"], "miss"),
-                ("lanser def, cache hit (repeated selector)", s["def.lanser.cache_hit"], "hit")]
+        rows = [
+            ("python -c 'import click; cmd -> JSON' process", s["def.floor.click_process"], None),
+            ("raw basedpyright warm definition round trip", s["def.floor.raw_roundtrip"], None),
+            ("floor = click process + raw round trip", fl, None),
+            ("lanser def, cache miss (distinct selectors)", s["def.lanser.cache_miss"], "miss"),
+            ("lanser def, cache hit (repeated selector)", s["def.lanser.cache_hit"], "hit"),
+        ]
         for label, st, kind in rows:
             r = st["median"] / fl["median"] if kind else None
             verdict = "" if r is None else ("  target <=1.5x MET" if r <= 1.5 else "  target <=1.5x MISSED")
-            out.append(f"  {label:44} {fmt(st['median']):>8} {fmt(st['p90']):>8} "
-                       f"{(format(r, '.2f') + 'x') if r else '':>7}{verdict}")
+            out.append(
+                f"  {label:44} {fmt(st['median']):>8} {fmt(st['p90']):>8} "
+                f"{(format(r, '.2f') + 'x') if r else '':>7}{verdict}"
+            )
         a = d["answers"]
-        out.append(f"  answers (cache-miss def vs raw def, same position): {a['agree']} agree, {a['disagree']} disagree"
-                   + (f" ({a['disagree_stub_only']} of them: raw has extra .pyi stub targets only)"
-                      if a.get("disagree_stub_only") else ""))
+        out.append(
+            f"  answers (cache-miss def vs raw def, same position): {a['agree']} agree, {a['disagree']} disagree"
+            + (
+                f" ({a['disagree_stub_only']} of them: raw has extra .pyi stub targets only)"
+                if a.get("disagree_stub_only")
+                else ""
+            )
+        )
         out.append("")
     if "batch" in info:
         b = info["batch"]
@@ -763,58 +842,86 @@ def render(res: dict[str, Any]) -> str:
         best = t.get("batch.raw_best", raw)
         rounds = b.get("per_round", [])
         window = b.get("pipeline", 1)
-        out.append(f"Target 2: batch of {b['queries']} distinct queries over {b['files']} files, mix {b['mix']}, "
-                   f"{len(rounds)} round(s) with new queries each, total wall (ms, median over rounds)")
+        out.append(
+            f"Target 2: batch of {b['queries']} distinct queries over {b['files']} files, mix {b['mix']}, "
+            f"{len(rounds)} round(s) with new queries each, total wall (ms, median over rounds)"
+        )
         ratio = b.get("ratio_median", t.get("batch.lanser.daemon_miss", 0) / best)
         if b.get("raw_caps") == "lanser":
             out.append("  (the raw clients send lanser's own initialize capabilities: --raw-caps lanser)")
-        rows = [("raw: same LSP requests, one session, sequential", "batch.raw", None),
-                (f"raw + lanser's diagnostic pulls before refs ({b.get('raw_diag_pull_count', '?')})",
-                 "batch.raw_with_lanser_diag_pulls", None),
-                (f"raw: {window} in flight (a server of its own)", "batch.raw_pipelined", None),
-                ("raw: the faster of the two, per round", "batch.raw_best", None),
-                (f"lanser batch --pipeline {window}, warm daemon, misses", "batch.lanser.daemon_miss", ratio),
-                ("lanser batch via warm daemon, all cache hits", "batch.lanser.daemon_hit", None),
-                ("lanser --no-daemon batch (new process, cold server)", "batch.lanser.in_process", None)]
+        rows = [
+            ("raw: same LSP requests, one session, sequential", "batch.raw", None),
+            (
+                f"raw + lanser's diagnostic pulls before refs ({b.get('raw_diag_pull_count', '?')})",
+                "batch.raw_with_lanser_diag_pulls",
+                None,
+            ),
+            (f"raw: {window} in flight (a server of its own)", "batch.raw_pipelined", None),
+            ("raw: the faster of the two, per round", "batch.raw_best", None),
+            (f"lanser batch --pipeline {window}, warm daemon, misses", "batch.lanser.daemon_miss", ratio),
+            ("lanser batch via warm daemon, all cache hits", "batch.lanser.daemon_hit", None),
+            ("lanser --no-daemon batch (new process, cold server)", "batch.lanser.in_process", None),
+        ]
         for label, key, target in rows:
             if key not in t:
                 continue
             r = target if target is not None else t[key] / best
             verdict = ("  target <=1.10x " + ("MET" if r <= 1.10 else "MISSED")) if target is not None else ""
             out.append(f"  {label:52} {fmt(t[key]):>8} {r:6.2f}x{verdict}")
-        out.append(f"  (ratio = / the faster raw client; the misses' ratio is the median of the rounds' own ratios; "
-                   f"per query: raw {best / b['queries']:.2f} ms, lanser miss "
-                   f"{t.get('batch.lanser.daemon_miss', 0) / b['queries']:.2f} ms)")
-        for field, what in (("ratio_sequential_median", "sequential raw"), ("ratio_pipelined_median",
-                                                                             f"raw with {window} in flight")):
+        out.append(
+            f"  (ratio = / the faster raw client; the misses' ratio is the median of the rounds' own ratios; "
+            f"per query: raw {best / b['queries']:.2f} ms, lanser miss "
+            f"{t.get('batch.lanser.daemon_miss', 0) / b['queries']:.2f} ms)"
+        )
+        for field, what in (
+            ("ratio_sequential_median", "sequential raw"),
+            ("ratio_pipelined_median", f"raw with {window} in flight"),
+        ):
             if field in b:
                 out.append(f"  lanser miss / {what}: median {b[field]:.2f}x")
         for rnd in rounds:
-            pipe = (f", raw {window} in flight {fmt(rnd['raw_pipelined_ms'])} (answers equal to sequential raw's: "
-                    f"{rnd.get('raw_pipelined_agree')})" if "raw_pipelined_ms" in rnd else "")
-            out.append(f"  round {rnd['round']} ({' then '.join(rnd['order'])}): raw {fmt(rnd['raw_ms'])}{pipe}, "
-                       f"lanser miss {fmt(rnd['daemon_miss_ms'])}, hit {fmt(rnd['daemon_hit_ms'])}: "
-                       f"{rnd['ratio']:.2f}x")
+            pipe = (
+                f", raw {window} in flight {fmt(rnd['raw_pipelined_ms'])} (answers equal to sequential raw's: "
+                f"{rnd.get('raw_pipelined_agree')})"
+                if "raw_pipelined_ms" in rnd
+                else ""
+            )
+            out.append(
+                f"  round {rnd['round']} ({' then '.join(rnd['order'])}): raw {fmt(rnd['raw_ms'])}{pipe}, "
+                f"lanser miss {fmt(rnd['daemon_miss_ms'])}, hit {fmt(rnd['daemon_hit_ms'])}: "
+                f"{rnd['ratio']:.2f}x"
+            )
             cpu = rnd.get("cpu_s") or {}
             if "raw" in cpu and "daemon_miss" in cpu:
                 r_, m_ = cpu["raw"], cpu["daemon_miss"]
                 p_ = cpu.get("raw_pipelined")
-                out.append(f"    CPU s: raw node {r_['node']:.2f} + client {r_['client']:.2f}; "
-                           + (f"raw in flight node {p_['node']:.2f} + client {p_['client']:.2f}; " if p_ else "")
-                           + f"lanser miss node {m_['node']:.2f} + daemon {m_['daemon']:.2f} + CLI process "
-                             f"{m_['cli']:.2f}")
+                out.append(
+                    f"    CPU s: raw node {r_['node']:.2f} + client {r_['client']:.2f}; "
+                    + (f"raw in flight node {p_['node']:.2f} + client {p_['client']:.2f}; " if p_ else "")
+                    + f"lanser miss node {m_['node']:.2f} + daemon {m_['daemon']:.2f} + CLI process "
+                    f"{m_['cli']:.2f}"
+                )
         if len(rounds) > 1:
-            out.append(f"  ratio over rounds: min {b['ratio_min']:.2f}x, median {b['ratio_median']:.2f}x, "
-                       f"max {b['ratio_max']:.2f}x")
-        out.append("  raw time per op (ms per round): " + ", ".join(f"{k} {v:.0f}" for k, v in b["raw_ms_per_op"].items()))
+            out.append(
+                f"  ratio over rounds: min {b['ratio_min']:.2f}x, median {b['ratio_median']:.2f}x, "
+                f"max {b['ratio_max']:.2f}x"
+            )
+        out.append(
+            "  raw time per op (ms per round): " + ", ".join(f"{k} {v:.0f}" for k, v in b["raw_ms_per_op"].items())
+        )
         if "daemon_cache_delta" in b:
             out.append(f"  daemon bundle cache over the lanser batches: {b['daemon_cache_delta']}")
         for name, a in info.get("batch_answers", {}).items():
             n_ok, n_bad = sum(a["agree"].values()), sum(a["disagree"].values())
-            stub = (f", {a['disagree_stub_only']} of them raw's extra .pyi stub targets only"
-                    if a.get("disagree_stub_only") else "")
-            out.append(f"  answers {name}: {n_ok} agree, {n_bad} disagree with raw "
-                       f"(disagree by op {a['disagree'] or '{}'}{stub}); statuses {a['status']}")
+            stub = (
+                f", {a['disagree_stub_only']} of them raw's extra .pyi stub targets only"
+                if a.get("disagree_stub_only")
+                else ""
+            )
+            out.append(
+                f"  answers {name}: {n_ok} agree, {n_bad} disagree with raw "
+                f"(disagree by op {a['disagree'] or '{}'}{stub}); statuses {a['status']}"
+            )
         out.append("")
     for note in res["notes"]:
         out.append(f"note: {note}")
@@ -825,38 +932,62 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="bench/daemon_batch.py",
         description="lanser issue 5: `lanser def` through a warm daemon against (click process + raw basedpyright "
-                    "round trip), and a 1000-query `lanser batch` against raw basedpyright answering the same "
-                    "queries; side by side in one run. Prints a table; writes JSON under bench/results/.",
+        "round trip), and a 1000-query `lanser batch` against raw basedpyright answering the same "
+        "queries; side by side in one run. Prints a table; writes JSON under bench/results/.",
         epilog="Example: .venv/bin/python bench/daemon_batch.py --def-n 30 --batch-n 1000",
     )
-    p.add_argument("--repo", type=Path, default=None,
-                   help="Python git repository to measure (default: installed rich copied into a temp git repo)")
-    p.add_argument("--def-files", nargs="+", default=["rich/text.py", "rich/console.py", "rich/table.py"],
-                   help="files whose positions target 1 asks about (default: rich/text.py rich/console.py rich/table.py)")
+    p.add_argument(
+        "--repo",
+        type=Path,
+        default=None,
+        help="Python git repository to measure (default: installed rich copied into a temp git repo)",
+    )
+    p.add_argument(
+        "--def-files",
+        nargs="+",
+        default=["rich/text.py", "rich/console.py", "rich/table.py"],
+        help="files whose positions target 1 asks about (default: rich/text.py rich/console.py rich/table.py)",
+    )
     p.add_argument("--def-n", type=int, default=30, help="measured target-1 rounds (default 30)")
     p.add_argument("--def-warmup", type=int, default=3, help="discarded target-1 rounds first (default 3)")
     p.add_argument("--batch-n", type=int, default=1000, help="queries in the batch (default 1000)")
-    p.add_argument("--rounds", type=int, default=12,
-                   help="target-2 rounds, each with new distinct queries and the order of raw and lanser "
-                        "rotating (each side first, second and last equally often with a multiple of 3); the verdict "
-                        "uses the median of the rounds' ratios (default 12)")
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=12,
+        help="target-2 rounds, each with new distinct queries and the order of raw and lanser "
+        "rotating (each side first, second and last equally often with a multiple of 3); the verdict "
+        "uses the median of the rounds' ratios (default 12)",
+    )
     p.add_argument("--seed", type=int, default=5, help="position sampling seed (default 5)")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds per server request (default 60)")
     p.add_argument("--lanser", default=None, help="lanser executable (default: next to this interpreter)")
     p.add_argument("--skip", action="append", default=[], choices=["def", "batch"], help="leave a target out")
-    p.add_argument("--pipeline", type=int, default=DEFAULT_WINDOW,
-                   help="requests in flight: `lanser batch --pipeline N`, and a second raw client (its own server) "
-                        "sending the same queries N at a time; the verdict compares lanser with the faster raw "
-                        "client of each round; 1 = both sequential, no second raw client (default: lanser's, "
-                        f"{DEFAULT_WINDOW})")
-    p.add_argument("--raw-caps", choices=["minimal", "lanser"], default="minimal",
-                   help="initialize capabilities of the raw clients in target 2: a minimal set, or lanser's own "
-                        "(which make basedpyright do somewhat more work; default minimal)")
+    p.add_argument(
+        "--pipeline",
+        type=int,
+        default=DEFAULT_WINDOW,
+        help="requests in flight: `lanser batch --pipeline N`, and a second raw client (its own server) "
+        "sending the same queries N at a time; the verdict compares lanser with the faster raw "
+        "client of each round; 1 = both sequential, no second raw client (default: lanser's, "
+        f"{DEFAULT_WINDOW})",
+    )
+    p.add_argument(
+        "--raw-caps",
+        choices=["minimal", "lanser"],
+        default="minimal",
+        help="initialize capabilities of the raw clients in target 2: a minimal set, or lanser's own "
+        "(which make basedpyright do somewhat more work; default minimal)",
+    )
     p.add_argument("--skip-inproc", action="store_true", help="leave out the --no-daemon batch")
-    p.add_argument("--raw-diag-pulls", choices=["auto", "once", "every", "none"], default="auto",
-                   help="diagnostic pulls the raw batch sends before references, as lanser's _settle does: once per "
-                        "session (lanser from 6d0e8e9), before every references request (lanser before), or none; "
-                        "auto reads the installed lanser (default auto)")
+    p.add_argument(
+        "--raw-diag-pulls",
+        choices=["auto", "once", "every", "none"],
+        default="auto",
+        help="diagnostic pulls the raw batch sends before references, as lanser's _settle does: once per "
+        "session (lanser from 6d0e8e9), before every references request (lanser before), or none; "
+        "auto reads the installed lanser (default auto)",
+    )
     p.add_argument("--out", type=Path, default=None, help="JSON file (default bench/results/daemon_batch-<time>.json)")
     p.add_argument("--keep-repo", action="store_true", help="keep the temporary rich repository")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
@@ -881,16 +1012,27 @@ async def amain(args: argparse.Namespace) -> int:
 
         py_files = list(repo.rglob("*.py"))
         meta = {
-            "command": " ".join([Path(sys.executable).relative_to(PROJECT).as_posix()
-                                 if sys.executable.startswith(str(PROJECT)) else sys.executable,
-                                 "bench/daemon_batch.py", *sys.argv[1:]]),
-            "cpus": os.cpu_count(), "cpu_model": cpu_model(),
+            "command": " ".join(
+                [
+                    Path(sys.executable).relative_to(PROJECT).as_posix()
+                    if sys.executable.startswith(str(PROJECT))
+                    else sys.executable,
+                    "bench/daemon_batch.py",
+                    *sys.argv[1:],
+                ]
+            ),
+            "cpus": os.cpu_count(),
+            "cpu_model": cpu_model(),
             "platform": f"{platform.system()} {platform.release()} {platform.machine()}",
-            "loadavg_start": load_start, "python": platform.python_version(),
-            "basedpyright": metadata.version("basedpyright"), "lanser_version": lanser.__version__,
+            "loadavg_start": load_start,
+            "python": platform.python_version(),
+            "basedpyright": metadata.version("basedpyright"),
+            "lanser_version": lanser.__version__,
             "lanser_git": (git(["rev-parse", "--short", "HEAD"], PROJECT) or "?")
-                          + (" + uncommitted changes in lanser/" if git(["status", "--porcelain", "--", "lanser"], PROJECT) else ""),
-            "repo_label": label, "repo": str(repo), "repo_py_files": len(py_files),
+            + (" + uncommitted changes in lanser/" if git(["status", "--porcelain", "--", "lanser"], PROJECT) else ""),
+            "repo_label": label,
+            "repo": str(repo),
+            "repo_py_files": len(py_files),
             "repo_py_lines": sum(len(p.read_bytes().splitlines()) for p in py_files),
             "raw_settings": lanser_settings(bench.python),
             "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
@@ -905,9 +1047,16 @@ async def amain(args: argparse.Namespace) -> int:
             bench.daemon_stop()
         if temp_repo is not None and not args.keep_repo:
             shutil.rmtree(temp_repo, ignore_errors=True)
-    res = {"benchmark": "daemon_batch", "started": started, "meta": meta,
-           "summary": {k: summarize(v) for k, v in bench.samples.items()}, "totals_ms": bench.totals,
-           "info": bench.info, "samples_ms": bench.samples, "notes": bench.notes}
+    res = {
+        "benchmark": "daemon_batch",
+        "started": started,
+        "meta": meta,
+        "summary": {k: summarize(v) for k, v in bench.samples.items()},
+        "totals_ms": bench.totals,
+        "info": bench.info,
+        "samples_ms": bench.samples,
+        "notes": bench.notes,
+    }
     out = args.out or RESULTS_DIR / f"daemon_batch-{_dt.datetime.now().strftime('%Y%m%dT%H%M%S')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, indent=1, default=str) + "\n")

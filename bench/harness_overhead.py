@@ -47,11 +47,12 @@ def main() -> None:
         sandbox.run(image, "true", work, limits=sandbox.Limits(wall_s=30), labels={"lanser.run": "overhead"})
         ours.append(time.monotonic() - t)
         t = time.monotonic()
-        subprocess.run(["docker", "run", "--rm", "--network", "none", image, "true"], check=True,
-                       capture_output=True)
+        subprocess.run(["docker", "run", "--rm", "--network", "none", image, "true"], check=True, capture_output=True)
         plain.append(time.monotonic() - t)
-    print(f"container round trip: lanser sandbox {median_ms(ours)} ms, plain docker run {median_ms(plain)} ms, "
-          f"ratio {statistics.median(ours) / statistics.median(plain):.2f}x (n={args.repeat})")
+    print(
+        f"container round trip: lanser sandbox {median_ms(ours)} ms, plain docker run {median_ms(plain)} ms, "
+        f"ratio {statistics.median(ours) / statistics.median(plain):.2f}x (n={args.repeat})"
+    )
 
     dataset = REPO / "datasets" / "toy-c"
     rows = []
@@ -74,23 +75,42 @@ def main() -> None:
             grade_s = time.monotonic() - t
             env.loop.close()
             edits = [s for a, s in steps if a == "edit"]
-            rows.append({"task": task.id, "outcome": verdict["outcome"], "reset": reset_s,
-                         "first_edit": edits[0] if edits else 0.0, "later_edits": edits[1:],
-                         "stages": {k: v.get("seconds", 0.0) for k, v in stages.items()}, "grade": grade_s})
-    print(f"\n{'task':<24} {'reset':>8} {'1st edit (lanser warm-up)':>26} {'later edit':>11} "
-          f"{'build':>7} {'test':>7} {'sanitize':>9} {'grade total':>12}")
+            rows.append(
+                {
+                    "task": task.id,
+                    "outcome": verdict["outcome"],
+                    "reset": reset_s,
+                    "first_edit": edits[0] if edits else 0.0,
+                    "later_edits": edits[1:],
+                    "stages": {k: v.get("seconds", 0.0) for k, v in stages.items()},
+                    "grade": grade_s,
+                }
+            )
+    print(
+        f"\n{'task':<24} {'reset':>8} {'1st edit (lanser warm-up)':>26} {'later edit':>11} "
+        f"{'build':>7} {'test':>7} {'sanitize':>9} {'grade total':>12}"
+    )
     for task_id in sorted({r["task"] for r in rows}):
         rs = [r for r in rows if r["task"] == task_id]
         later = [x for r in rs for x in r["later_edits"]]
-        print(f"{task_id:<24} {median_ms([r['reset'] for r in rs]):>7}ms {median_ms([r['first_edit'] for r in rs]):>25}ms "
-              f"{(str(median_ms(later)) + 'ms') if later else '-':>11} "
-              + " ".join(f"{median_ms([r['stages'].get(s, 0.0) for r in rs]):>7}ms" for s in ("build", "test", "sanitize"))
-              + f" {median_ms([r['grade'] for r in rs]):>10}ms")
+        print(
+            f"{task_id:<24} {median_ms([r['reset'] for r in rs]):>7}ms {median_ms([r['first_edit'] for r in rs]):>25}ms "
+            f"{(str(median_ms(later)) + 'ms') if later else '-':>11} "
+            + " ".join(
+                f"{median_ms([r['stages'].get(s, 0.0) for r in rs]):>7}ms" for s in ("build", "test", "sanitize")
+            )
+            + f" {median_ms([r['grade'] for r in rs]):>10}ms"
+        )
     out = REPO / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"harness_overhead-{time.strftime('%Y%m%dT%H%M%S')}.json"
-    path.write_text(json.dumps({"sandbox_ms": [x * 1000 for x in ours], "docker_run_ms": [x * 1000 for x in plain],
-                                "tasks": rows}, indent=1, default=str))
+    path.write_text(
+        json.dumps(
+            {"sandbox_ms": [x * 1000 for x in ours], "docker_run_ms": [x * 1000 for x in plain], "tasks": rows},
+            indent=1,
+            default=str,
+        )
+    )
     print(f"\nresults: {path}")
 
 

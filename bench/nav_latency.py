@@ -57,9 +57,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from importlib import metadata, util
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -139,9 +140,18 @@ def make_rich_repo() -> Path:
     src = Path(spec.origin).parent
     root = Path(tempfile.mkdtemp(prefix="lanser-bench-rich-"))
     shutil.copytree(src, root / "rich", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    env = {**os.environ, "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@example.invalid",
-           "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@example.invalid"}
-    for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-q", "-m", "rich " + metadata.version("rich")]):
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "bench",
+        "GIT_AUTHOR_EMAIL": "bench@example.invalid",
+        "GIT_COMMITTER_NAME": "bench",
+        "GIT_COMMITTER_EMAIL": "bench@example.invalid",
+    }
+    for cmd in (
+        ["git", "init", "-q"],
+        ["git", "add", "-A"],
+        ["git", "commit", "-q", "-m", "rich " + metadata.version("rich")],
+    ):
         subprocess.run(cmd, cwd=root, env=env, check=True, capture_output=True)
     return root
 
@@ -207,9 +217,16 @@ class RawServer:
     (about +1 s on rich/text.py), which is server work, not lanser's.
     """
 
-    def __init__(self, root: Path, python: str, argv: list[str], timeout: float,
-                 pull_diagnostics: bool = True, did_change_configuration: bool = False,
-                 capabilities: Any = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        python: str,
+        argv: list[str],
+        timeout: float,
+        pull_diagnostics: bool = True,
+        did_change_configuration: bool = False,
+        capabilities: Any = None,
+    ) -> None:
         self.root = root
         #: ``initialize`` capabilities in place of this client's minimal set (e.g. lanser's own).
         self.capabilities = capabilities
@@ -234,13 +251,21 @@ class RawServer:
         def _configuration(params: lsp.ConfigurationParams) -> list[Any]:
             return [_section(self.settings, item.section) for item in params.items]
 
-        for method in ("window/logMessage", "window/showMessage", "textDocument/publishDiagnostics",
-                       "$/progress", "client/registerCapability", "client/unregisterCapability",
-                       "window/workDoneProgress/create", "workspace/diagnostic/refresh"):
+        for method in (
+            "window/logMessage",
+            "window/showMessage",
+            "textDocument/publishDiagnostics",
+            "$/progress",
+            "client/registerCapability",
+            "client/unregisterCapability",
+            "window/workDoneProgress/create",
+            "workspace/diagnostic/refresh",
+        ):
             fm.feature(method)(lambda params: None)
 
-        await client.start_io(self.argv[0], *self.argv[1:], cwd=str(self.root),
-                              preexec_fn=_pdeathsig if _LIBC is not None else None)
+        await client.start_io(
+            self.argv[0], *self.argv[1:], cwd=str(self.root), preexec_fn=_pdeathsig if _LIBC is not None else None
+        )
         self.client = client
         uri = self.root.as_uri()
         caps = self.capabilities or lsp.ClientCapabilities(
@@ -248,19 +273,29 @@ class RawServer:
             text_document=lsp.TextDocumentClientCapabilities(
                 definition=lsp.DefinitionClientCapabilities(link_support=True),
                 hover=lsp.HoverClientCapabilities(content_format=[lsp.MarkupKind.Markdown, lsp.MarkupKind.PlainText]),
-                diagnostic=(lsp.DiagnosticClientCapabilities(dynamic_registration=True)
-                            if self.pull_diagnostics else None),
+                diagnostic=(
+                    lsp.DiagnosticClientCapabilities(dynamic_registration=True) if self.pull_diagnostics else None
+                ),
             ),
         )
-        await asyncio.wait_for(client.initialize_async(lsp.InitializeParams(
-            process_id=os.getpid(), root_uri=uri, root_path=str(self.root),
-            workspace_folders=[lsp.WorkspaceFolder(uri=uri, name=self.root.name)], capabilities=caps,
-        )), self.timeout)
+        await asyncio.wait_for(
+            client.initialize_async(
+                lsp.InitializeParams(
+                    process_id=os.getpid(),
+                    root_uri=uri,
+                    root_path=str(self.root),
+                    workspace_folders=[lsp.WorkspaceFolder(uri=uri, name=self.root.name)],
+                    capabilities=caps,
+                )
+            ),
+            self.timeout,
+        )
         t_init = time.perf_counter() - t0
         client.initialized(lsp.InitializedParams())
         if self.did_change_configuration:  # what lanser's session sent until 61344d7, on top of answering the pull
-            client.protocol.notify("workspace/didChangeConfiguration",
-                                   lsp.DidChangeConfigurationParams(settings=self.settings))
+            client.protocol.notify(
+                "workspace/didChangeConfiguration", lsp.DidChangeConfigurationParams(settings=self.settings)
+            )
         return t_init
 
     def open(self, rel: str) -> None:
@@ -268,8 +303,13 @@ class RawServer:
 
         path = self.root / rel
         self.uri = path.as_uri()
-        self.client.text_document_did_open(lsp.DidOpenTextDocumentParams(text_document=lsp.TextDocumentItem(
-            uri=self.uri, language_id="python", version=1, text=path.read_bytes().decode("utf-8", "replace"))))
+        self.client.text_document_did_open(
+            lsp.DidOpenTextDocumentParams(
+                text_document=lsp.TextDocumentItem(
+                    uri=self.uri, language_id="python", version=1, text=path.read_bytes().decode("utf-8", "replace")
+                )
+            )
+        )
 
     async def ask(self, op: str, line: int, character: int) -> Any:
         from lsprotocol import types as lsp
@@ -280,8 +320,11 @@ class RawServer:
         if op == "definition":
             fut = c.text_document_definition_async(lsp.DefinitionParams(text_document=doc, position=pos))
         elif op == "references":
-            fut = c.text_document_references_async(lsp.ReferenceParams(
-                text_document=doc, position=pos, context=lsp.ReferenceContext(include_declaration=True)))
+            fut = c.text_document_references_async(
+                lsp.ReferenceParams(
+                    text_document=doc, position=pos, context=lsp.ReferenceContext(include_declaration=True)
+                )
+            )
         elif op == "hover":
             fut = c.text_document_hover_async(lsp.HoverParams(text_document=doc, position=pos))
         else:
@@ -377,7 +420,7 @@ def lanser_summary(op: str, bundle: dict[str, Any]) -> Any:
         return lanser_locations(bundle, "definitions")
     if op == "references":
         return facts.get("total", len(facts.get("references") or []))
-    return (facts.get("hover") or {})
+    return facts.get("hover") or {}
 
 
 def raw_summary(op: str, result: Any, root: Path) -> Any:
@@ -423,7 +466,9 @@ def cli_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("LANSER_")}
 
 
-def run_cli(argv: list[str], timeout: float, env: dict[str, str] | None = None) -> tuple[float, subprocess.CompletedProcess[str]]:
+def run_cli(
+    argv: list[str], timeout: float, env: dict[str, str] | None = None
+) -> tuple[float, subprocess.CompletedProcess[str]]:
     env = env if env is not None else cli_env()
     t0 = time.perf_counter()
     proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=timeout)
@@ -475,9 +520,12 @@ class Bench:
     async def raw_cold_didchange(self, record: bool) -> None:
         await self.raw_cold(record, did_change_configuration=True)
 
-    async def raw_cold(self, record: bool, pull_diagnostics: bool = True, did_change_configuration: bool = False) -> None:
-        raw = RawServer(self.repo, self.python, self.argv, self.args.timeout, pull_diagnostics,
-                        did_change_configuration)
+    async def raw_cold(
+        self, record: bool, pull_diagnostics: bool = True, did_change_configuration: bool = False
+    ) -> None:
+        raw = RawServer(
+            self.repo, self.python, self.argv, self.args.timeout, pull_diagnostics, did_change_configuration
+        )
         t0 = time.perf_counter()
         try:
             t_init = await raw.start()
@@ -516,8 +564,9 @@ class Bench:
             _, st = run_cli([self.lanser, "-w", str(self.repo), "daemon", "status"], 60)
             if st.returncode == 0:
                 self.cli_has["daemon"] = False
-                self.notes.append("a lanser daemon already serves this repository: daemon measurements skipped, "
-                                  "and it is left alone")
+                self.notes.append(
+                    "a lanser daemon already serves this repository: daemon measurements skipped, and it is left alone"
+                )
 
     def cli_argv(self, cmd: str, *, daemon: bool) -> list[str]:
         argv = [self.lanser, "--json", "-w", str(self.repo), "--timeout", str(self.args.timeout)]
@@ -541,7 +590,11 @@ class Bench:
             bundle = json.loads(proc.stdout)
         except ValueError:
             bundle = {"status": "unparseable", "stdout": proc.stdout[-400:]}
-        err = "" if proc.returncode == 0 else f"{' '.join(argv[1:])} exited {proc.returncode}: {proc.stderr.strip()[-300:]}"
+        err = (
+            ""
+            if proc.returncode == 0
+            else f"{' '.join(argv[1:])} exited {proc.returncode}: {proc.stderr.strip()[-300:]}"
+        )
         self.answers.setdefault(f"cli.argv.{op}.{'daemon' if daemon else 'one-shot'}", argv)
         return elapsed, bundle, err
 
@@ -628,7 +681,7 @@ class Bench:
     def _startup_loop(self, n: int, cmds: dict[str, tuple[list[str], dict[str, str] | None]]) -> None:
         for i in range(n):
             items = list(cmds.items())
-            items = items[i % len(items):] + items[: i % len(items)]
+            items = items[i % len(items) :] + items[: i % len(items)]
             for key, (argv, env) in items:
                 elapsed, proc = run_cli(argv, 60, env)
                 if proc.returncode != 0:
@@ -638,23 +691,40 @@ class Bench:
 
     async def cold(self) -> None:
         n, warmup = self.args.cold, self.args.cold_warmup
-        self.log(f"cold definition: {warmup} discarded + {n} measured, rotating raw / CLI one-shot / in-process / "
-                 f"raw-minimal / CLI first call through a new daemon / raw + didChangeConfiguration")
-        sides: list[Callable[[bool], Awaitable[None]]] = [self.raw_cold, self.cli_cold, self.inproc_cold,
-                                                          self.raw_cold_minimal, self.cli_daemon_cold,
-                                                          self.raw_cold_didchange]
+        self.log(
+            f"cold definition: {warmup} discarded + {n} measured, rotating raw / CLI one-shot / in-process / "
+            f"raw-minimal / CLI first call through a new daemon / raw + didChangeConfiguration"
+        )
+        sides: list[Callable[[bool], Awaitable[None]]] = [
+            self.raw_cold,
+            self.cli_cold,
+            self.inproc_cold,
+            self.raw_cold_minimal,
+            self.cli_daemon_cold,
+            self.raw_cold_didchange,
+        ]
         for i in range(warmup + n):
-            order = sides[i % len(sides):] + sides[: i % len(sides)]
+            order = sides[i % len(sides) :] + sides[: i % len(sides)]
             for side in order:
                 await side(i >= warmup)
             if i >= warmup:
-                last = {k: (f"{self.samples[k][-1]:.0f} ms" if self.samples.get(k) else "failed")
-                        for k in ("cold.def.raw", "cold.def.cli", "cold.def.inproc", "cold.def.raw_minimal",
-                                  "cold.def.cli_daemon", "cold.def.raw_didchange")}
-                self.log(f"  cold {i - warmup + 1}/{n}: raw {last['cold.def.raw']}, CLI {last['cold.def.cli']}, "
-                         f"in-process {last['cold.def.inproc']}, raw-minimal {last['cold.def.raw_minimal']}, "
-                         f"CLI+new daemon {last['cold.def.cli_daemon']}, "
-                         f"raw+didChangeConfiguration {last['cold.def.raw_didchange']}")
+                last = {
+                    k: (f"{self.samples[k][-1]:.0f} ms" if self.samples.get(k) else "failed")
+                    for k in (
+                        "cold.def.raw",
+                        "cold.def.cli",
+                        "cold.def.inproc",
+                        "cold.def.raw_minimal",
+                        "cold.def.cli_daemon",
+                        "cold.def.raw_didchange",
+                    )
+                }
+                self.log(
+                    f"  cold {i - warmup + 1}/{n}: raw {last['cold.def.raw']}, CLI {last['cold.def.cli']}, "
+                    f"in-process {last['cold.def.inproc']}, raw-minimal {last['cold.def.raw_minimal']}, "
+                    f"CLI+new daemon {last['cold.def.cli_daemon']}, "
+                    f"raw+didChangeConfiguration {last['cold.def.raw_didchange']}"
+                )
 
     async def warm(self) -> None:
         from lanser.orchestrator import Orchestrator
@@ -667,16 +737,20 @@ class Bench:
         # "nocache": every request goes to the server (what a first question
         # costs once the server is up).  "cached": lanser's defaults, where an
         # identical request on an unchanged workspace is a memo hit.
-        orchs: dict[str, Any] = {"nocache": Orchestrator(self.repo, timeout=self.args.timeout, **orchestrator_kwargs(False))}
+        orchs: dict[str, Any] = {
+            "nocache": Orchestrator(self.repo, timeout=self.args.timeout, **orchestrator_kwargs(False))
+        }
         if has_cache:
             orchs["cached"] = Orchestrator(self.repo, timeout=self.args.timeout, **orchestrator_kwargs(True))
         else:
             self.notes.append("this lanser's Orchestrator has no cache option: warm lanser = server round trip")
         self.orch = orchs["nocache"]
         try:
-            self.log(f"warm: {self.args.warm_warmup} discarded + {n} measured per operation, "
-                     f"rotating raw / lanser({', '.join(orchs)})"
-                     + (" / CLI via daemon" if self.cli_has.get("daemon") else ""))
+            self.log(
+                f"warm: {self.args.warm_warmup} discarded + {n} measured per operation, "
+                f"rotating raw / lanser({', '.join(orchs)})"
+                + (" / CLI via daemon" if self.cli_has.get("daemon") else "")
+            )
             for op in OPS:
                 req = lanser_request(op, self.selector)
 
@@ -685,18 +759,20 @@ class Bench:
 
                 sides: list[tuple[str, Callable[[], Awaitable[Any]]]] = [("raw", raw_once)]
                 for name, orch in orchs.items():
+
                     async def lanser_once(orch: Any = orch, req: Any = req) -> Any:
                         return await orch.run(req)
 
                     sides.append((name, lanser_once))
                 if self.cli_has.get("daemon"):
+
                     async def cli_once(op: str = op) -> Any:
                         _, bundle, err = await self.cli_once(op, daemon=True)
                         return bundle if not err else {"status": "error", "cli_error": err}
 
                     sides.append(("cli_daemon", cli_once))
                 for i in range(self.args.warm_warmup + n):
-                    rot = sides[i % len(sides):] + sides[: i % len(sides)]
+                    rot = sides[i % len(sides) :] + sides[: i % len(sides)]
                     for name, once in rot:
                         c0, ch0 = time.process_time(), _children_cpu()
                         t0 = time.perf_counter()
@@ -704,8 +780,11 @@ class Bench:
                         elapsed = time.perf_counter() - t0
                         c1, ch1 = time.process_time(), _children_cpu()
                         if name != "raw" and isinstance(result, dict) and result.get("status") != "ok":
-                            self.fail(f"warm.{op}.{name}", f"warm {op} via {name}: "
-                                      + json.dumps(result.get("cli_error") or result.get("error"))[:300])
+                            self.fail(
+                                f"warm.{op}.{name}",
+                                f"warm {op} via {name}: "
+                                + json.dumps(result.get("cli_error") or result.get("error"))[:300],
+                            )
                             continue
                         if i >= self.args.warm_warmup:
                             key = f"warm.{op}.{name}"
@@ -714,9 +793,13 @@ class Bench:
                             self.children_cpu.setdefault(key, []).append(ms(ch1 - ch0))
                         if i == self.args.warm_warmup + n - 1:
                             self.answers[f"warm.{op}.{name}"] = (
-                                raw_summary(op, result, self.repo) if name == "raw" else lanser_summary(op, result))
-                med = {name: statistics.median(self.samples[f"warm.{op}.{name}"])
-                       for name, _ in sides if self.samples.get(f"warm.{op}.{name}")}
+                                raw_summary(op, result, self.repo) if name == "raw" else lanser_summary(op, result)
+                            )
+                med = {
+                    name: statistics.median(self.samples[f"warm.{op}.{name}"])
+                    for name, _ in sides
+                    if self.samples.get(f"warm.{op}.{name}")
+                }
                 self.log(f"  warm {op}: " + ", ".join(f"{k} {v:.1f} ms" for k, v in med.items()))
             await self.breakdown()
             if not self.args.no_profile:
@@ -742,6 +825,7 @@ class Bench:
         ws = orch.workspace
         tracker_cls = type(getattr(orch, "snapshots", None)) if getattr(orch, "snapshots", None) is not None else None
         if tracker_cls is not None:
+
             def snapshot_first() -> Any:
                 return tracker_cls(ws).take()
 
@@ -749,27 +833,36 @@ class Bench:
             steady.take()
             items.append(("SnapshotTracker.take, first (lists + hashes every file)", snapshot_first))
             items.append(("SnapshotTracker.take, repeat (lists + stats every file)", steady.take))
-        items.append(("Workspace.files (directory walk; git ls-files when a dir changed)",
-                      lambda: ws.files(tuple(LANGUAGE_OF_SUFFIX))))
-        items.append(("server_for_language('python') (find_spec x2 + metadata.version)",
-                      lambda: server_for_language("python")))
+        items.append(
+            (
+                "Workspace.files (directory walk; git ls-files when a dir changed)",
+                lambda: ws.files(tuple(LANGUAGE_OF_SUFFIX)),
+            )
+        )
+        items.append(
+            ("server_for_language('python') (find_spec x2 + metadata.version)", lambda: server_for_language("python"))
+        )
         items.append(("Workspace.config_digest", lambda: ws.config_digest({"server": "basedpyright"})))
         try:
             from lanser.text import split_lines
 
             text = (ws.root / self.rel).read_bytes().decode("utf-8", "replace")
-            items.append((f"split_lines({self.rel}, {len(text) // 1024} KiB), once",
-                          lambda: split_lines(text)))
+            items.append((f"split_lines({self.rel}, {len(text) // 1024} KiB), once", lambda: split_lines(text)))
         except ImportError:
             pass
-        items.append(("parse_selector + resolve_target",
-                      lambda: resolve_target(parse_selector(self.selector), ws, "utf-16")))
+        items.append(
+            ("parse_selector + resolve_target", lambda: resolve_target(parse_selector(self.selector), ws, "utf-16"))
+        )
         try:
             from lanser.bundle.environment import inspect_interpreter
 
             exe = str(ws.python(None))
-            items.append((f"inspect_interpreter, uncached ({'this interpreter' if exe == sys.executable else 'subprocess'})",
-                          lambda: inspect_interpreter.__wrapped__(exe)))
+            items.append(
+                (
+                    f"inspect_interpreter, uncached ({'this interpreter' if exe == sys.executable else 'subprocess'})",
+                    lambda: inspect_interpreter.__wrapped__(exe),
+                )
+            )
         except (ImportError, AttributeError):
             pass
         out = {}
@@ -812,8 +905,14 @@ class Bench:
             for (filename, lineno, func), (cc, _nc, tt, ct, _callers) in stats.stats.items():  # type: ignore[attr-defined]
                 if "/lanser/" in filename and "/site-packages/" not in filename:
                     rel = filename.split("/lanser/", 1)[1]
-                    rows.append({"function": f"lanser/{rel}:{lineno}({func})", "cum_ms_per_request": ms(ct) / reps,
-                                 "self_ms_per_request": ms(tt) / reps, "calls_per_request": cc / reps})
+                    rows.append(
+                        {
+                            "function": f"lanser/{rel}:{lineno}({func})",
+                            "cum_ms_per_request": ms(ct) / reps,
+                            "self_ms_per_request": ms(tt) / reps,
+                            "calls_per_request": cc / reps,
+                        }
+                    )
             rows.sort(key=lambda r: -r["cum_ms_per_request"])
             out[op] = {"requests": reps, "wall_ms_per_request_under_profiler": ms(wall) / reps, "top": rows[:20]}
         self.answers["profile"] = out
@@ -829,11 +928,27 @@ class Bench:
             lan = s.get(lanser_key)
             if lan is None:
                 if self.failures.get(lanser_key):
-                    rows.append({"label": label, "raw_key": raw_key, "lanser_key": lanser_key, "raw": raw,
-                                 "lanser": summarize([]), "ratio": None})
+                    rows.append(
+                        {
+                            "label": label,
+                            "raw_key": raw_key,
+                            "lanser_key": lanser_key,
+                            "raw": raw,
+                            "lanser": summarize([]),
+                            "ratio": None,
+                        }
+                    )
                 return
-            rows.append({"label": label, "raw_key": raw_key, "lanser_key": lanser_key, "raw": raw, "lanser": lan,
-                         "ratio": ratio(lan, raw) if raw else None})
+            rows.append(
+                {
+                    "label": label,
+                    "raw_key": raw_key,
+                    "lanser_key": lanser_key,
+                    "raw": raw,
+                    "lanser": lan,
+                    "ratio": ratio(lan, raw) if raw else None,
+                }
+            )
 
         row("cold def: raw spawn->answer | lanser CLI wall", "cold.def.raw", "cold.def.cli")
         row("cold def: raw spawn->answer | lanser in-process", "cold.def.raw", "cold.def.inproc")
@@ -891,12 +1006,18 @@ def render(res: dict[str, Any]) -> str:
     out = []
     out.append(f"lanser nav latency  {res['started']}")
     out.append(f"command:  {m['command']}")
-    out.append(f"machine:  {m['cpus']} CPUs ({m['cpu_model']}), {m['platform']}; "
-               f"load avg {m['loadavg_start']} at start, {m['loadavg_end']} at end")
-    out.append(f"servers:  basedpyright {m['basedpyright']} on node {m['node']}; python {m['python']}; "
-               f"lanser {m['lanser_version']} @ {m['lanser_git']}")
-    out.append(f"env:      PYTHONDONTWRITEBYTECODE={m['PYTHONDONTWRITEBYTECODE']!s} (lanser's own modules "
-               f"{'are recompiled on every start' if m['PYTHONDONTWRITEBYTECODE'] else 'may use cached bytecode'})")
+    out.append(
+        f"machine:  {m['cpus']} CPUs ({m['cpu_model']}), {m['platform']}; "
+        f"load avg {m['loadavg_start']} at start, {m['loadavg_end']} at end"
+    )
+    out.append(
+        f"servers:  basedpyright {m['basedpyright']} on node {m['node']}; python {m['python']}; "
+        f"lanser {m['lanser_version']} @ {m['lanser_git']}"
+    )
+    out.append(
+        f"env:      PYTHONDONTWRITEBYTECODE={m['PYTHONDONTWRITEBYTECODE']!s} (lanser's own modules "
+        f"{'are recompiled on every start' if m['PYTHONDONTWRITEBYTECODE'] else 'may use cached bytecode'})"
+    )
     out.append(f"repo:     {m['repo_label']} ({m['repo_py_files']} .py files); selector {m['selector']}")
     out.append("")
     head = f"{'':56} {'n':>3} {'raw med':>8} {'raw p90':>8} {'lanser med':>10} {'lanser p90':>10} {'ratio':>6}"
@@ -904,9 +1025,11 @@ def render(res: dict[str, Any]) -> str:
     out.append("-" * len(head))
     for r in res["table"]:
         raw, lan = r["raw"] or {}, r["lanser"]
-        out.append(f"{r['label']:56} {lan['n']:>3} {fmt(raw.get('median'))} {fmt(raw.get('p90'))} "
-                   f"{fmt(lan['median'], 10)} {fmt(lan['p90'], 10)} "
-                   f"{(format(r['ratio'], '.2f') + 'x') if r['ratio'] else '-':>6}")
+        out.append(
+            f"{r['label']:56} {lan['n']:>3} {fmt(raw.get('median'))} {fmt(raw.get('p90'))} "
+            f"{fmt(lan['median'], 10)} {fmt(lan['p90'], 10)} "
+            f"{(format(r['ratio'], '.2f') + 'x') if r['ratio'] else '-':>6}"
+        )
     out.append("(ms; ratio = lanser median / raw median)")
     s = res["summary"]
     out.append("")
@@ -928,9 +1051,12 @@ def render(res: dict[str, Any]) -> str:
     if any(s.get(k, {}).get("median") is not None for k in startup_keys):
         out.append("")
         out.append("CLI start-up, no server (medians, ms)")
-    for label, key in (("python -c pass", "startup.python"), ("lanser --version", "startup.lanser_version"),
-                       ("python -c 'import lanser.cli.main, lanser.orchestrator'", "startup.import_orchestrator"),
-                       ("  the same, all bytecode cached (PYTHONPYCACHEPREFIX)", "startup.import_orchestrator_pyc")):
+    for label, key in (
+        ("python -c pass", "startup.python"),
+        ("lanser --version", "startup.lanser_version"),
+        ("python -c 'import lanser.cli.main, lanser.orchestrator'", "startup.import_orchestrator"),
+        ("  the same, all bytecode cached (PYTHONPYCACHEPREFIX)", "startup.import_orchestrator_pyc"),
+    ):
         if s.get(key, {}).get("median") is not None:
             out.append(f"  {label:58} {fmt(s[key]['median'])}  (p90 {fmt(s[key]['p90']).strip()})")
     cpu, kids = res["cpu_ms_bench_process"], res["cpu_ms_child_processes_mean"]
@@ -954,13 +1080,17 @@ def render(res: dict[str, Any]) -> str:
     for op, p in (prof or {}).items():
         out.append("")
         out.append(f"cProfile, {p['requests']} warm uncached {op} requests: lanser functions by CPU per request")
-        out.append("  (cumulative ms, calls per request; excludes waiting, threads, subprocesses; profiler overhead included)")
+        out.append(
+            "  (cumulative ms, calls per request; excludes waiting, threads, subprocesses; profiler overhead included)"
+        )
         for r in p["top"][:10]:
             out.append(f"  {r['cum_ms_per_request']:7.2f}  x{r['calls_per_request']:<5.1f} {r['function']}")
     out.append("")
     agree = res["answers_agree"]
     bad = [k for k, v in agree.items() if not v]
-    out.append("answers: " + ("lanser and raw agree on every compared answer" if not bad else "DISAGREE on " + ", ".join(bad)))
+    out.append(
+        "answers: " + ("lanser and raw agree on every compared answer" if not bad else "DISAGREE on " + ", ".join(bad))
+    )
     refs = {k: v for k, v in res["answers"].items() if k.startswith("warm.references")}
     if refs:
         out.append("  references found: " + ", ".join(f"{k.split('.')[-1]} {v}" for k, v in refs.items()))
@@ -978,25 +1108,45 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="bench/nav_latency.py",
         description="Latency of lanser's def/refs/hover next to raw basedpyright, cold and warm, "
-                    "measured side by side in one run. Prints a table; writes JSON under bench/results/.",
+        "measured side by side in one run. Prints a table; writes JSON under bench/results/.",
         epilog="Example: .venv/bin/python bench/nav_latency.py --cold 5 --warm 30",
     )
-    p.add_argument("--repo", type=Path, default=None,
-                   help="Python repository to measure (default: the installed rich package copied into a temp git repo)")
-    p.add_argument("--selector", default=None,
-                   help=f"cursor selector PATH@L<line>:C<col> (1-based, UTF-16 columns) used for def, refs and hover "
-                        f"(default for rich: {DEFAULT_SELECTOR}; required with --repo)")
+    p.add_argument(
+        "--repo",
+        type=Path,
+        default=None,
+        help="Python repository to measure (default: the installed rich package copied into a temp git repo)",
+    )
+    p.add_argument(
+        "--selector",
+        default=None,
+        help=f"cursor selector PATH@L<line>:C<col> (1-based, UTF-16 columns) used for def, refs and hover "
+        f"(default for rich: {DEFAULT_SELECTOR}; required with --repo)",
+    )
     p.add_argument("--cold", type=int, default=5, help="cold definition repetitions per side (default 5)")
     p.add_argument("--cold-warmup", type=int, default=1, help="discarded cold runs per side first (default 1)")
     p.add_argument("--warm", type=int, default=30, help="warm repetitions per operation and side (default 30)")
-    p.add_argument("--warm-warmup", type=int, default=2, help="discarded warm requests per operation and side (default 2)")
-    p.add_argument("--startup-reps", type=int, default=10,
-                   help="repetitions of `lanser --version` and the import probes (default 10)")
+    p.add_argument(
+        "--warm-warmup", type=int, default=2, help="discarded warm requests per operation and side (default 2)"
+    )
+    p.add_argument(
+        "--startup-reps",
+        type=int,
+        default=10,
+        help="repetitions of `lanser --version` and the import probes (default 10)",
+    )
     p.add_argument("--timeout", type=float, default=60.0, help="seconds per server request (default 60)")
     p.add_argument("--lanser", default=None, help="lanser executable (default: the one next to this interpreter)")
-    p.add_argument("--out", type=Path, default=None, help="JSON results file (default bench/results/nav_latency-<time>.json)")
-    p.add_argument("--skip", action="append", default=[], choices=["startup", "cold", "warm"],
-                   help="leave a phase out (repeatable)")
+    p.add_argument(
+        "--out", type=Path, default=None, help="JSON results file (default bench/results/nav_latency-<time>.json)"
+    )
+    p.add_argument(
+        "--skip",
+        action="append",
+        default=[],
+        choices=["startup", "cold", "warm"],
+        help="leave a phase out (repeatable)",
+    )
     p.add_argument("--no-profile", action="store_true", help="skip the cProfile pass over warm definitions")
     p.add_argument("--keep-repo", action="store_true", help="keep the temporary rich repository")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
@@ -1029,9 +1179,15 @@ async def amain(args: argparse.Namespace) -> int:
         node_version = subprocess.run([bench.argv[0], "--version"], capture_output=True, text=True).stdout.strip()
         dirty = git(["status", "--porcelain", "--", "lanser"], PROJECT)
         meta = {
-            "command": " ".join([Path(sys.executable).relative_to(PROJECT).as_posix()
-                                 if sys.executable.startswith(str(PROJECT)) else sys.executable,
-                                 "bench/nav_latency.py", *sys.argv[1:]]),
+            "command": " ".join(
+                [
+                    Path(sys.executable).relative_to(PROJECT).as_posix()
+                    if sys.executable.startswith(str(PROJECT))
+                    else sys.executable,
+                    "bench/nav_latency.py",
+                    *sys.argv[1:],
+                ]
+            ),
             "cpus": os.cpu_count(),
             "PYTHONDONTWRITEBYTECODE": os.environ.get("PYTHONDONTWRITEBYTECODE"),
             "cpu_model": cpu_model(),
@@ -1043,7 +1199,7 @@ async def amain(args: argparse.Namespace) -> int:
             "pygls": metadata.version("pygls"),
             "lanser_version": lanser.__version__,
             "lanser_git": (git(["rev-parse", "--short", "HEAD"], PROJECT) or "?")
-                          + (" + uncommitted changes in lanser/" if dirty else ""),
+            + (" + uncommitted changes in lanser/" if dirty else ""),
             "lanser_uncommitted": dirty.splitlines(),
             "repo_label": label,
             "repo": str(repo),

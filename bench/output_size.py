@@ -64,8 +64,13 @@ def make_repo(work: Path) -> Path:
     if repo.exists():
         shutil.rmtree(repo)
     shutil.copytree(src, repo, ignore=shutil.ignore_patterns("*.egg-info"))
-    env = {**os.environ, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@b", "GIT_COMMITTER_NAME": "b",
-           "GIT_COMMITTER_EMAIL": "b@b"}
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "b",
+        "GIT_AUTHOR_EMAIL": "b@b",
+        "GIT_COMMITTER_NAME": "b",
+        "GIT_COMMITTER_EMAIL": "b@b",
+    }
     for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "sdist"]):
         subprocess.run(["git", *args], cwd=repo, check=True, env=env)
     return repo
@@ -76,14 +81,34 @@ def queries(repo: Path) -> list[dict[str, Any]]:
     line = core.index(DEF_LINE) + 1
     col = DEF_LINE.index("make_context") + 1
     return [
-        {"label": "def", "method": "textDocument/definition", "file": "click/core.py", "pos": (line, col),
-         "request": {"cmd": "definition", "selector": f"click/core.py@L{line}:C{col}"}},
-        {"label": "refs", "method": "textDocument/references", "file": "click/core.py", "pos": (160, 7),
-         "request": {"cmd": "references", "selector": "py://click.core#Context"}},
-        {"label": "diag", "method": "textDocument/diagnostic", "file": "click/core.py", "pos": None,
-         "request": {"cmd": "diagnostics", "selector": "click/core.py"}},
-        {"label": "symbols", "method": "textDocument/documentSymbol", "file": "click/core.py", "pos": None,
-         "request": {"cmd": "symbols", "selector": "click/core.py"}},
+        {
+            "label": "def",
+            "method": "textDocument/definition",
+            "file": "click/core.py",
+            "pos": (line, col),
+            "request": {"cmd": "definition", "selector": f"click/core.py@L{line}:C{col}"},
+        },
+        {
+            "label": "refs",
+            "method": "textDocument/references",
+            "file": "click/core.py",
+            "pos": (160, 7),
+            "request": {"cmd": "references", "selector": "py://click.core#Context"},
+        },
+        {
+            "label": "diag",
+            "method": "textDocument/diagnostic",
+            "file": "click/core.py",
+            "pos": None,
+            "request": {"cmd": "diagnostics", "selector": "click/core.py"},
+        },
+        {
+            "label": "symbols",
+            "method": "textDocument/documentSymbol",
+            "file": "click/core.py",
+            "pos": None,
+            "request": {"cmd": "symbols", "selector": "click/core.py"},
+        },
     ]
 
 
@@ -110,15 +135,31 @@ def lanser_side(repo: Path, qs: list[dict[str, Any]]) -> tuple[list[dict[str, An
     with tempfile.TemporaryDirectory() as tmp:
         source, trace = Path(tmp) / "q.jsonl", Path(tmp) / "trace.jsonl"
         source.write_text("".join(json.dumps(r) + "\n" for r in requests))
-        out = subprocess.run([sys.executable, "-c", "from lanser.cli.main import main; main()", "-w", str(repo),
-                              "--no-daemon", "--timeout", "120", "--trace-file", str(trace), "batch", str(source)],
-                             capture_output=True, text=True, timeout=1800)
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "from lanser.cli.main import main; main()",
+                "-w",
+                str(repo),
+                "--no-daemon",
+                "--timeout",
+                "120",
+                "--trace-file",
+                str(trace),
+                "batch",
+                str(source),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=1800,
+        )
         if not out.stdout.strip():
             raise SystemExit(f"lanser batch failed: {out.stderr[-2000:]}")
         bundles = [json.loads(line) for line in out.stdout.splitlines()]
         raw = raw_answers(trace, repo, qs)
     plain = bundles[: len(qs)]
-    extra = iter(bundles[len(qs):])
+    extra = iter(bundles[len(qs) :])
     rows = [next(extra) if args else plain[[q["label"] for q in qs].index(base)] for _, base, args in ROWS]
     return plain, rows, raw
 
@@ -130,18 +171,26 @@ def raw_answers(trace: Path, repo: Path, qs: list[dict[str, Any]]) -> list[Any]:
     events = [json.loads(line) for line in trace.read_text().splitlines()]
     answers: list[Any] = []
     for q in qs:
-        seq = next(i for i, e in enumerate(events) if e.get("event") == "request"
-                   and e["request"].get("cmd") == q["request"]["cmd"]
-                   and e["request"].get("selector") == q["request"]["selector"])
+        seq = next(
+            i
+            for i, e in enumerate(events)
+            if e.get("event") == "request"
+            and e["request"].get("cmd") == q["request"]["cmd"]
+            and e["request"].get("selector") == q["request"]["selector"]
+        )
         end = next((i for i in range(seq + 1, len(events)) if events[i].get("event") == "bundle"), len(events))
         window = [e["message"] for e in events[seq:end] if e.get("event") == "frame"]
         ids = [m["id"] for m in window if m.get("method") == q["method"] and "id" in m]
         answer = next((m.get("result") for m in window if "method" not in m and ids and m.get("id") == ids[-1]), None)
         if answer is None and q["label"] == "diag":
             # A server that pushes: the last publishDiagnostics about the file is what it settled on.
-            found = [e["message"]["params"] for e in events[:end] if e.get("event") == "frame"
-                     and e["message"].get("method") == "textDocument/publishDiagnostics"
-                     and str(e["message"]["params"].get("uri", "")).endswith(q["file"])]
+            found = [
+                e["message"]["params"]
+                for e in events[:end]
+                if e.get("event") == "frame"
+                and e["message"].get("method") == "textDocument/publishDiagnostics"
+                and str(e["message"]["params"].get("uri", "")).endswith(q["file"])
+            ]
             answer = found[-1] if found else None
         text = json.dumps(answer, ensure_ascii=False, separators=(",", ":"))
         text = text.replace("${uri:workspace}", root_uri).replace("${workspace}", root)
@@ -205,8 +254,7 @@ def stop_brokers(binary: str, repo: Path) -> None:
             argv = (proc / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if argv and argv[0].decode(errors="replace") == binary and b"daemon-broker" in argv \
-                and mine.encode() in argv:
+        if argv and argv[0].decode(errors="replace") == binary and b"daemon-broker" in argv and mine.encode() in argv:
             children = [c for c in Path("/proc").iterdir() if c.name.isdigit() and _ppid(c) == int(proc.name)]
             for pid in [int(proc.name), *(int(c.name) for c in children)]:
                 try:
@@ -234,15 +282,35 @@ def serena_side(binary: str, repo: Path, qs: list[dict[str, Any]]) -> list[str |
     uvx = os.environ.get("SERENA_UVX")  # a wrapper when Serena's own uvx Python cannot be downloaded here
     if uvx:
         env["UVX"] = uvx
-    params = StdioServerParameters(command=binary, args=[
-        "start-mcp-server", "--project", str(repo), "--context", "agent", "--agent-interface", "tools",
-        "--enable-web-dashboard", "False", "--open-web-dashboard", "False", "--log-level", "ERROR"],
-        cwd=str(repo), env=env)
-    calls = {"def": ("find_declaration", {"relative_path": "click/core.py",
-                                         "regex": r"with self\.(make_context)\(prog_name"}),
-             "refs": ("find_referencing_symbols", {"name_path": "Context", "relative_path": "click/core.py"}),
-             "diag": ("get_diagnostics_for_file", {"relative_path": "click/core.py"}),
-             "symbols": ("get_symbols_overview", {"relative_path": "click/core.py"})}
+    params = StdioServerParameters(
+        command=binary,
+        args=[
+            "start-mcp-server",
+            "--project",
+            str(repo),
+            "--context",
+            "agent",
+            "--agent-interface",
+            "tools",
+            "--enable-web-dashboard",
+            "False",
+            "--open-web-dashboard",
+            "False",
+            "--log-level",
+            "ERROR",
+        ],
+        cwd=str(repo),
+        env=env,
+    )
+    calls = {
+        "def": (
+            "find_declaration",
+            {"relative_path": "click/core.py", "regex": r"with self\.(make_context)\(prog_name"},
+        ),
+        "refs": ("find_referencing_symbols", {"name_path": "Context", "relative_path": "click/core.py"}),
+        "diag": ("get_diagnostics_for_file", {"relative_path": "click/core.py"}),
+        "symbols": ("get_symbols_overview", {"relative_path": "click/core.py"}),
+    }
 
     async def main() -> list[str | None]:
         out: list[str | None] = []
@@ -329,17 +397,23 @@ def main(argv: list[str] | None = None) -> int:
     table = []
     for (label, base, _), bundle in zip(ROWS, row_bundles, strict=True):
         i = index[base]
-        sides = {"bundle": size(compact(plain[i]), enc), "bundle, filtered": size(compact(bundle), enc),
-                 "agent": size(to_agent(bundle), enc),
-                 "agent, unfiltered": size(to_agent(plain[i]), enc), "raw LSP": size(compact(raw[i]), enc)}
+        sides = {
+            "bundle": size(compact(plain[i]), enc),
+            "bundle, filtered": size(compact(bundle), enc),
+            "agent": size(to_agent(bundle), enc),
+            "agent, unfiltered": size(to_agent(plain[i]), enc),
+            "raw LSP": size(compact(raw[i]), enc),
+        }
         for name, texts in peers.items():
             sides[name] = size(texts[i], enc)
         table.append((label, qs[i], bundle, sides))
     for name, texts in peers.items():
         diag = texts[index["diag"]]
         if diag is not None:
-            notes.append(f"{name}'s diag answer holds {peer_diagnostics(name, diag)} diagnostics "
-                         f"(lanser's bundle: {answer_count('diag', plain[index['diag']]).split()[-1]})")
+            notes.append(
+                f"{name}'s diag answer holds {peer_diagnostics(name, diag)} diagnostics "
+                f"(lanser's bundle: {answer_count('diag', plain[index['diag']]).split()[-1]})"
+            )
     lines = render(table, unit, notes, list(peers))
     print("\n".join(lines))
     if args.write is not None:
@@ -352,15 +426,22 @@ def _version(binary: str) -> str:
     python = Path(binary).parent / "python"
     for dist in ("agent-lsp", "serena-agent"):
         if python.exists():
-            probe = subprocess.run([str(python), "-c", f"from importlib.metadata import version; print(version({dist!r}))"],
-                                   capture_output=True, text=True)
+            probe = subprocess.run(
+                [str(python), "-c", f"from importlib.metadata import version; print(version({dist!r}))"],
+                capture_output=True,
+                text=True,
+            )
             if probe.returncode == 0:
                 return f"{dist} {probe.stdout.strip()}"
     try:
         probe = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired):
         return "version unknown"
-    return (probe.stdout or probe.stderr).strip().splitlines()[0] if (probe.stdout or probe.stderr).strip() else "version unknown"
+    return (
+        (probe.stdout or probe.stderr).strip().splitlines()[0]
+        if (probe.stdout or probe.stderr).strip()
+        else "version unknown"
+    )
 
 
 def _fmt(s: tuple[int, int | None] | None) -> str:
@@ -400,21 +481,35 @@ NOTES = [
 def render(table: list[Any], unit: str, notes: list[str], peers: list[str]) -> list[str]:
     head = ["bundle", "bundle, filtered", "agent", "agent, unfiltered", "raw LSP", *peers]
     ratios = ["bundle", "raw LSP", *peers]
-    out = [f"# Output size: {PROJECT} {VERSION}, `src/` as the workspace", "",
-           f"Characters / {unit}. `bundle` is what `--json` prints (unchanged, no filter); `agent` is "
-           "`--format agent` as an agent gets it (diag: the agent profile; symbols: no locals; the extra rows "
-           "add the filter named), and `bundle, filtered` the bundle of that same request; `agent, unfiltered` "
-           "is the agent format of the plain bundle. `x/agent`: how many times more tokens than `agent` "
-           "(characters without a tokenizer).", "",
-           "| query | shown of total | " + " | ".join(head) + " | " + " | ".join(f"{r}/agent" for r in ratios) + " |",
-           "|---|---|" + "---:|" * (len(head) + len(ratios))]
+    out = [
+        f"# Output size: {PROJECT} {VERSION}, `src/` as the workspace",
+        "",
+        f"Characters / {unit}. `bundle` is what `--json` prints (unchanged, no filter); `agent` is "
+        "`--format agent` as an agent gets it (diag: the agent profile; symbols: no locals; the extra rows "
+        "add the filter named), and `bundle, filtered` the bundle of that same request; `agent, unfiltered` "
+        "is the agent format of the plain bundle. `x/agent`: how many times more tokens than `agent` "
+        "(characters without a tokenizer).",
+        "",
+        "| query | shown of total | " + " | ".join(head) + " | " + " | ".join(f"{r}/agent" for r in ratios) + " |",
+        "|---|---|" + "---:|" * (len(head) + len(ratios)),
+    ]
     for label, q, bundle, sides in table:
-        out.append(f"| {label} `{q['request']['selector']}` | {answer_count(q['label'], bundle)} | "
-                   + " | ".join(_fmt(sides.get(h)) for h in head) + " | "
-                   + " | ".join(_ratio(sides["agent"], sides.get(r)) for r in ratios) + " |")
-    out += ["", *(f"- {n}" for n in notes), "", *NOTES, "",
-            "Command: `.venv/bin/python bench/output_size.py --write bench/OUTPUT.md` (the peers when installed: "
-            "`pip install agent-lsp serena-agent`, bench-only; tokens when `pip install bpe-openai`)."]
+        out.append(
+            f"| {label} `{q['request']['selector']}` | {answer_count(q['label'], bundle)} | "
+            + " | ".join(_fmt(sides.get(h)) for h in head)
+            + " | "
+            + " | ".join(_ratio(sides["agent"], sides.get(r)) for r in ratios)
+            + " |"
+        )
+    out += [
+        "",
+        *(f"- {n}" for n in notes),
+        "",
+        *NOTES,
+        "",
+        "Command: `.venv/bin/python bench/output_size.py --write bench/OUTPUT.md` (the peers when installed: "
+        "`pip install agent-lsp serena-agent`, bench-only; tokens when `pip install bpe-openai`).",
+    ]
     return out
 
 

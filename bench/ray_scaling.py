@@ -90,18 +90,29 @@ def breakdown(row: dict[str, Any], ctr_s: float) -> dict[str, float]:
     stages = row["stages"]
     placement = row["extra"].get("placement") or {}
     stage_s = sum(float(s.get("seconds") or 0.0) for s in stages.values() if isinstance(s, dict))
-    containers = sum(1 for name, s in stages.items() if name != "clean_room" and isinstance(s, dict) and "exit_code" in s)
+    containers = sum(
+        1 for name, s in stages.items() if name != "clean_room" and isinstance(s, dict) and "exit_code" in s
+    )
     first_lanser = next((float(s["seconds"]) for s in steps if s.get("action") in ("edit", "lanser")), 0.0)
     step_s = sum(float(s.get("seconds") or 0.0) for s in steps)
     attempt_s = float(placement.get("ended_at", 0.0)) - float(placement.get("started_at", 0.0))
     task_s = float(row["seconds"])
     image_s = float(placement.get("image_s") or 0.0)
     layer_s = float(placement.get("layer_s") or 0.0) + float(placement.get("layer_publish_s") or 0.0)
-    return {"queue": float(placement.get("queue_s") or 0.0), "sched": float(placement.get("sched_s") or 0.0),
-            "image": image_s, "layer": layer_s,
-            "reset": max(task_s - step_s - stage_s, 0.0), "warm": first_lanser, "steps": step_s - first_lanser,
-            "grade": stage_s, "ctr": containers * ctr_s, "ray": max(attempt_s - task_s - image_s - layer_s, 0.0),
-            "task": task_s, "attempt": attempt_s}
+    return {
+        "queue": float(placement.get("queue_s") or 0.0),
+        "sched": float(placement.get("sched_s") or 0.0),
+        "image": image_s,
+        "layer": layer_s,
+        "reset": max(task_s - step_s - stage_s, 0.0),
+        "warm": first_lanser,
+        "steps": step_s - first_lanser,
+        "grade": stage_s,
+        "ctr": containers * ctr_s,
+        "ray": max(attempt_s - task_s - image_s - layer_s, 0.0),
+        "task": task_s,
+        "attempt": attempt_s,
+    }
 
 
 def stored_rows(out: Path) -> list[dict[str, Any]]:
@@ -110,8 +121,10 @@ def stored_rows(out: Path) -> list[dict[str, Any]]:
         rows = db.execute("SELECT task_id, seconds, steps, stages, extra FROM results").fetchall()
     finally:
         db.close()
-    return [{"task": t, "seconds": s, "steps": json.loads(st), "stages": json.loads(sg), "extra": json.loads(x or "{}")}
-            for t, s, st, sg, x in rows]
+    return [
+        {"task": t, "seconds": s, "steps": json.loads(st), "stages": json.loads(sg), "extra": json.loads(x or "{}")}
+        for t, s, st, sg, x in rows
+    ]
 
 
 def run_on(nodes: int, dataset: Path, out: Path, depot: Path, n: int) -> dict[str, Any]:
@@ -122,12 +135,32 @@ def run_on(nodes: int, dataset: Path, out: Path, depot: Path, n: int) -> dict[st
     try:
         cluster.start()
         started, launched_at = time.monotonic(), time.time()
-        proc = subprocess.run([sys.executable, "-c", "from lanser.cli.main import main; main()", "--no-daemon",
-                               "--json", "bench", "run", str(dataset), "--agent", "oracle", "--out", str(out),
-                               "--run-id", f"scale-{nodes}", "--executor", "ray", "--ray-address", cluster.address],
-                              capture_output=True, text=True, cwd=REPO,
-                              env={**os.environ, "NO_COLOR": "1", "LANSER_IMAGE_DEPOT": str(depot),
-                                   **cluster.client_env()})
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "from lanser.cli.main import main; main()",
+                "--no-daemon",
+                "--json",
+                "bench",
+                "run",
+                str(dataset),
+                "--agent",
+                "oracle",
+                "--out",
+                str(out),
+                "--run-id",
+                f"scale-{nodes}",
+                "--executor",
+                "ray",
+                "--ray-address",
+                cluster.address,
+            ],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            env={**os.environ, "NO_COLOR": "1", "LANSER_IMAGE_DEPOT": str(depot), **cluster.client_env()},
+        )
         wall = time.monotonic() - started
     finally:
         leftovers = cluster.stop()
@@ -136,8 +169,16 @@ def run_on(nodes: int, dataset: Path, out: Path, depot: Path, n: int) -> dict[st
     results = json.loads(proc.stdout)["results"]
     if len(results) != n:
         raise SystemExit(f"{nodes} nodes: {len(results)} results, not {n}")
-    return {"nodes": nodes, "wall_s": wall, "launched_at": launched_at, "start_s": cluster.started_s, "outcomes": sorted(r["outcome"] for r in results),
-            "load_before": load_before, "load_after": os.getloadavg()[0], "leftovers": leftovers}
+    return {
+        "nodes": nodes,
+        "wall_s": wall,
+        "launched_at": launched_at,
+        "start_s": cluster.started_s,
+        "outcomes": sorted(r["outcome"] for r in results),
+        "load_before": load_before,
+        "load_after": os.getloadavg()[0],
+        "leftovers": leftovers,
+    }
 
 
 def main() -> None:
@@ -145,14 +186,15 @@ def main() -> None:
     parser.add_argument("--nodes", default="1,2,4", help="node counts, comma-separated (default 1,2,4)")
     parser.add_argument("--copies", type=int, default=4, help="copies of the three toy-c tasks (default 4: 12 tasks)")
     parser.add_argument("--probes", type=int, default=5, help="container start probes (default 5)")
-    parser.add_argument("--dataset", type=Path, help="another dataset instead of toy-c copies (its first --tasks tasks)")
+    parser.add_argument(
+        "--dataset", type=Path, help="another dataset instead of toy-c copies (its first --tasks tasks)"
+    )
     parser.add_argument("--tasks", type=int, default=3, help="with --dataset: how many of its tasks (default 3)")
     args = parser.parse_args()
     counts = [int(x) for x in args.nodes.split(",")]
 
-    from lanser.harness.images import bootstrap_base
-
     from lanser.harness.depot import publish
+    from lanser.harness.images import bootstrap_base
 
     image = bootstrap_base()  # built once before anything is timed
     ctr_s = container_start_s(image, args.probes)
@@ -163,7 +205,7 @@ def main() -> None:
         if args.dataset:
             dataset = scratch / args.dataset.name
             shutil.copytree(args.dataset, dataset)
-            lines = (dataset / "tasks.jsonl").read_text().splitlines()[:args.tasks]
+            lines = (dataset / "tasks.jsonl").read_text().splitlines()[: args.tasks]
             (dataset / "tasks.jsonl").write_text("\n".join(lines) + "\n")
             n, what = len(lines), f"{args.dataset.name}, first {len(lines)}"
         else:
@@ -184,26 +226,40 @@ def main() -> None:
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
-    print(f"\n{n} tasks ({what}, oracle agent), {os.cpu_count()} CPUs, nodes of 1 CPU and docker: 1; "
-          f"container start+stop {ctr_s:.2f} s")
-    print(f"{'nodes':>5} {'wall s':>7} {'tasks/min':>9} {'busy':>5} {'first':>6} " + " ".join(f"{c:>6}" for c in COLUMNS)
-          + f" {'load':>9}")
+    print(
+        f"\n{n} tasks ({what}, oracle agent), {os.cpu_count()} CPUs, nodes of 1 CPU and docker: 1; "
+        f"container start+stop {ctr_s:.2f} s"
+    )
+    print(
+        f"{'nodes':>5} {'wall s':>7} {'tasks/min':>9} {'busy':>5} {'first':>6} "
+        + " ".join(f"{c:>6}" for c in COLUMNS)
+        + f" {'load':>9}"
+    )
     for sample in samples:
         med = {c: statistics.median(p[c] for p in sample["attempts"]) for c in COLUMNS}
-        print(f"{sample['nodes']:>5} {sample['wall_s']:>7.1f} {n / sample['wall_s'] * 60:>9.1f} {sample['busy']:>5.2f} "
-              f"{sample['first_s']:>6.2f} "
-              + " ".join(f"{med[c]:>6.2f}" for c in COLUMNS)
-              + f" {sample['load_before']:>4.1f}-{sample['load_after']:<4.1f}")
-    print("first: seconds from launching the run to its first attempt starting; then per-attempt medians in seconds;"
-          " load: the machine's 1-minute load average before and after the run")
+        print(
+            f"{sample['nodes']:>5} {sample['wall_s']:>7.1f} {n / sample['wall_s'] * 60:>9.1f} {sample['busy']:>5.2f} "
+            f"{sample['first_s']:>6.2f} "
+            + " ".join(f"{med[c]:>6.2f}" for c in COLUMNS)
+            + f" {sample['load_before']:>4.1f}-{sample['load_after']:<4.1f}"
+        )
+    print(
+        "first: seconds from launching the run to its first attempt starting; then per-attempt medians in seconds;"
+        " load: the machine's 1-minute load average before and after the run"
+    )
     same = len({tuple(s["outcomes"]) for s in samples}) == 1
     starts = ", ".join(f"{s['nodes']}: " + "+".join(f"{x:.1f}" for x in s["start_s"]) for s in samples)
     print(f"cluster start (s, per node): {starts}; same outcomes everywhere: {'yes' if same else 'NO'}")
     results = REPO / "bench" / "results"
     results.mkdir(parents=True, exist_ok=True)
     path = results / f"ray_scaling-{time.strftime('%Y%m%dT%H%M%S')}.json"
-    path.write_text(json.dumps({"tasks": n, "copies": args.copies, "cpus": os.cpu_count(), "container_s": ctr_s,
-                                "samples": samples}, indent=1) + "\n")
+    path.write_text(
+        json.dumps(
+            {"tasks": n, "copies": args.copies, "cpus": os.cpu_count(), "container_s": ctr_s, "samples": samples},
+            indent=1,
+        )
+        + "\n"
+    )
     print(f"\nresults: {path}")
 
 

@@ -55,13 +55,33 @@ def first_line(dataset: Path) -> str:
     return (dataset / "tasks.jsonl").read_text().splitlines()[0]
 
 
-def run(dataset: Path, out: Path, run_id: str, *extra: str,
-        env: dict[str, str] | None = None) -> tuple[float, list[dict[str, Any]]]:
+def run(
+    dataset: Path, out: Path, run_id: str, *extra: str, env: dict[str, str] | None = None
+) -> tuple[float, list[dict[str, Any]]]:
     started = time.monotonic()
-    proc = subprocess.run([sys.executable, "-c", "from lanser.cli.main import main; main()", "--no-daemon", "--json",
-                           "bench", "run", str(dataset), "--agent", "oracle", "--out", str(out), "--run-id", run_id,
-                           *extra], capture_output=True, text=True, cwd=REPO,
-                          env={**os.environ, "NO_COLOR": "1", **(env or {})})
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from lanser.cli.main import main; main()",
+            "--no-daemon",
+            "--json",
+            "bench",
+            "run",
+            str(dataset),
+            "--agent",
+            "oracle",
+            "--out",
+            str(out),
+            "--run-id",
+            run_id,
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "NO_COLOR": "1", **(env or {})},
+    )
     took = time.monotonic() - started
     if proc.returncode != 0:
         raise SystemExit(f"{run_id} failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
@@ -125,19 +145,37 @@ def main() -> None:
     print(f"{'placement':<10} {'wall s':>8} {'tasks/min':>10} {'vs local/1':>11} {'task s':>7} {'busy':>5}")
     for name, xs in samples.items():
         wall = statistics.median(xs)
-        print(f"{name:<10} {wall:>8.1f} {n / wall * 60:>10.1f} {base / wall:>10.2f}x "
-              f"{statistics.median(task_s[name]):>7.2f} {statistics.median(busy[name]):>5.2f}")
+        print(
+            f"{name:<10} {wall:>8.1f} {n / wall * 60:>10.1f} {base / wall:>10.2f}x "
+            f"{statistics.median(task_s[name]):>7.2f} {statistics.median(busy[name]):>5.2f}"
+        )
     print("task s: median seconds of one task's attempt; busy: task seconds / wall seconds (slots kept busy)")
     head, node = statistics.median(s[0] for s in start_s), statistics.median(s[1] for s in start_s)
-    print(f"ray start (median): head {head:.1f} s, second node {node:.1f} s; "
-          f"same outcomes everywhere: {'yes' if same else 'NO'}")
+    print(
+        f"ray start (median): head {head:.1f} s, second node {node:.1f} s; "
+        f"same outcomes everywhere: {'yes' if same else 'NO'}"
+    )
 
     out = REPO / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"ray_throughput-{time.strftime('%Y%m%dT%H%M%S')}.json"
-    path.write_text(json.dumps({"tasks": n, "copies": args.copies, "repeat": args.repeat, "cpus": os.cpu_count(),
-                                "wall_s": samples, "busy": busy, "task_s": task_s,
-                                "ray_start_s": start_s, "same_outcomes": same}, indent=2) + "\n")
+    path.write_text(
+        json.dumps(
+            {
+                "tasks": n,
+                "copies": args.copies,
+                "repeat": args.repeat,
+                "cpus": os.cpu_count(),
+                "wall_s": samples,
+                "busy": busy,
+                "task_s": task_s,
+                "ray_start_s": start_s,
+                "same_outcomes": same,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     print(f"\nresults: {path}")
 
 

@@ -49,14 +49,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from sdist import fetch  # noqa: E402  (bench/sdist.py, importable once its directory is on the path)
+
 from lanser.errors import Ambiguous, NotFound  # noqa: E402
 from lanser.resolve import resolve_target  # noqa: E402
 from lanser.selectors.mint import mint  # noqa: E402
 from lanser.selectors.parse import escape, parse_selector  # noqa: E402
 from lanser.syntax import SymbolDef, definitions, to_codepoints  # noqa: E402
 from lanser.workspace import Workspace  # noqa: E402
-
-from sdist import fetch  # noqa: E402  (bench/sdist.py, importable once its directory is on the path)
 
 RESULTS = ROOT / "bench" / "results"
 KINDS = ("symbol", "symbol_plain", "ast", "anchor", "anchor_line", "baseline")
@@ -76,6 +76,7 @@ _NOT_LIBRARY = {"tests", "test", "testing", "docs", "doc", "examples", "benchmar
 
 
 # -- data ---------------------------------------------------------------------
+
 
 def python_files(root: Path) -> dict[str, str]:
     """Library modules of an sdist: ``{module name: relative path}`` (flat and src/ layouts)."""
@@ -110,6 +111,7 @@ def c_files(root: Path, dirs: tuple[str, ...]) -> dict[str, str]:
 
 # -- samples ------------------------------------------------------------------
 
+
 @dataclass
 class Sample:
     unit: str  # module (Python) or file (C)
@@ -139,8 +141,9 @@ def sample_pair(root: Path, language: str, units: dict[str, str], n: int, seed: 
             pt = to_codepoints(lines, d.name[0])
             raw = lines[pt[0]].decode("utf-8", "replace").rstrip("\r")
             col16 = len(raw[: pt[1]].encode("utf-16-le")) // 2
-            pool.append(Sample(unit, rel, d.qualname, d.kind, pt, raw.strip(), seen[d.qualname], counts[d.qualname],
-                               col16, d))
+            pool.append(
+                Sample(unit, rel, d.qualname, d.kind, pt, raw.strip(), seen[d.qualname], counts[d.qualname], col16, d)
+            )
             seen[d.qualname] += 1
     rng = random.Random(seed)
     return sorted(rng.sample(pool, min(n, len(pool))), key=lambda s: (s.path, s.name_point))
@@ -149,8 +152,18 @@ def sample_pair(root: Path, language: str, units: dict[str, str], n: int, seed: 
 # -- selectors ------------------------------------------------------------------
 
 _PY_STEP = {"class": "class", "function": "def", "method": "def", "property": "def", "variable": "var"}
-_C_STEP = {"function": "function", "prototype": "function", "struct": "struct", "union": "union", "enum": "enum",
-           "typedef": "typedef", "macro": "macro", "variable": "var", "field": "field", "enumerator": "field"}
+_C_STEP = {
+    "function": "function",
+    "prototype": "function",
+    "struct": "struct",
+    "union": "union",
+    "enum": "enum",
+    "typedef": "typedef",
+    "macro": "macro",
+    "variable": "var",
+    "field": "field",
+    "enumerator": "field",
+}
 
 
 def selectors(s: Sample, language: str, defs_by_qual: dict[str, SymbolDef]) -> dict[str, str]:
@@ -168,7 +181,9 @@ def selectors(s: Sample, language: str, defs_by_qual: dict[str, SymbolDef]) -> d
         parts = s.qualname.split(".")
         if len(parts) == 2:  # struct.field / enum.enumerator
             parent = defs_by_qual.get(parts[0])
-            steps.append(f"[{parent.kind if parent is not None and parent.kind in ('struct', 'union', 'enum') else 'struct'}={parts[0]}]")
+            steps.append(
+                f"[{parent.kind if parent is not None and parent.kind in ('struct', 'union', 'enum') else 'struct'}={parts[0]}]"
+            )
         steps.append(f"[{_C_STEP.get(s.kind, 'var')}={parts[-1]}]")
     line = s.name_point[0]
     return {
@@ -194,11 +209,14 @@ def minted_selectors(s: Sample, language: str, ws: Workspace, hand: dict[str, st
 
 
 def _step_escape(value: str) -> str:
-    return "".join({"[": "%5B", "]": "%5D", "/": "%2F", "#": "%23", "?": "%3F", '"': "%22", " ": "%20",
-                    "%": "%25"}.get(ch, ch) for ch in value)
+    return "".join(
+        {"[": "%5B", "]": "%5D", "/": "%2F", "#": "%23", "?": "%3F", '"': "%22", " ": "%20", "%": "%25"}.get(ch, ch)
+        for ch in value
+    )
 
 
 # -- classification -------------------------------------------------------------
+
 
 def truth_in(root: Path, rel: str | None, language: str, qualname: str) -> list[dict]:
     if rel is None or not (root / rel).is_file():
@@ -209,8 +227,7 @@ def truth_in(root: Path, rel: str | None, language: str, qualname: str) -> list[
         if d.qualname != qualname:
             continue
         name0, name1 = to_codepoints(lines, d.name[0]), to_codepoints(lines, d.name[1])
-        out.append({"name": (name0, name1), "first": to_codepoints(lines, d.roles["sig"][0]),
-                    "occurrence": len(out)})
+        out.append({"name": (name0, name1), "first": to_codepoints(lines, d.roles["sig"][0]), "occurrence": len(out)})
     return out
 
 
@@ -223,8 +240,13 @@ def classify(kind: str, selector: str, ws: Workspace, truths: list[dict]) -> tup
         return "not_found", {"error": str(e).splitlines()[0][:300]}
     except Exception as e:  # a crash is a lanser bug; record it, count as not found
         return "not_found", {"error": f"CRASH {type(e).__name__}: {e}"[:300]}
-    got = {"path": target.path, "start": list(target.start), "end": list(target.end),
-           "point": list(target.point) if target.point else None, "confidence": target.confidence}
+    got = {
+        "path": target.path,
+        "start": list(target.start),
+        "end": list(target.end),
+        "point": list(target.point) if target.point else None,
+        "confidence": target.confidence,
+    }
     for t in truths:
         (nl, nc0), (_, nc1) = t["name"]
         if kind in ("symbol", "symbol_plain", "ast"):
@@ -242,6 +264,7 @@ def classify(kind: str, selector: str, ws: Workspace, truths: list[dict]) -> tup
 
 # -- main ---------------------------------------------------------------------
 
+
 def run_pair(project: str, language: str, old: str, new: str, dirs: tuple[str, ...], n: int, seed: int) -> list[dict]:
     root_a, root_b = fetch(project, old), fetch(project, new)
     units_a = python_files(root_a) if language == "python" else c_files(root_a, dirs)
@@ -256,10 +279,23 @@ def run_pair(project: str, language: str, old: str, new: str, dirs: tuple[str, .
         sels, unminted = minted_selectors(s, language, ws_a, selectors(s, language, defs_cache[s.path]))
         new_rel = units_b.get(s.unit)
         truths = truth_in(root_b, new_rel, language, s.qualname)
-        row = {"project": project, "language": language, "old": old, "new": new, "unit": s.unit, "path": s.path,
-               "new_path": new_rel, "qualname": s.qualname, "kind": s.kind, "duplicates": s.duplicates,
-               "occurrence": s.occurrence, "gone": not truths, "selectors": sels, "unminted": unminted,
-               "results": {}}
+        row = {
+            "project": project,
+            "language": language,
+            "old": old,
+            "new": new,
+            "unit": s.unit,
+            "path": s.path,
+            "new_path": new_rel,
+            "qualname": s.qualname,
+            "kind": s.kind,
+            "duplicates": s.duplicates,
+            "occurrence": s.occurrence,
+            "gone": not truths,
+            "selectors": sels,
+            "unminted": unminted,
+            "results": {},
+        }
         if truths:
             # strict control: only the sampled definition itself counts in release N
             base_truth = [t for t in truth_in(root_a, s.path, language, s.qualname) if t["name"][0] == s.name_point]
@@ -290,8 +326,11 @@ def summarise(rows: list[dict]) -> dict:
             if res.get("in_old") == "same":
                 table[r["language"]][kind]["ok_in_old"] += 1
                 table[r["language"]][kind]["kept"] += res["outcome"] == "same"
-    return {"table": {lang: {k: dict(c) for k, c in kinds.items()} for lang, kinds in table.items()},
-            "gone": dict(gone), "sampled": dict(sampled)}
+    return {
+        "table": {lang: {k: dict(c) for k, c in kinds.items()} for lang, kinds in table.items()},
+        "gone": dict(gone),
+        "sampled": dict(sampled),
+    }
 
 
 def render(summary: dict) -> str:
@@ -299,33 +338,49 @@ def render(summary: dict) -> str:
     for lang in sorted(summary["table"]):
         kinds = summary["table"][lang]
         total = sum(kinds["symbol"].get(o, 0) for o in OUTCOMES)
-        out.append(f"\n{lang}: {summary['sampled'][lang]} sampled, {summary['gone'].get(lang, 0)} gone in N+1, "
-                   f"{total} still exist (denominator)")
-        out.append(f"| {'selector':<12} | {'same':>14} | {'same, strict':>14} | {'wrong':>14} | {'ambiguous':>14} | "
-                   f"{'not found':>14} | {'target':<12} | resolves in N  | kept in N+1 (of those) | not minted |")
-        out.append(f"|{'-' * 14}|{'-' * 15}:|{'-' * 15}:|{'-' * 15}:|{'-' * 15}:|{'-' * 15}:|{'-' * 14}|"
-                   f"---------------:|-----------------------:|-----------:|")
+        out.append(
+            f"\n{lang}: {summary['sampled'][lang]} sampled, {summary['gone'].get(lang, 0)} gone in N+1, "
+            f"{total} still exist (denominator)"
+        )
+        out.append(
+            f"| {'selector':<12} | {'same':>14} | {'same, strict':>14} | {'wrong':>14} | {'ambiguous':>14} | "
+            f"{'not found':>14} | {'target':<12} | resolves in N  | kept in N+1 (of those) | not minted |"
+        )
+        out.append(
+            f"|{'-' * 14}|{'-' * 15}:|{'-' * 15}:|{'-' * 15}:|{'-' * 15}:|{'-' * 15}:|{'-' * 14}|"
+            f"---------------:|-----------------------:|-----------:|"
+        )
         for kind in KINDS:
             c = kinds.get(kind, {})
-            cells = [f"{c.get(o, 0):>5} ({100 * c.get(o, 0) / max(total, 1):5.1f}%)" for o in ("same", "strict", *OUTCOMES[1:])]
+            cells = [
+                f"{c.get(o, 0):>5} ({100 * c.get(o, 0) / max(total, 1):5.1f}%)"
+                for o in ("same", "strict", *OUTCOMES[1:])
+            ]
             tgt = TARGETS.get(kind)
             mark = "" if tgt is None else (f">={tgt:.0%} " + ("met" if c.get("same", 0) >= tgt * total else "MISSED"))
             unminted = f"{c.get('unminted', 0):>5}" if kind in MINTED else "    -"
-            out.append(f"| {kind:<12} | {cells[0]:>14} | {cells[1]:>14} | {cells[2]:>14} | {cells[3]:>14} | "
-                       f"{cells[4]:>14} | {mark:<12} | "
-                       f"{c.get('ok_in_old', 0):>5} ({100 * c.get('ok_in_old', 0) / max(total, 1):5.1f}%) | "
-                       f"{c.get('kept', 0):>5} ({100 * c.get('kept', 0) / max(c.get('ok_in_old', 0), 1):5.1f}%) | "
-                       f"{unminted:>10} |")
+            out.append(
+                f"| {kind:<12} | {cells[0]:>14} | {cells[1]:>14} | {cells[2]:>14} | {cells[3]:>14} | "
+                f"{cells[4]:>14} | {mark:<12} | "
+                f"{c.get('ok_in_old', 0):>5} ({100 * c.get('ok_in_old', 0) / max(total, 1):5.1f}%) | "
+                f"{c.get('kept', 0):>5} ({100 * c.get('kept', 0) / max(c.get('ok_in_old', 0), 1):5.1f}%) | "
+                f"{unminted:>10} |"
+            )
     return "\n".join(out)
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1])
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n\n", 1)[1],
+    )
     ap.add_argument("--max-per-pair", type=int, default=300, help="symbols sampled per release pair (default 300)")
     ap.add_argument("--seed", type=int, default=20240501, help="sampling seed (default 20240501)")
     ap.add_argument("--project", action="append", help="only these projects (repeatable)")
-    ap.add_argument("--out", type=Path, default=None, help="JSON output (default bench/results/relocation-<stamp>.json)")
+    ap.add_argument(
+        "--out", type=Path, default=None, help="JSON output (default bench/results/relocation-<stamp>.json)"
+    )
     args = ap.parse_args(argv)
     t0 = time.monotonic()
     rows: list[dict] = []
@@ -333,14 +388,17 @@ def main(argv: list[str] | None = None) -> int:
     for project, language, versions, dirs in PROJECTS:
         if args.project and project not in args.project:
             continue
-        for old, new in zip(versions, versions[1:]):
+        for old, new in zip(versions, versions[1:], strict=False):
             t = time.monotonic()
             got = run_pair(project, language, old, new, dirs, args.max_per_pair, args.seed)
             rows += got
             s = summarise(got)
             pairs.append({"project": project, "old": old, "new": new, **s})
-            print(f"{project} {old} -> {new}: {len(got)} sampled, {s['gone'].get(language, 0)} gone "
-                  f"({time.monotonic() - t:.1f}s)", file=sys.stderr)
+            print(
+                f"{project} {old} -> {new}: {len(got)} sampled, {s['gone'].get(language, 0)} gone "
+                f"({time.monotonic() - t:.1f}s)",
+                file=sys.stderr,
+            )
     summary = summarise(rows)
     print(render(summary))
     print("\nper pair (same / existing):")
@@ -350,13 +408,27 @@ def main(argv: list[str] | None = None) -> int:
             continue
         k = p["table"][lang]
         total = sum(k["symbol"].get(o, 0) for o in OUTCOMES)
-        print(f"  {p['project']} {p['old']} -> {p['new']}: existing {total}, gone {p['gone'].get(lang, 0)}; "
-              + ", ".join(f"{kind} {k.get(kind, {}).get('same', 0)}" for kind in KINDS))
+        print(
+            f"  {p['project']} {p['old']} -> {p['new']}: existing {total}, gone {p['gone'].get(lang, 0)}; "
+            + ", ".join(f"{kind} {k.get(kind, {}).get('same', 0)}" for kind in KINDS)
+        )
     RESULTS.mkdir(parents=True, exist_ok=True)
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     out = args.out or RESULTS / f"relocation-{stamp}.json"
-    out.write_text(json.dumps({"date": stamp, "argv": sys.argv, "max_per_pair": args.max_per_pair, "seed": args.seed,
-                               "summary": summary, "pairs": pairs, "rows": rows}, indent=1))
+    out.write_text(
+        json.dumps(
+            {
+                "date": stamp,
+                "argv": sys.argv,
+                "max_per_pair": args.max_per_pair,
+                "seed": args.seed,
+                "summary": summary,
+                "pairs": pairs,
+                "rows": rows,
+            },
+            indent=1,
+        )
+    )
     print(f"\nresults: {out}  ({time.monotonic() - t0:.0f}s)")
     return 0
 

@@ -120,8 +120,13 @@ def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def run(argv: list[str], cwd: Path | None = None, timeout: float = 600, env: dict[str, str] | None = None,
-        check: bool = False) -> subprocess.CompletedProcess[str]:
+def run(
+    argv: list[str],
+    cwd: Path | None = None,
+    timeout: float = 600,
+    env: dict[str, str] | None = None,
+    check: bool = False,
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env, check=check)
 
 
@@ -130,6 +135,7 @@ def git(repo: Path, *args: str, check: bool = True) -> str:
 
 
 # -- setup ----------------------------------------------------------------------
+
 
 def make_repo(p: Project) -> Path:
     """A fresh git repository holding the sdist, one commit, files owned by us."""
@@ -173,8 +179,9 @@ def ensure_venv() -> Path:
 
 def set_dev_path(repo: Path | None, p: Project | None) -> None:
     """Point the bench venv at ``repo`` as an editable install would (or at nothing)."""
-    purelib = run([str(venv_python()), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                  check=True).stdout.strip()
+    purelib = run(
+        [str(venv_python()), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], check=True
+    ).stdout.strip()
     pth = Path(purelib) / PTH_NAME
     if repo is None or p is None:
         pth.unlink(missing_ok=True)
@@ -193,6 +200,7 @@ def lanser_argv() -> list[str]:
 
 
 # -- sampling ---------------------------------------------------------------------
+
 
 @dataclass
 class Sample:
@@ -291,6 +299,7 @@ def pick_selector(selectors: dict[str, str]) -> tuple[str, str]:
 
 # -- occurrences --------------------------------------------------------------------
 
+
 def word_re(word: str) -> re.Pattern[str]:
     return re.compile(rf"(?<![\w]){re.escape(word)}(?![\w])")
 
@@ -351,7 +360,7 @@ def renamed_positions(repo: Path, old: str, new: str) -> dict[str, Any]:
             unaligned.append(rel)
             continue
         ok = True
-        for i, (a, b) in enumerate(zip(a_lines, b_lines)):
+        for i, (a, b) in enumerate(zip(a_lines, b_lines, strict=False)):
             if a == b:
                 continue
             cols, shift = [], 0
@@ -384,21 +393,48 @@ def run_tests(repo: Path, p: Project, timeout: float, pythonpath: str | None = N
     env.update(PYTHONDONTWRITEBYTECODE="1", PYTHONHASHSEED="0")
     if pythonpath:  # --no-dev-path: the tests still need the code; only the tools go without it
         env["PYTHONPATH"] = pythonpath
-    argv = [str(venv_python()), "-m", "pytest", "-q", "-p", "no:cacheprovider", "--tb=no", "-rfE",
-            "--hypothesis-seed=0", *p.tests]
+    argv = [
+        str(venv_python()),
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--tb=no",
+        "-rfE",
+        "--hypothesis-seed=0",
+        *p.tests,
+    ]
     t0 = time.perf_counter()
     try:
         proc = run(argv, cwd=repo, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
-        return {"exit": None, "timeout": True, "failed": [], "counts": {}, "seconds": round(time.perf_counter() - t0, 1)}
-    failed = sorted({line.split(" ", 1)[1].split(" - ", 1)[0].strip()
-                     for line in proc.stdout.splitlines() if line.startswith(("FAILED ", "ERROR "))})
+        return {
+            "exit": None,
+            "timeout": True,
+            "failed": [],
+            "counts": {},
+            "seconds": round(time.perf_counter() - t0, 1),
+        }
+    failed = sorted(
+        {
+            line.split(" ", 1)[1].split(" - ", 1)[0].strip()
+            for line in proc.stdout.splitlines()
+            if line.startswith(("FAILED ", "ERROR "))
+        }
+    )
     counts: Counter[str] = Counter()
     tail = [line for line in proc.stdout.splitlines() if line.strip()][-1:] or [""]
     for num, what in _SUMMARY.findall(tail[0]):
         counts[what.rstrip("s") if what.startswith(("error", "warning")) else what] += int(num)
-    return {"exit": proc.returncode, "timeout": False, "failed": failed, "counts": dict(counts),
-            "seconds": round(time.perf_counter() - t0, 1), "tail": tail[0][-300:]}
+    return {
+        "exit": proc.returncode,
+        "timeout": False,
+        "failed": failed,
+        "counts": dict(counts),
+        "seconds": round(time.perf_counter() - t0, 1),
+        "tail": tail[0][-300:],
+    }
 
 
 def tests_green(result: dict[str, Any], baseline: dict[str, Any]) -> bool:
@@ -409,8 +445,18 @@ def tests_green(result: dict[str, Any], baseline: dict[str, Any]) -> bool:
 
 
 def run_diag(repo: Path, new: str | None = None, old: str | None = None) -> dict[str, Any]:
-    argv = [*lanser_argv(), "--no-daemon", "--json", "--timeout", "300", "--python", str(venv_python()),
-            "-w", str(repo), "diag"]
+    argv = [
+        *lanser_argv(),
+        "--no-daemon",
+        "--json",
+        "--timeout",
+        "300",
+        "--python",
+        str(venv_python()),
+        "-w",
+        str(repo),
+        "diag",
+    ]
     t0 = time.perf_counter()
     try:
         proc = run(argv, timeout=900)
@@ -433,22 +479,44 @@ def run_diag(repo: Path, new: str | None = None, old: str | None = None) -> dict
             if pat is not None and old is not None:
                 msg = pat.sub(old, msg)  # the same diagnostic, about the renamed name
             items[(f["path"], d["range"][0], str(d.get("code")), msg)] += 1
-    return {"ok": True, "counts": dict(sorted(counts.items())), "items": items,
-            "seconds": round(time.perf_counter() - t0, 1)}
+    return {
+        "ok": True,
+        "counts": dict(sorted(counts.items())),
+        "items": items,
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
 
 
 def diag_delta(after: dict[str, Any], before: dict[str, Any]) -> dict[str, list[Any]]:
     new = after["items"] - before["items"]
     gone = before["items"] - after["items"]
-    return {"new": [list(k) for k in sorted(new.elements())][:15],
-            "gone": [list(k) for k in sorted(gone.elements())][:15]}
+    return {
+        "new": [list(k) for k in sorted(new.elements())][:15],
+        "gone": [list(k) for k in sorted(gone.elements())][:15],
+    }
 
 
 # -- the tools -------------------------------------------------------------------------
 
+
 def run_lanser(repo: Path, selector: str, new: str, timeout: float) -> dict[str, Any]:
-    argv = [*lanser_argv(), "--no-daemon", "--json", "--index-io", "utf-16", "--timeout", "120",
-            "--python", str(venv_python()), "-w", str(repo), "rename", selector, new, "--apply"]
+    argv = [
+        *lanser_argv(),
+        "--no-daemon",
+        "--json",
+        "--index-io",
+        "utf-16",
+        "--timeout",
+        "120",
+        "--python",
+        str(venv_python()),
+        "-w",
+        str(repo),
+        "rename",
+        selector,
+        new,
+        "--apply",
+    ]
     t0 = time.perf_counter()
     try:
         proc = run(argv, timeout=timeout)
@@ -458,20 +526,33 @@ def run_lanser(repo: Path, selector: str, new: str, timeout: float) -> dict[str,
     try:
         bundle = json.loads(proc.stdout)
     except json.JSONDecodeError:
-        return {"exit": proc.returncode, "refused": "no-json", "applied": False, "seconds": seconds,
-                "stderr": proc.stderr.strip()[-500:]}
+        return {
+            "exit": proc.returncode,
+            "refused": "no-json",
+            "applied": False,
+            "seconds": seconds,
+            "stderr": proc.stderr.strip()[-500:],
+        }
     edits = bundle.get("edits") or {}
     error = bundle.get("error") or {}
     out: dict[str, Any] = {
-        "exit": proc.returncode, "seconds": seconds, "status": bundle.get("status"),
+        "exit": proc.returncode,
+        "seconds": seconds,
+        "status": bundle.get("status"),
         "refused": error.get("code") if bundle.get("status") != "ok" else None,
-        "message": error.get("message"), "applied": bool(edits.get("applied")),
+        "message": error.get("message"),
+        "applied": bool(edits.get("applied")),
         "complete": edits.get("complete"),
         "missing": (edits.get("missing") or (error.get("details") or {}).get("missing") or [])[:20],
         "extra": (edits.get("extra") or (error.get("details") or {}).get("extra") or [])[:20],
         "proposed_files": sorted((edits.get("workspaceEdit") or {}).get("changes") or {})
-        or sorted({c.get("textDocument", {}).get("uri", "") for c in (edits.get("workspaceEdit") or {})
-                   .get("documentChanges") or []} - {""}),
+        or sorted(
+            {
+                c.get("textDocument", {}).get("uri", "")
+                for c in (edits.get("workspaceEdit") or {}).get("documentChanges") or []
+            }
+            - {""}
+        ),
     }
     if out["refused"] is not None:
         out["applied"] = False
@@ -479,8 +560,17 @@ def run_lanser(repo: Path, selector: str, new: str, timeout: float) -> dict[str,
 
 
 def run_rope(repo: Path, s: Sample, new: str, source_folder: str, timeout: float) -> dict[str, Any]:
-    argv = [str(venv_python()), str(Path(__file__).resolve()), "--rope-worker", str(repo), s.path,
-            str(s.line), str(s.col), new, source_folder]
+    argv = [
+        str(venv_python()),
+        str(Path(__file__).resolve()),
+        "--rope-worker",
+        str(repo),
+        s.path,
+        str(s.line),
+        str(s.col),
+        new,
+        source_folder,
+    ]
     t0 = time.perf_counter()
     try:
         proc = run(argv, timeout=timeout, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
@@ -490,8 +580,13 @@ def run_rope(repo: Path, s: Sample, new: str, source_folder: str, timeout: float
     try:
         out: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     except (json.JSONDecodeError, IndexError):
-        return {"ok": False, "refused": "crash", "applied": False, "seconds": seconds,
-                "stderr": proc.stderr.strip()[-500:]}
+        return {
+            "ok": False,
+            "refused": "crash",
+            "applied": False,
+            "seconds": seconds,
+            "stderr": proc.stderr.strip()[-500:],
+        }
     out["seconds"] = seconds
     out["refused"] = None if out["ok"] else out["error"]
     out["applied"] = bool(out["ok"])
@@ -527,11 +622,19 @@ def rope_worker(repo: str, rel: str, line: int, col: int, new: str, source_folde
 
 # -- one symbol --------------------------------------------------------------------------
 
+
 class Checker:
     """The checks on one renamed tree, cached by the tree's content (same edit, same verdict)."""
 
-    def __init__(self, repo: Path, p: Project, baseline_tests: dict[str, Any], baseline_diag: dict[str, Any],
-                 test_timeout: float, pythonpath: str | None) -> None:
+    def __init__(
+        self,
+        repo: Path,
+        p: Project,
+        baseline_tests: dict[str, Any],
+        baseline_diag: dict[str, Any],
+        test_timeout: float,
+        pythonpath: str | None,
+    ) -> None:
         self.repo, self.p, self.pythonpath = repo, p, pythonpath
         self.baseline_tests, self.baseline_diag = baseline_tests, baseline_diag
         self.test_timeout = test_timeout
@@ -560,12 +663,21 @@ class Checker:
         return out
 
 
-def evaluate(repo: Path, s: Sample, new: str, before: dict[str, Any], checker: Checker,
-             tool: dict[str, Any], truth: dict[str, Any] | None = None) -> dict[str, Any]:
+def evaluate(
+    repo: Path,
+    s: Sample,
+    new: str,
+    before: dict[str, Any],
+    checker: Checker,
+    tool: dict[str, Any],
+    truth: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     moved = renamed_positions(repo, s.name, new)
     tool["tree_changed"] = bool(moved["changed"] or moved["untracked"])
     if truth is not None:
-        tool["truth"] = rename_truth.judge(truth, tool["tree_changed"], *rename_truth.renamed_positions(repo, s.name, new))
+        tool["truth"] = rename_truth.judge(
+            truth, tool["tree_changed"], *rename_truth.renamed_positions(repo, s.name, new)
+        )
     if tool["applied"] and not tool["tree_changed"]:
         tool["note"] = "reported success but changed nothing"
     if tool.get("refused") is None and not tool["applied"]:
@@ -590,8 +702,16 @@ def evaluate(repo: Path, s: Sample, new: str, before: dict[str, Any], checker: C
 def bench_symbol(repo: Path, p: Project, s: Sample, checker: Checker, args: argparse.Namespace) -> dict[str, Any]:
     new = s.name + SUFFIX
     kind, selector = pick_selector(s.selectors)
-    row: dict[str, Any] = {"path": s.path, "qualname": s.qualname, "kind": s.kind, "line": s.line + 1,
-                           "col": s.col + 1, "new_name": new, "selector_kind": kind, "selector": selector}
+    row: dict[str, Any] = {
+        "path": s.path,
+        "qualname": s.qualname,
+        "kind": s.kind,
+        "line": s.line + 1,
+        "col": s.col + 1,
+        "new_name": new,
+        "selector_kind": kind,
+        "selector": selector,
+    }
     reset(repo)
     before = occurrences(repo, s.name)
     row["before"] = {"code": len(before["code"]), "text": len(before["text"]), "grep": grep_count(repo, s.name)}
@@ -604,8 +724,9 @@ def bench_symbol(repo: Path, p: Project, s: Sample, checker: Checker, args: argp
     row["truth"] = truth
     row["lanser"] = evaluate(repo, s, new, before, checker, run_lanser(repo, selector, new, args.tool_timeout), truth)
     reset(repo)
-    row["rope"] = evaluate(repo, s, new, before, checker, run_rope(repo, s, new, p.path_entry, args.tool_timeout),
-                           truth)
+    row["rope"] = evaluate(
+        repo, s, new, before, checker, run_rope(repo, s, new, p.path_entry, args.tool_timeout), truth
+    )
     reset(repo)
     for me, other in (("lanser", "rope"), ("rope", "lanser")):
         mine = {tuple(x) for k in ("renamed_code", "renamed_text") for x in row[me].get(k, [])}
@@ -617,6 +738,7 @@ def bench_symbol(repo: Path, p: Project, s: Sample, checker: Checker, args: argp
 
 
 # -- tables --------------------------------------------------------------------------------
+
 
 def tally(rows: list[dict[str, Any]], tool: str) -> dict[str, Any]:
     rs = [r[tool] for r in rows if tool in r]
@@ -669,14 +791,22 @@ def table(title: str, rows: list[dict[str, Any]]) -> str:
         return f"{v}/{t['applied']}"
 
     lines = [f"{title}", f"{'':44} {'lanser':>14} {'rope':>14}", "-" * 74]
-    labels = [("attempted", "renames attempted"), ("refused", "refused (tree unchanged)"),
-              ("applied", "applied (tree changed)"), ("definition_renamed", "  definition itself renamed"),
-              ("complete_self", "  complete: tool's own check"), ("none_left", "  complete: no OLDNAME token left (rough)"),
-              ("missed_none_vs_other", "  complete: missed none the other renamed"),
-              ("green", "  tests still green"), ("diag_same", "  diagnostics unchanged"),
-              ("all_good", "  green and diagnostics unchanged"), ("seconds_median", "median seconds per rename"),
-              ("complete", "outcome: complete"), ("partial", "outcome: partial (must be 0)"),
-              ("broke", "outcome: broke")]
+    labels = [
+        ("attempted", "renames attempted"),
+        ("refused", "refused (tree unchanged)"),
+        ("applied", "applied (tree changed)"),
+        ("definition_renamed", "  definition itself renamed"),
+        ("complete_self", "  complete: tool's own check"),
+        ("none_left", "  complete: no OLDNAME token left (rough)"),
+        ("missed_none_vs_other", "  complete: missed none the other renamed"),
+        ("green", "  tests still green"),
+        ("diag_same", "  diagnostics unchanged"),
+        ("all_good", "  green and diagnostics unchanged"),
+        ("seconds_median", "median seconds per rename"),
+        ("complete", "outcome: complete"),
+        ("partial", "outcome: partial (must be 0)"),
+        ("broke", "outcome: broke"),
+    ]
     for key, label in labels:
         lines.append(f"{label:44} {cell(a, key):>14} {cell(b, key):>14}")
     for tool, t in (("lanser", a), ("rope", b)):
@@ -686,6 +816,7 @@ def table(title: str, rows: list[dict[str, Any]]) -> str:
 
 
 # -- main --------------------------------------------------------------------------------------
+
 
 def p_key(p: Project) -> str:
     return next(k for k, v in PROJECTS.items() if v is p)
@@ -703,10 +834,12 @@ def truth_block(rows: list[dict[str, Any]]) -> str:
         for r in judged:
             j = r.get(tool, {}).get("truth")
             if j and not j["agree"]:
-                out.append(f"    {r['selector']}: {j['kind']}"
-                           + (f"; missed {', '.join(j['missed'][:6])}" if j["missed"] else "")
-                           + (f"; extra {', '.join(j['extra'][:6])}" if j["extra"] else "")
-                           + (f"; unaligned {', '.join(j['unaligned'][:3])}" if j["unaligned"] else ""))
+                out.append(
+                    f"    {r['selector']}: {j['kind']}"
+                    + (f"; missed {', '.join(j['missed'][:6])}" if j["missed"] else "")
+                    + (f"; extra {', '.join(j['extra'][:6])}" if j["extra"] else "")
+                    + (f"; unaligned {', '.join(j['unaligned'][:3])}" if j["unaligned"] else "")
+                )
     return "\n".join(out)
 
 
@@ -722,14 +855,18 @@ def bench_project(p: Project, args: argparse.Namespace) -> dict[str, Any]:
     pythonpath = str(repo / p.path_entry if p.path_entry else repo) if args.no_dev_path else None
     runs = [run_tests(repo, p, args.test_timeout, pythonpath) for _ in range(2)]
     reset(repo)
-    baseline_tests = {"failed": sorted(set(runs[0]["failed"]) | set(runs[1]["failed"])),
-                      "passed_min": min(r["counts"].get("passed", 0) for r in runs),
-                      "runs": [{k: v for k, v in r.items()} for r in runs]}
+    baseline_tests = {
+        "failed": sorted(set(runs[0]["failed"]) | set(runs[1]["failed"])),
+        "passed_min": min(r["counts"].get("passed", 0) for r in runs),
+        "runs": [{k: v for k, v in r.items()} for r in runs],
+    }
     baseline_diag = run_diag(repo)
     if not baseline_diag["ok"]:
         raise SystemExit(f"{p.name}: baseline diagnostics failed: {baseline_diag}")
-    log(f"  tests: {runs[0].get('tail')} ({runs[0]['seconds']} s); diagnostics {baseline_diag['counts']} "
-        f"({baseline_diag['seconds']} s)")
+    log(
+        f"  tests: {runs[0].get('tail')} ({runs[0]['seconds']} s); diagnostics {baseline_diag['counts']} "
+        f"({baseline_diag['seconds']} s)"
+    )
     checker = Checker(repo, p, baseline_tests, baseline_diag, args.test_timeout, pythonpath)
     rows = []
     picked = truth_samples(repo, p_key(p)) if args.truth else sample(repo, p, args.per_project, args.seed)
@@ -737,18 +874,30 @@ def bench_project(p: Project, args: argparse.Namespace) -> dict[str, Any]:
         row = bench_symbol(repo, p, s, checker, args)
         rows.append(row)
         brief = " | ".join(
-            f"{tool}: " + (row[tool]["refused"] or "ok") + (
+            f"{tool}: "
+            + (row[tool]["refused"] or "ok")
+            + (
                 f" green={row[tool].get('tests_green')} diag={row[tool].get('diag_unchanged')} "
                 f"left={row[tool].get('left_code')} missed={row[tool].get('missed_vs_other_n')}"
-                if row[tool]["tree_changed"] else "")
-            for tool in ("lanser", "rope") if tool in row)
+                if row[tool]["tree_changed"]
+                else ""
+            )
+            for tool in ("lanser", "rope")
+            if tool in row
+        )
         log(f"  [{i}] {s.path}:{s.line + 1} {s.qualname} ({s.kind}): {row.get('skipped') or brief}")
     reset(repo)
     set_dev_path(None, None)
-    return {"project": p.name, "version": p.version, "repo": str(repo), "imported_from": imported,
-            "baseline_tests": baseline_tests,
-            "baseline_diag": {"counts": baseline_diag["counts"], "seconds": baseline_diag["seconds"]},
-            "rows": rows, "seconds": round(time.perf_counter() - t0, 1)}
+    return {
+        "project": p.name,
+        "version": p.version,
+        "repo": str(repo),
+        "imported_from": imported,
+        "baseline_tests": baseline_tests,
+        "baseline_diag": {"counts": baseline_diag["counts"], "seconds": baseline_diag["seconds"]},
+        "rows": rows,
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
 
 
 def _json_default(value: Any) -> Any:
@@ -763,22 +912,33 @@ def main(argv: list[str] | None = None) -> int:
         repo, rel, line, col, new, source_folder = argv[1:7]
         rope_worker(repo, rel, int(line), int(col), new, source_folder)
         return 0
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter,
-                                 epilog=__doc__.split("\n\n", 1)[1])
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n\n", 1)[1],
+    )
     ap.add_argument("--per-project", type=int, default=20, metavar="N", help="symbols sampled per project (20)")
     ap.add_argument("--seed", type=int, default=20251125, help="sampling seed (20251125)")
-    ap.add_argument("--projects", default=",".join(PROJECTS),
-                    help=f"comma-separated, from {', '.join(f'{k} {v.version}' for k, v in PROJECTS.items())}")
+    ap.add_argument(
+        "--projects",
+        default=",".join(PROJECTS),
+        help=f"comma-separated, from {', '.join(f'{k} {v.version}' for k, v in PROJECTS.items())}",
+    )
     ap.add_argument("--test-timeout", type=float, default=300, help="seconds for one test-suite run (300)")
     ap.add_argument("--tool-timeout", type=float, default=300, help="seconds for one rename (300)")
-    ap.add_argument("--no-dev-path", action="store_true",
-                    help="do not put the project's source root on the bench venv's sys.path (the tools "
-                         "then see an uninstalled checkout; the tests get it through PYTHONPATH)")
+    ap.add_argument(
+        "--no-dev-path",
+        action="store_true",
+        help="do not put the project's source root on the bench venv's sys.path (the tools "
+        "then see an uninstalled checkout; the tests get it through PYTHONPATH)",
+    )
     ap.add_argument("--out", type=Path, help="JSON results path (default bench/results/rename-<time>.json)")
-    ap.add_argument("--truth", action="store_true",
-                    help="rename exactly the definitions bench/rename_truth.json has a truth for (of --projects, "
-                         "default: the truth's projects) instead of a random sample")
+    ap.add_argument(
+        "--truth",
+        action="store_true",
+        help="rename exactly the definitions bench/rename_truth.json has a truth for (of --projects, "
+        "default: the truth's projects) instead of a random sample",
+    )
     args = ap.parse_args(argv)
     if args.truth and not any(a.startswith("--projects") for a in argv):
         args.projects = ",".join(dict.fromkeys(e["project"] for e in rename_truth.load("python")))
@@ -787,40 +947,61 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         ap.error(f"unknown project(s): {', '.join(unknown)}")
     sys.path.insert(0, str(ROOT))
-    started = dt.datetime.now(dt.timezone.utc)
+    started = dt.datetime.now(dt.UTC)
     t0 = time.perf_counter()
     ensure_venv()
     results = [bench_project(PROJECTS[n], args) for n in names]
     lanser_rev = run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT).stdout.strip()
     dirty = bool(run(["git", "status", "--porcelain", "--", "lanser"], cwd=ROOT).stdout.strip())
-    header = [f"lanser rename vs rope  {started.isoformat(timespec='seconds')}",
-              f"command:  {Path(sys.executable).name} bench/rename.py {' '.join(argv)}".rstrip(),
-              f"lanser {lanser_rev}{' + uncommitted changes in lanser/' if dirty else ''}; rope "
-              f"{run([str(venv_python()), '-c', 'import rope; print(rope.VERSION)']).stdout.strip()}; "
-              f"python {platform.python_version()}; "
-              f"{'the truth sample' if args.truth else f'seed {args.seed}; {args.per_project} per project'}"
-              f"{'; no dev path' if args.no_dev_path else ''}"]
+    header = [
+        f"lanser rename vs rope  {started.isoformat(timespec='seconds')}",
+        f"command:  {Path(sys.executable).name} bench/rename.py {' '.join(argv)}".rstrip(),
+        f"lanser {lanser_rev}{' + uncommitted changes in lanser/' if dirty else ''}; rope "
+        f"{run([str(venv_python()), '-c', 'import rope; print(rope.VERSION)']).stdout.strip()}; "
+        f"python {platform.python_version()}; "
+        f"{'the truth sample' if args.truth else f'seed {args.seed}; {args.per_project} per project'}"
+        f"{'; no dev path' if args.no_dev_path else ''}",
+    ]
     blocks = ["\n".join(header)]
     for r in results:
         b = r["baseline_tests"]
-        blocks.append(table(f"{r['project']} {r['version']}  (baseline: {b['runs'][0].get('tail')}; "
-                            f"diagnostics {r['baseline_diag']['counts']})", r["rows"]))
+        blocks.append(
+            table(
+                f"{r['project']} {r['version']}  (baseline: {b['runs'][0].get('tail')}; "
+                f"diagnostics {r['baseline_diag']['counts']})",
+                r["rows"],
+            )
+        )
     every = [row for r in results for row in r["rows"]]
     blocks.append(table("overall", every))
     blocks.append(truth_block(every))
     elapsed = round(time.perf_counter() - t0, 1)
-    blocks.append(f"(counts under 'applied' are out of the renames that changed the tree; "
-                  f"total {elapsed} s)")
+    blocks.append(f"(counts under 'applied' are out of the renames that changed the tree; total {elapsed} s)")
     text = "\n\n".join(blocks)
     print(text)
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = args.out or RESULTS / f"rename-{started.strftime('%Y%m%dT%H%M%S')}.json"
     summary = {r["project"]: {"lanser": tally(r["rows"], "lanser"), "rope": tally(r["rows"], "rope")} for r in results}
     summary["overall"] = {"lanser": tally(every, "lanser"), "rope": tally(every, "rope")}
-    out.write_text(json.dumps({"date": started.isoformat(timespec="seconds"), "argv": argv, "seed": args.seed,
-                               "per_project": args.per_project, "lanser": lanser_rev, "lanser_dirty": dirty,
-                               "seconds": elapsed, "summary": summary, "projects": results, "table": text},
-                              indent=1, default=_json_default) + "\n")
+    out.write_text(
+        json.dumps(
+            {
+                "date": started.isoformat(timespec="seconds"),
+                "argv": argv,
+                "seed": args.seed,
+                "per_project": args.per_project,
+                "lanser": lanser_rev,
+                "lanser_dirty": dirty,
+                "seconds": elapsed,
+                "summary": summary,
+                "projects": results,
+                "table": text,
+            },
+            indent=1,
+            default=_json_default,
+        )
+        + "\n"
+    )
     log(f"wrote {out}")
     return 0
 

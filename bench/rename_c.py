@@ -72,9 +72,26 @@ PROJECT = "brotli"
 CJSON = ("debian:cjson=1.7.15-1+deb12u4", "764c2de141d680f4fb4cada30c526dacaa30ead061b9b9c34f2b81e2df0f8439")
 CJSON_ALT = ("-DENABLE_LOCALES",)
 CJSON_WORK = Path.home() / ".cache" / "lanser-bench" / "rename-c-work-cjson"
-CJSON_UNITY = ("parse_examples", "parse_number", "parse_hex4", "parse_string", "parse_array", "parse_object",
-               "parse_value", "print_string", "print_number", "print_array", "print_object", "print_value",
-               "misc_tests", "parse_with_opts", "compare_tests", "cjson_add", "readme_examples", "minify_tests")
+CJSON_UNITY = (
+    "parse_examples",
+    "parse_number",
+    "parse_hex4",
+    "parse_string",
+    "parse_array",
+    "parse_object",
+    "parse_value",
+    "print_string",
+    "print_number",
+    "print_array",
+    "print_object",
+    "print_value",
+    "misc_tests",
+    "parse_with_opts",
+    "compare_tests",
+    "cjson_add",
+    "readme_examples",
+    "minify_tests",
+)
 CJSON_UTILS_TESTS = ("json_patch_tests", "old_utils_tests", "misc_utils_tests")
 
 
@@ -116,8 +133,10 @@ def make_cjson_repo() -> Path:
     shutil.copytree(tree, repo, copy_function=shutil.copyfile)
     shutil.rmtree(repo / ".pc", ignore_errors=True)  # dpkg-source's patch state: not the project's
     files = ["cJSON.c", "cJSON_Utils.c", "test.c"] + [f"tests/{t}.c" for t in CJSON_UNITY + CJSON_UTILS_TESTS]
-    (repo / "compile_commands.json").write_text(json.dumps(
-        [{"directory": ".", "file": f, "arguments": ["cc", "-std=c89", "-c", f]} for f in files], indent=1) + "\n")
+    (repo / "compile_commands.json").write_text(
+        json.dumps([{"directory": ".", "file": f, "arguments": ["cc", "-std=c89", "-c", f]} for f in files], indent=1)
+        + "\n"
+    )
     subprocess.run([*GIT, "init", "-q"], cwd=repo, check=True)
     subprocess.run([*GIT, "add", "-A"], cwd=repo, check=True)
     subprocess.run([*GIT, "commit", "-qm", "cjson 1.7.15-1+deb12u4 (Debian 12)"], cwd=repo, check=True)
@@ -146,8 +165,13 @@ def build(repo: Path, *defines: str) -> bool:
         return build_cjson(repo, cc, defines)
     files = [f for f in sources(repo) if f.endswith(".c")] + ["c/tools/brotli.c"]
     exe = WORK / "brotli-tool"
-    proc = subprocess.run([cc, "-O0", "-w", *defines, "-Ic/include", "-o", str(exe), *files, "-lm"],
-                          cwd=repo, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [cc, "-O0", "-w", *defines, "-Ic/include", "-o", str(exe), *files, "-lm"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     if proc.returncode != 0:
         return False
     sample = WORK / "sample.txt"
@@ -165,8 +189,13 @@ def build_cjson(repo: Path, cc: str, defines: tuple[str, ...]) -> bool:
     out.mkdir(exist_ok=True)
 
     def compile_run(exe: str, files: list[str], cwd: Path) -> bool:
-        proc = subprocess.run([cc, "-std=c89", "-O0", "-w", *defines, "-o", str(out / exe), *files, "-lm"],
-                              cwd=repo, capture_output=True, text=True, timeout=600)
+        proc = subprocess.run(
+            [cc, "-std=c89", "-O0", "-w", *defines, "-o", str(out / exe), *files, "-lm"],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         if proc.returncode != 0:
             return False
         return subprocess.run([str(out / exe)], cwd=cwd, capture_output=True, timeout=300).returncode == 0
@@ -196,17 +225,31 @@ def code_tokens(repo: Path, name: str) -> int:
     from lanser.edits.completeness import scan
 
     n = 0
-    scanned = ([*sources(repo), "test.c"] + sorted(p.relative_to(repo).as_posix() for p in (repo / "tests").glob("*.[ch]"))
-               if PROJECT == "cjson" else [*sources(repo), "c/tools/brotli.c"] + sorted(
-                   p.relative_to(repo).as_posix() for p in (repo / "c" / "include").rglob("*.h")))
+    scanned = (
+        [*sources(repo), "test.c"] + sorted(p.relative_to(repo).as_posix() for p in (repo / "tests").glob("*.[ch]"))
+        if PROJECT == "cjson"
+        else [*sources(repo), "c/tools/brotli.c"]
+        + sorted(p.relative_to(repo).as_posix() for p in (repo / "c" / "include").rglob("*.h"))
+    )
     for rel in scanned:
         n += sum(1 for o in scan("c", rel, (repo / rel).read_bytes(), name) if o.kind in ("code", "macro"))
     return n
 
 
 def run_lanser(repo: Path, rel: str, name: str, new: str, timeout: float) -> dict[str, Any]:
-    argv = [sys.executable, "-c", "from lanser.cli.main import main; main()", "--no-daemon", "--json",
-            "-w", str(repo), "rename", f"c://{rel}#{name}", new, "--apply"]
+    argv = [
+        sys.executable,
+        "-c",
+        "from lanser.cli.main import main; main()",
+        "--no-daemon",
+        "--json",
+        "-w",
+        str(repo),
+        "rename",
+        f"c://{rel}#{name}",
+        new,
+        "--apply",
+    ]
     t0 = time.perf_counter()
     try:
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
@@ -219,23 +262,34 @@ def run_lanser(repo: Path, rel: str, name: str, new: str, timeout: float) -> dic
         return {"refused": "no-json", "seconds": seconds, "stderr": proc.stderr[-500:]}
     error = bundle.get("error") or {}
     edits = bundle.get("edits") or {}
-    return {"exit": proc.returncode, "seconds": seconds, "refused": error.get("code"),
-            "message": (error.get("message") or "")[:300], "complete": edits.get("complete"),
-            "occurrences": edits.get("occurrences"), "branches": edits.get("branches"), "index": edits.get("index"),
-            "unexplained": [u.get("selector") for u in (error.get("details") or {}).get("unexplained") or []][:10]}
+    return {
+        "exit": proc.returncode,
+        "seconds": seconds,
+        "refused": error.get("code"),
+        "message": (error.get("message") or "")[:300],
+        "complete": edits.get("complete"),
+        "occurrences": edits.get("occurrences"),
+        "branches": edits.get("branches"),
+        "index": edits.get("index"),
+        "unexplained": [u.get("selector") for u in (error.get("details") or {}).get("unexplained") or []][:10],
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--per-project", type=int, default=10)
     ap.add_argument("--seed", type=int, default=20251207)
-    ap.add_argument("--kinds", default="function,variable,enumerator,prototype",
-                    help=f"kinds to sample, from {','.join(KINDS)} (clangd refuses every macro: 72)")
+    ap.add_argument(
+        "--kinds",
+        default="function,variable,enumerator,prototype",
+        help=f"kinds to sample, from {','.join(KINDS)} (clangd refuses every macro: 72)",
+    )
     ap.add_argument("--tool-timeout", type=float, default=600)
     ap.add_argument("--out", type=Path)
     ap.add_argument("--project", choices=("brotli", "cjson"), default="brotli")
-    ap.add_argument("--truth", action="store_true",
-                    help="rename exactly the definitions bench/rename_truth.json has a truth for")
+    ap.add_argument(
+        "--truth", action="store_true", help="rename exactly the definitions bench/rename_truth.json has a truth for"
+    )
     args = ap.parse_args(argv)
     global PROJECT
     PROJECT = args.project
@@ -244,18 +298,19 @@ def main(argv: list[str] | None = None) -> int:
     import rename_truth
 
     truths = [e for e in rename_truth.load("c") if e["project"] == PROJECT]
-    started = dt.datetime.now(dt.timezone.utc)
+    started = dt.datetime.now(dt.UTC)
     repo = make_repo()
     if not build(repo) or not build(repo, *alt()):
         raise SystemExit("the untouched tree does not build")
     defs = definitions(repo)
     counts = Counter(name for _, name, _ in defs)
     kinds = set(args.kinds.split(","))
-    pool = sorted({(rel, name, kind) for rel, name, kind in defs
-                   if kind in kinds and (counts[name] == 1 or kind == "function")})
+    pool = sorted(
+        {(rel, name, kind) for rel, name, kind in defs if kind in kinds and (counts[name] == 1 or kind == "function")}
+    )
     picked = sorted(random.Random(args.seed).sample(pool, min(args.per_project, len(pool))))
     if args.truth:
-        wanted = {tuple(e["selector"][len("c://"):].split("#", 1)) for e in truths}
+        wanted = {tuple(e["selector"][len("c://") :].split("#", 1)) for e in truths}
         picked = sorted({x for x in defs if (x[0], x[1]) in wanted})
     log(f"{PROJECT}: {len(pool)} candidate definitions, {len(picked)} sampled")
     rows = []
@@ -265,8 +320,9 @@ def main(argv: list[str] | None = None) -> int:
         before = code_tokens(repo, name)
         row: dict[str, Any] = {"path": rel, "name": name, "kind": kind, "before": before}
         row["lanser"] = r = run_lanser(repo, rel, name, new, args.tool_timeout)
-        changed = bool(subprocess.run(["git", "status", "--porcelain"], cwd=repo, capture_output=True,
-                                      text=True).stdout.strip())
+        changed = bool(
+            subprocess.run(["git", "status", "--porcelain"], cwd=repo, capture_output=True, text=True).stdout.strip()
+        )
         truth = rename_truth.find(truths, PROJECT, f"c://{rel}#{name}")
         if truth is not None and truth["new"] == new:
             r["truth"] = rename_truth.judge(truth, changed, *rename_truth.renamed_positions(repo, name, new))
@@ -276,31 +332,42 @@ def main(argv: list[str] | None = None) -> int:
             left = code_tokens(repo, name) if counts[name] == 1 else 0
             builds = build(repo) and build(repo, *alt())
             row.update(left=left, builds=builds)
-            row["outcome"] = "partial" if left or (not builds and r.get("complete")) else (
-                "complete" if builds else "broke")
-        log(f"  [{i}] {rel} {name} ({kind}): {row['outcome']} {r.get('refused') or ''} "
-            f"{r.get('seconds')} s {r.get('message') if row['outcome'] == 'refused' else ''}")
+            row["outcome"] = (
+                "partial" if left or (not builds and r.get("complete")) else ("complete" if builds else "broke")
+            )
+        log(
+            f"  [{i}] {rel} {name} ({kind}): {row['outcome']} {r.get('refused') or ''} "
+            f"{r.get('seconds')} s {r.get('message') if row['outcome'] == 'refused' else ''}"
+        )
         rows.append(row)
     reset(repo)
     tally = Counter(row["outcome"] for row in rows)
     label = "cjson 1.7.15-1+deb12u4" if PROJECT == "cjson" else "brotli 1.1.0"
-    text = (f"lanser C rename on {label}  {started.isoformat(timespec='seconds')}  "
-            f"{'the truth sample' if args.truth else f'seed {args.seed}'}\n"
-            + "\n".join(f"  {k:10} {tally.get(k, 0)}" for k in OUTCOMES)
-            + f"\n  refused by: {dict(Counter(r['lanser'].get('refused') for r in rows if r['outcome'] == 'refused'))}")
+    text = (
+        f"lanser C rename on {label}  {started.isoformat(timespec='seconds')}  "
+        f"{'the truth sample' if args.truth else f'seed {args.seed}'}\n"
+        + "\n".join(f"  {k:10} {tally.get(k, 0)}" for k in OUTCOMES)
+        + f"\n  refused by: {dict(Counter(r['lanser'].get('refused') for r in rows if r['outcome'] == 'refused'))}"
+    )
     judged = [(row, row["lanser"]["truth"]) for row in rows if "truth" in row["lanser"]]
     if judged:
         text += "\n" + rename_truth.summary([j for _, j in judged])
         for row, j in judged:
             if not j["agree"]:
-                text += (f"\n    c://{row['path']}#{row['name']}: {j['kind']}"
-                         + (f"; missed {', '.join(j['missed'][:6])}" if j["missed"] else "")
-                         + (f"; extra {', '.join(j['extra'][:6])}" if j["extra"] else ""))
+                text += (
+                    f"\n    c://{row['path']}#{row['name']}: {j['kind']}"
+                    + (f"; missed {', '.join(j['missed'][:6])}" if j["missed"] else "")
+                    + (f"; extra {', '.join(j['extra'][:6])}" if j["extra"] else "")
+                )
     print(text)
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = args.out or RESULTS / f"rename-c-{PROJECT}-{started.strftime('%Y%m%dT%H%M%S')}.json"
-    out.write_text(json.dumps({"date": started.isoformat(timespec="seconds"), "seed": args.seed, "rows": rows,
-                               "table": text}, indent=1) + "\n")
+    out.write_text(
+        json.dumps(
+            {"date": started.isoformat(timespec="seconds"), "seed": args.seed, "rows": rows, "table": text}, indent=1
+        )
+        + "\n"
+    )
     log(f"wrote {out}")
     return 0
 

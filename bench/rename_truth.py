@@ -56,6 +56,7 @@ def old_name(entry: dict[str, Any]) -> str:
 
 # -- what a tool did ---------------------------------------------------------------------
 
+
 def _git(repo: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True).stdout
 
@@ -76,7 +77,7 @@ def renamed_positions(repo: Path, old: str, new: str) -> tuple[set[Pos], list[st
         if len(before) != len(after):
             unaligned.append(rel)
             continue
-        for i, (a, b) in enumerate(zip(before, after)):
+        for i, (a, b) in enumerate(zip(before, after, strict=False)):
             if a == b:
                 continue
             if pat.sub(old, b) != a:
@@ -108,9 +109,15 @@ def judge(entry: dict[str, Any], changed: bool, positions: set[Pos], unaligned: 
         kind = "exact" if exact else "places differ"
     else:
         kind = "refused, agreed"
-    return {"truth": entry["verdict"], "verdict": verdict, "agree": kind in ("exact", "refused, agreed"),
-            "kind": kind, "missed": [show_pos(p) for p in missed], "extra": [show_pos(p) for p in extra],
-            "unaligned": unaligned}
+    return {
+        "truth": entry["verdict"],
+        "verdict": verdict,
+        "agree": kind in ("exact", "refused, agreed"),
+        "kind": kind,
+        "missed": [show_pos(p) for p in missed],
+        "extra": [show_pos(p) for p in extra],
+        "unaligned": unaligned,
+    }
 
 
 def summary(judged: list[dict[str, Any]]) -> str:
@@ -130,6 +137,7 @@ def summary(judged: list[dict[str, Any]]) -> str:
 
 # -- checking the truth itself -----------------------------------------------------------------
 
+
 def apply(repo: Path, entry: dict[str, Any]) -> None:
     """Write the truth's edits into ``repo``; the old name must be at every place."""
     old, new = old_name(entry), entry["new"]
@@ -142,11 +150,13 @@ def apply(repo: Path, entry: dict[str, Any]) -> None:
         raw = path.read_bytes().decode("utf-8", "surrogateescape")
         lines = raw.split("\n")
         for line, col in sorted(places, reverse=True):
-            got = lines[line][col:col + len(old)]
-            after = lines[line][col + len(old):col + len(old) + 1]
+            got = lines[line][col : col + len(old)]
+            after = lines[line][col + len(old) : col + len(old) + 1]
             if got != old or (after and (after.isalnum() or after == "_")):
-                raise SystemExit(f"truth {entry['selector']}: {rel}:{line + 1}:{col + 1} holds {lines[line][col:col + 30]!r}")
-            lines[line] = lines[line][:col] + new + lines[line][col + len(old):]
+                raise SystemExit(
+                    f"truth {entry['selector']}: {rel}:{line + 1}:{col + 1} holds {lines[line][col : col + 30]!r}"
+                )
+            lines[line] = lines[line][:col] + new + lines[line][col + len(old) :]
         path.write_bytes("\n".join(lines).encode("utf-8", "surrogateescape"))
 
 
@@ -163,8 +173,10 @@ def verify_python(projects: list[str] | None) -> list[dict[str, Any]]:
         repo = bench.make_repo(p)
         bench.set_dev_path(repo, p)
         runs = [bench.run_tests(repo, p, 600) for _ in range(2)]
-        base = {"failed": sorted(set(runs[0]["failed"]) | set(runs[1]["failed"])),
-                "passed_min": min(r["counts"].get("passed", 0) for r in runs)}
+        base = {
+            "failed": sorted(set(runs[0]["failed"]) | set(runs[1]["failed"])),
+            "passed_min": min(r["counts"].get("passed", 0) for r in runs),
+        }
         for e in entries:
             if e["project"] != name:
                 continue
@@ -175,9 +187,15 @@ def verify_python(projects: list[str] | None) -> list[dict[str, Any]]:
             apply(repo, e)
             tests = bench.run_tests(repo, p, 600)
             green = bench.tests_green(tests, base)
-            out.append({"selector": e["selector"], "verdict": e["verdict"], "green": green,
-                        "new_failures": sorted(set(tests["failed"]) - set(base["failed"]))[:10],
-                        "tail": tests.get("tail")})
+            out.append(
+                {
+                    "selector": e["selector"],
+                    "verdict": e["verdict"],
+                    "green": green,
+                    "new_failures": sorted(set(tests["failed"]) - set(base["failed"]))[:10],
+                    "tail": tests.get("tail"),
+                }
+            )
             bench.log(f"  {e['selector']}: green={green} {tests.get('tail')}")
         bench.reset(repo)
         bench.set_dev_path(None, None)

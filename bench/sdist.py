@@ -21,8 +21,23 @@ def fetch(project: str, version: str) -> Path:
     CACHE.mkdir(parents=True, exist_ok=True)
     archive = _find_archive(project, version)
     if archive is None:
-        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:",
-                        f"{project}=={version}", "-d", str(CACHE)], check=True, timeout=600)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "-q",
+                "--no-deps",
+                "--no-binary",
+                ":all:",
+                f"{project}=={version}",
+                "-d",
+                str(CACHE),
+            ],
+            check=True,
+            timeout=600,
+        )
         archive = _find_archive(project, version)
         if archive is None:
             raise SystemExit(f"pip download gave no sdist for {project}=={version}")

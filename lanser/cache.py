@@ -126,8 +126,7 @@ class BundleCache:
                         self._keys = set()
                     return None
                 self._reader = _connect(self.directory / DB_NAME)
-                found = {k for (k,) in self._reader.execute("SELECT key FROM bundles LIMIT ?",
-                                                             (_KEY_INDEX_LIMIT + 1,))}
+                found = {k for (k,) in self._reader.execute("SELECT key FROM bundles LIMIT ?", (_KEY_INDEX_LIMIT + 1,))}
                 with self._cond:
                     self._keys = found if len(found) <= _KEY_INDEX_LIMIT else None
             with self._cond:
@@ -226,7 +225,7 @@ class BundleCache:
                 self._broken = True  # a read-only or damaged workspace still answers; it just does not remember
             finally:
                 with self._cond:
-                    for key, text in ([] if retry else batch):
+                    for key, text in [] if retry else batch:
                         if self._pending.get(key) is text:
                             del self._pending[key]
                         if self._keys is not None and not self._broken:

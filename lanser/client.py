@@ -69,8 +69,14 @@ class Failure:
 
     __slots__ = ("code", "details", "exit_code", "message", "retryable")
 
-    def __init__(self, code: str, exit_code: int, message: str, retryable: bool | None = None,
-                 details: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        code: str,
+        exit_code: int,
+        message: str,
+        retryable: bool | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
         self.code, self.exit_code, self.message, self.retryable = code, exit_code, message, retryable
         self.details: dict[str, Any] = details or {}
 
@@ -83,8 +89,10 @@ class Failure:
     __hash__ = None  # type: ignore[assignment]  # mutable details
 
     def __repr__(self) -> str:
-        return (f"Failure(code={self.code!r}, exit_code={self.exit_code}, message={self.message!r}, "
-                f"retryable={self.retryable!r}, details={self.details!r})")
+        return (
+            f"Failure(code={self.code!r}, exit_code={self.exit_code}, message={self.message!r}, "
+            f"retryable={self.retryable!r}, details={self.details!r})"
+        )
 
     def exception(self) -> LanserError:
         """The :class:`~lanser.errors.LanserError` of this code (``LanserError`` itself for E/INTERNAL)."""
@@ -110,8 +118,9 @@ class Result:
 
     __slots__ = ("_data", "_exit_code", "_text")
 
-    def __init__(self, data: dict[str, Any] | None = None, *, text: str | None = None,
-                 exit_code: int | None = None) -> None:
+    def __init__(
+        self, data: dict[str, Any] | None = None, *, text: str | None = None, exit_code: int | None = None
+    ) -> None:
         if data is None and text is None:
             raise ValueError("a Result needs its bundle's data or text")
         self._data = data
@@ -158,9 +167,13 @@ class Result:
         error = self.data.get("error")
         if self.ok or not isinstance(error, dict):
             return None
-        return Failure(code=str(error.get("code")), exit_code=int(error.get("exitCode", self.exit_code)),
-                       message=str(error.get("message")), retryable=error.get("retryable"),
-                       details=dict(error.get("details") or {}))
+        return Failure(
+            code=str(error.get("code")),
+            exit_code=int(error.get("exitCode", self.exit_code)),
+            message=str(error.get("message")),
+            retryable=error.get("retryable"),
+            details=dict(error.get("details") or {}),
+        )
 
     @property
     def bundle(self) -> Bundle:
@@ -188,10 +201,17 @@ def _flag(value: bool) -> bool | None:
     return True if value else None
 
 
-def _guards(apply: bool, allow_dirty: bool, allow: Sequence[str], deny: Sequence[str], commit: bool,
-            message: str | None) -> dict[str, Any]:
-    return {"apply": _flag(apply), "allowDirty": _flag(allow_dirty), "allow": list(allow) or None,
-            "deny": list(deny) or None, "commit": _flag(commit), "message": message}
+def _guards(
+    apply: bool, allow_dirty: bool, allow: Sequence[str], deny: Sequence[str], commit: bool, message: str | None
+) -> dict[str, Any]:
+    return {
+        "apply": _flag(apply),
+        "allowDirty": _flag(allow_dirty),
+        "allow": list(allow) or None,
+        "deny": list(deny) or None,
+        "commit": _flag(commit),
+        "message": message,
+    }
 
 
 class _Commands(Generic[_T]):
@@ -205,25 +225,45 @@ class _Commands(Generic[_T]):
     def request(self, cmd: str, selector: str | None = None, **args: Any) -> _T:
         """Any command by name, its arguments as the request names them (``newName``, ``allowDirty``);
         None leaves an argument out."""
-        return self._send({"cmd": cmd, "selector": selector, "args": {k: v for k, v in args.items() if v is not None},
-                           "indexIo": self.index_io})
+        return self._send(
+            {
+                "cmd": cmd,
+                "selector": selector,
+                "args": {k: v for k, v in args.items() if v is not None},
+                "indexIo": self.index_io,
+            }
+        )
 
     def definition(self, selector: str) -> _T:
         """Where the symbol at ``selector`` is defined (``lanser def``)."""
         return self.request("definition", selector)
 
-    def references(self, selector: str, *, limit: int | None = None, cursor: str | None = None,
-                   include_declaration: bool = True) -> _T:
+    def references(
+        self, selector: str, *, limit: int | None = None, cursor: str | None = None, include_declaration: bool = True
+    ) -> _T:
         """Every reference to the symbol at ``selector`` (``lanser refs``); pages with ``limit``/``cursor``."""
-        return self.request("references", selector, limit=limit, cursor=cursor,
-                            includeDeclaration=None if include_declaration else False)
+        return self.request(
+            "references",
+            selector,
+            limit=limit,
+            cursor=cursor,
+            includeDeclaration=None if include_declaration else False,
+        )
 
     def hover(self, selector: str) -> _T:
         """Type and documentation of the symbol at ``selector``."""
         return self.request("hover", selector)
 
-    def symbols(self, selector: str | None = None, *, query: str | None = None, language: str | None = None,
-                depth: int | None = None, kind: Iterable[str] | None = None, locals: bool = True) -> _T:
+    def symbols(
+        self,
+        selector: str | None = None,
+        *,
+        query: str | None = None,
+        language: str | None = None,
+        depth: int | None = None,
+        kind: Iterable[str] | None = None,
+        locals: bool = True,
+    ) -> _T:
         """The symbols of one file (``selector``), or of the workspace matching ``query``; ``depth``
         nesting levels, only the kinds ``kind``, without variables inside functions unless ``locals``."""
         from lanser.errors import BadRequest
@@ -233,15 +273,35 @@ class _Commands(Generic[_T]):
         kinds = sorted({k.strip() for k in kind if k.strip()}) if kind is not None else None
         if kind is not None and not kinds:
             raise BadRequest("give at least one kind", field="kind")
-        return self.request("symbols", selector, query=query, language=language, depth=depth, kind=kinds,
-                            locals=None if locals else False)
+        return self.request(
+            "symbols",
+            selector,
+            query=query,
+            language=language,
+            depth=depth,
+            kind=kinds,
+            locals=None if locals else False,
+        )
 
-    def diagnostics(self, selector: str | None = None, *, language: str | None = None, profile: str | None = None,
-                    severity: str | None = None, limit: int | None = None) -> _T:
+    def diagnostics(
+        self,
+        selector: str | None = None,
+        *,
+        language: str | None = None,
+        profile: str | None = None,
+        severity: str | None = None,
+        limit: int | None = None,
+    ) -> _T:
         """Diagnostics of one file, or of every file of the workspace (``lanser diag``): ``profile``
         "agent" or "all", only those at least as severe as ``severity``, at most ``limit``."""
-        return self.request("diagnostics", selector, language=language, profile=profile,
-                            severity="information" if severity == "info" else severity, limit=limit)
+        return self.request(
+            "diagnostics",
+            selector,
+            language=language,
+            profile=profile,
+            severity="information" if severity == "info" else severity,
+            limit=limit,
+        )
 
     def locate(self, selector: str) -> _T:
         """Resolve ``selector`` to a range and the code there."""
@@ -251,30 +311,74 @@ class _Commands(Generic[_T]):
         """Whether the symbol at ``selector`` can be renamed, its range and current name."""
         return self.request("prepareRename", selector)
 
-    def rename(self, selector: str, new_name: str, *, apply: bool = False, allow_dirty: bool = False,
-               allow: Sequence[str] = (), deny: Sequence[str] = (), via_git: bool = False, commit: bool = False,
-               message: str | None = None, allow_partial: bool = False, with_overrides: bool = False,
-               deny_apply_on_ambiguous: bool = False) -> _T:
+    def rename(
+        self,
+        selector: str,
+        new_name: str,
+        *,
+        apply: bool = False,
+        allow_dirty: bool = False,
+        allow: Sequence[str] = (),
+        deny: Sequence[str] = (),
+        via_git: bool = False,
+        commit: bool = False,
+        message: str | None = None,
+        allow_partial: bool = False,
+        with_overrides: bool = False,
+        deny_apply_on_ambiguous: bool = False,
+    ) -> _T:
         """Rename the symbol at ``selector`` everywhere or not at all; a preview unless ``apply``."""
-        return self.request("rename", selector, **_guards(apply, allow_dirty, allow, deny, commit, message),
-                            viaGit=_flag(via_git), newName=new_name, allowPartial=_flag(allow_partial),
-                            withOverrides=_flag(with_overrides), denyApplyOnAmbiguous=_flag(deny_apply_on_ambiguous))
+        return self.request(
+            "rename",
+            selector,
+            **_guards(apply, allow_dirty, allow, deny, commit, message),
+            viaGit=_flag(via_git),
+            newName=new_name,
+            allowPartial=_flag(allow_partial),
+            withOverrides=_flag(with_overrides),
+            denyApplyOnAmbiguous=_flag(deny_apply_on_ambiguous),
+        )
 
-    def actions(self, selector: str, *, action_id: str | None = None, apply: bool = False, allow_dirty: bool = False,
-                allow: Sequence[str] = (), deny: Sequence[str] = (), via_git: bool = False, commit: bool = False,
-                message: str | None = None, deny_apply_on_ambiguous: bool = False) -> _T:
+    def actions(
+        self,
+        selector: str,
+        *,
+        action_id: str | None = None,
+        apply: bool = False,
+        allow_dirty: bool = False,
+        allow: Sequence[str] = (),
+        deny: Sequence[str] = (),
+        via_git: bool = False,
+        commit: bool = False,
+        message: str | None = None,
+        deny_apply_on_ambiguous: bool = False,
+    ) -> _T:
         """The code actions at ``selector``, or one by ``action_id`` (previewed unless ``apply``): ``lanser action``."""
         if apply and not action_id:
             from lanser.errors import BadRequest
 
             raise BadRequest("apply needs action_id (list the actions first)", field="actionId")
-        return self.request("actions", selector, **_guards(apply, allow_dirty, allow, deny, commit, message),
-                            viaGit=_flag(via_git), actionId=action_id,
-                            denyApplyOnAmbiguous=_flag(deny_apply_on_ambiguous))
+        return self.request(
+            "actions",
+            selector,
+            **_guards(apply, allow_dirty, allow, deny, commit, message),
+            viaGit=_flag(via_git),
+            actionId=action_id,
+            denyApplyOnAmbiguous=_flag(deny_apply_on_ambiguous),
+        )
 
-    def check(self, patch: str, *, selector: str | None = None, apply: bool = False, allow_dirty: bool = False,
-              allow: Sequence[str] = (), deny: Sequence[str] = (), commit: bool = False,
-              message: str | None = None) -> _T:
+    def check(
+        self,
+        patch: str,
+        *,
+        selector: str | None = None,
+        apply: bool = False,
+        allow_dirty: bool = False,
+        allow: Sequence[str] = (),
+        deny: Sequence[str] = (),
+        commit: bool = False,
+        message: str | None = None,
+    ) -> _T:
         """Evaluate a unified diff without writing it (diagnostics that appear and go, the process
         reward); written only with ``apply``."""
         return self.request("check", selector, patch=patch, **_guards(apply, allow_dirty, allow, deny, commit, message))
@@ -300,8 +404,18 @@ class Requests(_Commands[dict[str, Any]]):
 class _Config:
     """A client's options (a plain class, as :class:`Failure`, for the hot path's sake)."""
 
-    def __init__(self, workspace: Path, daemon: bool, python: str | None, timeout: float, verbose: bool, idle: float,
-                 window: int | None, trace_file: Path | None, cache: bool) -> None:
+    def __init__(
+        self,
+        workspace: Path,
+        daemon: bool,
+        python: str | None,
+        timeout: float,
+        verbose: bool,
+        idle: float,
+        window: int | None,
+        trace_file: Path | None,
+        cache: bool,
+    ) -> None:
         self.workspace, self.daemon, self.python = workspace, daemon, python
         self.timeout, self.verbose = timeout, verbose
         self.idle, self.window, self.trace_file, self.cache = idle, window, trace_file, cache
@@ -330,21 +444,48 @@ class Client(_Commands[Result]):
     in-process, whether answers may be served from the snapshot cache.
     """
 
-    def __init__(self, root: str | Path = ".", *, daemon: bool = True, timeout: float = 30.0,
-                 python: str | None = None, index_io: str = "utf-16", verbose: bool = False,
-                 idle_timeout: float = 900.0, window: int | None = None, trace_file: str | Path | None = None,
-                 cache: bool = True) -> None:
+    def __init__(
+        self,
+        root: str | Path = ".",
+        *,
+        daemon: bool = True,
+        timeout: float = 30.0,
+        python: str | None = None,
+        index_io: str = "utf-16",
+        verbose: bool = False,
+        idle_timeout: float = 900.0,
+        window: int | None = None,
+        trace_file: str | Path | None = None,
+        cache: bool = True,
+    ) -> None:
         self.index_io = index_io
-        self._config = _Config(Path(root), daemon, python, timeout, verbose, idle_timeout, window,
-                               Path(trace_file) if trace_file is not None else None, cache)
+        self._config = _Config(
+            Path(root),
+            daemon,
+            python,
+            timeout,
+            verbose,
+            idle_timeout,
+            window,
+            Path(trace_file) if trace_file is not None else None,
+            cache,
+        )
         self._session: _Session | None = None
 
     @classmethod
     def _from_settings(cls, settings: Any, *, on_in_process: Callable[[bool], None] | None = None) -> Client:
         """The CLI's client: its global options (``lanser.cli.main.Settings``)."""
-        client = cls(settings.workspace, daemon=settings.daemon, timeout=settings.timeout, python=settings.python,
-                     index_io=settings.index_io, verbose=settings.verbose, idle_timeout=settings.idle,
-                     window=settings.window, trace_file=settings.trace_file)
+        client = cls(
+            settings.workspace,
+            daemon=settings.daemon,
+            timeout=settings.timeout,
+            python=settings.python,
+            index_io=settings.index_io,
+            verbose=settings.verbose,
+            idle_timeout=settings.idle,
+            window=settings.window,
+            trace_file=settings.trace_file,
+        )
         client._config.on_in_process = on_in_process
         return client
 
@@ -494,8 +635,14 @@ class _Session:
 
             self.recorder = TraceRecorder(self.config.trace_file)
         try:
-            self.orch = Orchestrator(self.config.workspace, timeout=self.config.timeout, python=self.config.python,
-                                     verbose=self.config.verbose, recorder=self.recorder, cache=self.config.cache)
+            self.orch = Orchestrator(
+                self.config.workspace,
+                timeout=self.config.timeout,
+                python=self.config.python,
+                verbose=self.config.verbose,
+                recorder=self.recorder,
+                cache=self.config.cache,
+            )
         except LanserError as exc:
             self.failed = exc
 
@@ -548,7 +695,7 @@ def _answer(config: _Config, requests: list[Any]) -> list[dict[str, Any]]:
             bundle, interrupted = _through_daemon(config, raw)
             out.append(bundle)
             if interrupted:  # Ctrl-C stops the requests after this one too
-                out += [_cancelled(r) for r in requests[len(out):]]
+                out += [_cancelled(r) for r in requests[len(out) :]]
                 break
         return out
     from lanser import __version__
@@ -589,8 +736,9 @@ def _stream(config: _Config, requests: list[Any]) -> Iterator[Result]:
         ids = message["ids"] = client.batch_ids(requests)  # lines that write: never sent twice
         exchange = client.Exchange()
         try:
-            for line in client.send_lines(str(config.workspace), config.python, __version__, config.idle, message,
-                                          exchange):
+            for line in client.send_lines(
+                str(config.workspace), config.python, __version__, config.idle, message, exchange
+            ):
                 if done == len(requests):
                     raise client.DaemonUnavailable(f"daemon sent more than {len(requests)} replies")
                 code, _, text = line.partition(" ")
@@ -601,15 +749,17 @@ def _stream(config: _Config, requests: list[Any]) -> Iterator[Result]:
         except (client.DaemonUnavailable, OSError, ValueError) as exc:
             import logging
 
-            logging.getLogger("lanser").warning("daemon stopped answering after %d of %d requests (%s)",
-                                                done, len(requests), exc)
+            logging.getLogger("lanser").warning(
+                "daemon stopped answering after %d of %d requests (%s)", done, len(requests), exc
+            )
     if done < len(requests):
         for data in _answer_rest(config, requests, done, ids, exchange):
             yield Result(data)
 
 
-def _answer_rest(config: _Config, requests: list[Any], done: int, ids: dict[str, str],
-                 exchange: Any | None) -> list[dict[str, Any]]:
+def _answer_rest(
+    config: _Config, requests: list[Any], done: int, ids: dict[str, str], exchange: Any | None
+) -> list[dict[str, Any]]:
     """Bundles for ``requests[done:]``, which a batch's daemon did not answer.
 
     Interrupted: none of them runs.  The daemon gone while it answered an
@@ -643,8 +793,15 @@ def _through_daemon(config: _Config, raw: Any) -> tuple[dict[str, Any], bool]:
     from lanser.daemon import client
 
     try:
-        bundle, exchange = client.request(str(config.workspace), config.python, __version__, config.idle,
-                                          raw, config.options(), mutating=_mutates(raw))
+        bundle, exchange = client.request(
+            str(config.workspace),
+            config.python,
+            __version__,
+            config.idle,
+            raw,
+            config.options(),
+            mutating=_mutates(raw),
+        )
     except KeyboardInterrupt:  # before the request was out: nothing was asked
         return _cancelled(raw), True
     except client.DaemonLost as lost:
@@ -686,21 +843,35 @@ def _lost(config: _Config, raw: Any, request_id: str) -> dict[str, Any]:
             known = {"state": "unknown", "why": f"no daemon could be asked ({exc})"}
     state, why = known.get("state"), known.get("why") or ""
     if state == "answered" and isinstance(known.get("bundle"), str):
-        sys.stderr.write(f"lanser: the daemon died before sending its answer to request {request_id}; "
-                         "this is the answer it recorded\n")
+        sys.stderr.write(
+            f"lanser: the daemon died before sending its answer to request {request_id}; "
+            "this is the answer it recorded\n"
+        )
         data: dict[str, Any] = json.loads(known["bundle"])
         return data
     if state == "committed":
-        sys.stderr.write(f"lanser: the daemon died after applying request {request_id}, before answering: "
-                         "the edit was applied, once\n")
+        sys.stderr.write(
+            f"lanser: the daemon died after applying request {request_id}, before answering: "
+            "the edit was applied, once\n"
+        )
         return _committed(raw, request_id, known.get("paths"))
     if state == "not-committed":
-        return _refused(raw, RequestCancelled(
-            f"the daemon went away before the edit was applied ({why}): nothing was written; "
-            "running the command again is safe", requestId=request_id))
-    return _refused(raw, ApplyConflict(
-        f"the daemon went away in the middle of the edit and lanser cannot tell whether it was applied ({why}); "
-        "it was not run again: look at the files (git status) before retrying", requestId=request_id))
+        return _refused(
+            raw,
+            RequestCancelled(
+                f"the daemon went away before the edit was applied ({why}): nothing was written; "
+                "running the command again is safe",
+                requestId=request_id,
+            ),
+        )
+    return _refused(
+        raw,
+        ApplyConflict(
+            f"the daemon went away in the middle of the edit and lanser cannot tell whether it was applied ({why}); "
+            "it was not run again: look at the files (git status) before retrying",
+            requestId=request_id,
+        ),
+    )
 
 
 def _committed(raw: Any, request_id: str, paths: Any) -> dict[str, Any]:
@@ -712,10 +883,16 @@ def _committed(raw: Any, request_id: str, paths: Any) -> dict[str, Any]:
 
     bundle = Bundle(request=parse_request(raw), environment=Environment(lanser=__version__))
     files = [{"path": p} for p in paths if isinstance(p, str)] if isinstance(paths, list) else []
-    bundle.edits = {"workspaceEdit": None, "diff": None, "applied": True, "requestId": request_id, "files": files,
-                    "via": "transaction, answer lost with its daemon",
-                    "note": "the daemon died after writing this edit and before answering; "
-                            "lanser found every file it changed with its new content"}
+    bundle.edits = {
+        "workspaceEdit": None,
+        "diff": None,
+        "applied": True,
+        "requestId": request_id,
+        "files": files,
+        "via": "transaction, answer lost with its daemon",
+        "note": "the daemon died after writing this edit and before answering; "
+        "lanser found every file it changed with its new content",
+    }
     return finalize(bundle)
 
 
@@ -790,8 +967,14 @@ def _in_process(config: _Config, requests: list[Any]) -> list[dict[str, Any]]:
 
             recorder = TraceRecorder(config.trace_file)
         try:
-            orch = Orchestrator(config.workspace, timeout=config.timeout, python=config.python,
-                                verbose=config.verbose, recorder=recorder, cache=config.cache)
+            orch = Orchestrator(
+                config.workspace,
+                timeout=config.timeout,
+                python=config.python,
+                verbose=config.verbose,
+                recorder=recorder,
+                cache=config.cache,
+            )
         except LanserError as exc:
             out.extend(_refused(raw, exc) for raw in requests)
             return
@@ -811,4 +994,4 @@ def _in_process(config: _Config, requests: list[Any]) -> list[dict[str, Any]]:
         asyncio.run(go())
     except (KeyboardInterrupt, asyncio.CancelledError):
         pass
-    return out + [_cancelled(raw) for raw in requests[len(out):]]
+    return out + [_cancelled(raw) for raw in requests[len(out) :]]

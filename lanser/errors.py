@@ -225,8 +225,7 @@ class InfrastructureError(LanserError):
     exit_code = 77
     retryable = True  # a lost node, a Docker hiccup; a failing setup says otherwise (SetupFailed)
 
-    def __init__(self, message: str, *, stage: str | None = None, log_tail: str | None = None,
-                 **details: Any) -> None:
+    def __init__(self, message: str, *, stage: str | None = None, log_tail: str | None = None, **details: Any) -> None:
         if stage is not None:
             details["stage"] = stage
         if log_tail is not None:
@@ -236,8 +235,10 @@ class InfrastructureError(LanserError):
         self.log_tail = log_tail
 
     def __str__(self) -> str:
-        text = f"infrastructure failure ({self.stage}): {self.message}" if self.stage else (
-            f"infrastructure failure: {self.message}"
+        text = (
+            f"infrastructure failure ({self.stage}): {self.message}"
+            if self.stage
+            else (f"infrastructure failure: {self.message}")
         )
         if self.log_tail:
             text += "\n" + self.log_tail.rstrip("\n")

@@ -25,8 +25,11 @@ __all__ = ["OVERRIDES", "SAFE_ARGS", "config_args", "driver_overrides", "env", "
 
 #: Settings every git lanser starts over files it does not own takes over the repository's own:
 #: nothing git would execute (fsmonitor, hooks), no untracked cache written back.
-OVERRIDES: tuple[tuple[str, str], ...] = (("core.fsmonitor", "false"), ("core.untrackedCache", "false"),
-                                          ("core.hooksPath", "/dev/null"))
+OVERRIDES: tuple[tuple[str, str], ...] = (
+    ("core.fsmonitor", "false"),
+    ("core.untrackedCache", "false"),
+    ("core.hooksPath", "/dev/null"),
+)
 
 
 def config_args(pairs: tuple[tuple[str, str], ...] = OVERRIDES) -> tuple[str, ...]:
@@ -37,8 +40,15 @@ def config_args(pairs: tuple[tuple[str, str], ...] = OVERRIDES) -> tuple[str, ..
 #: What every workspace git call starts with: the overrides, and no optional locks.
 SAFE_ARGS: tuple[str, ...] = (*config_args(), "--no-optional-locks")
 
-_ENV_DROP = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_CEILING_DIRECTORIES",
-             "GIT_CONFIG", "GIT_CONFIG_PARAMETERS")
+_ENV_DROP = (
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_CEILING_DIRECTORIES",
+    "GIT_CONFIG",
+    "GIT_CONFIG_PARAMETERS",
+)
 
 
 def env() -> dict[str, str]:
@@ -72,8 +82,14 @@ def driver_overrides(root: Path) -> tuple[str, ...]:
     The user's own drivers (git-lfs in ``~/.gitconfig``, say) keep working.
     """
     try:
-        proc = subprocess.run(["git", *SAFE_ARGS, "config", "--null", "--show-origin", "--get-regexp", _DRIVER_KEYS],
-                              cwd=root, env=env(), capture_output=True, timeout=30, stdin=subprocess.DEVNULL)
+        proc = subprocess.run(
+            ["git", *SAFE_ARGS, "config", "--null", "--show-origin", "--get-regexp", _DRIVER_KEYS],
+            cwd=root,
+            env=env(),
+            capture_output=True,
+            timeout=30,
+            stdin=subprocess.DEVNULL,
+        )
     except (OSError, subprocess.SubprocessError):
         return ()
     fields = proc.stdout.split(b"\0")
@@ -93,5 +109,11 @@ def driver_overrides(root: Path) -> tuple[str, ...]:
 def run(root: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[bytes]:
     """``git SAFE_ARGS args`` in ``root``, the repository's attribute drivers neutralised;
     OSError / SubprocessError are the caller's to translate."""
-    return subprocess.run(["git", *SAFE_ARGS, *driver_overrides(root), *args], cwd=root, env=env(),
-                          capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        ["git", *SAFE_ARGS, *driver_overrides(root), *args],
+        cwd=root,
+        env=env(),
+        capture_output=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )

@@ -47,8 +47,7 @@ def build_server(settings: Any) -> Any:
         instructions=(
             "lanser answers questions about the code in one workspace from pinned language servers "
             "(basedpyright for Python, clangd for C) as deterministic JSON bundles, and makes safe edits "
-            "(rename, code actions, patches): previewed unless apply=true, complete or refused, atomic.\n"
-            + SELECTORS
+            "(rename, code actions, patches): previewed unless apply=true, complete or refused, atomic.\n" + SELECTORS
         ),
     )
 
@@ -70,14 +69,20 @@ def build_server(settings: Any) -> Any:
         return tool_result((await lanser.hover(selector)).data)
 
     @server.tool(description=lanser_tool("symbols").full_description())
-    async def symbols(selector: str | None = None, query: str | None = None, depth: int | None = None,
-                      kind: str | None = None, locals: bool = False) -> CallToolResult:
+    async def symbols(
+        selector: str | None = None,
+        query: str | None = None,
+        depth: int | None = None,
+        kind: str | None = None,
+        locals: bool = False,
+    ) -> CallToolResult:
         kinds = sorted({k.strip() for k in kind.split(",") if k.strip()}) if kind is not None else None
         return await run("symbols", selector, query=query, depth=depth, kind=kinds, locals=None if locals else False)
 
     @server.tool(description=lanser_tool("diagnostics").full_description())
-    async def diagnostics(selector: str | None = None, severity: str | None = None, limit: int | None = None,
-                          profile: str = "agent") -> CallToolResult:
+    async def diagnostics(
+        selector: str | None = None, severity: str | None = None, limit: int | None = None, profile: str = "agent"
+    ) -> CallToolResult:
         return await run("diagnostics", selector, severity=severity, limit=limit, profile=profile)
 
     @server.tool(description=lanser_tool("locate").full_description())
@@ -93,14 +98,16 @@ def build_server(settings: Any) -> Any:
         return tool_result((await lanser.rename(selector, new_name, apply=apply, allow_dirty=allow_dirty)).data)
 
     @server.tool(description=lanser_tool("code_actions").full_description())
-    async def code_actions(selector: str, action_id: str | None = None, apply: bool = False,
-                           allow_dirty: bool = False) -> CallToolResult:
+    async def code_actions(
+        selector: str, action_id: str | None = None, apply: bool = False, allow_dirty: bool = False
+    ) -> CallToolResult:
         # apply without an id lists the actions here (the SDK's actions() refuses it, as the CLI does)
         return await run("actions", selector, actionId=action_id, apply=apply or None, allowDirty=allow_dirty or None)
 
     @server.tool(description=lanser_tool("check_patch").full_description())
-    async def check_patch(patch: str, selector: str | None = None, apply: bool = False,
-                          allow_dirty: bool = False) -> CallToolResult:
+    async def check_patch(
+        patch: str, selector: str | None = None, apply: bool = False, allow_dirty: bool = False
+    ) -> CallToolResult:
         return tool_result((await lanser.check(patch, selector=selector, apply=apply, allow_dirty=allow_dirty)).data)
 
     return server
@@ -116,8 +123,9 @@ def tool_result(data: dict[str, Any]) -> CallToolResult:
     from lanser.formats.agent import to_agent
 
     text = to_agent(data, full_hint=FULL_HINT)
-    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=data,
-                          is_error=data.get("status") == "error")
+    return CallToolResult(
+        content=[TextContent(type="text", text=text)], structured_content=data, is_error=data.get("status") == "error"
+    )
 
 
 def serve(settings: Any) -> None:

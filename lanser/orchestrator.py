@@ -37,17 +37,6 @@ from lanser.bundle.environment import (
     workspace_venv,
 )
 from lanser.bundle.hashing import finalize, render_json
-from lanser.cache import BundleCache, cache_key
-from lanser.cancel import commit_point, pause
-from lanser.commands import handler_for
-from lanser.commands.navigation import REFERENCE_CAP
-from lanser.edits import guards
-from lanser.edits.apply import recover
-from lanser.edits.lock import WorkspaceLock
-from lanser.edits.plan import ChangeSet, uri_path
-from lanser.edits.write import write_changes
-from lanser.snapshot import Snapshot, SnapshotTracker
-from lanser.state import workspace_state
 from lanser.bundle.models import (
     Bundle,
     Environment,
@@ -57,6 +46,15 @@ from lanser.bundle.models import (
     Resolution,
     ServerInfo,
 )
+from lanser.cache import BundleCache, cache_key
+from lanser.cancel import commit_point, pause
+from lanser.commands import handler_for
+from lanser.commands.navigation import REFERENCE_CAP
+from lanser.edits import guards
+from lanser.edits.apply import recover
+from lanser.edits.lock import WorkspaceLock
+from lanser.edits.plan import ChangeSet, uri_path
+from lanser.edits.write import write_changes
 from lanser.errors import ContentModified, FsPermissions, LanserError, NotFound, RequestCancelled
 from lanser.lsp.pool import ServerPool
 from lanser.lsp.registry import (
@@ -73,6 +71,8 @@ from lanser.lsp.session import CAPABILITY_OF_METHOD, Document, LspSession
 from lanser.resolve import Target, column, resolve_target
 from lanser.selectors import FileSpec, format_selector, parse_selector
 from lanser.selectors.parse import escape
+from lanser.snapshot import Snapshot, SnapshotTracker
+from lanser.state import workspace_state
 from lanser.text import document_text, from_lsp_encoding, split_lines
 from lanser.workspace import Workspace
 
@@ -115,8 +115,8 @@ class Orchestrator:
         #: else lanser's own with a workspace venv's site-packages as search paths (nothing of the
         #: workspace is ever run: see workspace_venv).
         self.interpreter: Interpreter = interpreter or (
-            inspect_interpreter(python) if python else
-            workspace_venv(self.root) or inspect_interpreter(sys.executable))
+            inspect_interpreter(python) if python else workspace_venv(self.root) or inspect_interpreter(sys.executable)
+        )
         self.roots = roots if roots is not None else external_roots(self.interpreter)
         self.mapper = normalize.PathMapper(self.root, self.roots)
         #: A trace recorder (``lanser.trace.TraceRecorder``); recording turns the cache off,
@@ -308,14 +308,21 @@ class Orchestrator:
             if os.environ.get("LANSER_DEBUG"):
                 raise
             _log.exception("internal error answering %s", request.cmd)
-            _fail(bundle, LanserError(f"internal error ({type(exc).__name__}: {exc}); "
-                                      "rerun with LANSER_DEBUG=1 for a traceback"))
+            _fail(
+                bundle,
+                LanserError(f"internal error ({type(exc).__name__}: {exc}); rerun with LANSER_DEBUG=1 for a traceback"),
+            )
         return finalize(bundle)
 
     def _environment_key(self) -> dict[str, Any]:
-        return {"lanser": __version__, "pins": PINS, "python": self.interpreter.executable,
-                "pythonVersion": self.interpreter.version, "verbose": self.verbose,
-                "system": system_fingerprint(self.interpreter.purelib)}
+        return {
+            "lanser": __version__,
+            "pins": PINS,
+            "python": self.interpreter.executable,
+            "pythonVersion": self.interpreter.version,
+            "verbose": self.verbose,
+            "system": system_fingerprint(self.interpreter.purelib),
+        }
 
     def _files_changed(self, snapshot: Snapshot) -> None:
         """Tell every live server which files changed on disk since the last request."""
@@ -335,8 +342,12 @@ class Orchestrator:
                             session.sync_document(path, session.documents[path].language_id)
                         else:
                             session.close_document(path)
-                session.notify("workspace/didChangeWatchedFiles", lsp.DidChangeWatchedFilesParams(
-                    changes=[lsp.FileEvent(uri=(self.root / p).as_uri(), type=t) for p, t in events]))
+                session.notify(
+                    "workspace/didChangeWatchedFiles",
+                    lsp.DidChangeWatchedFilesParams(
+                        changes=[lsp.FileEvent(uri=(self.root / p).as_uri(), type=t) for p, t in events]
+                    ),
+                )
             except LanserError:
                 continue  # a dead session is restarted by the next call
 
@@ -497,16 +508,22 @@ class Orchestrator:
         caps = s.capabilities
         memo = self._methods_of.get(id(s))
         if memo is None or memo[0] is not caps:  # a session's capabilities are fixed once it started
-            memo = self._methods_of[id(s)] = (caps, sorted(
-                m for m, attr in CAPABILITY_OF_METHOD.items()
-                if caps is not None and getattr(caps, attr, None) not in (None, False)))
+            memo = self._methods_of[id(s)] = (
+                caps,
+                sorted(
+                    m
+                    for m, attr in CAPABILITY_OF_METHOD.items()
+                    if caps is not None and getattr(caps, attr, None) not in (None, False)
+                ),
+            )
         bundle.capabilities = {"cancellable": True, "partialResult": False, "methods": list(memo[1])}
 
     def locations(self, raw: Any, bundle: Bundle) -> list[Location]:
         data = self.data(raw)
         lines: dict[str, list[str]] = {}
-        return normalize.locations(data, self.mapper, selector_of=self.selector_of(bundle, lines),
-                                   preview_of=self.preview_of(lines))
+        return normalize.locations(
+            data, self.mapper, selector_of=self.selector_of(bundle, lines), preview_of=self.preview_of(lines)
+        )
 
     def data(self, raw: Any) -> Any:
         return _CONVERTER.unstructure(raw)
@@ -563,7 +580,6 @@ class Orchestrator:
         return cache[path]
 
 
-
 @dataclasses.dataclass(frozen=True)
 class Rendered:
     """A bundle as :func:`render_json` text, with its data when the orchestrator had it at hand."""
@@ -591,8 +607,14 @@ def _cacheable(data: dict[str, Any]) -> bool:
     if data.get("status") == "ok":
         return True
     code = (data.get("error") or {}).get("code")
-    return code in ("E/BAD_SELECTOR_SYNTAX", "E/NOT_FOUND", "E/AMBIGUOUS", "E/FS_PERMISSIONS",
-                    "E/INDEXING_UNSUPPORTED", "E/UNSUPPORTED_CAP")
+    return code in (
+        "E/BAD_SELECTOR_SYNTAX",
+        "E/NOT_FOUND",
+        "E/AMBIGUOUS",
+        "E/FS_PERMISSIONS",
+        "E/INDEXING_UNSUPPORTED",
+        "E/UNSUPPORTED_CAP",
+    )
 
 
 def _fail(bundle: Bundle, exc: LanserError) -> None:
@@ -607,7 +629,7 @@ def failure_bundle(request: Request | None, exc: LanserError) -> dict[str, Any]:
         bundle = Bundle(request=request, environment=Environment(lanser=__version__))
         _fail(bundle, exc)
         return finalize(bundle)
-    from lanser.bundle.hashing import HASH_ALGO, EXCLUDED, bundle_id
+    from lanser.bundle.hashing import EXCLUDED, HASH_ALGO, bundle_id
 
     data: dict[str, Any] = {
         "version": Bundle.model_fields["version"].default,

@@ -74,8 +74,9 @@ def parse_request(raw: Any) -> Request:
         raise BadRequest(f"invalid request: {where}: {first['msg']}", field=where) from None
 
 
-async def answer_batch(orch: Orchestrator, raws: Iterable[Any], *, window: int | None = None,
-                       ids: Mapping[int, str] | None = None) -> AsyncGenerator[Rendered, None]:
+async def answer_batch(
+    orch: Orchestrator, raws: Iterable[Any], *, window: int | None = None, ids: Mapping[int, str] | None = None
+) -> AsyncGenerator[Rendered, None]:
     """Each raw request's bundle, rendered, in input order.
 
     A line that is not a Request gets its E/BAD_REQUEST bundle in its

@@ -101,8 +101,12 @@ def column(line: str, col: int, src: str, dst: str, *, strict: bool = True) -> i
 
 def resolve_target(spec: PositionSpec, ws: Workspace, index_io: str) -> Target:
     """Resolve ``spec`` against the files on disk now."""
-    if isinstance(spec, FileSpec) and not spec.scheme and SYMBOL_ID.fullmatch(spec.path) \
-            and not (ws.root / spec.path).exists():
+    if (
+        isinstance(spec, FileSpec)
+        and not spec.scheme
+        and SYMBOL_ID.fullmatch(spec.path)
+        and not (ws.root / spec.path).exists()
+    ):
         from lanser.selectors.structural import resolve_symbol_id
 
         return resolve_symbol_id(spec.path, ws)
@@ -112,8 +116,9 @@ def resolve_target(spec: PositionSpec, ws: Workspace, index_io: str) -> Target:
         src = ws.source(rel)
         text, lines = src.text, src.lines
         if isinstance(spec, FileSpec):
-            return Target(rel, language, text, "sha256:" + src.sha256, (0, 0), (len(lines) - 1, len(lines[-1])),
-                          split=lines)
+            return Target(
+                rel, language, text, "sha256:" + src.sha256, (0, 0), (len(lines) - 1, len(lines[-1])), split=lines
+            )
         ws.remember_version(src.data, src.sha256)
         if spec.docVersion and not src.sha256.startswith(spec.docVersion):
             old = ws.find_version(spec.docVersion)
@@ -122,14 +127,20 @@ def resolve_target(spec: PositionSpec, ws: Workspace, index_io: str) -> Target:
             if old is None:
                 # Not E/VERSION_SKEW (retryable: "relocate and ask again"): no retry can map a
                 # position from a version lanser has no copy of; the selector names nothing.
-                raise NotFound(f"{rel} is not at version {spec.docVersion}, and lanser has no copy of that version "
-                               "(it keeps the versions it has read); take a fresh selector", path=rel,
-                               docVersion=spec.docVersion, reason="unknown-version")
+                raise NotFound(
+                    f"{rel} is not at version {spec.docVersion}, and lanser has no copy of that version "
+                    "(it keeps the versions it has read); take a fresh selector",
+                    path=rel,
+                    docVersion=spec.docVersion,
+                    reason="unknown-version",
+                )
             lines_at_version = split_lines(document_text(old))
             if isinstance(spec, CursorSpec):
                 start = end = _map_point(lines_at_version, lines, spec.line, spec.col, index_io, rel, spec.docVersion)
             else:
-                start = _map_point(lines_at_version, lines, spec.start[0], spec.start[1], index_io, rel, spec.docVersion)
+                start = _map_point(
+                    lines_at_version, lines, spec.start[0], spec.start[1], index_io, rel, spec.docVersion
+                )
                 end = _map_point(lines_at_version, lines, spec.end[0], spec.end[1], index_io, rel, spec.docVersion)
         elif isinstance(spec, CursorSpec):
             start = end = _point(lines, spec.line, spec.col, index_io, rel)
@@ -157,10 +168,14 @@ def _existing(ws: Workspace, spec: FileSpec | CursorSpec | RangeSpec) -> str:
         suggestions = suggest_paths(ws, spec)
         if not suggestions:
             raise
-        hint = (" (a position is written PATH@L<line>:C<col>, 1-based)"
-                if isinstance(spec, FileSpec) and _GREP_POSITION.match(spec.path) else "")
-        raise NotFound(f"{exc.message}; did you mean {' or '.join(suggestions[:3])}?{hint}", **exc.details,
-                       suggestions=suggestions) from None
+        hint = (
+            " (a position is written PATH@L<line>:C<col>, 1-based)"
+            if isinstance(spec, FileSpec) and _GREP_POSITION.match(spec.path)
+            else ""
+        )
+        raise NotFound(
+            f"{exc.message}; did you mean {' or '.join(suggestions[:3])}?{hint}", **exc.details, suggestions=suggestions
+        ) from None
 
 
 def suggest_paths(ws: Workspace, spec: FileSpec | CursorSpec | RangeSpec) -> list[str]:
@@ -190,7 +205,7 @@ def suggest_paths(ws: Workspace, spec: FileSpec | CursorSpec | RangeSpec) -> lis
             if have[-1] != want[-1]:
                 continue
             tail = 0
-            for a, b in zip(reversed(want), reversed(have)):
+            for a, b in zip(reversed(want), reversed(have), strict=False):
                 if a != b:
                     break
                 tail += 1
@@ -209,8 +224,9 @@ def suggest_paths(ws: Workspace, spec: FileSpec | CursorSpec | RangeSpec) -> lis
     return out
 
 
-def _map_point(old: list[str], new: list[str], line: int, col: int, index_io: str, rel: str,
-               version: str) -> tuple[int, int]:
+def _map_point(
+    old: list[str], new: list[str], line: int, col: int, index_io: str, rel: str, version: str
+) -> tuple[int, int]:
     """Algorithm 1, step 1: map a position of a known earlier version exactly.
 
     The line must be unchanged (in an equal block of the line diff); it may
@@ -223,8 +239,12 @@ def _map_point(old: list[str], new: list[str], line: int, col: int, index_io: st
     for tag, i1, i2, j1, _ in matcher.get_opcodes():
         if i1 <= line - 1 < i2:
             if tag != "equal":
-                raise VersionSkew(f"line {line} of {rel} changed since version {version}; use a symbol or "
-                                  "anchor selector to relocate", path=rel, docVersion=version)
+                raise VersionSkew(
+                    f"line {line} of {rel} changed since version {version}; use a symbol or "
+                    "anchor selector to relocate",
+                    path=rel,
+                    docVersion=version,
+                )
             mapped = j1 + (line - 1 - i1)
             return mapped, convert_column(new[mapped], col - 1, index_io, "codepoint")
     raise NotFound(f"line {line} of {rel} version {version} has no counterpart now", path=rel)

@@ -29,8 +29,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["DEFAULT_WEIGHTS", "VERSIONS", "VERSION", "Weights", "count_diagnostics", "process_reward",
-           "reward_between", "selected_version"]
+__all__ = [
+    "DEFAULT_WEIGHTS",
+    "VERSIONS",
+    "VERSION",
+    "Weights",
+    "count_diagnostics",
+    "process_reward",
+    "reward_between",
+    "selected_version",
+]
 
 VERSION = "pr-v1"
 #: Every reward lanser can compute; ``pr-v2`` is :mod:`lanser.reward_v2`.  The default stays
@@ -65,8 +73,9 @@ DEFAULT_WEIGHTS = Weights()
 _SEVERITY_WEIGHT = {"error": 1.0, "warning": 0.5}
 
 
-def count_diagnostics(groups: Iterable[dict[str, Any]], paths: Iterable[str] | None = None, *,
-                      severity_weighting: bool = False) -> float:
+def count_diagnostics(
+    groups: Iterable[dict[str, Any]], paths: Iterable[str] | None = None, *, severity_weighting: bool = False
+) -> float:
     """D over diagnostic groups (bundle ``facts.diagnostics``), restricted to ``paths`` if given."""
     wanted = None if paths is None else set(paths)
     total = 0.0
@@ -80,8 +89,9 @@ def count_diagnostics(groups: Iterable[dict[str, Any]], paths: Iterable[str] | N
     return total
 
 
-def process_reward(d_prev: float, d_now: float, safety: bool, alpha_conf: float,
-                   weights: Weights = DEFAULT_WEIGHTS) -> dict[str, Any]:
+def process_reward(
+    d_prev: float, d_now: float, safety: bool, alpha_conf: float, weights: Weights = DEFAULT_WEIGHTS
+) -> dict[str, Any]:
     """The ``processReward`` block of a bundle."""
     if not 0.0 <= alpha_conf <= 1.0:
         raise ValueError(f"alpha_t must be in [0, 1], got {alpha_conf}")
@@ -129,7 +139,8 @@ def reward_between(before: dict[str, Any], after: dict[str, Any], version: str =
     if version == "pr-v2":
         from lanser.reward_v2 import potential, process_reward_v2
 
-        return process_reward_v2(potential(groups_of[0]), potential(groups_of[1]), after.get("status") == "ok",
-                                 float(confidence))
+        return process_reward_v2(
+            potential(groups_of[0]), potential(groups_of[1]), after.get("status") == "ok", float(confidence)
+        )
     counts = [count_diagnostics(g) for g in groups_of]
     return process_reward(counts[0], counts[1], after.get("status") == "ok", float(confidence))

@@ -67,8 +67,12 @@ class PotentialWeights:
 DEFAULT_POTENTIAL = PotentialWeights()
 
 
-def potential(groups: Iterable[Mapping[str, Any]], changed: Mapping[str, Iterable[int]] | None = None,
-              paths: Iterable[str] | None = None, weights: PotentialWeights = DEFAULT_POTENTIAL) -> float:
+def potential(
+    groups: Iterable[Mapping[str, Any]],
+    changed: Mapping[str, Iterable[int]] | None = None,
+    paths: Iterable[str] | None = None,
+    weights: PotentialWeights = DEFAULT_POTENTIAL,
+) -> float:
     """Phi of a state from its diagnostic groups (bundle ``facts.diagnostics``), restricted to ``paths``.
 
     ``changed``: path -> 0-based lines changed since the start state (None: nothing is counted as
@@ -104,8 +108,9 @@ def _clean(x: float) -> float | int:
     return int(y) if y == int(y) else y
 
 
-def process_reward_v2(phi_prev: float, phi_now: float, safety: bool, alpha_conf: float,
-                      weights: PotentialWeights = DEFAULT_POTENTIAL) -> dict[str, Any]:
+def process_reward_v2(
+    phi_prev: float, phi_now: float, safety: bool, alpha_conf: float, weights: PotentialWeights = DEFAULT_POTENTIAL
+) -> dict[str, Any]:
     """The ``processReward`` block of a step under pr-v2 (``phi_*`` from :func:`potential`)."""
     if not 0.0 <= alpha_conf <= 1.0:
         raise ValueError(f"alpha_t must be in [0, 1], got {alpha_conf}")
@@ -113,11 +118,15 @@ def process_reward_v2(phi_prev: float, phi_now: float, safety: bool, alpha_conf:
     return {
         "version": VERSION_V2,
         "r": _clean((now_q - prev_q) / _QUANTUM),
-        "components": {"phi_prev": _clean(prev_q / _QUANTUM), "phi_now": _clean(now_q / _QUANTUM),
-                       "safety": 1 if safety else 0, "alpha_conf": _clean(alpha_conf)},
+        "components": {
+            "phi_prev": _clean(prev_q / _QUANTUM),
+            "phi_now": _clean(now_q / _QUANTUM),
+            "safety": 1 if safety else 0,
+            "alpha_conf": _clean(alpha_conf),
+        },
         "weights": asdict(weights),
         "explanation": "pr-v2: r = Phi(s_t) - Phi(s_t-1), Phi = -a * sum of severity-weighted diagnostics "
-                       "(x changed on lines changed since the start); safety and alpha are recorded, not paid",
+        "(x changed on lines changed since the start); safety and alpha are recorded, not paid",
     }
 
 

@@ -49,8 +49,11 @@ class SnapshotTracker:
 
     def take(self) -> Snapshot:
         suffixes = tuple(LANGUAGE_OF_SUFFIX)
-        listed = [f for f in self.workspace.files(suffixes + _CONFIG_NAMES)
-                  if f.endswith(suffixes) or f.rsplit("/", 1)[-1] in _CONFIG_NAMES]
+        listed = [
+            f
+            for f in self.workspace.files(suffixes + _CONFIG_NAMES)
+            if f.endswith(suffixes) or f.rsplit("/", 1)[-1] in _CONFIG_NAMES
+        ]
         files: dict[str, str] = {}
         stats: dict[str, tuple[int, int, int, str]] = {}
         for rel in listed:

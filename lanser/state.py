@@ -24,8 +24,20 @@ from pathlib import Path
 
 from lanser.errors import FsPermissions
 
-__all__ = ["check_private_dir", "ignore_in_git", "no_symlinks", "private_dir", "read_fd", "read_nofollow", "state_home",
-           "warn_once", "workspace_key", "workspace_private", "workspace_state", "write_exclusive"]
+__all__ = [
+    "check_private_dir",
+    "ignore_in_git",
+    "no_symlinks",
+    "private_dir",
+    "read_fd",
+    "read_nofollow",
+    "state_home",
+    "warn_once",
+    "workspace_key",
+    "workspace_private",
+    "workspace_state",
+    "write_exclusive",
+]
 
 _warned: set[str] = set()
 
@@ -64,18 +76,25 @@ def check_private_dir(path: Path) -> None:
     try:
         st = os.lstat(path)
     except OSError as exc:
-        raise FsPermissions(f"lanser's state directory {path} cannot be read ({exc.strerror or exc})",
-                            path=str(path)) from exc
+        raise FsPermissions(
+            f"lanser's state directory {path} cannot be read ({exc.strerror or exc})", path=str(path)
+        ) from exc
     if stat.S_ISLNK(st.st_mode):
         raise FsPermissions(f"lanser's state directory {path} is a symlink; refused", path=str(path))
     if not stat.S_ISDIR(st.st_mode):
         raise FsPermissions(f"lanser's state directory {path} is not a directory; refused", path=str(path))
     if st.st_uid != os.geteuid():
-        raise FsPermissions(f"lanser's state directory {path} belongs to uid {st.st_uid}, not to this user "
-                            f"(uid {os.geteuid()}); refused", path=str(path))
+        raise FsPermissions(
+            f"lanser's state directory {path} belongs to uid {st.st_uid}, not to this user "
+            f"(uid {os.geteuid()}); refused",
+            path=str(path),
+        )
     if stat.S_IMODE(st.st_mode) & 0o077:
-        raise FsPermissions(f"lanser's state directory {path} is open to other users "
-                            f"(mode {oct(stat.S_IMODE(st.st_mode))}, wanted 0o700); refused", path=str(path))
+        raise FsPermissions(
+            f"lanser's state directory {path} is open to other users "
+            f"(mode {oct(stat.S_IMODE(st.st_mode))}, wanted 0o700); refused",
+            path=str(path),
+        )
 
 
 def private_dir(path: Path, *, create: bool) -> Path | None:
@@ -88,11 +107,13 @@ def private_dir(path: Path, *, create: bool) -> Path | None:
     except FileNotFoundError:
         if not create:
             return None
-        raise FsPermissions(f"cannot create lanser's state directory {path}: its parent is missing",
-                            path=str(path)) from None
+        raise FsPermissions(
+            f"cannot create lanser's state directory {path}: its parent is missing", path=str(path)
+        ) from None
     except OSError as exc:
-        raise FsPermissions(f"cannot create lanser's state directory {path} ({exc.strerror or exc})",
-                            path=str(path)) from exc
+        raise FsPermissions(
+            f"cannot create lanser's state directory {path} ({exc.strerror or exc})", path=str(path)
+        ) from exc
     check_private_dir(path)
     return path
 
@@ -109,8 +130,11 @@ def workspace_state(root: Path, *, create: bool) -> Path | None:
         try:
             home.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise FsPermissions(f"cannot create {home.parent} for lanser's state ({exc.strerror or exc}); "
-                                "set XDG_STATE_HOME to a writable directory", path=str(home.parent)) from exc
+            raise FsPermissions(
+                f"cannot create {home.parent} for lanser's state ({exc.strerror or exc}); "
+                "set XDG_STATE_HOME to a writable directory",
+                path=str(home.parent),
+            ) from exc
     for level in (home, home / "workspaces", home / "workspaces" / workspace_key(root)):
         if private_dir(level, create=create) is None:
             return None
@@ -174,7 +198,7 @@ def write_exclusive(path: Path, data: bytes, mode: int = 0o644) -> None:
     try:
         view = memoryview(data)
         while view:
-            view = view[os.write(fd, view):]
+            view = view[os.write(fd, view) :]
     finally:
         os.close(fd)
 

@@ -57,9 +57,7 @@ def to_lsp_encoding(indexing: str) -> str:
 
 def check_indexing(indexing: str) -> Indexing:
     if indexing not in INDEXINGS:
-        raise IndexingUnsupported(
-            f"unknown indexing {indexing!r}; expected one of {', '.join(INDEXINGS)}"
-        )
+        raise IndexingUnsupported(f"unknown indexing {indexing!r}; expected one of {', '.join(INDEXINGS)}")
     return indexing  # type: ignore[return-value]
 
 
@@ -72,7 +70,7 @@ _MAP_ERRORS = "lanser-offsets"
 
 def document_bytes(data: bytes) -> bytes:
     """A file's bytes as its document: without a leading UTF-8 BOM."""
-    return data[len(BOM):] if data.startswith(BOM) else data
+    return data[len(BOM) :] if data.startswith(BOM) else data
 
 
 def document_text(data: bytes) -> str:

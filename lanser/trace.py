@@ -99,25 +99,36 @@ class TraceRecorder:
         if self._redactor is None:
             self._redactor = _Redactor(orch.root, orch.roots)
             interp = orch.interpreter
-            self._write({
-                "event": "header",
-                "lanser": __version__,
-                "workspace": {"snapshot": snapshot, "path": str(orch.root)},
-                "interpreter": {"version": interp.version, "implementation": interp.implementation},
-                "roots": [label for label, _ in orch.roots],
-                "options": {"timeout": orch.timeout, "verbose": orch.verbose},
-            })
+            self._write(
+                {
+                    "event": "header",
+                    "lanser": __version__,
+                    "workspace": {"snapshot": snapshot, "path": str(orch.root)},
+                    "interpreter": {"version": interp.version, "implementation": interp.implementation},
+                    "roots": [label for label, _ in orch.roots],
+                    "options": {"timeout": orch.timeout, "verbose": orch.verbose},
+                }
+            )
         self._seq += 1
-        self._write({"event": "request", "seq": self._seq, "request": request.model_dump(mode="json"),
-                     "snapshot": snapshot})
+        self._write(
+            {"event": "request", "seq": self._seq, "request": request.model_dump(mode="json"), "snapshot": snapshot}
+        )
 
     def bundle(self, data: dict[str, Any]) -> None:
         self._write({"event": "bundle", "seq": self._seq, "bundle": data})
 
     def spawn(self, spec: ServerSpec) -> None:
-        self._write({"event": "spawn", "server": {"name": spec.name, "version": spec.version,
-                                                   "languages": list(spec.languages),
-                                                   "needsIndex": spec.needs_index}})
+        self._write(
+            {
+                "event": "spawn",
+                "server": {
+                    "name": spec.name,
+                    "version": spec.version,
+                    "languages": list(spec.languages),
+                    "needsIndex": spec.needs_index,
+                },
+            }
+        )
 
     def frame(self, server: str, direction: str, message: dict[str, Any]) -> None:
         if direction == "out" and message.get("method") == "initialize":
@@ -143,8 +154,12 @@ _EVENT_SHAPES: dict[str, dict[str, type | tuple[type, ...]]] = {
     "spawn": {"server": dict},
     "frame": {"server": str, "dir": str, "message": dict},
 }
-_SERVER_SHAPE: dict[str, type | tuple[type, ...]] = {"name": str, "version": str, "languages": list,
-                                                     "needsIndex": (bool, int)}
+_SERVER_SHAPE: dict[str, type | tuple[type, ...]] = {
+    "name": str,
+    "version": str,
+    "languages": list,
+    "needsIndex": (bool, int),
+}
 
 
 def read_trace(path: Path) -> list[dict[str, Any]]:
@@ -190,8 +205,9 @@ def _malformed(event: Any) -> str | None:
         if not isinstance(event["workspace"].get("snapshot"), str):
             return "header without workspace.snapshot"
         roots, interp, options = event.get("roots", []), event.get("interpreter", {}), event.get("options", {})
-        if not isinstance(roots, list) or not all(isinstance(r, str) and r and "/" not in r and r not in (".", "..")
-                                                  for r in roots):
+        if not isinstance(roots, list) or not all(
+            isinstance(r, str) and r and "/" not in r and r not in (".", "..") for r in roots
+        ):
             return "header whose roots are not plain names"
         if not isinstance(interp, dict) or not isinstance(options, dict):
             return "header whose interpreter or options are not objects"
@@ -266,8 +282,13 @@ class _ReplayProcess:
 
 
 class _ReplayWriter:
-    def __init__(self, frames: list[tuple[str, dict[str, Any]]], reader: asyncio.StreamReader,
-                 process: _ReplayProcess, server: str) -> None:
+    def __init__(
+        self,
+        frames: list[tuple[str, dict[str, Any]]],
+        reader: asyncio.StreamReader,
+        process: _ReplayProcess,
+        server: str,
+    ) -> None:
         self.frames, self.reader, self.process, self.server = frames, reader, process, server
         self.i = 0
         self.pump()
@@ -287,9 +308,15 @@ class _ReplayWriter:
             return
         expected = self.frames[self.i][1]
         if (expected.get("method"), expected.get("id")) != (message.get("method"), message.get("id")):
-            self.process.exit(1, ReplayMismatch(
-                f"{self.server}: the trace has {_describe(expected)} next, lanser sent {_describe(message)}",
-                server=self.server, expected=_describe(expected), got=_describe(message)))
+            self.process.exit(
+                1,
+                ReplayMismatch(
+                    f"{self.server}: the trace has {_describe(expected)} next, lanser sent {_describe(message)}",
+                    server=self.server,
+                    expected=_describe(expected),
+                    got=_describe(message),
+                ),
+            )
             return
         self.i += 1
         self.pump()
@@ -302,9 +329,14 @@ class _ReplayWriter:
         elif message.get("method") == "exit":
             self.process.exit(0)
         elif "id" in message and "method" in message:
-            self.process.exit(1, ReplayMismatch(
-                f"{self.server}: lanser sent {_describe(message)} after the end of the trace",
-                server=self.server, got=_describe(message)))
+            self.process.exit(
+                1,
+                ReplayMismatch(
+                    f"{self.server}: lanser sent {_describe(message)} after the end of the trace",
+                    server=self.server,
+                    got=_describe(message),
+                ),
+            )
 
     def close(self) -> None:
         self.process.exit(0)
@@ -378,21 +410,30 @@ async def replay(path: Path, workspace: Path, *, verify: bool = False) -> list[R
     unanswered = sorted({e["seq"] for e in events if e["event"] == "request"} - answered)
     if unanswered:
         # A trace cut off while recording: what it has cannot be told apart from what it lost.
-        raise ReplayMismatch(f"{path}: request {unanswered[0]} has no recorded bundle (a truncated trace?)",
-                             seqs=unanswered)
+        raise ReplayMismatch(
+            f"{path}: request {unanswered[0]} has no recorded bundle (a truncated trace?)", seqs=unanswered
+        )
     if verify:
         now = SnapshotTracker(Workspace(workspace)).take().digest
         if now != header["workspace"]["snapshot"]:
-            raise ReplayMismatch("the workspace is not the snapshot the trace was recorded on",
-                                 recorded=header["workspace"]["snapshot"], current=now)
+            raise ReplayMismatch(
+                "the workspace is not the snapshot the trace was recorded on",
+                recorded=header["workspace"]["snapshot"],
+                current=now,
+            )
     specs: dict[str, ServerSpec] = {}
     transports: dict[str, ReplayTransport] = {}
     current: dict[str, list[tuple[str, dict[str, Any]]]] = {}
     for e in events:
         if e["event"] == "spawn":
             s = e["server"]
-            spec = ServerSpec(name=s["name"], version=s["version"], languages=tuple(s["languages"]), command=(),
-                              needs_index=bool(s["needsIndex"]))
+            spec = ServerSpec(
+                name=s["name"],
+                version=s["version"],
+                languages=tuple(s["languages"]),
+                command=(),
+                needs_index=bool(s["needsIndex"]),
+            )
             for lang in spec.languages:
                 specs[lang] = spec
             frames: list[tuple[str, dict[str, Any]]] = []
@@ -403,8 +444,14 @@ async def replay(path: Path, workspace: Path, *, verify: bool = False) -> list[R
 
     roots = [(label, Path(FAKE_ROOT) / label) for label in header.get("roots", [])]
     interp = header.get("interpreter", {})
-    interpreter = Interpreter(f"{FAKE_ROOT}/python", interp.get("version", "unknown"),
-                              interp.get("implementation", "unknown"), f"{FAKE_ROOT}/prefix", "", "")
+    interpreter = Interpreter(
+        f"{FAKE_ROOT}/python",
+        interp.get("version", "unknown"),
+        interp.get("implementation", "unknown"),
+        f"{FAKE_ROOT}/prefix",
+        "",
+        "",
+    )
 
     def spec_for(language: str) -> ServerSpec:
         if language not in specs:
@@ -412,9 +459,16 @@ async def replay(path: Path, workspace: Path, *, verify: bool = False) -> list[R
         return specs[language]
 
     options = header.get("options", {})
-    orch = Orchestrator(workspace, timeout=float(options.get("timeout", 30.0)),
-                        verbose=bool(options.get("verbose", False)), cache=False, interpreter=interpreter,
-                        roots=roots, specs=spec_for, transport_for=lambda spec: transports[spec.name])
+    orch = Orchestrator(
+        workspace,
+        timeout=float(options.get("timeout", 30.0)),
+        verbose=bool(options.get("verbose", False)),
+        cache=False,
+        interpreter=interpreter,
+        roots=roots,
+        specs=spec_for,
+        transport_for=lambda spec: transports[spec.name],
+    )
     redactor = _Redactor(orch.root, roots)
     for t in transports.values():
         for frames in t.incarnations:
@@ -429,8 +483,10 @@ async def replay(path: Path, workspace: Path, *, verify: bool = False) -> list[R
             except ValidationError as exc:
                 first = exc.errors()[0]
                 where = ".".join(str(p) for p in first["loc"]) or "request"
-                raise ReplayMismatch(f"request {req_event['seq']} of the trace is not a valid request: "
-                                     f"{where}: {first['msg']}", seq=req_event["seq"]) from None
+                raise ReplayMismatch(
+                    f"request {req_event['seq']} of the trace is not a valid request: {where}: {first['msg']}",
+                    seq=req_event["seq"],
+                ) from None
             data = await orch.run(request)
             results.append(ReplayResult(req_event["seq"], req_event["request"], bundle_event["bundle"], data))
     return results
@@ -442,9 +498,17 @@ def entries(path: Path) -> list[dict[str, Any]]:
     for req, bun in _pairs(read_trace(path)):
         b = bun["bundle"]
         meta = b.get("meta") if isinstance(b.get("meta"), dict) else {}
-        out.append({"seq": req["seq"], "cmd": req["request"].get("cmd"), "selector": req["request"].get("selector"),
-                    "status": b.get("status"), "exitCode": meta.get("exit_code", 0),
-                    "bundleId": b.get("bundleId"), "bundle": b})
+        out.append(
+            {
+                "seq": req["seq"],
+                "cmd": req["request"].get("cmd"),
+                "selector": req["request"].get("selector"),
+                "status": b.get("status"),
+                "exitCode": meta.get("exit_code", 0),
+                "bundleId": b.get("bundleId"),
+                "bundle": b,
+            }
+        )
     return out
 
 
@@ -459,11 +523,21 @@ def reward_series(path: Path) -> list[dict[str, Any]]:
             continue
         try:
             c = pr["components"]
-            again = process_reward(c["d_prev"], c["d_now"], bool(c["safety"]), c["alpha_conf"],
-                                   Weights(**pr["weights"]))
+            again = process_reward(
+                c["d_prev"], c["d_now"], bool(c["safety"]), c["alpha_conf"], Weights(**pr["weights"])
+            )
         except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
-            raise ReplayMismatch(f"request {e['seq']}: its recorded processReward is malformed ({exc!r})",
-                                 seq=e["seq"]) from None
-        rows.append({"seq": e["seq"], "cmd": e["cmd"], "selector": e["selector"], "r": pr["r"], "components": c,
-                     "consistent": again["r"] == pr["r"]})
+            raise ReplayMismatch(
+                f"request {e['seq']}: its recorded processReward is malformed ({exc!r})", seq=e["seq"]
+            ) from None
+        rows.append(
+            {
+                "seq": e["seq"],
+                "cmd": e["cmd"],
+                "selector": e["selector"],
+                "r": pr["r"],
+                "components": c,
+                "consistent": again["r"] == pr["r"],
+            }
+        )
     return rows

@@ -24,7 +24,19 @@ from lanser.text import document_text, split_lines
 
 __all__ = ["Source", "Workspace", "cache_dir"]
 
-_SKIP_DIRS = {".git", ".hg", ".svn", ".venv", "venv", "node_modules", "__pycache__", ".cache", ".lanser", ".tox", ".mypy_cache"}
+_SKIP_DIRS = {
+    ".git",
+    ".hg",
+    ".svn",
+    ".venv",
+    "venv",
+    "node_modules",
+    "__pycache__",
+    ".cache",
+    ".lanser",
+    ".tox",
+    ".mypy_cache",
+}
 _CONFIG_FILES = ("pyrightconfig.json", ".clangd", "compile_flags.txt")
 
 
@@ -75,7 +87,7 @@ class Workspace:
         if real == root:
             rel = "."
         elif real.startswith(self._root_prefix):
-            rel = real[len(self._root_prefix):]
+            rel = real[len(self._root_prefix) :]
         else:
             raise FsPermissions(
                 f"{path!r} is outside the workspace {self.root.name!r} (resolved through symlinks)",
@@ -94,8 +106,11 @@ class Workspace:
         """
         real = os.path.realpath(os.path.join(self._root_str, rel))
         if real != self._root_str and not real.startswith(self._root_prefix):
-            raise FsPermissions(f"{rel!r} leads outside the workspace {self.root.name!r} (resolved through "
-                                "symlinks); lanser reads no file outside it", path=rel)
+            raise FsPermissions(
+                f"{rel!r} leads outside the workspace {self.root.name!r} (resolved through "
+                "symlinks); lanser reads no file outside it",
+                path=rel,
+            )
         return real
 
     def read_bytes(self, rel: str) -> bytes:
@@ -206,8 +221,12 @@ class Workspace:
         # A file whose real path is outside (a symlink out) is not the workspace's: no search lists it.
         # Nor one whose name is not UTF-8 (a lone surrogate here): no selector or bundle can name it.
         result = sorted(f for f in listed if f.isascii() or _is_unicode(f))
-        result = [f for f in result if (self.root / f).is_file()
-                  and os.path.realpath(os.path.join(self._root_str, f)).startswith(self._root_prefix)]
+        result = [
+            f
+            for f in result
+            if (self.root / f).is_file()
+            and os.path.realpath(os.path.join(self._root_str, f)).startswith(self._root_prefix)
+        ]
         self._listed = (key, result)
         return result
 

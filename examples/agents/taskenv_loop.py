@@ -34,8 +34,12 @@ def policy(obs: dict[str, Any], hunks: list[str], rng: random.Random, epsilon: f
     if not hunks:
         return {"type": "submit"}
     if rng.random() < epsilon:
-        return rng.choice([{"type": "lanser", "request": {"cmd": "diagnostics", "args": {}}},
-                           {"type": "run", "command": "make -s test 2>&1 | tail -n 5"}])
+        return rng.choice(
+            [
+                {"type": "lanser", "request": {"cmd": "diagnostics", "args": {}}},
+                {"type": "run", "command": "make -s test 2>&1 | tail -n 5"},
+            ]
+        )
     return {"type": "edit", "patch": hunks.pop(0)}
 
 
@@ -64,8 +68,14 @@ def main(argv: list[str] | None = None) -> int:
     image = bootstrap_base()
     rng = random.Random(args.seed)
     with tempfile.TemporaryDirectory(prefix="taskenv-") as workroot:
-        env = TaskEnv(task, args.dataset, image, Path(workroot), image_id=image_digest(image),
-                      labels={"lanser.run": "taskenv-example"})
+        env = TaskEnv(
+            task,
+            args.dataset,
+            image,
+            Path(workroot),
+            image_id=image_digest(image),
+            labels={"lanser.run": "taskenv-example"},
+        )
         try:
             for episode in range(args.episodes):
                 obs = env.reset()  # a fresh work area: the task's start state
@@ -76,14 +86,34 @@ def main(argv: list[str] | None = None) -> int:
                     action = policy(obs, hunks, rng, args.epsilon)
                     obs, reward, done, info = env.step(action)
                     rewards.append(reward)
-                    print(json.dumps({"episode": episode, "step": info["step"], "action": action["type"],
-                                      "reward": reward, "done": done, "seconds": info["seconds"]}), flush=True)
+                    print(
+                        json.dumps(
+                            {
+                                "episode": episode,
+                                "step": info["step"],
+                                "action": action["type"],
+                                "reward": reward,
+                                "done": done,
+                                "seconds": info["seconds"],
+                            }
+                        ),
+                        flush=True,
+                    )
                 verdict, _stages, _patch = env.grade()
                 resolved = verdict["outcome"] == "resolved"
                 rewards[-1] += args.terminal if resolved else 0.0
-                print(json.dumps({"episode": episode, "outcome": verdict["outcome"], "steps": len(rewards),
-                                  "return": returns(rewards, args.gamma)[0], "process_reward": round(env.total, 9)}),
-                      flush=True)
+                print(
+                    json.dumps(
+                        {
+                            "episode": episode,
+                            "outcome": verdict["outcome"],
+                            "steps": len(rewards),
+                            "return": returns(rewards, args.gamma)[0],
+                            "process_reward": round(env.total, 9),
+                        }
+                    ),
+                    flush=True,
+                )
         finally:
             env.close()
     return 0

@@ -61,8 +61,11 @@ def workspace_venv(root: Path) -> Interpreter | None:
         sites = []
         for site in sorted((venv / "lib").glob("python3*/site-packages")):
             try:
-                if any(p.is_symlink() for p in (site, site.parent, site.parent.parent)) \
-                        or not site.resolve().is_relative_to(base) or not site.is_dir():
+                if (
+                    any(p.is_symlink() for p in (site, site.parent, site.parent.parent))
+                    or not site.resolve().is_relative_to(base)
+                    or not site.is_dir()
+                ):
                     continue
             except OSError:
                 continue
@@ -78,8 +81,7 @@ def workspace_venv(root: Path) -> Interpreter | None:
         except OSError:
             pass
         own = inspect_interpreter(sys.executable)
-        return Interpreter(own.executable, version, own.implementation, str(venv), sites[0], own.stdlib,
-                           tuple(sites))
+        return Interpreter(own.executable, version, own.implementation, str(venv), sites[0], own.stdlib, tuple(sites))
     return None
 
 

@@ -32,8 +32,18 @@ __all__ = [
 
 BUNDLE_VERSION = "1.2"
 
-Command = Literal["definition", "references", "hover", "symbols", "diagnostics", "locate",
-                  "prepareRename", "rename", "actions", "check"]
+Command = Literal[
+    "definition",
+    "references",
+    "hover",
+    "symbols",
+    "diagnostics",
+    "locate",
+    "prepareRename",
+    "rename",
+    "actions",
+    "check",
+]
 
 
 class _Model(BaseModel):
@@ -77,11 +87,24 @@ class Request(_Model):
 
 #: The arguments commands read, and their JSON types (null always allowed: absent).
 ARG_TYPES: dict[str, str] = {
-    "limit": "integer", "cursor": "string", "includeDeclaration": "boolean", "query": "string",
-    "language": "string", "apply": "boolean", "allowDirty": "boolean", "allowPartial": "boolean",
-    "withOverrides": "boolean", "denyApplyOnAmbiguous": "boolean", "viaGit": "boolean", "commit": "boolean",
-    "message": "string", "newName": "string", "patch": "string", "actionId": "string",
-    "allow": "list of strings", "deny": "list of strings",
+    "limit": "integer",
+    "cursor": "string",
+    "includeDeclaration": "boolean",
+    "query": "string",
+    "language": "string",
+    "apply": "boolean",
+    "allowDirty": "boolean",
+    "allowPartial": "boolean",
+    "withOverrides": "boolean",
+    "denyApplyOnAmbiguous": "boolean",
+    "viaGit": "boolean",
+    "commit": "boolean",
+    "message": "string",
+    "newName": "string",
+    "patch": "string",
+    "actionId": "string",
+    "allow": "list of strings",
+    "deny": "list of strings",
 }
 
 
@@ -116,8 +139,10 @@ def check_json_value(value: Any, where: str, depth: int) -> None:
             try:
                 value.encode("utf-8")
             except UnicodeEncodeError as exc:
-                raise ValueError(f"{_at(where)}not valid Unicode at character {exc.start + 1} (a lone surrogate: "
-                                 "an undecodable byte or a \\ud800-\\udfff escape)") from None
+                raise ValueError(
+                    f"{_at(where)}not valid Unicode at character {exc.start + 1} (a lone surrogate: "
+                    "an undecodable byte or a \\ud800-\\udfff escape)"
+                ) from None
     elif isinstance(value, bool) or value is None:
         return
     elif isinstance(value, int):
@@ -236,9 +261,7 @@ class ErrorInfo(_Model):
 
 class Meta(_Model):
     exit_code: int = 0
-    sorting_keys: list[str] = Field(
-        default_factory=lambda: ["path", "range[0]", "range[1]", "range[2]", "range[3]"]
-    )
+    sorting_keys: list[str] = Field(default_factory=lambda: ["path", "range[0]", "range[1]", "range[2]", "range[3]"])
     hashing: dict[str, Any] = Field(default_factory=dict)
     #: Durations; present only when asked for (``-v``), never hashed.
     timing: dict[str, float] | None = None

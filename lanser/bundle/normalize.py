@@ -31,11 +31,32 @@ __all__ = [
 
 SEVERITY = {1: "error", 2: "warning", 3: "information", 4: "hint"}
 SYMBOL_KIND = {
-    1: "file", 2: "module", 3: "namespace", 4: "package", 5: "class", 6: "method",
-    7: "property", 8: "field", 9: "constructor", 10: "enum", 11: "interface",
-    12: "function", 13: "variable", 14: "constant", 15: "string", 16: "number",
-    17: "boolean", 18: "array", 19: "object", 20: "key", 21: "null",
-    22: "enumMember", 23: "struct", 24: "event", 25: "operator", 26: "typeParameter",
+    1: "file",
+    2: "module",
+    3: "namespace",
+    4: "package",
+    5: "class",
+    6: "method",
+    7: "property",
+    8: "field",
+    9: "constructor",
+    10: "enum",
+    11: "interface",
+    12: "function",
+    13: "variable",
+    14: "constant",
+    15: "string",
+    16: "number",
+    17: "boolean",
+    18: "array",
+    19: "object",
+    20: "key",
+    21: "null",
+    22: "enumMember",
+    23: "struct",
+    24: "event",
+    25: "operator",
+    26: "typeParameter",
 }
 
 
@@ -50,9 +71,7 @@ class PathMapper:
         #: The same, by URI: reference lists repeat a few files' URIs many times.
         self._uri_memo: dict[str, tuple[str, bool]] = {}
         # Longest prefix first: the most specific root names a path.
-        self.external = sorted(
-            ((label, p.resolve()) for label, p in external_roots), key=lambda x: -len(str(x[1]))
-        )
+        self.external = sorted(((label, p.resolve()) for label, p in external_roots), key=lambda x: -len(str(x[1])))
 
     def path_of_uri(self, uri: str) -> tuple[str, bool]:
         """``(display path, is_external)`` of a ``file://`` URI."""
@@ -232,13 +251,13 @@ def relative_paths(text: str, mapper: PathMapper) -> str:
             if spelling in text:
                 # Only the whole directory: `/ws/sample` is not the start of `/ws/sample2/x.py`.
                 bare = label.rstrip(":") or "."
-                text = re.sub(re.escape(spelling) + r"(/|(?![\w.\-]))",
-                              lambda m: label if m.group(1) else bare, text)  # noqa: B023 (used at once)
+                text = re.sub(re.escape(spelling) + r"(/|(?![\w.\-]))", lambda m: label if m.group(1) else bare, text)  # noqa: B023 (used at once)
     return text
 
 
-def diagnostic_group(path: str, raw: Iterable[Any], content_digest: str, server_version: int = 0, *,
-                     mapper: PathMapper | None = None) -> DiagnosticGroup:
+def diagnostic_group(
+    path: str, raw: Iterable[Any], content_digest: str, server_version: int = 0, *, mapper: PathMapper | None = None
+) -> DiagnosticGroup:
     """One file's diagnostics, sorted, with ``version`` 0.
 
     ``server_version`` (the session's document version) is not recorded: it
@@ -266,6 +285,4 @@ def diagnostic_group(path: str, raw: Iterable[Any], content_digest: str, server_
     counts: dict[str, int] = {}
     for d in diags:
         counts[d.severity] = counts.get(d.severity, 0) + 1
-    return DiagnosticGroup(
-        path=path, contentHash=content_digest, version=0, diagnostics=diags, counts=counts
-    )
+    return DiagnosticGroup(path=path, contentHash=content_digest, version=0, diagnostics=diags, counts=counts)

@@ -26,24 +26,54 @@ _TRACE_EVENT: dict[str, Any] = {
     "type": "object",
     "required": ["event"],
     "oneOf": [
-        {"properties": {"event": {"const": "header"}, "lanser": {"type": "string"},
-                        "workspace": {"type": "object", "required": ["snapshot"],
-                                      "properties": {"snapshot": {"type": "string"}, "path": {"type": "string"}}},
-                        "interpreter": {"type": "object"}, "roots": {"type": "array", "items": {"type": "string"}},
-                        "options": {"type": "object"}},
-         "required": ["event", "lanser", "workspace"]},
-        {"properties": {"event": {"const": "request"}, "seq": {"type": "integer", "minimum": 1},
-                        "request": {"$ref": "request.schema.json"}, "snapshot": {"type": "string"}},
-         "required": ["event", "seq", "request"]},
-        {"properties": {"event": {"const": "spawn"},
-                        "server": {"type": "object", "required": ["name", "version", "languages", "needsIndex"]}},
-         "required": ["event", "server"]},
-        {"properties": {"event": {"const": "frame"}, "server": {"type": "string"},
-                        "dir": {"enum": ["in", "out"]}, "message": {"type": "object"}},
-         "required": ["event", "server", "dir", "message"]},
-        {"properties": {"event": {"const": "bundle"}, "seq": {"type": "integer", "minimum": 1},
-                        "bundle": {"$ref": "bundle.schema.json"}},
-         "required": ["event", "seq", "bundle"]},
+        {
+            "properties": {
+                "event": {"const": "header"},
+                "lanser": {"type": "string"},
+                "workspace": {
+                    "type": "object",
+                    "required": ["snapshot"],
+                    "properties": {"snapshot": {"type": "string"}, "path": {"type": "string"}},
+                },
+                "interpreter": {"type": "object"},
+                "roots": {"type": "array", "items": {"type": "string"}},
+                "options": {"type": "object"},
+            },
+            "required": ["event", "lanser", "workspace"],
+        },
+        {
+            "properties": {
+                "event": {"const": "request"},
+                "seq": {"type": "integer", "minimum": 1},
+                "request": {"$ref": "request.schema.json"},
+                "snapshot": {"type": "string"},
+            },
+            "required": ["event", "seq", "request"],
+        },
+        {
+            "properties": {
+                "event": {"const": "spawn"},
+                "server": {"type": "object", "required": ["name", "version", "languages", "needsIndex"]},
+            },
+            "required": ["event", "server"],
+        },
+        {
+            "properties": {
+                "event": {"const": "frame"},
+                "server": {"type": "string"},
+                "dir": {"enum": ["in", "out"]},
+                "message": {"type": "object"},
+            },
+            "required": ["event", "server", "dir", "message"],
+        },
+        {
+            "properties": {
+                "event": {"const": "bundle"},
+                "seq": {"type": "integer", "minimum": 1},
+                "bundle": {"$ref": "bundle.schema.json"},
+            },
+            "required": ["event", "seq", "bundle"],
+        },
     ],
 }
 

@@ -18,7 +18,9 @@ __all__ = ["MAX_REQUEST_DEPTH", "batch", "read_line"]
 MAX_REQUEST_DEPTH = 16
 
 
-@click.command("batch", help="""Answer one request per JSONL line; print one bundle per line, in input order.
+@click.command(
+    "batch",
+    help="""Answer one request per JSONL line; print one bundle per line, in input order.
 
 Each line is a Request: {"cmd": "definition", "selector": "pkg/a.py@L3:C5",
 "args": {}, "indexIo": "utf-16"}. A line that is not valid JSON or not a
@@ -35,11 +37,18 @@ workspace, so the bundles are the same for every --pipeline value.
 Examples:
   lanser batch queries.jsonl > bundles.jsonl
   lanser batch --pipeline 1 queries.jsonl     # one request at a time
-  printf '%s\\n' '{"cmd":"hover","selector":"pkg/shapes.py@L38:C5"}' | lanser batch -""")
+  printf '%s\\n' '{"cmd":"hover","selector":"pkg/shapes.py@L38:C5"}' | lanser batch -""",
+)
 @click.argument("source", type=click.File("rb"), default="-")
-@click.option("--pipeline", "window", type=click.IntRange(1, MAX_WINDOW), default=DEFAULT_WINDOW, show_default=True,
-              help="Read-only requests (def, refs, hover, file symbols, locate) kept in flight at the server at "
-                   "once; 1 sends each after the last was answered. Output order and bundles do not change.")
+@click.option(
+    "--pipeline",
+    "window",
+    type=click.IntRange(1, MAX_WINDOW),
+    default=DEFAULT_WINDOW,
+    show_default=True,
+    help="Read-only requests (def, refs, hover, file symbols, locate) kept in flight at the server at "
+    "once; 1 sends each after the last was answered. Output order and bundles do not change.",
+)
 @click.pass_obj
 def batch(settings: Settings, source: Any, window: int) -> None:
     settings.window = window

@@ -19,13 +19,16 @@ if TYPE_CHECKING:
 __all__ = ["generate", "parse_source"]
 
 
-@click.group("generate", help="""Generate validated task datasets from real projects.
+@click.group(
+    "generate",
+    help="""Generate validated task datasets from real projects.
 
 \b
 Examples:
   lanser bench generate oss debian:json-c=0.16-2 --sha256 HEX --preset json-c --seed 1 --out datasets/oss-json-c
   lanser bench generate history json-c.git --since json-c-0.16-20220414 --until COMMIT \\
-      --source debian:json-c=0.16-2 --sha256 HEX --preset json-c --out datasets/json-c-real""")
+      --source debian:json-c=0.16-2 --sha256 HEX --preset json-c --out datasets/json-c-real""",
+)
 def generate() -> None:
     pass
 
@@ -46,7 +49,9 @@ def parse_source(text: str, sha256: str | None) -> Source:
     return Source(kind="dir", path=text, sha256=sha256)
 
 
-@generate.command("oss", help="""Generate implement / repair tasks from a C project with a test suite.
+@generate.command(
+    "oss",
+    help="""Generate implement / repair tasks from a C project with a test suite.
 
 SOURCE is debian:PACKAGE=VERSION, pypi:NAME==VERSION, git:URL@COMMIT or a
 directory (relative to --out, where tasks.jsonl is written).  The project
@@ -61,7 +66,8 @@ Examples:
   lanser bench generate oss debian:jansson=2.14-2 --sha256 HEX --preset jansson \\
       --seed 1 --count 30 --out datasets/oss-jansson
   lanser bench generate oss project --out datasets/mine --files lib.c --setup 'make' \\
-      --build 'make' --test 'make test' --sanitize 'make sanitize'""")
+      --build 'make' --test 'make test' --sanitize 'make sanitize'""",
+)
 @click.argument("source")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
 @click.option("--sha256", default=None, help="The digest the source must have (required for remote kinds).")
@@ -76,47 +82,86 @@ Examples:
 @click.option("--build", default=None, help="Incremental build.")
 @click.option("--test", "test_cmd", default=None, help="Runs the tests (CTest, automake or TAP output).")
 @click.option("--sanitize", default=None, help="Builds and runs the tests with sanitizers.")
-@click.option("--cache", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Where built trees and run results are cached (default: lanser's cache).")
+@click.option(
+    "--cache",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where built trees and run results are cached (default: lanser's cache).",
+)
 @click.pass_obj
 @errors_rendered
-def oss(settings: Settings, source: str, out: Path, sha256: str | None, preset: str | None, project: str | None,
-        seed: int, count: int, max_attempts: int | None, implement_share: float, files: tuple[str, ...],
-        setup: str | None, build: str | None, test_cmd: str | None, sanitize: str | None, cache: Path | None) -> None:
+def oss(
+    settings: Settings,
+    source: str,
+    out: Path,
+    sha256: str | None,
+    preset: str | None,
+    project: str | None,
+    seed: int,
+    count: int,
+    max_attempts: int | None,
+    implement_share: float,
+    files: tuple[str, ...],
+    setup: str | None,
+    build: str | None,
+    test_cmd: str | None,
+    sanitize: str | None,
+    cache: Path | None,
+) -> None:
     from lanser.harness.generate.oss import generate as run_generate
-    from lanser.harness.generate.profiles import Profile, preset as get_preset
+    from lanser.harness.generate.profiles import Profile
+    from lanser.harness.generate.profiles import preset as get_preset
     from lanser.harness.images import bootstrap_base
     from lanser.workspace import cache_dir
 
     # A LanserError (E/INFRASTRUCTURE among them) is rendered by errors_rendered.
     if preset:
-        profile = get_preset(preset).with_overrides(files=files, setup=setup, build=build, test=test_cmd,
-                                                    sanitize=sanitize)
+        profile = get_preset(preset).with_overrides(
+            files=files, setup=setup, build=build, test=test_cmd, sanitize=sanitize
+        )
     else:
         if not (files and build and test_cmd and sanitize):
             raise click.UsageError("without --preset give --files, --build, --test and --sanitize")
-        profile = Profile(name=out.name, setup=setup or "true", build=build, test=test_cmd, sanitize=sanitize,
-                          files=files)
+        profile = Profile(
+            name=out.name, setup=setup or "true", build=build, test=test_cmd, sanitize=sanitize, files=files
+        )
     src = parse_source(source, sha256)
     out.mkdir(parents=True, exist_ok=True)
     image = bootstrap_base()
-    result = run_generate(src, out, profile, project=project or out.name, seed=seed,
-                          count=count, image=image, cache=cache or cache_dir() / "generate",
-                          max_attempts=max_attempts, implement_share=implement_share,
-                          progress=lambda msg: click.echo(msg, err=True))
+    result = run_generate(
+        src,
+        out,
+        profile,
+        project=project or out.name,
+        seed=seed,
+        count=count,
+        image=image,
+        cache=cache or cache_dir() / "generate",
+        max_attempts=max_attempts,
+        implement_share=implement_share,
+        progress=lambda msg: click.echo(msg, err=True),
+    )
     lines = [json.dumps(t.model_dump(mode="json", exclude_defaults=False), sort_keys=True) for t in result.tasks]
     (out / "tasks.jsonl").write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-    command = "lanser bench generate oss " + " ".join(shlex.quote(a) for a in sys.argv[sys.argv.index("oss") + 1:]) \
-        if "oss" in sys.argv else None
+    command = (
+        "lanser bench generate oss " + " ".join(shlex.quote(a) for a in sys.argv[sys.argv.index("oss") + 1 :])
+        if "oss" in sys.argv
+        else None
+    )
     summary = {**result.stats, "command": command, "tasks": result.meta}
     (out / "generation.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     brief = {k: result.stats[k] for k in ("project", "seed", "attempted", "validated", "dropped")}
-    click.echo(render_json(brief) if settings.json else
-               f"{len(result.tasks)} tasks -> {out / 'tasks.jsonl'}; validated {brief['validated']}, "
-               f"dropped {brief['dropped']}")
+    click.echo(
+        render_json(brief)
+        if settings.json
+        else f"{len(result.tasks)} tasks -> {out / 'tasks.jsonl'}; validated {brief['validated']}, "
+        f"dropped {brief['dropped']}"
+    )
 
 
-@generate.command("history", help="""Mine real-bug tasks from an upstream history (docs/mining.md).
+@generate.command(
+    "history",
+    help="""Mine real-bug tasks from an upstream history (docs/mining.md).
 
 GIT_DIR is a local clone (bare is fine) of the project's upstream
 repository; --since is the release the pinned SOURCE was cut from (a tag),
@@ -132,11 +177,14 @@ tasks.jsonl, generation.json and trajectories/ to --out.
 \b
 Examples:
   lanser bench generate history /path/to/json-c.git --since json-c-0.16-20220414 --until COMMIT \\
-      --source debian:json-c=0.16-2 --sha256 HEX --preset json-c --out datasets/json-c-real""")
+      --source debian:json-c=0.16-2 --sha256 HEX --preset json-c --out datasets/json-c-real""",
+)
 @click.argument("git_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--since", required=True, help="The release the pinned source was cut from (tag or commit).")
 @click.option("--until", required=True, help="The last upstream commit mined.")
-@click.option("--source", "source_text", required=True, help="The pinned source the tasks build (debian:PKG=VERSION, ...).")
+@click.option(
+    "--source", "source_text", required=True, help="The pinned source the tasks build (debian:PKG=VERSION, ...)."
+)
 @click.option("--sha256", default=None, help="The digest the source must have (required for remote kinds).")
 @click.option("--preset", default=None, help="The project's build/test/sanitize profile (cjson, jansson, json-c).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
@@ -144,20 +192,47 @@ Examples:
 @click.option("--setup", default=None, help="Run once on the source (without --preset; default: none).")
 @click.option("--build", default=None, help="Incremental build (overrides the preset's).")
 @click.option("--test", "test_cmd", default=None, help="Runs the tests (overrides the preset's).")
-@click.option("--sanitize", default=None,
-              help="Builds and runs the tests with sanitizers (overrides the preset's; '' for no sanitizer stage).")
-@click.option("--test-log", "test_log", default="ctest", show_default=True,
-              help="The test log format the tasks declare (docs/grading.md).")
+@click.option(
+    "--sanitize",
+    default=None,
+    help="Builds and runs the tests with sanitizers (overrides the preset's; '' for no sanitizer stage).",
+)
+@click.option(
+    "--test-log",
+    "test_log",
+    default="ctest",
+    show_default=True,
+    help="The test log format the tasks declare (docs/grading.md).",
+)
 @click.option("--max-candidates", type=click.IntRange(min=1), default=None, help="Stop after this many candidates.")
-@click.option("--cache", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Where validation runs are cached (default: lanser's cache).")
+@click.option(
+    "--cache",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where validation runs are cached (default: lanser's cache).",
+)
 @click.pass_obj
 @errors_rendered
-def history(settings: Settings, git_dir: Path, since: str, until: str, source_text: str, sha256: str | None,
-            preset: str | None, out: Path, project: str | None, setup: str | None, build: str | None,
-            test_cmd: str | None, sanitize: str | None, test_log: str, max_candidates: int | None,
-            cache: Path | None) -> None:
-    from lanser.harness.generate.profiles import Profile, preset as get_preset
+def history(
+    settings: Settings,
+    git_dir: Path,
+    since: str,
+    until: str,
+    source_text: str,
+    sha256: str | None,
+    preset: str | None,
+    out: Path,
+    project: str | None,
+    setup: str | None,
+    build: str | None,
+    test_cmd: str | None,
+    sanitize: str | None,
+    test_log: str,
+    max_candidates: int | None,
+    cache: Path | None,
+) -> None:
+    from lanser.harness.generate.profiles import Profile
+    from lanser.harness.generate.profiles import preset as get_preset
     from lanser.harness.images import bootstrap_base
     from lanser.harness.mining.miner import mine
     from lanser.harness.mining.write import write_dataset
@@ -170,23 +245,41 @@ def history(settings: Settings, git_dir: Path, since: str, until: str, source_te
         else:
             if not (build and test_cmd and sanitize is not None):
                 raise click.UsageError("without --preset give --build, --test and --sanitize ('' for none)")
-            profile = Profile(name=out.name, setup=setup or "true", build=build, test=test_cmd, sanitize=sanitize,
-                              files=())
+            profile = Profile(
+                name=out.name, setup=setup or "true", build=build, test=test_cmd, sanitize=sanitize, files=()
+            )
         src = parse_source(source_text, sha256)
         out.mkdir(parents=True, exist_ok=True)
         image = bootstrap_base()
-        result = mine(git_dir, since, until, src, out, profile, project=project or out.name, image=image,
-                      cache=cache or cache_dir() / "mining", test_log=TestLog.model_validate({"format": test_log}),
-                      max_candidates=max_candidates, progress=lambda msg: click.echo(msg, err=True))
+        result = mine(
+            git_dir,
+            since,
+            until,
+            src,
+            out,
+            profile,
+            project=project or out.name,
+            image=image,
+            cache=cache or cache_dir() / "mining",
+            test_log=TestLog.model_validate({"format": test_log}),
+            max_candidates=max_candidates,
+            progress=lambda msg: click.echo(msg, err=True),
+        )
     except ValueError as exc:  # a LanserError (E/INFRASTRUCTURE among them) is rendered by errors_rendered
         raise click.UsageError(str(exc)) from None
-    command = "lanser bench generate history " + " ".join(
-        shlex.quote(a) for a in sys.argv[sys.argv.index("history") + 1:]) if "history" in sys.argv else None
+    command = (
+        "lanser bench generate history " + " ".join(shlex.quote(a) for a in sys.argv[sys.argv.index("history") + 1 :])
+        if "history" in sys.argv
+        else None
+    )
     write_dataset(out, result, command=command)
     brief = {k: result.stats[k] for k in ("project", "candidates", "validated", "dropped", "trajectories")}
-    click.echo(render_json(brief) if settings.json else
-               f"{len(result.tasks)} tasks -> {out / 'tasks.jsonl'}; candidates {brief['candidates']}, "
-               f"dropped {sum(brief['dropped'].values())}, trajectories {brief['trajectories']}")
+    click.echo(
+        render_json(brief)
+        if settings.json
+        else f"{len(result.tasks)} tasks -> {out / 'tasks.jsonl'}; candidates {brief['candidates']}, "
+        f"dropped {sum(brief['dropped'].values())}, trajectories {brief['trajectories']}"
+    )
 
 
 from lanser.cli.bench_kernel import kernel as _kernel  # noqa: E402  (the kernel generator's own module)

@@ -12,17 +12,22 @@ from lanser.cli.render import errors_rendered, render_json
 __all__ = ["source"]
 
 
-@click.group("source", help="""Fetch and inspect task sources (the cache is ~/.cache/lanser/sources).
+@click.group(
+    "source",
+    help="""Fetch and inspect task sources (the cache is ~/.cache/lanser/sources).
 
 \b
 Examples:
   lanser bench source fetch debian:zlib=1:1.2.13.dfsg-1
-  lanser bench source fetch pypi:six==1.16.0""")
+  lanser bench source fetch pypi:six==1.16.0""",
+)
 def source() -> None:
     pass
 
 
-@source.command("fetch", help="""Fetch SPEC, unpack it, and print its sha256 and the task file's source.
+@source.command(
+    "fetch",
+    help="""Fetch SPEC, unpack it, and print its sha256 and the task file's source.
 
 SPEC is debian:PACKAGE=VERSION, pypi:NAME==VERSION, git:URL@COMMIT or
 dir:PATH.  With --sha256 the download is checked against it instead.
@@ -31,7 +36,8 @@ dir:PATH.  With --sha256 the download is checked against it instead.
 Examples:
   lanser bench source fetch debian:cjson=1.7.15-1+deb12u4
   lanser bench source fetch git:https://example.org/proj.git@COMMIT
-  lanser --json bench source fetch pypi:six==1.16.0 --sha256 1e61c374...""")
+  lanser --json bench source fetch pypi:six==1.16.0 --sha256 1e61c374...""",
+)
 @click.argument("spec")
 @click.option("--sha256", default=None, help="Verify against this digest (64 hex digits).")
 @click.pass_obj
@@ -43,8 +49,9 @@ def fetch(settings: Settings, spec: str, sha256: str | None) -> None:
     try:
         parsed = Source.parse(spec, sha256)
     except ValueError as exc:
-        raise click.BadParameter(str(exc).splitlines()[-1] if "validation error" in str(exc) else str(exc),
-                                 param_hint="SPEC") from None
+        raise click.BadParameter(
+            str(exc).splitlines()[-1] if "validation error" in str(exc) else str(exc), param_hint="SPEC"
+        ) from None
     digest = sha256 or fetch_hint(parsed)  # a LanserError (E/INFRASTRUCTURE among them): errors_rendered
     pinned = parsed.model_copy(update={"sha256": digest})
     tree = materialize(pinned, Path.cwd())

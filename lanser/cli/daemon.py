@@ -10,7 +10,9 @@ from lanser.cli.render import render_json
 __all__ = ["daemon"]
 
 
-@click.group("daemon", help="""Manage the workspace's warm daemon.
+@click.group(
+    "daemon",
+    help="""Manage the workspace's warm daemon.
 
 The first command in a workspace starts it in the background; later calls
 reach it over an owner-only Unix socket and cost milliseconds. It exits
@@ -20,7 +22,8 @@ after --idle-timeout seconds unused, and its servers exit with it.
 Examples:
   lanser -w examples/sample daemon start
   lanser --json daemon status
-  lanser daemon stop""")
+  lanser daemon stop""",
+)
 def daemon() -> None:
     pass
 
@@ -38,8 +41,11 @@ def start(settings: Settings) -> None:
     _print_status(settings)
 
 
-@daemon.command("status", help="Show the daemon's pid, servers and cache; exit 3 if none runs.\n\n\b\n"
-                               "Examples:\n  lanser daemon status\n  lanser --json daemon status")
+@daemon.command(
+    "status",
+    help="Show the daemon's pid, servers and cache; exit 3 if none runs.\n\n\b\n"
+    "Examples:\n  lanser daemon status\n  lanser --json daemon status",
+)
 @click.pass_obj
 def status(settings: Settings) -> None:
     raise SystemExit(0 if _print_status(settings) else 3)
@@ -68,9 +74,13 @@ def _print_status(settings: Settings) -> bool:
     elif info is None:
         click.echo("no daemon running", err=True)
     else:
-        click.echo(f"daemon pid {info['pid']} for {info['workspace']}, up {info['uptimeS']}s, "
-                   f"{info['requests']} requests, idle timeout {info['idleTimeoutS']:g}s")
+        click.echo(
+            f"daemon pid {info['pid']} for {info['workspace']}, up {info['uptimeS']}s, "
+            f"{info['requests']} requests, idle timeout {info['idleTimeoutS']:g}s"
+        )
         for name, s in sorted(info["servers"].items()):
-            click.echo(f"  {name}: pid {s['pid']} {'alive' if s['alive'] else 'dead'}, "
-                       f"{s['documents']} open documents, {s['restarts']} restarts")
+            click.echo(
+                f"  {name}: pid {s['pid']} {'alive' if s['alive'] else 'dead'}, "
+                f"{s['documents']} open documents, {s['restarts']} restarts"
+            )
     return info is not None

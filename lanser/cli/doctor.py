@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import platform
 import sys
 import time
@@ -25,14 +24,18 @@ async def _probe(language: str, settings: Settings) -> dict[str, Any]:
         spec = server_for_language(language, check_pin=False)
     except LanserError as exc:
         return {**row, "ok": False, "error": exc.to_dict()}
-    row.update(server=spec.name, installed=spec.version, pinned=PINS.get(spec.name),
-               pinOk=spec.version == PINS.get(spec.name), command=spec.command[0])
+    row.update(
+        server=spec.name,
+        installed=spec.version,
+        pinned=PINS.get(spec.name),
+        pinOk=spec.version == PINS.get(spec.name),
+        command=spec.command[0],
+    )
     session = LspSession(spec, settings.workspace.resolve())
     started = time.monotonic()
     try:
         await session.start(settings.timeout)
-        row.update(starts=True, reported=session.server_info.get("version"),
-                   positionEncoding=session.position_encoding)
+        row.update(starts=True, reported=session.server_info.get("version"), positionEncoding=session.position_encoding)
     except LanserError as exc:
         row.update(starts=False, error=exc.to_dict())
     finally:
@@ -42,12 +45,15 @@ async def _probe(language: str, settings: Settings) -> dict[str, Any]:
     return row
 
 
-@click.command("doctor", help="""Show the pinned servers, what is installed, and whether each starts.
+@click.command(
+    "doctor",
+    help="""Show the pinned servers, what is installed, and whether each starts.
 
 \b
 Examples:
   lanser doctor
-  lanser --json doctor""")
+  lanser --json doctor""",
+)
 @click.pass_obj
 def doctor(settings: Settings) -> None:
     from lanser import __version__

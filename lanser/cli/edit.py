@@ -27,21 +27,39 @@ def _guards(f: Any) -> Any:
     return f
 
 
-def _guard_args(apply: bool, dry_run: bool, allow_dirty: bool, allow: tuple[str, ...], deny: tuple[str, ...],
-                via_git: bool, commit: bool, message: str | None) -> dict[str, Any]:
+def _guard_args(
+    apply: bool,
+    dry_run: bool,
+    allow_dirty: bool,
+    allow: tuple[str, ...],
+    deny: tuple[str, ...],
+    via_git: bool,
+    commit: bool,
+    message: str | None,
+) -> dict[str, Any]:
     """The guard options as the client's keyword arguments (lanser.client: rename, actions)."""
     if apply and dry_run:
         raise click.UsageError("--apply and --dry-run contradict each other")
-    return {"apply": apply, "allow_dirty": allow_dirty, "allow": allow, "deny": deny, "via_git": via_git,
-            "commit": commit, "message": message}
+    return {
+        "apply": apply,
+        "allow_dirty": allow_dirty,
+        "allow": allow,
+        "deny": deny,
+        "via_git": via_git,
+        "commit": commit,
+        "message": message,
+    }
 
 
-@click.command("prepare-rename", help="""Can the symbol at SELECTOR be renamed? Shows its range and current name.
+@click.command(
+    "prepare-rename",
+    help="""Can the symbol at SELECTOR be renamed? Shows its range and current name.
 
 \b
 Examples:
   lanser prepare-rename 'py://pkg.shapes#total_area'
-  lanser --json prepare-rename 'csrc/geometry.c@L8:C5'""")
+  lanser --json prepare-rename 'csrc/geometry.c@L8:C5'""",
+)
 @click.argument("selector")
 @format_option()
 @click.pass_obj
@@ -51,7 +69,9 @@ def prepare_rename(settings: Settings, selector: str, fmt: str | None) -> None:
     raise SystemExit(render_result(settings, client(settings).prepare_rename(selector), fmt))
 
 
-@click.command("rename", help="""Rename the symbol at SELECTOR to NEW_NAME, everywhere, or not at all.
+@click.command(
+    "rename",
+    help="""Rename the symbol at SELECTOR to NEW_NAME, everywhere, or not at all.
 
 Previews the unified diff by default; --apply writes every file in one
 transaction (rolled back on failure, recovered after a crash). The edit is
@@ -69,54 +89,95 @@ Examples:
   lanser rename 'py://pkg.shapes#total_area' sum_areas
   lanser rename 'py://pkg.shapes#total_area' sum_areas --apply --commit
   lanser rename 'py://pkg.shapes#Shape.area' surface --with-overrides
-  lanser --json rename 'csrc/geometry.c@L8:C5' taxicab --apply --deny 'vendor/*'""")
+  lanser --json rename 'csrc/geometry.c@L8:C5' taxicab --apply --deny 'vendor/*'""",
+)
 @click.argument("selector")
 @click.argument("new_name")
 @_guards
-@click.option("--allow-partial", is_flag=True,
-              help="Take an edit that leaves references or unexplained occurrences behind (listed; not recommended).")
-@click.option("--with-overrides", is_flag=True,
-              help="Python methods: rename the overrides in subclasses and the base methods overridden too.")
-@click.option("--deny-apply-on-ambiguous", is_flag=True,
-              help="Refuse to apply when the selector resolved with confidence below 1.")
+@click.option(
+    "--allow-partial",
+    is_flag=True,
+    help="Take an edit that leaves references or unexplained occurrences behind (listed; not recommended).",
+)
+@click.option(
+    "--with-overrides",
+    is_flag=True,
+    help="Python methods: rename the overrides in subclasses and the base methods overridden too.",
+)
+@click.option(
+    "--deny-apply-on-ambiguous",
+    is_flag=True,
+    help="Refuse to apply when the selector resolved with confidence below 1.",
+)
 @format_option()
 @click.pass_obj
-def rename(settings: Settings, /, selector: str, new_name: str, allow_partial: bool, with_overrides: bool,
-           deny_apply_on_ambiguous: bool, fmt: str | None, **guard: Any) -> None:
+def rename(
+    settings: Settings,
+    /,
+    selector: str,
+    new_name: str,
+    allow_partial: bool,
+    with_overrides: bool,
+    deny_apply_on_ambiguous: bool,
+    fmt: str | None,
+    **guard: Any,
+) -> None:
     from lanser.cli.client import client, render_result
 
-    result = client(settings).rename(selector, new_name, allow_partial=allow_partial, with_overrides=with_overrides,
-                                     deny_apply_on_ambiguous=deny_apply_on_ambiguous, **_guard_args(**guard))
+    result = client(settings).rename(
+        selector,
+        new_name,
+        allow_partial=allow_partial,
+        with_overrides=with_overrides,
+        deny_apply_on_ambiguous=deny_apply_on_ambiguous,
+        **_guard_args(**guard),
+    )
     raise SystemExit(render_result(settings, result, fmt))
 
 
-@click.command("action", help="""List the code actions at SELECTOR (quick fixes, refactors, organise imports),
+@click.command(
+    "action",
+    help="""List the code actions at SELECTOR (quick fixes, refactors, organise imports),
 or preview / apply one by its id.
 
 \b
 Examples:
   lanser action 'pkg/report.py@L14:C5'
   lanser action 'pkg/report.py@L14:C5' --id 3f9a1c2b7d10
-  lanser action 'pkg/report.py@L14:C5' --id 3f9a1c2b7d10 --apply""")
+  lanser action 'pkg/report.py@L14:C5' --id 3f9a1c2b7d10 --apply""",
+)
 @click.argument("selector")
 @click.option("--id", "action_id", default=None, help="The action to preview (or apply with --apply).")
 @_guards
-@click.option("--deny-apply-on-ambiguous", is_flag=True,
-              help="Refuse to apply when the selector resolved with confidence below 1.")
+@click.option(
+    "--deny-apply-on-ambiguous",
+    is_flag=True,
+    help="Refuse to apply when the selector resolved with confidence below 1.",
+)
 @format_option()
 @click.pass_obj
-def action(settings: Settings, /, selector: str, action_id: str | None, deny_apply_on_ambiguous: bool,
-           fmt: str | None, **guard: Any) -> None:
+def action(
+    settings: Settings,
+    /,
+    selector: str,
+    action_id: str | None,
+    deny_apply_on_ambiguous: bool,
+    fmt: str | None,
+    **guard: Any,
+) -> None:
     from lanser.cli.client import client, render_result
 
     if guard.get("apply") and not action_id:
         raise click.UsageError("--apply needs --id (list the actions first)")
-    result = client(settings).actions(selector, action_id=action_id, deny_apply_on_ambiguous=deny_apply_on_ambiguous,
-                                      **_guard_args(**guard))
+    result = client(settings).actions(
+        selector, action_id=action_id, deny_apply_on_ambiguous=deny_apply_on_ambiguous, **_guard_args(**guard)
+    )
     raise SystemExit(render_result(settings, result, fmt))
 
 
-@click.command("recover", help="""Undo an edit transaction that a crash left half-applied.
+@click.command(
+    "recover",
+    help="""Undo an edit transaction that a crash left half-applied.
 
 Every lanser command does this on its own when it opens the workspace (and
 skips it while an apply holds the workspace's lock); this command does only
@@ -128,7 +189,8 @@ workspace nothing is rolled back (E/APPLY_CONFLICT, 70: try again).
 
 \b
 Examples:
-  lanser -w . recover""")
+  lanser -w . recover""",
+)
 @click.pass_obj
 def recover(settings: Settings) -> None:
     from lanser.cli.render import render_json
@@ -138,12 +200,17 @@ def recover(settings: Settings) -> None:
     report = recover_report(settings.workspace.resolve())
     error: LanserError | None = None
     if report.busy:
-        error = ApplyConflict("another lanser process is applying an edit to this workspace (it holds the "
-                              "workspace lock); nothing was rolled back, try again when it has finished")
+        error = ApplyConflict(
+            "another lanser process is applying an edit to this workspace (it holds the "
+            "workspace lock); nothing was rolled back, try again when it has finished"
+        )
     elif report.rejected:
-        error = FsPermissions(f"{len(report.rejected)} journal(s) failed a check and were left alone: "
-                              + "; ".join(r["message"] for r in report.rejected),
-                              rejected=report.rejected, recovered=report.undone)
+        error = FsPermissions(
+            f"{len(report.rejected)} journal(s) failed a check and were left alone: "
+            + "; ".join(r["message"] for r in report.rejected),
+            rejected=report.rejected,
+            recovered=report.undone,
+        )
     notes = [f"{p} inside the workspace is not lanser's journal: ignored, never read" for p in report.ignored]
     if settings.json:
         out: dict[str, object] = {"recovered": report.undone}
@@ -156,8 +223,9 @@ def recover(settings: Settings) -> None:
         for note in notes:
             click.echo(f"lanser: warning: {note}", err=True)
         if report.undone or error is None:
-            click.echo(f"rolled back {len(report.undone)} unfinished transaction(s)" if report.undone
-                       else "nothing to recover")
+            click.echo(
+                f"rolled back {len(report.undone)} unfinished transaction(s)" if report.undone else "nothing to recover"
+            )
         if error is not None:
             click.echo(f"lanser: {error.code}: {error.message}", err=True)
     raise SystemExit(0 if error is None else error.exit_code)

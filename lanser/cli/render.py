@@ -83,8 +83,11 @@ def render(data: dict[str, Any], *, as_json: bool, pretty: bool, verbose: bool) 
         if edits.get("diff"):
             _echo(edits["diff"], nl=False)
         if edits.get("applied"):
-            _echo(f"applied to {len(edits.get('files', []))} file(s) via {edits.get('via')}"
-                       + (f", commit {edits['commit'][:12]}" if edits.get("commit") else ""), err=True)
+            _echo(
+                f"applied to {len(edits.get('files', []))} file(s) via {edits.get('via')}"
+                + (f", commit {edits['commit'][:12]}" if edits.get("commit") else ""),
+                err=True,
+            )
         elif edits.get("diff"):
             _echo("preview only; pass --apply to write", err=True)
         spec = edits.get("speculative")
@@ -93,10 +96,15 @@ def render(data: dict[str, Any], *, as_json: bool, pretty: bool, verbose: bool) 
             c = reward["components"]
             for sign, items in (("+", spec["appeared"]), ("-", spec["disappeared"])):
                 for path, sev, rule, msg, *where in items:  # where: the selector check adds
-                    _echo(f"{sign} {where[0] if where and where[0] else path}: {sev}: {msg}"
-                          + (f" [{rule}]" if rule else ""), err=True)
-            _echo(f"reward r = {reward['r']} (D {c['d_prev']} -> {c['d_now']}, S {c['safety']}, "
-                       f"alpha {c['alpha_conf']})", err=True)
+                    _echo(
+                        f"{sign} {where[0] if where and where[0] else path}: {sev}: {msg}"
+                        + (f" [{rule}]" if rule else ""),
+                        err=True,
+                    )
+            _echo(
+                f"reward r = {reward['r']} (D {c['d_prev']} -> {c['d_now']}, S {c['safety']}, alpha {c['alpha_conf']})",
+                err=True,
+            )
     elif cmd == "locate":
         loc = facts["location"]
         r = loc["range"]
@@ -113,8 +121,11 @@ def render(data: dict[str, Any], *, as_json: bool, pretty: bool, verbose: bool) 
         )
         resolved = (data.get("resolution") or {}).get("resolved") or {}
         if resolved:
-            _echo(f"resolved {resolved.get('path')} server range {resolved.get('range')}"
-                       f" io range {resolved.get('rangeIo', resolved.get('range'))}", err=True)
+            _echo(
+                f"resolved {resolved.get('path')} server range {resolved.get('range')}"
+                f" io range {resolved.get('rangeIo', resolved.get('range'))}",
+                err=True,
+            )
     return code
 
 
@@ -147,9 +158,21 @@ def usage_error(exc: click.UsageError, as_json: bool) -> int:
     exc.show()
     if as_json:
         command = exc.ctx.command_path if exc.ctx is not None else "lanser"
-        sys.stdout.write(render_json({"status": "error", "error": {
-            "code": "E/BAD_REQUEST", "exitCode": 2, "message": exc.format_message(),
-            "details": {"command": command}}, "meta": {"exit_code": 2}}) + "\n")
+        sys.stdout.write(
+            render_json(
+                {
+                    "status": "error",
+                    "error": {
+                        "code": "E/BAD_REQUEST",
+                        "exitCode": 2,
+                        "message": exc.format_message(),
+                        "details": {"command": command},
+                    },
+                    "meta": {"exit_code": 2},
+                }
+            )
+            + "\n"
+        )
     return 2
 
 
@@ -157,8 +180,9 @@ def error_exit(exc: LanserError, as_json: bool) -> int:
     """A LanserError that reached the entry point: one JSON error object under ``--json``
     (the same shape as a usage error's), one line on stderr otherwise; returns its exit code."""
     if as_json:
-        sys.stdout.write(render_json({"status": "error", "error": exc.to_dict(),
-                                      "meta": {"exit_code": exc.exit_code}}) + "\n")
+        sys.stdout.write(
+            render_json({"status": "error", "error": exc.to_dict(), "meta": {"exit_code": exc.exit_code}}) + "\n"
+        )
     else:
         _error_line(exc.to_dict())
     return exc.exit_code
@@ -190,8 +214,9 @@ def errors_rendered(command: Callable[_P, _R]) -> Callable[_P, _R]:
 def internal_error(exc: BaseException, as_json: bool) -> int:
     message = f"internal error ({type(exc).__name__}: {exc}); rerun with LANSER_DEBUG=1 for a traceback"
     if as_json:
-        sys.stdout.write(render_json({"status": "error", "error": {"code": "E/INTERNAL", "exitCode": 1,
-                                                                   "message": message}}) + "\n")
+        sys.stdout.write(
+            render_json({"status": "error", "error": {"code": "E/INTERNAL", "exitCode": 1, "message": message}}) + "\n"
+        )
     else:
         sys.stderr.write(terminal_safe(f"lanser: E/INTERNAL: {message}") + "\n")
     return 1

@@ -15,7 +15,9 @@ from lanser.cli.render import errors_rendered, render_json
 __all__ = ["check", "reward"]
 
 
-@click.command("check", help="""Would PATCH help? Evaluate a unified diff without writing it.
+@click.command(
+    "check",
+    help="""Would PATCH help? Evaluate a unified diff without writing it.
 
 The patched files are given to the language server in memory; the bundle
 reports the diagnostics that appear and disappear and the process reward
@@ -26,7 +28,8 @@ are not touched unless --apply.
 Examples:
   git diff > change.patch && lanser check change.patch
   lanser --json check fix.patch --selector 'py://pkg.shapes#total_area'
-  lanser check fix.patch --apply --commit -m 'Fix the report'""")
+  lanser check fix.patch --apply --commit -m 'Fix the report'""",
+)
 @click.argument("patch", type=click.File("r"))
 @click.option("--selector", default=None, help="The step's target (its confidence is the reward's alpha).")
 @click.option("--apply", is_flag=True, help="Write the patch (one transaction) after evaluating it.")
@@ -37,16 +40,36 @@ Examples:
 @click.option("-m", "--message", default=None, help="Commit message (with --commit).")
 @format_option()
 @click.pass_obj
-def check(settings: Settings, patch: Any, selector: str | None, apply: bool, allow_dirty: bool,
-          allow: tuple[str, ...], deny: tuple[str, ...], commit: bool, message: str | None, fmt: str | None) -> None:
+def check(
+    settings: Settings,
+    patch: Any,
+    selector: str | None,
+    apply: bool,
+    allow_dirty: bool,
+    allow: tuple[str, ...],
+    deny: tuple[str, ...],
+    commit: bool,
+    message: str | None,
+    fmt: str | None,
+) -> None:
     from lanser.cli.client import client, render_result
 
-    result = client(settings).check(patch.read(), selector=selector, apply=apply, allow_dirty=allow_dirty,
-                                    allow=allow, deny=deny, commit=commit, message=message)
+    result = client(settings).check(
+        patch.read(),
+        selector=selector,
+        apply=apply,
+        allow_dirty=allow_dirty,
+        allow=allow,
+        deny=deny,
+        commit=commit,
+        message=message,
+    )
     raise SystemExit(render_result(settings, result, fmt))
 
 
-@click.command("reward", help="""The process reward r_t, offline: from two diagnostics bundles, or over a trace.
+@click.command(
+    "reward",
+    help="""The process reward r_t, offline: from two diagnostics bundles, or over a trace.
 
 With BEFORE and AFTER (outputs of `lanser --json diag`): D is counted in
 each, S is 1 when AFTER is ok, alpha is AFTER's resolution confidence (1
@@ -56,16 +79,18 @@ session that carries one, recomputed from its components and checked.
 \b
 Examples:
   lanser reward before.json after.json
-  lanser --json reward --trace run.jsonl""")
+  lanser --json reward --trace run.jsonl""",
+)
 @click.argument("bundles", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--trace", "trace_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None)
-@click.option("--reward-version", default=None,
-              help="pr-v1 (Eq. 5.1, the default) or pr-v2 (potential-based, severity-weighted); "
-                   "default from LANSER_REWARD.")
+@click.option(
+    "--reward-version",
+    default=None,
+    help="pr-v1 (Eq. 5.1, the default) or pr-v2 (potential-based, severity-weighted); default from LANSER_REWARD.",
+)
 @click.pass_obj
 @errors_rendered
-def reward(settings: Settings, bundles: tuple[Path, ...], trace_path: Path | None,
-           reward_version: str | None) -> None:
+def reward(settings: Settings, bundles: tuple[Path, ...], trace_path: Path | None, reward_version: str | None) -> None:
     from lanser.reward import reward_between, selected_version
 
     version = selected_version(reward_version)
@@ -78,8 +103,10 @@ def reward(settings: Settings, bundles: tuple[Path, ...], trace_path: Path | Non
         else:
             for r in rows:
                 c = r["components"]
-                click.echo(f"{r['seq']:>4} {r['cmd'] or '':<10} r={r['r']:<8} D {c['d_prev']}->{c['d_now']} "
-                           f"S={c['safety']} alpha={c['alpha_conf']} {'' if r['consistent'] else 'INCONSISTENT'}")
+                click.echo(
+                    f"{r['seq']:>4} {r['cmd'] or '':<10} r={r['r']:<8} D {c['d_prev']}->{c['d_now']} "
+                    f"S={c['safety']} alpha={c['alpha_conf']} {'' if r['consistent'] else 'INCONSISTENT'}"
+                )
         raise SystemExit(0 if all(r["consistent"] for r in rows) else 76)
     if len(bundles) != 2:
         raise click.UsageError("give BEFORE and AFTER bundles, or --trace")
@@ -89,8 +116,10 @@ def reward(settings: Settings, bundles: tuple[Path, ...], trace_path: Path | Non
         click.echo(render_json(result))
     elif result["version"] == "pr-v2":
         c = result["components"]
-        click.echo(f"r = {result['r']}  (pr-v2: Phi {c['phi_prev']} -> {c['phi_now']}, S {c['safety']}, "
-                   f"alpha {c['alpha_conf']})")
+        click.echo(
+            f"r = {result['r']}  (pr-v2: Phi {c['phi_prev']} -> {c['phi_now']}, S {c['safety']}, "
+            f"alpha {c['alpha_conf']})"
+        )
     else:
         c = result["components"]
         click.echo(f"r = {result['r']}  (D {c['d_prev']} -> {c['d_now']}, S {c['safety']}, alpha {c['alpha_conf']})")

@@ -16,13 +16,16 @@ __all__ = ["schema"]
 KIND = click.Choice(["auto", "selector", "request", "bundle", "trace-event", "task"])
 
 
-@click.group("schema", help="""JSON Schemas of selectors (PositionSpec), requests, bundles, trace events and task files.
+@click.group(
+    "schema",
+    help="""JSON Schemas of selectors (PositionSpec), requests, bundles, trace events and task files.
 
 \b
 Examples:
   lanser schema export schemas/
   lanser schema validate bundle.json
-  lanser --json schema validate-batch runs/ --kind bundle""")
+  lanser --json schema validate-batch runs/ --kind bundle""",
+)
 def schema() -> None:
     pass
 
@@ -93,7 +96,9 @@ def _report(settings: Settings, results: list[dict[str, Any]]) -> None:
     raise SystemExit(0 if ok else 2)
 
 
-@schema.command("validate", help="""Check FILE (.json: one object; .jsonl: one per line) against its schema.
+@schema.command(
+    "validate",
+    help="""Check FILE (.json: one object; .jsonl: one per line) against its schema.
 
 The kind is detected (trace event, bundle, request, selector) unless --kind
 says. Exit 0 when everything is valid, 2 otherwise.
@@ -101,7 +106,8 @@ says. Exit 0 when everything is valid, 2 otherwise.
 \b
 Examples:
   lanser schema validate bundle.json
-  lanser schema validate queries.jsonl --kind request""")
+  lanser schema validate queries.jsonl --kind request""",
+)
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--kind", type=KIND, default="auto", show_default=True)
 @click.pass_obj
@@ -109,12 +115,15 @@ def validate_cmd(settings: Settings, path: Path, kind: str) -> None:
     _report(settings, _check([path], kind))
 
 
-@schema.command("validate-batch", help="""Check every .json and .jsonl file under DIR.
+@schema.command(
+    "validate-batch",
+    help="""Check every .json and .jsonl file under DIR.
 
 \b
 Examples:
   lanser schema validate-batch runs/
-  lanser --json schema validate-batch traces/ --kind trace-event""")
+  lanser --json schema validate-batch traces/ --kind trace-event""",
+)
 @click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--kind", type=KIND, default="auto", show_default=True)
 @click.pass_obj

@@ -26,28 +26,53 @@ async def actions(ctx: Context, request: Request, bundle: Bundle) -> None:
         await ctx.ready(s, target.language)
         doc = ctx.open(s, target, bundle)
         diags = await s.diagnostics(doc, ctx.timeout)
-        rng = lsp.Range(start=lsp.Position(line=target.range[0], character=target.range[1]),
-                        end=lsp.Position(line=target.range[2], character=target.range[3]))
+        rng = lsp.Range(
+            start=lsp.Position(line=target.range[0], character=target.range[1]),
+            end=lsp.Position(line=target.range[2], character=target.range[3]),
+        )
         near = [d for d in diags if d.range.start.line <= rng.end.line and d.range.end.line >= rng.start.line]
-        raw = await s.request("textDocument/codeAction", lsp.CodeActionParams(
-            text_document=lsp.TextDocumentIdentifier(uri=doc.uri), range=rng,
-            context=lsp.CodeActionContext(diagnostics=near)), timeout=ctx.timeout)
+        raw = await s.request(
+            "textDocument/codeAction",
+            lsp.CodeActionParams(
+                text_document=lsp.TextDocumentIdentifier(uri=doc.uri),
+                range=rng,
+                context=lsp.CodeActionContext(diagnostics=near),
+            ),
+            timeout=ctx.timeout,
+        )
         actions = []
         for item in raw or []:
             data = s.to_data(item)
-            if want and "edit" not in data and "command" not in data or (
-                    want and "edit" not in data and isinstance(data.get("command"), dict)):
-                if _action_id(data) == want and s.capabilities is not None \
-                        and getattr(s.capabilities.code_action_provider, "resolve_provider", False):
+            if (
+                want
+                and "edit" not in data
+                and "command" not in data
+                or (want and "edit" not in data and isinstance(data.get("command"), dict))
+            ):
+                if (
+                    _action_id(data) == want
+                    and s.capabilities is not None
+                    and getattr(s.capabilities.code_action_provider, "resolve_provider", False)
+                ):
                     data = s.to_data(await s.request("codeAction/resolve", item, timeout=ctx.timeout))
             actions.append(data)
         return actions, s.position_encoding
 
     actions, encoding = await ctx.call(target.language, op, bundle)
-    listed = sorted(({"id": _action_id(a), "title": a.get("title", ""), "kind": a.get("kind"),
-                      "preferred": bool(a.get("isPreferred")), "hasEdit": "edit" in a,
-                      "diagnostics": sorted({str(d.get("code")) for d in a.get("diagnostics") or []})}
-                     for a in actions), key=lambda a: (a["kind"] or "", a["title"], a["id"]))
+    listed = sorted(
+        (
+            {
+                "id": _action_id(a),
+                "title": a.get("title", ""),
+                "kind": a.get("kind"),
+                "preferred": bool(a.get("isPreferred")),
+                "hasEdit": "edit" in a,
+                "diagnostics": sorted({str(d.get("code")) for d in a.get("diagnostics") or []}),
+            }
+            for a in actions
+        ),
+        key=lambda a: (a["kind"] or "", a["title"], a["id"]),
+    )
     bundle.facts = Facts()
     bundle.edits = {"workspaceEdit": None, "diff": None, "actions": listed}
     if not want:
@@ -57,8 +82,10 @@ async def actions(ctx: Context, request: Request, bundle: Bundle) -> None:
         raise NotFound(f"no code action {want} here; list them without --apply", available=[a["id"] for a in listed])
     action = chosen[0]
     if "edit" not in action:
-        raise UnsupportedCap(f"code action {want} ({action.get('title')}) only runs a server command; "
-                             "lanser applies edits it can preview")
+        raise UnsupportedCap(
+            f"code action {want} ({action.get('title')}) only runs a server command; "
+            "lanser applies edits it can preview"
+        )
     changes = plan(ctx, action["edit"], encoding, request.args)
     bundle.edits.update(edits_block(ctx, action["edit"], changes, complete=True, missing=[], extra=[]))
     bundle.edits["action"] = {"id": want, "title": action.get("title"), "kind": action.get("kind")}
@@ -68,6 +95,13 @@ async def actions(ctx: Context, request: Request, bundle: Bundle) -> None:
 
 
 def _action_id(action: dict[str, Any]) -> str:
-    payload = json.dumps({"title": action.get("title"), "kind": action.get("kind"),
-                          "edit": action.get("edit"), "command": action.get("command")}, sort_keys=True)
+    payload = json.dumps(
+        {
+            "title": action.get("title"),
+            "kind": action.get("kind"),
+            "edit": action.get("edit"),
+            "command": action.get("command"),
+        },
+        sort_keys=True,
+    )
     return hashlib.sha256(payload.encode()).hexdigest()[:12]

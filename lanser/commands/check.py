@@ -53,8 +53,9 @@ def read_file(ctx: Context, rel: str) -> bytes | None:
     return p.read_bytes() if p.is_file() else None
 
 
-async def evaluate(ctx: Context, bundle: Bundle, language: str, changes: ChangeSet, focus: list[str],
-                    confidence: float, *, safe: bool) -> None:
+async def evaluate(
+    ctx: Context, bundle: Bundle, language: str, changes: ChangeSet, focus: list[str], confidence: float, *, safe: bool
+) -> None:
     """Speculative evaluation: diagnostics before and after ``changes``, in the server's memory only.
 
     D covers the files the change touches, the files the selector
@@ -62,14 +63,15 @@ async def evaluate(ctx: Context, bundle: Bundle, language: str, changes: ChangeS
     The files on disk are never written; the server gets their content
     back afterwards.
     """
-    from lanser.lsp.registry import LANGUAGE_OF_SUFFIX, language_of
     from lanser.bundle import normalize
+    from lanser.lsp.registry import LANGUAGE_OF_SUFFIX, language_of
 
     suffixes = tuple(x for x, lang in LANGUAGE_OF_SUFFIX.items() if lang == language)
-    touched = sorted({c.new_path or c.path for c in changes.changes if (c.new_path or c.path).endswith(suffixes)}
-                     | {c.path for c in changes.changes if c.path.endswith(suffixes)})
-    paths = sorted(set(touched) | {p for p in focus if p.endswith(suffixes)}
-                   | set(_importers(ctx.workspace, touched)))
+    touched = sorted(
+        {c.new_path or c.path for c in changes.changes if (c.new_path or c.path).endswith(suffixes)}
+        | {c.path for c in changes.changes if c.path.endswith(suffixes)}
+    )
+    paths = sorted(set(touched) | {p for p in focus if p.endswith(suffixes)} | set(_importers(ctx.workspace, touched)))
 
     async def op(s: LspSession) -> tuple[list[Any], list[Any]]:
         await ctx.ready(s, language)
@@ -83,8 +85,11 @@ async def evaluate(ctx: Context, bundle: Bundle, language: str, changes: ChangeS
                         continue
                     doc = s.sync_document(rel, language_of(rel))
                 raw = await s.diagnostics(doc, ctx.timeout)
-                groups.append(normalize.diagnostic_group(rel, [s.to_data(d) for d in raw], doc.digest, doc.version,
-                                                         mapper=ctx.mapper))
+                groups.append(
+                    normalize.diagnostic_group(
+                        rel, [s.to_data(d) for d in raw], doc.digest, doc.version, mapper=ctx.mapper
+                    )
+                )
             return groups
 
         before = await collect()
@@ -137,8 +142,9 @@ async def evaluate(ctx: Context, bundle: Bundle, language: str, changes: ChangeS
     spec["disappeared"] = sorted(spec["disappeared"] + [[*k, at(k, b_data, {})] for k in old - new])
 
 
-def _where(ctx: Context, bundle: Bundle, key: tuple[str, str, str, str], groups: list[dict[str, Any]],
-           texts: dict[str, str]) -> str | None:
+def _where(
+    ctx: Context, bundle: Bundle, key: tuple[str, str, str, str], groups: list[dict[str, Any]], texts: dict[str, str]
+) -> str | None:
     """A cursor selector on the first diagnostic of ``key`` (columns in the request's indexing), in
     ``texts[path]`` if given (the speculative content), else in the file on disk."""
     from lanser.resolve import column
@@ -146,8 +152,9 @@ def _where(ctx: Context, bundle: Bundle, key: tuple[str, str, str, str], groups:
     from lanser.text import document_text, from_lsp_encoding, split_lines
 
     path = key[0]
-    ranges = sorted(d["range"] for g in groups if g["path"] == path for d in g["diagnostics"]
-                    if _diag_key(path, d) == key)
+    ranges = sorted(
+        d["range"] for g in groups if g["path"] == path for d in g["diagnostics"] if _diag_key(path, d) == key
+    )
     if not ranges:
         return None
     line, col = ranges[0][0], ranges[0][1]

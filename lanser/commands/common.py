@@ -23,8 +23,9 @@ def plan(ctx: Context, edit: dict[str, Any], encoding: str, args: dict[str, Any]
     return changes
 
 
-def edits_block(ctx: Context, edit: dict[str, Any], changes: ChangeSet, *, complete: bool,
-                 missing: list[Any], extra: list[Any]) -> dict[str, Any]:
+def edits_block(
+    ctx: Context, edit: dict[str, Any], changes: ChangeSet, *, complete: bool, missing: list[Any], extra: list[Any]
+) -> dict[str, Any]:
     return {
         "workspaceEdit": relative_edit(edit, ctx.rel_of_uri),
         "diff": changes.diff(),
@@ -39,8 +40,10 @@ def edits_block(ctx: Context, edit: dict[str, Any], changes: ChangeSet, *, compl
 def relative_edit(edit: dict[str, Any], rel_of_uri: Any) -> dict[str, Any]:
     def fix(value: Any) -> Any:
         if isinstance(value, dict):
-            return {k: (rel_of_uri(v) if k in ("uri", "oldUri", "newUri") and isinstance(v, str) else fix(v))
-                    for k, v in value.items()}
+            return {
+                k: (rel_of_uri(v) if k in ("uri", "oldUri", "newUri") and isinstance(v, str) else fix(v))
+                for k, v in value.items()
+            }
         if isinstance(value, list):
             return [fix(v) for v in value]
         return value
@@ -53,13 +56,15 @@ def relative_edit(edit: dict[str, Any], rel_of_uri: Any) -> dict[str, Any]:
         # The server lists files in the order it met them (which a warm daemon's history decides);
         # text edits alone commute across files, so the bundle lists them by path.  File
         # operations (create, rename, delete) keep their order: it matters.
-        out["documentChanges"] = sorted(({**c, "edits": _in_order(c["edits"])} for c in changes),
-                                        key=lambda c: str(c["textDocument"].get("uri")))
+        out["documentChanges"] = sorted(
+            ({**c, "edits": _in_order(c["edits"])} for c in changes), key=lambda c: str(c["textDocument"].get("uri"))
+        )
     return out
 
 
 def _in_order(edits: list[Any]) -> list[Any]:
     """Text edits of one file by position (they do not overlap, so any order means the same)."""
+
     def key(e: Any) -> tuple[int, int, int, int]:
         r = e.get("range") or {}
         start, end = r.get("start") or {}, r.get("end") or {}

@@ -37,9 +37,11 @@ async def definition(ctx: Context, request: Request, bundle: Bundle) -> None:
     async def op(s: LspSession) -> Any:
         await ctx.ready(s, target.language)
         doc = ctx.open(s, target, bundle)
-        return await s.request("textDocument/definition", lsp.DefinitionParams(
-            text_document=lsp.TextDocumentIdentifier(uri=doc.uri), position=target.position()),
-            timeout=ctx.timeout)
+        return await s.request(
+            "textDocument/definition",
+            lsp.DefinitionParams(text_document=lsp.TextDocumentIdentifier(uri=doc.uri), position=target.position()),
+            timeout=ctx.timeout,
+        )
 
     raw = await ctx.call(target.language, op, bundle)
     locs = ctx.locations(raw, bundle)
@@ -58,10 +60,15 @@ async def references(ctx: Context, request: Request, bundle: Bundle) -> None:
         if target.language == "python":
             await stable.ensure_checked(s, doc, ctx.timeout)
             await stable.check_quoted(s, ctx.workspace, _identifier(target), ctx.timeout)
-        return await s.request("textDocument/references", lsp.ReferenceParams(
-            text_document=lsp.TextDocumentIdentifier(uri=doc.uri), position=target.position(),
-            context=lsp.ReferenceContext(include_declaration=include_decl)),
-            timeout=ctx.timeout)
+        return await s.request(
+            "textDocument/references",
+            lsp.ReferenceParams(
+                text_document=lsp.TextDocumentIdentifier(uri=doc.uri),
+                position=target.position(),
+                context=lsp.ReferenceContext(include_declaration=include_decl),
+            ),
+            timeout=ctx.timeout,
+        )
 
     raw = await ctx.call(target.language, op, bundle)
     locs = ctx.locations(raw, bundle)
@@ -88,9 +95,11 @@ async def hover(ctx: Context, request: Request, bundle: Bundle) -> None:
     async def op(s: LspSession) -> Any:
         await ctx.ready(s, target.language)
         doc = ctx.open(s, target, bundle)
-        return await s.request("textDocument/hover", lsp.HoverParams(
-            text_document=lsp.TextDocumentIdentifier(uri=doc.uri), position=target.position()),
-            timeout=ctx.timeout)
+        return await s.request(
+            "textDocument/hover",
+            lsp.HoverParams(text_document=lsp.TextDocumentIdentifier(uri=doc.uri), position=target.position()),
+            timeout=ctx.timeout,
+        )
 
     raw = await ctx.call(target.language, op, bundle)
     hover = normalize.hover(ctx.data(raw))
@@ -107,11 +116,11 @@ async def symbols(ctx: Context, request: Request, bundle: Bundle) -> None:
             raise NotFound("symbols needs a file selector or a --query for workspace symbols")
         symbols = []
         for language in ctx.languages(request.args.get("language")):
+
             async def wop(s: LspSession, language: str = language) -> Any:
                 await ctx.prime(s, language)
                 await ctx.ready(s, language)
-                return await s.request("workspace/symbol", lsp.WorkspaceSymbolParams(query=query),
-                                       timeout=ctx.timeout)
+                return await s.request("workspace/symbol", lsp.WorkspaceSymbolParams(query=query), timeout=ctx.timeout)
 
             raw = await ctx.call(language, wop, bundle)
             symbols += normalize.symbols(ctx.data(raw), ctx.mapper, None, selector_of=ctx.selector_of(bundle))
@@ -122,12 +131,16 @@ async def symbols(ctx: Context, request: Request, bundle: Bundle) -> None:
 
     async def op(s: LspSession) -> Any:
         doc = ctx.open(s, target, bundle)
-        return await s.request("textDocument/documentSymbol", lsp.DocumentSymbolParams(
-            text_document=lsp.TextDocumentIdentifier(uri=doc.uri)), timeout=ctx.timeout)
+        return await s.request(
+            "textDocument/documentSymbol",
+            lsp.DocumentSymbolParams(text_document=lsp.TextDocumentIdentifier(uri=doc.uri)),
+            timeout=ctx.timeout,
+        )
 
     raw = await ctx.call(target.language, op, bundle)
-    bundle.facts = Facts(symbols=normalize.symbols(ctx.data(raw), ctx.mapper, target.path,
-                                                   selector_of=ctx.selector_of(bundle)))
+    bundle.facts = Facts(
+        symbols=normalize.symbols(ctx.data(raw), ctx.mapper, target.path, selector_of=ctx.selector_of(bundle))
+    )
     filters.filter_symbols(bundle.facts, request.args)
 
 
@@ -136,14 +149,16 @@ async def diagnostics(ctx: Context, request: Request, bundle: Bundle) -> None:
     if request.selector is not None:
         targets = [ctx.target(request, bundle)]
     else:
-        suffixes = tuple(s for s, lang in LANGUAGE_OF_SUFFIX.items()
-                         if lang in ctx.languages(request.args.get("language")))
+        suffixes = tuple(
+            s for s, lang in LANGUAGE_OF_SUFFIX.items() if lang in ctx.languages(request.args.get("language"))
+        )
         targets = [Target.whole_file(rel, ctx.workspace) for rel in ctx.workspace.files(suffixes)]
     groups = []
     by_language: dict[str, list[Target]] = {}
     for t in targets:
         by_language.setdefault(t.language, []).append(t)
     for language, items in sorted(by_language.items()):
+
         async def op(s: LspSession, items: list[Target] = items, language: str = language) -> list[Any]:
             if await ctx.ready(s, language):
                 # Documents opened while the index was loading were
@@ -155,8 +170,11 @@ async def diagnostics(ctx: Context, request: Request, bundle: Bundle) -> None:
             out = []
             for doc in docs:
                 raw = await s.diagnostics(doc, ctx.timeout)
-                out.append(normalize.diagnostic_group(doc.path, [s.to_data(d) for d in raw],
-                                                      doc.digest, doc.version, mapper=ctx.mapper))
+                out.append(
+                    normalize.diagnostic_group(
+                        doc.path, [s.to_data(d) for d in raw], doc.digest, doc.version, mapper=ctx.mapper
+                    )
+                )
             return out
 
         groups += await ctx.call(language, op, bundle)

@@ -56,22 +56,28 @@ async def prepare_rename(ctx: Context, request: Request, bundle: Bundle) -> None
     async def op(s: LspSession) -> Any:
         await ctx.ready(s, target.language)
         doc = ctx.open(s, target, bundle)
-        return await s.request("textDocument/prepareRename", lsp.PrepareRenameParams(
-            text_document=lsp.TextDocumentIdentifier(uri=doc.uri), position=target.position()),
-            timeout=ctx.timeout)
+        return await s.request(
+            "textDocument/prepareRename",
+            lsp.PrepareRenameParams(text_document=lsp.TextDocumentIdentifier(uri=doc.uri), position=target.position()),
+            timeout=ctx.timeout,
+        )
 
     raw = ctx.data(await ctx.call(target.language, op, bundle))
     if not raw:
         raise NotFound(f"the server will not rename anything at {request.selector}")
     rng = raw.get("range", raw) if isinstance(raw, dict) else None
     placeholder = raw.get("placeholder") if isinstance(raw, dict) else None
-    from lanser.bundle.normalize import flat_range
     from lanser.bundle.models import Location
+    from lanser.bundle.normalize import flat_range
 
     loc = Location(path=target.path, range=flat_range(rng)) if rng and "start" in rng else None
     bundle.facts = Facts(location=loc)
-    bundle.edits = {"workspaceEdit": None, "diff": None, "renameable": True,
-                    "placeholder": placeholder or _text_at(target, loc)}
+    bundle.edits = {
+        "workspaceEdit": None,
+        "diff": None,
+        "renameable": True,
+        "placeholder": placeholder or _text_at(target, loc),
+    }
 
 
 async def rename(ctx: Context, request: Request, bundle: Bundle) -> None:
@@ -92,8 +98,11 @@ async def rename(ctx: Context, request: Request, bundle: Bundle) -> None:
         raise BadRequest(problem, field="args.newName", language=target.language)
     apply = bool(args.get("apply"))
     if apply and args.get("denyApplyOnAmbiguous") and target.confidence < 1.0:
-        raise Ambiguous(f"{request.selector} resolved with confidence {target.confidence} < 1; "
-                        "refusing to apply (--deny-apply-on-ambiguous)", candidates=target.evidence)
+        raise Ambiguous(
+            f"{request.selector} resolved with confidence {target.confidence} < 1; "
+            "refusing to apply (--deny-apply-on-ambiguous)",
+            candidates=target.evidence,
+        )
 
     old_name = _identifier_at(target)
     # Every file of the project holding the old name, scanned before the server is asked: the
@@ -106,8 +115,11 @@ async def rename(ctx: Context, request: Request, bundle: Bundle) -> None:
         await ctx.ready(s, target.language)
         doc = ctx.open(s, target, bundle)
         ident = lsp.TextDocumentIdentifier(uri=doc.uri)
-        prep = await s.request("textDocument/prepareRename", lsp.PrepareRenameParams(
-            text_document=ident, position=target.position()), timeout=ctx.timeout)
+        prep = await s.request(
+            "textDocument/prepareRename",
+            lsp.PrepareRenameParams(text_document=ident, position=target.position()),
+            timeout=ctx.timeout,
+        )
         if not prep:
             raise NotFound(f"the server will not rename anything at {request.selector}")
         # The server's prepared range says which name it renames; the selector's point may sit
@@ -126,14 +138,25 @@ async def rename(ctx: Context, request: Request, bundle: Bundle) -> None:
                 from lanser.edits.index_check import confirm_index
 
                 index.update(await confirm_index(s, scans, named["old"], ctx.timeout, ctx.rel_of_uri))
-            edit = await s.request("textDocument/rename", lsp.RenameParams(
-                text_document=ident, position=target.position(), new_name=new_name),
-                timeout=ctx.timeout)
-            refs = await s.request("textDocument/references", lsp.ReferenceParams(
-                text_document=ident, position=target.position(),
-                context=lsp.ReferenceContext(include_declaration=True)), timeout=ctx.timeout)
-            symbol = await s.request("textDocument/definition", lsp.DefinitionParams(
-                text_document=ident, position=target.position()), timeout=ctx.timeout)
+            edit = await s.request(
+                "textDocument/rename",
+                lsp.RenameParams(text_document=ident, position=target.position(), new_name=new_name),
+                timeout=ctx.timeout,
+            )
+            refs = await s.request(
+                "textDocument/references",
+                lsp.ReferenceParams(
+                    text_document=ident,
+                    position=target.position(),
+                    context=lsp.ReferenceContext(include_declaration=True),
+                ),
+                timeout=ctx.timeout,
+            )
+            symbol = await s.request(
+                "textDocument/definition",
+                lsp.DefinitionParams(text_document=ident, position=target.position()),
+                timeout=ctx.timeout,
+            )
             defs = await resolve_occurrences(ctx, s, target.language, scans, s.to_data(edit) if edit else {}, opened)
         finally:
             for rel in opened:
@@ -146,8 +169,10 @@ async def rename(ctx: Context, request: Request, bundle: Bundle) -> None:
     old_name = named["old"]
     if not old_name:
         bundle.processReward = process_reward(0, 0, False, target.confidence)
-        raise ApplyConflict(f"cannot tell which name the rename at {request.selector} replaces, so its "
-                            "completeness cannot be checked; refused")
+        raise ApplyConflict(
+            f"cannot tell which name the rename at {request.selector} replaces, so its "
+            "completeness cannot be checked; refused"
+        )
     edit_data = ctx.data(edit)
     ref_data: list[Any] = ctx.data(refs) or []
     family: list[Method] = []
@@ -204,19 +229,29 @@ async def rename(ctx: Context, request: Request, bundle: Bundle) -> None:
             # Only through a macro whose body this rename edits: a token-pasting macro
             # (`MK(old)` making `old_fn`) writes the name nowhere, and stays a miss.
             edited_macros = {_macro_of(scans[o.path][1], o.line) for o in branch if o.kind == "macro"}
-            expansions = [m for m in missing if not _name_written(scans, m, old_name, encoding)
-                          and _word_at(scans, m, encoding, ctx.root) in edited_macros - {None}]
+            expansions = [
+                m
+                for m in missing
+                if not _name_written(scans, m, old_name, encoding)
+                and _word_at(scans, m, encoding, ctx.root) in edited_macros - {None}
+            ]
             missing = [m for m in missing if m not in expansions]
-        missing += [[m.path, m.line, m.col, f"override {m.cls}.{m.name} left behind (--with-overrides)"]
-                    for m in family]
+        missing += [
+            [m.path, m.line, m.col, f"override {m.cls}.{m.name} left behind (--with-overrides)"] for m in family
+        ]
         if target.language == "python":
             # An import the server resolves to another symbol's declaration of the name is that
             # symbol's (`from attr._next_gen import astuple` while renaming attr._funcs.astuple).
             elsewhere = {server_of[o.where].where for o in verdict.other}
-            missing += [m for m in _import_residue(ctx.workspace, target.lines, target, edit_data, ctx.rel_of_uri)
-                        if (m[0], m[1], m[2]) not in elsewhere]
-        unexplained = [describe(server_of[o.where], why, scans[o.path][1][o.line] if o.line < len(scans[o.path][1])
-                                else "") for o, why in verdict.unexplained] + hidden
+            missing += [
+                m
+                for m in _import_residue(ctx.workspace, target.lines, target, edit_data, ctx.rel_of_uri)
+                if (m[0], m[1], m[2]) not in elsewhere
+            ]
+        unexplained = [
+            describe(server_of[o.where], why, scans[o.path][1][o.line] if o.line < len(scans[o.path][1]) else "")
+            for o, why in verdict.unexplained
+        ] + hidden
         complete = not missing and not extra and not unexplained
         overrides = (bundle.edits or {}).get("overrides")
         bundle.edits = edits_block(ctx, edit_data, changes, complete=complete, missing=missing, extra=extra)
@@ -231,18 +266,30 @@ async def rename(ctx: Context, request: Request, bundle: Bundle) -> None:
             bundle.edits["index"] = index
         if expansions:
             bundle.edits["expansions"] = expansions
-        bundle.edits["occurrences"] = {"name": old_name, "files": len(scans), "edited": len(verdict.edited),
-                                       "other": len(verdict.other), "unexplained": len(unexplained),
-                                       "mentions": len(verdict.mentions)}
+        bundle.edits["occurrences"] = {
+            "name": old_name,
+            "files": len(scans),
+            "edited": len(verdict.edited),
+            "other": len(verdict.other),
+            "unexplained": len(unexplained),
+            "mentions": len(verdict.mentions),
+        }
         if not complete and not args.get("allowPartial"):
             left = sum(1 for m in missing if len(m) > 3 and str(m[3]).startswith("override "))
-            why = (f"{left} override(s) left behind (--with-overrides renames them), " if left else "")
-            more = (f", {len(unexplained)} occurrence(s) of {old_name!r} unexplained (first: "
-                    f"{unexplained[0]['selector']}, {unexplained[0]['reason']})" if unexplained else "")
+            why = f"{left} override(s) left behind (--with-overrides renames them), " if left else ""
+            more = (
+                f", {len(unexplained)} occurrence(s) of {old_name!r} unexplained (first: "
+                f"{unexplained[0]['selector']}, {unexplained[0]['reason']})"
+                if unexplained
+                else ""
+            )
             raise ApplyConflict(
                 f"the rename is partial: {why}{len(missing) - left} reference(s) not edited, {len(extra)} "
                 f"edit(s) that are no reference{more}; refused (--allow-partial to take it anyway)",
-                missing=missing, extra=extra, unexplained=unexplained[:200])
+                missing=missing,
+                extra=extra,
+                unexplained=unexplained[:200],
+            )
     except (ApplyConflict, FsPermissions, NotFound):
         bundle.processReward = process_reward(0, 0, False, target.confidence)
         raise
@@ -269,13 +316,15 @@ async def rename(ctx: Context, request: Request, bundle: Bundle) -> None:
                 f"the rename breaks code: {len(broke)} new diagnostic(s) name {old_name!r} or {new_name!r} (or an "
                 "identifier made from it) "
                 f"(first: {broke[0][0]}: {broke[0][3]}); refused (--allow-partial to take it anyway)",
-                broke=broke[:50])
+                broke=broke[:50],
+            )
     if apply:
         bundle.edits.update(await ctx.apply(changes, args, f"Rename {request.selector} to {new_name}"))
 
 
-async def rename_family(ctx: Context, family: list[Method], new_name: str, edit: dict[str, Any], refs: list[Any],
-                         bundle: Bundle) -> tuple[dict[str, Any], list[Any]]:
+async def rename_family(
+    ctx: Context, family: list[Method], new_name: str, edit: dict[str, Any], refs: list[Any], bundle: Bundle
+) -> tuple[dict[str, Any], list[Any]]:
     """Rename every member of ``family`` too; one merged edit and the union of the references."""
 
     async def op(s: LspSession) -> list[tuple[Any, Any]]:
@@ -285,14 +334,20 @@ async def rename_family(ctx: Context, family: list[Method], new_name: str, edit:
             ident = lsp.TextDocumentIdentifier(uri=doc.uri)
             # The column is the same in every encoding: only indentation and `def` precede a method name.
             pos = lsp.Position(line=m.line, character=m.col)
-            more = await s.request("textDocument/rename", lsp.RenameParams(
-                text_document=ident, position=pos, new_name=new_name), timeout=ctx.timeout)
-            more_refs = await s.request("textDocument/references", lsp.ReferenceParams(
-                text_document=ident, position=pos, context=lsp.ReferenceContext(include_declaration=True)),
-                timeout=ctx.timeout)
+            more = await s.request(
+                "textDocument/rename",
+                lsp.RenameParams(text_document=ident, position=pos, new_name=new_name),
+                timeout=ctx.timeout,
+            )
+            more_refs = await s.request(
+                "textDocument/references",
+                lsp.ReferenceParams(
+                    text_document=ident, position=pos, context=lsp.ReferenceContext(include_declaration=True)
+                ),
+                timeout=ctx.timeout,
+            )
             if not more:
-                raise NotFound(f"the server proposed no edit for renaming the override {m.cls}.{m.name} "
-                               f"in {m.path}")
+                raise NotFound(f"the server proposed no edit for renaming the override {m.cls}.{m.name} in {m.path}")
             out.append((more, more_refs))
         return out
 
@@ -313,19 +368,24 @@ def _prepared_name(prep: Any, text: str, encoding: str) -> str | None:
     rng = prep.get("range", prep) if isinstance(prep, dict) else None
     if not isinstance(rng, dict) or "start" not in rng or "end" not in rng:
         return None
-    (sl, sc), (el, ec) = (rng["start"]["line"], rng["start"]["character"]), (rng["end"]["line"], rng["end"]["character"])
+    (sl, sc), (el, ec) = (
+        (rng["start"]["line"], rng["start"]["character"]),
+        (rng["end"]["line"], rng["end"]["character"]),
+    )
     lines = text.split("\n")
     if sl != el or sl >= len(lines):
         return None
     enc = from_lsp_encoding(encoding)
     line = lines[sl]
-    word = line[convert_column(line, sc, enc, "codepoint", strict=False):convert_column(line, ec, enc, "codepoint",
-                                                                                         strict=False)]
+    word = line[
+        convert_column(line, sc, enc, "codepoint", strict=False) : convert_column(
+            line, ec, enc, "codepoint", strict=False
+        )
+    ]
     return word if re.fullmatch(r"[^\W\d]\w*", word) else None
 
 
-def _import_residue(workspace: Any, lines: list[str], target: Any, edit: dict[str, Any],
-                    rel_of_uri: Any) -> list[Any]:
+def _import_residue(workspace: Any, lines: list[str], target: Any, edit: dict[str, Any], rel_of_uri: Any) -> list[Any]:
     """``from M import OLD`` lines the edit leaves alone: certain misses.
 
     basedpyright treats a symbol and its declaration in a ``.pyi`` stub as
@@ -354,7 +414,7 @@ def _import_residue(workspace: Any, lines: list[str], target: Any, edit: dict[st
         for m_imp in re.finditer(r"^[ \t]*from[ \t]+[\w.]+[ \t]+import[ \t]+(\([^)]*\)|[^\n]*)", text, re.M):
             names = m_imp.group(1)
             for m_name in word.finditer(names):
-                before = names[:m_name.start()]
+                before = names[: m_name.start()]
                 if re.search(r"\bas\s*$", before):  # `import x as OLD`: a local alias, not the symbol
                     continue
                 offset = m_imp.start(1) + m_name.start()
@@ -374,7 +434,11 @@ def _text_at(target: Any, loc: Any) -> str | None:
     from lanser.text import convert_column, from_lsp_encoding
 
     enc = from_lsp_encoding(target.encoding)
-    return line[convert_column(line, sc, enc, "codepoint", strict=False):convert_column(line, ec, enc, "codepoint", strict=False)]
+    return line[
+        convert_column(line, sc, enc, "codepoint", strict=False) : convert_column(
+            line, ec, enc, "codepoint", strict=False
+        )
+    ]
 
 
 def _completeness(edit: dict[str, Any], refs: list[dict[str, Any]], rel_of_uri: Any) -> tuple[list[Any], list[Any]]:
@@ -385,7 +449,9 @@ def _completeness(edit: dict[str, Any], refs: list[dict[str, Any]], rel_of_uri: 
         try:
             rel = rel_of_uri(r["uri"])
         except FsPermissions:
-            ref_starts.add(("<outside>" + uri_path(r["uri"]), r["range"]["start"]["line"], r["range"]["start"]["character"]))
+            ref_starts.add(
+                ("<outside>" + uri_path(r["uri"]), r["range"]["start"]["line"], r["range"]["start"]["character"])
+            )
             continue
         ref_starts.add((rel, r["range"]["start"]["line"], r["range"]["start"]["character"]))
     missing = sorted([list(x) for x in ref_starts - edits])

@@ -29,8 +29,23 @@ from typing import Any
 
 from lanser.daemon import paths
 
-__all__ = ["DaemonLost", "DaemonUnavailable", "Exchange", "batch_ids", "call", "ensure_daemon", "mutates", "new_id",
-           "outcome", "request", "send", "send_lines", "stop", "status", "stream"]
+__all__ = [
+    "DaemonLost",
+    "DaemonUnavailable",
+    "Exchange",
+    "batch_ids",
+    "call",
+    "ensure_daemon",
+    "mutates",
+    "new_id",
+    "outcome",
+    "request",
+    "send",
+    "send_lines",
+    "stop",
+    "status",
+    "stream",
+]
 
 START_TIMEOUT = 60.0
 
@@ -67,7 +82,7 @@ def _connect(sock_path: Path, timeout: float | None = None) -> socket.socket | N
     s.settimeout(timeout)
     try:
         s.connect(str(sock_path))
-    except (FileNotFoundError, ConnectionRefusedError, socket.timeout):
+    except (TimeoutError, FileNotFoundError, ConnectionRefusedError):
         s.close()
         return None
     return s
@@ -94,13 +109,23 @@ def ensure_daemon(workspace: str, python: str | None, version: str, idle: float)
             sock_path.unlink()  # stale: nobody answers on it
         except FileNotFoundError:
             pass
-        argv = [sys.executable, "-m", "lanser.daemon.server", "--workspace", os.path.realpath(workspace),
-                "--socket", str(sock_path), "--idle", str(idle)]
+        argv = [
+            sys.executable,
+            "-m",
+            "lanser.daemon.server",
+            "--workspace",
+            os.path.realpath(workspace),
+            "--socket",
+            str(sock_path),
+            "--idle",
+            str(idle),
+        ]
         if python:
             argv += ["--python", python]
         with open(paths.log_path(key), "ab") as log:
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                    start_new_session=True, close_fds=True)
+            proc = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, close_fds=True
+            )
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             probe = _connect(sock_path, timeout=2.0)
@@ -122,8 +147,14 @@ def stream(sock_path: Path, message: dict[str, Any]) -> Iterator[dict[str, Any]]
     yield from _exchange(s, message)
 
 
-def send(workspace: str, python: str | None, version: str, idle: float,
-         message: dict[str, Any], exchange: Exchange | None = None) -> Iterator[dict[str, Any]]:
+def send(
+    workspace: str,
+    python: str | None,
+    version: str,
+    idle: float,
+    message: dict[str, Any],
+    exchange: Exchange | None = None,
+) -> Iterator[dict[str, Any]]:
     """Send ``message`` to the workspace's daemon, starting it only if nobody answers.
 
     One connection when the daemon is warm: no separate liveness probe.
@@ -147,8 +178,9 @@ def batch_ids(requests: list[Any]) -> dict[str, str]:
     return {str(i): new_id() for i, raw in enumerate(requests) if mutates(raw)}
 
 
-def request(workspace: str, python: str | None, version: str, idle: float, raw: Any,
-            options: dict[str, Any], *, mutating: bool) -> tuple[dict[str, Any], Exchange]:
+def request(
+    workspace: str, python: str | None, version: str, idle: float, raw: Any, options: dict[str, Any], *, mutating: bool
+) -> tuple[dict[str, Any], Exchange]:
     """One request through the daemon: its bundle, and how the exchange went.
 
     Raises :class:`DaemonUnavailable` when the request may be asked again
@@ -178,8 +210,14 @@ def outcome(workspace: str, python: str | None, version: str, idle: float, reque
     return call(ensure_daemon(workspace, python, version, idle), {"op": "outcome", "id": request_id})
 
 
-def send_lines(workspace: str, python: str | None, version: str, idle: float,
-               message: dict[str, Any], exchange: Exchange | None = None) -> Iterator[str]:
+def send_lines(
+    workspace: str,
+    python: str | None,
+    version: str,
+    idle: float,
+    message: dict[str, Any],
+    exchange: Exchange | None = None,
+) -> Iterator[str]:
     """:func:`send`, yielding each reply line as the daemon wrote it (one JSON object, no newline).
 
     The daemon renders bundles with ``render_json``, so a front door can

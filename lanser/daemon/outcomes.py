@@ -71,8 +71,7 @@ class Outcomes:
             self._write(request_id, {"state": "committing", "files": [list(f) for f in files]})
         except OSError as exc:  # never write what could not be recorded
             where = self._dir or "lanser's state directory (set XDG_STATE_HOME to a private directory)"
-            raise FsPermissions(f"cannot record request {request_id} in {where} ({exc}); nothing was written") \
-                from exc
+            raise FsPermissions(f"cannot record request {request_id} in {where} ({exc}); nothing was written") from exc
 
     def answered(self, request_id: str, text: str) -> None:
         try:
@@ -93,9 +92,9 @@ class Outcomes:
         if record.get("state") != "committing" or not isinstance(files, list):
             return {"state": "unknown", "why": "the record of the request is damaged"}
         now = [self._hash(entry[0]) if isinstance(entry, list) and len(entry) == 3 else "?" for entry in files]
-        if all(isinstance(e, list) and len(e) == 3 and h == e[2] for h, e in zip(now, files)):
+        if all(isinstance(e, list) and len(e) == 3 and h == e[2] for h, e in zip(now, files, strict=False)):
             return {"state": "committed", "paths": sorted({str(e[0]) for e in files})}
-        if all(isinstance(e, list) and len(e) == 3 and h == e[1] for h, e in zip(now, files)):
+        if all(isinstance(e, list) and len(e) == 3 and h == e[1] for h, e in zip(now, files, strict=False)):
             return {"state": "not-committed", "why": "every file still has its old content"}
         return {"state": "unknown", "why": "the files it was changing have neither their old nor their new content"}
 
@@ -115,7 +114,7 @@ class Outcomes:
             try:
                 view = memoryview(json.dumps(record).encode())
                 while view:
-                    view = view[os.write(fd, view):]
+                    view = view[os.write(fd, view) :]
                 os.fsync(fd)
             finally:
                 os.close(fd)

@@ -155,8 +155,9 @@ class Daemon:
             self.requests += len(requests)
             ids = _batch_ids(message.get("ids"), len(requests))
             answered = 0
-            async with contextlib.aclosing(answer_batch(self.orch, requests, window=_window(options),
-                                                        ids=ids)) as answers:
+            async with contextlib.aclosing(
+                answer_batch(self.orch, requests, window=_window(options), ids=ids)
+            ) as answers:
                 while answered < len(requests) and not scope.cancelled:
                     # Each step in its own task, so that a cancellation reaches the request being answered.
                     step = asyncio.ensure_future(answers.__anext__())
@@ -216,8 +217,12 @@ class Daemon:
 
     def status(self) -> dict[str, Any]:
         sessions = {
-            name: {"pid": s.process.pid if s.process else None, "alive": s.alive,
-                   "documents": len(s.documents), "restarts": self.orch.pool.restarts.get(name, 0)}
+            name: {
+                "pid": s.process.pid if s.process else None,
+                "alive": s.alive,
+                "documents": len(s.documents),
+                "restarts": self.orch.pool.restarts.get(name, 0),
+            }
             for name, s in self.orch.pool.sessions.items()
         }
         cache = self.orch.cache

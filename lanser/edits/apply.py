@@ -136,8 +136,11 @@ def _apply_locked(root: Path, jroot: Path, changes: ChangeSet) -> dict[str, Any]
             raise ApplyConflict(f"{rel} changed since the edit was planned", path=rel)
     tx = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
     entries: list[Entry] = []
-    source_modes = {c.new_path: stat.S_IMODE(os.lstat(root / c.path).st_mode)
-                    for c in changes.changes if c.op == "rename" and c.new_path}
+    source_modes = {
+        c.new_path: stat.S_IMODE(os.lstat(root / c.path).st_mode)
+        for c in changes.changes
+        if c.op == "rename" and c.new_path
+    }
     jdir = jroot / tx
     try:
         private_dir(jroot, create=True)
@@ -150,8 +153,9 @@ def _apply_locked(root: Path, jroot: Path, changes: ChangeSet) -> dict[str, Any]
                 write_durable(jdir / "files" / f"{i}.old", before)
             if after is not None:
                 write_durable(jdir / "files" / f"{i}.new", after)
-            entries.append(Entry(rel, None if before is None else sha256(before),
-                                 None if after is None else sha256(after), mode))
+            entries.append(
+                Entry(rel, None if before is None else sha256(before), None if after is None else sha256(after), mode)
+            )
         write_durable(jdir / "plan.json", encode_plan(Plan(tx, str(root), tuple(entries))))
     except OSError as exc:
         shutil.rmtree(jdir, ignore_errors=True)
@@ -281,9 +285,13 @@ def _recover_locked(root: Path, jroot: Path) -> Recovery:
                 out.undone.append(name)
         except (LanserError, OSError) as exc:
             detail = exc.message if isinstance(exc, LanserError) else f"{type(exc).__name__}: {exc}"
-            out.rejected.append({"transaction": name, "message":
-                                 f"journal {jroot / name} left alone, not recovered: {detail}; "
-                                 "inspect it, then delete it"})
+            out.rejected.append(
+                {
+                    "transaction": name,
+                    "message": f"journal {jroot / name} left alone, not recovered: {detail}; "
+                    "inspect it, then delete it",
+                }
+            )
     return out
 
 
@@ -309,8 +317,10 @@ def _recover_tx(root: Path, tdir: Path) -> bool:
             raise JournalRejected(exc.message) from None
         now_hash = None if now is None else sha256(now)
         if now_hash not in (e.old, e.new):
-            raise JournalRejected(f"{e.path} is neither as before nor as after the transaction "
-                                  "(changed since); rolling back would lose that change")
+            raise JournalRejected(
+                f"{e.path} is neither as before nor as after the transaction "
+                "(changed since); rolling back would lose that change"
+            )
         originals[i] = None
         if e.old is not None:
             copy = read_private(tdir / "files" / f"{i}.old")

@@ -44,11 +44,31 @@ __all__ = [
 Pos = tuple[str, int, int]
 
 #: Directories a project does not own: environments, build output, caches, vendored installs.
-NOT_OWNED = frozenset({
-    ".git", ".hg", ".svn", ".lanser", ".venv", "venv", ".env", "env", "node_modules", "__pycache__", ".tox",
-    ".nox", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".cache", "build", "dist", "site-packages",
-    "_build", ".eggs",
-})
+NOT_OWNED = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        ".lanser",
+        ".venv",
+        "venv",
+        ".env",
+        "env",
+        "node_modules",
+        "__pycache__",
+        ".tox",
+        ".nox",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".cache",
+        "build",
+        "dist",
+        "site-packages",
+        "_build",
+        ".eggs",
+    }
+)
 
 _MENTION_TYPES = {"comment", "string_content", "char_literal", "system_lib_string", "raw_string_literal"}
 _STRING_WRAPPERS = {"string_literal", "concatenated_string"}
@@ -140,11 +160,21 @@ def scan(language: str, path: str, data: bytes, name: str) -> list[Occurrence]:
             if node.text == raw:
                 row, byte_col = node.start_point
                 prev = node.prev_sibling
-                member = t == "field_identifier" or (prev is not None and prev.type in (".", "->")) or (
-                    node.parent is not None and node.parent.type == "attribute"
-                    and node.parent.child_by_field_name("attribute") == node)
-                keyword = language == "python" and node.parent is not None and \
-                    node.parent.type == "keyword_argument" and node.parent.child_by_field_name("name") == node
+                member = (
+                    t == "field_identifier"
+                    or (prev is not None and prev.type in (".", "->"))
+                    or (
+                        node.parent is not None
+                        and node.parent.type == "attribute"
+                        and node.parent.child_by_field_name("attribute") == node
+                    )
+                )
+                keyword = (
+                    language == "python"
+                    and node.parent is not None
+                    and node.parent.type == "keyword_argument"
+                    and node.parent.child_by_field_name("name") == node
+                )
                 out.append(Occurrence(path, row, col_of(row, byte_col), "code", conditional, member, keyword))
             continue
         inner = conditional or (language != "python" and t in _CONDITIONAL)
@@ -152,8 +182,13 @@ def scan(language: str, path: str, data: bytes, name: str) -> list[Occurrence]:
     return sorted(set(out))
 
 
-def judge(occurrences: Iterable[Occurrence], edited: set[Pos], definitions: Mapping[Pos, list[Pos] | None],
-          symbol: set[Pos], keywords_other: bool = False) -> Verdict:
+def judge(
+    occurrences: Iterable[Occurrence],
+    edited: set[Pos],
+    definitions: Mapping[Pos, list[Pos] | None],
+    symbol: set[Pos],
+    keywords_other: bool = False,
+) -> Verdict:
     """Sort occurrences into edited, other symbols, unexplained and mentions.
 
     ``edited``: where the rename's edits start.  ``definitions``: for each
@@ -242,13 +277,21 @@ def describe(occ: Occurrence, why: str, line_text: str) -> dict[str, Any]:
     reason = {
         "same": "resolves to the renamed symbol but the edit misses it",
         "unresolved": "the server cannot say what it refers to (an attribute of an untyped receiver, code it "
-                      "does not compile)",
+        "does not compile)",
         "branch": "in a preprocessor branch the server does not see",
         "dynamic": "a member name is built here from a prefix of the old name (a dispatcher): renaming breaks "
-                   "the lookup, nothing in the code names it",
+        "the lookup, nothing in the code names it",
     }.get(why, why)
-    return {"path": occ.path, "line": occ.line, "col": occ.col, "kind": occ.kind, "selector": selector_of(occ),
-            "why": why, "reason": reason, "text": line_text.strip()[:200]}
+    return {
+        "path": occ.path,
+        "line": occ.line,
+        "col": occ.col,
+        "kind": occ.kind,
+        "selector": selector_of(occ),
+        "why": why,
+        "reason": reason,
+        "text": line_text.strip()[:200],
+    }
 
 
 # -- C: occurrences in preprocessor branches the server does not see ---------------------------------------
@@ -302,7 +345,12 @@ def c_branch_same_symbol(data: bytes, occ: Occurrence, name: str) -> bool:
         # Inactive code may not parse as a function at all: then the branch is scanned as it stands.
         function = node
         while function.parent is not None and function.parent.type not in (
-                "translation_unit", "preproc_if", "preproc_ifdef", "preproc_else", "preproc_elif"):
+            "translation_unit",
+            "preproc_if",
+            "preproc_ifdef",
+            "preproc_else",
+            "preproc_elif",
+        ):
             function = function.parent
     stack = [function]
     while stack:

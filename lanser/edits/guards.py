@@ -83,27 +83,28 @@ def dirty_files(root: Path, touched: Iterable[str] | None = None) -> list[str] |
     if top_proc.returncode != 0:
         if b"not a git repository" in top_proc.stderr.lower():
             return None
-        raise FsPermissions(f"cannot read the git status of {root}: "
-                            f"{top_proc.stderr.decode('utf-8', 'replace').strip()}")
+        raise FsPermissions(
+            f"cannot read the git status of {root}: {top_proc.stderr.decode('utf-8', 'replace').strip()}"
+        )
     top = os.path.realpath(top_proc.stdout.decode("utf-8", "surrogateescape").strip())
     status = _git(root, "status", "--porcelain=v1", "-z", "--untracked-files=normal", "--no-renames", "--", ".")
     if status.returncode != 0:
-        raise FsPermissions(f"cannot read the git status of {root}: "
-                            f"{status.stderr.decode('utf-8', 'replace').strip()}")
+        raise FsPermissions(f"cannot read the git status of {root}: {status.stderr.decode('utf-8', 'replace').strip()}")
     prefix = os.path.relpath(os.path.realpath(root), top)
     prefix = "" if prefix == "." else prefix + "/"
     changed: set[str] = set()
     for record in _z(status.stdout):
         code, path = record[:2], record[3:]
         if path.startswith(prefix) and code not in ("??", "!!"):  # untracked ones count only if touched
-            changed.add(path[len(prefix):])
+            changed.add(path[len(prefix) :])
     if touched is not None:
         wanted = sorted({t for t in touched if os.path.lexists(root / t)})
         if wanted:
             listed = _git(root, "--literal-pathspecs", "ls-files", "-z", "--cached", "--", *wanted)
             if listed.returncode != 0:
-                raise FsPermissions(f"cannot list the tracked files of {root}: "
-                                    f"{listed.stderr.decode('utf-8', 'replace').strip()}")
+                raise FsPermissions(
+                    f"cannot list the tracked files of {root}: {listed.stderr.decode('utf-8', 'replace').strip()}"
+                )
             tracked = set(_z(listed.stdout))
             changed |= {t for t in wanted if t not in tracked}  # untracked, or ignored but present
     return sorted(p for p in changed if not p.startswith((".lanser/", ".cache/")))
@@ -113,8 +114,9 @@ def check_case_rename(root: Path, changes: ChangeSet) -> None:
     for c in changes.changes:
         if c.op == "rename" and c.new_path and c.new_path.lower() == c.path.lower() and c.new_path != c.path:
             if _case_insensitive(root):
-                raise FsPermissions(f"case-only rename {c.path} -> {c.new_path} on a case-insensitive file system",
-                                    path=c.path)
+                raise FsPermissions(
+                    f"case-only rename {c.path} -> {c.new_path} on a case-insensitive file system", path=c.path
+                )
 
 
 def _case_insensitive(root: Path) -> bool:

@@ -60,8 +60,13 @@ def defining_files(scans: Mapping[str, tuple[Sequence[Occurrence], Sequence[str]
     return sorted(defines or declares)
 
 
-async def confirm_index(s: LspSession, scans: Mapping[str, tuple[Sequence[Occurrence], Sequence[str]]], name: str,
-                        timeout: float, rel_of_uri: Callable[[str], str]) -> dict[str, Any]:
+async def confirm_index(
+    s: LspSession,
+    scans: Mapping[str, tuple[Sequence[Occurrence], Sequence[str]]],
+    name: str,
+    timeout: float,
+    rel_of_uri: Callable[[str], str],
+) -> dict[str, Any]:
     """Wait until the server's index lists ``name`` in every file that defines it (and that is open
     on the server); the files confirmed and the questions it took.  LsTimeout past ``timeout``."""
     from lsprotocol import types as lsp
@@ -73,8 +78,11 @@ async def confirm_index(s: LspSession, scans: Mapping[str, tuple[Sequence[Occurr
         doc = s.documents.get(rel)
         if doc is None:
             continue
-        raw = await s.request("textDocument/documentSymbol", lsp.DocumentSymbolParams(
-            text_document=lsp.TextDocumentIdentifier(uri=doc.uri)), timeout=timeout)
+        raw = await s.request(
+            "textDocument/documentSymbol",
+            lsp.DocumentSymbolParams(text_document=lsp.TextDocumentIdentifier(uri=doc.uri)),
+            timeout=timeout,
+        )
         if _names(s.to_data(raw)) & {name}:
             want.add(rel)
     if not want:
@@ -102,7 +110,11 @@ async def confirm_index(s: LspSession, scans: Mapping[str, tuple[Sequence[Occurr
                 f"{s.spec.name}'s index does not list {name!r} in {', '.join(sorted(missing))} (where it is "
                 f"defined) after {timeout:g}s: the rename was not asked of an index that does not cover the "
                 "project; retry once indexing has caught up",
-                server=s.spec.name, method="workspace/symbol", timeout=timeout, uncovered=sorted(missing))
+                server=s.spec.name,
+                method="workspace/symbol",
+                timeout=timeout,
+                uncovered=sorted(missing),
+            )
         await asyncio.sleep(min(_POLL, max(0.0, deadline - loop.time())))
 
 

@@ -31,8 +31,19 @@ from typing import Any
 from lanser.errors import FsPermissions
 from lanser.state import read_fd
 
-__all__ = ["Entry", "JournalRejected", "MAX_PLAN_BYTES", "Plan", "TX_NAME", "encode_plan", "fsync_dir",
-           "parse_plan", "read_private", "sha256", "write_durable"]
+__all__ = [
+    "Entry",
+    "JournalRejected",
+    "MAX_PLAN_BYTES",
+    "Plan",
+    "TX_NAME",
+    "encode_plan",
+    "fsync_dir",
+    "parse_plan",
+    "read_private",
+    "sha256",
+    "write_durable",
+]
 
 #: A transaction id as :func:`lanser.edits.apply.apply_changes` makes them.
 TX_NAME = re.compile(r"^\d{8}T\d{6}-[0-9a-f]{8}$")
@@ -65,9 +76,16 @@ def sha256(data: bytes) -> str:
 
 
 def encode_plan(plan: Plan) -> bytes:
-    return json.dumps({"version": 2, "tx": plan.tx, "root": plan.root, "files": [
-        {"path": e.path, "old": e.old, "new": e.new, "mode": e.mode} for e in plan.entries]},
-        indent=1, ensure_ascii=False).encode()
+    return json.dumps(
+        {
+            "version": 2,
+            "tx": plan.tx,
+            "root": plan.root,
+            "files": [{"path": e.path, "old": e.old, "new": e.new, "mode": e.mode} for e in plan.entries],
+        },
+        indent=1,
+        ensure_ascii=False,
+    ).encode()
 
 
 def check_rel(path: object) -> str:
@@ -137,8 +155,10 @@ def read_private(path: Path, *, limit: int | None = None) -> bytes:
         if not stat.S_ISREG(st.st_mode):
             raise JournalRejected(f"the journal file {path} is not a regular file")
         if st.st_uid != os.geteuid() or stat.S_IMODE(st.st_mode) & 0o022:
-            raise JournalRejected(f"the journal file {path} is not this user's own (uid {st.st_uid}, "
-                                  f"mode {oct(stat.S_IMODE(st.st_mode))})")
+            raise JournalRejected(
+                f"the journal file {path} is not this user's own (uid {st.st_uid}, "
+                f"mode {oct(stat.S_IMODE(st.st_mode))})"
+            )
         if limit is not None and st.st_size > limit:
             raise JournalRejected(f"the journal file {path} is too big ({st.st_size} bytes)")
         return read_fd(fd)
@@ -167,8 +187,9 @@ def write_durable(path: Path, data: bytes, mode: int | None = None) -> None:
             os.unlink(tmp)  # a leftover of a killed process with our pid, or a plant
         except FileNotFoundError:
             pass
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
-                     0o600 if mode is None else mode)
+        fd = os.open(
+            tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600 if mode is None else mode
+        )
         try:
             view = memoryview(data)
             while view:

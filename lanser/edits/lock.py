@@ -40,13 +40,15 @@ class WorkspaceLock:
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         except OSError as exc:
-            raise FsPermissions(f"cannot open the workspace lock {self.path} ({exc.strerror or exc})",
-                                path=str(self.path)) from exc
+            raise FsPermissions(
+                f"cannot open the workspace lock {self.path} ({exc.strerror or exc})", path=str(self.path)
+            ) from exc
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid():
             os.close(fd)
-            raise FsPermissions(f"the workspace lock {self.path} is not a regular file of this user; refused",
-                                path=str(self.path))
+            raise FsPermissions(
+                f"the workspace lock {self.path} is not a regular file of this user; refused", path=str(self.path)
+            )
         return fd
 
     def try_acquire(self) -> bool:
@@ -69,9 +71,11 @@ class WorkspaceLock:
         delay = 0.01
         while not self.try_acquire():
             if time.monotonic() >= deadline:
-                raise ApplyConflict("another lanser process is applying an edit to this workspace "
-                                    f"(it holds {self.path}{self._holder()}); nothing was written, try again",
-                                    lock=str(self.path))
+                raise ApplyConflict(
+                    "another lanser process is applying an edit to this workspace "
+                    f"(it holds {self.path}{self._holder()}); nothing was written, try again",
+                    lock=str(self.path),
+                )
             time.sleep(delay)
             delay = min(delay * 2, 0.2)
         return self
@@ -86,9 +90,11 @@ class WorkspaceLock:
         delay = 0.01
         while not self.try_acquire():
             if time.monotonic() >= deadline:
-                raise ApplyConflict("another lanser process is applying an edit to this workspace "
-                                    f"(it holds {self.path}{self._holder()}); nothing was written, try again",
-                                    lock=str(self.path))
+                raise ApplyConflict(
+                    "another lanser process is applying an edit to this workspace "
+                    f"(it holds {self.path}{self._holder()}); nothing was written, try again",
+                    lock=str(self.path),
+                )
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.2)
         self.release()
@@ -118,6 +124,7 @@ class WorkspaceLock:
     def __enter__(self) -> WorkspaceLock:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.release()

@@ -27,20 +27,24 @@ __all__ = ["C_KEYWORDS", "CPP_KEYWORDS", "name_problem"]
 #: Longer names are no one's real identifier; refusing them keeps hostile input small.
 MAX_LEN = 255
 
-C_KEYWORDS = frozenset("""
+C_KEYWORDS = frozenset(
+    """
 auto break case char const continue default do double else enum extern float for goto if inline int long
 register restrict return short signed sizeof static struct switch typedef union unsigned void volatile while
 _Alignas _Alignof _Atomic _Bool _Complex _Generic _Imaginary _Noreturn _Static_assert _Thread_local
 alignas alignof bool constexpr false nullptr static_assert thread_local true typeof typeof_unqual
 _BitInt _Decimal128 _Decimal32 _Decimal64
-""".split())
+""".split()
+)
 
-CPP_KEYWORDS = C_KEYWORDS | frozenset("""
+CPP_KEYWORDS = C_KEYWORDS | frozenset(
+    """
 and and_eq asm bitand bitor catch char8_t char16_t char32_t class co_await co_return co_yield compl concept
 consteval constinit const_cast decltype delete dynamic_cast explicit export friend mutable namespace new
 noexcept not not_eq operator or or_eq private protected public reinterpret_cast requires static_cast
 template this throw try typeid typename using virtual wchar_t xor xor_eq
-""".split())
+""".split()
+)
 
 _C_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
@@ -59,8 +63,7 @@ def name_problem(language: str, name: str) -> str | None:
         if keyword.iskeyword(name) or name == "__debug__":
             return f"{name!r} is a Python keyword"
         if unicodedata.normalize("NFKC", name) != name:
-            return (f"{name!r} is not in NFKC form: Python would read it as "
-                    f"{unicodedata.normalize('NFKC', name)!r}")
+            return f"{name!r} is not in NFKC form: Python would read it as {unicodedata.normalize('NFKC', name)!r}"
         return None
     if language in ("c", "cpp"):
         if not _C_IDENT.match(name):

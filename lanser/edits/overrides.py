@@ -79,8 +79,13 @@ def _walk(node: object, path: str, scope: list[str], lines: list[bytes], out: li
             name_node = inner.child_by_field_name("name")
             name = _text(name_node)
             supers = inner.child_by_field_name("superclasses")
-            info = ClassInfo(path, ".".join([*scope, name]), _bases(supers),
-                             base_refs=_base_refs(supers, lines), name_at=_at(name_node, lines))
+            info = ClassInfo(
+                path,
+                ".".join([*scope, name]),
+                _bases(supers),
+                base_refs=_base_refs(supers, lines),
+                name_at=_at(name_node, lines),
+            )
             body = inner.child_by_field_name("body")
             for member in getattr(body, "children", ()):
                 fn = member.child_by_field_name("definition") if member.type == "decorated_definition" else member
@@ -95,8 +100,9 @@ def _walk(node: object, path: str, scope: list[str], lines: list[bytes], out: li
             out.append(info)
             _walk(body, path, [*scope, name], lines, out)
         elif inner.type == "function_definition":
-            _walk(inner.child_by_field_name("body"), path, [*scope, _text(inner.child_by_field_name("name"))], lines,
-                  out)
+            _walk(
+                inner.child_by_field_name("body"), path, [*scope, _text(inner.child_by_field_name("name"))], lines, out
+            )
 
 
 def _text(node: object) -> str:
@@ -116,9 +122,13 @@ def _base_refs(arglist: object, lines: list[bytes]) -> tuple[tuple[int, int] | N
             continue
         node = arg
         while node is not None and node.type in ("attribute", "subscript", "generic_type", "call"):
-            node = node.child_by_field_name({"attribute": "attribute", "subscript": "value", "call": "function"}.get(
-                node.type, "")) if node.type != "generic_type" else (node.named_children[0] if node.named_children
-                                                                    else None)
+            node = (
+                node.child_by_field_name(
+                    {"attribute": "attribute", "subscript": "value", "call": "function"}.get(node.type, "")
+                )
+                if node.type != "generic_type"
+                else (node.named_children[0] if node.named_children else None)
+            )
         out.append(_at(node, lines) if node is not None and node.type == "identifier" else None)
     return tuple(out)
 

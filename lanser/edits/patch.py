@@ -106,8 +106,9 @@ def _apply_hunks(text: str, hunks: list[tuple[int, list[str]]], path: str) -> st
         want = max(start - 1, 0) if before else start
         at = _find(src, before, want, pos)
         if at is None:
-            raise ApplyConflict(f"hunk {n} of {path} does not apply (its context is not in the file)",
-                                path=path, hunk=n, line=start)
+            raise ApplyConflict(
+                f"hunk {n} of {path} does not apply (its context is not in the file)", path=path, hunk=n, line=start
+            )
         out.extend(src[pos:at])
         k = at
         for ln in body:

@@ -14,15 +14,23 @@ from __future__ import annotations
 import difflib
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 from lanser.errors import ApplyConflict, NotFound
 from lanser.text import convert_column, from_lsp_encoding, is_utf8, text_offsets
 
-__all__ = ["ChangeSet", "FileChange", "apply_text_edits", "decode", "encode", "merge_workspace_edits",
-           "plan_workspace_edit"]
+__all__ = [
+    "ChangeSet",
+    "FileChange",
+    "apply_text_edits",
+    "decode",
+    "encode",
+    "merge_workspace_edits",
+    "plan_workspace_edit",
+]
 
 
 @dataclass(frozen=True)
@@ -89,8 +97,10 @@ class ChangeSet:
         return "".join(parts)
 
     def to_data(self) -> list[dict[str, Any]]:
-        return [{"path": c.path, "op": c.op, "newPath": c.new_path, "oldHash": c.old_hash, "newHash": c.new_hash}
-                for c in sorted(self.changes, key=lambda c: (c.path, c.op))]
+        return [
+            {"path": c.path, "op": c.op, "newPath": c.new_path, "oldHash": c.old_hash, "newHash": c.new_hash}
+            for c in sorted(self.changes, key=lambda c: (c.path, c.op))
+        ]
 
 
 def _diff_text(data: bytes) -> str:
@@ -164,12 +174,14 @@ def apply_text_edits(data: bytes, edits: list[dict[str, Any]], lsp_encoding: str
         if line >= len(starts):
             return len(text)
         end = starts[line + 1] if line + 1 < len(starts) else len(text)
-        line_text = text[starts[line]:end].rstrip("\r\n")
+        line_text = text[starts[line] : end].rstrip("\r\n")
         return starts[line] + convert_column(line_text, pos["character"], indexing, "codepoint", strict=False)
 
     newline = _newline_of(text)
-    spans = sorted(((offset(e["range"]["start"]), offset(e["range"]["end"]), e["newText"]) for e in edits),
-                   key=lambda s: (s[0], s[1]))
+    spans = sorted(
+        ((offset(e["range"]["start"]), offset(e["range"]["end"]), e["newText"]) for e in edits),
+        key=lambda s: (s[0], s[1]),
+    )
     for (_s1, e1, _), (s2, _, _) in zip(spans, spans[1:], strict=False):
         if s2 < e1:
             raise ApplyConflict("the server sent overlapping edits", start=s2)
@@ -177,7 +189,7 @@ def apply_text_edits(data: bytes, edits: list[dict[str, Any]], lsp_encoding: str
     for start, end, new in reversed(spans):
         if newline == "\r\n":
             new = new.replace("\r\n", "\n").replace("\n", "\r\n")
-        out[byte_at[start]:byte_at[end]] = encode(new, encoding)
+        out[byte_at[start] : byte_at[end]] = encode(new, encoding)
     return bytes(out)
 
 
@@ -195,8 +207,9 @@ def merge_workspace_edits(edits: list[dict[str, Any]]) -> dict[str, Any]:
         slot = merged.setdefault(uri, {})
         for e in items:
             r = e["range"]
-            slot[(r["start"]["line"], r["start"]["character"], r["end"]["line"], r["end"]["character"],
-                  e["newText"])] = e
+            slot[
+                (r["start"]["line"], r["start"]["character"], r["end"]["line"], r["end"]["character"], e["newText"])
+            ] = e
 
     for edit in edits:
         for change in edit.get("documentChanges") or []:
@@ -208,15 +221,16 @@ def merge_workspace_edits(edits: list[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, list[dict[str, Any]]] = {}
     for uri, slot in sorted(merged.items()):
         keys = sorted(slot)
-        for a, b in zip(keys, keys[1:]):
+        for a, b in zip(keys, keys[1:], strict=False):
             if (b[0], b[1]) < (a[2], a[3]) or (a[:4] == b[:4]):
                 raise ApplyConflict(f"two different edits overlap in {uri} at line {b[0] + 1}")
         out[uri] = [slot[k] for k in keys]
     return {"changes": out}
 
 
-def plan_workspace_edit(edit: dict[str, Any], lsp_encoding: str, rel_of_uri: Callable[[str], str],
-                        read: Callable[[str], bytes | None]) -> ChangeSet:
+def plan_workspace_edit(
+    edit: dict[str, Any], lsp_encoding: str, rel_of_uri: Callable[[str], str], read: Callable[[str], bytes | None]
+) -> ChangeSet:
     """Turn an LSP WorkspaceEdit (plain data) into a ChangeSet.
 
     ``rel_of_uri`` maps a file URI to a workspace-relative path (raising

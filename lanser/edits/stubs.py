@@ -110,8 +110,9 @@ def module_level(data: bytes, line: int, col: int) -> bool:
     return True
 
 
-def companions(defined: Iterable[tuple[str, str]], edited: Iterable[tuple[str, int, int]], name: str,
-               files: set[str], read: Read) -> list[Companion]:
+def companions(
+    defined: Iterable[tuple[str, str]], edited: Iterable[tuple[str, int, int]], name: str, files: set[str], read: Read
+) -> list[Companion]:
     """The stubs that declare the renamed symbol.
 
     ``defined``: (path, qualified name) of the symbol's definitions in ``.py`` files (or in a stub:
@@ -144,13 +145,14 @@ def companions(defined: Iterable[tuple[str, str]], edited: Iterable[tuple[str, i
     return out
 
 
-async def rename_stubs(ctx: Context, bundle: Bundle, edit: dict[str, Any], symbol: list[Any], encoding: str,
-                       name: str, new_name: str) -> StubRename:
+async def rename_stubs(
+    ctx: Context, bundle: Bundle, edit: dict[str, Any], symbol: list[Any], encoding: str, name: str, new_name: str
+) -> StubRename:
     """Rename the companion stubs' declarations with the server (see the module docstring)."""
     from lsprotocol import types as lsp
 
     from lanser.edits.completeness import Occurrence, describe, owned
-    from lanser.edits.witness import _edit_starts, _locations, _server_view
+    from lanser.edits.witness import _edit_starts, _server_view
     from lanser.errors import FsPermissions
     from lanser.text import convert_column, from_lsp_encoding
 
@@ -195,8 +197,11 @@ async def rename_stubs(ctx: Context, bundle: Bundle, edit: dict[str, Any], symbo
             out.kinds.add(found_def[1])
     starts = _edit_starts(edit, ctx.rel_of_uri)
     edited = [(rel, line, to_cp(rel, line, col)) for rel, line, col in starts if rel.endswith(".py")]
-    found = [c for c in companions(defined, edited, name, files, read)
-             if not all((c.stub, ln, to_server(c.stub, ln, col)) in starts for ln, col in c.decls)]
+    found = [
+        c
+        for c in companions(defined, edited, name, files, read)
+        if not all((c.stub, ln, to_server(c.stub, ln, col)) in starts for ln, col in c.decls)
+    ]
     if not found:
         return out
 
@@ -207,16 +212,23 @@ async def rename_stubs(ctx: Context, bundle: Bundle, edit: dict[str, Any], symbo
             ident = lsp.TextDocumentIdentifier(uri=doc.uri)
             line, col = c.decls[0]
             pos = lsp.Position(line=line, character=to_server(c.stub, line, col))
-            more = await s.request("textDocument/rename", lsp.RenameParams(
-                text_document=ident, position=pos, new_name=new_name), timeout=ctx.timeout)
-            refs = await s.request("textDocument/references", lsp.ReferenceParams(
-                text_document=ident, position=pos, context=lsp.ReferenceContext(include_declaration=True)),
-                timeout=ctx.timeout)
+            more = await s.request(
+                "textDocument/rename",
+                lsp.RenameParams(text_document=ident, position=pos, new_name=new_name),
+                timeout=ctx.timeout,
+            )
+            refs = await s.request(
+                "textDocument/references",
+                lsp.ReferenceParams(
+                    text_document=ident, position=pos, context=lsp.ReferenceContext(include_declaration=True)
+                ),
+                timeout=ctx.timeout,
+            )
             answers.append((doc.uri, s.to_data(more) if more else None, s.to_data(refs) if refs else []))
         return answers
 
     answers = await ctx.call("python", op, bundle)
-    for c, (uri, more, refs) in zip(found, answers):
+    for c, (uri, more, refs) in zip(found, answers, strict=False):
         out.stubs.append(c.stub)
         covered = _edit_starts(more, ctx.rel_of_uri) if more else set()
         out.decls += [(uri, ln, to_server(c.stub, ln, col)) for ln, col in c.decls]
@@ -228,8 +240,12 @@ async def rename_stubs(ctx: Context, bundle: Bundle, edit: dict[str, Any], symbo
         lines = text_lines(c.stub)
         for ln, col in left or list(c.decls):
             occ = Occurrence(c.stub, ln, col, "code")
-            out.problems.append(describe(occ, "stub", lines[ln] if ln < len(lines) else "") | {
-                "reason": f"the stub {c.stub} declares {c.qualname}, and the server's rename of it "
-                          + ("leaves this declaration" if more else "proposes no edit")
-                          + ": the stub cannot be renamed with the module"})
+            out.problems.append(
+                describe(occ, "stub", lines[ln] if ln < len(lines) else "")
+                | {
+                    "reason": f"the stub {c.stub} declares {c.qualname}, and the server's rename of it "
+                    + ("leaves this declaration" if more else "proposes no edit")
+                    + ": the stub cannot be renamed with the module"
+                }
+            )
     return out

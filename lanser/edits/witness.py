@@ -31,8 +31,14 @@ if TYPE_CHECKING:
     from lanser.edits.overrides import Method
     from lanser.lsp.session import LspSession
 
-__all__ = ["branch_occurrences", "find_override_family", "judge_rename", "open_mentioning",
-           "resolve_occurrences", "scan_project"]
+__all__ = [
+    "branch_occurrences",
+    "find_override_family",
+    "judge_rename",
+    "open_mentioning",
+    "resolve_occurrences",
+    "scan_project",
+]
 
 
 def scan_project(ctx: Context, language: str, name: str) -> dict[str, tuple[list[Occurrence], list[str]]]:
@@ -90,8 +96,14 @@ async def open_mentioning(ctx: Context, s: LspSession, target: Any, scans: dict[
     return opened
 
 
-async def resolve_occurrences(ctx: Context, s: LspSession, language: str, scans: dict[str, tuple[list[Occurrence], list[str]]],
-                               edit: dict[str, Any], opened: list[str]) -> dict[tuple[str, int, int], list[Any]]:
+async def resolve_occurrences(
+    ctx: Context,
+    s: LspSession,
+    language: str,
+    scans: dict[str, tuple[list[Occurrence], list[str]]],
+    edit: dict[str, Any],
+    opened: list[str],
+) -> dict[tuple[str, int, int], list[Any]]:
     """Where the server says each code occurrence the edit does not touch is defined."""
     from lanser.text import from_lsp_encoding
 
@@ -112,23 +124,34 @@ async def resolve_occurrences(ctx: Context, s: LspSession, language: str, scans:
             asks.append(((rel, o.line, col), doc.uri))
 
     async def ask(where: tuple[str, int, int], uri: str) -> list[tuple[str, int, int]]:
-        raw = await s.request("textDocument/definition", lsp.DefinitionParams(
-            text_document=lsp.TextDocumentIdentifier(uri=uri),
-            position=lsp.Position(line=where[1], character=where[2])), timeout=ctx.timeout)
+        raw = await s.request(
+            "textDocument/definition",
+            lsp.DefinitionParams(
+                text_document=lsp.TextDocumentIdentifier(uri=uri),
+                position=lsp.Position(line=where[1], character=where[2]),
+            ),
+            timeout=ctx.timeout,
+        )
         return _locations(s.to_data(raw))
 
     out: dict[tuple[str, int, int], list[Any]] = {}
     # A few in flight at a time: the round trips overlap, the server still sees a short queue.
     for i in range(0, len(asks), _IN_FLIGHT):
-        chunk = asks[i:i + _IN_FLIGHT]
+        chunk = asks[i : i + _IN_FLIGHT]
         answers = await asyncio.gather(*(ask(w, u) for w, u in chunk))
-        out.update({w: a for (w, _), a in zip(chunk, answers)})
+        out.update({w: a for (w, _), a in zip(chunk, answers, strict=False)})
     return out
 
 
-def branch_occurrences(ctx: Context, verdict: Verdict, server_of: dict[tuple[str, int, int], Occurrence],
-                        scans: dict[str, tuple[list[Occurrence], list[str]]], symbol: list[Any],
-                        edit: dict[str, Any], name: str) -> list[Occurrence]:
+def branch_occurrences(
+    ctx: Context,
+    verdict: Verdict,
+    server_of: dict[tuple[str, int, int], Occurrence],
+    scans: dict[str, tuple[list[Occurrence], list[str]]],
+    symbol: list[Any],
+    edit: dict[str, Any],
+    name: str,
+) -> list[Occurrence]:
     """Unexplained C occurrences in preprocessor branches (and #define bodies) that provably name
     the renamed symbol.
 
@@ -173,7 +196,7 @@ def branch_occurrences(ctx: Context, verdict: Verdict, server_of: dict[tuple[str
         if occ.kind == "macro":
             # A #define body names the symbol wherever the macro expands; clangd resolves the
             # token to it but leaves it out of its rename.  Not after `.`/`->` (a member).
-            before = scans[occ.path][1][occ.line][:occ.col].rstrip()
+            before = scans[occ.path][1][occ.line][: occ.col].rstrip()
             if why == "same" and not before.endswith((".", "->")):
                 out.append(srv)
             continue
@@ -186,9 +209,16 @@ def branch_occurrences(ctx: Context, verdict: Verdict, server_of: dict[tuple[str
     return out
 
 
-def judge_rename(ctx: Context, scans: dict[str, tuple[list[Occurrence], list[str]]], edit: dict[str, Any],
-           defs: dict[Any, list[Any]], symbol: list[Any], encoding: str, name: str | None,
-           keywords_other: bool = False) -> tuple[Verdict, dict[tuple[str, int, int], Occurrence]]:
+def judge_rename(
+    ctx: Context,
+    scans: dict[str, tuple[list[Occurrence], list[str]]],
+    edit: dict[str, Any],
+    defs: dict[Any, list[Any]],
+    symbol: list[Any],
+    encoding: str,
+    name: str | None,
+    keywords_other: bool = False,
+) -> tuple[Verdict, dict[tuple[str, int, int], Occurrence]]:
     """The completeness verdict, positions in the server's encoding; and the way back to code points."""
     from lanser.text import from_lsp_encoding
 
@@ -197,8 +227,7 @@ def judge_rename(ctx: Context, scans: dict[str, tuple[list[Occurrence], list[str
     occurrences = []
     for occs, lines in scans.values():
         for o in occs:
-            col = convert_column(lines[o.line], o.col, "codepoint", enc, strict=False) if o.line < len(lines) \
-                else o.col
+            col = convert_column(lines[o.line], o.col, "codepoint", enc, strict=False) if o.line < len(lines) else o.col
             srv = replace(o, col=col)
             server_of[srv.where] = o
             occurrences.append(srv)
@@ -232,15 +261,19 @@ def judge_rename(ctx: Context, scans: dict[str, tuple[list[Occurrence], list[str
         if not lines or line >= len(lines):
             return False
         cp = convert_column(lines[line], col, enc, "codepoint", strict=False)
-        return lines[line][cp:cp + len(name)] == name and not lines[line][cp + len(name):cp + len(name) + 1] \
-            .isidentifier()
+        return (
+            lines[line][cp : cp + len(name)] == name
+            and not lines[line][cp + len(name) : cp + len(name) + 1].isidentifier()
+        )
 
     edited = _edit_starts(edit, ctx.rel_of_uri)
     definitions = {k: [where(d) for d in v if names_it(d)] for k, v in defs.items()}
     return judge(occurrences, edited, definitions, {where(d) for d in symbol}, keywords_other), server_of
 
 
-async def find_override_family(ctx: Context, edit: dict[str, Any], bundle: Bundle) -> tuple[list[Method], list[dict[str, Any]]]:
+async def find_override_family(
+    ctx: Context, edit: dict[str, Any], bundle: Bundle
+) -> tuple[list[Method], list[dict[str, Any]]]:
     """Overrides of (or overridden by) the members this edit renames, which it does not rename;
     and the bases the server cannot resolve behind which one may hide (as unexplained entries).
 
@@ -283,16 +316,22 @@ async def find_override_family(ctx: Context, edit: dict[str, Any], bundle: Bundl
                     continue
                 doc = s.documents.get(c.path) or s.sync_document(c.path, "python")
                 line = texts[c.path][ref[0]] if ref[0] < len(texts[c.path]) else ""
-                raw = await s.request("textDocument/typeDefinition", lsp.TypeDefinitionParams(
-                    text_document=lsp.TextDocumentIdentifier(uri=doc.uri), position=lsp.Position(
-                        line=ref[0], character=convert_column(line, ref[1], "codepoint", enc, strict=False))),
-                    timeout=ctx.timeout)
+                raw = await s.request(
+                    "textDocument/typeDefinition",
+                    lsp.TypeDefinitionParams(
+                        text_document=lsp.TextDocumentIdentifier(uri=doc.uri),
+                        position=lsp.Position(
+                            line=ref[0], character=convert_column(line, ref[1], "codepoint", enc, strict=False)
+                        ),
+                    ),
+                    timeout=ctx.timeout,
+                )
                 out.append(_locations(s.to_data(raw)))
             return out
 
         answers = await ctx.call("python", op, bundle)
         by_line = {(c.path, c.name_at[0]): c for c in classes}
-        for (c, i), locs in zip(pending, answers):
+        for (c, i), locs in zip(pending, answers, strict=False):
             found: list[str] = []
             external = False
             for uri, line, _col in locs:
@@ -306,21 +345,33 @@ async def find_override_family(ctx: Context, edit: dict[str, Any], bundle: Bundl
                     external = True
                     ended = _external_member(uri_path(uri), line, names)
                     if ended:
-                        at = next((c.methods[n] for n in sorted(names) if n in c.methods), None) \
-                            or c.base_refs[i] or c.name_at
+                        at = (
+                            next((c.methods[n] for n in sorted(names) if n in c.methods), None)
+                            or c.base_refs[i]
+                            or c.name_at
+                        )
                         occ = Occurrence(c.path, at[0], at[1], "code")
-                        hidden.append(describe(occ, "library-override", texts[c.path][at[0]]
-                                               if at[0] < len(texts[c.path]) else "")
-                                      | {"reason": f"{c.qualname} (or a subclass) overrides {ended}, outside "
-                                                   "the project: renaming ends the override"})
+                        hidden.append(
+                            describe(
+                                occ, "library-override", texts[c.path][at[0]] if at[0] < len(texts[c.path]) else ""
+                            )
+                            | {
+                                "reason": f"{c.qualname} (or a subclass) overrides {ended}, outside "
+                                "the project: renaming ends the override"
+                            }
+                        )
             if found:
                 c.bases = c.bases + tuple(found)
             elif not external:
                 ref = c.base_refs[i] or c.name_at
                 occ = Occurrence(c.path, ref[0], ref[1], "code")
-                hidden.append(describe(occ, "base", texts[c.path][ref[0]] if ref[0] < len(texts[c.path]) else "")
-                              | {"reason": f"a base of {c.qualname} the server cannot resolve: an override "
-                                           f"of {', '.join(sorted(names))} may hide behind it"})
+                hidden.append(
+                    describe(occ, "base", texts[c.path][ref[0]] if ref[0] < len(texts[c.path]) else "")
+                    | {
+                        "reason": f"a base of {c.qualname} the server cannot resolve: an override "
+                        f"of {', '.join(sorted(names))} may hide behind it"
+                    }
+                )
     return override_family(classes, starts), hidden
 
 
@@ -402,8 +453,9 @@ def _macro_of(lines: list[str], line: int) -> str | None:
     return m.group(1) if m else None
 
 
-def _word_at(scans: dict[str, tuple[list[Occurrence], list[str]]], ref: list[Any], encoding: str,
-             root: Path) -> str | None:
+def _word_at(
+    scans: dict[str, tuple[list[Occurrence], list[str]]], ref: list[Any], encoding: str, root: Path
+) -> str | None:
     """The identifier written at the reference [path, line, col (server units)], read from disk if need be."""
     import re
 
@@ -429,8 +481,9 @@ def _word_at(scans: dict[str, tuple[list[Occurrence], list[str]]], ref: list[Any
     return m.group(0) if m else None
 
 
-def _name_written(scans: dict[str, tuple[list[Occurrence], list[str]]], ref: list[Any], name: str,
-                  encoding: str) -> bool:
+def _name_written(
+    scans: dict[str, tuple[list[Occurrence], list[str]]], ref: list[Any], name: str, encoding: str
+) -> bool:
     """Whether ``name`` is written at the reference [path, line, col (server units)]."""
     from lanser.text import from_lsp_encoding
 
@@ -441,11 +494,17 @@ def _name_written(scans: dict[str, tuple[list[Occurrence], list[str]]], ref: lis
         return False
     line = lines[ref[1]]
     col = convert_column(line, ref[2], from_lsp_encoding(encoding), "codepoint", strict=False)
-    return line[col:col + len(name)] == name
+    return line[col : col + len(name)] == name
 
 
-def _edits_at(occurrences: list[Occurrence], old: str, new: str, root: Path,
-              scans: dict[str, tuple[list[Occurrence], list[str]]], encoding: str) -> tuple[dict[str, Any], list[Any]]:
+def _edits_at(
+    occurrences: list[Occurrence],
+    old: str,
+    new: str,
+    root: Path,
+    scans: dict[str, tuple[list[Occurrence], list[str]]],
+    encoding: str,
+) -> tuple[dict[str, Any], list[Any]]:
     """A WorkspaceEdit replacing ``old`` by ``new`` at these occurrences (server columns), and their references."""
     from lanser.text import from_lsp_encoding
 
@@ -478,8 +537,11 @@ def _name_breaks(spec: dict[str, Any], old: str | None, new: str) -> list[Any]:
         return (d[0], d[1], d[2], word_new.sub(lambda _m: old or "", str(d[3])) if old else d[3])
 
     gone = {tuple(d[:4]) for d in spec.get("disappeared") or [] if len(d) >= 4}
-    return [d for d in spec.get("appeared") or []
-            if len(d) >= 4 and d[1] in ("error", "warning") and pattern.search(str(d[3])) and as_before(d) not in gone]
+    return [
+        d
+        for d in spec.get("appeared") or []
+        if len(d) >= 4 and d[1] in ("error", "warning") and pattern.search(str(d[3])) and as_before(d) not in gone
+    ]
 
 
 def _pasted_breaks(spec: dict[str, Any], new: str) -> list[Any]:
@@ -487,9 +549,11 @@ def _pasted_breaks(spec: dict[str, Any], new: str) -> list[Any]:
     import re
 
     word = re.compile(r"[A-Za-z_]\w*")
-    return [d for d in spec.get("appeared") or []
-            if len(d) >= 4 and d[1] == "error"
-            and any(new in w and w != new for w in word.findall(str(d[3])))]
+    return [
+        d
+        for d in spec.get("appeared") or []
+        if len(d) >= 4 and d[1] == "error" and any(new in w and w != new for w in word.findall(str(d[3])))
+    ]
 
 
 def _identifier_at(target: Any) -> str | None:

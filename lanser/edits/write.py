@@ -27,8 +27,9 @@ def write_changes(root: Path, changes: ChangeSet, args: dict[str, Any], message:
     if not args.get("allowDirty"):
         dirty = guards.dirty_files(root, changes.paths)  # untracked files it would write count
         if dirty:
-            raise FsPermissions(f"uncommitted changes in {len(dirty)} file(s); commit them or pass --allow-dirty",
-                                dirty=dirty[:50])
+            raise FsPermissions(
+                f"uncommitted changes in {len(dirty)} file(s); commit them or pass --allow-dirty", dirty=dirty[:50]
+            )
     if args.get("viaGit"):
         _apply_via_git(root, changes)
         out: dict[str, Any] = {"applied": True, "via": "git apply --3way"}
@@ -54,15 +55,26 @@ def _apply_via_git(root: Path, changes: ChangeSet) -> None:
         raise ApplyConflict(f"git apply could not run: {exc}") from exc
     finally:
         Path(name).unlink(missing_ok=True)
-    proc = subprocess.CompletedProcess(done.args, done.returncode, done.stdout.decode("utf-8", "replace"),
-                                       done.stderr.decode("utf-8", "replace"))
+    proc = subprocess.CompletedProcess(
+        done.args, done.returncode, done.stdout.decode("utf-8", "replace"), done.stderr.decode("utf-8", "replace")
+    )
     if proc.returncode != 0:
-        conflicts = sorted({line.split("'")[1] for line in proc.stderr.splitlines()
-                            if "with conflicts" in line and "'" in line})
-        failed = sorted({line.split(":")[2].strip() for line in proc.stderr.splitlines()
-                         if line.startswith("error: patch failed:") and line.count(":") >= 3})
-        raise ApplyConflict("git apply --3way could not apply the edit cleanly",
-                            conflicts=conflicts, failed=failed, stderr=proc.stderr.strip().splitlines()[-20:])
+        conflicts = sorted(
+            {line.split("'")[1] for line in proc.stderr.splitlines() if "with conflicts" in line and "'" in line}
+        )
+        failed = sorted(
+            {
+                line.split(":")[2].strip()
+                for line in proc.stderr.splitlines()
+                if line.startswith("error: patch failed:") and line.count(":") >= 3
+            }
+        )
+        raise ApplyConflict(
+            "git apply --3way could not apply the edit cleanly",
+            conflicts=conflicts,
+            failed=failed,
+            stderr=proc.stderr.strip().splitlines()[-20:],
+        )
 
 
 def _commit(root: Path, changes: ChangeSet, message: str) -> str:
@@ -81,8 +93,9 @@ def _commit(root: Path, changes: ChangeSet, message: str) -> str:
         except (OSError, subprocess.SubprocessError) as exc:
             raise FsPermissions(f"the edit was applied but committing failed: {exc}") from exc
         if proc.returncode != 0:
-            raise FsPermissions("the edit was applied but committing failed: "
-                                + proc.stderr.decode("utf-8", "replace").strip()[-2000:])
+            raise FsPermissions(
+                "the edit was applied but committing failed: " + proc.stderr.decode("utf-8", "replace").strip()[-2000:]
+            )
         return proc.stdout.decode("utf-8", "surrogateescape").strip()
 
     top = Path(os.path.realpath(git("rev-parse", "--show-toplevel")))

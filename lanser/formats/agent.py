@@ -43,10 +43,19 @@ ID_CHARS = len("sha256:") + 16
 #: An error detail written as JSON is cut past this many characters (a server's stderr tail).
 _DETAIL_CHARS = 600
 
-_NOUNS = {"definition": ("definition", "definitions"), "references": ("reference", "references"),
-          "symbols": ("symbol", "symbols"), "diagnostics": ("diagnostic", "diagnostics")}
-_SHORT = {"definition": "def", "references": "refs", "diagnostics": "diag", "prepareRename": "prepare-rename",
-          "actions": "action"}
+_NOUNS = {
+    "definition": ("definition", "definitions"),
+    "references": ("reference", "references"),
+    "symbols": ("symbol", "symbols"),
+    "diagnostics": ("diagnostic", "diagnostics"),
+}
+_SHORT = {
+    "definition": "def",
+    "references": "refs",
+    "diagnostics": "diag",
+    "prepareRename": "prepare-rename",
+    "actions": "action",
+}
 
 
 def to_agent(bundle: dict[str, Any], *, full_hint: str = FULL_HINT) -> str:
@@ -157,8 +166,11 @@ def _diagnostics(head: str, facts: dict[str, Any], request: dict[str, Any]) -> l
         shown += len(g.get("diagnostics") or [])
         for sev, n in (g.get("counts") or {}).items():
             has[sev] = has.get(sev, 0) + int(n)
-    counts = ", ".join(f"{has[s]} {s if has[s] == 1 or s == 'information' else s + 's'}"
-                       for s in ("error", "warning", "information", "hint") if has.get(s))
+    counts = ", ".join(
+        f"{has[s]} {s if has[s] == 1 or s == 'information' else s + 's'}"
+        for s in ("error", "warning", "information", "hint")
+        if has.get(s)
+    )
     files = f"{len(groups)} file{'s' if len(groups) != 1 else ''}"
     summary = f"{counts or 'no diagnostics'} in {files}"
     if facts.get("truncated"):
@@ -170,8 +182,10 @@ def _diagnostics(head: str, facts: dict[str, Any], request: dict[str, Any]) -> l
         for d in g.get("diagnostics") or []:
             r = d.get("range") or [0, 0]
             rule = f" {d['code']}" if d.get("code") else ""
-            out.append(f"{g.get('path')}@L{int(r[0]) + 1}:C{int(r[1]) + 1} {d.get('severity')}{rule}: "
-                       f"{_first_line(d.get('message'))}")
+            out.append(
+                f"{g.get('path')}@L{int(r[0]) + 1}:C{int(r[1]) + 1} {d.get('severity')}{rule}: "
+                f"{_first_line(d.get('message'))}"
+            )
     return out
 
 
@@ -197,16 +211,23 @@ def _edits(head: str, cmd: str, bundle: dict[str, Any]) -> list[str]:
     out: list[str] = []
     files = [str(f.get("path")) for f in edits.get("files") or [] if isinstance(f, dict)]
     state = "applied" if edits.get("applied") else ("preview" if edits.get("diff") else "")
-    bits = [b for b in (state, f"{len(files)} file{'s' if len(files) != 1 else ''}" if files else "",
-                        "complete" if edits.get("complete") is True else
-                        ("incomplete" if edits.get("complete") is False else "")) if b]
+    bits = [
+        b
+        for b in (
+            state,
+            f"{len(files)} file{'s' if len(files) != 1 else ''}" if files else "",
+            "complete" if edits.get("complete") is True else ("incomplete" if edits.get("complete") is False else ""),
+        )
+        if b
+    ]
     out.append(f"{head}: {', '.join(bits)}" if bits else f"{head}:")
     if cmd == "prepareRename":
         loc = facts.get("location") or {}
         out.append(f"renameable {json.dumps(edits.get('placeholder'), ensure_ascii=False)} at {_where(loc)}")
     for a in edits.get("actions") or []:
-        out.append(f"{a.get('id')}{' *' if a.get('preferred') else ''} {a.get('kind') or '-'}: "
-                   f"{_one_line(a.get('title'))}")
+        out.append(
+            f"{a.get('id')}{' *' if a.get('preferred') else ''} {a.get('kind') or '-'}: {_one_line(a.get('title'))}"
+        )
     if files and not edits.get("diff"):
         out += [f"file {p}" for p in files]
     for key in ("commit", "note"):

@@ -59,7 +59,15 @@ def findings(bundle: dict[str, Any]) -> list[Finding]:
             seen[(rule, message)] = nth + 1
             digest = hashlib.sha256("\0".join((path, rule, message, str(nth))).encode("utf-8", "surrogatepass"))
             sl, sc, el, ec = (int(x) for x in d["range"])
-            out.append(Finding(path=path, rule=rule, source=str(d.get("source") or ""),
-                               severity=str(d.get("severity") or "error"), message=message,
-                               range=(sl, sc, el, ec), fingerprint=digest.hexdigest()))
+            out.append(
+                Finding(
+                    path=path,
+                    rule=rule,
+                    source=str(d.get("source") or ""),
+                    severity=str(d.get("severity") or "error"),
+                    message=message,
+                    range=(sl, sc, el, ec),
+                    fingerprint=digest.hexdigest(),
+                )
+            )
     return out

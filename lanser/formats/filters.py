@@ -27,10 +27,21 @@ from typing import TYPE_CHECKING, Any
 from lanser.errors import BadRequest
 
 if TYPE_CHECKING:
-    from lanser.bundle.models import DiagnosticGroup, Facts, Symbol
+    from lanser.bundle.models import Facts, Symbol
 
-__all__ = ["DIAGNOSTIC_ARGS", "PROFILES", "SEVERITIES", "STRICT_NOISE", "SYMBOL_ARGS", "diagnostic_filter",
-           "filter_diagnostics", "filter_symbols", "keeps", "pyright_configured", "symbol_filter"]
+__all__ = [
+    "DIAGNOSTIC_ARGS",
+    "PROFILES",
+    "SEVERITIES",
+    "STRICT_NOISE",
+    "SYMBOL_ARGS",
+    "diagnostic_filter",
+    "filter_diagnostics",
+    "filter_symbols",
+    "keeps",
+    "pyright_configured",
+    "symbol_filter",
+]
 
 #: Most to least severe, as bundles name them.
 SEVERITIES = ("error", "warning", "information", "hint")
@@ -44,21 +55,51 @@ SYMBOL_ARGS = ("depth", "kind", "locals")
 #: off, that say "annotate this" or "write it this way" rather than "this is likely wrong".  On
 #: click's core.py they are 560 of 599 diagnostics.  A rule not named here is kept: a new rule is
 #: shown until someone decides it is noise.
-STRICT_NOISE = frozenset({
-    "reportAny", "reportExplicitAny", "reportUnknownMemberType", "reportUnknownVariableType",
-    "reportUnknownArgumentType", "reportUnknownParameterType", "reportUnknownLambdaType",
-    "reportMissingParameterType", "reportMissingTypeArgument", "reportMissingTypeStubs",
-    "reportUnannotatedClassAttribute", "reportImplicitOverride", "reportUnusedCallResult",
-    "reportImplicitStringConcatenation", "reportDeprecated", "reportPrivateUsage", "reportUnusedParameter",
-    "reportUnnecessaryIsInstance", "reportUnnecessaryCast", "reportUnnecessaryComparison",
-    "reportUnnecessaryContains", "reportUnnecessaryTypeIgnoreComment", "reportMissingSuperCall",
-    "reportUninitializedInstanceVariable", "reportCallInDefaultInitializer", "reportImplicitRelativeImport",
-    "reportUnsafeMultipleInheritance", "reportIgnoreCommentWithoutRule", "reportPrivateLocalImportUsage",
-    "reportUntypedFunctionDecorator", "reportUntypedClassDecorator", "reportUntypedBaseClass",
-    "reportUntypedNamedTuple", "reportTypeCommentUsage", "reportConstantRedefinition",
-    "reportIncompatibleUnannotatedOverride", "reportUnreachable", "reportShadowedImports",
-    "reportInvalidStubStatement", "reportUnusedClass", "reportUnusedFunction",
-})
+STRICT_NOISE = frozenset(
+    {
+        "reportAny",
+        "reportExplicitAny",
+        "reportUnknownMemberType",
+        "reportUnknownVariableType",
+        "reportUnknownArgumentType",
+        "reportUnknownParameterType",
+        "reportUnknownLambdaType",
+        "reportMissingParameterType",
+        "reportMissingTypeArgument",
+        "reportMissingTypeStubs",
+        "reportUnannotatedClassAttribute",
+        "reportImplicitOverride",
+        "reportUnusedCallResult",
+        "reportImplicitStringConcatenation",
+        "reportDeprecated",
+        "reportPrivateUsage",
+        "reportUnusedParameter",
+        "reportUnnecessaryIsInstance",
+        "reportUnnecessaryCast",
+        "reportUnnecessaryComparison",
+        "reportUnnecessaryContains",
+        "reportUnnecessaryTypeIgnoreComment",
+        "reportMissingSuperCall",
+        "reportUninitializedInstanceVariable",
+        "reportCallInDefaultInitializer",
+        "reportImplicitRelativeImport",
+        "reportUnsafeMultipleInheritance",
+        "reportIgnoreCommentWithoutRule",
+        "reportPrivateLocalImportUsage",
+        "reportUntypedFunctionDecorator",
+        "reportUntypedClassDecorator",
+        "reportUntypedBaseClass",
+        "reportUntypedNamedTuple",
+        "reportTypeCommentUsage",
+        "reportConstantRedefinition",
+        "reportIncompatibleUnannotatedOverride",
+        "reportUnreachable",
+        "reportShadowedImports",
+        "reportInvalidStubStatement",
+        "reportUnusedClass",
+        "reportUnusedFunction",
+    }
+)
 #: Symbol kinds that open a local scope: a variable directly inside one is a local.
 _SCOPES = frozenset({"function", "method", "constructor"})
 _LOCAL_KINDS = frozenset({"variable", "constant"})
@@ -80,6 +121,7 @@ def _count(name: str, value: Any, least: int) -> int:
 def keeps(diagnostic: Any, *, profile: str, floor: str, configured: bool) -> bool:
     """Whether ``diagnostic`` (a model or a dict with ``severity`` and ``code``) passes the
     ``profile`` and the minimum severity ``floor``."""
+
     def get(key: str) -> Any:
         return diagnostic.get(key) if isinstance(diagnostic, Mapping) else getattr(diagnostic, key, None)
 

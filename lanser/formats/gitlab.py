@@ -15,11 +15,14 @@ _SEVERITY = {"error": "major", "warning": "minor", "information": "info", "hint"
 
 
 def to_gitlab(bundle: dict[str, Any]) -> list[dict[str, Any]]:
-    return [{
-        "type": "issue",
-        "description": f.message.splitlines()[0] if f.message else f.rule,
-        "check_name": f.rule,
-        "fingerprint": f.fingerprint,
-        "severity": _SEVERITY.get(f.severity, "major"),
-        "location": {"path": f.path, "lines": {"begin": f.range[0] + 1, "end": f.range[2] + 1}},
-    } for f in findings(bundle)]
+    return [
+        {
+            "type": "issue",
+            "description": f.message.splitlines()[0] if f.message else f.rule,
+            "check_name": f.rule,
+            "fingerprint": f.fingerprint,
+            "severity": _SEVERITY.get(f.severity, "major"),
+            "location": {"path": f.path, "lines": {"begin": f.range[0] + 1, "end": f.range[2] + 1}},
+        }
+        for f in findings(bundle)
+    ]

@@ -32,8 +32,11 @@ def _uri(path: str) -> str:
 
 def to_sarif(bundle: dict[str, Any]) -> dict[str, Any]:
     found = findings(bundle)
-    encoding = str((bundle.get("request") or {}).get("indexIo")
-                   or (bundle.get("environment") or {}).get("positionEncoding") or "utf-16")
+    encoding = str(
+        (bundle.get("request") or {}).get("indexIo")
+        or (bundle.get("environment") or {}).get("positionEncoding")
+        or "utf-16"
+    )
     column_kind = _COLUMN_KIND.get(encoding)
 
     groups = (bundle.get("facts") or {}).get("diagnostics") or []
@@ -61,25 +64,39 @@ def to_sarif(bundle: dict[str, Any]) -> dict[str, Any]:
         region: dict[str, Any] = {"startLine": sl + 1, "endLine": el + 1}
         if column_kind is not None:
             region["startColumn"], region["endColumn"] = sc + 1, ec + 1  # SARIF's end column is exclusive too
-        results.append({
-            "ruleId": f.rule,
-            "ruleIndex": rule_index[f.rule],
-            "level": _LEVEL.get(f.severity, "error"),
-            "message": {"text": f.message or f.rule},
-            "locations": [{"physicalLocation": {
-                "artifactLocation": {"uri": _uri(f.path), "uriBaseId": _BASE, "index": index[f.path]},
-                "region": region,
-            }}],
-            "partialFingerprints": {"lanserFinding/v1": f.fingerprint},
-        })
+        results.append(
+            {
+                "ruleId": f.rule,
+                "ruleIndex": rule_index[f.rule],
+                "level": _LEVEL.get(f.severity, "error"),
+                "message": {"text": f.message or f.rule},
+                "locations": [
+                    {
+                        "physicalLocation": {
+                            "artifactLocation": {"uri": _uri(f.path), "uriBaseId": _BASE, "index": index[f.path]},
+                            "region": region,
+                        }
+                    }
+                ],
+                "partialFingerprints": {"lanserFinding/v1": f.fingerprint},
+            }
+        )
 
     servers = (bundle.get("environment") or {}).get("servers") or []
-    driver: dict[str, Any] = {"name": "lanser", "version": str((bundle.get("environment") or {}).get("lanser")
-                                                               or __version__), "rules": rules}
+    driver: dict[str, Any] = {
+        "name": "lanser",
+        "version": str((bundle.get("environment") or {}).get("lanser") or __version__),
+        "rules": rules,
+    }
     run: dict[str, Any] = {
-        "tool": {"driver": driver,
-                 "extensions": [{"name": str(s["name"]), "version": str(s.get("version") or s.get("pinned"))}
-                                for s in servers if s.get("name")]},
+        "tool": {
+            "driver": driver,
+            "extensions": [
+                {"name": str(s["name"]), "version": str(s.get("version") or s.get("pinned"))}
+                for s in servers
+                if s.get("name")
+            ],
+        },
         "originalUriBaseIds": {_BASE: {"description": {"text": "The lanser workspace root"}}},
         "artifacts": artifacts,
         "results": results,

@@ -91,7 +91,8 @@ class OracleAgent(_Scripted):
     def plan(self, task: Any) -> list[dict[str, Any]]:
         hunks = split_hunks(task.gold_patch)
         return [{"type": "edit", "patch": h, "note": f"gold {i}/{len(hunks)}"} for i, h in enumerate(hunks, 1)] + [
-            {"type": "submit"}]
+            {"type": "submit"}
+        ]
 
 
 class CommandAgent:
@@ -176,8 +177,9 @@ def command_timeout(env: Any = None) -> float:
     except ValueError:
         value = -1.0
     if not 0 < value < float("inf"):
-        raise BadRequest(f"LANSER_CMD_TIMEOUT={raw[:40]!r} is not a positive number of seconds",
-                         field="LANSER_CMD_TIMEOUT")
+        raise BadRequest(
+            f"LANSER_CMD_TIMEOUT={raw[:40]!r} is not a positive number of seconds", field="LANSER_CMD_TIMEOUT"
+        )
     return value
 
 
@@ -187,7 +189,7 @@ def make_agent(spec: str, base: Path | None = None) -> Agent:
     if spec == "noop":
         return _Scripted("noop", [{"type": "submit"}])
     if spec.startswith("replay:"):
-        path = Path(spec[len("replay:"):])
+        path = Path(spec[len("replay:") :])
         if not path.is_absolute() and base is not None and not path.exists():
             path = base / path
         try:
@@ -196,7 +198,7 @@ def make_agent(spec: str, base: Path | None = None) -> Agent:
             raise BadRequest(f"cannot read the trajectory {path}: {exc}") from None
         return _Scripted(f"replay:{path.name}", actions)
     if spec.startswith("cmd:"):
-        return CommandAgent(spec[len("cmd:"):], timeout=command_timeout())
+        return CommandAgent(spec[len("cmd:") :], timeout=command_timeout())
     if spec.startswith("llm:"):  # a model behind a Chat Completions endpoint (docs/llm-agent.md)
         from lanser.harness.llm.agent import make_llm_agent
 
@@ -206,9 +208,13 @@ def make_agent(spec: str, base: Path | None = None) -> Agent:
         from lanser.harness.trajectories import TrajectoryAgent
 
         if not re.fullmatch(r"\d{0,9}", seed):
-            raise BadRequest(f"agent {spec!r}: the seed must be a non-negative integer ({kind}:3)",
-                             field="agent", hint=spec[:80])
+            raise BadRequest(
+                f"agent {spec!r}: the seed must be a non-negative integer ({kind}:3)", field="agent", hint=spec[:80]
+            )
         return TrajectoryAgent(kind, int(seed or 0))
-    raise BadRequest(f"unknown agent {spec!r}: oracle, noop, partial[:SEED], corrupt[:SEED], shuffle[:SEED], "
-                     "replay:FILE, cmd:COMMAND or llm:MODEL",
-                     field="agent", hint=re.sub(r"\s+", " ", spec)[:80])
+    raise BadRequest(
+        f"unknown agent {spec!r}: oracle, noop, partial[:SEED], corrupt[:SEED], shuffle[:SEED], "
+        "replay:FILE, cmd:COMMAND or llm:MODEL",
+        field="agent",
+        hint=re.sub(r"\s+", " ", spec)[:80],
+    )

@@ -35,14 +35,36 @@ from pathlib import Path
 
 from lanser.harness.errors import InfrastructureError
 
-__all__ = ["OUTPUT_PATTERNS", "Collected", "apply", "apply_start_patch", "collect", "compile_globs", "read_inside",
-           "unified_diff"]
+__all__ = [
+    "OUTPUT_PATTERNS",
+    "Collected",
+    "apply",
+    "apply_start_patch",
+    "collect",
+    "compile_globs",
+    "read_inside",
+    "unified_diff",
+]
 
 #: New files that are a build's or a test run's, never the agent's source: dropped without
 #: being read (besides the layer's generated paths and :data:`~lanser.harness.worktree.IGNORED`).
 OUTPUT_PATTERNS = (
-    "**/*.o", "**/*.a", "**/*.so", "**/*.so.*", "**/*.lo", "**/*.la", "**/*.d", "**/*.log", "**/*.trs",
-    "**/*.gcda", "**/*.gcno", "**/*.pyc", "**/.deps/**", "**/.libs/**", "**/CMakeFiles/**", "**/__pycache__/**",
+    "**/*.o",
+    "**/*.a",
+    "**/*.so",
+    "**/*.so.*",
+    "**/*.lo",
+    "**/*.la",
+    "**/*.d",
+    "**/*.log",
+    "**/*.trs",
+    "**/*.gcda",
+    "**/*.gcno",
+    "**/*.pyc",
+    "**/.deps/**",
+    "**/.libs/**",
+    "**/CMakeFiles/**",
+    "**/__pycache__/**",
     "**/.dirstamp",
 )
 #: Never the project's: lanser's state, clangd's cache, any git repository.
@@ -196,9 +218,14 @@ def _text(data: bytes) -> str | None:
         return None
 
 
-def collect(work: Path, fresh: Path, protected: tuple[str, ...], generated: tuple[str, ...] = (),
-            tracked: frozenset[str] | None = None,
-            ignored: Callable[[list[str]], set[str]] | None = None) -> Collected:
+def collect(
+    work: Path,
+    fresh: Path,
+    protected: tuple[str, ...],
+    generated: tuple[str, ...] = (),
+    tracked: frozenset[str] | None = None,
+    ignored: Callable[[list[str]], set[str]] | None = None,
+) -> Collected:
     """The agent's changes in ``work`` against ``fresh`` (the tree it started from, made again).
 
     ``tracked``: the paths of the start commit (listed by the harness before the agent acted);
@@ -211,8 +238,7 @@ def collect(work: Path, fresh: Path, protected: tuple[str, ...], generated: tupl
         return _generated(rel, generated) or (tracked is not None and rel in fresh_entries and rel not in tracked)
 
     guard = compile_globs(protected)
-    outputs = compile_globs([*OUTPUT_PATTERNS, *(g.rstrip("/") + ("/**" if g.endswith("/") else "")
-                                                  for g in IGNORED)])
+    outputs = compile_globs([*OUTPUT_PATTERNS, *(g.rstrip("/") + ("/**" if g.endswith("/") else "") for g in IGNORED)])
     out = Collected()
     fresh_entries = dict(_walk(fresh, generated))
     seen: set[str] = set()
@@ -224,16 +250,23 @@ def collect(work: Path, fresh: Path, protected: tuple[str, ...], generated: tupl
             continue
         if before is not None and output_of_layer(rel):
             continue  # the layer's outputs, rebuilt by the agent's make: never the agent's source
-        if before is not None and stat.S_ISREG(st.st_mode) and stat.S_ISREG(before.st_mode) and (
-                st.st_size, st.st_mtime_ns, st.st_mode & 0o111) == (
-                before.st_size, before.st_mtime_ns, before.st_mode & 0o111):
+        if (
+            before is not None
+            and stat.S_ISREG(st.st_mode)
+            and stat.S_ISREG(before.st_mode)
+            and (st.st_size, st.st_mtime_ns, st.st_mode & 0o111)
+            == (before.st_size, before.st_mtime_ns, before.st_mode & 0o111)
+        ):
             continue  # untouched since the copy (same size, time and mode): no need to read it
         if not _plain_name(rel):
             out.drop(rel, "file name not plain UTF-8 text")
             continue
         if not stat.S_ISREG(st.st_mode):
-            if before is None or stat.S_IFMT(before.st_mode) != stat.S_IFMT(st.st_mode) or (
-                    stat.S_ISLNK(st.st_mode) and os.readlink(work / rel) != os.readlink(fresh / rel)):
+            if (
+                before is None
+                or stat.S_IFMT(before.st_mode) != stat.S_IFMT(st.st_mode)
+                or (stat.S_ISLNK(st.st_mode) and os.readlink(work / rel) != os.readlink(fresh / rel))
+            ):
                 out.drop(rel, "symbolic link" if stat.S_ISLNK(st.st_mode) else "not a regular file")
             continue
         new = read_inside(work, rel)
@@ -338,8 +371,9 @@ def _range(start: int, stop: int) -> str:
     return f"{start if length == 0 else start + 1},{length}"
 
 
-def unified_diff(rel: str, old: str | None, new: str | None, new_mode: int | None = None,
-                 old_mode: int | None = None) -> str:
+def unified_diff(
+    rel: str, old: str | None, new: str | None, new_mode: int | None = None, old_mode: int | None = None
+) -> str:
     """A git-style unified diff of one file (None: absent), three lines of context, with
     ``\\ No newline at end of file`` markers; the form :func:`lanser.edits.patch.parse_patch` reads."""
     a, b = _LINES.findall(old or ""), _LINES.findall(new or "")
@@ -350,14 +384,19 @@ def unified_diff(rel: str, old: str | None, new: str | None, new_mode: int | Non
         head.append(f"deleted file mode 100{old_mode or 0o644:o}\n")
     elif new_mode is not None and old_mode is not None and new_mode != old_mode:
         head += [f"old mode 100{old_mode:o}\n", f"new mode 100{new_mode:o}\n"]
-    head += [f"--- {'a/' + rel if old is not None else '/dev/null'}\n",
-             f"+++ {'b/' + rel if new is not None else '/dev/null'}\n"]
+    head += [
+        f"--- {'a/' + rel if old is not None else '/dev/null'}\n",
+        f"+++ {'b/' + rel if new is not None else '/dev/null'}\n",
+    ]
     body: list[str] = []
     for group in SequenceMatcher(None, a, b, autojunk=False).get_grouped_opcodes(3):
         body.append(f"@@ -{_range(group[0][1], group[-1][2])} +{_range(group[0][3], group[-1][4])} @@\n")
         for tag, a1, a2, b1, b2 in group:
-            lines = [(" ", x) for x in a[a1:a2]] if tag == "equal" else (
-                [("-", x) for x in a[a1:a2]] + [("+", x) for x in b[b1:b2]])
+            lines = (
+                [(" ", x) for x in a[a1:a2]]
+                if tag == "equal"
+                else ([("-", x) for x in a[a1:a2]] + [("+", x) for x in b[b1:b2]])
+            )
             for sign, line in lines:
                 body.append(sign + line if line.endswith("\n") else f"{sign}{line}\n\\ No newline at end of file\n")
     return "".join(head + body)
@@ -410,8 +449,9 @@ def apply(fresh: Path, collected: Collected) -> None:
     try:
         changes = parse_patch(collected.patch, lambda rel: read_inside(fresh, rel, cap=1 << 30))
     except LanserError as exc:
-        raise InfrastructureError(f"the graded patch does not apply to the fresh tree: {exc.message}",
-                                  stage="grade") from None
+        raise InfrastructureError(
+            f"the graded patch does not apply to the fresh tree: {exc.message}", stage="grade"
+        ) from None
     for change in changes.changes:
         if change.new != collected.files.get(change.path, b"<absent>"):
             raise InfrastructureError(f"the graded patch does not reproduce {change.path}", stage="grade")
@@ -446,4 +486,3 @@ def apply_start_patch(tree: Path, patch: str, what: str = "start_patch") -> dict
         else:
             _write(tree, change.path, change.new, None)
     return originals
-

@@ -116,8 +116,9 @@ def publish(ref: str, depot: Path, client: Any = None) -> str:
             entry = {"id": image_id, "sha256": digest.hexdigest(), "bytes": size, "tags": sorted(image.tags)}
             _write_json(record, entry)
         except (docker.errors.DockerException, OSError) as exc:
-            raise InfrastructureError(f"cannot publish {ref!r} to the image depot {depot}: {exc}",
-                                      stage=_STAGE) from exc
+            raise InfrastructureError(
+                f"cannot publish {ref!r} to the image depot {depot}: {exc}", stage=_STAGE
+            ) from exc
         finally:
             with contextlib.suppress(OSError):
                 os.unlink(scratch)
@@ -305,14 +306,22 @@ def publish_layer(root: Path, key: str, depot: Path) -> bool:
             os.chmod(scratch, 0o644)
             os.replace(scratch, tar)
             manifest = json.loads((entry / "manifest.json").read_text())
-            _write_json(record, {"key": key, "sha256": digest.hexdigest(), "bytes": tar.stat().st_size,
-                                 "digest": manifest.get("digest")})
+            _write_json(
+                record,
+                {
+                    "key": key,
+                    "sha256": digest.hexdigest(),
+                    "bytes": tar.stat().st_size,
+                    "digest": manifest.get("digest"),
+                },
+            )
         finally:
             with contextlib.suppress(OSError):
                 os.unlink(scratch)
     except (OSError, ValueError, tarfile.TarError) as exc:
-        raise InfrastructureError(f"cannot publish project layer {key} to the image depot {depot}: {exc}",
-                                  stage=_STAGE) from exc
+        raise InfrastructureError(
+            f"cannot publish project layer {key} to the image depot {depot}: {exc}", stage=_STAGE
+        ) from exc
     return True
 
 

@@ -35,8 +35,9 @@ __all__ = ["RunSummary", "run_benchmark", "run_dataset", "sample_agent_spec"]
 SEEDED_KINDS = ("partial", "corrupt", "shuffle")
 
 #: The keys of an attempt's result the store has columns for; the rest is kept as its ``extra``.
-_STORED = frozenset({"task_id", "agent", "verdict", "steps", "stages", "patch", "seconds", "reward_total",
-                     "environment"})
+_STORED = frozenset(
+    {"task_id", "agent", "verdict", "steps", "stages", "patch", "seconds", "reward_total", "environment"}
+)
 
 Progress = Callable[[int, int, str, str], None]
 
@@ -74,16 +75,37 @@ class RunSummary:
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"run": self.run_id, "attempts": self.attempts, "ran": self.ran, "reused": self.reused,
-                "skipped": self.skipped, "results": self.rows,
-                "summary": self.summary.to_dict() if self.summary else None}
+        return {
+            "run": self.run_id,
+            "attempts": self.attempts,
+            "ran": self.ran,
+            "reused": self.reused,
+            "skipped": self.skipped,
+            "results": self.rows,
+            "summary": self.summary.to_dict() if self.summary else None,
+        }
 
 
-def run_benchmark(tasks: list[TaskSpec], dataset_dir: Path, agent: Agent, image: str, image_id: str, store: Any,
-                  run_id: str, workroot: Path, *, attempts: int = 1, force: bool = False,
-                  progress: Progress | None = None, label: str | None = None, workers: int = 1,
-                  agent_spec: str | None = None, executor: Any = None, retries: int = 2,
-                  notice: Callable[[str], None] | None = None) -> RunSummary:
+def run_benchmark(
+    tasks: list[TaskSpec],
+    dataset_dir: Path,
+    agent: Agent,
+    image: str,
+    image_id: str,
+    store: Any,
+    run_id: str,
+    workroot: Path,
+    *,
+    attempts: int = 1,
+    force: bool = False,
+    progress: Progress | None = None,
+    label: str | None = None,
+    workers: int = 1,
+    agent_spec: str | None = None,
+    executor: Any = None,
+    retries: int = 2,
+    notice: Callable[[str], None] | None = None,
+) -> RunSummary:
     """``attempts`` attempts of ``agent`` at every task, stored as run ``run_id`` as they finish.
 
     ``executor`` places the attempts (default: a :class:`~lanser.harness.executor.LocalExecutor`
@@ -126,11 +148,23 @@ def run_benchmark(tasks: list[TaskSpec], dataset_dir: Path, agent: Agent, image:
                 if source is not None and source["run_id"] != run_id:
                     row = store.reuse(run_id, source)
                     reused += 1
-                    rows.append(_row(task, sample, row["verdict"]["outcome"], _reward(row["steps"]),
-                                     row["seconds"], row["reused_from"]))
+                    rows.append(
+                        _row(
+                            task,
+                            sample,
+                            row["verdict"]["outcome"],
+                            _reward(row["steps"]),
+                            row["seconds"],
+                            row["reused_from"],
+                        )
+                    )
                     if progress:
-                        progress(index, total, shown(task, sample),
-                                 f"{row['outcome']} (reused from run {row['reused_from']})")
+                        progress(
+                            index,
+                            total,
+                            shown(task, sample),
+                            f"{row['outcome']} (reused from run {row['reused_from']})",
+                        )
                     continue
             todo.append(Attempt(index, task, key, sample=sample, agent_spec=sample_agent_spec(agent_spec, sample)))
     recorded: set[str] = set()
@@ -147,8 +181,10 @@ def run_benchmark(tasks: list[TaskSpec], dataset_dir: Path, agent: Agent, image:
             result = finished.result
             if failure is not None and attempt.number <= retries:
                 where = f" on node {finished.node[:12]}" if finished.node else ""
-                said = (f"{shown(attempt.task, attempt.sample)}: attempt {attempt.number}{where} failed "
-                        f"({_first_line(failure)})")
+                said = (
+                    f"{shown(attempt.task, attempt.sample)}: attempt {attempt.number}{where} failed "
+                    f"({_first_line(failure)})"
+                )
                 try:
                     executor.submit(attempt.retry(finished.node))
                 except InfrastructureError as exc:  # nowhere left to run it: this attempt is lost, not the run
@@ -166,17 +202,32 @@ def run_benchmark(tasks: list[TaskSpec], dataset_dir: Path, agent: Agent, image:
             seconds = float(result.get("seconds") or 0.0)
             # The run's agent by name (a seeded sample's own name says only its seed).
             extra = {k: v for k, v in result.items() if k not in _STORED}
-            store.put(attempt.key, run_id, attempt.task.id, agent.name, result["verdict"], result["steps"],
-                      result["stages"], result["patch"], environment, attempt=attempt.sample, seconds=seconds,
-                      extra=extra)
+            store.put(
+                attempt.key,
+                run_id,
+                attempt.task.id,
+                agent.name,
+                result["verdict"],
+                result["steps"],
+                result["stages"],
+                result["patch"],
+                environment,
+                attempt=attempt.sample,
+                seconds=seconds,
+                extra=extra,
+            )
             recorded.add(attempt.key)
             ran += 1
             outcome = result["verdict"]["outcome"]
             reward = float(result.get("reward_total", _reward(result["steps"])))
             rows.append(_row(attempt.task, attempt.sample, outcome, reward, seconds, None))
             if progress:
-                progress(attempt.index, total, shown(attempt.task, attempt.sample),
-                         f"{outcome} (reward {reward}, {seconds:.1f}s)")
+                progress(
+                    attempt.index,
+                    total,
+                    shown(attempt.task, attempt.sample),
+                    f"{outcome} (reward {reward}, {seconds:.1f}s)",
+                )
     finally:
         executor.close()
     rows.sort(key=lambda r: (r["task"], r["attempt"]))
@@ -185,10 +236,16 @@ def run_benchmark(tasks: list[TaskSpec], dataset_dir: Path, agent: Agent, image:
     return RunSummary(run_id, attempts, rows, ran, reused, skipped, summaries[0] if summaries else None)
 
 
-def _row(task: TaskSpec, sample: int, outcome: str, reward: float, seconds: float | None,
-         reused_from: str | None) -> dict[str, Any]:
-    row: dict[str, Any] = {"task": task.id, "attempt": sample, "outcome": outcome, "reward": round(reward, 9),
-                           "seconds": seconds}
+def _row(
+    task: TaskSpec, sample: int, outcome: str, reward: float, seconds: float | None, reused_from: str | None
+) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "task": task.id,
+        "attempt": sample,
+        "outcome": outcome,
+        "reward": round(reward, 9),
+        "seconds": seconds,
+    }
     if reused_from:
         row["reused_from"] = reused_from
     return row
@@ -199,16 +256,34 @@ def _reward(steps: list[dict[str, Any]]) -> float:
 
 
 def _lost(task: TaskSpec, agent_name: str, why: str) -> dict[str, Any]:
-    return {"task_id": task.id, "agent": agent_name, "verdict": {"outcome": "infra_error", "error": why},
-            "steps": [], "stages": {}, "patch": "", "seconds": 0.0, "reward_total": 0.0, "environment": {}}
+    return {
+        "task_id": task.id,
+        "agent": agent_name,
+        "verdict": {"outcome": "infra_error", "error": why},
+        "steps": [],
+        "stages": {},
+        "patch": "",
+        "seconds": 0.0,
+        "reward_total": 0.0,
+        "environment": {},
+    }
 
 
 def _first_line(text: str) -> str:
     return text.strip().splitlines()[0] if text.strip() else text
 
 
-def run_dataset(tasks: list[TaskSpec], dataset_dir: Path, agent: Agent, image: str, image_id: str, store: Any,
-                run_id: str, workroot: Path, **kwargs: Any) -> list[dict[str, Any]]:
+def run_dataset(
+    tasks: list[TaskSpec],
+    dataset_dir: Path,
+    agent: Agent,
+    image: str,
+    image_id: str,
+    store: Any,
+    run_id: str,
+    workroot: Path,
+    **kwargs: Any,
+) -> list[dict[str, Any]]:
     """:func:`run_benchmark` with the return value of the former driver (``runner.run_dataset``):
     the rows of the attempts this call ran or reused."""
     return run_benchmark(tasks, dataset_dir, agent, image, image_id, store, run_id, workroot, **kwargs).rows

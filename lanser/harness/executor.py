@@ -42,8 +42,19 @@ from lanser.errors import BadRequest, UnsupportedCap
 from lanser.harness.errors import InfrastructureError
 from lanser.harness.task import TaskSpec
 
-__all__ = ["Attempt", "Executor", "Finished", "Job", "LocalExecutor", "RayExecutor", "check_cluster_refuses_strangers",
-           "make_executor", "ray_options", "require_token", "task_resources"]
+__all__ = [
+    "Attempt",
+    "Executor",
+    "Finished",
+    "Job",
+    "LocalExecutor",
+    "RayExecutor",
+    "check_cluster_refuses_strangers",
+    "make_executor",
+    "ray_options",
+    "require_token",
+    "task_resources",
+]
 
 #: The custom Ray resource every task asks for: a node advertises it (``ray start
 #: --resources '{"docker": N}'``) when it has a Docker engine for N tasks at once.
@@ -175,8 +186,15 @@ class LocalExecutor:
 
         if self._pool is None:
             self._pool = ProcessPoolExecutor(max_workers=self.workers)
-        future = self._pool.submit(run_attempt, attempt.task.model_dump(mode="json"), str(job.dataset_dir),
-                                   spec, job.image, str(attempt.workroot(job)), dict(job.labels))
+        future = self._pool.submit(
+            run_attempt,
+            attempt.task.model_dump(mode="json"),
+            str(job.dataset_dir),
+            spec,
+            job.image,
+            str(attempt.workroot(job)),
+            dict(job.labels),
+        )
         self._futures[future] = attempt
 
     def pending(self) -> int:
@@ -191,8 +209,10 @@ class LocalExecutor:
             agent: Any = self._agent
             if attempt.agent_spec is not None and attempt.agent_spec != job.agent_spec:
                 agent = attempt.agent_spec  # a seeded sample: run_attempt makes its own agent
-            return Finished(attempt, run_attempt(attempt.task, job.dataset_dir, agent, job.image,
-                                                 attempt.workroot(job), dict(job.labels)))
+            return Finished(
+                attempt,
+                run_attempt(attempt.task, job.dataset_dir, agent, job.image, attempt.workroot(job), dict(job.labels)),
+            )
         if not self._futures:
             raise RuntimeError("nothing is pending")
         done, _ = wait(self._futures, return_when=FIRST_COMPLETED)
@@ -262,9 +282,16 @@ def _fits(node: Mapping[str, Any], options: Mapping[str, Any]) -> bool:
 _NODE_ID = re.compile(r"node ID: ([0-9a-f]{16,})")
 
 
-def _ray_attempt(task: dict[str, Any], dataset_dir: str, agent_spec: str, image: str, workroot: str,
-                 labels: dict[str, str], image_id: str | None = None,
-                 depot: str | None = None) -> tuple[str, dict[str, Any]]:
+def _ray_attempt(
+    task: dict[str, Any],
+    dataset_dir: str,
+    agent_spec: str,
+    image: str,
+    workroot: str,
+    labels: dict[str, str],
+    image_id: str | None = None,
+    depot: str | None = None,
+) -> tuple[str, dict[str, Any]]:
     """The Ray task: the run's image made available on this node (found, or loaded from the image
     depot and checked against ``image_id``) and the task's project layer loaded from the depot when
     another node built it, then the same task function as locally; returns the node it ran on and
@@ -281,17 +308,27 @@ def _ray_attempt(task: dict[str, Any], dataset_dir: str, agent_spec: str, image:
         layer = node_prepare(spec, Path(dataset_dir), image, image_id, depot, placement)
     except InfrastructureError as exc:
         # A depot entry that fails its checks: this node cannot run the attempt (another may).
-        return node, {"task_id": spec.id, "agent": agent_spec, "verdict": {"outcome": "infra_error", "error": str(exc)},
-                      "steps": [], "stages": {}, "patch": "", "seconds": 0.0, "reward_total": 0.0,
-                      "environment": {}, "placement": placement}
+        return node, {
+            "task_id": spec.id,
+            "agent": agent_spec,
+            "verdict": {"outcome": "infra_error", "error": str(exc)},
+            "steps": [],
+            "stages": {},
+            "patch": "",
+            "seconds": 0.0,
+            "reward_total": 0.0,
+            "environment": {},
+            "placement": placement,
+        }
     result = run_attempt(task, dataset_dir, agent_spec, image, workroot, labels)
     node_publish(layer, depot, placement)
     placement["ended_at"] = round(time.time(), 3)
     return node, {**result, "placement": placement}
 
 
-def node_prepare(task: TaskSpec, dataset_dir: Path, image: str, image_id: str | None, depot: str | None,
-                 placement: dict[str, Any]) -> tuple[Path, str] | None:
+def node_prepare(
+    task: TaskSpec, dataset_dir: Path, image: str, image_id: str | None, depot: str | None, placement: dict[str, Any]
+) -> tuple[Path, str] | None:
     """Before an attempt on a node: the run's image (:func:`lanser.harness.depot.ensure`), and the
     task's project layer from the depot if the node lacks it and the image is the run's very image
     (the layer's key names the image id).  Notes how in ``placement``; returns the layer's (cache,
@@ -314,8 +351,11 @@ def node_prepare(task: TaskSpec, dataset_dir: Path, image: str, image_id: str | 
     from lanser.harness.sources import materialize
     from lanser.harness.task import tree_digest
 
-    source_id = (f"{task.source.kind}:{task.source.sha256}" if task.source.sha256
-                 else tree_digest(materialize(task.source, dataset_dir)))  # as project.prepare names it
+    source_id = (
+        f"{task.source.kind}:{task.source.sha256}"
+        if task.source.sha256
+        else tree_digest(materialize(task.source, dataset_dir))
+    )  # as project.prepare names it
     root, key = project.cache_root(), project.layer_key(source_id, image_id, task.commands.setup)
     started = time.monotonic()
     try:
@@ -371,8 +411,11 @@ class RayExecutor:
         import importlib.util
 
         if not address:
-            raise BadRequest("--executor ray needs the cluster's address: --ray-address HOST:PORT (or RAY_ADDRESS;"
-                             " 'auto' on a node of the cluster)", field="ray_address")
+            raise BadRequest(
+                "--executor ray needs the cluster's address: --ray-address HOST:PORT (or RAY_ADDRESS;"
+                " 'auto' on a node of the cluster)",
+                field="ray_address",
+            )
         if importlib.util.find_spec("ray") is None:
             raise UnsupportedCap("the Ray executor needs Ray: pip install 'lanser[ray]'")
         require_token()
@@ -389,8 +432,7 @@ class RayExecutor:
 
     def open(self, job: Job, agent: Any) -> None:
         if job.agent_spec is None:
-            raise BadRequest("the Ray executor makes each attempt's agent from its spec; none was given",
-                             field="agent")
+            raise BadRequest("the Ray executor makes each attempt's agent from its spec; none was given", field="agent")
         require_token()
         ray = _import_ray()
         _token_mode_on(ray)
@@ -399,15 +441,18 @@ class RayExecutor:
         import logging
 
         try:
-            ray.init(address=self.address, logging_level=logging.ERROR, log_to_driver=False,
-                     configure_logging=True)
+            ray.init(address=self.address, logging_level=logging.ERROR, log_to_driver=False, configure_logging=True)
         except ray.exceptions.AuthenticationError as exc:
-            raise InfrastructureError(f"the Ray cluster at {self.address} refused this driver's token "
-                                      f"(${AUTH_TOKEN_ENV}, ${AUTH_TOKEN_PATH_ENV} or ~/.ray/auth_token): "
-                                      f"{_first_sentence(str(exc))}", stage="ray") from exc
+            raise InfrastructureError(
+                f"the Ray cluster at {self.address} refused this driver's token "
+                f"(${AUTH_TOKEN_ENV}, ${AUTH_TOKEN_PATH_ENV} or ~/.ray/auth_token): "
+                f"{_first_sentence(str(exc))}",
+                stage="ray",
+            ) from exc
         except (ConnectionError, RuntimeError, ValueError) as exc:
-            raise InfrastructureError(f"cannot connect to the Ray cluster at {self.address}: {exc}",
-                                      stage="ray") from exc
+            raise InfrastructureError(
+                f"cannot connect to the Ray cluster at {self.address}: {exc}", stage="ray"
+            ) from exc
         self._ray = ray
         try:
             check_cluster_refuses_strangers(str(ray.get_runtime_context().gcs_address))
@@ -415,19 +460,27 @@ class RayExecutor:
             self.close()
             raise
         self._remote = ray.remote(_ray_attempt)
-        self._job = replace(job, agent_spec=_portable_agent_spec(job.agent_spec),
-                            dataset_dir=job.dataset_dir.resolve(), workroot=job.workroot.resolve())
+        self._job = replace(
+            job,
+            agent_spec=_portable_agent_spec(job.agent_spec),
+            dataset_dir=job.dataset_dir.resolve(),
+            workroot=job.workroot.resolve(),
+        )
         try:
             self._publish(job.image)
         except BaseException:
             self.close()
             raise
-        if not any(_fits(node, {"num_cpus": 0, "memory": 0, "resources": {DOCKER_RESOURCE: 1.0}})
-                   for node in ray.nodes()):
+        if not any(
+            _fits(node, {"num_cpus": 0, "memory": 0, "resources": {DOCKER_RESOURCE: 1.0}}) for node in ray.nodes()
+        ):
             self.close()
-            raise InfrastructureError(f"no live node of the Ray cluster at {self.address} advertises the resource "
-                                      f"{DOCKER_RESOURCE!r}: start nodes that have a Docker engine with "
-                                      f"ray start --resources '{{\"{DOCKER_RESOURCE}\": N}}'", stage="ray")
+            raise InfrastructureError(
+                f"no live node of the Ray cluster at {self.address} advertises the resource "
+                f"{DOCKER_RESOURCE!r}: start nodes that have a Docker engine with "
+                f"ray start --resources '{{\"{DOCKER_RESOURCE}\": N}}'",
+                stage="ray",
+            )
 
     def _publish(self, image: str) -> None:
         """The run's image id (every node is asked for that very image) and, with a depot, the image
@@ -439,8 +492,10 @@ class RayExecutor:
             self.image_id = image_digest(image)
         if self.depot is not None:
             if self.image_id is None:
-                raise InfrastructureError(f"the image depot {self.depot} is set, but this machine has no image "
-                                          f"{image} to publish", stage="image")
+                raise InfrastructureError(
+                    f"the image depot {self.depot} is set, but this machine has no image {image} to publish",
+                    stage="image",
+                )
             depot.publish(self.image_id, self.depot)
 
     def submit(self, attempt: Attempt) -> None:
@@ -449,8 +504,10 @@ class RayExecutor:
         options = ray_options(attempt.task)
         able = [n["NodeID"] for n in nodes if _fits(n, options)]
         if not able:
-            raise InfrastructureError(f"no live node of the Ray cluster can run {attempt.task.id}: it asks for "
-                                      f"{_describe(options)}", stage="ray")
+            raise InfrastructureError(
+                f"no live node of the Ray cluster can run {attempt.task.id}: it asks for {_describe(options)}",
+                stage="ray",
+            )
         # Avoid the nodes that failed this task before, unless that leaves nowhere to go.
         avoid = tuple(n for n in attempt.avoid if n in able)
         if avoid and len(avoid) < len(able):
@@ -460,8 +517,15 @@ class RayExecutor:
         import time
 
         ref = self._remote.options(**options).remote(
-            attempt.task.model_dump(mode="json"), str(job.dataset_dir), spec, job.image,
-            str(attempt.workroot(job)), dict(job.labels), self.image_id, str(self.depot) if self.depot else None)
+            attempt.task.model_dump(mode="json"),
+            str(job.dataset_dir),
+            spec,
+            job.image,
+            str(attempt.workroot(job)),
+            dict(job.labels),
+            self.image_id,
+            str(self.depot) if self.depot else None,
+        )
         self._flights[ref] = _Flight(attempt, options, time.time())
 
     def pending(self) -> int:
@@ -485,8 +549,12 @@ class RayExecutor:
                 except ray.exceptions.RayError as exc:  # node died, worker crashed, object lost
                     match = _NODE_ID.search(str(exc))
                     self._lost = True
-                    return Finished(flight.attempt, None, node=match.group(1) if match else None,
-                                    lost=f"{type(exc).__name__}: {_first_sentence(str(exc))}")
+                    return Finished(
+                        flight.attempt,
+                        None,
+                        node=match.group(1) if match else None,
+                        lost=f"{type(exc).__name__}: {_first_sentence(str(exc))}",
+                    )
                 placement = result.get("placement")
                 if isinstance(placement, dict) and "started_at" in placement:
                     # Submit to start: Ray's scheduling, a worker process and the task's arguments.
@@ -505,8 +573,9 @@ class RayExecutor:
                 self._ray.cancel(ref, force=True)
                 del self._flights[ref]
                 self._lost = True
-                return Finished(flight.attempt, None, lost=f"no live node can run it any more "
-                                                           f"({_describe(flight.options)})")
+                return Finished(
+                    flight.attempt, None, lost=f"no live node can run it any more ({_describe(flight.options)})"
+                )
         return None
 
     def close(self) -> None:
@@ -533,13 +602,19 @@ def require_token() -> None:
     mode is refused) and a token where Ray looks for one; :class:`BadRequest` otherwise."""
     mode = os.environ.get(AUTH_MODE_ENV)
     if mode is not None and mode.lower() != "token":
-        raise BadRequest(f"{AUTH_MODE_ENV}={mode}: the Ray executor submits only to a cluster with token "
-                         f"authentication; unset it or set {AUTH_MODE_ENV}=token (docs/ray.md)", field="ray_auth")
+        raise BadRequest(
+            f"{AUTH_MODE_ENV}={mode}: the Ray executor submits only to a cluster with token "
+            f"authentication; unset it or set {AUTH_MODE_ENV}=token (docs/ray.md)",
+            field="ray_auth",
+        )
     if not _token_available():
-        raise BadRequest(f"the Ray executor submits only to a cluster with token authentication, and this driver "
-                         f"has no token: put the cluster's token in ~/.ray/auth_token (mode 0600) or name its file "
-                         f"in ${AUTH_TOKEN_PATH_ENV} (or set ${AUTH_TOKEN_ENV}); never on a command line "
-                         f"(docs/ray.md)", field="ray_auth")
+        raise BadRequest(
+            f"the Ray executor submits only to a cluster with token authentication, and this driver "
+            f"has no token: put the cluster's token in ~/.ray/auth_token (mode 0600) or name its file "
+            f"in ${AUTH_TOKEN_PATH_ENV} (or set ${AUTH_TOKEN_ENV}); never on a command line "
+            f"(docs/ray.md)",
+            field="ray_auth",
+        )
     os.environ[AUTH_MODE_ENV] = "token"
 
 
@@ -564,8 +639,11 @@ def _token_mode_on(ray: Any) -> None:
     if raylet.get_authentication_mode() != raylet.AuthenticationMode.TOKEN:
         raylet.Config.initialize("")
     if raylet.get_authentication_mode() != raylet.AuthenticationMode.TOKEN:
-        raise InfrastructureError(f"Ray {ray.__version__} did not turn token authentication on "
-                                  f"({AUTH_MODE_ENV}=token): the Ray executor needs Ray 2.52 or later", stage="ray")
+        raise InfrastructureError(
+            f"Ray {ray.__version__} did not turn token authentication on "
+            f"({AUTH_MODE_ENV}=token): the Ray executor needs Ray 2.52 or later",
+            stage="ray",
+        )
 
 
 #: Run in a separate process with no token: exits 0 when the GCS refuses it, 3 when it lets it in.
@@ -593,20 +671,34 @@ def check_cluster_refuses_strangers(gcs_address: str) -> None:
         env = {k: v for k, v in os.environ.items() if k not in (AUTH_TOKEN_ENV, AUTH_TOKEN_PATH_ENV)}
         env.update({AUTH_MODE_ENV: "disabled", "HOME": home, "RAY_USAGE_STATS_ENABLED": "0"})
         try:
-            proc = subprocess.run([sys.executable, "-c", _PROBE, gcs_address], env=env, capture_output=True,
-                                  text=True, timeout=PROBE_TIMEOUT_S, stdin=subprocess.DEVNULL)
+            proc = subprocess.run(
+                [sys.executable, "-c", _PROBE, gcs_address],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=PROBE_TIMEOUT_S,
+                stdin=subprocess.DEVNULL,
+            )
         except (OSError, subprocess.TimeoutExpired) as exc:
-            raise InfrastructureError(f"cannot check that the Ray cluster at {gcs_address} requires a token: {exc}",
-                                      stage="ray") from exc
+            raise InfrastructureError(
+                f"cannot check that the Ray cluster at {gcs_address} requires a token: {exc}", stage="ray"
+            ) from exc
     if proc.returncode == 3:
-        raise InfrastructureError(f"the Ray cluster at {gcs_address} accepts clients without a token (its nodes run "
-                                  f"without token authentication): anyone who reaches it can run code on its nodes "
-                                  f"next to their Docker engines; restart every node with {AUTH_MODE_ENV}=token and "
-                                  f"the cluster's token (docs/ray.md); nothing was submitted", stage="ray")
+        raise InfrastructureError(
+            f"the Ray cluster at {gcs_address} accepts clients without a token (its nodes run "
+            f"without token authentication): anyone who reaches it can run code on its nodes "
+            f"next to their Docker engines; restart every node with {AUTH_MODE_ENV}=token and "
+            f"the cluster's token (docs/ray.md); nothing was submitted",
+            stage="ray",
+        )
     if proc.returncode != 0:
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-10:])
-        raise InfrastructureError(f"cannot check that the Ray cluster at {gcs_address} requires a token "
-                                  f"(the probe exited with {proc.returncode})", stage="ray", log_tail=tail)
+        raise InfrastructureError(
+            f"cannot check that the Ray cluster at {gcs_address} requires a token "
+            f"(the probe exited with {proc.returncode})",
+            stage="ray",
+            log_tail=tail,
+        )
 
 
 def _remove_leftovers(job: Job) -> None:
@@ -645,8 +737,9 @@ def _cluster_errors_to_stderr() -> None:
         lines = [str(line).splitlines()[0] for line in data.get("lines", []) if str(line).strip()]
         original({**data, "lines": lines, "is_err": True}, ignore_prefix)
 
-    setattr(to_stderr, "lanser_wrapped", True)  # a mark on the function, so a second open wraps once
-    setattr(worker, "print_to_stdstream", to_stderr)  # looked up by its callers at call time
+    # setattr: neither a function's nor Ray's module's type declares these attributes.
+    setattr(to_stderr, "lanser_wrapped", True)  # noqa: B010 - a mark on the function, so a second open wraps once
+    setattr(worker, "print_to_stdstream", to_stderr)  # noqa: B010 - looked up by its callers at call time
 
 
 def _check_reachable(address: str) -> None:
@@ -676,7 +769,7 @@ def _portable_agent_spec(spec: str | None) -> str | None:
     """``replay:FILE`` with FILE relative to this process's directory, made absolute: Ray workers
     run elsewhere (a FILE relative to the dataset stays relative, the workers resolve it there)."""
     if spec and spec.startswith("replay:"):
-        path = Path(spec[len("replay:"):])
+        path = Path(spec[len("replay:") :])
         if not path.is_absolute() and path.exists():
             return f"replay:{path.resolve()}"
     return spec

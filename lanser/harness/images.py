@@ -72,8 +72,24 @@ VARIANT = "minbase"
 #: ``libspdlog1.10`` is named because bear depends on the virtual package
 #: ``libspdlog1.10-fmt9`` it provides, and debootstrap does not resolve virtuals.
 BASE_PACKAGES: tuple[str, ...] = (
-    "autoconf", "automake", "bc", "bear", "bison", "cmake", "flex", "gcc", "libc6-dev", "libelf-dev",
-    "libspdlog1.10", "libssl-dev", "libtool", "make", "patch", "pkg-config", "procps", "python3",
+    "autoconf",
+    "automake",
+    "bc",
+    "bear",
+    "bison",
+    "cmake",
+    "flex",
+    "gcc",
+    "libc6-dev",
+    "libelf-dev",
+    "libspdlog1.10",
+    "libssl-dev",
+    "libtool",
+    "make",
+    "patch",
+    "pkg-config",
+    "procps",
+    "python3",
 )
 
 AGENT_USER = "agent"
@@ -217,8 +233,9 @@ def apt_mirror(etc_apt: Path = Path("/etc/apt")) -> str:
         if entry.suite == SUITE and apt_sources.usable_uri(entry.uri):
             return entry.uri.rstrip("/")
     # No built-in fallback: lanser fetches only from where the machine is configured to.
-    raise InfrastructureError(f"no Debian mirror for {SUITE} in {etc_apt} (sources.list, sources.list.d); "
-                              f"set ${MIRROR_ENV} to one")
+    raise InfrastructureError(
+        f"no Debian mirror for {SUITE} in {etc_apt} (sources.list, sources.list.d); set ${MIRROR_ENV} to one"
+    )
 
 
 @dataclass(frozen=True)
@@ -226,17 +243,17 @@ class _Recipe:
     """What differs between the images bootstrapped from the mirror (the base and the slim base);
     :func:`_bootstrap` does the rest the same way for both."""
 
-    what: str                                   # "base image", for messages
+    what: str  # "base image", for messages
     repository: str
     digest: Callable[[], str]
-    packages: Callable[[], tuple[str, ...]]     # read when bootstrapping (tests change the list)
+    packages: Callable[[], tuple[str, ...]]  # read when bootstrapping (tests change the list)
     find: Callable[[Any, str], Any | None]
-    prepare: Callable[[Path], None]             # the recipe's own changes to the tree, before finish
+    prepare: Callable[[Path], None]  # the recipe's own changes to the tree, before finish
     prepare_message: str
     manifest_path: str
     recipe: Callable[[], dict[str, Any]]
-    changes: Callable[[str, str], list[str]]    # docker import's Dockerfile lines, from (digest, mirror)
-    remove_replaced: bool                       # with force: remove the image replaced if nothing refers to it
+    changes: Callable[[str, str], list[str]]  # docker import's Dockerfile lines, from (digest, mirror)
+    remove_replaced: bool  # with force: remove the image replaced if nothing refers to it
 
 
 def bootstrap_base(
@@ -284,8 +301,9 @@ def _bootstrap(recipe: _Recipe, client: Any, *, mirror: str | None, force: bool,
             say(recipe.prepare_message)
             try:
                 recipe.prepare(root)
-                rootfs.finish(root, recipe.manifest_path, {"recipe": recipe.recipe(), "digest": digest,
-                                                           "mirror": mirror})
+                rootfs.finish(
+                    root, recipe.manifest_path, {"recipe": recipe.recipe(), "digest": digest, "mirror": mirror}
+                )
             except OSError as exc:
                 raise InfrastructureError(f"cannot prepare the root file system: {exc}", stage="bootstrap") from exc
             say("packing the root file system")
@@ -313,8 +331,7 @@ def _ensure_tags(image: Any, recipe: _Recipe, digest: str) -> None:
 
 
 def _debootstrap(root: Path, mirror: str, say: Progress, packages: tuple[str, ...]) -> None:
-    rootfs.debootstrap(root, mirror, say, suite=SUITE, variant=VARIANT, packages=packages,
-                       timeout=DEBOOTSTRAP_TIMEOUT)
+    rootfs.debootstrap(root, mirror, say, suite=SUITE, variant=VARIANT, packages=packages, timeout=DEBOOTSTRAP_TIMEOUT)
 
 
 @contextlib.contextmanager
@@ -327,8 +344,9 @@ def _recipe_lock(digest: str) -> Iterator[None]:
 
 def _import(client: Any, tarball: Path, recipe: _Recipe, digest: str, mirror: str) -> Any:
     with _docker_errors("import", f"docker import of the {recipe.what} failed"):
-        answer = client.api.import_image(src=str(tarball), repository=recipe.repository, tag=digest[:12],
-                                         changes=recipe.changes(digest, mirror))
+        answer = client.api.import_image(
+            src=str(tarball), repository=recipe.repository, tag=digest[:12], changes=recipe.changes(digest, mirror)
+        )
         for line in str(answer).splitlines():
             with contextlib.suppress(ValueError):
                 message = json.loads(line)
@@ -351,11 +369,18 @@ def _base_changes(digest: str, mirror: str) -> list[str]:
 
 
 _BASE = _Recipe(
-    what="base image", repository=BASE_REPOSITORY, digest=lambda: base_recipe_digest(),
-    packages=lambda: BASE_PACKAGES, find=lambda client, digest: find_base(client, digest),
+    what="base image",
+    repository=BASE_REPOSITORY,
+    digest=lambda: base_recipe_digest(),
+    packages=lambda: BASE_PACKAGES,
+    find=lambda client, digest: find_base(client, digest),
     prepare=lambda root: rootfs.add_user(root, AGENT_USER, AGENT_UID, AGENT_GID, AGENT_HOME, WORKDIR),
-    prepare_message="adding the agent user and the work area", manifest_path=MANIFEST_PATH,
-    recipe=lambda: base_recipe(), changes=_base_changes, remove_replaced=True)
+    prepare_message="adding the agent user and the work area",
+    manifest_path=MANIFEST_PATH,
+    recipe=lambda: base_recipe(),
+    changes=_base_changes,
+    remove_replaced=True,
+)
 
 
 # -- layers -----------------------------------------------------------------
@@ -411,8 +436,13 @@ SLIM_RECIPE_LABEL = "lanser.slim.recipe"
 SLIM_PACKAGES: tuple[str, ...] = ("git", "libc6-dev", "python3", "python3-venv", "tini")
 #: Documentation, manuals and translations, which nothing in a CI image reads
 #: (copyright files stay).  dpkg is told to leave them out of later installs too.
-SLIM_EXCLUDES: tuple[str, ...] = ("usr/share/doc", "usr/share/info", "usr/share/lintian", "usr/share/locale",
-                                  "usr/share/man")
+SLIM_EXCLUDES: tuple[str, ...] = (
+    "usr/share/doc",
+    "usr/share/info",
+    "usr/share/lintian",
+    "usr/share/locale",
+    "usr/share/man",
+)
 SLIM_REVISION = 1
 SLIM_MANIFEST_PATH = "etc/lanser/slim.json"
 
@@ -476,8 +506,15 @@ def _slim_changes(digest: str, mirror: str) -> list[str]:
 
 
 _SLIM = _Recipe(
-    what="slim base image", repository=SLIM_REPOSITORY, digest=lambda: slim_recipe_digest(),
-    packages=lambda: SLIM_PACKAGES, find=lambda client, digest: find_slim_base(client, digest),
+    what="slim base image",
+    repository=SLIM_REPOSITORY,
+    digest=lambda: slim_recipe_digest(),
+    packages=lambda: SLIM_PACKAGES,
+    find=lambda client, digest: find_slim_base(client, digest),
     prepare=lambda root: rootfs.trim(root, SLIM_EXCLUDES, "lanser-slim"),
-    prepare_message="trimming documentation and apt's caches", manifest_path=SLIM_MANIFEST_PATH,
-    recipe=lambda: slim_recipe(), changes=_slim_changes, remove_replaced=False)
+    prepare_message="trimming documentation and apt's caches",
+    manifest_path=SLIM_MANIFEST_PATH,
+    recipe=lambda: slim_recipe(),
+    changes=_slim_changes,
+    remove_replaced=False,
+)

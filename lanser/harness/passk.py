@@ -15,9 +15,9 @@ left out, and ``pass_tasks`` says over how many tasks the values are taken).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-import math
 from math import comb
 from typing import Any
 
@@ -120,13 +120,24 @@ def summarize(rows: Iterable[Mapping[str, Any]]) -> list[AgentSummary]:
         for r in group:
             outcomes[str(r["outcome"])] = outcomes.get(str(r["outcome"]), 0) + 1
         seconds = sum(attempt_seconds(r) for r in group)
-        out.append(AgentSummary(
-            run_id=run_id, agent=agent, tasks=len(counts), attempts=len(group), graded=len(graded),
-            resolved=resolved, infra_errors=len(group) - len(graded),
-            reused=sum(1 for r in group if r.get("reused_from")),
-            resolve_rate=resolved / len(graded) if graded else None, k=k_max, pass_at=pass_at,
-            pass_tasks=pass_tasks,
-            mean_reward=sum(attempt_reward(r) for r in graded) / len(graded) if graded else None,
-            seconds=round(seconds, 3), mean_seconds=round(seconds / len(group), 3) if group else None,
-            outcomes=outcomes))
+        out.append(
+            AgentSummary(
+                run_id=run_id,
+                agent=agent,
+                tasks=len(counts),
+                attempts=len(group),
+                graded=len(graded),
+                resolved=resolved,
+                infra_errors=len(group) - len(graded),
+                reused=sum(1 for r in group if r.get("reused_from")),
+                resolve_rate=resolved / len(graded) if graded else None,
+                k=k_max,
+                pass_at=pass_at,
+                pass_tasks=pass_tasks,
+                mean_reward=sum(attempt_reward(r) for r in graded) / len(graded) if graded else None,
+                seconds=round(seconds, 3),
+                mean_seconds=round(seconds / len(group), 3) if group else None,
+                outcomes=outcomes,
+            )
+        )
     return out

@@ -104,8 +104,16 @@ def layer_key(source_id: str, image_id: str, setup: str | None) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 
-def prepare(task: TaskSpec, dataset_dir: Path, image: str, *, image_id: str | None = None, client: Any = None,
-            labels: dict[str, str] | None = None, cache: Path | None = None) -> ProjectTree:
+def prepare(
+    task: TaskSpec,
+    dataset_dir: Path,
+    image: str,
+    *,
+    image_id: str | None = None,
+    client: Any = None,
+    labels: dict[str, str] | None = None,
+    cache: Path | None = None,
+) -> ProjectTree:
     """The project layer of ``task`` on ``image``: built on first use, then found.
 
     Raises :class:`~lanser.errors.BadRequest` for a source that does not
@@ -137,15 +145,28 @@ def prepare(task: TaskSpec, dataset_dir: Path, image: str, *, image_id: str | No
             except SetupFailed as exc:
                 _failed[key] = exc
                 raise
-    layer = ProjectTree(key=key, path=final / "tree", digest=manifest["digest"], image_id=image_id,
-                        generated=tuple(manifest.get("generated", ())), setup_seconds=manifest.get("setup_seconds"))
+    layer = ProjectTree(
+        key=key,
+        path=final / "tree",
+        digest=manifest["digest"],
+        image_id=image_id,
+        generated=tuple(manifest.get("generated", ())),
+        setup_seconds=manifest.get("setup_seconds"),
+    )
     _memo[key] = layer
     return layer
 
 
-def prepare_all(tasks: list[TaskSpec], dataset_dir: Path, image: str, *, image_id: str | None = None,
-                build: bool = True, labels: dict[str, str] | None = None,
-                say: Callable[[str], None] | None = None) -> dict[str, ProjectTree | Path]:
+def prepare_all(
+    tasks: list[TaskSpec],
+    dataset_dir: Path,
+    image: str,
+    *,
+    image_id: str | None = None,
+    build: bool = True,
+    labels: dict[str, str] | None = None,
+    say: Callable[[str], None] | None = None,
+) -> dict[str, ProjectTree | Path]:
     """Each distinct source of ``tasks`` materialized once, and with ``build`` each distinct
     (source, setup) layer prepared once, before a run: a bad pin or a failing setup
     stops the run at its start, and the tasks find everything in the cache.
@@ -159,8 +180,11 @@ def prepare_all(tasks: list[TaskSpec], dataset_dir: Path, image: str, *, image_i
         if ident not in seen:
             if build and task.commands.setup and say:
                 say(f"project layer of {task.source.spec()}: {task.commands.setup}")
-            seen[ident] = (prepare(task, dataset_dir, image, image_id=image_id, labels=labels) if build
-                           else materialize(task.source, dataset_dir))
+            seen[ident] = (
+                prepare(task, dataset_dir, image, image_id=image_id, labels=labels)
+                if build
+                else materialize(task.source, dataset_dir)
+            )
             layer = seen[ident]
             if say and isinstance(layer, ProjectTree) and layer.setup_seconds is not None:
                 say(f"project layer {layer.key[:12]}: {layer.digest[:19]} (setup took {layer.setup_seconds:.1f} s)")
@@ -171,24 +195,43 @@ def prepare_all(tasks: list[TaskSpec], dataset_dir: Path, image: str, *, image_i
 # -- building a layer --------------------------------------------------------------
 
 
-def _build(task: TaskSpec, source_tree: Path, image: str, image_id: str, final: Path, client: Any,
-           labels: dict[str, str] | None, key: str) -> dict[str, Any]:
+def _build(
+    task: TaskSpec,
+    source_tree: Path,
+    image: str,
+    image_id: str,
+    final: Path,
+    client: Any,
+    labels: dict[str, str] | None,
+    key: str,
+) -> dict[str, Any]:
     final.parent.mkdir(parents=True, exist_ok=True)
     setup = str(task.commands.setup)
     scratch = Path(tempfile.mkdtemp(prefix=".tmp-", dir=final.parent))
     try:
         tree = scratch / "tree"
         worktree.copy_tree(source_tree, tree)
-        limits = sandbox.Limits(wall_s=task.limits.setup_wall_s, memory_mb=task.limits.memory_mb,
-                                cpus=task.limits.cpus, pids=task.limits.pids)
-        res = sandbox.run(image_id, setup, tree, limits=limits, client=client,
-                          labels={**(labels or {}), "lanser.stage": "setup"})
+        limits = sandbox.Limits(
+            wall_s=task.limits.setup_wall_s,
+            memory_mb=task.limits.memory_mb,
+            cpus=task.limits.cpus,
+            pids=task.limits.pids,
+        )
+        res = sandbox.run(
+            image_id, setup, tree, limits=limits, client=client, labels={**(labels or {}), "lanser.stage": "setup"}
+        )
         (scratch / "setup.log").write_text(res.output, encoding="utf-8")
         if res.exit_code != 0:
-            why = f"timed out after {limits.wall_s:.0f} s" if res.timed_out else (
-                "was killed by the OOM killer" if res.oom_killed else f"exited with {res.exit_code}")
-            raise SetupFailed(f"setup of {task.source.spec()} ({setup!r}) {why}", stage="setup",
-                              log_tail="\n".join(res.output.splitlines()[-40:]))
+            why = (
+                f"timed out after {limits.wall_s:.0f} s"
+                if res.timed_out
+                else ("was killed by the OOM killer" if res.oom_killed else f"exited with {res.exit_code}")
+            )
+            raise SetupFailed(
+                f"setup of {task.source.spec()} ({setup!r}) {why}",
+                stage="setup",
+                log_tail="\n".join(res.output.splitlines()[-40:]),
+            )
         dotgit = tree / ".git"  # the source's own repository: its history is not the agent's to read
         if dotgit.is_dir() and not dotgit.is_symlink():
             shutil.rmtree(dotgit)
@@ -197,9 +240,15 @@ def _build(task: TaskSpec, source_tree: Path, image: str, image_id: str, final: 
         for cdb in worktree.databases(tree):
             worktree.portable_compile_commands(cdb, tree)
         generated = _generated(source_tree, tree)
-        manifest: dict[str, Any] = {"key": key, "digest": tree_digest(tree), "image_id": image_id, "setup": setup,
-                    "setup_seconds": round(res.duration_s, 3), "generated": generated,
-                    "source": task.source.model_dump(mode="json", exclude_defaults=True)}
+        manifest: dict[str, Any] = {
+            "key": key,
+            "digest": tree_digest(tree),
+            "image_id": image_id,
+            "setup": setup,
+            "setup_seconds": round(res.duration_s, 3),
+            "generated": generated,
+            "source": task.source.model_dump(mode="json", exclude_defaults=True),
+        }
         worktree.index_tree(tree, generated)
         (scratch / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
         shutil.rmtree(final, ignore_errors=True)  # a manifest-less leftover of a killed build

@@ -53,9 +53,16 @@ class LocalRayCluster:
     denied the Debian mirror, say); ``node_resources`` replaces ``resources`` for node ``i``.
     """
 
-    def __init__(self, nodes: int = 2, *, cpus: int = 1, resources: Mapping[str, float] | None = None,
-                 auth: bool = True, node_env: Mapping[int, Mapping[str, str]] | None = None,
-                 node_resources: Mapping[int, Mapping[str, float]] | None = None) -> None:
+    def __init__(
+        self,
+        nodes: int = 2,
+        *,
+        cpus: int = 1,
+        resources: Mapping[str, float] | None = None,
+        auth: bool = True,
+        node_env: Mapping[int, Mapping[str, str]] | None = None,
+        node_resources: Mapping[int, Mapping[str, float]] | None = None,
+    ) -> None:
         self.nodes, self.cpus, self.auth = nodes, cpus, auth
         self.resources = dict(resources if resources is not None else {"docker": float(cpus)})
         self.node_env = {i: dict(env) for i, env in (node_env or {}).items()}
@@ -168,10 +175,23 @@ class LocalRayCluster:
         resources = self.node_resources.get(index, self.resources)
         env = {**_env(), **self.client_env(), **self.node_env.get(index, {})}
         started = time.monotonic()
-        proc = subprocess.run([self._ray, "start", "--node-ip-address=127.0.0.1", f"--num-cpus={self.cpus}",
-                               f"--resources={json.dumps(resources)}", f"--temp-dir={self.temp_dir}",
-                               f"--dashboard-agent-listen-port={_free_port()}", "--disable-usage-stats", *extra],
-                              capture_output=True, text=True, timeout=START_TIMEOUT_S, env=env)
+        proc = subprocess.run(
+            [
+                self._ray,
+                "start",
+                "--node-ip-address=127.0.0.1",
+                f"--num-cpus={self.cpus}",
+                f"--resources={json.dumps(resources)}",
+                f"--temp-dir={self.temp_dir}",
+                f"--dashboard-agent-listen-port={_free_port()}",
+                "--disable-usage-stats",
+                *extra,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=START_TIMEOUT_S,
+            env=env,
+        )
         if proc.returncode != 0:
             tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-15:])
             raise InfrastructureError("ray start failed", stage="ray", log_tail=tail)
@@ -218,8 +238,10 @@ def _process_table() -> dict[int, tuple[int, str]]:
         if entry.name.isdigit():
             try:
                 ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-                table[int(entry.name)] = (ppid, (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(
-                    errors="replace"))
+                table[int(entry.name)] = (
+                    ppid,
+                    (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"),
+                )
             except (OSError, IndexError, ValueError):
                 continue
     return table
@@ -232,8 +254,7 @@ def _mentions(cmd: str, temp_dir: Path) -> bool:
 
 def _raylets(temp_dir: Path) -> list[int]:
     """This cluster's raylets: another cluster's on the same machine have another temp dir."""
-    return [pid for pid, (_, cmd) in _process_table().items()
-            if "/raylet/raylet " in cmd and _mentions(cmd, temp_dir)]
+    return [pid for pid, (_, cmd) in _process_table().items() if "/raylet/raylet " in cmd and _mentions(cmd, temp_dir)]
 
 
 def _living(procs: set[tuple[int, str]]) -> list[int]:

@@ -21,8 +21,21 @@ from typing import Any
 from lanser.errors import NotFound
 from lanser.harness.passk import AgentSummary, attempt_reward, attempt_seconds, summarize
 
-__all__ = ["Comparison", "Evidence", "comparison_json", "evidence", "format_cost", "load_comparison",
-           "render_markdown", "stage_order", "summary_line", "summary_rows", "usage_lines", "usage_of", "usage_totals"]
+__all__ = [
+    "Comparison",
+    "Evidence",
+    "comparison_json",
+    "evidence",
+    "format_cost",
+    "load_comparison",
+    "render_markdown",
+    "stage_order",
+    "summary_line",
+    "summary_rows",
+    "usage_lines",
+    "usage_of",
+    "usage_totals",
+]
 
 #: The order stages run in (the store keeps stages as a JSON object with sorted keys).
 STAGE_ORDER = ("setup", "apply", "build", "test", "sanitize")
@@ -35,11 +48,19 @@ def summary_rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for r in results:
         v = r["verdict"]
         san = v.get("sanitizer") or {}
-        row = {"task": r["task_id"], "agent": r["agent"], "attempt": r.get("attempt", 0), "outcome": v["outcome"],
-               "compiled": v.get("compiled"), "tests": f"{v.get('tests_passed', 0)}/{v.get('tests_total', 0)}",
-               "sanitizer": "clean" if san.get("clean", True) else
-               ", ".join(f"{x.get('kind')} in {x.get('frame')}" for x in san.get("reports") or []),
-               "steps": len(r["steps"]), "reward": round(attempt_reward(r), 6)}
+        row = {
+            "task": r["task_id"],
+            "agent": r["agent"],
+            "attempt": r.get("attempt", 0),
+            "outcome": v["outcome"],
+            "compiled": v.get("compiled"),
+            "tests": f"{v.get('tests_passed', 0)}/{v.get('tests_total', 0)}",
+            "sanitizer": "clean"
+            if san.get("clean", True)
+            else ", ".join(f"{x.get('kind')} in {x.get('frame')}" for x in san.get("reports") or []),
+            "steps": len(r["steps"]),
+            "reward": round(attempt_reward(r), 6),
+        }
         if r.get("reused_from"):
             row["reused_from"] = r["reused_from"]
         usage = usage_of(r)
@@ -99,10 +120,12 @@ def format_cost(usd: float) -> str:
 
 
 def _usage_text(u: Mapping[str, Any]) -> str:
-    return (f"{u['calls']} calls, {u['prompt_tokens']} prompt + {u['completion_tokens']} completion tokens, "
-            f"{format_cost(u['cost'])}, model latency {u['latency_s']:.2f}s, {u['steps']} steps"
-            + (f", {u['tool_errors']} tool errors" if u.get("tool_errors") else "")
-            + (f", {u['truncated']} truncated" if u.get("truncated") else ""))
+    return (
+        f"{u['calls']} calls, {u['prompt_tokens']} prompt + {u['completion_tokens']} completion tokens, "
+        f"{format_cost(u['cost'])}, model latency {u['latency_s']:.2f}s, {u['steps']} steps"
+        + (f", {u['tool_errors']} tool errors" if u.get("tool_errors") else "")
+        + (f", {u['truncated']} truncated" if u.get("truncated") else "")
+    )
 
 
 def usage_lines(results: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -151,8 +174,10 @@ class Comparison:
     def rows_of(self, task: str) -> list[dict[str, Any]]:
         """A task's rows, by run in the order asked, then agent and attempt."""
         order = {run["run_id"]: i for i, run in enumerate(self.runs)}
-        return sorted((r for r in self.results if r["task_id"] == task),
-                      key=lambda r: (order.get(r["run_id"], len(order)), r["agent"], r.get("attempt", 0)))
+        return sorted(
+            (r for r in self.results if r["task_id"] == task),
+            key=lambda r: (order.get(r["run_id"], len(order)), r["agent"], r.get("attempt", 0)),
+        )
 
 
 def load_comparison(store: Any, run_ids: Sequence[str]) -> Comparison:
@@ -162,8 +187,7 @@ def load_comparison(store: Any, run_ids: Sequence[str]) -> Comparison:
     wanted = list(dict.fromkeys(run_ids))
     missing = [r for r in wanted if r not in known]
     if missing:
-        raise NotFound(f"no run {', '.join(map(repr, missing))} in the store; runs: "
-                       f"{', '.join(known) or 'none'}")
+        raise NotFound(f"no run {', '.join(map(repr, missing))} in the store; runs: {', '.join(known) or 'none'}")
     results: list[dict[str, Any]] = []
     for run_id in wanted:
         rows = store.results(run_id)
@@ -193,8 +217,16 @@ class Evidence:
     dropped: list[str] = field(default_factory=list)
 
     def empty(self) -> bool:
-        return not (self.reason or self.failing_tests or self.test_log or self.sanitizer or self.sanitizer_log
-                    or self.build_error or self.patch or self.dropped)
+        return not (
+            self.reason
+            or self.failing_tests
+            or self.test_log
+            or self.sanitizer
+            or self.sanitizer_log
+            or self.build_error
+            or self.patch
+            or self.dropped
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v}
@@ -254,8 +286,11 @@ def evidence(row: Mapping[str, Any]) -> Evidence:
     if not test_log and not failing and outcome in ("tests_failed", "task_error"):
         test_log = _tail(str(_stage(row, "test").get("output") or ""))
     sanitizer = verdict.get("sanitizer") or {}
-    reports = [r for r in (sanitizer.get("reports") or []) if isinstance(r, Mapping)] if isinstance(
-        sanitizer, Mapping) else []
+    reports = (
+        [r for r in (sanitizer.get("reports") or []) if isinstance(r, Mapping)]
+        if isinstance(sanitizer, Mapping)
+        else []
+    )
     sanitizer_log = _text(recorded.get("sanitize_tail"))
     if not reports and not sanitizer_log and outcome == "sanitizer_error":
         sanitizer_log = _tail(str(_stage(row, "sanitize").get("output") or ""))
@@ -263,13 +298,24 @@ def evidence(row: Mapping[str, Any]) -> Evidence:
     build_error = _text(recorded.get("build_tail") or recorded.get("build_error"))
     if not build_error and outcome == "build_failed":
         build_error = _tail(str(build.get("output") or ""))
-    dropped = _lines(verdict.get("notes")) or [
-        f"edits to {d.get('path')} ignored ({d.get('why')})" if isinstance(d, Mapping) else str(d)
-        for d in (verdict.get("dropped") or [])][:_MAX_LINES]
-    return Evidence(reason=_text(verdict.get("reason") or verdict.get("error"), 2000),
-                    parser=_text(verdict.get("parser"), 100), failing_tests=failing, test_log=test_log,
-                    sanitizer=[dict(r) for r in reports], sanitizer_log=sanitizer_log, build_error=build_error,
-                    patch=_text(row.get("patch"), 60000), dropped=dropped)
+    dropped = (
+        _lines(verdict.get("notes"))
+        or [
+            f"edits to {d.get('path')} ignored ({d.get('why')})" if isinstance(d, Mapping) else str(d)
+            for d in (verdict.get("dropped") or [])
+        ][:_MAX_LINES]
+    )
+    return Evidence(
+        reason=_text(verdict.get("reason") or verdict.get("error"), 2000),
+        parser=_text(verdict.get("parser"), 100),
+        failing_tests=failing,
+        test_log=test_log,
+        sanitizer=[dict(r) for r in reports],
+        sanitizer_log=sanitizer_log,
+        build_error=build_error,
+        patch=_text(row.get("patch"), 60000),
+        dropped=dropped,
+    )
 
 
 def stage_order(stages: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
@@ -293,14 +339,19 @@ def _cell(text: Any) -> str:
 
 def render_markdown(c: Comparison) -> str:
     """The comparison for a terminal or a CI log: summary table, per-task outcomes, why each failed."""
-    out = ["# lanser bench: " + " vs ".join(_cell(r["run_id"]) for r in c.runs), "",
-           "| run | agent | tasks | attempts | resolved | pass@1 | pass@k | mean reward | time |",
-           "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    out = [
+        "# lanser bench: " + " vs ".join(_cell(r["run_id"]) for r in c.runs),
+        "",
+        "| run | agent | tasks | attempts | resolved | pass@1 | pass@k | mean reward | time |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for s in c.summaries:
         k = f"pass@{s.k} {_rate(s.pass_at.get(s.k))}" if s.k > 1 else "-"
         resolved = f"{s.resolved}/{s.graded}" + (f" ({s.resolve_rate:.0%})" if s.resolve_rate is not None else "")
-        out.append(f"| {_cell(s.run_id)} | {_cell(s.agent)} | {s.tasks} | {s.attempts} | {resolved} | "
-                   f"{_rate(s.pass_at.get(1))} | {k} | {_rate(s.mean_reward)} | {s.seconds:.1f}s |")
+        out.append(
+            f"| {_cell(s.run_id)} | {_cell(s.agent)} | {s.tasks} | {s.attempts} | {resolved} | "
+            f"{_rate(s.pass_at.get(1))} | {k} | {_rate(s.mean_reward)} | {s.seconds:.1f}s |"
+        )
     heads = [f"{_cell(s.run_id)} ({_cell(s.agent)})" for s in c.summaries]
     out += ["", "| task | " + " | ".join(heads) + " |", "|---|" + "---|" * len(heads)]
     for task in c.tasks():
@@ -316,11 +367,15 @@ def render_markdown(c: Comparison) -> str:
         for r in failures:
             ev = evidence(r)
             why = ev.reason or (ev.failing_tests[0] if ev.failing_tests else "") or r["outcome"]
-            out.append(f"- {_cell(r['task_id'])} · {_cell(r['run_id'])} #{r.get('attempt', 0) + 1}: "
-                       f"{_cell(r['outcome'])}: {_cell(why)}")
+            out.append(
+                f"- {_cell(r['task_id'])} · {_cell(r['run_id'])} #{r.get('attempt', 0) + 1}: "
+                f"{_cell(r['outcome'])}: {_cell(why)}"
+            )
             for report in ev.sanitizer[:3]:
-                out.append(f"  - {_cell(report.get('tool'))} {_cell(report.get('kind'))} in "
-                           f"{_cell(report.get('frame'))} {_cell(report.get('location') or '')}".rstrip())
+                out.append(
+                    f"  - {_cell(report.get('tool'))} {_cell(report.get('kind'))} in "
+                    f"{_cell(report.get('frame'))} {_cell(report.get('location') or '')}".rstrip()
+                )
             for line in ev.dropped[:3]:
                 out.append(f"  - {_cell(line)}")
     return "\n".join(out) + "\n"
@@ -328,28 +383,42 @@ def render_markdown(c: Comparison) -> str:
 
 def _usage_markdown(c: Comparison) -> list[str]:
     """The model usage section: totals per run and agent, then every attempt that has an accounting."""
-    totals = [(s, usage_totals([r for r in c.results if r["run_id"] == s.run_id and r["agent"] == s.agent]))
-              for s in c.summaries]
+    totals = [
+        (s, usage_totals([r for r in c.results if r["run_id"] == s.run_id and r["agent"] == s.agent]))
+        for s in c.summaries
+    ]
     if all(t is None for _, t in totals):
         return []
-    out = ["", "## Model usage", "",
-           "| run | agent | attempts | model calls | steps | prompt tokens | completion tokens | cost | model latency |",
-           "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    out = [
+        "",
+        "## Model usage",
+        "",
+        "| run | agent | attempts | model calls | steps | prompt tokens | completion tokens | cost | model latency |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for s, t in totals:
         if t is not None:
-            out.append(f"| {_cell(s.run_id)} | {_cell(s.agent)} | {t['attempts']} | {t['calls']} | {t['steps']} | "
-                       f"{t['prompt_tokens']} | {t['completion_tokens']} | {format_cost(t['cost'])} | "
-                       f"{t['latency_s']:.2f}s |")
-    out += ["", "| task | run | attempt | outcome | model calls | steps | prompt tokens | completion tokens | cost "
-                "| model latency | tool errors |", "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+            out.append(
+                f"| {_cell(s.run_id)} | {_cell(s.agent)} | {t['attempts']} | {t['calls']} | {t['steps']} | "
+                f"{t['prompt_tokens']} | {t['completion_tokens']} | {format_cost(t['cost'])} | "
+                f"{t['latency_s']:.2f}s |"
+            )
+    out += [
+        "",
+        "| task | run | attempt | outcome | model calls | steps | prompt tokens | completion tokens | cost "
+        "| model latency | tool errors |",
+        "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for task in c.tasks():
         for r in c.rows_of(task):
             u = usage_of(r)
             if u is not None:
-                out.append(f"| {_cell(task)} | {_cell(r['run_id'])} | {int(r.get('attempt') or 0) + 1} | "
-                           f"{_cell(r['outcome'])} | {u['calls']} | {u['steps']} | {u['prompt_tokens']} | "
-                           f"{u['completion_tokens']} | {format_cost(u['cost'])} | {u['latency_s']:.2f}s | "
-                           f"{u['tool_errors']} |")
+                out.append(
+                    f"| {_cell(task)} | {_cell(r['run_id'])} | {int(r.get('attempt') or 0) + 1} | "
+                    f"{_cell(r['outcome'])} | {u['calls']} | {u['steps']} | {u['prompt_tokens']} | "
+                    f"{u['completion_tokens']} | {format_cost(u['cost'])} | {u['latency_s']:.2f}s | "
+                    f"{u['tool_errors']} |"
+                )
     return out
 
 
@@ -365,15 +434,34 @@ def comparison_json(c: Comparison) -> dict[str, Any]:
     for task in c.tasks():
         for r in c.rows_of(task):
             verdict = r.get("verdict") or {}
-            tasks.setdefault(task, []).append({
-                "run": r["run_id"], "agent": r["agent"], "attempt": r.get("attempt", 0), "outcome": r["outcome"],
-                "tests_passed": verdict.get("tests_passed"), "tests_total": verdict.get("tests_total"),
-                "reward": round(attempt_reward(r), 9), "seconds": round(attempt_seconds(r), 3),
-                "steps": [{"step": s.get("step"), "action": s.get("action"), "reward": s.get("reward"),
-                           "cumulative": s.get("cumulative")} for s in r.get("steps") or []],
-                "stages": [{"name": n, "seconds": s.get("seconds"), "exit_code": s.get("exit_code")}
-                           for n, s in stage_order(r.get("stages") or {})],
-                "reused_from": r.get("reused_from"), "usage": usage_of(r), "evidence": evidence(r).to_dict()})
+            tasks.setdefault(task, []).append(
+                {
+                    "run": r["run_id"],
+                    "agent": r["agent"],
+                    "attempt": r.get("attempt", 0),
+                    "outcome": r["outcome"],
+                    "tests_passed": verdict.get("tests_passed"),
+                    "tests_total": verdict.get("tests_total"),
+                    "reward": round(attempt_reward(r), 9),
+                    "seconds": round(attempt_seconds(r), 3),
+                    "steps": [
+                        {
+                            "step": s.get("step"),
+                            "action": s.get("action"),
+                            "reward": s.get("reward"),
+                            "cumulative": s.get("cumulative"),
+                        }
+                        for s in r.get("steps") or []
+                    ],
+                    "stages": [
+                        {"name": n, "seconds": s.get("seconds"), "exit_code": s.get("exit_code")}
+                        for n, s in stage_order(r.get("stages") or {})
+                    ],
+                    "reused_from": r.get("reused_from"),
+                    "usage": usage_of(r),
+                    "evidence": evidence(r).to_dict(),
+                }
+            )
     summaries = []
     for s in c.summaries:
         summary = s.to_dict()

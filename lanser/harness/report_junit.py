@@ -45,8 +45,9 @@ def _body(row: Mapping[str, Any]) -> tuple[str, str]:
     ev = evidence(row)
     verdict = row.get("verdict") or {}
     outcome = str(row.get("outcome"))
-    tests = f" ({verdict.get('tests_passed', 0)}/{verdict.get('tests_total', 0)} tests)" if "tests_total" in verdict \
-        else ""
+    tests = (
+        f" ({verdict.get('tests_passed', 0)}/{verdict.get('tests_total', 0)} tests)" if "tests_total" in verdict else ""
+    )
     message = f"{outcome}{tests}" + (f": {ev.reason}" if ev.reason else "")
     parts: list[str] = []
     if ev.reason:
@@ -55,10 +56,16 @@ def _body(row: Mapping[str, Any]) -> tuple[str, str]:
         parts.append("failing tests:\n" + "\n".join(f"  {t}" for t in ev.failing_tests))
     for report in ev.sanitizer:
         stack = "\n".join(f"    {frame}" for frame in (report.get("stack") or [])[:20])
-        parts.append(f"sanitizer: {report.get('tool')} {report.get('kind')} in {report.get('frame')} "
-                     f"{report.get('location') or ''}".rstrip() + (f"\n{stack}" if stack else ""))
-    for label, text in (("sanitizer log", ev.sanitizer_log), ("build error", ev.build_error),
-                        ("test log", ev.test_log)):
+        parts.append(
+            f"sanitizer: {report.get('tool')} {report.get('kind')} in {report.get('frame')} "
+            f"{report.get('location') or ''}".rstrip()
+            + (f"\n{stack}" if stack else "")
+        )
+    for label, text in (
+        ("sanitizer log", ev.sanitizer_log),
+        ("build error", ev.build_error),
+        ("test log", ev.test_log),
+    ):
         if text:
             parts.append(f"{label}:\n{text}")
     if ev.dropped:
@@ -74,8 +81,10 @@ def render_junit(c: Comparison) -> str:
     total_time = 0.0
     for run in c.runs:
         run_id = run["run_id"]
-        rows = sorted((r for r in c.results if r["run_id"] == run_id),
-                      key=lambda r: (str(r["task_id"]), str(r["agent"]), r.get("attempt", 0)))
+        rows = sorted(
+            (r for r in c.results if r["run_id"] == run_id),
+            key=lambda r: (str(r["task_id"]), str(r["agent"]), r.get("attempt", 0)),
+        )
         suite = ET.SubElement(root, "testsuite", name=_xml(run_id))
         props = ET.SubElement(suite, "properties")
         for key in ("dataset", "agent", "image_id", "harness"):
@@ -86,9 +95,13 @@ def render_junit(c: Comparison) -> str:
         for r in rows:
             seconds = attempt_seconds(r)
             suite_time += seconds
-            case = ET.SubElement(suite, "testcase", name=_xml(f"{r['task_id']} #{r.get('attempt', 0) + 1}"),
-                                 classname=_xml(f"{datasets.get(run_id, '')}/{r['agent']}"),
-                                 time=_seconds(seconds))
+            case = ET.SubElement(
+                suite,
+                "testcase",
+                name=_xml(f"{r['task_id']} #{r.get('attempt', 0) + 1}"),
+                classname=_xml(f"{datasets.get(run_id, '')}/{r['agent']}"),
+                time=_seconds(seconds),
+            )
             counts["tests"] += 1
             outcome = str(r.get("outcome"))
             if outcome != "resolved":
@@ -109,4 +122,5 @@ def render_junit(c: Comparison) -> str:
     root.set("time", _seconds(total_time))
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=False).join(
-        ('<?xml version="1.0" encoding="UTF-8"?>\n', "\n"))
+        ('<?xml version="1.0" encoding="UTF-8"?>\n', "\n")
+    )

@@ -26,8 +26,19 @@ from typing import Any
 from lanser.harness.apt_sources import deb822_stanzas, read
 from lanser.harness.errors import InfrastructureError
 
-__all__ = ["add_user", "append_line", "check_bootstrap_tools", "debootstrap", "finish", "installed", "pack",
-           "remove", "scratch_dir", "trim", "which"]
+__all__ = [
+    "add_user",
+    "append_line",
+    "check_bootstrap_tools",
+    "debootstrap",
+    "finish",
+    "installed",
+    "pack",
+    "remove",
+    "scratch_dir",
+    "trim",
+    "which",
+]
 
 Progress = Callable[[str], None]
 
@@ -36,8 +47,7 @@ def check_bootstrap_tools() -> None:
     missing = [tool for tool in ("debootstrap", "tar") if which(tool) is None]
     if missing:
         raise InfrastructureError(
-            f"{' and '.join(missing)} not installed; run ./scripts/docker-up "
-            "(apt-get install docker.io debootstrap)",
+            f"{' and '.join(missing)} not installed; run ./scripts/docker-up (apt-get install docker.io debootstrap)",
             stage="debootstrap",
         )
     if os.geteuid() != 0:
@@ -81,8 +91,9 @@ def _unmount_below(directory: Path) -> None:
         subprocess.run(["umount", "-l", point], capture_output=True, check=False)
 
 
-def debootstrap(root: Path, mirror: str, say: Progress, *, suite: str, variant: str, packages: tuple[str, ...],
-                timeout: float) -> None:
+def debootstrap(
+    root: Path, mirror: str, say: Progress, *, suite: str, variant: str, packages: tuple[str, ...], timeout: float
+) -> None:
     """``debootstrap --variant=VARIANT --include=PACKAGES SUITE ROOT MIRROR``, its output through ``say``,
     killed after ``timeout`` seconds."""
     command = [

@@ -90,8 +90,17 @@ _GRADE_TREES = {"build": "grade", "test": "grade", "sanitize": "grade-sanitize"}
 class TaskEnv:
     """A gym-style environment over one task: ``reset()`` then ``step(action)`` until done."""
 
-    def __init__(self, task: TaskSpec, dataset_dir: Path, image: str, workroot: Path, *,
-                 labels: dict[str, str] | None = None, client: Any = None, image_id: str | None = None) -> None:
+    def __init__(
+        self,
+        task: TaskSpec,
+        dataset_dir: Path,
+        image: str,
+        workroot: Path,
+        *,
+        labels: dict[str, str] | None = None,
+        client: Any = None,
+        image_id: str | None = None,
+    ) -> None:
         self.task, self.dataset_dir, self.image, self.image_id = task, dataset_dir, image, image_id
         self.project: ProjectTree | None = None
         self.taskdir = workroot / task.slug
@@ -114,8 +123,9 @@ class TaskEnv:
         self.close()
         # The project layer (source + setup, built once and shared); the copy keeps
         # modification times, so the builds of the agent and the grader are incremental.
-        self.project = project.prepare(self.task, self.dataset_dir, self.image, image_id=self.image_id,
-                                       client=self.client, labels=self.labels)
+        self.project = project.prepare(
+            self.task, self.dataset_dir, self.image, image_id=self.image_id, client=self.client, labels=self.labels
+        )
         self.image_id = self.project.image_id
         shutil.rmtree(self.taskdir, ignore_errors=True)
         self.taskdir.mkdir(parents=True)
@@ -148,25 +158,36 @@ class TaskEnv:
         reward = 0.0
         result: dict[str, Any]
         if kind == "edit":
-            bundle = self._lanser({"cmd": "check", "args": {"patch": action.get("patch", ""), "apply": True,
-                                                            "allowDirty": True}})
+            bundle = self._lanser(
+                {"cmd": "check", "args": {"patch": action.get("patch", ""), "apply": True, "allowDirty": True}}
+            )
             pr = bundle.get("processReward")
             if pr is None:  # refused before evaluation: nothing safe happened
                 from lanser.reward import process_reward
 
                 pr = process_reward(0, 0, False, 1.0)
             reward = float(pr["r"])
-            result = {"status": bundle["status"], "error": bundle.get("error"), "processReward": pr,
-                      "appeared": (bundle.get("edits") or {}).get("speculative", {}).get("appeared", []),
-                      "disappeared": (bundle.get("edits") or {}).get("speculative", {}).get("disappeared", [])}
+            result = {
+                "status": bundle["status"],
+                "error": bundle.get("error"),
+                "processReward": pr,
+                "appeared": (bundle.get("edits") or {}).get("speculative", {}).get("appeared", []),
+                "disappeared": (bundle.get("edits") or {}).get("speculative", {}).get("disappeared", []),
+            }
         elif kind == "lanser":
             request = action.get("request") or {}
             if (request.get("args") or {}).get("apply"):
                 request = {**request, "args": {**request["args"], "allowDirty": True}}
             result = {"bundle": self._lanser(request)}
         elif kind == "run":
-            res = sandbox.run(self.image, str(action.get("command", "true")), self.work, limits=RUN_LIMITS,
-                              labels=self.labels, client=self.client)
+            res = sandbox.run(
+                self.image,
+                str(action.get("command", "true")),
+                self.work,
+                limits=RUN_LIMITS,
+                labels=self.labels,
+                client=self.client,
+            )
             result = {"exitCode": res.exit_code, "output": res.output[-8000:], "timedOut": res.timed_out}
             reseal_git(self.work, self._git_config)  # before lanser runs git there again
         elif kind == "submit":
@@ -175,8 +196,14 @@ class TaskEnv:
         else:
             result = {"error": f"unknown action type {kind!r}: edit, lanser, run or submit"}
         self.total += reward
-        record = {"step": len(self.steps) + 1, "action": kind, "reward": reward, "cumulative": round(self.total, 9),
-                  "seconds": round(time.monotonic() - started, 3), "result": _brief(result)}
+        record = {
+            "step": len(self.steps) + 1,
+            "action": kind,
+            "reward": reward,
+            "cumulative": round(self.total, 9),
+            "seconds": round(time.monotonic() - started, 3),
+            "result": _brief(result),
+        }
         self.steps.append(record)
         if len(self.steps) >= self.task.limits.max_steps:
             self.done = True
@@ -207,8 +234,13 @@ class TaskEnv:
             if self.task.start_patch:
                 cleanroom.apply_start_patch(fresh, self.task.start_patch)
             collected = cleanroom.collect(
-                self.work, fresh, self.task.protected_globs, self.project.generated, tracked=self._tracked,
-                ignored=lambda paths: worktree.ignored_paths(fresh, self.taskdir / "ignore-check", paths))
+                self.work,
+                fresh,
+                self.task.protected_globs,
+                self.project.generated,
+                tracked=self._tracked,
+                ignored=lambda paths: worktree.ignored_paths(fresh, self.taskdir / "ignore-check", paths),
+            )
             cleanroom.apply(fresh, collected)
             if self.task.test_patch:  # hidden tests: the grader's, after the agent's changes (docs/mining.md)
                 cleanroom.apply_start_patch(fresh, self.task.test_patch, "test_patch")
@@ -223,19 +255,39 @@ class TaskEnv:
             worktree.copy_tree(fresh, self.taskdir / copy)
         # The clean room is the first stage: what the grader kept and dropped of the agent's
         # changes, so that grading.grade() re-grades from the stages alone.
-        stages: dict[str, Any] = {"clean_room": {
-            "seconds": round(time.monotonic() - started, 3), "kept": sorted(collected.files),
-            "dropped": collected.dropped, "dropped_more": collected.dropped_more}}
-        limits = sandbox.Limits(wall_s=self.task.limits.wall_s, memory_mb=self.task.limits.memory_mb,
-                                cpus=self.task.limits.cpus, pids=self.task.limits.pids)
+        stages: dict[str, Any] = {
+            "clean_room": {
+                "seconds": round(time.monotonic() - started, 3),
+                "kept": sorted(collected.files),
+                "dropped": collected.dropped,
+                "dropped_more": collected.dropped_more,
+            }
+        }
+        limits = sandbox.Limits(
+            wall_s=self.task.limits.wall_s,
+            memory_mb=self.task.limits.memory_mb,
+            cpus=self.task.limits.cpus,
+            pids=self.task.limits.pids,
+        )
         for name, command in plan:
             tree = self.taskdir / _GRADE_TREES[name]
             try:
-                res = sandbox.run(self.image, command, tree, limits=limits,
-                                  labels={**self.labels, "lanser.stage": name}, client=self.client)
-                stages[name] = {"exit_code": res.exit_code, "output": res.output, "timed_out": res.timed_out,
-                                "oom_killed": res.oom_killed, "seconds": round(res.duration_s, 3),
-                                **self.environment(res.image_id)}
+                res = sandbox.run(
+                    self.image,
+                    command,
+                    tree,
+                    limits=limits,
+                    labels={**self.labels, "lanser.stage": name},
+                    client=self.client,
+                )
+                stages[name] = {
+                    "exit_code": res.exit_code,
+                    "output": res.output,
+                    "timed_out": res.timed_out,
+                    "oom_killed": res.oom_killed,
+                    "seconds": round(res.duration_s, 3),
+                    **self.environment(res.image_id),
+                }
             except InfrastructureError as exc:
                 stages[name] = {"infra_error": str(exc)}
                 break
@@ -252,8 +304,11 @@ class TaskEnv:
     def environment(self, image_id: str | None = None) -> dict[str, Any]:
         """What the task ran on, by digest: the image id and the project layer's tree digest."""
         layer = self.project
-        return {"image_id": image_id or self.image_id, "project_digest": layer.digest if layer else None,
-                "setup_seconds": layer.setup_seconds if layer else None}
+        return {
+            "image_id": image_id or self.image_id,
+            "project_digest": layer.digest if layer else None,
+            "setup_seconds": layer.setup_seconds if layer else None,
+        }
 
     # -- helpers ---------------------------------------------------------------
 
@@ -263,8 +318,12 @@ class TaskEnv:
         return data
 
     def _observation(self, last: dict[str, Any] | None) -> dict[str, Any]:
-        return {"task": {"id": self.task.id, "problem": self.task.problem, "language": self.task.language},
-                "step": len(self.steps), "last": last, "reward": round(self.total, 9)}
+        return {
+            "task": {"id": self.task.id, "problem": self.task.problem, "language": self.task.language},
+            "step": len(self.steps),
+            "last": last,
+            "reward": round(self.total, 9),
+        }
 
 
 def _brief(result: dict[str, Any]) -> dict[str, Any]:
@@ -275,8 +334,17 @@ def _brief(result: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def run_task(task: TaskSpec, dataset_dir: Path, agent: Agent, image: str, workroot: Path, *,
-             labels: dict[str, str] | None = None, client: Any = None, image_id: str | None = None) -> dict[str, Any]:
+def run_task(
+    task: TaskSpec,
+    dataset_dir: Path,
+    agent: Agent,
+    image: str,
+    workroot: Path,
+    *,
+    labels: dict[str, str] | None = None,
+    client: Any = None,
+    image_id: str | None = None,
+) -> dict[str, Any]:
     """One attempt of ``agent`` at ``task``: steps with rewards, stages, verdict, final patch,
     and the environment it ran on (image id, project layer digest)."""
     env = TaskEnv(task, dataset_dir, image, workroot, labels=labels, client=client, image_id=image_id)
@@ -293,17 +361,34 @@ def run_task(task: TaskSpec, dataset_dir: Path, agent: Agent, image: str, workro
     finally:
         agent.close()
         env.close()
-    result = {"task_id": task.id, "agent": agent.name, "verdict": verdict, "steps": env.steps, "stages": stages,
-              "patch": patch, "seconds": round(time.monotonic() - started, 3),
-              "reward_total": round(sum(s["reward"] for s in env.steps), 9), "environment": env.environment()}
+    result = {
+        "task_id": task.id,
+        "agent": agent.name,
+        "verdict": verdict,
+        "steps": env.steps,
+        "stages": stages,
+        "patch": patch,
+        "seconds": round(time.monotonic() - started, 3),
+        "reward_total": round(sum(s["reward"] for s in env.steps), 9),
+        "environment": env.environment(),
+    }
     usage = getattr(agent, "usage", None)  # a model-driven agent's tokens, cost and latency, stored with the result
     if callable(usage):
         result["usage"] = usage()
     return result
 
 
-def run_dataset(tasks: list[TaskSpec], dataset_dir: Path, agent: Agent, image: str, image_id: str, store: Any,
-                run_id: str, workroot: Path, **kwargs: Any) -> list[dict[str, Any]]:
+def run_dataset(
+    tasks: list[TaskSpec],
+    dataset_dir: Path,
+    agent: Agent,
+    image: str,
+    image_id: str,
+    store: Any,
+    run_id: str,
+    workroot: Path,
+    **kwargs: Any,
+) -> list[dict[str, Any]]:
     """A run's attempts, stored as they finish: the driver lives in :mod:`lanser.harness.driver`
     (runs own their rows, attempts, reuse, retries); this name stays for its callers."""
     from lanser.harness.driver import run_dataset as drive
@@ -311,8 +396,14 @@ def run_dataset(tasks: list[TaskSpec], dataset_dir: Path, agent: Agent, image: s
     return drive(tasks, dataset_dir, agent, image, image_id, store, run_id, workroot, **kwargs)
 
 
-def run_attempt(task: TaskSpec | dict[str, Any], dataset_dir: Path | str, agent: Agent | str, image: str,
-                workroot: Path | str, labels: dict[str, str]) -> dict[str, Any]:
+def run_attempt(
+    task: TaskSpec | dict[str, Any],
+    dataset_dir: Path | str,
+    agent: Agent | str,
+    image: str,
+    workroot: Path | str,
+    labels: dict[str, str],
+) -> dict[str, Any]:
     """The task function every executor places: make sure ``image`` is on this machine, then
     :func:`run_task`.  Plain-data arguments (a task dict, an agent spec) when it runs in another
     process or on another node; the base image is built there or found by its recipe digest."""
@@ -323,8 +414,11 @@ def run_attempt(task: TaskSpec | dict[str, Any], dataset_dir: Path | str, agent:
     the_agent = make_agent(agent, base=Path(dataset_dir)) if isinstance(agent, str) else agent
     try:
         if image.startswith(f"{BASE_REPOSITORY}:") and image not in (base_tag(), f"{BASE_REPOSITORY}:latest"):
-            raise InfrastructureError(f"this machine's lanser makes the base image {base_tag()}, the run uses "
-                                      f"{image}: install the same lanser version everywhere", stage="image")
+            raise InfrastructureError(
+                f"this machine's lanser makes the base image {base_tag()}, the run uses "
+                f"{image}: install the same lanser version everywhere",
+                stage="image",
+            )
         if bootstrap_base() != image:
             image_digest(image)  # a layer image: it must be here already
     except InfrastructureError as exc:
@@ -334,6 +428,14 @@ def run_attempt(task: TaskSpec | dict[str, Any], dataset_dir: Path | str, agent:
 
 
 def _lost_result(task: TaskSpec, agent_name: str, why: str) -> dict[str, Any]:
-    return {"task_id": task.id, "agent": agent_name, "verdict": {"outcome": "infra_error", "error": why},
-            "steps": [], "stages": {}, "patch": "", "seconds": 0.0, "reward_total": 0.0, "environment": {}}
-
+    return {
+        "task_id": task.id,
+        "agent": agent_name,
+        "verdict": {"outcome": "infra_error", "error": why},
+        "steps": [],
+        "stages": {},
+        "patch": "",
+        "seconds": 0.0,
+        "reward_total": 0.0,
+        "environment": {},
+    }

@@ -100,8 +100,11 @@ def materialize(source: Source, base: Path, *, cache: Path | None = None) -> Pat
             _check(source, tree_digest(tree).removeprefix("sha256:"))
     else:
         if source.sha256 is None:
-            raise BadRequest(f"source.sha256: a {source.kind} source needs its sha256; "
-                             f"`lanser bench source fetch {source.spec()}` prints it", field="source.sha256")
+            raise BadRequest(
+                f"source.sha256: a {source.kind} source needs its sha256; "
+                f"`lanser bench source fetch {source.spec()}` prints it",
+                field="source.sha256",
+            )
         tree = _tree(source, root)
         _publish_source(source, root)  # also what an earlier run left in the cache
     _memo[memo_key] = tree
@@ -168,8 +171,11 @@ def _tree(source: Source, root: Path) -> Path:
                 _check(source, tree_digest(tree).removeprefix("sha256:"))
             else:
                 main = _blob(source, root)
-                tree = _unpack_debian(source, main, scratch) if source.kind == "debian" else _unpack_archive(
-                    main, scratch / "x")
+                tree = (
+                    _unpack_debian(source, main, scratch)
+                    if source.kind == "debian"
+                    else _unpack_archive(main, scratch / "x")
+                )
             tree.rename(final)
     return final
 
@@ -276,8 +282,9 @@ def _blob(source: Source, root: Path) -> Path:
                 main = _blob_from_depot(source, scratch / "dl") or _download(source, scratch / "dl", root)
                 _check(source, file_sha256(main))
                 main.parent.rename(final)
-    found = [p for p in final.iterdir() if p.name.endswith(".dsc")] if source.kind == "debian" else list(
-        final.iterdir())
+    found = (
+        [p for p in final.iterdir() if p.name.endswith(".dsc")] if source.kind == "debian" else list(final.iterdir())
+    )
     if len(found) != 1:
         raise InfrastructureError(f"the cached download {final} is damaged; remove it and retry", stage=_STAGE)
     return found[0]
@@ -293,8 +300,12 @@ def _download(source: Source, dest: Path, root: Path) -> Path:
 def _check(source: Source, actual: str) -> None:
     if actual != source.sha256:
         what = {"debian": "the .dsc", "pypi": "the sdist", "git": "the tree", "dir": "the tree"}[source.kind]
-        raise BadRequest(f"source.sha256: {source.spec()}: {what} has sha256 {actual}, the task says {source.sha256}",
-                         field="source.sha256", expected=source.sha256, actual=actual)
+        raise BadRequest(
+            f"source.sha256: {source.spec()}: {what} has sha256 {actual}, the task says {source.sha256}",
+            field="source.sha256",
+            expected=source.sha256,
+            actual=actual,
+        )
 
 
 @contextlib.contextmanager
@@ -319,8 +330,16 @@ def _scratch(parent: Path) -> Iterator[Path]:
 
 def _run(argv: list[str], cwd: Path | None = None, what: str = "") -> subprocess.CompletedProcess[str]:
     try:
-        return subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=FETCH_TIMEOUT, check=False,
-                              env={**os.environ, "LC_ALL": "C"}, stdin=subprocess.DEVNULL)
+        return subprocess.run(
+            argv,
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=FETCH_TIMEOUT,
+            check=False,
+            env={**os.environ, "LC_ALL": "C"},
+            stdin=subprocess.DEVNULL,
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise InfrastructureError(f"{what or argv[0]}: {exc}", stage=_STAGE) from exc
 
@@ -354,11 +373,11 @@ def _unpack_archive(archive: Path, dest: Path) -> Path:
 
 def _unpack_debian(source: Source, dsc: Path, scratch: Path) -> Path:
     if shutil.which("dpkg-source") is None:
-        raise InfrastructureError("dpkg-source not installed (apt-get install dpkg-dev; scripts/test does)",
-                                  stage=_STAGE)
+        raise InfrastructureError(
+            "dpkg-source not installed (apt-get install dpkg-dev; scripts/test does)", stage=_STAGE
+        )
     tree = scratch / "tree"
-    argv = ["dpkg-source", "--no-copy", "-x", *(["--skip-patches"] if source.skip_patches else []),
-            str(dsc), str(tree)]
+    argv = ["dpkg-source", "--no-copy", "-x", *(["--skip-patches"] if source.skip_patches else []), str(dsc), str(tree)]
     proc = _run(argv, cwd=scratch, what="dpkg-source -x")
     if proc.returncode != 0:
         raise _failed(f"dpkg-source -x {dsc.name}", proc)
@@ -411,9 +430,15 @@ def _apt_dir(root: Path) -> tuple[Path, list[str]]:
     (state / "parts").mkdir(exist_ok=True)
     if not (state / "sources.list").is_file() or (state / "sources.list").read_text() != text:
         (state / "sources.list").write_text(text)
-    options = {"Dir::Etc::SourceList": state / "sources.list", "Dir::Etc::SourceParts": state / "parts",
-               "Dir::State::Lists": state / "lists", "Dir::Cache::pkgcache": "", "Dir::Cache::srcpkgcache": "",
-               "Acquire::Languages": "none", "APT::Get::Only-Source": "true"}
+    options = {
+        "Dir::Etc::SourceList": state / "sources.list",
+        "Dir::Etc::SourceParts": state / "parts",
+        "Dir::State::Lists": state / "lists",
+        "Dir::Cache::pkgcache": "",
+        "Dir::Cache::srcpkgcache": "",
+        "Acquire::Languages": "none",
+        "APT::Get::Only-Source": "true",
+    }
     if os.geteuid() == 0:  # the private directories are root's; apt's _apt user could not write them
         options["APT::Sandbox::User"] = "root"
     return state, [arg for k, v in options.items() for arg in ("-o", f"{k}={v}")]
@@ -430,8 +455,11 @@ def _apt_source(package: str, version: str, dest: Path, root: Path) -> Path:
             _apt_update(options)
             updated = True
         while True:
-            proc = _run(["apt-get", *options, "source", "--download-only", f"{package}={version}"], cwd=dest,
-                        what="apt-get source")
+            proc = _run(
+                ["apt-get", *options, "source", "--download-only", f"{package}={version}"],
+                cwd=dest,
+                what="apt-get source",
+            )
             if proc.returncode == 0:
                 break
             if updated or "Unable to find a source package" not in proc.stderr + proc.stdout:
@@ -440,7 +468,8 @@ def _apt_source(package: str, version: str, dest: Path, root: Path) -> Path:
                     raise InfrastructureError(
                         f"debian source {package}={version} is not in the configured suites"
                         + (f"; they list {', '.join(known)}" if known else f"; no source package {package!r}"),
-                        stage=_STAGE)
+                        stage=_STAGE,
+                    )
                 raise _failed(f"apt-get source {package}={version}", proc)
             _apt_update(options)  # the index may be older than the version asked for
             updated = True
@@ -470,9 +499,24 @@ def _pip_download(source: Source, dest: Path) -> Path:
     if source.sha256:
         requirement += f" --hash=sha256:{source.sha256}"
     (dest.parent / "requirements.txt").write_text(requirement + "\n")
-    proc = _run([sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check", "--no-deps",
-                 "--no-binary", ":all:", "-d", str(dest), "-r", str(dest.parent / "requirements.txt")],
-                what="pip download")
+    proc = _run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "-q",
+            "--disable-pip-version-check",
+            "--no-deps",
+            "--no-binary",
+            ":all:",
+            "-d",
+            str(dest),
+            "-r",
+            str(dest.parent / "requirements.txt"),
+        ],
+        what="pip download",
+    )
     if proc.returncode != 0:
         got = re.search(r"Got\s+([0-9a-f]{64})", proc.stdout + proc.stderr)
         if "DO NOT MATCH THE HASHES" in proc.stdout + proc.stderr and got:
@@ -514,8 +558,11 @@ def _git_export(source: Source, root: Path, dest: Path) -> Path:
     if url.startswith("-"):  # never an option to git (the model refuses it too)
         raise BadRequest(f"source.url: {url!r} starts with '-'", field="source.url")
     if _local_url(url) and os.environ.get(ALLOW_FILE_GIT_ENV) != "1":
-        raise BadRequest(f"source.url: {url} is a local repository; git sources are fetched over https, ssh or "
-                         f"git (set {ALLOW_FILE_GIT_ENV}=1 to allow local ones)", field="source.url")
+        raise BadRequest(
+            f"source.url: {url} is a local repository; git sources are fetched over https, ssh or "
+            f"git (set {ALLOW_FILE_GIT_ENV}=1 to allow local ones)",
+            field="source.url",
+        )
     with _lock(root, "git-" + name):
         if not mirror.is_dir():
             mirror.parent.mkdir(parents=True, exist_ok=True)
@@ -525,16 +572,19 @@ def _git_export(source: Source, root: Path, dest: Path) -> Path:
         if _run([*git, "cat-file", "-e", f"{commit}^{{commit}}"]).returncode != 0:
             proc = _run([*git, "fetch", "-q", "--no-tags", "--", url, commit], what="git fetch")
             if proc.returncode != 0:  # a server that refuses a bare commit id: fetch its branches and tags
-                proc = _run([*git, "fetch", "-q", "--", url, "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"],
-                            what="git fetch")
+                proc = _run(
+                    [*git, "fetch", "-q", "--", url, "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"],
+                    what="git fetch",
+                )
                 if proc.returncode != 0:
                     raise _failed(f"git fetch {url}", proc)
             if _run([*git, "cat-file", "-e", f"{commit}^{{commit}}"]).returncode != 0:
                 raise InfrastructureError(f"source.commit: {url} has no commit {commit}", stage=_STAGE)
         dest.mkdir(parents=True)
         try:
-            with subprocess.Popen([*git, "archive", "--format=tar", commit], stdout=subprocess.PIPE,
-                                  stderr=subprocess.DEVNULL) as proc_archive:
+            with subprocess.Popen(
+                [*git, "archive", "--format=tar", commit], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+            ) as proc_archive:
                 assert proc_archive.stdout is not None
                 with tarfile.open(fileobj=proc_archive.stdout, mode="r|") as tf:
                     tf.extractall(dest, filter="data")

@@ -46,8 +46,23 @@ CREATE TABLE IF NOT EXISTS results (
 );
 CREATE INDEX IF NOT EXISTS results_key ON results(key, created);
 """
-_COLUMNS = ("run_id", "key", "task_id", "agent", "attempt", "outcome", "verdict", "steps", "stages", "patch",
-            "created", "environment", "seconds", "reused_from", "extra")
+_COLUMNS = (
+    "run_id",
+    "key",
+    "task_id",
+    "agent",
+    "attempt",
+    "outcome",
+    "verdict",
+    "steps",
+    "stages",
+    "patch",
+    "created",
+    "environment",
+    "seconds",
+    "reused_from",
+    "extra",
+)
 
 
 def result_key(task_key: str, image_id: str, agent: str, agent_digest: str, attempt: int = 0) -> str:
@@ -56,8 +71,15 @@ def result_key(task_key: str, image_id: str, agent: str, agent_digest: str, atte
     ``attempt`` counts from 0; attempt 0 has no index in its key."""
     from lanser.reward import VERSION as REWARD_VERSION
 
-    parts: list[Any] = [task_key, image_id, agent, agent_digest, HARNESS_VERSION, REWARD_VERSION,
-                        {"grading": GRADING_VERSION}]
+    parts: list[Any] = [
+        task_key,
+        image_id,
+        agent,
+        agent_digest,
+        HARNESS_VERSION,
+        REWARD_VERSION,
+        {"grading": GRADING_VERSION},
+    ]
     if attempt:
         parts.append({"attempt": attempt})
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
@@ -72,9 +94,11 @@ def _migrate(db: sqlite3.Connection) -> None:
     with db:
         db.execute("ALTER TABLE results RENAME TO results_v1")
         db.executescript(_RESULTS.replace("IF NOT EXISTS ", ""))
-        db.execute(f"INSERT INTO results (run_id, key, task_id, agent, attempt, outcome, verdict, steps, stages, "
-                   f"patch, created, environment) SELECT run_id, key, task_id, agent, 0, outcome, verdict, steps, "
-                   f"stages, patch, created, {environment} FROM results_v1")
+        db.execute(
+            f"INSERT INTO results (run_id, key, task_id, agent, attempt, outcome, verdict, steps, stages, "
+            f"patch, created, environment) SELECT run_id, key, task_id, agent, 0, outcome, verdict, steps, "
+            f"stages, patch, created, {environment} FROM results_v1"
+        )
         db.execute("DROP TABLE results_v1")
 
 
@@ -88,8 +112,10 @@ class Store:
         self.db.commit()
 
     def start_run(self, run_id: str, dataset: str, agent: str, image_id: str) -> None:
-        self.db.execute("INSERT OR IGNORE INTO runs VALUES (?,?,?,?,?,?,NULL)",
-                        (run_id, dataset, agent, image_id, HARNESS_VERSION, time.time()))
+        self.db.execute(
+            "INSERT OR IGNORE INTO runs VALUES (?,?,?,?,?,?,NULL)",
+            (run_id, dataset, agent, image_id, HARNESS_VERSION, time.time()),
+        )
         self.db.commit()
 
     def finish_run(self, run_id: str) -> None:
@@ -105,57 +131,106 @@ class Store:
 
     def get(self, run_id: str, key: str) -> dict[str, Any] | None:
         """Run ``run_id``'s row of attempt ``key``, or None."""
-        row = self.db.execute(f"SELECT {', '.join(_COLUMNS)} FROM results WHERE run_id=? AND key=?",
-                              (run_id, key)).fetchone()
+        row = self.db.execute(
+            f"SELECT {', '.join(_COLUMNS)} FROM results WHERE run_id=? AND key=?", (run_id, key)
+        ).fetchone()
         return _row(row) if row else None
 
     def cached(self, key: str) -> dict[str, Any] | None:
         """The newest stored attempt ``key`` that says something about the agent (not an
         infrastructure failure), from any run, or None."""
-        row = self.db.execute(f"SELECT {', '.join(_COLUMNS)} FROM results WHERE key=? AND outcome != 'infra_error' "
-                              "ORDER BY created DESC LIMIT 1", (key,)).fetchone()
+        row = self.db.execute(
+            f"SELECT {', '.join(_COLUMNS)} FROM results WHERE key=? AND outcome != 'infra_error' "
+            "ORDER BY created DESC LIMIT 1",
+            (key,),
+        ).fetchone()
         return _row(row) if row else None
 
-    def put(self, key: str, run_id: str, task_id: str, agent: str, verdict: dict[str, Any],
-            steps: list[dict[str, Any]], stages: dict[str, Any], patch: str,
-            environment: dict[str, Any] | None = None, *, attempt: int = 0, seconds: float | None = None,
-            reused_from: str | None = None, extra: dict[str, Any] | None = None) -> None:
+    def put(
+        self,
+        key: str,
+        run_id: str,
+        task_id: str,
+        agent: str,
+        verdict: dict[str, Any],
+        steps: list[dict[str, Any]],
+        stages: dict[str, Any],
+        patch: str,
+        environment: dict[str, Any] | None = None,
+        *,
+        attempt: int = 0,
+        seconds: float | None = None,
+        reused_from: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
         """Store one attempt as run ``run_id``'s (replacing that run's row of ``key``);
         ``environment`` is what it ran on (image id, project tree digest, node), ``extra`` what
         else the attempt's result carried (the evidence behind its verdict, say)."""
-        self.db.execute(f"INSERT OR REPLACE INTO results ({', '.join(_COLUMNS)}) VALUES ({','.join('?' * 15)})",
-                        (run_id, key, task_id, agent, attempt, verdict["outcome"], json.dumps(verdict, sort_keys=True),
-                         json.dumps(steps, sort_keys=True), json.dumps(stages, sort_keys=True), patch, time.time(),
-                         json.dumps(environment or {}, sort_keys=True), seconds, reused_from,
-                         json.dumps(extra or {}, sort_keys=True)))
+        self.db.execute(
+            f"INSERT OR REPLACE INTO results ({', '.join(_COLUMNS)}) VALUES ({','.join('?' * 15)})",
+            (
+                run_id,
+                key,
+                task_id,
+                agent,
+                attempt,
+                verdict["outcome"],
+                json.dumps(verdict, sort_keys=True),
+                json.dumps(steps, sort_keys=True),
+                json.dumps(stages, sort_keys=True),
+                patch,
+                time.time(),
+                json.dumps(environment or {}, sort_keys=True),
+                seconds,
+                reused_from,
+                json.dumps(extra or {}, sort_keys=True),
+            ),
+        )
         self.db.commit()
 
     def reuse(self, run_id: str, source: dict[str, Any]) -> dict[str, Any]:
         """Record ``source`` (a row of another run, from :meth:`cached`) as run ``run_id``'s too,
         naming the run that ran it; returns the new row."""
         origin = source.get("reused_from") or source["run_id"]
-        self.put(source["key"], run_id, source["task_id"], source["agent"], source["verdict"], source["steps"],
-                 source["stages"], source["patch"], source["environment"], attempt=source["attempt"],
-                 seconds=source["seconds"], reused_from=origin, extra=source["extra"])
+        self.put(
+            source["key"],
+            run_id,
+            source["task_id"],
+            source["agent"],
+            source["verdict"],
+            source["steps"],
+            source["stages"],
+            source["patch"],
+            source["environment"],
+            attempt=source["attempt"],
+            seconds=source["seconds"],
+            reused_from=origin,
+            extra=source["extra"],
+        )
         row = self.get(run_id, source["key"])
         assert row is not None
         return row
 
     def results(self, run_id: str | None = None) -> list[dict[str, Any]]:
         query = f"SELECT {', '.join(_COLUMNS)} FROM results"
-        rows = self.db.execute(query + (" WHERE run_id=?" if run_id else "") + " ORDER BY task_id, agent, attempt, "
-                               "created", (run_id,) if run_id else ()).fetchall()
+        rows = self.db.execute(
+            query + (" WHERE run_id=?" if run_id else "") + " ORDER BY task_id, agent, attempt, created",
+            (run_id,) if run_id else (),
+        ).fetchall()
         return [_row(r) for r in rows]
 
     def runs(self) -> list[dict[str, Any]]:
-        rows = self.db.execute("SELECT run_id, dataset, agent, image_id, harness, started, finished FROM runs "
-                               "ORDER BY started").fetchall()
-        return [dict(zip(("run_id", "dataset", "agent", "image_id", "harness", "started", "finished"), r))
-                for r in rows]
+        rows = self.db.execute(
+            "SELECT run_id, dataset, agent, image_id, harness, started, finished FROM runs ORDER BY started"
+        ).fetchall()
+        return [
+            dict(zip(("run_id", "dataset", "agent", "image_id", "harness", "started", "finished"), r, strict=False))
+            for r in rows
+        ]
 
 
 def _row(r: tuple[Any, ...]) -> dict[str, Any]:
-    row = dict(zip(_COLUMNS, r))
+    row = dict(zip(_COLUMNS, r, strict=False))
     for name in ("verdict", "steps", "stages"):
         row[name] = json.loads(row[name])
     row["environment"] = json.loads(row["environment"] or "{}")

@@ -29,8 +29,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["PREDICTORS", "Trajectory", "analyse", "step_level", "auroc", "auroc_within", "bootstrap_ci", "count_warnings",
-           "lines_changed", "percentile", "ranks", "spearman", "trajectory_from_result"]
+__all__ = [
+    "PREDICTORS",
+    "Trajectory",
+    "analyse",
+    "step_level",
+    "auroc",
+    "auroc_within",
+    "bootstrap_ci",
+    "count_warnings",
+    "lines_changed",
+    "percentile",
+    "ranks",
+    "spearman",
+    "trajectory_from_result",
+]
 
 _WARNING = re.compile(r"^.*\bwarning:", re.M)
 
@@ -75,7 +88,10 @@ class Trajectory:
         if self.d_final_last is None or not self.components:
             return None
         after = [*self.d_prevs[1:], self.d_final_last]
-        return [round(self.alpha * (b - a) + c[1] + c[2], 9) for b, a, c in zip(self.d_prevs, after, self.components)]
+        return [
+            round(self.alpha * (b - a) + c[1] + c[2], 9)
+            for b, a, c in zip(self.d_prevs, after, self.components, strict=False)
+        ]
 
     @property
     def diag_recorded(self) -> float:
@@ -98,8 +114,13 @@ class Trajectory:
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
-        out.update(cumulative=self.cumulative, mean=self.mean, diag_recorded=self.diag_recorded,
-                   diag_remeasured=self.diag_remeasured, step_rewards_fixed=self.step_rewards_fixed())
+        out.update(
+            cumulative=self.cumulative,
+            mean=self.mean,
+            diag_recorded=self.diag_recorded,
+            diag_remeasured=self.diag_remeasured,
+            step_rewards_fixed=self.step_rewards_fixed(),
+        )
         return out
 
 
@@ -112,9 +133,14 @@ def lines_changed(patch: str) -> int:
     return sum(1 for ln in patch.splitlines() if ln[:1] in "+-" and not ln.startswith(("+++ ", "--- ")))
 
 
-def trajectory_from_result(row: dict[str, Any], dataset: str, start_warnings: int | None,
-                           notes: Sequence[str] = (), remeasured: dict[str, Any] | None = None,
-                           last_paths: Sequence[str] | None = None) -> Trajectory:
+def trajectory_from_result(
+    row: dict[str, Any],
+    dataset: str,
+    start_warnings: int | None,
+    notes: Sequence[str] = (),
+    remeasured: dict[str, Any] | None = None,
+    last_paths: Sequence[str] | None = None,
+) -> Trajectory:
     """A store row (``Store.results()``) as a trajectory.
 
     ``start_warnings``: the warnings of the task's starting state (the noop
@@ -148,17 +174,31 @@ def trajectory_from_result(row: dict[str, Any], dataset: str, start_warnings: in
     san = verdict.get("sanitizer")
     build_log = ((row.get("stages") or {}).get("build") or {}).get("output", "")
     return Trajectory(
-        dataset=dataset, task=row["task_id"], agent=row["agent"], key=row["key"], outcome=verdict["outcome"],
-        rewards=tuple(float(s["reward"]) for s in steps), components=tuple(comps), compiled=compiled,
-        pass_rate=round(rate, 9), all_pass=compiled and bool(oracle) and all(v == "pass" for v in oracle),
-        sanitizer_clean=None if san is None else bool(san.get("clean")), patch_applies=applies,
+        dataset=dataset,
+        task=row["task_id"],
+        agent=row["agent"],
+        key=row["key"],
+        outcome=verdict["outcome"],
+        rewards=tuple(float(s["reward"]) for s in steps),
+        components=tuple(comps),
+        compiled=compiled,
+        pass_rate=round(rate, 9),
+        all_pass=compiled and bool(oracle) and all(v == "pass" for v in oracle),
+        sanitizer_clean=None if san is None else bool(san.get("clean")),
+        patch_applies=applies,
         warnings_delta=float(count_warnings(build_log) - (start_warnings or 0)),
-        lines_changed=lines_changed(row.get("patch") or ""), notes=tuple(notes), alpha=alpha,
+        lines_changed=lines_changed(row.get("patch") or ""),
+        notes=tuple(notes),
+        alpha=alpha,
         d_prevs=tuple(d_prevs),
         d_start=None if remeasured is None else float(remeasured["d_start"]),
         d_final=None if remeasured is None else float(remeasured["d_final"]),
-        d_final_last=None if remeasured is None else float(remeasured["d_final"]) if last_paths is None
-        else sum(float((remeasured.get("final_by_path") or {}).get(p, 0.0)) for p in last_paths))
+        d_final_last=None
+        if remeasured is None
+        else float(remeasured["d_final"])
+        if last_paths is None
+        else sum(float((remeasured.get("final_by_path") or {}).get(p, 0.0)) for p in last_paths),
+    )
 
 
 # -- statistics --------------------------------------------------------------------
@@ -184,7 +224,7 @@ def _pearson(x: Sequence[float], y: Sequence[float]) -> float | None:
     if n < 2:
         return None
     mx, my = sum(x) / n, sum(y) / n
-    sxy = sum((a - mx) * (b - my) for a, b in zip(x, y))
+    sxy = sum((a - mx) * (b - my) for a, b in zip(x, y, strict=False))
     sxx = sum((a - mx) ** 2 for a in x)
     syy = sum((b - my) ** 2 for b in y)
     if sxx == 0 or syy == 0:
@@ -208,7 +248,7 @@ def auroc(scores: Sequence[float], labels: Sequence[bool]) -> float | None:
     if n_pos == 0 or n_neg == 0:
         return None
     r = ranks(scores)
-    u = sum(ri for ri, v in zip(r, labels) if v) - n_pos * (n_pos + 1) / 2
+    u = sum(ri for ri, v in zip(r, labels, strict=False) if v) - n_pos * (n_pos + 1) / 2
     return u / (n_pos * n_neg)
 
 
@@ -238,8 +278,15 @@ def percentile(sorted_values: Sequence[float], q: float) -> float:
     return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
 
 
-def bootstrap_ci(stat: Callable[[list[int]], float | None], n: int, *, resamples: int = 1000, seed: int = 0,
-                 level: float = 0.95, groups: Sequence[str] | None = None) -> dict[str, Any]:
+def bootstrap_ci(
+    stat: Callable[[list[int]], float | None],
+    n: int,
+    *,
+    resamples: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+    groups: Sequence[str] | None = None,
+) -> dict[str, Any]:
     """Percentile bootstrap of ``stat`` (a function of row indices).
 
     Rows are resampled with replacement; with ``groups``, whole groups are
@@ -263,12 +310,17 @@ def bootstrap_ci(stat: Callable[[list[int]], float | None], n: int, *, resamples
     values.sort()
     tail = (1 - level) / 2 * 100
     ok = len(values) >= 10
-    return {"lo": round(percentile(values, tail), 6) if ok else None,
-            "hi": round(percentile(values, 100 - tail), 6) if ok else None,
-            "level": level, "resamples": resamples, "undefined": resamples - len(values) if units else 0}
+    return {
+        "lo": round(percentile(values, tail), 6) if ok else None,
+        "hi": round(percentile(values, 100 - tail), 6) if ok else None,
+        "level": level,
+        "resamples": resamples,
+        "undefined": resamples - len(values) if units else 0,
+    }
 
 
 # -- the study ------------------------------------------------------------------------
+
 
 def _remeasured_reward(t: Trajectory) -> float | None:
     d = t.diag_remeasured
@@ -280,15 +332,19 @@ def _remeasured_reward(t: Trajectory) -> float | None:
 PREDICTORS: dict[str, tuple[Callable[[Trajectory], float | None], str]] = {
     "reward_cumulative": (lambda t: t.cumulative, "process reward as recorded, summed over steps"),
     "reward_mean": (lambda t: t.mean, "process reward as recorded, mean per edit step"),
-    "reward_remeasured": (_remeasured_reward, "summed reward with its diagnostics terms replaced by "
-                                              "a*(D_start - D_final), both measured afresh"),
+    "reward_remeasured": (
+        _remeasured_reward,
+        "summed reward with its diagnostics terms replaced by a*(D_start - D_final), both measured afresh",
+    ),
     "ablation_diagnostics": (lambda t: t.diag_recorded, "recorded reward, diagnostics term only"),
     "ablation_diagnostics_remeasured": (lambda t: t.diag_remeasured, "a*(D_start - D_final), measured afresh"),
     "ablation_safety": (lambda t: sum(c[1] for c in t.components), "reward with the safety term only"),
     "ablation_ambiguity": (lambda t: sum(c[2] for c in t.components), "reward with the ambiguity term only"),
     "baseline_patch_applies": (lambda t: float(t.patch_applies), "baseline: every edit applied (1/0)"),
-    "baseline_fewer_warnings": (lambda t: -t.warnings_delta,
-                                "baseline: minus the compiler warnings added (build log vs the start state)"),
+    "baseline_fewer_warnings": (
+        lambda t: -t.warnings_delta,
+        "baseline: minus the compiler warnings added (build log vs the start state)",
+    ),
     "baseline_lines_changed": (lambda t: float(t.lines_changed), "baseline: lines changed by the final patch"),
     "baseline_edit_steps": (lambda t: float(len(t.components)), "baseline: number of edit steps"),
 }
@@ -312,30 +368,53 @@ def analyse(trajectories: Sequence[Trajectory], *, resamples: int = 1000, seed: 
     label = [t.all_pass for t in ts]
     resolved = [t.outcome == "resolved" for t in ts]
     task = [f"{t.dataset}::{t.task}" for t in ts]
-    out: dict[str, Any] = {"n": len(ts), "excluded_infra_error": len(trajectories) - len(ts),
-                           "tasks": len(set(task)), "passing": sum(label), "resolved": sum(resolved),
-                           "predictors": {}}
+    out: dict[str, Any] = {
+        "n": len(ts),
+        "excluded_infra_error": len(trajectories) - len(ts),
+        "tasks": len(set(task)),
+        "passing": sum(label),
+        "resolved": sum(resolved),
+        "predictors": {},
+    }
     for name, (score, what) in PREDICTORS.items():
         raw = [score(t) for t in ts]
         keep = [i for i, v in enumerate(raw) if v is not None]
-        entry = _score([float(raw[i] or 0.0) for i in keep], [rate[i] for i in keep], [label[i] for i in keep],
-                       [task[i] for i in keep], resamples, seed, [resolved[i] for i in keep])
+        entry = _score(
+            [float(raw[i] or 0.0) for i in keep],
+            [rate[i] for i in keep],
+            [label[i] for i in keep],
+            [task[i] for i in keep],
+            resamples,
+            seed,
+            [resolved[i] for i in keep],
+        )
         entry.update(what=what, n=len(keep))
         out["predictors"][name] = entry
     measured = [t for t in ts if t.diag_remeasured is not None and t.components]
     out["diagnostics_check"] = {
         "measured": len(measured),
-        "start_agrees": sum(1 for t in measured if t.d_start is not None and t.components and
-                            t.d_prev_first == t.d_start),
+        "start_agrees": sum(
+            1 for t in measured if t.d_start is not None and t.components and t.d_prev_first == t.d_start
+        ),
         "sum_agrees": sum(1 for t in measured if abs(t.diag_recorded - (t.diag_remeasured or 0.0)) < 1e-6),
-        "recorded_minus_remeasured_mean": _round(sum(t.diag_recorded - (t.diag_remeasured or 0.0)
-                                                     for t in measured) / len(measured)) if measured else None,
+        "recorded_minus_remeasured_mean": _round(
+            sum(t.diag_recorded - (t.diag_remeasured or 0.0) for t in measured) / len(measured)
+        )
+        if measured
+        else None,
     }
     return out
 
 
-def _score(x: list[float], rate: list[float], label: list[bool], task: list[str], resamples: int,
-           seed: int, resolved: list[bool] | None = None) -> dict[str, Any]:
+def _score(
+    x: list[float],
+    rate: list[float],
+    label: list[bool],
+    task: list[str],
+    resamples: int,
+    seed: int,
+    resolved: list[bool] | None = None,
+) -> dict[str, Any]:
     """Spearman rho, AUROC (all tests pass; resolved: tests and sanitizers) and within-task AUROC
     of one predictor, each with its two bootstrap CIs."""
     won = resolved if resolved is not None else label
@@ -360,12 +439,17 @@ def _score(x: list[float], rate: list[float], label: list[bool], task: list[str]
 
     entry: dict[str, Any] = {"constant": len(set(x)) <= 1}
     clusters = len(set(task)) >= MIN_CLUSTERS
-    for stat_name, fn in (("spearman_pass_rate", rho), ("auroc_all_pass", auc), ("auroc_within_task", auc_in),
-                          ("auroc_resolved", auc_resolved)):
+    for stat_name, fn in (
+        ("spearman_pass_rate", rho),
+        ("auroc_all_pass", auc),
+        ("auroc_within_task", auc_in),
+        ("auroc_resolved", auc_resolved),
+    ):
         entry[stat_name] = {
             "value": _round(fn(list(range(len(x))))),
             "ci": bootstrap_ci(fn, len(x), resamples=resamples, seed=seed),
-            "ci_by_task": bootstrap_ci(fn, len(x), resamples=resamples, seed=seed, groups=task) if clusters
+            "ci_by_task": bootstrap_ci(fn, len(x), resamples=resamples, seed=seed, groups=task)
+            if clusters
             else {"lo": None, "hi": None, "why": f"fewer than {MIN_CLUSTERS} tasks"},
         }
     return entry
@@ -385,7 +469,7 @@ def step_level(trajectories: Sequence[Trajectory], *, resamples: int = 1000, see
     for n, t in enumerate(trajectories):
         edit_rewards = [c[0] + c[1] + c[2] for c in t.components]
         fixed = t.step_rewards_fixed()
-        for i, (note, r) in enumerate(zip(t.notes, edit_rewards)):
+        for i, (note, r) in enumerate(zip(t.notes, edit_rewards, strict=False)):
             kind = "cut" if "cut short" in note else note.split()[0]
             f = fixed[i] if fixed is not None else None
             rows.append((n, kind, r, f))
@@ -393,17 +477,24 @@ def step_level(trajectories: Sequence[Trajectory], *, resamples: int = 1000, see
             e["recorded"].append(r)
             if f is not None:
                 e["fixed"].append(f)
-    out: dict[str, Any] = {"by_kind": {k: {"steps": len(v["recorded"]),
-                                           "mean_recorded": _round(sum(v["recorded"]) / len(v["recorded"])),
-                                           "mean_fixed": _round(sum(v["fixed"]) / len(v["fixed"])) if v["fixed"]
-                                           else None} for k, v in sorted(kinds.items())}}
+    out: dict[str, Any] = {
+        "by_kind": {
+            k: {
+                "steps": len(v["recorded"]),
+                "mean_recorded": _round(sum(v["recorded"]) / len(v["recorded"])),
+                "mean_fixed": _round(sum(v["fixed"]) / len(v["fixed"])) if v["fixed"] else None,
+            }
+            for k, v in sorted(kinds.items())
+        }
+    }
     pairs = [r for r in rows if r[1] in ("gold", "fault")]
     units = sorted({r[0] for r in pairs})
     for which, col in (("recorded", 2), ("fixed", 3)):
         usable = [r for r in pairs if r[col] is not None]
 
-        def auc(idx: list[int], usable: list[tuple[int, str, float, float | None]] = usable,
-                col: int = col) -> float | None:
+        def auc(
+            idx: list[int], usable: list[tuple[int, str, float, float | None]] = usable, col: int = col
+        ) -> float | None:
             by_unit: dict[int, list[tuple[int, str, float, float | None]]] = {}
             for r in usable:
                 by_unit.setdefault(r[0], []).append(r)
@@ -411,11 +502,17 @@ def step_level(trajectories: Sequence[Trajectory], *, resamples: int = 1000, see
             return auroc([float(r[col] or 0.0) for r in picked], [r[1] == "gold" for r in picked])
 
         everything = list(range(len(units)))
-        within = auroc_within([float(r[col] or 0.0) for r in usable], [r[1] == "gold" for r in usable],
-                              [f"{trajectories[r[0]].dataset}::{trajectories[r[0]].task}" for r in usable])
-        out[f"auroc_gold_vs_fault_{which}"] = {"value": _round(auc(everything)), "steps": len(usable),
-                                               "within_task": _round(within),
-                                               "ci": bootstrap_ci(auc, len(units), resamples=resamples, seed=seed)}
+        within = auroc_within(
+            [float(r[col] or 0.0) for r in usable],
+            [r[1] == "gold" for r in usable],
+            [f"{trajectories[r[0]].dataset}::{trajectories[r[0]].task}" for r in usable],
+        )
+        out[f"auroc_gold_vs_fault_{which}"] = {
+            "value": _round(auc(everything)),
+            "steps": len(usable),
+            "within_task": _round(within),
+            "ci": bootstrap_ci(auc, len(units), resamples=resamples, seed=seed),
+        }
     return out
 
 

@@ -68,8 +68,9 @@ def _materialise(tree: Path, dest: Path, patches: list[str]) -> list[str]:
     return touched
 
 
-def remeasure(task: TaskSpec, tree: Path, final_patch: str, workroot: Path,
-              cache: dict[str, Any] | None = None) -> dict[str, Any]:
+def remeasure(
+    task: TaskSpec, tree: Path, final_patch: str, workroot: Path, cache: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """``{"d_start", "d_final", "paths", "final_by_path"}``: D over the files the final patch
     touches, in the starting state and in the final state, each from a fresh server (0, 0 for
     an empty patch), and the final D of each of those files.
@@ -94,8 +95,12 @@ def remeasure(task: TaskSpec, tree: Path, final_patch: str, workroot: Path,
         _materialise(tree, final, start + [final_patch])
         d_final = _count(final, [p for p in paths if (final / p).is_file()])
         shutil.rmtree(workroot, ignore_errors=True)
-        result = {"d_start": sum(d_start.values()), "d_final": sum(d_final.values()), "paths": paths,
-                  "final_by_path": d_final}
+        result = {
+            "d_start": sum(d_start.values()),
+            "d_final": sum(d_final.values()),
+            "paths": paths,
+            "final_by_path": d_final,
+        }
     if cache is not None:
         cache[key] = result
     return result

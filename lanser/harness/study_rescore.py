@@ -93,8 +93,14 @@ def _tree_finder(dataset: Path, layers: bool) -> Callable[[Any], Path | None]:
     return find
 
 
-def rescore(dataset: Path, results: Path, *, generator: Path | None = None, layers: bool = False,
-            say: Callable[[str], None] = lambda _m: None) -> dict[str, Any]:
+def rescore(
+    dataset: Path,
+    results: Path,
+    *,
+    generator: Path | None = None,
+    layers: bool = False,
+    say: Callable[[str], None] = lambda _m: None,
+) -> dict[str, Any]:
     """key -> {"phis", "rewards_v2", "reward_v2", "severities", "d"} for every stored trajectory whose
     plan regenerates with the stored notes (``mismatched`` lists the others, ``no_tree`` those whose
     project layer is not cached).  ``d``: each state's error + warning count, to check against the
@@ -154,10 +160,17 @@ def rescore(dataset: Path, results: Path, *, generator: Path | None = None, laye
                         counts[diag["severity"]] = counts.get(diag["severity"], 0) + 1
                 sev.append(counts)
                 d.append(counts.get("error", 0) + counts.get("warning", 0))
-            rs = [process_reward_v2(a, b, True, 1.0)["r"] for a, b in zip(phis, phis[1:])]
-            out["trajectories"][row["key"]] = {"phis": phis, "rewards_v2": rs, "reward_v2": round(phis[-1] - phis[0], 6),
-                                               "severities": sev, "d": d}
-            say(f"[{n}/{len(stored)}] {row['task']} {row['agent']}: pr-v2 {out['trajectories'][row['key']]['reward_v2']}")
+            rs = [process_reward_v2(a, b, True, 1.0)["r"] for a, b in zip(phis, phis[1:], strict=False)]
+            out["trajectories"][row["key"]] = {
+                "phis": phis,
+                "rewards_v2": rs,
+                "reward_v2": round(phis[-1] - phis[0], 6),
+                "severities": sev,
+                "d": d,
+            }
+            say(
+                f"[{n}/{len(stored)}] {row['task']} {row['agent']}: pr-v2 {out['trajectories'][row['key']]['reward_v2']}"
+            )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return out
@@ -169,8 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     pos = [a for a in args if a != "--layers"]
     dataset, results, dest = Path(pos[0]), Path(pos[1]), Path(pos[2])
     gen = Path(pos[3]) if len(pos) > 3 else None
-    out = rescore(dataset, results, generator=gen, layers=layers,
-                  say=lambda m: print(m, file=sys.stderr, flush=True))
+    out = rescore(dataset, results, generator=gen, layers=layers, say=lambda m: print(m, file=sys.stderr, flush=True))
     out["command"] = "python -m lanser.harness.study_rescore " + " ".join(args)
     dest.write_text(json.dumps(out, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     return 0

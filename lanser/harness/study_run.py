@@ -66,8 +66,10 @@ def run_study(study: StudyRun, *, say: Callable[[str], None] | None = None) -> S
     tell: Callable[[str], None] = say or (lambda _message: None)
     datasets, specs, store, only = study.datasets, list(study.specs), study.store, study.only
     names = [d.name for d in datasets]
-    loaded = {d: _spread([t for t in load_tasks(d / "tasks.jsonl") if not only or t.id in only], study.max_tasks)
-              for d in datasets}
+    loaded = {
+        d: _spread([t for t in load_tasks(d / "tasks.jsonl") if not only or t.id in only], study.max_tasks)
+        for d in datasets
+    }
     made = {(d, s): make_agent(s, base=d) for d in datasets for s in specs}
     image = bootstrap_base()
     image_id = image_digest(image)
@@ -90,9 +92,16 @@ def run_study(study: StudyRun, *, say: Callable[[str], None] | None = None) -> S
                 todo.setdefault((d, spec), []).append(task)
                 notes = [a["note"] for a in plan if isinstance(a.get("note"), str)]
                 edits = [a["patch"] for a in plan if a.get("type") == "edit" and isinstance(a.get("patch"), str)]
-                wanted.append({"dataset": d.name, "task": task.id, "spec": spec, "notes": notes,
-                               "last_paths": _patch_paths(edits[-1]) if edits else [],
-                               "key": result_key(task.key(), image_id, agent.name, agent.digest())})
+                wanted.append(
+                    {
+                        "dataset": d.name,
+                        "task": task.id,
+                        "spec": spec,
+                        "notes": notes,
+                        "last_paths": _patch_paths(edits[-1]) if edits else [],
+                        "key": result_key(task.key(), image_id, agent.name, agent.digest()),
+                    }
+                )
 
     db = Store(store / "results.sqlite")
     label = f"study-{hashlib.sha256(str(store.resolve()).encode()).hexdigest()[:8]}"
@@ -105,30 +114,56 @@ def run_study(study: StudyRun, *, say: Callable[[str], None] | None = None) -> S
         # agent by agent across the datasets: a study cut short has whole agents to analyse
         for (d, spec), tasks in sorted(todo.items(), key=lambda kv: specs.index(kv[0][1])):
             tell(f"{d.name}: {spec} on {len(tasks)} task(s)")
-            run_dataset(tasks, d, made[(d, spec)], image, image_id, db, f"study-{d.name}-{spec}",
-                        store / "work" / f"study-{d.name}", progress=progress, label=label, workers=study.workers,
-                        agent_spec=spec)
+            run_dataset(
+                tasks,
+                d,
+                made[(d, spec)],
+                image,
+                image_id,
+                db,
+                f"study-{d.name}-{spec}",
+                store / "work" / f"study-{d.name}",
+                progress=progress,
+                label=label,
+                workers=study.workers,
+                agent_spec=spec,
+            )
     except KeyboardInterrupt:
         removed = cleanup(label)
-        raise RequestCancelled(f"interrupted; removed {removed} container(s); rerun the same command to resume",
-                               removed=removed) from None
+        raise RequestCancelled(
+            f"interrupted; removed {removed} container(s); rerun the same command to resume", removed=removed
+        ) from None
 
     if study.remeasure:
         _remeasure(wanted, {d.name: (d, loaded[d]) for d in datasets}, db, store, image, image_id, tell)
 
-    meta = {"command": "lanser bench study " + " ".join(str(d) for d in datasets) + f" --agents {study.agents} "
-            f"--seeds {study.seeds} --bootstrap {study.resamples} --seed {study.boot_seed}"
-            + "".join(f" --task {t}" for t in only) + (f" --max-tasks {study.max_tasks}" if study.max_tasks else "")
-            + ("" if study.remeasure else " --no-remeasure") + (f" --reward {study.reward}" if study.reward != "pr-v1"
-                                                                 else ""),
-            "datasets": names, "agents": specs, "seeds": study.seeds, "duplicates": duplicates,
-            "resamples": study.resamples, "bootstrap_seed": study.boot_seed, "image_id": image_id,
-            "generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    meta = {
+        "command": "lanser bench study " + " ".join(str(d) for d in datasets) + f" --agents {study.agents} "
+        f"--seeds {study.seeds} --bootstrap {study.resamples} --seed {study.boot_seed}"
+        + "".join(f" --task {t}" for t in only)
+        + (f" --max-tasks {study.max_tasks}" if study.max_tasks else "")
+        + ("" if study.remeasure else " --no-remeasure")
+        + (f" --reward {study.reward}" if study.reward != "pr-v1" else ""),
+        "datasets": names,
+        "agents": specs,
+        "seeds": study.seeds,
+        "duplicates": duplicates,
+        "resamples": study.resamples,
+        "bootstrap_seed": study.boot_seed,
+        "image_id": image_id,
+        "generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
     from lanser.harness.study_report import build_study
 
-    files, headline = build_study(db.results(), wanted, meta, title=study.title or f"Process reward vs outcome: "
-                                  f"{', '.join(names)}", resamples=study.resamples, seed=study.boot_seed,
-                                  reward_version=study.reward)
+    files, headline = build_study(
+        db.results(),
+        wanted,
+        meta,
+        title=study.title or f"Process reward vs outcome: {', '.join(names)}",
+        resamples=study.resamples,
+        seed=study.boot_seed,
+        reward_version=study.reward,
+    )
     study.out.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
         (study.out / name).write_text(text, encoding="utf-8")
@@ -157,8 +192,15 @@ def _plan_digest(actions: list[dict[str, Any]]) -> str:
     return hashlib.sha256(json.dumps(bare, sort_keys=True).encode()).hexdigest()
 
 
-def _remeasure(wanted: list[dict[str, Any]], datasets: dict[str, tuple[Path, list[Any]]], db: Any, store: Path,
-               image: str, image_id: str, say: Callable[[str], None]) -> None:
+def _remeasure(
+    wanted: list[dict[str, Any]],
+    datasets: dict[str, tuple[Path, list[Any]]],
+    db: Any,
+    store: Path,
+    image: str,
+    image_id: str,
+    say: Callable[[str], None],
+) -> None:
     """``remeasured`` for every wanted trajectory (cached by task and final patch); a state whose
     diagnostics cannot be had is reported and left out of the remeasured predictors."""
     from lanser.errors import LanserError
@@ -175,8 +217,13 @@ def _remeasure(wanted: list[dict[str, Any]], datasets: dict[str, tuple[Path, lis
         d, tasks = datasets[w["dataset"]]
         task = next(t for t in tasks if t.id == w["task"])
         try:
-            w["remeasured"] = remeasure(task, _project_tree(task, d, image, image_id), rows[w["key"]]["patch"],
-                                        store / "work" / "remeasure", cache)
+            w["remeasured"] = remeasure(
+                task,
+                _project_tree(task, d, image, image_id),
+                rows[w["key"]]["patch"],
+                store / "work" / "remeasure",
+                cache,
+            )
         except (LanserError, InfrastructureError, RuntimeError, OSError) as exc:  # one state, not the study
             say(f"remeasure {w['task']} {w['spec']}: {exc}")
         if i % 10 == 0 or i == len(wanted):

@@ -34,12 +34,22 @@ from typing import Any
 
 from lanser.harness.study import MIN_CLUSTERS, Trajectory, auroc, bootstrap_ci
 
-__all__ = ["BAR", "HARD_PREDICTORS", "hard_study", "hard_markdown", "load_trajectories", "paired", "strata",
-           "step_credit"]
+__all__ = [
+    "BAR",
+    "HARD_PREDICTORS",
+    "hard_study",
+    "hard_markdown",
+    "load_trajectories",
+    "paired",
+    "strata",
+    "step_credit",
+]
 
 #: The bar set in issue 24 before any run.
-BAR = ("on compile-clean failures, reward v2's AUROC beats build + steps with the paired 95% interval above "
-       "zero, on real-bug tasks")
+BAR = (
+    "on compile-clean failures, reward v2's AUROC beats build + steps with the paired 95% interval above "
+    "zero, on real-bug tasks"
+)
 
 
 def _edits(t: Trajectory) -> int:
@@ -60,23 +70,33 @@ HARD_PREDICTORS: dict[str, tuple[Callable[[Trajectory], float], str]] = {
     "reward_v1": (lambda t: t.cumulative, "pr-v1 (Eq. 5.1) summed, as recorded"),
     "reward_v2_blind": (_v2_blind, "pr-v2 re-scored offline without severities: a*(D_start - D_final)"),
     "build": (lambda t: float(t.compiled), "baseline: the build succeeds (1/0)"),
-    "build_more_steps": (lambda t: float(t.compiled) * 1000 + _edits(t),
-                         "baseline: build succeeds, ties broken by more edit steps (issue 24's build + steps)"),
-    "build_fewer_steps": (lambda t: float(t.compiled) * 1000 - _edits(t),
-                          "baseline: build succeeds, ties broken by fewer edit steps"),
+    "build_more_steps": (
+        lambda t: float(t.compiled) * 1000 + _edits(t),
+        "baseline: build succeeds, ties broken by more edit steps (issue 24's build + steps)",
+    ),
+    "build_fewer_steps": (
+        lambda t: float(t.compiled) * 1000 - _edits(t),
+        "baseline: build succeeds, ties broken by fewer edit steps",
+    ),
     "fewer_warnings": (lambda t: -t.warnings_delta, "baseline: minus the compiler warnings added"),
     "edit_steps": (lambda t: float(_edits(t)), "baseline: number of edit steps"),
 }
 
 #: (A, B) pairs reported as paired differences A - B.
 COMPARISONS: tuple[tuple[str, str], ...] = (
-    ("reward_v2_blind", "build_more_steps"), ("reward_v1", "build_more_steps"),
-    ("reward_v2_blind", "build_fewer_steps"), ("reward_v1", "build_fewer_steps"),
-    ("reward_v2_blind", "build"), ("reward_v1", "build"), ("reward_v2_blind", "reward_v1"),
+    ("reward_v2_blind", "build_more_steps"),
+    ("reward_v1", "build_more_steps"),
+    ("reward_v2_blind", "build_fewer_steps"),
+    ("reward_v1", "build_fewer_steps"),
+    ("reward_v2_blind", "build"),
+    ("reward_v1", "build"),
+    ("reward_v2_blind", "reward_v1"),
     ("reward_v2_blind", "fewer_warnings"),
 )
 RESCORED_COMPARISONS: tuple[tuple[str, str], ...] = (
-    ("reward_v2", "build_more_steps"), ("reward_v2", "build"), ("reward_v2", "reward_v1"),
+    ("reward_v2", "build_more_steps"),
+    ("reward_v2", "build"),
+    ("reward_v2", "reward_v1"),
     ("reward_v2", "reward_v2_blind"),
 )
 
@@ -120,9 +140,17 @@ def strata(ts: Sequence[Trajectory]) -> dict[str, list[int]]:
     return out
 
 
-def paired(a: Sequence[float], b: Sequence[float], label: Sequence[bool], task: Sequence[str], *,
-           resamples: int = 2000, seed: int = 0) -> dict[str, Any]:
+def paired(
+    a: Sequence[float],
+    b: Sequence[float],
+    label: Sequence[bool],
+    task: Sequence[str],
+    *,
+    resamples: int = 2000,
+    seed: int = 0,
+) -> dict[str, Any]:
     """AUROC(a), AUROC(b) and their paired difference, with task-clustered bootstrap intervals."""
+
     def auc(x: Sequence[float]) -> Callable[[list[int]], float | None]:
         return lambda idx: auroc([x[i] for i in idx], [label[i] for i in idx])
 
@@ -133,9 +161,15 @@ def paired(a: Sequence[float], b: Sequence[float], label: Sequence[bool], task: 
     everything = list(range(len(label)))
     clusters = len(set(task))
     d = diff(everything)
-    out: dict[str, Any] = {"n": len(label), "tasks": clusters, "passing": sum(label),
-                           "failing": len(label) - sum(label), "a": _r(auc(a)(everything)), "b": _r(auc(b)(everything)),
-                           "diff": _r(d)}
+    out: dict[str, Any] = {
+        "n": len(label),
+        "tasks": clusters,
+        "passing": sum(label),
+        "failing": len(label) - sum(label),
+        "a": _r(auc(a)(everything)),
+        "b": _r(auc(b)(everything)),
+        "diff": _r(d),
+    }
     ci = bootstrap_ci(diff, len(label), resamples=resamples, seed=seed, groups=list(task))
     out["ci"] = {"lo": ci["lo"], "hi": ci["hi"], "undefined": ci["undefined"]}
     out["few_tasks"] = clusters < MIN_CLUSTERS  # the interval is then too narrow to trust
@@ -147,8 +181,13 @@ def _r(v: float | None) -> float | None:
     return None if v is None else round(v, 4)
 
 
-def hard_study(sets: Mapping[str, Sequence[Trajectory]], *, resamples: int = 2000, seed: int = 0,
-               rescored: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
+def hard_study(
+    sets: Mapping[str, Sequence[Trajectory]],
+    *,
+    resamples: int = 2000,
+    seed: int = 0,
+    rescored: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
     """Every comparison in every stratum of every set (and of all sets pooled), plus step-level credit.
 
     ``rescored``: trajectory key -> ``{"reward_v2", "rewards_v2"}`` from :mod:`lanser.harness.study_rescore`
@@ -160,8 +199,13 @@ def hard_study(sets: Mapping[str, Sequence[Trajectory]], *, resamples: int = 200
     groups = [*sets.items(), ("pooled", pooled)]
     if 1 < len(covered) < len(sets):  # the sets pr-v2 was re-scored on, together
         groups.append(("pooled_rescored", [t for name in covered for t in sets[name]]))
-    out: dict[str, Any] = {"bar": BAR, "predictors": {k: v[1] for k, v in HARD_PREDICTORS.items()}, "sets": {},
-                           "resamples": resamples, "bootstrap_seed": seed}
+    out: dict[str, Any] = {
+        "bar": BAR,
+        "predictors": {k: v[1] for k, v in HARD_PREDICTORS.items()},
+        "sets": {},
+        "resamples": resamples,
+        "bootstrap_seed": seed,
+    }
     for name, ts in groups:
         ts = [t for t in ts if t.outcome != "infra_error"]
         scores = {k: [f(t) for t in ts] for k, (f, _) in HARD_PREDICTORS.items()}
@@ -169,8 +213,10 @@ def hard_study(sets: Mapping[str, Sequence[Trajectory]], *, resamples: int = 200
         if ts and all(t.key in extra for t in ts):
             scores["reward_v2"] = [float(extra[t.key]["reward_v2"]) for t in ts]
             comparisons = [(a, b) for a, b in RESCORED_COMPARISONS] + comparisons
-            out["predictors"]["reward_v2"] = ("pr-v2 re-scored from real clangd facts (severity-weighted, changed "
-                                              "lines x2), states rebuilt from the regenerated plans")
+            out["predictors"]["reward_v2"] = (
+                "pr-v2 re-scored from real clangd facts (severity-weighted, changed "
+                "lines x2), states rebuilt from the regenerated plans"
+            )
         label = [t.all_pass for t in ts]
         task = [f"{t.dataset}::{t.task}" for t in ts]
         entry: dict[str, Any] = {}
@@ -180,17 +226,34 @@ def hard_study(sets: Mapping[str, Sequence[Trajectory]], *, resamples: int = 200
                 continue
             tk = [task[i] for i in idx]
             single = {k: _r(auroc([v[i] for i in idx], lab)) for k, v in scores.items()}
-            comps = {f"{x} - {y}": paired([scores[x][i] for i in idx], [scores[y][i] for i in idx], lab, tk,
-                                          resamples=resamples, seed=seed) for x, y in comparisons}
-            entry[sname] = {"n": len(idx), "tasks": len(set(tk)), "passing": sum(lab), "failing": len(lab) - sum(lab),
-                            "auroc": single, "paired": comps}
-        out["sets"][name] = {"strata": entry, "step_credit": step_credit(ts, resamples=resamples, seed=seed,
-                                                                         rescored=extra)}
+            comps = {
+                f"{x} - {y}": paired(
+                    [scores[x][i] for i in idx], [scores[y][i] for i in idx], lab, tk, resamples=resamples, seed=seed
+                )
+                for x, y in comparisons
+            }
+            entry[sname] = {
+                "n": len(idx),
+                "tasks": len(set(tk)),
+                "passing": sum(lab),
+                "failing": len(lab) - sum(lab),
+                "auroc": single,
+                "paired": comps,
+            }
+        out["sets"][name] = {
+            "strata": entry,
+            "step_credit": step_credit(ts, resamples=resamples, seed=seed, rescored=extra),
+        }
     return out
 
 
-def step_credit(ts: Sequence[Trajectory], *, resamples: int = 2000, seed: int = 0,
-                rescored: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
+def step_credit(
+    ts: Sequence[Trajectory],
+    *,
+    resamples: int = 2000,
+    seed: int = 0,
+    rescored: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
     """Step level: gold steps against fault steps, pr-v1's step reward (D after a step re-read) against
     severity-blind pr-v2's (the same without its constant safety and ambiguity terms), as a paired
     difference with a task-clustered interval; and first-error accuracy: in trajectories with a fault
@@ -203,11 +266,13 @@ def step_credit(ts: Sequence[Trajectory], *, resamples: int = 2000, seed: int = 
         fixed = t.step_rewards_fixed()
         if fixed is None:
             fixed = [c[0] + c[1] + c[2] for c in t.components]
-        v2 = [round(r - c[1] - c[2], 9) for r, c in zip(fixed, t.components)]
+        v2 = [round(r - c[1] - c[2], 9) for r, c in zip(fixed, t.components, strict=False)]
         real = [float(x) for x in extra[t.key]["rewards_v2"]] if full else v2
-        kinds = ["fault" if n.startswith("fault ") else "gold" if n.startswith("gold") and "cut" not in n
-                 else "other" for n in t.notes[:len(fixed)]]
-        for k, r1, r2, r3 in zip(kinds, fixed, v2, real):
+        kinds = [
+            "fault" if n.startswith("fault ") else "gold" if n.startswith("gold") and "cut" not in n else "other"
+            for n in t.notes[: len(fixed)]
+        ]
+        for k, r1, r2, r3 in zip(kinds, fixed, v2, real, strict=False):
             if k in ("gold", "fault"):
                 rows.append((f"{t.dataset}::{t.task}", k == "gold", r1, r2, r3))
         if "fault" in kinds:
@@ -218,45 +283,83 @@ def step_credit(ts: Sequence[Trajectory], *, resamples: int = 2000, seed: int = 
                     first_hits[name].append(rs[first] == low and rs.index(low) == first)
     if not rows:
         return {"steps": 0}
-    res = paired([r[3] for r in rows], [r[2] for r in rows], [r[1] for r in rows], [r[0] for r in rows],
-                 resamples=resamples, seed=seed)
-    gold_vs_fault = {"reward_v2_blind": res["a"], "reward_v1": res["b"], "v2_minus_v1": res["diff"], "ci": res["ci"],
-                     "tasks": res["tasks"]}
+    res = paired(
+        [r[3] for r in rows],
+        [r[2] for r in rows],
+        [r[1] for r in rows],
+        [r[0] for r in rows],
+        resamples=resamples,
+        seed=seed,
+    )
+    gold_vs_fault = {
+        "reward_v2_blind": res["a"],
+        "reward_v1": res["b"],
+        "v2_minus_v1": res["diff"],
+        "ci": res["ci"],
+        "tasks": res["tasks"],
+    }
     if full:
-        real_res = paired([r[4] for r in rows], [r[2] for r in rows], [r[1] for r in rows], [r[0] for r in rows],
-                          resamples=resamples, seed=seed)
+        real_res = paired(
+            [r[4] for r in rows],
+            [r[2] for r in rows],
+            [r[1] for r in rows],
+            [r[0] for r in rows],
+            resamples=resamples,
+            seed=seed,
+        )
         gold_vs_fault.update(reward_v2=real_res["a"], real_v2_minus_v1=real_res["diff"], real_ci=real_res["ci"])
-    return {"steps": len(rows), "gold_vs_fault": gold_vs_fault,
-            "first_error_accuracy": {k: {"trajectories": len(v), "hits": sum(v),
-                                         "accuracy": _r(sum(v) / len(v)) if v else None}
-                                     for k, v in first_hits.items()},
-            "test_delta_tracking": "not measurable offline: no stored trajectory has per-step test outcomes"}
+    return {
+        "steps": len(rows),
+        "gold_vs_fault": gold_vs_fault,
+        "first_error_accuracy": {
+            k: {"trajectories": len(v), "hits": sum(v), "accuracy": _r(sum(v) / len(v)) if v else None}
+            for k, v in first_hits.items()
+        },
+        "test_delta_tracking": "not measurable offline: no stored trajectory has per-step test outcomes",
+    }
 
 
 def _ci(p: dict[str, Any]) -> str:
     lo, hi = p["ci"]["lo"], p["ci"]["hi"]
     flag = "*" if p["few_tasks"] else ""
-    return "n/a" if p["diff"] is None else (f"{p['diff']:+.3f} [{lo:+.3f}, {hi:+.3f}]{flag}" if lo is not None
-                                            else f"{p['diff']:+.3f} [-]")
+    return (
+        "n/a"
+        if p["diff"] is None
+        else (f"{p['diff']:+.3f} [{lo:+.3f}, {hi:+.3f}]{flag}" if lo is not None else f"{p['diff']:+.3f} [-]")
+    )
 
 
 def hard_markdown(result: dict[str, Any], command: str = "") -> str:
     """The predictors x strata tables with their paired intervals."""
-    lines = ["# The hard study: rewards against build + steps, by stratum", "",
-             f"Generated by `{command}`." if command else "", "",
-             f"Pre-registered bar (issue 24): {result['bar']}.", "",
-             "Each paired cell: AUROC(A) - AUROC(B) on the same trajectories for \"all tests pass\", 95% "
-             f"percentile interval resampling whole tasks ({result.get('resamples', 2000)} resamples, seed "
-             f"{result.get('bootstrap_seed', 0)}). `*`: fewer than "
-             f"{MIN_CLUSTERS} tasks, so the interval is too narrow to trust. Predictors:", ""]
+    lines = [
+        "# The hard study: rewards against build + steps, by stratum",
+        "",
+        f"Generated by `{command}`." if command else "",
+        "",
+        f"Pre-registered bar (issue 24): {result['bar']}.",
+        "",
+        'Each paired cell: AUROC(A) - AUROC(B) on the same trajectories for "all tests pass", 95% '
+        f"percentile interval resampling whole tasks ({result.get('resamples', 2000)} resamples, seed "
+        f"{result.get('bootstrap_seed', 0)}). `*`: fewer than "
+        f"{MIN_CLUSTERS} tasks, so the interval is too narrow to trust. Predictors:",
+        "",
+    ]
     lines += [f"- `{k}`: {v}" for k, v in result["predictors"].items()]
     for name, s in result["sets"].items():
         names = list(next(iter(s["strata"].values()))["auroc"]) if s["strata"] else []
-        lines += ["", f"## {name}", "", "| stratum | n (pass/fail, tasks) | " +
-                  " | ".join(f"`{k}`" for k in names) + " |", "|---|---|" + "---|" * len(names)]
+        lines += [
+            "",
+            f"## {name}",
+            "",
+            "| stratum | n (pass/fail, tasks) | " + " | ".join(f"`{k}`" for k in names) + " |",
+            "|---|---|" + "---|" * len(names),
+        ]
         for sname, e in s["strata"].items():
-            lines.append(f"| {sname} | {e['n']} ({e['passing']}/{e['failing']}, {e['tasks']}) | " +
-                         " | ".join("-" if v is None else f"{v:.3f}" for v in e["auroc"].values()) + " |")
+            lines.append(
+                f"| {sname} | {e['n']} ({e['passing']}/{e['failing']}, {e['tasks']}) | "
+                + " | ".join("-" if v is None else f"{v:.3f}" for v in e["auroc"].values())
+                + " |"
+            )
         comps = next(iter(s["strata"].values()))["paired"] if s["strata"] else {}
         lines += ["", "| stratum | " + " | ".join(f"`{c}`" for c in comps) + " |", "|---|" + "---|" * len(comps)]
         for sname, e in s["strata"].items():
@@ -264,16 +367,22 @@ def hard_markdown(result: dict[str, Any], command: str = "") -> str:
         sc = s["step_credit"]
         if sc.get("steps"):
             g, fe = sc["gold_vs_fault"], sc["first_error_accuracy"]
-            lines += ["", f"Step level ({sc['steps']} gold or fault steps, {g['tasks']} tasks): gold vs fault AUROC "
-                      f"pr-v1 {g['reward_v1']}, severity-blind pr-v2 {g['reward_v2_blind']}, difference "
-                      f"{g['v2_minus_v1']} [{g['ci']['lo']}, {g['ci']['hi']}]. First-error accuracy (the lowest "
-                      f"step reward is the first fault step): pr-v1 {fe['reward_v1']['hits']}/"
-                      f"{fe['reward_v1']['trajectories']}, pr-v2 {fe['reward_v2_blind']['hits']}/"
-                      f"{fe['reward_v2_blind']['trajectories']}. {sc['test_delta_tracking']}."]
+            lines += [
+                "",
+                f"Step level ({sc['steps']} gold or fault steps, {g['tasks']} tasks): gold vs fault AUROC "
+                f"pr-v1 {g['reward_v1']}, severity-blind pr-v2 {g['reward_v2_blind']}, difference "
+                f"{g['v2_minus_v1']} [{g['ci']['lo']}, {g['ci']['hi']}]. First-error accuracy (the lowest "
+                f"step reward is the first fault step): pr-v1 {fe['reward_v1']['hits']}/"
+                f"{fe['reward_v1']['trajectories']}, pr-v2 {fe['reward_v2_blind']['hits']}/"
+                f"{fe['reward_v2_blind']['trajectories']}. {sc['test_delta_tracking']}.",
+            ]
             if "reward_v2" in g:
-                lines += ["", f"With pr-v2 re-scored from real clangd facts: gold vs fault AUROC {g['reward_v2']}, "
-                          f"minus pr-v1: {g['real_v2_minus_v1']} [{g['real_ci']['lo']}, {g['real_ci']['hi']}]; "
-                          f"first-error accuracy {fe['reward_v2']['hits']}/{fe['reward_v2']['trajectories']}."]
+                lines += [
+                    "",
+                    f"With pr-v2 re-scored from real clangd facts: gold vs fault AUROC {g['reward_v2']}, "
+                    f"minus pr-v1: {g['real_v2_minus_v1']} [{g['real_ci']['lo']}, {g['real_ci']['hi']}]; "
+                    f"first-error accuracy {fe['reward_v2']['hits']}/{fe['reward_v2']['trajectories']}.",
+                ]
     return "\n".join(lines) + "\n"
 
 
@@ -284,7 +393,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "--out" in args:
         i = args.index("--out")
         out = Path(args[i + 1])
-        del args[i:i + 2]
+        del args[i : i + 2]
     rescored: dict[str, Any] = {}
     files: list[str] = []
     i = 0
@@ -299,7 +408,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     result = hard_study(sets, rescored=rescored)
     out.mkdir(parents=True, exist_ok=True)
     (out / "hard.json").write_text(json.dumps(result, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    (out / "hard.md").write_text(hard_markdown(result, " ".join(["python -m lanser.harness.study_stats", *args, "--out", str(out)])), encoding="utf-8")
+    (out / "hard.md").write_text(
+        hard_markdown(result, " ".join(["python -m lanser.harness.study_stats", *args, "--out", str(out)])),
+        encoding="utf-8",
+    )
     return 0
 
 

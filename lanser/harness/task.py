@@ -29,8 +29,21 @@ from pydantic.config import JsonDict
 
 from lanser.errors import BadRequest
 
-__all__ = ["DEFAULT_PROTECTED", "REMOTE_KINDS", "Commands", "CrashOracle", "Limits", "Oracles", "Source", "SourceKind",
-           "TaskSpec", "TestLog", "load_tasks", "patch_paths", "tree_digest"]
+__all__ = [
+    "DEFAULT_PROTECTED",
+    "REMOTE_KINDS",
+    "Commands",
+    "CrashOracle",
+    "Limits",
+    "Oracles",
+    "Source",
+    "SourceKind",
+    "TaskSpec",
+    "TestLog",
+    "load_tasks",
+    "patch_paths",
+    "tree_digest",
+]
 
 
 class _Frozen(BaseModel):
@@ -52,8 +65,10 @@ REMOTE_KINDS = ("git", "debian", "pypi")
 def _source_schema(schema: JsonDict) -> None:
     """What the validators check, in the published task schema too (a task file pins remote sources)."""
     schema["allOf"] = [
-        {"if": {"properties": {"kind": {"const": kind}}, "required": ["kind"] if kind != "dir" else []},
-         "then": {"required": [*needed, *(["sha256"] if kind in REMOTE_KINDS else [])]}}
+        {
+            "if": {"properties": {"kind": {"const": kind}}, "required": ["kind"] if kind != "dir" else []},
+            "then": {"required": [*needed, *(["sha256"] if kind in REMOTE_KINDS else [])]},
+        }
         for kind, (needed, _) in _SOURCE_FIELDS.items()
     ]
 
@@ -101,8 +116,11 @@ class Source(_Frozen):
         missing = [f for f in needed if getattr(self, f) is None]
         if missing:
             raise ValueError(f"a {self.kind} source needs {' and '.join(missing)}")
-        extra = [f for f in _OPTIONAL_FIELDS if f not in needed and f not in allowed
-                 and getattr(self, f) not in (None, False)]
+        extra = [
+            f
+            for f in _OPTIONAL_FIELDS
+            if f not in needed and f not in allowed and getattr(self, f) not in (None, False)
+        ]
         if extra:
             raise ValueError(f"a {self.kind} source takes no {', '.join(extra)}")
         if self.url is not None and self.url.startswith("-"):
@@ -144,9 +162,10 @@ class Source(_Frozen):
         elif kind == "dir":
             fields = {"path": rest}
         else:
-            raise ValueError(f"{text!r}: a {kind} source is written "
-                             + {"debian": "debian:PACKAGE=VERSION", "pypi": "pypi:NAME==VERSION",
-                                "git": "git:URL@COMMIT"}[kind])
+            raise ValueError(
+                f"{text!r}: a {kind} source is written "
+                + {"debian": "debian:PACKAGE=VERSION", "pypi": "pypi:NAME==VERSION", "git": "git:URL@COMMIT"}[kind]
+            )
         return cls.model_validate({"kind": kind, **fields, "sha256": sha256})
 
 
@@ -207,10 +226,30 @@ class Limits(_Frozen):
 #: their data and the build recipes that run them.  Globs over project-relative paths,
 #: ``**`` spans directories.  Edits there are dropped before grading (see docs/grading.md).
 DEFAULT_PROTECTED: tuple[str, ...] = (
-    "**/test/**", "**/tests/**", "**/testing/**", "**/testsuite/**", "**/testdata/**", "**/t/**",
-    "**/test_*", "**/*_test.*", "**/*-test.*", "**/*_tests.*", "**/*_kunit.c", "**/*.kunitconfig",
-    "**/Makefile", "**/Makefile.*", "**/makefile", "**/GNUmakefile", "**/*.mk", "**/CMakeLists.txt", "**/*.cmake",
-    "**/meson.build", "**/configure", "**/configure.ac", "**/Kbuild", "**/Kconfig*",
+    "**/test/**",
+    "**/tests/**",
+    "**/testing/**",
+    "**/testsuite/**",
+    "**/testdata/**",
+    "**/t/**",
+    "**/test_*",
+    "**/*_test.*",
+    "**/*-test.*",
+    "**/*_tests.*",
+    "**/*_kunit.c",
+    "**/*.kunitconfig",
+    "**/Makefile",
+    "**/Makefile.*",
+    "**/makefile",
+    "**/GNUmakefile",
+    "**/*.mk",
+    "**/CMakeLists.txt",
+    "**/*.cmake",
+    "**/meson.build",
+    "**/configure",
+    "**/configure.ac",
+    "**/Kbuild",
+    "**/Kconfig*",
 )
 
 
@@ -264,13 +303,21 @@ def _check_relative(path: str, what: str) -> None:
 
 #: (section or None, field) of TaskSpec fields added after harness version h2 (see :meth:`TaskSpec.key`).
 _LATER_FIELDS: tuple[tuple[str | None, str], ...] = (
-    ("oracles", "known_sanitizer_reports"), (None, "protected"), (None, "test_log"), (None, "test_patch"),
-    ("oracles", "crash"))
+    ("oracles", "known_sanitizer_reports"),
+    (None, "protected"),
+    (None, "test_log"),
+    (None, "test_patch"),
+    ("oracles", "crash"),
+)
 
 
 #: The value of a later field that leaves the key as it was (``protected: []`` is not unset).
-_UNSET: dict[str, object] = {"protected": None, "test_log": TestLog().model_dump(mode="json"), "test_patch": None,
-                             "crash": None}
+_UNSET: dict[str, object] = {
+    "protected": None,
+    "test_log": TestLog().model_dump(mode="json"),
+    "test_patch": None,
+    "crash": None,
+}
 
 
 class TaskSpec(_Frozen):
@@ -330,8 +377,9 @@ class TaskSpec(_Frozen):
     @classmethod
     def _pinned(cls, source: Source) -> Source:
         if source.remote and source.sha256 is None:
-            raise ValueError(f"a {source.kind} source needs sha256 "
-                             f"(`lanser bench source fetch {source.spec()}` prints it)")
+            raise ValueError(
+                f"a {source.kind} source needs sha256 (`lanser bench source fetch {source.spec()}` prints it)"
+            )
         return source
 
     def key(self) -> str:
@@ -487,7 +535,8 @@ def load_tasks(path: Path) -> list[TaskSpec]:
                 if key not in digests:  # tasks share one source: hash it once
                     digests[key] = tree_digest(src).removeprefix("sha256:")
                 if digests[key] != task.source.sha256:
-                    raise BadRequest(f"{path}:{n}: source.sha256: the source tree does not match", line=n,
-                                     field="source.sha256")
+                    raise BadRequest(
+                        f"{path}:{n}: source.sha256: the source tree does not match", line=n, field="source.sha256"
+                    )
         tasks.append(task)
     return tasks

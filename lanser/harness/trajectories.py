@@ -42,8 +42,16 @@ from typing import Any
 
 from lanser.harness.agents import _Scripted, split_hunks
 
-__all__ = ["FAULTS", "GENERATOR_VERSION", "KINDS", "Hunk", "TrajectoryAgent", "inject_fault", "parse_hunk",
-           "plan_actions"]
+__all__ = [
+    "FAULTS",
+    "GENERATOR_VERSION",
+    "KINDS",
+    "Hunk",
+    "TrajectoryAgent",
+    "inject_fault",
+    "parse_hunk",
+    "plan_actions",
+]
 
 #: Part of every trajectory agent's digest: a changed generator never reuses old results.
 GENERATOR_VERSION = "traj-v2"
@@ -88,8 +96,14 @@ class Hunk:
         return _diff_hunk(self.header, self.old_start, self.new_start, self.before, after, self.body)
 
 
-def _diff_hunk(header: tuple[str, ...], old_start: int, new_start: int, before: list[str], after: list[str],
-               tail: tuple[str, ...] = ()) -> Hunk:
+def _diff_hunk(
+    header: tuple[str, ...],
+    old_start: int,
+    new_start: int,
+    before: list[str],
+    after: list[str],
+    tail: tuple[str, ...] = (),
+) -> Hunk:
     body: list[str] = []
     for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=before, b=after, autojunk=False).get_opcodes():
         if tag == "equal":
@@ -120,19 +134,25 @@ def parse_hunk(text: str) -> Hunk:
 
 # -- faults ------------------------------------------------------------------------
 
-_C_KEYWORDS = frozenset("""auto break case char const continue default do double else enum extern float for goto
+_C_KEYWORDS = frozenset(
+    """auto break case char const continue default do double else enum extern float for goto
 if inline int long register restrict return short signed sizeof static struct switch typedef union unsigned void
 volatile while bool true false NULL size_t ssize_t uint8_t uint16_t uint32_t uint64_t int8_t int16_t int32_t
-int64_t u8 u16 u32 u64 s8 s16 s32 s64 __u8 __u16 __u32 __u64 __le16 __le32 __be16 __be32 loff_t""".split())
-_PY_KEYWORDS = frozenset("""False None True and as assert async await break class continue def del elif else
+int64_t u8 u16 u32 u64 s8 s16 s32 s64 __u8 __u16 __u32 __u64 __le16 __le32 __be16 __be32 loff_t""".split()
+)
+_PY_KEYWORDS = frozenset(
+    """False None True and as assert async await break class continue def del elif else
 except finally for from global if import in is lambda nonlocal not or pass raise return try while with yield
-self int str float bool list dict set tuple len range print isinstance""".split())
+self int str float bool list dict set tuple len range print isinstance""".split()
+)
 _IDENT = re.compile(r"[A-Za-z_]\w*")
 _INT = re.compile(r"(?<![\w.])(\d+)(?![\w.])")
 _CMP = re.compile(r"(?<![<>=!\-])(<=|>=|<|>)(?![<>=])")
-_C_DECL = re.compile(r"^(\s*(?:(?:const|unsigned|signed|static|struct\s+\w+)\s+)*"
-                     r"(?:int|char|short|long|size_t|ssize_t|float|double|unsigned|u8|u16|u32|u64|s32|s64|"
-                     r"uint8_t|uint16_t|uint32_t|uint64_t|int32_t|int64_t|struct\s+\w+)\s+)(\w+)\s*[=;,\[]")
+_C_DECL = re.compile(
+    r"^(\s*(?:(?:const|unsigned|signed|static|struct\s+\w+)\s+)*"
+    r"(?:int|char|short|long|size_t|ssize_t|float|double|unsigned|u8|u16|u32|u64|s32|s64|"
+    r"uint8_t|uint16_t|uint32_t|uint64_t|int32_t|int64_t|struct\s+\w+)\s+)(\w+)\s*[=;,\[]"
+)
 _RETURN_IDENT = re.compile(r"^(\s*return\s+)([A-Za-z_]\w*)(\s*;)")
 _ASSIGN_IDENT = re.compile(r"(?<![=!<>])(=\s*)([A-Za-z_]\w*)(\s*;)")
 _C_IF = re.compile(r"^\s*if\s*\(.*\)\s*$")
@@ -184,7 +204,7 @@ def _names(line: str, keywords: frozenset[str]) -> list[re.Match[str]]:
     code = _masked(line)
     out = []
     for m in _IDENT.finditer(code):
-        rest, lead = code[m.end():].lstrip(), code[:m.start()].rstrip()
+        rest, lead = code[m.end() :].lstrip(), code[: m.start()].rstrip()
         if m.group() in keywords or rest.startswith("(") or lead.endswith((".", "->")):
             continue
         out.append(m)
@@ -198,7 +218,7 @@ def _sub(line: str, start: int, end: int, new: str) -> str:
 def _typo(name: str, taken: set[str], rng: random.Random) -> str:
     if len(name) > 3:
         k = rng.randrange(1, len(name) - 1)
-        new = name[:k] + name[k + 1:]
+        new = name[:k] + name[k + 1 :]
     else:
         new = name + name[-1]
     while new in taken:
@@ -219,8 +239,9 @@ def _undeclared(after: list[str], plus: list[int], rng: random.Random, kw: froze
 
 def _wrong_name(after: list[str], plus: list[int], rng: random.Random, kw: frozenset[str]) -> list[str] | None:
     known = sorted({m.group() for line in after for m in _names(line, kw)})
-    sites = [(p, m) for p in _code_lines(after, plus) for m in _names(after[p], kw)
-             if any(k != m.group() for k in known)]
+    sites = [
+        (p, m) for p in _code_lines(after, plus) for m in _names(after[p], kw) if any(k != m.group() for k in known)
+    ]
     if not sites:
         return None
     p, m = rng.choice(sites)
@@ -291,8 +312,12 @@ def _dropped_check(after: list[str], plus: list[int], rng: random.Random, kw: fr
             spans.append((p, p + 1))
         elif _C_IF.match(line) and p + 1 in added and _C_EXIT.match(after[p + 1]):
             spans.append((p, p + 2))
-        elif (_C_IF_BLOCK.match(line) and {p + 1, p + 2} <= added and _C_EXIT.match(after[p + 1])
-              and after[p + 2].strip() == "}"):
+        elif (
+            _C_IF_BLOCK.match(line)
+            and {p + 1, p + 2} <= added
+            and _C_EXIT.match(after[p + 1])
+            and after[p + 2].strip() == "}"
+        ):
             spans.append((p, p + 3))
     if not spans:
         return None
@@ -311,8 +336,9 @@ FAULTS: dict[str, Callable[[list[str], list[int], random.Random, frozenset[str]]
 }
 
 
-def inject_fault(hunk: Hunk, rng: random.Random, language: str = "c",
-                 only: str | None = None) -> tuple[str, Hunk] | None:
+def inject_fault(
+    hunk: Hunk, rng: random.Random, language: str = "c", only: str | None = None
+) -> tuple[str, Hunk] | None:
     """One fault (chosen at random among those that apply, or ``only``) in ``hunk``'s added lines."""
     if any(ln.startswith("\\") for ln in hunk.body):
         return None  # "\ No newline at end of file": leave such hunks alone
@@ -375,8 +401,11 @@ def plan_actions(kind: str, gold_patch: str, rng: random.Random, language: str =
             steps[k] = _edit(fault[1], f"fault {fault[0]} in hunk {i + 1}/{n}")
             j = rng.randint(k + 1, n - 1)
             g = order[j]
-            steps[j] = {"type": "edit", "patch": _combined([_revert(fault[1], hunks[i]), hunks[g]]),
-                        "note": f"revert hunk {i + 1}/{n} with gold {g + 1}/{n}"}
+            steps[j] = {
+                "type": "edit",
+                "patch": _combined([_revert(fault[1], hunks[i]), hunks[g]]),
+                "note": f"revert hunk {i + 1}/{n} with gold {g + 1}/{n}",
+            }
     else:
         raise ValueError(f"unknown trajectory kind {kind!r}: {', '.join(KINDS)}")
     return steps + [{"type": "submit"}]
@@ -392,7 +421,7 @@ def _combined(hunks: list[Hunk]) -> str:
     for header, hs in by_file.items():
         out.append("".join(header))
         for h in sorted(hs, key=lambda h: h.new_start):
-            out.append(h.text()[len("".join(h.header)):])
+            out.append(h.text()[len("".join(h.header)) :])
     return "".join(out)
 
 

@@ -72,8 +72,9 @@ class BenchRun:
     force: bool = False
 
 
-def run_bench(run: BenchRun, *, say: Callable[[str], None] | None = None,
-              display: Callable[[int], ProgressDisplay] | None = None) -> RunSummary:
+def run_bench(
+    run: BenchRun, *, say: Callable[[str], None] | None = None, display: Callable[[int], ProgressDisplay] | None = None
+) -> RunSummary:
     """Run ``run.agent_spec`` on every task of ``run.dataset`` (the tasks of ``run.only``), as
     ``run.attempts`` attempts each; resumable by run id.  ``say`` hears what is being prepared,
     ``display(total)`` makes the progress display of the attempts."""
@@ -97,23 +98,47 @@ def run_bench(run: BenchRun, *, say: Callable[[str], None] | None = None,
     try:
         # Sources once per run; project layers too when they are built here (a Ray
         # node builds its own, in its own cache).
-        prepare_all(tasks, run.dataset, image.tag, image_id=image.id, build=run.executor == "local",
-                    labels={"lanser.run": label}, say=say)
+        prepare_all(
+            tasks,
+            run.dataset,
+            image.tag,
+            image_id=image.id,
+            build=run.executor == "local",
+            labels={"lanser.run": label},
+            say=say,
+        )
         bar = display(len(tasks) * run.attempts) if display is not None else None
         progress: Any = bar.update if bar is not None else None
         return run_benchmark(
-            tasks, run.dataset, agent, image.tag, image.id, Store(run.out / "results.sqlite"), run_id,
-            run.out / "work" / run_id, attempts=run.attempts, force=run.force, progress=progress, label=label,
-            workers=run.workers, agent_spec=run.agent_spec, executor=executor, retries=run.retries,
-            notice=bar.echo if bar is not None else say)
+            tasks,
+            run.dataset,
+            agent,
+            image.tag,
+            image.id,
+            Store(run.out / "results.sqlite"),
+            run_id,
+            run.out / "work" / run_id,
+            attempts=run.attempts,
+            force=run.force,
+            progress=progress,
+            label=label,
+            workers=run.workers,
+            agent_spec=run.agent_spec,
+            executor=executor,
+            retries=run.retries,
+            notice=bar.echo if bar is not None else say,
+        )
     except KeyboardInterrupt:
         if bar is not None:
             bar.close()
             bar = None
         removed = cleanup(label)
         again = f" --attempts {run.attempts}" if run.attempts > 1 else ""
-        raise RequestCancelled(f"interrupted; removed {removed} container(s); rerun with --run-id {run_id}{again} "
-                               "to resume", runId=run_id, removed=removed) from None
+        raise RequestCancelled(
+            f"interrupted; removed {removed} container(s); rerun with --run-id {run_id}{again} to resume",
+            runId=run_id,
+            removed=removed,
+        ) from None
     finally:
         if bar is not None:
             bar.close()

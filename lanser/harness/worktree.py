@@ -26,8 +26,20 @@ from lanser import gitsafe
 from lanser.harness.errors import InfrastructureError
 from lanser.harness.sandbox import WORK_MOUNT
 
-__all__ = ["GIT_CONFIG", "IGNORED", "blob_id", "copy_tree", "databases", "exclude_pattern", "forget_blobs", "git",
-           "ignored_paths", "index_tree", "init_repo", "portable_compile_commands"]
+__all__ = [
+    "GIT_CONFIG",
+    "IGNORED",
+    "blob_id",
+    "copy_tree",
+    "databases",
+    "exclude_pattern",
+    "forget_blobs",
+    "git",
+    "ignored_paths",
+    "index_tree",
+    "init_repo",
+    "portable_compile_commands",
+]
 
 CONTAINER_ROOT = WORK_MOUNT
 
@@ -52,13 +64,17 @@ def copy_tree(src: Path, dest: Path, exclude: tuple[str, ...] = ()) -> None:
                 else:
                     shutil.copy2(entry, dest / entry.name, follow_symlinks=False)
             return
-        proc = subprocess.run(["cp", "-a", "--reflink=auto", "-t", str(dest), "--", *entries], capture_output=True,
-                              text=True, check=False)
+        proc = subprocess.run(
+            ["cp", "-a", "--reflink=auto", "-t", str(dest), "--", *entries], capture_output=True, text=True, check=False
+        )
     except (OSError, shutil.Error) as exc:
         raise InfrastructureError(f"cannot copy the tree {src}: {exc}", stage="setup") from exc
     if proc.returncode != 0:
-        raise InfrastructureError(f"cannot copy the tree {src} (cp exited with {proc.returncode})", stage="setup",
-                                  log_tail=proc.stderr[-2000:])
+        raise InfrastructureError(
+            f"cannot copy the tree {src} (cp exited with {proc.returncode})",
+            stage="setup",
+            log_tail=proc.stderr[-2000:],
+        )
 
 
 # -- compilation databases ------------------------------------------------------------
@@ -151,9 +167,17 @@ GIT_CONFIG = (("core.checkStat", "minimal"), ("core.trustctime", "false"), ("gc.
 
 #: Settings no repository config may override when the harness runs git: nothing git would
 #: execute (fsmonitor, hooks) and no helper it would start.
-_GIT_SAFE = gitsafe.config_args((*gitsafe.OVERRIDES, ("protocol.allow", "never"), ("submodule.recurse", "false"),
-                                 ("core.pager", "cat"), ("user.name", "lanser-harness"),
-                                 ("user.email", "harness@lanser"), ("commit.gpgsign", "false")))
+_GIT_SAFE = gitsafe.config_args(
+    (
+        *gitsafe.OVERRIDES,
+        ("protocol.allow", "never"),
+        ("submodule.recurse", "false"),
+        ("core.pager", "cat"),
+        ("user.name", "lanser-harness"),
+        ("user.email", "harness@lanser"),
+        ("commit.gpgsign", "false"),
+    )
+)
 
 
 def ignored_paths(tree: Path, scratch: Path, paths: list[str]) -> set[str]:
@@ -165,8 +189,17 @@ def ignored_paths(tree: Path, scratch: Path, paths: list[str]) -> set[str]:
     if not (scratch / ".git").is_dir():
         scratch.mkdir(parents=True, exist_ok=True)
         git(scratch, "init", "-q")
-    out = git(scratch, f"--git-dir={scratch / '.git'}", f"--work-tree={tree}", "check-ignore", "--no-index", "-z",
-              "--stdin", stdin="\0".join(paths) + "\0", ok=(0, 1))
+    out = git(
+        scratch,
+        f"--git-dir={scratch / '.git'}",
+        f"--work-tree={tree}",
+        "check-ignore",
+        "--no-index",
+        "-z",
+        "--stdin",
+        stdin="\0".join(paths) + "\0",
+        ok=(0, 1),
+    )
     return {p for p in out.split("\0") if p}
 
 
@@ -176,16 +209,23 @@ def git(cwd: Path, *args: str, stdin: str | None = None, ok: tuple[int, ...] = (
     the repository's config, ``safe.directory`` scoped to this one directory (the sandbox
     hands the work area to uid 1000, so git would otherwise call it dubious)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env.update(GIT_CONFIG_GLOBAL=os.devnull, GIT_CONFIG_NOSYSTEM="1", GIT_TERMINAL_PROMPT="0",
-               GIT_ATTR_NOSYSTEM="1")
+    env.update(GIT_CONFIG_GLOBAL=os.devnull, GIT_CONFIG_NOSYSTEM="1", GIT_TERMINAL_PROMPT="0", GIT_ATTR_NOSYSTEM="1")
     try:
-        proc = subprocess.run(["git", "-c", f"safe.directory={Path(cwd).resolve()}", *_GIT_SAFE, *args], cwd=cwd,
-                              env=env, input=stdin, capture_output=True, text=True, check=False)
+        proc = subprocess.run(
+            ["git", "-c", f"safe.directory={Path(cwd).resolve()}", *_GIT_SAFE, *args],
+            cwd=cwd,
+            env=env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
     except OSError as exc:
         raise InfrastructureError(f"cannot run git: {exc}", stage="setup") from exc
     if proc.returncode not in ok:
-        raise InfrastructureError(f"git {args[0]} in {cwd} exited with {proc.returncode}", stage="setup",
-                                  log_tail=proc.stderr[-2000:])
+        raise InfrastructureError(
+            f"git {args[0]} in {cwd} exited with {proc.returncode}", stage="setup", log_tail=proc.stderr[-2000:]
+        )
     return proc.stdout
 
 

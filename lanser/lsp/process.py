@@ -97,7 +97,7 @@ class ServerProcess:
         self.kill()
         try:
             await asyncio.wait_for(self.wait(), 5)
-        except asyncio.TimeoutError:  # pragma: no cover - SIGKILL not delivered
+        except TimeoutError:  # pragma: no cover - SIGKILL not delivered
             pass
         self._drain.cancel()
         for stream in (self.proc.stdin,):

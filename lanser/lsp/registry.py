@@ -81,9 +81,15 @@ class ServerSpec:
 #: Files whose change alters how a server is started or configured: its arguments and the
 #: configuration digest of every bundle are computed again (basedpyright's pyrightconfig.json
 #: and pyproject.toml; clangd's compilation database, compile_flags.txt and .clangd).
-CONFIG_FILES: frozenset[str] = frozenset({
-    "pyrightconfig.json", "pyproject.toml", "compile_commands.json", "compile_flags.txt", ".clangd",
-})
+CONFIG_FILES: frozenset[str] = frozenset(
+    {
+        "pyrightconfig.json",
+        "pyproject.toml",
+        "compile_commands.json",
+        "compile_flags.txt",
+        ".clangd",
+    }
+)
 
 #: basedpyright's analysis settings.  An `analysis` section switches basedpyright's
 #: autoSearchPaths off unless it says otherwise, and then `src/` layouts do not resolve
@@ -115,8 +121,7 @@ def language_of(path: str) -> str:
         return LANGUAGE_OF_SUFFIX[suffix]
     except KeyError:
         raise NotFound(
-            f"no language server for {path!r}: lanser knows "
-            + ", ".join(sorted(LANGUAGE_OF_SUFFIX))
+            f"no language server for {path!r}: lanser knows " + ", ".join(sorted(LANGUAGE_OF_SUFFIX))
         ) from None
 
 

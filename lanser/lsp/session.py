@@ -23,9 +23,10 @@ import itertools
 import logging
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from lsprotocol import types as lsp
 from pygls.exceptions import JsonRpcException
@@ -43,8 +44,8 @@ from lanser.errors import (
     VersionSkew,
 )
 from lanser.lsp.process import ServerProcess
-from lanser.lsp.transport import FrameSink, ProcessTransport, Transport, tap
 from lanser.lsp.registry import ServerSpec
+from lanser.lsp.transport import FrameSink, ProcessTransport, Transport, tap
 from lanser.text import content_hash, document_text
 
 __all__ = ["Document", "LspSession", "CAPABILITY_OF_METHOD"]
@@ -247,20 +248,14 @@ class LspSession:
                 # No `declaration` capability: with it, basedpyright drops .pyi stubs from
                 # definition answers (typing.pyi beside typing.py), and lanser never asks for declarations.
                 references=lsp.ReferenceClientCapabilities(),
-                hover=lsp.HoverClientCapabilities(
-                    content_format=[lsp.MarkupKind.Markdown, lsp.MarkupKind.PlainText]
-                ),
-                document_symbol=lsp.DocumentSymbolClientCapabilities(
-                    hierarchical_document_symbol_support=True
-                ),
+                hover=lsp.HoverClientCapabilities(content_format=[lsp.MarkupKind.Markdown, lsp.MarkupKind.PlainText]),
+                document_symbol=lsp.DocumentSymbolClientCapabilities(hierarchical_document_symbol_support=True),
                 publish_diagnostics=lsp.PublishDiagnosticsClientCapabilities(version_support=True),
                 diagnostic=lsp.DiagnosticClientCapabilities(dynamic_registration=True),
                 rename=lsp.RenameClientCapabilities(prepare_support=True),
                 code_action=lsp.CodeActionClientCapabilities(
                     code_action_literal_support=lsp.ClientCodeActionLiteralOptions(
-                        code_action_kind=lsp.ClientCodeActionKindOptions(
-                            value_set=[k for k in lsp.CodeActionKind]
-                        )
+                        code_action_kind=lsp.ClientCodeActionKindOptions(value_set=[k for k in lsp.CodeActionKind])
                     ),
                     resolve_support=lsp.ClientCodeActionResolveOptions(properties=["edit"]),
                 ),
@@ -284,7 +279,7 @@ class LspSession:
                 self.client.protocol.notify("exit", None)
                 if self.process is not None:
                     await asyncio.wait_for(self.process.wait(), timeout)
-            except (LanserError, asyncio.TimeoutError, OSError, ConnectionError):
+            except (TimeoutError, LanserError, OSError, ConnectionError):
                 pass
         await self.close()
 
@@ -317,7 +312,7 @@ class LspSession:
         assert self.process is not None
         try:
             await asyncio.wait_for(asyncio.shield(self.process.wait()), 1.0)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self._fail(self._crash("closed its output"))
             self.process.kill()
 
@@ -365,8 +360,10 @@ class LspSession:
         if check:
             self.check_capability(method)
         if self._dead is None or self._dead.done():
-            raise self._dead.result() if self._dead is not None and self._dead.done() else LsCrash(
-                f"{self.spec.name} is not running", server=self.spec.name
+            raise (
+                self._dead.result()
+                if self._dead is not None and self._dead.done()
+                else LsCrash(f"{self.spec.name} is not running", server=self.spec.name)
             )
         # String ids: pygls keeps the server's incoming request ids in the same
         # table as ours, so small integers from both sides would collide.
@@ -466,21 +463,31 @@ class LspSession:
         """
         doc = self.documents.get(rel)
         if doc is None:
-            doc = Document(rel, (self.root / rel).as_uri(), language_id, self._versions.get(rel, 0) + 1, text,
-                           "speculative")
+            doc = Document(
+                rel, (self.root / rel).as_uri(), language_id, self._versions.get(rel, 0) + 1, text, "speculative"
+            )
             self.documents[rel] = doc
-            self.notify("textDocument/didOpen", lsp.DidOpenTextDocumentParams(
-                text_document=lsp.TextDocumentItem(uri=doc.uri, language_id=language_id, version=doc.version,
-                                                   text=text)))
+            self.notify(
+                "textDocument/didOpen",
+                lsp.DidOpenTextDocumentParams(
+                    text_document=lsp.TextDocumentItem(
+                        uri=doc.uri, language_id=language_id, version=doc.version, text=text
+                    )
+                ),
+            )
             return doc
         if self.spec.reopen_on_change:
             self.close_document(rel)
             return self.speculate(rel, language_id, text)
         doc.version += 1
         doc.text, doc.digest = text, "speculative"
-        self.notify("textDocument/didChange", lsp.DidChangeTextDocumentParams(
-            text_document=lsp.VersionedTextDocumentIdentifier(uri=doc.uri, version=doc.version),
-            content_changes=[lsp.TextDocumentContentChangeWholeDocument(text=text)]))
+        self.notify(
+            "textDocument/didChange",
+            lsp.DidChangeTextDocumentParams(
+                text_document=lsp.VersionedTextDocumentIdentifier(uri=doc.uri, version=doc.version),
+                content_changes=[lsp.TextDocumentContentChangeWholeDocument(text=text)],
+            ),
+        )
         return doc
 
     def close_document(self, rel: str) -> None:
@@ -494,8 +501,10 @@ class LspSession:
                 # clangd answers didClose with an empty, version-less publish that can arrive after
                 # the reopen: taken for the new version's list, every speculative D_now was 0.
                 self._clearing.add(doc.uri)
-            self.notify("textDocument/didClose", lsp.DidCloseTextDocumentParams(
-                text_document=lsp.TextDocumentIdentifier(uri=doc.uri)))
+            self.notify(
+                "textDocument/didClose",
+                lsp.DidCloseTextDocumentParams(text_document=lsp.TextDocumentIdentifier(uri=doc.uri)),
+            )
 
     async def diagnostics(self, doc: Document, timeout: float) -> list[Any]:
         """The diagnostics of this document version: pulled when the server can, else pushed.
@@ -509,8 +518,11 @@ class LspSession:
             # `initialized`; one answered request guarantees they have arrived.
             self._barrier_passed = True
             if self.capabilities is not None and self.capabilities.document_symbol_provider:
-                await self.request("textDocument/documentSymbol", lsp.DocumentSymbolParams(
-                    text_document=lsp.TextDocumentIdentifier(uri=doc.uri)), timeout=timeout)
+                await self.request(
+                    "textDocument/documentSymbol",
+                    lsp.DocumentSymbolParams(text_document=lsp.TextDocumentIdentifier(uri=doc.uri)),
+                    timeout=timeout,
+                )
         if "textDocument/diagnostic" in self.registered or (
             self.capabilities is not None and self.capabilities.diagnostic_provider
         ):
@@ -524,6 +536,7 @@ class LspSession:
 
     async def pushed_diagnostics(self, doc: Document, timeout: float) -> list[Any]:
         """Wait for the diagnostics the server publishes for this document version."""
+
         async def matching() -> list[Any]:
             while True:
                 got = self._diagnostics.get(doc.uri)
@@ -543,6 +556,7 @@ class LspSession:
         cross-file answers are incomplete.  ``settle`` covers the window in
         which indexing has been queued but its progress not yet announced.
         """
+
         async def idle() -> None:
             while True:
                 self._progress_event.clear()
@@ -550,7 +564,7 @@ class LspSession:
                     try:
                         await asyncio.wait_for(self._progress_event.wait(), settle)
                         continue
-                    except asyncio.TimeoutError:
+                    except TimeoutError:
                         if not self._progress:
                             return
                 await self._progress_event.wait()
@@ -651,9 +665,15 @@ class LspSession:
 
         # basedpyright reports its analysis with notifications of its own when the client takes no
         # work-done progress; unhandled, each one costs a warning in the daemon's log.
-        for method in ("workspace/semanticTokens/refresh", "workspace/inlayHint/refresh",
-                       "workspace/codeLens/refresh", "workspace/diagnostic/refresh",
-                       "pyright/beginProgress", "pyright/reportProgress", "pyright/endProgress"):
+        for method in (
+            "workspace/semanticTokens/refresh",
+            "workspace/inlayHint/refresh",
+            "workspace/codeLens/refresh",
+            "workspace/diagnostic/refresh",
+            "pyright/beginProgress",
+            "pyright/reportProgress",
+            "pyright/endProgress",
+        ):
             fm.feature(method)(lambda params: None)
 
 
@@ -687,10 +707,16 @@ def _translate_rpc_error(exc: JsonRpcException, method: str, server: str) -> Lan
         # error.  Asked again, it says the same; the server is fine.  (-32603, InternalError, is
         # a server bug such as basedpyright's "Debug Failure" and stays a crash.)
         if "no symbol" in message.lower():
-            return NotFound(f"{server} finds no symbol to rename: {message}", server=server, method=method,
-                            rpcCode=code, refusal=True)
-        return UnsupportedCap(f"{server} refuses {method}: {message}", server=server, method=method, rpcCode=code,
-                              refusal=True)
+            return NotFound(
+                f"{server} finds no symbol to rename: {message}",
+                server=server,
+                method=method,
+                rpcCode=code,
+                refusal=True,
+            )
+        return UnsupportedCap(
+            f"{server} refuses {method}: {message}", server=server, method=method, rpcCode=code, refusal=True
+        )
     return LsCrash(f"{server} failed {method}: {message}", server=server, method=method, rpcCode=code)
 
 

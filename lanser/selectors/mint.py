@@ -50,11 +50,25 @@ __all__ = ["ANCHOR_MAX_LINES", "mint", "mint_at"]
 #: Lines an anchor may grow to before it is cut to its shortest unique prefix.
 ANCHOR_MAX_LINES = 8
 #: AST step kinds to try for each definition kind, preferred first.
-_PY_STEPS = {"class": ("class",), "function": ("def", "function"), "method": ("def", "method"),
-             "property": ("def", "method"), "variable": ("var",)}
-_C_STEPS = {"function": ("function",), "prototype": ("function",), "struct": ("struct",), "union": ("union",),
-            "enum": ("enum",), "typedef": ("typedef",), "macro": ("macro",), "variable": ("var",),
-            "field": ("field",), "enumerator": ("field",)}
+_PY_STEPS = {
+    "class": ("class",),
+    "function": ("def", "function"),
+    "method": ("def", "method"),
+    "property": ("def", "method"),
+    "variable": ("var",),
+}
+_C_STEPS = {
+    "function": ("function",),
+    "prototype": ("function",),
+    "struct": ("struct",),
+    "union": ("union",),
+    "enum": ("enum",),
+    "typedef": ("typedef",),
+    "macro": ("macro",),
+    "variable": ("var",),
+    "field": ("field",),
+    "enumerator": ("field",),
+}
 
 
 def mint(ws: Workspace, path: str, sym: SymbolDef, language: str) -> dict[str, str]:
@@ -91,8 +105,7 @@ def _find(defs: list[SymbolDef], sym: SymbolDef, rel: str) -> SymbolDef:
     raise NotFound(f"{sym.qualname} is not defined at line {sym.name[0][0] + 1} of {rel}", path=rel)
 
 
-def _mint(ws: Workspace, rel: str, data: bytes, defs: list[SymbolDef], sym: SymbolDef,
-          language: str) -> dict[str, str]:
+def _mint(ws: Workspace, rel: str, data: bytes, defs: list[SymbolDef], sym: SymbolDef, language: str) -> dict[str, str]:
     text = document_text(data)
     same = [d for d in defs if d.qualname == sym.qualname]
     module = _module_of(ws, rel) if language == "python" else None
@@ -147,26 +160,34 @@ def _symbol(rel: str, module: str | None, language: str, same: list[SymbolDef], 
     for overload in choices:
         picked = _picked(language, same, overload)
         if len(picked) == 1 and picked[0] is sym:
-            spec = SymbolSpec(language="py" if language == "python" else "c",
-                              module=module if language == "python" else rel,  # type: ignore[arg-type]
-                              qualname=sym.qualname, overload=overload)
+            spec = SymbolSpec(
+                language="py" if language == "python" else "c",
+                module=module if language == "python" else rel,  # type: ignore[arg-type]
+                qualname=sym.qualname,
+                overload=overload,
+            )
             return _canonical(format_selector(spec))
     return None
 
 
-def _ast(rel: str, module: str | None, language: str, defs: list[SymbolDef], same: list[SymbolDef],
-         sym: SymbolDef) -> str | None:
+def _ast(
+    rel: str, module: str | None, language: str, defs: list[SymbolDef], same: list[SymbolDef], sym: SymbolDef
+) -> str | None:
     table = _PY_STEPS if language == "python" else _C_STEPS
     pool = _picked(language, same, None)
-    last = next((k for k in table.get(sym.kind, ()) if _only(d for d in pool if d.kind in _AST_KINDS[k]) is sym),
-                None)
+    last = next((k for k in table.get(sym.kind, ()) if _only(d for d in pool if d.kind in _AST_KINDS[k]) is sym), None)
     if last is None:
         return None
     steps = [("module", module) if module is not None else ("file", rel)]
     parts = sym.qualname.split(".")
     for i in range(1, len(parts)):
-        outer = [d for d in defs if d.qualname == ".".join(parts[:i]) and d.kind in table
-                 and d.roles["def"][0] <= sym.name[0] < d.roles["def"][1]]
+        outer = [
+            d
+            for d in defs
+            if d.qualname == ".".join(parts[:i])
+            and d.kind in table
+            and d.roles["def"][0] <= sym.name[0] < d.roles["def"][1]
+        ]
         kind = outer[-1].kind if outer else ("class" if language == "python" else "struct")
         steps.append((table.get(kind, ("class",))[0], parts[i - 1]))
     steps.append((last, parts[-1]))
@@ -189,8 +210,14 @@ def _anchor(rel: str, text: str, first: int, name_line: int) -> str | None:
         if _unique(text, snippet, off):
             if row - first >= ANCHOR_MAX_LINES and shorter:
                 # Past the limit: the shortest unique prefix, cut inside the last line.
-                snippet = next((snippet[:n] for n in range(len(shorter) + 1, len(snippet))
-                                if not snippet[n - 1].isspace() and _unique(text, snippet[:n], off)), snippet)
+                snippet = next(
+                    (
+                        snippet[:n]
+                        for n in range(len(shorter) + 1, len(snippet))
+                        if not snippet[n - 1].isspace() and _unique(text, snippet[:n], off)
+                    ),
+                    snippet,
+                )
             return _canonical(format_selector(AnchorSpec(path=rel, snippet=snippet)))
         shorter = snippet
     return None

@@ -110,8 +110,9 @@ def _parse(selector: str) -> PositionSpec:
             raise BadSelectorSyntax("control character in selector", selector=selector, column=ch_i + 1)
         if "\ud800" <= ch <= "\udfff":
             # What an undecodable byte of a command line (or a \udXXX escape in JSON) becomes.
-            raise BadSelectorSyntax("not valid Unicode: a lone surrogate (an undecodable byte?)",
-                                    selector=selector, column=ch_i + 1)
+            raise BadSelectorSyntax(
+                "not valid Unicode: a lone surrogate (an undecodable byte?)", selector=selector, column=ch_i + 1
+            )
     if selector.startswith("py://"):
         return _parse_symbol(selector, "py", len("py://"))
     if selector.startswith("c://"):
@@ -146,8 +147,9 @@ def _no_nul(value: str, raw: str, selector: str, start: int) -> str:
     """``value`` (decoded from ``raw``), unless it holds a NUL: no file name or step can."""
     if "\x00" in value:
         at = raw.find("%00")
-        raise BadSelectorSyntax("a path or name cannot contain NUL (%00)", selector=selector,
-                                column=start + (at if at >= 0 else 0) + 1)
+        raise BadSelectorSyntax(
+            "a path or name cannot contain NUL (%00)", selector=selector, column=start + (at if at >= 0 else 0) + 1
+        )
     return value
 
 
@@ -166,7 +168,9 @@ def _parse_positional(selector: str) -> PositionSpec:
         if not m:
             raise BadSelectorSyntax(
                 "expected ?v=<8 to 64 lowercase hex digits of the file version's sha256> after the position",
-                selector=selector, column=q + 1)
+                selector=selector,
+                column=q + 1,
+            )
         version = m.group(1)
     tail = selector[at:q] if q >= 0 else selector[at:]
     if m := _CURSOR.fullmatch(tail):
@@ -176,12 +180,10 @@ def _parse_positional(selector: str) -> PositionSpec:
         return CursorSpec(path=path, line=line, col=col, scheme=scheme, docVersion=version)
     if m := _RANGE.fullmatch(tail):
         sl, sc, el, ec = (int(g) for g in m.groups())
-        for value, idx in zip((sl, sc, el, ec), range(1, 5)):
+        for value, idx in zip((sl, sc, el, ec), range(1, 5), strict=False):
             _positive(selector, at + m.start(idx) + 1, value, "line" if idx % 2 else "column")
         if (el, ec) < (sl, sc):
-            raise BadSelectorSyntax(
-                "range ends before it starts", selector=selector, column=at + m.start(3) + 1
-            )
+            raise BadSelectorSyntax("range ends before it starts", selector=selector, column=at + m.start(3) + 1)
         return RangeSpec(path=path, start=(sl, sc), end=(el, ec), scheme=scheme, docVersion=version)
     raise BadSelectorSyntax(
         "expected @L<line>:C<col> or @R(<line>,<col>-><line>,<col>) after the path",
@@ -238,9 +240,7 @@ def _parse_symbol(selector: str, language: str, start: int) -> SymbolSpec:
     if query_at >= 0:
         m = re.fullmatch(r"overload=([0-9]+)", selector[query_at + 1 :])
         if not m:
-            raise BadSelectorSyntax(
-                "expected ?overload=<n> after the symbol", selector=selector, column=query_at + 2
-            )
+            raise BadSelectorSyntax("expected ?overload=<n> after the symbol", selector=selector, column=query_at + 2)
         overload = int(m.group(1))
     return SymbolSpec(language=language, module=module, qualname=body, role=role, overload=overload)  # type: ignore[arg-type]
 
@@ -252,8 +252,14 @@ def _dotted(selector: str, start: int, text: str, what: str) -> None:
     for part in text.split("."):
         m = _IDENT.fullmatch(part)
         if not m:
-            bad = next((i for i, c in enumerate(part)
-                    if not (c.isascii() and (c.isalnum() or c == "_")) or (i == 0 and c.isdigit())), 0)
+            bad = next(
+                (
+                    i
+                    for i, c in enumerate(part)
+                    if not (c.isascii() and (c.isalnum() or c == "_")) or (i == 0 and c.isdigit())
+                ),
+                0,
+            )
             raise BadSelectorSyntax(
                 f"bad {what} name {text!r}: each dotted part must be an identifier",
                 selector=selector,
@@ -284,7 +290,7 @@ def _parse_ast(selector: str) -> AstSpec:
             if not value:
                 raise BadSelectorSyntax("empty step value", selector=selector, column=i + eq + 3)
             for j, ch in enumerate(value):
-                if ch in "[]/#?\" ":
+                if ch in '[]/#?" ':
                     raise BadSelectorSyntax(
                         f"{ch!r} must be percent-escaped in a step value",
                         selector=selector,

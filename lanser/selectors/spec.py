@@ -8,7 +8,7 @@ as ``selectors/position-spec.schema.json``.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -86,7 +86,7 @@ class AnchorSpec(_Spec):
 
 
 PositionSpec = Annotated[
-    Union[FileSpec, CursorSpec, RangeSpec, SymbolSpec, AstSpec, AnchorSpec],
+    FileSpec | CursorSpec | RangeSpec | SymbolSpec | AstSpec | AnchorSpec,
     Field(discriminator="kind"),
 ]
 POSITION_SPEC: TypeAdapter[PositionSpec] = TypeAdapter(PositionSpec)

@@ -34,9 +34,17 @@ TOP_K = 5
 #: Characters of an anchor snippet, and of its ``?ctx=``, that fuzzy matching uses (exact search: all).
 FUZZY_MAX = 512
 _AST_KINDS = {
-    "class": {"class"}, "def": {"function", "method", "property"}, "function": {"function", "prototype"},
-    "method": {"method", "property"}, "struct": {"struct"}, "union": {"union"}, "enum": {"enum"},
-    "typedef": {"typedef"}, "macro": {"macro"}, "var": {"variable"}, "field": {"field", "enumerator"},
+    "class": {"class"},
+    "def": {"function", "method", "property"},
+    "function": {"function", "prototype"},
+    "method": {"method", "property"},
+    "struct": {"struct"},
+    "union": {"union"},
+    "enum": {"enum"},
+    "typedef": {"typedef"},
+    "macro": {"macro"},
+    "var": {"variable"},
+    "field": {"field", "enumerator"},
 }
 
 
@@ -57,8 +65,12 @@ class Candidate:
 
     def evidence(self) -> dict[str, Any]:
         (sl, sc), (el, ec) = self.span
-        out: dict[str, Any] = {"path": self.path, "range": [sl, sc, el, ec], "score": self.score,
-                               "features": self.features}
+        out: dict[str, Any] = {
+            "path": self.path,
+            "range": [sl, sc, el, ec],
+            "score": self.score,
+            "features": self.features,
+        }
         if self.sym is not None:
             out["qualname"] = self.sym.qualname
             out["kind"] = self.sym.kind
@@ -82,8 +94,11 @@ def resolve_structural(spec: PositionSpec, ws: Workspace) -> Target:
         near = _nearest(ws, language, files[0], spec.qualname)
         scheme = "py" if language == "python" else "c"
         label = f"{spec.module}#{spec.qualname}"
-        raise NotFound(f"no definition of {label}" + (f"; nearest: {', '.join(near)}" if near else ""),
-                       selector=label, nearest=[f"{scheme}://{spec.module}#{q}" for q in near])
+        raise NotFound(
+            f"no definition of {label}" + (f"; nearest: {', '.join(near)}" if near else ""),
+            selector=label,
+            nearest=[f"{scheme}://{spec.module}#{q}" for q in near],
+        )
     return _choose(ws, language, cands, spec.role or "def", spec, label=f"{spec.module}#{spec.qualname}")
 
 
@@ -123,10 +138,15 @@ def resolve_symbol_id(sid: str, ws: Workspace) -> Target:
                     hits.append((rel, d, data.split(b"\n"), module))
                     break
     if not hits:
-        raise NotFound(f"no definition has symbolId {sid} (it changes with the symbol's kind, name or signature; "
-                       "take a symbol or anchor selector to relocate)", selector=sid)
-    cands = [_candidate(rel, d, lines, {"ast": 1.0, "module": 1.0, "token": 1.0, "prox": 1.0}, via="symbolId")
-             for rel, d, lines, _ in hits]
+        raise NotFound(
+            f"no definition has symbolId {sid} (it changes with the symbol's kind, name or signature; "
+            "take a symbol or anchor selector to relocate)",
+            selector=sid,
+        )
+    cands = [
+        _candidate(rel, d, lines, {"ast": 1.0, "module": 1.0, "token": 1.0, "prox": 1.0}, via="symbolId")
+        for rel, d, lines, _ in hits
+    ]
     target = _choose(ws, language_of(hits[0][0]), cands, "def", AnchorSpec(path=hits[0][0], snippet=sid), label=sid)
     target.symbol_id = sid
     return target
@@ -146,14 +166,20 @@ def python_module_files(module: str, ws: Workspace) -> list[str]:
     path = module.replace(".", "/")
     out = []
     for base in ("", "src/", "lib/", "python/"):
-        for cand in (f"{base}{path}.py", f"{base}{path}/__init__.py", f"{base}{path}.pyi", f"{base}{path}/__init__.pyi"):
+        for cand in (
+            f"{base}{path}.py",
+            f"{base}{path}/__init__.py",
+            f"{base}{path}.pyi",
+            f"{base}{path}/__init__.pyi",
+        ):
             if (ws.root / cand).is_file():
                 out.append(cand)
     return out
 
 
-def _symbol_candidates(ws: Workspace, language: str, rel: str, qualname: str, overload: int | None,
-                       depth: int) -> list[Candidate]:
+def _symbol_candidates(
+    ws: Workspace, language: str, rel: str, qualname: str, overload: int | None, depth: int
+) -> list[Candidate]:
     data = syntax_bytes(document_bytes(ws.read_bytes(rel)))
     defs = definitions(language, data)
     lines = data.split(b"\n")
@@ -167,9 +193,16 @@ def _symbol_candidates(ws: Workspace, language: str, rel: str, qualname: str, ov
     elif overload is not None:
         exact = exact[overload : overload + 1]
     if exact:
-        return [_candidate(rel, d, lines, {"ast": 1.0, "module": 1.0 if depth == 0 else 0.5,
-                                           "token": 1.0, "prox": 1.0}, via="re-export" if depth else "")
-                for d in exact]
+        return [
+            _candidate(
+                rel,
+                d,
+                lines,
+                {"ast": 1.0, "module": 1.0 if depth == 0 else 0.5, "token": 1.0, "prox": 1.0},
+                via="re-export" if depth else "",
+            )
+            for d in exact
+        ]
     if language == "python" and depth < 4:
         target = _reexport(data, qualname, rel)
         if target is not None:
@@ -186,7 +219,7 @@ def _symbol_candidates(ws: Workspace, language: str, rel: str, qualname: str, ov
         have = d.qualname.split(".")
         if have[-1] != want[-1]:
             continue
-        same_tail = sum(1 for a, b in zip(reversed(want), reversed(have)) if a == b)
+        same_tail = sum(1 for a, b in zip(reversed(want), reversed(have), strict=False) if a == b)
         features = {
             "ast": round(same_tail / max(len(want), len(have)), 4),
             "module": 1.0,
@@ -218,8 +251,11 @@ def _disambiguate_same_name(exact: list[SymbolDef], overload: int | None, qualna
     impl = [d for d in exact if d not in overloads]
     if overloads and len(impl) == 1:
         return impl
-    getters = [d for d in exact if any(x.split("(")[0] in ("property", "cached_property", "functools.cached_property")
-                                       for x in d.decorators)]
+    getters = [
+        d
+        for d in exact
+        if any(x.split("(")[0] in ("property", "cached_property", "functools.cached_property") for x in d.decorators)
+    ]
     if len(getters) == 1:
         return getters
     return exact
@@ -247,7 +283,7 @@ def _reexport(data: bytes, qualname: str, rel: str) -> tuple[str, str] | None:
             base = base[: len(base) - (dots - 1)] if dots > 1 else base
             for prefix in ("src.", "lib."):
                 if ".".join(base).startswith(prefix):
-                    base = ".".join(base)[len(prefix):].split(".")
+                    base = ".".join(base)[len(prefix) :].split(".")
             module = ".".join([*base, module.lstrip(".")]).strip(".")
         for name_node in node.children_by_field_name("name"):
             if name_node.type == "aliased_import":
@@ -266,12 +302,17 @@ def _name_tokens(qualname: str) -> set[str]:
 
 def _candidate(rel: str, d: SymbolDef, lines: list[bytes], features: dict[str, float], via: str = "") -> Candidate:
     span = d.roles["def"]
-    return Candidate(rel, d, (to_codepoints(lines, span[0]), to_codepoints(lines, span[1])),
-                     to_codepoints(lines, d.name[0]), features, via)
+    return Candidate(
+        rel,
+        d,
+        (to_codepoints(lines, span[0]), to_codepoints(lines, span[1])),
+        to_codepoints(lines, d.name[0]),
+        features,
+        via,
+    )
 
 
-def _choose(ws: Workspace, language: str, cands: list[Candidate], role: str, spec: PositionSpec,
-            label: str) -> Target:
+def _choose(ws: Workspace, language: str, cands: list[Candidate], role: str, spec: PositionSpec, label: str) -> Target:
     from lanser.resolve import Target
 
     if not cands:
@@ -283,16 +324,19 @@ def _choose(ws: Workspace, language: str, cands: list[Candidate], role: str, spe
     if top.score < THRESHOLD or tie:
         why = "several definitions match equally" if tie else f"best candidate scores {top.score} < {THRESHOLD}"
         _teach(ws, cands[:TOP_K], evidence)
-        raise Ambiguous(f"{label}: {why}; pass back one candidate's selector", candidates=evidence, weights=WEIGHTS,
-                        threshold=THRESHOLD)
+        raise Ambiguous(
+            f"{label}: {why}; pass back one candidate's selector",
+            candidates=evidence,
+            weights=WEIGHTS,
+            threshold=THRESHOLD,
+        )
     raw_data = ws.read_bytes(top.path)
     data = syntax_bytes(document_bytes(raw_data))
     lines = data.split(b"\n")
     span = top.span
     if top.sym is not None:
         if role not in top.sym.roles:
-            raise NotFound(f"{label} has no {role!r} part (it is a {top.sym.kind})",
-                           roles=sorted(top.sym.roles))
+            raise NotFound(f"{label} has no {role!r} part (it is a {top.sym.kind})", roles=sorted(top.sym.roles))
         raw = top.sym.roles[role]
         span = (to_codepoints(lines, raw[0]), to_codepoints(lines, raw[1]))
     text = document_text(raw_data)
@@ -318,7 +362,7 @@ def _teach(ws: Workspace, cands: list[Candidate], evidence: list[dict[str, Any]]
     from lanser.selectors.mint import mint_at
 
     texts: dict[str, list[str]] = {}
-    for c, ev in zip(cands, evidence):
+    for c, ev in zip(cands, evidence, strict=False):
         try:
             if c.path not in texts:
                 texts[c.path] = split_lines(document_text(ws.read_bytes(c.path)))
@@ -348,6 +392,7 @@ def _teach(ws: Workspace, cands: list[Candidate], evidence: list[dict[str, Any]]
 
 
 # -- AST paths ----------------------------------------------------------------
+
 
 def _resolve_ast(spec: AstSpec, ws: Workspace) -> Target:
     first_kind, first_value = spec.steps[0]
@@ -416,6 +461,7 @@ def _apply_leaf(target: Target, leaf: str, index: int, language: str) -> None:
 
 # -- anchors ------------------------------------------------------------------
 
+
 def _resolve_anchor(spec: AnchorSpec, ws: Workspace) -> Target:
     from lanser.lsp.registry import LANGUAGE_OF_SUFFIX, language_of
 
@@ -432,7 +478,7 @@ def _resolve_anchor(spec: AnchorSpec, ws: Workspace) -> Target:
             have = rel.split("/")
             if have[-1] != want[-1]:
                 continue
-            same = sum(1 for a, b in zip(reversed(want), reversed(have)) if a == b)
+            same = sum(1 for a, b in zip(reversed(want), reversed(have), strict=False) if a == b)
             files.append((rel, round(0.5 * same / max(len(want), len(have)), 4)))
         if not files and not spec.path.endswith(tuple(LANGUAGE_OF_SUFFIX)):
             raise
@@ -494,7 +540,7 @@ def _renamed_file_candidates(ws: Workspace, spec: AnchorSpec) -> list[Candidate]
             continue
         have = rel.split("/")
         same = 0
-        for a, b in zip(reversed(want[:-1]), reversed(have[:-1])):
+        for a, b in zip(reversed(want[:-1]), reversed(have[:-1]), strict=False):
             if a != b:
                 break
             same += 1
@@ -504,9 +550,11 @@ def _renamed_file_candidates(ws: Workspace, spec: AnchorSpec) -> list[Candidate]
     return cands
 
 
-_KEYWORDS = frozenset("def class return if else elif for while in not and or is None True False self "
-                      "async await lambda with as import from pass int char void unsigned signed long "
-                      "short const static struct union enum typedef define include sizeof".split())
+_KEYWORDS = frozenset(
+    "def class return if else elif for while in not and or is None True False self "
+    "async await lambda with as import from pass int char void unsigned signed long "
+    "short const static struct union enum typedef define include sizeof".split()
+)
 
 
 def _anchor_candidates(rel: str, text: str, spec: AnchorSpec, module_score: float) -> list[Candidate]:
@@ -514,10 +562,17 @@ def _anchor_candidates(rel: str, text: str, spec: AnchorSpec, module_score: floa
     line_starts = _line_starts(text)
     starts = [m.start() for m in re.finditer(re.escape(snippet), text)]
     if starts:
-        return [Candidate(rel, None, (_pos(line_starts, off), _pos(line_starts, off + len(snippet))),
-                          _pos(line_starts, off),
-                          {"ast": 1.0, "module": module_score, "token": 1.0, "prox": 1.0}, via="exact")
-                for off in starts]
+        return [
+            Candidate(
+                rel,
+                None,
+                (_pos(line_starts, off), _pos(line_starts, off + len(snippet))),
+                _pos(line_starts, off),
+                {"ast": 1.0, "module": module_score, "token": 1.0, "prox": 1.0},
+                via="exact",
+            )
+            for off in starts
+        ]
     # Fuzzy matching fingerprints a window at every line: its cost is lines x width, so the width
     # a selector can ask for is bounded (a hostile `?ctx=1000000` cost 18 s on 1,000 lines).
     # A longer snippet is matched fuzzily on its first FUZZY_MAX characters.
@@ -547,12 +602,21 @@ def _anchor_candidates(rel: str, text: str, spec: AnchorSpec, module_score: floa
         end_off = off + _match_end(region, snippet)
         if rare is not None and not re.search(r"\b" + re.escape(rare) + r"\b", text[off:end_off]):
             contained *= 0.5
-        cands.append(Candidate(rel, None, (_pos(line_starts, off), _pos(line_starts, end_off)),
-                               _pos(line_starts, off),
-                               {"ast": round(contained, 4), "module": module_score,
-                                "token": round(anchors.jaccard(want_tok, anchors.tokens(text[off:end_off])), 4),
-                                "prox": 1.0},
-                               via="fuzzy"))
+        cands.append(
+            Candidate(
+                rel,
+                None,
+                (_pos(line_starts, off), _pos(line_starts, end_off)),
+                _pos(line_starts, off),
+                {
+                    "ast": round(contained, 4),
+                    "module": module_score,
+                    "token": round(anchors.jaccard(want_tok, anchors.tokens(text[off:end_off])), 4),
+                    "prox": 1.0,
+                },
+                via="fuzzy",
+            )
+        )
     return _drop_overlapped(cands)
 
 
@@ -575,12 +639,14 @@ def _point_at_names(rel: str, data: bytes, cands: list[Candidate]) -> None:
     names = []
     for i, d in enumerate(definitions(language, raw)):
         sig = d.roles.get("sig", d.roles["def"])
-        names.append((to_codepoints(lines, sig[0]), to_codepoints(lines, d.name[0]), to_codepoints(lines, d.name[1]),
-                      i, d))
+        names.append(
+            (to_codepoints(lines, sig[0]), to_codepoints(lines, d.name[0]), to_codepoints(lines, d.name[1]), i, d)
+        )
     for c in cands:
         start, end = c.span
-        inside = [(sig != start, name, i, d) for sig, name, name_end, i, d in names
-                  if start <= name and name_end <= end]
+        inside = [
+            (sig != start, name, i, d) for sig, name, name_end, i, d in names if start <= name and name_end <= end
+        ]
         if inside:
             _, c.point, _, c.named = min(inside, key=lambda x: x[:3])
 

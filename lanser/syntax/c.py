@@ -52,8 +52,28 @@ def symbols(tree: Tree) -> list[SymbolDef]:
 
 #: Words that are never a declared name: tree-sitter reads `local int f OF((..))` (a storage-class
 #: macro before the type) as a declaration of a variable named `int`.
-_TYPE_WORDS = frozenset({"void", "char", "short", "int", "long", "float", "double", "signed", "unsigned",
-                         "const", "volatile", "static", "extern", "inline", "register", "struct", "union", "enum"})
+_TYPE_WORDS = frozenset(
+    {
+        "void",
+        "char",
+        "short",
+        "int",
+        "long",
+        "float",
+        "double",
+        "signed",
+        "unsigned",
+        "const",
+        "volatile",
+        "static",
+        "extern",
+        "inline",
+        "register",
+        "struct",
+        "union",
+        "enum",
+    }
+)
 
 
 def _from_to(first: Node, last: Node) -> Span:
@@ -70,7 +90,8 @@ def _kr_head(node: Node) -> Node | None:
         inner: Node | None = decl
         while inner is not None and inner.type in ("pointer_declarator", "parenthesized_declarator"):
             inner = inner.child_by_field_name("declarator") or next(
-                (c for c in inner.named_children if c.type.endswith("declarator")), None)
+                (c for c in inner.named_children if c.type.endswith("declarator")), None
+            )
         if inner is not None and inner.type == "function_declarator":
             return _declarator_name(inner)
     return None
@@ -88,8 +109,15 @@ def _macro_prototype(node: Node, prev: Node | None) -> Node | None:
         params = decl.child_by_field_name("parameters")
         if macro is not None and _macro_like(_text(macro)) and params is not None and _text(params).startswith("(("):
             return typ  # `f OF((...))`: the "type" is the name
-    if decl.type == "parenthesized_declarator" and _macro_like(_text(typ)) and _text(decl).startswith("((") \
-            and prev is not None and prev.type == "declaration" and prev.children and prev.children[-1].is_missing:
+    if (
+        decl.type == "parenthesized_declarator"
+        and _macro_like(_text(typ))
+        and _text(decl).startswith("((")
+        and prev is not None
+        and prev.type == "declaration"
+        and prev.children
+        and prev.children[-1].is_missing
+    ):
         name = prev.child_by_field_name("declarator")
         if name is not None and name.type == "identifier":
             return name  # `ZEXPORT f` then `OF((...))`: the name ends the previous piece
@@ -111,13 +139,24 @@ def _walk(root: Node, out: list[SymbolDef]) -> None:
                     break
                 name = _kr_head(head)
                 if name is not None:
-                    start = children[back - 1] if back > 0 and children[back - 1].type == "declaration" \
-                        and children[back - 1].children and children[back - 1].children[-1].is_missing else head
-                    del out[emitted.get(start.start_byte, emitted.get(head.start_byte, len(out))):]
-                    kr_roles: dict[str, Span] = {"def": _from_to(start, node), "sig": _from_to(start, head),
-                                                 "body": _span(node)}
+                    start = (
+                        children[back - 1]
+                        if back > 0
+                        and children[back - 1].type == "declaration"
+                        and children[back - 1].children
+                        and children[back - 1].children[-1].is_missing
+                        else head
+                    )
+                    del out[emitted.get(start.start_byte, emitted.get(head.start_byte, len(out))) :]
+                    kr_roles: dict[str, Span] = {
+                        "def": _from_to(start, node),
+                        "sig": _from_to(start, head),
+                        "body": _span(node),
+                    }
                     sig = _text(start) + (" " + _text(head) if start is not head else "")
-                    out.append(SymbolDef(_text(name), "function", _span(name), kr_roles, sig, (), "function_definition"))
+                    out.append(
+                        SymbolDef(_text(name), "function", _span(name), kr_roles, sig, (), "function_definition")
+                    )
                     break
             continue
         if t == "declaration":
@@ -126,16 +165,31 @@ def _walk(root: Node, out: list[SymbolDef]) -> None:
             if proto is not None:
                 prev = children[index - 1] if index > 0 else None
                 if proto.parent is not node and prev is not None:
-                    del out[emitted.get(prev.start_byte, len(out)):]
+                    del out[emitted.get(prev.start_byte, len(out)) :]
                     start = prev
                 else:
                     start = node
                 span = _from_to(start, node)
-                out.append(SymbolDef(_text(proto), "prototype", _span(proto), {"def": span, "sig": span},
-                                     _text(node) if start is node else _text(start) + " " + _text(node), (), t))
+                out.append(
+                    SymbolDef(
+                        _text(proto),
+                        "prototype",
+                        _span(proto),
+                        {"def": span, "sig": span},
+                        _text(node) if start is node else _text(start) + " " + _text(node),
+                        (),
+                        t,
+                    )
+                )
                 continue
-        if t in ("preproc_ifdef", "preproc_if", "preproc_else", "preproc_elif", "linkage_specification",
-                 "declaration_list"):
+        if t in (
+            "preproc_ifdef",
+            "preproc_if",
+            "preproc_else",
+            "preproc_elif",
+            "linkage_specification",
+            "declaration_list",
+        ):
             _walk(node, out)
             continue
         doc = _leading_comment(node)
@@ -158,12 +212,16 @@ def _walk(root: Node, out: list[SymbolDef]) -> None:
                 if name is None or _text(name) in _TYPE_WORDS:
                     continue
                 is_proto = decl.type == "function_declarator" or (
-                    decl.type == "pointer_declarator" and "(" in _text(decl))
+                    decl.type == "pointer_declarator" and "(" in _text(decl)
+                )
                 roles = {"def": _span(node), "sig": _span(node)}
                 if doc is not None:
                     roles["doc"] = _span(doc)
-                out.append(SymbolDef(_text(name), "prototype" if is_proto else "variable", _span(name),
-                                     roles, _text(node), (), t))
+                out.append(
+                    SymbolDef(
+                        _text(name), "prototype" if is_proto else "variable", _span(name), roles, _text(node), (), t
+                    )
+                )
             _record_types(node, out, doc)
         elif t in ("struct_specifier", "union_specifier", "enum_specifier"):
             _record_types(node, out, doc, top=node)
@@ -192,8 +250,11 @@ def _walk(root: Node, out: list[SymbolDef]) -> None:
 
 def _record_types(node: Node, out: list[SymbolDef], doc: Node | None, top: Node | None = None) -> None:
     """Named struct/union/enum definitions (with a body) inside ``node``, and their members."""
-    candidates = [top] if top is not None else [c for c in node.named_children
-                                                 if c.type in ("struct_specifier", "union_specifier", "enum_specifier")]
+    candidates = (
+        [top]
+        if top is not None
+        else [c for c in node.named_children if c.type in ("struct_specifier", "union_specifier", "enum_specifier")]
+    )
     for spec in candidates:
         name = spec.child_by_field_name("name")
         body = spec.child_by_field_name("body")
@@ -203,9 +264,17 @@ def _record_types(node: Node, out: list[SymbolDef], doc: Node | None, top: Node 
             for member in body.named_children:
                 mname = member.child_by_field_name("name") if member.type == "enumerator" else None
                 if mname is not None:
-                    out.append(SymbolDef(_text(mname), "enumerator", _span(mname),
-                                         {"def": _span(member), "sig": _span(member)}, _text(member), (),
-                                         member.type))
+                    out.append(
+                        SymbolDef(
+                            _text(mname),
+                            "enumerator",
+                            _span(mname),
+                            {"def": _span(member), "sig": _span(member)},
+                            _text(member),
+                            (),
+                            member.type,
+                        )
+                    )
             continue
         if name is None or body is None:
             continue
@@ -220,12 +289,28 @@ def _record_types(node: Node, out: list[SymbolDef], doc: Node | None, top: Node 
                 for decl in member.children_by_field_name("declarator"):
                     mname = _declarator_name(decl)
                     if mname is not None:
-                        out.append(SymbolDef(f"{tag}.{_text(mname)}", "field", _span(mname),
-                                             {"def": _span(member), "sig": _span(member)}, _text(member), (),
-                                             member.type))
+                        out.append(
+                            SymbolDef(
+                                f"{tag}.{_text(mname)}",
+                                "field",
+                                _span(mname),
+                                {"def": _span(member), "sig": _span(member)},
+                                _text(member),
+                                (),
+                                member.type,
+                            )
+                        )
             elif member.type == "enumerator":
                 mname = member.child_by_field_name("name")
                 if mname is not None:
-                    out.append(SymbolDef(f"{tag}.{_text(mname)}", "enumerator", _span(mname),
-                                         {"def": _span(member), "sig": _span(member)}, _text(member), (),
-                                         member.type))
+                    out.append(
+                        SymbolDef(
+                            f"{tag}.{_text(mname)}",
+                            "enumerator",
+                            _span(mname),
+                            {"def": _span(member), "sig": _span(member)},
+                            _text(member),
+                            (),
+                            member.type,
+                        )
+                    )

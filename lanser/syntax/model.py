@@ -12,8 +12,17 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Point", "Span", "SymbolDef", "node_span", "node_text", "span_between", "symbol_id", "syntax_bytes",
-           "to_codepoints"]
+__all__ = [
+    "Point",
+    "Span",
+    "SymbolDef",
+    "node_span",
+    "node_text",
+    "span_between",
+    "symbol_id",
+    "syntax_bytes",
+    "to_codepoints",
+]
 
 _LONE_CR = re.compile(rb"\r(?!\n)")
 
@@ -23,6 +32,7 @@ def syntax_bytes(data: bytes) -> bytes:
     tree-sitter, whose rows end at LF only) becomes an LF.  Byte for byte, so offsets and
     columns are unchanged and tree-sitter's rows are LSP's lines; a CRLF stays as it is."""
     return _LONE_CR.sub(b"\n", data) if b"\r" in data else data
+
 
 Point = tuple[int, int]
 Span = tuple[Point, Point]

@@ -8,7 +8,7 @@ from functools import lru_cache
 import tree_sitter_python
 from tree_sitter import Language, Node, Parser, Tree
 
-from lanser.syntax.model import Span, SymbolDef, node_span, node_text, span_between
+from lanser.syntax.model import SymbolDef, node_span, node_text, span_between
 
 __all__ = ["parse", "symbols"]
 
@@ -63,8 +63,11 @@ def _walk(node: Node, scope: list[str], scope_kind: str, out: list[SymbolDef]) -
                 sig_text = _text(child.child_by_field_name("superclasses"))
             else:
                 kind = "method" if scope_kind == "class" else "function"
-                if any(d.split("(")[0] in ("property", "functools.cached_property", "cached_property")
-                       or d.endswith((".setter", ".getter", ".deleter")) for d in decorators):
+                if any(
+                    d.split("(")[0] in ("property", "functools.cached_property", "cached_property")
+                    or d.endswith((".setter", ".getter", ".deleter"))
+                    for d in decorators
+                ):
                     kind = "property"
                 ret = child.child_by_field_name("return_type")
                 params = child.child_by_field_name("parameters")
@@ -79,8 +82,7 @@ def _walk(node: Node, scope: list[str], scope_kind: str, out: list[SymbolDef]) -
             doc = _docstring(body)
             if doc is not None:
                 roles["doc"] = _span(doc)
-            out.append(SymbolDef(".".join(qual), kind, _span(name), roles, sig_text,
-                                 tuple(decorators), child.type))
+            out.append(SymbolDef(".".join(qual), kind, _span(name), roles, sig_text, tuple(decorators), child.type))
             if body is not None:
                 _walk(body, qual, "class" if kind == "class" else "function", out)
         elif child.type == "expression_statement" and scope_kind in ("module", "class"):
@@ -96,9 +98,18 @@ def _walk(node: Node, scope: list[str], scope_kind: str, out: list[SymbolDef]) -
                     roles["body"] = _span(right)
                 kind = "variable"
                 ann = assign.child_by_field_name("type")
-                out.append(SymbolDef(".".join([*scope, _text(left)]), kind, _span(left), roles,
-                                     _text(ann), (), "assignment"))
-        elif child.type in ("if_statement", "try_statement", "with_statement", "block",
-                            "else_clause", "except_clause", "finally_clause", "elif_clause"):
+                out.append(
+                    SymbolDef(".".join([*scope, _text(left)]), kind, _span(left), roles, _text(ann), (), "assignment")
+                )
+        elif child.type in (
+            "if_statement",
+            "try_statement",
+            "with_statement",
+            "block",
+            "else_clause",
+            "except_clause",
+            "finally_clause",
+            "elif_clause",
+        ):
             # Definitions under `if TYPE_CHECKING:` or `try: import` guards still count.
             _walk(child, scope, scope_kind, out)

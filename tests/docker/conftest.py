@@ -32,14 +32,14 @@ from typing import Any
 
 import pytest
 
-
 Interrupter = Callable[["subprocess.Popen[str]", Callable[[], bool], Callable[[], None], str], tuple[str, str]]
 
 
 @pytest.fixture
 def interrupt_when() -> Interrupter:
-    def interrupt(proc: subprocess.Popen[str], ready: Callable[[], bool], act: Callable[[], None],
-                  what: str) -> tuple[str, str]:
+    def interrupt(
+        proc: subprocess.Popen[str], ready: Callable[[], bool], act: Callable[[], None], what: str
+    ) -> tuple[str, str]:
         try:
             deadline = time.monotonic() + 300
             while not ready():

@@ -22,8 +22,14 @@ EXAMPLES = REPO / "examples" / "agents"
 
 
 def lanser(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", "from lanser.cli.main import main; main()", "--no-daemon", *args],
-                          capture_output=True, text=True, timeout=900, cwd=REPO, env=os.environ.copy())
+    return subprocess.run(
+        [sys.executable, "-c", "from lanser.cli.main import main; main()", "--no-daemon", *args],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=REPO,
+        env=os.environ.copy(),
+    )
 
 
 def gold(task_id: str) -> str:
@@ -38,8 +44,22 @@ def test_the_json_lines_example_agent_resolves_a_toy_task_through_bench_run(tmp_
     patch, transcript, out = tmp_path / "fix.diff", tmp_path / "t.jsonl", tmp_path / "out"
     patch.write_text(gold(TASK))
     agent = f"cmd:{sys.executable} {EXAMPLES / 'json_lines_agent.py'} --patch {patch} --transcript {transcript}"
-    proc = lanser("--json", "bench", "run", str(TOY), "--agent", agent, "--task", TASK, "--out", str(out),
-                  "--run-id", "example", "--retries", "0")
+    proc = lanser(
+        "--json",
+        "bench",
+        "run",
+        str(TOY),
+        "--agent",
+        agent,
+        "--task",
+        TASK,
+        "--out",
+        str(out),
+        "--run-id",
+        "example",
+        "--retries",
+        "0",
+    )
     assert proc.returncode == 0, proc.stderr
     assert "step 0: reward so far 0.0, sending run" in proc.stderr  # the agent's stderr is the user's log
     shown = lanser("--json", "bench", "show", "example", TASK, "--out", str(out))
@@ -49,8 +69,12 @@ def test_the_json_lines_example_agent_resolves_a_toy_task_through_bench_run(tmp_
     exchanged: list[dict[str, Any]] = [json.loads(line) for line in transcript.read_text().splitlines()]
     seen = [e["observation"] for e in exchanged]
     # what the protocol page documents: the first observation, then each action's result as `last`
-    assert seen[0] == {"task": {"id": TASK, "language": "c", "problem": seen[0]["task"]["problem"]}, "step": 0,
-                       "last": None, "reward": 0.0}
+    assert seen[0] == {
+        "task": {"id": TASK, "language": "c", "problem": seen[0]["task"]["problem"]},
+        "step": 0,
+        "last": None,
+        "reward": 0.0,
+    }
     assert seen[1]["last"]["exitCode"] == 0 and "textops.c" in seen[1]["last"]["output"].split()
     bundle = seen[2]["last"]["bundle"]
     assert bundle["status"] == "ok" and "count_char" in {s["name"] for s in bundle["facts"]["symbols"]}
@@ -61,8 +85,24 @@ def test_the_json_lines_example_agent_resolves_a_toy_task_through_bench_run(tmp_
 
 
 def test_the_taskenv_loop_example_steps_rewards_and_grades(base_image: str) -> None:
-    proc = subprocess.run([sys.executable, str(EXAMPLES / "taskenv_loop.py"), str(TOY), TASK, "--episodes", "2",
-                           "--seed", "1", "--epsilon", "0.5"], capture_output=True, text=True, timeout=900, cwd=REPO)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(EXAMPLES / "taskenv_loop.py"),
+            str(TOY),
+            TASK,
+            "--episodes",
+            "2",
+            "--seed",
+            "1",
+            "--epsilon",
+            "0.5",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=REPO,
+    )
     assert proc.returncode == 0, proc.stderr
     lines = [json.loads(line) for line in proc.stdout.splitlines()]
     transitions = [x for x in lines if "action" in x]
@@ -78,6 +118,6 @@ def test_the_taskenv_loop_example_steps_rewards_and_grades(base_image: str) -> N
         assert episode["process_reward"] == pytest.approx(edits[0]["reward"])
         # the return discounts the edit's reward and the terminal reward at the last step
         gamma, k = 0.99, steps.index(edits[0])
-        assert episode["return"] == pytest.approx(gamma ** k * edits[0]["reward"] + gamma ** (len(steps) - 1) * 1.0)
+        assert episode["return"] == pytest.approx(gamma**k * edits[0]["reward"] + gamma ** (len(steps) - 1) * 1.0)
     # epsilon 0.5 with seed 1 explores: some episode probes before it edits
     assert any(t["action"] in ("lanser", "run") for t in transitions)

@@ -18,16 +18,24 @@ TOY = REPO / "datasets" / "toy-c"
 
 
 def bench(out: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", "from lanser.cli.main import main; main()", "--no-daemon",
-                           "--json", "bench", *args], capture_output=True, text=True, timeout=900, cwd=REPO)
+    return subprocess.run(
+        [sys.executable, "-c", "from lanser.cli.main import main; main()", "--no-daemon", "--json", "bench", *args],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=REPO,
+    )
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory, base_image: str) -> tuple[Path, dict[str, dict]]:
     out = tmp_path_factory.mktemp("bench")
     results = {}
-    for run_id, agent, extra in (("oracle", "oracle", ()), ("noop", "noop", ()),
-                                 ("replay", "replay:trajectories/reverse-off-by-one.jsonl", ("--task", "toy-c/reverse"))):
+    for run_id, agent, extra in (
+        ("oracle", "oracle", ()),
+        ("noop", "noop", ()),
+        ("replay", "replay:trajectories/reverse-off-by-one.jsonl", ("--task", "toy-c/reverse")),
+    ):
         proc = bench(out, "run", str(TOY), "--agent", agent, "--out", str(out), "--run-id", run_id, *extra)
         assert proc.returncode == 0, proc.stderr
         results[run_id] = json.loads(proc.stdout)
@@ -43,7 +51,10 @@ def test_oracle_resolves_every_task_with_clean_sanitizers(runs) -> None:
     out, _ = runs
     rows = outcomes(out, "oracle")
     assert {t: r["outcome"] for t, r in rows.items()} == {
-        "toy-c/clamp-and-count": "resolved", "toy-c/reverse": "resolved", "toy-c/count-char": "resolved"}
+        "toy-c/clamp-and-count": "resolved",
+        "toy-c/reverse": "resolved",
+        "toy-c/count-char": "resolved",
+    }
     assert all(r["sanitizer"] == "clean" and r["compiled"] for r in rows.values())
 
 
@@ -60,8 +71,11 @@ def test_off_by_one_trajectory_is_caught_by_asan(runs) -> None:
     assert verdict["compiled"] is True
     assert 0 < verdict["tests_passed"] < verdict["tests_total"]
     (report,) = verdict["sanitizer"]["reports"]
-    assert (report["tool"], report["kind"], report["frame"]) == ("AddressSanitizer", "heap-buffer-overflow",
-                                                                 "reverse_bytes")
+    assert (report["tool"], report["kind"], report["frame"]) == (
+        "AddressSanitizer",
+        "heap-buffer-overflow",
+        "reverse_bytes",
+    )
     assert "s[n - i]" in result["patch"]
 
 
@@ -114,8 +128,19 @@ def test_malformed_task_file_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_two_workers_give_the_same_verdicts(runs) -> None:
     out, _ = runs
-    proc = bench(out, "run", str(TOY), "--agent", "oracle", "--out", str(out / "parallel"), "--run-id", "oracle",
-                 "--workers", "2")
+    proc = bench(
+        out,
+        "run",
+        str(TOY),
+        "--agent",
+        "oracle",
+        "--out",
+        str(out / "parallel"),
+        "--run-id",
+        "oracle",
+        "--workers",
+        "2",
+    )
     assert proc.returncode == 0, proc.stderr
     parallel = {r["task"]: r["outcome"] for r in json.loads(proc.stdout)["results"]}
     assert parallel == {t: r["outcome"] for t, r in outcomes(out, "oracle").items()}
@@ -130,13 +155,21 @@ def test_progress_is_plain_lines_when_not_a_terminal(tmp_path: Path, base_image:
 
 
 def _git(cwd: Path, *args: str) -> str:
-    env = {"GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1", "GIT_AUTHOR_NAME": "t",
-           "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t", "PATH": "/usr/bin:/bin"}
+    env = {
+        "GIT_CONFIG_GLOBAL": "/dev/null",
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@t",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@t",
+        "PATH": "/usr/bin:/bin",
+    }
     return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout.strip()
 
 
-def test_git_source_with_setup_runs_and_a_wrong_pin_stops_the_run_first(tmp_path: Path, base_image: str,
-                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_git_source_with_setup_runs_and_a_wrong_pin_stops_the_run_first(
+    tmp_path: Path, base_image: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The toy project from a git repository (not the dataset directory), built once by a setup."""
     from lanser.harness.sources import ALLOW_FILE_GIT_ENV, fetch_hint
 

@@ -29,13 +29,18 @@ pytestmark = pytest.mark.docker
 
 
 def fake_debootstrap(root: Path, mirror: str, say: Any, packages: tuple[str, ...]) -> None:
-    for rel, text in {"etc/passwd": "root:x:0:0:root:/root:/bin/sh\n", "etc/group": "root:x:0:\n",
-                      "etc/hostname": "builder\n", "etc/resolv.conf": "nameserver 10.0.0.1\n",
-                      "var/lib/dpkg/status": "Package: tiny\nStatus: install ok installed\nVersion: 1.0\n\n"
-                                             "Package: gone\nStatus: deinstall ok config-files\nVersion: 2\n",
-                      "var/cache/apt/archives/tiny_1.0.deb": "deb",
-                      "usr/share/doc/tiny/copyright": "(c)\n", "usr/share/doc/tiny/README": "read me\n",
-                      "usr/share/man/man1/tiny.1": ".TH\n"}.items():
+    for rel, text in {
+        "etc/passwd": "root:x:0:0:root:/root:/bin/sh\n",
+        "etc/group": "root:x:0:\n",
+        "etc/hostname": "builder\n",
+        "etc/resolv.conf": "nameserver 10.0.0.1\n",
+        "var/lib/dpkg/status": "Package: tiny\nStatus: install ok installed\nVersion: 1.0\n\n"
+        "Package: gone\nStatus: deinstall ok config-files\nVersion: 2\n",
+        "var/cache/apt/archives/tiny_1.0.deb": "deb",
+        "usr/share/doc/tiny/copyright": "(c)\n",
+        "usr/share/doc/tiny/README": "read me\n",
+        "usr/share/man/man1/tiny.1": ".TH\n",
+    }.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_text(text)
 
@@ -51,8 +56,9 @@ def recipe(docker_client: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]
 
     monkeypatch.setattr(images, "_debootstrap", fake_debootstrap)
     monkeypatch.setattr(images.rootfs, "check_bootstrap_tools", lambda: None)
-    yield dataclasses.replace(images._SLIM, repository=repository, find=find,
-                              digest=lambda: hashlib.sha256(marker.encode()).hexdigest())
+    yield dataclasses.replace(
+        images._SLIM, repository=repository, find=find, digest=lambda: hashlib.sha256(marker.encode()).hexdigest()
+    )
     for image in docker_client.images.list(name=repository):
         for tag in image.tags:
             docker_client.images.remove(tag, force=True)
@@ -69,19 +75,25 @@ def read_from(client: Any, image: str, path: str) -> dict[str, bytes]:
         container.remove(force=True)
 
 
-def test_one_bootstrap_prepares_finishes_imports_and_tags(docker_client: Any, recipe: Any,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_one_bootstrap_prepares_finishes_imports_and_tags(
+    docker_client: Any, recipe: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     said: list[str] = []
-    tag = images._bootstrap(recipe, docker_client, mirror="http://mirror.invalid/debian", force=False,
-                            progress=said.append)
+    tag = images._bootstrap(
+        recipe, docker_client, mirror="http://mirror.invalid/debian", force=False, progress=said.append
+    )
     digest = recipe.digest()
     assert tag == f"{recipe.repository}:{digest[:12]}"
     image = docker_client.images.get(tag)
     assert f"{recipe.repository}:latest" in image.tags
     assert image.labels[images.SLIM_RECIPE_LABEL] == digest
     assert image.labels["lanser.base.mirror"] == "http://mirror.invalid/debian"  # LABEL's JSON quoting undone
-    assert said[1:] == ["trimming documentation and apt's caches", "packing the root file system",
-                        f"docker import as {tag}", f"slim base image {tag} ({image.id})"]
+    assert said[1:] == [
+        "trimming documentation and apt's caches",
+        "packing the root file system",
+        f"docker import as {tag}",
+        f"slim base image {tag} ({image.id})",
+    ]
     manifest = json.loads(read_from(docker_client, tag, f"/{images.SLIM_MANIFEST_PATH}")["slim.json"])
     assert manifest["digest"] == digest and manifest["installed"] == {"tiny": "1.0"}
     etc = read_from(docker_client, tag, "/etc")  # (hostname and resolv.conf: a container shows Docker's own)

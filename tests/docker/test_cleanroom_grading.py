@@ -37,16 +37,23 @@ TESTS = ["init_empty", "append_one", "append_grows", "append_many", "upper", "fr
 def task(fmt: str, **extra: Any) -> TaskSpec:
     test = f"make -s test FORMAT={fmt}"
     cls = "strbuf." if fmt == "junit" else ""  # JUnit names are classname.name
-    return TaskSpec.model_validate({
-        "id": f"strbuf/append-{fmt}", "language": "c", "source": {"kind": "dir", "path": "project"},
-        "commands": {"build": "make -s build", "test": test, "sanitize": f"make -s san FORMAT={fmt}"},
-        "problem": "sb_append overwrites the buffer instead of appending to it.",
-        "start_patch": unified_diff("src/strbuf.c", SOURCE, BROKEN),
-        "gold_patch": unified_diff("src/strbuf.c", BROKEN, SOURCE),
-        "oracles": {"fail_to_pass": [cls + t for t in ("append_grows", "append_many", "upper")],
-                    "pass_to_pass": [cls + t for t in ("init_empty", "append_one", "free_resets")]},
-        "limits": {"wall_s": 120, "memory_mb": 512, "pids": 128, "max_steps": 10},
-        **extra})
+    return TaskSpec.model_validate(
+        {
+            "id": f"strbuf/append-{fmt}",
+            "language": "c",
+            "source": {"kind": "dir", "path": "project"},
+            "commands": {"build": "make -s build", "test": test, "sanitize": f"make -s san FORMAT={fmt}"},
+            "problem": "sb_append overwrites the buffer instead of appending to it.",
+            "start_patch": unified_diff("src/strbuf.c", SOURCE, BROKEN),
+            "gold_patch": unified_diff("src/strbuf.c", BROKEN, SOURCE),
+            "oracles": {
+                "fail_to_pass": [cls + t for t in ("append_grows", "append_many", "upper")],
+                "pass_to_pass": [cls + t for t in ("init_empty", "append_one", "free_resets")],
+            },
+            "limits": {"wall_s": 120, "memory_mb": 512, "pids": 128, "max_steps": 10},
+            **extra,
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -65,8 +72,14 @@ def env(tmp_path_factory: pytest.TempPathFactory, base_image: str) -> Any:
             trajectory = root / f"{uuid.uuid4().hex[:8]}.jsonl"
             trajectory.write_text("".join(json.dumps(a) + "\n" for a in agent))
             agent = f"replay:{trajectory}"
-        return run_task(spec, root / "dataset", make_agent(agent), base_image, root / "work" / uuid.uuid4().hex[:8],
-                        labels={"lanser.run": label})
+        return run_task(
+            spec,
+            root / "dataset",
+            make_agent(agent),
+            base_image,
+            root / "work" / uuid.uuid4().hex[:8],
+            labels={"lanser.run": label},
+        )
 
     run.root = root  # type: ignore[attr-defined]
     yield run
@@ -77,8 +90,7 @@ def edit(path: str, old: str, new: str) -> dict[str, Any]:
     return {"type": "edit", "patch": unified_diff(path, old, new)}
 
 
-@pytest.mark.parametrize("fmt, declared", [("plain", "plain"), ("plain", "auto"), ("tap", "tap"),
-                                           ("junit", "junit")])
+@pytest.mark.parametrize("fmt, declared", [("plain", "plain"), ("plain", "auto"), ("tap", "tap"), ("junit", "junit")])
 def test_oracle_resolves_and_noop_does_not_in_every_log_format(env: Any, fmt: str, declared: str) -> None:
     log = {"format": declared, **({"files": ["tests/results.xml"]} if fmt == "junit" else {})}
     spec = task(fmt, test_log=log)
@@ -112,8 +124,11 @@ def test_heap_overflow_patch_is_a_sanitizer_error_named_in_project_code(env: Any
     assert verdict["outcome"] == "sanitizer_error", verdict
     assert verdict["tests_passed"] == 6
     report = verdict["sanitizer"]["reports"][0]
-    assert (report["tool"], report["kind"], report["frame"]) == ("AddressSanitizer", "heap-buffer-overflow",
-                                                                 "sb_append")
+    assert (report["tool"], report["kind"], report["frame"]) == (
+        "AddressSanitizer",
+        "heap-buffer-overflow",
+        "sb_append",
+    )
     assert report["allocated"] and any("grow" in f for f in report["allocated"])
     assert "sb->len + n))" in result["patch"]
 
@@ -121,8 +136,11 @@ def test_heap_overflow_patch_is_a_sanitizer_error_named_in_project_code(env: Any
 @pytest.mark.parametrize("fmt", ["plain", "tap"])
 def test_editing_the_tests_to_pass_is_dropped(env: Any, fmt: str) -> None:
     tests = (DATA / "project" / "tests" / "test_strbuf.c").read_text()
-    lying = (tests.replace('ok ? "PASS" : "FAIL"', '"PASS"').replace('ok ? "" : "not "', '""')
-             .replace("return failed ? 1 : 0;", "return 0;"))
+    lying = (
+        tests.replace('ok ? "PASS" : "FAIL"', '"PASS"')
+        .replace('ok ? "" : "not "', '""')
+        .replace("return failed ? 1 : 0;", "return 0;")
+    )
     result = env(task(fmt, test_log={"format": fmt}), [edit("tests/test_strbuf.c", tests, lying), {"type": "submit"}])
     verdict = result["verdict"]
     assert verdict["outcome"] == "tests_failed"
@@ -132,17 +150,21 @@ def test_editing_the_tests_to_pass_is_dropped(env: Any, fmt: str) -> None:
 
 def test_planted_test_binary_and_touched_outputs_are_not_graded(env: Any) -> None:
     fake = "".join(f"echo PASS: {t}; " for t in TESTS)
-    plant = (f"make -s build && printf '#!/bin/sh\\n{fake}\\n' > tests/run_tests && chmod +x tests/run_tests "
-             "&& touch tests/run_tests")
+    plant = (
+        f"make -s build && printf '#!/bin/sh\\n{fake}\\n' > tests/run_tests && chmod +x tests/run_tests "
+        "&& touch tests/run_tests"
+    )
     result = env(task("plain"), [{"type": "run", "command": plant}, {"type": "submit"}])
     assert result["steps"][0]["result"]["exitCode"] == 0, result["steps"][0]
     assert result["verdict"]["outcome"] == "tests_failed"
     assert result["patch"] == ""
     # A correct object compiled aside and dated after the broken source: an incremental build
     # in the agent's tree would link it and say "Nothing to be done".
-    fixed = ("sed 's/memcpy(sb->buf, s/memcpy(sb->buf + sb->len, s/' src/strbuf.c > /tmp/ok.c && "
-             "cc -std=c99 -O1 -Isrc -c /tmp/ok.c -o src/strbuf.o && ar rcs libstrbuf.a src/strbuf.o && "
-             "touch -d '+1 hour' src/strbuf.o libstrbuf.a && make -s test")
+    fixed = (
+        "sed 's/memcpy(sb->buf, s/memcpy(sb->buf + sb->len, s/' src/strbuf.c > /tmp/ok.c && "
+        "cc -std=c99 -O1 -Isrc -c /tmp/ok.c -o src/strbuf.o && ar rcs libstrbuf.a src/strbuf.o && "
+        "touch -d '+1 hour' src/strbuf.o libstrbuf.a && make -s test"
+    )
     result = env(task("plain"), [{"type": "run", "command": fixed}, {"type": "submit"}])
     assert "PASS: append_grows" in result["steps"][0]["result"]["output"]  # it fools its own tree
     assert result["verdict"]["outcome"] == "tests_failed"
@@ -153,13 +175,21 @@ def test_git_config_planted_by_the_agent_runs_nothing_on_the_host(env: Any) -> N
     """Issue 17, finding 1: a ``run`` step appended ``core.fsmonitor = "touch SENTINEL"`` to the work
     area's .git/config and grading ran ``git -c safe.directory=* add -A`` there as root."""
     sentinels = [env.root / f"SENTINEL_{n}" for n in ("fsmonitor", "filter", "hook")]
-    plant = (f"printf '[core]\\n\\tfsmonitor = \"touch {sentinels[0]}\"\\n[filter \"x\"]\\n\\tclean = \"touch "
-             f"{sentinels[1]}\"\\n\\tsmudge = \"touch {sentinels[1]}\"\\n' >> .git/config && "
-             "echo '* filter=x' > .gitattributes && mkdir -p .git/hooks && "
-             f"printf '#!/bin/sh\\ntouch {sentinels[2]}\\n' > .git/hooks/pre-commit && chmod +x .git/hooks/pre-commit")
-    result = env(task("plain"), [{"type": "run", "command": plant}, edit("src/strbuf.c", BROKEN, SOURCE),
-                                 {"type": "lanser", "request": {"cmd": "symbols", "args": {"file": "src/strbuf.c"}}},
-                                 {"type": "submit"}])
+    plant = (
+        f'printf \'[core]\\n\\tfsmonitor = "touch {sentinels[0]}"\\n[filter "x"]\\n\\tclean = "touch '
+        f'{sentinels[1]}"\\n\\tsmudge = "touch {sentinels[1]}"\\n\' >> .git/config && '
+        "echo '* filter=x' > .gitattributes && mkdir -p .git/hooks && "
+        f"printf '#!/bin/sh\\ntouch {sentinels[2]}\\n' > .git/hooks/pre-commit && chmod +x .git/hooks/pre-commit"
+    )
+    result = env(
+        task("plain"),
+        [
+            {"type": "run", "command": plant},
+            edit("src/strbuf.c", BROKEN, SOURCE),
+            {"type": "lanser", "request": {"cmd": "symbols", "args": {"file": "src/strbuf.c"}}},
+            {"type": "submit"},
+        ],
+    )
     assert result["steps"][0]["result"]["exitCode"] == 0, result["steps"][0]
     assert [s for s in sentinels if s.exists()] == []
     assert result["verdict"]["outcome"] == "resolved"

@@ -93,8 +93,9 @@ def _config_name(tar: Path) -> str:
 
 
 @pytest.mark.parametrize("attack", ["truncated", "config", "tags"])
-def test_a_depot_entry_that_is_not_the_run_s_image_is_refused(docker_client: Any, tiny: tuple[str, str],
-                                                             tmp_path: Path, attack: str) -> None:
+def test_a_depot_entry_that_is_not_the_run_s_image_is_refused(
+    docker_client: Any, tiny: tuple[str, str], tmp_path: Path, attack: str
+) -> None:
     """A truncated tarball (its sha256 differs from its record), an image configuration that is not
     the one the run's image id names (a changed label), or an archive that names tags (docker load
     would point them, say ``lanser-base:latest``, at it on the node): refused before docker load."""

@@ -19,14 +19,28 @@ REPO = Path(__file__).resolve().parents[2]
 DATA = Path(__file__).resolve().parent / "data" / "gen-c"
 # bear writes the compilation database (container paths; the project layer makes it
 # portable), so lanser's per-step reward sees clangd's diagnostics on the host.
-PROFILE = ("--files", "seq.c", "--setup", "bear -- make build/run_tests build-asan/run_tests",
-           "--build", "make build/run_tests",
-           "--test", "make -s test", "--sanitize", "make -s sanitize")
+PROFILE = (
+    "--files",
+    "seq.c",
+    "--setup",
+    "bear -- make build/run_tests build-asan/run_tests",
+    "--build",
+    "make build/run_tests",
+    "--test",
+    "make -s test",
+    "--sanitize",
+    "make -s sanitize",
+)
 
 
 def lanser(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", "from lanser.cli.main import main; main()", "--no-daemon", "--json",
-                           *args], capture_output=True, text=True, timeout=1200, cwd=REPO)
+    return subprocess.run(
+        [sys.executable, "-c", "from lanser.cli.main import main; main()", "--no-daemon", "--json", *args],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        cwd=REPO,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +48,21 @@ def dataset(tmp_path_factory: pytest.TempPathFactory, base_image: str) -> tuple[
     root = tmp_path_factory.mktemp("gen")
     out, cache = root / "gen-c", root / "cache"
     shutil.copytree(DATA, out / "project")
-    proc = lanser("bench", "generate", "oss", "project", "--out", str(out), "--cache", str(cache), "--seed", "3",
-                  "--count", "6", *PROFILE)
+    proc = lanser(
+        "bench",
+        "generate",
+        "oss",
+        "project",
+        "--out",
+        str(out),
+        "--cache",
+        str(cache),
+        "--seed",
+        "3",
+        "--count",
+        "6",
+        *PROFILE,
+    )
     assert proc.returncode == 0, proc.stderr
     return out, cache
 
@@ -53,9 +80,18 @@ def test_generation_validates_both_kinds_and_counts_what_it_dropped(dataset) -> 
     assert "implement" in kinds and kinds - {"implement"}, "both implement and repair tasks"
     assert sum(meta["attempted"].values()) == len(made) + sum(meta["dropped"].values())
     assert meta["baseline"]["tests"] == 9 and meta["baseline"]["sanitizer_reports"] == []
-    names = {"new_is_empty", "push_until_full", "push_when_full_fails", "get_inside", "get_past_end", "sum",
-             "index_of", "list_push_length", "empty_list_length"}
-    for task, m in zip(made, meta["tasks"]):
+    names = {
+        "new_is_empty",
+        "push_until_full",
+        "push_when_full_fails",
+        "get_inside",
+        "get_past_end",
+        "sum",
+        "index_of",
+        "list_push_length",
+        "empty_list_length",
+    }
+    for task, m in zip(made, meta["tasks"], strict=False):
         assert task["id"] == m["id"] and task["id"].startswith("gen-c/")
         f2p, p2p = set(task["oracles"]["fail_to_pass"]), set(task["oracles"]["pass_to_pass"])
         assert f2p | p2p == names and not f2p & p2p
@@ -69,8 +105,21 @@ def test_same_seed_same_dataset(dataset, tmp_path: Path) -> None:
     out, cache = dataset
     again = tmp_path / "gen-c"
     shutil.copytree(DATA, again / "project")
-    proc = lanser("bench", "generate", "oss", "project", "--out", str(again), "--cache", str(cache), "--seed", "3",
-                  "--count", "6", *PROFILE)
+    proc = lanser(
+        "bench",
+        "generate",
+        "oss",
+        "project",
+        "--out",
+        str(again),
+        "--cache",
+        str(cache),
+        "--seed",
+        "3",
+        "--count",
+        "6",
+        *PROFILE,
+    )
     assert proc.returncode == 0, proc.stderr
     assert (again / "tasks.jsonl").read_text() == (out / "tasks.jsonl").read_text()
 
@@ -93,8 +142,9 @@ def test_oracle_resolves_and_noop_fails_every_generated_task(dataset, tmp_path: 
     proc = lanser("bench", "show", "oracle", task_id, "--out", str(tmp_path / "runs"))
     (result,) = json.loads(proc.stdout)
     edits = [s for s in result["steps"] if s["action"] == "edit"]
-    assert edits and all(s["reward"] > 0 and s["result"]["processReward"]["components"]["safety"] == 1
-                         for s in edits), "every gold hunk is a safe step with a positive process reward"
+    assert edits and all(
+        s["reward"] > 0 and s["result"]["processReward"]["components"]["safety"] == 1 for s in edits
+    ), "every gold hunk is a safe step with a positive process reward"
 
 
 def test_bad_profile_is_a_clear_error(tmp_path: Path) -> None:

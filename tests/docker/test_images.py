@@ -241,7 +241,10 @@ def test_build_layer_builds_offline_from_the_base(
     code, out = run_sealed(docker_client, layer_tag, "id -u; cat /opt/hello.txt")
     assert (code, out) == (0, "1000\nhello from the context\n")
     # Unchanged context: the build cache gives the same image.
-    assert images.build_layer(tmp_path, layer_tag, docker_client, buildargs={"GREETING": "hello from the context"}) == image_id
+    assert (
+        images.build_layer(tmp_path, layer_tag, docker_client, buildargs={"GREETING": "hello from the context"})
+        == image_id
+    )
 
 
 def test_build_layer_has_no_network_and_failures_are_infrastructure_errors(
@@ -249,7 +252,7 @@ def test_build_layer_has_no_network_and_failures_are_infrastructure_errors(
 ) -> None:
     (tmp_path / "Dockerfile").write_text(
         "FROM lanser-base:latest\n"
-        "RUN python3 -c 'import socket; socket.create_connection((\"1.1.1.1\", 53), 3); print(\"NETWORK\" + \" REACHED\")'\n"
+        'RUN python3 -c \'import socket; socket.create_connection(("1.1.1.1", 53), 3); print("NETWORK" + " REACHED")\'\n'
     )
     with pytest.raises(InfrastructureError) as caught:
         images.build_layer(tmp_path, layer_tag, docker_client)

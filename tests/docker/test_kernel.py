@@ -29,8 +29,13 @@ CACHE = Path.home() / ".cache" / "lanser-tests"
 
 
 def bench(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", "from lanser.cli.main import main; main()", "--no-daemon",
-                           "--json", "bench", *args], capture_output=True, text=True, timeout=1800, cwd=REPO)
+    return subprocess.run(
+        [sys.executable, "-c", "from lanser.cli.main import main; main()", "--no-daemon", "--json", "bench", *args],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        cwd=REPO,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +43,9 @@ def kernel_task(tmp_path_factory: pytest.TempPathFactory, base_image: str) -> tu
     from lanser.harness.kernel.dataset import link_project
     from lanser.harness.kernel.layer import ensure_layer
 
-    layer = ensure_layer(CACHE / "kernel", base_image,
-                         progress=lambda msg: print(f"[kernel layer] {msg}", file=sys.stderr, flush=True))
+    layer = ensure_layer(
+        CACHE / "kernel", base_image, progress=lambda msg: print(f"[kernel layer] {msg}", file=sys.stderr, flush=True)
+    )
     tasks = [json.loads(line) for line in (DATASET / "tasks.jsonl").read_text().splitlines() if line.strip()]
     task = next(t for t in tasks if t["id"].split("/")[1] == "cmdline")
     data = tmp_path_factory.mktemp("kernel")

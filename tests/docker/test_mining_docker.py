@@ -33,17 +33,44 @@ REAL_TASK = "json-c-real/510d68bd3574"
 
 
 def lanser(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", "from lanser.cli.main import main; main()", "--no-daemon", "--json",
-                           *args], capture_output=True, text=True, timeout=3600, cwd=REPO)
+    return subprocess.run(
+        [sys.executable, "-c", "from lanser.cli.main import main; main()", "--no-daemon", "--json", *args],
+        capture_output=True,
+        text=True,
+        timeout=3600,
+        cwd=REPO,
+    )
 
 
 def mine(root: Path, out: Path, cache: Path) -> subprocess.CompletedProcess[str]:
     bare, pinned, ids = build_history(root)
     shutil.copytree(pinned, out / "pinned")
-    return lanser("bench", "generate", "history", str(bare), "--since", "v1.0", "--until", ids["conflict"],
-                  "--source", "pinned", "--out", str(out), "--project", "fixture", "--cache", str(cache),
-                  "--build", "make -s tests/t", "--test", "make -s test", "--sanitize", SANITIZE,
-                  "--test-log", "plain")
+    return lanser(
+        "bench",
+        "generate",
+        "history",
+        str(bare),
+        "--since",
+        "v1.0",
+        "--until",
+        ids["conflict"],
+        "--source",
+        "pinned",
+        "--out",
+        str(out),
+        "--project",
+        "fixture",
+        "--cache",
+        str(cache),
+        "--build",
+        "make -s tests/t",
+        "--test",
+        "make -s test",
+        "--sanitize",
+        SANITIZE,
+        "--test-log",
+        "plain",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -67,8 +94,10 @@ def test_series_validates_and_drops_are_counted(mined: tuple[Path, Path]) -> Non
     assert gen["dropped"] == {"source change does not apply to the pinned source (merge conflicts, fuzz 2 fails)": 1}
     (entry,) = [m for m in gen["candidates_detail"] if "id" in m]
     assert entry["trajectory"] == {"steps": 2, "replayed": "resolved"}
-    steps = [json.loads(line) for line in (out / "trajectories" / (task["id"].split("/")[1] + ".jsonl"))
-             .read_text().splitlines()]
+    steps = [
+        json.loads(line)
+        for line in (out / "trajectories" / (task["id"].split("/")[1] + ".jsonl")).read_text().splitlines()
+    ]
     assert [s["type"] for s in steps] == ["edit", "edit", "submit"]
 
 
@@ -81,10 +110,12 @@ def test_same_inputs_same_dataset(mined: tuple[Path, Path], tmp_path: Path) -> N
     assert proc.returncode == 0, proc.stderr
     assert (again / "tasks.jsonl").read_bytes() == (out / "tasks.jsonl").read_bytes()
     records = [json.loads((o / "generation.json").read_text()) for o in (out, again)]
-    assert [{k: v for k, v in r.items() if k != "command"} for r in records][0] == \
-        {k: v for k, v in records[1].items() if k != "command"}  # the command names the --out directory
+    assert [{k: v for k, v in r.items() if k != "command"} for r in records][0] == {
+        k: v for k, v in records[1].items() if k != "command"
+    }  # the command names the --out directory
     assert sorted(p.name for p in (again / "trajectories").iterdir()) == sorted(
-        p.name for p in (out / "trajectories").iterdir())
+        p.name for p in (out / "trajectories").iterdir()
+    )
 
 
 def test_grader_confirms_the_mined_fixture_task(mined: tuple[Path, Path], tmp_path: Path) -> None:
@@ -98,17 +129,23 @@ def test_grader_confirms_the_mined_fixture_task(mined: tuple[Path, Path], tmp_pa
     assert outcomes == {"oracle": "resolved", "noop": "tests_failed"}
 
 
-def test_hidden_tests_are_never_in_the_agents_tree_and_cannot_be_tampered_with(mined: tuple[Path, Path],
-                                                                               tmp_path: Path) -> None:
+def test_hidden_tests_are_never_in_the_agents_tree_and_cannot_be_tampered_with(
+    mined: tuple[Path, Path], tmp_path: Path
+) -> None:
     """An agent that reads the test file sees the pinned one (no clamp case), and one that rewrites
     every FAIL into PASS there is still graded on the hidden tests: its edit of a protected file
     is dropped and the grader applies test_patch to the fresh tree."""
     out, _ = mined
     steps = tmp_path / "tamper.jsonl"
-    steps.write_text(json.dumps({"type": "run", "command": "cat tests/t.c; sed -i 's/FAIL/PASS/g' tests/t.c"}) + "\n"
-                     + json.dumps({"type": "submit"}) + "\n")
-    proc = lanser("bench", "run", str(out), "--agent", f"replay:{steps}", "--out", str(tmp_path / "runs"),
-                  "--run-id", "tamper")
+    steps.write_text(
+        json.dumps({"type": "run", "command": "cat tests/t.c; sed -i 's/FAIL/PASS/g' tests/t.c"})
+        + "\n"
+        + json.dumps({"type": "submit"})
+        + "\n"
+    )
+    proc = lanser(
+        "bench", "run", str(out), "--agent", f"replay:{steps}", "--out", str(tmp_path / "runs"), "--run-id", "tamper"
+    )
     assert proc.returncode == 0, proc.stderr
     (result,) = json.loads(proc.stdout)["results"]
     assert result["outcome"] == "tests_failed"
@@ -126,8 +163,19 @@ def test_one_real_task_oracle_resolves_noop_does_not(tmp_path: Path, base_image:
     assert task["oracles"]["fail_to_pass"] == ["test_parse_int64"] and "tests/test_parse_int64.c" in task["test_patch"]
     outcomes = {}
     for agent in ("oracle", "noop"):
-        proc = lanser("bench", "run", str(REAL), "--task", REAL_TASK, "--agent", agent,
-                      "--out", str(tmp_path / "runs"), "--run-id", agent)
+        proc = lanser(
+            "bench",
+            "run",
+            str(REAL),
+            "--task",
+            REAL_TASK,
+            "--agent",
+            agent,
+            "--out",
+            str(tmp_path / "runs"),
+            "--run-id",
+            agent,
+        )
         assert proc.returncode == 0, proc.stderr
         (result,) = json.loads(proc.stdout)["results"]
         outcomes[agent] = result["outcome"]

@@ -32,25 +32,38 @@ SOURCES = {
     "src/add.c": '#include "calc.h"\n\nint add(int a, int b)\n{\n\treturn a + b;\n}\n',
     "src/mul.c": '#include "calc.h"\n\nint mul(int a, int b)\n{\n\treturn a * b;\n}\n',
     "tests/run_tests.c": '#include <stdio.h>\n#include "calc.h"\n\nint main(void)\n{\n'
-                         '\tprintf("%sok 1 - add\\n", add(2, 3) == 5 ? "" : "not ");\n'
-                         '\tprintf("%sok 2 - mul\\n", mul(2, 3) == 6 ? "" : "not ");\n\treturn 0;\n}\n',
+    '\tprintf("%sok 1 - add\\n", add(2, 3) == 5 ? "" : "not ");\n'
+    '\tprintf("%sok 2 - mul\\n", mul(2, 3) == 6 ? "" : "not ");\n\treturn 0;\n}\n',
 }
 SAN = "-fsanitize=address,undefined -fno-omit-frame-pointer"
-SETUP = (f"cmake -S . -B build && cmake --build build -- -j2 && "
-         f"cmake -S . -B build-asan -DCMAKE_C_FLAGS='{SAN}' -DCMAKE_EXE_LINKER_FLAGS='{SAN}' && "
-         f"cmake --build build-asan -- -j2 && date +%s%N > build/stamp")
+SETUP = (
+    f"cmake -S . -B build && cmake --build build -- -j2 && "
+    f"cmake -S . -B build-asan -DCMAKE_C_FLAGS='{SAN}' -DCMAKE_EXE_LINKER_FLAGS='{SAN}' && "
+    f"cmake --build build-asan -- -j2 && date +%s%N > build/stamp"
+)
 BREAK_ADD = "--- a/src/add.c\n+++ b/src/add.c\n@@ -3,4 +3,4 @@\n int add(int a, int b)\n {\n-\treturn a + b;\n+\treturn a - b;\n }\n"
 FIX_ADD = BREAK_ADD.replace("-\treturn a + b;\n+\treturn a - b;", "-\treturn a - b;\n+\treturn a + b;")
 
 
 def task(task_id: str) -> TaskSpec:
-    return TaskSpec.model_validate({
-        "id": task_id, "language": "c", "source": {"kind": "dir", "path": "calc"}, "problem": "add() subtracts",
-        "commands": {"setup": SETUP, "build": "cmake --build build", "test": "./build/run_tests",
-                     "sanitize": "cmake --build build-asan && ./build-asan/run_tests"},
-        "start_patch": BREAK_ADD, "gold_patch": FIX_ADD,
-        "oracles": {"fail_to_pass": ["add"], "pass_to_pass": ["mul"]},
-        "limits": {"wall_s": 120, "setup_wall_s": 300, "memory_mb": 1024, "cpus": 2, "pids": 256}})
+    return TaskSpec.model_validate(
+        {
+            "id": task_id,
+            "language": "c",
+            "source": {"kind": "dir", "path": "calc"},
+            "problem": "add() subtracts",
+            "commands": {
+                "setup": SETUP,
+                "build": "cmake --build build",
+                "test": "./build/run_tests",
+                "sanitize": "cmake --build build-asan && ./build-asan/run_tests",
+            },
+            "start_patch": BREAK_ADD,
+            "gold_patch": FIX_ADD,
+            "oracles": {"fail_to_pass": ["add"], "pass_to_pass": ["mul"]},
+            "limits": {"wall_s": 120, "setup_wall_s": 300, "memory_mb": 1024, "cpus": 2, "pids": 256},
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +76,10 @@ def dataset(tmp_path_factory: pytest.TempPathFactory, base_image: str) -> dict[s
     os.environ[project.CACHE_ENV] = str(cache)  # this module's layers only; restored below
     work = tmp_path_factory.mktemp("work")
     labels = {"lanser.run": f"project-layer-{os.getpid()}"}
-    results = {t: run_task(task(t), root, make_agent("oracle", base=root), base_image, work, labels=labels)
-               for t in ("calc/one", "calc/two")}
+    results = {
+        t: run_task(task(t), root, make_agent("oracle", base=root), base_image, work, labels=labels)
+        for t in ("calc/one", "calc/two")
+    }
     yield {"root": root, "cache": cache, "work": work, "results": results, "image": base_image, "labels": labels}
     os.environ.pop(project.CACHE_ENV, None)
 
@@ -115,8 +130,9 @@ def test_history_and_patch_hold_sources_only(dataset: dict[str, Any]) -> None:
 
 
 def git(cwd: Path, *args: str, stdin: str | None = None) -> str:
-    return subprocess.run(["git", "-c", "safe.directory=*", *args], cwd=cwd, input=stdin, capture_output=True,
-                          text=True, check=True).stdout
+    return subprocess.run(
+        ["git", "-c", "safe.directory=*", *args], cwd=cwd, input=stdin, capture_output=True, text=True, check=True
+    ).stdout
 
 
 def test_compile_commands_point_at_host_files(dataset: dict[str, Any]) -> None:
@@ -156,11 +172,14 @@ def test_failing_setup_is_an_infrastructure_verdict_and_is_not_rerun(dataset: di
     from lanser.harness.errors import InfrastructureError
     from lanser.harness.task import Commands
 
-    spec = task("calc/bad").model_copy(update={"commands": Commands(setup="echo configuring; exit 3",
-                                                                    build="true", test="true")})
+    spec = task("calc/bad").model_copy(
+        update={"commands": Commands(setup="echo configuring; exit 3", build="true", test="true")}
+    )
     result = run_task(spec, dataset["root"], make_agent("noop"), dataset["image"], tmp_path, labels=dataset["labels"])
     assert result["verdict"]["outcome"] == "infra_error"
-    assert "infrastructure failure (setup)" in result["verdict"]["error"] and "exited with 3" in result["verdict"]["error"]
+    assert (
+        "infrastructure failure (setup)" in result["verdict"]["error"] and "exited with 3" in result["verdict"]["error"]
+    )
     assert "configuring" in result["verdict"]["error"], "the setup's log tail is kept"
     with pytest.raises(InfrastructureError) as first:
         project.prepare(spec, dataset["root"], dataset["image"])

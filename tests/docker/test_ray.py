@@ -43,8 +43,14 @@ def bench_cmd(*args: str) -> list[str]:
 
 
 def bench(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(bench_cmd(*args), capture_output=True, text=True, timeout=900, cwd=REPO,
-                          env=None if env is None else without_ray_auth(env))
+    return subprocess.run(
+        bench_cmd(*args),
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=REPO,
+        env=None if env is None else without_ray_auth(env),
+    )
 
 
 def without_ray_auth(extra: dict[str, str]) -> dict[str, str]:
@@ -69,8 +75,9 @@ def toy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copytree(TOY, root)
     # An agent that spends a few seconds in the sandbox before it submits: long enough
     # to kill a node while one of its attempts is running.
-    (root / "slow.jsonl").write_text(json.dumps({"type": "run", "command": "sleep 4"}) + "\n"
-                                     + json.dumps({"type": "submit"}) + "\n")
+    (root / "slow.jsonl").write_text(
+        json.dumps({"type": "run", "command": "sleep 4"}) + "\n" + json.dumps({"type": "submit"}) + "\n"
+    )
     return root
 
 
@@ -93,47 +100,105 @@ def local_run(toy: Path, tmp_path_factory: pytest.TempPathFactory, base_image: s
     return out
 
 
-def test_ray_run_gives_the_local_keys_and_verdicts(cluster: LocalRayCluster, toy: Path, local_run: Path,
-                                                   tmp_path: Path) -> None:
-    proc = bench("run", str(toy), "--agent", "oracle", "--out", str(tmp_path), "--run-id", "ray",
-                 "--executor", "ray", "--ray-address", cluster.address, env=cluster.client_env())
+def test_ray_run_gives_the_local_keys_and_verdicts(
+    cluster: LocalRayCluster, toy: Path, local_run: Path, tmp_path: Path
+) -> None:
+    proc = bench(
+        "run",
+        str(toy),
+        "--agent",
+        "oracle",
+        "--out",
+        str(tmp_path),
+        "--run-id",
+        "ray",
+        "--executor",
+        "ray",
+        "--ray-address",
+        cluster.address,
+        env=cluster.client_env(),
+    )
     assert proc.returncode == 0, proc.stderr
     assert len(json.loads(proc.stdout)["results"]) == 3
     on_ray, local = stored(tmp_path), stored(local_run / "oracle")
     assert [row[2] for row in on_ray] == ["resolved"] * 3
     assert on_ray == local
     # Resuming on the cluster finds every task done by its content key.
-    again = bench("run", str(toy), "--agent", "oracle", "--out", str(tmp_path), "--run-id", "ray",
-                  "--executor", "ray", "--ray-address", cluster.address, env=cluster.client_env())
+    again = bench(
+        "run",
+        str(toy),
+        "--agent",
+        "oracle",
+        "--out",
+        str(tmp_path),
+        "--run-id",
+        "ray",
+        "--executor",
+        "ray",
+        "--ray-address",
+        cluster.address,
+        env=cluster.client_env(),
+    )
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["results"] == []
     assert stored(tmp_path) == local
 
 
-def test_a_task_that_needs_a_resource_no_node_has_is_refused(cluster: LocalRayCluster, toy: Path,
-                                                             tmp_path: Path) -> None:
+def test_a_task_that_needs_a_resource_no_node_has_is_refused(
+    cluster: LocalRayCluster, toy: Path, tmp_path: Path
+) -> None:
     data = tmp_path / "kernel-data"
     shutil.copytree(toy, data)
     (first, *_) = (data / "tasks.jsonl").read_text().splitlines()
     (data / "tasks.jsonl").write_text(json.dumps({**json.loads(first), "image": "kernel"}) + "\n")
-    proc = bench("run", str(data), "--agent", "noop", "--out", str(tmp_path / "out"), "--executor", "ray",
-                 "--ray-address", cluster.address, env=cluster.client_env())
+    proc = bench(
+        "run",
+        str(data),
+        "--agent",
+        "noop",
+        "--out",
+        str(tmp_path / "out"),
+        "--executor",
+        "ray",
+        "--ray-address",
+        cluster.address,
+        env=cluster.client_env(),
+    )
     assert proc.returncode == 77, proc.stdout + proc.stderr  # E/INFRASTRUCTURE, one JSON object
     message = json.loads(proc.stdout)["error"]["message"]
     assert "no live node of the Ray cluster can run toy-c/clamp-and-count" in message
     assert "kernel=1" in message
 
 
-def test_a_killed_node_s_task_is_retried_elsewhere(cluster: LocalRayCluster, toy: Path, local_run: Path,
-                                                   tmp_path: Path, interrupt_when) -> None:
+def test_a_killed_node_s_task_is_retried_elsewhere(
+    cluster: LocalRayCluster, toy: Path, local_run: Path, tmp_path: Path, interrupt_when
+) -> None:
     """Its raylet SIGKILLed while it runs an attempt, node 1 is lost; the driver retries the attempt
     on the head (avoiding the dead node), the run completes and each task is stored once."""
-    proc = subprocess.Popen(bench_cmd("run", str(toy), "--agent", "replay:slow.jsonl", "--out", str(tmp_path),
-                                      "--run-id", "killed", "--executor", "ray", "--ray-address", cluster.address),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
-                            env=without_ray_auth(cluster.client_env()))
-    stdout, stderr = interrupt_when(proc, lambda: cluster.running(1, RAY_TASK), lambda: cluster.kill_node(1),
-                                    "node 1 never ran an attempt")
+    proc = subprocess.Popen(
+        bench_cmd(
+            "run",
+            str(toy),
+            "--agent",
+            "replay:slow.jsonl",
+            "--out",
+            str(tmp_path),
+            "--run-id",
+            "killed",
+            "--executor",
+            "ray",
+            "--ray-address",
+            cluster.address,
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        env=without_ray_auth(cluster.client_env()),
+    )
+    stdout, stderr = interrupt_when(
+        proc, lambda: cluster.running(1, RAY_TASK), lambda: cluster.kill_node(1), "node 1 never ran an attempt"
+    )
     assert proc.returncode == 0, stderr
     # The owner hears of the loss as the node's death or, in a race, as its worker's crash.
     assert re.search(r"attempt 1( on node \w+)? failed \((NodeDiedError|WorkerCrashedError)", stderr), stderr
@@ -143,8 +208,9 @@ def test_a_killed_node_s_task_is_retried_elsewhere(cluster: LocalRayCluster, toy
     assert len({row[1] for row in rows}) == 3
     assert len(json.loads(stdout)["results"]) == 3
     # Waiting in the sandbox changes nothing the grader sees: the verdicts of noop, run locally.
-    assert [(row[0], row[2], row[3]) for row in rows] == [(row[0], row[2], row[3])
-                                                          for row in stored(local_run / "noop")]
+    assert [(row[0], row[2], row[3]) for row in rows] == [
+        (row[0], row[2], row[3]) for row in stored(local_run / "noop")
+    ]
     import docker
 
     from lanser.cli.bench import run_label
@@ -162,12 +228,22 @@ def test_a_client_without_the_token_is_refused(cluster: LocalRayCluster, tmp_pat
     at the GCS; with the token it connects."""
     home = {"HOME": str(tmp_path)}  # no ~/.ray/auth_token of this user
     for extra in ({"RAY_AUTH_MODE": "disabled"}, {}, {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": "0" * 64}):
-        proc = subprocess.run([sys.executable, "-c", CLIENT, cluster.address], capture_output=True, text=True,
-                              timeout=300, env=without_ray_auth({**home, **extra}))
+        proc = subprocess.run(
+            [sys.executable, "-c", CLIENT, cluster.address],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=without_ray_auth({**home, **extra}),
+        )
         assert proc.returncode != 0, (extra, proc.stdout)
         assert "Authentication token is missing or incorrect" in proc.stderr, (extra, proc.stderr[-2000:])
-    proc = subprocess.run([sys.executable, "-c", CLIENT, cluster.address], capture_output=True, text=True,
-                          timeout=300, env=without_ray_auth({**home, **cluster.client_env()}))
+    proc = subprocess.run(
+        [sys.executable, "-c", CLIENT, cluster.address],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=without_ray_auth({**home, **cluster.client_env()}),
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "nodes 2" in proc.stdout
 
@@ -178,9 +254,21 @@ def test_the_executor_refuses_an_open_cluster(toy: Path, tmp_path: Path, base_im
     token = tmp_path / "token"
     token.write_text("1" * 64)
     with LocalRayCluster(1, cpus=1, resources={"docker": 1}, auth=False) as open_cluster:
-        proc = bench("run", str(toy), "--agent", "noop", "--out", str(tmp_path / "out"), "--run-id", "open",
-                     "--executor", "ray", "--ray-address", open_cluster.address,
-                     env={"HOME": str(tmp_path), "RAY_AUTH_TOKEN_PATH": str(token)})
+        proc = bench(
+            "run",
+            str(toy),
+            "--agent",
+            "noop",
+            "--out",
+            str(tmp_path / "out"),
+            "--run-id",
+            "open",
+            "--executor",
+            "ray",
+            "--ray-address",
+            open_cluster.address,
+            env={"HOME": str(tmp_path), "RAY_AUTH_TOKEN_PATH": str(token)},
+        )
         assert proc.returncode == 77, proc.stdout + proc.stderr  # InfrastructureError, one JSON object
         message = json.loads(proc.stdout)["error"]["message"]
         assert "accepts clients without a token" in message and "nothing was submitted" in message
@@ -191,13 +279,35 @@ def test_the_executor_refuses_an_open_cluster(toy: Path, tmp_path: Path, base_im
 def test_the_executor_needs_a_token(toy: Path, tmp_path: Path) -> None:
     """No token for the driver (none in the environment, no ~/.ray/auth_token): refused before
     anything starts, exit 2, and never by asking for the token on the command line."""
-    proc = bench("run", str(toy), "--agent", "noop", "--out", str(tmp_path / "out"), "--executor", "ray",
-                 "--ray-address", "127.0.0.1:1", env={"HOME": str(tmp_path)})
+    proc = bench(
+        "run",
+        str(toy),
+        "--agent",
+        "noop",
+        "--out",
+        str(tmp_path / "out"),
+        "--executor",
+        "ray",
+        "--ray-address",
+        "127.0.0.1:1",
+        env={"HOME": str(tmp_path)},
+    )
     assert proc.returncode == 2, proc.stderr
     error = json.loads(proc.stdout)["error"]
     assert "has no token" in error["message"] and "RAY_AUTH_TOKEN_PATH" in error["message"]
-    proc = bench("run", str(toy), "--agent", "noop", "--out", str(tmp_path / "out"), "--executor", "ray",
-                 "--ray-address", "127.0.0.1:1", env={"HOME": str(tmp_path), "RAY_AUTH_MODE": "disabled"})
+    proc = bench(
+        "run",
+        str(toy),
+        "--agent",
+        "noop",
+        "--out",
+        str(tmp_path / "out"),
+        "--executor",
+        "ray",
+        "--ray-address",
+        "127.0.0.1:1",
+        env={"HOME": str(tmp_path), "RAY_AUTH_MODE": "disabled"},
+    )
     assert proc.returncode == 2, proc.stderr
     assert "submits only to a cluster with token authentication" in json.loads(proc.stdout)["error"]["message"]
 

@@ -53,8 +53,13 @@ def run_image(docker_client: Any, base_image: str, tmp_path: Path) -> Iterator[t
 
 @pytest.fixture
 def cluster(base_image: str) -> Iterator[LocalRayCluster]:
-    ray_cluster = LocalRayCluster(2, cpus=1, resources={"docker": 1}, node_resources={0: {}},
-                                  node_env={1: {"LANSER_DEBIAN_MIRROR": DENIED_MIRROR}})
+    ray_cluster = LocalRayCluster(
+        2,
+        cpus=1,
+        resources={"docker": 1},
+        node_resources={0: {}},
+        node_env={1: {"LANSER_DEBIAN_MIRROR": DENIED_MIRROR}},
+    )
     ray_cluster.start()
     try:
         yield ray_cluster
@@ -68,8 +73,12 @@ def _environ(pid: int) -> dict[str, str]:
 
 
 def test_a_node_without_the_image_or_the_mirror_loads_it_from_the_depot(
-        cluster: LocalRayCluster, run_image: tuple[str, str], docker_client: Any, tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    cluster: LocalRayCluster,
+    run_image: tuple[str, str],
+    docker_client: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     tag, image_id = run_image
     assert _environ(cluster.raylets[1]).get("LANSER_DEBIAN_MIRROR") == DENIED_MIRROR
     monkeypatch.delenv("RAY_AUTH_TOKEN", raising=False)

@@ -8,8 +8,8 @@ test needs what the CLI does not print.
 from __future__ import annotations
 
 import json
-import signal
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -36,8 +36,13 @@ for line in sys.stdin:
 
 
 def bench(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", "from lanser.cli.main import main; main()", "--no-daemon",
-                           "--json", "bench", *args], capture_output=True, text=True, timeout=900, cwd=REPO)
+    return subprocess.run(
+        [sys.executable, "-c", "from lanser.cli.main import main; main()", "--no-daemon", "--json", "bench", *args],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=REPO,
+    )
 
 
 def run(out: Path, run_id: str, agent: str, *extra: str, dataset: Path = TOY) -> dict:
@@ -48,8 +53,9 @@ def run(out: Path, run_id: str, agent: str, *extra: str, dataset: Path = TOY) ->
 
 def rows(out: Path, run_id: str) -> list[tuple]:
     db = sqlite3.connect(out / "results.sqlite")
-    got = db.execute("SELECT attempt, outcome, reused_from, created FROM results WHERE run_id=? ORDER BY attempt",
-                     (run_id,)).fetchall()
+    got = db.execute(
+        "SELECT attempt, outcome, reused_from, created FROM results WHERE run_id=? ORDER BY attempt", (run_id,)
+    ).fetchall()
     db.close()
     return got
 
@@ -62,13 +68,21 @@ def test_a_new_run_id_stores_its_rows_and_force_runs_again(tmp_path: Path, base_
     assert (first["ran"], first["reused"]) == (1, 0)
     second = run(out, "second", "noop")
     assert (second["ran"], second["reused"], second["skipped"]) == (0, 1, 0)
-    assert second["results"] == [{"task": TASK, "attempt": 0, "outcome": "tests_failed",
-                                  "reward": first["results"][0]["reward"], "seconds": first["results"][0]["seconds"],
-                                  "reused_from": "first"}]
+    assert second["results"] == [
+        {
+            "task": TASK,
+            "attempt": 0,
+            "outcome": "tests_failed",
+            "reward": first["results"][0]["reward"],
+            "seconds": first["results"][0]["seconds"],
+            "reused_from": "first",
+        }
+    ]
     shown = bench("show", "second", "--out", str(out))
     assert shown.returncode == 0, shown.stderr
     assert [(r["task"], r["outcome"], r["reused_from"]) for r in json.loads(shown.stdout)] == [
-        (TASK, "tests_failed", "first")]
+        (TASK, "tests_failed", "first")
+    ]
     report = bench("report", "first", "second", "--out", str(out), "--format", "json")
     assert report.returncode == 0, report.stderr
     summaries = json.loads(report.stdout)["summaries"]
@@ -86,15 +100,17 @@ def test_a_new_run_id_stores_its_rows_and_force_runs_again(tmp_path: Path, base_
 
 
 def test_attempts_are_seeded_and_the_summary_has_pass_at_k(tmp_path: Path, base_image: str) -> None:
-    (gold,) = [json.loads(x)["gold_patch"] for x in (TOY / "tasks.jsonl").read_text().splitlines()
-               if f'"{TASK}"' in x]
+    (gold,) = [json.loads(x)["gold_patch"] for x in (TOY / "tasks.jsonl").read_text().splitlines() if f'"{TASK}"' in x]
     (tmp_path / "gold.diff").write_text(gold)
     (tmp_path / "agent.py").write_text(SEEDED_AGENT)
     agent = f"cmd:{sys.executable} {tmp_path / 'agent.py'} {tmp_path / 'gold.diff'}"
     out = tmp_path / "out"
     done = run(out, "k3", agent, "--attempts", "3")
     assert [(r["attempt"], r["outcome"]) for r in done["results"]] == [
-        (0, "tests_failed"), (1, "resolved"), (2, "tests_failed")]
+        (0, "tests_failed"),
+        (1, "resolved"),
+        (2, "tests_failed"),
+    ]
     summary = done["summary"]
     assert (summary["tasks"], summary["attempts"], summary["resolved"], summary["k"]) == (1, 3, 1, 3)
     assert summary["pass_at"] == pytest.approx({"1": 1 / 3, "2": 2 / 3, "3": 1.0})
@@ -107,23 +123,50 @@ def test_attempts_are_seeded_and_the_summary_has_pass_at_k(tmp_path: Path, base_
     pool = run(out, "k3-pool", agent, "--attempts", "3", "--workers", "2", "--force")
     assert pool["ran"] == 3
     assert [(r["attempt"], r["outcome"]) for r in pool["results"]] == [
-        (0, "tests_failed"), (1, "resolved"), (2, "tests_failed")]
+        (0, "tests_failed"),
+        (1, "resolved"),
+        (2, "tests_failed"),
+    ]
     md = bench("report", "k3", "k3-again", "--out", str(out), "--format", "md")
     assert md.returncode == 0, md.stderr
     assert "pass@3 1.000" in md.stdout and "tests_failed 6/8, resolved 8/8, tests_failed 6/8" in md.stdout
 
 
-def test_an_interrupted_run_with_attempts_resumes(tmp_path: Path, base_image: str, docker_client,
-                                                  interrupt_when) -> None:
+def test_an_interrupted_run_with_attempts_resumes(
+    tmp_path: Path, base_image: str, docker_client, interrupt_when
+) -> None:
     data = tmp_path / "toy-c"
     shutil.copytree(TOY, data)
-    (data / "slow.jsonl").write_text(json.dumps({"type": "run", "command": "sleep 3"}) + "\n"
-                                     + json.dumps({"type": "submit"}) + "\n")
+    (data / "slow.jsonl").write_text(
+        json.dumps({"type": "run", "command": "sleep 3"}) + "\n" + json.dumps({"type": "submit"}) + "\n"
+    )
     out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-c", "from lanser.cli.main import main; main()", "--no-daemon", "--json",
-                             "bench", "run", str(data), "--agent", "replay:slow.jsonl", "--task", TASK, "--out",
-                             str(out), "--run-id", "int", "--attempts", "3"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from lanser.cli.main import main; main()",
+            "--no-daemon",
+            "--json",
+            "bench",
+            "run",
+            str(data),
+            "--agent",
+            "replay:slow.jsonl",
+            "--task",
+            TASK,
+            "--out",
+            str(out),
+            "--run-id",
+            "int",
+            "--attempts",
+            "3",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
 
     def stored() -> int:
         if not (out / "results.sqlite").exists():
@@ -137,8 +180,9 @@ def test_an_interrupted_run_with_attempts_resumes(tmp_path: Path, base_image: st
             db.close()
 
     # Interrupted once the first attempt is stored and before the last one is.
-    _, stderr = interrupt_when(proc, lambda: stored() >= 1, lambda: proc.send_signal(signal.SIGTERM),
-                               "no attempt was stored")
+    _, stderr = interrupt_when(
+        proc, lambda: stored() >= 1, lambda: proc.send_signal(signal.SIGTERM), "no attempt was stored"
+    )
     assert proc.returncode == 73, stderr
     assert "rerun with --run-id int --attempts 3 to resume" in stderr
     kept = stored()

@@ -70,7 +70,12 @@ def run_in(client: Any, image: str, run_label: str, workdir: Path) -> Callable[.
     def run(command: str | list[str], **kwargs: Any) -> RunResult:
         kwargs.setdefault("limits", Limits(wall_s=60))
         return sandbox.run(
-            image, command, kwargs.pop("workdir", workdir), labels={sandbox.RUN_LABEL: run_label}, client=client, **kwargs
+            image,
+            command,
+            kwargs.pop("workdir", workdir),
+            labels={sandbox.RUN_LABEL: run_label},
+            client=client,
+            **kwargs,
         )
 
     return run
@@ -115,8 +120,12 @@ def test_argv_env_and_workdir(run_in: Callable[..., RunResult], workdir: Path) -
         env={"FOO": "bar baz"},
     )
     assert result.exit_code == 0, result.output
-    assert _json_lines(result) == {"cwd": "/work", "home": "/home/agent", "foo": "bar baz",
-                                   "hello": "hello from the host\n"}
+    assert _json_lines(result) == {
+        "cwd": "/work",
+        "home": "/home/agent",
+        "foo": "bar baz",
+        "hello": "hello from the host\n",
+    }
     assert (workdir / "made-inside.txt").read_text() == "from the container"
     assert (workdir / "made-inside.txt").stat().st_uid == sandbox.AGENT_UID
 

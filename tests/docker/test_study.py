@@ -23,9 +23,30 @@ FILES = {"results.json", "summary.md", "scatter.svg", "curves.svg", "predictors.
 
 
 def study(out: Path, store: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", "from lanser.cli.main import main; main()", "--no-daemon", "--json",
-                           "bench", "study", str(TOY), "--seeds", "2", "--bootstrap", "100", "--out", str(out),
-                           "--store", str(store)], capture_output=True, text=True, timeout=1200, cwd=REPO)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from lanser.cli.main import main; main()",
+            "--no-daemon",
+            "--json",
+            "bench",
+            "study",
+            str(TOY),
+            "--seeds",
+            "2",
+            "--bootstrap",
+            "100",
+            "--out",
+            str(out),
+            "--store",
+            str(store),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        cwd=REPO,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +54,12 @@ def ran(tmp_path_factory: pytest.TempPathFactory, base_image: str) -> dict[str, 
     root = tmp_path_factory.mktemp("study")
     proc = study(root / "out", root / "store")
     assert proc.returncode == 0, proc.stderr
-    return {"root": root, "stdout": json.loads(proc.stdout), "stderr": proc.stderr,
-            "results": json.loads((root / "out" / "results.json").read_text())}
+    return {
+        "root": root,
+        "stdout": json.loads(proc.stdout),
+        "stderr": proc.stderr,
+        "results": json.loads((root / "out" / "results.json").read_text()),
+    }
 
 
 def test_writes_every_file(ran: dict[str, Any]) -> None:
@@ -69,8 +94,9 @@ def test_synthetic_agents_do_what_they_say(ran: dict[str, Any]) -> None:
     for t in ran["results"]["trajectories"]:
         by_family.setdefault(t["agent"].split(":")[0], []).append(t)
     assert set(by_family) == {"oracle", "noop", "partial", "corrupt", "shuffle"}
-    assert all(t["outcome"] == "resolved" for t in by_family["oracle"] + by_family["shuffle"]), \
+    assert all(t["outcome"] == "resolved" for t in by_family["oracle"] + by_family["shuffle"]), (
         "shuffle reverts its fault: it ends in the gold state"
+    )
     assert not any(t["all_pass"] for t in by_family["partial"] + by_family["noop"])
     assert any(not t["all_pass"] for t in by_family["corrupt"])
     assert all(any(n.startswith("revert") for n in t["notes"]) for t in by_family["shuffle"])
@@ -81,10 +107,12 @@ def test_synthetic_agents_do_what_they_say(ran: dict[str, Any]) -> None:
 def test_statistics_recompute_from_the_trajectories(ran: dict[str, Any]) -> None:
     ts = ran["results"]["trajectories"]
     reward = ran["results"]["analysis"]["predictors"]["reward_cumulative"]
-    assert reward["auroc_all_pass"]["value"] == pytest.approx(auroc([t["cumulative"] for t in ts],
-                                                                    [t["all_pass"] for t in ts]), abs=1e-6)
-    assert reward["spearman_pass_rate"]["value"] == pytest.approx(spearman([t["cumulative"] for t in ts],
-                                                                           [t["pass_rate"] for t in ts]), abs=1e-6)
+    assert reward["auroc_all_pass"]["value"] == pytest.approx(
+        auroc([t["cumulative"] for t in ts], [t["all_pass"] for t in ts]), abs=1e-6
+    )
+    assert reward["spearman_pass_rate"]["value"] == pytest.approx(
+        spearman([t["cumulative"] for t in ts], [t["pass_rate"] for t in ts]), abs=1e-6
+    )
     ci = reward["auroc_all_pass"]["ci"]
     assert ci["lo"] <= reward["auroc_all_pass"]["value"] <= ci["hi"]
     fresh = ran["results"]["analysis"]["predictors"]["ablation_diagnostics_remeasured"]

@@ -136,8 +136,19 @@ def fetch_sdist(name: str, version: str, filename: str, sha256: str) -> Path:
         staging = DOWNLOAD_CACHE / f".download-{os.getpid()}"
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir()
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-               "--disable-pip-version-check", f"{name}=={version}", "-d", str(staging)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--no-binary",
+            ":all:",
+            "--disable-pip-version-check",
+            f"{name}=={version}",
+            "-d",
+            str(staging),
+        ]
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
         except (OSError, subprocess.TimeoutExpired) as exc:

@@ -8,8 +8,13 @@ from pathlib import Path
 
 def git(ws: Path, *args: str) -> str:
     """git in ``ws`` with a fixed identity; stdout, raising on failure."""
-    return subprocess.run(["git", "-c", "user.name=lanser-test", "-c", "user.email=test@lanser", *args], cwd=ws,
-                          check=True, capture_output=True, text=True).stdout
+    return subprocess.run(
+        ["git", "-c", "user.name=lanser-test", "-c", "user.email=test@lanser", *args],
+        cwd=ws,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
 
 
 def commit_all(ws: Path) -> Path:
@@ -22,5 +27,8 @@ def commit_all(ws: Path) -> Path:
 
 def snapshot(ws: Path) -> dict[str, bytes]:
     """Every file's bytes by workspace-relative path, git's and lanser's own state left out."""
-    return {p.relative_to(ws).as_posix(): p.read_bytes() for p in ws.rglob("*")
-            if p.is_file() and ".git" not in p.parts and ".lanser" not in p.parts}
+    return {
+        p.relative_to(ws).as_posix(): p.read_bytes()
+        for p in ws.rglob("*")
+        if p.is_file() and ".git" not in p.parts and ".lanser" not in p.parts
+    }

@@ -64,8 +64,9 @@ def test_the_agent_text_keeps_every_selector_and_error_code_at_a_fraction_of_the
     assert "\nexit 3\n" in missing
 
 
-def test_format_agent_on_the_command_line_and_json_unchanged(sample: Path, run_cli,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_format_agent_on_the_command_line_and_json_unchanged(
+    sample: Path, run_cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
     code, out, _ = run_cli("--json", "-w", str(sample), "refs", "py://pkg.shapes#total_area")
     bundle = json.loads(out)
     assert code == 0 and bundle["status"] == "ok"
@@ -86,12 +87,16 @@ def test_format_agent_on_the_command_line_and_json_unchanged(sample: Path, run_c
 def test_a_bundle_without_filters_is_unchanged_and_filters_say_what_they_left_out(sample: Path, run_cli) -> None:
     """Diagnostics' counts stay the file's (what --fail-on-error reads); facts.total and
     facts.truncated say how many there were; the request records the filter."""
-    plain, errors, none, warnings_up = _batch(run_cli, sample, [
-        {"cmd": "diagnostics", "selector": "pkg/report.py"},
-        {"cmd": "diagnostics", "selector": "pkg/report.py", "args": {"severity": "error"}},
-        {"cmd": "diagnostics", "selector": "pkg/report.py", "args": {"limit": 0}},
-        {"cmd": "diagnostics", "selector": "pkg/report.py", "args": {"severity": "warning", "limit": 50}},
-    ])
+    plain, errors, none, warnings_up = _batch(
+        run_cli,
+        sample,
+        [
+            {"cmd": "diagnostics", "selector": "pkg/report.py"},
+            {"cmd": "diagnostics", "selector": "pkg/report.py", "args": {"severity": "error"}},
+            {"cmd": "diagnostics", "selector": "pkg/report.py", "args": {"limit": 0}},
+            {"cmd": "diagnostics", "selector": "pkg/report.py", "args": {"severity": "warning", "limit": 50}},
+        ],
+    )
     assert "total" not in plain["facts"] and "truncated" not in plain["facts"]
     [group] = plain["facts"]["diagnostics"]
     n = len(group["diagnostics"])
@@ -106,12 +111,16 @@ def test_a_bundle_without_filters_is_unchanged_and_filters_say_what_they_left_ou
 
 
 def test_symbols_depth_kind_and_locals(sample: Path, run_cli) -> None:
-    plain, top, classes, no_locals = _batch(run_cli, sample, [
-        {"cmd": "symbols", "selector": "pkg/shapes.py"},
-        {"cmd": "symbols", "selector": "pkg/shapes.py", "args": {"depth": 1}},
-        {"cmd": "symbols", "selector": "pkg/shapes.py", "args": {"kind": ["class"]}},
-        {"cmd": "symbols", "selector": "pkg/shapes.py", "args": {"locals": False}},
-    ])
+    plain, top, classes, no_locals = _batch(
+        run_cli,
+        sample,
+        [
+            {"cmd": "symbols", "selector": "pkg/shapes.py"},
+            {"cmd": "symbols", "selector": "pkg/shapes.py", "args": {"depth": 1}},
+            {"cmd": "symbols", "selector": "pkg/shapes.py", "args": {"kind": ["class"]}},
+            {"cmd": "symbols", "selector": "pkg/shapes.py", "args": {"locals": False}},
+        ],
+    )
     names = lambda b: [(s.get("container"), s["name"]) for s in b["facts"]["symbols"]]  # noqa: E731
     assert (None, "Shape") in names(plain) and ("Circle.__init__", "radius") in names(plain)
     assert "total" not in plain["facts"]
@@ -124,7 +133,7 @@ def test_symbols_depth_kind_and_locals(sample: Path, run_cli) -> None:
     assert ("Circle", "area") in names(no_locals)
 
 
-BUGGY = '''import os
+BUGGY = """import os
 
 
 def helper(value):
@@ -137,30 +146,39 @@ def main(flag: bool) -> int:
     print(result)
     missing: int = "x"
     return helper(os.getcwd())
-'''
+"""
 
 
-def test_the_agent_profile_hides_strict_noise_unless_the_project_configures_pyright(tmp_path: Path,
-                                                                                   run_cli) -> None:
+def test_the_agent_profile_hides_strict_noise_unless_the_project_configures_pyright(tmp_path: Path, run_cli) -> None:
     """basedpyright's defaults bury an error among reportAny/reportUnknown*/reportMissingParameterType
     warnings (issue 20: 322 of click core.py's 331); the agent profile keeps errors and the warnings
     that point at bugs (an unused variable), and every warning once the project has its own settings."""
     ws = tmp_path / "ws"
     (ws / "app").mkdir(parents=True)
     (ws / "app" / "main.py").write_text(BUGGY)
-    req = [{"cmd": "diagnostics", "selector": "app/main.py"},
-           {"cmd": "diagnostics", "selector": "app/main.py", "args": {"profile": "agent"}}]
+    req = [
+        {"cmd": "diagnostics", "selector": "app/main.py"},
+        {"cmd": "diagnostics", "selector": "app/main.py", "args": {"profile": "agent"}},
+    ]
     everything, agent = _batch(run_cli, ws, req)
     rules = lambda b: {d.get("code") for g in b["facts"]["diagnostics"] for d in g["diagnostics"]}  # noqa: E731
     assert {"reportMissingParameterType", "reportUnknownMemberType", "reportUnusedVariable"} <= rules(everything)
     # Errors stay, and a warning that points at a likely bug (a variable assigned and never read).
-    assert rules(agent) == {"reportPossiblyUnboundVariable", "reportAssignmentType", "reportReturnType",
-                            "reportUnusedVariable"}
+    assert rules(agent) == {
+        "reportPossiblyUnboundVariable",
+        "reportAssignmentType",
+        "reportReturnType",
+        "reportUnusedVariable",
+    }
     assert agent["facts"]["truncated"] is True
     (ws / "pyrightconfig.json").write_text('{"typeCheckingMode": "all"}')
     everything, agent = _batch(run_cli, ws, req)
-    warned = {d.get("code") for g in everything["facts"]["diagnostics"] for d in g["diagnostics"]
-              if d["severity"] in ("error", "warning")}
+    warned = {
+        d.get("code")
+        for g in everything["facts"]["diagnostics"]
+        for d in g["diagnostics"]
+        if d["severity"] in ("error", "warning")
+    }
     assert "reportMissingParameterType" in rules(agent) and rules(agent) == warned
 
 
@@ -176,11 +194,15 @@ def test_format_agent_on_the_mutating_commands(sample: Path, run_cli, tmp_path: 
     assert text.startswith("rename: preview") and "+def sum_areas(" in text
     code, text, _ = run_cli("-w", str(sample), "prepare-rename", selector, "--format", "agent")
     assert code == 0 and '"total_area"' in text
-    code, text, _ = run_cli("-w", str(sample), "action", "pkg/report.py@L14:C5", "--id", "000000000000",
-                            "--format", "agent")
+    code, text, _ = run_cli(
+        "-w", str(sample), "action", "pkg/report.py@L14:C5", "--id", "000000000000", "--format", "agent"
+    )
     assert code == 3 and text.startswith("E/NOT_FOUND: ")
     patch = tmp_path / "insert.patch"
-    patch.write_text("--- a/pkg/report.py\n+++ b/pkg/report.py\n@@ -1,1 +1,2 @@\n+# inserted\n"
-                     + " " + (sample / "pkg" / "report.py").read_text().splitlines(keepends=True)[0])
+    patch.write_text(
+        "--- a/pkg/report.py\n+++ b/pkg/report.py\n@@ -1,1 +1,2 @@\n+# inserted\n"
+        + " "
+        + (sample / "pkg" / "report.py").read_text().splitlines(keepends=True)[0]
+    )
     code, text, err = run_cli("-w", str(sample), "check", str(patch), "--format", "agent")
     assert code == 0 and text.startswith("check: preview") and "+# inserted" in text, (text, err)

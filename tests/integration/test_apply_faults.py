@@ -46,7 +46,7 @@ def E(l1: int, c1: int, l2: int, c2: int, text: str) -> dict[str, Any]:  # noqa:
 ORIGINAL: dict[str, tuple[bytes, int]] = {
     "src/app.py": (b"from lib.util import area\nfrom lib.helpers import fmt\n\nprint(fmt(area(2)))\n", 0o644),
     "src/tool.sh": (b"#!/bin/sh\n# area of a square\necho area $1\n", 0o755),
-    "lib/util.py": ("def area(r):\n    \"\"\"\u00c1rea \U0001F4D0\"\"\"\n    return r * r\n".encode(), 0o644),
+    "lib/util.py": ('def area(r):\n    """\u00c1rea \U0001f4d0"""\n    return r * r\n'.encode(), 0o644),
     "lib/helpers.py": (b"def fmt(x):\n    return f'{x:.2f}'\n", 0o640),
     "lib/legacy.py": (b"LEGACY = True\n", 0o600),
     "README.txt": (b"untouched\n", 0o644),
@@ -59,27 +59,37 @@ def _uri(ws: Path, rel: str) -> str:
 
 def _edit(ws: Path) -> dict[str, Any]:
     """Rename ``area`` to ``surface`` across files, plus a create, a rename (with an edit) and a delete."""
-    return {"documentChanges": [
-        {"textDocument": {"uri": _uri(ws, "lib/util.py"), "version": 1}, "edits": [E(0, 4, 0, 8, "surface")]},
-        {"textDocument": {"uri": _uri(ws, "src/app.py"), "version": 1},
-         "edits": [E(3, 10, 3, 14, "surface"), E(0, 21, 0, 25, "surface"), E(1, 9, 1, 16, "helpers_v2")]},
-        {"textDocument": {"uri": _uri(ws, "src/tool.sh"), "version": 1},
-         "edits": [E(2, 5, 2, 9, "surface"), E(1, 2, 1, 6, "surface"), E(0, 9, 0, 9, "\nset -e")]},
-        {"kind": "create", "uri": _uri(ws, "src/generated.py")},
-        {"textDocument": {"uri": _uri(ws, "src/generated.py"), "version": None},
-         "edits": [E(0, 0, 0, 0, "from lib.util import surface\n\nALL = [surface]\n")]},
-        {"kind": "rename", "oldUri": _uri(ws, "lib/helpers.py"), "newUri": _uri(ws, "lib/helpers_v2.py")},
-        {"textDocument": {"uri": _uri(ws, "lib/helpers_v2.py"), "version": None},
-         "edits": [E(1, 16, 1, 19, ".3f")]},
-        {"kind": "delete", "uri": _uri(ws, "lib/legacy.py")},
-    ]}
+    return {
+        "documentChanges": [
+            {"textDocument": {"uri": _uri(ws, "lib/util.py"), "version": 1}, "edits": [E(0, 4, 0, 8, "surface")]},
+            {
+                "textDocument": {"uri": _uri(ws, "src/app.py"), "version": 1},
+                "edits": [E(3, 10, 3, 14, "surface"), E(0, 21, 0, 25, "surface"), E(1, 9, 1, 16, "helpers_v2")],
+            },
+            {
+                "textDocument": {"uri": _uri(ws, "src/tool.sh"), "version": 1},
+                "edits": [E(2, 5, 2, 9, "surface"), E(1, 2, 1, 6, "surface"), E(0, 9, 0, 9, "\nset -e")],
+            },
+            {"kind": "create", "uri": _uri(ws, "src/generated.py")},
+            {
+                "textDocument": {"uri": _uri(ws, "src/generated.py"), "version": None},
+                "edits": [E(0, 0, 0, 0, "from lib.util import surface\n\nALL = [surface]\n")],
+            },
+            {"kind": "rename", "oldUri": _uri(ws, "lib/helpers.py"), "newUri": _uri(ws, "lib/helpers_v2.py")},
+            {
+                "textDocument": {"uri": _uri(ws, "lib/helpers_v2.py"), "version": None},
+                "edits": [E(1, 16, 1, 19, ".3f")],
+            },
+            {"kind": "delete", "uri": _uri(ws, "lib/legacy.py")},
+        ]
+    }
 
 
 #: What the edit makes of the workspace (path -> bytes); files not named are gone.
 EXPECTED_NEW: dict[str, bytes] = {
     "src/app.py": b"from lib.util import surface\nfrom lib.helpers_v2 import fmt\n\nprint(fmt(surface(2)))\n",
     "src/tool.sh": b"#!/bin/sh\nset -e\n# surface of a square\necho surface $1\n",
-    "lib/util.py": ("def surface(r):\n    \"\"\"\u00c1rea \U0001F4D0\"\"\"\n    return r * r\n".encode()),
+    "lib/util.py": ('def surface(r):\n    """\u00c1rea \U0001f4d0"""\n    return r * r\n'.encode()),
     "lib/helpers_v2.py": b"def fmt(x):\n    return f'{x:.3f}'\n",
     "src/generated.py": b"from lib.util import surface\n\nALL = [surface]\n",
     "README.txt": b"untouched\n",
@@ -168,7 +178,9 @@ print(out["transaction"])
 """
 
 
-def _apply_in_child(ws: Path, cs: ChangeSet, tmp_path: Path, crash_after: int | None) -> subprocess.CompletedProcess[str]:
+def _apply_in_child(
+    ws: Path, cs: ChangeSet, tmp_path: Path, crash_after: int | None
+) -> subprocess.CompletedProcess[str]:
     import pickle
 
     blob = tmp_path / "changes.pickle"  # outside the workspace
@@ -176,8 +188,14 @@ def _apply_in_child(ws: Path, cs: ChangeSet, tmp_path: Path, crash_after: int | 
     env = {k: v for k, v in os.environ.items() if k != "LANSER_APPLY_CRASH_AFTER"}
     if crash_after is not None:
         env["LANSER_APPLY_CRASH_AFTER"] = str(crash_after)
-    return subprocess.run([sys.executable, "-c", _CHILD, str(ws), str(blob)], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", _CHILD, str(ws), str(blob)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -197,8 +215,13 @@ def ws(tmp_path: Path) -> Path:
 def changes(ws: Path) -> ChangeSet:
     cs = _plan(ws, _edit(ws))
     assert sorted((c.op, c.path) for c in cs.changes) == [
-        ("create", "src/generated.py"), ("delete", "lib/legacy.py"), ("edit", "lib/util.py"),
-        ("edit", "src/app.py"), ("edit", "src/tool.sh"), ("rename", "lib/helpers.py")]
+        ("create", "src/generated.py"),
+        ("delete", "lib/legacy.py"),
+        ("edit", "lib/util.py"),
+        ("edit", "src/app.py"),
+        ("edit", "src/tool.sh"),
+        ("rename", "lib/helpers.py"),
+    ]
     assert len(_steps(cs)) == N_STEPS
     return cs
 
@@ -229,8 +252,9 @@ def _crash(ws: Path, cs: ChangeSet, tmp_path: Path, k: int) -> Path:
 # success
 
 
-def test_apply_without_crash_writes_everything_and_leaves_no_journal(ws: Path, changes: ChangeSet,
-                                                                      tmp_path: Path) -> None:
+def test_apply_without_crash_writes_everything_and_leaves_no_journal(
+    ws: Path, changes: ChangeSet, tmp_path: Path
+) -> None:
     proc = _apply_in_child(ws, changes, tmp_path, None)
     assert proc.returncode == 0, proc.stderr
     assert re.fullmatch(r"\d{8}T\d{6}-[0-9a-f]{8}\n", proc.stdout)
@@ -285,8 +309,14 @@ def test_next_apply_recovers_first(ws: Path, changes: ChangeSet, tmp_path: Path)
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "LANSER_APPLY_CRASH_AFTER"}
     env["LANSER_NO_DAEMON"] = "1"
-    return subprocess.run([sys.executable, "-c", "from lanser.cli.main import main; main()", *args],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", "from lanser.cli.main import main; main()", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_cli_recover_after_sigkill(ws: Path, changes: ChangeSet, tmp_path: Path) -> None:
@@ -304,16 +334,20 @@ def test_cli_recover_examples_of_its_help_work(ws: Path, changes: ChangeSet, tmp
     """Every example of `lanser recover --help`, run on a crashed workspace, recovers it."""
     import shlex
 
-    examples = [shlex.split(line.strip()) for line in _cli("recover", "--help").stdout.splitlines()
-                if line.strip().startswith("lanser ") and " recover" in line]
+    examples = [
+        shlex.split(line.strip())
+        for line in _cli("recover", "--help").stdout.splitlines()
+        if line.strip().startswith("lanser ") and " recover" in line
+    ]
     assert examples, "`lanser recover --help` shows no example"
     for example in examples:
         assert "-w" in example, f"the example {example} names no workspace"
-        argv = [str(ws) if prev == "-w" else arg for prev, arg in zip(["", *example], example)][1:]
+        argv = [str(ws) if prev == "-w" else arg for prev, arg in zip(["", *example], example, strict=False)][1:]
         tx = _crash(ws, changes, tmp_path, 5)
         proc = _cli(*argv)
-        assert proc.returncode == 0, (f"the help's example `{shlex.join(example)}` failed "
-                                      f"(exit {proc.returncode}): {proc.stderr.strip()}")
+        assert proc.returncode == 0, (
+            f"the help's example `{shlex.join(example)}` failed (exit {proc.returncode}): {proc.stderr.strip()}"
+        )
         assert "rolled back 1" in proc.stdout
         assert not (journal_root(ws) / tx.name).exists()
         _assert_original(ws)
@@ -325,14 +359,21 @@ def test_cli_recover_examples_of_its_help_work(ws: Path, changes: ChangeSet, tmp
 
 def test_renamed_file_keeps_its_mode(ws: Path) -> None:
     script = ws / "src" / "tool.sh"
-    cs = _plan(ws, {"documentChanges": [
-        {"kind": "rename", "oldUri": _uri(ws, "src/tool.sh"), "newUri": _uri(ws, "src/tool2.sh")}]})
+    cs = _plan(
+        ws,
+        {
+            "documentChanges": [
+                {"kind": "rename", "oldUri": _uri(ws, "src/tool.sh"), "newUri": _uri(ws, "src/tool2.sh")}
+            ]
+        },
+    )
     assert stat.S_IMODE(script.stat().st_mode) == 0o755
     apply_changes(ws, cs)
     moved = ws / "src" / "tool2.sh"
     assert moved.read_bytes() == ORIGINAL["src/tool.sh"][0]
     assert stat.S_IMODE(moved.stat().st_mode) == 0o755, (
-        f"the renamed executable lost its mode: {oct(stat.S_IMODE(moved.stat().st_mode))}")
+        f"the renamed executable lost its mode: {oct(stat.S_IMODE(moved.stat().st_mode))}"
+    )
 
 
 # --------------------------------------------------------------------------
@@ -359,10 +400,12 @@ def _touch_the_last(ws: Path) -> None:
     (ws / "src" / "tool.sh").write_bytes(b"#!/bin/sh\necho changed\n")
 
 
-@pytest.mark.parametrize("mutate", [_touch_edited, _create_the_created, _remove_the_deleted,
-                                    _occupy_the_rename_target, _touch_the_last])
-def test_file_changed_after_planning_is_a_conflict_and_nothing_is_written(ws: Path, changes: ChangeSet,
-                                                                          mutate: Any) -> None:
+@pytest.mark.parametrize(
+    "mutate", [_touch_edited, _create_the_created, _remove_the_deleted, _occupy_the_rename_target, _touch_the_last]
+)
+def test_file_changed_after_planning_is_a_conflict_and_nothing_is_written(
+    ws: Path, changes: ChangeSet, mutate: Any
+) -> None:
     mutate(ws)
     before = _snapshot(ws)
     with pytest.raises(ApplyConflict) as info:
@@ -383,13 +426,19 @@ def small_fs(tmp_path: Path) -> Iterator[Path]:
     mnt = tmp_path / "small"
     mnt.mkdir()
     try:
-        proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k,mode=0755", "tmpfs", str(mnt)],
-                              capture_output=True, text=True, timeout=60)
+        proc = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=256k,mode=0755", "tmpfs", str(mnt)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     except OSError as exc:
         pytest.fail(f"cannot run mount to create a 256k tmpfs for the ENOSPC tests: {exc}")
     if proc.returncode != 0:
-        pytest.fail(f"cannot mount a 256k tmpfs at {mnt} for the ENOSPC tests (they need root and "
-                    f"mount -t tmpfs; exit {proc.returncode}): {proc.stderr.strip()}")
+        pytest.fail(
+            f"cannot mount a 256k tmpfs at {mnt} for the ENOSPC tests (they need root and "
+            f"mount -t tmpfs; exit {proc.returncode}): {proc.stderr.strip()}"
+        )
     try:
         yield mnt
     finally:
@@ -419,9 +468,13 @@ BIG = b"".join(b"line %05d of the big replacement text\n" % i for i in range(240
 
 def _space_changes() -> ChangeSet:
     """a small edit, then one that needs ~24 blocks, then another small one."""
-    return ChangeSet([FileChange("a.txt", "edit", SMALL["a.txt"], b"ALPHA\n"),
-                      FileChange("b.txt", "edit", SMALL["b.txt"], BIG),
-                      FileChange("c.txt", "edit", SMALL["c.txt"], b"GAMMA\n")])
+    return ChangeSet(
+        [
+            FileChange("a.txt", "edit", SMALL["a.txt"], b"ALPHA\n"),
+            FileChange("b.txt", "edit", SMALL["b.txt"], BIG),
+            FileChange("c.txt", "edit", SMALL["c.txt"], b"GAMMA\n"),
+        ]
+    )
 
 
 def _space_ws(mnt: Path) -> Path:
@@ -478,8 +531,9 @@ def test_enospc_while_journalling_touches_no_file(small_fs: Path) -> None:
         if not (isinstance(exc.__cause__, OSError) and exc.__cause__.errno == errno.ENOSPC):
             problems.append(f"the error does not come from ENOSPC: {exc!r} (cause {exc.__cause__!r})")
     except OSError as exc:
-        problems.append(f"a raw {type(exc).__name__} escaped apply_changes instead of E/APPLY_CONFLICT or "
-                        f"E/FS_PERMISSIONS: {exc!r}")
+        problems.append(
+            f"a raw {type(exc).__name__} escaped apply_changes instead of E/APPLY_CONFLICT or E/FS_PERMISSIONS: {exc!r}"
+        )
     else:
         problems.append("apply_changes succeeded on a full disk")
     if {rel: (ws / rel).read_bytes() for rel in SMALL} != SMALL:

@@ -36,8 +36,14 @@ def env(daemon_env: dict[str, str]) -> dict[str, str]:
 
 
 def lanser(env: dict[str, str], *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", "from lanser.cli.main import main; main()", *args],
-                          env=env, capture_output=True, text=True, timeout=180, input=stdin)
+    return subprocess.run(
+        [sys.executable, "-c", "from lanser.cli.main import main; main()", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        input=stdin,
+    )
 
 
 def test_daemon_batches_match_in_process_and_the_caches_byte_for_byte(sample: Path, env: dict[str, str]) -> None:
@@ -62,8 +68,9 @@ def test_daemon_batches_match_in_process_and_the_caches_byte_for_byte(sample: Pa
     assert status["cache"] == {"hits": len(LINES) - 1, "misses": 0}
 
 
-def test_a_daemon_that_goes_away_mid_batch_loses_nothing(sample: Path, env: dict[str, str],
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_daemon_that_goes_away_mid_batch_loses_nothing(
+    sample: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Two answers come from a daemon that then hangs up; the rest are answered by a new one, in order."""
     from lanser import __version__
     from lanser.cli.batch import _answers
@@ -73,8 +80,10 @@ def test_a_daemon_that_goes_away_mid_batch_loses_nothing(sample: Path, env: dict
     monkeypatch.setenv("XDG_RUNTIME_DIR", env["XDG_RUNTIME_DIR"])
     monkeypatch.delenv("LANSER_NO_DAEMON", raising=False)
     requests = [json.loads(line) for line in LINES if line != "not json"]
-    canned = ['{"meta":{"exit_code":0},"status":"ok","from":"the first daemon"}',
-              '{"meta":{"exit_code":3},"status":"error","n":2}']
+    canned = [
+        '{"meta":{"exit_code":0},"status":"ok","from":"the first daemon"}',
+        '{"meta":{"exit_code":3},"status":"error","n":2}',
+    ]
     sock_path = paths.socket_path(paths.daemon_key(str(sample), None, __version__))
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(str(sock_path))
@@ -92,8 +101,17 @@ def test_a_daemon_that_goes_away_mid_batch_loses_nothing(sample: Path, env: dict
 
     thread = threading.Thread(target=first_daemon)
     thread.start()
-    settings = Settings(workspace=sample, json=True, pretty=False, index_io="utf-16", timeout=60.0, verbose=False,
-                        python=None, daemon=True, idle=60.0)
+    settings = Settings(
+        workspace=sample,
+        json=True,
+        pretty=False,
+        index_io="utf-16",
+        timeout=60.0,
+        verbose=False,
+        python=None,
+        daemon=True,
+        idle=60.0,
+    )
     try:
         got = list(_answers(settings, requests))
     finally:
@@ -110,14 +128,16 @@ def test_pipelined_batch_is_byte_identical_to_one_request_at_a_time(sample: Path
     """Read-only requests go several at a time; diagnostics and workspace symbols are barriers.
     Real basedpyright and clangd, each side a fresh process (the first clangd requests arrive
     together, before its index settled): the bundles must not change."""
-    lines = [json.dumps({"cmd": "definition", "selector": "csrc/main.c@L9:C17"}),
-             json.dumps({"cmd": "hover", "selector": "csrc/geometry.c@L8:C5"}),
-             *LINES[:4],
-             json.dumps({"cmd": "diagnostics", "selector": "pkg/shapes.py"}),
-             json.dumps({"cmd": "hover", "selector": "pkg/report.py@L10:C33"}),
-             json.dumps({"cmd": "symbols", "args": {"query": "area"}}),
-             json.dumps({"cmd": "locate", "selector": "pkg/shapes.py@L38:C5"}),
-             *LINES[4:]]
+    lines = [
+        json.dumps({"cmd": "definition", "selector": "csrc/main.c@L9:C17"}),
+        json.dumps({"cmd": "hover", "selector": "csrc/geometry.c@L8:C5"}),
+        *LINES[:4],
+        json.dumps({"cmd": "diagnostics", "selector": "pkg/shapes.py"}),
+        json.dumps({"cmd": "hover", "selector": "pkg/report.py@L10:C33"}),
+        json.dumps({"cmd": "symbols", "args": {"query": "area"}}),
+        json.dumps({"cmd": "locate", "selector": "pkg/shapes.py@L38:C5"}),
+        *LINES[4:],
+    ]
     queries = "\n".join(lines) + "\n"
     no_daemon = {**env, "LANSER_NO_DAEMON": "1"}
     one = lanser(no_daemon, "-w", str(sample), "batch", "--pipeline", "1", "-", stdin=queries)

@@ -20,8 +20,8 @@ PATCH = """\
 --- a/pkg/report.py
 +++ b/pkg/report.py
 @@ -11,5 +11,5 @@ def describe(radius: float, side: float) -> str:
- 
- 
+
+
  def broken() -> int:
 -    label: int = describe(1.0, 2.0)  # a str is not an int
 -    return label

@@ -22,9 +22,21 @@ def sarif_validator() -> jsonschema.Draft4Validator:
 
 def test_the_shipped_schema_rejects_what_sarif_forbids() -> None:
     """The validator must be able to fail: a level SARIF does not know, a 0 line."""
-    bad = {"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "x"}}, "results": [
-        {"message": {"text": "m"}, "level": "fatal",
-         "locations": [{"physicalLocation": {"region": {"startLine": 0}}}]}]}]}
+    bad = {
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {"driver": {"name": "x"}},
+                "results": [
+                    {
+                        "message": {"text": "m"},
+                        "level": "fatal",
+                        "locations": [{"physicalLocation": {"region": {"startLine": 0}}}],
+                    }
+                ],
+            }
+        ],
+    }
     assert len(list(sarif_validator().iter_errors(bad))) >= 2
 
 

@@ -27,14 +27,21 @@ SCHEMA = REPO / "tests" / "data" / "schemas" / "sarif-schema-2.1.0.json"
 _EXPR = re.compile(r"\$\{\{\s*([^}]*?)\s*\}\}")
 
 
-_GIT_ENV = {**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1", "GIT_AUTHOR_NAME": "t",
-            "GIT_AUTHOR_EMAIL": "t@example.invalid", "GIT_COMMITTER_NAME": "t",
-            "GIT_COMMITTER_EMAIL": "t@example.invalid"}
+_GIT_ENV = {
+    **os.environ,
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_AUTHOR_NAME": "t",
+    "GIT_AUTHOR_EMAIL": "t@example.invalid",
+    "GIT_COMMITTER_NAME": "t",
+    "GIT_COMMITTER_EMAIL": "t@example.invalid",
+}
 
 
 def git(root: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=root, env=_GIT_ENV, check=True, capture_output=True, text=True,
-                          timeout=120).stdout
+    return subprocess.run(
+        ["git", *args], cwd=root, env=_GIT_ENV, check=True, capture_output=True, text=True, timeout=120
+    ).stdout
 
 
 @dataclass
@@ -62,6 +69,7 @@ def run_action(workspace: Path, inputs: dict[str, str], env: dict[str, str], tmp
             if step:
                 return done.outputs.get(step.group(1), {}).get(step.group(2), "")
             raise AssertionError(f"an expression this runner does not know: {expr}")
+
         return _EXPR.sub(one, text)
 
     for i, step in enumerate(action["runs"]["steps"]):
@@ -71,11 +79,20 @@ def run_action(workspace: Path, inputs: dict[str, str], env: dict[str, str], tmp
         out_file.write_text("")
         script = tmp / f"step-{i}.sh"
         script.write_text(step["run"])
-        step_env = {**env, "GITHUB_OUTPUT": str(out_file),
-                    **{k: expand(str(v)) for k, v in (step.get("env") or {}).items()}}
+        step_env = {
+            **env,
+            "GITHUB_OUTPUT": str(out_file),
+            **{k: expand(str(v)) for k, v in (step.get("env") or {}).items()},
+        }
         cwd = workspace / expand(step.get("working-directory", "."))
-        proc = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)], cwd=cwd,
-                              env=step_env, capture_output=True, text=True, timeout=600)
+        proc = subprocess.run(
+            ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)],
+            cwd=cwd,
+            env=step_env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         done.log += f"--- {step['id']} ({proc.returncode})\n{proc.stdout}{proc.stderr}"
         done.outputs[step["id"]] = dict(line.split("=", 1) for line in out_file.read_text().splitlines() if line)
         if proc.returncode != 0:
@@ -93,8 +110,12 @@ def project(sample: Path, tmp_path: Path, daemon_env: dict[str, str]) -> tuple[P
     origin = tmp_path / "origin.git"
     subprocess.run(["git", "init", "-q", "--bare", str(origin)], check=True)
     git(sample, "remote", "add", "origin", str(origin))
-    env = {**daemon_env, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-           "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
+    env = {
+        **daemon_env,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_CONFIG_NOSYSTEM": "1",
+    }
     return sample, origin, env
 
 
@@ -104,8 +125,13 @@ def validate_sarif(path: Path) -> dict[str, Any]:
     return log
 
 
-RENAME = {"install": "false", "rename": "py://pkg.shapes#total_area", "to": "sum_of_areas",
-          "branch": "lanser/rename-total-area", "push": "true"}
+RENAME = {
+    "install": "false",
+    "rename": "py://pkg.shapes#total_area",
+    "to": "sum_of_areas",
+    "branch": "lanser/rename-total-area",
+    "push": "true",
+}
 
 
 def test_rename_gate_passes_commit_and_push(project: tuple[Path, Path, dict[str, str]], tmp_path: Path) -> None:
@@ -128,7 +154,8 @@ def test_rename_gate_passes_commit_and_push(project: tuple[Path, Path, dict[str,
 
 
 def test_gate_fails_on_an_error_in_a_changed_file_and_nothing_is_committed(
-        project: tuple[Path, Path, dict[str, str]], tmp_path: Path) -> None:
+    project: tuple[Path, Path, dict[str, str]], tmp_path: Path
+) -> None:
     repo, origin, env = project  # the sample as it is: pkg/report.py has a type error, and the rename touches it
     done = run_action(repo, RENAME, env, tmp_path)
     assert (done.failed, done.code) == ("diagnostics", 1), done.log
@@ -138,8 +165,9 @@ def test_gate_fails_on_an_error_in_a_changed_file_and_nothing_is_committed(
     assert [r["ruleId"] for r in log["runs"][0]["results"] if r["level"] == "error"] == ["reportAssignmentType"]
 
 
-def test_gate_ignores_errors_in_files_the_change_did_not_touch(project: tuple[Path, Path, dict[str, str]],
-                                                               tmp_path: Path) -> None:
+def test_gate_ignores_errors_in_files_the_change_did_not_touch(
+    project: tuple[Path, Path, dict[str, str]], tmp_path: Path
+) -> None:
     """The error in pkg/report.py is old: a change since `base` that touches only shapes.py passes."""
     repo, _, env = project
     shapes = repo / "pkg" / "shapes.py"
@@ -151,8 +179,9 @@ def test_gate_ignores_errors_in_files_the_change_did_not_touch(project: tuple[Pa
     assert (everything.failed, everything.code) == ("diagnostics", 1), everything.log
 
 
-def test_a_bad_selector_stops_the_workflow_with_lansers_code(project: tuple[Path, Path, dict[str, str]],
-                                                             tmp_path: Path) -> None:
+def test_a_bad_selector_stops_the_workflow_with_lansers_code(
+    project: tuple[Path, Path, dict[str, str]], tmp_path: Path
+) -> None:
     repo, _, env = project
     done = run_action(repo, {**RENAME, "rename": "py://pkg.shapes#no_such_thing"}, env, tmp_path)
     assert (done.failed, done.code) == ("rename", 3), done.log
@@ -169,16 +198,22 @@ def run_gitlab_job(workspace: Path, variables: dict[str, str], env: dict[str, st
     job = yaml.safe_load((REPO / "ci" / "gitlab" / "lanser.gitlab-ci.yml").read_text(encoding="utf-8"))[".lanser"]
     job_env = {**env, **{k: str(v) for k, v in job["variables"].items()}, **variables}
     script = "\n".join(job["script"])
-    return subprocess.run(["sh", "-e", "-c", script], cwd=workspace, env=job_env, capture_output=True, text=True,
-                          timeout=600)
+    return subprocess.run(
+        ["sh", "-e", "-c", script], cwd=workspace, env=job_env, capture_output=True, text=True, timeout=600
+    )
 
 
 def test_gitlab_template_renames_gates_reports_and_pushes_for_a_merge_request(
-        project: tuple[Path, Path, dict[str, str]]) -> None:
+    project: tuple[Path, Path, dict[str, str]],
+) -> None:
     repo, origin, env = project
     git(origin, "config", "receive.advertisePushOptions", "true")  # GitLab accepts merge_request.* push options
-    variables = {"LANSER_RENAME": RENAME["rename"], "LANSER_TO": RENAME["to"], "LANSER_BRANCH": RENAME["branch"],
-                 "LANSER_PUSH_URL": str(origin)}
+    variables = {
+        "LANSER_RENAME": RENAME["rename"],
+        "LANSER_TO": RENAME["to"],
+        "LANSER_BRANCH": RENAME["branch"],
+        "LANSER_PUSH_URL": str(origin),
+    }
     failing = run_gitlab_job(repo, variables, env)  # pkg/report.py's type error is in a changed file
     assert failing.returncode == 1, failing.stdout + failing.stderr
     assert git(origin, "branch", "--list") == ""
@@ -197,8 +232,9 @@ def test_gitlab_template_renames_gates_reports_and_pushes_for_a_merge_request(
     assert validate_sarif(repo / "lanser.sarif")["runs"][0]["results"] == []
 
 
-def test_the_install_step_puts_lanser_and_its_pinned_servers_on_path(project: tuple[Path, Path, dict[str, str]],
-                                                                      tmp_path: Path) -> None:
+def test_the_install_step_puts_lanser_and_its_pinned_servers_on_path(
+    project: tuple[Path, Path, dict[str, str]], tmp_path: Path
+) -> None:
     """`install: true` as a runner after actions/setup-python: a fresh Python whose pip installs
     lanser from the action's checkout; the later steps then run that lanser."""
     repo, _, env = project

@@ -29,22 +29,43 @@ def _requests(sample: Path) -> list[dict[str, object]]:
     r = Requests()
     head = (sample / "pkg" / "report.py").read_text().splitlines()[:3]
     patch = PATCH + "".join(f" {line}\n" for line in head)
-    return [r.rename("py://pkg.shapes#total_area", "sum_areas"), r.prepare_rename("py://pkg.shapes#total_area"),
-            r.actions("pkg/report.py@L14:C5"), r.check(patch), r.definition("pkg/report.py@L10:C27"),
-            r.definition("csrc/main.c@L9:C17"), r.references("pkg/shapes.py@L38:C5", limit=2),
-            r.references("csrc/geometry.c@L8:C5", include_declaration=False), r.hover("pkg/shapes.py@L38:C5"),
-            r.hover("csrc/geometry.c@L8:C5"), r.symbols("pkg/shapes.py"), r.symbols(query="Circle"),
-            r.diagnostics("pkg/report.py"), r.locate("pkg/shapes.py@R(18,1->25,1)"), r.definition("pkg/nope.py@L1:C1")]
+    return [
+        r.rename("py://pkg.shapes#total_area", "sum_areas"),
+        r.prepare_rename("py://pkg.shapes#total_area"),
+        r.actions("pkg/report.py@L14:C5"),
+        r.check(patch),
+        r.definition("pkg/report.py@L10:C27"),
+        r.definition("csrc/main.c@L9:C17"),
+        r.references("pkg/shapes.py@L38:C5", limit=2),
+        r.references("csrc/geometry.c@L8:C5", include_declaration=False),
+        r.hover("pkg/shapes.py@L38:C5"),
+        r.hover("csrc/geometry.c@L8:C5"),
+        r.symbols("pkg/shapes.py"),
+        r.symbols(query="Circle"),
+        r.diagnostics("pkg/report.py"),
+        r.locate("pkg/shapes.py@R(18,1->25,1)"),
+        r.definition("pkg/nope.py@L1:C1"),
+    ]
 
 
 #: The same requests as the CLI's commands build them; edits in a process of their own (fresh servers).
-ARGV = [["--no-daemon", "rename", "py://pkg.shapes#total_area", "sum_areas"],
-        ["--no-daemon", "prepare-rename", "py://pkg.shapes#total_area"], ["--no-daemon", "action", "pkg/report.py@L14:C5"],
-        None, ["def", "pkg/report.py@L10:C27"], ["def", "csrc/main.c@L9:C17"],
-        ["refs", "pkg/shapes.py@L38:C5", "--limit", "2"], ["refs", "csrc/geometry.c@L8:C5", "--no-declaration"],
-        ["hover", "pkg/shapes.py@L38:C5"], ["hover", "csrc/geometry.c@L8:C5"], ["symbols", "pkg/shapes.py"],
-        ["symbols", "--query", "Circle"], ["diag", "pkg/report.py"], ["locate", "pkg/shapes.py@R(18,1->25,1)"],
-        ["def", "pkg/nope.py@L1:C1"]]
+ARGV = [
+    ["--no-daemon", "rename", "py://pkg.shapes#total_area", "sum_areas"],
+    ["--no-daemon", "prepare-rename", "py://pkg.shapes#total_area"],
+    ["--no-daemon", "action", "pkg/report.py@L14:C5"],
+    None,
+    ["def", "pkg/report.py@L10:C27"],
+    ["def", "csrc/main.c@L9:C17"],
+    ["refs", "pkg/shapes.py@L38:C5", "--limit", "2"],
+    ["refs", "csrc/geometry.c@L8:C5", "--no-declaration"],
+    ["hover", "pkg/shapes.py@L38:C5"],
+    ["hover", "csrc/geometry.c@L8:C5"],
+    ["symbols", "pkg/shapes.py"],
+    ["symbols", "--query", "Circle"],
+    ["diag", "pkg/report.py"],
+    ["locate", "pkg/shapes.py@R(18,1->25,1)"],
+    ["def", "pkg/nope.py@L1:C1"],
+]
 
 
 @pytest.fixture
@@ -76,9 +97,14 @@ def test_daemon_in_process_session_async_and_cli_give_identical_bundles(sample: 
     for args, text in zip(ARGV, texts, strict=True):
         if args is None:  # check reads its patch from a file
             continue
-        proc = subprocess.run([sys.executable, "-c", "from lanser.cli.main import main; main()", "--json",
-                               "-w", str(sample), *args], capture_output=True, text=True, env=daemon, cwd=REPO,
-                              timeout=300)
+        proc = subprocess.run(
+            [sys.executable, "-c", "from lanser.cli.main import main; main()", "--json", "-w", str(sample), *args],
+            capture_output=True,
+            text=True,
+            env=daemon,
+            cwd=REPO,
+            timeout=300,
+        )
         assert proc.stdout == text + "\n", (args, proc.stderr)
     client.stop(str(sample), None, __version__)
     in_process = Client(sample, daemon=False).batch(requests)  # fresh servers, read-only requests pipelined
@@ -95,17 +121,20 @@ def test_daemon_in_process_session_async_and_cli_give_identical_bundles(sample: 
     assert through_daemon[3].data["processReward"] is not None
     assert through_daemon[4].bundle.bundleId == through_daemon[4].bundle_id
     assert {p: p.read_bytes() for p in sample.rglob("*") if p.is_file() and ".lanser" not in p.parts} == {
-        p: b for p, b in before.items() if ".lanser" not in p.parts}
+        p: b for p, b in before.items() if ".lanser" not in p.parts
+    }
 
 
 def test_lanser_def_through_the_daemon_imports_no_server_libraries(sample: Path, daemon: dict[str, str]) -> None:
     """The CLI goes through lanser.client; a warm `lanser def` must still import neither pydantic,
     lsprotocol nor pygls (they are the in-process path's, and cost the CLI's start time)."""
-    probe = ("import atexit, sys\n"
-             "atexit.register(lambda: sys.stderr.write('HEAVY ' + json.dumps(sorted(m for m in sys.modules "
-             "if m.split('.')[0] in ('pydantic', 'lsprotocol', 'pygls'))) + '\\n'))\n"
-             "import json\n"
-             "from lanser.cli.main import main; main()\n")
+    probe = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: sys.stderr.write('HEAVY ' + json.dumps(sorted(m for m in sys.modules "
+        "if m.split('.')[0] in ('pydantic', 'lsprotocol', 'pygls'))) + '\\n'))\n"
+        "import json\n"
+        "from lanser.cli.main import main; main()\n"
+    )
     argv = [sys.executable, "-c", probe, "--json", "-w", str(sample), "def", "pkg/report.py@L10:C27"]
     subprocess.run(argv, capture_output=True, text=True, env=daemon, cwd=REPO, timeout=300, check=True)  # warm
     proc = subprocess.run(argv, capture_output=True, text=True, env=daemon, cwd=REPO, timeout=300)
@@ -114,6 +143,7 @@ def test_lanser_def_through_the_daemon_imports_no_server_libraries(sample: Path,
     heavy = [line for line in proc.stderr.splitlines() if line.startswith("HEAVY ")]
     assert heavy == ["HEAVY []"], proc.stderr
     # And the probe can tell: in-process the same command does import them.
-    proc = subprocess.run(argv[:3] + ["--no-daemon", *argv[3:]], capture_output=True, text=True, env=daemon,
-                          cwd=REPO, timeout=300)
+    proc = subprocess.run(
+        argv[:3] + ["--no-daemon", *argv[3:]], capture_output=True, text=True, env=daemon, cwd=REPO, timeout=300
+    )
     assert "pydantic" in proc.stderr and json.loads(proc.stdout)["status"] == "ok"

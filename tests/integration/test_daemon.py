@@ -21,8 +21,13 @@ def env(daemon_env: dict[str, str]) -> dict[str, str]:
 
 
 def lanser(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", "from lanser.cli.main import main; main()", *args],
-                          env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-c", "from lanser.cli.main import main; main()", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def status(env: dict[str, str], ws: Path) -> dict:
@@ -82,10 +87,19 @@ def test_daemon_sees_edits_on_disk(sample: Path, env, stop_after) -> None:
 
 def test_two_concurrent_first_calls_start_one_daemon(sample: Path, env, stop_after) -> None:
     stop_after.append(sample)
-    cmd = [sys.executable, "-c", "from lanser.cli.main import main; main()", "--json", "-w", str(sample),
-           "def", "pkg/report.py@L10:C33"]
-    procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for _ in range(3)]
+    cmd = [
+        sys.executable,
+        "-c",
+        "from lanser.cli.main import main; main()",
+        "--json",
+        "-w",
+        str(sample),
+        "def",
+        "pkg/report.py@L10:C33",
+    ]
+    procs = [
+        subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)
+    ]
     outs = [p.communicate(timeout=120) for p in procs]
     assert all(p.returncode == 0 for p in procs), outs
     assert len({o[0] for o in outs}) == 1

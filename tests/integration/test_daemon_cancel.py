@@ -25,8 +25,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-from gitrepo import commit_all, git, snapshot
+from gitrepo import commit_all, snapshot
 
 pytestmark = pytest.mark.integration
 
@@ -57,9 +56,17 @@ def env(daemon_env: dict[str, str], tmp_path: Path, control: Path) -> dict[str, 
 
     real = _basedpyright()
     overrides = tmp_path / "overrides.json"
-    overrides.write_text(json.dumps({"python": {
-        "name": real.name, "version": real.version,
-        "command": ["{python}", str(PROXY), str(control), "textDocument/rename", "--", *real.command]}}))
+    overrides.write_text(
+        json.dumps(
+            {
+                "python": {
+                    "name": real.name,
+                    "version": real.version,
+                    "command": ["{python}", str(PROXY), str(control), "textDocument/rename", "--", *real.command],
+                }
+            }
+        )
+    )
     return {**daemon_env, "LANSER_SERVER_OVERRIDES": str(overrides), "XDG_STATE_HOME": str(tmp_path / "state")}
 
 
@@ -102,13 +109,24 @@ def daemon_pids(ws: Path) -> list[int]:
 
 def start(env: dict[str, str], repo: Path, *args: str) -> subprocess.Popen[str]:
     # A process group of its own, as a shell gives a foreground job: the terminal's Ctrl-C goes to it.
-    return subprocess.Popen([sys.executable, "-c", ENTRY, "--json", "-w", str(repo), *args], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, process_group=0)
+    return subprocess.Popen(
+        [sys.executable, "-c", ENTRY, "--json", "-w", str(repo), *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        process_group=0,
+    )
 
 
 def run(env: dict[str, str], repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", ENTRY, "--json", "-w", str(repo), *args], env=env,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-c", ENTRY, "--json", "-w", str(repo), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def wait_for(path: Path, proc: subprocess.Popen[str]) -> None:
@@ -138,8 +156,9 @@ def finish(proc: subprocess.Popen[str]) -> tuple[int, dict, str]:
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 @pytest.mark.parametrize("daemon", [True, False], ids=["daemon", "in-process"])
-def test_interrupt_mid_rename_cancels_and_writes_nothing(repo: Path, env, control: Path, stop_daemon,
-                                                         sig: int, daemon: bool) -> None:
+def test_interrupt_mid_rename_cancels_and_writes_nothing(
+    repo: Path, env, control: Path, stop_daemon, sig: int, daemon: bool
+) -> None:
     """Issue 17 finding 4: SIGINT during ``rename --apply`` through the daemon printed "Aborted!"
     (exit 1) and the daemon went on to rewrite every file.  Now the client cancels its request in
     the daemon and exits 73 with one JSON error object, and nothing is ever written."""
@@ -160,8 +179,10 @@ def test_interrupt_mid_rename_cancels_and_writes_nothing(repo: Path, env, contro
         # (the proxy keeps the order): it has had every chance to write by the time this answers.
         from lanser.daemon import client
 
-        refs = client.call(daemon_socket(repo), {"op": "run", "request": {
-            "cmd": "references", "selector": "py://pkg.shapes#total_area"}})
+        refs = client.call(
+            daemon_socket(repo),
+            {"op": "run", "request": {"cmd": "references", "selector": "py://pkg.shapes#total_area"}},
+        )
         assert refs["status"] == "ok" and refs["facts"]["total"] == 5, refs
     assert snapshot(repo) == before
 
@@ -184,8 +205,9 @@ def test_ctrl_c_at_a_terminal_cancels(repo: Path, env, control: Path, stop_daemo
 
 
 @pytest.mark.parametrize("daemon", [True, False], ids=["daemon", "in-process"])
-def test_interrupt_after_the_commit_point_reports_the_commit(repo: Path, env, control: Path, stop_daemon,
-                                                             daemon: bool) -> None:
+def test_interrupt_after_the_commit_point_reports_the_commit(
+    repo: Path, env, control: Path, stop_daemon, daemon: bool
+) -> None:
     """Issue 17 finding 4, the other side of the commit point: an interrupt that arrives once the
     edit is written is not reported as a cancellation (that would be a lie); the client waits
     for the bundle, exits 0 and says the edit was committed."""
@@ -211,13 +233,20 @@ def test_interrupted_batch_runs_nothing_more(repo: Path, env, control: Path, sto
     """Issue 17 finding 4, through ``lanser batch``: Ctrl-C while a batch's edit line is at the server
     cancels that line and runs none after it; every line still gets its bundle, nothing is written."""
     before = snapshot(repo)
-    lines = [{"cmd": "hover", "selector": "pkg/shapes.py@L38:C5"},
-             {"cmd": "rename", "selector": "py://pkg.shapes#total_area", "args": {"newName": "sum_areas", "apply": True}},
-             {"cmd": "check", "args": {"patch": PATCH, "apply": True, "allowDirty": True}}]
+    lines = [
+        {"cmd": "hover", "selector": "pkg/shapes.py@L38:C5"},
+        {"cmd": "rename", "selector": "py://pkg.shapes#total_area", "args": {"newName": "sum_areas", "apply": True}},
+        {"cmd": "check", "args": {"patch": PATCH, "apply": True, "allowDirty": True}},
+    ]
     queries = control.parent / "queries.jsonl"
     queries.write_text("".join(json.dumps(line) + "\n" for line in lines))
-    proc = subprocess.Popen([sys.executable, "-c", ENTRY, "-w", str(repo), "batch", str(queries)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", ENTRY, "-w", str(repo), "batch", str(queries)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     stop_daemon.append(proc)
     wait_for(control / "held", proc)
     proc.send_signal(signal.SIGINT)
@@ -230,8 +259,9 @@ def test_interrupted_batch_runs_nothing_more(repo: Path, env, control: Path, sto
     from lanser.daemon import client
 
     (control / "release").write_text("")  # the server answers the abandoned rename; then ask behind it
-    refs = client.call(daemon_socket(repo), {"op": "run", "request": {
-        "cmd": "references", "selector": "py://pkg.shapes#total_area"}})
+    refs = client.call(
+        daemon_socket(repo), {"op": "run", "request": {"cmd": "references", "selector": "py://pkg.shapes#total_area"}}
+    )
     assert refs["status"] == "ok" and refs["facts"]["total"] == 5, refs
     assert snapshot(repo) == before
 
@@ -275,8 +305,9 @@ PATCH = """--- a/pkg/report.py
 
 
 @pytest.mark.parametrize("stage", ["commit", "applied", "answered"])
-def test_daemon_killed_mid_check_apply_edits_at_most_once(repo: Path, env, control: Path, stop_daemon,
-                                                          stage: str, tmp_path: Path) -> None:
+def test_daemon_killed_mid_check_apply_edits_at_most_once(
+    repo: Path, env, control: Path, stop_daemon, stage: str, tmp_path: Path
+) -> None:
     """Issue 17 finding 5: SIGKILL of the daemon during ``check PATCH --apply`` made the client run
     the edit again in-process (the line was inserted twice, exit 0).  Now the client asks the new
     daemon whether its request committed: never two edits, and the report says what happened."""
@@ -305,8 +336,9 @@ def test_daemon_killed_mid_check_apply_edits_at_most_once(repo: Path, env, contr
 
 
 @pytest.mark.parametrize("stage", ["held", "applied"])
-def test_daemon_killed_mid_rename_apply_is_not_run_again(repo: Path, env, control: Path, stop_daemon,
-                                                         stage: str) -> None:
+def test_daemon_killed_mid_rename_apply_is_not_run_again(
+    repo: Path, env, control: Path, stop_daemon, stage: str
+) -> None:
     """Issue 17 finding 5: a rename whose daemon died after applying was run again and reported
     E/NOT_FOUND (the old name was gone).  Killed at the server (before the commit point) it writes
     nothing and says so; killed after writing it reports the rename as applied, once."""
@@ -336,20 +368,26 @@ def test_daemon_killed_mid_rename_apply_is_not_run_again(repo: Path, env, contro
 
 
 @pytest.mark.parametrize("stage", ["commit", "answered"])
-def test_daemon_killed_mid_batch_edit_is_not_run_again(repo: Path, env, control: Path, stop_daemon,
-                                                       stage: str) -> None:
+def test_daemon_killed_mid_batch_edit_is_not_run_again(repo: Path, env, control: Path, stop_daemon, stage: str) -> None:
     """Issue 17 finding 5, through ``lanser batch``: the lines a dead daemon did not answer were all
     run again in-process, the edit being answered included.  Now the edit line gets what became of
     it (its recorded answer, or "nothing was written"), and only the lines after it run."""
     report = repo / "pkg" / "report.py"
-    lines = [{"cmd": "hover", "selector": "pkg/shapes.py@L38:C5"},
-             {"cmd": "check", "args": {"patch": PATCH, "apply": True, "allowDirty": True}},
-             {"cmd": "hover", "selector": "pkg/shapes.py@L38:C5"}]
+    lines = [
+        {"cmd": "hover", "selector": "pkg/shapes.py@L38:C5"},
+        {"cmd": "check", "args": {"patch": PATCH, "apply": True, "allowDirty": True}},
+        {"cmd": "hover", "selector": "pkg/shapes.py@L38:C5"},
+    ]
     env = {**env, "LANSER_DAEMON_PAUSE": f"{stage}:{control}"}
     queries = control.parent / "queries.jsonl"
     queries.write_text("".join(json.dumps(line) + "\n" for line in lines))
-    proc = subprocess.Popen([sys.executable, "-c", ENTRY, "-w", str(repo), "batch", str(queries)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", ENTRY, "-w", str(repo), "batch", str(queries)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     stop_daemon.append(proc)
     wait_for(control / stage, proc)
     kill_daemon(control / stage)
@@ -368,7 +406,8 @@ def test_daemon_killed_mid_batch_edit_is_not_run_again(repo: Path, env, control:
 
 
 def test_an_apply_waiting_for_the_workspace_lock_does_not_stall_the_daemon(
-        repo: Path, env, control: Path, stop_daemon, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo: Path, env, control: Path, stop_daemon, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """An apply waiting for another process's workspace lock waited with time.sleep on the daemon's
     event loop: every other client of that daemon got no answer until the lock came free or the
     wait (LANSER_LOCK_WAIT_S) ran out.  Now the wait yields: a references request is answered while

@@ -28,10 +28,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from gitrepo import commit_all, git
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-
-from gitrepo import commit_all, git
 
 SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sample"
 
@@ -64,8 +63,13 @@ _copies = itertools.count()
 
 
 def lanser(env: dict[str, str], *args: str) -> tuple[int, str]:
-    proc = subprocess.run([sys.executable, "-c", "from lanser.cli.main import main; main()", *args],
-                          env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", "from lanser.cli.main import main; main()", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     return proc.returncode, proc.stdout
 
 
@@ -81,7 +85,7 @@ def differences(a: Any, b: Any, where: str = "") -> list[str]:
     if isinstance(a, dict) and isinstance(b, dict):
         return [d for k in sorted(set(a) | set(b)) for d in differences(a.get(k), b.get(k), f"{where}.{k}")]
     if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
-        return [d for i, (x, y) in enumerate(zip(a, b)) for d in differences(x, y, f"{where}[{i}]")]
+        return [d for i, (x, y) in enumerate(zip(a, b, strict=False)) for d in differences(x, y, f"{where}[{i}]")]
     return [] if a == b else [f"{where}: {json.dumps(a)[:300]} != {json.dumps(b)[:300]}"]
 
 
@@ -168,13 +172,22 @@ def warm_rich(rich_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
 UNPACK = "py://rich.padding#Padding.unpack"
 
 
-@pytest.mark.parametrize("steps", [
-    # Other files checked first (their strings parsed), then references and hover.
-    [("diag", "rich/panel.py"), ("refs", "py://rich.console#ConsoleOptions"), ("hover", UNPACK)],
-    # An apply and a checkout, then the same questions and a preview.
-    [("apply", UNPACK, "unpack_pad"), ("checkout",), ("refs", UNPACK), ("diag", "rich/padding.py"),
-     ("rename", UNPACK, "unpack_pad")],
-], ids=["checked-first", "apply-checkout"])
+@pytest.mark.parametrize(
+    "steps",
+    [
+        # Other files checked first (their strings parsed), then references and hover.
+        [("diag", "rich/panel.py"), ("refs", "py://rich.console#ConsoleOptions"), ("hover", UNPACK)],
+        # An apply and a checkout, then the same questions and a preview.
+        [
+            ("apply", UNPACK, "unpack_pad"),
+            ("checkout",),
+            ("refs", UNPACK),
+            ("diag", "rich/padding.py"),
+            ("rename", UNPACK, "unpack_pad"),
+        ],
+    ],
+    ids=["checked-first", "apply-checkout"],
+)
 def test_daemon_answers_as_a_fresh_process_on_a_larger_project(warm_rich: Warm, steps: list[tuple[str, ...]]) -> None:
     check_history(warm_rich, steps)
 
@@ -187,8 +200,9 @@ def test_import_cycle_messages_name_workspace_paths_relatively(tmp_path: Path) -
         root = tmp_path / name / "sample"
         shutil.copytree(SAMPLE, root, ignore=shutil.ignore_patterns(".lanser", "pyrightconfig.json"))
         (root / "pkg" / "a.py").write_text("from pkg import b\n\n\ndef fa() -> int:\n    return b.fb()\n")
-        (root / "pkg" / "b.py").write_text("from pkg import a\n\n\ndef fb() -> int:\n    return 1\n\n\n"
-                                           "def fc() -> int:\n    return a.fa()\n")
+        (root / "pkg" / "b.py").write_text(
+            "from pkg import a\n\n\ndef fb() -> int:\n    return 1\n\n\ndef fc() -> int:\n    return a.fa()\n"
+        )
         code, out = lanser({**os.environ, "LANSER_NO_DAEMON": "1"}, "--json", "-w", str(root), "diag", "pkg/a.py")
         bundle = comparable(out)
         messages = [d["message"] for g in bundle["facts"]["diagnostics"] for d in g["diagnostics"]]

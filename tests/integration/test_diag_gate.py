@@ -25,8 +25,7 @@ def test_fail_on_error_exits_1_only_for_a_file_with_an_error(sample: Path, run_c
     assert code == 3 and "E/NOT_FOUND" in err  # lanser's own failure keeps its code
 
 
-def test_the_gate_script_fails_on_errors_only_and_keeps_lansers_codes(sample: Path,
-                                                                       daemon_env: dict[str, str]) -> None:
+def test_the_gate_script_fails_on_errors_only_and_keeps_lansers_codes(sample: Path, daemon_env: dict[str, str]) -> None:
     env = {**daemon_env, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     gate = [str(REPO / "scripts" / "lanser-diag-gate")]
 

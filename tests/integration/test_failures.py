@@ -41,8 +41,14 @@ ENTRY = "from lanser.cli.main import main; main()"
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Settings from the developer's shell must not leak into the tests."""
-    for name in ("LANSER_SERVER_OVERRIDES", "LANSER_WORKSPACE", "LANSER_INDEX_IO",
-                 "LANSER_TIMEOUT", "LANSER_PYTHON", "LANSER_DEBUG"):
+    for name in (
+        "LANSER_SERVER_OVERRIDES",
+        "LANSER_WORKSPACE",
+        "LANSER_INDEX_IO",
+        "LANSER_TIMEOUT",
+        "LANSER_PYTHON",
+        "LANSER_DEBUG",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -63,8 +69,7 @@ class Fake:
         self.overrides = tmp_path / "overrides.json"
 
     def use(self, mode: str) -> Fake:
-        entry = {"name": "fake", "version": "1.0",
-                 "command": ["{python}", str(FAKE), mode, str(self.log)]}
+        entry = {"name": "fake", "version": "1.0", "command": ["{python}", str(FAKE), mode, str(self.log)]}
         self.overrides.write_text(json.dumps({"python": entry}))
         self.monkeypatch.setenv("LANSER_SERVER_OVERRIDES", str(self.overrides))
         return self
@@ -103,9 +108,7 @@ def invoke(ws: Path, *args: str, timeout: str = "2", json_mode: bool = True, ind
 
 def one_json(result: Any) -> dict[str, Any]:
     """stdout must be exactly one JSON object (json.loads rejects trailing data)."""
-    assert result.exception is None or isinstance(result.exception, SystemExit), (
-        f"CLI raised {result.exception!r}"
-    )
+    assert result.exception is None or isinstance(result.exception, SystemExit), f"CLI raised {result.exception!r}"
     assert result.stdout.endswith("\n") and result.stdout.count("\n") == 1, result.stdout
     data = json.loads(result.stdout)
     assert isinstance(data, dict)
@@ -150,14 +153,20 @@ def assert_all_gone(fake: Fake) -> None:
     wait_until(lambda: not any(alive(p) for p in pids), 10, f"fake servers {pids} to exit")
 
 
-def run_lanser(ws: Path, *args: str, env_extra: dict[str, str] | None = None,
-               timeout: str = "2") -> subprocess.CompletedProcess[str]:
+def run_lanser(
+    ws: Path, *args: str, env_extra: dict[str, str] | None = None, timeout: str = "2"
+) -> subprocess.CompletedProcess[str]:
     """lanser as a user runs it: its own process, through the console entry point."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LANSER_")}
     env["LANSER_NO_DAEMON"] = "1"  # the server must be this process's child
     env.update(env_extra or {})
-    return subprocess.run([sys.executable, "-c", ENTRY, "-w", str(ws), "--timeout", timeout, *args],
-                          capture_output=True, text=True, env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", ENTRY, "-w", str(ws), "--timeout", timeout, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
 
 
 # -- the fake server itself ------------------------------------------------
@@ -206,10 +215,13 @@ def test_crash_on_request_is_65_after_one_restart(ws: Path, fake: Fake) -> None:
     assert_all_gone(fake)
 
 
-@pytest.mark.parametrize(("mode", "code", "said"), [
-    pytest.param("crash-on-request", 3, "crashing on a definition request", id="crash-on-request"),
-    pytest.param("die-at-start", 4, "dying before initialize", id="die-at-start"),
-])
+@pytest.mark.parametrize(
+    ("mode", "code", "said"),
+    [
+        pytest.param("crash-on-request", 3, "crashing on a definition request", id="crash-on-request"),
+        pytest.param("die-at-start", 4, "dying before initialize", id="die-at-start"),
+    ],
+)
 def test_crash_reports_the_exit_code(ws: Path, fake: Fake, mode: str, code: int, said: str) -> None:
     """A crashed server's exit code and stderr are in the error, as the session promises.
 
@@ -232,8 +244,9 @@ def test_crash_reports_the_exit_code(ws: Path, fake: Fake, mode: str, code: int,
             with pytest.raises(LsCrash) as info:
                 await session.start(10)
                 doc = session.sync_document("a.py", "python")
-                params = lsp.DefinitionParams(text_document=lsp.TextDocumentIdentifier(uri=doc.uri),
-                                              position=lsp.Position(line=1, character=6))
+                params = lsp.DefinitionParams(
+                    text_document=lsp.TextDocumentIdentifier(uri=doc.uri), position=lsp.Position(line=1, character=6)
+                )
                 await session.request("textDocument/definition", params, timeout=10)
             return info.value
         finally:
@@ -245,9 +258,14 @@ def test_crash_reports_the_exit_code(ws: Path, fake: Fake, mode: str, code: int,
     seen = asyncio.run(crashes())
     assert len(fake.pids()) == len(seen)
     assert all(any(said in line for line in e.details.get("stderrTail", [])) for e in seen)
-    wrong = [(e.message, e.details.get("exitCode")) for e in seen
-             if (e.message, e.details.get("exitCode")) != (f"fake exited with code {code}", code)]
-    assert not wrong, f"{len(wrong)} of {len(seen)} crashes lost the exit code, e.g. {wrong[0]}; all: {sorted(set(wrong))}"
+    wrong = [
+        (e.message, e.details.get("exitCode"))
+        for e in seen
+        if (e.message, e.details.get("exitCode")) != (f"fake exited with code {code}", code)
+    ]
+    assert not wrong, (
+        f"{len(wrong)} of {len(seen)} crashes lost the exit code, e.g. {wrong[0]}; all: {sorted(set(wrong))}"
+    )
     assert_all_gone(fake)
 
 
@@ -340,8 +358,9 @@ def test_die_at_start_is_65(ws: Path, fake: Fake) -> None:
 def pipelined_batch(ws: Path, selectors: list[str], *, window: int, timeout: str) -> list[dict[str, Any]]:
     """``lanser batch --pipeline WINDOW`` of one definition per selector; every bundle must be ok."""
     queries = "".join(json.dumps({"cmd": "definition", "selector": sel}) + "\n" for sel in selectors)
-    result = CliRunner().invoke(cli, ["--json", "-w", str(ws), "--timeout", timeout, "batch", "--pipeline",
-                                      str(window), "-"], input=queries)
+    result = CliRunner().invoke(
+        cli, ["--json", "-w", str(ws), "--timeout", timeout, "batch", "--pipeline", str(window), "-"], input=queries
+    )
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
     bundles = [json.loads(line) for line in result.stdout.splitlines()]
     assert result.exit_code == 0, [b.get("error") for b in bundles]
@@ -350,8 +369,9 @@ def pipelined_batch(ws: Path, selectors: list[str], *, window: int, timeout: str
     return bundles
 
 
-def test_pipelined_batch_keeps_requests_in_flight_and_input_order(ws: Path, fake: Fake,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pipelined_batch_keeps_requests_in_flight_and_input_order(
+    ws: Path, fake: Fake, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The fake answers only once it holds three definitions, newest first: a batch that
     waited for each answer would time out; this one gets every answer, each in its place."""
     monkeypatch.setenv("FAKE_GATHER", "3")
@@ -371,8 +391,9 @@ def test_a_crash_with_requests_in_flight_restarts_the_server_once(ws: Path, fake
     assert_all_gone(fake)
 
 
-def test_a_request_timed_out_in_the_window_is_asked_again_alone(ws: Path, fake: Fake,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_request_timed_out_in_the_window_is_asked_again_alone(
+    ws: Path, fake: Fake, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The server takes 0.6 s a request, one at a time; with four in flight and a 1.5 s timeout the
     last ones time out waiting behind the others, and are asked again alone, as a sequential batch
     would have asked them: every answer arrives."""
@@ -385,8 +406,9 @@ def test_a_request_timed_out_in_the_window_is_asked_again_alone(ws: Path, fake: 
     assert_all_gone(fake)
 
 
-def test_a_reader_gone_mid_batch_leaves_a_healthy_daemon(ws: Path, fake: Fake, daemon_env: dict[str, str],
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_reader_gone_mid_batch_leaves_a_healthy_daemon(
+    ws: Path, fake: Fake, daemon_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Through a real daemon: the batch's reader goes away after the first bundle; the daemon
     stops waiting for the requests in flight (their answers are dropped, not cached), sends the
     server no $/cancelRequest (basedpyright mishandles them), restarts nothing, and answers the
@@ -394,12 +416,19 @@ def test_a_reader_gone_mid_batch_leaves_a_healthy_daemon(ws: Path, fake: Fake, d
     monkeypatch.setenv("FAKE_DELAY", "0.5")
     fake.use("slow")
     env = {**daemon_env, "LANSER_SERVER_OVERRIDES": str(fake.overrides), "FAKE_DELAY": "0.5"}
-    queries = "".join(json.dumps({"cmd": "definition", "selector": f"a.py@L2:C{col}"}) + "\n"
-                      for col in range(1, 9))  # print(x)
+    queries = "".join(
+        json.dumps({"cmd": "definition", "selector": f"a.py@L2:C{col}"}) + "\n" for col in range(1, 9)
+    )  # print(x)
     argv = [sys.executable, "-c", ENTRY, "--json", "-w", str(ws), "--timeout", "20"]
     try:
-        proc = subprocess.Popen([*argv, "batch", "--pipeline", "8", "-"], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
+        proc = subprocess.Popen(
+            [*argv, "batch", "--pipeline", "8", "-"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            text=True,
+        )
         assert proc.stdin is not None and proc.stdout is not None
         proc.stdin.write(queries)
         proc.stdin.close()
@@ -407,8 +436,9 @@ def test_a_reader_gone_mid_batch_leaves_a_healthy_daemon(ws: Path, fake: Fake, d
         assert first["status"] == "ok"
         proc.kill()  # the reader goes away with seven answers to come
         proc.wait(timeout=30)
-        again = subprocess.run([*argv, "batch", "-"], input=queries, capture_output=True, text=True, env=env,
-                               timeout=120)
+        again = subprocess.run(
+            [*argv, "batch", "-"], input=queries, capture_output=True, text=True, env=env, timeout=120
+        )
         assert again.returncode == 0, again.stderr
         assert [json.loads(line)["status"] for line in again.stdout.splitlines()] == ["ok"] * 8
         # The abandoned ones were not cached: the second batch asked them again.
@@ -517,12 +547,18 @@ def test_server_dies_with_a_killed_lanser(ws: Path, fake: Fake) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LANSER_")}
     env["LANSER_NO_DAEMON"] = "1"  # the server must be this process's child
     env["LANSER_SERVER_OVERRIDES"] = str(fake.overrides)
-    proc = subprocess.Popen([sys.executable, "-c", ENTRY, "--json", "-w", str(ws), "--timeout", "600",
-                             "def", "a.py@L2:C7"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", ENTRY, "--json", "-w", str(ws), "--timeout", "600", "def", "a.py@L2:C7"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
     try:
-        wait_until(lambda: fake.received("textDocument/definition") == 1, 60,
-                   "lanser to send the definition request to the hanging fake")
+        wait_until(
+            lambda: fake.received("textDocument/definition") == 1,
+            60,
+            "lanser to send the definition request to the hanging fake",
+        )
         [pid] = fake.pids()
         assert alive(pid)
         status = Path(f"/proc/{pid}/status").read_text()

@@ -21,9 +21,11 @@ from test_fuzz_inputs import DOCUMENTED, lanser, one_object  # noqa: E402
 
 pytestmark = pytest.mark.integration
 
-_JSON = st.recursive(st.none() | st.booleans() | st.integers(-3, 3) | st.text(max_size=5),
-                     lambda inner: st.lists(inner, max_size=2) | st.dictionaries(st.text(max_size=4), inner,
-                                                                                  max_size=2), max_leaves=5)
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 3) | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=2) | st.dictionaries(st.text(max_size=4), inner, max_size=2),
+    max_leaves=5,
+)
 
 
 @pytest.fixture(scope="module")
@@ -53,11 +55,15 @@ def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]
             yield from _paths(item, (*prefix, i))
 
 
-@settings(max_examples=int(os.environ.get("LANSER_FUZZ_SCALE", "1") or 1) * 12, deadline=None,
-          suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=int(os.environ.get("LANSER_FUZZ_SCALE", "1") or 1) * 12,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
 @given(data=st.data())
-def test_a_tampered_trace_replays_or_fails_with_a_documented_code(recording: tuple[Path, list[dict[str, Any]]],
-                                                                  data: st.DataObject) -> None:
+def test_a_tampered_trace_replays_or_fails_with_a_documented_code(
+    recording: tuple[Path, list[dict[str, Any]]], data: st.DataObject
+) -> None:
     root, recorded = recording
     events = json.loads(json.dumps(recorded))
     events[0]["options"]["timeout"] = 1  # where the trace has no answer, replay waits this long

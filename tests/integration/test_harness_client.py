@@ -33,9 +33,16 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(project, "_failed", {})
     monkeypatch.setattr(project, "_memo", {})
     monkeypatch.setenv(project.CACHE_ENV, str(tmp_path / "layers"))
-    task = TaskSpec.model_validate({
-        "id": "calc/add", "language": "c", "source": {"kind": "dir", "path": "src"},
-        "commands": {"build": "true", "test": "true"}, "problem": "add subtracts", "gold_patch": FIX})
+    task = TaskSpec.model_validate(
+        {
+            "id": "calc/add",
+            "language": "c",
+            "source": {"kind": "dir", "path": "src"},
+            "commands": {"build": "true", "test": "true"},
+            "problem": "add subtracts",
+            "gold_patch": FIX,
+        }
+    )
     episode = TaskEnv(task, tmp_path / "data", "base", tmp_path / "work", image_id=IMAGE_ID)
     episode.reset()
     yield episode
@@ -56,8 +63,10 @@ def test_an_episode_asks_lanser_through_one_client_session(env: TaskEnv) -> None
     _, reward, _, record = env.step({"type": "edit", "patch": FIX})
     assert record["result"]["status"] == "ok" and reward == record["result"]["processReward"]["r"]
     assert "a + b" in (env.work / "calc.c").read_text()
-    assert env.step({"type": "lanser", "request": {"cmd": "nope"}})[3]["result"]["bundle"]["error"]["code"] == \
-        "E/BAD_REQUEST"
+    assert (
+        env.step({"type": "lanser", "request": {"cmd": "nope"}})[3]["result"]["bundle"]["error"]["code"]
+        == "E/BAD_REQUEST"
+    )
     assert env.lanser is session
     env.close()
     assert env.lanser is None and session._session is None

@@ -55,25 +55,28 @@ def _refused(code: int, out: dict[str, Any]) -> None:
     assert "outside the workspace" in out["error"]["message"]
 
 
-@pytest.mark.parametrize("selector", [
-    "py://leak#SECRET_TOKEN",
-    "py://leak#secret_fn:body",
-    "py://sub#SECRET_TOKEN",
-    "py://pkg#SECRET_TOKEN",  # a re-export followed into the symlink
-    "ast://[module=leak]/[var=SECRET_TOKEN]",
-    "ast://[file=leak.py]/[def=secret_fn]",
-    "ast://[module=sub]/[var=SECRET_TOKEN]",
-    'anchor://leak.py#"SECRET_TOKEN"',
-    "c://leak.c#secret_token",
-    "file://leak.py",
-    "leak.py@L1:C1",
-    "sub/__init__.py",
-    # and without a symlink: paths that climb out or are absolute
-    "ast://[file=..%2Foutside%2Fsecret.py]/[var=SECRET_TOKEN]",
-    "c://../outside/secret.c#secret_token",
-    'anchor://../outside/secret.py#"SECRET_TOKEN"',
-    "FILE_ABS",
-])
+@pytest.mark.parametrize(
+    "selector",
+    [
+        "py://leak#SECRET_TOKEN",
+        "py://leak#secret_fn:body",
+        "py://sub#SECRET_TOKEN",
+        "py://pkg#SECRET_TOKEN",  # a re-export followed into the symlink
+        "ast://[module=leak]/[var=SECRET_TOKEN]",
+        "ast://[file=leak.py]/[def=secret_fn]",
+        "ast://[module=sub]/[var=SECRET_TOKEN]",
+        'anchor://leak.py#"SECRET_TOKEN"',
+        "c://leak.c#secret_token",
+        "file://leak.py",
+        "leak.py@L1:C1",
+        "sub/__init__.py",
+        # and without a symlink: paths that climb out or are absolute
+        "ast://[file=..%2Foutside%2Fsecret.py]/[var=SECRET_TOKEN]",
+        "c://../outside/secret.c#secret_token",
+        'anchor://../outside/secret.py#"SECRET_TOKEN"',
+        "FILE_ABS",
+    ],
+)
 def test_no_selector_reads_through_a_symlink_out_of_the_workspace(jail: Path, run_json, selector: str) -> None:
     """Issue 17 finding 6: `locate 'py://leak#SECRET_TOKEN'` returned the host file's line in its preview."""
     if selector == "FILE_ABS":
@@ -106,8 +109,8 @@ def test_symlinks_that_stay_inside_still_resolve(jail: Path, run_json) -> None:
 
 BOM = b"\xef\xbb\xbf"
 #: Line 1 of the Python file: characters of 1, 2 and 4 UTF-8 bytes (and a surrogate pair) before `bom`.
-PY_LINE1 = 'x = "\u00e9\U0001F600"; bom = 1'
-PY_PREFIX = 'x = "\u00e9\U0001F600"; '
+PY_LINE1 = 'x = "\u00e9\U0001f600"; bom = 1'
+PY_PREFIX = 'x = "\u00e9\U0001f600"; '
 
 
 def _col(prefix: str, indexing: str) -> int:
@@ -249,10 +252,14 @@ def test_clangd_never_indexes_a_host_file_a_database_names(tmp_path: Path, run_j
     ws = tmp_path / "ws"
     ws.mkdir()
     (ws / "a.c").write_text("int f(void) { return 1; }\n")
-    (ws / "compile_commands.json").write_text(json.dumps([
-        {"directory": str(ws), "file": "a.c", "arguments": ["cc", "-c", "a.c"]},
-        {"directory": str(outside), "file": "secret.c", "arguments": ["cc", "-c", "secret.c"]},
-    ]))
+    (ws / "compile_commands.json").write_text(
+        json.dumps(
+            [
+                {"directory": str(ws), "file": "a.c", "arguments": ["cc", "-c", "a.c"]},
+                {"directory": str(outside), "file": "secret.c", "arguments": ["cc", "-c", "secret.c"]},
+            ]
+        )
+    )
     code, out = run_json("-w", str(ws), "symbols", "--query", "host_only_secret")
     assert "host_only_secret_fn" not in json.dumps(out), out
     code, out = run_json("-w", str(ws), "symbols", "--query", "f")

@@ -28,13 +28,20 @@ REPO = Path(__file__).resolve().parents[2]
 TX = "20260101T000000-0123abcd"
 MOD = "def area(r: int) -> int:\n    return r * r\n"
 USE = "from m import area\n\nprint(area(2))\n"
-GIT_ENV = {"GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1", "GIT_AUTHOR_NAME": "t",
-           "GIT_AUTHOR_EMAIL": "t@t.invalid", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t.invalid"}
+GIT_ENV = {
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_AUTHOR_NAME": "t",
+    "GIT_AUTHOR_EMAIL": "t@t.invalid",
+    "GIT_COMMITTER_NAME": "t",
+    "GIT_COMMITTER_EMAIL": "t@t.invalid",
+}
 
 
 def git(root: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=root, env={**os.environ, **GIT_ENV}, check=True,
-                          capture_output=True, text=True, timeout=120).stdout
+    return subprocess.run(
+        ["git", *args], cwd=root, env={**os.environ, **GIT_ENV}, check=True, capture_output=True, text=True, timeout=120
+    ).stdout
 
 
 def tree(d: Path) -> dict[str, Any]:
@@ -82,8 +89,14 @@ def repo(tmp_path: Path, sentinel: Path) -> Path:
 
 
 def lanser(env: dict[str, str], root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", "from lanser.cli.main import main; main()", "-w", str(root), *args],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-c", "from lanser.cli.main import main; main()", "-w", str(root), *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def one_json(proc: subprocess.CompletedProcess[str]) -> dict[str, Any]:
@@ -99,9 +112,17 @@ def test_a_committed_journal_writes_and_deletes_nothing(repo: Path, sentinel: Pa
     tdir = repo / ".lanser" / "journal" / TX
     (tdir / "files").mkdir(parents=True)
     (tdir / "files" / "0.old").write_bytes(b"#!/bin/sh\necho pwned\n")
-    (tdir / "plan.json").write_text(json.dumps({"tx": TX, "files": [
-        {"path": str(sentinel / "x"), "old": True, "new": True, "mode": 0o755},
-        {"path": "../outside/victim.txt", "old": False, "new": True, "mode": None}]}))
+    (tdir / "plan.json").write_text(
+        json.dumps(
+            {
+                "tx": TX,
+                "files": [
+                    {"path": str(sentinel / "x"), "old": True, "new": True, "mode": 0o755},
+                    {"path": "../outside/victim.txt", "old": False, "new": True, "mode": None},
+                ],
+            }
+        )
+    )
     git(repo, "add", "-f", ".lanser")
     git(repo, "commit", "-qm", "a journal")
     before = tree(sentinel)
@@ -119,8 +140,9 @@ def test_a_committed_journal_writes_and_deletes_nothing(repo: Path, sentinel: Pa
     assert (tdir / "plan.json").exists(), "the repository's own file was removed"
 
 
-def test_a_truncated_journal_is_reported_not_a_crash(repo: Path, env: dict[str, str],
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_truncated_journal_is_reported_not_a_crash(
+    repo: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Finding 12: a truncated journal plan.json was E/INTERNAL and broke every command in the workspace."""
     monkeypatch.setenv("XDG_STATE_HOME", env["XDG_STATE_HOME"])
     assert workspace_state(repo, create=True) is not None
@@ -187,10 +209,25 @@ def test_an_untracked_file_is_not_rewritten_without_allow_dirty(repo: Path, env:
 @pytest.fixture
 def paused_rename(repo: Path, env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
     """`rename --apply` stopped (SIGSTOP, by LANSER_APPLY_STOP_AFTER=1) after its first file."""
-    proc = subprocess.Popen([sys.executable, "-c", "from lanser.cli.main import main; main()", "-w", str(repo),
-                             "--json", "rename", "py://m#area", "surface", "--apply"],
-                            cwd=REPO, env={**env, "LANSER_APPLY_STOP_AFTER": "1"}, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from lanser.cli.main import main; main()",
+            "-w",
+            str(repo),
+            "--json",
+            "rename",
+            "py://m#area",
+            "surface",
+            "--apply",
+        ],
+        cwd=REPO,
+        env={**env, "LANSER_APPLY_STOP_AFTER": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         _, status = os.waitpid(proc.pid, os.WUNTRACED)
         assert os.WIFSTOPPED(status), f"the applier ended instead of pausing (status {status})"
@@ -201,12 +238,16 @@ def paused_rename(repo: Path, env: dict[str, str]) -> Iterator[subprocess.Popen[
             proc.communicate(timeout=300)
 
 
-def test_recover_during_an_apply_does_not_tear_the_tree(repo: Path, env: dict[str, str],
-                                                        paused_rename: subprocess.Popen[str]) -> None:
+def test_recover_during_an_apply_does_not_tear_the_tree(
+    repo: Path, env: dict[str, str], paused_rename: subprocess.Popen[str]
+) -> None:
     """Finding 3: with the applier paused after its first file, `lanser recover` rolled it back,
     the applier resumed and exited 0 "applied", leaving one file old and the others new."""
-    new = {"m.py": MOD.replace("area", "surface"), "use.py": USE.replace("area", "surface"),
-           "more.py": USE.replace("2", "3").replace("area", "surface")}
+    new = {
+        "m.py": MOD.replace("area", "surface"),
+        "use.py": USE.replace("area", "surface"),
+        "more.py": USE.replace("2", "3").replace("area", "surface"),
+    }
     half = {name: (repo / name).read_text() for name in new}
     assert sum(half[n] == new[n] for n in new) == 1, "the applier did not stop after exactly one file"
 
@@ -226,20 +267,30 @@ def test_recover_during_an_apply_does_not_tear_the_tree(repo: Path, env: dict[st
     assert proc.returncode == 0 and one_json(proc) == {"recovered": []}
 
 
-def test_a_second_apply_waits_for_the_first(repo: Path, env: dict[str, str],
-                                            paused_rename: subprocess.Popen[str]) -> None:
+def test_a_second_apply_waits_for_the_first(
+    repo: Path, env: dict[str, str], paused_rename: subprocess.Popen[str]
+) -> None:
     """One writer at a time: a second apply during the first either waits and then finds its plan
     stale, or gives up with E/APPLY_CONFLICT; it never interleaves its writes with the first's."""
-    proc = lanser({**env, "LANSER_LOCK_WAIT_S": "0"}, repo, "--json", "rename", "py://other#width", "extent",
-                  "--apply", "--allow-dirty")
+    proc = lanser(
+        {**env, "LANSER_LOCK_WAIT_S": "0"},
+        repo,
+        "--json",
+        "rename",
+        "py://other#width",
+        "extent",
+        "--apply",
+        "--allow-dirty",
+    )
     out = one_json(proc)
     assert proc.returncode == 70 and out["error"]["code"] == "E/APPLY_CONFLICT", out
     assert "another lanser process" in out["error"]["message"]
     assert "extent" not in (repo / "other.py").read_text()
 
 
-def test_the_daemons_cache_does_not_follow_a_lanser_symlink(repo: Path, sentinel: Path, env: dict[str, str],
-                                                            daemon_env: dict[str, str]) -> None:
+def test_the_daemons_cache_does_not_follow_a_lanser_symlink(
+    repo: Path, sentinel: Path, env: dict[str, str], daemon_env: dict[str, str]
+) -> None:
     """Finding 8, in the default mode: the daemon keeps its bundle cache on disk under
     .lanser/cache; a .lanser symlink sent that database outside the workspace."""
     (repo / ".lanser").symlink_to(sentinel)
@@ -266,8 +317,9 @@ def test_commit_runs_none_of_the_repositorys_hooks(repo: Path, sentinel: Path, e
             hook = hooks / name
             hook.write_text(f"#!/bin/sh\necho ran > '{sentinel}/{hooks.name}-{name}'\n")
             hook.chmod(0o755)
-    (repo / ".git" / "config").write_text((repo / ".git" / "config").read_text()
-                                          + f"[core]\n\thooksPath = {repo / '.githooks'}\n")
+    (repo / ".git" / "config").write_text(
+        (repo / ".git" / "config").read_text() + f"[core]\n\thooksPath = {repo / '.githooks'}\n"
+    )
     git(repo, "-c", "core.hooksPath=/dev/null", "add", ".githooks")
     git(repo, "-c", "core.hooksPath=/dev/null", "commit", "-qm", "hooks")
     before = git(repo, "rev-parse", "HEAD").strip()
@@ -282,8 +334,9 @@ def test_commit_runs_none_of_the_repositorys_hooks(repo: Path, sentinel: Path, e
 
 
 @pytest.mark.parametrize("via_git", [False, True], ids=["transaction", "git-apply-3way"])
-def test_attribute_drivers_of_the_repository_do_not_run(repo: Path, sentinel: Path, env: dict[str, str],
-                                                        via_git: bool) -> None:
+def test_attribute_drivers_of_the_repository_do_not_run(
+    repo: Path, sentinel: Path, env: dict[str, str], via_git: bool
+) -> None:
     """A hostile repository's ``.gitattributes`` selects drivers its ``.git/config`` defines: a clean
     filter ran on lanser's ``git add`` (``--commit``) and on the dirty check's ``git status`` (a file
     whose stat changed is hashed through it), a merge driver on ``git apply --3way``.  None runs; the
@@ -293,20 +346,23 @@ def test_attribute_drivers_of_the_repository_do_not_run(repo: Path, sentinel: Pa
     git(repo, "commit", "-qm", "attributes")
     evil = f"sh -c 'echo ran >> {sentinel}/driver; cat'"
     with (repo / ".git" / "config").open("a") as fh:
-        fh.write(f'[filter "evil"]\n\tclean = {evil}\n\tsmudge = {evil}\n\tprocess = {evil}\n'
-                 f'[merge "evil"]\n\tdriver = {evil}\n[diff "evil"]\n\ttextconv = {evil}\n\tcommand = {evil}\n')
+        fh.write(
+            f'[filter "evil"]\n\tclean = {evil}\n\tsmudge = {evil}\n\tprocess = {evil}\n'
+            f'[merge "evil"]\n\tdriver = {evil}\n[diff "evil"]\n\ttextconv = {evil}\n\tcommand = {evil}\n'
+        )
     for name in ("m.py", "use.py", "more.py"):
         os.utime(repo / name, (1, 1))  # stat no longer matches the index: status must look at the content
     extra = ("--via-git",) if via_git else ()
-    proc = lanser({**env, **GIT_ENV}, repo, "--json", "rename", "py://m#area", "surface", "--apply", "--commit",
-                  *extra)
+    proc = lanser({**env, **GIT_ENV}, repo, "--json", "rename", "py://m#area", "surface", "--apply", "--commit", *extra)
     out = one_json(proc)
     assert out["status"] == "ok", out.get("error")
     assert sorted(p.name for p in sentinel.iterdir()) == ["victim.txt"], "a repository driver ran"
     assert git(repo, "show", "HEAD:use.py") == USE.replace("area", "surface")
 
 
-def test_a_committed_virtualenv_runs_nothing_and_still_resolves(repo: Path, sentinel: Path, env: dict[str, str]) -> None:
+def test_a_committed_virtualenv_runs_nothing_and_still_resolves(
+    repo: Path, sentinel: Path, env: dict[str, str]
+) -> None:
     """A workspace's ``.venv/bin/python`` was run on the host: lanser executed it to learn its
     version and paths, and handed it to basedpyright as ``python.pythonPath``, which runs it too; a
     real interpreter would still have run the venv's ``.pth`` lines at start-up.  A pull request can

@@ -18,9 +18,9 @@ def _params(ws: Path, run_dir: Path):
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("LANSER_")}
     env["XDG_RUNTIME_DIR"] = str(run_dir)  # its own daemon, stopped at the end
-    return StdioServerParameters(command=sys.executable,
-                                 args=["-c", "from lanser.cli.main import main; main()", "-w", str(ws), "mcp"],
-                                 env=env)
+    return StdioServerParameters(
+        command=sys.executable, args=["-c", "from lanser.cli.main import main; main()", "-w", str(ws), "mcp"], env=env
+    )
 
 
 def test_mcp_tools_over_stdio(sample: Path, tmp_path: Path) -> None:
@@ -50,12 +50,15 @@ def test_mcp_tools_over_stdio(sample: Path, tmp_path: Path) -> None:
                 out["diagnostics"] = (res.content[0].text, res.structured_content)
                 res = await session.call_tool("symbols", {"selector": "pkg/shapes.py", "depth": 1})
                 out["symbols"] = (res.content[0].text, res.structured_content)
-                res = await session.call_tool("rename", {"selector": "py://pkg.shapes#total_area", "new_name": "sum_areas"})
+                res = await session.call_tool(
+                    "rename", {"selector": "py://pkg.shapes#total_area", "new_name": "sum_areas"}
+                )
                 out["preview"] = (res.is_error, res.structured_content)
                 out["preview_text"] = res.content[0].text
                 out["after_preview"] = (sample / "pkg" / "shapes.py").read_text()
-                res = await session.call_tool("rename", {"selector": "py://pkg.shapes#total_area",
-                                                         "new_name": "sum_areas", "apply": True})
+                res = await session.call_tool(
+                    "rename", {"selector": "py://pkg.shapes#total_area", "new_name": "sum_areas", "apply": True}
+                )
                 out["apply"] = (res.is_error, res.structured_content)
                 res = await session.call_tool("locate", {"selector": "py://pkg.shapes#nothing"})
                 out["error"] = (res.is_error, res.content[0].text)
@@ -67,14 +70,27 @@ def test_mcp_tools_over_stdio(sample: Path, tmp_path: Path) -> None:
         out = anyio.run(main)
     finally:
         _stop_daemon(sample, run_dir)
-    assert out["tools"] == ["check_patch", "code_actions", "definition", "diagnostics", "hover", "locate",
-                            "prepare_rename", "references", "rename", "symbols"]
+    assert out["tools"] == [
+        "check_patch",
+        "code_actions",
+        "definition",
+        "diagnostics",
+        "hover",
+        "locate",
+        "prepare_rename",
+        "references",
+        "rename",
+        "symbols",
+    ]
     assert "py://pkg.app#Class.method" in out["descriptions"]["definition"]
     is_error, bundle = out["definition"]
     assert not is_error and bundle["facts"]["definitions"][0]["selector"] == "pkg/shapes.py@L38:C5"
     # The text is the agent format (issue 20): the bundle is sent once, as the structured content.
     assert out["definition_text"] == to_agent(bundle, full_hint=FULL_HINT)
-    assert "pkg/shapes.py@L38:C5  def total_area(" in out["definition_text"] and "capabilities" not in out["definition_text"]
+    assert (
+        "pkg/shapes.py@L38:C5  def total_area(" in out["definition_text"]
+        and "capabilities" not in out["definition_text"]
+    )
     # The agent's defaults, recorded in the request: the agent profile, no locals; filters on request.
     text, bundle = out["diagnostics"]
     assert bundle["request"]["args"] == {"profile": "agent"}
@@ -86,7 +102,10 @@ def test_mcp_tools_over_stdio(sample: Path, tmp_path: Path) -> None:
     is_error, bundle = out["preview"]
     assert not is_error and bundle["edits"]["applied"] is False and "def total_area" in out["after_preview"]
     preview = out["preview_text"].splitlines()
-    assert preview[0] == "rename: preview, 3 files, complete" and "+def sum_areas(shapes: list[Shape]) -> float:" in preview
+    assert (
+        preview[0] == "rename: preview, 3 files, complete"
+        and "+def sum_areas(shapes: list[Shape]) -> float:" in preview
+    )
     is_error, bundle = out["apply"]
     assert not is_error and bundle["edits"]["applied"] is True
     assert "def sum_areas(" in (sample / "pkg" / "shapes.py").read_text()
@@ -149,5 +168,9 @@ def _git(repo: Path, *args: str) -> str:
 def _stop_daemon(ws: Path, run_dir: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LANSER_")}
     env["XDG_RUNTIME_DIR"] = str(run_dir)
-    subprocess.run([sys.executable, "-c", "from lanser.cli.main import main; main()", "-w", str(ws),
-                    "daemon", "stop"], env=env, capture_output=True, timeout=60)
+    subprocess.run(
+        [sys.executable, "-c", "from lanser.cli.main import main; main()", "-w", str(ws), "daemon", "stop"],
+        env=env,
+        capture_output=True,
+        timeout=60,
+    )

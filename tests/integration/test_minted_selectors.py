@@ -16,8 +16,8 @@ import pytest
 
 from lanser.bundle.models import Request
 from lanser.orchestrator import Orchestrator
-from lanser.syntax import definitions
 from lanser.selectors.mint import mint
+from lanser.syntax import definitions
 
 pytestmark = pytest.mark.integration
 
@@ -45,10 +45,11 @@ async def _sweep(root: Path) -> list[str]:
                 assert located["status"] == "ok", located
                 minted = located["facts"]["selectors"]
                 # locate's cursor carries the file's version (?v=); the rest are minted as mint() does.
-                assert {k: v for k, v in minted.items() if k != "cursor"} == {k: v for k, v in plain.items()
-                                                                              if k != "cursor"}
+                assert {k: v for k, v in minted.items() if k != "cursor"} == {
+                    k: v for k, v in plain.items() if k != "cursor"
+                }
                 # The symbolId a bundle reports is a selector too.
-                sid = (await orch.run(Request(cmd="locate", selector=minted.get("symbol") or minted["cursor"])))
+                sid = await orch.run(Request(cmd="locate", selector=minted.get("symbol") or minted["cursor"]))
                 if sid["resolution"].get("symbolId"):
                     minted = {**minted, "symbolId": sid["resolution"]["symbolId"]}
                 for cmd in COMMANDS:
@@ -61,8 +62,10 @@ async def _sweep(root: Path) -> list[str]:
                             continue
                         got = await orch.run(Request(cmd=cmd, selector=sel, args=args))
                         if _answer(got) != _answer(truth):
-                            problems.append(f"{cmd} {sel} ({sym.qualname}): {_answer(got)!r:.200} "
-                                            f"!= cursor's {_answer(truth)!r:.200}")
+                            problems.append(
+                                f"{cmd} {sel} ({sym.qualname}): {_answer(got)!r:.200} "
+                                f"!= cursor's {_answer(truth)!r:.200}"
+                            )
     return problems
 
 

@@ -23,30 +23,46 @@ def _git(root: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedPro
     return subprocess.run(["git", *args], cwd=root, env=env, capture_output=True, text=True, timeout=900)
 
 
-def test_pip_hook_installs_from_lansers_history_and_gates_commits(sample: Path, tmp_path: Path,
-                                                                  daemon_env: dict[str, str]) -> None:
+def test_pip_hook_installs_from_lansers_history_and_gates_commits(
+    sample: Path, tmp_path: Path, daemon_env: dict[str, str]
+) -> None:
     if not (REPO / ".git").exists():
         pytest.skip("needs lanser's git history (a checkout, not an sdist)")
-    rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True,
-                         check=True).stdout.strip()
-    hooks = subprocess.run(["git", "show", f"{rev}:.pre-commit-hooks.yaml"], cwd=REPO, capture_output=True,
-                           text=True, check=True).stdout
+    rev = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    hooks = subprocess.run(
+        ["git", "show", f"{rev}:.pre-commit-hooks.yaml"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout
     assert "id: lanser-diagnostics-pip" in hooks  # the manifest at that commit offers the hook
-    env = {**daemon_env, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1",
-           "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@example.invalid", "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"),
-           # the git hook runs `python -m pre_commit`; lanser itself must come from the hook's environment
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env = {
+        **daemon_env,
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.invalid",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.invalid",
+        "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"),
+        # the git hook runs `python -m pre_commit`; lanser itself must come from the hook's environment
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    }
     project = sample
     report = project / "pkg" / "report.py"  # start clean: drop the sample's deliberate error
     report.write_text(report.read_text(encoding="utf-8").split("\n\ndef broken")[0] + "\n", encoding="utf-8")
     (project / ".pre-commit-config.yaml").write_text(
-        f"repos:\n  - repo: {REPO}\n    rev: {rev}\n    hooks:\n      - id: lanser-diagnostics-pip\n",
-        encoding="utf-8")
+        f"repos:\n  - repo: {REPO}\n    rev: {rev}\n    hooks:\n      - id: lanser-diagnostics-pip\n", encoding="utf-8"
+    )
     for args in (("init", "-q", "-b", "main"), ("add", "-A"), ("commit", "-q", "--no-verify", "-m", "init")):
         assert _git(project, *args, env=env).returncode == 0
-    install = subprocess.run([sys.executable, "-m", "pre_commit", "install", "--install-hooks"], cwd=project, env=env,
-                             capture_output=True, text=True, timeout=1800)
+    install = subprocess.run(
+        [sys.executable, "-m", "pre_commit", "install", "--install-hooks"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     assert install.returncode == 0, install.stdout + install.stderr
     # the hook's lanser is its own environment's, built from that commit
     [venv] = list((tmp_path / "pre-commit-home").glob("repo*/py_env-*"))

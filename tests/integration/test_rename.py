@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from gitrepo import commit_all, git, snapshot
 
 pytestmark = pytest.mark.integration
@@ -28,7 +27,9 @@ def test_preview_writes_nothing_and_shows_the_diff(repo: Path, run_json) -> None
     edits = b["edits"]
     assert edits["applied"] is False and edits["complete"] is True
     assert [f["path"] for f in edits["files"]] == ["pkg/__init__.py", "pkg/report.py", "pkg/shapes.py"]
-    assert "-def total_area(shapes: list[Shape]) -> float:\n+def sum_areas(shapes: list[Shape]) -> float:" in edits["diff"]
+    assert (
+        "-def total_area(shapes: list[Shape]) -> float:\n+def sum_areas(shapes: list[Shape]) -> float:" in edits["diff"]
+    )
     # The preview is a patch git accepts as it is.
     patch = repo / ".." / "p.patch"
     patch.write_text(edits["diff"])
@@ -62,9 +63,13 @@ def test_dirty_worktree_refused_unless_allowed(repo: Path, run_json) -> None:
 
 def test_deny_and_allow_globs(repo: Path, run_json) -> None:
     before = snapshot(repo)
-    code, b = run_json("-w", str(repo), "rename", "py://pkg.shapes#total_area", "x", "--apply", "--deny", "pkg/__init__.py")
+    code, b = run_json(
+        "-w", str(repo), "rename", "py://pkg.shapes#total_area", "x", "--apply", "--deny", "pkg/__init__.py"
+    )
     assert code == 71 and b["error"]["details"]["path"] == "pkg/__init__.py"
-    code, b = run_json("-w", str(repo), "rename", "py://pkg.shapes#total_area", "x", "--apply", "--allow", "pkg/shapes.py")
+    code, b = run_json(
+        "-w", str(repo), "rename", "py://pkg.shapes#total_area", "x", "--apply", "--allow", "pkg/shapes.py"
+    )
     assert code == 71
     assert snapshot(repo) == before
 
@@ -98,13 +103,16 @@ def test_c_rename_builds_afterwards(repo: Path, run_json, tmp_path: Path) -> Non
     cc = shutil.which("cc") or shutil.which("gcc")
     assert cc, "a C compiler is needed"
     exe = tmp_path / "geometry"
-    subprocess.run([cc, "-std=c11", "-Wall", "-Werror", "-o", str(exe), "csrc/main.c", "csrc/geometry.c"],
-                   cwd=repo, check=True)
+    subprocess.run(
+        [cc, "-std=c11", "-Wall", "-Werror", "-o", str(exe), "csrc/main.c", "csrc/geometry.c"], cwd=repo, check=True
+    )
     assert subprocess.run([str(exe)], capture_output=True, text=True).stdout == "7\n"
 
 
 def test_code_action_listed_then_applied(repo: Path, run_json) -> None:
-    (repo / "pkg" / "imp.py").write_text('import sys\n\n\ndef f() -> str:\n    return sys.argv[0] + path.join("a", "b")\n')
+    (repo / "pkg" / "imp.py").write_text(
+        'import sys\n\n\ndef f() -> str:\n    return sys.argv[0] + path.join("a", "b")\n'
+    )
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "imp")
     code, b = run_json("-w", str(repo), "action", "pkg/imp.py@L5:C26")
@@ -116,7 +124,9 @@ def test_code_action_listed_then_applied(repo: Path, run_json) -> None:
     assert "from os import path" in (repo / "pkg" / "imp.py").read_text()
     code, b = run_json("-w", str(repo), "diag", "pkg/imp.py")
     assert b["facts"]["diagnostics"][0]["counts"] == {}
-    code, b = run_json("-w", str(repo), "action", "pkg/imp.py@L5:C26", "--id", "000000000000", "--apply", "--allow-dirty")
+    code, b = run_json(
+        "-w", str(repo), "action", "pkg/imp.py@L5:C26", "--id", "000000000000", "--apply", "--allow-dirty"
+    )
     assert code == 3
 
 
@@ -131,8 +141,13 @@ def test_rename_through_the_daemon_then_query(repo: Path, run_json, monkeypatch)
     (repo.parent / "run").mkdir()
 
     def lanser(*args: str) -> dict:
-        out = subprocess.run([sys.executable, "-c", "from lanser.cli.main import main; main()", "--json",
-                              "-w", str(repo), *args], env=env, capture_output=True, text=True, timeout=120)
+        out = subprocess.run(
+            [sys.executable, "-c", "from lanser.cli.main import main; main()", "--json", "-w", str(repo), *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         return json.loads(out.stdout)
 
     try:
@@ -142,8 +157,12 @@ def test_rename_through_the_daemon_then_query(repo: Path, run_json, monkeypatch)
         assert after["status"] == "ok" and after["facts"]["total"] == 5
         assert lanser("diag", "pkg/report.py")["facts"]["diagnostics"][0]["counts"] == {"error": 1}
     finally:
-        subprocess.run([sys.executable, "-c", "from lanser.cli.main import main; main()", "-w", str(repo),
-                        "daemon", "stop"], env=env, capture_output=True, timeout=60)
+        subprocess.run(
+            [sys.executable, "-c", "from lanser.cli.main import main; main()", "-w", str(repo), "daemon", "stop"],
+            env=env,
+            capture_output=True,
+            timeout=60,
+        )
 
 
 def _stub_repo(tmp_path: Path, files: dict[str, str]) -> Path:
@@ -162,14 +181,17 @@ def test_rename_renames_the_stub_beside_the_module(tmp_path: Path, run_json) -> 
     stub beside the module, basedpyright's rename and references cover the .py symbol alone; every
     import of it resolves to the stub, so a rename was either partial (before the import check) or
     refused.  The stub's declaration (every overload) is renamed with it, and its users."""
-    ws = _stub_repo(tmp_path, {
-        "pkg/__init__.py": "",
-        "pkg/exc.py": "class NotThere(Exception):\n    pass\n\n\ndef make(x):\n    return NotThere(x)\n",
-        "pkg/exc.pyi": "from typing import overload\n\nclass NotThere(Exception): ...\n\n@overload\n"
-                       "def make(x: int) -> NotThere: ...\n@overload\ndef make(x: str) -> NotThere: ...\n",
-        "pkg/user.py": "from pkg.exc import NotThere, make\n\n\ndef f() -> None:\n    raise NotThere()\n",
-        "tests/test_exc.py": "import pkg.exc as e\n\n\ndef test() -> None:\n    assert isinstance(e.make(1), e.NotThere)\n",
-    })
+    ws = _stub_repo(
+        tmp_path,
+        {
+            "pkg/__init__.py": "",
+            "pkg/exc.py": "class NotThere(Exception):\n    pass\n\n\ndef make(x):\n    return NotThere(x)\n",
+            "pkg/exc.pyi": "from typing import overload\n\nclass NotThere(Exception): ...\n\n@overload\n"
+            "def make(x: int) -> NotThere: ...\n@overload\ndef make(x: str) -> NotThere: ...\n",
+            "pkg/user.py": "from pkg.exc import NotThere, make\n\n\ndef f() -> None:\n    raise NotThere()\n",
+            "tests/test_exc.py": "import pkg.exc as e\n\n\ndef test() -> None:\n    assert isinstance(e.make(1), e.NotThere)\n",
+        },
+    )
     code, b = run_json("-w", str(ws), "rename", "py://pkg.exc#NotThere", "Missing", "--apply")
     assert code == 0, b
     assert b["edits"]["complete"] is True and b["edits"]["unexplained"] == []
@@ -189,13 +211,16 @@ def test_rename_renames_the_stub_of_a_re_exporting_package(tmp_path: Path, run_j
     """Regression (rename bench, attrs 23.2.0 `astuple`): the package re-exports the function
     (`from ._funcs import astuple` in __init__.py) and its __init__.pyi declares it; the tests'
     `from pkg import astuple` resolve to that stub declaration, which is renamed with it."""
-    ws = _stub_repo(tmp_path, {
-        "pkg/__init__.py": "from ._funcs import astuple\n\n__all__ = [\"astuple\"]\n",
-        "pkg/__init__.pyi": "def astuple(inst: object) -> tuple[object, ...]: ...\n",
-        "pkg/_funcs.py": "def astuple(inst):\n    return (inst,)\n",
-        "tests/test_funcs.py": "from pkg import astuple\nimport pkg\n\n\ndef test() -> None:\n"
-                               "    assert astuple(1) == pkg.astuple(1)\n",
-    })
+    ws = _stub_repo(
+        tmp_path,
+        {
+            "pkg/__init__.py": 'from ._funcs import astuple\n\n__all__ = ["astuple"]\n',
+            "pkg/__init__.pyi": "def astuple(inst: object) -> tuple[object, ...]: ...\n",
+            "pkg/_funcs.py": "def astuple(inst):\n    return (inst,)\n",
+            "tests/test_funcs.py": "from pkg import astuple\nimport pkg\n\n\ndef test() -> None:\n"
+            "    assert astuple(1) == pkg.astuple(1)\n",
+        },
+    )
     code, b = run_json("-w", str(ws), "rename", "py://pkg._funcs#astuple", "as_tuple", "--apply")
     assert code == 0, b
     assert b["edits"]["complete"] is True
@@ -209,12 +234,15 @@ def test_rename_from_the_stub_is_never_a_silent_partial(tmp_path: Path, run_json
     resolves to exc.py's own class, "another symbol", so a rename of the stub and its users alone would
     be called complete while `from pkg.exc import Missing` fails at runtime.  Either the module beside the
     stub is renamed with it, or nothing is written (basedpyright 1.40 will not rename from a stub: 3)."""
-    ws = _stub_repo(tmp_path, {
-        "pkg/__init__.py": "",
-        "pkg/exc.py": "class NotThere(Exception):\n    pass\n\n\ndef make():\n    return NotThere()\n",
-        "pkg/exc.pyi": "class NotThere(Exception): ...\n\ndef make() -> NotThere: ...\n",
-        "pkg/user.py": "from pkg.exc import NotThere\n\n\ndef f() -> None:\n    raise NotThere()\n",
-    })
+    ws = _stub_repo(
+        tmp_path,
+        {
+            "pkg/__init__.py": "",
+            "pkg/exc.py": "class NotThere(Exception):\n    pass\n\n\ndef make():\n    return NotThere()\n",
+            "pkg/exc.pyi": "class NotThere(Exception): ...\n\ndef make() -> NotThere: ...\n",
+            "pkg/user.py": "from pkg.exc import NotThere\n\n\ndef f() -> None:\n    raise NotThere()\n",
+        },
+    )
     before = snapshot(ws)
     code, b = run_json("-w", str(ws), "rename", "pkg/exc.pyi@L1:C7", "Missing", "--apply")
     if code == 0:
@@ -229,14 +257,17 @@ def test_an_import_of_another_symbol_of_the_name_is_no_miss(tmp_path: Path, run_
     """Regression (rename truth, attrs 23.2.0 `attr._funcs.astuple`): `from attr._next_gen import astuple`
     (attrs' own astuple, another function) was reported as an import of the old name left behind, and the
     rename refused; the server resolves it to the other declaration, so it is that symbol's."""
-    ws = _stub_repo(tmp_path, {
-        "pkg/__init__.py": "",
-        "pkg/funcs.py": "def astuple(x):\n    return (x,)\n",
-        "pkg/next_gen.py": "def astuple(x):\n    return [x]\n",
-        "pkg/user.py": "from pkg.funcs import astuple\nfrom pkg.next_gen import astuple as ng\n"
-                       "from pkg import next_gen\n\n\ndef f() -> object:\n    return astuple(1), ng(2), next_gen.astuple(3)\n",
-        "pkg/other.py": "from pkg.next_gen import astuple\n\n\ndef g() -> object:\n    return astuple(4)\n",
-    })
+    ws = _stub_repo(
+        tmp_path,
+        {
+            "pkg/__init__.py": "",
+            "pkg/funcs.py": "def astuple(x):\n    return (x,)\n",
+            "pkg/next_gen.py": "def astuple(x):\n    return [x]\n",
+            "pkg/user.py": "from pkg.funcs import astuple\nfrom pkg.next_gen import astuple as ng\n"
+            "from pkg import next_gen\n\n\ndef f() -> object:\n    return astuple(1), ng(2), next_gen.astuple(3)\n",
+            "pkg/other.py": "from pkg.next_gen import astuple\n\n\ndef g() -> object:\n    return astuple(4)\n",
+        },
+    )
     code, b = run_json("-w", str(ws), "rename", "py://pkg.funcs#astuple", "as_tuple", "--apply")
     assert code == 0, b
     assert b["edits"]["complete"] is True and b["edits"]["missing"] == []
@@ -248,17 +279,22 @@ def test_rename_with_a_stub_that_lacks_the_name_is_refused(tmp_path: Path, run_j
     """Regression (rename bench, attrs 23.2.0): a stub beside the module that does not declare the
     name cannot be renamed with it (its users' imports resolve to nothing); before the completeness
     scan an import of it elsewhere was left to break while the plan said complete."""
-    ws = _stub_repo(tmp_path, {
-        "pkg/__init__.py": "",
-        "pkg/exc.py": "class NotThere(Exception):\n    pass\n",
-        "pkg/exc.pyi": "class Other(Exception): ...\n",
-        "pkg/user.py": "from pkg.exc import NotThere\n\n\ndef f() -> None:\n    raise NotThere()\n",
-    })
+    ws = _stub_repo(
+        tmp_path,
+        {
+            "pkg/__init__.py": "",
+            "pkg/exc.py": "class NotThere(Exception):\n    pass\n",
+            "pkg/exc.pyi": "class Other(Exception): ...\n",
+            "pkg/user.py": "from pkg.exc import NotThere\n\n\ndef f() -> None:\n    raise NotThere()\n",
+        },
+    )
     before = snapshot(ws)
     code, b = run_json("-w", str(ws), "rename", "py://pkg.exc#NotThere", "Missing", "--apply")
     assert code == 70 and b["error"]["code"] == "E/APPLY_CONFLICT"
     details = b["error"]["details"]
-    left = {tuple(m[:3]) for m in details["missing"]} | {(u["path"], u["line"], u["col"]) for u in details["unexplained"]}
+    left = {tuple(m[:3]) for m in details["missing"]} | {
+        (u["path"], u["line"], u["col"]) for u in details["unexplained"]
+    }
     assert ("pkg/user.py", 0, 20) in left
     assert snapshot(ws) == before  # nothing written
 
@@ -269,7 +305,9 @@ def test_src_layout_imports_resolve(tmp_path: Path, run_json) -> None:
     (ws / "src" / "lib").mkdir(parents=True)
     (ws / "tests").mkdir()
     (ws / "src" / "lib" / "__init__.py").write_text("def helper() -> int:\n    return 1\n")
-    (ws / "tests" / "test_lib.py").write_text("from lib import helper\n\n\ndef test() -> None:\n    assert helper() == 1\n")
+    (ws / "tests" / "test_lib.py").write_text(
+        "from lib import helper\n\n\ndef test() -> None:\n    assert helper() == 1\n"
+    )
     code, b = run_json("-w", str(ws), "--python", "/nonexistent-python", "def", "tests/test_lib.py@L5:C12")
     assert code == 0, b
     assert b["facts"]["definitions"][0]["path"] == "src/lib/__init__.py"
@@ -278,13 +316,13 @@ def test_src_layout_imports_resolve(tmp_path: Path, run_json) -> None:
 OVERRIDES = {
     "pkg/__init__.py": "",
     "pkg/base.py": "class Shape:\n    def area(self) -> float:\n        return 0.0\n\n\n"
-                   "def total(shapes: list[Shape]) -> float:\n    return sum(s.area() for s in shapes)\n",
+    "def total(shapes: list[Shape]) -> float:\n    return sum(s.area() for s in shapes)\n",
     "pkg/sub.py": "from pkg.base import Shape, total\n\n\nclass Square(Shape):\n"
-                  "    def __init__(self, side: float) -> None:\n        self.side = side\n\n"
-                  "    def area(self) -> float:\n        return self.side * self.side\n\n\n"
-                  "class Tile(Square):\n    def area(self) -> float:\n        return super().area() * 2\n\n\n"
-                  "class Unrelated:\n    def area(self) -> float:\n        return 1.0\n\n\n"
-                  "def main() -> float:\n    return total([Square(2), Tile(1)]) + Unrelated().area()\n",
+    "    def __init__(self, side: float) -> None:\n        self.side = side\n\n"
+    "    def area(self) -> float:\n        return self.side * self.side\n\n\n"
+    "class Tile(Square):\n    def area(self) -> float:\n        return super().area() * 2\n\n\n"
+    "class Unrelated:\n    def area(self) -> float:\n        return 1.0\n\n\n"
+    "def main() -> float:\n    return total([Square(2), Tile(1)]) + Unrelated().area()\n",
 }
 
 
@@ -301,8 +339,13 @@ def family_repo(tmp_path: Path) -> Path:
 
 
 def run_main(ws: Path) -> str:
-    return subprocess.run([sys.executable, "-c", "from pkg.sub import main; print(main())"], cwd=ws, check=True,
-                          capture_output=True, text=True).stdout.strip()
+    return subprocess.run(
+        [sys.executable, "-c", "from pkg.sub import main; print(main())"],
+        cwd=ws,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
 
 
 def test_renaming_a_method_alone_leaves_its_overrides_behind_so_it_is_refused(family_repo: Path, run_json) -> None:
@@ -318,11 +361,11 @@ def test_renaming_a_method_alone_leaves_its_overrides_behind_so_it_is_refused(fa
     assert git(family_repo, "status", "--porcelain") == ""  # nothing written
 
 
-def test_with_overrides_renames_the_family_from_any_member_and_behaviour_is_kept(family_repo: Path,
-                                                                                 run_json) -> None:
+def test_with_overrides_renames_the_family_from_any_member_and_behaviour_is_kept(family_repo: Path, run_json) -> None:
     before = run_main(family_repo)
-    code, b = run_json("-w", str(family_repo), "rename", "py://pkg.sub#Square.area", "surface",
-                       "--with-overrides", "--apply")
+    code, b = run_json(
+        "-w", str(family_repo), "rename", "py://pkg.sub#Square.area", "surface", "--with-overrides", "--apply"
+    )
     assert code == 0, b
     assert b["edits"]["complete"] is True and b["edits"]["applied"] is True
     assert b["edits"]["overrides"] == ["pkg/base.py#Shape.area", "pkg/sub.py#Tile.area"]

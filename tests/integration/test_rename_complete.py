@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from gitrepo import commit_all, git, snapshot
 
 pytestmark = pytest.mark.integration
@@ -92,13 +91,17 @@ def test_show_message_request_gets_an_answer_and_the_server_lives(repo: Path) ->
             pos = lsp.Position(line=line, character=5)
             ident = lsp.TextDocumentIdentifier(uri=doc.uri)
             try:
-                await s.request("textDocument/rename", lsp.RenameParams(text_document=ident, position=pos,
-                                                                        new_name="class"), timeout=60)
+                await s.request(
+                    "textDocument/rename",
+                    lsp.RenameParams(text_document=ident, position=pos, new_name="class"),
+                    timeout=60,
+                )
             except Exception:  # a refusal of the server's own is fine; dying is not
                 pass
             await asyncio.sleep(0.5)
-            hover = await s.request("textDocument/hover", lsp.HoverParams(text_document=ident, position=pos),
-                                    timeout=60)
+            hover = await s.request(
+                "textDocument/hover", lsp.HoverParams(text_document=ident, position=pos), timeout=60
+            )
             return s.alive, hover
         finally:
             await s.shutdown()
@@ -127,14 +130,7 @@ PY_PROJECT = {
         "    return e.start_engine()\n"
     ),
     "tests/conftest.py": (
-        "import pytest\n"
-        "\n"
-        "from pkg.engine import Engine\n"
-        "\n"
-        "\n"
-        "@pytest.fixture\n"
-        "def engine():\n"
-        "    return Engine()\n"
+        "import pytest\n\nfrom pkg.engine import Engine\n\n\n@pytest.fixture\ndef engine():\n    return Engine()\n"
     ),
     "tests/test_engine.py": (
         "from pkg.engine import Engine, Other\n"
@@ -172,8 +168,9 @@ def test_untyped_receivers_outside_the_include_refuse_the_rename(tmp_path: Path,
 def test_allow_partial_takes_it_and_lists_what_is_left(tmp_path: Path, run_json) -> None:
     """--allow-partial applies the edit and the bundle still lists the unexplained occurrence."""
     ws = make_repo(tmp_path / "ws", PY_PROJECT)
-    code, b = run_json("-w", str(ws), "rename", "py://pkg.engine#Engine.start_engine", "ignite", "--apply",
-                       "--allow-partial")
+    code, b = run_json(
+        "-w", str(ws), "rename", "py://pkg.engine#Engine.start_engine", "ignite", "--apply", "--allow-partial"
+    )
     assert code == 0, b
     assert b["edits"]["complete"] is False
     assert [u["selector"] for u in b["edits"]["unexplained"]] == ["tests/test_engine.py@L10:C19"]
@@ -187,7 +184,8 @@ def test_typed_references_outside_the_include_are_edited(tmp_path: Path, run_jso
     files = dict(PY_PROJECT)
     files["tests/test_engine.py"] = files["tests/test_engine.py"].replace(
         "def test_fixture(engine) -> None:\n    assert engine.start_engine() == 1\n",
-        "def test_fixture(engine: Engine) -> None:\n    assert engine.start_engine() == 1\n")
+        "def test_fixture(engine: Engine) -> None:\n    assert engine.start_engine() == 1\n",
+    )
     ws = make_repo(tmp_path / "ws", files)
     code, b = run_json("-w", str(ws), "rename", "py://pkg.engine#Engine.start_engine", "ignite", "--apply")
     assert code == 0, b
@@ -198,11 +196,11 @@ def test_typed_references_outside_the_include_are_edited(tmp_path: Path, run_jso
 
 KEYWORD_PROJECT = {
     "pkg/__init__.py": "",
-    "pkg/build.py": "class Builder:\n    add_str = None\n\n    def add_repr(self) -> \"Builder\":\n        return self\n\n\n"
-                    "def make() -> Builder:\n    return Builder().add_repr()\n",
+    "pkg/build.py": 'class Builder:\n    add_str = None\n\n    def add_repr(self) -> "Builder":\n        return self\n\n\n'
+    "def make() -> Builder:\n    return Builder().add_repr()\n",
     "tests/test_build.py": "from pkg.build import Builder\n\n\ndef given(**kw):\n    return lambda f: f\n\n\n"
-                           "@given(add_repr=True, add_str=False)\ndef test_it(add_repr, add_str) -> None:\n"
-                           "    assert Builder().add_repr() is not None and add_repr and not add_str\n",
+    "@given(add_repr=True, add_str=False)\ndef test_it(add_repr, add_str) -> None:\n"
+    "    assert Builder().add_repr() is not None and add_repr and not add_str\n",
 }
 
 
@@ -225,10 +223,10 @@ def test_an_unresolved_keyword_argument_is_no_method(tmp_path: Path, run_json) -
 VISITOR_PROJECT = {
     "pkg/__init__.py": "",
     "pkg/visitor.py": "class Visitor:\n    def visit(self, node: dict) -> object:\n"
-                      "        return getattr(self, \"visit_\" + node[\"type\"])(node)\n\n"
-                      "    def visit_field(self, node: dict) -> object:\n        return node[\"value\"]\n",
+    '        return getattr(self, "visit_" + node["type"])(node)\n\n'
+    '    def visit_field(self, node: dict) -> object:\n        return node["value"]\n',
     "tests/test_visitor.py": "from pkg.visitor import Visitor\n\n\ndef test() -> None:\n"
-                             "    assert Visitor().visit({\"type\": \"field\", \"value\": 1}) == 1\n",
+    '    assert Visitor().visit({"type": "field", "value": 1}) == 1\n',
 }
 
 
@@ -248,8 +246,13 @@ def test_a_dispatcher_built_from_a_prefix_refuses_the_rename(tmp_path: Path, run
 def test_speculative_diagnostics_naming_the_names_refuse_the_rename(tmp_path: Path, run_json) -> None:
     """Issue 19: lanser's own speculative diagnostics saw the break (a new diagnostic naming the old or new
     name) and the rename was applied anyway.  Renaming `old` onto an existing `new` obscures it."""
-    ws = make_repo(tmp_path / "ws", {"a.py": 'def old() -> int:\n    return 1\n\n\ndef new() -> str:\n    return "x"\n'
-                                             '\n\nx: int = old()\ny: str = new()\n'})
+    ws = make_repo(
+        tmp_path / "ws",
+        {
+            "a.py": 'def old() -> int:\n    return 1\n\n\ndef new() -> str:\n    return "x"\n'
+            "\n\nx: int = old()\ny: str = new()\n"
+        },
+    )
     before = snapshot(ws)
     code, b = run_json("-w", str(ws), "rename", "a.py@L1:C5", "new", "--apply")
     assert code == 70 and b["error"]["code"] == "E/APPLY_CONFLICT", b
@@ -263,11 +266,14 @@ def test_speculative_diagnostics_naming_the_names_refuse_the_rename(tmp_path: Pa
 
 HIERARCHY = {
     "pkg/__init__.py": "",
-    "pkg/core.py": ("class Engine:\n    default_fuel = int\n\n    def start(self) -> int:\n        return 1\n\n\n"
-                    "def go(e: Engine) -> int:\n    return e.start()\n"),
+    "pkg/core.py": (
+        "class Engine:\n    default_fuel = int\n\n    def start(self) -> int:\n        return 1\n\n\n"
+        "def go(e: Engine) -> int:\n    return e.start()\n"
+    ),
     "pkg/registry.py": "from pkg import core\n\n\nclass Holder:\n    Base = core.Engine\n\n\nreg = Holder()\n",
-    "pkg/bad.py": ("from pkg.registry import reg\n\n\nclass Bad(reg.Base):\n    def start(self) -> int:\n"
-                   "        return 2\n"),
+    "pkg/bad.py": (
+        "from pkg.registry import reg\n\n\nclass Bad(reg.Base):\n    def start(self) -> int:\n        return 2\n"
+    ),
     "pkg/sub.py": "from pkg.core import Engine\n\n\nclass Diesel(Engine):\n    default_fuel = float\n",
 }
 
@@ -279,8 +285,7 @@ def test_override_behind_an_expression_base_is_found(tmp_path: Path, run_json) -
     code, b = run_json("-w", str(ws), "rename", "py://pkg.core#Engine.start", "ignite", "--apply")
     assert code == 70, b
     assert [m[:3] for m in b["error"]["details"]["missing"]] == [["pkg/bad.py", 4, 8]]
-    code, b = run_json("-w", str(ws), "rename", "py://pkg.core#Engine.start", "ignite", "--with-overrides",
-                       "--apply")
+    code, b = run_json("-w", str(ws), "rename", "py://pkg.core#Engine.start", "ignite", "--with-overrides", "--apply")
     assert code == 0, b
     assert "def ignite(self)" in (ws / "pkg" / "bad.py").read_text()
 
@@ -296,9 +301,11 @@ def test_subclass_attribute_override_is_found(tmp_path: Path, run_json) -> None:
 def test_unresolvable_base_is_unexplained(tmp_path: Path, run_json) -> None:
     """A base the server cannot resolve to a class (a call's result) may hide an override: listed, refused."""
     files = dict(HIERARCHY)
-    files["pkg/bad.py"] = ("from pkg.core import Engine\n\n\ndef make():  # untyped: the server cannot say\n"
-                           "    return Engine\n\n\nclass Bad(make()):\n    def start(self) -> int:\n"
-                           "        return 2\n")
+    files["pkg/bad.py"] = (
+        "from pkg.core import Engine\n\n\ndef make():  # untyped: the server cannot say\n"
+        "    return Engine\n\n\nclass Bad(make()):\n    def start(self) -> int:\n"
+        "        return 2\n"
+    )
     ws = make_repo(tmp_path / "ws", files)
     code, b = run_json("-w", str(ws), "rename", "py://pkg.core#Engine.start", "ignite")
     assert code == 70, b
@@ -318,13 +325,21 @@ def test_same_answer_warm_or_cold(tmp_path: Path, daemon_env: dict[str, str]) ->
         env = dict(daemon_env)
         if not daemon:
             env["LANSER_NO_DAEMON"] = "1"
-        out = subprocess.run([sys.executable, "-c", "from lanser.cli.main import main; main()", "--json",
-                              "-w", str(ws), *args], env=env, capture_output=True, text=True, timeout=300)
+        out = subprocess.run(
+            [sys.executable, "-c", "from lanser.cli.main import main; main()", "--json", "-w", str(ws), *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         return dict(json.loads(out.stdout))
 
     def essence(b: dict[str, Any]) -> Any:
-        return (b.get("error") or {}).get("code"), (b.get("error") or {}).get("details", {}).get("unexplained"), \
-            b["edits"].get("diff")
+        return (
+            (b.get("error") or {}).get("code"),
+            (b.get("error") or {}).get("details", {}).get("unexplained"),
+            b["edits"].get("diff"),
+        )
 
     rename = ("rename", "py://pkg.engine#Engine.start_engine", "ignite")
     try:
@@ -333,8 +348,12 @@ def test_same_answer_warm_or_cold(tmp_path: Path, daemon_env: dict[str, str]) ->
         warm = lanser(*rename)
         warm_again = lanser(*rename)
     finally:
-        subprocess.run([sys.executable, "-c", "from lanser.cli.main import main; main()", "-w", str(ws),
-                        "daemon", "stop"], env=daemon_env, capture_output=True, timeout=60)
+        subprocess.run(
+            [sys.executable, "-c", "from lanser.cli.main import main; main()", "-w", str(ws), "daemon", "stop"],
+            env=daemon_env,
+            capture_output=True,
+            timeout=60,
+        )
     assert essence(cold)[0] == "E/APPLY_CONFLICT"
     assert essence(cold) == essence(warm) == essence(warm_again)
 
@@ -366,9 +385,11 @@ C_PROJECT = {
         "#endif\n"
     ),
     "main.c": '#include "lib.h"\nint main(void) { return entry() == 7 ? 0 : 1; }\n',
-    "compile_commands.json": ('[{"directory": ".", "file": "lib.c", "arguments": ["cc", "-std=gnu89", "-c", "lib.c"]},'
-                              ' {"directory": ".", "file": "main.c", "arguments": ["cc", "-std=gnu89", "-c", '
-                              '"main.c"]}]\n'),
+    "compile_commands.json": (
+        '[{"directory": ".", "file": "lib.c", "arguments": ["cc", "-std=gnu89", "-c", "lib.c"]},'
+        ' {"directory": ".", "file": "main.c", "arguments": ["cc", "-std=gnu89", "-c", '
+        '"main.c"]}]\n'
+    ),
 }
 
 
@@ -403,10 +424,12 @@ def test_shadowed_name_in_an_inactive_branch_is_refused_with_its_location(tmp_pa
     assert sorted(u["selector"] for u in b["error"]["details"]["unexplained"]) == ["lib.c@L23:C15", "lib.c@L23:C32"]
 
 
-@pytest.mark.parametrize("selector,new", [("c://lib.c#helper", "helper2"), ("c://lib.c#guarded", "guarded2"),
-                                          ("c://lib.c#GREEN", "EMERALD")])
-def test_kr_storage_macro_and_anonymous_enum_selectors_rename(tmp_path: Path, run_json, selector: str,
-                                                              new: str) -> None:
+@pytest.mark.parametrize(
+    "selector,new", [("c://lib.c#helper", "helper2"), ("c://lib.c#guarded", "guarded2"), ("c://lib.c#GREEN", "EMERALD")]
+)
+def test_kr_storage_macro_and_anonymous_enum_selectors_rename(
+    tmp_path: Path, run_json, selector: str, new: str
+) -> None:
     """Issue 19: K&R definitions behind `#define local static`, `LIB_INTERNAL int g(...)` and values of an
     anonymous `typedef enum` answered E/NOT_FOUND to c:// selectors."""
     ws = make_repo(tmp_path / "ws", C_PROJECT)
@@ -425,11 +448,16 @@ def test_selector_miss_suggests_the_nearest_names(tmp_path: Path, run_json) -> N
 def test_renaming_an_override_of_a_library_method_is_refused(tmp_path: Path, run_json) -> None:
     """Rename bench (MarkupSafe 2.1.5): renaming `Markup.upper`, a class attribute overriding `str.upper`, was
     applied as complete; Markup().upper() then ran str's code (no escaping), with no reference left to see."""
-    ws = make_repo(tmp_path / "ws", {
-        "m.py": ("from typing import Any\n\n\ndef wrap(f: Any) -> Any:\n    return f\n\n\n"
-                 "class Markup(str):\n    upper = wrap(str.upper)\n\n    def shout(self) -> str:\n"
-                 "        return self + '!'\n"),
-    })
+    ws = make_repo(
+        tmp_path / "ws",
+        {
+            "m.py": (
+                "from typing import Any\n\n\ndef wrap(f: Any) -> Any:\n    return f\n\n\n"
+                "class Markup(str):\n    upper = wrap(str.upper)\n\n    def shout(self) -> str:\n"
+                "        return self + '!'\n"
+            ),
+        },
+    )
     code, b = run_json("-w", str(ws), "rename", "py://m#Markup.upper", "upper2")
     assert code == 70, b
     [u] = b["error"]["details"]["unexplained"]
@@ -455,8 +483,9 @@ def test_macro_bodies_are_renamed_and_the_build_holds(tmp_path: Path, run_json) 
 def test_token_pasting_macro_use_is_refused(tmp_path: Path, run_json) -> None:
     """`MK(old)` makes `old_fn` by token pasting: the name is written nowhere, so no edit can cover it."""
     files = dict(C_PROJECT)
-    files["main.c"] = ('#include "lib.h"\n#define MK(n) n##_fn\n'
-                       "int main(void) { return entry() == 7 && MK(old)(1) == 5 ? 0 : 1; }\n")
+    files["main.c"] = (
+        '#include "lib.h"\n#define MK(n) n##_fn\nint main(void) { return entry() == 7 && MK(old)(1) == 5 ? 0 : 1; }\n'
+    )
     ws = make_repo(tmp_path / "ws", files)
     assert build(ws, tmp_path / "a0") == 0
     code, b = run_json("-w", str(ws), "rename", "c://lib.c#old_fn", "new_fn", "--apply")
@@ -468,12 +497,17 @@ def test_a_definition_that_is_not_the_name_explains_nothing(tmp_path: Path, run_
     """Rename bench (six 1.16.0): `dir(six.moves.urllib.robotparser)` reaches the attribute through a module
     object's `__getattr__`; basedpyright's definition there answered `dir` (builtins.pyi), which was taken for
     "another symbol", and renaming `Module_six_moves_urllib.robotparser` came out complete with tests red."""
-    ws = make_repo(tmp_path / "ws", {
-        "lib.py": ("import types\n\n\nclass Urllib(types.ModuleType):\n    robotparser = 1\n\n\n"
-                   "class Moves(types.ModuleType):\n    pass\n\n\nmoves = Moves('moves')\n"
-                   "setattr(moves, 'urllib', Urllib('urllib'))\n"),
-        "test_lib.py": "import lib\n\n\ndef test() -> None:\n    assert dir(lib.moves.urllib.robotparser)\n",
-    })
+    ws = make_repo(
+        tmp_path / "ws",
+        {
+            "lib.py": (
+                "import types\n\n\nclass Urllib(types.ModuleType):\n    robotparser = 1\n\n\n"
+                "class Moves(types.ModuleType):\n    pass\n\n\nmoves = Moves('moves')\n"
+                "setattr(moves, 'urllib', Urllib('urllib'))\n"
+            ),
+            "test_lib.py": "import lib\n\n\ndef test() -> None:\n    assert dir(lib.moves.urllib.robotparser)\n",
+        },
+    )
     code, b = run_json("-w", str(ws), "rename", "lib.py@L5:C5", "robots")
     assert code == 70, b
     assert [u["selector"] for u in b["error"]["details"]["unexplained"]] == ["test_lib.py@L5:C33"]
@@ -483,9 +517,11 @@ def test_token_pasting_the_renamed_name_into_another_is_refused(tmp_path: Path, 
     """Rename bench (Brotli 1.1.0, DecodeCommandBlockSwitch): `BROTLI_SAFE(M)` pastes `Safe##M`; renaming the
     function made the macro name a function that does not exist, and the rename came out complete."""
     files = dict(C_PROJECT)
-    files["lib.c"] += ("\nstatic int step(void) { return 1; }\nstatic int Safestep(void) { return 2; }\n"
-                       "#define PICK(safe, M) ((safe) ? Safe##M : M)\n"
-                       "int pick(int safe) { return PICK(safe, step)(); }\n")
+    files["lib.c"] += (
+        "\nstatic int step(void) { return 1; }\nstatic int Safestep(void) { return 2; }\n"
+        "#define PICK(safe, M) ((safe) ? Safe##M : M)\n"
+        "int pick(int safe) { return PICK(safe, step)(); }\n"
+    )
     ws = make_repo(tmp_path / "ws", files)
     assert build(ws, tmp_path / "a0") == 0
     before = snapshot(ws)
@@ -500,10 +536,13 @@ def test_inactive_branch_in_a_file_with_its_own_static_of_that_name_is_refused(t
     the renamed symbol (clangd resolves it to the file's static; lanser also edits no branch in a file where the
     name means something else)."""
     files = dict(C_PROJECT)
-    files["other.c"] = ("static int old_fn(int x) { return -x; }\n#ifdef ALT\nint other(void) { return old_fn(1); }\n"
-                        "#else\nint other(void) { return old_fn(2); }\n#endif\n")
+    files["other.c"] = (
+        "static int old_fn(int x) { return -x; }\n#ifdef ALT\nint other(void) { return old_fn(1); }\n"
+        "#else\nint other(void) { return old_fn(2); }\n#endif\n"
+    )
     files["compile_commands.json"] = files["compile_commands.json"].replace(
-        "]\n", ', {"directory": ".", "file": "other.c", "arguments": ["cc", "-std=gnu89", "-c", "other.c"]}]\n')
+        "]\n", ', {"directory": ".", "file": "other.c", "arguments": ["cc", "-std=gnu89", "-c", "other.c"]}]\n'
+    )
     ws = make_repo(tmp_path / "ws", files)
     code, b = run_json("-w", str(ws), "rename", "c://lib.c#old_fn", "new_fn")
     assert code == 0, b

@@ -16,7 +16,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from gitrepo import commit_all, snapshot
 
 pytestmark = pytest.mark.integration
@@ -27,8 +26,10 @@ PROJECT = {
     "lib.h": "#ifndef LIB_H\n#define LIB_H\nint old_fn(int x);\n#endif\n",
     "lib.c": '#include "lib.h"\n\nint old_fn(int x) { return x + 1; }\n',
     "main.c": '#include "lib.h"\n\nint main(void) { return old_fn(-1); }\n',
-    "compile_commands.json": json.dumps([
-        {"directory": ".", "file": f, "arguments": ["cc", "-std=c99", "-c", f]} for f in ("lib.c", "main.c")]) + "\n",
+    "compile_commands.json": json.dumps(
+        [{"directory": ".", "file": f, "arguments": ["cc", "-std=c99", "-c", f]} for f in ("lib.c", "main.c")]
+    )
+    + "\n",
 }
 
 
@@ -49,8 +50,9 @@ def test_the_index_is_confirmed_before_the_rename(tmp_path: Path, run_json) -> N
     assert "old_fn" not in "".join((ws / f).read_text() for f in ("lib.h", "lib.c", "main.c"))
 
 
-def test_an_index_that_never_covers_the_symbol_is_a_retryable_refusal(tmp_path: Path, run_json,
-                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_index_that_never_covers_the_symbol_is_a_retryable_refusal(
+    tmp_path: Path, run_json, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Regression (issue 19, C renames under load): with the index not covering the file that defines
     the symbol, lanser asked the rename anyway once progress reports went quiet, and an answer
     missing whole files was called complete.  Now: E/LS_TIMEOUT, retryable, the uncovered file
@@ -59,8 +61,18 @@ def test_an_index_that_never_covers_the_symbol_is_a_retryable_refusal(tmp_path: 
 
     real = _clangd()
     overrides = tmp_path / "overrides.json"
-    overrides.write_text(json.dumps({"c": {"name": real.name, "version": real.version, "needs_index": True,
-                                           "command": [sys.executable, str(PROXY), "--", *real.command]}}))
+    overrides.write_text(
+        json.dumps(
+            {
+                "c": {
+                    "name": real.name,
+                    "version": real.version,
+                    "needs_index": True,
+                    "command": [sys.executable, str(PROXY), "--", *real.command],
+                }
+            }
+        )
+    )
     monkeypatch.setenv("LANSER_SERVER_OVERRIDES", str(overrides))
     ws = make_repo(tmp_path / "ws")
     before = snapshot(ws)

@@ -18,7 +18,11 @@ def test_definition_python(sample: Path, run_json) -> None:
     assert loc["selector"] == "pkg/shapes.py@L38:C5"
     assert loc["preview"].startswith("def total_area(")
     assert b["environment"]["server"] == {
-        "name": "basedpyright", "version": "1.40.2", "pinned": "1.40.2", "reported": "1.40.2"}
+        "name": "basedpyright",
+        "version": "1.40.2",
+        "pinned": "1.40.2",
+        "reported": "1.40.2",
+    }
     assert b["environment"]["positionEncoding"] == "utf-16"
     assert b["bundleId"].startswith("sha256:")
 
@@ -63,8 +67,9 @@ def test_stale_cursor_is_content_modified(sample: Path, run_json) -> None:
     _, first = run_json("-w", str(sample), "refs", "pkg/shapes.py@L38:C5", "--limit", "2")
     report = sample / "pkg" / "report.py"
     report.write_text(report.read_text() + "\n\ndef again() -> float:\n    return total_area([])\n")
-    code, b = run_json("-w", str(sample), "refs", "pkg/shapes.py@L38:C5", "--limit", "2",
-                       "--cursor", first["facts"]["nextCursor"])
+    code, b = run_json(
+        "-w", str(sample), "refs", "pkg/shapes.py@L38:C5", "--limit", "2", "--cursor", first["facts"]["nextCursor"]
+    )
     assert code == 74 and b["error"]["code"] == "E/CONTENT_MODIFIED"
 
 
@@ -115,8 +120,11 @@ def test_diagnostics_file_tagged_with_content_hash(sample: Path, run_json) -> No
 def test_diagnostics_see_edits_on_disk(sample: Path, run_json) -> None:
     """Regression: diagnostics must describe the bytes on disk now, never an earlier state."""
     report = sample / "pkg" / "report.py"
-    report.write_text(report.read_text().replace("label: int = describe", "label: str = describe")
-                      .replace("def broken() -> int:", "def broken() -> str:"))
+    report.write_text(
+        report.read_text()
+        .replace("label: int = describe", "label: str = describe")
+        .replace("def broken() -> int:", "def broken() -> str:")
+    )
     code, b = run_json("-w", str(sample), "diag", "pkg/report.py")
     assert code == 0
     assert b["facts"]["diagnostics"][0]["counts"] == {}
@@ -142,7 +150,11 @@ def test_c_definition_and_cross_file_references(sample: Path, run_json) -> None:
     code, b = run_json("-w", str(sample), "refs", "csrc/main.c@L9:C17")
     assert code == 0, b
     assert [(r["path"], r["range"][0]) for r in b["facts"]["references"]] == [
-        ("csrc/geometry.c", 7), ("csrc/geometry.h", 9), ("csrc/main.c", 8), ("csrc/main.c", 9)]
+        ("csrc/geometry.c", 7),
+        ("csrc/geometry.h", 9),
+        ("csrc/main.c", 8),
+        ("csrc/main.c", 9),
+    ]
 
 
 def test_c_diagnostics(sample: Path, run_json) -> None:

@@ -23,8 +23,15 @@ pytestmark = pytest.mark.integration
 
 
 def git(cwd: Path, *args: str) -> str:
-    env = {"GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1", "GIT_AUTHOR_NAME": "t",
-           "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t", "PATH": "/usr/bin:/bin"}
+    env = {
+        "GIT_CONFIG_GLOBAL": "/dev/null",
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@t",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@t",
+        "PATH": "/usr/bin:/bin",
+    }
     return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout.strip()
 
 
@@ -34,8 +41,9 @@ def depot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "depot"
 
 
-def test_a_git_tree_travels_and_a_forged_one_is_refused(tmp_path: Path, depot: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_git_tree_travels_and_a_forged_one_is_refused(
+    tmp_path: Path, depot: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv(ALLOW_FILE_GIT_ENV, "1")
     work = tmp_path / "work"
     work.mkdir()
@@ -68,8 +76,9 @@ def test_a_git_tree_travels_and_a_forged_one_is_refused(tmp_path: Path, depot: P
         materialize(pinned, tmp_path, cache=tmp_path / "node-c")
 
 
-def test_a_download_travels_and_a_forged_one_is_refused(tmp_path: Path, depot: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_download_travels_and_a_forged_one_is_refused(
+    tmp_path: Path, depot: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """An sdist some machine downloaded (here: placed in the depot as that machine would) is used by
     a machine whose package index is unreachable; pip is never asked."""
     monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:9/simple")  # nothing answers there

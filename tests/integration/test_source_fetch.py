@@ -20,7 +20,9 @@ pytestmark = pytest.mark.integration
 
 CACHE = Path.home() / ".cache" / "lanser-tests" / "sources"
 #: cJSON as bookworm-security ships it (361 kB): a version only the security suite lists.
-CJSON = Source.parse("debian:cjson=1.7.15-1+deb12u4", "764c2de141d680f4fb4cada30c526dacaa30ead061b9b9c34f2b81e2df0f8439")
+CJSON = Source.parse(
+    "debian:cjson=1.7.15-1+deb12u4", "764c2de141d680f4fb4cada30c526dacaa30ead061b9b9c34f2b81e2df0f8439"
+)
 SIX = Source.parse("pypi:six==1.16.0", "1e61c37477a1626458e36f7b1d82aa5c9b094fa4802892072e49de9c60c4c926")
 
 
@@ -35,8 +37,9 @@ def test_debian_source_package_is_fetched_verified_and_unpacked_with_its_patches
 
 def test_debian_wrong_sha256_is_refused_naming_the_field(tmp_path: Path) -> None:
     wrong = CJSON.model_copy(update={"sha256": "0" * 64})
-    with pytest.raises(BadRequest, match="source.sha256: debian:cjson=1.7.15-1\\+deb12u4: the .dsc has sha256 764c2") \
-            as err:
+    with pytest.raises(
+        BadRequest, match="source.sha256: debian:cjson=1.7.15-1\\+deb12u4: the .dsc has sha256 764c2"
+    ) as err:
         materialize(wrong, tmp_path, cache=tmp_path / "cache")
     assert err.value.details["actual"] == CJSON.sha256
     assert not list((tmp_path / "cache" / "trees").iterdir()), "nothing unpacked"
@@ -61,9 +64,17 @@ def test_pypi_sdist(tmp_path: Path) -> None:
 
 
 def git(cwd: Path, *args: str) -> str:
-    env = {"GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1", "GIT_AUTHOR_NAME": "t",
-           "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t",
-           "GIT_AUTHOR_DATE": "2020-01-01T00:00:00Z", "GIT_COMMITTER_DATE": "2020-01-01T00:00:00Z", "PATH": "/usr/bin:/bin"}
+    env = {
+        "GIT_CONFIG_GLOBAL": "/dev/null",
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@t",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@t",
+        "GIT_AUTHOR_DATE": "2020-01-01T00:00:00Z",
+        "GIT_COMMITTER_DATE": "2020-01-01T00:00:00Z",
+        "PATH": "/usr/bin:/bin",
+    }
     return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout.strip()
 
 
@@ -107,8 +118,7 @@ def test_git_commit_from_a_bare_repository(tmp_path: Path, bare_repo: tuple[str,
         materialize(source.model_copy(update={"commit": "3" * 40, "sha256": digest}), tmp_path, cache=cache)
 
 
-def test_git_url_that_is_an_option_is_refused_and_runs_nothing(tmp_path: Path,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_git_url_that_is_an_option_is_refused_and_runs_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     marker = tmp_path / "pwned"
     url = f"--upload-pack=touch {marker};"
     with pytest.raises(ValidationError, match="source.url must not start with '-'"):
@@ -120,8 +130,7 @@ def test_git_url_that_is_an_option_is_refused_and_runs_nothing(tmp_path: Path,
     assert not marker.exists()
 
 
-def test_git_transports_other_than_https_ssh_git_are_refused(tmp_path: Path,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_git_transports_other_than_https_ssh_git_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     marker = tmp_path / "pwned"
     monkeypatch.setenv(ALLOW_FILE_GIT_ENV, "1")
     source = Source(kind="git", url=f"ext::sh -c touch% {marker}", commit="a" * 40, sha256="1" * 64)
@@ -130,8 +139,9 @@ def test_git_transports_other_than_https_ssh_git_are_refused(tmp_path: Path,
     assert not marker.exists()
 
 
-def test_local_git_source_needs_the_opt_in(tmp_path: Path, bare_repo: tuple[str, str, str],
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_local_git_source_needs_the_opt_in(
+    tmp_path: Path, bare_repo: tuple[str, str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     url, commit, digest = bare_repo
     monkeypatch.delenv(ALLOW_FILE_GIT_ENV)
     for u in (url, url.removeprefix("file://")):

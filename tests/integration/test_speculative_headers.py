@@ -26,8 +26,11 @@ pytestmark = pytest.mark.integration
 
 
 def _keys(bundle: dict[str, Any]) -> set[tuple[str, str, str, str]]:
-    return {(g["path"], d["severity"], d.get("code") or "", d["message"].splitlines()[0])
-            for g in bundle["facts"]["diagnostics"] for d in g["diagnostics"]}
+    return {
+        (g["path"], d["severity"], d.get("code") or "", d["message"].splitlines()[0])
+        for g in bundle["facts"]["diagnostics"]
+        for d in g["diagnostics"]
+    }
 
 
 def _diag(run_json: Any, ws: Path, paths: list[str]) -> tuple[set[tuple[str, str, str, str]], int]:
@@ -37,18 +40,23 @@ def _diag(run_json: Any, ws: Path, paths: list[str]) -> tuple[set[tuple[str, str
         code, b = run_json("-w", str(ws), "diag", rel)
         assert code == 0, b
         keys |= _keys(b)
-        count += sum(1 for g in b["facts"]["diagnostics"] for d in g["diagnostics"]
-                     if d["severity"] in ("error", "warning"))
+        count += sum(
+            1 for g in b["facts"]["diagnostics"] for d in g["diagnostics"] if d["severity"] in ("error", "warning")
+        )
     return keys, count
 
 
-@pytest.mark.parametrize(("selector", "new_name"), [
-    ("c://csrc/geometry.h#manhattan", "taxicab"),
-    ("c://csrc/geometry.h#point", "pt"),
-    ("py://pkg.shapes#total_area", "sum_areas"),
-])
-def test_preview_diagnoses_what_diag_finds_after_apply(sample: Path, run_json: Any, selector: str,
-                                                       new_name: str) -> None:
+@pytest.mark.parametrize(
+    ("selector", "new_name"),
+    [
+        ("c://csrc/geometry.h#manhattan", "taxicab"),
+        ("c://csrc/geometry.h#point", "pt"),
+        ("py://pkg.shapes#total_area", "sum_areas"),
+    ],
+)
+def test_preview_diagnoses_what_diag_finds_after_apply(
+    sample: Path, run_json: Any, selector: str, new_name: str
+) -> None:
     commit_all(sample)
 
     async def twice() -> list[dict[str, Any]]:

@@ -15,15 +15,23 @@ pytestmark = pytest.mark.integration
 
 
 def digest_tree(ws: Path) -> dict[str, str]:
-    return {p.relative_to(ws).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(ws.rglob("*.py")) if ".lanser" not in p.parts}
+    return {
+        p.relative_to(ws).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(ws.rglob("*.py"))
+        if ".lanser" not in p.parts
+    }
 
 
 def lanser(ws: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LANSER_")}
     env["LANSER_NO_DAEMON"] = "1"
-    return subprocess.run([sys.executable, "-c", "from lanser.cli.main import main; main()", "-w", str(ws), *args],
-                          capture_output=True, text=True, env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-c", "from lanser.cli.main import main; main()", "-w", str(ws), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
 
 
 def _patch(path: str, old: str, new: str, text: str) -> str:
@@ -75,13 +83,20 @@ def test_multi_step_session_replays_every_reward(sample: Path, tmp_path: Path) -
     fix.write_text(
         "--- a/pkg/report.py\n+++ b/pkg/report.py\n@@ -13,3 +13,3 @@\n-def broken() -> int:\n"
         "-    label: int = describe(1.0, 2.0)  # a str is not an int\n+def broken() -> str:\n"
-        "+    label: str = describe(1.0, 2.0)  # a str is not an int\n     return label\n")
+        "+    label: str = describe(1.0, 2.0)  # a str is not an int\n     return label\n"
+    )
     queries = tmp_path / "q.jsonl"
-    queries.write_text("\n".join(json.dumps(q) for q in [
-        {"cmd": "check", "args": {"patch": fix.read_text()}},
-        {"cmd": "rename", "selector": "py://pkg.shapes#total_area", "args": {"newName": "sum_areas"}},
-        {"cmd": "check", "selector": "py://pkg.report#broken", "args": {"patch": fix.read_text()}},
-    ]) + "\n")
+    queries.write_text(
+        "\n".join(
+            json.dumps(q)
+            for q in [
+                {"cmd": "check", "args": {"patch": fix.read_text()}},
+                {"cmd": "rename", "selector": "py://pkg.shapes#total_area", "args": {"newName": "sum_areas"}},
+                {"cmd": "check", "selector": "py://pkg.report#broken", "args": {"patch": fix.read_text()}},
+            ]
+        )
+        + "\n"
+    )
     trace = tmp_path / "run.jsonl"
     out = lanser(sample, "--trace-file", str(trace), "batch", str(queries))
     rewards = [json.loads(line)["processReward"]["r"] for line in out.stdout.splitlines()]
@@ -96,8 +111,11 @@ def test_multi_step_session_replays_every_reward(sample: Path, tmp_path: Path) -
 def test_reward_from_two_diag_bundles(sample: Path, tmp_path: Path, run_json) -> None:
     _, before = run_json("-w", str(sample), "diag", "pkg/report.py")
     report = sample / "pkg" / "report.py"
-    report.write_text(report.read_text().replace("label: int = describe", "label: str = describe")
-                      .replace("def broken() -> int:", "def broken() -> str:"))
+    report.write_text(
+        report.read_text()
+        .replace("label: int = describe", "label: str = describe")
+        .replace("def broken() -> int:", "def broken() -> str:")
+    )
     _, after = run_json("-w", str(sample), "diag", "pkg/report.py")
     (tmp_path / "b.json").write_text(json.dumps(before))
     (tmp_path / "a.json").write_text(json.dumps(after))
@@ -113,17 +131,19 @@ def test_c_patch_that_breaks_the_build_is_penalised_every_time_in_one_session(sa
     old = "\treturn absolute(a.x - b.x) + absolute(a.y - b.y);\n"
     broken = _patch("csrc/geometry.c", old, "\treturn absolute(a.x - b.x) + absolute(a.y - missing_y);\n", text)
     other = _patch("csrc/geometry.c", old, "\treturn absolute(a.x - b.x) + absolute(a.y - b.y) + also_missing;\n", text)
-    requests = [{"cmd": "diagnostics", "selector": "csrc/geometry.c"},
-                {"cmd": "check", "args": {"patch": broken}},
-                {"cmd": "check", "args": {"patch": other}},
-                {"cmd": "check", "args": {"patch": broken}}]
+    requests = [
+        {"cmd": "diagnostics", "selector": "csrc/geometry.c"},
+        {"cmd": "check", "args": {"patch": broken}},
+        {"cmd": "check", "args": {"patch": other}},
+        {"cmd": "check", "args": {"patch": broken}},
+    ]
     batch = tmp_path / "steps.jsonl"
     batch.write_text("".join(json.dumps(r) + "\n" for r in requests))
     out = lanser(sample, "--json", "batch", str(batch))
     bundles = [json.loads(line) for line in out.stdout.splitlines()]
     assert [b["status"] for b in bundles] == ["ok"] * 4, out.stderr
     before = bundles[0]["facts"]["diagnostics"][0]["counts"].get("error", 0)
-    for b, name in zip(bundles[1:], ["missing_y", "also_missing", "missing_y"]):
+    for b, name in zip(bundles[1:], ["missing_y", "also_missing", "missing_y"], strict=False):
         c = b["processReward"]["components"]
         assert (c["d_prev"], c["d_now"]) == (before, before + 1), c
         assert b["processReward"]["r"] < 0

@@ -28,8 +28,13 @@ def lanser(ws: Path, *args: str, env_extra: dict[str, str] | None = None) -> sub
     env = {k: v for k, v in os.environ.items() if not k.startswith("LANSER_")}
     env["LANSER_NO_DAEMON"] = "1"
     env.update(env_extra or {})
-    return subprocess.run([sys.executable, "-c", "from lanser.cli.main import main; main()", "-w", str(ws), *args],
-                          capture_output=True, text=True, env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-c", "from lanser.cli.main import main; main()", "-w", str(ws), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
 
 
 @pytest.fixture
@@ -47,12 +52,22 @@ def test_replay_is_byte_identical_with_no_server_installed(recorded, tmp_path: P
     sample, trace, bundles = recorded
     # Any attempt to start a server would run these and fail.
     broken = tmp_path / "no-servers.json"
-    broken.write_text(json.dumps({lang: {"name": "absent", "version": "0", "command": ["/nonexistent/server"]}
-                                  for lang in ("python", "c")}))
+    broken.write_text(
+        json.dumps(
+            {lang: {"name": "absent", "version": "0", "command": ["/nonexistent/server"]} for lang in ("python", "c")}
+        )
+    )
     other = tmp_path / "elsewhere" / "ws"
     shutil.copytree(sample, other)
-    out = lanser(other, "--json", "trace", "replay", str(trace), "--verify",
-                 env_extra={"LANSER_SERVER_OVERRIDES": str(broken), "PATH": "/nonexistent"})
+    out = lanser(
+        other,
+        "--json",
+        "trace",
+        "replay",
+        str(trace),
+        "--verify",
+        env_extra={"LANSER_SERVER_OVERRIDES": str(broken), "PATH": "/nonexistent"},
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     report = json.loads(out.stdout)
     assert report["match"] is True
@@ -75,8 +90,14 @@ def test_tampered_trace_is_detected(recorded, tmp_path: Path) -> None:
     for line in lines:
         event = json.loads(line)
         msg = event.get("message") or {}
-        if not done and event["event"] == "frame" and event["dir"] == "in" and isinstance(msg.get("result"), list) \
-                and msg["result"] and "range" in msg["result"][0]:
+        if (
+            not done
+            and event["event"] == "frame"
+            and event["dir"] == "in"
+            and isinstance(msg.get("result"), list)
+            and msg["result"]
+            and "range" in msg["result"][0]
+        ):
             msg["result"][0]["range"]["start"]["character"] += 1  # the server "said" something else
             done = True
         tampered.append(json.dumps(event))

@@ -68,8 +68,20 @@ import threading
 import time
 
 MODES = (
-    "ok", "crash-on-request", "crash-once", "hang", "garbage", "garbage-json",
-    "content-modified", "cancelled", "no-definition", "skew", "die-at-start", "gather", "slow", "internal-error-once",
+    "ok",
+    "crash-on-request",
+    "crash-once",
+    "hang",
+    "garbage",
+    "garbage-json",
+    "content-modified",
+    "cancelled",
+    "no-definition",
+    "skew",
+    "die-at-start",
+    "gather",
+    "slow",
+    "internal-error-once",
 )
 
 MODE = sys.argv[1] if len(sys.argv) > 1 else "ok"

@@ -52,8 +52,11 @@ class ScriptServer:
                 with server._lock:
                     server.requests.append(body)
                     server.headers.append({k.lower(): v for k, v in self.headers.items()})
-                    step = server.steps.pop(0) if server.steps else {"status": 500, "body": {
-                        "error": {"message": "script exhausted"}}}
+                    step = (
+                        server.steps.pop(0)
+                        if server.steps
+                        else {"status": 500, "body": {"error": {"message": "script exhausted"}}}
+                    )
                 if self.path.rstrip("/") != "/v1/chat/completions":
                     return self._send(404, {"error": {"message": f"no route {self.path}"}})
                 if "hang" in step:
@@ -67,9 +70,16 @@ class ScriptServer:
                     self.close_connection = True
                     return
                 if step.get("context_overflow"):
-                    return self._send(400, {"error": {
-                        "message": "This model's maximum context length is 4096 tokens.",
-                        "type": "invalid_request_error", "code": "context_length_exceeded"}})
+                    return self._send(
+                        400,
+                        {
+                            "error": {
+                                "message": "This model's maximum context length is 4096 tokens.",
+                                "type": "invalid_request_error",
+                                "code": "context_length_exceeded",
+                            }
+                        },
+                    )
                 if "status" in step:
                     return self._send(int(step["status"]), step.get("body") or {"error": {"message": "scripted"}})
                 usage = {"prompt_tokens": 0, "completion_tokens": 0, **(step.get("usage") or {})}
@@ -78,15 +88,35 @@ class ScriptServer:
                 message: dict[str, Any] = {"role": "assistant", "content": step.get("content")}
                 if step.get("tool_calls"):
                     message["tool_calls"] = [
-                        {"id": f"call_{len(server.requests)}_{i}", "type": "function",
-                         "function": {"name": c["name"], "arguments": c["arguments"] if isinstance(
-                             c["arguments"], str) else json.dumps(c["arguments"])}}
-                        for i, c in enumerate(step["tool_calls"])]
-                self._send(200, {"id": f"chatcmpl-{len(server.requests)}", "object": "chat.completion",
-                                 "created": int(time.time()), "model": server.model,
-                                 "choices": [{"index": 0, "message": message,
-                                              "finish_reason": "tool_calls" if step.get("tool_calls") else "stop"}],
-                                 "usage": usage})
+                        {
+                            "id": f"call_{len(server.requests)}_{i}",
+                            "type": "function",
+                            "function": {
+                                "name": c["name"],
+                                "arguments": c["arguments"]
+                                if isinstance(c["arguments"], str)
+                                else json.dumps(c["arguments"]),
+                            },
+                        }
+                        for i, c in enumerate(step["tool_calls"])
+                    ]
+                self._send(
+                    200,
+                    {
+                        "id": f"chatcmpl-{len(server.requests)}",
+                        "object": "chat.completion",
+                        "created": int(time.time()),
+                        "model": server.model,
+                        "choices": [
+                            {
+                                "index": 0,
+                                "message": message,
+                                "finish_reason": "tool_calls" if step.get("tool_calls") else "stop",
+                            }
+                        ],
+                        "usage": usage,
+                    },
+                )
 
             def _send(self, status: int, payload: dict[str, Any]) -> None:
                 data = json.dumps(payload).encode()

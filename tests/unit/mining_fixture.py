@@ -13,8 +13,9 @@ import os
 import subprocess
 from pathlib import Path
 
-SANITIZE = ("cc -g -fsanitize=address,undefined -fno-omit-frame-pointer -o tests/t-asan lib.c tests/t.c "
-            "&& ./tests/t-asan")
+SANITIZE = (
+    "cc -g -fsanitize=address,undefined -fno-omit-frame-pointer -o tests/t-asan lib.c tests/t.c && ./tests/t-asan"
+)
 
 LIB_V1 = """#include "lib.h"
 
@@ -59,8 +60,14 @@ MAKEFILE = "test: tests/t\n\t./tests/t\ntests/t: lib.c tests/t.c\n\tcc -o $@ lib
 def _git(repo: Path, *args: str) -> str:
     # Fixed identity and dates: the same history (the same commit ids) every time it is built.
     env = {**os.environ, "GIT_AUTHOR_DATE": "2024-01-01T00:00:00Z", "GIT_COMMITTER_DATE": "2024-01-01T00:00:00Z"}
-    return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false", *args],
-                          cwd=repo, check=True, capture_output=True, text=True, env=env).stdout
+    return subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false", *args],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+    ).stdout
 
 
 def _commit(repo: Path, message: str, files: dict[str, str]) -> str:
@@ -77,28 +84,58 @@ def build_history(root: Path) -> tuple[Path, Path, dict[str, str]]:
     repo = root / "work"
     repo.mkdir(parents=True)
     _git(repo, "init", "-q", "-b", "main")
-    ids = {"release": _commit(repo, "Release 1.0", {"lib.c": LIB_V1, "lib.h": HEADER,
-                                                   "tests/t.c": TEST_V1, "Makefile": MAKEFILE, "README": "lib\n"})}
+    ids = {
+        "release": _commit(
+            repo,
+            "Release 1.0",
+            {"lib.c": LIB_V1, "lib.h": HEADER, "tests/t.c": TEST_V1, "Makefile": MAKEFILE, "README": "lib\n"},
+        )
+    }
     _git(repo, "tag", "v1.0")
     lib2 = LIB_V1.replace("i <= n", "i < n")
-    ids["fix"] = _commit(repo, "Fix off-by-one read past the end in sum (issue #3)\n\nBy using < instead of <=.",
-                         {"lib.c": lib2, "tests/t.c": TEST_V1.replace(
-                             "\t(void)v;", '\tprintf("%s: sum\\n", sum(v, 2) == 3 ? "PASS" : "FAIL");')})
+    ids["fix"] = _commit(
+        repo,
+        "Fix off-by-one read past the end in sum (issue #3)\n\nBy using < instead of <=.",
+        {
+            "lib.c": lib2,
+            "tests/t.c": TEST_V1.replace("\t(void)v;", '\tprintf("%s: sum\\n", sum(v, 2) == 3 ? "PASS" : "FAIL");'),
+        },
+    )
     ids["docs"] = _commit(repo, "Fix a typo in the README", {"README": "the lib\n"})
-    ids["refactor"] = _commit(repo, "Tidy sum", {"lib.c": lib2.replace("int s = 0;", "int s = 0; /* total */"),
-                                                 "tests/t.c": (repo / "tests/t.c").read_text().replace(
-                                                     "#include <stdio.h>", "#include <stdio.h> /* io */")})
-    ids["notest"] = _commit(repo, "Fix a crash in twice", {"lib.c": (repo / "lib.c").read_text().replace(
-        "return x + x;", "return 2 * x;")})
-    lib3 = (repo / "lib.c").read_text().replace("\treturn x;\n}\n\nint twice", "\tif (x > hi)\n\t\treturn hi;\n"
-                                                "\treturn x;\n}\n\nint twice")
-    ids["followup"] = _commit(repo, "Issue #3: clamp forgot the upper bound",
-                              {"lib.c": lib3, "tests/t.c": (repo / "tests/t.c").read_text().replace(
-                                  "\treturn 0;", '\tprintf("%s: clamp\\n", clamp(9, 0, 5) == 5 ? "PASS" : "FAIL");'
-                                  "\n\treturn 0;")})
-    ids["conflict"] = _commit(repo, "Fix the overflow in twice", {
-        "lib.c": lib3.replace("return 2 * x;", "return x > 1000 ? 0 : 2 * x;"),
-        "tests/t.c": (repo / "tests/t.c").read_text().replace("\treturn 0;", "\tputs(\"PASS: big\");\n\treturn 0;")})
+    ids["refactor"] = _commit(
+        repo,
+        "Tidy sum",
+        {
+            "lib.c": lib2.replace("int s = 0;", "int s = 0; /* total */"),
+            "tests/t.c": (repo / "tests/t.c").read_text().replace("#include <stdio.h>", "#include <stdio.h> /* io */"),
+        },
+    )
+    ids["notest"] = _commit(
+        repo, "Fix a crash in twice", {"lib.c": (repo / "lib.c").read_text().replace("return x + x;", "return 2 * x;")}
+    )
+    lib3 = (
+        (repo / "lib.c")
+        .read_text()
+        .replace("\treturn x;\n}\n\nint twice", "\tif (x > hi)\n\t\treturn hi;\n\treturn x;\n}\n\nint twice")
+    )
+    ids["followup"] = _commit(
+        repo,
+        "Issue #3: clamp forgot the upper bound",
+        {
+            "lib.c": lib3,
+            "tests/t.c": (repo / "tests/t.c")
+            .read_text()
+            .replace("\treturn 0;", '\tprintf("%s: clamp\\n", clamp(9, 0, 5) == 5 ? "PASS" : "FAIL");\n\treturn 0;'),
+        },
+    )
+    ids["conflict"] = _commit(
+        repo,
+        "Fix the overflow in twice",
+        {
+            "lib.c": lib3.replace("return 2 * x;", "return x > 1000 ? 0 : 2 * x;"),
+            "tests/t.c": (repo / "tests/t.c").read_text().replace("\treturn 0;", '\tputs("PASS: big");\n\treturn 0;'),
+        },
+    )
     bare = root / "upstream.git"
     subprocess.run(["git", "clone", "-q", "--bare", str(repo), str(bare)], check=True)
     # The pinned source: the release, plus a distribution's own change where the last fix lands.

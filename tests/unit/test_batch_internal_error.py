@@ -12,7 +12,8 @@ from lanser.commands.context import Context
 
 
 def test_a_bug_in_one_request_does_not_stop_the_batch(
-        sample: Path, tmp_path: Path, run_cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    sample: Path, tmp_path: Path, run_cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Issue 17, finding 12: an exception that is not a LanserError escaped the orchestrator, so a
     batch stopped at that line and lost every later one (the lines after it were never answered)."""
     real = commands.HANDLERS["locate"]
@@ -24,8 +25,10 @@ def test_a_bug_in_one_request_does_not_stop_the_batch(
 
     monkeypatch.setitem(commands.HANDLERS, "locate", buggy)
     monkeypatch.delenv("LANSER_DEBUG", raising=False)
-    lines = [{"cmd": "locate", "selector": "pkg/boom.py@L1:C1"},
-             {"cmd": "locate", "selector": "py://pkg.shapes#total_area"}]
+    lines = [
+        {"cmd": "locate", "selector": "pkg/boom.py@L1:C1"},
+        {"cmd": "locate", "selector": "py://pkg.shapes#total_area"},
+    ]
     batch = tmp_path / "batch.jsonl"
     batch.write_text("".join(json.dumps(line) + "\n" for line in lines))
     code, out, _err = run_cli("--json", "-w", str(sample), "batch", str(batch))

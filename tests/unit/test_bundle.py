@@ -196,8 +196,15 @@ def tree(tmp_path: Path) -> dict[str, Path]:
     }
     for f in files.values():
         f.write_text("x\n")
-    return {"tmp": tmp_path, "ws": ws, "site": site, "typeshed": typeshed, "stdlib": stdlib,
-            "stdlib_site": stdlib_site, **files}
+    return {
+        "tmp": tmp_path,
+        "ws": ws,
+        "site": site,
+        "typeshed": typeshed,
+        "stdlib": stdlib,
+        "stdlib_site": stdlib_site,
+        **files,
+    }
 
 
 @pytest.fixture
@@ -362,7 +369,14 @@ def test_hover_list() -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    [None, {}, {"contents": ""}, {"contents": []}, {"contents": {"kind": "markdown", "value": "  \n"}}, {"contents": None}],
+    [
+        None,
+        {},
+        {"contents": ""},
+        {"contents": []},
+        {"contents": {"kind": "markdown", "value": "  \n"}},
+        {"contents": None},
+    ],
 )
 def test_hover_empty(raw: Any) -> None:
     assert hover(raw) is None
@@ -372,8 +386,9 @@ def test_hover_empty(raw: Any) -> None:
 # symbols
 
 
-def _docsym(name: str, kind: int, rng: dict[str, Any], sel: dict[str, Any], children: list[Any] | None = None,
-            **extra: Any) -> dict[str, Any]:
+def _docsym(
+    name: str, kind: int, rng: dict[str, Any], sel: dict[str, Any], children: list[Any] | None = None, **extra: Any
+) -> dict[str, Any]:
     out = {"name": name, "kind": kind, "range": rng, "selectionRange": sel, **extra}
     if children is not None:
         out["children"] = children
@@ -384,10 +399,19 @@ def test_document_symbols_are_flattened_with_dotted_container(mapper: PathMapper
     raw = [
         _docsym("helper", 12, _rng(20, 0, 22, 0), _rng(20, 4, 20, 10)),
         _docsym(
-            "Shape", 5, _rng(1, 0, 15, 0), _rng(1, 6, 1, 11),
+            "Shape",
+            5,
+            _rng(1, 0, 15, 0),
+            _rng(1, 6, 1, 11),
             [
-                _docsym("area", 6, _rng(5, 4, 9, 0), _rng(5, 8, 5, 12),
-                        [_docsym("inner", 12, _rng(6, 8, 7, 0), _rng(6, 12, 6, 17))], detail="(self) -> float"),
+                _docsym(
+                    "area",
+                    6,
+                    _rng(5, 4, 9, 0),
+                    _rng(5, 8, 5, 12),
+                    [_docsym("inner", 12, _rng(6, 8, 7, 0), _rng(6, 12, 6, 17))],
+                    detail="(self) -> float",
+                ),
                 _docsym("name", 7, _rng(2, 4, 2, 20), _rng(2, 4, 2, 8)),
             ],
         ),
@@ -410,8 +434,12 @@ def test_document_symbols_are_flattened_with_dotted_container(mapper: PathMapper
 def test_symbol_information_list(tree: dict[str, Path], mapper: PathMapper) -> None:
     raw = [
         {"name": "sqrt", "kind": 12, "location": {"uri": tree["typeshed_file"].as_uri(), "range": _rng(3, 4, 3, 8)}},
-        {"name": "Point", "kind": 23, "containerName": "geometry",
-         "location": {"uri": tree["ws_file"].as_uri(), "range": _rng(7, 0, 7, 5)}},
+        {
+            "name": "Point",
+            "kind": 23,
+            "containerName": "geometry",
+            "location": {"uri": tree["ws_file"].as_uri(), "range": _rng(7, 0, 7, 5)},
+        },
     ]
     out = symbols(raw, mapper, None, selector_of=lambda p, r: "sel")
     assert [(s.name, s.kind, s.path, s.container, s.external, s.selector) for s in out] == [
@@ -432,7 +460,13 @@ def test_symbols_empty(mapper: PathMapper) -> None:
 
 def test_diagnostic_group_sorts_and_counts() -> None:
     raw = [
-        {"range": _rng(9, 0, 9, 4), "severity": 2, "message": "unused", "code": "reportUnused", "source": "basedpyright"},
+        {
+            "range": _rng(9, 0, 9, 4),
+            "severity": 2,
+            "message": "unused",
+            "code": "reportUnused",
+            "source": "basedpyright",
+        },
         {"range": _rng(1, 4, 1, 8), "severity": 1, "message": "undefined b", "code": 42},
         {"range": _rng(1, 4, 1, 8), "severity": 1, "message": "undefined a"},
         {"range": _rng(1, 0, 1, 2), "severity": 3, "message": "info"},
@@ -477,9 +511,13 @@ def test_diagnostic_messages_name_workspace_paths_relatively(tmp_path: Path) -> 
     ws.mkdir(), lib.mkdir(parents=True)
     mapper = PathMapper(ws, [("site-packages", lib)])
     root = str(ws.resolve())
-    msg = (f"Cycle detected in import chain\n  {root}/pkg/a.py\n  {root}/pkg/b.py\n  {lib.resolve()}/x/y.py\n"
-           f"  {root}2/other.py in {root}; see {ws.resolve().as_uri()}/pkg/a.py")
+    msg = (
+        f"Cycle detected in import chain\n  {root}/pkg/a.py\n  {root}/pkg/b.py\n  {lib.resolve()}/x/y.py\n"
+        f"  {root}2/other.py in {root}; see {ws.resolve().as_uri()}/pkg/a.py"
+    )
     raw = [{"range": _rng(0, 0, 0, 1), "severity": 1, "message": msg}]
     (d,) = diagnostic_group("pkg/a.py", raw, "sha256:abc", 1, mapper=mapper).diagnostics
-    assert d.message == ("Cycle detected in import chain\n  pkg/a.py\n  pkg/b.py\n  site-packages:x/y.py\n"
-                         f"  {root}2/other.py in .; see pkg/a.py")
+    assert d.message == (
+        "Cycle detected in import chain\n  pkg/a.py\n  pkg/b.py\n  site-packages:x/y.py\n"
+        f"  {root}2/other.py in .; see pkg/a.py"
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from lanser.syntax import c
 
-ZLIB_STYLE = b'''#define local static
+ZLIB_STYLE = b"""#define local static
 #define ZEXPORT
 #define OF(args) args
 #define FAR
@@ -41,7 +41,7 @@ typedef enum {
 enum { ANON_A = 1, ANON_B };
 
 int after(void) { return 1; }
-'''
+"""
 
 
 def defs() -> dict[str, tuple[str, tuple[int, int]]]:

@@ -43,7 +43,7 @@ def test_collect_keeps_source_edits_and_drops_everything_else(tmp_path: Path) ->
     (work / "src" / "a.c").write_text("int a(void)\n{\n\treturn 2;\n}")  # no newline at the end now
     (work / "src" / "gone.c").unlink()
     (work / "src" / "new.h").write_text("#define NEW 1\n")
-    (work / "tests" / "t.c").write_text("int main(void) { puts(\"PASS: all\"); return 0; }\n")
+    (work / "tests" / "t.c").write_text('int main(void) { puts("PASS: all"); return 0; }\n')
     (work / "Makefile").write_text("all:\n\ttrue\n")
     (work / "src" / "a.o").write_bytes(b"\x7fELF\0\0")
     (work / "tests" / "run_tests").write_bytes(b"\x7fELF\0fake")
@@ -51,12 +51,21 @@ def test_collect_keeps_source_edits_and_drops_everything_else(tmp_path: Path) ->
     (work / "src" / "passwd.c").symlink_to("/etc/passwd")
     (work / "outside").symlink_to("/etc", target_is_directory=True)
     got = cleanroom.collect(work, fresh, DEFAULT_PROTECTED)
-    assert got.files == {"src/a.c": b"int a(void)\n{\n\treturn 2;\n}", "src/gone.c": None,
-                         "src/new.h": b"#define NEW 1\n"}
+    assert got.files == {
+        "src/a.c": b"int a(void)\n{\n\treturn 2;\n}",
+        "src/gone.c": None,
+        "src/new.h": b"#define NEW 1\n",
+    }
     why = {d["path"]: d["why"] for d in got.dropped}
-    assert why == {"tests/t.c": "protected", "Makefile": "protected", "src/a.o": "build output",
-                   "tests/run_tests": "binary", "src/blob.bin": "binary", "src/passwd.c": "symbolic link",
-                   "outside": "symbolic link"}
+    assert why == {
+        "tests/t.c": "protected",
+        "Makefile": "protected",
+        "src/a.o": "build output",
+        "tests/run_tests": "binary",
+        "src/blob.bin": "binary",
+        "src/passwd.c": "symbolic link",
+        "outside": "symbolic link",
+    }
     assert "edits to tests/t.c ignored (protected)" in got.notes()
     assert "\\ No newline at end of file" in got.patch and "new file mode 100644" in got.patch
     cleanroom.apply(fresh, got)
@@ -66,9 +75,12 @@ def test_collect_keeps_source_edits_and_drops_everything_else(tmp_path: Path) ->
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.sampled_from(["a\n", "b\n", "\n", "c\r\n", "  d\n", "\\ e\n", "-- f\n", "+++ g\n"]), max_size=12),
-       st.lists(st.sampled_from(["a\n", "x\n", "\n", "c\r\n", "-- f\n", "+++ g\n"]), max_size=12),
-       st.booleans(), st.booleans())
+@given(
+    st.lists(st.sampled_from(["a\n", "b\n", "\n", "c\r\n", "  d\n", "\\ e\n", "-- f\n", "+++ g\n"]), max_size=12),
+    st.lists(st.sampled_from(["a\n", "x\n", "\n", "c\r\n", "-- f\n", "+++ g\n"]), max_size=12),
+    st.booleans(),
+    st.booleans(),
+)
 def test_the_graded_patch_is_what_was_graded(old: list[str], new: list[str], cut_old: bool, cut_new: bool) -> None:
     """The patch the store records, applied by lanser's patch reader, gives exactly the file the
     grader built; a change it cannot carry (line endings lanser's reader normalises) is dropped
@@ -111,9 +123,11 @@ def test_start_patch_goes_through_the_jail(tmp_path: Path) -> None:
     tree = tmp_path / "tree"
     tree.mkdir()
     (tree / "link").symlink_to(outside, target_is_directory=True)
-    for patch in (f"--- /dev/null\n+++ b/{outside}/x\n@@ -0,0 +1 @@\n+pwned\n",
-                  "--- /dev/null\n+++ b/../outside/x\n@@ -0,0 +1 @@\n+pwned\n",
-                  "--- /dev/null\n+++ b/link/x\n@@ -0,0 +1 @@\n+pwned\n"):
+    for patch in (
+        f"--- /dev/null\n+++ b/{outside}/x\n@@ -0,0 +1 @@\n+pwned\n",
+        "--- /dev/null\n+++ b/../outside/x\n@@ -0,0 +1 @@\n+pwned\n",
+        "--- /dev/null\n+++ b/link/x\n@@ -0,0 +1 @@\n+pwned\n",
+    ):
         with pytest.raises(InfrastructureError):
             cleanroom.apply_start_patch(tree, patch)
     assert list(outside.iterdir()) == []
@@ -147,8 +161,10 @@ def test_hostile_task_files_are_bad_requests_with_their_line(tmp_path: Path) -> 
         json.dumps({**json.loads(GOOD), "id": "a/../../b"}).encode(): (1, "id"),
         json.dumps({**json.loads(GOOD), "problem": "\ud800"}).encode(): (1, "problem"),
         b"[1, 2]\n": (1, None),
-        json.dumps({**json.loads(GOOD), "test_log": {"format": "regex", "pass_re": "("}}).encode():
-            (1, "test_log.pass_re"),
+        json.dumps({**json.loads(GOOD), "test_log": {"format": "regex", "pass_re": "("}}).encode(): (
+            1,
+            "test_log.pass_re",
+        ),
         json.dumps({**json.loads(GOOD), "protected": ["../x"]}).encode(): (1, "protected"),
     }
     for text, (line, field) in cases.items():
@@ -174,10 +190,27 @@ def test_any_bytes_are_tasks_or_a_bad_request(data: bytes) -> None:
 def test_bench_run_with_an_invalid_task_file_is_one_json_object_and_exit_2(tmp_path: Path) -> None:
     (tmp_path / "project").mkdir()
     (tmp_path / "tasks.jsonl").write_bytes(GOOD.replace('"wall_s": 120', '"wall_s": 1e999').encode() + b"\n")
-    proc = subprocess.run([sys.executable, "-c", "from lanser.cli.main import main; main()", "--no-daemon", "--json",
-                           "bench", "run", str(tmp_path), "--agent", "noop", "--out", str(tmp_path / "o")],
-                          capture_output=True, text=True, timeout=120, cwd=REPO,
-                          env={**os.environ, "DOCKER_HOST": "unix:///nonexistent"})
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from lanser.cli.main import main; main()",
+            "--no-daemon",
+            "--json",
+            "bench",
+            "run",
+            str(tmp_path),
+            "--agent",
+            "noop",
+            "--out",
+            str(tmp_path / "o"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+        env={**os.environ, "DOCKER_HOST": "unix:///nonexistent"},
+    )
     assert proc.returncode == 2, proc.stderr
     (line,) = proc.stdout.splitlines()
     error = json.loads(line)["error"]
@@ -187,8 +220,17 @@ def test_bench_run_with_an_invalid_task_file_is_one_json_object_and_exit_2(tmp_p
 def test_protected_globs() -> None:
     rx = cleanroom.compile_globs(DEFAULT_PROTECTED)
     assert rx is not None
-    for path in ("tests/t.c", "a/tests/b/c.txt", "test/data.json", "Makefile", "lib/Makefile", "lib/x_kunit.c",
-                 "src/test_strbuf.c", "CMakeLists.txt", "t/basic.t"):
+    for path in (
+        "tests/t.c",
+        "a/tests/b/c.txt",
+        "test/data.json",
+        "Makefile",
+        "lib/Makefile",
+        "lib/x_kunit.c",
+        "src/test_strbuf.c",
+        "CMakeLists.txt",
+        "t/basic.t",
+    ):
         assert rx.match(path), path
     for path in ("src/strbuf.c", "textops.c", "lib/cmdline.c", "src/latest.c", "contest/a.c"):
         assert not rx.match(path), path
@@ -287,8 +329,13 @@ def test_a_directory_replaced_by_a_file_is_graded(tmp_path: Path) -> None:
     shutil.rmtree(work / "src" / "d")
     (work / "src" / "d").write_text("now a file\n")
     got = cleanroom.collect(work, fresh, DEFAULT_PROTECTED)
-    assert got.files == {"src/d": b"now a file\n", "src/d.c": b"int d;\n", "src/d/x.c": None, "src/gone.c": None,
-                         "src/gone.c/y.c": b"int y;\n"}
+    assert got.files == {
+        "src/d": b"now a file\n",
+        "src/d.c": b"int d;\n",
+        "src/d/x.c": None,
+        "src/gone.c": None,
+        "src/gone.c/y.c": b"int y;\n",
+    }
     cleanroom.apply(fresh, got)
     assert (fresh / "src" / "d").read_text() == "now a file\n"
     assert (fresh / "src" / "gone.c" / "y.c").read_text() == "int y;\n"
@@ -310,8 +357,12 @@ def test_outputs_of_the_layer_and_ignored_new_files_are_not_the_agents(tmp_path:
     (work / "src" / "t.result").write_text("ok\n")
     (work / "src" / "new.c").write_text("int n;\n")
     tracked = frozenset({"src/a.c", "src/gone.c", "tests/t.c", "Makefile", ".gitignore"})
-    got = cleanroom.collect(work, fresh, DEFAULT_PROTECTED, tracked=tracked,
-                            ignored=lambda paths: ignored_paths(fresh, tmp_path / "ignore-check", paths))
+    got = cleanroom.collect(
+        work,
+        fresh,
+        DEFAULT_PROTECTED,
+        tracked=tracked,
+        ignored=lambda paths: ignored_paths(fresh, tmp_path / "ignore-check", paths),
+    )
     assert got.files == {"src/new.c": b"int n;\n"}
-    assert {d["path"]: d["why"] for d in got.dropped} == {"out/log.txt": "build output",
-                                                         "src/t.result": "build output"}
+    assert {d["path"]: d["why"] for d in got.dropped} == {"out/log.txt": "build output", "src/t.result": "build output"}

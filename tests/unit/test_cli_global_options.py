@@ -20,7 +20,14 @@ def _hoist(*args: str) -> list[str]:
 def test_flags_after_the_selector_move_before_the_command() -> None:
     assert _hoist("def", "a.py@L1:C1", "--json") == ["--json", "def", "a.py@L1:C1"]
     assert _hoist("refs", "a.py@L1:C1", "--limit", "3", "-w", "ws", "--pretty") == [
-        "-w", "ws", "--pretty", "refs", "a.py@L1:C1", "--limit", "3"]
+        "-w",
+        "ws",
+        "--pretty",
+        "refs",
+        "a.py@L1:C1",
+        "--limit",
+        "3",
+    ]
     assert _hoist("--json", "hover", "a.py", "--timeout=5") == ["--json", "--timeout=5", "hover", "a.py"]
 
 

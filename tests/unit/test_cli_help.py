@@ -11,8 +11,27 @@ COMMANDS = cli.list_commands(None)  # type: ignore[arg-type]
 
 
 def test_commands_present() -> None:
-    assert {"def", "refs", "hover", "symbols", "diag", "locate", "doctor", "rename", "prepare-rename", "action",
-            "recover", "batch", "daemon", "trace", "schema", "check", "reward", "mcp", "bench"} == set(COMMANDS)
+    assert {
+        "def",
+        "refs",
+        "hover",
+        "symbols",
+        "diag",
+        "locate",
+        "doctor",
+        "rename",
+        "prepare-rename",
+        "action",
+        "recover",
+        "batch",
+        "daemon",
+        "trace",
+        "schema",
+        "check",
+        "reward",
+        "mcp",
+        "bench",
+    } == set(COMMANDS)
 
 
 @pytest.mark.parametrize("name", COMMANDS)
@@ -54,12 +73,15 @@ def test_missing_workspace_is_not_found(tmp_path) -> None:
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize(("argv", "said"), [
-    (["def"], "Missing argument 'SELECTOR'"),
-    (["--index-io", "utf-32", "def", "a.py@L1:C1"], "Invalid value for '--index-io'"),
-    (["batch", "--pipeline", "0", "-"], "Invalid value for '--pipeline'"),
-    (["no-such-command"], "No such command 'no-such-command'"),
-])
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["def"], "Missing argument 'SELECTOR'"),
+        (["--index-io", "utf-32", "def", "a.py@L1:C1"], "Invalid value for '--index-io'"),
+        (["batch", "--pipeline", "0", "-"], "Invalid value for '--pipeline'"),
+        (["no-such-command"], "No such command 'no-such-command'"),
+    ],
+)
 def test_usage_errors_under_json_are_e_bad_request_objects(argv: list[str], said: str, tmp_path) -> None:
     """The console entry point (not CliRunner): under --json a command line click cannot parse
     still gives one JSON error on stdout, exit 2; without --json only the usage text, on stderr."""
@@ -68,8 +90,13 @@ def test_usage_errors_under_json_are_e_bad_request_objects(argv: list[str], said
     import sys
 
     def run(*opts: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-c", "from lanser.cli.main import main; main()", *opts,
-                               "-w", str(tmp_path), *argv], capture_output=True, text=True, timeout=60, input="")
+        return subprocess.run(
+            [sys.executable, "-c", "from lanser.cli.main import main; main()", *opts, "-w", str(tmp_path), *argv],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            input="",
+        )
 
     as_json = run("--json")
     assert as_json.returncode == 2

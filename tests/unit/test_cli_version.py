@@ -12,5 +12,6 @@ from lanser.lsp.pins import PINS
 def test_version_names_the_pins() -> None:
     result = CliRunner().invoke(cli, ["--version"])
     assert result.exit_code == 0
-    assert result.output.strip() == (f"lanser {__version__} (basedpyright {PINS['basedpyright']}, "
-                                     f"clangd {PINS['clangd']})")
+    assert result.output.strip() == (
+        f"lanser {__version__} (basedpyright {PINS['basedpyright']}, clangd {PINS['clangd']})"
+    )

@@ -37,7 +37,7 @@ def test_python_columns_are_code_points() -> None:
     assert [(o.line, o.col) for o in occ] == [(0, 9)]
 
 
-C = b'''#define local static
+C = b"""#define local static
 #define CALL() old_fn(1)
 local int old_fn(int s);
 #ifdef ALT
@@ -46,7 +46,7 @@ int alt(void) { return old_fn(2); }
 int other(struct s *p) { return p->old_fn + p2.old_fn; }
 #endif
 /* old_fn */ const char *n = "old_fn";
-'''
+"""
 
 
 def test_c_tokens_branches_members_and_macro_bodies() -> None:
@@ -63,8 +63,12 @@ def test_judge() -> None:
     a, b, c, d, e = (Occurrence("a.py", i, 0, "code") for i in range(5))
     m = Occurrence("a.py", 9, 0, "comment")
     decl = ("a.py", 0, 0)
-    v = judge([a, b, c, d, e, m], edited={a.where}, symbol={decl},
-              definitions={b.where: [("lib.py", 3, 4)], c.where: [decl], d.where: None, e.where: []})
+    v = judge(
+        [a, b, c, d, e, m],
+        edited={a.where},
+        symbol={decl},
+        definitions={b.where: [("lib.py", 3, 4)], c.where: [decl], d.where: None, e.where: []},
+    )
     assert v.edited == [a] and v.other == [b] and v.mentions == [m]
     assert v.unexplained == [(c, "same"), (d, "unresolved"), (e, "unresolved")]
     assert not v.complete
@@ -78,8 +82,9 @@ def test_a_definition_the_rename_edits_is_the_renamed_symbol() -> None:
 
 
 def test_owned_skips_environments_and_builds() -> None:
-    assert owned(["src/a.py", ".venv/lib/x.py", "build/lib/a.py", "pkg.egg-info/x.py", "tests/t.py",
-                  "a/node_modules/b.c"]) == ["src/a.py", "tests/t.py"]
+    assert owned(
+        ["src/a.py", ".venv/lib/x.py", "build/lib/a.py", "pkg.egg-info/x.py", "tests/t.py", "a/node_modules/b.c"]
+    ) == ["src/a.py", "tests/t.py"]
 
 
 def test_a_keyword_argument_name_is_marked_and_other_only_for_a_non_parameter() -> None:
@@ -99,9 +104,11 @@ def test_a_dispatcher_built_from_a_prefix_of_the_name_is_found() -> None:
     fills the function table from `_func_abs`; renaming either breaks it while nothing names it."""
     from lanser.edits.completeness import dynamic_prefixes
 
-    src = (b'def visit(self, node, name):\n    m = getattr(self, "visit_" + node["type"], None)\n'
-           b'    n = getattr(self, f"visit_{name}")\n    o = getattr(self, "visit_%s" % name)\n'
-           b'    if name.startswith("_func_"):\n        pass\n    x, y = "visit_", "visit_field"\n')
+    src = (
+        b'def visit(self, node, name):\n    m = getattr(self, "visit_" + node["type"], None)\n'
+        b'    n = getattr(self, f"visit_{name}")\n    o = getattr(self, "visit_%s" % name)\n'
+        b'    if name.startswith("_func_"):\n        pass\n    x, y = "visit_", "visit_field"\n'
+    )
     assert [(o.line, o.col) for o in dynamic_prefixes("v.py", src, "visit_field")] == [(1, 22), (2, 22), (3, 22)]
     assert [(o.line, o.col) for o in dynamic_prefixes("v.py", src, "_func_abs")] == [(4, 23)]
     assert dynamic_prefixes("v.py", src, "visitor") == []  # no prefix of it is built on

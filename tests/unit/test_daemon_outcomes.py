@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -35,8 +34,11 @@ def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def plan(root: Path) -> list[tuple[str, str | None, str | None]]:
-    return [("a.py", sha(b"old a\n"), sha(b"new a\n")), ("b.py", sha(b"old b\n"), None),
-            ("c.py", None, sha(b"new c\n"))]
+    return [
+        ("a.py", sha(b"old a\n"), sha(b"new a\n")),
+        ("b.py", sha(b"old b\n"), None),
+        ("c.py", None, sha(b"new c\n")),
+    ]
 
 
 def test_records_live_in_the_users_state_directory_not_the_workspace(ws: Path, tmp_path: Path) -> None:
@@ -86,8 +88,9 @@ def test_a_damaged_or_foreign_record_is_unknown(ws: Path, tmp_path: Path) -> Non
     log = Outcomes(ws)
     (log.dir / f"{RID}.json").write_text("{not json")
     assert log.outcome(RID)["state"] == "unknown"
-    (log.dir / f"{RID}.json").write_text(json.dumps({"id": RID, "workspace": "/elsewhere", "state": "answered",
-                                                     "bundle": "{}"}))
+    (log.dir / f"{RID}.json").write_text(
+        json.dumps({"id": RID, "workspace": "/elsewhere", "state": "answered", "bundle": "{}"})
+    )
     assert log.outcome(RID)["state"] == "unknown"
 
 
@@ -114,8 +117,9 @@ def test_request_ids_are_what_clients_draw() -> None:
         assert valid_id(bad) is None
 
 
-def test_without_a_state_directory_reads_go_on_and_writes_are_refused(tmp_path: Path,
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_a_state_directory_reads_go_on_and_writes_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A daemon in a place with no usable state directory still starts (reads need none); an edit
     through it is refused before anything is written, and an outcome is unknown, not guessed."""
     (tmp_path / "state").write_text("a file where a directory should be")

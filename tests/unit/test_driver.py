@@ -50,18 +50,42 @@ class Scripted:
         if outcome is None:
             return Finished(attempt, None, lost="the worker process died")
         steps = [{"step": 1, "action": "edit", "reward": 0.25, "cumulative": 0.25, "seconds": 0.1}]
-        return Finished(attempt, {"task_id": attempt.task.id, "agent": "whatever", "verdict": {"outcome": outcome},
-                                  "steps": steps, "stages": {}, "patch": "", "seconds": 1.5, "reward_total": 0.25,
-                                  "evidence": {"failed_tests": ["t"]}})
+        return Finished(
+            attempt,
+            {
+                "task_id": attempt.task.id,
+                "agent": "whatever",
+                "verdict": {"outcome": outcome},
+                "steps": steps,
+                "stages": {},
+                "patch": "",
+                "seconds": 1.5,
+                "reward_total": 0.25,
+                "evidence": {"failed_tests": ["t"]},
+            },
+        )
 
     def close(self) -> None:
         pass
 
 
-def bench(tasks: list[Any], store: Store, run_id: str, executor: Scripted, tmp_path: Path, spec: str = "noop",
-          **kw: Any) -> Any:
-    return run_benchmark(tasks, TOY, make_agent(spec), "img", "sha256:img", store, run_id, tmp_path / "work",
-                         executor=executor, agent_spec=spec, retries=0, **kw)
+def bench(
+    tasks: list[Any], store: Store, run_id: str, executor: Scripted, tmp_path: Path, spec: str = "noop", **kw: Any
+) -> Any:
+    return run_benchmark(
+        tasks,
+        TOY,
+        make_agent(spec),
+        "img",
+        "sha256:img",
+        store,
+        run_id,
+        tmp_path / "work",
+        executor=executor,
+        agent_spec=spec,
+        retries=0,
+        **kw,
+    )
 
 
 def test_a_new_run_id_reuses_the_attempts_and_owns_its_rows(tasks: list[Any], tmp_path: Path) -> None:
@@ -83,17 +107,24 @@ def test_a_new_run_id_reuses_the_attempts_and_owns_its_rows(tasks: list[Any], tm
 
 def test_attempts_are_seeded_samples_with_pass_at_k(tasks: list[Any], tmp_path: Path) -> None:
     store = Store(tmp_path / "r.sqlite")
-    executor = Scripted({("toy-c/reverse", 1): "resolved", ("toy-c/count-char", 0): "resolved",
-                         ("toy-c/count-char", 2): "resolved"})
+    executor = Scripted(
+        {("toy-c/reverse", 1): "resolved", ("toy-c/count-char", 0): "resolved", ("toy-c/count-char", 2): "resolved"}
+    )
     summary = bench(tasks, store, "k3", executor, tmp_path, spec="partial:7", attempts=3)
     assert sorted((a.task.id, a.sample, a.agent_spec) for a in executor.submitted if a.task.id == "toy-c/reverse") == [
-        ("toy-c/reverse", 0, None), ("toy-c/reverse", 1, "partial:8"), ("toy-c/reverse", 2, "partial:9")]
+        ("toy-c/reverse", 0, None),
+        ("toy-c/reverse", 1, "partial:8"),
+        ("toy-c/reverse", 2, "partial:9"),
+    ]
     assert len({a.key for a in executor.submitted}) == 9
     assert executor.job is not None
     assert len({a.workroot(executor.job) for a in executor.submitted}) == 3  # one work area per sample
     rows = store.results("k3")
     assert [(r["task_id"], r["attempt"]) for r in rows if r["task_id"] == "toy-c/reverse"] == [
-        ("toy-c/reverse", 0), ("toy-c/reverse", 1), ("toy-c/reverse", 2)]
+        ("toy-c/reverse", 0),
+        ("toy-c/reverse", 1),
+        ("toy-c/reverse", 2),
+    ]
     assert {r["agent"] for r in rows} == {"partial:7"}  # the run's agent, not a sample's seed
     s = summary.summary
     assert s is not None and (s.tasks, s.attempts, s.resolved, s.k) == (3, 9, 3, 3)
@@ -118,8 +149,9 @@ def test_force_runs_again_and_replaces_the_run_s_rows(tasks: list[Any], tmp_path
 def test_a_resumed_run_skips_what_it_has_and_retries_what_was_lost(tasks: list[Any], tmp_path: Path) -> None:
     store = Store(tmp_path / "r.sqlite")
     bench(tasks, store, "r", Scripted({("toy-c/reverse", 1): None}), tmp_path, attempts=2)
-    assert {(r["task_id"], r["attempt"]): r["outcome"] for r in store.results("r")}[("toy-c/reverse", 1)] == \
-        "infra_error"
+    assert {(r["task_id"], r["attempt"]): r["outcome"] for r in store.results("r")}[
+        ("toy-c/reverse", 1)
+    ] == "infra_error"
     resumed = Scripted()
     summary = bench(tasks, store, "r", resumed, tmp_path, attempts=2)
     assert [(a.task.id, a.sample) for a in resumed.submitted] == [("toy-c/reverse", 1)]

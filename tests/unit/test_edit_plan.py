@@ -46,9 +46,9 @@ def test_ascii_positions_are_the_same_in_every_encoding(enc: str) -> None:
     ],
 )
 def test_non_bmp_positions(enc: str, old_col: int, emoji: tuple[int, int]) -> None:
-    data = 's = "\U0001F600"; old = 1\n'.encode()
+    data = 's = "\U0001f600"; old = 1\n'.encode()
     out = apply_text_edits(data, [E(0, old_col, 0, old_col + 3, "new")], enc)
-    assert out == 's = "\U0001F600"; new = 1\n'.encode()
+    assert out == 's = "\U0001f600"; new = 1\n'.encode()
     out = apply_text_edits(data, [E(0, emoji[0], 0, emoji[1], "x")], enc)
     assert out == b's = "x"; old = 1\n'
 
@@ -62,20 +62,20 @@ def test_non_bmp_positions(enc: str, old_col: int, emoji: tuple[int, int]) -> No
     ],
 )
 def test_combining_and_non_bmp_positions(enc: str, col: int) -> None:
-    data = "\U0001F600e\u0301x = 1\nx\n".encode()
+    data = "\U0001f600e\u0301x = 1\nx\n".encode()
     out = apply_text_edits(data, [E(0, col, 0, col + 1, "why")], enc)
-    assert out == "\U0001F600e\u0301why = 1\nx\n".encode()
+    assert out == "\U0001f600e\u0301why = 1\nx\n".encode()
 
 
 def test_position_on_a_later_line_is_unaffected_by_wide_characters_before_it() -> None:
-    data = "\U0001F600\U0001F600\nab\n".encode()
-    assert apply_text_edits(data, [E(1, 1, 1, 2, "Z")], "utf-16") == "\U0001F600\U0001F600\naZ\n".encode()
+    data = "\U0001f600\U0001f600\nab\n".encode()
+    assert apply_text_edits(data, [E(1, 1, 1, 2, "Z")], "utf-16") == "\U0001f600\U0001f600\naZ\n".encode()
 
 
 @pytest.mark.parametrize(("enc", "col"), [("utf-16", 1), ("utf-8", 2)])
 def test_column_inside_one_character_is_refused(enc: str, col: int) -> None:
     with pytest.raises(IndexingUnsupported):
-        apply_text_edits("\U0001F600\n".encode(), [E(0, col, 0, col, "x")], enc)
+        apply_text_edits("\U0001f600\n".encode(), [E(0, col, 0, col, "x")], enc)
 
 
 def test_positions_past_the_end_clamp() -> None:
@@ -129,7 +129,7 @@ def test_latin1_file_stays_latin1() -> None:
     assert b"\xc3" not in out  # not silently turned into UTF-8
 
 
-@pytest.mark.parametrize("text", ["\u20ac", "\U0001F600", "\u4e2d"])
+@pytest.mark.parametrize("text", ["\u20ac", "\U0001f600", "\u4e2d"])
 def test_text_that_latin1_cannot_hold_is_an_apply_conflict(text: str) -> None:
     data = "caf\u00e9 = 1\n".encode("latin-1")
     with pytest.raises(ApplyConflict) as info:
@@ -221,10 +221,15 @@ def _by_path(cs: ChangeSet) -> dict[str, FileChange]:
 
 
 def test_plan_changes_map(ws: Path) -> None:
-    cs = _plan(ws, {"changes": {
-        _uri(ws, "pkg/shapes.py"): [E(0, 4, 0, 8, "surface")],
-        _uri(ws, "pkg/report.py"): [E(0, 23, 0, 27, "surface"), E(1, 6, 1, 10, "surface")],
-    }})
+    cs = _plan(
+        ws,
+        {
+            "changes": {
+                _uri(ws, "pkg/shapes.py"): [E(0, 4, 0, 8, "surface")],
+                _uri(ws, "pkg/report.py"): [E(0, 23, 0, 27, "surface"), E(1, 6, 1, 10, "surface")],
+            }
+        },
+    )
     by = _by_path(cs)
     assert sorted(by) == ["pkg/report.py", "pkg/shapes.py"]
     assert {c.op for c in cs.changes} == {"edit"}
@@ -250,17 +255,32 @@ def test_plan_edit_of_a_missing_file_is_not_found(ws: Path) -> None:
 
 
 def test_plan_document_changes_with_create_rename_delete(ws: Path) -> None:
-    cs = _plan(ws, {"documentChanges": [
-        {"textDocument": {"uri": _uri(ws, "pkg/shapes.py"), "version": 3}, "edits": [E(0, 4, 0, 8, "surface")]},
-        {"kind": "create", "uri": _uri(ws, "pkg/new_mod.py")},
-        {"textDocument": {"uri": _uri(ws, "pkg/new_mod.py"), "version": None}, "edits": [E(0, 0, 0, 0, "NEW = 1\n")]},
-        {"kind": "rename", "oldUri": _uri(ws, "pkg/old.py"), "newUri": _uri(ws, "pkg/renamed.py")},
-        {"textDocument": {"uri": _uri(ws, "pkg/renamed.py"), "version": None}, "edits": [E(0, 0, 0, 3, "RENAMED")]},
-        {"kind": "delete", "uri": _uri(ws, "pkg/doomed.py")},
-    ]})
+    cs = _plan(
+        ws,
+        {
+            "documentChanges": [
+                {"textDocument": {"uri": _uri(ws, "pkg/shapes.py"), "version": 3}, "edits": [E(0, 4, 0, 8, "surface")]},
+                {"kind": "create", "uri": _uri(ws, "pkg/new_mod.py")},
+                {
+                    "textDocument": {"uri": _uri(ws, "pkg/new_mod.py"), "version": None},
+                    "edits": [E(0, 0, 0, 0, "NEW = 1\n")],
+                },
+                {"kind": "rename", "oldUri": _uri(ws, "pkg/old.py"), "newUri": _uri(ws, "pkg/renamed.py")},
+                {
+                    "textDocument": {"uri": _uri(ws, "pkg/renamed.py"), "version": None},
+                    "edits": [E(0, 0, 0, 3, "RENAMED")],
+                },
+                {"kind": "delete", "uri": _uri(ws, "pkg/doomed.py")},
+            ]
+        },
+    )
     by = _by_path(cs)
     assert {p: c.op for p, c in by.items()} == {
-        "pkg/shapes.py": "edit", "pkg/new_mod.py": "create", "pkg/old.py": "rename", "pkg/doomed.py": "delete"}
+        "pkg/shapes.py": "edit",
+        "pkg/new_mod.py": "create",
+        "pkg/old.py": "rename",
+        "pkg/doomed.py": "delete",
+    }
     assert by["pkg/new_mod.py"].old is None and by["pkg/new_mod.py"].new == b"NEW = 1\n"
     assert by["pkg/old.py"].new_path == "pkg/renamed.py"
     assert by["pkg/old.py"].old == b"OLD = 1\n" and by["pkg/old.py"].new == b"RENAMED = 1\n"
@@ -280,16 +300,26 @@ def test_create_of_an_existing_file_is_refused(ws: Path) -> None:
 
 
 def test_create_ignore_if_exists_leaves_the_file_alone(ws: Path) -> None:
-    cs = _plan(ws, {"documentChanges": [
-        {"kind": "create", "uri": _uri(ws, "pkg/old.py"), "options": {"ignoreIfExists": True}}]})
+    cs = _plan(
+        ws,
+        {"documentChanges": [{"kind": "create", "uri": _uri(ws, "pkg/old.py"), "options": {"ignoreIfExists": True}}]},
+    )
     assert cs.changes == []
 
 
 def test_create_overwrite_replaces_an_existing_file(ws: Path) -> None:
-    cs = _plan(ws, {"documentChanges": [
-        {"kind": "create", "uri": _uri(ws, "pkg/old.py"), "options": {"overwrite": True}},
-        {"textDocument": {"uri": _uri(ws, "pkg/old.py"), "version": None}, "edits": [E(0, 0, 0, 0, "FRESH = 2\n")]},
-    ]})
+    cs = _plan(
+        ws,
+        {
+            "documentChanges": [
+                {"kind": "create", "uri": _uri(ws, "pkg/old.py"), "options": {"overwrite": True}},
+                {
+                    "textDocument": {"uri": _uri(ws, "pkg/old.py"), "version": None},
+                    "edits": [E(0, 0, 0, 0, "FRESH = 2\n")],
+                },
+            ]
+        },
+    )
     (change,) = cs.changes
     assert change.new == b"FRESH = 2\n"
     # the existing bytes are what the transaction must check and could restore
@@ -300,14 +330,30 @@ def test_create_overwrite_replaces_an_existing_file(ws: Path) -> None:
 
 def test_rename_onto_an_existing_file_is_refused(ws: Path) -> None:
     with pytest.raises(ApplyConflict):
-        _plan(ws, {"documentChanges": [
-            {"kind": "rename", "oldUri": _uri(ws, "pkg/old.py"), "newUri": _uri(ws, "pkg/doomed.py")}]})
+        _plan(
+            ws,
+            {
+                "documentChanges": [
+                    {"kind": "rename", "oldUri": _uri(ws, "pkg/old.py"), "newUri": _uri(ws, "pkg/doomed.py")}
+                ]
+            },
+        )
 
 
 def test_rename_overwrite_replaces_the_target(ws: Path) -> None:
-    cs = _plan(ws, {"documentChanges": [
-        {"kind": "rename", "oldUri": _uri(ws, "pkg/old.py"), "newUri": _uri(ws, "pkg/doomed.py"),
-         "options": {"overwrite": True}}]})
+    cs = _plan(
+        ws,
+        {
+            "documentChanges": [
+                {
+                    "kind": "rename",
+                    "oldUri": _uri(ws, "pkg/old.py"),
+                    "newUri": _uri(ws, "pkg/doomed.py"),
+                    "options": {"overwrite": True},
+                }
+            ]
+        },
+    )
     assert cs.paths == ["pkg/doomed.py", "pkg/old.py"]
     apply_changes(ws, cs)
     assert not (ws / "pkg" / "old.py").exists()
@@ -316,15 +362,26 @@ def test_rename_overwrite_replaces_the_target(ws: Path) -> None:
 
 def test_rename_of_a_missing_file_is_not_found(ws: Path) -> None:
     with pytest.raises(NotFound):
-        _plan(ws, {"documentChanges": [
-            {"kind": "rename", "oldUri": _uri(ws, "pkg/nope.py"), "newUri": _uri(ws, "pkg/x.py")}]})
+        _plan(
+            ws,
+            {
+                "documentChanges": [
+                    {"kind": "rename", "oldUri": _uri(ws, "pkg/nope.py"), "newUri": _uri(ws, "pkg/x.py")}
+                ]
+            },
+        )
 
 
 def test_edit_then_rename_plans_from_the_bytes_on_disk(ws: Path) -> None:
-    cs = _plan(ws, {"documentChanges": [
-        {"textDocument": {"uri": _uri(ws, "pkg/old.py"), "version": 1}, "edits": [E(0, 0, 0, 3, "NEWER")]},
-        {"kind": "rename", "oldUri": _uri(ws, "pkg/old.py"), "newUri": _uri(ws, "pkg/newer.py")},
-    ]})
+    cs = _plan(
+        ws,
+        {
+            "documentChanges": [
+                {"textDocument": {"uri": _uri(ws, "pkg/old.py"), "version": 1}, "edits": [E(0, 0, 0, 3, "NEWER")]},
+                {"kind": "rename", "oldUri": _uri(ws, "pkg/old.py"), "newUri": _uri(ws, "pkg/newer.py")},
+            ]
+        },
+    )
     (change,) = cs.changes
     assert change.op == "rename" and change.new_path == "pkg/newer.py"
     assert change.new == b"NEWER = 1\n"
@@ -336,17 +393,28 @@ def test_edit_then_rename_plans_from_the_bytes_on_disk(ws: Path) -> None:
 def test_delete_of_a_missing_file(ws: Path) -> None:
     with pytest.raises(NotFound):
         _plan(ws, {"documentChanges": [{"kind": "delete", "uri": _uri(ws, "pkg/nope.py")}]})
-    cs = _plan(ws, {"documentChanges": [
-        {"kind": "delete", "uri": _uri(ws, "pkg/nope.py"), "options": {"ignoreIfNotExists": True}}]})
+    cs = _plan(
+        ws,
+        {
+            "documentChanges": [
+                {"kind": "delete", "uri": _uri(ws, "pkg/nope.py"), "options": {"ignoreIfNotExists": True}}
+            ]
+        },
+    )
     assert cs.changes == []
 
 
 def test_edit_after_delete_is_not_found(ws: Path) -> None:
     with pytest.raises(NotFound):
-        _plan(ws, {"documentChanges": [
-            {"kind": "delete", "uri": _uri(ws, "pkg/doomed.py")},
-            {"textDocument": {"uri": _uri(ws, "pkg/doomed.py"), "version": 1}, "edits": [E(0, 0, 0, 0, "x")]},
-        ]})
+        _plan(
+            ws,
+            {
+                "documentChanges": [
+                    {"kind": "delete", "uri": _uri(ws, "pkg/doomed.py")},
+                    {"textDocument": {"uri": _uri(ws, "pkg/doomed.py"), "version": 1}, "edits": [E(0, 0, 0, 0, "x")]},
+                ]
+            },
+        )
 
 
 def test_edit_outside_the_workspace_is_refused_by_the_jail(ws: Path, tmp_path: Path) -> None:
@@ -359,8 +427,14 @@ def test_edit_outside_the_workspace_is_refused_by_the_jail(ws: Path, tmp_path: P
     with pytest.raises(FsPermissions):
         _plan(ws, {"documentChanges": [{"kind": "create", "uri": (tmp_path / "planted.py").as_uri()}]})
     with pytest.raises(FsPermissions):
-        _plan(ws, {"documentChanges": [
-            {"kind": "rename", "oldUri": _uri(ws, "pkg/old.py"), "newUri": (tmp_path / "stolen.py").as_uri()}]})
+        _plan(
+            ws,
+            {
+                "documentChanges": [
+                    {"kind": "rename", "oldUri": _uri(ws, "pkg/old.py"), "newUri": (tmp_path / "stolen.py").as_uri()}
+                ]
+            },
+        )
     assert outside.read_bytes() == b"SECRET = 1\n"
     assert not (tmp_path / "planted.py").exists() and not (tmp_path / "stolen.py").exists()
 
@@ -382,9 +456,15 @@ def test_edit_through_a_symlink_pointing_out_is_refused(ws: Path, tmp_path: Path
 
 
 def _git(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1",
-           "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@lanser.invalid",
-           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@lanser.invalid"}
+    env = {
+        **os.environ,
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@lanser.invalid",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@lanser.invalid",
+    }
     return subprocess.run(["git", *args], cwd=root, env=env, capture_output=True, text=True, timeout=60)
 
 
@@ -434,8 +514,10 @@ BASE = {
 }
 
 DIFF_CASES: dict[str, list[FileChange]] = {
-    "edit": [FileChange("a.py", "edit", BASE["a.py"], BASE["a.py"].replace(b"area", b"surface")),
-             FileChange("sub/b.py", "edit", BASE["sub/b.py"], b"from a import surface\n")],
+    "edit": [
+        FileChange("a.py", "edit", BASE["a.py"], BASE["a.py"].replace(b"area", b"surface")),
+        FileChange("sub/b.py", "edit", BASE["sub/b.py"], b"from a import surface\n"),
+    ],
     "edit-crlf": [FileChange("crlf.txt", "edit", BASE["crlf.txt"], b"one\r\n2\r\nthree\r\n")],
     "edit-no-eol": [FileChange("noeol.txt", "edit", BASE["noeol.txt"], b"first\nfinal")],
     "edit-form-feed": [FileChange("ff.py", "edit", BASE["ff.py"], b"A = 1\n\x0c\nB = 3\n")],
@@ -444,11 +526,16 @@ DIFF_CASES: dict[str, list[FileChange]] = {
     "delete": [FileChange("gone.py", "delete", BASE["gone.py"], None)],
     "delete-empty": [FileChange("empty_gone.py", "delete", b"", None)],
     "rename": [FileChange("old_name.py", "rename", BASE["old_name.py"], BASE["old_name.py"], "sub/new_name.py")],
-    "rename-and-edit": [FileChange("old_name.py", "rename", BASE["old_name.py"], b"NEW = 1\nKEEP = 2\n",
-                                   "sub/new_name.py")],
+    "rename-and-edit": [
+        FileChange("old_name.py", "rename", BASE["old_name.py"], b"NEW = 1\nKEEP = 2\n", "sub/new_name.py")
+    ],
 }
 DIFF_CASES["everything"] = [
-    DIFF_CASES["edit"][0], DIFF_CASES["create"][0], DIFF_CASES["delete"][0], DIFF_CASES["rename-and-edit"][0]]
+    DIFF_CASES["edit"][0],
+    DIFF_CASES["create"][0],
+    DIFF_CASES["delete"][0],
+    DIFF_CASES["rename-and-edit"][0],
+]
 
 
 @pytest.mark.parametrize("case", sorted(DIFF_CASES))
@@ -468,8 +555,12 @@ def test_diff_is_accepted_by_git_apply(case: str, tmp_path: Path) -> None:
 def test_diff_names_every_changed_file(tmp_path: Path) -> None:
     cs = ChangeSet(list(DIFF_CASES["everything"]))
     diff = cs.diff()
-    for header in ("diff --git a/a.py b/a.py", "--- /dev/null\n+++ b/sub/new.py",
-                   "--- a/gone.py\n+++ /dev/null", "rename from old_name.py\nrename to sub/new_name.py"):
+    for header in (
+        "diff --git a/a.py b/a.py",
+        "--- /dev/null\n+++ b/sub/new.py",
+        "--- a/gone.py\n+++ /dev/null",
+        "rename from old_name.py\nrename to sub/new_name.py",
+    ):
         assert header in diff
     assert diff.index("a/a.py") < diff.index("gone.py") < diff.index("old_name.py") < diff.index("sub/new.py")
 
@@ -487,8 +578,9 @@ def test_jail_rel_accepts_paths_inside(ws: Path) -> None:
     assert guards.jail_rel(ws, ws / "brand_new.py") == "brand_new.py"
 
 
-@pytest.mark.parametrize("path", ["../outside.py", "pkg/../../outside.py", "pkg/missing/../../../x.py",
-                                  "missing/../../x.py"])
+@pytest.mark.parametrize(
+    "path", ["../outside.py", "pkg/../../outside.py", "pkg/missing/../../../x.py", "missing/../../x.py"]
+)
 def test_jail_rel_refuses_dot_dot_out(ws: Path, path: str) -> None:
     with pytest.raises(FsPermissions) as info:
         guards.jail_rel(ws, path)
@@ -514,8 +606,13 @@ def test_jail_rel_refuses_symlinks_pointing_out(ws: Path, tmp_path: Path) -> Non
     (ws / "file_link.py").symlink_to(outside / "target.py")
     (ws / "dir_link").symlink_to(outside, target_is_directory=True)
     (ws / "pkg" / "nested_link").symlink_to("../../outside", target_is_directory=True)  # relative link
-    for rel in ("file_link.py", "dir_link/target.py", "dir_link/new_file.py", "dir_link/new_dir/x.py",
-                "pkg/nested_link/target.py"):
+    for rel in (
+        "file_link.py",
+        "dir_link/target.py",
+        "dir_link/new_file.py",
+        "dir_link/new_dir/x.py",
+        "pkg/nested_link/target.py",
+    ):
         with pytest.raises(FsPermissions):
             guards.jail_rel(ws, rel)
 

@@ -37,7 +37,7 @@ def _units(prefix: str, lsp: str) -> int:
 @pytest.mark.parametrize("lsp", INDEXINGS.values())
 def test_a_rename_on_line_one_after_a_bom_writes_exactly_the_name(lsp: str) -> None:
     """Regression (issue 17, finding 10): `def bom():` after a BOM became `def bbom2):`."""
-    prefix = 'x = "\u00e9\U0001F600"; def '
+    prefix = 'x = "\u00e9\U0001f600"; def '
     data = BOM + f"{prefix}bom():\r\n    return bom\r\n".encode()
     col = _units(prefix, lsp)  # as a server counts in the text it was sent: after the BOM
     out = apply_text_edits(data, [E(0, col, 0, col + 3, "bom2"), E(1, 11, 1, 14, "bom2")], lsp)
@@ -62,14 +62,18 @@ def test_text_offsets_map_every_character_to_its_bytes(body: bytes, bom: bool) -
     assert len(offsets) == len(text) + 1 and offsets[-1] == len(data)
     assert offsets == sorted(offsets) and offsets[0] == (len(BOM) if data.startswith(BOM) else 0)
     for i, ch in enumerate(text):
-        piece = data[offsets[i]:offsets[i + 1]]
+        piece = data[offsets[i] : offsets[i + 1]]
         if ch != "\ufffd":
             assert piece.decode("utf-8") == ch
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n"), max_size=20), st.sampled_from(["\n", "\r\n", "\r"]),
-       st.booleans(), st.sampled_from(list(INDEXINGS.values())))
+@given(
+    st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n"), max_size=20),
+    st.sampled_from(["\n", "\r\n", "\r"]),
+    st.booleans(),
+    st.sampled_from(list(INDEXINGS.values())),
+)
 def test_replacing_any_character_keeps_every_other_byte(line: str, newline: str, bom: bool, lsp: str) -> None:
     data = (BOM if bom else b"") + (line + newline + line).encode()
     lines = split_lines(document_text(data))
@@ -80,11 +84,14 @@ def test_replacing_any_character_keeps_every_other_byte(line: str, newline: str,
     assert out == (BOM if bom else b"") + (line + newline + "X").encode()
 
 
-@pytest.mark.parametrize("raw", [
-    b"x = 1\rdef f():\r    return x\r",  # classic Mac line ends
-    b"x = 1\r\ndef f():\r    return x\n",  # mixed
-    BOM + b"x = 1\rdef f():\r\n    return x\r",
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"x = 1\rdef f():\r    return x\r",  # classic Mac line ends
+        b"x = 1\r\ndef f():\r    return x\n",  # mixed
+        BOM + b"x = 1\rdef f():\r\n    return x\r",
+    ],
+)
 def test_symbols_in_files_with_lone_crs_resolve_and_mint(tmp_path: Path, raw: bytes) -> None:
     """tree-sitter ends rows at LF only; LSP also at a lone CR: `py://a#f` was 'past the end of the line'."""
     from lanser.resolve import resolve_target
@@ -113,8 +120,10 @@ def test_a_hostile_anchor_context_cannot_make_fuzzy_search_quadratic(monkeypatch
     real = anchors.fingerprints
     monkeypatch.setattr(anchors, "fingerprints", lambda text, *a: seen.append(len(text)) or real(text, *a))
     text = "\n".join(f"def f{i}(a, b):\n    return a + b + {i}" for i in range(200))
-    for spec in (AnchorSpec(path="a.py", snippet="def zz(a, b):", ctx=10**9),
-                 AnchorSpec(path="a.py", snippet="def zz(" + "x" * 50_000)):
+    for spec in (
+        AnchorSpec(path="a.py", snippet="def zz(a, b):", ctx=10**9),
+        AnchorSpec(path="a.py", snippet="def zz(" + "x" * 50_000),
+    ):
         seen.clear()
         structural._anchor_candidates("a.py", text, spec, 1.0)
         assert max(seen) <= 3 * structural.FUZZY_MAX

@@ -23,15 +23,25 @@ TOY = REPO / "datasets" / "toy-c"
 
 def _lanser(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/no-docker.sock", "LANSER_NO_DAEMON": "1"}
-    return subprocess.run([sys.executable, "-c", "from lanser.cli.main import main; main()", *args],
-                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", "from lanser.cli.main import main; main()", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
 
 
-@pytest.mark.parametrize("command", [
-    ["bench", "images", "bootstrap"],
-    ["bench", "run", str(TOY), "--agent", "noop", "--out", "out"],
-    ["bench", "study", str(TOY), "--agents", "noop", "--out", "study", "--store", "store"],
-], ids=["images-bootstrap", "run", "study"])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["bench", "images", "bootstrap"],
+        ["bench", "run", str(TOY), "--agent", "noop", "--out", "out"],
+        ["bench", "study", str(TOY), "--agents", "noop", "--out", "study", "--store", "store"],
+    ],
+    ids=["images-bootstrap", "run", "study"],
+)
 def test_an_infrastructure_failure_under_json_is_one_error_object(tmp_path: Path, command: list[str]) -> None:
     """Regression (issue 21): under --json a bench command that cannot reach Docker printed click's
     "Error: infrastructure failure (docker): ..." on stderr, nothing on stdout, and exited 1."""
@@ -41,7 +51,11 @@ def test_an_infrastructure_failure_under_json_is_one_error_object(tmp_path: Path
     answer = json.loads(proc.stdout)
     error = answer["error"]
     assert (answer["status"], error["code"], error["exitCode"], answer["meta"]) == (
-        "error", "E/INFRASTRUCTURE", 77, {"exit_code": 77})
+        "error",
+        "E/INFRASTRUCTURE",
+        77,
+        {"exit_code": 77},
+    )
     assert error["details"]["stage"] == "docker" and "Docker engine" in error["message"]
     assert "Error:" not in proc.stderr
 

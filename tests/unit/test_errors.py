@@ -106,12 +106,21 @@ def test_infrastructure_error_joins_the_tree() -> None:
 
     assert FromHarness is InfrastructureError and issubclass(InfrastructureError, LanserError)
     err = InfrastructureError("docker is gone", stage="docker", log_tail="line 1\nline 2\n")
-    assert err.to_dict() == {"code": "E/INFRASTRUCTURE", "exitCode": 77, "message": "docker is gone",
-                             "retryable": True, "details": {"stage": "docker", "logTail": "line 1\nline 2\n"}}
+    assert err.to_dict() == {
+        "code": "E/INFRASTRUCTURE",
+        "exitCode": 77,
+        "message": "docker is gone",
+        "retryable": True,
+        "details": {"stage": "docker", "logTail": "line 1\nline 2\n"},
+    }
     assert str(err) == "infrastructure failure (docker): docker is gone\nline 1\nline 2"
     back = pickle.loads(pickle.dumps(err))
-    assert (type(back), back.stage, back.log_tail, back.to_dict()) == (InfrastructureError, "docker",
-                                                                       "line 1\nline 2\n", err.to_dict())
+    assert (type(back), back.stage, back.log_tail, back.to_dict()) == (
+        InfrastructureError,
+        "docker",
+        "line 1\nline 2\n",
+        err.to_dict(),
+    )
 
 
 def test_details_are_carried() -> None:
@@ -155,7 +164,8 @@ def test_caret_from_the_parser() -> None:
 
 @pytest.mark.parametrize("as_json", [True, False])
 def test_ctrl_c_before_a_command_handles_it_is_73_not_clicks_exit_1(
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], as_json: bool) -> None:
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], as_json: bool
+) -> None:
     """Issue 17, finding 4's rest: Ctrl-C while `lanser batch` was still starting (imports, reading
     its input) ended in click's "Aborted!" and exit 1, outside the exit-code table; under --json
     stdout stayed empty."""

@@ -17,7 +17,7 @@ from lanser.resolve import resolve_target
 from lanser.selectors import parse_selector
 from lanser.workspace import Workspace
 
-CORE = '''\
+CORE = """\
 class Context:
     def find_root(self) -> "Context":
         return self
@@ -29,7 +29,7 @@ class Context:
 class Group:
     def find_root(self) -> "Group":
         return self
-'''
+"""
 
 
 @pytest.fixture

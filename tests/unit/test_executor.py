@@ -29,8 +29,7 @@ def tasks() -> list[Any]:
 
 
 def test_limits_become_ray_resource_requests(tasks: list[Any]) -> None:
-    task = tasks[0].model_copy(update={"limits": tasks[0].limits.model_copy(update={"cpus": 2.0,
-                                                                                     "memory_mb": 768})})
+    task = tasks[0].model_copy(update={"limits": tasks[0].limits.model_copy(update={"cpus": 2.0, "memory_mb": 768})})
     options = ray_options(task)
     assert options["num_cpus"] == 2.0
     assert options["memory"] == 768 * 1024 * 1024
@@ -86,8 +85,13 @@ class Scripted:
 
     name = "scripted"
 
-    def __init__(self, script: dict[str, list[str | None]], *, echoes: dict[str, list[str]] | None = None,
-                 refuse_retries: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self,
+        script: dict[str, list[str | None]],
+        *,
+        echoes: dict[str, list[str]] | None = None,
+        refuse_retries: frozenset[str] = frozenset(),
+    ) -> None:
         self.script = {task: deque(outcomes) for task, outcomes in script.items()}
         self.echoes = dict(echoes or {})
         self.refuse_retries = refuse_retries
@@ -100,8 +104,9 @@ class Scripted:
 
     def submit(self, attempt: Attempt) -> None:
         if attempt.number > 1 and attempt.task.id in self.refuse_retries:
-            raise InfrastructureError(f"no live node of the Ray cluster can run {attempt.task.id}: it asks for "
-                                      "kernel=1", stage="ray")
+            raise InfrastructureError(
+                f"no live node of the Ray cluster can run {attempt.task.id}: it asks for kernel=1", stage="ray"
+            )
         self.submitted.append(attempt)
         self.queue.append((attempt, SCRIPTED))
 
@@ -118,28 +123,58 @@ class Scripted:
         if outcome is None:
             return Finished(attempt, None, node=node, lost="NodeDiedError: node died")
         verdict = {"outcome": outcome, **({"error": "docker down"} if outcome == "infra_error" else {})}
-        return Finished(attempt, {"task_id": attempt.task.id, "agent": self.agent.name, "verdict": verdict,
-                                  "steps": [], "stages": {}, "patch": "", "seconds": 1.0, "reward_total": 0.0},
-                        node=node)
+        return Finished(
+            attempt,
+            {
+                "task_id": attempt.task.id,
+                "agent": self.agent.name,
+                "verdict": verdict,
+                "steps": [],
+                "stages": {},
+                "patch": "",
+                "seconds": 1.0,
+                "reward_total": 0.0,
+            },
+            node=node,
+        )
 
     def close(self) -> None:
         self.closed = True
 
 
-def test_the_driver_retries_infrastructure_failures_and_records_each_task_once(tasks: list[Any],
-                                                                             tmp_path: Path) -> None:
+def test_the_driver_retries_infrastructure_failures_and_records_each_task_once(
+    tasks: list[Any], tmp_path: Path
+) -> None:
     store = Store(tmp_path / "results.sqlite")
     agent = make_agent("noop")
-    executor = Scripted({"toy-c/clamp-and-count": [None, "infra_error", "resolved"],
-                         "toy-c/reverse": ["tests_failed"],
-                         "toy-c/count-char": [None, None, None]})
+    executor = Scripted(
+        {
+            "toy-c/clamp-and-count": [None, "infra_error", "resolved"],
+            "toy-c/reverse": ["tests_failed"],
+            "toy-c/count-char": [None, None, None],
+        }
+    )
     notices: list[str] = []
-    rows = run_dataset(tasks, TOY, agent, "img", "sha256:img", store, "r", tmp_path / "work", executor=executor,
-                       retries=2, agent_spec="noop", notice=notices.append)
+    rows = run_dataset(
+        tasks,
+        TOY,
+        agent,
+        "img",
+        "sha256:img",
+        store,
+        "r",
+        tmp_path / "work",
+        executor=executor,
+        retries=2,
+        agent_spec="noop",
+        notice=notices.append,
+    )
     assert executor.closed
-    assert {r["task"]: r["outcome"] for r in rows} == {"toy-c/clamp-and-count": "resolved",
-                                                       "toy-c/reverse": "tests_failed",
-                                                       "toy-c/count-char": "infra_error"}
+    assert {r["task"]: r["outcome"] for r in rows} == {
+        "toy-c/clamp-and-count": "resolved",
+        "toy-c/reverse": "tests_failed",
+        "toy-c/count-char": "infra_error",
+    }
     stored = store.results("r")
     assert sorted(r["task_id"] for r in stored) == sorted(t.id for t in tasks)  # once each
     lost = next(r for r in stored if r["task_id"] == "toy-c/count-char")
@@ -151,15 +186,23 @@ def test_the_driver_retries_infrastructure_failures_and_records_each_task_once(t
     # again, and its new result replaces the old one.
     assert max(a.number for a in executor.submitted) == 3
     again = Scripted({"toy-c/count-char": ["resolved"]})
-    rows = run_dataset(tasks, TOY, agent, "img", "sha256:img", store, "r", tmp_path / "work", executor=again,
-                       agent_spec="noop")
+    rows = run_dataset(
+        tasks, TOY, agent, "img", "sha256:img", store, "r", tmp_path / "work", executor=again, agent_spec="noop"
+    )
     assert [a.task.id for a in again.submitted] == ["toy-c/count-char"]
     assert [(r["task"], r["outcome"]) for r in rows] == [("toy-c/count-char", "resolved")]
     assert sorted((r["task_id"], r["outcome"]) for r in store.results("r")) == [
-        ("toy-c/clamp-and-count", "resolved"), ("toy-c/count-char", "resolved"), ("toy-c/reverse", "tests_failed")]
+        ("toy-c/clamp-and-count", "resolved"),
+        ("toy-c/count-char", "resolved"),
+        ("toy-c/reverse", "tests_failed"),
+    ]
     third = Scripted({})
-    assert run_dataset(tasks, TOY, agent, "img", "sha256:img", store, "r", tmp_path / "work", executor=third,
-                       agent_spec="noop") == []
+    assert (
+        run_dataset(
+            tasks, TOY, agent, "img", "sha256:img", store, "r", tmp_path / "work", executor=third, agent_spec="noop"
+        )
+        == []
+    )
     assert third.submitted == []
 
 
@@ -167,19 +210,32 @@ def test_a_report_of_a_recorded_task_is_ignored(tasks: list[Any], tmp_path: Path
     """Regression: a finished attempt reported again (with a success, then with an infrastructure
     failure) neither replaces the stored result nor is retried: one row, one submit, one progress line."""
     store = Store(tmp_path / "results.sqlite")
-    executor = Scripted({"toy-c/clamp-and-count": ["resolved"], "toy-c/reverse": ["tests_failed"],
-                         "toy-c/count-char": ["resolved"]},
-                        echoes={"toy-c/reverse": ["resolved", "infra_error"]})
+    executor = Scripted(
+        {"toy-c/clamp-and-count": ["resolved"], "toy-c/reverse": ["tests_failed"], "toy-c/count-char": ["resolved"]},
+        echoes={"toy-c/reverse": ["resolved", "infra_error"]},
+    )
     progress: list[tuple[int, int, str, str]] = []
     notices: list[str] = []
-    rows = run_dataset(tasks, TOY, make_agent("noop"), "img", "sha256:img", store, "r", tmp_path / "work",
-                       executor=executor, retries=2, agent_spec="noop", notice=notices.append,
-                       progress=lambda *line: progress.append(line))
+    rows = run_dataset(
+        tasks,
+        TOY,
+        make_agent("noop"),
+        "img",
+        "sha256:img",
+        store,
+        "r",
+        tmp_path / "work",
+        executor=executor,
+        retries=2,
+        agent_spec="noop",
+        notice=notices.append,
+        progress=lambda *line: progress.append(line),
+    )
     assert [(r["task_id"], r["outcome"]) for r in store.results("r") if r["task_id"] == "toy-c/reverse"] == [
-        ("toy-c/reverse", "tests_failed")]
+        ("toy-c/reverse", "tests_failed")
+    ]
     assert [r["outcome"] for r in rows if r["task"] == "toy-c/reverse"] == ["tests_failed"]
-    assert [(a.task.id, a.number) for a in executor.submitted if a.task.id == "toy-c/reverse"] == [
-        ("toy-c/reverse", 1)]
+    assert [(a.task.id, a.number) for a in executor.submitted if a.task.id == "toy-c/reverse"] == [("toy-c/reverse", 1)]
     assert len(executor.submitted) == 3 and notices == []
     assert sorted(line[2] for line in progress) == sorted(t.id for t in tasks)  # one line each
     assert executor.pending() == 0 and executor.closed
@@ -189,16 +245,31 @@ def test_a_retry_no_node_can_take_loses_that_task_not_the_run(tasks: list[Any], 
     """Regression: ``submit`` of a retry raising (the only node able to run the task died) recorded
     nothing and ended the run; now the task is recorded as lost and the others complete."""
     store = Store(tmp_path / "results.sqlite")
-    executor = Scripted({"toy-c/clamp-and-count": [None], "toy-c/reverse": ["tests_failed"],
-                         "toy-c/count-char": ["resolved"]},
-                        refuse_retries=frozenset({"toy-c/clamp-and-count"}))
+    executor = Scripted(
+        {"toy-c/clamp-and-count": [None], "toy-c/reverse": ["tests_failed"], "toy-c/count-char": ["resolved"]},
+        refuse_retries=frozenset({"toy-c/clamp-and-count"}),
+    )
     notices: list[str] = []
-    rows = run_dataset(tasks, TOY, make_agent("noop"), "img", "sha256:img", store, "r", tmp_path / "work",
-                       executor=executor, retries=2, agent_spec="noop", notice=notices.append)
+    rows = run_dataset(
+        tasks,
+        TOY,
+        make_agent("noop"),
+        "img",
+        "sha256:img",
+        store,
+        "r",
+        tmp_path / "work",
+        executor=executor,
+        retries=2,
+        agent_spec="noop",
+        notice=notices.append,
+    )
     assert executor.closed
-    assert {r["task"]: r["outcome"] for r in rows} == {"toy-c/clamp-and-count": "infra_error",
-                                                       "toy-c/reverse": "tests_failed",
-                                                       "toy-c/count-char": "resolved"}
+    assert {r["task"]: r["outcome"] for r in rows} == {
+        "toy-c/clamp-and-count": "infra_error",
+        "toy-c/reverse": "tests_failed",
+        "toy-c/count-char": "resolved",
+    }
     lost = next(r for r in store.results("r") if r["task_id"] == "toy-c/clamp-and-count")
     assert lost["verdict"]["outcome"] == "infra_error"
     assert "NodeDiedError: node died" in lost["verdict"]["error"]
@@ -208,17 +279,29 @@ def test_a_retry_no_node_can_take_loses_that_task_not_the_run(tasks: list[Any], 
     assert len(notices) == 1 and "not retried" in notices[0] and "retrying" not in notices[0]
     # Not done: a rerun tries it again.
     again = Scripted({"toy-c/clamp-and-count": ["resolved"]})
-    run_dataset(tasks, TOY, make_agent("noop"), "img", "sha256:img", store, "r", tmp_path / "work",
-                executor=again, agent_spec="noop")
+    run_dataset(
+        tasks,
+        TOY,
+        make_agent("noop"),
+        "img",
+        "sha256:img",
+        store,
+        "r",
+        tmp_path / "work",
+        executor=again,
+        agent_spec="noop",
+    )
     assert [a.task.id for a in again.submitted] == ["toy-c/clamp-and-count"]
 
 
 def test_lanser_imports_no_ray_unless_asked() -> None:
-    code = ("import sys\n"
-            "import lanser.cli.main, lanser.cli.bench, lanser.harness.runner, lanser.harness.executor\n"
-            "from lanser.harness.executor import make_executor\n"
-            "make_executor('local', workers=2)\n"
-            "print('ray' in sys.modules)\n")
+    code = (
+        "import sys\n"
+        "import lanser.cli.main, lanser.cli.bench, lanser.harness.runner, lanser.harness.executor\n"
+        "from lanser.harness.executor import make_executor\n"
+        "make_executor('local', workers=2)\n"
+        "print('ray' in sys.modules)\n"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "False"
@@ -233,8 +316,22 @@ def test_bench_run_on_ray_without_an_address_is_exit_2(tmp_path: Path, monkeypat
     from lanser.cli.main import cli
 
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
-    result = CliRunner().invoke(cli, ["--no-daemon", "--json", "bench", "run", str(TOY), "--agent", "noop",
-                                      "--out", str(tmp_path / "out"), "--executor", "ray"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "--no-daemon",
+            "--json",
+            "bench",
+            "run",
+            str(TOY),
+            "--agent",
+            "noop",
+            "--out",
+            str(tmp_path / "out"),
+            "--executor",
+            "ray",
+        ],
+    )
     assert result.exit_code == 2, result.output
     error = json.loads(result.output)["error"]
     assert (error["code"], error["details"]) == ("E/BAD_REQUEST", {"field": "ray_address"})

@@ -13,15 +13,19 @@ import pytest
 from lanser.formats import to_gitlab, to_sarif
 from lanser.formats.common import NotDiagnostics, findings
 
-SCHEMA = json.loads((Path(__file__).resolve().parents[1] / "data" / "schemas" / "sarif-schema-2.1.0.json")
-                    .read_text(encoding="utf-8"))
+SCHEMA = json.loads(
+    (Path(__file__).resolve().parents[1] / "data" / "schemas" / "sarif-schema-2.1.0.json").read_text(encoding="utf-8")
+)
 
 
 def bundle(groups: list[dict[str, Any]], index_io: str = "utf-16") -> dict[str, Any]:
-    return {"bundleId": "sha256:" + "0" * 64, "status": "ok",
-            "request": {"cmd": "diagnostics", "selector": None, "args": {}, "indexIo": index_io},
-            "environment": {"lanser": "0.1.0", "servers": [{"name": "clangd", "version": "22.1.1"}]},
-            "facts": {"diagnostics": groups}}
+    return {
+        "bundleId": "sha256:" + "0" * 64,
+        "status": "ok",
+        "request": {"cmd": "diagnostics", "selector": None, "args": {}, "indexIo": index_io},
+        "environment": {"lanser": "0.1.0", "servers": [{"name": "clangd", "version": "22.1.1"}]},
+        "facts": {"diagnostics": groups},
+    }
 
 
 def diag(code: str | None, severity: str, message: str, rng: list[int], source: str = "clangd") -> dict[str, Any]:
@@ -32,13 +36,25 @@ def diag(code: str | None, severity: str, message: str, rng: list[int], source: 
 
 
 GROUPS = [
-    {"path": "src/a b#?%.c", "contentHash": "sha256:" + "1" * 64, "counts": {}, "diagnostics": [
-        diag("undeclared_var_use", "error", "use of undeclared identifier 'x'", [0, 4, 0, 5]),
-        diag(None, "hint", "unused", [2, 0, 2, 0]),
-        diag("undeclared_var_use", "error", "use of undeclared identifier 'x'", [9, 4, 9, 5]),
-    ]},
-    {"path": "src/ünï.c", "contentHash": "sha256:" + "2" * 64, "counts": {}, "diagnostics": [
-        diag("-Wunused", "warning", "", [1, 1, 1, 3]), diag("x", "information", "m\nsecond line", [0, 0, 1, 0])]},
+    {
+        "path": "src/a b#?%.c",
+        "contentHash": "sha256:" + "1" * 64,
+        "counts": {},
+        "diagnostics": [
+            diag("undeclared_var_use", "error", "use of undeclared identifier 'x'", [0, 4, 0, 5]),
+            diag(None, "hint", "unused", [2, 0, 2, 0]),
+            diag("undeclared_var_use", "error", "use of undeclared identifier 'x'", [9, 4, 9, 5]),
+        ],
+    },
+    {
+        "path": "src/ünï.c",
+        "contentHash": "sha256:" + "2" * 64,
+        "counts": {},
+        "diagnostics": [
+            diag("-Wunused", "warning", "", [1, 1, 1, 3]),
+            diag("x", "information", "m\nsecond line", [0, 0, 1, 0]),
+        ],
+    },
 ]
 
 
@@ -48,8 +64,12 @@ def test_sarif_validates_for_every_encoding(index_io: str) -> None:
     jsonschema.Draft4Validator(SCHEMA).validate(log)
     run = log["runs"][0]
     assert [r["level"] for r in run["results"]] == ["error", "note", "error", "warning", "note"]
-    assert [r["id"] for r in run["tool"]["driver"]["rules"]] == ["undeclared_var_use", "clangd/uncoded", "-Wunused",
-                                                                 "x"]
+    assert [r["id"] for r in run["tool"]["driver"]["rules"]] == [
+        "undeclared_var_use",
+        "clangd/uncoded",
+        "-Wunused",
+        "x",
+    ]
     uris = [r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in run["results"]]
     assert uris[0] == "src/a%20b%23%3F%25.c" and uris[3] == "src/%C3%BCn%C3%AF.c"
     region = run["results"][0]["locations"][0]["physicalLocation"]["region"]
@@ -73,8 +93,10 @@ def test_gitlab_fields() -> None:
     issues = to_gitlab(bundle(GROUPS))
     assert [i["severity"] for i in issues] == ["major", "info", "major", "minor", "info"]
     assert issues[3]["description"] == "-Wunused"  # an empty message still says something
-    assert issues[4]["description"] == "m" and issues[4]["location"] == {"path": "src/ünï.c",
-                                                                        "lines": {"begin": 1, "end": 2}}
+    assert issues[4]["description"] == "m" and issues[4]["location"] == {
+        "path": "src/ünï.c",
+        "lines": {"begin": 1, "end": 2},
+    }
     assert len({i["fingerprint"] for i in issues}) == 5
 
 

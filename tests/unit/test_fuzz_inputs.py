@@ -95,11 +95,20 @@ def one_object(code: int, stdout: str) -> dict[str, Any]:
 # --------------------------------------------------------------------------
 # Selectors
 
-@pytest.mark.parametrize("selector", [
-    "m\udcff.py@L1:C1", "py://m#f\udc80", "anchor://m.py#\"\ud800\"",  # lone surrogates (undecodable argv bytes)
-    "m%00.py@L1:C1", "file://m%00.py", "c://a%00.c#f", "ast://[file=a%00.py]/[def=f]",
-    'anchor://m%00.py#"def"',  # NUL in a path: os calls raise ValueError on it
-])
+
+@pytest.mark.parametrize(
+    "selector",
+    [
+        "m\udcff.py@L1:C1",
+        "py://m#f\udc80",
+        'anchor://m.py#"\ud800"',  # lone surrogates (undecodable argv bytes)
+        "m%00.py@L1:C1",
+        "file://m%00.py",
+        "c://a%00.c#f",
+        "ast://[file=a%00.py]/[def=f]",
+        'anchor://m%00.py#"def"',  # NUL in a path: os calls raise ValueError on it
+    ],
+)
 def test_selectors_lanser_cannot_use_are_syntax_errors(selector: str) -> None:
     """Regression: these reached the file system or the canonical hash and came out as E/INTERNAL."""
     with pytest.raises(BadSelectorSyntax) as info:
@@ -107,13 +116,28 @@ def test_selectors_lanser_cannot_use_are_syntax_errors(selector: str) -> None:
     json.dumps(info.value.to_dict()).encode("utf-8")  # the error itself is printable
 
 
-_SELECTOR_CHARS = st.sampled_from(list("%#?@LCR(),->:[]=/\"\\ .0123456789abcdefxyz_AZ\x00\t\udcff\u00e9\U0001F600"))
+_SELECTOR_CHARS = st.sampled_from(list('%#?@LCR(),->:[]=/"\\ .0123456789abcdefxyz_AZ\x00\t\udcff\u00e9\U0001f600'))
 
 
 @st.composite
 def selector_like(draw: st.DrawFn) -> str:
-    prefix = draw(st.sampled_from(["", "py://", "c://", "ast://", "anchor://", "file://", "m.py@", "m.py@L",
-                                   "ast://[module=m]/", 'anchor://m.py#"', "py://m#"]))
+    prefix = draw(
+        st.sampled_from(
+            [
+                "",
+                "py://",
+                "c://",
+                "ast://",
+                "anchor://",
+                "file://",
+                "m.py@",
+                "m.py@L",
+                "ast://[module=m]/",
+                'anchor://m.py#"',
+                "py://m#",
+            ]
+        )
+    )
     return prefix + draw(st.text(_SELECTOR_CHARS, max_size=24))
 
 
@@ -134,20 +158,24 @@ def test_parse_selector_raises_only_bad_selector_syntax(selector: str) -> None:
 # --------------------------------------------------------------------------
 # Requests
 
+
 def _parse(raw: Any) -> Any:
     from lanser.pipeline import parse_request
 
     return parse_request(raw)
 
 
-@pytest.mark.parametrize("raw", [
-    {"cmd": "locate", "selector": "m.py\udcff"},
-    {"cmd": "references", "selector": "m.py@L1:C5", "args": {"limit": 10**20}},
-    {"cmd": "references", "selector": "m.py@L1:C5", "args": {"limit": float("inf")}},
-    {"cmd": "references", "selector": "m.py@L1:C5", "args": {"limit": float("nan")}},
-    {"cmd": "symbols", "args": {"query": [[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]}},
-    {"cmd": "symbols", "args": {"\udcff": 1}},
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"cmd": "locate", "selector": "m.py\udcff"},
+        {"cmd": "references", "selector": "m.py@L1:C5", "args": {"limit": 10**20}},
+        {"cmd": "references", "selector": "m.py@L1:C5", "args": {"limit": float("inf")}},
+        {"cmd": "references", "selector": "m.py@L1:C5", "args": {"limit": float("nan")}},
+        {"cmd": "symbols", "args": {"query": [[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]}},
+        {"cmd": "symbols", "args": {"\udcff": 1}},
+    ],
+)
 def test_requests_that_cannot_be_hashed_are_bad_requests(raw: dict[str, Any]) -> None:
     """Regression: each of these raised in the canonical hash (E/INTERNAL, exit 1)."""
     with pytest.raises(BadRequest) as info:
@@ -163,7 +191,11 @@ def test_batch_and_models_agree_on_the_depth_bound() -> None:
 
 
 _JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8)
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | st.text(max_size=8)
     | st.sampled_from(["\udcff", "m.py@L1:C1", "py://m#f"]),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
     max_leaves=12,
@@ -171,8 +203,12 @@ _JSON = st.recursive(
 
 
 @FAST
-@given(st.fixed_dictionaries({"cmd": st.sampled_from(["locate", "references", "symbols", "nope"])},
-                             optional={"selector": _JSON, "args": _JSON, "indexIo": _JSON}))
+@given(
+    st.fixed_dictionaries(
+        {"cmd": st.sampled_from(["locate", "references", "symbols", "nope"])},
+        optional={"selector": _JSON, "args": _JSON, "indexIo": _JSON},
+    )
+)
 def test_any_request_is_a_request_or_bad_request_and_hashable(raw: dict[str, Any]) -> None:
     from lanser.bundle.hashing import canonical_json
 
@@ -184,16 +220,35 @@ def test_any_request_is_a_request_or_bad_request_and_hashable(raw: dict[str, Any
 
 
 _PATCH_LINE = st.one_of(
-    st.sampled_from(["--- a/m.py", "+++ b/m.py", "--- /dev/null", "+++ /dev/null", "@@ -1 +1 @@", "@@ -1,2 +1,2 @@",
-                     "@@ -0,0 +1 @@", "-def f():", "+def g():", " def f():", "     return 1", "\\ No newline at end of file",
-                     "\ufeffdef f():", "+\ufeff", ""]),
+    st.sampled_from(
+        [
+            "--- a/m.py",
+            "+++ b/m.py",
+            "--- /dev/null",
+            "+++ /dev/null",
+            "@@ -1 +1 @@",
+            "@@ -1,2 +1,2 @@",
+            "@@ -0,0 +1 @@",
+            "-def f():",
+            "+def g():",
+            " def f():",
+            "     return 1",
+            "\\ No newline at end of file",
+            "\ufeffdef f():",
+            "+\ufeff",
+            "",
+        ]
+    ),
     st.text(max_size=12),
 )
 
 
 @FAST
-@given(st.lists(_PATCH_LINE, max_size=10), st.sampled_from(["\n", "\r\n"]),
-       st.sampled_from([b"def f():\n    return 1\n", b"\xef\xbb\xbfdef f():\r\n    return 1\r\n", b"caf\xe9\n", None]))
+@given(
+    st.lists(_PATCH_LINE, max_size=10),
+    st.sampled_from(["\n", "\r\n"]),
+    st.sampled_from([b"def f():\n    return 1\n", b"\xef\xbb\xbfdef f():\r\n    return 1\r\n", b"caf\xe9\n", None]),
+)
 def test_any_patch_is_a_change_set_or_a_documented_error(lines: list[str], newline: str, content: bytes | None) -> None:
     """`lanser check` parses an agent's patch before anything else: nothing but a LanserError may come out."""
     from lanser.edits.patch import parse_patch
@@ -216,16 +271,18 @@ GOOD = b'{"cmd":"locate","selector":"m.py@L1:C5"}'
 def test_a_bad_batch_line_never_stops_the_batch(ws: Path, tmp_path: Path) -> None:
     """Regression: a non-UTF-8 line (the file's decoding failed), a line nested past the parser's
     recursion, a lone surrogate or an unsafe integer ended the batch with E/INTERNAL and lost the rest."""
-    lines = [GOOD,
-             b'{"cmd":"locate","selector":"m\xff.py@L1:C1"}',
-             b"[" * 100_000,
-             b'{"cmd":"locate","selector":"m\\udcff.py@L1:C1"}',
-             b'{"cmd":"references","selector":"m.py@L1:C5","args":{"limit":100000000000000000000}}',
-             b'{"cmd":"references","selector":"m.py@L1:C5","args":{"limit":1e400}}',
-             b'{"cmd":"references","selector":"m.py@L1:C5","args":{"limit":":"}}',
-             b'{"cmd":"locate","selector":"m%00.py@L1:C1"}',
-             b'{"cmd":"locate","selector":"m.py@L1:C5?v=0123456789abcdef"}',
-             GOOD]
+    lines = [
+        GOOD,
+        b'{"cmd":"locate","selector":"m\xff.py@L1:C1"}',
+        b"[" * 100_000,
+        b'{"cmd":"locate","selector":"m\\udcff.py@L1:C1"}',
+        b'{"cmd":"references","selector":"m.py@L1:C5","args":{"limit":100000000000000000000}}',
+        b'{"cmd":"references","selector":"m.py@L1:C5","args":{"limit":1e400}}',
+        b'{"cmd":"references","selector":"m.py@L1:C5","args":{"limit":":"}}',
+        b'{"cmd":"locate","selector":"m%00.py@L1:C1"}',
+        b'{"cmd":"locate","selector":"m.py@L1:C5?v=0123456789abcdef"}',
+        GOOD,
+    ]
     path = tmp_path / "batch.jsonl"
     path.write_bytes(b"\n".join(lines) + b"\n")
     code, out = lanser("--json", "-w", str(ws), "batch", str(path))
@@ -242,15 +299,23 @@ _LINE = st.one_of(
     st.binary(max_size=30),
     st.builds(lambda s: json.dumps({"cmd": "locate", "selector": s}).encode(), selector_like()),
     # A file no server reads: the arguments are checked, no server is started (a fast test).
-    st.builds(lambda v: json.dumps({"cmd": "references", "selector": "notes.txt@L1:C1", "args": {"limit": v}},
-                                   ).encode(), st.one_of(st.integers(), st.floats(), st.text(max_size=4))),
+    st.builds(
+        lambda v: json.dumps(
+            {"cmd": "references", "selector": "notes.txt@L1:C1", "args": {"limit": v}},
+        ).encode(),
+        st.one_of(st.integers(), st.floats(), st.text(max_size=4)),
+    ),
     st.builds(lambda d: b"[" * d + b"]" * d, st.integers(0, 3000)),
     # Arguments each command reads, with text of any kind (patches are parsed before any server starts).
     st.builds(lambda p: json.dumps({"cmd": "check", "args": {"patch": p}}).encode(), st.text(max_size=40)),
-    st.builds(lambda n: json.dumps({"cmd": "rename", "selector": "notes.txt@L1:C1", "args": {"newName": n}}).encode(),
-              st.one_of(st.text(max_size=6), st.integers())),
-    st.builds(lambda c: json.dumps({"cmd": "references", "selector": "notes.txt@L1:C1",
-                                    "args": {"cursor": c}}).encode(), st.text(max_size=6)),
+    st.builds(
+        lambda n: json.dumps({"cmd": "rename", "selector": "notes.txt@L1:C1", "args": {"newName": n}}).encode(),
+        st.one_of(st.text(max_size=6), st.integers()),
+    ),
+    st.builds(
+        lambda c: json.dumps({"cmd": "references", "selector": "notes.txt@L1:C1", "args": {"cursor": c}}).encode(),
+        st.text(max_size=6),
+    ),
 )
 
 
@@ -278,14 +343,18 @@ def test_any_batch_is_one_documented_object_per_line(ws: Path, lines: list[bytes
 # --------------------------------------------------------------------------
 # Command lines
 
-@pytest.mark.parametrize("args, expected", [
-    (("locate", "m\udcff.py@L1:C1"), 2),  # an undecodable byte of argv
-    (("locate", "m%00.py@L1:C1"), 2),
-    (("refs", "--limit", "100000000000000000000", "m.py@L1:C5"), 2),
-    (("refs", "--limit", "1e400", "m.py@L1:C5"), 2),
-    (("locate", "m.py@L1:C5?v=0123456789abcdef"), 3),  # a version lanser never read
-    (("--python", "/usr/bin/py\udcff", "locate", "m.py@L1:C1"), 2),  # recorded in the bundle: must be text
-])
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (("locate", "m\udcff.py@L1:C1"), 2),  # an undecodable byte of argv
+        (("locate", "m%00.py@L1:C1"), 2),
+        (("refs", "--limit", "100000000000000000000", "m.py@L1:C5"), 2),
+        (("refs", "--limit", "1e400", "m.py@L1:C5"), 2),
+        (("locate", "m.py@L1:C5?v=0123456789abcdef"), 3),  # a version lanser never read
+        (("--python", "/usr/bin/py\udcff", "locate", "m.py@L1:C1"), 2),  # recorded in the bundle: must be text
+    ],
+)
 def test_hostile_command_lines_get_documented_codes(ws: Path, args: tuple[str, ...], expected: int) -> None:
     """Regression: each was E/INTERNAL, exit 1 (the unknown version: a retryable E/VERSION_SKEW)."""
     code, out = lanser("--json", "-w", str(ws), *args)
@@ -304,6 +373,7 @@ def test_any_selector_on_the_command_line_is_one_documented_object(ws: Path, sel
 
 # --------------------------------------------------------------------------
 # Traces
+
 
 @pytest.fixture(scope="module")
 def trace(ws: Path, tmp_path_factory: pytest.TempPathFactory) -> bytes:
@@ -384,20 +454,23 @@ def test_errors_of_the_whole_tree_are_documented() -> None:
 # --------------------------------------------------------------------------
 # Text mode: workspace bytes never drive the terminal
 
+
 class _Tty(io.StringIO):
     def isatty(self) -> bool:
         return True
 
 
-def test_text_output_to_a_terminal_shows_control_characters_not_their_effect(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_text_output_to_a_terminal_shows_control_characters_not_their_effect(monkeypatch: pytest.MonkeyPatch) -> None:
     """A preview line holding `ESC ]0;...BEL` or `ESC [2J` (a hostile file) was written raw to the
     terminal in text mode; piped output is left to click, as before."""
     from lanser.cli.render import render
 
     evil = "x = 1  # \x1b]0;owned\x07\x1b[2J\rhidden"
-    data = {"request": {"cmd": "locate"}, "meta": {"exit_code": 0},
-            "facts": {"location": {"path": "a\x1b[31m.py", "range": [0, 0, 0, 5], "preview": evil}}}
+    data = {
+        "request": {"cmd": "locate"},
+        "meta": {"exit_code": 0},
+        "facts": {"location": {"path": "a\x1b[31m.py", "range": [0, 0, 0, 5], "preview": evil}},
+    }
     tty, err = _Tty(), _Tty()
     monkeypatch.setattr(sys, "stdout", tty)
     monkeypatch.setattr(sys, "stderr", err)
@@ -408,7 +481,14 @@ def test_text_output_to_a_terminal_shows_control_characters_not_their_effect(
     monkeypatch.setattr(sys, "stdout", piped)
     render(data, as_json=False, pretty=False, verbose=False)
     assert "\x1b]0;owned\x07" in piped.getvalue()  # lanser leaves piped text alone (click strips CSI codes)
-    render({"status": "error", "meta": {"exit_code": 3},
-            "error": {"code": "E/NOT_FOUND", "message": "no such file: \x1b[2Jx.py"}},
-           as_json=False, pretty=False, verbose=False)
+    render(
+        {
+            "status": "error",
+            "meta": {"exit_code": 3},
+            "error": {"code": "E/NOT_FOUND", "message": "no such file: \x1b[2Jx.py"},
+        },
+        as_json=False,
+        pretty=False,
+        verbose=False,
+    )
     assert "\x1b" not in err.getvalue() and "\\x1b[2Jx.py" in err.getvalue()

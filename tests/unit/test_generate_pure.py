@@ -77,15 +77,23 @@ int use(void)
 
 
 def test_ctest_lines_name_every_test_with_its_status() -> None:
-    assert grading.parse_ctest(CTEST_LOG) == {"parse_examples": "pass", "parse_number": "fail",
-                                              "print_string": "fail", "slow_one": "fail"}
+    assert grading.parse_ctest(CTEST_LOG) == {
+        "parse_examples": "pass",
+        "parse_number": "fail",
+        "print_string": "fail",
+        "slow_one": "fail",
+    }
     assert grading.parse_tests(CTEST_LOG) == grading.parse_ctest(CTEST_LOG)
 
 
 def test_automake_lines_count_xfail_as_pass_and_error_as_fail() -> None:
     assert grading.parse_automake(AUTOMAKE_LOG) == {
-        "tests/test-version": "pass", "tests/test-reader": "fail", "tests/known-bug": "pass",
-        "tests/needs-network": "skip", "tests/crashes": "fail"}
+        "tests/test-version": "pass",
+        "tests/test-reader": "fail",
+        "tests/known-bug": "pass",
+        "tests/needs-network": "skip",
+        "tests/crashes": "fail",
+    }
     assert grading.parse_tests(AUTOMAKE_LOG)["tests/test-reader"] == "fail"
 
 
@@ -149,8 +157,10 @@ def test_patches_round_trip_through_lanser_patch_parser() -> None:
 
 
 def test_statements_mask_what_changes_between_runs() -> None:
-    log = "==1234==ERROR: AddressSanitizer: heap-use-after-free on address 0x602000000010\n" \
-          " 1/4 Test  #1: t ....***Failed    0.02 sec\n"
+    log = (
+        "==1234==ERROR: AddressSanitizer: heap-use-after-free on address 0x602000000010\n"
+        " 1/4 Test  #1: t ....***Failed    0.02 sec\n"
+    )
     masked = S.normalise(log)
     assert "1234" not in masked and "0x602000000010" not in masked and "0.02" not in masked
     assert S.excerpt(log, ["t"]) == S.excerpt(log.replace("1234", "99"), ["t"])
@@ -246,8 +256,15 @@ def _bench(tmp_path, monkeypatch, image_id: str = "sha256:" + "1" * 64):
 def _result(**kw):
     from lanser.harness import sandbox
 
-    base = dict(exit_code=0, output="ok 1 - a\n1..1\n", duration_s=0.1, timed_out=False, oom_killed=False,
-                pids_exhausted=False, image_id="sha256:" + "1" * 64)
+    base = dict(
+        exit_code=0,
+        output="ok 1 - a\n1..1\n",
+        duration_s=0.1,
+        timed_out=False,
+        oom_killed=False,
+        pids_exhausted=False,
+        image_id="sha256:" + "1" * 64,
+    )
     return sandbox.RunResult(**{**base, **kw})
 
 

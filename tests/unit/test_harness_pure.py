@@ -54,8 +54,10 @@ def test_bad_task_lines_name_the_line_and_field(tmp_path: Path) -> None:
 
 def test_tap_and_sanitizer_parsing() -> None:
     assert parse_tap("ok 1 - a\nnot ok 2 - b\nok 3 - c # SKIP later\n1..3\n") == {"a": "pass", "b": "fail", "c": "skip"}
-    reports = parse_sanitizers(ASAN_LOG + ASAN_LOG + "x.c:3:5: runtime error: signed integer overflow: ...\n"
-                               "BUG: KASAN: slab-out-of-bounds in kmemdup+0x4/0x20\n")
+    reports = parse_sanitizers(
+        ASAN_LOG + ASAN_LOG + "x.c:3:5: runtime error: signed integer overflow: ...\n"
+        "BUG: KASAN: slab-out-of-bounds in kmemdup+0x4/0x20\n"
+    )
     assert [(r["tool"], r["kind"], r["frame"]) for r in reports] == [
         ("AddressSanitizer", "heap-buffer-overflow", "reverse_bytes"),
         ("UndefinedBehaviorSanitizer", "signed integer overflow", "x.c:3"),
@@ -74,11 +76,20 @@ def test_grade_outcomes() -> None:
     assert v["outcome"] == "sanitizer_error" and v["sanitizer"]["reports"][0]["frame"] == "reverse_bytes"
     # A report the project had before the agent is not the agent's.
     known = parse_sanitizers(ASAN_LOG)
-    assert grade({"build": ok, "test": passing, "sanitize": {"exit_code": 1, "output": ASAN_LOG}}, oracles,
-                 baseline_sanitizer=known)["outcome"] == "resolved"
+    assert (
+        grade(
+            {"build": ok, "test": passing, "sanitize": {"exit_code": 1, "output": ASAN_LOG}},
+            oracles,
+            baseline_sanitizer=known,
+        )["outcome"]
+        == "resolved"
+    )
     assert grade({"build": {"exit_code": 2, "output": "error"}}, oracles)["outcome"] == "build_failed"
     assert grade({"build": {"infra_error": "docker went away"}}, oracles)["outcome"] == "infra_error"
-    assert grade({"build": ok, "test": {"exit_code": None, "output": "", "timed_out": True}}, oracles)["outcome"] == "timeout"
+    assert (
+        grade({"build": ok, "test": {"exit_code": None, "output": "", "timed_out": True}}, oracles)["outcome"]
+        == "timeout"
+    )
 
 
 def test_agents() -> None:
@@ -100,27 +111,57 @@ def test_known_sanitizer_reports_reach_the_grade_and_leave_old_keys_alone() -> N
     import hashlib
     import json
 
-    from lanser.harness.task import KnownReport
-
-    from lanser.harness.task import TestLog
+    from lanser.harness.task import KnownReport, TestLog
 
     task = load_tasks(TOY / "tasks.jsonl")[0]
     task = task.model_copy(update={"test_log": TestLog()})  # toy-c declares its log format: unset it here
     # Later fields left unset leave the key alone.
-    old_key = hashlib.sha256(json.dumps(
-        {**{k: v for k, v in task.model_dump(mode="json").items() if k not in ("protected", "test_log", "test_patch")},
-         "oracles": {k: v for k, v in task.oracles.model_dump(mode="json").items()
-                     if k not in ("known_sanitizer_reports", "crash")}}, sort_keys=True).encode()).hexdigest()
+    old_key = hashlib.sha256(
+        json.dumps(
+            {
+                **{
+                    k: v
+                    for k, v in task.model_dump(mode="json").items()
+                    if k not in ("protected", "test_log", "test_patch")
+                },
+                "oracles": {
+                    k: v
+                    for k, v in task.oracles.model_dump(mode="json").items()
+                    if k not in ("known_sanitizer_reports", "crash")
+                },
+            },
+            sort_keys=True,
+        ).encode()
+    ).hexdigest()
     assert task.key() == old_key
     (report,) = parse_sanitizers(ASAN_LOG)
-    known = task.model_copy(update={"oracles": task.oracles.model_copy(update={
-        "known_sanitizer_reports": (KnownReport(tool=report["tool"], kind=report["kind"], frame=report["frame"]),)})})
+    known = task.model_copy(
+        update={
+            "oracles": task.oracles.model_copy(
+                update={
+                    "known_sanitizer_reports": (
+                        KnownReport(tool=report["tool"], kind=report["kind"], frame=report["frame"]),
+                    )
+                }
+            )
+        }
+    )
     assert known.key() != task.key()
     oracles = known.oracles.model_dump(mode="json")
     ok = {"exit_code": 0, "output": ""}
-    passing = {"exit_code": 0, "output": "".join(f"ok {i} - {t}\n" for i, t in enumerate(
-        (*oracles["fail_to_pass"], *oracles["pass_to_pass"]), 1))}
+    passing = {
+        "exit_code": 0,
+        "output": "".join(
+            f"ok {i} - {t}\n" for i, t in enumerate((*oracles["fail_to_pass"], *oracles["pass_to_pass"]), 1)
+        ),
+    }
     sanitize = {"exit_code": 1, "output": ASAN_LOG}
-    assert grade({"build": ok, "test": passing, "sanitize": sanitize}, oracles,
-                 baseline_sanitizer=oracles["known_sanitizer_reports"])["outcome"] == "resolved"
+    assert (
+        grade(
+            {"build": ok, "test": passing, "sanitize": sanitize},
+            oracles,
+            baseline_sanitizer=oracles["known_sanitizer_reports"],
+        )["outcome"]
+        == "resolved"
+    )
     assert grade({"build": ok, "test": passing, "sanitize": sanitize}, oracles)["outcome"] == "sanitizer_error"

@@ -68,8 +68,9 @@ def _plan_bytes(root: Path, files: list[dict[str, object]], tx: str = TX) -> byt
     return json.dumps({"version": 2, "tx": tx, "root": str(root), "files": files}).encode()
 
 
-def _journal(root: Path, files: list[dict[str, object]], olds: dict[int, bytes], *, tx: str = TX,
-             plan: bytes | None = None) -> Path:
+def _journal(
+    root: Path, files: list[dict[str, object]], olds: dict[int, bytes], *, tx: str = TX, plan: bytes | None = None
+) -> Path:
     """A journal in lanser's own state directory, as a crashed apply would leave it."""
     state = workspace_state(root, create=True)
     assert state is not None
@@ -90,11 +91,19 @@ def _journal(root: Path, files: list[dict[str, object]], olds: dict[int, bytes],
 GOOD = {"path": "m.py", "old": "a" * 64, "new": "b" * 64, "mode": 0o644}
 
 
-@pytest.mark.parametrize("data", [
-    b"", b"{", b'{"version": 2, "tx": "' + TX.encode() + b'", "files": [',  # truncated
-    b"\xff\xfe", b"[]", b"null", b'"x"' * 2,
-    b"[" * 100_000 + b"]" * 100_000,  # deep nesting
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"{",
+        b'{"version": 2, "tx": "' + TX.encode() + b'", "files": [',  # truncated
+        b"\xff\xfe",
+        b"[]",
+        b"null",
+        b'"x"' * 2,
+        b"[" * 100_000 + b"]" * 100_000,  # deep nesting
+    ],
+)
 def test_parse_plan_rejects_what_is_not_json_or_not_a_plan(data: bytes) -> None:
     """Finding 12: a truncated journal plan.json was E/INTERNAL and broke every command."""
     with pytest.raises(JournalRejected) as info:
@@ -102,14 +111,30 @@ def test_parse_plan_rejects_what_is_not_json_or_not_a_plan(data: bytes) -> None:
     assert info.value.code == "E/FS_PERMISSIONS" and info.value.exit_code == 71
 
 
-@pytest.mark.parametrize("entry", [
-    {**GOOD, "path": "/abs/x"}, {**GOOD, "path": "../victim.txt"}, {**GOOD, "path": "a/../../x"},
-    {**GOOD, "path": "./m.py"}, {**GOOD, "path": "a//b"}, {**GOOD, "path": ".git/config"},
-    {**GOOD, "path": ".lanser/cache/x"}, {**GOOD, "path": "a\0b"}, {**GOOD, "path": ""}, {**GOOD, "path": 3},
-    {**GOOD, "old": "zz"}, {**GOOD, "new": True}, {**GOOD, "old": None, "new": None},
-    {**GOOD, "mode": -1}, {**GOOD, "mode": 0o10000}, {**GOOD, "mode": True}, {**GOOD, "mode": "755"},
-    {**GOOD, "extra": 1}, {"path": "m.py", "old": "a" * 64, "new": None},
-])
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {**GOOD, "path": "/abs/x"},
+        {**GOOD, "path": "../victim.txt"},
+        {**GOOD, "path": "a/../../x"},
+        {**GOOD, "path": "./m.py"},
+        {**GOOD, "path": "a//b"},
+        {**GOOD, "path": ".git/config"},
+        {**GOOD, "path": ".lanser/cache/x"},
+        {**GOOD, "path": "a\0b"},
+        {**GOOD, "path": ""},
+        {**GOOD, "path": 3},
+        {**GOOD, "old": "zz"},
+        {**GOOD, "new": True},
+        {**GOOD, "old": None, "new": None},
+        {**GOOD, "mode": -1},
+        {**GOOD, "mode": 0o10000},
+        {**GOOD, "mode": True},
+        {**GOOD, "mode": "755"},
+        {**GOOD, "extra": 1},
+        {"path": "m.py", "old": "a" * 64, "new": None},
+    ],
+)
 def test_parse_plan_rejects_bad_entries(entry: dict[str, object]) -> None:
     with pytest.raises(JournalRejected):
         parse_plan(_plan_bytes(Path("/w"), [entry]), tx=TX, root="/w")
@@ -137,9 +162,17 @@ def _plant_in_tree(ws: Path, sentinel: Path) -> None:
     tdir = ws / ".lanser" / "journal" / TX
     (tdir / "files").mkdir(parents=True)
     (tdir / "files" / "0.old").write_bytes(b"#!/bin/sh\necho pwned\n")
-    (tdir / "plan.json").write_text(json.dumps({"tx": TX, "files": [
-        {"path": str(sentinel / "x"), "old": True, "new": True, "mode": 0o755},
-        {"path": "../outside/victim.txt", "old": False, "new": True, "mode": None}]}))
+    (tdir / "plan.json").write_text(
+        json.dumps(
+            {
+                "tx": TX,
+                "files": [
+                    {"path": str(sentinel / "x"), "old": True, "new": True, "mode": 0o755},
+                    {"path": "../outside/victim.txt", "old": False, "new": True, "mode": None},
+                ],
+            }
+        )
+    )
 
 
 def test_a_journal_in_the_workspace_is_never_acted_on(ws: Path, sentinel: Path) -> None:
@@ -194,14 +227,18 @@ def test_paths_outside_the_jail_are_refused(ws: Path, sentinel: Path) -> None:
 
 def test_a_path_through_a_symlinked_directory_is_refused(ws: Path, sentinel: Path) -> None:
     (ws / "link").symlink_to(sentinel)
-    tdir = _journal(ws, [{"path": "link/victim.txt", "old": sha256(b"evil\n"), "new": sha256(b"precious\n"),
-                          "mode": 0o644}], {0: b"evil\n"})
+    tdir = _journal(
+        ws,
+        [{"path": "link/victim.txt", "old": sha256(b"evil\n"), "new": sha256(b"precious\n"), "mode": 0o644}],
+        {0: b"evil\n"},
+    )
     _assert_rejected(ws, sentinel, tdir, "symlink")
 
 
 def test_a_file_changed_since_the_transaction_is_not_rolled_back(ws: Path, sentinel: Path) -> None:
-    tdir = _journal(ws, [{"path": "m.py", "old": sha256(b"OLD\n"), "new": sha256(b"NEW\n"), "mode": 0o644}],
-                    {0: b"OLD\n"})
+    tdir = _journal(
+        ws, [{"path": "m.py", "old": sha256(b"OLD\n"), "new": sha256(b"NEW\n"), "mode": 0o644}], {0: b"OLD\n"}
+    )
     _assert_rejected(ws, sentinel, tdir, "neither as before nor as after")
 
 
@@ -211,8 +248,11 @@ def test_a_copy_that_does_not_match_its_hash_is_refused(ws: Path, sentinel: Path
 
 
 def test_a_copy_that_is_a_symlink_is_not_followed(ws: Path, sentinel: Path) -> None:
-    tdir = _journal(ws, [{"path": "m.py", "old": sha256(b"precious\n"), "new": sha256((ws / "m.py").read_bytes()),
-                          "mode": 0o644}], {})
+    tdir = _journal(
+        ws,
+        [{"path": "m.py", "old": sha256(b"precious\n"), "new": sha256((ws / "m.py").read_bytes()), "mode": 0o644}],
+        {},
+    )
     (tdir / "files" / "0.old").symlink_to(sentinel / "victim.txt")
     _assert_rejected(ws, sentinel, tdir, "cannot be opened")
 
@@ -267,8 +307,14 @@ def test_a_state_directory_of_another_user_refuses_the_apply(ws: Path, state_hom
 def test_a_good_journal_is_still_recovered(ws: Path) -> None:
     """The checks refuse the hostile, not the honest: a journal as apply writes it is rolled back."""
     new = (ws / "m.py").read_bytes()
-    _journal(ws, [{"path": "m.py", "old": sha256(b"OLD\n"), "new": sha256(new), "mode": 0o640},
-                  {"path": "pkg/created.py", "old": None, "new": sha256(b"C\n"), "mode": None}], {0: b"OLD\n"})
+    _journal(
+        ws,
+        [
+            {"path": "m.py", "old": sha256(b"OLD\n"), "new": sha256(new), "mode": 0o640},
+            {"path": "pkg/created.py", "old": None, "new": sha256(b"C\n"), "mode": None},
+        ],
+        {0: b"OLD\n"},
+    )
     (ws / "pkg").mkdir()
     (ws / "pkg" / "created.py").write_bytes(b"C\n")
     assert recover(ws) == [TX]
@@ -285,14 +331,23 @@ def test_recovery_skips_while_another_process_holds_the_lock(ws: Path) -> None:
     """Finding 3: recovery rolled back an apply in progress.  A transaction journal is present
     and the lock is held by another process: nothing is rolled back, ``busy`` says why."""
     new = (ws / "m.py").read_bytes()
-    tdir = _journal(ws, [{"path": "m.py", "old": sha256(b"OLD\n"), "new": sha256(new), "mode": 0o644}],
-                    {0: b"OLD\n"})
+    tdir = _journal(ws, [{"path": "m.py", "old": sha256(b"OLD\n"), "new": sha256(new), "mode": 0o644}], {0: b"OLD\n"})
     state = workspace_state(ws, create=False)
     assert state is not None
-    holder = subprocess.Popen([sys.executable, "-c", (
-        "import fcntl, os, sys; fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600); "
-        "fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); sys.stdin.read()"), str(state / "lock")],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import fcntl, os, sys; fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600); "
+                "fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); sys.stdin.read()"
+            ),
+            str(state / "lock"),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout is not None and holder.stdout.readline() == "held\n"
         report = recover_report(ws)
@@ -322,8 +377,9 @@ def test_the_lock_file_is_not_followed(ws: Path, sentinel: Path) -> None:
 
 
 @pytest.mark.parametrize("link", [".lanser", ".lanser/versions", ".lanser/cache"])
-def test_a_lanser_symlink_redirects_no_write(ws: Path, sentinel: Path, link: str,
-                                             capfd: pytest.CaptureFixture[str]) -> None:
+def test_a_lanser_symlink_redirects_no_write(
+    ws: Path, sentinel: Path, link: str, capfd: pytest.CaptureFixture[str]
+) -> None:
     """Finding 8: a `.lanser` symlink moved lanser's cache, journal and .gitignore outside."""
     target = ws / link
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -401,7 +457,10 @@ def test_dirty_files_counts_untracked_and_ignored_files_the_edit_touches(tmp_pat
     assert guards.dirty_files(root) == []  # untracked files alone do not make the tree dirty
     assert guards.dirty_files(root, ["a.py"]) == []
     assert guards.dirty_files(root, ["a.py", "new.py", "gen_x.py", "sub/deep.py", "created.py"]) == [
-        "gen_x.py", "new.py", "sub/deep.py"]  # a file still to be created is not dirty
+        "gen_x.py",
+        "new.py",
+        "sub/deep.py",
+    ]  # a file still to be created is not dirty
     (root / "a.py").write_bytes(b"A = 2\n")
     assert guards.dirty_files(root, ["new.py"]) == ["a.py", "new.py"]
 
@@ -426,8 +485,8 @@ def test_workspace_listing_and_git_apply_do_not_run_the_repositorys_fsmonitor(tm
     """Issue 17, finding 1's lanser half: the workspace lists its files with ``git ls-files``,
     which ran the repository's ``core.fsmonitor`` command (a program named in .git/config);
     ``--via-git`` ran ``git apply`` with the repository's config too."""
-    from lanser.edits.write import _apply_via_git
     from lanser.edits.plan import ChangeSet, FileChange
+    from lanser.edits.write import _apply_via_git
     from lanser.workspace import Workspace
 
     root = _repo(tmp_path)

@@ -26,7 +26,10 @@ def test_the_defining_files_not_the_declaring_ones() -> None:
 
 
 def test_two_statics_of_one_name_are_two_defining_files() -> None:
-    files = {"a.c": "static int f(void) { return 1; }\n", "b.c": "static int f(void) { return 2; }\nint g(void) { return f(); }\n"}
+    files = {
+        "a.c": "static int f(void) { return 1; }\n",
+        "b.c": "static int f(void) { return 2; }\nint g(void) { return f(); }\n",
+    }
     assert defining_files(scans_of(files, "f"), "f") == ["a.c", "b.c"]
 
 

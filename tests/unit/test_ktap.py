@@ -89,9 +89,13 @@ Kernel panic - not syncing: Segfault with no mm
 def test_ktap_names_are_suite_dot_case() -> None:
     results = parse_ktap(PASSING)
     assert results == {
-        "time_test_cases.time64_to_tm_test_date_range": "pass", "time_test_cases": "pass",
-        "cmdline.cmdline_test_noint": "pass", "cmdline.cmdline_test_lead_int": "pass",
-        "cmdline.cmdline_test_tail_int": "pass", "cmdline.cmdline_test_range": "pass", "cmdline": "pass",
+        "time_test_cases.time64_to_tm_test_date_range": "pass",
+        "time_test_cases": "pass",
+        "cmdline.cmdline_test_noint": "pass",
+        "cmdline.cmdline_test_lead_int": "pass",
+        "cmdline.cmdline_test_tail_int": "pass",
+        "cmdline.cmdline_test_range": "pass",
+        "cmdline": "pass",
     }
 
 
@@ -134,10 +138,14 @@ def test_grade_reads_kunit_oracles_and_kasan_from_the_log() -> None:
     missing = grade({"build": build, "test": {"exit_code": 0, "output": CRASHED}}, oracles)
     assert missing["fail_to_pass"] == {"cmdline.cmdline_test_lead_int": "missing"}
     # In 6.1 a KASAN report fails no case without CONFIG_KASAN_KUNIT_TEST: the log decides.
-    kasan = PASSING.replace("    ok 2 cmdline_test_lead_int",
-                            "BUG: KASAN: slab-out-of-bounds in get_options+0x3c/0x1a0\n    ok 2 cmdline_test_lead_int")
-    verdict = grade({"build": build, "test": {"exit_code": 0, "output": kasan},
-                     "sanitize": {"exit_code": 0, "output": kasan}}, oracles)
+    kasan = PASSING.replace(
+        "    ok 2 cmdline_test_lead_int",
+        "BUG: KASAN: slab-out-of-bounds in get_options+0x3c/0x1a0\n    ok 2 cmdline_test_lead_int",
+    )
+    verdict = grade(
+        {"build": build, "test": {"exit_code": 0, "output": kasan}, "sanitize": {"exit_code": 0, "output": kasan}},
+        oracles,
+    )
     assert verdict["outcome"] == "sanitizer_error"
     assert [(r["tool"], r["frame"]) for r in parse_sanitizers(kasan)] == [("KASAN", "get_options")]
 
@@ -213,9 +221,11 @@ def test_debian_gitignore_stanza_is_dropped(tmp_path: Path) -> None:
     from lanser.harness.kernel.layer import drop_debian_ignore
 
     gi = tmp_path / ".gitignore"
-    gi.write_text(".*\n*.o\n\n# Rust analyzer configuration\n/rust-project.json\n\n#\n"
-                  "# Debian packaging: ignore everything at the top level, since it isn't\n"
-                  "# included in our repository\n#\n/*\n!/debian/\n")
+    gi.write_text(
+        ".*\n*.o\n\n# Rust analyzer configuration\n/rust-project.json\n\n#\n"
+        "# Debian packaging: ignore everything at the top level, since it isn't\n"
+        "# included in our repository\n#\n/*\n!/debian/\n"
+    )
     assert drop_debian_ignore(gi)
     assert gi.read_text() == ".*\n*.o\n\n# Rust analyzer configuration\n/rust-project.json\n\n"
     assert not drop_debian_ignore(gi)
@@ -231,9 +241,14 @@ def test_keep_set_reads_kbuild_dependency_lists(tmp_path: Path) -> None:
         "source_drivers/base/core.o := ../drivers/base/core.c\n\n"
         "deps_drivers/base/core.o := \\\n  ../include/linux/kconfig.h \\\n"
         "    $(wildcard include/config/CPU_BIG_ENDIAN) \\\n  ../drivers/base/base.h \\\n"
-        "    $(wildcard ../drivers/base/maybe.h) \\\n")
-    assert keep_set(tmp_path) == {"drivers/base/core.c", "include/linux/kconfig.h", "drivers/base/base.h",
-                                  "drivers/base/maybe.h"}
+        "    $(wildcard ../drivers/base/maybe.h) \\\n"
+    )
+    assert keep_set(tmp_path) == {
+        "drivers/base/core.c",
+        "include/linux/kconfig.h",
+        "drivers/base/base.h",
+        "drivers/base/maybe.h",
+    }
 
 
 def test_kernel_doc_one_blank_line_above_counts() -> None:

@@ -19,15 +19,26 @@ from lanser.harness.llm.tools import ToolError, parse_text_action, replace_to_di
 from lanser.harness.llm.trajectory import replay_actions
 from tests.servers.openai_script import ScriptServer
 
-TASK = SimpleNamespace(id="toy/t", slug="toy__t", language="c", problem="count_char counts wrong",
-                       commands=SimpleNamespace(build="make", test="make test", sanitize=None))
+TASK = SimpleNamespace(
+    id="toy/t",
+    slug="toy__t",
+    language="c",
+    problem="count_char counts wrong",
+    commands=SimpleNamespace(build="make", test="make test", sanitize=None),
+)
 DIFF = "--- a/x.c\n+++ b/x.c\n@@ -1,2 +1,2 @@\n int a;\n-int b;\n+int c;\n"
 
 
 def _agent(server: ScriptServer, sleeps: list[float] | None = None, **kw: Any) -> LLMAgent:
     cfg = LLMConfig(model="m", base_url=server.base_url, **kw)
-    client = ChatClient(cfg.base_url, "sekrit", timeout=kw.get("timeout_s", 30.0), retries=cfg.retries,
-                        backoff_base=cfg.backoff_s, sleep=(sleeps.append if sleeps is not None else lambda s: None))
+    client = ChatClient(
+        cfg.base_url,
+        "sekrit",
+        timeout=kw.get("timeout_s", 30.0),
+        retries=cfg.retries,
+        backoff_base=cfg.backoff_s,
+        sleep=(sleeps.append if sleeps is not None else lambda s: None),
+    )
     return LLMAgent(cfg, client=client)
 
 
@@ -36,17 +47,21 @@ def _start(agent: LLMAgent) -> dict[str, Any]:
     agent.reset(TASK, {"step": 0, "last": None, "reward": 0})
     first = agent.act({"step": 0, "last": None, "reward": 0})
     assert first["type"] == "run" and "ls-files" in first["command"]
-    return agent.act({"step": 1, "last": {"exitCode": 0, "output": "x.c\nMakefile\n", "timedOut": False},
-                      "reward": 0})
+    return agent.act({"step": 1, "last": {"exitCode": 0, "output": "x.c\nMakefile\n", "timedOut": False}, "reward": 0})
 
 
 def test_tool_calls_become_runner_actions_and_results_go_back_with_their_ids() -> None:
-    script = [{"tool_calls": [{"name": "definition", "arguments": {"selector": "c://x.c#f"}}],
-               "usage": {"prompt_tokens": 100, "completion_tokens": 10}},
-              {"tool_calls": [{"name": "edit", "arguments": {"diff": DIFF}}],
-               "usage": {"prompt_tokens": 150, "completion_tokens": 40}},
-              {"tool_calls": [{"name": "submit", "arguments": {}}], "usage": {"prompt_tokens": 200,
-                                                                              "completion_tokens": 5}}]
+    script = [
+        {
+            "tool_calls": [{"name": "definition", "arguments": {"selector": "c://x.c#f"}}],
+            "usage": {"prompt_tokens": 100, "completion_tokens": 10},
+        },
+        {
+            "tool_calls": [{"name": "edit", "arguments": {"diff": DIFF}}],
+            "usage": {"prompt_tokens": 150, "completion_tokens": 40},
+        },
+        {"tool_calls": [{"name": "submit", "arguments": {}}], "usage": {"prompt_tokens": 200, "completion_tokens": 5}},
+    ]
     with ScriptServer(script) as srv:
         agent = _agent(srv, prices={"input": 2.0, "output": 10.0})
         a1 = _start(agent)
@@ -59,8 +74,16 @@ def test_tool_calls_become_runner_actions_and_results_go_back_with_their_ids() -
     first = srv.requests[0]
     assert "count_char counts wrong" in first["messages"][1]["content"]
     assert "Makefile" in first["messages"][1]["content"] and "make test" in first["messages"][1]["content"]
-    assert {t["function"]["name"] for t in first["tools"]} >= {"definition", "rename", "check_patch", "view", "edit",
-                                                                "replace", "run", "submit"}
+    assert {t["function"]["name"] for t in first["tools"]} >= {
+        "definition",
+        "rename",
+        "check_patch",
+        "view",
+        "edit",
+        "replace",
+        "run",
+        "submit",
+    }
     assert srv.headers[0]["authorization"] == "Bearer sekrit"
     tool_msg = srv.requests[1]["messages"][-1]
     assert tool_msg["role"] == "tool" and tool_msg["tool_call_id"] == "call_1_0"
@@ -76,8 +99,10 @@ def test_tool_calls_become_runner_actions_and_results_go_back_with_their_ids() -
 
 
 def test_hidden_reward_is_not_shown_to_the_model() -> None:
-    script = [{"tool_calls": [{"name": "edit", "arguments": {"diff": DIFF}}]},
-              {"tool_calls": [{"name": "submit", "arguments": {}}]}]
+    script = [
+        {"tool_calls": [{"name": "edit", "arguments": {"diff": DIFF}}]},
+        {"tool_calls": [{"name": "submit", "arguments": {}}]},
+    ]
     with ScriptServer(script) as srv:
         agent = _agent(srv, show_reward=False)
         _start(agent)
@@ -87,11 +112,13 @@ def test_hidden_reward_is_not_shown_to_the_model() -> None:
 
 
 def test_malformed_arguments_and_bad_diffs_go_back_to_the_model_which_recovers() -> None:
-    script = [{"tool_calls": [{"name": "edit", "arguments": "{not json"}]},
-              {"tool_calls": [{"name": "edit", "arguments": {"diff": "just change line 3"}}]},
-              {"tool_calls": [{"name": "edit", "arguments": {"diff": DIFF.replace("-1,2 +1,2", "-1,5 +1,2")}}]},
-              {"tool_calls": [{"name": "frobnicate", "arguments": {}}]},
-              {"tool_calls": [{"name": "edit", "arguments": {"diff": DIFF}}]}]
+    script = [
+        {"tool_calls": [{"name": "edit", "arguments": "{not json"}]},
+        {"tool_calls": [{"name": "edit", "arguments": {"diff": "just change line 3"}}]},
+        {"tool_calls": [{"name": "edit", "arguments": {"diff": DIFF.replace("-1,2 +1,2", "-1,5 +1,2")}}]},
+        {"tool_calls": [{"name": "frobnicate", "arguments": {}}]},
+        {"tool_calls": [{"name": "edit", "arguments": {"diff": DIFF}}]},
+    ]
     with ScriptServer(script) as srv:
         agent = _agent(srv)
         assert _start(agent) == {"type": "edit", "patch": DIFF}
@@ -105,10 +132,15 @@ def test_malformed_arguments_and_bad_diffs_go_back_to_the_model_which_recovers()
 
 def test_search_replace_reads_the_file_then_edits_or_says_why_not() -> None:
     text = "int a;\nint b;\nint b2;\n"
-    script = [{"tool_calls": [{"name": "replace", "arguments": {"path": "x.c", "search": "int z;", "replace": "q"}}]},
-              {"tool_calls": [{"name": "replace", "arguments": {"path": "x.c", "search": "int b", "replace": "q"}}]},
-              {"tool_calls": [{"name": "replace", "arguments": {"path": "x.c", "search": "int b;\n",
-                                                                "replace": "int c;\n"}}]}]
+    script = [
+        {"tool_calls": [{"name": "replace", "arguments": {"path": "x.c", "search": "int z;", "replace": "q"}}]},
+        {"tool_calls": [{"name": "replace", "arguments": {"path": "x.c", "search": "int b", "replace": "q"}}]},
+        {
+            "tool_calls": [
+                {"name": "replace", "arguments": {"path": "x.c", "search": "int b;\n", "replace": "int c;\n"}}
+            ]
+        },
+    ]
     with ScriptServer(script) as srv:
         agent = _agent(srv)
         read = _start(agent)
@@ -126,16 +158,21 @@ def test_search_replace_reads_the_file_then_edits_or_says_why_not() -> None:
 
 
 def test_plain_text_action_fallback_and_a_reply_with_no_action() -> None:
-    script = [{"content": "I think I should look around."},
-              {"content": "Let me view it.\n```json\n{\"tool\": \"view\", \"arguments\": {\"path\": \"x.c\", "
-                          "\"start\": 3, \"end\": 9}}\n```"},
-              {"content": '{"tool": "submit"}'}]
+    script = [
+        {"content": "I think I should look around."},
+        {
+            "content": 'Let me view it.\n```json\n{"tool": "view", "arguments": {"path": "x.c", '
+            '"start": 3, "end": 9}}\n```'
+        },
+        {"content": '{"tool": "submit"}'},
+    ]
     with ScriptServer(script) as srv:
         agent = _agent(srv)
         view = _start(agent)
         assert view["type"] == "run" and "-v a=3 -v b=9" in view["command"] and view["command"].endswith(" ./x.c")
         assert agent.act({"step": 2, "last": {"exitCode": 0, "output": "     3  int b;"}, "reward": 0}) == {
-            "type": "submit"}
+            "type": "submit"
+        }
     assert "No tool call found" in srv.requests[1]["messages"][-1]["content"]
     assert srv.requests[2]["messages"][-1]["content"].startswith("Result of view:\nexit code 0")
 
@@ -150,8 +187,9 @@ def test_paths_and_arguments_are_refused_before_anything_runs() -> None:
     with pytest.raises(ToolError, match="missing"):
         to_action("rename", {"selector": "c://x.c#f"})
     assert to_action("rename", {"selector": "c://x.c#f", "new_name": "g", "apply": True}) == {
-        "type": "lanser", "request": {"cmd": "rename", "selector": "c://x.c#f", "args": {"newName": "g",
-                                                                                          "apply": True}}}
+        "type": "lanser",
+        "request": {"cmd": "rename", "selector": "c://x.c#f", "args": {"newName": "g", "apply": True}},
+    }
     assert to_action("check_patch", {"patch": DIFF})["request"] == {"cmd": "check", "args": {"patch": DIFF}}
     with pytest.raises(ToolError, match="no newline"):
         replace_to_diff("x.c", "int a;", "a", "b")
@@ -160,10 +198,13 @@ def test_paths_and_arguments_are_refused_before_anything_runs() -> None:
 
 
 def test_truncation_replaces_oldest_observations_with_a_marker() -> None:
-    msgs: list[dict[str, Any]] = [{"role": "system", "content": "s"}, {"role": "user", "content": "task"},
-                                  {"role": "assistant", "content": None, "tool_calls": []},
-                                  {"role": "tool", "tool_call_id": "1", "content": "A" * 1000},
-                                  {"role": "tool", "tool_call_id": "2", "content": "B" * 1000}]
+    msgs: list[dict[str, Any]] = [
+        {"role": "system", "content": "s"},
+        {"role": "user", "content": "task"},
+        {"role": "assistant", "content": None, "tool_calls": []},
+        {"role": "tool", "tool_call_id": "1", "content": "A" * 1000},
+        {"role": "tool", "tool_call_id": "2", "content": "B" * 1000},
+    ]
     assert truncate_history(msgs) == 1
     assert msgs[3]["content"] == TRUNCATED and msgs[4]["content"] == "B" * 1000
     assert truncate_history(msgs, limit_chars=10**6) == 0
@@ -173,15 +214,20 @@ def test_truncation_replaces_oldest_observations_with_a_marker() -> None:
 
 
 def test_context_overflow_truncates_and_retries_then_gives_up_with_a_submit() -> None:
-    script = [{"tool_calls": [{"name": "run", "arguments": {"command": "make"}}]},
-              {"context_overflow": True},
-              {"tool_calls": [{"name": "run", "arguments": {"command": "make test"}}]},
-              {"context_overflow": True}, {"context_overflow": True}]
+    script = [
+        {"tool_calls": [{"name": "run", "arguments": {"command": "make"}}]},
+        {"context_overflow": True},
+        {"tool_calls": [{"name": "run", "arguments": {"command": "make test"}}]},
+        {"context_overflow": True},
+        {"context_overflow": True},
+    ]
     with ScriptServer(script) as srv:
         agent = _agent(srv)
         assert _start(agent) == {"type": "run", "command": "make"}
         assert agent.act({"step": 2, "last": {"exitCode": 2, "output": "E" * 500}, "reward": 0}) == {
-            "type": "run", "command": "make test"}
+            "type": "run",
+            "command": "make test",
+        }
         # the retried request carries the marker where the build output was
         assert srv.requests[2]["messages"][3]["content"] == TRUNCATED
         final = agent.act({"step": 3, "last": {"exitCode": 0, "output": "ok"}, "reward": 0})
@@ -227,8 +273,10 @@ def test_a_4xx_other_than_overflow_is_not_retried() -> None:
 
 
 def test_budgets_end_the_episode_with_a_submit() -> None:
-    run = {"tool_calls": [{"name": "run", "arguments": {"command": "true"}}],
-           "usage": {"prompt_tokens": 600, "completion_tokens": 0}}
+    run = {
+        "tool_calls": [{"name": "run", "arguments": {"command": "true"}}],
+        "usage": {"prompt_tokens": 600, "completion_tokens": 0},
+    }
     with ScriptServer([run] * 5) as srv:
         agent = _agent(srv, max_steps=10, max_tokens=1000)
         _start(agent)
@@ -238,16 +286,20 @@ def test_budgets_end_the_episode_with_a_submit() -> None:
     with ScriptServer([run] * 5) as srv:
         agent = _agent(srv, max_steps=1)
         _start(agent)
-        assert agent.act({"step": 2, "last": {"exitCode": 0, "output": ""}, "reward": 0})["note"] == \
-            "budget: 1 model calls"
+        assert (
+            agent.act({"step": 2, "last": {"exitCode": 0, "output": ""}, "reward": 0})["note"]
+            == "budget: 1 model calls"
+        )
     assert cost_of({"prompt_tokens": 1_000_000, "completion_tokens": 500_000}, {"input": 1, "output": 4}) == 3.0
 
 
 def test_trajectory_exports_and_its_actions_replay(tmp_path: Path) -> None:
     from lanser.harness.agents import make_agent
 
-    script = [{"tool_calls": [{"name": "edit", "arguments": {"diff": DIFF}}]},
-              {"tool_calls": [{"name": "submit", "arguments": {}}]}]
+    script = [
+        {"tool_calls": [{"name": "edit", "arguments": {"diff": DIFF}}]},
+        {"tool_calls": [{"name": "submit", "arguments": {}}]},
+    ]
     with ScriptServer(script) as srv:
         agent = _agent(srv, trajectory_dir=tmp_path)
         emitted = [_start(agent)]
@@ -269,10 +321,17 @@ def test_trajectory_exports_and_its_actions_replay(tmp_path: Path) -> None:
 def test_config_from_the_environment() -> None:
     with pytest.raises(BadRequest, match="LANSER_LLM_BASE_URL"):
         config_from_env("m", {})
-    cfg = config_from_env("qwen2.5:7b", {"LANSER_LLM_BASE_URL": "http://127.0.0.1:1/v1", "MYKEY": "k",
-                                         "LANSER_LLM_API_KEY_ENV": "MYKEY", "LANSER_LLM_SHOW_REWARD": "0",
-                                         "LANSER_LLM_PRICES": '{"qwen2.5:7b": {"input": 0.1, "output": 0.2}}',
-                                         "LANSER_LLM_MAX_COST": "0.5"})
+    cfg = config_from_env(
+        "qwen2.5:7b",
+        {
+            "LANSER_LLM_BASE_URL": "http://127.0.0.1:1/v1",
+            "MYKEY": "k",
+            "LANSER_LLM_API_KEY_ENV": "MYKEY",
+            "LANSER_LLM_SHOW_REWARD": "0",
+            "LANSER_LLM_PRICES": '{"qwen2.5:7b": {"input": 0.1, "output": 0.2}}',
+            "LANSER_LLM_MAX_COST": "0.5",
+        },
+    )
     assert (cfg.model, cfg.api_key, cfg.show_reward, cfg.max_cost) == ("qwen2.5:7b", "k", False, 0.5)
     assert cfg.prices == {"input": 0.1, "output": 0.2} and "api_key" not in cfg.public()
     with pytest.raises(BadRequest):
@@ -284,13 +343,20 @@ def test_the_mcp_server_and_the_llm_agent_share_one_tool_table() -> None:
     required ones (drift between the two front doors fails here)."""
     import asyncio
 
+    from lanser.cli.main import Settings
     from lanser.harness.llm.tools import LANSER_TOOLS, tool_schemas
     from lanser.mcp_server import build_server
 
-    from lanser.cli.main import Settings
-
-    settings = Settings(workspace=Path("."), json=True, pretty=False, index_io="utf-16", timeout=30.0, verbose=False,
-                        python=None, daemon=False)  # the server is built, never asked
+    settings = Settings(
+        workspace=Path("."),
+        json=True,
+        pretty=False,
+        index_io="utf-16",
+        timeout=30.0,
+        verbose=False,
+        python=None,
+        daemon=False,
+    )  # the server is built, never asked
     mcp = {t.name: t for t in asyncio.run(build_server(settings).list_tools())}
     assert set(mcp) == {t.name for t in LANSER_TOOLS}
     llm = {s["function"]["name"]: s["function"] for s in tool_schemas()}
@@ -305,9 +371,13 @@ def test_the_mcp_server_and_the_llm_agent_share_one_tool_table() -> None:
 
 def test_a_body_cut_short_is_retried_and_hostile_usage_counts_zero() -> None:
     """A 200 whose body ends early raised http.client.IncompleteRead, which was not retried (a crash)."""
-    script = [{"cut_short": True},
-              {"tool_calls": [{"name": "submit", "arguments": {}}],
-               "usage": {"prompt_tokens": "lots", "completion_tokens": -5}}]
+    script = [
+        {"cut_short": True},
+        {
+            "tool_calls": [{"name": "submit", "arguments": {}}],
+            "usage": {"prompt_tokens": "lots", "completion_tokens": -5},
+        },
+    ]
     with ScriptServer(script) as srv:
         agent = _agent(srv, prices={"input": 1.0, "output": 1.0})
         assert _start(agent) == {"type": "submit"}
@@ -348,13 +418,16 @@ def test_every_message_sent_back_has_string_content() -> None:
     """Regression: an assistant reply with tool calls and "content": null was sent back as it came, and
     llama-cpp-python's server refuses a null content (HTTP 500 from its validation), so every call after
     the first tool call failed and a real model's attempt ended infra_error."""
-    script = [{"tool_calls": [{"name": "run", "arguments": {"command": "make"}}]},
-              {"tool_calls": [{"name": "submit", "arguments": {}}]}]
+    script = [
+        {"tool_calls": [{"name": "run", "arguments": {"command": "make"}}]},
+        {"tool_calls": [{"name": "submit", "arguments": {}}]},
+    ]
     with ScriptServer(script) as srv:
         agent = _agent(srv)
         assert _start(agent) == {"type": "run", "command": "make"}
         assert agent.act({"step": 2, "last": {"exitCode": 0, "output": "", "timedOut": False}, "reward": 0}) == {
-            "type": "submit"}
+            "type": "submit"
+        }
     assistant = srv.requests[1]["messages"][2]
     assert assistant["role"] == "assistant" and assistant["tool_calls"][0]["function"]["name"] == "run"
     assert all(isinstance(m["content"], str) for r in srv.requests for m in r["messages"])
@@ -366,12 +439,17 @@ def test_truncation_reaches_the_models_own_long_replies_after_the_observations()
     the episode ended "context overflow: nothing left to truncate" with the garbage still in the history."""
     junk = '{ "selector": "a file path&#34;, ' + "x" * 4000
     msgs: list[dict[str, Any]] = [
-        {"role": "system", "content": "s"}, {"role": "user", "content": "task"},
-        {"role": "assistant", "content": "", "tool_calls": [{"id": "c1", "type": "function",
-                                                             "function": {"name": "hover", "arguments": junk}}]},
+        {"role": "system", "content": "s"},
+        {"role": "user", "content": "task"},
+        {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "hover", "arguments": junk}}],
+        },
         {"role": "tool", "tool_call_id": "c1", "content": "error: the arguments are not valid JSON"},
         {"role": "assistant", "content": "y" * 3000},
-        {"role": "user", "content": "No tool call found."}]
+        {"role": "user", "content": "No tool call found."},
+    ]
     assert truncate_history(msgs) == 1 and msgs[3]["content"] == TRUNCATED  # observations first
     assert truncate_history(msgs) == 1 and msgs[5]["content"] == TRUNCATED
     assert truncate_history(msgs) == 1  # then the oldest long reply: its arguments, still valid JSON

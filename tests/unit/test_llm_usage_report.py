@@ -23,26 +23,46 @@ from lanser.harness.report import format_cost, usage_of, usage_totals
 from lanser.harness.store import Store
 from tests.servers.openai_script import ScriptServer
 
-TASK = SimpleNamespace(id="toy/t", slug="toy__t", language="c", problem="count_char counts wrong",
-                       commands=SimpleNamespace(build="make", test="make test", sanitize=None))
+TASK = SimpleNamespace(
+    id="toy/t",
+    slug="toy__t",
+    language="c",
+    problem="count_char counts wrong",
+    commands=SimpleNamespace(build="make", test="make test", sanitize=None),
+)
 DIFF = "--- a/x.c\n+++ b/x.c\n@@ -1,2 +1,2 @@\n int a;\n-int b;\n+int c;\n"
 PRICES = {"input": 2.0, "output": 10.0}  # USD per million tokens
 
 #: Attempt 1: three calls.  Attempt 2: a malformed call (a tool error the model recovers from), then two.
 SCRIPTS = [
-    [{"tool_calls": [{"name": "definition", "arguments": {"selector": "c://x.c#f"}}],
-      "usage": {"prompt_tokens": 100, "completion_tokens": 10}},
-     {"tool_calls": [{"name": "edit", "arguments": {"diff": DIFF}}], "usage": {"prompt_tokens": 150,
-                                                                              "completion_tokens": 40}},
-     {"tool_calls": [{"name": "submit", "arguments": {}}], "usage": {"prompt_tokens": 200, "completion_tokens": 5}}],
-    [{"tool_calls": [{"name": "edit", "arguments": "{not json"}], "usage": {"prompt_tokens": 1000,
-                                                                           "completion_tokens": 100}},
-     {"tool_calls": [{"name": "run", "arguments": {"command": "make test"}}],
-      "usage": {"prompt_tokens": 2000, "completion_tokens": 50}},
-     {"tool_calls": [{"name": "submit", "arguments": {}}], "usage": {"prompt_tokens": 2100, "completion_tokens": 7}}],
+    [
+        {
+            "tool_calls": [{"name": "definition", "arguments": {"selector": "c://x.c#f"}}],
+            "usage": {"prompt_tokens": 100, "completion_tokens": 10},
+        },
+        {
+            "tool_calls": [{"name": "edit", "arguments": {"diff": DIFF}}],
+            "usage": {"prompt_tokens": 150, "completion_tokens": 40},
+        },
+        {"tool_calls": [{"name": "submit", "arguments": {}}], "usage": {"prompt_tokens": 200, "completion_tokens": 5}},
+    ],
+    [
+        {
+            "tool_calls": [{"name": "edit", "arguments": "{not json"}],
+            "usage": {"prompt_tokens": 1000, "completion_tokens": 100},
+        },
+        {
+            "tool_calls": [{"name": "run", "arguments": {"command": "make test"}}],
+            "usage": {"prompt_tokens": 2000, "completion_tokens": 50},
+        },
+        {"tool_calls": [{"name": "submit", "arguments": {}}], "usage": {"prompt_tokens": 2100, "completion_tokens": 7}},
+    ],
 ]
-ANSWERS = {"run": {"exitCode": 0, "output": "ok\n", "timedOut": False},
-           "edit": {"status": "ok", "processReward": {"r": 0.25}}, "lanser": {"bundle": {"status": "ok"}}}
+ANSWERS = {
+    "run": {"exitCode": 0, "output": "ok\n", "timedOut": False},
+    "edit": {"status": "ok", "processReward": {"r": 0.25}},
+    "lanser": {"bundle": {"status": "ok"}},
+}
 
 
 def episode(script: list[dict[str, Any]]) -> dict[str, Any]:
@@ -70,10 +90,22 @@ def out(tmp_path_factory: pytest.TempPathFactory) -> str:
     root = tmp_path_factory.mktemp("usage") / "out"
     store = Store(root / "results.sqlite")
     store.start_run("llm-run", "datasets/toy-c", "llm:scripted", "sha256:img")
-    for attempt, (script, outcome) in enumerate(zip(SCRIPTS, ("resolved", "tests_failed"))):
+    for attempt, (script, outcome) in enumerate(zip(SCRIPTS, ("resolved", "tests_failed"), strict=False)):
         result = episode(script)
-        store.put(f"k{attempt}", "llm-run", "toy/t", "llm:scripted", {"outcome": outcome}, result["steps"], {}, "",
-                  {}, attempt=attempt, seconds=2.0, extra={"usage": result["usage"]})
+        store.put(
+            f"k{attempt}",
+            "llm-run",
+            "toy/t",
+            "llm:scripted",
+            {"outcome": outcome},
+            result["steps"],
+            {},
+            "",
+            {},
+            attempt=attempt,
+            seconds=2.0,
+            extra={"usage": result["usage"]},
+        )
     store.start_run("oracle-run", "datasets/toy-c", "oracle", "sha256:img")
     store.put("o", "oracle-run", "toy/t", "oracle", {"outcome": "resolved"}, [], {}, "", {}, seconds=1.0)
     return str(root)
@@ -93,7 +125,9 @@ def test_bench_show_gives_each_attempts_usage_and_the_total(out: str) -> None:
     rows = json.loads(invoke("--json", "bench", "show", "llm-run", "--out", out).output)
     usage = [r["usage"] for r in rows]
     assert [(u["calls"], u["prompt_tokens"], u["completion_tokens"], u["steps"], u["tool_errors"]) for u in usage] == [
-        (3, 450, 55, 4, 0), (3, 5100, 157, 3, 1)]  # attempt 1: the layout run, definition, edit, submit
+        (3, 450, 55, 4, 0),
+        (3, 5100, 157, 3, 1),
+    ]  # attempt 1: the layout run, definition, edit, submit
     assert usage[0]["cost"] == pytest.approx(COST_1) and usage[1]["cost"] == pytest.approx(COST_2)
     assert all(u["model"] == "scripted" and u["latency_s"] > 0 for u in usage)
     text = invoke("bench", "show", "llm-run", "--out", out).output
@@ -114,8 +148,11 @@ def test_markdown_and_json_reports_carry_usage_per_attempt_and_per_run(out: str)
     assert "oracle" not in section.split("## Why")[0]
     data = json.loads(invoke("bench", "report", "llm-run", "oracle-run", "--out", out, "--format", "json").output)
     llm, oracle = data["summaries"]
-    assert (llm["usage"]["attempts"], llm["usage"]["prompt_tokens"], llm["usage"]["completion_tokens"]) == (2, 5550,
-                                                                                                            212)
+    assert (llm["usage"]["attempts"], llm["usage"]["prompt_tokens"], llm["usage"]["completion_tokens"]) == (
+        2,
+        5550,
+        212,
+    )
     assert llm["usage"]["cost"] == pytest.approx(COST_1 + COST_2) and oracle["usage"] is None
     attempts = {(a["run"], a["attempt"]): a["usage"] for a in data["tasks"]["toy/t"]}
     assert attempts[("llm-run", 1)]["prompt_tokens"] == 5100 and attempts[("oracle-run", 0)] is None
@@ -136,20 +173,46 @@ def test_html_report_has_a_usage_table_and_a_line_per_attempt(out: str, tmp_path
 
 def test_a_hostile_stored_usage_is_read_as_data() -> None:
     """extra.usage is data from the store: strings, booleans, negatives, NaN count 0, the model name is text."""
-    row = {"steps": [{}], "extra": {"usage": {"calls": "9", "prompt_tokens": True, "completion_tokens": -4,
-                                              "cost": float("nan"), "latency_s": float("inf"),
-                                              "model": "<script>x</script>" * 50}}}
+    row = {
+        "steps": [{}],
+        "extra": {
+            "usage": {
+                "calls": "9",
+                "prompt_tokens": True,
+                "completion_tokens": -4,
+                "cost": float("nan"),
+                "latency_s": float("inf"),
+                "model": "<script>x</script>" * 50,
+            }
+        },
+    }
     u = usage_of(row)
     assert u is not None
     assert (u["calls"], u["prompt_tokens"], u["completion_tokens"], u["cost"], u["latency_s"], u["steps"]) == (
-        0, 0, 0, 0.0, 0.0, 1)
+        0,
+        0,
+        0,
+        0.0,
+        0.0,
+        1,
+    )
     assert len(u["model"]) == 200
     assert usage_of({"extra": {"usage": "lots"}}) is None and usage_totals([{"extra": {}}]) is None
-    from lanser.harness.report import Comparison
     from lanser.harness.passk import summarize
+    from lanser.harness.report import Comparison
     from lanser.harness.report_html import render_html
 
-    rows = [{**row, "run_id": "r", "task_id": "t", "agent": "llm:<b>", "attempt": 0, "outcome": "resolved",
-             "verdict": {"outcome": "resolved"}, "stages": {}}]
+    rows = [
+        {
+            **row,
+            "run_id": "r",
+            "task_id": "t",
+            "agent": "llm:<b>",
+            "attempt": 0,
+            "outcome": "resolved",
+            "verdict": {"outcome": "resolved"},
+            "stages": {},
+        }
+    ]
     page = render_html(Comparison([{"run_id": "r"}], rows, summarize(rows)))
     assert "<b>" not in page.split("<h2>Model usage</h2>", 1)[1] and "llm:&lt;b&gt;" in page

@@ -162,8 +162,13 @@ SUMMARY: AddressSanitizer: 16 byte(s) leaked in 1 allocation(s).
 
 def test_automake_console_and_suite_log() -> None:
     assert logs.FORMATS["automake"](AUTOMAKE_CONSOLE) == {
-        "test_parse": "pass", "test_dump": "pass", "test_unpack": "fail", "test_known_bug": "pass",
-        "test_threads": "skip", "test_valgrind": "fail"}
+        "test_parse": "pass",
+        "test_dump": "pass",
+        "test_unpack": "fail",
+        "test_known_bug": "pass",
+        "test_threads": "skip",
+        "test_valgrind": "fail",
+    }
     # In test-suite.log only the section headers count, not what a test printed in its output.
     assert logs.FORMATS["automake"](AUTOMAKE_SUITE_LOG) == {"test_printbuf": "fail"}
     assert logs.parse([AUTOMAKE_CONSOLE]).parser == "automake"
@@ -171,25 +176,37 @@ def test_automake_console_and_suite_log() -> None:
 
 def test_tap_stream_of_prove() -> None:
     assert logs.FORMATS["tap"](TAP_PROVE) == {
-        "use Text::Wrap": "pass", "wraps at 72": "skip", "keeps indentation": "pass", "empty input": "pass",
-        "unicode width": "fail", "trailing space": "pass"}
+        "use Text::Wrap": "pass",
+        "wraps at 72": "skip",
+        "keeps indentation": "pass",
+        "empty input": "pass",
+        "unicode width": "fail",
+        "trailing space": "pass",
+    }
     parsed = logs.parse([TAP_PROVE])
     assert (parsed.parser, parsed.declared) == ("tap", False)
 
 
 def test_ctest_progress_lines_and_failure_list() -> None:
-    assert logs.FORMATS["ctest"](CTEST) == {"test_array": "pass", "test_object": "fail", "test_load": "fail",
-                                            "test_disabled": "skip"}
+    assert logs.FORMATS["ctest"](CTEST) == {
+        "test_array": "pass",
+        "test_object": "fail",
+        "test_load": "fail",
+        "test_disabled": "skip",
+    }
     # The failure list alone (progress lines lost to the output cap) still fails the tests.
-    tail = CTEST[CTEST.index("50% tests passed"):]
+    tail = CTEST[CTEST.index("50% tests passed") :]
     assert logs.FORMATS["ctest"](tail) == {"test_object": "fail", "test_load": "fail"}
     assert logs.parse([CTEST]).parser == "ctest"
 
 
 def test_junit_xml_and_a_hostile_document() -> None:
-    assert logs.FORMATS["junit"](JUNIT) == {"tests.test_strbuf.test_append": "pass",
-                                            "tests.test_strbuf.test_upper": "fail",
-                                            "tests.test_strbuf.test_unicode": "skip", "StrbufTest": "fail"}
+    assert logs.FORMATS["junit"](JUNIT) == {
+        "tests.test_strbuf.test_append": "pass",
+        "tests.test_strbuf.test_upper": "fail",
+        "tests.test_strbuf.test_unicode": "skip",
+        "StrbufTest": "fail",
+    }
     bomb = '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><testsuite><testcase name="&a;"/></testsuite>'
     assert logs.FORMATS["junit"](bomb) == {}
     assert logs.FORMATS["junit"]("<testsuite><testcase name='x'>") == {}
@@ -198,8 +215,14 @@ def test_junit_xml_and_a_hostile_document() -> None:
 def test_plain_lines_without_a_summary() -> None:
     """Issue 18: ``PASS:``/``FAIL:`` lines with no automake ``# TOTAL:`` were read as nothing (0/0)."""
     assert logs.FORMATS["plain"](PLAIN) == {
-        "init_empty": "pass", "append_one": "pass", "append_grows": "fail", "test_upper": "pass",
-        "test_lower (tests.Case)": "fail", "Strbuf.Append": "pass", "Strbuf.Grow": "fail"}
+        "init_empty": "pass",
+        "append_one": "pass",
+        "append_grows": "fail",
+        "test_upper": "pass",
+        "test_lower (tests.Case)": "fail",
+        "Strbuf.Append": "pass",
+        "Strbuf.Grow": "fail",
+    }
     parsed = logs.parse([PLAIN])
     assert (parsed.parser, parsed.declared) == ("plain", False)
     assert logs.parse([PLAIN], "plain").declared is True
@@ -207,8 +230,9 @@ def test_plain_lines_without_a_summary() -> None:
 
 def test_regex_pair_and_nothing_read() -> None:
     text = "TEST grow ... passed\nTEST shrink ... failed (2)\n"
-    parsed = logs.parse([text], "regex", {"pass": r"TEST (?P<name>\S+) \.\.\. passed",
-                                          "fail": r"TEST (?P<name>\S+) \.\.\. failed"})
+    parsed = logs.parse(
+        [text], "regex", {"pass": r"TEST (?P<name>\S+) \.\.\. passed", "fail": r"TEST (?P<name>\S+) \.\.\. failed"}
+    )
     assert parsed.results == {"grow": "pass", "shrink": "fail"} and parsed.parser == "regex"
     assert logs.parse(["make: Nothing to be done for 'test'.\n"]) == logs.Parsed(None, False, {})
 
@@ -217,22 +241,32 @@ def test_sanitizer_reports_name_the_projects_frame_and_keep_stacks() -> None:
     """Issue 18: a leak was attributed to ``__interceptor_malloc``; reports lost their stacks."""
     (overflow,) = parse_sanitizers(ASAN_OVERFLOW)
     assert (overflow["kind"], overflow["frame"], overflow["location"]) == (
-        "heap-buffer-overflow", "sb_append", "/work/src/strbuf.c:36")
+        "heap-buffer-overflow",
+        "sb_append",
+        "/work/src/strbuf.c:36",
+    )
     assert overflow["stack"][0].startswith("__interceptor_memcpy")
     assert overflow["allocated"][1:] == ["grow /work/src/strbuf.c:22", "sb_append /work/src/strbuf.c:34"]
     assert "0 bytes to the right of 8-byte region" in overflow["text"]
     (leak,) = parse_sanitizers(LSAN)
-    assert (leak["tool"], leak["kind"], leak["frame"]) == ("LeakSanitizer", "detected-memory-leaks",
-                                                           "json_object_new")
+    assert (leak["tool"], leak["kind"], leak["frame"]) == ("LeakSanitizer", "detected-memory-leaks", "json_object_new")
     # A stack the unwinder cut inside libc (json-c's sprintbuf through vasprintf): no frame of the
     # project's, and the interceptor is not named instead.
-    cut = LSAN.replace("    #1 0x56412c0d0a1e in json_object_new /work/json_object.c:240\n"
-                       "    #2 0x56412c0d0f90 in main /work/tests/test1.c:12\n",
-                       "    #1 0x7f0c78cc03e1  (/lib/x86_64-linux-gnu/libc.so.6+0x7e3e1)\n")
+    cut = LSAN.replace(
+        "    #1 0x56412c0d0a1e in json_object_new /work/json_object.c:240\n"
+        "    #2 0x56412c0d0f90 in main /work/tests/test1.c:12\n",
+        "    #1 0x7f0c78cc03e1  (/lib/x86_64-linux-gnu/libc.so.6+0x7e3e1)\n",
+    )
     (leak,) = parse_sanitizers(cut)
     assert leak["frame"] == "?" and leak["stack"][0].startswith("__interceptor_malloc")
-    v = grade({"build": {"exit_code": 0, "output": ""}, "test": {"exit_code": 0, "output": "PASS: a\n"},
-               "sanitize": {"exit_code": 1, "output": cut}}, {"fail_to_pass": ["a"]})
+    v = grade(
+        {
+            "build": {"exit_code": 0, "output": ""},
+            "test": {"exit_code": 0, "output": "PASS: a\n"},
+            "sanitize": {"exit_code": 1, "output": cut},
+        },
+        {"fail_to_pass": ["a"]},
+    )
     assert v["reason"] == ("LeakSanitizer: detected-memory-leaks (no frame of the project's code in its stack)")
 
 
@@ -252,8 +286,9 @@ def test_exit_statuses_count_and_an_unread_log_is_the_tasks_error() -> None:
     # Nothing read while the oracles name tests: the task's error, not 0/0 against the agent.
     v = grade({"build": ok, "test": {"exit_code": 0, "output": "all good\n"}}, named)
     assert v["outcome"] == "task_error"
-    v = grade({"build": ok, "test": {"exit_code": 0, "output": "PASS: append_grows\n"}}, named,
-              test_log={"format": "tap"})
+    v = grade(
+        {"build": ok, "test": {"exit_code": 0, "output": "PASS: append_grows\n"}}, named, test_log={"format": "tap"}
+    )
     assert v["outcome"] == "task_error" and "tap parser" in v["reason"]
     # Nothing read because the code under test crashed before the first result (a generated
     # task's noop: an emptied constructor returning NULL): the agent's failure, not the task's.
@@ -261,8 +296,14 @@ def test_exit_statuses_count_and_an_unread_log_is_the_tasks_error() -> None:
     assert v["outcome"] == "tests_failed" and "before any test result was read" in v["reason"]
     assert v["evidence"]["test_tail"].startswith("Segmentation fault")
     # A sanitize stage that fails without a report is not clean.
-    v = grade({"build": ok, "test": {"exit_code": 0, "output": "PASS: append_grows\n"},
-               "sanitize": {"exit_code": 2, "output": "cc: error: unrecognized -fsanitize\n"}}, named)
+    v = grade(
+        {
+            "build": ok,
+            "test": {"exit_code": 0, "output": "PASS: append_grows\n"},
+            "sanitize": {"exit_code": 2, "output": "cc: error: unrecognized -fsanitize\n"},
+        },
+        named,
+    )
     assert v["outcome"] == "sanitizer_error" and v["evidence"]["sanitize_tail"]
     v = grade({"build": {"exit_code": 2, "output": "x.c:3: error: expected ';'\n"}}, named)
     assert v["outcome"] == "build_failed" and "expected ';'" in v["evidence"]["build_tail"]
@@ -270,7 +311,10 @@ def test_exit_statuses_count_and_an_unread_log_is_the_tasks_error() -> None:
 
 def test_verdict_says_what_was_dropped() -> None:
     ok = {"exit_code": 0, "output": "PASS: a\n"}
-    v = grade({"build": ok, "test": ok}, {"fail_to_pass": ["a"]},
-              dropped=[{"path": "tests/test_strbuf.c", "why": "protected"}, {"path": "x.o", "why": "build output"}])
+    v = grade(
+        {"build": ok, "test": ok},
+        {"fail_to_pass": ["a"]},
+        dropped=[{"path": "tests/test_strbuf.c", "why": "protected"}, {"path": "x.o", "why": "build output"}],
+    )
     assert v["notes"] == ["edits to tests/test_strbuf.c ignored (protected)"]
     assert v["outcome"] == "resolved" and len(v["dropped"]) == 2

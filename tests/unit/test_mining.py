@@ -11,11 +11,12 @@ import shutil
 from pathlib import Path
 
 import pytest
+from mining_fixture import build_history
 
 from lanser.harness import cleanroom
 from lanser.harness.mining import history, port, select
 from lanser.harness.task import DEFAULT_PROTECTED
-from mining_fixture import build_history
+
 
 @pytest.fixture(scope="module")
 def upstream(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[str, str]]:
@@ -88,8 +89,7 @@ def test_changes_a_patch_cannot_carry_are_dropped(tmp_path: Path) -> None:
     change = history.Change("tests/new.test", None, b"#!/bin/sh\n", "000000", "100755")
     link = history.Change("tests/x.test", None, b"test_basic.test", "000000", "120000")
     assert change.special and link.special
-    commit = history.Commit("a" * 40, "Fix a leak", (history.Change("lib.c", b"a\n", b"b\n", "100644", "100644"),
-                                                     link))
+    commit = history.Commit("a" * 40, "Fix a leak", (history.Change("lib.c", b"a\n", b"b\n", "100644", "100644"), link))
     (tmp_path / "lib.c").write_text("a\n")
     with pytest.raises(port.Dropped, match="link, a mode or a new executable"):
         port.port(select.Candidate((commit,)), tmp_path, DEFAULT_PROTECTED)
@@ -102,8 +102,11 @@ def _run(tests: dict[str, str], *, build: int = 0, sanitize: str | None = None) 
     lines = "".join(f"{'PASS' if v == 'pass' else 'FAIL'}: {t}\n" for t, v in tests.items())
     stages: dict[str, dict[str, object]] = {"build": {"exit_code": build, "output": ""}}
     if build == 0:
-        stages["test"] = {"exit_code": 0 if "fail" not in tests.values() else 1, "output": lines,
-                          "test_log": {"format": "plain"}}
+        stages["test"] = {
+            "exit_code": 0 if "fail" not in tests.values() else 1,
+            "output": lines,
+            "test_log": {"format": "plain"},
+        }
         stages["sanitize"] = {"exit_code": 1 if sanitize else 0, "output": sanitize or ""}
     return {"stages": stages, "verdict": grading.grade(stages, {}), "seconds": 1.0}
 
@@ -121,14 +124,17 @@ def test_judge_names_oracles_from_both_runs() -> None:
     assert (j.why, j.fail_to_pass, j.pass_to_pass) == (None, ["a"], ["b"])
 
 
-@pytest.mark.parametrize(("noop", "oracle", "why"), [
-    (_run({"a": "pass", "b": "pass"}), _run({"a": "pass", "b": "fail"}), "tests fail with the gold patch"),
-    (_run({"a": "pass"}), _run({"a": "pass"}), "hidden tests pass without the fix"),
-    (_run({"a": "fail", "b": "pass"}), _run({"a": "fail", "b": "pass"}), "hidden tests fail with the fix too"),
-    (_run({}, build=2), _run({"a": "pass"}), "hidden tests do not build without the fix (they use what it adds)"),
-    (_run({"a": "fail"}), _run({}, build=2), "gold patch with the hidden tests does not build"),
-    (_run({"a": "fail"}), _run({"a": "pass"}, sanitize=UBSAN), "gold patch graded sanitizer_error"),
-])
+@pytest.mark.parametrize(
+    ("noop", "oracle", "why"),
+    [
+        (_run({"a": "pass", "b": "pass"}), _run({"a": "pass", "b": "fail"}), "tests fail with the gold patch"),
+        (_run({"a": "pass"}), _run({"a": "pass"}), "hidden tests pass without the fix"),
+        (_run({"a": "fail", "b": "pass"}), _run({"a": "fail", "b": "pass"}), "hidden tests fail with the fix too"),
+        (_run({}, build=2), _run({"a": "pass"}), "hidden tests do not build without the fix (they use what it adds)"),
+        (_run({"a": "fail"}), _run({}, build=2), "gold patch with the hidden tests does not build"),
+        (_run({"a": "fail"}), _run({"a": "pass"}, sanitize=UBSAN), "gold patch graded sanitizer_error"),
+    ],
+)
 def test_judge_drop_reasons(noop: dict, oracle: dict, why: str) -> None:
     from lanser.harness.mining.validate import judge
 

@@ -6,9 +6,14 @@ import pytest
 
 from lanser.harness.task import TaskSpec
 
-_BASE = {"id": "t/1", "language": "c", "source": {"kind": "dir", "path": "p"},
-         "commands": {"build": "make", "test": "make test"}, "problem": "p",
-         "gold_patch": "--- a/lib.c\n+++ b/lib.c\n@@ -1 +1 @@\n-a\n+b\n"}
+_BASE = {
+    "id": "t/1",
+    "language": "c",
+    "source": {"kind": "dir", "path": "p"},
+    "commands": {"build": "make", "test": "make test"},
+    "problem": "p",
+    "gold_patch": "--- a/lib.c\n+++ b/lib.c\n@@ -1 +1 @@\n-a\n+b\n",
+}
 _TEST = "--- a/tests/t.c\n+++ b/tests/t.c\n@@ -1 +1 @@\n-x\n+y\n"
 
 

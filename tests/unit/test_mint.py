@@ -80,7 +80,7 @@ else:
 s = "\U0001f600"; t = 1
 '''
 
-C_DUPS = '''\
+C_DUPS = """\
 #include <stdint.h>
 #ifdef _WIN32
 #define EXPORT __declspec(dllexport)
@@ -116,11 +116,15 @@ int counter = 0, other = 1;
 #define LIMIT 1
 #endif
 /* \U0001f600 */ int wide = 2;
-'''
+"""
 
 #: Ten identical lines in two branches: the anchor must grow past ANCHOR_MAX_LINES.
-TWINS = "if X:\n    def twin():\n" + "        x = 1\n" * 9 + '        return "alpha"\nelse:\n    def twin():\n' + (
-    "        x = 1\n" * 9 + '        return "beta"\n')
+TWINS = (
+    "if X:\n    def twin():\n"
+    + "        x = 1\n" * 9
+    + '        return "alpha"\nelse:\n    def twin():\n'
+    + ("        x = 1\n" * 9 + '        return "beta"\n')
+)
 
 
 def _ws(tmp_path: Path) -> Workspace:
@@ -145,8 +149,14 @@ def _ws(tmp_path: Path) -> Workspace:
 
 
 def _files(ws: Workspace) -> list[tuple[str, str]]:
-    py = ["src/rich/progress.py", "src/rich/text.py", "src/rich/repr.py", "click/_compat.py", "dups/__init__.py",
-          "dups/twins.py"]
+    py = [
+        "src/rich/progress.py",
+        "src/rich/text.py",
+        "src/rich/repr.py",
+        "click/_compat.py",
+        "dups/__init__.py",
+        "dups/twins.py",
+    ]
     c = sorted(p.relative_to(ws.root).as_posix() for p in (ws.root / "native").iterdir())
     return [(p, "python") for p in py] + [(p, "c") for p in c]
 
@@ -201,38 +211,59 @@ def test_duplicates_get_the_index_the_resolver_uses(tmp_path: Path) -> None:
         return [mint(ws, rel, d, language) for d in defs if d.qualname == qualname]
 
     assert [m["symbol"] for m in minted("dups/__init__.py", "loads")] == [
-        "py://dups#loads?overload=0", "py://dups#loads?overload=1"]
+        "py://dups#loads?overload=0",
+        "py://dups#loads?overload=1",
+    ]
     # @overload pool: the overloads are indexed among themselves, the implementation is named plainly.
     assert [m["symbol"] for m in minted("dups/__init__.py", "Box.get")] == [
-        "py://dups#Box.get?overload=0", "py://dups#Box.get?overload=1", "py://dups#Box.get"]
+        "py://dups#Box.get?overload=0",
+        "py://dups#Box.get?overload=1",
+        "py://dups#Box.get",
+    ]
     # Two implementations beside @overloads: the resolver can reach neither of them by symbol.
     conv = minted("dups/__init__.py", "conv")
     assert [m.get("symbol") for m in conv] == ["py://dups#conv?overload=0", "py://dups#conv?overload=1", None, None]
     # A class and its rebinding differ by AST step kind; a getter and its setter do not.
     attribute = minted("dups/__init__.py", "Attribute")
-    assert [m["ast"] for m in attribute] == ["ast://[module=dups]/[class=Attribute]", "ast://[module=dups]/[var=Attribute]"]
+    assert [m["ast"] for m in attribute] == [
+        "ast://[module=dups]/[class=Attribute]",
+        "ast://[module=dups]/[var=Attribute]",
+    ]
     size = minted("dups/__init__.py", "Box.size")
     assert [m["symbol"] for m in size] == ["py://dups#Box.size?overload=0", "py://dups#Box.size?overload=1"]
     assert size[0]["ast"] == "ast://[module=dups]/[class=Box]/[def=size]" and "ast" not in size[1]
     helper = minted("native/dups.c", "helper", "c")
-    assert [m["symbol"] for m in helper] == ["c://native/dups.c#helper?overload=0", "c://native/dups.c#helper?overload=1"]
+    assert [m["symbol"] for m in helper] == [
+        "c://native/dups.c#helper?overload=0",
+        "c://native/dups.c#helper?overload=1",
+    ]
     assert all("ast" not in m for m in helper)
     assert minted("native/dups.c", "pair.b", "c")[0]["ast"] == "ast://[file=native%2Fdups.c]/[struct=pair]/[field=b]"
 
 
 def test_anchors_grow_until_unique(tmp_path: Path) -> None:
     ws = _ws(tmp_path)
-    reprs = [mint(ws, "dups/__init__.py", d, "python")["anchor"]
-             for d in definitions("python", ws.read_bytes("dups/__init__.py")) if d.short == "__repr__"]
-    assert reprs == ['anchor://dups/__init__.py#"def%20__repr__(self):%0A%20%20%20%20%20%20%20%20return%20%22Attribute%22"',
-                     'anchor://dups/__init__.py#"def%20__repr__(self):%0A%20%20%20%20%20%20%20%20return%20%22Box%22"']
+    reprs = [
+        mint(ws, "dups/__init__.py", d, "python")["anchor"]
+        for d in definitions("python", ws.read_bytes("dups/__init__.py"))
+        if d.short == "__repr__"
+    ]
+    assert reprs == [
+        'anchor://dups/__init__.py#"def%20__repr__(self):%0A%20%20%20%20%20%20%20%20return%20%22Attribute%22"',
+        'anchor://dups/__init__.py#"def%20__repr__(self):%0A%20%20%20%20%20%20%20%20return%20%22Box%22"',
+    ]
     helper = next(d for d in definitions("c", ws.read_bytes("native/dups.c")) if d.qualname == "helper")
     assert mint(ws, "native/dups.c", helper, "c")["anchor"].endswith('%0A{%0A%20%20%20%20return%20x%20+%201;"')
     # The C definition starts a line before its name: the anchor covers both lines.
     later = [d for d in definitions("c", ws.read_bytes("native/dups.c")) if d.qualname == "later"][1]
-    assert mint(ws, "native/dups.c", later, "c")["anchor"] == 'anchor://native/dups.c#"static%20int%0Alater(int%20x)%20{%20return%20helper(x);%20}"'
+    assert (
+        mint(ws, "native/dups.c", later, "c")["anchor"]
+        == 'anchor://native/dups.c#"static%20int%0Alater(int%20x)%20{%20return%20helper(x);%20}"'
+    )
     # Past ANCHOR_MAX_LINES lines: the shortest unique prefix, cut inside the line that differs.
-    twins = [mint(ws, "dups/twins.py", d, "python")["anchor"] for d in definitions("python", ws.read_bytes("dups/twins.py"))]
+    twins = [
+        mint(ws, "dups/twins.py", d, "python")["anchor"] for d in definitions("python", ws.read_bytes("dups/twins.py"))
+    ]
     assert ANCHOR_MAX_LINES < 11
     assert [a.rsplit("%20", 1)[1] for a in twins] == ['%22a"', '%22b"']
     assert all(a.count("%0A") == 10 for a in twins)
@@ -250,8 +281,9 @@ def test_cursor_counts_utf16_and_paths_fall_back_to_file(tmp_path: Path) -> None
     sels = mint(ws, "click/_compat.pyi", d, "python")
     assert "symbol" not in sels and sels["ast"] == "ast://[file=click%2F_compat.pyi]/[def=is_ascii_encoding]"
     _check(ws, "click/_compat.pyi", d, sels)
-    assert mint(ws, "src/rich/repr.py", definitions("python", ws.read_bytes("src/rich/repr.py"))[0],
-                "python")["symbol"].startswith("py://rich.repr#")
+    assert mint(ws, "src/rich/repr.py", definitions("python", ws.read_bytes("src/rich/repr.py"))[0], "python")[
+        "symbol"
+    ].startswith("py://rich.repr#")
 
 
 def test_mint_at_a_name(tmp_path: Path) -> None:

@@ -7,8 +7,9 @@ import pytest
 from lanser.edits.names import name_problem
 
 
-@pytest.mark.parametrize("name", ["class", "a b", "1abc", "a\x00b", "", "None", "__debug__", "\ufb01le", "x\n",
-                                  "a" * 256, "lambda"])
+@pytest.mark.parametrize(
+    "name", ["class", "a b", "1abc", "a\x00b", "", "None", "__debug__", "\ufb01le", "x\n", "a" * 256, "lambda"]
+)
 def test_python_invalid(name: str) -> None:
     assert name_problem("python", name)
 

@@ -10,10 +10,12 @@ from lanser.errors import ApplyConflict
 
 FILES = {
     "a.py": b"import abc\n\n\nclass Base(abc.ABC):\n    def run(self) -> None: ...\n\n    def __init__(self) -> None: ...\n",
-    "b.py": (b"from a import Base\nimport a\n\n\nclass Mid(a.Base):\n    pass\n\n\n"
-             b"class Leaf(Mid, metaclass=type):\n    @property\n    def run(self) -> None: ...\n\n"
-             b"    def __init__(self) -> None: ...\n\n\nclass Other(Generic[T]):\n    def run(self) -> None: ...\n\n\n"
-             b"class Sibling(Other):\n    def run(self) -> None: ...\n"),
+    "b.py": (
+        b"from a import Base\nimport a\n\n\nclass Mid(a.Base):\n    pass\n\n\n"
+        b"class Leaf(Mid, metaclass=type):\n    @property\n    def run(self) -> None: ...\n\n"
+        b"    def __init__(self) -> None: ...\n\n\nclass Other(Generic[T]):\n    def run(self) -> None: ...\n\n\n"
+        b"class Sibling(Other):\n    def run(self) -> None: ...\n"
+    ),
     "c.py": b"def outer():\n    class Base:\n        def r\xc3\xa9sum\xc3\xa9(self): ...\n    return Base\n",
 }
 
@@ -51,16 +53,19 @@ def test_dunders_and_functions_have_no_family() -> None:
 
 
 def edit(uri: str, line: int, col: int, end: int, text: str) -> dict:
-    return {"range": {"start": {"line": line, "character": col}, "end": {"line": line, "character": end}},
-            "newText": text}
+    return {
+        "range": {"start": {"line": line, "character": col}, "end": {"line": line, "character": end}},
+        "newText": text,
+    }
 
 
 def test_merge_keeps_each_edit_once_and_orders_them() -> None:
     a = {"documentChanges": [{"textDocument": {"uri": "f", "version": 1}, "edits": [edit("f", 3, 4, 7, "new")]}]}
     b = {"changes": {"f": [edit("f", 1, 0, 3, "new"), edit("f", 3, 4, 7, "new")], "g": [edit("g", 0, 0, 1, "x")]}}
     merged = merge_workspace_edits([a, b])
-    assert merged == {"changes": {"f": [edit("f", 1, 0, 3, "new"), edit("f", 3, 4, 7, "new")],
-                                  "g": [edit("g", 0, 0, 1, "x")]}}
+    assert merged == {
+        "changes": {"f": [edit("f", 1, 0, 3, "new"), edit("f", 3, 4, 7, "new")], "g": [edit("g", 0, 0, 1, "x")]}
+    }
 
 
 @pytest.mark.parametrize("other", [edit("f", 3, 5, 9, "new"), edit("f", 3, 4, 7, "other")])
@@ -78,7 +83,7 @@ def test_subclass_class_attribute_overrides_too() -> None:
     """Issue 19: `default_x = Other` in a subclass overrides Base.default_x; the family missed it."""
     from lanser.edits.overrides import classes_of, override_family
 
-    src = (b"class Base:\n    default_x = int\n\n\nclass Sub(Base):\n    default_x = str\n    y: int = 3\n")
+    src = b"class Base:\n    default_x = int\n\n\nclass Sub(Base):\n    default_x = str\n    y: int = 3\n"
     classes = classes_of([("m.py", src)])
     assert classes[1].methods == {"default_x": (5, 4), "y": (6, 4)}
     fam = override_family(classes, [("m.py", 1, 4)])
@@ -90,9 +95,11 @@ def test_bases_that_are_expressions_are_left_for_the_server() -> None:
     base is unmatched and its last name's position is kept for the server to resolve."""
     from lanser.edits.overrides import classes_of, unmatched_bases
 
-    src = (b"class Engine:\n    def start(self): ...\n\n\nclass Bad(reg.Base):\n    def start(self): ...\n\n\n"
-           b"class Mid(make()):\n    pass\n\n\nclass Leaf(Mid):\n    def start(self): ...\n\n\n"
-           b"class Far(other.X):\n    def stop(self): ...\n")
+    src = (
+        b"class Engine:\n    def start(self): ...\n\n\nclass Bad(reg.Base):\n    def start(self): ...\n\n\n"
+        b"class Mid(make()):\n    pass\n\n\nclass Leaf(Mid):\n    def start(self): ...\n\n\n"
+        b"class Far(other.X):\n    def stop(self): ...\n"
+    )
     classes = classes_of([("m.py", src)])
     got = [(c.name, i, c.base_refs[i]) for c, i in unmatched_bases(classes, {"start"})]
     assert got == [("Bad", 0, (4, 14)), ("Mid", 0, (8, 10))]

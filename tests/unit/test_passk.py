@@ -47,17 +47,42 @@ def test_pass_at_k_refuses_what_it_does_not_define(n: int, c: int, k: int) -> No
         pass_at_k(n, c, k)
 
 
-def row(task: str, outcome: str, attempt: int = 0, *, run: str = "r", agent: str = "a",
-        rewards: tuple[float, ...] = (), seconds: float | None = 2.0, reused: str | None = None) -> dict[str, Any]:
-    return {"run_id": run, "agent": agent, "task_id": task, "attempt": attempt, "outcome": outcome,
-            "steps": [{"reward": r} for r in rewards], "stages": {}, "seconds": seconds, "reused_from": reused}
+def row(
+    task: str,
+    outcome: str,
+    attempt: int = 0,
+    *,
+    run: str = "r",
+    agent: str = "a",
+    rewards: tuple[float, ...] = (),
+    seconds: float | None = 2.0,
+    reused: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "run_id": run,
+        "agent": agent,
+        "task_id": task,
+        "attempt": attempt,
+        "outcome": outcome,
+        "steps": [{"reward": r} for r in rewards],
+        "stages": {},
+        "seconds": seconds,
+        "reused_from": reused,
+    }
 
 
 def test_summary_pass_at_1_and_k_average_over_tasks_and_leave_out_infrastructure_failures() -> None:
-    rows = [row("t1", "resolved", 0, rewards=(0.5, 0.25)), row("t1", "tests_failed", 1), row("t1", "resolved", 2),
-            row("t2", "tests_failed", 0), row("t2", "tests_failed", 1), row("t2", "sanitizer_error", 2),
-            row("t3", "resolved", 0, reused="old"), row("t3", "infra_error", 1, seconds=None),
-            row("t3", "resolved", 2)]
+    rows = [
+        row("t1", "resolved", 0, rewards=(0.5, 0.25)),
+        row("t1", "tests_failed", 1),
+        row("t1", "resolved", 2),
+        row("t2", "tests_failed", 0),
+        row("t2", "tests_failed", 1),
+        row("t2", "sanitizer_error", 2),
+        row("t3", "resolved", 0, reused="old"),
+        row("t3", "infra_error", 1, seconds=None),
+        row("t3", "resolved", 2),
+    ]
     (s,) = summarize(rows)
     assert (s.tasks, s.attempts, s.graded, s.resolved, s.infra_errors, s.reused) == (3, 9, 8, 4, 1, 1)
     assert s.resolve_rate == pytest.approx(4 / 8)
@@ -75,8 +100,11 @@ def test_summary_pass_at_1_and_k_average_over_tasks_and_leave_out_infrastructure
 
 
 def test_summary_is_per_run_and_agent() -> None:
-    rows = [row("t1", "resolved", run="r1", agent="oracle"), row("t1", "tests_failed", run="r2", agent="noop"),
-            row("t2", "tests_failed", run="r2", agent="noop")]
+    rows = [
+        row("t1", "resolved", run="r1", agent="oracle"),
+        row("t1", "tests_failed", run="r2", agent="noop"),
+        row("t2", "tests_failed", run="r2", agent="noop"),
+    ]
     got = {(s.run_id, s.agent): (s.tasks, s.pass_at) for s in summarize(rows)}
     assert got == {("r1", "oracle"): (1, {1: 1.0}), ("r2", "noop"): (2, {1: 0.0})}
 
@@ -102,8 +130,20 @@ def test_a_run_owns_its_rows_and_says_where_a_reused_one_came_from(tmp_path: Pat
     """Regression: rows were keyed by attempt alone, so a second run (a new run id) of the same
     attempts stored nothing and `bench show` of it found no results."""
     store = Store(tmp_path / "r.sqlite")
-    store.put("k", "first", "t1", "noop", {"outcome": "tests_failed"}, [{"reward": 0.5}], {}, "", {"image_id": "i"},
-              attempt=1, seconds=3.5, extra={"evidence": {"failed_tests": ["x"]}})
+    store.put(
+        "k",
+        "first",
+        "t1",
+        "noop",
+        {"outcome": "tests_failed"},
+        [{"reward": 0.5}],
+        {},
+        "",
+        {"image_id": "i"},
+        attempt=1,
+        seconds=3.5,
+        extra={"evidence": {"failed_tests": ["x"]}},
+    )
     source = store.cached("k")
     assert source is not None and source["run_id"] == "first"
     again = store.reuse("second", source)

@@ -44,11 +44,15 @@ def test_bar_is_redrawn_in_place_on_a_terminal_and_notices_do_not_overwrite_it()
     frames = out.getvalue().split("\r\x1b[2K")
     assert frames[0] == ""
     assert frames[1] == "[--------------------] 0/2  0 passed, 0 failed, elapsed 0:00"
-    assert frames[2] == ("[##########----------] 1/2  0 passed, 0 failed, 1 infra errors, elapsed 1:05, eta 1:05  "
-                         "toy/a: infra_error (reward 0, 1.0s)")
+    assert frames[2] == (
+        "[##########----------] 1/2  0 passed, 0 failed, 1 infra errors, elapsed 1:05, eta 1:05  "
+        "toy/a: infra_error (reward 0, 1.0s)"
+    )
     assert frames[3] == "toy/a: attempt 1 failed; retrying (2/3)\n"
-    assert frames[-1] == ("[####################] 2/2  1 passed, 0 failed, 1 infra errors, elapsed 1:10  "
-                          "toy/a: resolved (reward 1.0, 2.0s)\n")
+    assert frames[-1] == (
+        "[####################] 2/2  1 passed, 0 failed, 1 infra errors, elapsed 1:10  "
+        "toy/a: resolved (reward 1.0, 2.0s)\n"
+    )
 
 
 def test_long_lines_are_cut_to_the_terminal() -> None:

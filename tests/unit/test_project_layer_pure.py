@@ -13,20 +13,32 @@ from lanser.harness.worktree import blob_id, exclude_pattern, portable_compile_c
 def test_container_paths_become_relative(tmp_path: Path) -> None:
     (tmp_path / "build").mkdir()
     cdb = tmp_path / "build" / "compile_commands.json"
-    cdb.write_text(json.dumps([
-        {"directory": "/work/build", "file": "/work/src/a.c", "output": "CMakeFiles/a.o",
-         "command": "/usr/bin/cc -I/work/include -isystem '/work/third party' -o CMakeFiles/a.o -c /work/src/a.c"},
-        {"directory": "/work/build/sub", "file": "../../src/b.c",
-         "arguments": ["cc", "-I/work/include", "-DX=/worker", "-c", "/work/src/b.c"]},
-        {"directory": "/elsewhere", "file": "/work/x.c", "arguments": ["cc", "/work/x.c"]},
-    ]))
+    cdb.write_text(
+        json.dumps(
+            [
+                {
+                    "directory": "/work/build",
+                    "file": "/work/src/a.c",
+                    "output": "CMakeFiles/a.o",
+                    "command": "/usr/bin/cc -I/work/include -isystem '/work/third party' -o CMakeFiles/a.o -c /work/src/a.c",
+                },
+                {
+                    "directory": "/work/build/sub",
+                    "file": "../../src/b.c",
+                    "arguments": ["cc", "-I/work/include", "-DX=/worker", "-c", "/work/src/b.c"],
+                },
+                {"directory": "/elsewhere", "file": "/work/x.c", "arguments": ["cc", "/work/x.c"]},
+            ]
+        )
+    )
     assert portable_compile_commands(cdb, tmp_path) is True
     a, b, other = json.loads(cdb.read_text())
     assert a["directory"] == "." and a["file"] == "../src/a.c" and a["output"] == "CMakeFiles/a.o"
     assert a["command"] == "/usr/bin/cc -I../include -isystem '../third party' -o CMakeFiles/a.o -c ../src/a.c"
     assert b["directory"] == "sub" and b["arguments"] == ["cc", "-I../../include", "-DX=/worker", "-c", "../../src/b.c"]
-    assert other == {"directory": "/elsewhere", "file": "/work/x.c", "arguments": ["cc", "/work/x.c"]}, \
+    assert other == {"directory": "/elsewhere", "file": "/work/x.c", "arguments": ["cc", "/work/x.c"]}, (
         "an entry built outside the work area is left alone"
+    )
     assert portable_compile_commands(cdb, tmp_path) is False, "idempotent"
 
 
@@ -57,8 +69,17 @@ def test_exclude_patterns_escape_glob_characters() -> None:
 def test_layer_key_changes_with_each_input() -> None:
     base = layer_key("dir:sha256:1", "sha256:img", "make")
     assert base == layer_key("dir:sha256:1", "sha256:img", "make")
-    assert len({base, layer_key("dir:sha256:2", "sha256:img", "make"), layer_key("dir:sha256:1", "sha256:x", "make"),
-                layer_key("dir:sha256:1", "sha256:img", "make -j2")}) == 4
+    assert (
+        len(
+            {
+                base,
+                layer_key("dir:sha256:2", "sha256:img", "make"),
+                layer_key("dir:sha256:1", "sha256:x", "make"),
+                layer_key("dir:sha256:1", "sha256:img", "make -j2"),
+            }
+        )
+        == 4
+    )
 
 
 def test_blob_id_is_gits() -> None:

@@ -15,9 +15,16 @@ from lanser.harness.task import TaskSpec
 
 
 def _task(setup: str) -> TaskSpec:
-    return TaskSpec.model_validate({
-        "id": "t", "language": "c", "source": {"kind": "dir", "path": "src"},
-        "commands": {"setup": setup, "build": "true", "test": "true"}, "problem": "p", "gold_patch": ""})
+    return TaskSpec.model_validate(
+        {
+            "id": "t",
+            "language": "c",
+            "source": {"kind": "dir", "path": "src"},
+            "commands": {"setup": setup, "build": "true", "test": "true"},
+            "problem": "p",
+            "gold_patch": "",
+        }
+    )
 
 
 @pytest.fixture
@@ -44,8 +51,15 @@ def _seam(monkeypatch: pytest.MonkeyPatch, outcomes: list[Exception | sandbox.Ru
 
 
 def _result(exit_code: int | None, *, timed_out: bool = False) -> sandbox.RunResult:
-    return sandbox.RunResult(exit_code=exit_code, output="out\n", duration_s=0.1, timed_out=timed_out,
-                             oom_killed=False, pids_exhausted=False, image_id="sha256:" + "0" * 64)
+    return sandbox.RunResult(
+        exit_code=exit_code,
+        output="out\n",
+        duration_s=0.1,
+        timed_out=timed_out,
+        oom_killed=False,
+        pids_exhausted=False,
+        image_id="sha256:" + "0" * 64,
+    )
 
 
 def test_a_transient_engine_error_is_not_remembered(dataset: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -68,8 +82,9 @@ def test_an_os_error_is_not_remembered(dataset: Path, monkeypatch: pytest.Monkey
 
 
 @pytest.mark.parametrize("result", [_result(2), _result(None, timed_out=True)], ids=["exit", "timeout"])
-def test_a_setup_that_ran_and_failed_is_remembered(dataset: Path, monkeypatch: pytest.MonkeyPatch,
-                                                   result: sandbox.RunResult) -> None:
+def test_a_setup_that_ran_and_failed_is_remembered(
+    dataset: Path, monkeypatch: pytest.MonkeyPatch, result: sandbox.RunResult
+) -> None:
     calls = _seam(monkeypatch, [result, _result(0)])
     task = _task("make")
     for _ in range(2):

@@ -32,7 +32,9 @@ def test_no_token_is_refused_and_says_where_one_goes() -> None:
 def test_another_auth_mode_is_refused(mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RAY_AUTH_TOKEN", "0" * 64)
     monkeypatch.setenv("RAY_AUTH_MODE", mode)
-    with pytest.raises(BadRequest, match=f"RAY_AUTH_MODE={mode}: the Ray executor submits only to a cluster with token"):
+    with pytest.raises(
+        BadRequest, match=f"RAY_AUTH_MODE={mode}: the Ray executor submits only to a cluster with token"
+    ):
         require_token()
 
 

@@ -21,12 +21,23 @@ class Fakes:
 
     def raylet(self, temp_dir: Path, *, ignore_term: bool = False) -> subprocess.Popen[str]:
         """A process with a raylet's path and ``temp_dir`` on its command line; running once this returns."""
-        code = ("import signal, time\n"
-                + ("signal.signal(signal.SIGTERM, signal.SIG_IGN)\n" if ignore_term else "")
-                + "print('ready', flush=True)\ntime.sleep(600)\n")
-        proc = subprocess.Popen([sys.executable, "-c", code, "/opt/ray/core/src/ray/raylet/raylet",
-                                 f"--temp_dir={temp_dir}", f"--session_dir={temp_dir}/session_1"],
-                                stdout=subprocess.PIPE, text=True)
+        code = (
+            "import signal, time\n"
+            + ("signal.signal(signal.SIGTERM, signal.SIG_IGN)\n" if ignore_term else "")
+            + "print('ready', flush=True)\ntime.sleep(600)\n"
+        )
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                code,
+                "/opt/ray/core/src/ray/raylet/raylet",
+                f"--temp_dir={temp_dir}",
+                f"--session_dir={temp_dir}/session_1",
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         self.procs.append(proc)
         assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
         return proc
@@ -56,8 +67,9 @@ def test_a_cluster_s_raylets_are_those_of_its_temp_dir(fakes: Fakes, tmp_path: P
     assert others.isdisjoint(ray_local._raylets(mine))
 
 
-def test_stop_ends_this_cluster_only_sigterm_first(fakes: Fakes, tmp_path: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_stop_ends_this_cluster_only_sigterm_first(
+    fakes: Fakes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Regression: ``ray stop`` ended every Ray process of the user (another cluster's too) and the
     cluster's own processes got SIGKILL; now they get SIGTERM, and SIGKILL only if they ignore it."""
     monkeypatch.setattr(ray_local, "STOP_GRACE_S", 0.5)  # the stubborn one ignores SIGTERM: no race

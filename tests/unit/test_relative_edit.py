@@ -8,9 +8,13 @@ from lanser.commands.common import relative_edit
 
 
 def _edit(uri: str, *lines: int) -> dict[str, Any]:
-    return {"textDocument": {"uri": uri, "version": None},
-            "edits": [{"newText": "b", "range": {"start": {"line": ln, "character": 4},
-                                                 "end": {"line": ln, "character": 5}}} for ln in lines]}
+    return {
+        "textDocument": {"uri": uri, "version": None},
+        "edits": [
+            {"newText": "b", "range": {"start": {"line": ln, "character": 4}, "end": {"line": ln, "character": 5}}}
+            for ln in lines
+        ],
+    }
 
 
 def rel(uri: str) -> str:
@@ -32,8 +36,12 @@ def test_text_edits_are_listed_by_path_and_position_whatever_the_servers_order()
 
 def test_file_operations_keep_their_order() -> None:
     """Creating, renaming or deleting a file, then editing it: the order is the meaning."""
-    ops = {"documentChanges": [{"kind": "rename", "oldUri": "file:///ws/z.py", "newUri": "file:///ws/a.py"},
-                               _edit("file:///ws/a.py", 1)]}
+    ops = {
+        "documentChanges": [
+            {"kind": "rename", "oldUri": "file:///ws/z.py", "newUri": "file:///ws/a.py"},
+            _edit("file:///ws/a.py", 1),
+        ]
+    }
     shown = relative_edit(ops, rel)["documentChanges"]
     assert shown[0] == {"kind": "rename", "oldUri": "z.py", "newUri": "a.py"}
     assert shown[1]["textDocument"]["uri"] == "a.py"

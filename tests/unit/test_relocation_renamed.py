@@ -17,7 +17,7 @@ from lanser.resolve import resolve_target
 from lanser.selectors import parse_selector
 from lanser.workspace import Workspace
 
-CORE = '''\
+CORE = """\
 def load_data(path: str) -> bytes:
     with open(path, "rb") as f:
         return f.read()
@@ -26,7 +26,7 @@ def load_data(path: str) -> bytes:
 class Loader:
     def load(self, path: str) -> bytes:
         return load_data(path)
-'''
+"""
 
 
 def _ws(tmp_path: Path, files: dict[str, str]) -> Workspace:
@@ -38,8 +38,9 @@ def _ws(tmp_path: Path, files: dict[str, str]) -> Workspace:
 
 def test_anchor_follows_a_renamed_file(tmp_path: Path) -> None:
     ws = _ws(tmp_path, {"pkg/__init__.py": "", "pkg/core_moved.py": CORE, "pkg/other.py": "x = 1\n"})
-    t = resolve_target(parse_selector('anchor://pkg/core.py#"def%20load_data(path:%20str)%20->%20bytes:"'), ws,
-                       "utf-16")
+    t = resolve_target(
+        parse_selector('anchor://pkg/core.py#"def%20load_data(path:%20str)%20->%20bytes:"'), ws, "utf-16"
+    )
     assert t.path == "pkg/core_moved.py"
     assert t.point == (0, 4)  # on the name, as for the file under its old name
     assert 0.75 <= t.confidence < 1.0

@@ -16,10 +16,15 @@ from lanser.harness.report import comparison_json, evidence, load_comparison, re
 from lanser.harness.report_html import nice_ticks, render_html, reward_plot, shared_scale
 from lanser.harness.store import Store
 
-ASAN_REPORT = {"tool": "AddressSanitizer", "kind": "heap-buffer-overflow", "frame": "reverse_bytes",
-               "location": "/work/textops.c:18", "summary": "ERROR: AddressSanitizer: heap-buffer-overflow",
-               "stack": ["reverse_bytes /work/textops.c:18", "main tests/test_textops.c:25"],
-               "allocated": ["__interceptor_malloc asan_malloc_linux.cpp:69", "main tests/test_textops.c:23"]}
+ASAN_REPORT = {
+    "tool": "AddressSanitizer",
+    "kind": "heap-buffer-overflow",
+    "frame": "reverse_bytes",
+    "location": "/work/textops.c:18",
+    "summary": "ERROR: AddressSanitizer: heap-buffer-overflow",
+    "stack": ["reverse_bytes /work/textops.c:18", "main tests/test_textops.c:25"],
+    "allocated": ["__interceptor_malloc asan_malloc_linux.cpp:69", "main tests/test_textops.c:23"],
+}
 
 
 def steps(*rewards: float) -> list[dict[str, Any]]:
@@ -34,28 +39,88 @@ def fill(store: Store) -> None:
     """Two runs, two agents: oracle resolves both tasks; the other fails them with evidence."""
     store.start_run("oracle-run", "datasets/toy-c", "oracle", "sha256:img")
     store.start_run("agent-run", "datasets/toy-c", "cmd:my agent", "sha256:img")
-    stages = {"test": {"exit_code": 0, "seconds": 0.5, "output": "ok 1 - a"}, "build": {"exit_code": 0, "seconds": 1.0},
-              "sanitize": {"exit_code": 0, "seconds": 2.0}}
+    stages = {
+        "test": {"exit_code": 0, "seconds": 0.5, "output": "ok 1 - a"},
+        "build": {"exit_code": 0, "seconds": 1.0},
+        "sanitize": {"exit_code": 0, "seconds": 2.0},
+    }
     for task in ("toy/a", "toy/b"):
-        store.put(f"o-{task}", "oracle-run", task, "oracle", {"outcome": "resolved", "tests_passed": 2,
-                                                               "tests_total": 2}, steps(0.4), stages, "gold", {},
-                  seconds=3.5)
-    store.put("x-a", "agent-run", "toy/a", "cmd:my agent",
-              {"outcome": "sanitizer_error", "tests_passed": 2, "tests_total": 2, "reason": "AddressSanitizer: "
-               "heap-buffer-overflow in reverse_bytes", "parser": "tap",
-               "sanitizer": {"clean": False, "reports": [ASAN_REPORT]},
-               "notes": ["edits to tests/test_textops.c ignored (protected)"],
-               "evidence": {"failing_tests": ["not ok 2 - reverse_odd"]}},
-              steps(4.0, -1.0), stages, "--- a/textops.c\n+++ b/textops.c\n@@ -1 +1 @@\n-old\n+new <script>\n", {},
-              seconds=4.0)
-    store.put("x-a1", "agent-run", "toy/a", "cmd:my agent", {"outcome": "tests_failed"}, steps(0.1), stages, "", {},
-              seconds=1.0, attempt=1)
-    store.put("x-b", "agent-run", "toy/b", "cmd:my agent",
-              {"outcome": "build_failed", "compiled": False, "evidence": {"build_tail": "textops.c:29: error: 'nn' "
-                                                                                     "undeclared"}},
-              steps(0.5), {"build": {"exit_code": 2, "seconds": 0.7, "output": "boom"}}, "", {}, seconds=1.0, attempt=0)
-    store.put("x-b1", "agent-run", "toy/b", "cmd:my agent", {"outcome": "resolved"}, steps(0.5), stages, "", {},
-              seconds=2.0, attempt=1)
+        store.put(
+            f"o-{task}",
+            "oracle-run",
+            task,
+            "oracle",
+            {"outcome": "resolved", "tests_passed": 2, "tests_total": 2},
+            steps(0.4),
+            stages,
+            "gold",
+            {},
+            seconds=3.5,
+        )
+    store.put(
+        "x-a",
+        "agent-run",
+        "toy/a",
+        "cmd:my agent",
+        {
+            "outcome": "sanitizer_error",
+            "tests_passed": 2,
+            "tests_total": 2,
+            "reason": "AddressSanitizer: heap-buffer-overflow in reverse_bytes",
+            "parser": "tap",
+            "sanitizer": {"clean": False, "reports": [ASAN_REPORT]},
+            "notes": ["edits to tests/test_textops.c ignored (protected)"],
+            "evidence": {"failing_tests": ["not ok 2 - reverse_odd"]},
+        },
+        steps(4.0, -1.0),
+        stages,
+        "--- a/textops.c\n+++ b/textops.c\n@@ -1 +1 @@\n-old\n+new <script>\n",
+        {},
+        seconds=4.0,
+    )
+    store.put(
+        "x-a1",
+        "agent-run",
+        "toy/a",
+        "cmd:my agent",
+        {"outcome": "tests_failed"},
+        steps(0.1),
+        stages,
+        "",
+        {},
+        seconds=1.0,
+        attempt=1,
+    )
+    store.put(
+        "x-b",
+        "agent-run",
+        "toy/b",
+        "cmd:my agent",
+        {
+            "outcome": "build_failed",
+            "compiled": False,
+            "evidence": {"build_tail": "textops.c:29: error: 'nn' undeclared"},
+        },
+        steps(0.5),
+        {"build": {"exit_code": 2, "seconds": 0.7, "output": "boom"}},
+        "",
+        {},
+        seconds=1.0,
+        attempt=0,
+    )
+    store.put(
+        "x-b1",
+        "agent-run",
+        "toy/b",
+        "cmd:my agent",
+        {"outcome": "resolved"},
+        steps(0.5),
+        stages,
+        "",
+        {},
+        seconds=2.0,
+        attempt=1,
+    )
 
 
 @pytest.fixture
@@ -86,7 +151,7 @@ def test_every_plot_shares_one_scale_so_equal_heights_are_equal_rewards(store: S
     (axis,) = ticks
     assert "0" in axis and "4" in axis and float(axis[0]) <= -1
     plot = reward_plot(steps(4.0, -1.0), scale)
-    assert '>4</text>' in plot and '>-1</text>' in plot and "Σ 3" in plot  # values on the bars, and the sum
+    assert ">4</text>" in plot and ">-1</text>" in plot and "Σ 3" in plot  # values on the bars, and the sum
     assert 'class="xtick">1<' in plot and 'class="xtick">2<' in plot and ">step<" in plot
     assert "<polyline" in plot and "cumulative 3" in plot
 
@@ -100,24 +165,36 @@ def test_the_page_compares_runs_and_shows_the_evidence_one_click_away(store: Sto
     assert len(details) == 5  # an attempt with nothing to show has no <details>
     why = next(d for d in details if "heap-buffer-overflow" in d)
     assert why.startswith("<details open>")  # the first failure's evidence is shown
-    for shown in ("not ok 2 - reverse_odd", "#0 reverse_bytes /work/textops.c:18", "allocated by",
-                  "#1 main tests/test_textops.c:23", "edits to tests/test_textops.c ignored (protected)",
-                  "tap parser", "+new &lt;script&gt;"):
+    for shown in (
+        "not ok 2 - reverse_odd",
+        "#0 reverse_bytes /work/textops.c:18",
+        "allocated by",
+        "#1 main tests/test_textops.c:23",
+        "edits to tests/test_textops.c ignored (protected)",
+        "tap parser",
+        "+new &lt;script&gt;",
+    ):
         assert shown in why, shown
     build = next(d for d in details if "undeclared" in d)
     assert "Build error" in build and not build.startswith("<details open>")
     # Stages in the order they ran, not the store's sorted keys.
-    body = page[page.index("toy/a</h3>"):]
+    body = page[page.index("toy/a</h3>") :]
     assert body.index("build 1.00s") < body.index("test 0.50s") < body.index("sanitize 2.00s")
 
 
 def test_the_page_is_self_contained_and_escapes_what_agents_wrote(tmp_path: Path) -> None:
     store = Store(tmp_path / "r.sqlite")
     store.start_run("<img src=x onerror=alert(1)>", "d", "a", "i")
-    store.put("k", "<img src=x onerror=alert(1)>", "t/<script>alert(1)</script>", "a\"><script>",
-              {"outcome": "tests_failed", "reason": "<iframe src=//evil>", "evidence": {"failing_tests": ["<b>"]}},
-              [{"reward": "NaN"}, {"reward": None, "cumulative": "x"}], {"test": {"seconds": "?", "exit_code": "<1>"}},
-              "<script>")
+    store.put(
+        "k",
+        "<img src=x onerror=alert(1)>",
+        "t/<script>alert(1)</script>",
+        'a"><script>',
+        {"outcome": "tests_failed", "reason": "<iframe src=//evil>", "evidence": {"failing_tests": ["<b>"]}},
+        [{"reward": "NaN"}, {"reward": None, "cumulative": "x"}],
+        {"test": {"seconds": "?", "exit_code": "<1>"}},
+        "<script>",
+    )
     page = render_html(load_comparison(store, ["<img src=x onerror=alert(1)>"]))
     assert "<script" not in page and "<img" not in page and "<iframe" not in page
     tags = re.findall(r"<[a-zA-Z][^>]*>", page)
@@ -128,19 +205,41 @@ def test_the_page_is_self_contained_and_escapes_what_agents_wrote(tmp_path: Path
 
 
 def test_missing_evidence_keys_are_left_out() -> None:
-    row = {"run_id": "r", "agent": "a", "task_id": "t", "outcome": "tests_failed",
-           "verdict": {"outcome": "tests_failed"}, "steps": [], "stages": {}, "patch": ""}
+    row = {
+        "run_id": "r",
+        "agent": "a",
+        "task_id": "t",
+        "outcome": "tests_failed",
+        "verdict": {"outcome": "tests_failed"},
+        "steps": [],
+        "stages": {},
+        "patch": "",
+    }
     ev = evidence(row)
     assert ev.empty() and ev.to_dict() == {}
     # An older row: the stage logs stand in for what the grader did not record.
-    old = {**row, "outcome": "build_failed", "verdict": {"outcome": "build_failed"},
-           "stages": {"build": {"exit_code": 2, "output": "line 1\nerror: nope\n"}}}
+    old = {
+        **row,
+        "outcome": "build_failed",
+        "verdict": {"outcome": "build_failed"},
+        "stages": {"build": {"exit_code": 2, "output": "line 1\nerror: nope\n"}},
+    }
     assert evidence(old).build_error == "line 1\nerror: nope"
-    oracle = {**row, "verdict": {"outcome": "tests_failed", "fail_to_pass": {"x": "fail", "y": "pass"},
-                                 "pass_to_pass": {"z": "missing"}}}
+    oracle = {
+        **row,
+        "verdict": {
+            "outcome": "tests_failed",
+            "fail_to_pass": {"x": "fail", "y": "pass"},
+            "pass_to_pass": {"z": "missing"},
+        },
+    }
     assert evidence(oracle).failing_tests == ["x: fail", "z: missing"]
     assert [n for n, _ in stage_order({"sanitize": {}, "zeta": {}, "build": {}, "test": {}, "bad": 3})] == [
-        "build", "test", "sanitize", "zeta"]
+        "build",
+        "test",
+        "sanitize",
+        "zeta",
+    ]
 
 
 def test_markdown_and_json(store: Store) -> None:

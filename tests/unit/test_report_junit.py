@@ -18,12 +18,19 @@ from lanser.harness.store import Store
 
 XSD = Path(__file__).resolve().parents[1] / "data" / "schemas" / "junit-10.xsd"
 STAGES = {"build": {"exit_code": 0, "seconds": 1.0}, "test": {"exit_code": 0, "seconds": 0.5}}
-ASAN = {"tool": "AddressSanitizer", "kind": "heap-buffer-overflow", "frame": "reverse_bytes",
-        "location": "/work/textops.c:18", "stack": ["reverse_bytes /work/textops.c:18", "main t.c:25"]}
+ASAN = {
+    "tool": "AddressSanitizer",
+    "kind": "heap-buffer-overflow",
+    "frame": "reverse_bytes",
+    "location": "/work/textops.c:18",
+    "stack": ["reverse_bytes /work/textops.c:18", "main t.c:25"],
+}
 
 
 def steps(*rewards: float) -> list[dict[str, Any]]:
-    return [{"step": i, "action": "edit", "reward": r, "cumulative": r, "seconds": 0.1} for i, r in enumerate(rewards, 1)]
+    return [
+        {"step": i, "action": "edit", "reward": r, "cumulative": r, "seconds": 0.1} for i, r in enumerate(rewards, 1)
+    ]
 
 
 @pytest.fixture
@@ -31,19 +38,62 @@ def store(tmp_path: Path) -> Store:
     store = Store(tmp_path / "out" / "results.sqlite")
     store.start_run("nightly", "datasets/toy-c", "cmd:my agent", "sha256:img")
     put = store.put
-    put("a0", "nightly", "toy/a", "cmd:my agent", {"outcome": "resolved", "tests_passed": 2, "tests_total": 2},
-        steps(0.4), STAGES, "", {}, seconds=3.5)
-    put("a1", "nightly", "toy/a", "cmd:my agent",
-        {"outcome": "sanitizer_error", "tests_passed": 2, "tests_total": 2,
-         "reason": "AddressSanitizer: heap-buffer-overflow in reverse_bytes",
-         "sanitizer": {"clean": False, "reports": [ASAN]}, "evidence": {"failing_tests": ["not ok 2 - odd"]}},
-        steps(1.0), STAGES, "", {}, seconds=4.0, attempt=1)
-    put("b0", "nightly", "toy/b", "cmd:my agent",
+    put(
+        "a0",
+        "nightly",
+        "toy/a",
+        "cmd:my agent",
+        {"outcome": "resolved", "tests_passed": 2, "tests_total": 2},
+        steps(0.4),
+        STAGES,
+        "",
+        {},
+        seconds=3.5,
+    )
+    put(
+        "a1",
+        "nightly",
+        "toy/a",
+        "cmd:my agent",
+        {
+            "outcome": "sanitizer_error",
+            "tests_passed": 2,
+            "tests_total": 2,
+            "reason": "AddressSanitizer: heap-buffer-overflow in reverse_bytes",
+            "sanitizer": {"clean": False, "reports": [ASAN]},
+            "evidence": {"failing_tests": ["not ok 2 - odd"]},
+        },
+        steps(1.0),
+        STAGES,
+        "",
+        {},
+        seconds=4.0,
+        attempt=1,
+    )
+    put(
+        "b0",
+        "nightly",
+        "toy/b",
+        "cmd:my agent",
         {"outcome": "build_failed", "evidence": {"build_tail": "x.c:29: error: 'nn' undeclared \x1b[0m\x00"}},
-        steps(0.5), STAGES, "", {}, seconds=1.0)
-    put("c0", "nightly", "toy/c", "cmd:my agent",
+        steps(0.5),
+        STAGES,
+        "",
+        {},
+        seconds=1.0,
+    )
+    put(
+        "c0",
+        "nightly",
+        "toy/c",
+        "cmd:my agent",
         {"outcome": "task_error", "reason": "the oracle tests fail on the gold patch ]]> <x/>"},
-        steps(), STAGES, "", {}, seconds=2.0)
+        steps(),
+        STAGES,
+        "",
+        {},
+        seconds=2.0,
+    )
     return store
 
 
@@ -77,9 +127,13 @@ def test_junit_validates_and_maps_verdicts(store: Store) -> None:
 
 def test_cli_writes_junit(store: Store, tmp_path: Path) -> None:
     target = tmp_path / "nightly.xml"
-    result = CliRunner().invoke(cli, ["bench", "report", "nightly", "--out", str(tmp_path / "out"),
-                                      "--format", "junit", "--output", str(target)])
+    result = CliRunner().invoke(
+        cli,
+        ["bench", "report", "nightly", "--out", str(tmp_path / "out"), "--format", "junit", "--output", str(target)],
+    )
     assert result.exit_code == 0, result.output
     xmlschema.XMLSchema(str(XSD)).validate(str(target))
-    stdout = CliRunner().invoke(cli, ["bench", "report", "nightly", "--out", str(tmp_path / "out"), "--format", "junit"])
+    stdout = CliRunner().invoke(
+        cli, ["bench", "report", "nightly", "--out", str(tmp_path / "out"), "--format", "junit"]
+    )
     assert stdout.exit_code == 0 and stdout.output.startswith("<?xml")

@@ -38,10 +38,18 @@ def test_proposition_5_2_as_printed_is_false() -> None:
     assert pr["r"] < 0
 
 
-@given(d_prev=count, drop=count, s_prev=st.booleans(), s_now=st.booleans(), a_prev=unit, gain=unit,
-       w=st.tuples(weight, weight, weight))
-def test_proposition_5_2_corrected(d_prev: int, drop: int, s_prev: bool, s_now: bool, a_prev: float, gain: float,
-                                   w: tuple[float, float, float]) -> None:
+@given(
+    d_prev=count,
+    drop=count,
+    s_prev=st.booleans(),
+    s_now=st.booleans(),
+    a_prev=unit,
+    gain=unit,
+    w=st.tuples(weight, weight, weight),
+)
+def test_proposition_5_2_corrected(
+    d_prev: int, drop: int, s_prev: bool, s_now: bool, a_prev: float, gain: float, w: tuple[float, float, float]
+) -> None:
     """What does hold under the invariants (D not rising, S not dropping, alpha not falling):
     r_t >= -gamma (1 - alpha_t), and r_t >= 0 once the step is safe and beta >= gamma
     (the default weights, 0.4 >= 0.1), or once alpha_t = 1."""
@@ -63,8 +71,10 @@ def test_weights_must_be_non_negative_and_alpha_in_range() -> None:
 
 
 def test_count_diagnostics() -> None:
-    groups = [{"path": "a.py", "counts": {"error": 2, "warning": 2, "hint": 5}},
-              {"path": "b.py", "counts": {"error": 1}}]
+    groups = [
+        {"path": "a.py", "counts": {"error": 2, "warning": 2, "hint": 5}},
+        {"path": "b.py", "counts": {"error": 1}},
+    ]
     assert count_diagnostics(groups) == 5
     assert count_diagnostics(groups, ["b.py"]) == 1
     assert count_diagnostics(groups, severity_weighting=True) == 4

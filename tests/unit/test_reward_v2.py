@@ -22,33 +22,38 @@ from lanser.reward_v2 import PotentialWeights, changed_lines, potential, process
 
 
 def group(path: str, *diags: tuple[str, int]) -> dict:
-    return {"path": path, "diagnostics": [{"severity": s, "range": [line, 0, line, 1], "message": "m"}
-                                          for s, line in diags],
-            "counts": {s: sum(1 for d in diags if d[0] == s) for s in {d[0] for d in diags}}}
+    return {
+        "path": path,
+        "diagnostics": [{"severity": s, "range": [line, 0, line, 1], "message": "m"} for s, line in diags],
+        "counts": {s: sum(1 for d in diags if d[0] == s) for s in {d[0] for d in diags}},
+    }
 
 
 def rewards(states: list[list[dict]], changed: list[dict[str, set[int]] | None] | None = None) -> list[float]:
     phis = [potential(s, None if changed is None else changed[i]) for i, s in enumerate(states)]
-    return [process_reward_v2(a, b, True, 1.0)["r"] for a, b in zip(phis, phis[1:])]
+    return [process_reward_v2(a, b, True, 1.0)["r"] for a, b in zip(phis, phis[1:], strict=False)]
 
 
 diag = st.tuples(st.sampled_from(["error", "warning", "information", "hint"]), st.integers(0, 40))
-state = st.lists(st.builds(lambda p, ds: group(p, *ds), st.sampled_from(["a.c", "b.c", "m.py"]),
-                           st.lists(diag, max_size=8)), max_size=3)
+state = st.lists(
+    st.builds(lambda p, ds: group(p, *ds), st.sampled_from(["a.c", "b.c", "m.py"]), st.lists(diag, max_size=8)),
+    max_size=3,
+)
 changes = st.dictionaries(st.sampled_from(["a.c", "b.c", "m.py"]), st.sets(st.integers(0, 40), max_size=10))
 
 
 @given(st.lists(state, min_size=1, max_size=8), st.lists(changes, min_size=8, max_size=8))
 def test_sum_telescopes_to_end_minus_start(states: list[list[dict]], chg: list[dict[str, set[int]]]) -> None:
     """Whatever the path, the rewards add up to Phi(s_T) - Phi(s_0), exactly at the reward's 1e-6 grid."""
-    rs = rewards(states, chg[:len(states)])
+    rs = rewards(states, chg[: len(states)])
     end_minus_start = potential(states[-1], chg[len(states) - 1]) - potential(states[0], chg[0])
     assert round(sum(rs), 6) == round(end_minus_start, 6)
 
 
 @given(state, state, state)
-def test_fault_then_revert_scores_exactly_the_clean_path(start: list[dict], gold: list[dict],
-                                                         fault: list[dict]) -> None:
+def test_fault_then_revert_scores_exactly_the_clean_path(
+    start: list[dict], gold: list[dict], fault: list[dict]
+) -> None:
     """pr-v1 pays beta per safe step, so start -> fault -> gold beat start -> gold by 0.4; pr-v2 ties."""
     clean = rewards([start, gold])
     detour = rewards([start, fault, gold])
@@ -126,9 +131,21 @@ def test_cli_reward_version_option_and_env(tmp_path: Path) -> None:
     def run(*args: str, env: dict[str, str] | None = None) -> dict:
         import os
 
-        proc = subprocess.run([sys.executable, "-c", "from lanser.cli.main import main; main()", "--json", "reward",
-                               *args, str(b), str(a)],
-                              capture_output=True, text=True, env={**os.environ, **(env or {})})
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "from lanser.cli.main import main; main()",
+                "--json",
+                "reward",
+                *args,
+                str(b),
+                str(a),
+            ],
+            capture_output=True,
+            text=True,
+            env={**os.environ, **(env or {})},
+        )
         assert proc.returncode == 0, proc.stderr
         out: dict = json.loads(proc.stdout)
         return out

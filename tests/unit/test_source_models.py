@@ -17,16 +17,24 @@ from lanser.harness.sources import deb_src_lines, materialize
 from lanser.harness.task import Source, load_tasks, tree_digest
 
 SHA = "ab" * 32
-TASK = {"id": "t/1", "language": "c", "commands": {"build": "make", "test": "make test"}, "problem": "p",
-        "gold_patch": ""}
+TASK = {
+    "id": "t/1",
+    "language": "c",
+    "commands": {"build": "make", "test": "make test"},
+    "problem": "p",
+    "gold_patch": "",
+}
 
 
-@pytest.mark.parametrize(("text", "fields"), [
-    ("debian:zlib=1:1.2.13.dfsg-1", {"kind": "debian", "package": "zlib", "version": "1:1.2.13.dfsg-1"}),
-    ("pypi:six==1.16.0", {"kind": "pypi", "name": "six", "version": "1.16.0"}),
-    ("git:file:///srv/x.git@" + "a" * 40, {"kind": "git", "url": "file:///srv/x.git", "commit": "a" * 40}),
-    ("dir:project", {"kind": "dir", "path": "project"}),
-])
+@pytest.mark.parametrize(
+    ("text", "fields"),
+    [
+        ("debian:zlib=1:1.2.13.dfsg-1", {"kind": "debian", "package": "zlib", "version": "1:1.2.13.dfsg-1"}),
+        ("pypi:six==1.16.0", {"kind": "pypi", "name": "six", "version": "1.16.0"}),
+        ("git:file:///srv/x.git@" + "a" * 40, {"kind": "git", "url": "file:///srv/x.git", "commit": "a" * 40}),
+        ("dir:project", {"kind": "dir", "path": "project"}),
+    ],
+)
 def test_short_forms_parse_and_format_back(text: str, fields: dict[str, str]) -> None:
     source = Source.parse(text)
     assert source.model_dump(include=set(fields)) == fields
@@ -39,15 +47,18 @@ def test_bad_short_forms_are_refused(text: str) -> None:
         Source.parse(text)
 
 
-@pytest.mark.parametrize(("raw", "message"), [
-    ({"kind": "debian", "package": "zlib"}, "needs version"),
-    ({"kind": "git", "url": "file:///x"}, "needs commit"),
-    ({"kind": "git", "url": "file:///x", "commit": "abc"}, "commit"),
-    ({"kind": "pypi", "name": "six", "version": "1", "path": "x"}, "takes no path"),
-    ({"kind": "dir", "path": "../elsewhere"}, "without '..'"),
-    ({"kind": "dir", "path": "/abs"}, "relative"),
-    ({"kind": "dir", "path": "p", "sha256": "xyz"}, "64 hex digits"),
-])
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"kind": "debian", "package": "zlib"}, "needs version"),
+        ({"kind": "git", "url": "file:///x"}, "needs commit"),
+        ({"kind": "git", "url": "file:///x", "commit": "abc"}, "commit"),
+        ({"kind": "pypi", "name": "six", "version": "1", "path": "x"}, "takes no path"),
+        ({"kind": "dir", "path": "../elsewhere"}, "without '..'"),
+        ({"kind": "dir", "path": "/abs"}, "relative"),
+        ({"kind": "dir", "path": "p", "sha256": "xyz"}, "64 hex digits"),
+    ],
+)
 def test_each_kind_needs_its_fields(raw: dict[str, str], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         Source.model_validate(raw)
@@ -64,8 +75,11 @@ def write_tasks(tmp_path: Path, *sources: dict[str, object]) -> Path:
 
 
 def test_remote_source_without_sha256_is_refused_with_line_field_and_hint(tmp_path: Path) -> None:
-    path = write_tasks(tmp_path, {"kind": "pypi", "name": "six", "version": "1.16.0", "sha256": SHA},
-                       {"kind": "debian", "package": "zlib", "version": "1:1.2.13.dfsg-1"})
+    path = write_tasks(
+        tmp_path,
+        {"kind": "pypi", "name": "six", "version": "1.16.0", "sha256": SHA},
+        {"kind": "debian", "package": "zlib", "version": "1:1.2.13.dfsg-1"},
+    )
     with pytest.raises(BadRequest) as err:
         load_tasks(path)
     assert err.value.details == {"line": 2, "field": "source"}
@@ -171,9 +185,11 @@ def test_deb_src_lines_mirror_the_release_entries(tmp_path: Path, monkeypatch: p
     (tmp_path / "sources.list.d" / "debian.sources").write_text(
         "Types: deb\nURIs: http://mirror.example/debian\nSuites: bookworm bookworm-updates\nComponents: main\n"
         "Signed-By: /usr/share/keyrings/k.gpg\n\n"
-        "Types: deb\nURIs: http://mirror.example/debian-security\nSuites: bookworm-security\nComponents: main\n")
-    (tmp_path / "sources.list").write_text("deb [arch=amd64] http://other.example/apt stable main\n"
-                                           "deb http://old.example/debian bullseye main\n")
+        "Types: deb\nURIs: http://mirror.example/debian-security\nSuites: bookworm-security\nComponents: main\n"
+    )
+    (tmp_path / "sources.list").write_text(
+        "deb [arch=amd64] http://other.example/apt stable main\ndeb http://old.example/debian bullseye main\n"
+    )
     assert deb_src_lines(tmp_path) == [
         "deb-src [signed-by=/usr/share/keyrings/k.gpg] http://mirror.example/debian bookworm main",
         "deb-src [signed-by=/usr/share/keyrings/k.gpg] http://mirror.example/debian bookworm-updates main",

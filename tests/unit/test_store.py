@@ -33,4 +33,6 @@ def test_a_store_without_the_environment_column_is_migrated_and_keeps_its_rows(t
     assert store.done("old")
     store.put("new", "run", "t1", "noop", {"outcome": "tests_failed"}, [], {}, "", {"image_id": "sha256:1"})
     assert [(r["key"], r["environment"]) for r in store.results("run")] == [
-        ("old", {}), ("new", {"image_id": "sha256:1"})]
+        ("old", {}),
+        ("new", {"image_id": "sha256:1"}),
+    ]

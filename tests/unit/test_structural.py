@@ -49,7 +49,7 @@ def load_data(path: str) -> bytes:
     return b""
 '''
 
-C = '''\
+C = """\
 #include <stddef.h>
 
 #define MAX_LEN 64
@@ -73,7 +73,7 @@ static size_t copy(char *dst, const char *src, size_t n)
 {
 \treturn MIN(n, (size_t)MAX_LEN);
 }
-'''
+"""
 
 
 @pytest.fixture
@@ -174,7 +174,9 @@ def test_anchor_exact_and_duplicate(ws: Workspace) -> None:
 def test_anchor_survives_small_edit_inside(ws: Workspace) -> None:
     core = ws.root / "src/pkg/core.py"
     core.write_text(core.read_text().replace("def load_data(path: str)", "def load_data(path: str, mode: int = 0)"))
-    t = resolve_target(parse_selector('anchor://src/pkg/core.py#"def%20load_data(path:%20str)%20->%20bytes:"'), ws, "utf-16")
+    t = resolve_target(
+        parse_selector('anchor://src/pkg/core.py#"def%20load_data(path:%20str)%20->%20bytes:"'), ws, "utf-16"
+    )
     assert split_lines(t.text)[t.start[0]].startswith("def load_data(")
     assert 0.75 <= t.confidence < 1.0
 
@@ -202,14 +204,16 @@ def test_anchor_follows_a_moved_file(ws: Workspace) -> None:
 def test_fuzzy_anchor_prefers_the_named_definition_over_a_look_alike(tmp_path: Path) -> None:
     """Regression (relocation bench, attrs 23.1.0): `def evolve(inst, **changes):` once
     relocated to its neighbour `def assoc(inst, **changes):` after evolve's signature changed."""
-    (tmp_path / "f.py").write_text(textwrap.dedent('''\
+    (tmp_path / "f.py").write_text(
+        textwrap.dedent("""\
         def assoc(inst, **changes):
             return inst
 
 
         def evolve(*args, **changes):
             return args
-        '''))
+        """)
+    )
     sel = parse_selector('anchor://f.py#"def%20evolve(inst,%20**changes):"')
     try:
         t = resolve_target(sel, Workspace(tmp_path), "utf-16")

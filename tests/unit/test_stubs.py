@@ -5,8 +5,10 @@ from __future__ import annotations
 from lanser.edits.stubs import Companion, companions, declarations, definition_at, module_level
 
 MORE_PY = b"__all__ = ['divide']\n\n\ndef divide(n, iterable):\n    return []\n\n\nclass Box:\n    def divide(self):\n        pass\n"
-MORE_PYI = (b"from typing import overload\n\n@overload\ndef divide(n: int) -> list[int]: ...\n@overload\n"
-            b"def divide(n: str) -> list[str]: ...\n\nclass Box:\n    def divide(self) -> None: ...\n")
+MORE_PYI = (
+    b"from typing import overload\n\n@overload\ndef divide(n: int) -> list[int]: ...\n@overload\n"
+    b"def divide(n: str) -> list[str]: ...\n\nclass Box:\n    def divide(self) -> None: ...\n"
+)
 INIT_PY = b"from ._funcs import astuple\n\n\ndef helper():\n    from ._funcs import astuple\n    return astuple\n"
 INIT_PYI = b"def astuple(inst: object) -> tuple[object, ...]: ...\n"
 
@@ -39,12 +41,15 @@ def test_the_stub_beside_the_defining_module_declares_the_same_qualname() -> Non
 
 def test_a_module_level_re_export_brings_its_stub_along() -> None:
     files = {"attr/__init__.py": INIT_PY, "attr/__init__.pyi": INIT_PYI, "attr/_funcs.py": b"def astuple(i): ...\n"}
-    got = companions([("attr/_funcs.py", "astuple")], [("attr/__init__.py", 0, 20)], "astuple", set(files),
-                     reader(files))
+    got = companions(
+        [("attr/_funcs.py", "astuple")], [("attr/__init__.py", 0, 20)], "astuple", set(files), reader(files)
+    )
     assert got == [Companion("attr/__init__.pyi", "astuple", ((0, 4),))]
     # An import inside a function re-exports nothing.
-    assert companions([("attr/_funcs.py", "astuple")], [("attr/__init__.py", 4, 24)], "astuple", set(files),
-                      reader(files)) == []
+    assert (
+        companions([("attr/_funcs.py", "astuple")], [("attr/__init__.py", 4, 24)], "astuple", set(files), reader(files))
+        == []
+    )
 
 
 def test_no_stub_no_companion_and_an_unreadable_stub_is_none() -> None:
@@ -52,8 +57,7 @@ def test_no_stub_no_companion_and_an_unreadable_stub_is_none() -> None:
     assert companions([("pkg/more.py", "divide")], [], "divide", set(files), reader(files)) == []
     files2 = {"pkg/more.py": MORE_PY, "pkg/more.pyi": MORE_PYI}
     # read() refuses the stub (a symlink, outside the jail): nothing to rename with.
-    assert companions([("pkg/more.py", "divide")], [], "divide", set(files2),
-                      reader({"pkg/more.py": MORE_PY})) == []
+    assert companions([("pkg/more.py", "divide")], [], "divide", set(files2), reader({"pkg/more.py": MORE_PY})) == []
 
 
 def test_a_stub_lacking_the_name_is_no_companion() -> None:

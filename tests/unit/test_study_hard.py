@@ -10,18 +10,51 @@ import json
 from pathlib import Path
 
 from lanser.harness.study import Trajectory
-from lanser.harness.study_stats import (HARD_PREDICTORS, failure_kind, hard_markdown, hard_study,
-                                        load_trajectories, paired, step_credit, strata)
+from lanser.harness.study_stats import (
+    HARD_PREDICTORS,
+    failure_kind,
+    hard_markdown,
+    hard_study,
+    load_trajectories,
+    paired,
+    step_credit,
+    strata,
+)
 
 
-def traj(task: str, agent: str, *, passed: bool, compiled: bool = True, steps: int = 1, notes: tuple[str, ...] = (),
-         diag: float = 0.0, d_start: float | None = None, d_final: float | None = None) -> Trajectory:
+def traj(
+    task: str,
+    agent: str,
+    *,
+    passed: bool,
+    compiled: bool = True,
+    steps: int = 1,
+    notes: tuple[str, ...] = (),
+    diag: float = 0.0,
+    d_start: float | None = None,
+    d_final: float | None = None,
+) -> Trajectory:
     comps = tuple((diag if i == 0 else 0.0, 0.4, 0.0) for i in range(steps))
-    return Trajectory(dataset="d", task=task, agent=agent, key=f"{task}-{agent}", outcome="resolved" if passed
-                      else "tests_failed", rewards=tuple(c[0] + c[1] for c in comps) + (0.0,), components=comps,
-                      compiled=compiled, pass_rate=1.0 if passed else 0.0, all_pass=passed, sanitizer_clean=None,
-                      patch_applies=True, warnings_delta=0.0, lines_changed=1, notes=notes or ("gold 1/1",) * steps,
-                      d_start=d_start, d_final=d_final, d_prevs=tuple(0.0 for _ in range(steps)))
+    return Trajectory(
+        dataset="d",
+        task=task,
+        agent=agent,
+        key=f"{task}-{agent}",
+        outcome="resolved" if passed else "tests_failed",
+        rewards=tuple(c[0] + c[1] for c in comps) + (0.0,),
+        components=comps,
+        compiled=compiled,
+        pass_rate=1.0 if passed else 0.0,
+        all_pass=passed,
+        sanitizer_clean=None,
+        patch_applies=True,
+        warnings_delta=0.0,
+        lines_changed=1,
+        notes=notes or ("gold 1/1",) * steps,
+        d_start=d_start,
+        d_final=d_final,
+        d_prevs=tuple(0.0 for _ in range(steps)),
+    )
 
 
 def test_paired_difference_and_its_cluster_interval() -> None:
@@ -48,10 +81,13 @@ def test_paired_interval_resamples_tasks_not_trajectories() -> None:
 
 
 def test_strata_and_failure_kinds() -> None:
-    ts = [traj("a", "oracle", passed=True), traj("a", "noop", passed=False, steps=0),
-          traj("a", "corrupt:0", passed=False, compiled=False, notes=("fault undeclared_name in hunk 1/1",)),
-          traj("a", "corrupt:1", passed=False, notes=("fault off_by_one in hunk 1/1",)),
-          traj("a", "partial:0", passed=False, notes=("gold 1/1 cut short",))]
+    ts = [
+        traj("a", "oracle", passed=True),
+        traj("a", "noop", passed=False, steps=0),
+        traj("a", "corrupt:0", passed=False, compiled=False, notes=("fault undeclared_name in hunk 1/1",)),
+        traj("a", "corrupt:1", passed=False, notes=("fault off_by_one in hunk 1/1",)),
+        traj("a", "partial:0", passed=False, notes=("gold 1/1 cut short",)),
+    ]
     assert [failure_kind(t) for t in ts[1:]] == ["noop", "undeclared_name", "off_by_one", "cut_short"]
     s = strata(ts)
     assert s["all"] == [0, 1, 2, 3, 4]
@@ -74,26 +110,44 @@ def test_offline_v2_is_the_telescoped_potential_and_ignores_step_count() -> None
 
 def test_build_plus_steps_baselines_order() -> None:
     more, fewer = HARD_PREDICTORS["build_more_steps"][0], HARD_PREDICTORS["build_fewer_steps"][0]
-    long, short, broken = traj("a", "x", passed=True, steps=3), traj("a", "y", passed=True), \
-        traj("a", "z", passed=False, compiled=False, steps=1)
+    long, short, broken = (
+        traj("a", "x", passed=True, steps=3),
+        traj("a", "y", passed=True),
+        traj("a", "z", passed=False, compiled=False, steps=1),
+    )
     assert more(long) > more(short) > more(broken)
     assert fewer(short) > fewer(long) > fewer(broken)
 
 
 def test_step_credit_and_first_error() -> None:
-    bad = Trajectory(dataset="d", task="a", agent="corrupt:0", key="k", outcome="tests_failed", rewards=(0.4, -0.6, 0.0),
-                     components=((0.0, 0.4, 0.0), (-1.0, 0.4, 0.0)), compiled=True, pass_rate=0.0, all_pass=False,
-                     sanitizer_clean=None, patch_applies=True, warnings_delta=0.0, lines_changed=2,
-                     notes=("gold 1/2", "fault wrong_type in hunk 2/2"), d_prevs=(0.0, 0.0))
+    bad = Trajectory(
+        dataset="d",
+        task="a",
+        agent="corrupt:0",
+        key="k",
+        outcome="tests_failed",
+        rewards=(0.4, -0.6, 0.0),
+        components=((0.0, 0.4, 0.0), (-1.0, 0.4, 0.0)),
+        compiled=True,
+        pass_rate=0.0,
+        all_pass=False,
+        sanitizer_clean=None,
+        patch_applies=True,
+        warnings_delta=0.0,
+        lines_changed=2,
+        notes=("gold 1/2", "fault wrong_type in hunk 2/2"),
+        d_prevs=(0.0, 0.0),
+    )
     sc = step_credit([bad], resamples=50)
     assert sc["steps"] == 2 and sc["gold_vs_fault"]["reward_v1"] == 1.0 == sc["gold_vs_fault"]["reward_v2_blind"]
     assert sc["first_error_accuracy"]["reward_v1"] == {"trajectories": 1, "hits": 1, "accuracy": 1.0}
 
 
 def test_hard_study_round_trip_through_results_json(tmp_path: Path) -> None:
-    ts = [traj(f"t{i}", "oracle", passed=True, steps=2, d_start=1, d_final=0) for i in range(4)] + \
-         [traj(f"t{i}", "corrupt:0", passed=False, notes=("fault comparison in hunk 1/1",), d_start=1, d_final=1)
-          for i in range(4)]
+    ts = [traj(f"t{i}", "oracle", passed=True, steps=2, d_start=1, d_final=0) for i in range(4)] + [
+        traj(f"t{i}", "corrupt:0", passed=False, notes=("fault comparison in hunk 1/1",), d_start=1, d_final=1)
+        for i in range(4)
+    ]
     path = tmp_path / "results.json"
     path.write_text(json.dumps({"trajectories": [t.to_dict() for t in ts]}))
     back = load_trajectories(path)
@@ -107,15 +161,23 @@ def test_hard_study_round_trip_through_results_json(tmp_path: Path) -> None:
 
 
 def test_rescored_v2_joins_only_sets_it_covers() -> None:
-    ts = [traj(f"t{i}", "oracle", passed=True, steps=2, d_start=1, d_final=1) for i in range(3)] + \
-         [traj(f"t{i}", "corrupt:0", passed=False, notes=("fault comparison in hunk 1/1",), d_start=1, d_final=1)
-          for i in range(3)]
-    rescored = {t.key: {"reward_v2": 0.5 if t.all_pass else -0.5, "rewards_v2": [0.5 if t.all_pass else -0.5]
-                        + [0.0] * (len(t.components) - 1)} for t in ts}
+    ts = [traj(f"t{i}", "oracle", passed=True, steps=2, d_start=1, d_final=1) for i in range(3)] + [
+        traj(f"t{i}", "corrupt:0", passed=False, notes=("fault comparison in hunk 1/1",), d_start=1, d_final=1)
+        for i in range(3)
+    ]
+    rescored = {
+        t.key: {
+            "reward_v2": 0.5 if t.all_pass else -0.5,
+            "rewards_v2": [0.5 if t.all_pass else -0.5] + [0.0] * (len(t.components) - 1),
+        }
+        for t in ts
+    }
     result = hard_study({"x": ts}, resamples=50, rescored=rescored)
     e = result["sets"]["x"]["strata"]["all"]
     assert e["auroc"]["reward_v2"] == 1.0 and e["auroc"]["reward_v2_blind"] == 0.5
     assert e["paired"]["reward_v2 - reward_v2_blind"]["diff"] == 0.5
     assert result["sets"]["x"]["step_credit"]["first_error_accuracy"]["reward_v2"]["hits"] == 3
     partial = dict(list(rescored.items())[:-1])
-    assert "reward_v2" not in hard_study({"x": ts}, resamples=20, rescored=partial)["sets"]["x"]["strata"]["all"]["auroc"]
+    assert (
+        "reward_v2" not in hard_study({"x": ts}, resamples=20, rescored=partial)["sets"]["x"]["strata"]["all"]["auroc"]
+    )

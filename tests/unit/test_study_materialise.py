@@ -27,7 +27,7 @@ def test_a_stored_patch_reaching_out_of_the_tree_is_refused_and_writes_nothing(t
     with ``..``, writes nothing outside. (The write was already refused by apply_changes; the
     old content is now also read through the jail, which this test cannot observe.)"""
     tree, outside = _tree(tmp_path)
-    patch = (f"--- a/{target}\n+++ b/{target}\n@@ -1 +1 @@\n-int secret;\n+int pwned;\n")
+    patch = f"--- a/{target}\n+++ b/{target}\n@@ -1 +1 @@\n-int secret;\n+int pwned;\n"
     with pytest.raises(LanserError):
         _materialise(tree, tmp_path / "copy", [patch])
     assert (outside / "secret.c").read_text() == "int secret;\n"

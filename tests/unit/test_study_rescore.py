@@ -10,26 +10,36 @@ import json
 from pathlib import Path
 
 from lanser.harness.study_rescore import rescore
-from lanser.harness.trajectories import TrajectoryAgent
 from lanser.harness.task import load_tasks
+from lanser.harness.trajectories import TrajectoryAgent
 
 REPO = Path(__file__).resolve().parents[2]
 TOY = REPO / "datasets" / "toy-c"
 
 
 def row(key: str, agent: str, task: str, notes: list[str]) -> dict:
-    return {"key": key, "agent": agent, "task": task, "dataset": "toy-c", "notes": notes,
-            "components": [[0.0, 0.4, 0.0]] * len(notes)}
+    return {
+        "key": key,
+        "agent": agent,
+        "task": task,
+        "dataset": "toy-c",
+        "notes": notes,
+        "components": [[0.0, 0.4, 0.0]] * len(notes),
+    }
 
 
 def test_rescore_toy_trajectories_with_real_clangd(tmp_path: Path) -> None:
     t = next(x for x in load_tasks(TOY / "tasks.jsonl") if x.id == "toy-c/reverse")
-    seed = next(s for s in range(50) if TrajectoryAgent("corrupt", s).plan(t)[0]["note"].startswith(
-        "fault undeclared_name"))
+    seed = next(
+        s for s in range(50) if TrajectoryAgent("corrupt", s).plan(t)[0]["note"].startswith("fault undeclared_name")
+    )
     note = TrajectoryAgent("corrupt", seed).plan(t)[0]["note"]
-    rows = [row("gold", "oracle", t.id, ["gold 1/1"]), row("bad", f"corrupt:{seed}", t.id, [note]),
-            row("lie", f"corrupt:{seed}", t.id, ["gold 1/1"]),
-            {**row("other", "oracle", "elsewhere/x", ["gold 1/1"]), "dataset": "another"}]
+    rows = [
+        row("gold", "oracle", t.id, ["gold 1/1"]),
+        row("bad", f"corrupt:{seed}", t.id, [note]),
+        row("lie", f"corrupt:{seed}", t.id, ["gold 1/1"]),
+        {**row("other", "oracle", "elsewhere/x", ["gold 1/1"]), "dataset": "another"},
+    ]
     results = tmp_path / "results.json"
     results.write_text(json.dumps({"trajectories": rows}))
     out = rescore(TOY, results)

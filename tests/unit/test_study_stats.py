@@ -8,8 +8,19 @@ import random
 
 import pytest
 
-from lanser.harness.study import (Trajectory, analyse, auroc, auroc_within, bootstrap_ci, count_warnings,
-                                  lines_changed, percentile, ranks, spearman, trajectory_from_result)
+from lanser.harness.study import (
+    Trajectory,
+    analyse,
+    auroc,
+    auroc_within,
+    bootstrap_ci,
+    count_warnings,
+    lines_changed,
+    percentile,
+    ranks,
+    spearman,
+    trajectory_from_result,
+)
 
 
 def test_ranks_average_ties() -> None:
@@ -29,7 +40,7 @@ def test_spearman_textbook_without_ties() -> None:
 
 def test_spearman_with_ties_is_pearson_of_average_ranks() -> None:
     # x ranks (1, 2.5, 2.5, 4), y ranks (1, 2, 3, 4): sxy = 4.5, sxx = 4.5, syy = 5 -> 4.5 / sqrt(22.5) = 3/sqrt(10)
-    assert spearman([1, 2, 2, 3], [1, 2, 3, 4]) == pytest.approx(3 / 10 ** 0.5)
+    assert spearman([1, 2, 2, 3], [1, 2, 3, 4]) == pytest.approx(3 / 10**0.5)
     # the 1 - 6 sum d^2 formula would give 0.95 here; with ties it is not exact
     assert spearman([1, 2, 2, 3], [1, 2, 3, 4]) != pytest.approx(0.95)
 
@@ -63,8 +74,8 @@ def test_auroc_is_the_mann_whitney_pair_count() -> None:
         n = rng.randint(2, 15)
         scores = [rng.choice([0, 0.5, 1, 1.5, 2]) for _ in range(n)]  # many ties
         labels = [rng.random() < 0.5 for _ in range(n)]
-        pos = [s for s, y in zip(scores, labels) if y]
-        neg = [s for s, y in zip(scores, labels) if not y]
+        pos = [s for s, y in zip(scores, labels, strict=False) if y]
+        neg = [s for s, y in zip(scores, labels, strict=False) if not y]
         if not pos or not neg:
             assert auroc(scores, labels) is None
             continue
@@ -132,16 +143,32 @@ def test_cluster_bootstrap_resamples_whole_groups() -> None:
 
 def _traj(task: str, agent: str, rewards: list[float], rate: float, passed: bool) -> Trajectory:
     comps = tuple((r - 0.4, 0.4, 0.0) for r in rewards)
-    return Trajectory(dataset="d", task=task, agent=agent, key=f"{task}-{agent}", outcome="resolved" if passed
-                      else "tests_failed", rewards=(*rewards, 0.0), components=comps, compiled=True,
-                      pass_rate=rate, all_pass=passed, sanitizer_clean=True, patch_applies=True,
-                      warnings_delta=0.0, lines_changed=len(rewards))
+    return Trajectory(
+        dataset="d",
+        task=task,
+        agent=agent,
+        key=f"{task}-{agent}",
+        outcome="resolved" if passed else "tests_failed",
+        rewards=(*rewards, 0.0),
+        components=comps,
+        compiled=True,
+        pass_rate=rate,
+        all_pass=passed,
+        sanitizer_clean=True,
+        patch_applies=True,
+        warnings_delta=0.0,
+        lines_changed=len(rewards),
+    )
 
 
 def test_analyse_on_a_hand_made_table() -> None:
-    ts = [_traj("t1", "oracle", [0.9, 0.9], 1.0, True), _traj("t1", "corrupt:0", [0.4, -0.1], 0.5, False),
-          _traj("t2", "oracle", [0.4], 1.0, True), _traj("t2", "noop", [], 0.0, False),
-          _traj("t2", "partial:0", [0.4], 0.5, False)]
+    ts = [
+        _traj("t1", "oracle", [0.9, 0.9], 1.0, True),
+        _traj("t1", "corrupt:0", [0.4, -0.1], 0.5, False),
+        _traj("t2", "oracle", [0.4], 1.0, True),
+        _traj("t2", "noop", [], 0.0, False),
+        _traj("t2", "partial:0", [0.4], 0.5, False),
+    ]
     out = analyse(ts, resamples=50, seed=0)
     assert (out["n"], out["tasks"], out["passing"]) == (5, 2, 2)
     cum = out["predictors"]["reward_cumulative"]
@@ -150,11 +177,11 @@ def test_analyse_on_a_hand_made_table() -> None:
     assert cum["auroc_all_pass"]["value"] == pytest.approx(5.5 / 6)
     # within t1: 1.8 > 0.3 (1 pair); within t2: 0.4 > 0, 0.4 = 0.4 -> (1 + 1 + 0.5) / 3
     assert cum["auroc_within_task"]["value"] == pytest.approx(2.5 / 3)
-    assert cum["spearman_pass_rate"]["value"] == pytest.approx(spearman([1.8, 0.3, 0.4, 0, 0.4],
-                                                                        [1, 0.5, 1, 0, 0.5]))
+    assert cum["spearman_pass_rate"]["value"] == pytest.approx(spearman([1.8, 0.3, 0.4, 0, 0.4], [1, 0.5, 1, 0, 0.5]))
     safety = out["predictors"]["ablation_safety"]
-    assert safety["auroc_all_pass"]["value"] == pytest.approx(auroc([0.8, 0.8, 0.4, 0, 0.4],
-                                                                    [True, False, True, False, False]))
+    assert safety["auroc_all_pass"]["value"] == pytest.approx(
+        auroc([0.8, 0.8, 0.4, 0, 0.4], [True, False, True, False, False])
+    )
     assert out["predictors"]["ablation_ambiguity"]["spearman_pass_rate"]["value"] is None, "constant 0"
     assert out["predictors"]["reward_mean"]["auroc_all_pass"]["value"] is not None
 
@@ -169,27 +196,49 @@ def test_analyse_leaves_out_infrastructure_errors() -> None:
 
 def test_trajectory_from_a_store_row() -> None:
     def edit(r: float, diag: float, status: str = "ok") -> dict:
-        return {"action": "edit", "reward": r, "result": {"status": status, "processReward": {
-            "components": {"diag_delta": diag, "safety": 1 if status == "ok" else 0, "ambiguity_penalty": 0},
-            "weights": {"alpha": 0.5, "beta": 0.4, "gamma": 0.1}}}}
+        return {
+            "action": "edit",
+            "reward": r,
+            "result": {
+                "status": status,
+                "processReward": {
+                    "components": {"diag_delta": diag, "safety": 1 if status == "ok" else 0, "ambiguity_penalty": 0},
+                    "weights": {"alpha": 0.5, "beta": 0.4, "gamma": 0.1},
+                },
+            },
+        }
 
-    row = {"key": "k", "task_id": "toy/t", "agent": "corrupt:1",
-           "verdict": {"outcome": "tests_failed", "compiled": True, "fail_to_pass": {"a": "fail", "b": "pass"},
-                       "pass_to_pass": {"c": "pass", "d": "pass"}, "tests_passed": 5, "tests_total": 6,
-                       "sanitizer": {"clean": True, "reports": []}},
-           "steps": [edit(1.9, 3), edit(-0.1, -1), {"action": "submit", "reward": 0.0}],
-           "stages": {"build": {"output": "a.c:1:2: warning: unused x\na.c:3:4: warning: y\nnote: z\n"}},
-           "patch": "--- a/a.c\n+++ b/a.c\n@@ -1,2 +1,2 @@\n-x\n+y\n z\n"}
+    row = {
+        "key": "k",
+        "task_id": "toy/t",
+        "agent": "corrupt:1",
+        "verdict": {
+            "outcome": "tests_failed",
+            "compiled": True,
+            "fail_to_pass": {"a": "fail", "b": "pass"},
+            "pass_to_pass": {"c": "pass", "d": "pass"},
+            "tests_passed": 5,
+            "tests_total": 6,
+            "sanitizer": {"clean": True, "reports": []},
+        },
+        "steps": [edit(1.9, 3), edit(-0.1, -1), {"action": "submit", "reward": 0.0}],
+        "stages": {"build": {"output": "a.c:1:2: warning: unused x\na.c:3:4: warning: y\nnote: z\n"}},
+        "patch": "--- a/a.c\n+++ b/a.c\n@@ -1,2 +1,2 @@\n-x\n+y\n z\n",
+    }
     t = trajectory_from_result(row, "toy", start_warnings=3, notes=["fault off_by_one in hunk 1/1"])
     assert t.cumulative == pytest.approx(1.8) and t.mean == pytest.approx(0.9)
     assert t.components == ((1.5, 0.4, 0.0), (-0.5, 0.4, 0.0))
     assert t.pass_rate == 0.75 and t.all_pass is False and t.sanitizer_clean is True
     assert t.warnings_delta == -1.0 and t.lines_changed == 2 and t.patch_applies
-    broken = {**row, "verdict": {"outcome": "build_failed", "compiled": False},
-              "steps": [edit(0.0, 0, "error")]}
+    broken = {**row, "verdict": {"outcome": "build_failed", "compiled": False}, "steps": [edit(0.0, 0, "error")]}
     b = trajectory_from_result(broken, "toy", None)
-    assert (b.pass_rate, b.all_pass, b.sanitizer_clean, b.patch_applies, b.warnings_delta) == (0.0, False, None,
-                                                                                              False, 2.0)
+    assert (b.pass_rate, b.all_pass, b.sanitizer_clean, b.patch_applies, b.warnings_delta) == (
+        0.0,
+        False,
+        None,
+        False,
+        2.0,
+    )
 
 
 def test_warning_and_line_counts() -> None:
@@ -200,22 +249,31 @@ def test_warning_and_line_counts() -> None:
 
 
 def test_task_level_intervals_need_enough_tasks() -> None:
-    few = [_traj(f"t{i}", a, [0.4] if a == "oracle" else [], 1.0 if a == "oracle" else 0.0, a == "oracle")
-           for i in range(3) for a in ("oracle", "noop")]
+    few = [
+        _traj(f"t{i}", a, [0.4] if a == "oracle" else [], 1.0 if a == "oracle" else 0.0, a == "oracle")
+        for i in range(3)
+        for a in ("oracle", "noop")
+    ]
     ci = analyse(few, resamples=50)["predictors"]["reward_cumulative"]["auroc_all_pass"]["ci_by_task"]
     assert ci["lo"] is None and "tasks" in ci["why"]
-    many = [_traj(f"t{i}", a, [0.4] if a == "oracle" else [], 1.0 if a == "oracle" else 0.0, a == "oracle")
-            for i in range(10) for a in ("oracle", "noop")]
+    many = [
+        _traj(f"t{i}", a, [0.4] if a == "oracle" else [], 1.0 if a == "oracle" else 0.0, a == "oracle")
+        for i in range(10)
+        for a in ("oracle", "noop")
+    ]
     ci = analyse(many, resamples=50)["predictors"]["reward_cumulative"]["auroc_all_pass"]["ci_by_task"]
     assert (ci["lo"], ci["hi"]) == (1.0, 1.0), "a perfect separation stays perfect in every resample"
 
 
 def test_remeasured_reward_replaces_the_diagnostics_terms() -> None:
     # recorded: two steps with diagnostics terms 1.5 and 1.0 (sum 2.5); afresh D goes 3 -> 2: a*(3-2) = 0.5
-    t = dataclasses.replace(_traj("t", "corrupt:0", [1.9, 1.4], 0.0, False), d_start=3.0, d_final=2.0, d_final_last=2.0,
-                            d_prevs=(3.0, 2.0))
+    t = dataclasses.replace(
+        _traj("t", "corrupt:0", [1.9, 1.4], 0.0, False), d_start=3.0, d_final=2.0, d_final_last=2.0, d_prevs=(3.0, 2.0)
+    )
     assert t.diag_recorded == pytest.approx(2.5) and t.diag_remeasured == pytest.approx(0.5)
-    good = dataclasses.replace(_traj("t", "oracle", [1.9], 1.0, True), d_start=3.0, d_final=0.0, d_final_last=0.0, d_prevs=(3.0,))
+    good = dataclasses.replace(
+        _traj("t", "oracle", [1.9], 1.0, True), d_start=3.0, d_final=0.0, d_final_last=0.0, d_prevs=(3.0,)
+    )
     # D after step 1 is D before step 2 (2), after step 2 the fresh D_final (2): 0.5*1 + 0.4, 0.5*0 + 0.4
     assert t.step_rewards_fixed() == [0.9, 0.4]
     assert _traj("u", "oracle", [0.4], 1.0, True).step_rewards_fixed() is None, "no fresh D_final"
@@ -225,8 +283,12 @@ def test_remeasured_reward_replaces_the_diagnostics_terms() -> None:
     assert fixed["n"] == 2, "a trajectory without fresh measurements is left out of this predictor only"
     assert out["predictors"]["reward_cumulative"]["n"] == 3
     assert fixed["auroc_all_pass"]["value"] == 1.0  # 0.5 + 0.8 = 1.3 vs 1.5 + 0.4 = 1.9
-    assert out["diagnostics_check"] == {"measured": 2, "start_agrees": 2, "sum_agrees": 1,
-                                        "recorded_minus_remeasured_mean": 1.0}
+    assert out["diagnostics_check"] == {
+        "measured": 2,
+        "start_agrees": 2,
+        "sum_agrees": 1,
+        "recorded_minus_remeasured_mean": 1.0,
+    }
 
 
 def test_build_study_writes_consistent_files() -> None:
@@ -236,24 +298,67 @@ def test_build_study_writes_consistent_files() -> None:
     from lanser.harness.study_report import build_study
 
     def row(key: str, agent: str, outcome: str, rewards: list[float], warnings: int) -> dict:
-        steps = [{"action": "edit", "reward": r, "cumulative": r, "result": {"status": "ok", "processReward": {
-            "components": {"diag_delta": (r - 0.4) / 0.5, "d_prev": 1, "safety": 1, "ambiguity_penalty": 0},
-            "weights": {"alpha": 0.5, "beta": 0.4, "gamma": 0.1}}}} for r in rewards]
+        steps = [
+            {
+                "action": "edit",
+                "reward": r,
+                "cumulative": r,
+                "result": {
+                    "status": "ok",
+                    "processReward": {
+                        "components": {"diag_delta": (r - 0.4) / 0.5, "d_prev": 1, "safety": 1, "ambiguity_penalty": 0},
+                        "weights": {"alpha": 0.5, "beta": 0.4, "gamma": 0.1},
+                    },
+                },
+            }
+            for r in rewards
+        ]
         passed = "pass" if outcome == "resolved" else "fail"
-        return {"key": key, "task_id": "toy/t", "agent": agent, "outcome": outcome, "patch": "",
-                "verdict": {"outcome": outcome, "compiled": True, "fail_to_pass": {"a": passed}},
-                "steps": steps + [{"action": "submit", "reward": 0.0}],
-                "stages": {"build": {"output": "x.c:1:1: warning: w\n" * warnings}}}
+        return {
+            "key": key,
+            "task_id": "toy/t",
+            "agent": agent,
+            "outcome": outcome,
+            "patch": "",
+            "verdict": {"outcome": outcome, "compiled": True, "fail_to_pass": {"a": passed}},
+            "steps": steps + [{"action": "submit", "reward": 0.0}],
+            "stages": {"build": {"output": "x.c:1:1: warning: w\n" * warnings}},
+        }
 
-    rows = [row("k1", "oracle", "resolved", [0.9], 0), row("k2", "noop", "tests_failed", [], 2),
-            row("k3", "corrupt:0", "tests_failed", [0.4], 3)]
-    wanted = [{"dataset": "toy", "task": "toy/t", "spec": r["agent"], "key": r["key"],
-               "notes": ["fault off_by_one in hunk 1/1"] if r["agent"] == "corrupt:0" else []} for r in rows]
-    meta = {"command": "lanser bench study toy", "datasets": ["toy"], "agents": ["oracle", "noop", "corrupt:0"],
-            "seeds": 1, "duplicates": 0, "resamples": 20, "bootstrap_seed": 0}
+    rows = [
+        row("k1", "oracle", "resolved", [0.9], 0),
+        row("k2", "noop", "tests_failed", [], 2),
+        row("k3", "corrupt:0", "tests_failed", [0.4], 3),
+    ]
+    wanted = [
+        {
+            "dataset": "toy",
+            "task": "toy/t",
+            "spec": r["agent"],
+            "key": r["key"],
+            "notes": ["fault off_by_one in hunk 1/1"] if r["agent"] == "corrupt:0" else [],
+        }
+        for r in rows
+    ]
+    meta = {
+        "command": "lanser bench study toy",
+        "datasets": ["toy"],
+        "agents": ["oracle", "noop", "corrupt:0"],
+        "seeds": 1,
+        "duplicates": 0,
+        "resamples": 20,
+        "bootstrap_seed": 0,
+    }
     files, headline = build_study(rows, wanted, meta, title="T", resamples=20)
-    assert sorted(files) == ["curves.svg", "hard.json", "hard.md", "predictors.svg", "results.json", "scatter.svg",
-                             "summary.md"]
+    assert sorted(files) == [
+        "curves.svg",
+        "hard.json",
+        "hard.md",
+        "predictors.svg",
+        "results.json",
+        "scatter.svg",
+        "summary.md",
+    ]
     for name in ("curves.svg", "predictors.svg", "scatter.svg"):
         xml.dom.minidom.parseString(files[name])
     data = json.loads(files["results.json"])
@@ -265,8 +370,10 @@ def test_build_study_writes_consistent_files() -> None:
     hard = json.loads(files["hard.json"])
     assert hard["rewards"]["recorded"] == "pr-v1" and data["meta"]["reward_recorded"] == "pr-v1"
     assert headline["reward_version"] == "pr-v1"
-    assert headline["compile_clean_vs_build_steps"]["diff"] == \
-        hard["sets"]["pooled"]["strata"]["compile_clean_edited"]["paired"]["reward_v1 - build_more_steps"]["diff"]
+    assert (
+        headline["compile_clean_vs_build_steps"]["diff"]
+        == hard["sets"]["pooled"]["strata"]["compile_clean_edited"]["paired"]["reward_v1 - build_more_steps"]["diff"]
+    )
     _, v2 = build_study(rows, wanted, meta, title="T", resamples=20, reward_version="pr-v2")
     assert v2["reward_version"] == "pr-v2"
     with pytest.raises(ValueError, match="not in the store"):
@@ -279,8 +386,9 @@ def test_study_command_agents_and_bad_input() -> None:
     from lanser.cli.bench_study import _patch_paths, _spread, agent_specs
     from lanser.cli.main import cli
 
-    assert _patch_paths("--- a/x.c\n+++ b/x.c\n@@ -1 +1 @@\n-a\n+b\n--- a/y.h\n+++ b/y.h\t2024\n"
-                        "--- a/z.c\n+++ /dev/null\n") == ["x.c", "y.h"]
+    assert _patch_paths(
+        "--- a/x.c\n+++ b/x.c\n@@ -1 +1 @@\n-a\n+b\n--- a/y.h\n+++ b/y.h\t2024\n--- a/z.c\n+++ /dev/null\n"
+    ) == ["x.c", "y.h"]
     assert _spread(list(range(10)), 4) == [0, 2, 5, 7] and _spread([1, 2], 5) == [1, 2]
     assert agent_specs("corrupt,noop,oracle", 2) == ["oracle", "noop", "corrupt:0", "corrupt:1"]
     assert agent_specs("shuffle,replay:t.jsonl", 1) == ["shuffle:0", "replay:t.jsonl"]
@@ -294,12 +402,21 @@ def test_step_level_tells_gold_steps_from_fault_steps() -> None:
     from lanser.harness.study import step_level
 
     def t(key: str, notes: list[str], rewards: list[float], d_prevs: list[float], d_final: float) -> Trajectory:
-        return dataclasses.replace(_traj("task", key, rewards, 0.0, False), key=key, notes=tuple(notes),
-                                   d_prevs=tuple(d_prevs), d_start=d_prevs[0], d_final=d_final, d_final_last=d_final)
+        return dataclasses.replace(
+            _traj("task", key, rewards, 0.0, False),
+            key=key,
+            notes=tuple(notes),
+            d_prevs=tuple(d_prevs),
+            d_start=d_prevs[0],
+            d_final=d_final,
+            d_final_last=d_final,
+        )
 
-    ts = [t("a", ["gold 1/2", "gold 2/2"], [0.9, 0.9], [2, 1], 0),          # fixed: 0.9, 0.9
-          t("b", ["fault wrong_type in hunk 1/1", "revert hunk 1/1"], [0.9, 0.4], [0, 1], 0),  # fixed: -0.1, 0.9
-          t("c", ["fault undeclared_name in hunk 1/1"], [0.4], [0], 1)]    # fixed: -0.1
+    ts = [
+        t("a", ["gold 1/2", "gold 2/2"], [0.9, 0.9], [2, 1], 0),  # fixed: 0.9, 0.9
+        t("b", ["fault wrong_type in hunk 1/1", "revert hunk 1/1"], [0.9, 0.4], [0, 1], 0),  # fixed: -0.1, 0.9
+        t("c", ["fault undeclared_name in hunk 1/1"], [0.4], [0], 1),
+    ]  # fixed: -0.1
     out = step_level(ts, resamples=50)
     assert out["by_kind"]["gold"] == {"steps": 2, "mean_recorded": 0.9, "mean_fixed": 0.9}
     assert out["by_kind"]["fault"]["mean_fixed"] == -0.1 and out["by_kind"]["revert"]["mean_fixed"] == 0.9

@@ -18,8 +18,15 @@ IMAGE_ID = "sha256:" + "0" * 64
 
 
 def git(cwd: Path, *args: str) -> str:
-    env = {"GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1", "GIT_AUTHOR_NAME": "t",
-           "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t", "PATH": "/usr/bin:/bin"}
+    env = {
+        "GIT_CONFIG_GLOBAL": "/dev/null",
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@t",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@t",
+        "PATH": "/usr/bin:/bin",
+    }
     return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout.strip()
 
 
@@ -40,10 +47,17 @@ def dataset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def _task(setup: str | None) -> TaskSpec:
-    return TaskSpec.model_validate({
-        "id": "t", "language": "c", "source": {"kind": "dir", "path": "src"},
-        "commands": {"setup": setup, "build": "true", "test": "true"}, "problem": "p", "gold_patch": "",
-        "start_patch": "--- a/a.c\n+++ b/a.c\n@@ -1 +1 @@\n-int a;\n+int b;\n"})
+    return TaskSpec.model_validate(
+        {
+            "id": "t",
+            "language": "c",
+            "source": {"kind": "dir", "path": "src"},
+            "commands": {"setup": setup, "build": "true", "test": "true"},
+            "problem": "p",
+            "gold_patch": "",
+            "start_patch": "--- a/a.c\n+++ b/a.c\n@@ -1 +1 @@\n-int a;\n+int b;\n",
+        }
+    )
 
 
 def _history_after_reset(task: TaskSpec, dataset: Path, work: Path) -> list[str]:
@@ -61,11 +75,19 @@ def test_a_dir_source_without_setup_leaves_its_own_history_out(dataset: Path, tm
     assert len(git(dataset / "src", "log", "--format=%s").splitlines()) == 2, "the source itself is untouched"
 
 
-def test_a_built_layer_leaves_the_source_history_out(dataset: Path, tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_built_layer_leaves_the_source_history_out(
+    dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def run(image: str, command: str, workdir: Path, **_: Any) -> sandbox.RunResult:
-        return sandbox.RunResult(exit_code=0, output="", duration_s=0.1, timed_out=False, oom_killed=False,
-                                 pids_exhausted=False, image_id=IMAGE_ID)
+        return sandbox.RunResult(
+            exit_code=0,
+            output="",
+            duration_s=0.1,
+            timed_out=False,
+            oom_killed=False,
+            pids_exhausted=False,
+            image_id=IMAGE_ID,
+        )
 
     monkeypatch.setattr(project.sandbox, "run", run)
     assert _history_after_reset(_task("make"), dataset, tmp_path / "w") == ["start"]

@@ -21,7 +21,7 @@ from lanser.harness.trajectories import FAULTS, TrajectoryAgent, inject_fault, p
 REPO = Path(__file__).resolve().parents[2]
 TOY = REPO / "datasets" / "toy-c"
 TASKS = load_tasks(TOY / "tasks.jsonl")
-CLAMP = 'toy-c/clamp-and-count'
+CLAMP = "toy-c/clamp-and-count"
 
 
 def task(task_id: str) -> TaskSpec:
@@ -122,8 +122,11 @@ def test_shuffle_changes_the_order_of_several_hunks() -> None:
     t = task(CLAMP)
     firsts = set()
     for seed in range(10):
-        golds = [a["note"] for a in TrajectoryAgent("shuffle", seed).plan(t) if a.get("note", "").startswith(
-            ("gold", "fault"))]
+        golds = [
+            a["note"]
+            for a in TrajectoryAgent("shuffle", seed).plan(t)
+            if a.get("note", "").startswith(("gold", "fault"))
+        ]
         firsts.add(golds[0].split()[-1])
     assert firsts == {"2/2"}, "two hunks: another order is always hunk 2 first"
 
@@ -172,7 +175,7 @@ def test_wrong_type_and_off_by_one_on_the_reverse_hunk() -> None:
     _, h = inject_fault(REVERSE_HUNK, random.Random(0), only="wrong_type")
     assert any("*" in ln and "char *s" not in ln for ln in added(h)) or any("&" in ln for ln in added(h))
     _, h = inject_fault(REVERSE_HUNK, random.Random(0), only="off_by_one")
-    diff = [(a, b) for a, b in zip(added(REVERSE_HUNK), added(h)) if a != b]
+    diff = [(a, b) for a, b in zip(added(REVERSE_HUNK), added(h), strict=False) if a != b]
     assert len(diff) == 1
     assert re.sub(r"\d+", "#", diff[0][0]) == re.sub(r"\d+", "#", diff[0][1])
 
@@ -184,8 +187,7 @@ def test_faults_leave_strings_and_comments_alone() -> None:
 
 
 def test_python_faults() -> None:
-    hunk = parse_hunk("--- a/m.py\n+++ b/m.py\n@@ -1,1 +1,3 @@\n def f(x):\n+    if x is None:\n"
-                      "+        return 0\n")
+    hunk = parse_hunk("--- a/m.py\n+++ b/m.py\n@@ -1,1 +1,3 @@\n def f(x):\n+    if x is None:\n+        return 0\n")
     _, dropped = inject_fault(hunk, random.Random(0), "python", only="dropped_check")
     assert added(dropped) == []
     _, typed = inject_fault(hunk, random.Random(0), "python", only="wrong_type")
@@ -194,11 +196,15 @@ def test_python_faults() -> None:
 
 # -- issue 24: the synthetic agents no longer hand the reward its answers -----------------------------
 
-THREE = ("--- a/a.c\n+++ b/a.c\n@@ -1,3 +1,4 @@\n int a(void)\n {\n+\tint x = 1;\n \treturn 0;\n"
-         "@@ -10,3 +11,4 @@\n int b(void)\n {\n+\tint y = 2;\n \treturn 0;\n"
-         "--- a/b.c\n+++ b/b.c\n@@ -1,3 +1,4 @@\n int c(int v)\n {\n+\tif (v < 0) return 1;\n \treturn 0;\n")
-THREE_FILES = {"a.c": "int a(void)\n{\n\treturn 0;\n}\n\n\n\n\n\nint b(void)\n{\n\treturn 0;\n}\n",
-               "b.c": "int c(int v)\n{\n\treturn 0;\n}\n"}
+THREE = (
+    "--- a/a.c\n+++ b/a.c\n@@ -1,3 +1,4 @@\n int a(void)\n {\n+\tint x = 1;\n \treturn 0;\n"
+    "@@ -10,3 +11,4 @@\n int b(void)\n {\n+\tint y = 2;\n \treturn 0;\n"
+    "--- a/b.c\n+++ b/b.c\n@@ -1,3 +1,4 @@\n int c(int v)\n {\n+\tif (v < 0) return 1;\n \treturn 0;\n"
+)
+THREE_FILES = {
+    "a.c": "int a(void)\n{\n\treturn 0;\n}\n\n\n\n\n\nint b(void)\n{\n\treturn 0;\n}\n",
+    "b.c": "int c(int v)\n{\n\treturn 0;\n}\n",
+}
 
 
 def test_shuffle_takes_as_many_steps_as_the_oracle() -> None:
@@ -263,7 +269,7 @@ def test_partial_cuts_at_a_statement_boundary_so_the_code_parses(tmp_path: Path)
 def test_partial_cut_points_by_language() -> None:
     from lanser.harness.trajectories import _statement_cuts
 
-    c = ["\tint i;", "\tfor (i = 0; i < 3; i++) {", "\t\tf(i);", "\t}", "\tg(\"{\");", "\treturn 0;"]
+    c = ["\tint i;", "\tfor (i = 0; i < 3; i++) {", "\t\tf(i);", "\t}", '\tg("{");', "\treturn 0;"]
     assert _statement_cuts(c, list(range(6)), "c") == [0, 1, 4, 5], "never inside the loop; strings ignored"
     py = ["    x = f(", "        1)", "    if x:", "        y = 2", "    return y"]
     assert _statement_cuts(py, list(range(5)), "python") == [0, 2, 4]

@@ -22,8 +22,13 @@ from lanser.syntax import c as csyntax
 __all__ = ["FAULT_KINDS", "Edit", "Function", "callers", "faults", "functions", "stub"]
 
 #: Fault kinds, and whether a sanitizer is the expected witness.
-FAULT_KINDS = {"off-by-one": False, "wrong-comparison": False, "missing-check": False,
-               "use-after-free": True, "leak": True}
+FAULT_KINDS = {
+    "off-by-one": False,
+    "wrong-comparison": False,
+    "missing-check": False,
+    "use-after-free": True,
+    "leak": True,
+}
 _FREE = re.compile(r"(?:^|[_.>])(free|deallocate)$|_free$|^free_", re.I)
 _SIZEISH = re.compile(r"len|size|length|count|cap|max|end|limit|num|idx|index|pos", re.I)
 
@@ -60,7 +65,7 @@ class Edit:
 
 
 def _text(data: bytes, node: Node) -> str:
-    return data[node.start_byte:node.end_byte].decode("utf-8", "replace")
+    return data[node.start_byte : node.end_byte].decode("utf-8", "replace")
 
 
 def _ident(node: Node | None) -> Node | None:
@@ -120,12 +125,24 @@ def functions(path: str, data: bytes) -> list[Function]:
         if sym is not None and "doc" in sym.roles:
             (sl, sc), (el, ec) = sym.roles["doc"]
             lines = data.split(b"\n")
-            doc = b"\n".join(lines[sl:el + 1]).decode("utf-8", "replace").strip()
-        head = data[fn.start_byte:body.start_byte].decode("utf-8", "replace").strip()
-        prefix = data[fn.start_byte:name.start_byte].decode("utf-8", "replace")
-        out.append(Function(_text(data, name), path, fn.start_point[0] + 1, " ".join(head.split()), doc,
-                            _text(data, body), body.start_byte, body.end_byte, _returns(prefix),
-                            tuple(params), "static" in prefix.split()))
+            doc = b"\n".join(lines[sl : el + 1]).decode("utf-8", "replace").strip()
+        head = data[fn.start_byte : body.start_byte].decode("utf-8", "replace").strip()
+        prefix = data[fn.start_byte : name.start_byte].decode("utf-8", "replace")
+        out.append(
+            Function(
+                _text(data, name),
+                path,
+                fn.start_point[0] + 1,
+                " ".join(head.split()),
+                doc,
+                _text(data, body),
+                body.start_byte,
+                body.end_byte,
+                _returns(prefix),
+                tuple(params),
+                "static" in prefix.split(),
+            )
+        )
     return out
 
 
@@ -140,7 +157,7 @@ def stub(data: bytes, fn: Function) -> bytes | None:
     elif fn.returns == "scalar":
         lines.append("\treturn 0;")
     lines.append("}")
-    return data[:fn.start] + "\n".join(lines).encode() + data[fn.end:]
+    return data[: fn.start] + "\n".join(lines).encode() + data[fn.end :]
 
 
 _FLIP_BOUND = {"<": "<=", "<=": "<", ">": ">=", ">=": ">"}
@@ -207,14 +224,23 @@ def faults(data: bytes, fn: Function) -> list[Edit]:
             o = _text(data, op)
             where = _in_condition(node, body)
             if o in _FLIP_BOUND and where in ("for_statement", "while_statement", "do_statement"):
-                add("off-by-one", _replace(data, op.start_byte, op.end_byte, _FLIP_BOUND[o]),
-                    f"loop bound `{_text(data, node)}` became `{o}`->`{_FLIP_BOUND[o]}` (line {_line(node)})")
+                add(
+                    "off-by-one",
+                    _replace(data, op.start_byte, op.end_byte, _FLIP_BOUND[o]),
+                    f"loop bound `{_text(data, node)}` became `{o}`->`{_FLIP_BOUND[o]}` (line {_line(node)})",
+                )
             elif o in _FLIP_BOUND and where == "if_statement" and _SIZEISH.search(_text(data, node)):
-                add("off-by-one", _replace(data, op.start_byte, op.end_byte, _FLIP_BOUND[o]),
-                    f"bound check `{_text(data, node)}` became `{o}`->`{_FLIP_BOUND[o]}` (line {_line(node)})")
+                add(
+                    "off-by-one",
+                    _replace(data, op.start_byte, op.end_byte, _FLIP_BOUND[o]),
+                    f"bound check `{_text(data, node)}` became `{o}`->`{_FLIP_BOUND[o]}` (line {_line(node)})",
+                )
             elif o in ("==", "!=") and where == "if_statement":
-                add("wrong-comparison", _replace(data, op.start_byte, op.end_byte, _FLIP_CMP[o]),
-                    f"comparison `{_text(data, node)}` became `{o}`->`{_FLIP_CMP[o]}` (line {_line(node)})")
+                add(
+                    "wrong-comparison",
+                    _replace(data, op.start_byte, op.end_byte, _FLIP_CMP[o]),
+                    f"comparison `{_text(data, node)}` became `{o}`->`{_FLIP_CMP[o]}` (line {_line(node)})",
+                )
         elif node.type == "if_statement" and node.child_by_field_name("alternative") is None:
             cond = node.child_by_field_name("condition")
             cons = node.child_by_field_name("consequence")
@@ -226,12 +252,15 @@ def faults(data: bytes, fn: Function) -> list[Edit]:
             null = re.search(r"NULL|!\s*\w", ctext)
             if guard and (bounds or null):
                 start = node.start_byte
-                while start > 0 and data[start - 1:start] in (b" ", b"\t"):
+                while start > 0 and data[start - 1 : start] in (b" ", b"\t"):
                     start -= 1
-                end = node.end_byte + (1 if data[node.end_byte:node.end_byte + 1] == b"\n" else 0)
+                end = node.end_byte + (1 if data[node.end_byte : node.end_byte + 1] == b"\n" else 0)
                 what = "bounds check" if bounds else ("NULL check" if "NULL" in ctext else "guard")
-                add("missing-check", data[:start] + data[end:],
-                    f"the {what} `if {ctext}` was removed (line {_line(node)})")
+                add(
+                    "missing-check",
+                    data[:start] + data[end:],
+                    f"the {what} `if {ctext}` was removed (line {_line(node)})",
+                )
         elif node.type == "compound_statement":
             stmts = [c for c in node.named_children if c.type != "comment"]
             for i, stmt in enumerate(stmts):
@@ -239,9 +268,9 @@ def faults(data: bytes, fn: Function) -> list[Edit]:
                 if arg is None:
                     continue
                 name = _text(data, arg)
-                end = stmt.end_byte + (1 if data[stmt.end_byte:stmt.end_byte + 1] == b"\n" else 0)
+                end = stmt.end_byte + (1 if data[stmt.end_byte : stmt.end_byte + 1] == b"\n" else 0)
                 start = stmt.start_byte
-                while start > 0 and data[start - 1:start] in (b" ", b"\t"):
+                while start > 0 and data[start - 1 : start] in (b" ", b"\t"):
                     start -= 1
                 add("leak", data[:start] + data[end:], f"`{_text(data, stmt)}` was removed (line {_line(stmt)})")
                 if i == 0:
@@ -252,10 +281,18 @@ def faults(data: bytes, fn: Function) -> list[Edit]:
                     continue
                 if re.match(rf"\s*{re.escape(name)}\s*=[^=]", ptext):
                     continue  # the previous statement writes the pointer: swapping is no use after free
-                swapped = (data[:prev.start_byte] + _text(data, stmt).encode() + data[prev.end_byte:stmt.start_byte]
-                           + ptext.encode() + data[stmt.end_byte:])
-                add("use-after-free", swapped,
-                    f"`{_text(data, stmt)}` now runs before `{ptext}`, which still uses {name} (line {_line(stmt)})")
+                swapped = (
+                    data[: prev.start_byte]
+                    + _text(data, stmt).encode()
+                    + data[prev.end_byte : stmt.start_byte]
+                    + ptext.encode()
+                    + data[stmt.end_byte :]
+                )
+                add(
+                    "use-after-free",
+                    swapped,
+                    f"`{_text(data, stmt)}` now runs before `{ptext}`, which still uses {name} (line {_line(stmt)})",
+                )
     return out
 
 

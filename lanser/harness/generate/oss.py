@@ -109,9 +109,20 @@ def _order(cands: list[Candidate], seed: int) -> list[Candidate]:
     return out
 
 
-def generate(source: Source, base: Path, profile: Profile, *, project: str, seed: int, count: int, image: str,
-             cache: Path, max_attempts: int | None = None, implement_share: float = 0.5,
-             progress: Any = None) -> Generated:
+def generate(
+    source: Source,
+    base: Path,
+    profile: Profile,
+    *,
+    project: str,
+    seed: int,
+    count: int,
+    image: str,
+    cache: Path,
+    max_attempts: int | None = None,
+    implement_share: float = 0.5,
+    progress: Any = None,
+) -> Generated:
     """Up to ``count`` validated tasks (about ``implement_share`` of them *implement*)."""
     from lanser.harness.sources import materialize
 
@@ -127,13 +138,17 @@ def generate(source: Source, base: Path, profile: Profile, *, project: str, seed
     say("baseline: build, tests, sanitizers")
     base_run = bench.evaluate({}, sanitize=True)
     if not base_run.built:
-        raise InfrastructureError(f"{project}: the baseline does not build", stage="baseline",
-                                  log_tail=base_run.build_log)
+        raise InfrastructureError(
+            f"{project}: the baseline does not build", stage="baseline", log_tail=base_run.build_log
+        )
     failing = sorted(t for t, v in base_run.tests.items() if v == "fail")
     if not base_run.tests or failing:
-        raise InfrastructureError(f"{project}: the baseline tests are not green "
-                                  f"({len(base_run.tests)} found, failing: {', '.join(failing) or '-'})",
-                                  stage="baseline", log_tail=base_run.test_log[-3000:])
+        raise InfrastructureError(
+            f"{project}: the baseline tests are not green "
+            f"({len(base_run.tests)} found, failing: {', '.join(failing) or '-'})",
+            stage="baseline",
+            log_tail=base_run.test_log[-3000:],
+        )
     baseline_reports = base_run.sanitizer or []
     known = {_report_key(r) for r in baseline_reports}
     known_reports = tuple(KnownReport(tool=t, kind=k, frame=f) for t, k, f in sorted(known))
@@ -177,8 +192,13 @@ def generate(source: Source, base: Path, profile: Profile, *, project: str, seed
         # Sanitizers run where they are the expected witness (use after free, leak) or
         # when the tests miss the fault; a fault the tests catch needs no second build.
         start = bench.evaluate({e.path: e.new}, sanitize=e.sanitizer)
-        if e.kind != "implement" and not e.sanitizer and start.built and not start.test_timed_out and \
-                all(start.tests.get(t) == "pass" for t in passing):
+        if (
+            e.kind != "implement"
+            and not e.sanitizer
+            and start.built
+            and not start.test_timed_out
+            and all(start.tests.get(t) == "pass" for t in passing)
+        ):
             start = bench.evaluate({e.path: e.new}, sanitize=True)
         verdict = _judge(start, passing, known, e)
         say(f"[{attempts}] {e.kind} {e.function} ({e.path}): {verdict['why'] if 'why' in verdict else 'valid'}")
@@ -200,20 +220,48 @@ def generate(source: Source, base: Path, profile: Profile, *, project: str, seed
         ids.add(task_id)
         used.add((e.path, e.function, e.kind))
         got[group] += 1
-        tasks.append(TaskSpec(id=task_id, language="c", image="base", source=source, commands=commands,
-                              problem=problem, start_patch=start_patch, gold_patch=gold_patch,
-                              oracles=Oracles(fail_to_pass=tuple(f2p), pass_to_pass=tuple(p2p),
-                                              known_sanitizer_reports=known_reports),
-                              limits=limits))
-        meta.append({"id": task_id, "kind": e.kind, "function": e.function, "path": e.path, "line": cand.fn.line,
-                     "fault": e.description, "sanitizer_caught": bool(verdict["new_reports"]),
-                     "sanitizer_reports": [r["summary"] for r in verdict["new_reports"]],
-                     "fail_to_pass": len(f2p), "start_seconds": start.seconds})
+        tasks.append(
+            TaskSpec(
+                id=task_id,
+                language="c",
+                image="base",
+                source=source,
+                commands=commands,
+                problem=problem,
+                start_patch=start_patch,
+                gold_patch=gold_patch,
+                oracles=Oracles(
+                    fail_to_pass=tuple(f2p), pass_to_pass=tuple(p2p), known_sanitizer_reports=known_reports
+                ),
+                limits=limits,
+            )
+        )
+        meta.append(
+            {
+                "id": task_id,
+                "kind": e.kind,
+                "function": e.function,
+                "path": e.path,
+                "line": cand.fn.line,
+                "fault": e.description,
+                "sanitizer_caught": bool(verdict["new_reports"]),
+                "sanitizer_reports": [r["summary"] for r in verdict["new_reports"]],
+                "fail_to_pass": len(f2p),
+                "start_seconds": start.seconds,
+            }
+        )
     order = sorted(range(len(tasks)), key=lambda i: tasks[i].id)
-    stats = {"project": project, "seed": seed, "count": count, "source_digest": bench.digest,
-             "candidates": Counter(c.edit.kind for c in ordered), "attempted": dict(attempted),
-             "validated": dict(Counter(m["kind"] for m in meta)), "dropped": dict(dropped),
-             "baseline": {"tests": len(passing), "sanitizer_reports": baseline_reports, "seconds": base_run.seconds}}
+    stats = {
+        "project": project,
+        "seed": seed,
+        "count": count,
+        "source_digest": bench.digest,
+        "candidates": Counter(c.edit.kind for c in ordered),
+        "attempted": dict(attempted),
+        "validated": dict(Counter(m["kind"] for m in meta)),
+        "dropped": dict(dropped),
+        "baseline": {"tests": len(passing), "sanitizer_reports": baseline_reports, "seconds": base_run.seconds},
+    }
     return Generated([tasks[i] for i in order], [meta[i] for i in order], stats)
 
 
@@ -250,8 +298,9 @@ def _round_trips(original: bytes, start: bytes, path: str, start_patch: str, gol
     return a.new == start and b.new == original
 
 
-def _callers(tree: Path, profile: Profile,
-             files: dict[str, bytes]) -> dict[tuple[str, str], list[tuple[str, int, str]]]:
+def _callers(
+    tree: Path, profile: Profile, files: dict[str, bytes]
+) -> dict[tuple[str, str], list[tuple[str, int, str]]]:
     """(path, function name) -> its call sites in the project's C files (tree-sitter, in path order).
 
     A static function is called from its own file only; elsewhere (and in no file that

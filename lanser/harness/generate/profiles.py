@@ -21,8 +21,9 @@ __all__ = ["PRESETS", "SANITIZER_ENV", "SANITIZER_FLAGS", "Profile", "cmake_prof
 SANITIZER_FLAGS = "-O0 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
 #: UBSan changes no exit code without halt_on_error; allocator_may_return_null
 #: lets tests that check allocation failure (json-c's test_util_file) run as written.
-SANITIZER_ENV = ("ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 "
-                 "UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1")
+SANITIZER_ENV = (
+    "ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1"
+)
 
 
 @dataclass(frozen=True)
@@ -47,17 +48,23 @@ def cmake_profile(name: str, files: tuple[str, ...], options: str) -> Profile:
     """A CMake + CTest project: plain and sanitized build trees, compile_commands.json at the root."""
     base = f"-DCMAKE_EXPORT_COMPILE_COMMANDS=ON {options}"
     plain = f"cmake -S . -B build {base} >/dev/null"
-    san = (f"cmake -S . -B build-asan {base} -DCMAKE_C_FLAGS='{SANITIZER_FLAGS}' "
-           "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=address,undefined "
-           "-DCMAKE_SHARED_LINKER_FLAGS=-fsanitize=address,undefined >/dev/null")
+    san = (
+        f"cmake -S . -B build-asan {base} -DCMAKE_C_FLAGS='{SANITIZER_FLAGS}' "
+        "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=address,undefined "
+        "-DCMAKE_SHARED_LINKER_FLAGS=-fsanitize=address,undefined >/dev/null"
+    )
     return Profile(
         name=name,
-        setup=(f"{plain} && cmake --build build -j2 >/dev/null && {san} && cmake --build build-asan -j2 >/dev/null "
-               "&& cp build/compile_commands.json compile_commands.json"),
+        setup=(
+            f"{plain} && cmake --build build -j2 >/dev/null && {san} && cmake --build build-asan -j2 >/dev/null "
+            "&& cp build/compile_commands.json compile_commands.json"
+        ),
         build=f"(test -f build/CMakeCache.txt || {plain}) && cmake --build build",
         test="cd build && ctest --output-on-failure --timeout 60",
-        sanitize=(f"(test -f build-asan/CMakeCache.txt || {san}) && cmake --build build-asan >/dev/null "
-                  f"&& cd build-asan && {SANITIZER_ENV} ctest --output-on-failure --timeout 60"),
+        sanitize=(
+            f"(test -f build-asan/CMakeCache.txt || {san}) && cmake --build build-asan >/dev/null "
+            f"&& cd build-asan && {SANITIZER_ENV} ctest --output-on-failure --timeout 60"
+        ),
         files=files,
     )
 
@@ -65,15 +72,47 @@ def cmake_profile(name: str, files: tuple[str, ...], options: str) -> Profile:
 PRESETS: dict[str, Profile] = {
     # cJSON's own warning set ends in -Werror: a stubbed body leaves unused
     # static helpers, which must be a warning the agent sees, not a broken build.
-    "cjson": cmake_profile("cjson", ("cJSON.c", "cJSON_Utils.c"),
-                           "-DENABLE_CUSTOM_COMPILER_FLAGS=Off -DENABLE_CJSON_UTILS=On -DENABLE_CJSON_TEST=On"),
-    "json-c": cmake_profile("json-c", ("arraylist.c", "json_object.c", "json_object_iterator.c", "json_pointer.c",
-                                       "json_tokener.c", "json_util.c", "json_visit.c", "linkhash.c", "printbuf.c"),
-                            "-DDISABLE_WERROR=ON -DBUILD_STATIC_LIBS=OFF"),
+    "cjson": cmake_profile(
+        "cjson",
+        ("cJSON.c", "cJSON_Utils.c"),
+        "-DENABLE_CUSTOM_COMPILER_FLAGS=Off -DENABLE_CJSON_UTILS=On -DENABLE_CJSON_TEST=On",
+    ),
+    "json-c": cmake_profile(
+        "json-c",
+        (
+            "arraylist.c",
+            "json_object.c",
+            "json_object_iterator.c",
+            "json_pointer.c",
+            "json_tokener.c",
+            "json_util.c",
+            "json_visit.c",
+            "linkhash.c",
+            "printbuf.c",
+        ),
+        "-DDISABLE_WERROR=ON -DBUILD_STATIC_LIBS=OFF",
+    ),
     # Shared libraries: a task step relinks the library, not the ~20 test programs.
-    "jansson": cmake_profile("jansson", tuple(f"src/{n}.c" for n in (
-        "dump", "error", "hashtable", "hashtable_seed", "load", "memory", "pack_unpack", "strbuffer", "strconv", "utf",
-        "value")), "-DJANSSON_BUILD_DOCS=OFF -DJANSSON_EXAMPLES=OFF -DJANSSON_BUILD_SHARED_LIBS=ON"),
+    "jansson": cmake_profile(
+        "jansson",
+        tuple(
+            f"src/{n}.c"
+            for n in (
+                "dump",
+                "error",
+                "hashtable",
+                "hashtable_seed",
+                "load",
+                "memory",
+                "pack_unpack",
+                "strbuffer",
+                "strconv",
+                "utf",
+                "value",
+            )
+        ),
+        "-DJANSSON_BUILD_DOCS=OFF -DJANSSON_EXAMPLES=OFF -DJANSSON_BUILD_SHARED_LIBS=ON",
+    ),
 }
 
 

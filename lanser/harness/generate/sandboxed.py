@@ -24,8 +24,8 @@ from typing import Any
 
 from lanser.harness import grading, sandbox
 from lanser.harness.errors import InfrastructureError
-from lanser.harness.locks import file_lock
 from lanser.harness.generate.profiles import Profile
+from lanser.harness.locks import file_lock
 
 __all__ = ["Outcome", "Workbench"]
 
@@ -82,11 +82,13 @@ class Workbench:
             tree = scratch / "tree"
             shutil.copytree(self.source, tree, symlinks=True)
             limits = sandbox.Limits(wall_s=max(self.profile.wall_s, 1800.0), memory_mb=2048, cpus=2.0, pids=512)
-            res = sandbox.run(self.image_id, self.profile.setup, tree, limits=limits,
-                              labels={"lanser.stage": "setup"})
+            res = sandbox.run(self.image_id, self.profile.setup, tree, limits=limits, labels={"lanser.stage": "setup"})
             if res.exit_code != 0:
-                raise InfrastructureError(f"setup of {self.profile.name} failed (exit {res.exit_code})",
-                                          stage="setup", log_tail=res.output[-3000:])
+                raise InfrastructureError(
+                    f"setup of {self.profile.name} failed (exit {res.exit_code})",
+                    stage="setup",
+                    log_tail=res.output[-3000:],
+                )
             (tree / ".lanser-built").write_text(self.digest + "\n")
             shutil.rmtree(dest, ignore_errors=True)
             tree.rename(dest)
@@ -98,8 +100,13 @@ class Workbench:
     def evaluate(self, changes: dict[str, bytes], *, sanitize: bool) -> Outcome:
         """Build and test the built tree with ``changes`` (path -> new bytes) written over it;
         sanitize too when asked (or always, when the tests already pass and ``sanitize``)."""
-        key = _hash({"bench": self.key, "changes": {p: hashlib.sha256(b).hexdigest() for p, b in changes.items()},
-                     "sanitize": sanitize})
+        key = _hash(
+            {
+                "bench": self.key,
+                "changes": {p: hashlib.sha256(b).hexdigest() for p, b in changes.items()},
+                "sanitize": sanitize,
+            }
+        )
         cached = self.cache / "runs" / f"{key}.json"
         if cached.is_file():
             return Outcome(**json.loads(cached.read_text()))
@@ -126,8 +133,9 @@ class Workbench:
             seconds: dict[str, float] = {}
             build = self._run("build", self.profile.build, copies["plain"], seconds)
             if build.exit_code != 0:
-                return Outcome(False, build.output[-6000:], {}, "", False, None, "", seconds,
-                               transient=_transient(build))
+                return Outcome(
+                    False, build.output[-6000:], {}, "", False, None, "", seconds, transient=_transient(build)
+                )
             test = self._run("test", self.profile.test, copies["plain"], seconds)
             transient = _transient(test)
             tests = grading.parse_tests(test.output)
@@ -139,15 +147,32 @@ class Workbench:
                 san_reports = grading.parse_sanitizers(san.output)
                 transient = transient or _transient(san)
                 if san.timed_out:
-                    san_reports.append({"tool": "timeout", "kind": "timeout", "frame": "?",
-                                        "summary": "the sanitized tests ran out of time"})
-            return Outcome(True, build.output[-2000:], tests, test.output, test.timed_out, san_reports,
-                           san_log[-60000:], seconds, transient)
+                    san_reports.append(
+                        {
+                            "tool": "timeout",
+                            "kind": "timeout",
+                            "frame": "?",
+                            "summary": "the sanitized tests ran out of time",
+                        }
+                    )
+            return Outcome(
+                True,
+                build.output[-2000:],
+                tests,
+                test.output,
+                test.timed_out,
+                san_reports,
+                san_log[-60000:],
+                seconds,
+                transient,
+            )
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
 
     def _run(self, stage: str, command: str, tree: Path, seconds: dict[str, float]) -> sandbox.RunResult:
-        res = sandbox.run(self.image_id, command, tree, limits=self.limits, labels={"lanser.stage": f"generate-{stage}"})
+        res = sandbox.run(
+            self.image_id, command, tree, limits=self.limits, labels={"lanser.stage": f"generate-{stage}"}
+        )
         seconds[stage] = round(res.duration_s, 3)
         return res
 

@@ -32,9 +32,13 @@ def normalise(text: str) -> str:
 
 def unified_diff(path: str, old: bytes, new: bytes) -> str:
     """A ``--- a/PATH`` / ``+++ b/PATH`` diff with three lines of context."""
-    lines = difflib.unified_diff(old.decode("utf-8", "replace").splitlines(keepends=True),
-                                 new.decode("utf-8", "replace").splitlines(keepends=True),
-                                 f"a/{path}", f"b/{path}", n=3)
+    lines = difflib.unified_diff(
+        old.decode("utf-8", "replace").splitlines(keepends=True),
+        new.decode("utf-8", "replace").splitlines(keepends=True),
+        f"a/{path}",
+        f"b/{path}",
+        n=3,
+    )
     return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)
 
 
@@ -48,7 +52,8 @@ def excerpt(output: str, failing: list[str], *, max_lines: int = 30) -> str:
         if not line.strip() or line in seen:
             continue
         if any(name in line for name in failing) or re.search(
-                r"(?i)\b(fail\w*|error|assert\w*|expected|SUMMARY|Segmentation|Aborted|abort)\b", line):
+            r"(?i)\b(fail\w*|error|assert\w*|expected|SUMMARY|Segmentation|Aborted|abort)\b", line
+        ):
             seen.add(line)
             keep.append(line)
     if not keep:
@@ -61,15 +66,23 @@ def excerpt(output: str, failing: list[str], *, max_lines: int = 30) -> str:
 def howto(commands: dict[str, str]) -> str:
     """One line on how the task is built and tested (the full commands are in the task file)."""
     if "ctest" in commands["test"] and "build-asan" in commands["sanitize"]:
-        return ("The plain build is in build/ (`cmake --build build`, tests: `cd build && ctest`); the sanitized "
-                "build (ASan + UBSan) is in build-asan/ with the same tests.")
+        return (
+            "The plain build is in build/ (`cmake --build build`, tests: `cd build && ctest`); the sanitized "
+            "build (ASan + UBSan) is in build-asan/ with the same tests."
+        )
     return f"Build: `{commands['build']}`; tests: `{commands['test']}`; sanitizers: `{commands['sanitize']}`."
 
 
-def implement_problem(fn: Function, callers: list[tuple[str, int, str]], failing: list[str], commands: dict[str, str]
-                      ) -> str:
-    parts = [f"Implement `{fn.name}` in {fn.path}. Its body was removed: a stub now stands in for it "
-             f"and the tests that exercise it fail.", "", "Signature:", f"    {fn.signature}"]
+def implement_problem(
+    fn: Function, callers: list[tuple[str, int, str]], failing: list[str], commands: dict[str, str]
+) -> str:
+    parts = [
+        f"Implement `{fn.name}` in {fn.path}. Its body was removed: a stub now stands in for it "
+        f"and the tests that exercise it fail.",
+        "",
+        "Signature:",
+        f"    {fn.signature}",
+    ]
     if fn.doc:
         parts += ["", "Its comment:", *[f"    {line}" for line in fn.doc.splitlines()]]
     if callers:
@@ -77,25 +90,47 @@ def implement_problem(fn: Function, callers: list[tuple[str, int, str]], failing
         parts += ["", "Called from:", *[f"    {caller} ({path}:{line})" for path, line, caller in shown]]
         if len(callers) > len(shown):
             parts.append(f"    ... and {len(callers) - len(shown)} more call sites")
-    parts += ["", "Tests that cover it (failing now): " + ", ".join(failing),
-              howto(commands),
-              "Done when the build succeeds, every test passes and the sanitizer build reports nothing new."]
+    parts += [
+        "",
+        "Tests that cover it (failing now): " + ", ".join(failing),
+        howto(commands),
+        "Done when the build succeeds, every test passes and the sanitizer build reports nothing new.",
+    ]
     return "\n".join(parts)
 
 
-def repair_problem(edit: Edit, failing: list[str], test_log: str, sanitizer: list[dict[str, str]],
-                   sanitizer_log: str, commands: dict[str, str]) -> str:
+def repair_problem(
+    edit: Edit,
+    failing: list[str],
+    test_log: str,
+    sanitizer: list[dict[str, str]],
+    sanitizer_log: str,
+    commands: dict[str, str],
+) -> str:
     parts = [f"A bug was introduced in {edit.path}."]
     if failing:
-        parts += ["The test suite now fails: " + ", ".join(failing) + ".", "",
-                  "Test output:", excerpt(test_log, failing)]
+        parts += [
+            "The test suite now fails: " + ", ".join(failing) + ".",
+            "",
+            "Test output:",
+            excerpt(test_log, failing),
+        ]
     if sanitizer:
         lead = "The tests pass, but" if not failing else "Besides,"
-        parts += ["", f"{lead} the sanitizer build reports:",
-                  *[f"    {normalise(r['summary'])}" for r in sanitizer], "",
-                  "Sanitizer output:", _sanitizer_excerpt(sanitizer_log)]
-    parts += ["", howto(commands), "Fix the bug without changing the tests. Done when the build succeeds, every test passes "
-                  "and the sanitizer build reports nothing new."]
+        parts += [
+            "",
+            f"{lead} the sanitizer build reports:",
+            *[f"    {normalise(r['summary'])}" for r in sanitizer],
+            "",
+            "Sanitizer output:",
+            _sanitizer_excerpt(sanitizer_log),
+        ]
+    parts += [
+        "",
+        howto(commands),
+        "Fix the bug without changing the tests. Done when the build succeeds, every test passes "
+        "and the sanitizer build reports nothing new.",
+    ]
     return "\n".join(parts)
 
 
@@ -104,5 +139,5 @@ def _sanitizer_excerpt(log: str, max_lines: int = 30) -> str:
     lines = normalise(log).splitlines()
     for i, line in enumerate(lines):
         if re.search(r"ERROR: \w+Sanitizer|runtime error:", line):
-            return "\n".join(lines[i:i + max_lines])
+            return "\n".join(lines[i : i + max_lines])
     return excerpt(log, [], max_lines=max_lines)

@@ -26,19 +26,27 @@ from typing import Any
 from lanser.errors import BadRequest
 from lanser.harness.errors import InfrastructureError
 from lanser.harness.llm.client import ChatClient, ChatError, ContextOverflow, EndpointDown
-from lanser.harness.llm.tools import SELECTORS, ToolError, cat_command, parse_text_action, replace_to_diff, to_action, \
-    tool_schemas
+from lanser.harness.llm.tools import (
+    SELECTORS,
+    ToolError,
+    cat_command,
+    parse_text_action,
+    replace_to_diff,
+    to_action,
+    tool_schemas,
+)
 from lanser.harness.llm.trajectory import Trajectory
 
-__all__ = ["LLMAgent", "LLMConfig", "SYSTEM_PROMPT", "config_from_env", "cost_of", "task_prompt",
-           "truncate_history"]
+__all__ = ["LLMAgent", "LLMConfig", "SYSTEM_PROMPT", "config_from_env", "cost_of", "task_prompt", "truncate_history"]
 
 PROMPT_VERSION = 4  # 3: assistant content a string ("" for none); 4: long replies truncated after observations
 TRUNCATED = "[lanser: this observation was removed to fit the model's context window]"
-LAYOUT_COMMAND = ("(git ls-files 2>/dev/null || find . -type f -not -path './.git/*' | sed 's|^./||') "
-                  "| sort | head -n 300")
+LAYOUT_COMMAND = (
+    "(git ls-files 2>/dev/null || find . -type f -not -path './.git/*' | sed 's|^./||') | sort | head -n 300"
+)
 
-SYSTEM_PROMPT = """You are a software engineer fixing a task in a code repository, working through tools.
+SYSTEM_PROMPT = (
+    """You are a software engineer fixing a task in a code repository, working through tools.
 Each turn, call exactly one tool. Tools:
 - lanser code intelligence: definition, references, hover, symbols, diagnostics, locate, prepare_rename, rename,
   code_actions, check_patch (they take selectors, below);
@@ -49,16 +57,20 @@ removed. Keep edits small; build and run the tests before you submit.
 If you cannot call tools, answer with one JSON object in a ```json block:
 {"tool": "NAME", "arguments": {...}}
 
-""" + SELECTORS
+"""
+    + SELECTORS
+)
 
 
 def task_prompt(task: Any, layout: str) -> str:
     commands = task.commands
-    return (f"Task {task.id} ({task.language}).\n\nProblem:\n{task.problem}\n\n"
-            f"Repository files (first 300):\n{layout.strip() or '(none listed)'}\n\n"
-            f"Build: {commands.build}\nTest: {commands.test}\n"
-            + (f"Sanitizers: {commands.sanitize}\n" if commands.sanitize else "")
-            + "\nFix the problem so that the build and the tests pass, then call submit.")
+    return (
+        f"Task {task.id} ({task.language}).\n\nProblem:\n{task.problem}\n\n"
+        f"Repository files (first 300):\n{layout.strip() or '(none listed)'}\n\n"
+        f"Build: {commands.build}\nTest: {commands.test}\n"
+        + (f"Sanitizers: {commands.sanitize}\n" if commands.sanitize else "")
+        + "\nFix the problem so that the build and the tests pass, then call submit."
+    )
 
 
 @dataclass
@@ -66,8 +78,8 @@ class LLMConfig:
     model: str
     base_url: str
     api_key: str | None = field(default=None, repr=False)
-    max_steps: int = 30           # model calls
-    max_tokens: int = 1_000_000   # prompt + completion, summed over calls
+    max_steps: int = 30  # model calls
+    max_tokens: int = 1_000_000  # prompt + completion, summed over calls
     max_cost: float | None = None
     wall_s: float = 1800.0
     show_reward: bool = True
@@ -110,12 +122,15 @@ def _prices(raw: str | None, model: str) -> dict[str, float]:
         text = Path(raw).read_text() if not raw.lstrip().startswith("{") else raw
         table = json.loads(text)
     except (OSError, ValueError) as exc:
-        raise BadRequest(f"LANSER_LLM_PRICES: not a JSON price table or file: {exc}", field="LANSER_LLM_PRICES") \
-            from None
+        raise BadRequest(
+            f"LANSER_LLM_PRICES: not a JSON price table or file: {exc}", field="LANSER_LLM_PRICES"
+        ) from None
     entry = table.get(model, table) if isinstance(table, dict) else None
     if not isinstance(entry, dict) or not all(isinstance(entry.get(k, 0), (int, float)) for k in ("input", "output")):
-        raise BadRequest("LANSER_LLM_PRICES: expected {\"input\": USD per million tokens, \"output\": ...} "
-                         "or a table of them by model", field="LANSER_LLM_PRICES")
+        raise BadRequest(
+            'LANSER_LLM_PRICES: expected {"input": USD per million tokens, "output": ...} or a table of them by model',
+            field="LANSER_LLM_PRICES",
+        )
     return {"input": float(entry.get("input", 0)), "output": float(entry.get("output", 0))}
 
 
@@ -126,32 +141,46 @@ def config_from_env(model: str, env: Mapping[str, str] | None = None) -> LLMConf
         raise BadRequest("llm:MODEL needs a model name (llm:qwen2.5-coder-7b)", field="agent")
     base = env.get("LANSER_LLM_BASE_URL", "")
     if not base.startswith(("http://", "https://")):
-        raise BadRequest("the llm agent needs the endpoint: --llm-base-url or LANSER_LLM_BASE_URL "
-                         "(http://127.0.0.1:8000/v1)", field="LANSER_LLM_BASE_URL")
+        raise BadRequest(
+            "the llm agent needs the endpoint: --llm-base-url or LANSER_LLM_BASE_URL (http://127.0.0.1:8000/v1)",
+            field="LANSER_LLM_BASE_URL",
+        )
     key_env = env.get("LANSER_LLM_API_KEY_ENV") or "LANSER_LLM_API_KEY"
     trajectories = env.get("LANSER_LLM_TRAJECTORY_DIR")
     max_cost = _num(env, "LANSER_LLM_MAX_COST", None)
     max_response = _num(env, "LANSER_LLM_MAX_RESPONSE_TOKENS", None, int)
     tool_choice = env.get("LANSER_LLM_TOOL_CHOICE") or None
     if tool_choice not in (None, "auto", "required", "none"):
-        raise BadRequest(f"LANSER_LLM_TOOL_CHOICE={tool_choice[:40]!r}: auto, required or none",
-                         field="LANSER_LLM_TOOL_CHOICE")
+        raise BadRequest(
+            f"LANSER_LLM_TOOL_CHOICE={tool_choice[:40]!r}: auto, required or none", field="LANSER_LLM_TOOL_CHOICE"
+        )
     return LLMConfig(
-        model=model, base_url=base, api_key=env.get(key_env) or None,
-        max_steps=_num(env, "LANSER_LLM_MAX_STEPS", 30, int), max_tokens=_num(env, "LANSER_LLM_MAX_TOKENS",
-                                                                              1_000_000, int),
-        max_cost=max_cost, wall_s=_num(env, "LANSER_LLM_WALL_S", 1800.0),
+        model=model,
+        base_url=base,
+        api_key=env.get(key_env) or None,
+        max_steps=_num(env, "LANSER_LLM_MAX_STEPS", 30, int),
+        max_tokens=_num(env, "LANSER_LLM_MAX_TOKENS", 1_000_000, int),
+        max_cost=max_cost,
+        wall_s=_num(env, "LANSER_LLM_WALL_S", 1800.0),
         show_reward=env.get("LANSER_LLM_SHOW_REWARD", "1").lower() not in ("0", "false", "no", "off"),
-        prices=_prices(env.get("LANSER_LLM_PRICES"), model), temperature=_num(env, "LANSER_LLM_TEMPERATURE", 0.0),
-        max_response_tokens=max_response, tool_choice=tool_choice, timeout_s=_num(env, "LANSER_LLM_TIMEOUT", 120.0),
-        retries=_num(env, "LANSER_LLM_RETRIES", 4, int), backoff_s=_num(env, "LANSER_LLM_BACKOFF", 1.0),
-        trajectory_dir=Path(trajectories) if trajectories else None)
+        prices=_prices(env.get("LANSER_LLM_PRICES"), model),
+        temperature=_num(env, "LANSER_LLM_TEMPERATURE", 0.0),
+        max_response_tokens=max_response,
+        tool_choice=tool_choice,
+        timeout_s=_num(env, "LANSER_LLM_TIMEOUT", 120.0),
+        retries=_num(env, "LANSER_LLM_RETRIES", 4, int),
+        backoff_s=_num(env, "LANSER_LLM_BACKOFF", 1.0),
+        trajectory_dir=Path(trajectories) if trajectories else None,
+    )
 
 
 def cost_of(usage: Mapping[str, Any], prices: Mapping[str, float]) -> float:
     """USD for one call: prompt tokens at ``input``, completion tokens at ``output`` (per million)."""
-    return round(int(usage.get("prompt_tokens") or 0) * prices.get("input", 0.0) / 1e6
-                 + int(usage.get("completion_tokens") or 0) * prices.get("output", 0.0) / 1e6, 9)
+    return round(
+        int(usage.get("prompt_tokens") or 0) * prices.get("input", 0.0) / 1e6
+        + int(usage.get("completion_tokens") or 0) * prices.get("output", 0.0) / 1e6,
+        9,
+    )
 
 
 def _observation_messages(messages: list[dict[str, Any]]) -> list[int]:
@@ -166,11 +195,14 @@ _LONG_REPLY = 200
 
 def _long_replies(messages: list[dict[str, Any]]) -> list[int]:
     """Indexes of the model's replies with a part over :data:`_LONG_REPLY` characters, oldest first."""
+
     def long(m: dict[str, Any]) -> bool:
         raw = m.get("tool_calls")
         calls: list[Any] = raw if isinstance(raw, list) else []
         return len(str(m.get("content") or "")) > _LONG_REPLY or any(
-            len(str((c.get("function") or {}).get("arguments") or "")) > _LONG_REPLY for c in calls)
+            len(str((c.get("function") or {}).get("arguments") or "")) > _LONG_REPLY for c in calls
+        )
+
     return [i for i, m in enumerate(messages) if i >= 2 and m["role"] == "assistant" and long(m)]
 
 
@@ -184,7 +216,9 @@ def _cut_reply(message: dict[str, Any]) -> dict[str, Any]:
         out["tool_calls"] = [
             {**c, "function": {**c["function"], "arguments": json.dumps({"lanser": TRUNCATED})}}
             if isinstance(c.get("function"), dict) and len(str(c["function"].get("arguments") or "")) > _LONG_REPLY
-            else c for c in out["tool_calls"]]
+            else c
+            for c in out["tool_calls"]
+        ]
     return out
 
 
@@ -233,8 +267,13 @@ class LLMAgent:
     def __init__(self, config: LLMConfig, client: ChatClient | None = None) -> None:
         self.config = config
         self.name = f"llm:{config.model}"
-        self.client = client or ChatClient(config.base_url, config.api_key, timeout=config.timeout_s,
-                                           retries=config.retries, backoff_base=config.backoff_s)
+        self.client = client or ChatClient(
+            config.base_url,
+            config.api_key,
+            timeout=config.timeout_s,
+            retries=config.retries,
+            backoff_base=config.backoff_s,
+        )
         self.trajectory = Trajectory()
         self.messages: list[dict[str, Any]] = []
         self.written: tuple[Path, Path] | None = None
@@ -247,8 +286,15 @@ class LLMAgent:
 
     @staticmethod
     def _zero() -> dict[str, Any]:
-        return {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "cost": 0.0, "latency_s": 0.0,
-                "tool_errors": 0, "truncated": 0}
+        return {
+            "calls": 0,
+            "prompt_tokens": 0,
+            "completion_tokens": 0,
+            "cost": 0.0,
+            "latency_s": 0.0,
+            "tool_errors": 0,
+            "truncated": 0,
+        }
 
     def digest(self) -> str:
         settings = {k: v for k, v in self.config.public().items() if k not in ("base_url", "trajectory_dir")}
@@ -259,16 +305,23 @@ class LLMAgent:
     def reset(self, task: Any, observation: dict[str, Any]) -> None:
         self._task = task
         self.trajectory = Trajectory()
-        self.trajectory.add("start", task_id=task.id, model=self.config.model, base_url=self.config.base_url,
-                            settings=self.config.public(), prompt_version=PROMPT_VERSION)
+        self.trajectory.add(
+            "start",
+            task_id=task.id,
+            model=self.config.model,
+            base_url=self.config.base_url,
+            settings=self.config.public(),
+            prompt_version=PROMPT_VERSION,
+        )
         self.messages, self._calls_queue, self._ended, self.written = [], [], False, None
         self.totals = self._zero()
         self._started = time.monotonic()
         self._awaiting = ("layout",)
 
     def act(self, observation: dict[str, Any]) -> dict[str, Any]:
-        self.trajectory.add("observation", step=observation.get("step"), reward=observation.get("reward"),
-                            last=observation.get("last"))
+        self.trajectory.add(
+            "observation", step=observation.get("step"), reward=observation.get("reward"), last=observation.get("last")
+        )
         awaiting, self._awaiting = self._awaiting, None
         if awaiting == ("layout",) and observation.get("last") is None:
             self._awaiting = ("layout-result",)
@@ -276,8 +329,10 @@ class LLMAgent:
         last = observation.get("last") or {}
         if awaiting == ("layout-result",):
             layout = str(last.get("output", "")) if last.get("exitCode") == 0 else ""
-            self.messages = [{"role": "system", "content": SYSTEM_PROMPT},
-                             {"role": "user", "content": task_prompt(self._task, layout)}]
+            self.messages = [
+                {"role": "system", "content": SYSTEM_PROMPT},
+                {"role": "user", "content": task_prompt(self._task, layout)},
+            ]
         elif awaiting and awaiting[0] == "read":
             _, call_id, tool, pending = awaiting
             try:
@@ -356,13 +411,19 @@ class LLMAgent:
             self.messages.append(assistant)
             for call in calls:
                 fn: dict[str, Any] = call["function"] if isinstance(call.get("function"), dict) else {}
-                self._calls_queue.append((str(call.get("id") or ""), str(fn.get("name") or ""),
-                                          fn.get("arguments") or "{}"))
+                self._calls_queue.append(
+                    (str(call.get("id") or ""), str(fn.get("name") or ""), fn.get("arguments") or "{}")
+                )
             if not calls:
                 parsed = parse_text_action(str(message.get("content") or ""))
                 if parsed is None:
-                    self.messages.append({"role": "user", "content": "No tool call found. Call exactly one tool, "
-                                          "or answer with a ```json block {\"tool\": NAME, \"arguments\": {...}}."})
+                    self.messages.append(
+                        {
+                            "role": "user",
+                            "content": "No tool call found. Call exactly one tool, "
+                            'or answer with a ```json block {"tool": NAME, "arguments": {...}}.',
+                        }
+                    )
                     self.totals["tool_errors"] += 1
                     continue
                 self._calls_queue.append((None, parsed[0], parsed[1]))
@@ -375,8 +436,12 @@ class LLMAgent:
             if cut:
                 self.totals["truncated"] += cut
                 self.trajectory.add("truncated", messages=cut, why="history over context_chars")
-            payload: dict[str, Any] = {"model": self.config.model, "messages": self.messages, "tools": tool_schemas(),
-                                       "temperature": self.config.temperature}
+            payload: dict[str, Any] = {
+                "model": self.config.model,
+                "messages": self.messages,
+                "tools": tool_schemas(),
+                "temperature": self.config.temperature,
+            }
             if self.config.max_response_tokens:
                 payload["max_tokens"] = self.config.max_response_tokens
             if self.config.tool_choice:
@@ -386,36 +451,77 @@ class LLMAgent:
             try:
                 reply = self.client.complete(payload)
             except ContextOverflow as exc:
-                self.trajectory.add("call", index=index, request=request, response=None, error=exc.raw,
-                                    status=exc.status, tries=[], latency_s=0.0, usage=None, cost=0.0)
+                self.trajectory.add(
+                    "call",
+                    index=index,
+                    request=request,
+                    response=None,
+                    error=exc.raw,
+                    status=exc.status,
+                    tries=[],
+                    latency_s=0.0,
+                    usage=None,
+                    cost=0.0,
+                )
                 if not truncate_history(self.messages):
                     return None
                 self.totals["truncated"] += 1
                 self.trajectory.add("truncated", messages=1, why="context_length_exceeded")
                 continue
             except EndpointDown as exc:
-                self.trajectory.add("call", index=index, request=request, response=None, error=exc.raw,
-                                    status=exc.status, tries=exc.tries, latency_s=0.0, usage=None, cost=0.0)
+                self.trajectory.add(
+                    "call",
+                    index=index,
+                    request=request,
+                    response=None,
+                    error=exc.raw,
+                    status=exc.status,
+                    tries=exc.tries,
+                    latency_s=0.0,
+                    usage=None,
+                    cost=0.0,
+                )
                 self._end(f"endpoint down: {exc}")
                 raise InfrastructureError(str(exc), stage="llm", log_tail=exc.raw[-2000:]) from None
             except ChatError as exc:
-                self.trajectory.add("call", index=index, request=request, response=None, error=exc.raw,
-                                    status=exc.status, tries=[], latency_s=0.0, usage=None, cost=0.0)
+                self.trajectory.add(
+                    "call",
+                    index=index,
+                    request=request,
+                    response=None,
+                    error=exc.raw,
+                    status=exc.status,
+                    tries=[],
+                    latency_s=0.0,
+                    usage=None,
+                    cost=0.0,
+                )
                 self._end(f"endpoint error: {exc}")
                 raise InfrastructureError(f"{exc}: {exc.raw[:300]}", stage="llm", log_tail=exc.raw[-2000:]) from None
             raw_usage = reply.body.get("usage")
             usage: dict[str, Any] = raw_usage if isinstance(raw_usage, dict) else {}
-            tokens = {"prompt_tokens": _count(usage.get("prompt_tokens")),
-                      "completion_tokens": _count(usage.get("completion_tokens"))}
+            tokens = {
+                "prompt_tokens": _count(usage.get("prompt_tokens")),
+                "completion_tokens": _count(usage.get("completion_tokens")),
+            }
             cost = cost_of(tokens, self.config.prices)
             self.totals["calls"] += 1
             self.totals["prompt_tokens"] += tokens["prompt_tokens"]
             self.totals["completion_tokens"] += tokens["completion_tokens"]
             self.totals["cost"] = round(self.totals["cost"] + cost, 9)
             self.totals["latency_s"] = round(self.totals["latency_s"] + reply.latency_s, 6)
-            self.trajectory.add("call", index=index, request=request, response=reply.body, error=None,
-                                tries=reply.tries, latency_s=round(reply.latency_s, 6), usage=tokens, cost=cost,
-                                usage_reported=bool(usage))
+            self.trajectory.add(
+                "call",
+                index=index,
+                request=request,
+                response=reply.body,
+                error=None,
+                tries=reply.tries,
+                latency_s=round(reply.latency_s, 6),
+                usage=tokens,
+                cost=cost,
+                usage_reported=bool(usage),
+            )
             choice = (reply.body.get("choices") or [{}])[0]
             message = choice.get("message") if isinstance(choice, dict) else None
             return message if isinstance(message, dict) else {"content": ""}
@@ -437,8 +543,11 @@ class LLMAgent:
     def _render(self, last: dict[str, Any], observation: dict[str, Any]) -> str:
         shown = last if self.config.show_reward else _strip_rewards(last)
         if "exitCode" in shown:
-            text = (f"exit code {shown['exitCode']}" + (" (timed out)" if shown.get("timedOut") else "")
-                    + f"\n{shown.get('output', '')}")
+            text = (
+                f"exit code {shown['exitCode']}"
+                + (" (timed out)" if shown.get("timedOut") else "")
+                + f"\n{shown.get('output', '')}"
+            )
         else:
             text = json.dumps(shown, sort_keys=True, ensure_ascii=False)
         if self.config.show_reward:
@@ -456,8 +565,14 @@ class LLMAgent:
         self.trajectory.add("tool_error", tool=tool, tool_call_id=call_id, message=message)
         self._answer(call_id, tool, f"error: {message}")
 
-    def _emit(self, action: dict[str, Any], *, tool: str | None = None, call_id: str | None = None,
-              internal: str | None = None) -> dict[str, Any]:
+    def _emit(
+        self,
+        action: dict[str, Any],
+        *,
+        tool: str | None = None,
+        call_id: str | None = None,
+        internal: str | None = None,
+    ) -> dict[str, Any]:
         self.trajectory.add("action", action=action, tool=tool, tool_call_id=call_id, internal=internal)
         return action
 
@@ -468,8 +583,9 @@ class LLMAgent:
 
     def _end(self, reason: str) -> None:
         self._ended = True
-        self.trajectory.add("end", reason=reason, totals=dict(self.totals),
-                            wall_s=round(time.monotonic() - self._started, 3))
+        self.trajectory.add(
+            "end", reason=reason, totals=dict(self.totals), wall_s=round(time.monotonic() - self._started, 3)
+        )
 
 
 def make_llm_agent(spec: str, env: Mapping[str, str] | None = None) -> LLMAgent:

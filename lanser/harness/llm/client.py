@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import socket
 import time
 import urllib.error
 import urllib.request
@@ -38,8 +37,9 @@ class ContextOverflow(ChatError):
 class EndpointDown(ChatError):
     """Every try failed with 429/5xx/timeout/connection errors: the endpoint is not serving."""
 
-    def __init__(self, message: str, *, status: int | None = None, raw: str = "",
-                 tries: list[dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self, message: str, *, status: int | None = None, raw: str = "", tries: list[dict[str, Any]] | None = None
+    ) -> None:
         super().__init__(message, status=status, raw=raw)
         self.tries = tries or []
 
@@ -47,7 +47,7 @@ class EndpointDown(ChatError):
 def backoff_schedule(retries: int, base: float = 1.0, factor: float = 2.0, cap: float = 30.0) -> list[float]:
     """The delays slept before each retry: base, base*factor, ... each at most ``cap``.
     Deterministic (no jitter): runs are reproducible and one agent per worker does not stampede."""
-    return [min(cap, base * factor ** i) for i in range(retries)]
+    return [min(cap, base * factor**i) for i in range(retries)]
 
 
 @dataclass
@@ -57,8 +57,14 @@ class Reply:
     tries: list[dict[str, Any]] = field(default_factory=list)
 
 
-_OVERFLOW_MARKERS = ("context_length_exceeded", "maximum context length", "context length", "too many tokens",
-                     "prompt is too long", "exceeds the context")
+_OVERFLOW_MARKERS = (
+    "context_length_exceeded",
+    "maximum context length",
+    "context length",
+    "too many tokens",
+    "prompt is too long",
+    "exceeds the context",
+)
 
 
 def _is_overflow(status: int, raw: str) -> bool:
@@ -67,9 +73,17 @@ def _is_overflow(status: int, raw: str) -> bool:
 
 
 class ChatClient:
-    def __init__(self, base_url: str, api_key: str | None = None, *, timeout: float = 120.0, retries: int = 4,
-                 backoff_base: float = 1.0, backoff_cap: float = 30.0,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None = None,
+        *,
+        timeout: float = 120.0,
+        retries: int = 4,
+        backoff_base: float = 1.0,
+        backoff_cap: float = 30.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.url = base_url.rstrip("/") + "/chat/completions"
         self.api_key = api_key
         self.timeout = timeout
@@ -96,8 +110,9 @@ class ChatClient:
                     body = json.loads(raw)
                 except ValueError:
                     tries.append({"error": "response is not JSON", "raw": raw[:2000]})
-                    raise ChatError("the endpoint answered something that is not JSON", status=200,
-                                    raw=raw[:2000]) from None
+                    raise ChatError(
+                        "the endpoint answered something that is not JSON", status=200, raw=raw[:2000]
+                    ) from None
                 if not isinstance(body, dict) or not body.get("choices"):
                     raise ChatError("the endpoint's answer has no choices", status=200, raw=raw[:2000])
                 return Reply(body, latency, tries)
@@ -105,16 +120,18 @@ class ChatClient:
                 status = exc.code
                 raw = exc.read().decode("utf-8", "replace")[:4000]
                 if _is_overflow(status, raw):
-                    raise ContextOverflow("the request exceeds the model's context window", status=status,
-                                          raw=raw) from None
+                    raise ContextOverflow(
+                        "the request exceeds the model's context window", status=status, raw=raw
+                    ) from None
                 if status != 429 and status < 500:
-                    raise ChatError(f"the endpoint refused the request: HTTP {status}", status=status,
-                                    raw=raw) from None
+                    raise ChatError(
+                        f"the endpoint refused the request: HTTP {status}", status=status, raw=raw
+                    ) from None
                 ra = exc.headers.get("Retry-After") if exc.headers else None
                 if ra and ra.strip().isdigit():
                     retry_after = float(ra.strip())
                 tries.append({"status": status, "raw": raw})
-            except (urllib.error.URLError, TimeoutError, socket.timeout, ConnectionError, http.client.HTTPException) as exc:
+            except (urllib.error.URLError, TimeoutError, ConnectionError, http.client.HTTPException) as exc:
                 reason = getattr(exc, "reason", exc)
                 tries.append({"error": f"{type(exc).__name__}: {reason}"})
             if attempt < len(self.delays):
@@ -124,5 +141,9 @@ class ChatClient:
                 self.sleep(delay)
         last = tries[-1] if tries else {}
         what = f"HTTP {last['status']}" if "status" in last else last.get("error", "no answer")
-        raise EndpointDown(f"the model endpoint {self.url} failed {len(tries)} times (last: {what})",
-                           status=last.get("status"), raw=str(last.get("raw", last.get("error", ""))), tries=tries)
+        raise EndpointDown(
+            f"the model endpoint {self.url} failed {len(tries)} times (last: {what})",
+            status=last.get("status"),
+            raw=str(last.get("raw", last.get("error", ""))),
+            tries=tries,
+        )

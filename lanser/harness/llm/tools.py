@@ -17,8 +17,21 @@ import shlex
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["LANSER_TOOLS", "SELECTORS", "LanserTool", "ToolError", "lanser_tool", "parse_text_action", "replace_to_diff", "to_action", "tool_schemas",
-           "validate_diff", "view_command", "cat_command", "safe_path"]
+__all__ = [
+    "LANSER_TOOLS",
+    "SELECTORS",
+    "LanserTool",
+    "ToolError",
+    "lanser_tool",
+    "parse_text_action",
+    "replace_to_diff",
+    "to_action",
+    "tool_schemas",
+    "validate_diff",
+    "view_command",
+    "cat_command",
+    "safe_path",
+]
 
 MAX_COMMAND = 4000
 MAX_PATCH = 200_000
@@ -63,50 +76,123 @@ _CAMEL = {"new_name": "newName", "allow_dirty": "allowDirty", "action_id": "acti
 
 #: lanser's tools: the MCP server's and the LLM agent's.
 LANSER_TOOLS: tuple[LanserTool, ...] = (
-    LanserTool("definition", "definition", "Where the symbol at `selector` is defined.", {"selector": _SEL},
-               ("selector",)),
-    LanserTool("references", "references", "Every reference to the symbol at `selector` (sorted; `limit` and "
-               "`cursor` page through long lists).",
-               {"selector": _SEL, "limit": ("integer", "at most this many"),
-                "cursor": ("string", "the page after this cursor")}, ("selector",)),
-    LanserTool("hover", "hover", "Type signature and documentation of the symbol at `selector`.",
-               {"selector": _SEL}, ("selector",)),
-    LanserTool("symbols", "symbols", "Symbols of one file (`selector` = a path such as 'pkg/app.py'), or workspace "
-               "symbols matching `query` when no selector is given.",
-               {"selector": ("string", "a file path"), "query": ("string", "a name to search"),
-                "depth": ("integer", "nesting levels shown: 1 top level, 2 also members"),
-                "kind": ("string", "only these kinds, comma-separated (class,function,method,...)"),
-                "locals": ("boolean", "include variables declared inside functions (default false)")}, (),
-               selectors=False, mcp_only=("depth", "kind", "locals")),
-    LanserTool("diagnostics", "diagnostics", "Diagnostics (errors, warnings) of one file, or of the whole "
-               "workspace when no selector is given. Each file's list names the content hash it describes.",
-               {"selector": ("string", "a file path"),
-                "severity": ("string", "only at least this severe: error, warning, information or hint"),
-                "limit": ("integer", "at most this many (the rest are counted)"),
-                "profile": ("string", "agent (default): errors and the warnings that matter; all: every one")}, (),
-               selectors=False, mcp_only=("severity", "limit", "profile")),
-    LanserTool("locate", "locate", "Resolve `selector` to a concrete range with a preview of the code there; "
-               "ambiguous selectors fail with ranked candidates.", {"selector": _SEL}, ("selector",)),
-    LanserTool("prepare_rename", "prepareRename", "Whether the symbol at `selector` can be renamed, and its "
-               "current name.", {"selector": _SEL}, ("selector",), selectors=False),
-    LanserTool("rename", "rename", "Rename the symbol at `selector` to `new_name` across the workspace. Returns the "
-               "diff and the process reward; writes only when apply=true (one transaction, refused if partial, "
-               "outside the workspace, or over uncommitted work unless allow_dirty=true).",
-               {"selector": _SEL, "new_name": ("string", "the new identifier"),
-                "apply": ("boolean", "write the rename"), "allow_dirty": _DIRTY}, ("selector", "new_name"),
-               rename=_CAMEL, mcp_only=("allow_dirty",)),
-    LanserTool("code_actions", "actions", "Code actions (quick fixes, refactors) at `selector`; give `action_id` "
-               "to preview one, and apply=true to write it.",
-               {"selector": _SEL, "action_id": ("string", "the action to preview or apply"),
-                "apply": ("boolean", "write it"), "allow_dirty": _DIRTY}, ("selector",), rename=_CAMEL,
-               mcp_only=("allow_dirty",)),
-    LanserTool("check_patch", "check", "Would this patch help? Evaluates a unified diff in the language server's "
-               "memory (nothing written unless apply=true): diagnostics that appear and disappear and the process "
-               "reward r = 0.5*(D_before - D_after) + 0.4*safe - 0.1*(1 - confidence).",
-               {"patch": ("string", "a unified diff (--- a/F, +++ b/F, @@ hunks)"),
-                "selector": ("string", "a selector"), "apply": ("boolean", "write it"), "allow_dirty": _DIRTY},
-               ("patch",), selectors=False, selector=True, rename=_CAMEL,
-               mcp_only=("selector", "apply", "allow_dirty")),  # the LLM writes with `edit`
+    LanserTool(
+        "definition", "definition", "Where the symbol at `selector` is defined.", {"selector": _SEL}, ("selector",)
+    ),
+    LanserTool(
+        "references",
+        "references",
+        "Every reference to the symbol at `selector` (sorted; `limit` and `cursor` page through long lists).",
+        {
+            "selector": _SEL,
+            "limit": ("integer", "at most this many"),
+            "cursor": ("string", "the page after this cursor"),
+        },
+        ("selector",),
+    ),
+    LanserTool(
+        "hover",
+        "hover",
+        "Type signature and documentation of the symbol at `selector`.",
+        {"selector": _SEL},
+        ("selector",),
+    ),
+    LanserTool(
+        "symbols",
+        "symbols",
+        "Symbols of one file (`selector` = a path such as 'pkg/app.py'), or workspace "
+        "symbols matching `query` when no selector is given.",
+        {
+            "selector": ("string", "a file path"),
+            "query": ("string", "a name to search"),
+            "depth": ("integer", "nesting levels shown: 1 top level, 2 also members"),
+            "kind": ("string", "only these kinds, comma-separated (class,function,method,...)"),
+            "locals": ("boolean", "include variables declared inside functions (default false)"),
+        },
+        (),
+        selectors=False,
+        mcp_only=("depth", "kind", "locals"),
+    ),
+    LanserTool(
+        "diagnostics",
+        "diagnostics",
+        "Diagnostics (errors, warnings) of one file, or of the whole "
+        "workspace when no selector is given. Each file's list names the content hash it describes.",
+        {
+            "selector": ("string", "a file path"),
+            "severity": ("string", "only at least this severe: error, warning, information or hint"),
+            "limit": ("integer", "at most this many (the rest are counted)"),
+            "profile": ("string", "agent (default): errors and the warnings that matter; all: every one"),
+        },
+        (),
+        selectors=False,
+        mcp_only=("severity", "limit", "profile"),
+    ),
+    LanserTool(
+        "locate",
+        "locate",
+        "Resolve `selector` to a concrete range with a preview of the code there; "
+        "ambiguous selectors fail with ranked candidates.",
+        {"selector": _SEL},
+        ("selector",),
+    ),
+    LanserTool(
+        "prepare_rename",
+        "prepareRename",
+        "Whether the symbol at `selector` can be renamed, and its current name.",
+        {"selector": _SEL},
+        ("selector",),
+        selectors=False,
+    ),
+    LanserTool(
+        "rename",
+        "rename",
+        "Rename the symbol at `selector` to `new_name` across the workspace. Returns the "
+        "diff and the process reward; writes only when apply=true (one transaction, refused if partial, "
+        "outside the workspace, or over uncommitted work unless allow_dirty=true).",
+        {
+            "selector": _SEL,
+            "new_name": ("string", "the new identifier"),
+            "apply": ("boolean", "write the rename"),
+            "allow_dirty": _DIRTY,
+        },
+        ("selector", "new_name"),
+        rename=_CAMEL,
+        mcp_only=("allow_dirty",),
+    ),
+    LanserTool(
+        "code_actions",
+        "actions",
+        "Code actions (quick fixes, refactors) at `selector`; give `action_id` "
+        "to preview one, and apply=true to write it.",
+        {
+            "selector": _SEL,
+            "action_id": ("string", "the action to preview or apply"),
+            "apply": ("boolean", "write it"),
+            "allow_dirty": _DIRTY,
+        },
+        ("selector",),
+        rename=_CAMEL,
+        mcp_only=("allow_dirty",),
+    ),
+    LanserTool(
+        "check_patch",
+        "check",
+        "Would this patch help? Evaluates a unified diff in the language server's "
+        "memory (nothing written unless apply=true): diagnostics that appear and disappear and the process "
+        "reward r = 0.5*(D_before - D_after) + 0.4*safe - 0.1*(1 - confidence).",
+        {
+            "patch": ("string", "a unified diff (--- a/F, +++ b/F, @@ hunks)"),
+            "selector": ("string", "a selector"),
+            "apply": ("boolean", "write it"),
+            "allow_dirty": _DIRTY,
+        },
+        ("patch",),
+        selectors=False,
+        selector=True,
+        rename=_CAMEL,
+        mcp_only=("selector", "apply", "allow_dirty"),
+    ),  # the LLM writes with `edit`
 )
 
 
@@ -118,26 +204,48 @@ def lanser_tool(name: str) -> LanserTool:
 
 
 _WORKSPACE_TOOLS: tuple[dict[str, Any], ...] = (
-    {"name": "view", "description": f"Show a file with line numbers, or lines start..end of it (at most "
-                                    f"{MAX_VIEW_LINES} lines at once).",
-     "parameters": {"type": "object", "properties": {
-         "path": {"type": "string", "description": "a path relative to the repository root"},
-         "start": {"type": "integer", "description": "first line (1-based)"},
-         "end": {"type": "integer", "description": "last line (inclusive)"}}, "required": ["path"]}},
-    {"name": "edit", "description": "Apply a unified diff to the workspace (--- a/FILE, +++ b/FILE, @@ -l,n +l,n @@ "
-                                    "hunks with exact context lines). The result says whether it applied, the "
-                                    "diagnostics it added or removed.",
-     "parameters": {"type": "object", "properties": {"diff": {"type": "string"}}, "required": ["diff"]}},
-    {"name": "replace", "description": "Replace the one occurrence of `search` in the file `path` by `replace` "
-                                       "(search must match exactly once, whitespace included).",
-     "parameters": {"type": "object", "properties": {
-         "path": {"type": "string"}, "search": {"type": "string"}, "replace": {"type": "string"}},
-         "required": ["path", "search", "replace"]}},
-    {"name": "run", "description": "Run a shell command in the repository (sandboxed, no network, time-limited); "
-                                   "returns the exit code and the output's tail.",
-     "parameters": {"type": "object", "properties": {"command": {"type": "string"}}, "required": ["command"]}},
-    {"name": "submit", "description": "Submit the workspace as your solution; ends the episode.",
-     "parameters": {"type": "object", "properties": {}}},
+    {
+        "name": "view",
+        "description": f"Show a file with line numbers, or lines start..end of it (at most "
+        f"{MAX_VIEW_LINES} lines at once).",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "path": {"type": "string", "description": "a path relative to the repository root"},
+                "start": {"type": "integer", "description": "first line (1-based)"},
+                "end": {"type": "integer", "description": "last line (inclusive)"},
+            },
+            "required": ["path"],
+        },
+    },
+    {
+        "name": "edit",
+        "description": "Apply a unified diff to the workspace (--- a/FILE, +++ b/FILE, @@ -l,n +l,n @@ "
+        "hunks with exact context lines). The result says whether it applied, the "
+        "diagnostics it added or removed.",
+        "parameters": {"type": "object", "properties": {"diff": {"type": "string"}}, "required": ["diff"]},
+    },
+    {
+        "name": "replace",
+        "description": "Replace the one occurrence of `search` in the file `path` by `replace` "
+        "(search must match exactly once, whitespace included).",
+        "parameters": {
+            "type": "object",
+            "properties": {"path": {"type": "string"}, "search": {"type": "string"}, "replace": {"type": "string"}},
+            "required": ["path", "search", "replace"],
+        },
+    },
+    {
+        "name": "run",
+        "description": "Run a shell command in the repository (sandboxed, no network, time-limited); "
+        "returns the exit code and the output's tail.",
+        "parameters": {"type": "object", "properties": {"command": {"type": "string"}}, "required": ["command"]},
+    },
+    {
+        "name": "submit",
+        "description": "Submit the workspace as your solution; ends the episode.",
+        "parameters": {"type": "object", "properties": {}},
+    },
 )
 
 
@@ -146,9 +254,16 @@ def tool_schemas() -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for t in LANSER_TOOLS:
         props = {k: {"type": typ, "description": desc} for k, (typ, desc) in t.params.items() if k not in t.mcp_only}
-        out.append({"type": "function", "function": {"name": t.name, "description": t.description,
-                                                     "parameters": {"type": "object", "properties": props,
-                                                                    "required": list(t.required)}}})
+        out.append(
+            {
+                "type": "function",
+                "function": {
+                    "name": t.name,
+                    "description": t.description,
+                    "parameters": {"type": "object", "properties": props, "required": list(t.required)},
+                },
+            }
+        )
     for w in _WORKSPACE_TOOLS:
         out.append({"type": "function", "function": dict(w)})
     return out
@@ -177,8 +292,10 @@ def view_command(path: str, start: int | None, end: int | None) -> str:
     if last < first:
         raise ToolError(f"`end` ({last}) is before `start` ({first})")
     last = min(last, first + MAX_VIEW_LINES - 1)
-    return (f"awk -v a={first} -v b={last} 'NR>=a && NR<=b {{printf \"%6d  %s\\n\", NR, $0}} NR>b {{exit}}' "
-            f"{shlex.quote('./' + path)}")  # './': awk reads an operand 'x=y' as an assignment, and has no '--'
+    return (
+        f"awk -v a={first} -v b={last} 'NR>=a && NR<=b {{printf \"%6d  %s\\n\", NR, $0}} NR>b {{exit}}' "
+        f"{shlex.quote('./' + path)}"
+    )  # './': awk reads an operand 'x=y' as an assignment, and has no '--'
 
 
 def cat_command(path: str) -> str:
@@ -222,8 +339,10 @@ def validate_diff(diff: Any) -> str:
                     break
                 i += 1
             if old != 0 or new != 0:
-                raise ToolError(f"hunk {hunks} ({line[:60]}): its line counts do not match its body "
-                                f"({old:+d} old, {new:+d} new lines missing); fix the @@ counts or the lines")
+                raise ToolError(
+                    f"hunk {hunks} ({line[:60]}): its line counts do not match its body "
+                    f"({old:+d} old, {new:+d} new lines missing); fix the @@ counts or the lines"
+                )
             continue
         i += 1
     if hunks == 0:
@@ -237,15 +356,20 @@ def replace_to_diff(path: str, text: str, search: str, replace: str) -> str:
         raise ToolError("`search` must not be empty")
     count = text.count(search)
     if count == 0:
-        raise ToolError(f"`search` does not occur in {path} (it must match exactly, whitespace and tabs "
-                        "included); view the file first")
+        raise ToolError(
+            f"`search` does not occur in {path} (it must match exactly, whitespace and tabs "
+            "included); view the file first"
+        )
     if count > 1:
         raise ToolError(f"`search` occurs {count} times in {path}; include more context so it matches once")
     new = text.replace(search, replace, 1)
     if new == text:
         raise ToolError("`replace` equals `search`: nothing would change")
-    diff = "".join(difflib.unified_diff(text.splitlines(keepends=True), new.splitlines(keepends=True),
-                                        f"a/{path}", f"b/{path}", n=3))
+    diff = "".join(
+        difflib.unified_diff(
+            text.splitlines(keepends=True), new.splitlines(keepends=True), f"a/{path}", f"b/{path}", n=3
+        )
+    )
     if not text.endswith("\n") or not new.endswith("\n"):
         raise ToolError(f"{path} has no newline at its end; use `edit` with a unified diff")
     return diff
@@ -267,12 +391,18 @@ def to_action(name: str, args: Any) -> dict[str, Any]:
                 raise ToolError(f"{name}: unknown argument(s) {', '.join(unknown)}; it takes {', '.join(allowed)}")
             for k, v in args.items():
                 typ = t.params[k][0]
-                ok = {"string": isinstance(v, str), "integer": isinstance(v, int) and not isinstance(v, bool),
-                      "boolean": isinstance(v, bool)}[typ]
+                ok = {
+                    "string": isinstance(v, str),
+                    "integer": isinstance(v, int) and not isinstance(v, bool),
+                    "boolean": isinstance(v, bool),
+                }[typ]
                 if not ok and v is not None:
                     raise ToolError(f"{name}: `{k}` must be a {typ}")
-            rest = {(t.rename or {}).get(k, k): v for k, v in args.items() if v is not None and
-                    (k != "selector" or not t.selector)}
+            rest = {
+                (t.rename or {}).get(k, k): v
+                for k, v in args.items()
+                if v is not None and (k != "selector" or not t.selector)
+            }
             if name == "check_patch":
                 rest["patch"] = validate_diff(rest["patch"])
             request: dict[str, Any] = {"cmd": t.cmd, "args": rest}
@@ -291,8 +421,12 @@ def to_action(name: str, args: Any) -> dict[str, Any]:
         for k in ("search", "replace"):
             if not isinstance(args.get(k), str):
                 raise ToolError(f"replace: `{k}` must be a string")
-        return {"type": "replace", "path": safe_path(args.get("path")), "search": args["search"],
-                "replace": args["replace"]}
+        return {
+            "type": "replace",
+            "path": safe_path(args.get("path")),
+            "search": args["search"],
+            "replace": args["replace"],
+        }
     if name == "run":
         command = args.get("command")
         if not isinstance(command, str) or not command.strip():

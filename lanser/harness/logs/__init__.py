@@ -34,14 +34,22 @@ __all__ = ["FORMATS", "Parsed", "failing_lines", "parse"]
 
 #: format name -> parser of one text (the regex format takes its patterns too, see :func:`parse`).
 FORMATS: dict[str, Callable[[str], dict[str, str]]] = {
-    "tap": tap.parse, "ktap": ktap.parse, "automake": automake.parse, "plain": plain.parse,
-    "ctest": ctest.parse, "junit": junit.parse,
+    "tap": tap.parse,
+    "ktap": ktap.parse,
+    "automake": automake.parse,
+    "plain": plain.parse,
+    "ctest": ctest.parse,
+    "junit": junit.parse,
 }
 #: Every value ``test_log.format`` takes.
 FORMAT_NAMES = ("auto", *FORMATS, "regex")
 _DETECTION: tuple[tuple[str, Callable[[str], bool]], ...] = (
-    ("ktap", ktap.detect), ("ctest", ctest.detect), ("automake", automake.detect), ("tap", tap.detect),
-    ("junit", junit.detect), ("plain", plain.detect),
+    ("ktap", ktap.detect),
+    ("ctest", ctest.detect),
+    ("automake", automake.detect),
+    ("tap", tap.detect),
+    ("junit", junit.detect),
+    ("plain", plain.detect),
 )
 
 

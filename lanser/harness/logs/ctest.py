@@ -14,8 +14,11 @@ import re
 
 __all__ = ["parse"]
 
-_PROGRESS = re.compile(r"^\s*\d+/\d+\s+Test\s+#\d+:\s+(\S+)\s+\.*\s*(\*{3})?(Passed|Failed|Not Run|Skipped|"
-                       r"Exception|Timeout|Subprocess aborted|\w[\w ]*?)\b(.*)$", re.M)
+_PROGRESS = re.compile(
+    r"^\s*\d+/\d+\s+Test\s+#\d+:\s+(\S+)\s+\.*\s*(\*{3})?(Passed|Failed|Not Run|Skipped|"
+    r"Exception|Timeout|Subprocess aborted|\w[\w ]*?)\b(.*)$",
+    re.M,
+)
 _SUMMARY = re.compile(r"^\d+% tests passed, \d+ tests? failed out of \d+", re.M)
 _FAILED_LIST = re.compile(r"^\s+\d+ - (\S+) \((\w[\w ]*)\)\s*$")
 
@@ -24,8 +27,11 @@ def parse(text: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for m in _PROGRESS.finditer(text):
         status = m.group(3)
-        out[m.group(1)] = "pass" if status == "Passed" else (
-            "skip" if status == "Skipped" or (status == "Not Run" and "Disabled" in m.group(4)) else "fail")
+        out[m.group(1)] = (
+            "pass"
+            if status == "Passed"
+            else ("skip" if status == "Skipped" or (status == "Not Run" and "Disabled" in m.group(4)) else "fail")
+        )
     tail = text.partition("The following tests FAILED:")[2]
     for line in tail.splitlines()[:1000]:
         listed = _FAILED_LIST.match(line)

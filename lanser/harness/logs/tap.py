@@ -12,8 +12,9 @@ import re
 __all__ = ["parse"]
 
 # Blanks, not \s: a bare "ok" line must not run on into the next one.
-_LINE = re.compile(r"^[ \t]*(not ok|ok)\b(?:[ \t]+\d+)?[ \t]*(?:-[ \t]*)?(.*?)[ \t]*(?:(?<!\\)#[ \t]*(SKIP|TODO)\b.*)?$",
-                   re.M | re.I)
+_LINE = re.compile(
+    r"^[ \t]*(not ok|ok)\b(?:[ \t]+\d+)?[ \t]*(?:-[ \t]*)?(.*?)[ \t]*(?:(?<!\\)#[ \t]*(SKIP|TODO)\b.*)?$", re.M | re.I
+)
 
 
 def parse(text: str) -> dict[str, str]:
@@ -33,5 +34,7 @@ def parse(text: str) -> dict[str, str]:
 
 
 def detect(text: str) -> bool:
-    return bool(re.search(r"^[ \t]*(?:not )?ok[ \t]+\d+", text, re.M) or (
-        re.search(r"^[ \t]*\d+\.\.\d+", text, re.M) and re.search(r"^[ \t]*(?:not )?ok\b", text, re.M)))
+    return bool(
+        re.search(r"^[ \t]*(?:not )?ok[ \t]+\d+", text, re.M)
+        or (re.search(r"^[ \t]*\d+\.\.\d+", text, re.M) and re.search(r"^[ \t]*(?:not )?ok\b", text, re.M))
+    )

@@ -35,9 +35,12 @@ class Change:
     @property
     def special(self) -> bool:
         """A link, a submodule, or a new executable file: nothing a text patch can carry."""
-        return (self.old_mode in LINK_MODES or self.new_mode in LINK_MODES
-                or (self.old is None and self.new_mode == "100755")
-                or (self.old is not None and self.new is not None and self.old_mode != self.new_mode))
+        return (
+            self.old_mode in LINK_MODES
+            or self.new_mode in LINK_MODES
+            or (self.old is None and self.new_mode == "100755")
+            or (self.old is not None and self.new is not None and self.old_mode != self.new_mode)
+        )
 
 
 @dataclass(frozen=True)
@@ -52,11 +55,18 @@ class Commit:
 
 
 def _git(git_dir: Path, *args: str) -> bytes:
-    proc = subprocess.run(["git", *gitsafe.SAFE_ARGS, "--git-dir", str(git_dir), *args], env=gitsafe.env(),
-                          capture_output=True, timeout=300, stdin=subprocess.DEVNULL, check=False)
+    proc = subprocess.run(
+        ["git", *gitsafe.SAFE_ARGS, "--git-dir", str(git_dir), *args],
+        env=gitsafe.env(),
+        capture_output=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
     if proc.returncode != 0:
-        raise BadRequest(f"git {' '.join(args[:3])} in {git_dir}: {proc.stderr.decode(errors='replace').strip()}",
-                         field="history")
+        raise BadRequest(
+            f"git {' '.join(args[:3])} in {git_dir}: {proc.stderr.decode(errors='replace').strip()}", field="history"
+        )
     return proc.stdout
 
 

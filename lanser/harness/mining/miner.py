@@ -42,9 +42,21 @@ class Mined:
     stats: dict[str, Any] = field(default_factory=dict)
 
 
-def mine(git_dir: Path, since: str, until: str, source: Source, base: Path, profile: Profile, *, project: str,
-         image: str, cache: Path, test_log: TestLog | None = None, max_candidates: int | None = None,
-         progress: Any = None) -> Mined:
+def mine(
+    git_dir: Path,
+    since: str,
+    until: str,
+    source: Source,
+    base: Path,
+    profile: Profile,
+    *,
+    project: str,
+    image: str,
+    cache: Path,
+    test_log: TestLog | None = None,
+    max_candidates: int | None = None,
+    progress: Any = None,
+) -> Mined:
     from lanser.harness.sources import materialize
 
     say = progress or (lambda message: None)
@@ -53,8 +65,7 @@ def mine(git_dir: Path, since: str, until: str, source: Source, base: Path, prof
     first, last = history.resolve(git_dir, since), history.resolve(git_dir, until)
     commits = history.read_commits(git_dir, first, last)
     cands, skipped = select.candidates(commits, protected)
-    commands = Commands(setup=profile.setup, build=profile.build, test=profile.test,
-                        sanitize=profile.sanitize or None)
+    commands = Commands(setup=profile.setup, build=profile.build, test=profile.test, sanitize=profile.sanitize or None)
     limits = Limits(wall_s=profile.wall_s, memory_mb=profile.memory_mb, cpus=1.0, pids=256, max_steps=50)
     dropped: Counter[str] = Counter()
     tasks: list[TaskSpec] = []
@@ -77,9 +88,18 @@ def mine(git_dir: Path, since: str, until: str, source: Source, base: Path, prof
             meta.append({**info, "dropped": "fix touches a file lanser cannot edit", "detail": ", ".join(foreign)})
             continue
         task_id = f"{project}/{cand.id}"
-        draft = TaskSpec(id=task_id, language="c", image="base", source=source, commands=commands,
-                         problem="(validation)", gold_patch=ported.gold_patch, test_patch=ported.test_patch,
-                         limits=limits, test_log=test_log or TestLog())
+        draft = TaskSpec(
+            id=task_id,
+            language="c",
+            image="base",
+            source=source,
+            commands=commands,
+            problem="(validation)",
+            gold_patch=ported.gold_patch,
+            test_patch=ported.test_patch,
+            limits=limits,
+            test_log=test_log or TestLog(),
+        )
         noop = validate.evaluate(draft, base, "noop", image, cache)
         oracle = validate.evaluate(draft, base, "oracle", image, cache)
         judged = validate.judge(noop, oracle)
@@ -89,19 +109,35 @@ def mine(git_dir: Path, since: str, until: str, source: Source, base: Path, prof
             meta.append({**info, "dropped": judged.why, "detail": judged.detail})
             continue
         problem = select.statement(cand, judged.fail_to_pass, judged.sanitizer, commands.model_dump())
-        task = TaskSpec.model_validate({**draft.model_dump(mode="json"), "problem": problem, "oracles": Oracles(
-            fail_to_pass=tuple(judged.fail_to_pass), pass_to_pass=tuple(judged.pass_to_pass)).model_dump()})
+        task = TaskSpec.model_validate(
+            {
+                **draft.model_dump(mode="json"),
+                "problem": problem,
+                "oracles": Oracles(
+                    fail_to_pass=tuple(judged.fail_to_pass), pass_to_pass=tuple(judged.pass_to_pass)
+                ).model_dump(),
+            }
+        )
         graded = {"noop": validate.regrade(noop, task)["outcome"], "oracle": validate.regrade(oracle, task)["outcome"]}
         if graded["oracle"] != "resolved" or graded["noop"] == "resolved":
             dropped[f"re-graded with its oracles: oracle {graded['oracle']}, noop {graded['noop']}"] += 1
             meta.append({**info, "dropped": "re-graded", "detail": str(graded)})
             continue
-        entry = {**info, "id": task_id, "files": ported.source_files, "test_files": ported.test_files,
-                 "hunks": ported.hunks, "fail_to_pass": judged.fail_to_pass, "sanitizer": judged.sanitizer,
-                 "graded": graded, "seconds": {"noop": noop["seconds"], "oracle": oracle["seconds"]}}
+        entry = {
+            **info,
+            "id": task_id,
+            "files": ported.source_files,
+            "test_files": ported.test_files,
+            "hunks": ported.hunks,
+            "fail_to_pass": judged.fail_to_pass,
+            "sanitizer": judged.sanitizer,
+            "graded": graded,
+            "seconds": {"noop": noop["seconds"], "oracle": oracle["seconds"]},
+        }
         if len(ported.steps) >= 2:
             actions: list[dict[str, Any]] = [
-                {"type": "edit", "patch": step, "note": f"upstream {sha[:12]}"} for sha, step in ported.steps]
+                {"type": "edit", "patch": step, "note": f"upstream {sha[:12]}"} for sha, step in ported.steps
+            ]
             actions.append({"type": "submit"})
             replayed = validate.regrade(validate.evaluate(task, base, "replay", image, cache, actions=actions), task)
             entry["trajectory"] = {"steps": len(ported.steps), "replayed": replayed["outcome"]}
@@ -109,9 +145,14 @@ def mine(git_dir: Path, since: str, until: str, source: Source, base: Path, prof
         say(f"[{n}/{len(cands)}] {cand.id}: valid ({', '.join(judged.fail_to_pass) or 'sanitizer'})")
         tasks.append(task)
         meta.append(entry)
-    stats = {"project": project, "history": {"since": first, "until": last, "commits": len(commits)},
-             "candidates": len(cands), "series": sum(1 for c in cands if len(c.commits) > 1),
-             "passed_over": dict(sorted(skipped.items())), "validated": len(tasks),
-             "dropped": dict(sorted(dropped.items())), "trajectories": len(trajectories)}
+    stats = {
+        "project": project,
+        "history": {"since": first, "until": last, "commits": len(commits)},
+        "candidates": len(cands),
+        "series": sum(1 for c in cands if len(c.commits) > 1),
+        "passed_over": dict(sorted(skipped.items())),
+        "validated": len(tasks),
+        "dropped": dict(sorted(dropped.items())),
+        "trajectories": len(trajectories),
+    }
     return Mined(sorted(tasks, key=lambda t: t.id), trajectories, meta, stats)
-

@@ -56,8 +56,13 @@ def merge(ours: bytes, base: bytes, theirs: bytes) -> bytes | None:
             p = Path(tmp) / name
             p.write_bytes(data)
             paths.append(str(p))
-        proc = subprocess.run(["git", "merge-file", "-p", "-q", *paths], capture_output=True, timeout=60,
-                              stdin=subprocess.DEVNULL, check=False)
+        proc = subprocess.run(
+            ["git", "merge-file", "-p", "-q", *paths],
+            capture_output=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
     return proc.stdout if proc.returncode == 0 else None
 
 
@@ -70,8 +75,14 @@ def fuzz(ours: bytes, base: bytes, theirs: bytes) -> bytes | None:
         return None
     with tempfile.TemporaryDirectory(prefix="lanser-fuzz-") as tmp:
         (Path(tmp) / "f").write_bytes(ours)
-        proc = subprocess.run(["patch", "-p1", "-F2", "-s", "-N", "--no-backup-if-mismatch", "-r", "-", "-i", "-"],
-                              cwd=tmp, input=diff.encode(), capture_output=True, timeout=60, check=False)
+        proc = subprocess.run(
+            ["patch", "-p1", "-F2", "-s", "-N", "--no-backup-if-mismatch", "-r", "-", "-i", "-"],
+            cwd=tmp,
+            input=diff.encode(),
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
         return (Path(tmp) / "f").read_bytes() if proc.returncode == 0 else None
 
 
@@ -113,8 +124,9 @@ def _text(data: bytes | None, path: str) -> str | None:
 
 
 def _diff(before: dict[str, bytes | None], after: dict[str, bytes | None]) -> str:
-    return "".join(unified_diff(p, _text(before[p], p), _text(after[p], p)) for p in sorted(after)
-                   if before[p] != after[p])
+    return "".join(
+        unified_diff(p, _text(before[p], p), _text(after[p], p)) for p in sorted(after) if before[p] != after[p]
+    )
 
 
 def port(cand: Candidate, tree: Path, protected: tuple[str, ...]) -> Ported:
@@ -127,8 +139,10 @@ def port(cand: Candidate, tree: Path, protected: tuple[str, ...]) -> Ported:
             raise Dropped("a changed path is not a regular file in the pinned source", rel)
         return p.read_bytes() if p.is_file() else None
 
-    paths = {"source": sorted({c.path for c in cand.files("source", protected)}),
-             "test": sorted({c.path for c in cand.files("test", protected)})}
+    paths = {
+        "source": sorted({c.path for c in cand.files("source", protected)}),
+        "test": sorted({c.path for c in cand.files("test", protected)}),
+    }
     pinned = {p: read(p) for side in paths.values() for p in side}
     state = dict(pinned)
     steps: list[tuple[str, str]] = []
@@ -148,6 +162,12 @@ def port(cand: Candidate, tree: Path, protected: tuple[str, ...]) -> Ported:
         raise Dropped("fix already in the pinned source")
     if not tests:
         raise Dropped("tests already in the pinned source")
-    return Ported(gold, tests, steps, [p for p in paths["source"] if pinned[p] != state[p]],
-                  [p for p in paths["test"] if pinned[p] != state[p]], gold.count("\n@@ ") + gold.startswith("@@ "),
-                  sorted(fuzzed))
+    return Ported(
+        gold,
+        tests,
+        steps,
+        [p for p in paths["source"] if pinned[p] != state[p]],
+        [p for p in paths["test"] if pinned[p] != state[p]],
+        gold.count("\n@@ ") + gold.startswith("@@ "),
+        sorted(fuzzed),
+    )

@@ -26,12 +26,17 @@ __all__ = ["DOC_RE", "FIX_RE", "Candidate", "candidates", "issues", "kind_of", "
 FIX_RE = re.compile(
     r"\b(fix(es|ed|ing)?|bugs?|crash(es|ed)?|(integer |buffer |stack |signed )?(over|under)flows?|leaks?|"
     r"CVE-\d{4}-\d+|issue\s*#\d+|out[- ]of[- ]bounds|segfaults?|use[- ]after[- ]free|double[- ]free|"
-    r"incorrect(ly)?|wrong(ly)?|reject(s|ed)?|disallow(s|ed)?)\b", re.I)
+    r"incorrect(ly)?|wrong(ly)?|reject(s|ed)?|disallow(s|ed)?)\b",
+    re.I,
+)
 ISSUE_RE = re.compile(r"(?:issue|bug|pr|fixes|closes)?\s*#(\d+)\b", re.I)
 #: Files neither the fix nor its tests: documentation, changelogs, CI recipes.
-DOC_RE = re.compile(r"(^|/)(ChangeLog|CHANGES|NEWS|AUTHORS|README[^/]*|RELEASE_CHECKLIST[^/]*|INSTALL[^/]*|COPYING|"
-                    r"[^/]*\.(md|txt|html|dox|rst|adoc|1|3|yml|yaml)|doc|docs|\.github|\.travis[^/]*|"
-                    r"appveyor[^/]*|[^/]*\.prebuilt|\.clang-format|\.gitignore|\.editorconfig)(/|$)", re.I)
+DOC_RE = re.compile(
+    r"(^|/)(ChangeLog|CHANGES|NEWS|AUTHORS|README[^/]*|RELEASE_CHECKLIST[^/]*|INSTALL[^/]*|COPYING|"
+    r"[^/]*\.(md|txt|html|dox|rst|adoc|1|3|yml|yaml)|doc|docs|\.github|\.travis[^/]*|"
+    r"appveyor[^/]*|[^/]*\.prebuilt|\.clang-format|\.gitignore|\.editorconfig)(/|$)",
+    re.I,
+)
 
 
 def kind_of(path: str, protected: tuple[str, ...] = DEFAULT_PROTECTED) -> str:
@@ -74,8 +79,10 @@ def _why_not(commit: Commit, protected: tuple[str, ...]) -> str | None:
     return None
 
 
-def candidates(commits: list[Commit], protected: tuple[str, ...] = DEFAULT_PROTECTED,
-               ) -> tuple[list[Candidate], Counter[str]]:
+def candidates(
+    commits: list[Commit],
+    protected: tuple[str, ...] = DEFAULT_PROTECTED,
+) -> tuple[list[Candidate], Counter[str]]:
     """The candidates of a range (in the order of their last commit) and the commits passed over, by reason.
 
     A commit that touches neither source nor tests is not counted (merges of docs, CI)."""
@@ -103,8 +110,12 @@ def candidates(commits: list[Commit], protected: tuple[str, ...] = DEFAULT_PROTE
 _SOLUTION = re.compile(r"(,?\s+(by|using|instead of|so that|although|which|via)\s.*|;.*|\.\s.*)$", re.I | re.S)
 
 
-def statement(cand: Candidate, fail_to_pass: list[str], sanitizer: list[str], commands: dict[str, str | None],
-              ) -> str:
+def statement(
+    cand: Candidate,
+    fail_to_pass: list[str],
+    sanitizer: list[str],
+    commands: dict[str, str | None],
+) -> str:
     """The problem statement: each commit's subject line cut before it says how (``by ...``, ``using
     ...``, a second sentence); the bodies, which describe the change, are left out."""
     lines = []
@@ -112,8 +123,11 @@ def statement(cand: Candidate, fail_to_pass: list[str], sanitizer: list[str], co
         subject = _SOLUTION.sub("", commit.subject).strip().rstrip(".")
         if subject and subject not in lines:
             lines.append(subject)
-    text = ["A bug reported upstream, fixed there after this release. The upstream description "
-            "(the fixing commit's subject line, cut before it says how; its body is left out):", ""]
+    text = [
+        "A bug reported upstream, fixed there after this release. The upstream description "
+        "(the fixing commit's subject line, cut before it says how; its body is left out):",
+        "",
+    ]
     text += [f"    {line}" for line in lines]
     if cand.issue:
         text += ["", f"Upstream issue: {cand.issue}."]
@@ -122,8 +136,12 @@ def statement(cand: Candidate, fail_to_pass: list[str], sanitizer: list[str], co
         text.append("These tests fail on this source and must pass: " + ", ".join(fail_to_pass) + ".")
     if sanitizer:
         text.append("The sanitized tests report: " + "; ".join(sanitizer) + ".")
-    text += ["Every other test must keep passing. Change the library's source, not the tests.", "",
-             f"Build: {commands.get('build')}", f"Test: {commands.get('test')}"]
+    text += [
+        "Every other test must keep passing. Change the library's source, not the tests.",
+        "",
+        f"Build: {commands.get('build')}",
+        f"Test: {commands.get('test')}",
+    ]
     if commands.get("sanitize"):
         text.append(f"Sanitize: {commands.get('sanitize')}")
     return "\n".join(text) + "\n"

@@ -24,8 +24,9 @@ from lanser.harness.task import TaskSpec
 __all__ = ["Judged", "evaluate", "judge", "regrade"]
 
 
-def evaluate(task: TaskSpec, dataset_dir: Path, agent: str, image: str, cache: Path,
-             actions: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def evaluate(
+    task: TaskSpec, dataset_dir: Path, agent: str, image: str, cache: Path, actions: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     """``{verdict, stages, seconds}`` of one attempt (cached; an infrastructure failure is raised, never cached)."""
     from lanser.harness.agents import _Scripted, make_agent
     from lanser.harness.runner import run_task
@@ -104,8 +105,9 @@ class Judged:
                 self.why = "hidden tests fail with the fix too" if both else "hidden tests pass without the fix"
                 self.detail = ", ".join(both)
             elif not self.fail_to_pass:
-                self.sanitizer = sorted({r.get("summary", "") for r in (without.get("sanitizer") or {}).get(
-                    "reports", [])}) or [without.get("reason", "")]
+                self.sanitizer = sorted(
+                    {r.get("summary", "") for r in (without.get("sanitizer") or {}).get("reports", [])}
+                ) or [without.get("reason", "")]
 
 
 def judge(noop: dict[str, Any], oracle: dict[str, Any]) -> Judged:
