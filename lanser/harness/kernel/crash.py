@@ -119,6 +119,21 @@ CRASH_FAULTS: tuple[CrashFault, ...] = (
                "for (i = 0; i <= ranges; i++) {"),
     CrashFault("sysctl_test", "kernel/sysctl.c", "proc_get_long", "oob", "stack out-of-bounds write: dropped clamp",
                "\tif (len > TMPBUFLEN - 1)\n\t\tlen = TMPBUFLEN - 1;\n\n", ""),
+    # Added after the first 17 (validated and appended the same way).
+    CrashFault("damon", "mm/damon/core.c", "damon_merge_two_regions", "wrong-free", "use-after-free: wrong object freed",
+               "\tdamon_destroy_region(r, t);\n", "\tdamon_destroy_region(l, t);\n"),
+    CrashFault("damon", "mm/damon/core.c", "damon_destroy_region", "uaf", "use-after-free: unlinked after free",
+               "\tdamon_del_region(r, t);\n\tdamon_free_region(r);\n",
+               "\tdamon_free_region(r);\n\tdamon_del_region(r, t);\n"),
+    CrashFault("damon", "mm/damon/core.c", "damon_merge_regions_of", "walk", "use-after-free: unsafe list walk",
+               "\tdamon_for_each_region_safe(r, next, t) {\n", "\tdamon_for_each_region(r, t) {\n"),
+    CrashFault("sysctl_test", "kernel/sysctl.c", "proc_get_long", "oob2", "stack out-of-bounds write: clamp off by one",
+               "\t\tlen = TMPBUFLEN - 1;\n", "\t\tlen = TMPBUFLEN;\n"),
+    CrashFault("lib_sort", "lib/sort.c", "sort_r", "size", "heap out-of-bounds: size miscomputed",
+               "size_t n = num * size, a = (num/2) * size;", "size_t n = (num + 1) * size, a = (num/2) * size;"),
+    CrashFault("linear-ranges-test", "lib/linear_ranges.c", "linear_range_values_in_range_array", "index",
+               "global out-of-bounds read: wrong index", "values = linear_range_values_in_range(&r[i]);",
+               "values = linear_range_values_in_range(&r[i + 1]);"),
 )
 
 
