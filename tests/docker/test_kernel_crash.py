@@ -31,8 +31,13 @@ TASK = "kernel-crash-6.1/damon/damon_merge_two_regions-uaf"
 
 
 def bench(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", "from lanser.cli.main import main; main()", "--no-daemon",
-                           "--json", "bench", *args], capture_output=True, text=True, timeout=3600, cwd=REPO)
+    return subprocess.run(
+        [sys.executable, "-c", "from lanser.cli.main import main; main()", "--no-daemon", "--json", "bench", *args],
+        capture_output=True,
+        text=True,
+        timeout=3600,
+        cwd=REPO,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -42,12 +47,21 @@ def runs(tmp_path_factory: pytest.TempPathFactory, base_image: str) -> dict[str,
     from lanser.harness.kernel.layer import ensure_layer
 
     try:  # reuse the cached crash layer only: its cold build is 20+ minutes on 2 cores (docs/kernel-crash.md)
-        layer = ensure_layer(CACHE / "kernel", base_image, suites=crash.CRASH_SUITES,
-                             extra_config=crash.CRASH_CONFIG, kernel_args=crash.CRASH_KERNEL_ARGS, tag=crash.CRASH_TAG,
-                             known_failing=crash.CRASH_KNOWN_FAILING, build=False)
+        layer = ensure_layer(
+            CACHE / "kernel",
+            base_image,
+            suites=crash.CRASH_SUITES,
+            extra_config=crash.CRASH_CONFIG,
+            kernel_args=crash.CRASH_KERNEL_ARGS,
+            tag=crash.CRASH_TAG,
+            known_failing=crash.CRASH_KNOWN_FAILING,
+            build=False,
+        )
     except FileNotFoundError:
-        pytest.skip("no cached crash layer: lanser bench generate kernel --crash --out datasets/kernel-crash-6.1 "
-                    "--cache ~/.cache/lanser-tests builds it (20+ minutes on 2 cores)")
+        pytest.skip(
+            "no cached crash layer: lanser bench generate kernel --crash --out datasets/kernel-crash-6.1 "
+            "--cache ~/.cache/lanser-tests builds it (20+ minutes on 2 cores)"
+        )
     tasks = [json.loads(line) for line in (DATASET / "tasks.jsonl").read_text().splitlines() if line.strip()]
     task = next(t for t in tasks if t["id"] == TASK)
     data = tmp_path_factory.mktemp("kernel-crash")

@@ -13,38 +13,57 @@ from lanser.harness.kernel import crash
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "kernel_crash"
 
-OK_KTAP = "KTAP version 1\n1..1\n    # Subtest: damon\n    KTAP version 1\n    1..1\n    ok 1 damon_test_target\nok 1 damon\n"
-CRASH = {"tool": "KASAN", "kind": "use-after-free", "frame": "damon_merge_two_regions",
-         "title": "KASAN: use-after-free Write in damon_merge_two_regions"}
+OK_KTAP = (
+    "KTAP version 1\n1..1\n    # Subtest: damon\n    KTAP version 1\n    1..1\n    ok 1 damon_test_target\nok 1 damon\n"
+)
+CRASH = {
+    "tool": "KASAN",
+    "kind": "use-after-free",
+    "frame": "damon_merge_two_regions",
+    "title": "KASAN: use-after-free Write in damon_merge_two_regions",
+}
 
 
 def stages(test_output: str, build_exit: int = 0) -> dict[str, dict[str, Any]]:
-    return {"build": {"exit_code": build_exit, "output": "make: ..."},
-            "test": {"exit_code": 0, "output": test_output, "test_log": {"format": "ktap"}}}
+    return {
+        "build": {"exit_code": build_exit, "output": "make: ..."},
+        "test": {"exit_code": 0, "output": test_output, "test_log": {"format": "ktap"}},
+    }
 
 
 def oracles(**extra: Any) -> dict[str, Any]:
-    return {"fail_to_pass": [], "pass_to_pass": ["damon.damon_test_target"], "known_sanitizer_reports": [],
-            "crash": CRASH, **extra}
+    return {
+        "fail_to_pass": [],
+        "pass_to_pass": ["damon.damon_test_target"],
+        "known_sanitizer_reports": [],
+        "crash": CRASH,
+        **extra,
+    }
 
 
 def kasan(kind: str, func: str, access: str = "Write") -> str:
-    return ("==================================================================\n"
-            f"BUG: KASAN: {kind} in {func}+0x4a/0x90\n"
-            f"{access} of size 8 at addr 000000006143a5c8 by task kunit_try_catch/37\n\n"
-            "CPU: 0 PID: 37 Comm: kunit_try_catch Tainted: G    N 6.1.176 #1\n"
-            "Stack:\n 60a3bd70 60a3bd70 00000000 00000001\n 6143a5c8 6058a3e0 00000000 600a1c3e\n"
-            "Call Trace:\n [<6005a1b2>] ? show_stack+0x12/0x34\n [<6005a1b2>] dump_stack_lvl+0x12/0x34\n"
-            " [<6005a1b2>] print_report+0x12/0x34\n [<6005a1b2>] kasan_report+0x12/0x34\n"
-            f" [<6005a1b2>] {func}+0x4a/0x90\n [<6005a1b2>] damon_test_merge_two+0x12/0x34\n\n"
-            "Freed by task 37:\n kasan_save_stack+0x12/0x34\n damon_destroy_region+0x12/0x34\n\n"
-            "Memory state around the buggy address:\n 000000006143a480: fa fb fb fb\n"
-            "==================================================================\n")
+    return (
+        "==================================================================\n"
+        f"BUG: KASAN: {kind} in {func}+0x4a/0x90\n"
+        f"{access} of size 8 at addr 000000006143a5c8 by task kunit_try_catch/37\n\n"
+        "CPU: 0 PID: 37 Comm: kunit_try_catch Tainted: G    N 6.1.176 #1\n"
+        "Stack:\n 60a3bd70 60a3bd70 00000000 00000001\n 6143a5c8 6058a3e0 00000000 600a1c3e\n"
+        "Call Trace:\n [<6005a1b2>] ? show_stack+0x12/0x34\n [<6005a1b2>] dump_stack_lvl+0x12/0x34\n"
+        " [<6005a1b2>] print_report+0x12/0x34\n [<6005a1b2>] kasan_report+0x12/0x34\n"
+        f" [<6005a1b2>] {func}+0x4a/0x90\n [<6005a1b2>] damon_test_merge_two+0x12/0x34\n\n"
+        "Freed by task 37:\n kasan_save_stack+0x12/0x34\n damon_destroy_region+0x12/0x34\n\n"
+        "Memory state around the buggy address:\n 000000006143a480: fa fb fb fb\n"
+        "==================================================================\n"
+    )
 
 
 def test_a_kasan_report_is_titled_and_trimmed_like_syzbot() -> None:
-    (c,) = crash.parse_crashes("[    1.234567] booting\n" + kasan("use-after-free", "damon_merge_two_regions")
-                               + kasan("use-after-free", "damon_merge_two_regions") + OK_KTAP)
+    (c,) = crash.parse_crashes(
+        "[    1.234567] booting\n"
+        + kasan("use-after-free", "damon_merge_two_regions")
+        + kasan("use-after-free", "damon_merge_two_regions")
+        + OK_KTAP
+    )
     assert c["title"] == "KASAN: use-after-free Write in damon_merge_two_regions"
     assert (c["tool"], c["kind"], c["frame"]) == ("KASAN", "use-after-free", "damon_merge_two_regions")
     report = c["report"]
@@ -71,8 +90,10 @@ def test_the_crash_outcomes_map_onto_the_harness_outcomes() -> None:
 
 def test_a_report_the_unmodified_kernel_makes_is_not_blamed() -> None:
     known = [{"tool": "KASAN", "kind": "slab-out-of-bounds", "frame": "damon_split_region_at"}]
-    v = grading.grade(stages(kasan("slab-out-of-bounds", "damon_split_region_at", "Read") + OK_KTAP),
-                      oracles(known_sanitizer_reports=known))
+    v = grading.grade(
+        stages(kasan("slab-out-of-bounds", "damon_split_region_at", "Read") + OK_KTAP),
+        oracles(known_sanitizer_reports=known),
+    )
     assert v["crash"]["outcome"] == "crash_fixed"
 
 
@@ -83,8 +104,14 @@ def test_tasks_without_a_crash_oracle_grade_and_hash_as_before() -> None:
     plain = {k: v for k, v in oracles().items() if k != "crash"}
     v = grading.grade(stages(kasan("use-after-free", "f") + OK_KTAP), plain)
     assert "crash" not in v and v["outcome"] == "resolved"  # no sanitize stage: KTAP alone, as before
-    spec = {"id": "t/x", "language": "c", "source": {"kind": "dir", "path": "p"},
-            "commands": {"build": "true", "test": "true"}, "problem": "p", "gold_patch": ""}
+    spec = {
+        "id": "t/x",
+        "language": "c",
+        "source": {"kind": "dir", "path": "p"},
+        "commands": {"build": "true", "test": "true"},
+        "problem": "p",
+        "gold_patch": "",
+    }
     base = TaskSpec.model_validate(spec)
     assert base.key() == TaskSpec.model_validate({**spec, "oracles": {"crash": None}}).key()
     with_crash = TaskSpec.model_validate({**spec, "oracles": {"crash": CRASH}})
@@ -132,6 +159,18 @@ def test_the_compile_database_drops_kasans_gcc_spelling() -> None:
     unmodified kernel file (d_now 1 in every oracle step of the first run of kernel-crash-6.1)."""
     from lanser.harness.kernel.layer import _clang_argv
 
-    argv = ["gcc", "-fsanitize=kernel-address", "-fasan-shadow-offset=0x100000000000", "--param", "asan-globals=1",
-            "--param", "asan-stack=1", "--param", "max-inline-insns=10", "-fconserve-stack", "-c", "x.c"]
+    argv = [
+        "gcc",
+        "-fsanitize=kernel-address",
+        "-fasan-shadow-offset=0x100000000000",
+        "--param",
+        "asan-globals=1",
+        "--param",
+        "asan-stack=1",
+        "--param",
+        "max-inline-insns=10",
+        "-fconserve-stack",
+        "-c",
+        "x.c",
+    ]
     assert _clang_argv(argv) == ["gcc", "-fsanitize=kernel-address", "--param", "max-inline-insns=10", "-c", "x.c"]

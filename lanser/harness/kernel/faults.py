@@ -20,8 +20,18 @@ __all__ = ["Fault", "FunctionInfo", "empty_body", "find_functions", "mutations",
 
 #: Operator swaps: comparisons move a boundary by one, the others change the logic.
 SWAPS: dict[str, str] = {
-    "<": "<=", "<=": "<", ">": ">=", ">=": ">", "==": "!=", "!=": "==",
-    "+": "-", "-": "+", "&&": "||", "||": "&&", "<<": ">>", ">>": "<<",
+    "<": "<=",
+    "<=": "<",
+    ">": ">=",
+    ">=": ">",
+    "==": "!=",
+    "!=": "==",
+    "+": "-",
+    "-": "+",
+    "&&": "||",
+    "||": "&&",
+    "<<": ">>",
+    ">>": "<<",
 }
 
 
@@ -79,11 +89,21 @@ def find_functions(data: bytes, name: str) -> list[FunctionInfo]:
                 comment = ""
                 # The kernel-doc block may sit one blank line above the definition.
                 if prev is not None and prev.type == "comment" and node.start_point[0] - prev.end_point[0] <= 2:
-                    comment = data[prev.start_byte:prev.end_byte].decode("utf-8", "replace")
-                sig = data[node.start_byte:decl.end_byte].decode("utf-8", "replace")
-                prefix = data[node.start_byte:decl.start_byte].decode("utf-8", "replace")
-                found.append(FunctionInfo(name, node.start_byte, body.start_byte, body.end_byte, " ".join(sig.split()),
-                                          comment, node.start_point[0] + 1, _returns(prefix, decl)))
+                    comment = data[prev.start_byte : prev.end_byte].decode("utf-8", "replace")
+                sig = data[node.start_byte : decl.end_byte].decode("utf-8", "replace")
+                prefix = data[node.start_byte : decl.start_byte].decode("utf-8", "replace")
+                found.append(
+                    FunctionInfo(
+                        name,
+                        node.start_byte,
+                        body.start_byte,
+                        body.end_byte,
+                        " ".join(sig.split()),
+                        comment,
+                        node.start_point[0] + 1,
+                        _returns(prefix, decl),
+                    )
+                )
             continue
         stack.extend(reversed(node.children))
     found.sort(key=lambda f: f.start)
@@ -97,7 +117,7 @@ def empty_body(path: str, data: bytes, fn: FunctionInfo) -> Fault | None:
     if fn.returns not in stub:
         return None
     body = b"{\n\t/* TODO: implement */\n" + stub[fn.returns].encode() + b"}"
-    text = data[:fn.body_start] + body + data[fn.body_end:]
+    text = data[: fn.body_start] + body + data[fn.body_end :]
     return Fault(path, fn.name, "empty", "body emptied", fn.line, text)
 
 
@@ -118,7 +138,7 @@ def mutations(path: str, data: bytes, fn: FunctionInfo) -> list[Fault]:
     for op in sorted(ops, key=lambda n: n.start_byte):
         old = op.type
         new = SWAPS[old]
-        text = data[:op.start_byte] + new.encode() + data[op.end_byte:]
+        text = data[: op.start_byte] + new.encode() + data[op.end_byte :]
         line = op.start_point[0] + 1
         out.append(Fault(path, fn.name, "mutate", f"line {line}: `{old}` -> `{new}`", line, text))
     return out
@@ -126,7 +146,11 @@ def mutations(path: str, data: bytes, fn: FunctionInfo) -> list[Fault]:
 
 def unified_diff(path: str, before: bytes, after: bytes) -> str:
     """A ``git apply``-able unified diff of one file (``a/`` and ``b/`` prefixes)."""
-    lines = difflib.unified_diff(before.decode("utf-8").splitlines(keepends=True),
-                                 after.decode("utf-8").splitlines(keepends=True),
-                                 fromfile=f"a/{path}", tofile=f"b/{path}", n=3)
+    lines = difflib.unified_diff(
+        before.decode("utf-8").splitlines(keepends=True),
+        after.decode("utf-8").splitlines(keepends=True),
+        fromfile=f"a/{path}",
+        tofile=f"b/{path}",
+        n=3,
+    )
     return "".join(lines)

@@ -31,8 +31,16 @@ from lanser.harness.kernel import faults as kfaults
 from lanser.harness.kernel.layer import Layer
 from lanser.harness.kernel.suites import SUITES, Suite, build_command, sanitize_command, test_command
 
-__all__ = ["GenerateStats", "Validated", "callers", "failing_lines", "problem_statement", "task_record",
-           "validate_all", "write_jsonl"]
+__all__ = [
+    "GenerateStats",
+    "Validated",
+    "callers",
+    "failing_lines",
+    "problem_statement",
+    "task_record",
+    "validate_all",
+    "write_jsonl",
+]
 
 CHECK_LIMITS = sandbox.Limits(wall_s=900.0, memory_mb=2048, cpus=2.0, pids=512, output_bytes=2 << 20)
 #: The task's own limits: an incremental build and a boot take about 10-30 s; a
@@ -60,11 +68,16 @@ class GenerateStats:
 
     def as_dict(self) -> dict[str, Any]:
         secs = sorted(self.seconds)
-        return {"tried": self.tried, "kept": self.kept, "not_caught": self.not_caught,
-                "build_failed": self.build_failed, "crashed_or_no_failing_case": self.crashed,
-                "check_seconds_min": round(secs[0], 1) if secs else None,
-                "check_seconds_median": round(secs[len(secs) // 2], 1) if secs else None,
-                "check_seconds_max": round(secs[-1], 1) if secs else None}
+        return {
+            "tried": self.tried,
+            "kept": self.kept,
+            "not_caught": self.not_caught,
+            "build_failed": self.build_failed,
+            "crashed_or_no_failing_case": self.crashed,
+            "check_seconds_min": round(secs[0], 1) if secs else None,
+            "check_seconds_median": round(secs[len(secs) // 2], 1) if secs else None,
+            "check_seconds_max": round(secs[-1], 1) if secs else None,
+        }
 
 
 def _check(tree: Path, image: str, client: Any) -> tuple[sandbox.RunResult, dict[str, str]]:
@@ -73,10 +86,19 @@ def _check(tree: Path, image: str, client: Any) -> tuple[sandbox.RunResult, dict
     return res, grading.parse_ktap(res.output) if res.exit_code != 97 else {}
 
 
-def validate_all(layer: Layer, scratch: Path, image: str, *, seed: int = 1, per_function: int = 1,
-                 max_tries: int = 4, empty: bool = True, suites: tuple[Suite, ...] = SUITES,
-                 client: Any = None, progress: Callable[[str], None] | None = None,
-                 ) -> tuple[list[Validated], GenerateStats]:
+def validate_all(
+    layer: Layer,
+    scratch: Path,
+    image: str,
+    *,
+    seed: int = 1,
+    per_function: int = 1,
+    max_tries: int = 4,
+    empty: bool = True,
+    suites: tuple[Suite, ...] = SUITES,
+    client: Any = None,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[list[Validated], GenerateStats]:
     """Validated faults: for each target the emptied body (if ``empty``) and up to
     ``per_function`` operator flips, trying at most ``max_tries`` flips in a seeded order."""
     from lanser.harness.project import copy_tree
@@ -143,6 +165,7 @@ def _classify(res: sandbox.RunResult, results: dict[str, str], suite: Suite, bas
 
 # -- task records --------------------------------------------------------------------
 
+
 def failing_lines(output: str, limit: int = 30) -> list[str]:
     """The console lines that show a failure: every ``not ok`` result, and KUnit's
     failed expectations with the lines that explain them (``limit`` lines of those)."""
@@ -174,8 +197,11 @@ def callers(tree: Path, function: str, definition: str, limit: int = 8, *, stati
     developer's grep, which is what the statement promises."""
     pattern = re.compile(r"\b" + re.escape(function) + r"\s*\(")
     hits: list[str] = []
-    files = [tree / definition] if static else [
-        p for sub in ("lib", "kernel", "fs", "mm", "init", "arch/um") for p in sorted((tree / sub).rglob("*.c"))]
+    files = (
+        [tree / definition]
+        if static
+        else [p for sub in ("lib", "kernel", "fs", "mm", "init", "arch/um") for p in sorted((tree / sub).rglob("*.c"))]
+    )
     for path in files:
         rel = path.relative_to(tree).as_posix()
         try:
@@ -195,28 +221,39 @@ def callers(tree: Path, function: str, definition: str, limit: int = 8, *, stati
 
 def _is_definition(lines: list[str], i: int, function: str) -> bool:
     line = lines[i]
-    return not line.startswith((" ", "\t")) and bool(re.search(r"\b" + re.escape(function) + r"\s*\(", line)) and (
-        not line.rstrip().endswith(";"))
+    return (
+        not line.startswith((" ", "\t"))
+        and bool(re.search(r"\b" + re.escape(function) + r"\s*\(", line))
+        and (not line.rstrip().endswith(";"))
+    )
 
 
 def problem_statement(v: Validated, fn: kfaults.FunctionInfo, calls: list[str]) -> str:
-    what = ("The body of `{f}` in `{p}` is missing: implement it." if v.fault.kind == "empty" else
-            "`{f}` in `{p}` has a bug: find it and fix it.").format(f=v.fault.function, p=v.fault.path)
+    what = (
+        "The body of `{f}` in `{p}` is missing: implement it."
+        if v.fault.kind == "empty"
+        else "`{f}` in `{p}` has a bug: find it and fix it."
+    ).format(f=v.fault.function, p=v.fault.path)
     parts = [what, "", "```c"]
     if fn.comment:
         parts.append(fn.comment)
     parts += [fn.signature, "```", ""]
     if calls:
         parts += ["Callers:", *(f"  {c}" for c in calls), ""]
-    parts += [f"The KUnit suite `{v.suite.name}` ({v.suite.test_file}) fails on User Mode Linux:",
-              *(f"  {line}" for line in failing_lines(v.output)), "",
-              "Build and run the suites with:",
-              f"  {build_command()}", f"  {test_command()}"]
+    parts += [
+        f"The KUnit suite `{v.suite.name}` ({v.suite.test_file}) fails on User Mode Linux:",
+        *(f"  {line}" for line in failing_lines(v.output)),
+        "",
+        "Build and run the suites with:",
+        f"  {build_command()}",
+        f"  {test_command()}",
+    ]
     return "\n".join(parts)
 
 
-def task_record(v: Validated, original: bytes, tree: Path, dataset: str, n: int,
-                baseline: dict[str, str], kasan: bool = False) -> dict[str, Any]:
+def task_record(
+    v: Validated, original: bytes, tree: Path, dataset: str, n: int, baseline: dict[str, str], kasan: bool = False
+) -> dict[str, Any]:
     """One tasks.jsonl line for a validated fault: cases of the baseline run that the
     fault broke (failed or never reported) must pass again, the others keep passing."""
     fns = kfaults.find_functions(v.fault.text, v.fault.function)
@@ -230,10 +267,14 @@ def task_record(v: Validated, original: bytes, tree: Path, dataset: str, n: int,
         "language": "c",
         "image": "base",
         "source": {"kind": "dir", "path": "project"},
-        "commands": {"build": build_command(), "test": test_command(),
-                     **({"sanitize": sanitize_command()} if kasan else {})},
-        "problem": problem_statement(v, fn, callers(tree, v.fault.function, v.fault.path,
-                                                    static="static" in fn.signature.split())),
+        "commands": {
+            "build": build_command(),
+            "test": test_command(),
+            **({"sanitize": sanitize_command()} if kasan else {}),
+        },
+        "problem": problem_statement(
+            v, fn, callers(tree, v.fault.function, v.fault.path, static="static" in fn.signature.split())
+        ),
         "start_patch": kfaults.unified_diff(v.fault.path, original, v.fault.text),
         "gold_patch": kfaults.unified_diff(v.fault.path, v.fault.text, original),
         "oracles": {"fail_to_pass": f2p, "pass_to_pass": p2p},

@@ -65,13 +65,34 @@ _STAGE = "kernel-layer"
 BUILD_LIMITS = sandbox.Limits(wall_s=3600.0, memory_mb=3072, cpus=2.0, pids=1024, output_bytes=4 << 20)
 
 #: Directories kept whole (the rest keeps only what the build read and the build files).
-KEEP_DIRS = ("include/", "lib/", "kernel/", "mm/", "init/", "scripts/", "arch/um/", "arch/x86/", "usr/", "certs/",
-             "tools/testing/kunit/", BUILD_DIR + "/", KASAN_BUILD_DIR + "/")
+KEEP_DIRS = (
+    "include/",
+    "lib/",
+    "kernel/",
+    "mm/",
+    "init/",
+    "scripts/",
+    "arch/um/",
+    "arch/x86/",
+    "usr/",
+    "certs/",
+    "tools/testing/kunit/",
+    BUILD_DIR + "/",
+    KASAN_BUILD_DIR + "/",
+)
 _BUILD_FILE = re.compile(r"^(Kconfig.*|Makefile.*|Kbuild.*|.*\.mk)$")
 #: gcc options clang does not know (it errors on them); dropped from the compile database.
-GCC_ONLY = ("-fconserve-stack", "-fno-allow-store-data-races", "-mindirect-branch=thunk-extern",
-            "-mindirect-branch-register", "-mfunction-return=thunk-extern", "-fzero-call-used-regs=used-gpr",
-            "-mrecord-mcount", "-fno-ipa-sra", "-fmin-function-alignment=16")
+GCC_ONLY = (
+    "-fconserve-stack",
+    "-fno-allow-store-data-races",
+    "-mindirect-branch=thunk-extern",
+    "-mindirect-branch-register",
+    "-mfunction-return=thunk-extern",
+    "-fzero-call-used-regs=used-gpr",
+    "-mrecord-mcount",
+    "-fno-ipa-sra",
+    "-fmin-function-alignment=16",
+)
 
 
 class Layer:
@@ -87,8 +108,9 @@ class Layer:
 
 def layer_key(pkg: ksource.KernelPackage, config_text: str, image_id: str, kasan: bool = False) -> str:
     """What identifies a layer: the package, the kunitconfig, the image's toolchain, this recipe."""
-    raw = json.dumps([pkg.name, pkg.version, pkg.sha256, config_text, image_id, LAYER_VERSION]
-                     + (["kasan"] if kasan else []))
+    raw = json.dumps(
+        [pkg.name, pkg.version, pkg.sha256, config_text, image_id, LAYER_VERSION] + (["kasan"] if kasan else [])
+    )
     return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 
@@ -103,10 +125,21 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def ensure_layer(cache: Path, image: str, *, pkg: ksource.KernelPackage = ksource.LINUX_6_1,
-                 suites: tuple[Suite, ...] = SUITES, kasan: bool = False, client: Any = None,
-                 progress: Callable[[str], None] | None = None, extra_config: str = "", kernel_args: str = "",
-                 tag: str = "", known_failing: tuple[str, ...] = (), build: bool = True) -> Layer:
+def ensure_layer(
+    cache: Path,
+    image: str,
+    *,
+    pkg: ksource.KernelPackage = ksource.LINUX_6_1,
+    suites: tuple[Suite, ...] = SUITES,
+    kasan: bool = False,
+    client: Any = None,
+    progress: Callable[[str], None] | None = None,
+    extra_config: str = "",
+    kernel_args: str = "",
+    tag: str = "",
+    known_failing: tuple[str, ...] = (),
+    build: bool = True,
+) -> Layer:
     """The layer for ``pkg`` and ``suites`` built in ``image``, from the cache or built now.
 
     With ``kasan`` a second build directory holds the same suites under KASAN
@@ -140,20 +173,23 @@ def ensure_layer(cache: Path, image: str, *, pkg: ksource.KernelPackage = ksourc
         drop_debian_ignore(tree / ".gitignore")
         say("first UML KUnit build and run in the sandbox (a few minutes)")
         build_started = time.monotonic()
-        cmd = (f"python3 tools/testing/kunit/kunit.py build --build_dir={BUILD_DIR} --kunitconfig={KUNITCONFIG} "
-               f"--jobs={int(BUILD_LIMITS.cpus)} && {test_command(kernel_args=kernel_args)}")
-        res = sandbox.run(image, cmd, tree, limits=BUILD_LIMITS, client=client,
-                          labels={"lanser.stage": "kernel-layer"})
+        cmd = (
+            f"python3 tools/testing/kunit/kunit.py build --build_dir={BUILD_DIR} --kunitconfig={KUNITCONFIG} "
+            f"--jobs={int(BUILD_LIMITS.cpus)} && {test_command(kernel_args=kernel_args)}"
+        )
+        res = sandbox.run(image, cmd, tree, limits=BUILD_LIMITS, client=client, labels={"lanser.stage": "kernel-layer"})
         build_s = time.monotonic() - build_started
         baseline = grading.parse_ktap(res.output)
         if res.exit_code != 0 or not baseline:
-            raise InfrastructureError("the first kernel build or run failed", stage=_STAGE,
-                                      log_tail="\n".join(res.output.splitlines()[-40:]))
+            raise InfrastructureError(
+                "the first kernel build or run failed", stage=_STAGE, log_tail="\n".join(res.output.splitlines()[-40:])
+            )
         # ``known_failing``: cases the variant's configuration cannot pass (recorded, never an oracle).
         failing = sorted(n for n, v in baseline.items() if v != "pass" and n not in known_failing)
         if failing:
-            raise InfrastructureError(f"the unmodified kernel fails KUnit cases: {', '.join(failing[:10])}",
-                                      stage=_STAGE)
+            raise InfrastructureError(
+                f"the unmodified kernel fails KUnit cases: {', '.join(failing[:10])}", stage=_STAGE
+            )
         missing = [s.name for s in suites if s.name not in baseline]
         if missing:
             raise InfrastructureError(f"suites did not run: {', '.join(missing)}", stage=_STAGE)
@@ -166,35 +202,64 @@ def ensure_layer(cache: Path, image: str, *, pkg: ksource.KernelPackage = ksourc
         before = _tree_bytes(tree)
         keep = keep_set(tree)
         _trim(tree, keep)
-        info = {"package": pkg.name, "version": pkg.version, "sha256": pkg.sha256, "image_id": image_id,
-                "kunitconfig": config_text, "key": key, "layer_version": LAYER_VERSION,
-                "build_and_run_s": round(build_s, 1), "total_s": round(time.monotonic() - started, 1),
-                "tree_bytes_before_trim": before, "tree_bytes": _tree_bytes(tree),
-                "baseline": dict(sorted(baseline.items())), "compile_database": wanted, "kasan": kasan_info,
-                **({"tag": tag, "kernel_args": kernel_args, "baseline_reports": grading.parse_sanitizers(res.output)}
-                   if tag else {})}
+        info = {
+            "package": pkg.name,
+            "version": pkg.version,
+            "sha256": pkg.sha256,
+            "image_id": image_id,
+            "kunitconfig": config_text,
+            "key": key,
+            "layer_version": LAYER_VERSION,
+            "build_and_run_s": round(build_s, 1),
+            "total_s": round(time.monotonic() - started, 1),
+            "tree_bytes_before_trim": before,
+            "tree_bytes": _tree_bytes(tree),
+            "baseline": dict(sorted(baseline.items())),
+            "compile_database": wanted,
+            "kasan": kasan_info,
+            **(
+                {"tag": tag, "kernel_args": kernel_args, "baseline_reports": grading.parse_sanitizers(res.output)}
+                if tag
+                else {}
+            ),
+        }
         record.write_text(json.dumps(info, indent=1, sort_keys=True) + "\n")
         return Layer(tree, info)
 
 
-def _kasan_build(tree: Path, image: str, suites: tuple[Suite, ...], client: Any,
-                 say: Callable[[str], None]) -> dict[str, Any]:
+def _kasan_build(
+    tree: Path, image: str, suites: tuple[Suite, ...], client: Any, say: Callable[[str], None]
+) -> dict[str, Any]:
     (tree / KASAN_KUNITCONFIG).write_text(kasan_kunitconfig(suites))
     say("first KASAN build and run in the sandbox (several minutes)")
     started = time.monotonic()
-    res = sandbox.run(image, sanitize_command(), tree, limits=BUILD_LIMITS, client=client,
-                      labels={"lanser.stage": "kernel-layer-kasan"})
+    res = sandbox.run(
+        image,
+        sanitize_command(),
+        tree,
+        limits=BUILD_LIMITS,
+        client=client,
+        labels={"lanser.stage": "kernel-layer-kasan"},
+    )
     took = time.monotonic() - started
     results = grading.parse_ktap(res.output)
     if res.exit_code != 0 or not results:
-        raise InfrastructureError("the first KASAN kernel build or run failed", stage=_STAGE,
-                                  log_tail="\n".join(res.output.splitlines()[-40:]))
+        raise InfrastructureError(
+            "the first KASAN kernel build or run failed",
+            stage=_STAGE,
+            log_tail="\n".join(res.output.splitlines()[-40:]),
+        )
     # Reports the unmodified kernel already has are the tasks' baseline, never blamed on an agent.
-    return {"build_and_run_s": round(took, 1), "baseline_reports": grading.parse_sanitizers(res.output),
-            "cases": len(results)}
+    return {
+        "build_and_run_s": round(took, 1),
+        "baseline_reports": grading.parse_sanitizers(res.output),
+        "cases": len(results),
+    }
 
 
-_DEBIAN_IGNORE = re.compile(r"\n#\n# Debian packaging: ignore everything at the top level[^\n]*\n(?:#[^\n]*\n)*/\*\n!/debian/\n")
+_DEBIAN_IGNORE = re.compile(
+    r"\n#\n# Debian packaging: ignore everything at the top level[^\n]*\n(?:#[^\n]*\n)*/\*\n!/debian/\n"
+)
 
 
 def drop_debian_ignore(gitignore: Path) -> bool:
@@ -240,12 +305,25 @@ def compile_database(tree: Path, wanted: Iterable[str]) -> list[dict[str, str]]:
     """
     out = tree / BUILD_DIR / "compile_commands.full.json"
     try:
-        subprocess.run([sys.executable, "scripts/clang-tools/gen_compile_commands.py", "-d", BUILD_DIR,
-                        "-o", str(out.relative_to(tree))], cwd=tree, check=True, capture_output=True, text=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "scripts/clang-tools/gen_compile_commands.py",
+                "-d",
+                BUILD_DIR,
+                "-o",
+                str(out.relative_to(tree)),
+            ],
+            cwd=tree,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         raw = json.loads(out.read_text())
     except (OSError, ValueError, subprocess.CalledProcessError) as exc:
-        raise InfrastructureError(f"gen_compile_commands.py failed: {exc}", stage=_STAGE,
-                                  log_tail=getattr(exc, "stderr", None)) from exc
+        raise InfrastructureError(
+            f"gen_compile_commands.py failed: {exc}", stage=_STAGE, log_tail=getattr(exc, "stderr", None)
+        ) from exc
     finally:
         out.unlink(missing_ok=True)
     want = set(wanted)
@@ -256,8 +334,9 @@ def compile_database(tree: Path, wanted: Iterable[str]) -> list[dict[str, str]]:
             continue
         argv = _clang_argv(shlex.split(e["command"]))
         argv.insert(1, "-Wno-unknown-warning-option")
-        entries.append({"directory": BUILD_DIR, "file": os.path.relpath(e["file"], e["directory"]),
-                        "command": shlex.join(argv)})
+        entries.append(
+            {"directory": BUILD_DIR, "file": os.path.relpath(e["file"], e["directory"]), "command": shlex.join(argv)}
+        )
     entries.sort(key=lambda e: e["file"])
     return entries
 

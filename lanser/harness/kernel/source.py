@@ -49,8 +49,9 @@ class KernelPackage:
 
 
 #: Linux 6.1 as Debian bookworm ships it (main archive, July 2026 point release).
-LINUX_6_1 = KernelPackage("linux-source-6.1", "6.1.176-1",
-                          "9305d1a151b8e83dcb88aa11361e7b9513f0c252bdf7f5647e4542762d99c094")
+LINUX_6_1 = KernelPackage(
+    "linux-source-6.1", "6.1.176-1", "9305d1a151b8e83dcb88aa11361e7b9513f0c252bdf7f5647e4542762d99c094"
+)
 
 
 def sha256_file(path: Path) -> str:
@@ -76,22 +77,26 @@ def fetch_deb(pkg: KernelPackage, cache: Path) -> Path:
             if proc.returncode != 0 or not got:
                 raise InfrastructureError(
                     f"apt-get download {pkg.name}={pkg.version} failed (is that version in the apt sources? "
-                    "`apt-cache policy " + pkg.name + "` lists what is)", stage=_STAGE,
-                    log_tail="\n".join((proc.stderr or proc.stdout).splitlines()[-10:]))
+                    "`apt-cache policy " + pkg.name + "` lists what is)",
+                    stage=_STAGE,
+                    log_tail="\n".join((proc.stderr or proc.stdout).splitlines()[-10:]),
+                )
             shutil.move(str(got[0]), deb)
     digest = sha256_file(deb)
     if digest != pkg.sha256:
         bad = deb.with_suffix(".deb.mismatch")
         deb.replace(bad)
-        raise InfrastructureError(f"{deb.name}: sha256 {digest} is not the pinned {pkg.sha256} "
-                                  f"(kept aside as {bad.name})", stage=_STAGE)
+        raise InfrastructureError(
+            f"{deb.name}: sha256 {digest} is not the pinned {pkg.sha256} (kept aside as {bad.name})", stage=_STAGE
+        )
     return deb
 
 
 def _download(pkg: KernelPackage, dest: Path) -> subprocess.CompletedProcess[str]:
     try:
-        return subprocess.run(["apt-get", "download", f"{pkg.name}={pkg.version}"], cwd=dest,
-                              capture_output=True, text=True, timeout=1800)
+        return subprocess.run(
+            ["apt-get", "download", f"{pkg.name}={pkg.version}"], cwd=dest, capture_output=True, text=True, timeout=1800
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise InfrastructureError(f"apt-get download {pkg.name}={pkg.version}: {exc}", stage=_STAGE) from exc
 
@@ -105,12 +110,14 @@ def unpack(pkg: KernelPackage, deb: Path, dest: Path) -> Path:
     try:
         with tempfile.TemporaryDirectory(dir=dest.parent) as tmp:
             subprocess.run(["dpkg-deb", "-x", str(deb), tmp], check=True, capture_output=True, text=True)
-            subprocess.run(["tar", "-xf", str(Path(tmp, tarball)), "-C", str(dest)], check=True,
-                           capture_output=True, text=True)
+            subprocess.run(
+                ["tar", "-xf", str(Path(tmp, tarball)), "-C", str(dest)], check=True, capture_output=True, text=True
+            )
     except (OSError, subprocess.CalledProcessError) as exc:
         tail = getattr(exc, "stderr", None)
-        raise InfrastructureError(f"cannot unpack {tarball} from {deb.name}: {exc}", stage=_STAGE,
-                                  log_tail=tail) from exc
+        raise InfrastructureError(
+            f"cannot unpack {tarball} from {deb.name}: {exc}", stage=_STAGE, log_tail=tail
+        ) from exc
     root = dest / pkg.name
     if not (root / "Makefile").is_file():
         raise InfrastructureError(f"{deb.name} holds no kernel tree at {pkg.name}/", stage=_STAGE)

@@ -11,8 +11,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["BUILD_DIR", "KASAN_BUILD_DIR", "KASAN_KUNITCONFIG", "KUNITCONFIG", "SUITES", "Suite", "build_command",
-           "kasan_kunitconfig", "kunitconfig", "sanitize_command", "test_command"]
+__all__ = [
+    "BUILD_DIR",
+    "KASAN_BUILD_DIR",
+    "KASAN_KUNITCONFIG",
+    "KUNITCONFIG",
+    "SUITES",
+    "Suite",
+    "build_command",
+    "kasan_kunitconfig",
+    "kunitconfig",
+    "sanitize_command",
+    "test_command",
+]
 
 #: The build directory, inside the tree: kbuild then uses relative paths (srctree "..")
 #: in its command files, so the built tree can move (host, sandbox, per-task copies).
@@ -36,23 +47,45 @@ class Suite:
 
 
 SUITES: tuple[Suite, ...] = (
-    Suite("cmdline", "CMDLINE_KUNIT_TEST", "lib/cmdline_kunit.c",
-          (("lib/cmdline.c", "get_option"), ("lib/cmdline.c", "get_options"), ("lib/cmdline.c", "get_range"))),
-    Suite("lib_sort", "TEST_SORT", "lib/test_sort.c",
-          (("lib/sort.c", "sort_r"), ("lib/sort.c", "swap_words_64"))),
-    Suite("list_sort", "TEST_LIST_SORT", "lib/test_list_sort.c",
-          (("lib/list_sort.c", "merge"), ("lib/list_sort.c", "list_sort"))),
-    Suite("linear-ranges-test", "LINEAR_RANGES_TEST", "lib/test_linear_ranges.c",
-          (("lib/linear_ranges.c", "linear_range_values_in_range"),
-           ("lib/linear_ranges.c", "linear_range_get_value"),
-           ("lib/linear_ranges.c", "linear_range_get_selector_low"),
-           ("lib/linear_ranges.c", "linear_range_get_selector_high"))),
-    Suite("time_test_cases", "TIME_KUNIT_TEST", "kernel/time/time_test.c",
-          (("kernel/time/timeconv.c", "time64_to_tm"),)),
-    Suite("sysctl_test", "SYSCTL_KUNIT_TEST", "kernel/sysctl-test.c",
-          (("kernel/sysctl.c", "proc_get_long"), ("kernel/sysctl.c", "__do_proc_dointvec"))),
-    Suite("hash", "HASH_KUNIT_TEST", "lib/test_hash.c",
-          (("fs/namei.c", "full_name_hash"), ("fs/namei.c", "hashlen_string"))),
+    Suite(
+        "cmdline",
+        "CMDLINE_KUNIT_TEST",
+        "lib/cmdline_kunit.c",
+        (("lib/cmdline.c", "get_option"), ("lib/cmdline.c", "get_options"), ("lib/cmdline.c", "get_range")),
+    ),
+    Suite("lib_sort", "TEST_SORT", "lib/test_sort.c", (("lib/sort.c", "sort_r"), ("lib/sort.c", "swap_words_64"))),
+    Suite(
+        "list_sort",
+        "TEST_LIST_SORT",
+        "lib/test_list_sort.c",
+        (("lib/list_sort.c", "merge"), ("lib/list_sort.c", "list_sort")),
+    ),
+    Suite(
+        "linear-ranges-test",
+        "LINEAR_RANGES_TEST",
+        "lib/test_linear_ranges.c",
+        (
+            ("lib/linear_ranges.c", "linear_range_values_in_range"),
+            ("lib/linear_ranges.c", "linear_range_get_value"),
+            ("lib/linear_ranges.c", "linear_range_get_selector_low"),
+            ("lib/linear_ranges.c", "linear_range_get_selector_high"),
+        ),
+    ),
+    Suite(
+        "time_test_cases", "TIME_KUNIT_TEST", "kernel/time/time_test.c", (("kernel/time/timeconv.c", "time64_to_tm"),)
+    ),
+    Suite(
+        "sysctl_test",
+        "SYSCTL_KUNIT_TEST",
+        "kernel/sysctl-test.c",
+        (("kernel/sysctl.c", "proc_get_long"), ("kernel/sysctl.c", "__do_proc_dointvec")),
+    ),
+    Suite(
+        "hash",
+        "HASH_KUNIT_TEST",
+        "lib/test_hash.c",
+        (("fs/namei.c", "full_name_hash"), ("fs/namei.c", "hashlen_string")),
+    ),
 )
 
 
@@ -64,16 +97,19 @@ def kunitconfig(suites: tuple[Suite, ...] = SUITES) -> str:
 
 def build_command(jobs: int = 2) -> str:
     """The task's build stage: an incremental kbuild of the UML kernel."""
-    return (f"python3 tools/testing/kunit/kunit.py build --build_dir={BUILD_DIR} --kunitconfig={KUNITCONFIG} "
-            f"--jobs={jobs}")
+    return (
+        f"python3 tools/testing/kunit/kunit.py build --build_dir={BUILD_DIR} --kunitconfig={KUNITCONFIG} --jobs={jobs}"
+    )
 
 
 def test_command(timeout_s: int = 120, kernel_args: str = "") -> str:
     """The task's test stage: boot the built kernel, print the whole console (KTAP lines,
     and any oops or KASAN report between them).  UML keeps its memory file in ``$TMPDIR``,
     which must allow PROT_EXEC mappings (the sandbox's ``/tmp`` does)."""
-    return (f"TMPDIR=/tmp python3 tools/testing/kunit/kunit.py exec --build_dir={BUILD_DIR} --raw_output=all "
-            f"--timeout={timeout_s}" + (f" --kernel_args={kernel_args}" if kernel_args else ""))
+    return (
+        f"TMPDIR=/tmp python3 tools/testing/kunit/kunit.py exec --build_dir={BUILD_DIR} --raw_output=all "
+        f"--timeout={timeout_s}" + (f" --kernel_args={kernel_args}" if kernel_args else "")
+    )
 
 
 def kasan_kunitconfig(suites: tuple[Suite, ...] = SUITES) -> str:
@@ -86,6 +122,8 @@ def kasan_kunitconfig(suites: tuple[Suite, ...] = SUITES) -> str:
 def sanitize_command(timeout_s: int = 180, jobs: int = 2) -> str:
     """The task's sanitize stage: rebuild the KASAN kernel incrementally and boot it;
     ``kasan_multi_shot`` makes KASAN print every report, not only the first."""
-    return (f"python3 tools/testing/kunit/kunit.py build --build_dir={KASAN_BUILD_DIR} "
-            f"--kunitconfig={KASAN_KUNITCONFIG} --jobs={jobs} && TMPDIR=/tmp python3 tools/testing/kunit/kunit.py "
-            f"exec --build_dir={KASAN_BUILD_DIR} --raw_output=all --timeout={timeout_s} --kernel_args=kasan_multi_shot")
+    return (
+        f"python3 tools/testing/kunit/kunit.py build --build_dir={KASAN_BUILD_DIR} "
+        f"--kunitconfig={KASAN_KUNITCONFIG} --jobs={jobs} && TMPDIR=/tmp python3 tools/testing/kunit/kunit.py "
+        f"exec --build_dir={KASAN_BUILD_DIR} --raw_output=all --timeout={timeout_s} --kernel_args=kasan_multi_shot"
+    )
