@@ -16,6 +16,7 @@ import fcntl
 import os
 import stat
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
@@ -67,17 +68,8 @@ class WorkspaceLock:
 
     def acquire(self, wait_s: float | None = None) -> WorkspaceLock:
         """Take the lock, waiting up to ``wait_s`` seconds for another holder; else E/APPLY_CONFLICT."""
-        deadline = time.monotonic() + (WAIT_S if wait_s is None else wait_s)
-        delay = 0.01
-        while not self.try_acquire():
-            if time.monotonic() >= deadline:
-                raise ApplyConflict(
-                    "another lanser process is applying an edit to this workspace "
-                    f"(it holds {self.path}{self._holder()}); nothing was written, try again",
-                    lock=str(self.path),
-                )
+        for delay in self._waits(wait_s):
             time.sleep(delay)
-            delay = min(delay * 2, 0.2)
         return self
 
     async def wait_free(self, wait_s: float | None = None) -> None:
@@ -86,6 +78,13 @@ class WorkspaceLock:
         :meth:`acquire`, so one apply behind another process's stalls no other client."""
         import asyncio
 
+        for delay in self._waits(wait_s):
+            await asyncio.sleep(delay)
+        self.release()
+
+    def _waits(self, wait_s: float | None) -> Iterator[float]:
+        """The pauses between attempts to take the lock (backing off to 0.2 s); ends holding it,
+        E/APPLY_CONFLICT once ``wait_s`` (default :data:`WAIT_S`) seconds have passed."""
         deadline = time.monotonic() + (WAIT_S if wait_s is None else wait_s)
         delay = 0.01
         while not self.try_acquire():
@@ -95,9 +94,8 @@ class WorkspaceLock:
                     f"(it holds {self.path}{self._holder()}); nothing was written, try again",
                     lock=str(self.path),
                 )
-            await asyncio.sleep(delay)
+            yield delay
             delay = min(delay * 2, 0.2)
-        self.release()
 
     def release(self) -> None:
         if self._fd is not None:
