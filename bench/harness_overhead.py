@@ -33,11 +33,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
 
-    from lanser.harness import sandbox
-    from lanser.harness.agents import make_agent
-    from lanser.harness.images import bootstrap_base
-    from lanser.harness.runner import TaskEnv
-    from lanser.harness.task import load_tasks
+    from lanser.harness.env import sandbox
+    from lanser.harness.env.images import bootstrap_base
+    from lanser.harness.run.agents import make_agent
+    from lanser.harness.run.runner import TaskEnv
+    from lanser.harness.task.spec import load_tasks
 
     image = bootstrap_base()
     work = Path(tempfile.mkdtemp(prefix="lanser-overhead-"))

@@ -99,7 +99,7 @@ def summarise(trajectory: Path) -> dict[str, Any]:
         if message.get("tool_calls"):
             native += 1
             continue
-        from lanser.harness.llm.tools import parse_text_action
+        from lanser.harness.run.llm.tools import parse_text_action
 
         if parse_text_action(str(message.get("content") or "")) is not None:
             text += 1

@@ -54,7 +54,7 @@ def start_patch(tree: Path, n: int, name: str) -> str:
 
 
 def task(n: int, tree: Path, layer: bool, name: str = "cJSON.c") -> Any:
-    from lanser.harness.task import TaskSpec
+    from lanser.harness.task.spec import TaskSpec
 
     commands = (
         {
@@ -85,7 +85,7 @@ def task(n: int, tree: Path, layer: bool, name: str = "cJSON.c") -> Any:
 
 
 def attempt(spec: Any, image: str, work: Path) -> dict[str, Any]:
-    from lanser.harness.runner import TaskEnv
+    from lanser.harness.run.runner import TaskEnv
 
     env = TaskEnv(spec, work, image, work / "tasks", labels={"lanser.run": "project-layer-bench"})
     try:
@@ -112,10 +112,10 @@ def main() -> None:
     parser.add_argument("--file", default="cJSON.c", help="the file each start patch edits (default cJSON.c)")
     args = parser.parse_args()
 
-    from lanser.harness import project
-    from lanser.harness.images import bootstrap_base, image_digest
-    from lanser.harness.sources import materialize
-    from lanser.harness.task import Source
+    from lanser.harness.env import project
+    from lanser.harness.env.images import bootstrap_base, image_digest
+    from lanser.harness.task.sources import materialize
+    from lanser.harness.task.spec import Source
 
     image = bootstrap_base()
     tree = materialize(Source.model_validate(SOURCE), REPO)

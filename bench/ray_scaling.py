@@ -59,7 +59,7 @@ COLUMNS = ("queue", "sched", "image", "layer", "reset", "warm", "steps", "grade"
 
 def container_start_s(image: str, probes: int) -> float:
     """Median seconds of a ``true`` container in the sandbox: what each stage pays to start and stop one."""
-    from lanser.harness import sandbox
+    from lanser.harness.env import sandbox
 
     took = []
     with tempfile.TemporaryDirectory(prefix="lanser-ctr-") as work:
@@ -128,7 +128,7 @@ def stored_rows(out: Path) -> list[dict[str, Any]]:
 
 
 def run_on(nodes: int, dataset: Path, out: Path, depot: Path, n: int) -> dict[str, Any]:
-    from lanser.harness.ray_local import LocalRayCluster
+    from lanser.harness.run.ray_local import LocalRayCluster
 
     cluster = LocalRayCluster(nodes, cpus=1, resources={"docker": 1})
     load_before = os.getloadavg()[0]
@@ -193,8 +193,8 @@ def main() -> None:
     args = parser.parse_args()
     counts = [int(x) for x in args.nodes.split(",")]
 
-    from lanser.harness.depot import publish
-    from lanser.harness.images import bootstrap_base
+    from lanser.harness.env.depot import publish
+    from lanser.harness.env.images import bootstrap_base
 
     image = bootstrap_base()  # built once before anything is timed
     ctr_s = container_start_s(image, args.probes)

@@ -94,8 +94,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs per placement; the median is shown")
     args = parser.parse_args()
 
-    from lanser.harness.images import bootstrap_base
-    from lanser.harness.ray_local import LocalRayCluster
+    from lanser.harness.env.images import bootstrap_base
+    from lanser.harness.run.ray_local import LocalRayCluster
 
     bootstrap_base()  # built once before anything is timed
     scratch = Path(tempfile.mkdtemp(prefix="lanser-ray-bench-"))

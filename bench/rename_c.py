@@ -122,8 +122,8 @@ def make_repo() -> Path:
 
 
 def make_cjson_repo() -> Path:
-    from lanser.harness.sources import materialize
-    from lanser.harness.task import Source
+    from lanser.harness.task.sources import materialize
+    from lanser.harness.task.spec import Source
 
     tree = materialize(Source.parse(*CJSON), CJSON_WORK, cache=Path.home() / ".cache" / "lanser-tests" / "sources")
     if CJSON_WORK.exists():

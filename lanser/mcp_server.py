@@ -26,9 +26,9 @@ from typing import Any
 from mcp_types import CallToolResult, TextContent
 
 from lanser import __version__
-from lanser.harness.llm.tools import SELECTORS, lanser_tool
+from lanser.harness.run.llm.tools import SELECTORS, lanser_tool
 
-# Names and descriptions come from one table shared with the LLM agent (lanser.harness.llm.tools);
+# Names and descriptions come from one table shared with the LLM agent (lanser.harness.run.llm.tools);
 # tests/unit/test_llm_agent.py checks these functions' parameters against it.
 
 __all__ = ["SELECTORS", "build_server", "serve", "tool_result"]

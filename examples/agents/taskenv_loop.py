@@ -23,10 +23,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from lanser.harness.agents import split_hunks
-from lanser.harness.images import bootstrap_base, image_digest
-from lanser.harness.runner import TaskEnv
-from lanser.harness.task import load_tasks
+from lanser.harness.env.images import bootstrap_base, image_digest
+from lanser.harness.run.agents import split_hunks
+from lanser.harness.run.runner import TaskEnv
+from lanser.harness.task.spec import load_tasks
 
 
 def policy(obs: dict[str, Any], hunks: list[str], rng: random.Random, epsilon: float) -> dict[str, Any]:

@@ -90,7 +90,7 @@ def generate() -> dict[str, dict[str, Any]]:
 
 
 def _task_schema() -> dict[str, Any]:
-    from lanser.harness.task import TaskSpec
+    from lanser.harness.task.spec import TaskSpec
 
     return TaskSpec.model_json_schema()
 

@@ -44,7 +44,7 @@ def images() -> None:
 @click.pass_obj
 @errors_rendered
 def bootstrap(settings: Settings, force: bool) -> None:
-    from lanser.harness.workflows import bootstrap_image
+    from lanser.harness.run.workflows import bootstrap_image
 
     image = bootstrap_image(force=force, say=_say)
     click.echo(render_json({"image": image.tag, "id": image.id}) if settings.json else f"{image.tag} {image.id}")
@@ -55,14 +55,14 @@ def _say(message: str) -> None:
 
 
 def run_label(run_id: str, out: Path) -> str:
-    """:func:`lanser.harness.workflows.run_label` (the containers' ``lanser.run`` label)."""
-    from lanser.harness.workflows import run_label as label
+    """:func:`lanser.harness.run.workflows.run_label` (the containers' ``lanser.run`` label)."""
+    from lanser.harness.run.workflows import run_label as label
 
     return label(run_id, out)
 
 
 def _store(out: Path) -> Any:
-    from lanser.harness.store import Store
+    from lanser.harness.run.store import Store
 
     return Store(out / "results.sqlite")
 
@@ -176,7 +176,7 @@ def run(
 
     from lanser.cli.progress import ProgressBar
     from lanser.errors import RequestCancelled
-    from lanser.harness.workflows import BenchRun, run_bench
+    from lanser.harness.run.workflows import BenchRun, run_bench
 
     # The llm: agent reads its settings from the environment, which worker processes inherit.
     for name, value in (
@@ -216,7 +216,7 @@ def run(
         click.echo(render_json(done.to_dict()))
         return
     run_id = done.run_id
-    from lanser.harness.report import summary_line
+    from lanser.harness.report.comparison import summary_line
 
     def shown(r: dict[str, Any]) -> str:
         return str(r["task"]) + (f" #{r['attempt'] + 1}" if attempts > 1 else "")
@@ -241,7 +241,7 @@ def run(
 @click.pass_obj
 def show(settings: Settings, run_id: str, task: str | None, out: Path) -> None:
     from lanser.errors import NotFound
-    from lanser.harness.report import summary_rows, usage_lines
+    from lanser.harness.report.comparison import summary_rows, usage_lines
 
     results = [r for r in _store(out).results(run_id) if task is None or r["task_id"] == task]
     if not results:
@@ -313,13 +313,13 @@ Examples:
 @click.pass_obj
 @errors_rendered
 def report(settings: Settings, run_ids: tuple[str, ...], out: Path, fmt: str, output: Path | None) -> None:
-    from lanser.harness.report import comparison_json, load_comparison, render_markdown, summary_line
-    from lanser.harness.report_html import render_html
+    from lanser.harness.report.comparison import comparison_json, load_comparison, render_markdown, summary_line
+    from lanser.harness.report.html import render_html
 
     comparison = load_comparison(_store(out), run_ids)  # no such run: E/NOT_FOUND (3), rendered
     if fmt != "html":
         if fmt == "junit":
-            from lanser.harness.report_junit import render_junit
+            from lanser.harness.report.junit import render_junit
 
             text = render_junit(comparison)
         else:

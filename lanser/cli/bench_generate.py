@@ -14,7 +14,7 @@ from lanser.cli.main import Settings
 from lanser.cli.render import errors_rendered, render_json
 
 if TYPE_CHECKING:
-    from lanser.harness.task import Source
+    from lanser.harness.task.spec import Source
 
 __all__ = ["generate", "parse_source"]
 
@@ -35,7 +35,7 @@ def generate() -> None:
 
 def parse_source(text: str, sha256: str | None) -> Source:
     """``debian:PKG=VERSION``, ``pypi:NAME==VERSION``, ``git:URL@COMMIT`` or a directory."""
-    from lanser.harness.task import Source
+    from lanser.harness.task.spec import Source
 
     if text.startswith("debian:") and "=" in text:
         pkg, version = text[7:].split("=", 1)
@@ -108,10 +108,10 @@ def oss(
     sanitize: str | None,
     cache: Path | None,
 ) -> None:
-    from lanser.harness.generate.oss import generate as run_generate
-    from lanser.harness.generate.profiles import Profile
-    from lanser.harness.generate.profiles import preset as get_preset
-    from lanser.harness.images import bootstrap_base
+    from lanser.harness.datasets.generate.oss import generate as run_generate
+    from lanser.harness.datasets.generate.profiles import Profile
+    from lanser.harness.datasets.generate.profiles import preset as get_preset
+    from lanser.harness.env.images import bootstrap_base
     from lanser.workspace import cache_dir
 
     # A LanserError (E/INFRASTRUCTURE among them) is rendered by errors_rendered.
@@ -231,12 +231,12 @@ def history(
     max_candidates: int | None,
     cache: Path | None,
 ) -> None:
-    from lanser.harness.generate.profiles import Profile
-    from lanser.harness.generate.profiles import preset as get_preset
-    from lanser.harness.images import bootstrap_base
-    from lanser.harness.mining.miner import mine
-    from lanser.harness.mining.write import write_dataset
-    from lanser.harness.task import TestLog
+    from lanser.harness.datasets.generate.profiles import Profile
+    from lanser.harness.datasets.generate.profiles import preset as get_preset
+    from lanser.harness.datasets.mining.miner import mine
+    from lanser.harness.datasets.mining.write import write_dataset
+    from lanser.harness.env.images import bootstrap_base
+    from lanser.harness.task.spec import TestLog
     from lanser.workspace import cache_dir
 
     try:

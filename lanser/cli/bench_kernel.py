@@ -1,4 +1,4 @@
-"""``lanser bench generate kernel``: parse the options, call :func:`lanser.harness.kernel.dataset.generate_dataset`,
+"""``lanser bench generate kernel``: parse the options, call :func:`lanser.harness.datasets.kernel.dataset.generate_dataset`,
 render its summary (the command lived in the harness before; the harness holds the workflow only)."""
 
 from __future__ import annotations
@@ -75,10 +75,10 @@ def kernel(
 ) -> None:
     from lanser.cli.render import render_json
     from lanser.errors import BadRequest
-    from lanser.harness.images import bootstrap_base
-    from lanser.harness.kernel.crash import CRASH_SUITES
-    from lanser.harness.kernel.dataset import generate_dataset
-    from lanser.harness.kernel.suites import SUITES
+    from lanser.harness.datasets.kernel.crash import CRASH_SUITES
+    from lanser.harness.datasets.kernel.dataset import generate_dataset
+    from lanser.harness.datasets.kernel.suites import SUITES
+    from lanser.harness.env.images import bootstrap_base
     from lanser.workspace import cache_dir
 
     names = [s.name for s in (CRASH_SUITES if crash else SUITES)]
@@ -89,7 +89,7 @@ def kernel(
         )
     image = bootstrap_base()  # E/INFRASTRUCTURE: rendered by errors_rendered, like any LanserError
     if crash:
-        from lanser.harness.kernel import crash as kcrash
+        from lanser.harness.datasets.kernel import crash as kcrash
 
         try:
             done = kcrash.generate(

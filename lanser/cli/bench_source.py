@@ -43,8 +43,8 @@ Examples:
 @click.pass_obj
 @errors_rendered
 def fetch(settings: Settings, spec: str, sha256: str | None) -> None:
-    from lanser.harness.sources import fetch_hint, materialize
-    from lanser.harness.task import Source
+    from lanser.harness.task.sources import fetch_hint, materialize
+    from lanser.harness.task.spec import Source
 
     try:
         parsed = Source.parse(spec, sha256)

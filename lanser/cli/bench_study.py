@@ -10,7 +10,7 @@ import click
 
 from lanser.cli.main import Settings
 from lanser.cli.render import errors_rendered, render_json
-from lanser.harness.study_run import _patch_paths, _spread  # noqa: F401  (tests use them from here)
+from lanser.harness.study.run import _patch_paths, _spread  # noqa: F401  (tests use them from here)
 
 __all__ = ["study"]
 
@@ -124,7 +124,7 @@ def study(
     reward_version: str | None,
 ) -> None:
     from lanser.errors import RequestCancelled
-    from lanser.harness.study_run import StudyRun, run_study
+    from lanser.harness.study.run import StudyRun, run_study
     from lanser.reward import selected_version
 
     specs = agent_specs(agents, seeds)

@@ -79,8 +79,8 @@ def docker_client() -> Any:
 
 @pytest.fixture(scope="session")
 def base_image(docker_client: Any) -> str:
+    from lanser.harness.env.images import bootstrap_base
     from lanser.harness.errors import InfrastructureError
-    from lanser.harness.images import bootstrap_base
 
     started = time.monotonic()
     problem = None

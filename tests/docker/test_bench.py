@@ -96,8 +96,8 @@ def test_rerun_resumes_and_regrading_needs_no_docker(runs) -> None:
     out, _ = runs
     proc = bench(out, "run", str(TOY), "--agent", "noop", "--out", str(out), "--run-id", "noop")
     assert proc.returncode == 0 and json.loads(proc.stdout)["results"] == []  # all three done before
-    from lanser.harness.grading import grade
-    from lanser.harness.task import load_tasks
+    from lanser.harness.grade.grading import grade
+    from lanser.harness.task.spec import load_tasks
 
     oracles = {t.id: t.oracles.model_dump(mode="json") for t in load_tasks(TOY / "tasks.jsonl")}
     db = sqlite3.connect(out / "results.sqlite")
@@ -171,10 +171,10 @@ def test_git_source_with_setup_runs_and_a_wrong_pin_stops_the_run_first(
     tmp_path: Path, base_image: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The toy project from a git repository (not the dataset directory), built once by a setup."""
-    from lanser.harness.sources import ALLOW_FILE_GIT_ENV, fetch_hint
+    from lanser.harness.task.sources import ALLOW_FILE_GIT_ENV, fetch_hint
 
     monkeypatch.setenv(ALLOW_FILE_GIT_ENV, "1")  # a local bare repository (the CLI below inherits it)
-    from lanser.harness.task import Source
+    from lanser.harness.task.spec import Source
 
     repo = tmp_path / "repo"
     shutil.copytree(TOY / "project", repo)

@@ -23,7 +23,7 @@ from typing import Any
 import docker.errors
 import pytest
 
-from lanser.harness import images
+from lanser.harness.env import images
 
 pytestmark = pytest.mark.docker
 

@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from lanser.harness.cleanroom import unified_diff
-from lanser.harness.task import TaskSpec
+from lanser.harness.grade.cleanroom import unified_diff
+from lanser.harness.task.spec import TaskSpec
 
 pytestmark = pytest.mark.docker
 
@@ -58,15 +58,15 @@ def task(fmt: str, **extra: Any) -> TaskSpec:
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory, base_image: str) -> Any:
-    from lanser.harness.sandbox import cleanup
+    from lanser.harness.env.sandbox import cleanup
 
     root = tmp_path_factory.mktemp("cleanroom")
     shutil.copytree(DATA / "project", root / "dataset" / "project")
     label = f"test-cleanroom-{uuid.uuid4().hex[:8]}"
 
     def run(spec: TaskSpec, agent: str | list[dict[str, Any]]) -> dict[str, Any]:
-        from lanser.harness.agents import make_agent
-        from lanser.harness.runner import run_task
+        from lanser.harness.run.agents import make_agent
+        from lanser.harness.run.runner import run_task
 
         if isinstance(agent, list):
             trajectory = root / f"{uuid.uuid4().hex[:8]}.jsonl"

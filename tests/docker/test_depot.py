@@ -1,4 +1,4 @@
-"""The image depot (lanser/harness/depot.py) on the real Docker engine, with small images of its own.
+"""The image depot (lanser/harness/env/depot.py) on the real Docker engine, with small images of its own.
 
 Each test builds a tiny image (``FROM scratch``, one file, a label unique to
 the test, so its id is its own), publishes it, removes it from the engine and
@@ -20,7 +20,7 @@ from typing import Any
 import docker.errors
 import pytest
 
-from lanser.harness import depot
+from lanser.harness.env import depot
 from lanser.harness.errors import InfrastructureError
 
 pytestmark = pytest.mark.docker

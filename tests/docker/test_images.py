@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from lanser.harness import images
+from lanser.harness.env import images
 from lanser.harness.errors import InfrastructureError
 
 pytestmark = pytest.mark.docker

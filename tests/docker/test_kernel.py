@@ -40,8 +40,8 @@ def bench(*args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def kernel_task(tmp_path_factory: pytest.TempPathFactory, base_image: str) -> tuple[Path, dict[str, Any]]:
-    from lanser.harness.kernel.dataset import link_project
-    from lanser.harness.kernel.layer import ensure_layer
+    from lanser.harness.datasets.kernel.dataset import link_project
+    from lanser.harness.datasets.kernel.layer import ensure_layer
 
     layer = ensure_layer(
         CACHE / "kernel", base_image, progress=lambda msg: print(f"[kernel layer] {msg}", file=sys.stderr, flush=True)

@@ -1,7 +1,7 @@
 """One kernel crash task end to end (issue 25): KASAN on User Mode Linux, graded in kGym's terms.
 
 The crash layer (Linux 6.1, the KUnit suites of the kernel tasks plus DAMON's,
-under KASAN and list debugging: ``lanser.harness.kernel.crash``) is its own
+under KASAN and list debugging: ``lanser.harness.datasets.kernel.crash``) is its own
 build, cached under ``~/.cache/lanser-tests/kernel``.  Its cold build is 20+
 minutes on 2 cores (docs/kernel-crash.md), too much for a CI run, so this test
 never builds it: it reuses the cached layer and is skipped when there is none
@@ -42,9 +42,9 @@ def bench(*args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory, base_image: str) -> dict[str, Any]:
-    from lanser.harness.kernel import crash
-    from lanser.harness.kernel.dataset import link_project
-    from lanser.harness.kernel.layer import ensure_layer
+    from lanser.harness.datasets.kernel import crash
+    from lanser.harness.datasets.kernel.dataset import link_project
+    from lanser.harness.datasets.kernel.layer import ensure_layer
 
     try:  # reuse the cached crash layer only: its cold build is 20+ minutes on 2 cores (docs/kernel-crash.md)
         layer = ensure_layer(

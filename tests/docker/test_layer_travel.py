@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from lanser.harness import project
+from lanser.harness.env import project
 from lanser.harness.errors import InfrastructureError
-from lanser.harness.executor import node_prepare, node_publish
-from lanser.harness.task import load_tasks
+from lanser.harness.run.executor import node_prepare, node_publish
+from lanser.harness.task.spec import load_tasks
 
 pytestmark = pytest.mark.docker
 

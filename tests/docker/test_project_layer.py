@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from lanser.harness import project
-from lanser.harness.agents import make_agent
-from lanser.harness.runner import TaskEnv, run_task
-from lanser.harness.task import TaskSpec
+from lanser.harness.env import project
+from lanser.harness.run.agents import make_agent
+from lanser.harness.run.runner import TaskEnv, run_task
+from lanser.harness.task.spec import TaskSpec
 
 pytestmark = pytest.mark.docker
 
@@ -106,7 +106,7 @@ def test_oracle_resolves_with_incremental_builds(dataset: dict[str, Any]) -> Non
 
 
 def test_results_record_image_and_project_digests(dataset: dict[str, Any]) -> None:
-    from lanser.harness.images import image_digest
+    from lanser.harness.env.images import image_digest
 
     layer = next(p for p in dataset["cache"].iterdir() if not p.name.startswith("."))
     digest = json.loads((layer / "manifest.json").read_text())["digest"]
@@ -170,7 +170,7 @@ def test_reset_is_repeatable_and_copies_keep_mtimes(dataset: dict[str, Any], tmp
 
 def test_failing_setup_is_an_infrastructure_verdict_and_is_not_rerun(dataset: dict[str, Any], tmp_path: Path) -> None:
     from lanser.harness.errors import InfrastructureError
-    from lanser.harness.task import Commands
+    from lanser.harness.task.spec import Commands
 
     spec = task("calc/bad").model_copy(
         update={"commands": Commands(setup="echo configuring; exit 3", build="true", test="true")}

@@ -28,7 +28,7 @@ from typing import Any
 
 import pytest
 
-from lanser.harness.ray_local import LocalRayCluster
+from lanser.harness.run.ray_local import LocalRayCluster
 
 pytestmark = pytest.mark.docker
 

@@ -21,9 +21,9 @@ from typing import Any
 import docker.errors
 import pytest
 
-from lanser.harness.executor import Attempt, Job, RayExecutor
-from lanser.harness.ray_local import LocalRayCluster
-from lanser.harness.task import load_tasks
+from lanser.harness.run.executor import Attempt, Job, RayExecutor
+from lanser.harness.run.ray_local import LocalRayCluster
+from lanser.harness.task.spec import load_tasks
 
 pytestmark = pytest.mark.docker
 

@@ -24,9 +24,9 @@ from typing import Any
 
 import pytest
 
-from lanser.harness import sandbox
+from lanser.harness.env import sandbox
+from lanser.harness.env.sandbox import Limits, RunResult
 from lanser.harness.errors import InfrastructureError
-from lanser.harness.sandbox import Limits, RunResult
 
 pytestmark = pytest.mark.docker
 
@@ -340,7 +340,7 @@ _INTERRUPTED_RUN = """
 import signal
 import sys
 from pathlib import Path
-from lanser.harness import sandbox
+from lanser.harness.env import sandbox
 # Ctrl-C as at a terminal: a shell starting the test suite in the background (`cmd &`, no job
 # control) makes its children ignore SIGINT, and a child of theirs inherits that.
 signal.signal(signal.SIGINT, signal.default_int_handler)

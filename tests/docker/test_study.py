@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from lanser.harness.store import Store
-from lanser.harness.study import auroc, spearman
+from lanser.harness.run.store import Store
+from lanser.harness.study.analysis import auroc, spearman
 
 pytestmark = pytest.mark.docker
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from lanser.client import Client
-from lanser.harness import project
-from lanser.harness.runner import TaskEnv
-from lanser.harness.task import TaskSpec
+from lanser.harness.env import project
+from lanser.harness.run.runner import TaskEnv
+from lanser.harness.task.spec import TaskSpec
 
 IMAGE_ID = "sha256:" + "0" * 64
 SOURCE = "int add(int a, int b) { return a - b; }\nint twice(int x) { return add(x, x); }\n"

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from lanser.harness.depot import DEPOT_ENV
+from lanser.harness.env.depot import DEPOT_ENV
 from lanser.harness.errors import InfrastructureError
-from lanser.harness.sources import ALLOW_FILE_GIT_ENV, fetch_hint, materialize
-from lanser.harness.task import Source
+from lanser.harness.task.sources import ALLOW_FILE_GIT_ENV, fetch_hint, materialize
+from lanser.harness.task.spec import Source
 
 pytestmark = pytest.mark.integration
 
@@ -104,7 +104,7 @@ def test_a_download_travels_and_a_forged_one_is_refused(
 def test_a_source_already_in_the_cache_is_published_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Regression: only a fresh fetch was published, so a driver whose cache held a run's sources from an
     earlier run (no depot then) left the depot without them and mirror-less nodes could not start."""
-    from lanser.harness import sources
+    from lanser.harness.task import sources
 
     monkeypatch.delenv(DEPOT_ENV, raising=False)
     sdist = io.BytesIO()

@@ -13,8 +13,8 @@ from pydantic import ValidationError
 
 from lanser.errors import BadRequest
 from lanser.harness.errors import InfrastructureError
-from lanser.harness.sources import ALLOW_FILE_GIT_ENV, fetch_hint, materialize
-from lanser.harness.task import Source, tree_digest
+from lanser.harness.task.sources import ALLOW_FILE_GIT_ENV, fetch_hint, materialize
+from lanser.harness.task.spec import Source, tree_digest
 
 pytestmark = pytest.mark.integration
 
@@ -157,7 +157,7 @@ def test_concurrent_materialize_unpacks_once(tmp_path: Path, bare_repo: tuple[st
     found: list[Path] = []
 
     def worker() -> None:
-        from lanser.harness import sources
+        from lanser.harness.task import sources
 
         sources._memo.clear()
         found.append(materialize(source, tmp_path, cache=cache))

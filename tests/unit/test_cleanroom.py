@@ -1,4 +1,4 @@
-"""Clean-room collection (lanser.harness.cleanroom) and hostile task files (lanser.harness.task), pure:
+"""Clean-room collection (lanser.harness.grade.cleanroom) and hostile task files (lanser.harness.task.spec), pure:
 temporary trees and files, no Docker."""
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lanser.errors import BadRequest
-from lanser.harness import cleanroom
 from lanser.harness.errors import InfrastructureError
-from lanser.harness.task import DEFAULT_PROTECTED, load_tasks
+from lanser.harness.grade import cleanroom
+from lanser.harness.task.spec import DEFAULT_PROTECTED, load_tasks
 
 REPO = Path(__file__).resolve().parents[2]
 TOY = REPO / "datasets" / "toy-c"
@@ -107,7 +107,7 @@ def test_the_graded_patch_is_what_was_graded(old: list[str], new: list[str], cut
 
 
 def test_result_files_are_read_without_following_links(tmp_path: Path) -> None:
-    from lanser.harness.grading import read_result_files
+    from lanser.harness.grade.grading import read_result_files
 
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "a.xml").write_text("<testsuite/>")
@@ -240,7 +240,7 @@ def test_git_the_harness_process_starts_ignores_a_planted_fsmonitor(tmp_path: Pa
     """Issue 17, finding 1, the host-side lanser half: lanser's workspace lists files with
     ``git ls-files`` in the agent's work area; git runs ``core.fsmonitor`` from its .git/config
     whenever it trusts the directory (a harness run by a non-root user owns it)."""
-    from lanser.harness.runner import harden_git_env
+    from lanser.harness.run.runner import harden_git_env
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     env.update(GIT_CONFIG_GLOBAL=os.devnull, GIT_CONFIG_NOSYSTEM="1")
@@ -283,7 +283,7 @@ def test_a_filter_the_agent_plants_in_git_config_is_undone_before_lanser_runs_gi
     into .gitattributes: ``git status`` on the host (lanser's dirty check) would run CMD for a
     changed file.  No config switch turns filters off, so the harness puts its own config back
     after every ``run`` step (and drops ``commondir``, ``.git`` links and files)."""
-    from lanser.harness.runner import harden_git_env, reseal_git
+    from lanser.harness.run.runner import harden_git_env, reseal_git
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     env.update(GIT_CONFIG_GLOBAL=os.devnull, GIT_CONFIG_NOSYSTEM="1")
@@ -344,7 +344,7 @@ def test_a_directory_replaced_by_a_file_is_graded(tmp_path: Path) -> None:
 def test_outputs_of_the_layer_and_ignored_new_files_are_not_the_agents(tmp_path: Path) -> None:
     """A layer without a setup can hold its build directory (the kernel's ``.kunit/``): files the
     start commit does not track are outputs, and new files the project's .gitignore ignores too."""
-    from lanser.harness.worktree import ignored_paths
+    from lanser.harness.task.worktree import ignored_paths
 
     fresh, work = _trees(tmp_path)
     for tree in (fresh, work):

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from lanser.harness.agents import CommandAgent, make_agent
+from lanser.harness.run.agents import CommandAgent, make_agent
 
 OBS = {"task": {"id": "toy/t", "problem": "p", "language": "c"}, "step": 0, "last": None, "reward": 0.0}
 

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from lanser.harness.agents import make_agent
-from lanser.harness.driver import run_benchmark
-from lanser.harness.executor import Attempt, Finished, Job
-from lanser.harness.store import Store
-from lanser.harness.task import load_tasks
+from lanser.harness.run.agents import make_agent
+from lanser.harness.run.driver import run_benchmark
+from lanser.harness.run.executor import Attempt, Finished, Job
+from lanser.harness.run.store import Store
+from lanser.harness.task.spec import load_tasks
 
 TOY = Path(__file__).resolve().parents[2] / "datasets" / "toy-c"
 

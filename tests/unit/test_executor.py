@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 
 from lanser.errors import BadRequest
-from lanser.harness.agents import make_agent
 from lanser.harness.errors import InfrastructureError
-from lanser.harness.executor import Attempt, Finished, Job, make_executor, ray_options, task_resources
-from lanser.harness.runner import run_dataset
-from lanser.harness.store import Store
-from lanser.harness.task import load_tasks
+from lanser.harness.run.agents import make_agent
+from lanser.harness.run.executor import Attempt, Finished, Job, make_executor, ray_options, task_resources
+from lanser.harness.run.runner import run_dataset
+from lanser.harness.run.store import Store
+from lanser.harness.task.spec import load_tasks
 
 REPO = Path(__file__).resolve().parents[2]
 TOY = REPO / "datasets" / "toy-c"
@@ -297,8 +297,8 @@ def test_a_retry_no_node_can_take_loses_that_task_not_the_run(tasks: list[Any], 
 def test_lanser_imports_no_ray_unless_asked() -> None:
     code = (
         "import sys\n"
-        "import lanser.cli.main, lanser.cli.bench, lanser.harness.runner, lanser.harness.executor\n"
-        "from lanser.harness.executor import make_executor\n"
+        "import lanser.cli.main, lanser.cli.bench, lanser.harness.run.runner, lanser.harness.run.executor\n"
+        "from lanser.harness.run.executor import make_executor\n"
         "make_executor('local', workers=2)\n"
         "print('ray' in sys.modules)\n"
     )
@@ -346,7 +346,7 @@ def test_an_unreachable_ray_head_fails_fast(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("RAY_AUTH_TOKEN", "0" * 64)
 
     from lanser.harness.errors import InfrastructureError
-    from lanser.harness.executor import RayExecutor
+    from lanser.harness.run.executor import RayExecutor
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -3,10 +3,10 @@ body stubs, fault injection, patches and statements."""
 
 from __future__ import annotations
 
-from lanser.harness import grading
-from lanser.harness.generate import faults as F
-from lanser.harness.generate import statements as S
-from lanser.harness.generate.oss import _order, _round_trips, candidates
+from lanser.harness.datasets.generate import faults as F
+from lanser.harness.datasets.generate import statements as S
+from lanser.harness.datasets.generate.oss import _order, _round_trips, candidates
+from lanser.harness.grade import grading
 
 CTEST_LOG = """\
 Test project /work/build
@@ -170,7 +170,7 @@ def test_presets_build_plain_and_sanitized_trees_incrementally() -> None:
     import pytest
 
     from lanser.errors import BadRequest
-    from lanser.harness.generate.profiles import PRESETS, SANITIZER_FLAGS, preset
+    from lanser.harness.datasets.generate.profiles import PRESETS, SANITIZER_FLAGS, preset
 
     for name, profile in PRESETS.items():
         assert "-B build " in profile.setup and "-B build-asan " in profile.setup, name
@@ -211,8 +211,8 @@ char *copy(const char *s)
 
 
 def test_a_static_name_in_two_files_gives_distinct_ids_and_callers(tmp_path) -> None:
-    from lanser.harness.generate.oss import _callers, qualifiers
-    from lanser.harness.generate.profiles import Profile
+    from lanser.harness.datasets.generate.oss import _callers, qualifiers
+    from lanser.harness.datasets.generate.profiles import Profile
 
     files = {"lib.c": C_SOURCE, "src/other.c": OTHER_SOURCE}
     cands = candidates(files)
@@ -241,9 +241,9 @@ def test_a_static_name_in_two_files_gives_distinct_ids_and_callers(tmp_path) -> 
 
 
 def _bench(tmp_path, monkeypatch, image_id: str = "sha256:" + "1" * 64):
-    from lanser.harness import images
-    from lanser.harness.generate.profiles import Profile
-    from lanser.harness.generate.sandboxed import Workbench
+    from lanser.harness.datasets.generate.profiles import Profile
+    from lanser.harness.datasets.generate.sandboxed import Workbench
+    from lanser.harness.env import images
 
     monkeypatch.setattr(images, "image_digest", lambda ref, client=None: image_id)
     src = tmp_path / "src"
@@ -254,7 +254,7 @@ def _bench(tmp_path, monkeypatch, image_id: str = "sha256:" + "1" * 64):
 
 
 def _result(**kw):
-    from lanser.harness import sandbox
+    from lanser.harness.env import sandbox
 
     base = dict(
         exit_code=0,
@@ -277,7 +277,7 @@ def test_workbench_key_follows_the_image_id_not_the_tag(tmp_path, monkeypatch) -
 
 
 def test_a_timed_out_or_oom_killed_run_is_not_cached(tmp_path, monkeypatch) -> None:
-    from lanser.harness.generate import sandboxed
+    from lanser.harness.datasets.generate import sandboxed
 
     bench = _bench(tmp_path, monkeypatch)
     built = tmp_path / "cache" / "built" / bench.key
@@ -314,7 +314,7 @@ def test_setup_holds_a_lock_and_leaves_no_scratch_when_the_sandbox_fails(tmp_pat
 
     import pytest
 
-    from lanser.harness.generate import sandboxed
+    from lanser.harness.datasets.generate import sandboxed
 
     bench = _bench(tmp_path, monkeypatch)
     lock = tmp_path / "cache" / "built" / f".{bench.key}.lock"

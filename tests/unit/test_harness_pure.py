@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from lanser.errors import BadRequest
-from lanser.harness.agents import make_agent, split_hunks
-from lanser.harness.grading import grade, parse_sanitizers, parse_tap
-from lanser.harness.task import load_tasks
+from lanser.harness.grade.grading import grade, parse_sanitizers, parse_tap
+from lanser.harness.run.agents import make_agent, split_hunks
+from lanser.harness.task.spec import load_tasks
 
 REPO = Path(__file__).resolve().parents[2]
 TOY = REPO / "datasets" / "toy-c"
@@ -111,7 +111,7 @@ def test_known_sanitizer_reports_reach_the_grade_and_leave_old_keys_alone() -> N
     import hashlib
     import json
 
-    from lanser.harness.task import KnownReport, TestLog
+    from lanser.harness.task.spec import KnownReport, TestLog
 
     task = load_tasks(TOY / "tasks.jsonl")[0]
     task = task.model_copy(update={"test_log": TestLog()})  # toy-c declares its log format: unset it here

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from lanser.harness import grading
-from lanser.harness.kernel import crash
+from lanser.harness.datasets.kernel import crash
+from lanser.harness.grade import grading
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "kernel_crash"
 
@@ -99,7 +99,7 @@ def test_a_report_the_unmodified_kernel_makes_is_not_blamed() -> None:
 
 def test_tasks_without_a_crash_oracle_grade_and_hash_as_before() -> None:
     """Adding ``oracles.crash`` must not change other tasks' verdicts or result keys."""
-    from lanser.harness.task import TaskSpec
+    from lanser.harness.task.spec import TaskSpec
 
     plain = {k: v for k, v in oracles().items() if k != "crash"}
     v = grading.grade(stages(kasan("use-after-free", "f") + OK_KTAP), plain)
@@ -129,7 +129,7 @@ def test_every_fault_applies_once_inside_its_function(fault: crash.CrashFault) -
 
 
 def test_the_html_report_shows_the_crash_before_and_after() -> None:
-    from lanser.harness import report_html
+    from lanser.harness.report import html as report_html
 
     want = {**CRASH, "report": "KASAN: use-after-free Write in damon_merge_two_regions\n\nCall Trace: ..."}
     remains = grading.grade(stages(kasan("use-after-free", "damon_merge_two_regions") + OK_KTAP), oracles(crash=want))
@@ -157,7 +157,7 @@ def test_the_unmodified_crash_kernels_console_has_one_known_warning() -> None:
 def test_the_compile_database_drops_kasans_gcc_spelling() -> None:
     """The crash layer's KASAN flags in gcc's spelling made clangd report one diagnostic on every
     unmodified kernel file (d_now 1 in every oracle step of the first run of kernel-crash-6.1)."""
-    from lanser.harness.kernel.layer import _clang_argv
+    from lanser.harness.datasets.kernel.layer import _clang_argv
 
     argv = [
         "gcc",

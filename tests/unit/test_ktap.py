@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lanser.harness.grading import grade, parse_ktap, parse_sanitizers, parse_tests
-from lanser.harness.kernel import faults
-from lanser.harness.kernel.generate import failing_lines
-from lanser.harness.kernel.suites import SUITES, kunitconfig
+from lanser.harness.datasets.kernel import faults
+from lanser.harness.datasets.kernel.generate import failing_lines
+from lanser.harness.datasets.kernel.suites import SUITES, kunitconfig
+from lanser.harness.grade.grading import grade, parse_ktap, parse_sanitizers, parse_tests
 
 PASSING = """\
 printk: console [mc-1] enabled
@@ -218,7 +218,7 @@ def test_kunitconfig_builds_every_suite() -> None:
 def test_debian_gitignore_stanza_is_dropped(tmp_path: Path) -> None:
     """Regression: Debian's linux-source appends ``/*`` + ``!/debian/`` to the top-level
     .gitignore; left in place, a task's git snapshot was empty and its first commit failed."""
-    from lanser.harness.kernel.layer import drop_debian_ignore
+    from lanser.harness.datasets.kernel.layer import drop_debian_ignore
 
     gi = tmp_path / ".gitignore"
     gi.write_text(
@@ -232,7 +232,7 @@ def test_debian_gitignore_stanza_is_dropped(tmp_path: Path) -> None:
 
 
 def test_keep_set_reads_kbuild_dependency_lists(tmp_path: Path) -> None:
-    from lanser.harness.kernel.layer import keep_set
+    from lanser.harness.datasets.kernel.layer import keep_set
 
     obj = tmp_path / ".kunit" / "drivers" / "base"
     obj.mkdir(parents=True)

@@ -13,10 +13,10 @@ import pytest
 
 from lanser.errors import BadRequest
 from lanser.harness.errors import InfrastructureError
-from lanser.harness.llm.agent import TRUNCATED, LLMAgent, LLMConfig, config_from_env, cost_of, truncate_history
-from lanser.harness.llm.client import ChatClient, EndpointDown, backoff_schedule
-from lanser.harness.llm.tools import ToolError, parse_text_action, replace_to_diff, to_action, validate_diff
-from lanser.harness.llm.trajectory import replay_actions
+from lanser.harness.run.llm.agent import TRUNCATED, LLMAgent, LLMConfig, config_from_env, cost_of, truncate_history
+from lanser.harness.run.llm.client import ChatClient, EndpointDown, backoff_schedule
+from lanser.harness.run.llm.tools import ToolError, parse_text_action, replace_to_diff, to_action, validate_diff
+from lanser.harness.run.llm.trajectory import replay_actions
 from tests.servers.openai_script import ScriptServer
 
 TASK = SimpleNamespace(
@@ -294,7 +294,7 @@ def test_budgets_end_the_episode_with_a_submit() -> None:
 
 
 def test_trajectory_exports_and_its_actions_replay(tmp_path: Path) -> None:
-    from lanser.harness.agents import make_agent
+    from lanser.harness.run.agents import make_agent
 
     script = [
         {"tool_calls": [{"name": "edit", "arguments": {"diff": DIFF}}]},
@@ -344,7 +344,7 @@ def test_the_mcp_server_and_the_llm_agent_share_one_tool_table() -> None:
     import asyncio
 
     from lanser.cli.main import Settings
-    from lanser.harness.llm.tools import LANSER_TOOLS, tool_schemas
+    from lanser.harness.run.llm.tools import LANSER_TOOLS, tool_schemas
     from lanser.mcp_server import build_server
 
     settings = Settings(

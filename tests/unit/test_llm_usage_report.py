@@ -17,10 +17,10 @@ import pytest
 from click.testing import CliRunner
 
 from lanser.cli.main import cli
-from lanser.harness.llm.agent import LLMAgent, LLMConfig
-from lanser.harness.llm.client import ChatClient
-from lanser.harness.report import format_cost, usage_of, usage_totals
-from lanser.harness.store import Store
+from lanser.harness.report.comparison import format_cost, usage_of, usage_totals
+from lanser.harness.run.llm.agent import LLMAgent, LLMConfig
+from lanser.harness.run.llm.client import ChatClient
+from lanser.harness.run.store import Store
 from tests.servers.openai_script import ScriptServer
 
 TASK = SimpleNamespace(
@@ -198,9 +198,9 @@ def test_a_hostile_stored_usage_is_read_as_data() -> None:
     )
     assert len(u["model"]) == 200
     assert usage_of({"extra": {"usage": "lots"}}) is None and usage_totals([{"extra": {}}]) is None
-    from lanser.harness.passk import summarize
-    from lanser.harness.report import Comparison
-    from lanser.harness.report_html import render_html
+    from lanser.harness.report.comparison import Comparison
+    from lanser.harness.report.html import render_html
+    from lanser.harness.report.passk import summarize
 
     rows = [
         {

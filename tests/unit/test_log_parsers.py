@@ -1,4 +1,4 @@
-"""Each test log parser on logs shaped like real projects' (lanser.harness.logs), detection as the
+"""Each test log parser on logs shaped like real projects' (lanser.harness.grade.logs), detection as the
 fallback, and the grading rules that read them (stage exit statuses, task errors, sanitizer frames).
 
 The snippets follow what the tools print: GNU automake 1.16's parallel harness (console lines and
@@ -8,8 +8,8 @@ pytest and GoogleTest write them, and ASan/LSan reports of gcc 12's libasan.
 
 from __future__ import annotations
 
-from lanser.harness import logs
-from lanser.harness.grading import grade, parse_sanitizers
+from lanser.harness.grade import logs
+from lanser.harness.grade.grading import grade, parse_sanitizers
 
 AUTOMAKE_CONSOLE = """\
 make  check-TESTS

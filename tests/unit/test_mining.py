@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from mining_fixture import build_history
 
-from lanser.harness import cleanroom
-from lanser.harness.mining import history, port, select
-from lanser.harness.task import DEFAULT_PROTECTED
+from lanser.harness.datasets.mining import history, port, select
+from lanser.harness.grade import cleanroom
+from lanser.harness.task.spec import DEFAULT_PROTECTED
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +97,7 @@ def test_changes_a_patch_cannot_carry_are_dropped(tmp_path: Path) -> None:
 
 def _run(tests: dict[str, str], *, build: int = 0, sanitize: str | None = None) -> dict[str, object]:
     """A run as the runner records it: stage records, and the verdict the grader gives them with no oracles."""
-    from lanser.harness import grading
+    from lanser.harness.grade import grading
 
     lines = "".join(f"{'PASS' if v == 'pass' else 'FAIL'}: {t}\n" for t, v in tests.items())
     stages: dict[str, dict[str, object]] = {"build": {"exit_code": build, "output": ""}}
@@ -118,7 +118,7 @@ def test_judge_names_oracles_from_both_runs() -> None:
     """fail_to_pass: passes with the fix only; pass_to_pass: passes in both; a test failing in
     both (a suite the image cannot run, jq's onigtest without oniguruma) is in neither and does
     not drop the candidate."""
-    from lanser.harness.mining.validate import judge
+    from lanser.harness.datasets.mining.validate import judge
 
     j = judge(_run({"a": "fail", "b": "pass", "onig": "fail"}), _run({"a": "pass", "b": "pass", "onig": "fail"}))
     assert (j.why, j.fail_to_pass, j.pass_to_pass) == (None, ["a"], ["b"])
@@ -136,7 +136,7 @@ def test_judge_names_oracles_from_both_runs() -> None:
     ],
 )
 def test_judge_drop_reasons(noop: dict, oracle: dict, why: str) -> None:
-    from lanser.harness.mining.validate import judge
+    from lanser.harness.datasets.mining.validate import judge
 
     assert judge(noop, oracle).why == why
 
@@ -144,7 +144,7 @@ def test_judge_drop_reasons(noop: dict, oracle: dict, why: str) -> None:
 def test_judge_keeps_a_sanitizer_caught_bug() -> None:
     """No test fails on the pinned source, but the sanitized tests report: a valid task whose
     statement quotes the report (json-c's INT64_MIN negation)."""
-    from lanser.harness.mining.validate import judge
+    from lanser.harness.datasets.mining.validate import judge
 
     j = judge(_run({"a": "pass"}, sanitize=UBSAN), _run({"a": "pass"}))
     assert j.why is None and j.fail_to_pass == [] and j.pass_to_pass == ["a"]

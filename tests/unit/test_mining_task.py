@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lanser.harness.task import TaskSpec
+from lanser.harness.task.spec import TaskSpec
 
 _BASE = {
     "id": "t/1",

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from lanser.harness.driver import sample_agent_spec
-from lanser.harness.passk import pass_at_k, summarize
-from lanser.harness.store import Store, result_key
+from lanser.harness.report.passk import pass_at_k, summarize
+from lanser.harness.run.driver import sample_agent_spec
+from lanser.harness.run.store import Store, result_key
 
 
 def brute_force(n: int, c: int, k: int) -> Fraction:
@@ -111,7 +111,7 @@ def test_summary_is_per_run_and_agent() -> None:
 
 def test_attempts_and_grading_rules_are_part_of_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
     """Regression: a key without the grader's version let a run reuse verdicts of the old rules."""
-    import lanser.harness.store as store
+    import lanser.harness.run.store as store
 
     keys = [result_key("task", "img", "noop", "d", i) for i in range(3)]
     assert keys[0] == result_key("task", "img", "noop", "d") and len(set(keys)) == 3

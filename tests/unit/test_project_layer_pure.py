@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from lanser.harness.project import _generated, layer_key
-from lanser.harness.worktree import blob_id, exclude_pattern, portable_compile_commands
+from lanser.harness.env.project import _generated, layer_key
+from lanser.harness.task.worktree import blob_id, exclude_pattern, portable_compile_commands
 
 
 def test_container_paths_become_relative(tmp_path: Path) -> None:

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from lanser.harness import project, sandbox
+from lanser.harness.env import project, sandbox
 from lanser.harness.errors import InfrastructureError
-from lanser.harness.task import TaskSpec
+from lanser.harness.task.spec import TaskSpec
 
 
 def _task(setup: str) -> TaskSpec:

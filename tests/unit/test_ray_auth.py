@@ -1,4 +1,4 @@
-"""The Ray executor's driver side of token authentication (lanser/harness/executor.py: require_token):
+"""The Ray executor's driver side of token authentication (lanser/harness/run/executor.py: require_token):
 no token, an explicit other mode, or an empty token file is refused before anything connects; a token
 from the environment or a file turns Ray's token mode on.  The cluster side (a cluster that lets a
 client without the token in is refused) is tests/docker/test_ray.py."""
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from lanser.errors import BadRequest
-from lanser.harness.executor import require_token
+from lanser.harness.run.executor import require_token
 
 
 @pytest.fixture(autouse=True)

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from lanser.harness import ray_local
-from lanser.harness.ray_local import LocalRayCluster
+from lanser.harness.run import ray_local
+from lanser.harness.run.ray_local import LocalRayCluster
 
 
 class Fakes:

@@ -12,9 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 from lanser.cli.main import cli
-from lanser.harness.report import comparison_json, evidence, load_comparison, render_markdown, stage_order
-from lanser.harness.report_html import nice_ticks, render_html, reward_plot, shared_scale
-from lanser.harness.store import Store
+from lanser.harness.report.comparison import comparison_json, evidence, load_comparison, render_markdown, stage_order
+from lanser.harness.report.html import nice_ticks, render_html, reward_plot, shared_scale
+from lanser.harness.run.store import Store
 
 ASAN_REPORT = {
     "tool": "AddressSanitizer",

@@ -12,9 +12,9 @@ import xmlschema
 from click.testing import CliRunner
 
 from lanser.cli.main import cli
-from lanser.harness.report import load_comparison
-from lanser.harness.report_junit import render_junit
-from lanser.harness.store import Store
+from lanser.harness.report.comparison import load_comparison
+from lanser.harness.report.junit import render_junit
+from lanser.harness.run.store import Store
 
 XSD = Path(__file__).resolve().parents[1] / "data" / "schemas" / "junit-10.xsd"
 STAGES = {"build": {"exit_code": 0, "seconds": 1.0}, "test": {"exit_code": 0, "seconds": 0.5}}

@@ -13,8 +13,8 @@ import pytest
 from pydantic import ValidationError
 
 from lanser.errors import BadRequest
-from lanser.harness.sources import deb_src_lines, materialize
-from lanser.harness.task import Source, load_tasks, tree_digest
+from lanser.harness.task.sources import deb_src_lines, materialize
+from lanser.harness.task.spec import Source, load_tasks, tree_digest
 
 SHA = "ab" * 32
 TASK = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from lanser.harness.store import Store
+from lanser.harness.run.store import Store
 
 
 def test_results_keep_their_environment(tmp_path: Path) -> None:

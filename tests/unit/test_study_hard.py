@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from lanser.harness.study import Trajectory
-from lanser.harness.study_stats import (
+from lanser.harness.study.analysis import Trajectory
+from lanser.harness.study.stats import (
     HARD_PREDICTORS,
     failure_kind,
     hard_markdown,

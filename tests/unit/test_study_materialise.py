@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from lanser.errors import LanserError
-from lanser.harness.study_diag import _materialise
+from lanser.harness.study.diag import _materialise
 
 
 def _tree(tmp_path: Path) -> tuple[Path, Path]:

@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from lanser.harness.study_rescore import rescore
-from lanser.harness.task import load_tasks
-from lanser.harness.trajectories import TrajectoryAgent
+from lanser.harness.study.rescore import rescore
+from lanser.harness.study.synthetic import TrajectoryAgent
+from lanser.harness.task.spec import load_tasks
 
 REPO = Path(__file__).resolve().parents[2]
 TOY = REPO / "datasets" / "toy-c"

@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from lanser.harness.study import (
+from lanser.harness.study.analysis import (
     Trajectory,
     analyse,
     auroc,
@@ -295,7 +295,7 @@ def test_build_study_writes_consistent_files() -> None:
     import json
     import xml.dom.minidom
 
-    from lanser.harness.study_report import build_study
+    from lanser.harness.study.report import build_study
 
     def row(key: str, agent: str, outcome: str, rewards: list[float], warnings: int) -> dict:
         steps = [
@@ -399,7 +399,7 @@ def test_study_command_agents_and_bad_input() -> None:
 
 
 def test_step_level_tells_gold_steps_from_fault_steps() -> None:
-    from lanser.harness.study import step_level
+    from lanser.harness.study.analysis import step_level
 
     def t(key: str, notes: list[str], rewards: list[float], d_prevs: list[float], d_final: float) -> Trajectory:
         return dataclasses.replace(

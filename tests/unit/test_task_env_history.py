@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from lanser.harness import project, sandbox
-from lanser.harness.runner import TaskEnv
-from lanser.harness.task import TaskSpec
+from lanser.harness.env import project, sandbox
+from lanser.harness.run.runner import TaskEnv
+from lanser.harness.task.spec import TaskSpec
 
 IMAGE_ID = "sha256:" + "0" * 64
 

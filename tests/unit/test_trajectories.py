@@ -14,9 +14,9 @@ import pytest
 
 from lanser.edits.patch import parse_patch
 from lanser.errors import BadRequest
-from lanser.harness.agents import make_agent, split_hunks
-from lanser.harness.task import TaskSpec, load_tasks
-from lanser.harness.trajectories import FAULTS, TrajectoryAgent, inject_fault, parse_hunk
+from lanser.harness.run.agents import make_agent, split_hunks
+from lanser.harness.study.synthetic import FAULTS, TrajectoryAgent, inject_fault, parse_hunk
+from lanser.harness.task.spec import TaskSpec, load_tasks
 
 REPO = Path(__file__).resolve().parents[2]
 TOY = REPO / "datasets" / "toy-c"
@@ -211,7 +211,7 @@ def test_shuffle_takes_as_many_steps_as_the_oracle() -> None:
     """Issue 24: shuffle took one step more than the oracle (fault, later a revert), so under pr-v1's
     per-step beta it always outscored the clean fix and "more steps" predicted success.  Now the revert
     rides on a later gold step: the same count, the same gold final state."""
-    from lanser.harness.trajectories import plan_actions
+    from lanser.harness.study.synthetic import plan_actions
 
     gold = apply(THREE_FILES, THREE)
     seen_faults = 0
@@ -267,7 +267,7 @@ def test_partial_cuts_at_a_statement_boundary_so_the_code_parses(tmp_path: Path)
 
 
 def test_partial_cut_points_by_language() -> None:
-    from lanser.harness.trajectories import _statement_cuts
+    from lanser.harness.study.synthetic import _statement_cuts
 
     c = ["\tint i;", "\tfor (i = 0; i < 3; i++) {", "\t\tf(i);", "\t}", '\tg("{");', "\treturn 0;"]
     assert _statement_cuts(c, list(range(6)), "c") == [0, 1, 4, 5], "never inside the loop; strings ignored"

@@ -1,0 +1,109 @@
+"""Reading an upstream history: the commits of a range, each with the files it changed.
+
+IO at the edge: git runs on a local clone the dataset's author fetched (a
+bare repository is fine), with lanser's hardened overrides (no fsmonitor,
+no hooks, no redirecting ``GIT_*`` variables): the history is the
+project's, not ours.  Everything else in :mod:`lanser.harness.datasets.mining` is
+pure over :class:`Commit`.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from lanser import gitsafe
+from lanser.errors import BadRequest
+
+__all__ = ["Change", "Commit", "read_commits", "resolve"]
+
+#: A file mode git reports for a symbolic link; a gitlink (submodule) is 160000.
+LINK_MODES = ("120000", "160000")
+
+
+@dataclass(frozen=True)
+class Change:
+    """One file a commit changed: its content before and after (None: absent) and git's modes."""
+
+    path: str
+    old: bytes | None
+    new: bytes | None
+    old_mode: str
+    new_mode: str
+
+    @property
+    def special(self) -> bool:
+        """A link, a submodule, or a new executable file: nothing a text patch can carry."""
+        return (
+            self.old_mode in LINK_MODES
+            or self.new_mode in LINK_MODES
+            or (self.old is None and self.new_mode == "100755")
+            or (self.old is not None and self.new is not None and self.old_mode != self.new_mode)
+        )
+
+
+@dataclass(frozen=True)
+class Commit:
+    sha: str
+    message: str
+    changes: tuple[Change, ...]
+
+    @property
+    def subject(self) -> str:
+        return self.message.strip().splitlines()[0] if self.message.strip() else ""
+
+
+def _git(git_dir: Path, *args: str) -> bytes:
+    proc = subprocess.run(
+        ["git", *gitsafe.SAFE_ARGS, "--git-dir", str(git_dir), *args],
+        env=gitsafe.env(),
+        capture_output=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise BadRequest(
+            f"git {' '.join(args[:3])} in {git_dir}: {proc.stderr.decode(errors='replace').strip()}", field="history"
+        )
+    return proc.stdout
+
+
+def resolve(git_dir: Path, rev: str) -> str:
+    """The full commit id ``rev`` names (a tag, a branch, a prefix)."""
+    if rev.startswith("-"):
+        raise BadRequest(f"{rev!r} is not a revision", field="history")
+    return _git(git_dir, "rev-parse", "--verify", "--end-of-options", f"{rev}^{{commit}}").decode().strip()
+
+
+def read_commits(git_dir: Path, since: str, until: str) -> list[Commit]:
+    """The non-merge commits reachable from ``until`` and not from ``since``, oldest first
+    (topological order: the same range always lists the same commits in the same order)."""
+    base, head = resolve(git_dir, since), resolve(git_dir, until)
+    shas = _git(git_dir, "rev-list", "--no-merges", "--topo-order", "--reverse", f"{base}..{head}").decode().split()
+    return [_commit(git_dir, sha) for sha in shas]
+
+
+def _commit(git_dir: Path, sha: str) -> Commit:
+    message = _git(git_dir, "log", "-1", "--format=%B", sha).decode("utf-8", errors="replace")
+    raw = _git(git_dir, "diff-tree", "-r", "-z", "--no-renames", "--no-commit-id", "--root", sha)
+    fields = raw.split(b"\0")
+    changes: list[Change] = []
+    i = 0
+    while i + 1 < len(fields) and fields[i].startswith(b":"):
+        meta = fields[i][1:].decode().split()
+        path = fields[i + 1].decode("utf-8", errors="surrogateescape")
+        i += 2
+        old_mode, new_mode, status = meta[0], meta[1], meta[4]
+        # A submodule's "blob" is a commit of another repository: no content here (the change is special).
+        old = None if status == "A" or old_mode in ("000000", "160000") else _blob(git_dir, meta[2])
+        new = None if status == "D" or new_mode in ("000000", "160000") else _blob(git_dir, meta[3])
+        changes.append(Change(path, old, new, old_mode, new_mode))
+    return Commit(sha, message, tuple(sorted(changes, key=lambda c: c.path)))
+
+
+def _blob(git_dir: Path, oid: str) -> bytes | None:
+    if set(oid) == {"0"}:
+        return None
+    return _git(git_dir, "cat-file", "blob", oid)

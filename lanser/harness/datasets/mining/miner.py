@@ -1,0 +1,158 @@
+"""``lanser bench generate history``: real-bug tasks from an upstream history (docs/mining.md).
+
+1. The commits of ``since..until`` (:mod:`.history`), the candidates among
+   them: fixes by their message, changing source and tests, commits naming
+   the same issue taken together (:mod:`.select`).
+2. Each candidate ported onto the pinned source, the fix as the gold
+   patch, the test change as the hidden ``test_patch`` (:mod:`.port`).
+3. Each ported candidate run by the real grader, noop and oracle
+   (:mod:`.validate`): the hidden tests must fail (or a sanitizer report)
+   on the pinned source and pass with the gold patch; the oracles are the
+   tests read; both runs re-graded under them must give noop unresolved and
+   oracle resolved.
+4. A series (several commits) is also a human trajectory: one edit per
+   upstream commit, replayed through the grader to the final state's verdict.
+Every drop is counted by reason.  Same inputs, same tasks.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lanser.harness.datasets.generate.profiles import Profile
+from lanser.harness.datasets.mining import history, port, select, validate
+from lanser.harness.task.spec import DEFAULT_PROTECTED, Commands, Limits, Oracles, Source, TaskSpec, TestLog
+
+__all__ = ["EDITABLE", "Mined", "mine"]
+
+#: The files an agent's ``edit`` step (lanser ``check --apply``) can change: those lanser has a
+#: language server for.  A fix elsewhere (jq's ``builtin.jq``) could not be applied by the oracle.
+EDITABLE = (".c", ".cc", ".cpp", ".cxx", ".h", ".hh", ".hpp", ".py", ".pyi")
+
+
+@dataclass
+class Mined:
+    tasks: list[TaskSpec]
+    #: task id -> the actions of its human trajectory (series of two or more commits only)
+    trajectories: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    meta: list[dict[str, Any]] = field(default_factory=list)
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+def mine(
+    git_dir: Path,
+    since: str,
+    until: str,
+    source: Source,
+    base: Path,
+    profile: Profile,
+    *,
+    project: str,
+    image: str,
+    cache: Path,
+    test_log: TestLog | None = None,
+    max_candidates: int | None = None,
+    progress: Any = None,
+) -> Mined:
+    from lanser.harness.task.sources import materialize
+
+    say = progress or (lambda message: None)
+    tree = materialize(source, base)
+    protected = DEFAULT_PROTECTED
+    first, last = history.resolve(git_dir, since), history.resolve(git_dir, until)
+    commits = history.read_commits(git_dir, first, last)
+    cands, skipped = select.candidates(commits, protected)
+    commands = Commands(setup=profile.setup, build=profile.build, test=profile.test, sanitize=profile.sanitize or None)
+    limits = Limits(wall_s=profile.wall_s, memory_mb=profile.memory_mb, cpus=1.0, pids=256, max_steps=50)
+    dropped: Counter[str] = Counter()
+    tasks: list[TaskSpec] = []
+    meta: list[dict[str, Any]] = []
+    trajectories: dict[str, list[dict[str, Any]]] = {}
+    for n, cand in enumerate(cands[:max_candidates] if max_candidates else cands, 1):
+        shas = [c.sha for c in cand.commits]
+        info: dict[str, Any] = {"commits": shas, "subject": cand.commits[-1].subject, "issue": cand.issue}
+        try:
+            ported = port.port(cand, tree, protected)
+        except port.Dropped as exc:
+            dropped[exc.reason] += 1
+            say(f"[{n}/{len(cands)}] {cand.id}: dropped: {exc.reason} ({exc.detail})")
+            meta.append({**info, "dropped": exc.reason, "detail": exc.detail})
+            continue
+        foreign = [f for f in ported.source_files if not f.endswith(EDITABLE)]
+        if foreign:  # the oracle's edits go through lanser, which edits the files it has a server for
+            dropped["fix touches a file lanser cannot edit"] += 1
+            say(f"[{n}/{len(cands)}] {cand.id}: dropped: fix touches a file lanser cannot edit ({', '.join(foreign)})")
+            meta.append({**info, "dropped": "fix touches a file lanser cannot edit", "detail": ", ".join(foreign)})
+            continue
+        task_id = f"{project}/{cand.id}"
+        draft = TaskSpec(
+            id=task_id,
+            language="c",
+            image="base",
+            source=source,
+            commands=commands,
+            problem="(validation)",
+            gold_patch=ported.gold_patch,
+            test_patch=ported.test_patch,
+            limits=limits,
+            test_log=test_log or TestLog(),
+        )
+        noop = validate.evaluate(draft, base, "noop", image, cache)
+        oracle = validate.evaluate(draft, base, "oracle", image, cache)
+        judged = validate.judge(noop, oracle)
+        if judged.why:
+            dropped[judged.why] += 1
+            say(f"[{n}/{len(cands)}] {cand.id}: dropped: {judged.why} {judged.detail}")
+            meta.append({**info, "dropped": judged.why, "detail": judged.detail})
+            continue
+        problem = select.statement(cand, judged.fail_to_pass, judged.sanitizer, commands.model_dump())
+        task = TaskSpec.model_validate(
+            {
+                **draft.model_dump(mode="json"),
+                "problem": problem,
+                "oracles": Oracles(
+                    fail_to_pass=tuple(judged.fail_to_pass), pass_to_pass=tuple(judged.pass_to_pass)
+                ).model_dump(),
+            }
+        )
+        graded = {"noop": validate.regrade(noop, task)["outcome"], "oracle": validate.regrade(oracle, task)["outcome"]}
+        if graded["oracle"] != "resolved" or graded["noop"] == "resolved":
+            dropped[f"re-graded with its oracles: oracle {graded['oracle']}, noop {graded['noop']}"] += 1
+            meta.append({**info, "dropped": "re-graded", "detail": str(graded)})
+            continue
+        entry = {
+            **info,
+            "id": task_id,
+            "files": ported.source_files,
+            "test_files": ported.test_files,
+            "hunks": ported.hunks,
+            "fail_to_pass": judged.fail_to_pass,
+            "sanitizer": judged.sanitizer,
+            "graded": graded,
+            "seconds": {"noop": noop["seconds"], "oracle": oracle["seconds"]},
+        }
+        if len(ported.steps) >= 2:
+            actions: list[dict[str, Any]] = [
+                {"type": "edit", "patch": step, "note": f"upstream {sha[:12]}"} for sha, step in ported.steps
+            ]
+            actions.append({"type": "submit"})
+            replayed = validate.regrade(validate.evaluate(task, base, "replay", image, cache, actions=actions), task)
+            entry["trajectory"] = {"steps": len(ported.steps), "replayed": replayed["outcome"]}
+            trajectories[task_id] = actions
+        say(f"[{n}/{len(cands)}] {cand.id}: valid ({', '.join(judged.fail_to_pass) or 'sanitizer'})")
+        tasks.append(task)
+        meta.append(entry)
+    stats = {
+        "project": project,
+        "history": {"since": first, "until": last, "commits": len(commits)},
+        "candidates": len(cands),
+        "series": sum(1 for c in cands if len(c.commits) > 1),
+        "passed_over": dict(sorted(skipped.items())),
+        "validated": len(tasks),
+        "dropped": dict(sorted(dropped.items())),
+        "trajectories": len(trajectories),
+    }
+    return Mined(sorted(tasks, key=lambda t: t.id), trajectories, meta, stats)

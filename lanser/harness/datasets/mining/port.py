@@ -1,0 +1,173 @@
+"""Porting a candidate onto the pinned source: a three-way merge per file, then patches.
+
+Each changed file is merged with ``git merge-file`` (the pinned file is
+*ours*, the commit's parent the *base*, the commit's version *theirs*):
+upstream's change moved onto the pinned source, wherever its context has
+drifted, and refused (a conflict) where the two disagree, where a patch
+with fuzz could go wrong silently; only where the merge conflicts is GNU
+patch tried with fuzz 2 (the file is named in ``fuzzed``; the sandbox's
+validation is what says whether the result is right).  A series is merged commit after
+commit, so each intermediate state is a tree of its own (the human
+trajectory).  The ported change is written as lanser's own unified diff of
+the pinned file and the merged one, so the task's patches apply exactly.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lanser.harness.grade.cleanroom import unified_diff
+from lanser.harness.datasets.mining.history import Change
+from lanser.harness.datasets.mining.select import Candidate
+
+__all__ = ["Dropped", "Ported", "fuzz", "merge", "port"]
+
+
+class Dropped(Exception):
+    """The candidate cannot be a task; ``reason`` is the count's key, ``detail`` names the file."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(reason)
+        self.reason, self.detail = reason, detail
+
+
+@dataclass
+class Ported:
+    gold_patch: str
+    test_patch: str
+    #: (commit, its source patch from the state before it) for each commit of a series that changed
+    #: the source: the human trajectory.
+    steps: list[tuple[str, str]] = field(default_factory=list)
+    source_files: list[str] = field(default_factory=list)
+    test_files: list[str] = field(default_factory=list)
+    hunks: int = 0
+    #: Files that needed the fuzzy patch (the merge conflicted).
+    fuzzed: list[str] = field(default_factory=list)
+
+
+def merge(ours: bytes, base: bytes, theirs: bytes) -> bytes | None:
+    """``theirs - base`` applied to ``ours``; None on a conflict."""
+    with tempfile.TemporaryDirectory(prefix="lanser-merge-") as tmp:
+        paths = []
+        for name, data in (("ours", ours), ("base", base), ("theirs", theirs)):
+            p = Path(tmp) / name
+            p.write_bytes(data)
+            paths.append(str(p))
+        proc = subprocess.run(
+            ["git", "merge-file", "-p", "-q", *paths],
+            capture_output=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+    return proc.stdout if proc.returncode == 0 else None
+
+
+def fuzz(ours: bytes, base: bytes, theirs: bytes) -> bytes | None:
+    """``theirs - base`` as a patch (three lines of context) applied to ``ours`` by GNU patch with
+    fuzz 2, the fallback where the merge conflicts on drifted context; None when a hunk fails."""
+    try:
+        diff = unified_diff("f", base.decode("utf-8"), theirs.decode("utf-8"))
+    except UnicodeDecodeError:
+        return None
+    with tempfile.TemporaryDirectory(prefix="lanser-fuzz-") as tmp:
+        (Path(tmp) / "f").write_bytes(ours)
+        proc = subprocess.run(
+            ["patch", "-p1", "-F2", "-s", "-N", "--no-backup-if-mismatch", "-r", "-", "-i", "-"],
+            cwd=tmp,
+            input=diff.encode(),
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+        return (Path(tmp) / "f").read_bytes() if proc.returncode == 0 else None
+
+
+def _apply(state: dict[str, bytes | None], change: Change, side: str, fuzzed: set[str]) -> None:
+    if change.special:
+        raise Dropped(f"{side} change is a link, a mode or a new executable", change.path)
+    ours = state[change.path]
+    if change.old is None:  # a new file upstream
+        if ours is not None and ours != change.new:
+            raise Dropped(f"{side} change adds a file the pinned source has", change.path)
+        state[change.path] = change.new
+        return
+    if ours is None:
+        raise Dropped(f"{side} change edits a file the pinned source lacks", change.path)
+    if change.new is None:
+        if ours != change.old:
+            raise Dropped(f"{side} change deletes a file that differs in the pinned source", change.path)
+        state[change.path] = None
+        return
+    merged = merge(ours, change.old, change.new)
+    if merged is None:
+        merged = fuzz(ours, change.old, change.new)
+        fuzzed.add(change.path)
+    if merged is None:
+        raise Dropped(f"{side} change does not apply to the pinned source (merge conflicts, fuzz 2 fails)", change.path)
+    state[change.path] = merged
+
+
+def _text(data: bytes | None, path: str) -> str | None:
+    if data is None:
+        return None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Dropped("a changed file is not UTF-8 text", path) from None
+    if "\0" in text:
+        raise Dropped("a changed file is not UTF-8 text", path)
+    return text
+
+
+def _diff(before: dict[str, bytes | None], after: dict[str, bytes | None]) -> str:
+    return "".join(
+        unified_diff(p, _text(before[p], p), _text(after[p], p)) for p in sorted(after) if before[p] != after[p]
+    )
+
+
+def port(cand: Candidate, tree: Path, protected: tuple[str, ...]) -> Ported:
+    """Both halves of ``cand`` ported onto ``tree`` (the pinned source), or :class:`Dropped`."""
+    from lanser.harness.datasets.mining.select import kind_of
+
+    def read(rel: str) -> bytes | None:
+        p = tree / rel
+        if p.is_symlink() or (p.exists() and not p.is_file()):
+            raise Dropped("a changed path is not a regular file in the pinned source", rel)
+        return p.read_bytes() if p.is_file() else None
+
+    paths = {
+        "source": sorted({c.path for c in cand.files("source", protected)}),
+        "test": sorted({c.path for c in cand.files("test", protected)}),
+    }
+    pinned = {p: read(p) for side in paths.values() for p in side}
+    state = dict(pinned)
+    steps: list[tuple[str, str]] = []
+    fuzzed: set[str] = set()
+    for commit in cand.commits:
+        before = {p: state[p] for p in paths["source"]}
+        for change in commit.changes:
+            side = kind_of(change.path, protected)
+            if side != "doc":
+                _apply(state, change, side, fuzzed)
+        step = _diff(before, {p: state[p] for p in paths["source"]})
+        if step:
+            steps.append((commit.sha, step))
+    gold = _diff(pinned, {p: state[p] for p in paths["source"]})
+    tests = _diff(pinned, {p: state[p] for p in paths["test"]})
+    if not gold:
+        raise Dropped("fix already in the pinned source")
+    if not tests:
+        raise Dropped("tests already in the pinned source")
+    return Ported(
+        gold,
+        tests,
+        steps,
+        [p for p in paths["source"] if pinned[p] != state[p]],
+        [p for p in paths["test"] if pinned[p] != state[p]],
+        gold.count("\n@@ ") + gold.startswith("@@ "),
+        sorted(fuzzed),
+    )

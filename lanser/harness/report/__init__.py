@@ -1,0 +1,1 @@
+"""Reports of runs: markdown comparison, HTML, JUnit XML, pass@k."""

@@ -1,0 +1,443 @@
+"""The task loop: prepare, let the agent act step by step, grade what it left.
+
+An agent's edits are applied by lanser on the host (``check --apply``: the
+patch is evaluated speculatively first, so every edit step has its process
+reward), its shell commands run in the sealed sandbox on the same work
+area, its lanser requests are answered by the same warm orchestrator.
+lanser runs on the host, not in the image: the image then needs no Python
+packages, so it can be bootstrapped offline from the Debian mirror alone.
+On submit the grader takes the agent's changes from the work area without
+running anything there (no git: its config is the agent's to write), keeps
+those the task allows, applies them as one patch to a fresh copy of the
+project layer (:mod:`lanser.harness.grade.cleanroom`), and builds, tests and
+sanitizes that; grading reads only the stage logs (docs/grading.md).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import time
+from collections.abc import MutableMapping
+from pathlib import Path
+from typing import Any
+
+from lanser import gitsafe
+from lanser.harness.env import project, sandbox
+from lanser.harness.env.project import ProjectTree
+from lanser.harness.errors import InfrastructureError
+from lanser.harness.grade import cleanroom, grading
+from lanser.harness.run.agents import Agent
+from lanser.harness.task import worktree
+from lanser.harness.task.spec import TaskSpec
+
+__all__ = ["TaskEnv", "harden_git_env", "reseal_git", "run_attempt", "run_dataset", "run_task"]
+
+RUN_LIMITS = sandbox.Limits(wall_s=60.0, memory_mb=512, cpus=1.0, pids=128, output_bytes=64 * 1024)
+
+
+#: Git settings every git this process starts takes over any repository's config (``GIT_CONFIG_COUNT``
+#: has the command line's precedence): lanser answers the agent's requests in its work area on the
+#: host, and lanser's workspace lists files with ``git ls-files`` there, which would run a
+#: ``core.fsmonitor`` command the agent wrote into ``.git/config`` (when git trusts the directory:
+#: a harness run by a non-root user owns the work area).
+_GIT_OVERRIDES = gitsafe.OVERRIDES
+
+
+def harden_git_env(env: MutableMapping[str, str] = os.environ) -> None:
+    """Add :data:`_GIT_OVERRIDES` to ``env``'s ``GIT_CONFIG_COUNT`` list (once)."""
+    count = int(env.get("GIT_CONFIG_COUNT") or 0)
+    have = {env.get(f"GIT_CONFIG_KEY_{i}") for i in range(count)}
+    for key, value in _GIT_OVERRIDES:
+        if key not in have:
+            env[f"GIT_CONFIG_KEY_{count}"], env[f"GIT_CONFIG_VALUE_{count}"] = key, value
+            count += 1
+    env["GIT_CONFIG_COUNT"] = str(count)
+
+
+def reseal_git(work: Path, config: bytes) -> None:
+    """Give the work area's repository back the configuration the harness wrote, after the
+    agent's shell ran there: a ``filter.*.clean`` command (with a ``.gitattributes`` naming
+    it), ``include.path``, ``core.worktree``, a ``commondir`` or a ``.git`` link or file
+    pointing at a repository the agent made would otherwise act the next time lanser runs
+    git in the work area on the host.  A ``.git`` that is no longer a directory is removed
+    (lanser then lists files without git)."""
+    dotgit = work / ".git"
+    try:
+        st = os.lstat(dotgit)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISDIR(st.st_mode):
+        dotgit.unlink()
+        return
+    for name in ("config", "commondir", "config.worktree", "gitdir"):
+        path = dotgit / name
+        try:
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+        except FileNotFoundError:
+            pass
+    fd = os.open(dotgit / "config", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, "wb") as f:
+        f.write(config)
+
+
+#: The grader's copies of the fresh tree, under the task directory (never mounted for the agent).
+_GRADE_TREES = {"build": "grade", "test": "grade", "sanitize": "grade-sanitize"}
+
+
+class TaskEnv:
+    """A gym-style environment over one task: ``reset()`` then ``step(action)`` until done."""
+
+    def __init__(
+        self,
+        task: TaskSpec,
+        dataset_dir: Path,
+        image: str,
+        workroot: Path,
+        *,
+        labels: dict[str, str] | None = None,
+        client: Any = None,
+        image_id: str | None = None,
+    ) -> None:
+        self.task, self.dataset_dir, self.image, self.image_id = task, dataset_dir, image, image_id
+        self.project: ProjectTree | None = None
+        self.taskdir = workroot / task.slug
+        self.work = self.taskdir / "work"
+        self.labels = labels or {}
+        self.client = client
+        self.lanser: Any = None  # a lanser.client.Client session on the work area, from reset() to grading
+        self.collected: cleanroom.Collected | None = None
+        self._git_config = b""
+        self._tracked: frozenset[str] | None = None
+        self.steps: list[dict[str, Any]] = []
+        self.total = 0.0
+        self.done = False
+
+    # -- gym API -----------------------------------------------------------
+
+    def reset(self) -> dict[str, Any]:
+        from lanser.client import Client
+
+        self.close()
+        # The project layer (source + setup, built once and shared); the copy keeps
+        # modification times, so the builds of the agent and the grader are incremental.
+        self.project = project.prepare(
+            self.task, self.dataset_dir, self.image, image_id=self.image_id, client=self.client, labels=self.labels
+        )
+        self.image_id = self.project.image_id
+        shutil.rmtree(self.taskdir, ignore_errors=True)
+        self.taskdir.mkdir(parents=True)
+        # A built layer (one with a setup) comes with its files indexed in a fresh repository;
+        # without a setup the layer is the source itself, whose own .git (and history) stays out.
+        indexed = self.task.commands.setup is not None
+        worktree.copy_tree(self.project.path, self.work, exclude=() if indexed else (".git",))
+        if not indexed:
+            worktree.init_repo(self.work)
+        if self.task.start_patch:
+            originals = cleanroom.apply_start_patch(self.work, self.task.start_patch)
+            if indexed:
+                worktree.forget_blobs(self.work, originals)
+        # The last git the harness runs in the work area: the agent has not acted yet.
+        worktree.git(self.work, "add", "-A")
+        worktree.git(self.work, "commit", "-qm", "start")
+        self._git_config = (self.work / ".git" / "config").read_bytes()
+        # What the start commit holds, listed before the agent acts: the rest of the layer is output.
+        self._tracked = frozenset(p for p in worktree.git(self.work, "ls-files", "-z").split("\0") if p)
+        harden_git_env()  # before lanser first runs git in the work area
+        self.lanser = Client(self.work, daemon=False, timeout=120.0, cache=False).open()
+        self.steps, self.total, self.done = [], 0.0, False
+        return self._observation(None)
+
+    def step(self, action: dict[str, Any]) -> tuple[dict[str, Any], float, bool, dict[str, Any]]:
+        if self.done:
+            raise RuntimeError("the episode is over; call reset()")
+        started = time.monotonic()
+        kind = action.get("type")
+        reward = 0.0
+        result: dict[str, Any]
+        if kind == "edit":
+            bundle = self._lanser(
+                {"cmd": "check", "args": {"patch": action.get("patch", ""), "apply": True, "allowDirty": True}}
+            )
+            pr = bundle.get("processReward")
+            if pr is None:  # refused before evaluation: nothing safe happened
+                from lanser.reward import process_reward
+
+                pr = process_reward(0, 0, False, 1.0)
+            reward = float(pr["r"])
+            result = {
+                "status": bundle["status"],
+                "error": bundle.get("error"),
+                "processReward": pr,
+                "appeared": (bundle.get("edits") or {}).get("speculative", {}).get("appeared", []),
+                "disappeared": (bundle.get("edits") or {}).get("speculative", {}).get("disappeared", []),
+            }
+        elif kind == "lanser":
+            request = action.get("request") or {}
+            if (request.get("args") or {}).get("apply"):
+                request = {**request, "args": {**request["args"], "allowDirty": True}}
+            result = {"bundle": self._lanser(request)}
+        elif kind == "run":
+            res = sandbox.run(
+                self.image,
+                str(action.get("command", "true")),
+                self.work,
+                limits=RUN_LIMITS,
+                labels=self.labels,
+                client=self.client,
+            )
+            result = {"exitCode": res.exit_code, "output": res.output[-8000:], "timedOut": res.timed_out}
+            reseal_git(self.work, self._git_config)  # before lanser runs git there again
+        elif kind == "submit":
+            self.done = True
+            result = {"submitted": True}
+        else:
+            result = {"error": f"unknown action type {kind!r}: edit, lanser, run or submit"}
+        self.total += reward
+        record = {
+            "step": len(self.steps) + 1,
+            "action": kind,
+            "reward": reward,
+            "cumulative": round(self.total, 9),
+            "seconds": round(time.monotonic() - started, 3),
+            "result": _brief(result),
+        }
+        self.steps.append(record)
+        if len(self.steps) >= self.task.limits.max_steps:
+            self.done = True
+        return self._observation(result), reward, self.done, record
+
+    def close(self) -> None:
+        if self.lanser is not None:
+            self.lanser.close()
+            self.lanser = None
+
+    # -- grading -------------------------------------------------------------
+
+    def grade(self) -> tuple[dict[str, Any], dict[str, Any], str]:
+        """Grade in a clean room; returns (verdict, stages, the graded patch).
+
+        The agent's work area is only read (in Python, links never followed): its
+        changes that the task allows are applied as one patch to a fresh copy of
+        the project layer with the start patch, and build, test and sanitize run
+        on copies of that (see :mod:`lanser.harness.grade.cleanroom`)."""
+        self.close()
+        assert self.project is not None, "reset() first"
+        fresh = self.taskdir / _GRADE_TREES["build"]  # built in place; the sanitizer's copy is taken first
+        started = time.monotonic()
+        for name in ("ignore-check", *set(_GRADE_TREES.values())):
+            shutil.rmtree(self.taskdir / name, ignore_errors=True)
+        try:
+            worktree.copy_tree(self.project.path, fresh, exclude=(".git", ".lanser", ".cache"))
+            if self.task.start_patch:
+                cleanroom.apply_start_patch(fresh, self.task.start_patch)
+            collected = cleanroom.collect(
+                self.work,
+                fresh,
+                self.task.protected_globs,
+                self.project.generated,
+                tracked=self._tracked,
+                ignored=lambda paths: worktree.ignored_paths(fresh, self.taskdir / "ignore-check", paths),
+            )
+            cleanroom.apply(fresh, collected)
+            if self.task.test_patch:  # hidden tests: the grader's, after the agent's changes (docs/mining.md)
+                cleanroom.apply_start_patch(fresh, self.task.test_patch, "test_patch")
+        except OSError as exc:
+            raise InfrastructureError(f"cannot make the graded tree: {exc}", stage="grade") from exc
+        self.collected = collected
+        commands = self.task.commands
+        plan = [("build", commands.build), ("test", commands.test)]
+        if commands.sanitize:
+            plan.append(("sanitize", commands.sanitize))
+        for copy in sorted({_GRADE_TREES[name] for name, _ in plan} - {_GRADE_TREES["build"]}):
+            worktree.copy_tree(fresh, self.taskdir / copy)
+        # The clean room is the first stage: what the grader kept and dropped of the agent's
+        # changes, so that grading.grade() re-grades from the stages alone.
+        stages: dict[str, Any] = {
+            "clean_room": {
+                "seconds": round(time.monotonic() - started, 3),
+                "kept": sorted(collected.files),
+                "dropped": collected.dropped,
+                "dropped_more": collected.dropped_more,
+            }
+        }
+        limits = sandbox.Limits(
+            wall_s=self.task.limits.wall_s,
+            memory_mb=self.task.limits.memory_mb,
+            cpus=self.task.limits.cpus,
+            pids=self.task.limits.pids,
+        )
+        for name, command in plan:
+            tree = self.taskdir / _GRADE_TREES[name]
+            try:
+                res = sandbox.run(
+                    self.image,
+                    command,
+                    tree,
+                    limits=limits,
+                    labels={**self.labels, "lanser.stage": name},
+                    client=self.client,
+                )
+                stages[name] = {
+                    "exit_code": res.exit_code,
+                    "output": res.output,
+                    "timed_out": res.timed_out,
+                    "oom_killed": res.oom_killed,
+                    "seconds": round(res.duration_s, 3),
+                    **self.environment(res.image_id),
+                }
+            except InfrastructureError as exc:
+                stages[name] = {"infra_error": str(exc)}
+                break
+            if name == "test":  # how the log is read, kept with it: a verdict re-grades from its stages alone
+                stages[name]["test_log"] = self.task.test_log.model_dump(mode="json", exclude_defaults=True)
+                if self.task.test_log.files:
+                    stages[name]["files"] = grading.read_result_files(tree, self.task.test_log.files)
+            if name == "build" and res.exit_code != 0:
+                break
+        oracles = self.task.oracles.model_dump(mode="json")
+        verdict = grading.grade(stages, oracles, baseline_sanitizer=oracles["known_sanitizer_reports"])
+        return verdict, stages, collected.patch
+
+    def environment(self, image_id: str | None = None) -> dict[str, Any]:
+        """What the task ran on, by digest: the image id and the project layer's tree digest."""
+        layer = self.project
+        return {
+            "image_id": image_id or self.image_id,
+            "project_digest": layer.digest if layer else None,
+            "setup_seconds": layer.setup_seconds if layer else None,
+        }
+
+    # -- helpers ---------------------------------------------------------------
+
+    def _lanser(self, raw: dict[str, Any]) -> dict[str, Any]:
+        # One request through the SDK (a line that is not a Request: its E/BAD_REQUEST bundle).
+        data: dict[str, Any] = self.lanser.batch([raw])[0].data
+        return data
+
+    def _observation(self, last: dict[str, Any] | None) -> dict[str, Any]:
+        return {
+            "task": {"id": self.task.id, "problem": self.task.problem, "language": self.task.language},
+            "step": len(self.steps),
+            "last": last,
+            "reward": round(self.total, 9),
+        }
+
+
+def _brief(result: dict[str, Any]) -> dict[str, Any]:
+    out = dict(result)
+    if "bundle" in out:
+        b = out.pop("bundle")
+        out["bundle"] = {"status": b.get("status"), "bundleId": b.get("bundleId"), "error": b.get("error")}
+    return out
+
+
+def run_task(
+    task: TaskSpec,
+    dataset_dir: Path,
+    agent: Agent,
+    image: str,
+    workroot: Path,
+    *,
+    labels: dict[str, str] | None = None,
+    client: Any = None,
+    image_id: str | None = None,
+) -> dict[str, Any]:
+    """One attempt of ``agent`` at ``task``: steps with rewards, stages, verdict, final patch,
+    and the environment it ran on (image id, project layer digest)."""
+    env = TaskEnv(task, dataset_dir, image, workroot, labels=labels, client=client, image_id=image_id)
+    started = time.monotonic()
+    try:
+        obs = env.reset()
+        agent.reset(task, obs)
+        done = False
+        while not done:
+            obs, _, done, _ = env.step(agent.act(obs))
+        verdict, stages, patch = env.grade()
+    except InfrastructureError as exc:
+        verdict, stages, patch = {"outcome": "infra_error", "error": str(exc)}, {}, ""
+    finally:
+        agent.close()
+        env.close()
+    result = {
+        "task_id": task.id,
+        "agent": agent.name,
+        "verdict": verdict,
+        "steps": env.steps,
+        "stages": stages,
+        "patch": patch,
+        "seconds": round(time.monotonic() - started, 3),
+        "reward_total": round(sum(s["reward"] for s in env.steps), 9),
+        "environment": env.environment(),
+    }
+    usage = getattr(agent, "usage", None)  # a model-driven agent's tokens, cost and latency, stored with the result
+    if callable(usage):
+        result["usage"] = usage()
+    return result
+
+
+def run_dataset(
+    tasks: list[TaskSpec],
+    dataset_dir: Path,
+    agent: Agent,
+    image: str,
+    image_id: str,
+    store: Any,
+    run_id: str,
+    workroot: Path,
+    **kwargs: Any,
+) -> list[dict[str, Any]]:
+    """A run's attempts, stored as they finish: the driver lives in :mod:`lanser.harness.run.driver`
+    (runs own their rows, attempts, reuse, retries); this name stays for its callers."""
+    from lanser.harness.run.driver import run_dataset as drive
+
+    return drive(tasks, dataset_dir, agent, image, image_id, store, run_id, workroot, **kwargs)
+
+
+def run_attempt(
+    task: TaskSpec | dict[str, Any],
+    dataset_dir: Path | str,
+    agent: Agent | str,
+    image: str,
+    workroot: Path | str,
+    labels: dict[str, str],
+) -> dict[str, Any]:
+    """The task function every executor places: make sure ``image`` is on this machine, then
+    :func:`run_task`.  Plain-data arguments (a task dict, an agent spec) when it runs in another
+    process or on another node; the base image is built there or found by its recipe digest."""
+    from lanser.harness.env.images import BASE_REPOSITORY, base_tag, bootstrap_base, image_digest
+    from lanser.harness.run.agents import make_agent
+
+    spec = task if isinstance(task, TaskSpec) else TaskSpec.model_validate(task)
+    the_agent = make_agent(agent, base=Path(dataset_dir)) if isinstance(agent, str) else agent
+    try:
+        if image.startswith(f"{BASE_REPOSITORY}:") and image not in (base_tag(), f"{BASE_REPOSITORY}:latest"):
+            raise InfrastructureError(
+                f"this machine's lanser makes the base image {base_tag()}, the run uses "
+                f"{image}: install the same lanser version everywhere",
+                stage="image",
+            )
+        if bootstrap_base() != image:
+            image_digest(image)  # a layer image: it must be here already
+    except InfrastructureError as exc:
+        the_agent.close()
+        return _lost_result(spec, the_agent.name, str(exc))
+    return run_task(spec, Path(dataset_dir), the_agent, image, Path(workroot), labels=labels)
+
+
+def _lost_result(task: TaskSpec, agent_name: str, why: str) -> dict[str, Any]:
+    return {
+        "task_id": task.id,
+        "agent": agent_name,
+        "verdict": {"outcome": "infra_error", "error": why},
+        "steps": [],
+        "stages": {},
+        "patch": "",
+        "seconds": 0.0,
+        "reward_total": 0.0,
+        "environment": {},
+    }
