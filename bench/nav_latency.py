@@ -377,7 +377,7 @@ def lanser_settings(python: str) -> dict[str, Any]:
 
 
 # The raw client answers workspace/configuration exactly as lanser's session does.
-from lanser.lsp.session import _section  # noqa: E402
+from lanser.lsp.handlers import section as _section  # noqa: E402
 
 
 def raw_locations(result: Any, root: Path) -> list[tuple[str, list[int]]]:
