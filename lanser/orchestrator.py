@@ -49,6 +49,7 @@ from lanser.bundle.models import (
 from lanser.cache import BundleCache, cache_key
 from lanser.cancel import commit_point, pause
 from lanser.commands import handler_for
+from lanser.commands.args import EditArgs
 from lanser.commands.navigation import REFERENCE_CAP
 from lanser.edits import guards
 from lanser.edits.apply import recover
@@ -163,7 +164,7 @@ class Orchestrator:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    async def apply(self, changes: ChangeSet, args: dict[str, Any], message: str) -> dict[str, Any]:
+    async def apply(self, changes: ChangeSet, args: EditArgs, message: str) -> dict[str, Any]:
         # Another process's apply holds the workspace: wait for it here, where waiting yields (a
         # daemon answers its other clients meanwhile), not inside the synchronous write.
         try:
@@ -179,7 +180,7 @@ class Orchestrator:
                 await lock.wait_free()
         # The commit point: a request cancelled by now writes nothing; past it, it is not cancelled.
         with commit_point(self.root, changes):
-            return write_changes(self.root, changes, args, message)
+            return write_changes(self.root, changes, args.write_options(), message)
 
     def rel_of_uri(self, uri: str) -> str:
         return guards.jail_rel(self.root, uri_path(uri))
@@ -297,7 +298,10 @@ class Orchestrator:
     async def _answer(self, request: Request) -> dict[str, Any]:
         bundle = Bundle(request=request, environment=Environment(lanser=__version__))
         try:
-            await handler_for(request.cmd)(self, request, bundle)
+            entry = handler_for(request.cmd)
+            # The request's args, validated once into the command's typed model (E/BAD_REQUEST
+            # for an unknown key or a wrong type); the bundle echoes the request as it came.
+            await entry.handler(self, request, entry.parse(request.cmd, request.args), bundle)
         except LanserError as exc:
             _fail(bundle, exc)
         except asyncio.CancelledError:

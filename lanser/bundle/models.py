@@ -67,8 +67,11 @@ class Request(_Model):
 
     cmd: Command
     selector: str | None = None
-    #: Command arguments: ``query`` (workspace symbols), ``limit`` and
-    #: ``cursor`` (paging references), ``includeDeclaration``.
+    #: Command arguments, as the front door sent them (bundles echo them unchanged).  What each
+    #: command takes is its typed model in :mod:`lanser.commands.args` (paired with its handler in
+    #: ``lanser.commands.HANDLERS``); the orchestrator validates them into it before the handler
+    #: runs, so an unknown key or a wrong type is E/BAD_REQUEST.  Here only the types of
+    #: :data:`ARG_TYPES` are checked (a batch line's bad value is refused before it is a Request).
     args: dict[str, Any] = Field(default_factory=dict)
     indexIo: Literal["utf-8", "utf-16", "codepoint"] = "utf-16"
 
@@ -110,7 +113,8 @@ ARG_TYPES: dict[str, str] = {
 
 def check_args(args: dict[str, Any]) -> None:
     """ValueError unless each known argument has its type (a batch line's ``"limit": ":"`` reached
-    ``int()`` in the command and came out as E/INTERNAL); unknown ones are kept, never read."""
+    ``int()`` in the command and came out as E/INTERNAL); unknown ones are left to the command's
+    model (:mod:`lanser.commands.args`), which refuses them."""
     for key, kind in ARG_TYPES.items():
         value = args.get(key)
         if value is None:

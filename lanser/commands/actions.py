@@ -9,6 +9,7 @@ from typing import Any
 from lsprotocol import types as lsp
 
 from lanser.bundle.models import Bundle, Facts, Request
+from lanser.commands.args import ActionsArgs
 from lanser.commands.check import evaluate
 from lanser.commands.common import edits_block, plan
 from lanser.commands.context import Context
@@ -18,9 +19,9 @@ from lanser.lsp.session import LspSession
 __all__ = ["actions"]
 
 
-async def actions(ctx: Context, request: Request, bundle: Bundle) -> None:
+async def actions(ctx: Context, request: Request, args: ActionsArgs, bundle: Bundle) -> None:
     target = ctx.target(request, bundle)
-    want = request.args.get("actionId")
+    want = args.actionId
 
     async def op(s: LspSession) -> tuple[list[Any], str]:
         await ctx.ready(s, target.language)
@@ -86,12 +87,12 @@ async def actions(ctx: Context, request: Request, bundle: Bundle) -> None:
             f"code action {want} ({action.get('title')}) only runs a server command; "
             "lanser applies edits it can preview"
         )
-    changes = plan(ctx, action["edit"], encoding, request.args)
+    changes = plan(ctx, action["edit"], encoding, args)
     bundle.edits.update(edits_block(ctx, action["edit"], changes, complete=True, missing=[], extra=[]))
     bundle.edits["action"] = {"id": want, "title": action.get("title"), "kind": action.get("kind")}
     await evaluate(ctx, bundle, target.language, changes, [target.path], target.confidence, safe=True)
-    if request.args.get("apply"):
-        bundle.edits.update(await ctx.apply(changes, request.args, f"Apply code action: {action.get('title')}"))
+    if args.apply:
+        bundle.edits.update(await ctx.apply(changes, args, f"Apply code action: {action.get('title')}"))
 
 
 def _action_id(action: dict[str, Any]) -> str:

@@ -10,6 +10,7 @@ import functools
 from typing import Any
 
 from lanser.bundle.models import Bundle, Request
+from lanser.commands.args import CheckArgs
 from lanser.commands.context import Context
 from lanser.edits import guards
 from lanser.edits.patch import parse_patch
@@ -21,10 +22,10 @@ from lanser.reward import count_diagnostics, process_reward
 __all__ = ["check", "evaluate", "read_file"]
 
 
-async def check(ctx: Context, request: Request, bundle: Bundle) -> None:
+async def check(ctx: Context, request: Request, args: CheckArgs, bundle: Bundle) -> None:
     """Evaluate a patch speculatively: its diagnostics and reward, nothing written unless ``apply``."""
-    patch = request.args.get("patch")
-    if not isinstance(patch, str) or not patch.strip():
+    patch = args.patch
+    if patch is None or not patch.strip():
         raise BadRequest("check needs args.patch, a unified diff", field="args.patch")
     confidence = 1.0
     focus: list[str] = []
@@ -34,7 +35,7 @@ async def check(ctx: Context, request: Request, bundle: Bundle) -> None:
     try:
         changes = parse_patch(patch, functools.partial(read_file, ctx))
         guards.check_jail(ctx.root, changes)
-        guards.check_filters(changes, tuple(request.args.get("allow") or ()), tuple(request.args.get("deny") or ()))
+        guards.check_filters(changes, args.allow or (), args.deny or ())
     except (ApplyConflict, FsPermissions):
         bundle.processReward = process_reward(0, 0, False, confidence)
         raise
@@ -44,8 +45,8 @@ async def check(ctx: Context, request: Request, bundle: Bundle) -> None:
     languages = sorted({language_of(c.new_path or c.path) for c in changes.changes})
     for language in languages:
         await evaluate(ctx, bundle, language, changes, focus, confidence, safe=True)
-    if request.args.get("apply"):
-        bundle.edits.update(await ctx.apply(changes, request.args, "Apply patch (lanser check)"))
+    if args.apply:
+        bundle.edits.update(await ctx.apply(changes, args, "Apply patch (lanser check)"))
 
 
 def read_file(ctx: Context, rel: str) -> bytes | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lanser.commands.args import EditArgs
 from lanser.commands.context import Context
 from lanser.edits import guards
 from lanser.edits.plan import ChangeSet, plan_workspace_edit
@@ -11,14 +12,14 @@ from lanser.edits.plan import ChangeSet, plan_workspace_edit
 __all__ = ["edits_block", "plan", "relative_edit"]
 
 
-def plan(ctx: Context, edit: dict[str, Any], encoding: str, args: dict[str, Any]) -> ChangeSet:
+def plan(ctx: Context, edit: dict[str, Any], encoding: str, args: EditArgs) -> ChangeSet:
     def read(rel: str) -> bytes | None:
         p = ctx.root / rel
         return p.read_bytes() if p.is_file() else None
 
     changes = plan_workspace_edit(edit, encoding, ctx.rel_of_uri, read)
     guards.check_jail(ctx.root, changes)
-    guards.check_filters(changes, tuple(args.get("allow") or ()), tuple(args.get("deny") or ()))
+    guards.check_filters(changes, args.allow or (), args.deny or ())
     guards.check_case_rename(ctx.root, changes)
     return changes
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from lanser.bundle.models import Bundle, Location, Request
     from lanser.bundle.normalize import PathMapper
+    from lanser.commands.args import EditArgs
     from lanser.edits.plan import ChangeSet
     from lanser.lsp.session import Document, LspSession
     from lanser.resolve import Target
@@ -80,6 +81,7 @@ class Context(Protocol):
         """A server URI as a workspace-relative path; FsPermissions outside the workspace."""
         ...
 
-    async def apply(self, changes: ChangeSet, args: dict[str, Any], message: str) -> dict[str, Any]:
-        """Write ``changes`` as one transaction (the request's commit point); the ``applied`` block."""
+    async def apply(self, changes: ChangeSet, args: EditArgs, message: str) -> dict[str, Any]:
+        """Write ``changes`` as ``args`` say (one transaction, or ``git apply``; committed or not) at
+        the request's commit point; the ``applied`` block."""
         ...

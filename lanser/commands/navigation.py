@@ -17,6 +17,7 @@ from lsprotocol import types as lsp
 from lanser.bundle import normalize
 from lanser.bundle.models import Bundle, Facts, Location, Request
 from lanser.commands import stable
+from lanser.commands.args import DiagnosticsArgs, NoArgs, ReferencesArgs, SymbolsArgs
 from lanser.commands.context import Context
 from lanser.errors import ContentModified, LanserError, NotFound
 from lanser.formats import filters
@@ -31,7 +32,7 @@ __all__ = ["REFERENCE_CAP", "definition", "diagnostics", "hover", "locate", "pag
 REFERENCE_CAP = 100_000
 
 
-async def definition(ctx: Context, request: Request, bundle: Bundle) -> None:
+async def definition(ctx: Context, request: Request, args: NoArgs, bundle: Bundle) -> None:
     target = ctx.target(request, bundle)
 
     async def op(s: LspSession) -> Any:
@@ -50,9 +51,9 @@ async def definition(ctx: Context, request: Request, bundle: Bundle) -> None:
     bundle.facts = Facts(definitions=locs)
 
 
-async def references(ctx: Context, request: Request, bundle: Bundle) -> None:
+async def references(ctx: Context, request: Request, args: ReferencesArgs, bundle: Bundle) -> None:
     target = ctx.target(request, bundle)
-    include_decl = bool(request.args.get("includeDeclaration", True))
+    include_decl = bool(args.includeDeclaration)
 
     async def op(s: LspSession) -> Any:
         doc = ctx.open(s, target, bundle)
@@ -74,7 +75,7 @@ async def references(ctx: Context, request: Request, bundle: Bundle) -> None:
     locs = ctx.locations(raw, bundle)
     if not locs:
         raise NotFound(f"no references at {request.selector}")
-    bundle.facts = page(locs, request)
+    bundle.facts = page(locs, args)
 
 
 def _identifier(target: Target) -> str:
@@ -89,7 +90,7 @@ def _identifier(target: Target) -> str:
     return line[start:end]
 
 
-async def hover(ctx: Context, request: Request, bundle: Bundle) -> None:
+async def hover(ctx: Context, request: Request, args: NoArgs, bundle: Bundle) -> None:
     target = ctx.target(request, bundle)
 
     async def op(s: LspSession) -> Any:
@@ -108,14 +109,15 @@ async def hover(ctx: Context, request: Request, bundle: Bundle) -> None:
     bundle.facts = Facts(hover=hover)
 
 
-async def symbols(ctx: Context, request: Request, bundle: Bundle) -> None:
-    filters.symbol_filter(request.args)  # a bad filter is refused before the server is asked
-    query = request.args.get("query")
+async def symbols(ctx: Context, request: Request, args: SymbolsArgs, bundle: Bundle) -> None:
+    chosen = _given(args, filters.SYMBOL_ARGS)
+    filters.symbol_filter(chosen)  # a bad filter is refused before the server is asked
+    query = args.query
     if request.selector is None:
         if query is None:
             raise NotFound("symbols needs a file selector or a --query for workspace symbols")
         symbols = []
-        for language in ctx.languages(request.args.get("language")):
+        for language in ctx.languages(args.language):
 
             async def wop(s: LspSession, language: str = language) -> Any:
                 await ctx.prime(s, language)
@@ -125,7 +127,7 @@ async def symbols(ctx: Context, request: Request, bundle: Bundle) -> None:
             raw = await ctx.call(language, wop, bundle)
             symbols += normalize.symbols(ctx.data(raw), ctx.mapper, None, selector_of=ctx.selector_of(bundle))
         bundle.facts = Facts(symbols=sorted(symbols, key=lambda s: (s.path, *s.range, s.name)))
-        filters.filter_symbols(bundle.facts, request.args)
+        filters.filter_symbols(bundle.facts, chosen)
         return
     target = ctx.target(request, bundle)
 
@@ -141,17 +143,16 @@ async def symbols(ctx: Context, request: Request, bundle: Bundle) -> None:
     bundle.facts = Facts(
         symbols=normalize.symbols(ctx.data(raw), ctx.mapper, target.path, selector_of=ctx.selector_of(bundle))
     )
-    filters.filter_symbols(bundle.facts, request.args)
+    filters.filter_symbols(bundle.facts, chosen)
 
 
-async def diagnostics(ctx: Context, request: Request, bundle: Bundle) -> None:
-    chosen = filters.diagnostic_filter(request.args)  # a bad filter is refused before the server is asked
+async def diagnostics(ctx: Context, request: Request, args: DiagnosticsArgs, bundle: Bundle) -> None:
+    given = _given(args, filters.DIAGNOSTIC_ARGS)
+    chosen = filters.diagnostic_filter(given)  # a bad filter is refused before the server is asked
     if request.selector is not None:
         targets = [ctx.target(request, bundle)]
     else:
-        suffixes = tuple(
-            s for s, lang in LANGUAGE_OF_SUFFIX.items() if lang in ctx.languages(request.args.get("language"))
-        )
+        suffixes = tuple(s for s, lang in LANGUAGE_OF_SUFFIX.items() if lang in ctx.languages(args.language))
         targets = [Target.whole_file(rel, ctx.workspace) for rel in ctx.workspace.files(suffixes)]
     groups = []
     by_language: dict[str, list[Target]] = {}
@@ -182,10 +183,10 @@ async def diagnostics(ctx: Context, request: Request, bundle: Bundle) -> None:
     bundle.facts = Facts(diagnostics=groups)
     if chosen is not None:
         configured = chosen[0] == "agent" and filters.pyright_configured(ctx.workspace.read_bytes)
-        filters.filter_diagnostics(bundle.facts, request.args, configured=configured)
+        filters.filter_diagnostics(bundle.facts, given, configured=configured)
 
 
-async def locate(ctx: Context, request: Request, bundle: Bundle) -> None:
+async def locate(ctx: Context, request: Request, args: NoArgs, bundle: Bundle) -> None:
     target = ctx.target(request, bundle)
     assert bundle.resolution is not None and bundle.resolution.resolved is not None
     loc = bundle.resolution.resolved
@@ -206,16 +207,22 @@ async def locate(ctx: Context, request: Request, bundle: Bundle) -> None:
     bundle.facts = Facts(location=loc.model_copy(update={"preview": preview}), selectors=minted)
 
 
-def page(locs: list[Location], request: Request) -> Facts:
+def _given(args: SymbolsArgs | DiagnosticsArgs, names: tuple[str, ...]) -> dict[str, Any]:
+    """The filter arguments ``names`` that were given, by their request names (what
+    :mod:`lanser.formats.filters` reads)."""
+    return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+
+
+def page(locs: list[Location], args: ReferencesArgs) -> Facts:
     """Cap a reference list and hand out a cursor bound to the full result."""
-    limit = int(request.args.get("limit") or REFERENCE_CAP)
+    limit = args.limit or REFERENCE_CAP
     limit = max(1, min(limit, REFERENCE_CAP))
     digest = hashlib.sha256("\n".join(f"{loc.path}:{loc.range}" for loc in locs).encode()).hexdigest()[:16]
     offset = 0
-    cursor = request.args.get("cursor")
+    cursor = args.cursor
     if cursor:
         try:
-            off_s, want = str(cursor).split(":", 1)
+            off_s, want = cursor.split(":", 1)
             offset = int(off_s)
         except ValueError:
             raise NotFound(f"malformed cursor {cursor!r}") from None

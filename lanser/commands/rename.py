@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types as lsp
 
 from lanser.bundle.models import Bundle, Facts, Request
+from lanser.commands.args import NoArgs, RenameArgs
 from lanser.commands.check import evaluate
 from lanser.commands.common import edits_block, plan
 from lanser.commands.context import Context
@@ -50,7 +51,7 @@ if TYPE_CHECKING:
 __all__ = ["prepare_rename", "rename"]
 
 
-async def prepare_rename(ctx: Context, request: Request, bundle: Bundle) -> None:
+async def prepare_rename(ctx: Context, request: Request, args: NoArgs, bundle: Bundle) -> None:
     target = ctx.target(request, bundle)
 
     async def op(s: LspSession) -> Any:
@@ -80,10 +81,9 @@ async def prepare_rename(ctx: Context, request: Request, bundle: Bundle) -> None
     }
 
 
-async def rename(ctx: Context, request: Request, bundle: Bundle) -> None:
-    args = request.args
-    new_name = args.get("newName")
-    if not isinstance(new_name, str) or not new_name:
+async def rename(ctx: Context, request: Request, args: RenameArgs, bundle: Bundle) -> None:
+    new_name = args.newName
+    if not new_name:
         raise BadRequest("rename needs args.newName, a non-empty string", field="args.newName")
     from lanser.edits.names import name_problem
 
@@ -96,8 +96,8 @@ async def rename(ctx: Context, request: Request, bundle: Bundle) -> None:
     problem = name_problem(target.language, new_name)
     if problem:
         raise BadRequest(problem, field="args.newName", language=target.language)
-    apply = bool(args.get("apply"))
-    if apply and args.get("denyApplyOnAmbiguous") and target.confidence < 1.0:
+    apply = bool(args.apply)
+    if apply and args.denyApplyOnAmbiguous and target.confidence < 1.0:
         raise Ambiguous(
             f"{request.selector} resolved with confidence {target.confidence} < 1; "
             "refusing to apply (--deny-apply-on-ambiguous)",
@@ -182,7 +182,7 @@ async def rename(ctx: Context, request: Request, bundle: Bundle) -> None:
     try:
         if target.language == "python":
             family, hidden = await find_override_family(ctx, edit_data, bundle)
-            if family and args.get("withOverrides"):
+            if family and args.withOverrides:
                 edit_data, ref_data = await rename_family(ctx, family, new_name, edit_data, ref_data, bundle)
                 bundle.edits = {"overrides": [f"{m.path}#{m.cls}.{m.name}" for m in family]}
                 family = []
@@ -274,7 +274,7 @@ async def rename(ctx: Context, request: Request, bundle: Bundle) -> None:
             "unexplained": len(unexplained),
             "mentions": len(verdict.mentions),
         }
-        if not complete and not args.get("allowPartial"):
+        if not complete and not args.allowPartial:
             left = sum(1 for m in missing if len(m) > 3 and str(m[3]).startswith("override "))
             why = f"{left} override(s) left behind (--with-overrides renames them), " if left else ""
             more = (
@@ -310,7 +310,7 @@ async def rename(ctx: Context, request: Request, bundle: Bundle) -> None:
     if broke:
         bundle.edits["complete"] = False
         bundle.edits["broke"] = broke
-        if not args.get("allowPartial"):
+        if not args.allowPartial:
             bundle.processReward = process_reward(0, 0, False, target.confidence)
             raise ApplyConflict(
                 f"the rename breaks code: {len(broke)} new diagnostic(s) name {old_name!r} or {new_name!r} (or an "

@@ -18,12 +18,12 @@ def test_a_bug_in_one_request_does_not_stop_the_batch(
     batch stopped at that line and lost every later one (the lines after it were never answered)."""
     real = commands.HANDLERS["locate"]
 
-    async def buggy(ctx: Context, request, bundle) -> None:  # type: ignore[no-untyped-def]
+    async def buggy(ctx: Context, request, args, bundle) -> None:  # type: ignore[no-untyped-def]
         if "boom" in (request.selector or ""):
             raise ZeroDivisionError("a bug")
-        await real(ctx, request, bundle)
+        await real.handler(ctx, request, args, bundle)
 
-    monkeypatch.setitem(commands.HANDLERS, "locate", buggy)
+    monkeypatch.setitem(commands.HANDLERS, "locate", commands.Entry(real.args, buggy))
     monkeypatch.delenv("LANSER_DEBUG", raising=False)
     lines = [
         {"cmd": "locate", "selector": "pkg/boom.py@L1:C1"},
