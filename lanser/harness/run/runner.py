@@ -160,22 +160,8 @@ class TaskEnv:
         reward = 0.0
         result: dict[str, Any]
         if kind == "edit":
-            bundle = self._lanser(
-                {"cmd": "check", "args": {"patch": action.get("patch", ""), "apply": True, "allowDirty": True}}
-            )
-            pr = bundle.get("processReward")
-            if pr is None:  # refused before evaluation: nothing safe happened
-                from lanser.reward import process_reward
-
-                pr = process_reward(0, 0, False, 1.0)
-            reward = float(pr["r"])
-            result = {
-                "status": bundle["status"],
-                "error": bundle.get("error"),
-                "processReward": pr,
-                "appeared": (bundle.get("edits") or {}).get("speculative", {}).get("appeared", []),
-                "disappeared": (bundle.get("edits") or {}).get("speculative", {}).get("disappeared", []),
-            }
+            result = self._edit(str(action.get("patch", "")))
+            reward = float(result["processReward"]["r"])
         elif kind == "lanser":
             request = action.get("request") or {}
             if (request.get("args") or {}).get("apply"):
@@ -313,6 +299,85 @@ class TaskEnv:
         }
 
     # -- helpers ---------------------------------------------------------------
+
+    def _edit(self, patch: str) -> dict[str, Any]:
+        """An ``edit`` step.  A patch whose files all have a language server is ``check --apply``:
+        evaluated speculatively (its reward), then written.  A patch touching a file no server
+        serves (a grammar, a ``.jq`` prelude, a ``config.h.in``) is written as text
+        (:mod:`lanser.edits.text`: the same jail and transaction, protected paths refused); the
+        files of it that have a server are still evaluated speculatively first, and the record
+        names the files that had none (``noServer``)."""
+        from lanser.edits import text
+        from lanser.edits.plan import ChangeSet
+        from lanser.errors import LanserError
+        from lanser.lsp.registry import LANGUAGE_OF_SUFFIX
+        from lanser.reward import process_reward
+
+        def served(rel: str) -> bool:
+            return Path(rel).suffix.lower() in LANGUAGE_OF_SUFFIX
+
+        refused = process_reward(0, 0, False, 1.0)  # refused before evaluation: nothing safe happened
+        plain = [p for p in text.patch_paths(patch) if not served(p)]
+        if not plain:
+            bundle = self._lanser({"cmd": "check", "args": {"patch": patch, "apply": True, "allowDirty": True}})
+            speculative = (bundle.get("edits") or {}).get("speculative", {})
+            return {
+                "status": bundle["status"],
+                "error": bundle.get("error"),
+                "processReward": bundle.get("processReward") or refused,
+                "appeared": speculative.get("appeared", []),
+                "disappeared": speculative.get("disappeared", []),
+            }
+        guard = cleanroom.compile_globs(self.task.protected_globs)
+        try:
+            changes = text.plan_text(self.work, patch, protected=lambda rel: bool(guard and guard.match(rel)))
+        except LanserError as exc:
+            return {
+                "status": "error",
+                "error": exc.to_dict(),
+                "processReward": refused,
+                "appeared": [],
+                "disappeared": [],
+            }
+        with_server = [c for c in changes.changes if served(c.new_path or c.path)]
+        no_server = sorted(
+            {c.new_path or c.path for c in changes.changes} - {c.new_path or c.path for c in with_server}
+        )
+        reward, appeared, disappeared = process_reward(0, 0, True, 1.0), [], []
+        if with_server:  # the language-server facts of the files that have one, before anything is written
+            bundle = self._lanser({"cmd": "check", "args": {"patch": ChangeSet(with_server).diff()}})
+            if bundle["status"] != "ok":
+                return {
+                    "status": bundle["status"],
+                    "error": bundle.get("error"),
+                    "processReward": bundle.get("processReward") or refused,
+                    "appeared": [],
+                    "disappeared": [],
+                    "noServer": no_server,
+                }
+            speculative = (bundle.get("edits") or {}).get("speculative", {})
+            reward = bundle.get("processReward") or reward
+            appeared, disappeared = speculative.get("appeared", []), speculative.get("disappeared", [])
+        try:
+            text.apply_text(self.work, changes)
+        except LanserError as exc:
+            return {
+                "status": "error",
+                "error": exc.to_dict(),
+                "processReward": refused,
+                "appeared": [],
+                "disappeared": [],
+            }
+        return {
+            "status": "ok",
+            "error": None,
+            "processReward": reward,
+            "appeared": appeared,
+            "disappeared": disappeared,
+            "noServer": no_server,
+            "note": f"no language server for {', '.join(no_server)}: applied as text, no facts for "
+            + ("it" if len(no_server) == 1 else "them"),
+        }
 
     def _lanser(self, raw: dict[str, Any]) -> dict[str, Any]:
         # One request through the SDK (a line that is not a Request: its E/BAD_REQUEST bundle).
