@@ -34,12 +34,11 @@ def generate() -> None:
 
 
 def parse_source(text: str, sha256: str | None) -> Source:
-    """``debian:PKG=VERSION``, ``pypi:NAME==VERSION``, ``git:URL@COMMIT`` or a directory."""
+    """``debian:PKG=VERSION[@SUITE]``, ``pypi:NAME==VERSION``, ``git:URL@COMMIT`` or a directory."""
     from lanser.harness.task.spec import Source
 
     if text.startswith("debian:") and "=" in text:
-        pkg, version = text[7:].split("=", 1)
-        return Source(kind="debian", package=pkg, version=version, sha256=sha256)
+        return Source.parse(text, sha256)
     if text.startswith("pypi:") and "==" in text:
         name, version = text[5:].split("==", 1)
         return Source(kind="pypi", name=name, version=version, sha256=sha256)

@@ -11,10 +11,10 @@ fetches or writes.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-__all__ = ["Entry", "deb822_stanzas", "deb_entries", "read", "usable_uri"]
+__all__ = ["ROLLING", "Entry", "deb822_stanzas", "deb_entries", "read", "release_entries", "usable_uri"]
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,29 @@ def deb822_stanzas(text: str) -> list[dict[str, str]]:
 def usable_uri(uri: str) -> bool:
     """A mirror debootstrap can read: http, https or a local file tree."""
     return uri.startswith(("http://", "https://", "file:/"))
+
+
+#: Suites that have no ``-updates`` or ``-security`` companions.
+ROLLING = frozenset({"sid", "unstable", "experimental", "rc-buggy"})
+
+
+def release_entries(entries: list[Entry], release: str, target: str | None = None) -> list[Entry]:
+    """The entries of ``release`` (``bookworm``, ``bookworm-updates``, ``bookworm-security``...),
+    renamed to the same suites of ``target`` (``trixie``, ``trixie-updates``...) when given: the
+    machine's own mirrors, asked for another Debian release.  A rolling ``target`` (sid) keeps only
+    the entries of the release itself: it has no companion suites.
+    """
+    out: list[Entry] = []
+    for entry in entries:
+        if entry.suite != release and not entry.suite.startswith(release + "-"):
+            continue
+        if target is None or target == release:
+            out.append(entry)
+        elif entry.suite == release:
+            out.append(replace(entry, suite=target))
+        elif target not in ROLLING:
+            out.append(replace(entry, suite=target + entry.suite[len(release) :]))
+    return out
 
 
 _ONE_LINE = re.compile(r"\s*deb\s+(\[[^\]]*\]\s+)?(\S+)\s+(\S+)(?:\s+(.+))?")

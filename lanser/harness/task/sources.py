@@ -14,7 +14,8 @@ harness copies it, never writes into it):
     ``apt-get source --download-only PACKAGE=VERSION`` with a private apt
     configuration whose ``deb-src`` entries mirror the machine's ``deb``
     entries for the release (main, updates, security: a version only the
-    security suite lists is found too), one package at a time; then
+    security suite lists is found too), or, with ``suite`` (``trixie``),
+    the same mirrors' entries for that release; one package at a time; then
     ``dpkg-source -x``.  ``sha256`` is of the ``.dsc``: the ``.dsc`` lists
     the checksums of the orig and Debian tarballs and ``dpkg-source``
     checks them, so one digest pins the whole source package (the orig
@@ -293,7 +294,7 @@ def _blob(source: Source, root: Path) -> Path:
 def _download(source: Source, dest: Path, root: Path) -> Path:
     dest.mkdir(parents=True)
     if source.kind == "debian":
-        return _apt_source(str(source.package), str(source.version), dest, root)
+        return _apt_source(str(source.package), str(source.version), dest, root, source.suite)
     return _pip_download(source, dest)
 
 
@@ -389,26 +390,26 @@ def _unpack_debian(source: Source, dsc: Path, scratch: Path) -> Path:
 # -- debian ---------------------------------------------------------------------
 
 
-def deb_src_lines(etc_apt: Path = Path("/etc/apt")) -> list[str]:
+def deb_src_lines(etc_apt: Path = Path("/etc/apt"), suite: str | None = None) -> list[str]:
     """One-line ``deb-src`` entries mirroring the machine's ``deb`` entries for the release.
 
     Only suites of :data:`~lanser.harness.env.images.SUITE` (``bookworm``,
     ``bookworm-updates``, ``bookworm-security``): other repositories carry
-    no sources.  ``$LANSER_DEBIAN_MIRROR`` replaces them with that mirror.
+    no sources.  ``suite`` (a newer release's codename, ``trixie``) asks the
+    same mirrors for that release's suites instead (``trixie``,
+    ``trixie-updates``, ``trixie-security``; ``sid`` alone).
+    ``$LANSER_DEBIAN_MIRROR`` replaces them with that mirror.
     """
     from lanser.harness.env import images
-    from lanser.harness.env.apt_sources import deb_entries
+    from lanser.harness.env.apt_sources import ROLLING, deb_entries, release_entries
 
-    def wanted(suite: str) -> bool:
-        return suite == images.SUITE or suite.startswith(images.SUITE + "-")
-
+    release = suite or images.SUITE
     if os.environ.get(images.MIRROR_ENV):
         mirror = os.environ[images.MIRROR_ENV]
-        return [f"deb-src {mirror} {images.SUITE} main", f"deb-src {mirror} {images.SUITE}-updates main"]
+        suites = [release] if release in ROLLING else [release, f"{release}-updates"]
+        return [f"deb-src {mirror} {s} main" for s in suites]
     lines: list[str] = []
-    for entry in deb_entries(etc_apt):
-        if not wanted(entry.suite):
-            continue
+    for entry in release_entries(deb_entries(etc_apt), images.SUITE, release):
         if entry.stanza is not None:  # deb822: its Signed-By, when a path, and Enabled
             if entry.stanza.get("enabled", "yes") == "no":
                 continue
@@ -418,13 +419,13 @@ def deb_src_lines(etc_apt: Path = Path("/etc/apt")) -> list[str]:
         elif entry.components:
             lines.append(f"deb-src {entry.options}{entry.uri} {entry.suite} {entry.components}")
     if not lines:
-        lines = [f"deb-src {images.apt_mirror(etc_apt)} {images.SUITE} main"]
+        lines = [f"deb-src {images.apt_mirror(etc_apt)} {release} main"]
     return sorted(set(lines))
 
 
-def _apt_dir(root: Path) -> tuple[Path, list[str]]:
-    """The private apt state for the current entries, and the options that select it."""
-    text = "\n".join(deb_src_lines()) + "\n"
+def _apt_dir(root: Path, suite: str | None = None) -> tuple[Path, list[str]]:
+    """The private apt state for the current entries (of ``suite``), and the options that select it."""
+    text = "\n".join(deb_src_lines(suite=suite)) + "\n"
     state = root / "apt" / hashlib.sha256(text.encode()).hexdigest()[:12]
     (state / "lists" / "partial").mkdir(parents=True, exist_ok=True)
     (state / "parts").mkdir(exist_ok=True)
@@ -444,12 +445,12 @@ def _apt_dir(root: Path) -> tuple[Path, list[str]]:
     return state, [arg for k, v in options.items() for arg in ("-o", f"{k}={v}")]
 
 
-def _apt_source(package: str, version: str, dest: Path, root: Path) -> Path:
-    """Download PACKAGE=VERSION's .dsc and tarballs into ``dest``; return the .dsc."""
+def _apt_source(package: str, version: str, dest: Path, root: Path, suite: str | None = None) -> Path:
+    """Download PACKAGE=VERSION's .dsc and tarballs (from ``suite``'s entries) into ``dest``; return the .dsc."""
     if shutil.which("apt-get") is None:
         raise InfrastructureError("apt-get not found: debian sources need Debian's apt", stage=_STAGE)
     with _lock(root, "apt"):
-        state, options = _apt_dir(root)
+        state, options = _apt_dir(root, suite)
         updated = False
         if not any((state / "lists").glob("*Sources*")):
             _apt_update(options)
@@ -467,6 +468,7 @@ def _apt_source(package: str, version: str, dest: Path, root: Path) -> Path:
                     known = _apt_versions(options, package)
                     raise InfrastructureError(
                         f"debian source {package}={version} is not in the configured suites"
+                        + (f" of {suite}" if suite else "")
                         + (f"; they list {', '.join(known)}" if known else f"; no source package {package!r}"),
                         stage=_STAGE,
                     )

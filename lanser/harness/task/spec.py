@@ -24,7 +24,16 @@ import stat
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 from pydantic.config import JsonDict
 
 from lanser.errors import BadRequest
@@ -55,10 +64,10 @@ SourceKind = Literal["dir", "git", "debian", "pypi"]
 _SOURCE_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "dir": (("path",), ()),
     "git": (("url", "commit"), ()),
-    "debian": (("package", "version"), ("skip_patches",)),
+    "debian": (("package", "version"), ("skip_patches", "suite")),
     "pypi": (("name", "version"), ()),
 }
-_OPTIONAL_FIELDS = ("path", "url", "commit", "package", "name", "version", "skip_patches")
+_OPTIONAL_FIELDS = ("path", "url", "commit", "package", "name", "version", "skip_patches", "suite")
 REMOTE_KINDS = ("git", "debian", "pypi")
 
 
@@ -78,7 +87,9 @@ class Source(_Frozen):
 
     ``dir``: ``path``, relative to the dataset directory.  ``git``: ``url``
     and a full ``commit`` id.  ``debian``: ``package`` and ``version`` (with
-    its epoch, as ``apt-cache showsrc`` prints it).  ``pypi``: sdist ``name``
+    its epoch, as ``apt-cache showsrc`` prints it), and ``suite`` for a
+    Debian release other than the machine's (``trixie``: fetched from the
+    same mirrors).  ``pypi``: sdist ``name``
     and ``version``.  ``sha256`` (64 hex digits, ``sha256:`` prefix allowed)
     is of the ``.dsc`` for debian, of the sdist file for pypi, and of the
     tree (:func:`tree_digest`) for git and dir; remote kinds must carry it
@@ -98,6 +109,10 @@ class Source(_Frozen):
     #: (``dpkg-source -x --skip-patches``).  Off by default: the version then
     #: names what Debian ships, security fixes included.
     skip_patches: bool = False
+    #: debian only: the release whose sources list the version (``trixie``, ``sid``), asked of the
+    #: mirrors the machine's apt sources name; unset, the machine's own release (bookworm).
+    #: The ``.dsc``'s sha256 pins the package either way: the suite only says where to find it.
+    suite: str | None = Field(default=None, pattern=r"^[a-z]+$")
     sha256: str | None = None
 
     @field_validator("sha256")
@@ -129,6 +144,15 @@ class Source(_Frozen):
             raise ValueError("path must be relative to the dataset directory, without '..'")
         return self
 
+    @model_serializer(mode="wrap")
+    def _without_unset_suite(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
+        """``suite`` is dumped only when set: the sources written before it existed dump (and so
+        key their tasks) as they did."""
+        data: dict[str, object] = handler(self)
+        if self.suite is None:
+            data.pop("suite", None)
+        return data
+
     @property
     def remote(self) -> bool:
         return self.kind in REMOTE_KINDS
@@ -138,21 +162,22 @@ class Source(_Frozen):
         if self.kind == "git":
             return f"git:{self.url}@{self.commit}"
         if self.kind == "debian":
-            return f"debian:{self.package}={self.version}"
+            return f"debian:{self.package}={self.version}" + (f"@{self.suite}" if self.suite else "")
         if self.kind == "pypi":
             return f"pypi:{self.name}=={self.version}"
         return f"dir:{self.path}"
 
     @classmethod
     def parse(cls, text: str, sha256: str | None = None) -> Source:
-        """``debian:PACKAGE=VERSION``, ``pypi:NAME==VERSION``, ``git:URL@COMMIT`` or ``dir:PATH``."""
+        """``debian:PACKAGE=VERSION[@SUITE]``, ``pypi:NAME==VERSION``, ``git:URL@COMMIT`` or ``dir:PATH``."""
         kind, sep, rest = text.partition(":")
         fields: dict[str, object]
         if not sep or kind not in _SOURCE_FIELDS:
             raise ValueError(f"{text!r}: say debian:PACKAGE=VERSION, pypi:NAME==VERSION, git:URL@COMMIT or dir:PATH")
         if kind == "debian" and "=" in rest:
             package, _, version = rest.partition("=")
-            fields = {"package": package, "version": version}
+            version, at, suite = version.partition("@")
+            fields = {"package": package, "version": version, **({"suite": suite} if at else {})}
         elif kind == "pypi" and "==" in rest:
             name, _, version = rest.partition("==")
             fields = {"name": name, "version": version}
