@@ -36,7 +36,9 @@ __all__ = [
     "Weights",
     "count_diagnostics",
     "process_reward",
+    "replay",
     "reward_between",
+    "reward_for",
     "selected_version",
 ]
 
@@ -144,3 +146,48 @@ def reward_between(before: dict[str, Any], after: dict[str, Any], version: str =
         )
     counts = [count_diagnostics(g) for g in groups_of]
     return process_reward(counts[0], counts[1], after.get("status") == "ok", float(confidence))
+
+
+def reward_for(
+    version: str,
+    before: list[dict[str, Any]],
+    after: list[dict[str, Any]],
+    safe: bool,
+    confidence: float,
+    previous: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The ``processReward`` block of a speculative step under ``version``, from the diagnostic groups
+    before and after it (bundle ``facts.diagnostics``); ``previous``: the block of the same step's
+    other languages (a patch over several languages), whose D or Phi adds up with this one's."""
+    if version not in VERSIONS:
+        from lanser.errors import BadRequest
+
+        raise BadRequest(f"unknown reward version {version!r} (known: {', '.join(VERSIONS)})")
+    if previous is not None and previous.get("version", VERSION) != version:
+        raise ValueError(f"one step scored with two rewards: {previous.get('version')} and {version}")
+    if version == "pr-v2":
+        from lanser.reward_v2 import potential, process_reward_v2
+
+        phi = [potential(before), potential(after)]
+        if previous is not None:
+            phi = [phi[0] + previous["components"]["phi_prev"], phi[1] + previous["components"]["phi_now"]]
+        return process_reward_v2(phi[0], phi[1], safe, confidence)
+    d = [count_diagnostics(before), count_diagnostics(after)]
+    if previous is not None:
+        d = [d[0] + previous["components"]["d_prev"], d[1] + previous["components"]["d_now"]]
+    return process_reward(d[0], d[1], safe, confidence)
+
+
+def replay(recorded: dict[str, Any]) -> dict[str, Any]:
+    """A recorded ``processReward`` block computed again from its own components and weights, under
+    the version it names (pr-v1 when it names none: bundles before pr-v2 carried no other).
+    Raises KeyError, TypeError or ValueError when the block is malformed or names an unknown version."""
+    version = recorded.get("version", VERSION)
+    c, w = recorded["components"], recorded["weights"]
+    if version == "pr-v2":
+        from lanser.reward_v2 import PotentialWeights, process_reward_v2
+
+        return process_reward_v2(c["phi_prev"], c["phi_now"], bool(c["safety"]), c["alpha_conf"], PotentialWeights(**w))
+    if version != VERSION:
+        raise ValueError(f"unknown reward version {version!r} (known: {', '.join(VERSIONS)})")
+    return process_reward(c["d_prev"], c["d_now"], bool(c["safety"]), c["alpha_conf"], Weights(**w))

@@ -12,7 +12,7 @@ from lanser.cli.main import Settings
 from lanser.cli.nav import format_option
 from lanser.cli.render import errors_rendered, render_json
 
-__all__ = ["check", "reward"]
+__all__ = ["check", "reward", "trace_rewards"]
 
 
 @click.command(
@@ -74,7 +74,8 @@ def check(
 With BEFORE and AFTER (outputs of `lanser --json diag`): D is counted in
 each, S is 1 when AFTER is ok, alpha is AFTER's resolution confidence (1
 without one). With --trace: the reward of every bundle of a recorded
-session that carries one, recomputed from its components and checked.
+session that carries one, recomputed from its components under the
+version it recorded (pr-v1 or pr-v2, which the output names) and checked.
 
 \b
 Examples:
@@ -95,16 +96,24 @@ def reward(settings: Settings, bundles: tuple[Path, ...], trace_path: Path | Non
 
     version = selected_version(reward_version)
     if trace_path is not None:
-        from lanser.trace import reward_series
-
-        rows = reward_series(trace_path)
+        rows = trace_rewards(trace_path, reward_version)
+        versions: dict[str, int] = {}
+        for r in rows:
+            versions[r["version"]] = versions.get(r["version"], 0) + 1
         if settings.json:
-            click.echo(render_json({"steps": rows, "total": round(sum(r["r"] for r in rows), 9)}))
+            click.echo(render_json({"steps": rows, "total": round(sum(r["r"] for r in rows), 9), "versions": versions}))
         else:
+            recorded = ", ".join(f"{v} ({n} step{'s' if n != 1 else ''})" for v, n in sorted(versions.items()))
+            click.echo(f"recorded: {recorded or 'no process reward'}")
             for r in rows:
                 c = r["components"]
+                term = (
+                    f"Phi {c['phi_prev']}->{c['phi_now']}"
+                    if r["version"] == "pr-v2"
+                    else f"D {c['d_prev']}->{c['d_now']}"
+                )
                 click.echo(
-                    f"{r['seq']:>4} {r['cmd'] or '':<10} r={r['r']:<8} D {c['d_prev']}->{c['d_now']} "
+                    f"{r['seq']:>4} {r['cmd'] or '':<10} {r['version']} r={r['r']:<8} {term} "
                     f"S={c['safety']} alpha={c['alpha_conf']} {'' if r['consistent'] else 'INCONSISTENT'}"
                 )
         raise SystemExit(0 if all(r["consistent"] for r in rows) else 76)
@@ -123,3 +132,44 @@ def reward(settings: Settings, bundles: tuple[Path, ...], trace_path: Path | Non
     else:
         c = result["components"]
         click.echo(f"r = {result['r']}  (D {c['d_prev']} -> {c['d_now']}, S {c['safety']}, alpha {c['alpha_conf']})")
+
+
+def trace_rewards(path: Path, requested: str | None = None) -> list[dict[str, Any]]:
+    """Every recorded process reward of a trace, computed again under the version it recorded (pr-v1
+    or pr-v2) and checked.  ``requested`` (an explicit --reward-version): every step must have
+    recorded that version (a recorded reward cannot be re-scored under another: pr-v1 keeps counts,
+    pr-v2 potentials)."""
+    from lanser.errors import BadRequest, ReplayMismatch
+    from lanser.reward import VERSION, replay, selected_version
+    from lanser.trace import entries
+
+    wanted = selected_version(requested) if requested else None
+    rows = []
+    for e in entries(path):
+        pr = e["bundle"].get("processReward")
+        if not pr:
+            continue
+        try:
+            again = replay(pr)
+        except (KeyError, TypeError, ValueError, ArithmeticError, AttributeError) as exc:
+            raise ReplayMismatch(
+                f"request {e['seq']}: its recorded processReward is malformed ({exc!r})", seq=e["seq"]
+            ) from None
+        version = pr.get("version", VERSION)
+        if wanted is not None and version != wanted:
+            raise BadRequest(
+                f"request {e['seq']} recorded {version}, not {wanted}: a recorded reward is replayed under "
+                "its own version (drop --reward-version)"
+            )
+        rows.append(
+            {
+                "seq": e["seq"],
+                "cmd": e["cmd"],
+                "selector": e["selector"],
+                "version": version,
+                "r": pr["r"],
+                "components": pr["components"],
+                "consistent": again["r"] == pr["r"],
+            }
+        )
+    return rows
