@@ -16,7 +16,7 @@ from pathlib import Path
 from lanser import gitsafe
 from lanser.errors import BadRequest
 
-__all__ = ["Change", "Commit", "read_commits", "resolve"]
+__all__ = ["Change", "Commit", "Merge", "read_commits", "read_merges", "resolve"]
 
 #: A file mode git reports for a symbolic link; a gitlink (submodule) is 160000.
 LINK_MODES = ("120000", "160000")
@@ -52,6 +52,16 @@ class Commit:
     @property
     def subject(self) -> str:
         return self.message.strip().splitlines()[0] if self.message.strip() else ""
+
+
+@dataclass(frozen=True)
+class Merge:
+    """A merge commit of the range and the commits it brought in (its second parent's side,
+    oldest first): a pull request's own commits, when it was merged with a merge commit."""
+
+    sha: str
+    message: str
+    commits: tuple[str, ...]
 
 
 def _git(git_dir: Path, *args: str) -> bytes:
@@ -107,3 +117,21 @@ def _blob(git_dir: Path, oid: str) -> bytes | None:
     if set(oid) == {"0"}:
         return None
     return _git(git_dir, "cat-file", "blob", oid)
+
+
+def read_merges(git_dir: Path, since: str, until: str) -> list[Merge]:
+    """The two-parent merge commits of ``since..until``, oldest first, each with the non-merge
+    commits reachable from its second parent and not from its first (what it brought in)."""
+    base, head = resolve(git_dir, since), resolve(git_dir, until)
+    shas = _git(git_dir, "rev-list", "--merges", "--topo-order", "--reverse", f"{base}..{head}").decode().split()
+    out: list[Merge] = []
+    for sha in shas:
+        parents = _git(git_dir, "log", "-1", "--format=%P", sha).decode().split()
+        if len(parents) != 2:
+            continue
+        message = _git(git_dir, "log", "-1", "--format=%B", sha).decode("utf-8", errors="replace")
+        brought = _git(
+            git_dir, "rev-list", "--no-merges", "--topo-order", "--reverse", parents[1], f"^{parents[0]}", f"^{base}"
+        )
+        out.append(Merge(sha, message, tuple(brought.decode().split())))
+    return out

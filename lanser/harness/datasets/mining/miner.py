@@ -26,11 +26,7 @@ from lanser.harness.datasets.generate.profiles import Profile
 from lanser.harness.datasets.mining import history, port, select, validate
 from lanser.harness.task.spec import DEFAULT_PROTECTED, Commands, Limits, Oracles, Source, TaskSpec, TestLog
 
-__all__ = ["EDITABLE", "Mined", "mine"]
-
-#: The files an agent's ``edit`` step (lanser ``check --apply``) can change: those lanser has a
-#: language server for.  A fix elsewhere (jq's ``builtin.jq``) could not be applied by the oracle.
-EDITABLE = (".c", ".cc", ".cpp", ".cxx", ".h", ".hh", ".hpp", ".py", ".pyi")
+__all__ = ["Mined", "mine"]
 
 
 @dataclass
@@ -64,29 +60,34 @@ def mine(
     protected = DEFAULT_PROTECTED
     first, last = history.resolve(git_dir, since), history.resolve(git_dir, until)
     commits = history.read_commits(git_dir, first, last)
-    cands, skipped = select.candidates(commits, protected)
+    merges = tuple(history.read_merges(git_dir, first, last))
+    cands, skipped = select.candidates(commits, protected, merges)
     commands = Commands(setup=profile.setup, build=profile.build, test=profile.test, sanitize=profile.sanitize or None)
     limits = Limits(wall_s=profile.wall_s, memory_mb=profile.memory_mb, cpus=1.0, pids=256, max_steps=50)
     dropped: Counter[str] = Counter()
     tasks: list[TaskSpec] = []
     meta: list[dict[str, Any]] = []
     trajectories: dict[str, list[dict[str, Any]]] = {}
-    for n, cand in enumerate(cands[:max_candidates] if max_candidates else cands, 1):
+
+    def attempt(cand: select.Candidate, where: str, fallback_of: str | None = None) -> bool:
+        """Port, validate and keep ``cand``; False (the drop counted and said) when it makes no task."""
         shas = [c.sha for c in cand.commits]
         info: dict[str, Any] = {"commits": shas, "subject": cand.commits[-1].subject, "issue": cand.issue}
+        if cand.links:
+            info["links"] = list(cand.links)
+        if fallback_of:
+            info["fallback_of"] = fallback_of
+
+        def drop(reason: str, detail: str, key: str | None = None) -> bool:
+            dropped[reason] += 1
+            say(f"{where} {cand.id}: dropped: {reason} ({detail})")
+            meta.append({**info, "dropped": key or reason, "detail": detail})
+            return False
+
         try:
             ported = port.port(cand, tree, protected)
         except port.Dropped as exc:
-            dropped[exc.reason] += 1
-            say(f"[{n}/{len(cands)}] {cand.id}: dropped: {exc.reason} ({exc.detail})")
-            meta.append({**info, "dropped": exc.reason, "detail": exc.detail})
-            continue
-        foreign = [f for f in ported.source_files if not f.endswith(EDITABLE)]
-        if foreign:  # the oracle's edits go through lanser, which edits the files it has a server for
-            dropped["fix touches a file lanser cannot edit"] += 1
-            say(f"[{n}/{len(cands)}] {cand.id}: dropped: fix touches a file lanser cannot edit ({', '.join(foreign)})")
-            meta.append({**info, "dropped": "fix touches a file lanser cannot edit", "detail": ", ".join(foreign)})
-            continue
+            return drop(exc.reason, exc.detail)
         task_id = f"{project}/{cand.id}"
         draft = TaskSpec(
             id=task_id,
@@ -104,10 +105,7 @@ def mine(
         oracle = validate.evaluate(draft, base, "oracle", image, cache)
         judged = validate.judge(noop, oracle)
         if judged.why:
-            dropped[judged.why] += 1
-            say(f"[{n}/{len(cands)}] {cand.id}: dropped: {judged.why} {judged.detail}")
-            meta.append({**info, "dropped": judged.why, "detail": judged.detail})
-            continue
+            return drop(judged.why, judged.detail)
         problem = select.statement(cand, judged.fail_to_pass, judged.sanitizer, commands.model_dump())
         task = TaskSpec.model_validate(
             {
@@ -120,9 +118,8 @@ def mine(
         )
         graded = {"noop": validate.regrade(noop, task)["outcome"], "oracle": validate.regrade(oracle, task)["outcome"]}
         if graded["oracle"] != "resolved" or graded["noop"] == "resolved":
-            dropped[f"re-graded with its oracles: oracle {graded['oracle']}, noop {graded['noop']}"] += 1
-            meta.append({**info, "dropped": "re-graded", "detail": str(graded)})
-            continue
+            why = f"re-graded with its oracles: oracle {graded['oracle']}, noop {graded['noop']}"
+            return drop(why, str(graded), "re-graded")
         entry = {
             **info,
             "id": task_id,
@@ -134,25 +131,40 @@ def mine(
             "graded": graded,
             "seconds": {"noop": noop["seconds"], "oracle": oracle["seconds"]},
         }
-        if len(ported.steps) >= 2:
+        if len(ported.steps) >= 2:  # a human trajectory: one edit per upstream commit that changed the source
             actions: list[dict[str, Any]] = [
                 {"type": "edit", "patch": step, "note": f"upstream {sha[:12]}"} for sha, step in ported.steps
             ]
             actions.append({"type": "submit"})
-            replayed = validate.regrade(validate.evaluate(task, base, "replay", image, cache, actions=actions), task)
-            entry["trajectory"] = {"steps": len(ported.steps), "replayed": replayed["outcome"]}
+            replay = validate.evaluate(task, base, "replay", image, cache, actions=actions)
+            entry["trajectory"] = {"steps": len(ported.steps), "replayed": validate.regrade(replay, task)["outcome"]}
+            entry["seconds"]["replay"] = replay["seconds"]
             trajectories[task_id] = actions
-        say(f"[{n}/{len(cands)}] {cand.id}: valid ({', '.join(judged.fail_to_pass) or 'sanitizer'})")
+        say(f"{where} {cand.id}: valid ({', '.join(judged.fail_to_pass) or 'sanitizer'})")
         tasks.append(task)
         meta.append(entry)
+        return True
+
+    fallbacks = 0
+    chosen = cands[:max_candidates] if max_candidates else cands
+    for n, cand in enumerate(chosen, 1):
+        if attempt(cand, f"[{n}/{len(chosen)}]") or not cand.alone:
+            continue
+        # The series makes no task as a whole: its commits that are candidates on their own, one by one.
+        for single in cand.alone:
+            fallbacks += 1
+            attempt(single, f"[{n}/{len(chosen)}] alone:", fallback_of=cand.id)
     stats = {
         "project": project,
         "history": {"since": first, "until": last, "commits": len(commits)},
         "candidates": len(cands),
         "series": sum(1 for c in cands if len(c.commits) > 1),
+        "series_links": dict(sorted(Counter(link.rsplit(" ", 1)[0] for c in cands for link in c.links).items())),
+        "fallbacks": fallbacks,
         "passed_over": dict(sorted(skipped.items())),
         "validated": len(tasks),
         "dropped": dict(sorted(dropped.items())),
         "trajectories": len(trajectories),
+        "trajectory_steps": {m["id"]: m["trajectory"]["steps"] for m in meta if "trajectory" in m},
     }
     return Mined(sorted(tasks, key=lambda t: t.id), trajectories, meta, stats)

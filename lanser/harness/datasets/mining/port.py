@@ -19,9 +19,9 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lanser.harness.grade.cleanroom import unified_diff
 from lanser.harness.datasets.mining.history import Change
 from lanser.harness.datasets.mining.select import Candidate
+from lanser.harness.grade.cleanroom import unified_diff
 
 __all__ = ["Dropped", "Ported", "fuzz", "merge", "port"]
 
