@@ -205,6 +205,12 @@ Examples:
 )
 @click.option("--max-candidates", type=click.IntRange(min=1), default=None, help="Stop after this many candidates.")
 @click.option(
+    "--with-predecessors",
+    is_flag=True,
+    help="A fix that does not merge alone is tried with the earlier commits of the range that wrote the "
+    "lines it changes (git blame): a series.",
+)
+@click.option(
     "--cache",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
@@ -228,6 +234,7 @@ def history(
     sanitize: str | None,
     test_log: str,
     max_candidates: int | None,
+    with_predecessors: bool,
     cache: Path | None,
 ) -> None:
     from lanser.harness.datasets.generate.profiles import Profile
@@ -262,6 +269,7 @@ def history(
             cache=cache or cache_dir() / "mining",
             test_log=TestLog.model_validate({"format": test_log}),
             max_candidates=max_candidates,
+            with_predecessors=with_predecessors,
             progress=lambda msg: click.echo(msg, err=True),
         )
     except ValueError as exc:  # a LanserError (E/INFRASTRUCTURE among them) is rendered by errors_rendered

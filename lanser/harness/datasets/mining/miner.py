@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from lanser.harness.datasets.generate.profiles import Profile
-from lanser.harness.datasets.mining import history, port, select, validate
+from lanser.harness.datasets.mining import history, port, predecessors, select, validate
 from lanser.harness.task.spec import DEFAULT_PROTECTED, Commands, Limits, Oracles, Source, TaskSpec, TestLog
 
 __all__ = ["Mined", "mine"]
@@ -51,6 +51,7 @@ def mine(
     cache: Path,
     test_log: TestLog | None = None,
     max_candidates: int | None = None,
+    with_predecessors: bool = False,
     progress: Any = None,
 ) -> Mined:
     from lanser.harness.task.sources import materialize
@@ -62,6 +63,8 @@ def mine(
     commits = history.read_commits(git_dir, first, last)
     merges = tuple(history.read_merges(git_dir, first, last))
     cands, skipped = select.candidates(commits, protected, merges)
+    if with_predecessors:  # a fix that conflicts alone, with the earlier commits it builds on (predecessors.py)
+        cands = predecessors.widen_all(cands, tree, git_dir, commits, protected)
     commands = Commands(setup=profile.setup, build=profile.build, test=profile.test, sanitize=profile.sanitize or None)
     limits = Limits(wall_s=profile.wall_s, memory_mb=profile.memory_mb, cpus=1.0, pids=256, max_steps=50)
     dropped: Counter[str] = Counter()
