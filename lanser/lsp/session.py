@@ -1,7 +1,8 @@
 """One language-server session: process lifecycle, requests, notifications.
 
 The parts live beside it: :mod:`lanser.lsp.rpc` (JSON-RPC on pygls' public
-interface), :mod:`lanser.lsp.capabilities` (initialize, capability checks),
+interface), :mod:`lanser.lsp.liveness` (the server's death, and waits that
+race it), :mod:`lanser.lsp.capabilities` (initialize, capability checks),
 :mod:`lanser.lsp.documents` (open documents) and :mod:`lanser.lsp.handlers`
 (what the server sends unasked).  Everything a session hands upward is
 plain data (:meth:`LspSession.to_data`) so the orchestrator and the bundle
@@ -22,7 +23,6 @@ Failure rules (each an error of :mod:`lanser.errors`):
 from __future__ import annotations
 
 import asyncio
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -34,14 +34,13 @@ from lanser.lsp import capabilities as caps
 from lanser.lsp.capabilities import CAPABILITY_OF_METHOD
 from lanser.lsp.documents import Document, Documents
 from lanser.lsp.handlers import Inbox, install
+from lanser.lsp.liveness import Liveness
 from lanser.lsp.process import ServerProcess
 from lanser.lsp.registry import ServerSpec
 from lanser.lsp.rpc import Rpc, translate_rpc_error
 from lanser.lsp.transport import FrameSink, ProcessTransport, Transport, tap
 
 __all__ = ["Document", "LspSession", "CAPABILITY_OF_METHOD"]
-
-log = logging.getLogger("lanser.lsp")
 
 
 class LspSession:
@@ -66,7 +65,7 @@ class LspSession:
         self.encodings = encodings
         self.env = env
         self.rpc = Rpc("lanser", _lanser_version())
-        self.process: ServerProcess | None = None
+        self.life = Liveness(spec.name)
         self.capabilities: lsp.ServerCapabilities | None = None
         self.server_info: dict[str, str] = {}
         self.position_encoding = "utf-16"
@@ -85,19 +84,20 @@ class LspSession:
         self.index_settled = False
         #: Set by the orchestrator once the server has analysed a first file.
         self.project_loaded = False
-        self._dead: asyncio.Future[LanserError] | None = None
-        self._tasks: list[asyncio.Task[Any]] = []
         install(self.rpc, self.inbox, root, self.settings)
 
     # -- lifecycle -----------------------------------------------------
 
     @property
     def alive(self) -> bool:
-        return self._dead is not None and not self._dead.done()
+        return self.life.alive
+
+    @property
+    def process(self) -> ServerProcess | None:
+        return self.life.process
 
     async def start(self, timeout: float) -> None:
-        loop = asyncio.get_running_loop()
-        self._dead = loop.create_future()
+        self.life.begin()
         try:
             channel = await self.transport.open(self.spec, str(self.root), self.env)
         except OSError as exc:
@@ -107,10 +107,7 @@ class LspSession:
             if owner is not None and hasattr(owner, "spawn"):
                 owner.spawn(self.spec)  # a trace marks where each server incarnation begins
             channel = tap(channel, self.frame_sink, self.spec.name)
-        self.process = channel.process
-        self._tasks.append(self.rpc.reader_task(channel, self._violation))
-        self._tasks[-1].add_done_callback(lambda _t: self._on_stream_closed())
-        self._tasks.append(asyncio.ensure_future(self._watch_exit()))
+        self.life.watch(channel.process, self.rpc.reader_task(channel, self.life.violation))
         params = caps.initialize_params(self.root, self.spec, self.encodings, _lanser_version())
         result = await self.request("initialize", params, timeout=timeout, check=False)
         advertised = result.capabilities if result is not None else None
@@ -148,56 +145,7 @@ class LspSession:
     async def close(self) -> None:
         """Kill the process and stop reading; idempotent."""
         self.rpc.stop()
-        if self.process is not None:
-            await self.process.close()
-        self._fail(LsCrash(f"{self.spec.name} session closed", server=self.spec.name))
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-
-    def _violation(self, reason: str) -> None:
-        log.warning("%s: %s", self.spec.name, reason)
-        self._fail(self._crash(f"broke the protocol: {reason}"))
-        if self.process is not None:
-            self.process.kill()
-
-    def _on_stream_closed(self) -> None:
-        if self.process is not None and self.process.returncode is None and self.alive:
-            # stdout usually closes a moment before the exit is reported;
-            # wait for it, so the error carries the real exit code.  Killing
-            # at once would reap the child behind asyncio's back (it would
-            # then report 255).
-            self._tasks.append(asyncio.ensure_future(self._closed_output()))
-
-    async def _closed_output(self) -> None:
-        assert self.process is not None
-        try:
-            await asyncio.wait_for(asyncio.shield(self.process.wait()), 1.0)
-        except TimeoutError:
-            self._fail(self._crash("closed its output"))
-            self.process.kill()
-
-    async def _watch_exit(self) -> None:
-        assert self.process is not None
-        await self.process.wait()
-        await asyncio.sleep(0)  # let the stderr drain catch the last lines
-        # A replayed server that was asked something the trace never saw ends
-        # with that failure (E/REPLAY_MISMATCH) rather than a crash.
-        self._fail(getattr(self.process, "failure", None) or self._crash(f"exited with code {self.process.returncode}"))
-
-    def _crash(self, what: str) -> LsCrash:
-        tail = list(self.process.stderr_tail)[-10:] if self.process else []
-        return LsCrash(
-            f"{self.spec.name} {what}",
-            server=self.spec.name,
-            exitCode=self.process.returncode if self.process else None,
-            stderrTail=tail,
-        )
-
-    def _fail(self, error: LanserError) -> None:
-        """The session is over: every request waiting (on ``_dead``) raises ``error``."""
-        if self._dead is not None and not self._dead.done():
-            self._dead.set_result(error)
+        await self.life.stop()
 
     # -- requests ------------------------------------------------------
 
@@ -208,18 +156,19 @@ class LspSession:
         """Send one request and wait for its typed result, at most ``timeout`` seconds."""
         if check:
             self.check_capability(method)
-        if self._dead is None or self._dead.done():
+        dead = self.life.dead
+        if dead is None or dead.done():
             raise (
-                self._dead.result()
-                if self._dead is not None and self._dead.done()
+                dead.result()
+                if dead is not None
                 else LsCrash(f"{self.spec.name} is not running", server=self.spec.name)
             )
         try:
             msg_id, fut = self.rpc.send_request(method, params)
         except (OSError, RuntimeError) as exc:
-            raise self._crash(f"cannot be written to ({exc})") from exc
+            raise self.life.crash(f"cannot be written to ({exc})") from exc
         try:
-            done, _ = await asyncio.wait({fut, self._dead}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait({fut, dead}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         except asyncio.CancelledError:
             # The caller went away (a batch's reader): stop waiting, but send no $/cancelRequest:
             # basedpyright 1.40.2, told to cancel a references search, fails the next ones with
@@ -232,8 +181,8 @@ class LspSession:
             except JsonRpcException as exc:
                 raise translate_rpc_error(exc, method, self.spec.name) from exc
         fut.cancel()
-        if self._dead in done:
-            raise self._dead.result()
+        if dead in done:
+            raise dead.result()
         self.rpc.cancel(msg_id)
         raise LsTimeout(
             f"{self.spec.name} did not answer {method} within {timeout:g}s",
@@ -246,7 +195,7 @@ class LspSession:
         try:
             self.rpc.notify(method, params)
         except (OSError, RuntimeError) as exc:
-            raise self._crash(f"cannot be written to ({exc})") from exc
+            raise self.life.crash(f"cannot be written to ({exc})") from exc
 
     def to_data(self, value: Any) -> Any:
         """Plain JSON-like data from an lsprotocol value."""
@@ -295,7 +244,9 @@ class LspSession:
 
     async def pushed_diagnostics(self, doc: Document, timeout: float) -> list[Any]:
         """Wait for the diagnostics the server publishes for this document version."""
-        diagnostics: list[Any] = await self._bounded(self.inbox.pushed(doc), timeout, "textDocument/publishDiagnostics")
+        diagnostics: list[Any] = await self.life.bounded(
+            self.inbox.pushed(doc), timeout, "textDocument/publishDiagnostics"
+        )
         return diagnostics
 
     async def wait_index_idle(self, timeout: float, settle: float = 0.3) -> None:
@@ -306,23 +257,7 @@ class LspSession:
         cross-file answers are incomplete.  ``settle`` covers the window in
         which indexing has been queued but its progress not yet announced.
         """
-        await self._bounded(self.inbox.idle(settle), timeout, "indexing")
-
-    async def _bounded(self, coro: Any, timeout: float, what: str) -> Any:
-        assert self._dead is not None
-        task = asyncio.ensure_future(coro)
-        done, _ = await asyncio.wait({task, self._dead}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        if task in done:
-            return task.result()
-        task.cancel()
-        if self._dead in done:
-            raise self._dead.result()
-        raise LsTimeout(
-            f"{self.spec.name} did not finish {what} within {timeout:g}s",
-            server=self.spec.name,
-            method=what,
-            timeout=timeout,
-        )
+        await self.life.bounded(self.inbox.idle(settle), timeout, "indexing")
 
 
 def _lanser_version() -> str:
