@@ -56,15 +56,17 @@ def run_study(study: StudyRun, *, say: Callable[[str], None] | None = None) -> S
     """Plan every agent on every task (a plan already drawn for a task runs once), run the plans
     through the store (resumable), re-measure the diagnostics term when asked, write the report."""
     from lanser.errors import RequestCancelled
-    from lanser.harness.run.agents import make_agent
     from lanser.harness.env.images import bootstrap_base, image_digest
-    from lanser.harness.run.runner import run_dataset
     from lanser.harness.env.sandbox import cleanup
+    from lanser.harness.run.agents import make_agent
+    from lanser.harness.run.runner import run_dataset
     from lanser.harness.run.store import Store, result_key
     from lanser.harness.task.spec import load_tasks
 
     tell: Callable[[str], None] = say or (lambda _message: None)
-    datasets, specs, store, only = study.datasets, list(study.specs), study.store, study.only
+    # The store absolute: the grader resolves the work area's links and compares with its root, and a
+    # relative root (the default .lanser-bench) made every graded write "outside the jail".
+    datasets, specs, store, only = study.datasets, list(study.specs), study.store.resolve(), study.only
     names = [d.name for d in datasets]
     loaded = {
         d: _spread([t for t in load_tasks(d / "tasks.jsonl") if not only or t.id in only], study.max_tasks)
