@@ -266,6 +266,25 @@ def test_every_request_the_mcp_tools_send_validates(monkeypatch: pytest.MonkeyPa
         _validates(request)
 
 
+def test_every_request_the_llm_agent_tools_build_validates() -> None:
+    """The harness's LLM agent turns tool calls into requests (lanser.harness.run.llm.tools); each
+    tool, with every argument the model may give, builds arguments its command takes."""
+    from lanser.harness.run.llm.tools import LANSER_TOOLS, to_action
+
+    diff = "--- a/m.py\n+++ b/m.py\n@@ -1 +1 @@\n-x = 1\n+x = 2\n"
+    sample = {"string": "a.py@L1:C2", "integer": 2, "boolean": True}
+    cmds = set()
+    for tool in LANSER_TOOLS:
+        given = {k: sample[typ] for k, (typ, _) in tool.params.items() if k not in tool.mcp_only}
+        if "patch" in given:
+            given["patch"] = diff
+        action = to_action(tool.name, given)
+        assert action["type"] == "lanser", tool.name
+        _validates(action["request"])
+        cmds.add(action["request"]["cmd"])
+    assert cmds == set(ALL_COMMANDS)
+
+
 # -- the orchestrator refuses a wrong key, with the request echoed ----------
 
 
