@@ -66,6 +66,8 @@ from lanser.lsp.registry import (
     ServerSpec,
     compile_commands_args,
     language_of,
+    seeing_interpreter,
+    server_for_language,
     workspace_settings,
 )
 from lanser.lsp.session import CAPABILITY_OF_METHOD, Document, LspSession
@@ -146,7 +148,7 @@ class Orchestrator:
             start_timeout=timeout,
             settings_for=self._settings_for,
             extra_args_for=self._extra_args_for,
-            specs=specs,
+            specs=specs or self._server_for,
             transport_for=transport_for,
             frame_sink=recorder.frame if recorder is not None else None,
         )
@@ -186,6 +188,10 @@ class Orchestrator:
         return guards.jail_rel(self.root, uri_path(uri))
 
     # -- server configuration -------------------------------------------
+
+    def _server_for(self, language: str) -> ServerSpec:
+        i = self.interpreter  # basedpyright runs it: its sandbox must hold it
+        return seeing_interpreter(server_for_language(language), i.executable, i.prefix, i.purelib, i.stdlib)
 
     def _settings_for(self, spec: ServerSpec) -> dict[str, Any]:
         return workspace_settings(spec, self.interpreter.executable, self.interpreter.extra_paths)
@@ -509,6 +515,9 @@ class Orchestrator:
             env.configDigest = self.workspace.config_digest(extra)
             self._config_memo = (self._held, memo_key, env.configDigest) if self._held is not None else None
         env.host = host_block(self.root, self.interpreter if "python" in s.spec.languages else None)
+        sandbox = getattr(s.process, "sandbox", None)  # lanser.lsp.process: "bwrap" or "none: <why>"
+        if sandbox is not None:
+            env.host["sandbox"] = sandbox
         caps = s.capabilities
         memo = self._methods_of.get(id(s))
         if memo is None or memo[0] is not caps:  # a session's capabilities are fixed once it started

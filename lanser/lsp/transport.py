@@ -36,7 +36,7 @@ class Transport(Protocol):
 
 class ProcessTransport:
     async def open(self, spec: ServerSpec, cwd: str, env: dict[str, str] | None) -> Channel:
-        proc = await spawn(spec.argv(), cwd=cwd, env=env)
+        proc = await spawn(spec.argv(), cwd=cwd, env=env, sandbox=spec.sandbox())
         return Channel(proc.proc.stdout, proc.proc.stdin, proc)
 
 

@@ -16,6 +16,7 @@ token or a location in the secret directory.  Executables the workspace names
 from __future__ import annotations
 
 import json
+import os
 import stat
 from collections.abc import Callable
 from pathlib import Path
@@ -127,13 +128,21 @@ PY_ROUTES: dict[str, Callable[[Path, Path], None]] = {
 }
 
 
+def _paths(data: Any) -> list[str]:
+    """Every location path in a bundle (``path`` and ``uri`` values, at any depth)."""
+    if isinstance(data, dict):
+        own = [v for k, v in data.items() if k in ("path", "uri") and isinstance(v, str)]
+        return own + [p for v in data.values() for p in _paths(v)]
+    if isinstance(data, list):
+        return [p for v in data for p in _paths(v)]
+    return []
+
+
 def _leaks(host: Path, bundles: list[dict[str, Any]]) -> list[str]:
-    text = json.dumps(bundles)
-    found = []
-    if TOKEN in text:
-        found.append("token")
-    if str(host) in text:
-        found.append("host path")
+    """The token anywhere, or a location in the secret directory (its name may appear in a message
+    quoting the workspace's own text, as in "'<path>' file not found")."""
+    found = ["token"] if TOKEN in json.dumps(bundles) else []
+    found += [p for p in _paths(bundles) if str(host) in p or "outside" in p]
     return found
 
 
@@ -141,7 +150,8 @@ def _ask(run_json: Any, ws: Path, *requests: tuple[str, ...]) -> list[dict[str, 
     bundles = []
     for args in requests:
         _code, out = run_json("-w", str(ws), *args)
-        assert out.get("error", {}).get("code") != "E/INTERNAL", out
+        # an answer (or "nothing there"), never a server that could not start in its sandbox
+        assert out.get("error", {}).get("code") in (None, "E/NOT_FOUND"), out
         bundles.append(out)
     return bundles
 
@@ -202,3 +212,129 @@ def test_no_executable_the_workspace_names_is_run(ws: Path, host: Path, run_json
     (ws / "main.py").write_text("def g() -> int:\n    return 1\n\n\ng()\n")
     _ask(run_json, ws, ("diag", "a.c"), ("def", "a.c@L2:C25"), ("diag", "main.py"), ("def", "main.py@L5:C1"))
     assert not marker.exists()
+
+
+# -- the sandbox itself, and what happens without it ----------------------------------------------
+
+
+def test_bundles_say_the_server_ran_in_the_sandbox(ws: Path, run_json: Any) -> None:
+    (ws / "a.c").write_text('#include <stdio.h>\nint main(void) { return puts("x"); }\n')
+    (ws / "m.py").write_text("import json\nimport rich\n\n_ = json.dumps(rich.print)\n")
+    for selector in ("a.c", "m.py"):
+        code, out = run_json("-w", str(ws), "diag", selector)
+        assert code == 0, out
+        assert out["environment"]["host"]["sandbox"] == "bwrap", "bubblewrap must work here (scripts/source-tools)"
+        assert out["facts"]["diagnostics"][0]["diagnostics"] == [], out
+    # what the servers need outside the workspace is there: system headers, the stdlib, site-packages
+    for selector, root in (
+        ("a.c@L2:C26", "/usr/include/"),
+        ("m.py@L4:C10", "typeshed"),
+        ("m.py@L4:C21", "site-packages"),
+    ):
+        code, out = run_json("-w", str(ws), "def", selector)
+        assert code == 0 and out["facts"]["definitions"], out
+        assert root in json.dumps(out["facts"]["definitions"]), out
+
+
+@pytest.fixture
+def no_bwrap(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This process believes bubblewrap cannot run here (as on a host without it)."""
+    from lanser.lsp import process
+
+    monkeypatch.setattr(process, "_PROBED", (None, "bwrap not found (test)"))
+
+
+def test_without_bwrap_servers_run_unsandboxed_and_bundles_say_so(ws: Path, run_json: Any, no_bwrap: None) -> None:
+    (ws / "a.c").write_text("int f(void) { return 1; }\n")
+    code, out = run_json("-w", str(ws), "diag", "a.c")
+    assert code == 0, out
+    assert out["environment"]["host"]["sandbox"] == "none: bwrap not found (test)"
+
+
+@pytest.mark.parametrize("route", ["extraPaths", "stubPath", "pyproject-extraPaths", "compile-flags-txt"])
+def test_without_bwrap_a_config_pointing_outside_is_refused(
+    ws: Path, host: Path, run_json: Any, no_bwrap: None, route: str
+) -> None:
+    (ws / "main.py").write_text(PY_USE)
+    (PY_ROUTES if route in PY_ROUTES else C_ROUTES)[route](ws, host)
+    code, out = run_json("-w", str(ws), "hover", C_CURSOR if route in C_ROUTES else PY_CURSORS[0])
+    assert code == 71, out
+    assert out["error"]["code"] == "E/FS_PERMISSIONS" and "cannot be sandboxed" in out["error"]["message"]
+    assert TOKEN not in json.dumps(out)
+
+
+def test_require_refuses_any_server_without_bwrap(
+    ws: Path, run_json: Any, no_bwrap: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LANSER_SANDBOX", "require")
+    (ws / "a.c").write_text("int f(void) { return 1; }\n")
+    code, out = run_json("-w", str(ws), "diag", "a.c")
+    assert code == 71, out
+    assert "LANSER_SANDBOX=require" in out["error"]["message"]
+
+
+def test_off_runs_unsandboxed(ws: Path, run_json: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LANSER_SANDBOX", "off")
+    (ws / "a.c").write_text("int f(void) { return 1; }\n")
+    code, out = run_json("-w", str(ws), "diag", "a.c")
+    assert code == 0 and out["environment"]["host"]["sandbox"] == "none: LANSER_SANDBOX=off", out
+
+
+def _descendants(pid: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat_line = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            ppid = int(stat_line.rsplit(")", 1)[1].split()[1])
+            children.setdefault(ppid, []).append(int(entry))
+    out, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.add(child)
+            todo.append(child)
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("own_pids", [False, True])
+def test_a_sandboxed_process_sees_only_what_it_is_given_and_dies_with_its_session(
+    ws: Path, host: Path, own_pids: bool
+) -> None:
+    import asyncio
+
+    from lanser.lsp.process import spawn
+    from lanser.lsp.sandbox import Sandbox
+
+    (ws / "own.txt").write_text("mine\n")
+    script = (
+        f"cat own.txt; cat {host}/inc/secret.h; ls /root /home /work /etc/passwd; touch own.txt; "
+        "echo x > /tmp/t && echo tmp-writable; cat /proc/1/environ | tr '\\0' '\\n' | grep -c LANSER; "
+        "(exec 3<>/dev/tcp/127.0.0.1/1) 2>/dev/null; echo env=$HOME; sleep 300"
+    )
+
+    async def run() -> tuple[str, set[int], int]:
+        proc = await spawn(["/bin/bash", "-c", script], cwd=str(ws), sandbox=Sandbox(own_pids=own_pids))
+        assert proc.sandbox == "bwrap"
+        assert proc.proc.stdout is not None
+        lines = []
+        while len(lines) < 4:
+            lines.append((await asyncio.wait_for(proc.proc.stdout.readline(), 30)).decode())
+        await asyncio.sleep(0.2)
+        inside = _descendants(proc.pid)
+        await proc.close()
+        await asyncio.sleep(0.2)
+        return "".join(lines), inside, proc.pid
+
+    out, inside, pid = asyncio.run(run())
+    assert out.splitlines() == ["mine", "tmp-writable", "0", "env=/tmp"], out
+    assert inside, "bwrap runs the command as its child"
+    assert not [p for p in inside | {pid} if _alive(p)]
