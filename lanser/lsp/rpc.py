@@ -11,12 +11,14 @@ state (the client's ``_stop_event``, the protocol's ``_request_futures`` and
 - the stop event of the reader loop (:func:`pygls.io_.run_async` takes it as
   an argument; the client's own is private);
 - abandoning a request.  pygls offers no public way to forget a pending
-  request, and cancelling the future it returns makes its late answer fail
-  in the reader (``set_result`` on a cancelled future) and would be taken
-  for a protocol violation.  So :meth:`Rpc.request` hands out an asyncio
-  future of its own that follows pygls' future; cancelling it leaves pygls'
-  future pending until the server answers (servers answer every request,
-  a cancelled one with ``RequestCancelled``) or the session ends.
+  request, and cancelling the future it returns makes the late answer fail
+  in pygls' reader (``set_result`` on a cancelled future), which lanser
+  would take for a protocol violation and kill the server.  So
+  :meth:`Rpc.send_request` hands out an asyncio future of its own that
+  follows pygls' future; cancelling it leaves pygls' entry pending until the
+  server answers (servers answer every request, a cancelled one with
+  ``RequestCancelled``), and the late answer is dropped.  An entry a server
+  never answers lives as long as the session.
 """
 
 from __future__ import annotations
