@@ -27,7 +27,11 @@ __all__ = ["Judged", "evaluate", "judge", "regrade"]
 def evaluate(
     task: TaskSpec, dataset_dir: Path, agent: str, image: str, cache: Path, actions: list[dict[str, Any]] | None = None
 ) -> dict[str, Any]:
-    """``{verdict, stages, seconds}`` of one attempt (cached; an infrastructure failure is raised, never cached)."""
+    """``{verdict, stages, seconds}`` of one attempt (cached; an infrastructure failure is raised, never cached).
+
+    A timeout is returned but neither cached nor read from the cache: on a loaded machine a
+    suite that takes a minute can pass its wall limit, and a cached timeout would drop the
+    candidate on every later run (the same inputs must give the same tasks)."""
     from lanser.harness.run.agents import _Scripted, make_agent
     from lanser.harness.run.runner import run_task
 
@@ -35,7 +39,8 @@ def evaluate(
     path = cache / "runs" / f"{task.key()}-{tag}.json"
     if path.is_file():
         cached: dict[str, Any] = json.loads(path.read_text())
-        return cached
+        if cached["verdict"].get("outcome") != "timeout":
+            return cached
     workroot = Path(tempfile.mkdtemp(prefix="mine-", dir=_mkdir(cache / "work")))
     try:
         the_agent = make_agent(agent) if actions is None else _Scripted(agent, actions)
@@ -45,6 +50,8 @@ def evaluate(
     if result["verdict"].get("outcome") == "infra_error":
         raise InfrastructureError(f"{task.id} ({agent}): {result['verdict'].get('error')}", stage="mining")
     out = {"verdict": result["verdict"], "stages": result["stages"], "seconds": result["seconds"]}
+    if result["verdict"].get("outcome") == "timeout":
+        return out
     _mkdir(path.parent)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(out, sort_keys=True))
