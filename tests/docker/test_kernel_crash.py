@@ -1,15 +1,16 @@
 """One kernel crash task end to end (issue 25): KASAN on User Mode Linux, graded in kGym's terms.
 
-The crash layer (Linux 6.1, the KUnit suites of the kernel tasks plus DAMON's,
-under KASAN and list debugging: ``lanser.harness.datasets.kernel.crash``) is its own
-build, cached under ``~/.cache/lanser-tests/kernel``.  Its cold build is 20+
-minutes on 2 cores (docs/kernel-crash.md), too much for a CI run, so this test
-never builds it: it reuses the cached layer and is skipped when there is none
-(``lanser bench generate kernel --crash --cache ~/.cache/lanser-tests`` makes it).  The task
-is ``damon/damon_merge_two_regions-uaf`` of ``datasets/kernel-crash-6.1``: the
-oracle's patch makes the crash go away (``crash_fixed`` -> ``resolved``), noop
-leaves it (``crash_remains`` -> ``tests_failed``), and both verdicts carry the
-crash before and after.
+The dataset's layer (all eight suites under KASAN) is a 20+ minute first build on 2
+cores; this test builds the smaller CI layer instead (``crash.ensure_ci_layer``:
+DAMON's suite alone, the same debug options, the subsystems DAMON never reaches
+turned off; docs/kernel-crash.md, "Cost in CI"), cached under
+``~/.cache/lanser-tests/kernel`` beside the plain kernel layer and built under the
+layer's lock, so a fresh machine builds it once and never skips.  The task is
+``damon/damon_merge_two_regions-uaf`` of ``datasets/kernel-crash-6.1`` with its
+oracles cut to the CI layer's cases (``crash.for_layer``): the oracle's patch makes
+the crash go away (``crash_fixed`` -> ``resolved``), noop leaves it
+(``crash_remains`` -> ``tests_failed``), and both verdicts carry the crash before
+and after.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ pytestmark = pytest.mark.docker
 REPO = Path(__file__).resolve().parents[2]
 DATASET = REPO / "datasets" / "kernel-crash-6.1"
 CACHE = Path.home() / ".cache" / "lanser-tests"
-TASK = "kernel-crash-6.1/damon/damon_merge_two_regions-uaf"
+TASK = "kernel-crash-6.1/damon/damon_merge_two_regions-uaf"  # crash.CI_TASK in the dataset
 
 
 def bench(*args: str) -> subprocess.CompletedProcess[str]:
@@ -44,26 +45,14 @@ def bench(*args: str) -> subprocess.CompletedProcess[str]:
 def runs(tmp_path_factory: pytest.TempPathFactory, base_image: str) -> dict[str, Any]:
     from lanser.harness.datasets.kernel import crash
     from lanser.harness.datasets.kernel.dataset import link_project
-    from lanser.harness.datasets.kernel.layer import ensure_layer
 
-    try:  # reuse the cached crash layer only: its cold build is 20+ minutes on 2 cores (docs/kernel-crash.md)
-        layer = ensure_layer(
-            CACHE / "kernel",
-            base_image,
-            suites=crash.CRASH_SUITES,
-            extra_config=crash.CRASH_CONFIG,
-            kernel_args=crash.CRASH_KERNEL_ARGS,
-            tag=crash.CRASH_TAG,
-            known_failing=crash.CRASH_KNOWN_FAILING,
-            build=False,
-        )
-    except FileNotFoundError:
-        pytest.skip(
-            "no cached crash layer: lanser bench generate kernel --crash --out datasets/kernel-crash-6.1 "
-            "--cache ~/.cache/lanser-tests builds it (20+ minutes on 2 cores)"
-        )
+    layer = crash.ensure_ci_layer(
+        CACHE / "kernel",
+        base_image,
+        progress=lambda msg: print(f"[kernel crash layer] {msg}", file=sys.stderr, flush=True),
+    )
     tasks = [json.loads(line) for line in (DATASET / "tasks.jsonl").read_text().splitlines() if line.strip()]
-    task = next(t for t in tasks if t["id"] == TASK)
+    task = crash.for_layer(next(t for t in tasks if t["id"] == TASK), layer.baseline)
     data = tmp_path_factory.mktemp("kernel-crash")
     (data / "tasks.jsonl").write_text(json.dumps(task) + "\n")
     link_project(layer, data)
@@ -78,11 +67,23 @@ def runs(tmp_path_factory: pytest.TempPathFactory, base_image: str) -> dict[str,
     return results
 
 
+def crash_ci_task() -> str:
+    from lanser.harness.datasets.kernel import crash
+
+    return crash.CI_TASK
+
+
 def test_the_problem_is_the_crash_report_not_the_reproducer(runs: dict[str, Any]) -> None:
     task = runs["task"]
     assert task["oracles"]["crash"]["title"] in task["problem"]
     assert "core-test.h" not in task["problem"] and "KUNIT_" not in task["problem"]
     assert "[<" not in task["problem"] and "Memory state" not in task["problem"], "trimmed as syzbot trims"
+
+
+def test_the_ci_layer_runs_the_tasks_suite_under_the_crash_options(runs: dict[str, Any]) -> None:
+    oracles = runs["task"]["oracles"]
+    assert oracles["pass_to_pass"] and all(n.startswith("damon.") for n in oracles["pass_to_pass"])
+    assert runs["task"]["id"].endswith(crash_ci_task())
 
 
 def test_oracle_fixes_the_crash(runs: dict[str, Any]) -> None:

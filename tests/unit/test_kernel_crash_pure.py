@@ -174,3 +174,20 @@ def test_the_compile_database_drops_kasans_gcc_spelling() -> None:
         "x.c",
     ]
     assert _clang_argv(argv) == ["gcc", "-fsanitize=kernel-address", "--param", "max-inline-insns=10", "-c", "x.c"]
+
+
+def test_the_ci_layer_keeps_the_crash_options_and_cuts_the_tasks_oracles_to_its_cases() -> None:
+    import json
+
+    assert set(crash.CRASH_CONFIG.splitlines()) <= set(crash.CI_CONFIG.splitlines())
+    assert crash.CI_SUITES == (crash.DAMON,) and crash.CI_TAG != crash.CRASH_TAG
+    dataset = Path(__file__).resolve().parents[2] / "datasets" / "kernel-crash-6.1" / "tasks.jsonl"
+    tasks = [json.loads(line) for line in dataset.read_text().splitlines() if line.strip()]
+    (task,) = [t for t in tasks if t["id"].endswith("/" + crash.CI_TASK)]
+    assert any(not n.startswith("damon.") for n in task["oracles"]["pass_to_pass"])
+    baseline = {"damon": "pass", "damon.damon_test_target": "pass", "damon.damon_test_ops_registration": "fail"}
+    cut = crash.for_layer(task, baseline)
+    assert set(cut["oracles"]["pass_to_pass"]) <= {"damon.damon_test_target"}
+    assert all(n in baseline for n in cut["oracles"]["fail_to_pass"])
+    assert cut["oracles"]["crash"] == task["oracles"]["crash"] and cut["start_patch"] == task["start_patch"]
+    assert task["oracles"]["pass_to_pass"] != cut["oracles"]["pass_to_pass"], "the record itself is not changed"

@@ -26,12 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lanser.harness.grade import grading
-
-from lanser.harness.env import sandbox
 from lanser.harness.datasets.kernel import faults as kfaults
 from lanser.harness.datasets.kernel.layer import Layer
 from lanser.harness.datasets.kernel.suites import SUITES, Suite, build_command, sanitize_command, test_command
+from lanser.harness.env import sandbox
+from lanser.harness.grade import grading
 
 __all__ = [
     "GenerateStats",

@@ -40,10 +40,6 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from lanser.harness.grade import grading
-
-from lanser.harness.env import sandbox
-from lanser.harness.errors import InfrastructureError
 from lanser.harness.datasets.kernel import source as ksource
 from lanser.harness.datasets.kernel.suites import (
     BUILD_DIR,
@@ -57,6 +53,9 @@ from lanser.harness.datasets.kernel.suites import (
     sanitize_command,
     test_command,
 )
+from lanser.harness.env import sandbox
+from lanser.harness.errors import InfrastructureError
+from lanser.harness.grade import grading
 
 __all__ = ["LAYER_VERSION", "Layer", "compile_database", "drop_debian_ignore", "ensure_layer", "keep_set", "layer_key"]
 
