@@ -245,11 +245,15 @@ def _overrides() -> dict[str, ServerSpec]:
 
 def seeing_interpreter(spec: ServerSpec, executable: str, *dirs: str) -> ServerSpec:
     """``spec`` whose sandbox also holds the interpreter basedpyright runs for search paths (one
-    named with ``--python``): its directories, and the installation its executable resolves into."""
+    named with ``--python``): its directories (prefix, site-packages, stdlib), its executable, and
+    the installation that executable resolves into when the stdlib lies there (a venv's base)."""
     if "python" not in spec.languages or not spec.sandboxed or not executable:
         return spec
     real = os.path.realpath(executable)
-    extra = [os.path.dirname(os.path.dirname(real)), *dirs]
+    base = os.path.dirname(os.path.dirname(real))
+    extra = [real, *dirs]
+    if base != "/" and any(d.startswith(base + "/") for d in dirs if d):
+        extra.insert(0, base)  # not a wrapper script's $HOME: the stdlib is in there
     return dataclasses.replace(
         spec, sandbox_read_only=spec.sandbox_read_only + tuple(d for d in extra if d and os.path.isabs(d))
     )

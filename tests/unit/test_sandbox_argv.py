@@ -117,8 +117,16 @@ def test_an_interpreter_named_with_python_is_visible_to_basedpyright(tmp_path: P
     (venv / "bin").mkdir(parents=True)
     (venv / "bin" / "python").symlink_to(base / "bin" / "python3.12")
     py = registry.server_for_language("python", check_pin=False)
-    seen = registry.seeing_interpreter(py, str(venv / "bin" / "python"), str(venv), "")
+    stdlib = str(base / "lib" / "python3.12")
+    seen = registry.seeing_interpreter(py, str(venv / "bin" / "python"), str(venv), stdlib, "")
     box = seen.sandbox()
-    assert box is not None and box.read_only[-2:] == (str(base), str(venv))
+    real = str(base / "bin" / "python3.12")
+    assert box is not None and box.read_only[-4:] == (str(base), real, str(venv), stdlib)
+    # a wrapper script in ~/bin: its file, not all of ~
+    home = tmp_path / "home"
+    (home / "bin").mkdir(parents=True)
+    (home / "bin" / "python").write_text("#!/bin/sh\n")
+    box = registry.seeing_interpreter(py, str(home / "bin" / "python"), "/usr/lib/python3.11").sandbox()
+    assert box is not None and str(home) not in box.read_only and str(home / "bin" / "python") in box.read_only
     clangd = registry.server_for_language("c", check_pin=False)
     assert registry.seeing_interpreter(clangd, str(venv / "bin" / "python")) is clangd
