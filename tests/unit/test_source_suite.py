@@ -115,3 +115,11 @@ def test_release_entries_rename_only_the_machines_release() -> None:
         ("trixie-backports", "[arch=amd64] "),
     ]
     assert release_entries(entries, "bookworm") == entries[:2]
+
+
+def test_bench_generate_reads_the_suite_too() -> None:
+    from lanser.cli.bench_generate import parse_source
+
+    source = parse_source("debian:cjson=1.7.18-3.1+deb13u1@trixie", SHA)
+    assert (source.version, source.suite, source.sha256) == ("1.7.18-3.1+deb13u1", "trixie", SHA)
+    assert parse_source("debian:cjson=1.7.15-1+deb12u4", SHA).suite is None

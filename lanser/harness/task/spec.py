@@ -173,7 +173,9 @@ class Source(_Frozen):
         kind, sep, rest = text.partition(":")
         fields: dict[str, object]
         if not sep or kind not in _SOURCE_FIELDS:
-            raise ValueError(f"{text!r}: say debian:PACKAGE=VERSION, pypi:NAME==VERSION, git:URL@COMMIT or dir:PATH")
+            raise ValueError(
+                f"{text!r}: say debian:PACKAGE=VERSION[@SUITE], pypi:NAME==VERSION, git:URL@COMMIT or dir:PATH"
+            )
         if kind == "debian" and "=" in rest:
             package, _, version = rest.partition("=")
             version, at, suite = version.partition("@")
@@ -189,7 +191,9 @@ class Source(_Frozen):
         else:
             raise ValueError(
                 f"{text!r}: a {kind} source is written "
-                + {"debian": "debian:PACKAGE=VERSION", "pypi": "pypi:NAME==VERSION", "git": "git:URL@COMMIT"}[kind]
+                + {"debian": "debian:PACKAGE=VERSION[@SUITE]", "pypi": "pypi:NAME==VERSION", "git": "git:URL@COMMIT"}[
+                    kind
+                ]
             )
         return cls.model_validate({"kind": kind, **fields, "sha256": sha256})
 
