@@ -63,7 +63,10 @@ __all__ = ["LAYER_VERSION", "Layer", "compile_database", "drop_debian_ignore", "
 LAYER_VERSION = "1"
 _STAGE = "kernel-layer"
 
-BUILD_LIMITS = sandbox.Limits(wall_s=3600.0, memory_mb=3072, cpus=2.0, pids=1024, output_bytes=4 << 20)
+#: Three hours of wall time: a first build needs 3-8 minutes of a free 2-core machine, but on a
+#: loaded one every container shares one cgroup weight and a first build was seen killed at
+#: one hour with 350 of its objects compiled (docs/kernel-crash.md, "Cost in CI").
+BUILD_LIMITS = sandbox.Limits(wall_s=3 * 3600.0, memory_mb=3072, cpus=2.0, pids=1024, output_bytes=4 << 20)
 
 #: Directories kept whole (the rest keeps only what the build read and the build files).
 KEEP_DIRS = (
