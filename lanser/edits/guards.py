@@ -27,7 +27,11 @@ __all__ = ["check_filters", "check_jail", "dirty_files", "check_case_rename", "j
 
 
 def jail_rel(root: Path, path: str | Path) -> str:
-    """``path`` (absolute, or relative to ``root``) as a workspace-relative POSIX path, or refused."""
+    """``path`` (absolute, or relative to ``root``) as a workspace-relative POSIX path, or refused.
+
+    ``root`` is taken by its real path: a relative root (``bench run``'s default ``--out``) or
+    one reached through a symlink is the same jail as its resolved self."""
+    root = Path(os.path.realpath(root))
     p = Path(path)
     absolute = p if p.is_absolute() else root / p
     # Resolve the deepest existing ancestor: the file itself may not exist yet.

@@ -200,3 +200,20 @@ def test_git_source_with_setup_runs_and_a_wrong_pin_stops_the_run_first(
     proc = bench(tmp_path, "run", str(dataset), "--agent", "oracle", "--out", str(tmp_path / "out"), "--run-id", "bad")
     assert proc.returncode == 2
     assert json.loads(proc.stdout)["error"]["details"]["field"] == "source.sha256"
+
+
+def test_default_relative_out_runs_tasks(tmp_path: Path, base_image: str) -> None:
+    """`lanser bench run DATASET --agent oracle` as a new user types it: the default --out is
+    relative (.lanser-bench), and every task's start_patch was once refused as outside the jail."""
+    shutil.copytree(TOY, tmp_path / "toy-c")
+    proc = subprocess.run(
+        [sys.executable, "-c", "from lanser.cli.main import main; main()", "--no-daemon", "--json", "bench", "run"]
+        + ["toy-c", "--agent", "oracle", "--task", "toy-c/clamp-and-count"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert (tmp_path / ".lanser-bench").is_dir()
+    assert [r["outcome"] for r in json.loads(proc.stdout)["results"]] == ["resolved"], proc.stdout

@@ -708,3 +708,19 @@ def test_dirty_files_outside_git_is_none(tmp_path: Path) -> None:
     (plain / "a.py").write_bytes(b"A = 1\n")
     assert _git(plain, "rev-parse", "--git-dir").returncode != 0, "tmp_path is inside a git repository"
     assert guards.dirty_files(plain) is None
+
+
+def test_jail_of_a_relative_or_linked_root_is_its_real_self(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # bench run's default --out is relative (.lanser-bench): its work trees' roots were relative,
+    # and every start_patch was refused as "outside the workspace jail".
+    (tmp_path / "ws").mkdir()
+    (tmp_path / "ws" / "a.c").write_text("int x;\n")
+    (tmp_path / "link").symlink_to(tmp_path / "ws")
+    monkeypatch.chdir(tmp_path)
+    assert guards.jail_rel(Path("ws"), "a.c") == "a.c"
+    assert guards.jail_rel(Path("link"), "a.c") == "a.c"
+    assert guards.jail_rel(Path("ws"), "new/b.c") == "new/b.c"
+    with pytest.raises(FsPermissions):
+        guards.jail_rel(Path("ws"), "../link/a.c/../../x")
+    with pytest.raises(FsPermissions):
+        guards.jail_rel(Path("ws"), str(tmp_path / "elsewhere.c"))
