@@ -17,7 +17,7 @@ from lanser.edits.patch import parse_patch
 from lanser.edits.plan import ChangeSet, decode
 from lanser.errors import ApplyConflict, BadRequest, FsPermissions, LanserError
 from lanser.lsp.session import Document, LspSession
-from lanser.reward import count_diagnostics, process_reward
+from lanser.reward import reward_for, selected_version
 
 __all__ = ["check", "evaluate", "read_file"]
 
@@ -37,7 +37,7 @@ async def check(ctx: Context, request: Request, args: CheckArgs, bundle: Bundle)
         guards.check_jail(ctx.root, changes)
         guards.check_filters(changes, args.allow or (), args.deny or ())
     except (ApplyConflict, FsPermissions):
-        bundle.processReward = process_reward(0, 0, False, confidence)
+        bundle.processReward = reward_for(selected_version(), [], [], False, confidence)
         raise
     bundle.edits = {"workspaceEdit": None, "diff": changes.diff(), "files": changes.to_data(), "applied": False}
     from lanser.lsp.registry import language_of
@@ -126,12 +126,11 @@ async def evaluate(
     before, after = await ctx.call(language, op, bundle)
     b_data = [g.model_dump(mode="json") for g in before]
     a_data = [g.model_dump(mode="json") for g in after]
-    d_prev, d_now = count_diagnostics(b_data), count_diagnostics(a_data)
-    previous = bundle.processReward
-    if previous is not None:  # a patch over several languages: D adds up
-        d_prev += previous["components"]["d_prev"]
-        d_now += previous["components"]["d_now"]
-    bundle.processReward = process_reward(d_prev, d_now, safe, confidence)
+    # The version LANSER_REWARD selects (pr-v1 by default); a patch over several languages adds its
+    # languages' D (or Phi) up through ``previous``.
+    bundle.processReward = reward_for(
+        selected_version(), b_data, a_data, safe, confidence, previous=bundle.processReward
+    )
     spec = bundle.edits.setdefault("speculative", {"paths": [], "appeared": [], "disappeared": []})
     spec["paths"] = sorted(set(spec["paths"]) | set(paths))
     old = {_diag_key(g["path"], d) for g in b_data for d in g["diagnostics"]}

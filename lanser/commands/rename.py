@@ -41,7 +41,7 @@ from lanser.edits.witness import (
     scan_project,
 )
 from lanser.errors import Ambiguous, ApplyConflict, BadRequest, FsPermissions, NotFound
-from lanser.reward import process_reward
+from lanser.reward import reward_for, selected_version
 from lanser.text import convert_column
 
 if TYPE_CHECKING:
@@ -168,7 +168,7 @@ async def rename(ctx: Context, request: Request, args: RenameArgs, bundle: Bundl
         raise NotFound(f"the server proposed no edit for renaming {request.selector}")
     old_name = named["old"]
     if not old_name:
-        bundle.processReward = process_reward(0, 0, False, target.confidence)
+        bundle.processReward = reward_for(selected_version(), [], [], False, target.confidence)
         raise ApplyConflict(
             f"cannot tell which name the rename at {request.selector} replaces, so its "
             "completeness cannot be checked; refused"
@@ -291,7 +291,7 @@ async def rename(ctx: Context, request: Request, args: RenameArgs, bundle: Bundl
                 unexplained=unexplained[:200],
             )
     except (ApplyConflict, FsPermissions, NotFound):
-        bundle.processReward = process_reward(0, 0, False, target.confidence)
+        bundle.processReward = reward_for(selected_version(), [], [], False, target.confidence)
         raise
     await evaluate(ctx, bundle, target.language, changes, [target.path], target.confidence, safe=complete)
     # lanser's own speculative diagnostics are a witness too: a new error (or warning: a name
@@ -311,7 +311,7 @@ async def rename(ctx: Context, request: Request, args: RenameArgs, bundle: Bundl
         bundle.edits["complete"] = False
         bundle.edits["broke"] = broke
         if not args.allowPartial:
-            bundle.processReward = process_reward(0, 0, False, target.confidence)
+            bundle.processReward = reward_for(selected_version(), [], [], False, target.confidence)
             raise ApplyConflict(
                 f"the rename breaks code: {len(broke)} new diagnostic(s) name {old_name!r} or {new_name!r} (or an "
                 "identifier made from it) "

@@ -150,3 +150,31 @@ def test_c_patch_that_breaks_the_build_is_penalised_every_time_in_one_session(sa
         appeared = b["edits"]["speculative"]["appeared"]
         assert [a[:2] for a in appeared] == [["csrc/geometry.c", "error"]] and name in appeared[0][3]
     assert (sample / "csrc" / "geometry.c").read_text() == text
+
+
+@pytest.mark.parametrize("version", ["pr-v1", "pr-v2"])
+def test_live_check_records_the_reward_lanser_reward_selects(sample: Path, tmp_path: Path, version: str) -> None:
+    path = "pkg/shapes.py"
+    text = (sample / path).read_text()
+    old = "def total_area(shapes: list[Shape]) -> float:\n"
+    patch = tmp_path / "break.patch"
+    patch.write_text(_patch(path, old, old.replace("-> float:", "-> str:"), text))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LANSER_")}
+    env.update(LANSER_NO_DAEMON="1", LANSER_REWARD=version)
+    proc = subprocess.run(
+        [sys.executable, "-c", "from lanser.cli.main import main; main()", "--json", "-w", str(sample)]
+        + ["--timeout", "120", "check", str(patch)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    pr = json.loads(proc.stdout)["processReward"]
+    assert pr["version"] == version
+    # The patch makes an error: pr-v1's D grows, pr-v2's potential falls.
+    if version == "pr-v1":
+        assert pr["components"]["d_now"] > pr["components"]["d_prev"]
+    else:
+        assert pr["components"]["phi_now"] < pr["components"]["phi_prev"]
+    assert pr["r"] < 0.4
