@@ -531,9 +531,11 @@ class Bench:
         for r, queries in enumerate(sets):
             for q in queries:
                 if q["cmd"] == "symbols":
-                    # A file has one symbols request; the round number (an argument the
-                    # orchestrator ignores) keeps a later round's from being an earlier one's cache hit.
-                    q["args"] = {"round": r}
+                    # A file has one symbols request; a depth filter deeper than any nesting
+                    # (it keeps every symbol), different per round, keeps a later round's from being
+                    # an earlier one's cache hit.  (An unknown argument is E/BAD_REQUEST since the
+                    # commands' arguments are typed.)
+                    q["args"] = {"depth": 1000 + r}
         files = sorted({q["_pos"][0] for queries in sets for q in queries})
         warm_pos = self.pick(files, len(files))  # one hover per file, used by no measured set
         workdir = Path(tempfile.mkdtemp(prefix="lanser-bench-batch-"))
