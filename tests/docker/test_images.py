@@ -96,7 +96,7 @@ def test_mirror_comes_from_the_hosts_apt_sources(tmp_path: Path, monkeypatch: py
             Components: main
 
             Types: deb deb-src
-            # http://snapshot.debian.org/archive/debian/20250520T000000Z
+            # http://archive.example/debian/20250520T000000Z
             URIs: http://mirror.example/debian/
             Suites: bookworm bookworm-updates
             Components: main
