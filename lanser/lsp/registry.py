@@ -255,7 +255,11 @@ def seeing_interpreter(spec: ServerSpec, executable: str, *dirs: str) -> ServerS
     if base != "/" and any(d.startswith(base + "/") for d in dirs if d):
         extra.insert(0, base)  # not a wrapper script's $HOME: the stdlib is in there
     return dataclasses.replace(
-        spec, sandbox_read_only=spec.sandbox_read_only + tuple(d for d in extra if d and os.path.isabs(d))
+        # Only what exists: bwrap refuses to bind a missing path, and a ``--python`` that names none
+        # (basedpyright then falls back to its own search) must not crash the server at start.
+        spec,
+        sandbox_read_only=spec.sandbox_read_only
+        + tuple(d for d in extra if d and os.path.isabs(d) and os.path.exists(d)),
     )
 
 
