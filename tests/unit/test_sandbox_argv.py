@@ -118,10 +118,16 @@ def test_an_interpreter_named_with_python_is_visible_to_basedpyright(tmp_path: P
     (venv / "bin" / "python").symlink_to(base / "bin" / "python3.12")
     py = registry.server_for_language("python", check_pin=False)
     stdlib = str(base / "lib" / "python3.12")
-    seen = registry.seeing_interpreter(py, str(venv / "bin" / "python"), str(venv), stdlib, "")
+    (base / "lib" / "python3.12").mkdir(parents=True)
+    missing = str(tmp_path / "no-such-site-packages")
+    seen = registry.seeing_interpreter(py, str(venv / "bin" / "python"), str(venv), stdlib, missing, "")
     box = seen.sandbox()
     real = str(base / "bin" / "python3.12")
     assert box is not None and box.read_only[-4:] == (str(base), real, str(venv), stdlib)
+    # a path that does not exist is not bound: bwrap would refuse to start the server
+    assert missing not in box.read_only
+    gone = registry.seeing_interpreter(py, "/nonexistent-python").sandbox()
+    assert gone is not None and "/nonexistent-python" not in gone.read_only
     # a wrapper script in ~/bin: its file, not all of ~
     home = tmp_path / "home"
     (home / "bin").mkdir(parents=True)
