@@ -57,7 +57,7 @@ HEADER = "int sum(const int *v, int n);\nint clamp(int x, int lo, int hi);\nint 
 MAKEFILE = "test: tests/t\n\t./tests/t\ntests/t: lib.c tests/t.c\n\tcc -o $@ lib.c tests/t.c\n"
 
 
-def _git(repo: Path, *args: str) -> str:
+def git(repo: Path, *args: str) -> str:
     # Fixed identity and dates: the same history (the same commit ids) every time it is built.
     env = {**os.environ, "GIT_AUTHOR_DATE": "2024-01-01T00:00:00Z", "GIT_COMMITTER_DATE": "2024-01-01T00:00:00Z"}
     return subprocess.run(
@@ -70,20 +70,31 @@ def _git(repo: Path, *args: str) -> str:
     ).stdout
 
 
+def commit_edits(repo: Path, message: str, edits: dict[str, tuple[str, str]]) -> str:
+    """Commit ``edits`` (path -> (old, new): the first ``old`` replaced) to ``repo``; its commit id."""
+    for rel, (old, new) in edits.items():
+        path = repo / rel
+        text = path.read_text()
+        assert old in text, (rel, old)
+        path.write_text(text.replace(old, new, 1))
+    git(repo, "commit", "-qam", message)
+    return git(repo, "rev-parse", "HEAD").strip()
+
+
 def _commit(repo: Path, message: str, files: dict[str, str]) -> str:
     for rel, text in files.items():
         (repo / rel).parent.mkdir(parents=True, exist_ok=True)
         (repo / rel).write_text(text)
-    _git(repo, "add", "-A")
-    _git(repo, "commit", "-qm", message)
-    return _git(repo, "rev-parse", "HEAD").strip()
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", message)
+    return git(repo, "rev-parse", "HEAD").strip()
 
 
 def build_history(root: Path) -> tuple[Path, Path, dict[str, str]]:
     """(bare clone of the upstream history, the pinned source tree, commit ids by name) under ``root``."""
     repo = root / "work"
     repo.mkdir(parents=True)
-    _git(repo, "init", "-q", "-b", "main")
+    git(repo, "init", "-q", "-b", "main")
     ids = {
         "release": _commit(
             repo,
@@ -91,7 +102,7 @@ def build_history(root: Path) -> tuple[Path, Path, dict[str, str]]:
             {"lib.c": LIB_V1, "lib.h": HEADER, "tests/t.c": TEST_V1, "Makefile": MAKEFILE, "README": "lib\n"},
         )
     }
-    _git(repo, "tag", "v1.0")
+    git(repo, "tag", "v1.0")
     lib2 = LIB_V1.replace("i <= n", "i < n")
     ids["fix"] = _commit(
         repo,
@@ -143,6 +154,6 @@ def build_history(root: Path) -> tuple[Path, Path, dict[str, str]]:
     pinned.mkdir()
     for rel in ("lib.c", "lib.h", "tests/t.c", "Makefile", "README"):
         (pinned / rel).parent.mkdir(parents=True, exist_ok=True)
-        text = _git(repo, "show", f"v1.0:{rel}")
+        text = git(repo, "show", f"v1.0:{rel}")
         (pinned / rel).write_text(text.replace("return x + x;", "return x << 1;") if rel == "lib.c" else text)
     return bare, pinned, ids

@@ -6,11 +6,11 @@ read through a bare clone as the miner reads an upstream clone."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
+from mining_fixture import commit_edits, git
 
 from lanser.harness.datasets.mining import history, port, predecessors, select
 from lanser.harness.task.spec import DEFAULT_PROTECTED
@@ -22,27 +22,6 @@ LIB = (
 TEST = "int main(void)\n{\n\treturn 0;\n}\n"
 
 
-def _git(repo: Path, *args: str) -> str:
-    env = {**os.environ, "GIT_AUTHOR_DATE": "2024-01-01T00:00:00Z", "GIT_COMMITTER_DATE": "2024-01-01T00:00:00Z"}
-    return subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false", *args],
-        cwd=repo,
-        check=True,
-        capture_output=True,
-        text=True,
-        env=env,
-    ).stdout
-
-
-def _commit(repo: Path, message: str, edits: dict[str, tuple[str, str]]) -> str:
-    for rel, (old, new) in edits.items():
-        text = (repo / rel).read_text()
-        assert old in text, (rel, old)
-        (repo / rel).write_text(text.replace(old, new, 1))
-    _git(repo, "commit", "-qam", message)
-    return _git(repo, "rev-parse", "HEAD").strip()
-
-
 @pytest.fixture(scope="module")
 def upstream(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[str, str]]:
     root = tmp_path_factory.mktemp("predecessors")
@@ -51,16 +30,16 @@ def upstream(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict
         (where / "tests").mkdir(parents=True)
         (where / "lib.c").write_text(LIB)
         (where / "tests" / "t.c").write_text(TEST)
-    _git(repo, "init", "-q", "-b", "main")
-    _git(repo, "add", "-A")
-    _git(repo, "commit", "-qm", "Release 1.0")
-    _git(repo, "tag", "v1.0")
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "Release 1.0")
+    git(repo, "tag", "v1.0")
     ids = {
-        "check": _commit(
+        "check": commit_edits(
             repo, "Check for NULL in detach", {"lib.c": ("parent == 0 || item == 0", "parent == 0 || *parent == 0")}
         ),
-        "unrelated": _commit(repo, "other: no change", {"lib.c": ("return x;", "return x + 0;")}),
-        "fix": _commit(
+        "unrelated": commit_edits(repo, "other: no change", {"lib.c": ("return x;", "return x + 0;")}),
+        "fix": commit_edits(
             repo,
             "detach: fix the check for an item at the head",
             {

@@ -12,11 +12,11 @@ in the form ``--agent replay:`` reads.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
+from mining_fixture import commit_edits, git
 
 from lanser.harness.datasets.mining import history, port, select
 from lanser.harness.datasets.mining.miner import Mined
@@ -36,28 +36,6 @@ TEST = (
 )
 
 
-def _git(repo: Path, *args: str) -> str:
-    env = {**os.environ, "GIT_AUTHOR_DATE": "2024-01-01T00:00:00Z", "GIT_COMMITTER_DATE": "2024-01-01T00:00:00Z"}
-    return subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false", *args],
-        cwd=repo,
-        check=True,
-        capture_output=True,
-        text=True,
-        env=env,
-    ).stdout
-
-
-def _commit(repo: Path, message: str, edits: dict[str, tuple[str, str]]) -> str:
-    for rel, (old, new) in edits.items():
-        path = repo / rel
-        text = path.read_text()
-        assert old in text, (rel, old)
-        path.write_text(text.replace(old, new, 1))
-    _git(repo, "commit", "-qam", message)
-    return _git(repo, "rev-parse", "HEAD").strip()
-
-
 def _test_line(name: str) -> tuple[str, str]:
     return (f"\t/* {name} */\n", f'\t/* {name} */\n\tputs("PASS: {name}");\n')
 
@@ -69,42 +47,46 @@ def upstream(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict
     (repo / "tests").mkdir(parents=True)
     (repo / "lib.c").write_text(LIB)
     (repo / "tests" / "t.c").write_text(TEST)
-    _git(repo, "init", "-q", "-b", "main")
-    _git(repo, "add", "-A")
-    _git(repo, "commit", "-qm", "Release 1.0")
-    _git(repo, "tag", "v1.0")
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "Release 1.0")
+    git(repo, "tag", "v1.0")
     pinned = root / "pinned"
     (pinned / "tests").mkdir(parents=True)
     (pinned / "lib.c").write_text(LIB)
     (pinned / "tests" / "t.c").write_text(TEST)
     ids: dict[str, str] = {}
-    ids["sum"] = _commit(
+    ids["sum"] = commit_edits(
         repo, "Fix sum subtracting", {"lib.c": ("return a - b;", "return a + b + 0;"), "tests/t.c": _test_line("sum")}
     )
-    ids["sum2"] = _commit(repo, "Fix the fix: no stray term", {"lib.c": ("return a + b + 0;", "return a + b;")})
-    ids["neg"] = _commit(
+    ids["sum2"] = commit_edits(repo, "Fix the fix: no stray term", {"lib.c": ("return a + b + 0;", "return a + b;")})
+    ids["neg"] = commit_edits(
         repo, "Fix neg returning its argument", {"lib.c": ("return x;\n}\n\nint half", "return -x;\n}\n\nint half")}
     )
-    _commit(repo, "Tidy the tests", {"tests/t.c": ("#include <stdio.h>", "#include <stdio.h> /* io */")})
-    ids["neg2"] = _commit(
+    commit_edits(repo, "Tidy the tests", {"tests/t.c": ("#include <stdio.h>", "#include <stdio.h> /* io */")})
+    ids["neg2"] = commit_edits(
         repo,
         'Revert "Fix neg returning its argument"\n\nIt broke callers; tested now.',
         {"lib.c": ("return -x;", "return x;"), "tests/t.c": _test_line("neg")},
     )
-    ids["half"] = _commit(
+    ids["half"] = commit_edits(
         repo, "Fix half doubling", {"lib.c": ("return x * 2;", "return x / 3;"), "tests/t.c": _test_line("half")}
     )
-    ids["half2"] = _commit(repo, f"half: divide by two, not three ({ids['half'][:9]})", {"lib.c": ("x / 3", "x / 2")})
-    _git(repo, "checkout", "-qb", "pr")
-    ids["pr1"] = _commit(repo, "Add a test for twice", {"tests/t.c": _test_line("twice")})
-    ids["pr2"] = _commit(repo, "twice: multiply", {"lib.c": ("return x;\n}\n\nint sq", "return 2 * x;\n}\n\nint sq")})
-    _git(repo, "checkout", "-q", "main")
-    _git(repo, "merge", "-q", "--no-ff", "-m", "Merge pull request #12 from someone/pr\n\nFix twice", "pr")
-    ids["merge"] = _git(repo, "rev-parse", "HEAD").strip()
-    ids["sq"] = _commit(
+    ids["half2"] = commit_edits(
+        repo, f"half: divide by two, not three ({ids['half'][:9]})", {"lib.c": ("x / 3", "x / 2")}
+    )
+    git(repo, "checkout", "-qb", "pr")
+    ids["pr1"] = commit_edits(repo, "Add a test for twice", {"tests/t.c": _test_line("twice")})
+    ids["pr2"] = commit_edits(
+        repo, "twice: multiply", {"lib.c": ("return x;\n}\n\nint sq", "return 2 * x;\n}\n\nint sq")}
+    )
+    git(repo, "checkout", "-q", "main")
+    git(repo, "merge", "-q", "--no-ff", "-m", "Merge pull request #12 from someone/pr\n\nFix twice", "pr")
+    ids["merge"] = git(repo, "rev-parse", "HEAD").strip()
+    ids["sq"] = commit_edits(
         repo, "Fix sq adding", {"lib.c": ("return x + x;", "return x * x;"), "tests/t.c": _test_line("sq")}
     )
-    ids["lonely"] = _commit(repo, "Follow-up: a comment", {"tests/t.c": ("int main", "/* t */\nint main")})
+    ids["lonely"] = commit_edits(repo, "Follow-up: a comment", {"tests/t.c": ("int main", "/* t */\nint main")})
     bare = root / "upstream.git"
     subprocess.run(["git", "clone", "-q", "--bare", str(repo), str(bare)], check=True)
     return bare, pinned, ids
