@@ -29,7 +29,7 @@ from lanser.harness.report.passk import AgentSummary, summarize
 from lanser.harness.run.agents import Agent
 from lanser.harness.task.spec import TaskSpec
 
-__all__ = ["RunSummary", "run_benchmark", "run_dataset", "sample_agent_spec"]
+__all__ = ["RunSummary", "lost_result", "run_benchmark", "run_dataset", "sample_agent_spec"]
 
 #: Agents whose actions depend on a seed (``KIND[:SEED]``): sample i of a run uses SEED + i.
 SEEDED_KINDS = ("partial", "corrupt", "shuffle")
@@ -195,7 +195,7 @@ def run_benchmark(
                     if notice:
                         notice(f"{said}; retrying ({attempt.number + 1}/{retries + 1})")
                     continue
-            result = result or _lost(attempt.task, agent.name, failure or "lost")
+            result = result or lost_result(attempt.task, agent.name, failure or "lost")
             environment = dict(result.get("environment") or {})
             if finished.node:
                 environment["node"] = finished.node
@@ -255,7 +255,8 @@ def _reward(steps: list[dict[str, Any]]) -> float:
     return round(sum(float(s.get("reward") or 0) for s in steps), 9)
 
 
-def _lost(task: TaskSpec, agent_name: str, why: str) -> dict[str, Any]:
+def lost_result(task: TaskSpec, agent_name: str, why: str) -> dict[str, Any]:
+    """The stored result of an attempt that never produced one (``infra_error``, saying why)."""
     return {
         "task_id": task.id,
         "agent": agent_name,

@@ -29,6 +29,7 @@ from lanser.harness.env.project import ProjectTree
 from lanser.harness.errors import InfrastructureError
 from lanser.harness.grade import cleanroom, grading
 from lanser.harness.run.agents import Agent
+from lanser.harness.run.driver import lost_result
 from lanser.harness.task import worktree
 from lanser.harness.task.spec import TaskSpec
 
@@ -490,19 +491,5 @@ def run_attempt(
             image_digest(image)  # a layer image: it must be here already
     except InfrastructureError as exc:
         the_agent.close()
-        return _lost_result(spec, the_agent.name, str(exc))
+        return lost_result(spec, the_agent.name, str(exc))
     return run_task(spec, Path(dataset_dir), the_agent, image, Path(workroot), labels=labels)
-
-
-def _lost_result(task: TaskSpec, agent_name: str, why: str) -> dict[str, Any]:
-    return {
-        "task_id": task.id,
-        "agent": agent_name,
-        "verdict": {"outcome": "infra_error", "error": why},
-        "steps": [],
-        "stages": {},
-        "patch": "",
-        "seconds": 0.0,
-        "reward_total": 0.0,
-        "environment": {},
-    }
