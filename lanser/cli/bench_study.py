@@ -105,6 +105,13 @@ Examples:
     help="pr-v1 or pr-v2: the reward the headline compares with build + steps (hard.md has both; "
     "default LANSER_REWARD, else pr-v1).",
 )
+@click.option(
+    "--wall-s",
+    type=click.FloatRange(min=1.0, max=86400.0),
+    default=None,
+    help="Raise every task's per-stage wall limit to at least this many seconds (a run option: the "
+    "task files are unchanged, the raised tasks' runs are new).",
+)
 @click.pass_obj
 @errors_rendered
 def study(
@@ -122,6 +129,7 @@ def study(
     remeasure: bool,
     title: str | None,
     reward_version: str | None,
+    wall_s: float | None,
 ) -> None:
     from lanser.errors import RequestCancelled
     from lanser.harness.study.run import StudyRun, run_study
@@ -151,6 +159,7 @@ def study(
         remeasure=remeasure,
         title=title,
         reward=selected_version(reward_version),
+        wall_s=wall_s,
     )
     try:
         # A task file or agent that is not valid (E/BAD_REQUEST), no Docker or image (E/INFRASTRUCTURE):

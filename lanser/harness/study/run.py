@@ -38,6 +38,9 @@ class StudyRun:
     remeasure: bool = True
     title: str | None = None
     reward: str = "pr-v1"  #: the reward the headline compares with build + steps (pr-v1 recorded, pr-v2 re-scored)
+    #: Raise each task's per-stage wall limit to at least this many seconds (None: the task's own).  A
+    #: run option, not a dataset change; a raised limit changes the task's key, so its runs are new.
+    wall_s: float | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,7 +72,10 @@ def run_study(study: StudyRun, *, say: Callable[[str], None] | None = None) -> S
     datasets, specs, store, only = study.datasets, list(study.specs), study.store.resolve(), study.only
     names = [d.name for d in datasets]
     loaded = {
-        d: _spread([t for t in load_tasks(d / "tasks.jsonl") if not only or t.id in only], study.max_tasks)
+        d: _spread(
+            [_with_wall(t, study.wall_s) for t in load_tasks(d / "tasks.jsonl") if not only or t.id in only],
+            study.max_tasks,
+        )
         for d in datasets
     }
     made = {(d, s): make_agent(s, base=d) for d in datasets for s in specs}
@@ -145,6 +151,7 @@ def run_study(study: StudyRun, *, say: Callable[[str], None] | None = None) -> S
         + "".join(f" --task {t}" for t in only)
         + (f" --max-tasks {study.max_tasks}" if study.max_tasks else "")
         + ("" if study.remeasure else " --no-remeasure")
+        + (f" --wall-s {study.wall_s:g}" if study.wall_s is not None else "")
         + (f" --reward {study.reward}" if study.reward != "pr-v1" else ""),
         "datasets": names,
         "agents": specs,
@@ -170,6 +177,13 @@ def run_study(study: StudyRun, *, say: Callable[[str], None] | None = None) -> S
     for name, text in files.items():
         (study.out / name).write_text(text, encoding="utf-8")
     return StudySummary(study.out, tuple(sorted(files)), headline)
+
+
+def _with_wall(task: Any, wall_s: float | None) -> Any:
+    """``task`` with its per-stage wall limit raised to ``wall_s`` (never lowered)."""
+    if wall_s is None or task.limits.wall_s >= wall_s:
+        return task
+    return task.model_copy(update={"limits": task.limits.model_copy(update={"wall_s": float(wall_s)})})
 
 
 def _spread(items: list[Any], n: int | None) -> list[Any]:
