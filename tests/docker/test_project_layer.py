@@ -90,9 +90,13 @@ def test_setup_runs_once_and_both_tasks_start_from_its_tree(dataset: dict[str, A
     manifest = json.loads((layers[0] / "manifest.json").read_text())
     assert manifest["setup"] == SETUP and manifest["setup_seconds"] > 0
     assert {"/build/", "/build-asan/"} <= set(manifest["generated"])
-    stamp = (layers[0] / "tree" / "build" / "stamp").read_text()
+    # Each task starts from a copy of that tree: what the start patch does not touch is the layer's,
+    # object for object (reset re-runs the setup on the patched copy, which recompiles add.c alone).
+    obj = "build/CMakeFiles/calc.dir/src/mul.c.o"
     for t in ("calc__one", "calc__two"):
-        assert (dataset["work"] / t / "work" / "build" / "stamp").read_text() == stamp
+        copy, built = dataset["work"] / t / "work" / obj, layers[0] / "tree" / obj
+        assert (copy.read_bytes(), copy.stat().st_mtime_ns) == (built.read_bytes(), built.stat().st_mtime_ns)
+        assert dataset["results"][t.replace("__", "/")]["environment"]["start_build"]["command"] == "setup"
 
 
 def test_oracle_resolves_with_incremental_builds(dataset: dict[str, Any]) -> None:

@@ -28,6 +28,7 @@ from lanser.harness.env import project, sandbox
 from lanser.harness.env.project import ProjectTree
 from lanser.harness.errors import InfrastructureError
 from lanser.harness.grade import cleanroom, grading
+from lanser.harness.run import startstate
 from lanser.harness.run.agents import Agent
 from lanser.harness.run.driver import lost_result
 from lanser.harness.task import worktree
@@ -114,6 +115,7 @@ class TaskEnv:
         self.collected: cleanroom.Collected | None = None
         self._git_config = b""
         self._tracked: frozenset[str] | None = None
+        self.start_build: dict[str, Any] | None = None  # what reset rebuilt: see startstate.rebuild
         self.steps: list[dict[str, Any]] = []
         self.total = 0.0
         self.done = False
@@ -148,6 +150,13 @@ class TaskEnv:
         self._git_config = (self.work / ".git" / "config").read_bytes()
         # What the start commit holds, listed before the agent acts: the rest of the layer is output.
         self._tracked = frozenset(p for p in worktree.git(self.work, "ls-files", "-z").split("\0") if p)
+        # The layer's outputs were compiled before the start patch: rebuilt (or deleted) here, so
+        # that no object, archive or binary in the work area holds the code the agent must write.
+        self.start_build = startstate.rebuild(
+            self.task, self.work, self.image, self._tracked, labels=self.labels, client=self.client
+        )
+        if self.start_build is not None:
+            reseal_git(self.work, self._git_config)  # the project's build system ran there
         harden_git_env()  # before lanser first runs git in the work area
         self.lanser = Client(self.work, daemon=False, timeout=120.0, cache=False).open()
         self.steps, self.total, self.done = [], 0.0, False
@@ -440,6 +449,8 @@ def run_task(
         "reward_total": round(sum(s["reward"] for s in env.steps), 9),
         "environment": env.environment(),
     }
+    if env.start_build is not None:
+        result["environment"]["start_build"] = env.start_build
     usage = getattr(agent, "usage", None)  # a model-driven agent's tokens, cost and latency, stored with the result
     if callable(usage):
         result["usage"] = usage()
