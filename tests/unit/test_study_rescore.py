@@ -51,3 +51,16 @@ def test_rescore_toy_trajectories_with_real_clangd(tmp_path: Path) -> None:
     # the error sits on a line the step changed: it weighs 2 (x0.5): at least -1 from this error alone
     assert bad["reward_v2"] <= gold["reward_v2"] - 1.0
     assert bad["reward_v2"] == round(bad["phis"][-1] - bad["phis"][0], 6) == bad["rewards_v2"][0]
+
+
+def test_rescore_a_recorded_trajectory_from_the_datasets_trajectories(tmp_path: Path) -> None:
+    """A human (``replay:NAME``) trajectory is stored under its file name only: the re-scoring reads it
+    from the dataset's ``trajectories/`` and measures every state it passed through."""
+    rows = [{**row("human", "replay:reverse-off-by-one.jsonl", "toy-c/reverse", []), "components": [[0.0, 0.4, 0.0]]}]
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps({"trajectories": rows}))
+    out = rescore(TOY, results)
+    assert out["mismatched"] == []
+    human = out["trajectories"]["human"]
+    assert len(human["phis"]) == 2 and len(human["rewards_v2"]) == 1
+    assert human["reward_v2"] == round(human["phis"][-1] - human["phis"][0], 6)

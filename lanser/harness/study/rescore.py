@@ -40,15 +40,17 @@ def _load_generator(path: Path | None) -> Any:
     return mod
 
 
-def _plan(agent: str, task: Any, gen: Any) -> list[dict[str, Any]]:
-    """The edit patches of a stored agent spec's plan."""
+def _plan(agent: str, task: Any, gen: Any, dataset: Path | None = None) -> list[dict[str, Any]]:
+    """The edit patches of a stored agent spec's plan (a ``replay:NAME`` trajectory is read from the
+    dataset's ``trajectories/``, where the human ones live)."""
     from lanser.harness.run.agents import make_agent
 
     if agent.split(":")[0] in gen.KINDS:
         kind, _, seed = agent.partition(":")
         actions = gen.TrajectoryAgent(kind, int(seed or 0)).plan(task)
     else:
-        plan = getattr(make_agent(agent), "plan", None)
+        base = dataset / "trajectories" if dataset is not None and agent.startswith("replay:") else None
+        plan = getattr(make_agent(agent, base=base), "plan", None)
         actions = plan(task) if plan is not None else []
     return [a for a in actions if a.get("type") == "edit"]
 
@@ -121,7 +123,7 @@ def rescore(
             if row.get("dataset", dataset.name) != dataset.name:  # a study over several datasets
                 continue
             task = tasks[row["task"]]
-            edits = _plan(row["agent"], task, gen)
+            edits = _plan(row["agent"], task, gen, dataset)
             notes = [a["note"] for a in edits if isinstance(a.get("note"), str)]
             if len(edits) != len(row["components"]) or (row["notes"] and notes != row["notes"]):
                 out["mismatched"].append(row["key"])
