@@ -211,6 +211,21 @@ Examples:
     "lines it changes (git blame): a series.",
 )
 @click.option(
+    "--stage-wall",
+    "stage_wall",
+    type=click.FloatRange(min=1, max=86400),
+    default=None,
+    help="Each stage's wall limit in seconds, the tasks' limits.wall_s (default: the preset's, 300).",
+)
+@click.option(
+    "--touched-tests",
+    "touched_tests",
+    default=None,
+    metavar="REGEX",
+    help="With @TESTS@ in --test/--sanitize: each task runs the tests its hidden test change touches, "
+    "named by REGEX's first group on the enclosing definitions (docs/mining.md).",
+)
+@click.option(
     "--cache",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
@@ -235,6 +250,8 @@ def history(
     test_log: str,
     max_candidates: int | None,
     with_predecessors: bool,
+    stage_wall: float | None,
+    touched_tests: str | None,
     cache: Path | None,
 ) -> None:
     from lanser.harness.datasets.generate.profiles import Profile
@@ -270,6 +287,8 @@ def history(
             test_log=TestLog.model_validate({"format": test_log}),
             max_candidates=max_candidates,
             with_predecessors=with_predecessors,
+            stage_wall_s=stage_wall,
+            touched_re=touched_tests,
             progress=lambda msg: click.echo(msg, err=True),
         )
     except ValueError as exc:  # a LanserError (E/INFRASTRUCTURE among them) is rendered by errors_rendered

@@ -17,13 +17,14 @@ Every drop is counted by reason.  Same inputs, same tasks.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from lanser.harness.datasets.generate.profiles import Profile
-from lanser.harness.datasets.mining import history, port, predecessors, select, validate
+from lanser.harness.datasets.mining import history, port, predecessors, select, touched, validate
 from lanser.harness.task.spec import DEFAULT_PROTECTED, Commands, Limits, Oracles, Source, TaskSpec, TestLog
 
 __all__ = ["Mined", "mine"]
@@ -52,11 +53,21 @@ def mine(
     test_log: TestLog | None = None,
     max_candidates: int | None = None,
     with_predecessors: bool = False,
+    stage_wall_s: float | None = None,
+    touched_re: str | None = None,
     progress: Any = None,
 ) -> Mined:
+    """The validated tasks of ``since..until`` (module doc).
+
+    ``stage_wall_s``: each stage's wall limit (the tasks' ``limits.wall_s``; default the
+    profile's, 300 s), for suites slower than that.  ``touched_re``: with a test command that
+    holds :data:`~.touched.PLACEHOLDER`, each task runs the tests its hidden test change
+    touches (:func:`.touched.names`, the regex's first group on the enclosing definitions) in
+    its place; a candidate touching none is dropped before it is run."""
     from lanser.harness.task.sources import materialize
 
     say = progress or (lambda message: None)
+    pattern = _touched_pattern(profile, touched_re)
     tree = materialize(source, base)
     protected = DEFAULT_PROTECTED
     first, last = history.resolve(git_dir, since), history.resolve(git_dir, until)
@@ -66,7 +77,8 @@ def mine(
     if with_predecessors:  # a fix that conflicts alone, with the earlier commits it builds on (predecessors.py)
         cands = predecessors.widen_all(cands, tree, git_dir, commits, protected)
     commands = Commands(setup=profile.setup, build=profile.build, test=profile.test, sanitize=profile.sanitize or None)
-    limits = Limits(wall_s=profile.wall_s, memory_mb=profile.memory_mb, cpus=1.0, pids=256, max_steps=50)
+    wall_s = stage_wall_s or profile.wall_s
+    limits = Limits(wall_s=wall_s, memory_mb=profile.memory_mb, cpus=1.0, pids=256, max_steps=50)
     dropped: Counter[str] = Counter()
     tasks: list[TaskSpec] = []
     meta: list[dict[str, Any]] = []
@@ -92,12 +104,29 @@ def mine(
         except port.Dropped as exc:
             return drop(exc.reason, exc.detail)
         task_id = f"{project}/{cand.id}"
+        cmds = commands
+        if pattern is not None:
+            before = {p: b for p, (b, _) in ported.test_texts.items()}
+            after = {p: a for p, (_, a) in ported.test_texts.items()}
+            try:
+                names = touched.names(before, after, pattern)
+            except ValueError as exc:
+                return drop("hidden tests name no test the command can run", str(exc))
+            if not names:
+                return drop("hidden tests name no test the command can run", ", ".join(ported.test_files))
+            info["tests_run"] = names
+            cmds = commands.model_copy(
+                update={
+                    "test": touched.substitute(commands.test, names),
+                    "sanitize": touched.substitute(commands.sanitize, names),
+                }
+            )
         draft = TaskSpec(
             id=task_id,
             language="c",
             image="base",
             source=source,
-            commands=commands,
+            commands=cmds,
             problem="(validation)",
             gold_patch=ported.gold_patch,
             test_patch=ported.test_patch,
@@ -109,7 +138,7 @@ def mine(
         judged = validate.judge(noop, oracle)
         if judged.why:
             return drop(judged.why, judged.detail)
-        problem = select.statement(cand, judged.fail_to_pass, judged.sanitizer, commands.model_dump())
+        problem = select.statement(cand, judged.fail_to_pass, judged.sanitizer, cmds.model_dump())
         task = TaskSpec.model_validate(
             {
                 **draft.model_dump(mode="json"),
@@ -160,6 +189,7 @@ def mine(
     stats = {
         "project": project,
         "history": {"since": first, "until": last, "commits": len(commits)},
+        "stage_wall_s": wall_s,
         "candidates": len(cands),
         "series": sum(1 for c in cands if len(c.commits) > 1),
         "series_links": dict(sorted(Counter(link.rsplit(" ", 1)[0] for c in cands for link in c.links).items())),
@@ -171,3 +201,18 @@ def mine(
         "trajectory_steps": {m["id"]: m["trajectory"]["steps"] for m in meta if "trajectory" in m},
     }
     return Mined(sorted(tasks, key=lambda t: t.id), trajectories, meta, stats)
+
+
+def _touched_pattern(profile: Profile, touched_re: str | None) -> re.Pattern[str] | None:
+    """The touched-tests regex, checked: it and a command holding the placeholder go together."""
+    if (touched.PLACEHOLDER in f"{profile.test} {profile.sanitize}") != bool(touched_re):
+        raise ValueError(f"a test command with {touched.PLACEHOLDER} and a touched-tests regex go together")
+    if not touched_re:
+        return None
+    try:
+        pattern = re.compile(touched_re)
+    except re.error as exc:
+        raise ValueError(f"touched-tests regex {touched_re!r}: {exc}") from None
+    if pattern.groups < 1:
+        raise ValueError(f"touched-tests regex {touched_re!r} has no group for the test name")
+    return pattern

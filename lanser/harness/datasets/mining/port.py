@@ -46,6 +46,9 @@ class Ported:
     hunks: int = 0
     #: Files that needed the fuzzy patch (the merge conflicted).
     fuzzed: list[str] = field(default_factory=list)
+    #: Each changed test file's text before and after the hidden tests (None: absent), for
+    #: :func:`lanser.harness.datasets.mining.touched.names`.
+    test_texts: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
 
 
 def merge(ours: bytes, base: bytes, theirs: bytes) -> bytes | None:
@@ -170,4 +173,5 @@ def port(cand: Candidate, tree: Path, protected: tuple[str, ...]) -> Ported:
         [p for p in paths["test"] if pinned[p] != state[p]],
         gold.count("\n@@ ") + gold.startswith("@@ "),
         sorted(fuzzed),
+        {p: (_text(pinned[p], p), _text(state[p], p)) for p in paths["test"] if pinned[p] != state[p]},
     )

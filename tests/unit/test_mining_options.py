@@ -1,0 +1,173 @@
+"""The miner's run options: the per-stage wall limit (``--stage-wall``) and the tests a task runs
+(``--touched-tests``: the names the hidden test change touches, in place of ``@TESTS@``).
+
+Real git and the real port on the fixture history (tests/unit/mining_fixture.py); the sandbox
+runs are replaced at the validation seam (``validate.evaluate``), which records the tasks it is
+given: what is tested is what the miner asks the grader to run, and what generation.json says.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from mining_fixture import build_history
+
+from lanser.harness.datasets.generate.profiles import Profile
+from lanser.harness.datasets.mining import miner, touched, validate
+from lanser.harness.datasets.mining.write import write_dataset
+from lanser.harness.task.spec import Source, TaskSpec
+
+TEST_C = """#include "task.h"
+
+static int helper(void) {
+  return 1;
+}
+
+TEST_IMPL(alpha) {
+  ASSERT_EQ(1, helper());
+  return 0;
+}
+
+TEST_IMPL(beta) {
+  ASSERT_EQ(2, 2);
+  ASSERT_EQ(3, 3);
+  return 0;
+}
+"""
+IMPL = re.compile(r"^TEST_IMPL\((\w+)\)")
+
+
+def test_names_are_the_definitions_enclosing_the_change() -> None:
+    """A changed line names the test defined at or above it; an added test names itself; a
+    deleted line names the test it was in; a change above every definition (a helper, a test
+    list) names none."""
+    after = TEST_C.replace("  ASSERT_EQ(2, 2);\n", "  ASSERT_EQ(2, 2);\n  ASSERT_EQ(4, 4);\n")
+    assert touched.names({"t.c": TEST_C}, {"t.c": after}, IMPL) == ["beta"]
+    added = TEST_C + "\nTEST_IMPL(gamma) {\n  return 0;\n}\n"
+    lst = "TEST_DECLARE (alpha)\n"
+    assert touched.names(
+        {"t.c": TEST_C, "list.h": lst}, {"t.c": added, "list.h": lst + "TEST_DECLARE (gamma)\n"}, IMPL
+    ) == ["gamma"]
+    assert touched.names({"t.c": TEST_C}, {"t.c": TEST_C.replace("  ASSERT_EQ(3, 3);\n", "")}, IMPL) == ["beta"]
+    assert touched.names({"t.c": TEST_C}, {"t.c": TEST_C.replace("return 1;", "return 2;")}, IMPL) == []
+    assert touched.names({}, {"new.c": "TEST_IMPL(fresh) {\n}\n"}, IMPL) == ["fresh"]
+    assert touched.names({"t.c": TEST_C}, {"t.c": TEST_C}, IMPL) == []
+    with pytest.raises(ValueError, match="cannot carry"):
+        touched.names({}, {"x.c": "TEST_IMPL(a;rm) {\n}\n"}, re.compile(r"TEST_IMPL\(([^)]*)\)"))
+    assert touched.substitute("run @TESTS@ base", ["a", "b"]) == "run a b base"
+    assert touched.substitute(None, ["a"]) is None
+
+
+@pytest.fixture
+def recorded(monkeypatch: pytest.MonkeyPatch) -> list[TaskSpec]:
+    """The tasks the miner gives the grader; every run: noop fails ``sum``, oracle passes it."""
+    seen: list[TaskSpec] = []
+
+    def evaluate(task: TaskSpec, base: Path, agent: str, image: str, cache: Path, actions: Any = None) -> Any:
+        from lanser.harness.grade import grading
+
+        seen.append(task)
+        tests = {"sum": "fail" if agent == "noop" else "pass", "clamp": "pass"}
+        output = "".join(f"{'PASS' if v == 'pass' else 'FAIL'}: {t}\n" for t, v in tests.items())
+        failed = "fail" in tests.values()
+        stages = {
+            "build": {"exit_code": 0, "output": ""},
+            "test": {"exit_code": int(failed), "output": output, "test_log": {"format": "plain"}},
+        }
+        return {"stages": stages, "verdict": grading.grade(stages, {}), "seconds": 1.0}
+
+    monkeypatch.setattr(validate, "evaluate", evaluate)
+    return seen
+
+
+def _mine(root: Path, **options: Any) -> miner.Mined:
+    bare, pinned, ids = build_history(root)
+    shutil.copytree(pinned, root / "out" / "pinned")
+    profile = Profile(
+        name="fixture",
+        setup="true",
+        build="make -s tests/t",
+        test=options.pop("test", "make -s test"),
+        sanitize="",
+        files=(),
+    )
+    return miner.mine(
+        bare,
+        "v1.0",
+        ids[options.pop("until", "followup")],
+        Source.model_validate({"kind": "dir", "path": "pinned"}),
+        root / "out",
+        profile,
+        project="fixture",
+        image="img",
+        cache=root / "cache",
+        **options,
+    )
+
+
+def test_stage_wall_is_each_task_limit_and_recorded(tmp_path: Path, recorded: list[TaskSpec]) -> None:
+    mined = _mine(tmp_path / "a", stage_wall_s=900.0)
+    assert recorded and {t.limits.wall_s for t in recorded} == {900.0}
+    assert [t.limits.wall_s for t in mined.tasks] == [900.0]
+    assert mined.stats["stage_wall_s"] == 900.0
+    recorded.clear()
+    default = _mine(tmp_path / "b")
+    assert {t.limits.wall_s for t in recorded} == {300.0} and default.stats["stage_wall_s"] == 300.0
+    write_dataset(tmp_path / "b" / "out", default)
+    assert json.loads((tmp_path / "b" / "out" / "generation.json").read_text())["stage_wall_s"] == 300.0
+
+
+def test_touched_tests_replace_the_placeholder_task_by_task(tmp_path: Path, recorded: list[TaskSpec]) -> None:
+    mined = _mine(tmp_path, test="./tests/t @TESTS@ twice", touched_re=r'"%s: (\w+)')
+    (task,) = mined.tasks
+    assert task.commands.test == "./tests/t clamp sum twice"
+    assert {t.commands.test for t in recorded} == {"./tests/t clamp sum twice"}
+    assert "Test: ./tests/t clamp sum twice" in task.problem
+    (entry,) = [m for m in mined.meta if "id" in m]
+    assert entry["tests_run"] == ["clamp", "sum"]
+
+
+def test_touched_tests_needs_both_or_neither(tmp_path: Path, recorded: list[TaskSpec]) -> None:
+    with pytest.raises(ValueError, match="go together"):
+        _mine(tmp_path / "a", test="./tests/t @TESTS@")
+    with pytest.raises(ValueError, match="go together"):
+        _mine(tmp_path / "b", touched_re=r"(\w+)")
+    with pytest.raises(ValueError, match="no group"):
+        _mine(tmp_path / "c", test="./tests/t @TESTS@", touched_re=r"\w+")
+    assert not recorded
+
+
+def test_a_candidate_touching_no_named_test_is_dropped_unrun(tmp_path: Path, recorded: list[TaskSpec]) -> None:
+    mined = _mine(tmp_path, test="./tests/t @TESTS@", touched_re=r"NO_SUCH_TEST\((\w+)\)", until="fix")
+    assert not mined.tasks and not recorded
+    assert mined.stats["dropped"] == {"hidden tests name no test the command can run": 1}
+
+
+def test_cli_passes_the_options_through(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lanser.cli.main import cli
+    from lanser.harness.env import images
+
+    got: dict[str, Any] = {}
+
+    def fake_mine(*args: Any, **kwargs: Any) -> miner.Mined:
+        got.update(kwargs)
+        stats = {"project": "x", "candidates": 0, "validated": 0, "dropped": {}, "trajectories": 0}
+        return miner.Mined([], stats=stats)
+
+    monkeypatch.setattr(miner, "mine", fake_mine)
+    monkeypatch.setattr(images, "bootstrap_base", lambda: "img")
+    args = ["--no-daemon", "bench", "generate", "history", str(tmp_path), "--since", "a", "--until", "b"]
+    args += ["--source", "pinned", "--preset", "cjson", "--out", str(tmp_path / "out")]
+    result = CliRunner().invoke(cli, [*args, "--stage-wall", "900", "--touched-tests", r"TEST_IMPL\((\w+)\)"])
+    assert result.exit_code == 0, result.output
+    assert got["stage_wall_s"] == 900.0 and got["touched_re"] == r"TEST_IMPL\((\w+)\)"
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert got["stage_wall_s"] is None and got["touched_re"] is None
+    assert CliRunner().invoke(cli, [*args, "--stage-wall", "0"]).exit_code == 2
