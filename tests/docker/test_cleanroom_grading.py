@@ -141,7 +141,17 @@ def test_editing_the_tests_to_pass_is_dropped(env: Any, fmt: str) -> None:
         .replace('ok ? "" : "not "', '""')
         .replace("return failed ? 1 : 0;", "return 0;")
     )
-    result = env(task(fmt, test_log={"format": fmt}), [edit("tests/test_strbuf.c", tests, lying), {"type": "submit"}])
+    # Through lanser the edit is refused outright; through the shell it lands in the work area,
+    # and the grader leaves it out.
+    shell = (
+        'sed -i -e \'s/ok ? "PASS" : "FAIL"/"PASS"/\' -e \'s/ok ? "" : "not "/""/\' '
+        "-e 's/return failed ? 1 : 0;/return 0;/' tests/test_strbuf.c && grep -c 'return 0;' tests/test_strbuf.c"
+    )
+    actions = [edit("tests/test_strbuf.c", tests, lying), {"type": "run", "command": shell}, {"type": "submit"}]
+    result = env(task(fmt, test_log={"format": fmt}), actions)
+    refused, ran = result["steps"][0]["result"], result["steps"][1]["result"]
+    assert refused["status"] == "error" and "protected" in refused["error"]["message"], refused
+    assert ran["exitCode"] == 0, ran
     verdict = result["verdict"]
     assert verdict["outcome"] == "tests_failed"
     assert "edits to tests/test_strbuf.c ignored (protected)" in verdict["notes"]

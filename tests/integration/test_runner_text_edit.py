@@ -19,6 +19,7 @@ IMAGE_ID = "sha256:" + "0" * 64
 CALC = "int add(int a, int b) { return a - b; }\nint twice(int x) { return add(x, x); }\n"
 CALC_BROKEN = "int add(int a, int b) { return a - b }\nint twice(int x) { return add(x, x); }\n"
 PRELUDE = "def f: 1;\n"
+CHECK = "int check(void) { return 1; }\n"
 
 
 @pytest.fixture
@@ -28,6 +29,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     (src / "calc.c").write_text(CALC)
     (src / "builtin.jq").write_text(PRELUDE)
     (src / "tests" / "jq.test").write_text("f\nnull\n1\n")
+    (src / "tests" / "check.c").write_text(CHECK)
     (src / "compile_flags.txt").write_text("-std=c99\n")
     (tmp_path / "outside").write_text("outside\n")
     monkeypatch.setattr(project, "_failed", {})
@@ -66,6 +68,18 @@ def test_attacks_through_a_text_edit_are_refused(env: TaskEnv) -> None:
     _refused(env, unified_diff(".git/config", None, "[core]\n"), ".git")
     _refused(env, unified_diff("tests/jq.test", "f\nnull\n1\n", "f\nnull\n2\n"), "protected")
     assert (env.work / "tests" / "jq.test").read_text() == "f\nnull\n1\n"
+
+
+def test_protected_and_lanser_files_are_refused_on_the_language_server_path_too(env: TaskEnv) -> None:
+    """A C file has a server, so its edit goes through ``check --apply``: the same gate first."""
+    _refused(env, unified_diff("tests/check.c", CHECK, "int check(void) { return 0; }\n"), "protected")
+    assert (env.work / "tests" / "check.c").read_text() == CHECK
+    # One protected file in a patch refuses the whole patch: calc.c is not written either.
+    both = unified_diff("calc.c", CALC, CALC.replace("a - b", "a + b")) + unified_diff("tests/check.c", CHECK, "")
+    _refused(env, both, "protected")
+    assert (env.work / "calc.c").read_text() == CALC
+    _refused(env, unified_diff(".lanser/x.c", None, "int x;\n"), ".lanser")
+    assert not (env.work / ".lanser" / "x.c").exists()
 
 
 def test_a_text_edit_is_applied_and_has_a_reward_record(env: TaskEnv) -> None:

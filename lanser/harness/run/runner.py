@@ -311,10 +311,12 @@ class TaskEnv:
     # -- helpers ---------------------------------------------------------------
 
     def _edit(self, patch: str) -> dict[str, Any]:
-        """An ``edit`` step.  A patch whose files all have a language server is ``check --apply``:
+        """An ``edit`` step.  A patch that leaves the jail or touches a protected path (the task's
+        tests, build recipes) or lanser's own files is refused whole, before anything else.  A patch
+        whose files all have a language server is ``check --apply``:
         evaluated speculatively (its reward), then written.  A patch touching a file no server
         serves (a grammar, a ``.jq`` prelude, a ``config.h.in``) is written as text
-        (:mod:`lanser.edits.text`: the same jail and transaction, protected paths refused); the
+        (:mod:`lanser.edits.text`: the same jail and transaction); the
         files of it that have a server are still evaluated speculatively first, and the record
         names the files that had none (``noServer``)."""
         from lanser.edits import text
@@ -327,19 +329,8 @@ class TaskEnv:
             return Path(rel).suffix.lower() in LANGUAGE_OF_SUFFIX
 
         refused = process_reward(0, 0, False, 1.0)  # refused before evaluation: nothing safe happened
-        plain = [p for p in text.patch_paths(patch) if not served(p)]
-        if not plain:
-            bundle = self._lanser({"cmd": "check", "args": {"patch": patch, "apply": True, "allowDirty": True}})
-            speculative = (bundle.get("edits") or {}).get("speculative", {})
-            return {
-                "status": bundle["status"],
-                "error": bundle.get("error"),
-                "processReward": bundle.get("processReward") or refused,
-                "appeared": speculative.get("appeared", []),
-                "disappeared": speculative.get("disappeared", []),
-            }
         guard = cleanroom.compile_globs(self.task.protected_globs)
-        try:
+        try:  # one gate for both paths: the jail, lanser's own files, the task's protected paths
             changes = text.plan_text(self.work, patch, protected=lambda rel: bool(guard and guard.match(rel)))
         except LanserError as exc:
             return {
@@ -348,6 +339,16 @@ class TaskEnv:
                 "processReward": refused,
                 "appeared": [],
                 "disappeared": [],
+            }
+        if all(served(c.new_path or c.path) for c in changes.changes):
+            bundle = self._lanser({"cmd": "check", "args": {"patch": patch, "apply": True, "allowDirty": True}})
+            speculative = (bundle.get("edits") or {}).get("speculative", {})
+            return {
+                "status": bundle["status"],
+                "error": bundle.get("error"),
+                "processReward": bundle.get("processReward") or refused,
+                "appeared": speculative.get("appeared", []),
+                "disappeared": speculative.get("disappeared", []),
             }
         with_server = [c for c in changes.changes if served(c.new_path or c.path)]
         no_server = sorted(
