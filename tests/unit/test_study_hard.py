@@ -181,3 +181,28 @@ def test_rescored_v2_joins_only_sets_it_covers() -> None:
     assert (
         "reward_v2" not in hard_study({"x": ts}, resamples=20, rescored=partial)["sets"]["x"]["strata"]["all"]["auroc"]
     )
+
+
+def test_human_trajectories_are_material_of_their_own() -> None:
+    """Recorded (``replay:``) trajectories stay out of the synthetic sets and their pool (the bar's
+    material), are pooled with them only in ``pooled_with_human``, and get their own rows: rewards per
+    step, the same task's oracle, and the rank of their pr-v2 sum among that task's trajectories."""
+    synthetic = [traj(f"t{i}", "oracle", passed=True, d_start=1, d_final=0) for i in range(3)] + [
+        traj(f"t{i}", "corrupt:0", passed=False, notes=("fault comparison in hunk 1/1",), d_start=1, d_final=1)
+        for i in range(3)
+    ]
+    human = traj("t0", "replay:t0.jsonl", passed=True, steps=2, notes=("upstream a", "upstream b"))
+    rescored = {
+        t.key: {"reward_v2": 1.0 if t.all_pass else 0.0, "rewards_v2": [0.0] * len(t.components)} for t in synthetic
+    }
+    rescored[human.key] = {"reward_v2": 0.5, "rewards_v2": [-0.5, 1.0]}
+    result = hard_study({"syn": synthetic, "hum": [human]}, resamples=50, rescored=rescored)
+    assert set(result["sets"]) == {"syn", "pooled", "pooled_with_human"}
+    assert result["sets"]["pooled"]["strata"]["all"]["n"] == 6
+    assert result["sets"]["pooled_with_human"]["strata"]["all"]["n"] == 7
+    (row,) = result["human"]
+    assert row["agent"] == "replay:t0.jsonl" and row["edit_steps"] == 2
+    assert row["rewards_v2"] == [-0.5, 1.0] and row["oracle_reward_v2"] == 1.0
+    assert row["rank_v2"] == 2  # below t0's oracle (1.0), above its corrupt trajectory (0.0)
+    md = hard_markdown(result)
+    assert "## Human trajectories" in md and "-0.500, +1.000 (+0.500)" in md and "2 of 3" in md

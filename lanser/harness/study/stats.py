@@ -193,18 +193,25 @@ def hard_study(
     ``rescored``: trajectory key -> ``{"reward_v2", "rewards_v2"}`` from :mod:`lanser.harness.study.rescore`
     (pr-v2 from real severities and lines); a set whose every trajectory has one also gets ``reward_v2``.
     """
-    pooled = [t for ts in sets.values() for t in ts]
     extra = rescored or {}
+    # Recorded (human) trajectories are material of their own: out of the synthetic sets and their pool,
+    # then pooled with them in ``pooled_with_human`` (their passes against the same synthetic failures).
+    human = [t for ts in sets.values() for t in ts if is_recorded(t) and t.outcome != "infra_error"]
+    sets = {name: kept for name, ts in sets.items() if (kept := [t for t in ts if not is_recorded(t)])}
+    pooled = [t for ts in sets.values() for t in ts]
     covered = [name for name, ts in sets.items() if ts and all(t.key in extra for t in ts)]
     groups = [*sets.items(), ("pooled", pooled)]
     if 1 < len(covered) < len(sets):  # the sets pr-v2 was re-scored on, together
         groups.append(("pooled_rescored", [t for name in covered for t in sets[name]]))
+    if human:
+        groups.append(("pooled_with_human", [*pooled, *human]))
     out: dict[str, Any] = {
         "bar": BAR,
         "predictors": {k: v[1] for k, v in HARD_PREDICTORS.items()},
         "sets": {},
         "resamples": resamples,
         "bootstrap_seed": seed,
+        "human": [_recorded_row(t, pooled, extra) for t in human],
     }
     for name, ts in groups:
         ts = [t for t in ts if t.outcome != "infra_error"]
@@ -245,6 +252,38 @@ def hard_study(
             "step_credit": step_credit(ts, resamples=resamples, seed=seed, rescored=extra),
         }
     return out
+
+
+def is_recorded(t: Trajectory) -> bool:
+    """A trajectory recorded from a real agent or a human (``replay:FILE``), not a synthetic one."""
+    return t.agent.startswith("replay:")
+
+
+def _recorded_row(t: Trajectory, synthetic: Sequence[Trajectory], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """A recorded trajectory's rewards per step and summed, beside the same task's oracle and the
+    rank of its pr-v2 sum among the same task's synthetic trajectories (1: the highest)."""
+    same = [s for s in synthetic if s.dataset == t.dataset and s.task == t.task]
+    oracle = next((s for s in same if s.agent == "oracle"), None)
+    v2 = extra.get(t.key, {}).get("reward_v2")
+    row: dict[str, Any] = {
+        "dataset": t.dataset,
+        "task": t.task,
+        "agent": t.agent,
+        "outcome": t.outcome,
+        "all_pass": t.all_pass,
+        "edit_steps": _edits(t),
+        "notes": list(t.notes),
+        "reward_v1": round(t.cumulative, 6),
+        "rewards_v1": [round(c[0] + c[1] + c[2], 6) for c in t.components],
+        "reward_v2": v2,
+        "rewards_v2": extra.get(t.key, {}).get("rewards_v2"),
+        "oracle_reward_v1": None if oracle is None else round(oracle.cumulative, 6),
+        "oracle_reward_v2": None if oracle is None else extra.get(oracle.key, {}).get("reward_v2"),
+        "synthetic_on_task": len(same),
+    }
+    if v2 is not None and same and all(s.key in extra for s in same):
+        row["rank_v2"] = 1 + sum(float(extra[s.key]["reward_v2"]) > float(v2) for s in same)
+    return row
 
 
 def step_credit(
@@ -329,6 +368,14 @@ def _ci(p: dict[str, Any]) -> str:
     )
 
 
+def _num(v: float | None) -> str:
+    return "-" if v is None else f"{v:+.3f}"
+
+
+def _steps(rs: Sequence[float]) -> str:
+    return ", ".join(f"{r:+.3f}" for r in rs)
+
+
 def hard_markdown(result: dict[str, Any], command: str = "") -> str:
     """The predictors x strata tables with their paired intervals."""
     lines = [
@@ -383,6 +430,25 @@ def hard_markdown(result: dict[str, Any], command: str = "") -> str:
                     f"minus pr-v1: {g['real_v2_minus_v1']} [{g['real_ci']['lo']}, {g['real_ci']['hi']}]; "
                     f"first-error accuracy {fe['reward_v2']['hits']}/{fe['reward_v2']['trajectories']}.",
                 ]
+    if result.get("human"):
+        lines += [
+            "",
+            "## Human trajectories (recorded, replayed through the grader)",
+            "",
+            "Material of their own: not in the sets above or in `pooled`, only in `pooled_with_human`. "
+            "Rank: where the human's pr-v2 sum falls among the same task's synthetic trajectories (1: highest).",
+            "",
+            "| task | outcome | steps | pr-v1 per step (sum) | pr-v2 per step (sum) | oracle pr-v1 / pr-v2 | rank of pr-v2 |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for h in result["human"]:
+            v2 = "-" if h["rewards_v2"] is None else _steps(h["rewards_v2"])
+            rank = f"{h['rank_v2']} of {h['synthetic_on_task'] + 1}" if "rank_v2" in h else "-"
+            lines.append(
+                f"| {h['dataset']}/{h['task'].split('/')[-1]} (`{h['agent']}`) | {h['outcome']} | {h['edit_steps']} | "
+                f"{_steps(h['rewards_v1'])} ({_num(h['reward_v1'])}) | {v2} ({_num(h['reward_v2'])}) | "
+                f"{_num(h['oracle_reward_v1'])} / {_num(h['oracle_reward_v2'])} | {rank} |"
+            )
     return "\n".join(lines) + "\n"
 
 
