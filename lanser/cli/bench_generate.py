@@ -226,6 +226,13 @@ Examples:
     "named by REGEX's first group on the enclosing definitions (docs/mining.md).",
 )
 @click.option(
+    "--shard",
+    default=None,
+    metavar="K/N",
+    help="Validate only candidates K, K+N, ... (from 0): N processes fill the cache at once; "
+    "the dataset is the run without it.",
+)
+@click.option(
     "--cache",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
@@ -252,6 +259,7 @@ def history(
     with_predecessors: bool,
     stage_wall: float | None,
     touched_tests: str | None,
+    shard: str | None,
     cache: Path | None,
 ) -> None:
     from lanser.harness.datasets.generate.profiles import Profile
@@ -289,6 +297,7 @@ def history(
             with_predecessors=with_predecessors,
             stage_wall_s=stage_wall,
             touched_re=touched_tests,
+            shard=_shard(shard),
             progress=lambda msg: click.echo(msg, err=True),
         )
     except ValueError as exc:  # a LanserError (E/INFRASTRUCTURE among them) is rendered by errors_rendered
@@ -306,6 +315,15 @@ def history(
         else f"{len(result.tasks)} tasks -> {out / 'tasks.jsonl'}; candidates {brief['candidates']}, "
         f"dropped {sum(brief['dropped'].values())}, trajectories {brief['trajectories']}"
     )
+
+
+def _shard(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    k, _, n = text.partition("/")
+    if not (k.isdigit() and n.isdigit() and int(k) < int(n)):
+        raise click.UsageError(f"--shard {text!r}: K/N with 0 <= K < N")
+    return int(k), int(n)
 
 
 from lanser.cli.bench_kernel import kernel as _kernel  # noqa: E402  (the kernel generator's own module)

@@ -164,10 +164,22 @@ def test_cli_passes_the_options_through(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.setattr(images, "bootstrap_base", lambda: "img")
     args = ["--no-daemon", "bench", "generate", "history", str(tmp_path), "--since", "a", "--until", "b"]
     args += ["--source", "pinned", "--preset", "cjson", "--out", str(tmp_path / "out")]
-    result = CliRunner().invoke(cli, [*args, "--stage-wall", "900", "--touched-tests", r"TEST_IMPL\((\w+)\)"])
+    options = ["--stage-wall", "900", "--touched-tests", r"TEST_IMPL\((\w+)\)", "--shard", "1/2"]
+    result = CliRunner().invoke(cli, [*args, *options])
     assert result.exit_code == 0, result.output
-    assert got["stage_wall_s"] == 900.0 and got["touched_re"] == r"TEST_IMPL\((\w+)\)"
+    assert got["stage_wall_s"] == 900.0 and got["touched_re"] == r"TEST_IMPL\((\w+)\)" and got["shard"] == (1, 2)
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
-    assert got["stage_wall_s"] is None and got["touched_re"] is None
+    assert got["stage_wall_s"] is None and got["touched_re"] is None and got["shard"] is None
     assert CliRunner().invoke(cli, [*args, "--stage-wall", "0"]).exit_code == 2
+    assert CliRunner().invoke(cli, [*args, "--shard", "2/2"]).exit_code == 2
+
+
+def test_a_shard_validates_every_nth_candidate(tmp_path: Path, recorded: list[TaskSpec]) -> None:
+    """Two candidates (the issue #3 series, then the fix that conflicts): shard 1/2 attempts only
+    the second, which is dropped at the port, unrun; shard 0/2 only the first."""
+    second = _mine(tmp_path / "a", until="conflict", shard=(1, 2))
+    assert not recorded and not second.tasks and second.stats["shard"] == [1, 2]
+    assert [m["commits"] for m in second.meta] == [[second.stats["history"]["until"]]]
+    first = _mine(tmp_path / "b", until="conflict", shard=(0, 2))
+    assert recorded and len(first.tasks) == 1 and len(first.meta) == 1

@@ -55,6 +55,7 @@ def mine(
     with_predecessors: bool = False,
     stage_wall_s: float | None = None,
     touched_re: str | None = None,
+    shard: tuple[int, int] | None = None,
     progress: Any = None,
 ) -> Mined:
     """The validated tasks of ``since..until`` (module doc).
@@ -63,7 +64,9 @@ def mine(
     profile's, 300 s), for suites slower than that.  ``touched_re``: with a test command that
     holds :data:`~.touched.PLACEHOLDER`, each task runs the tests its hidden test change
     touches (:func:`.touched.names`, the regex's first group on the enclosing definitions) in
-    its place; a candidate touching none is dropped before it is run."""
+    its place; a candidate touching none is dropped before it is run.  ``shard`` (k, n): only
+    the candidates k, k+n, k+2n, ... (from 0), to fill the validation cache from n processes
+    at once; the dataset is the run without it, which then reads every run from the cache."""
     from lanser.harness.task.sources import materialize
 
     say = progress or (lambda message: None)
@@ -180,6 +183,8 @@ def mine(
     fallbacks = 0
     chosen = cands[:max_candidates] if max_candidates else cands
     for n, cand in enumerate(chosen, 1):
+        if shard and (n - 1) % shard[1] != shard[0]:
+            continue
         if attempt(cand, f"[{n}/{len(chosen)}]") or not cand.alone:
             continue
         # The series makes no task as a whole: its commits that are candidates on their own, one by one.
@@ -190,6 +195,7 @@ def mine(
         "project": project,
         "history": {"since": first, "until": last, "commits": len(commits)},
         "stage_wall_s": wall_s,
+        **({"shard": list(shard)} if shard else {}),
         "candidates": len(cands),
         "series": sum(1 for c in cands if len(c.commits) > 1),
         "series_links": dict(sorted(Counter(link.rsplit(" ", 1)[0] for c in cands for link in c.links).items())),
