@@ -82,6 +82,21 @@ def test_protected_and_lanser_files_are_refused_on_the_language_server_path_too(
     assert not (env.work / ".lanser" / "x.c").exists()
 
 
+def test_a_write_asked_of_lanser_itself_is_refused_when_it_reaches_a_protected_file(env: TaskEnv) -> None:
+    patch = unified_diff("tests/check.c", CHECK, "int check(void) { return 0; }\n")
+    request = {"cmd": "check", "args": {"patch": patch, "apply": True}}
+    _, _, _, record = env.step({"type": "lanser", "request": request})
+    bundle = record["result"]["bundle"]
+    assert bundle["status"] == "error" and bundle["error"]["code"] == "E/FS_PERMISSIONS", bundle
+    assert "protected" in bundle["error"]["message"]
+    assert (env.work / "tests" / "check.c").read_text() == CHECK
+    # The same request on a file the task leaves open is written.
+    fix = unified_diff("calc.c", CALC, CALC.replace("a - b", "a + b"))
+    _, _, _, record = env.step({"type": "lanser", "request": {"cmd": "check", "args": {"patch": fix, "apply": True}}})
+    assert record["result"]["bundle"]["status"] == "ok", record["result"]
+    assert (env.work / "calc.c").read_text() == CALC.replace("a - b", "a + b")
+
+
 def test_a_text_edit_is_applied_and_has_a_reward_record(env: TaskEnv) -> None:
     _, reward, _, record = env.step({"type": "edit", "patch": env.task.gold_patch})
     result = record["result"]

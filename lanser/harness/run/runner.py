@@ -174,9 +174,10 @@ class TaskEnv:
             reward = float(result["processReward"]["r"])
         elif kind == "lanser":
             request = action.get("request") or {}
-            if (request.get("args") or {}).get("apply"):
-                request = {**request, "args": {**request["args"], "allowDirty": True}}
-            result = {"bundle": self._lanser(request)}
+            if isinstance(request, dict) and isinstance(request.get("args"), dict) and request["args"].get("apply"):
+                result = {"bundle": self._apply_through_lanser(request)}
+            else:
+                result = {"bundle": self._lanser(request)}
         elif kind == "run":
             res = sandbox.run(
                 self.image,
@@ -389,6 +390,28 @@ class TaskEnv:
             "note": f"no language server for {', '.join(no_server)}: applied as text, no facts for "
             + ("it" if len(no_server) == 1 else "them"),
         }
+
+    def _apply_through_lanser(self, request: dict[str, Any]) -> dict[str, Any]:
+        """A rename, code action or check the agent asks lanser to write: previewed first, and
+        refused whole if it would write a protected path (a rename reaching into the task's tests
+        would be cut in two by the grader, which keeps no edit to them)."""
+        from lanser.edits import text
+        from lanser.errors import FsPermissions
+
+        preview = self._lanser({**request, "args": {**request["args"], "apply": False}})
+        if preview.get("status") != "ok":
+            return preview
+        guard = cleanroom.compile_globs(self.task.protected_globs)
+        diff = (preview.get("edits") or {}).get("diff") or ""
+        blocked = [p for p in text.patch_paths(diff) if guard and guard.match(p)]
+        if blocked:
+            refusal = FsPermissions(
+                f"{blocked[0]} is protected (the task's tests or build recipes); the edit would write "
+                f"{len(blocked)} protected file(s), refused whole",
+                path=blocked[0],
+            )
+            return {"status": "error", "bundleId": None, "error": refusal.to_dict()}
+        return self._lanser({**request, "args": {**request["args"], "allowDirty": True}})
 
     def _lanser(self, raw: dict[str, Any]) -> dict[str, Any]:
         # One request through the SDK (a line that is not a Request: its E/BAD_REQUEST bundle).
