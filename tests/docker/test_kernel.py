@@ -105,3 +105,11 @@ def test_the_edit_step_is_rewarded_by_clangd_on_kernel_code(runs: dict[str, Any]
         assert pr["components"]["safety"] == 1
         # Flags clangd rejects (gcc-only options) would show up as errors here.
         assert pr["components"]["d_now"] == 0, pr
+
+
+def test_the_start_state_is_rebuilt_so_no_object_holds_the_original_code(runs: dict[str, Any]) -> None:
+    """The layer's .kunit was compiled before the start patch emptied get_option(): reset rebuilds
+    it (incrementally, with the task's build), or the agent could disassemble the answer."""
+    for agent in ("oracle", "noop"):
+        start = runs[agent]["environment"]["start_build"]
+        assert start["command"] == "build" and start["exit_code"] == 0 and start["scrubbed"] == 0, start
