@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from lanser.harness.task.spec import DEFAULT_PROTECTED
+
 pytestmark = pytest.mark.docker
 
 REPO = Path(__file__).resolve().parents[2]
@@ -70,7 +72,13 @@ def test_the_json_lines_example_agent_resolves_a_toy_task_through_bench_run(tmp_
     seen = [e["observation"] for e in exchanged]
     # what the protocol page documents: the first observation, then each action's result as `last`
     assert seen[0] == {
-        "task": {"id": TASK, "language": "c", "problem": seen[0]["task"]["problem"]},
+        "task": {
+            "id": TASK,
+            "language": "c",
+            "problem": seen[0]["task"]["problem"],
+            "max_steps": 50,
+            "protected": list(DEFAULT_PROTECTED),
+        },
         "step": 0,
         "last": None,
         "reward": 0.0,

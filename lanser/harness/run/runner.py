@@ -420,7 +420,14 @@ class TaskEnv:
 
     def _observation(self, last: dict[str, Any] | None) -> dict[str, Any]:
         return {
-            "task": {"id": self.task.id, "problem": self.task.problem, "language": self.task.language},
+            "task": {
+                "id": self.task.id,
+                "problem": self.task.problem,
+                "language": self.task.language,
+                # The rules of the episode: how many actions it may take, and what it may not edit.
+                "max_steps": self.task.limits.max_steps,
+                "protected": list(self.task.protected_globs),
+            },
             "step": len(self.steps),
             "last": last,
             "reward": round(self.total, 9),
