@@ -25,10 +25,11 @@ result wins.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from lanser.harness.grade.logs import automake, ctest, junit, ktap, plain, regex, tap
+from lanser.harness.grade.logs.worst import merge as _merge
 
 __all__ = ["FORMATS", "Parsed", "failing_lines", "parse"]
 
@@ -63,7 +64,7 @@ class Parsed:
 
 
 def parse(texts: list[str], fmt: str = "auto", patterns: dict[str, str] | None = None) -> Parsed:
-    """Results of the texts (a log, result files), merged in order (a later report of a name wins)."""
+    """Results of the texts (a log, result files), merged: a name reported twice keeps its worst result (:mod:`.worst`)."""
     if fmt == "regex":
         return Parsed("regex", True, _merge(regex.parse(t, patterns or {}) for t in texts))
     if fmt != "auto":
@@ -74,13 +75,6 @@ def parse(texts: list[str], fmt: str = "auto", patterns: dict[str, str] | None =
             if results:
                 return Parsed(name, False, results)
     return Parsed(None, False, {})
-
-
-def _merge(parts: Iterable[dict[str, str]]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for part in parts:
-        out.update(part)
-    return out
 
 
 def failing_lines(text: str, failed: list[str], limit: int = 40) -> list[str]:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import re
 
+from lanser.harness.grade.logs.worst import keep_worst
+
 __all__ = ["parse"]
 
 _LINE = re.compile(r"^(PASS|FAIL|ERROR|SKIP|XFAIL|XPASS): (\S.*?)\s*$")
@@ -31,7 +33,7 @@ def parse(text: str) -> dict[str, str]:
             underline = lines[i + 1] if i + 1 < len(lines) else ""
             if not (underline and set(underline) == {"="} and len(underline) == len(line.rstrip())):
                 continue
-        out[m.group(2)] = _STATUS.get(m.group(1), "fail")
+        keep_worst(out, m.group(2), _STATUS.get(m.group(1), "fail"))
     return out
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 
+from lanser.harness.grade.logs.worst import keep_worst
+
 __all__ = ["parse"]
 
 _PROGRESS = re.compile(
@@ -27,10 +29,12 @@ def parse(text: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for m in _PROGRESS.finditer(text):
         status = m.group(3)
-        out[m.group(1)] = (
+        keep_worst(
+            out,
+            m.group(1),
             "pass"
             if status == "Passed"
-            else ("skip" if status == "Skipped" or (status == "Not Run" and "Disabled" in m.group(4)) else "fail")
+            else ("skip" if status == "Skipped" or (status == "Not Run" and "Disabled" in m.group(4)) else "fail"),
         )
     tail = text.partition("The following tests FAILED:")[2]
     for line in tail.splitlines()[:1000]:

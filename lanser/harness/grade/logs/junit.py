@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
+from lanser.harness.grade.logs.worst import keep_worst
+
 __all__ = ["parse"]
 
 _DTD = re.compile(r"<!(?:DOCTYPE|ENTITY)", re.I)
@@ -33,7 +35,7 @@ def parse(text: str) -> dict[str, str]:
         cls = (case.get("classname") or "").strip()
         full = f"{cls}.{name}" if cls and cls != name else name
         tags = {child.tag for child in case}
-        out[full] = "fail" if tags & {"failure", "error"} else ("skip" if "skipped" in tags else "pass")
+        keep_worst(out, full, "fail" if tags & {"failure", "error"} else ("skip" if "skipped" in tags else "pass"))
     return out
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 
+from lanser.harness.grade.logs.worst import keep_worst
+
 __all__ = ["parse"]
 
 _PREFIX = re.compile(r"^\[\s*\d+\.\d+\]\s?")
@@ -36,7 +38,7 @@ def parse(text: str) -> dict[str, str]:
         depth = len(m.group(1).expandtabs(8))
         path = [n for d, n in sorted(groups.items()) if d <= depth] + [m.group(3).strip()]
         groups = {d: n for d, n in groups.items() if d <= depth}
-        out[".".join(path)] = "skip" if m.group(4) == "SKIP" else ("pass" if m.group(2) == "ok" else "fail")
+        keep_worst(out, ".".join(path), "skip" if m.group(4) == "SKIP" else ("pass" if m.group(2) == "ok" else "fail"))
     return out
 
 

@@ -7,13 +7,16 @@
 
 Names are single tokens (no blanks) in the last two shapes, so summary lines
 (``[  FAILED  ] 2 tests, listed below:``) are not read as tests.  A name
-reported more than once keeps its worst result: a test that printed ``PASS:``
-for one check and ``FAIL:`` for another failed.
+reported more than once keeps its worst result (:mod:`.worst`): a test that
+printed ``PASS:`` for one check and ``FAIL:`` (or ``SKIP:``) for another failed
+(was skipped).
 """
 
 from __future__ import annotations
 
 import re
+
+from lanser.harness.grade.logs.worst import keep_worst
 
 __all__ = ["parse"]
 
@@ -24,7 +27,6 @@ _SHAPES = (
     re.compile(r"^\[\s*(?P<s>OK|FAILED|SKIPPED)\s*\] (?P<n>[\w./-]+)(?: \(\d+ ms\))?\s*$"),
 )
 _STATUS = {"PASS": "pass", "PASSED": "pass", "OK": "pass", "XFAIL": "pass", "SKIP": "skip", "SKIPPED": "skip"}
-_RANK = {"fail": 2, "pass": 1, "skip": 0}
 
 
 def parse(text: str) -> dict[str, str]:
@@ -36,8 +38,7 @@ def parse(text: str) -> dict[str, str]:
                 word = m.group("s").split()[0].upper()
                 status = _STATUS.get(word, "fail")
                 name = m.group("n").strip()
-                if name not in out or _RANK[status] >= _RANK[out[name]]:
-                    out[name] = status
+                keep_worst(out, name, status)
                 break
     return out
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["check", "parse"]
+from lanser.harness.grade.logs.worst import keep_worst
 
-_RANK = {"fail": 2, "pass": 1, "skip": 0}
+__all__ = ["check", "parse"]
 
 
 def check(pattern: str) -> str:
@@ -37,6 +37,6 @@ def parse(text: str, patterns: dict[str, str]) -> dict[str, str]:
             if not m:
                 continue
             name = (m.group("name") if "name" in rx.groupindex else m.group(1) or "").strip()
-            if name and (name not in out or _RANK[status] > _RANK[out[name]]):
-                out[name] = status
+            if name:
+                keep_worst(out, name, status)
     return out

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from lanser.harness.grade.logs.worst import keep_worst
+
 __all__ = ["parse"]
 
 # Blanks, not \s: a bare "ok" line must not run on into the next one.
@@ -18,18 +20,19 @@ _LINE = re.compile(
 
 
 def parse(text: str) -> dict[str, str]:
-    """Test name -> "pass" | "fail" | "skip"; the last report of a name wins."""
+    """Test name -> "pass" | "fail" | "skip"; a name reported twice keeps its worst result."""
     out: dict[str, str] = {}
     for m in _LINE.finditer(text):
         status, name, directive = m.group(1).lower(), m.group(2).strip(), (m.group(3) or "").upper()
         if not name:
             continue
         if directive == "SKIP":
-            out[name] = "skip"
+            result = "skip"
         elif directive == "TODO":
-            out[name] = "pass" if status == "not ok" else "fail"  # an unexpected pass of a TODO
+            result = "pass" if status == "not ok" else "fail"  # an unexpected pass of a TODO
         else:
-            out[name] = "pass" if status == "ok" else "fail"
+            result = "pass" if status == "ok" else "fail"
+        keep_worst(out, name, result)
     return out
 
 
