@@ -64,3 +64,15 @@ def test_rescore_a_recorded_trajectory_from_the_datasets_trajectories(tmp_path: 
     human = out["trajectories"]["human"]
     assert len(human["phis"]) == 2 and len(human["rewards_v2"]) == 1
     assert human["reward_v2"] == round(human["phis"][-1] - human["phis"][0], 6)
+
+
+def test_rescore_reuses_what_an_earlier_rescoring_measured(tmp_path: Path) -> None:
+    """``reuse``: an entry for the same key is copied, not measured (the task it names need not even be
+    in the dataset any more), and listed as reused."""
+    earlier = {"phis": [0.0, 1.0], "rewards_v2": [1.0], "reward_v2": 1.0, "severities": [{}, {}], "d": [0, 0]}
+    rows = [row("old", "oracle", "toy-c/gone", ["gold 1/1"])]
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps({"trajectories": rows}))
+    out = rescore(TOY, results, reuse={"old": earlier})
+    assert out["trajectories"] == {"old": earlier}
+    assert out["reused"] == ["old"] and out["states_measured"] == 0

@@ -8,8 +8,9 @@ Each state's Phi (:func:`lanser.reward_v2.potential`, severity-weighted, changed
 start state) gives pr-v2's step rewards and sum.  Trees that need a Docker project layer (the OSS and
 kernel sets) are not rebuilt here; the toy set's tree is in the repository.
 
-``python -m lanser.harness.study.rescore DATASET RESULTS.json OUT.json [GENERATOR.py] [--layers]``
-(``--layers``: rebuild states on the task's cached project layer, for datasets with a setup step).
+``python -m lanser.harness.study.rescore DATASET RESULTS.json OUT.json [GENERATOR.py] [--layers] [--reuse EARLIER.json]``
+(``--layers``: rebuild states on the task's cached project layer, for datasets with a setup step;
+``--reuse``: copy the entries an earlier re-scoring measured for the same keys).
 """
 
 from __future__ import annotations
@@ -102,11 +103,13 @@ def rescore(
     generator: Path | None = None,
     layers: bool = False,
     say: Callable[[str], None] = lambda _m: None,
+    reuse: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """key -> {"phis", "rewards_v2", "reward_v2", "severities", "d"} for every stored trajectory whose
     plan regenerates with the stored notes (``mismatched`` lists the others, ``no_tree`` those whose
     project layer is not cached).  ``d``: each state's error + warning count, to check against the
-    stored D."""
+    stored D.  ``reuse``: key -> an entry an earlier re-scoring measured (same key: same task, image and
+    plan), copied instead of measured again and listed in ``reused``."""
     from lanser.harness.study.diag import _materialise
     from lanser.harness.task.spec import load_tasks
     from lanser.reward_v2 import changed_lines, potential, process_reward_v2
@@ -115,12 +118,17 @@ def rescore(
     tasks = {t.id: t for t in load_tasks(dataset / "tasks.jsonl")}
     stored = json.loads(results.read_text())["trajectories"]
     cache: dict[str, list[dict[str, Any]]] = {}
-    out: dict[str, Any] = {"trajectories": {}, "mismatched": [], "no_tree": [], "states_measured": 0}
+    out: dict[str, Any] = {"trajectories": {}, "mismatched": [], "no_tree": [], "states_measured": 0, "reused": []}
+    known = reuse or {}
     tree_of = _tree_finder(dataset, layers)
     work = Path(tempfile.mkdtemp(prefix="rescore-"))
     try:
         for n, row in enumerate(stored, 1):
             if row.get("dataset", dataset.name) != dataset.name:  # a study over several datasets
+                continue
+            if row["key"] in known:
+                out["trajectories"][row["key"]] = known[row["key"]]
+                out["reused"].append(row["key"])
                 continue
             task = tasks[row["task"]]
             edits = _plan(row["agent"], task, gen, dataset)
@@ -182,9 +190,21 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     layers = "--layers" in args
     pos = [a for a in args if a != "--layers"]
+    reuse: dict[str, Any] = {}
+    while "--reuse" in pos:  # --reuse EARLIER.json (repeatable): entries measured before, copied
+        i = pos.index("--reuse")
+        reuse.update(json.loads(Path(pos[i + 1]).read_text())["trajectories"])
+        del pos[i : i + 2]
     dataset, results, dest = Path(pos[0]), Path(pos[1]), Path(pos[2])
     gen = Path(pos[3]) if len(pos) > 3 else None
-    out = rescore(dataset, results, generator=gen, layers=layers, say=lambda m: print(m, file=sys.stderr, flush=True))
+    out = rescore(
+        dataset,
+        results,
+        generator=gen,
+        layers=layers,
+        say=lambda m: print(m, file=sys.stderr, flush=True),
+        reuse=reuse,
+    )
     out["command"] = "python -m lanser.harness.study.rescore " + " ".join(args)
     dest.write_text(json.dumps(out, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     return 0
