@@ -400,7 +400,9 @@ class TaskSpec(_Frozen):
 
     @property
     def protected_globs(self) -> tuple[str, ...]:
-        return DEFAULT_PROTECTED if self.protected is None else self.protected
+        """The task's ``protected`` globs (the default when absent) and its result files
+        (``test_log.files``): the grader reads those after the test stage, never the agent's to write."""
+        return (DEFAULT_PROTECTED if self.protected is None else self.protected) + self.test_log.files
 
     @field_validator("source")
     @classmethod
