@@ -459,3 +459,24 @@ def test_truncation_reaches_the_models_own_long_replies_after_the_observations()
     assert truncate_history(msgs) == 1 and msgs[4]["content"] == TRUNCATED
     assert truncate_history(msgs) == 0
     assert [m["role"] for m in msgs] == ["system", "user", "assistant", "tool", "assistant", "user"]
+
+
+def test_the_task_prompt_names_the_protected_paths() -> None:
+    from lanser.harness.run.llm.agent import task_prompt
+    from lanser.harness.task.spec import TaskSpec
+
+    spec = TaskSpec.model_validate(
+        {
+            "id": "t/protected",
+            "language": "c",
+            "source": {"kind": "dir", "path": "p"},
+            "problem": "fix it",
+            "commands": {"build": "make", "test": "make test"},
+            "gold_patch": "",
+            "protected": ["**/tests/**", "**/Makefile"],
+        }
+    )
+    prompt = task_prompt(spec, "a.c\n")
+    assert "Protected (edits to these paths are refused, and the grader keeps none): **/tests/** **/Makefile" in prompt
+    open_task = spec.model_copy(update={"protected": []})
+    assert "Protected" not in task_prompt(open_task, "a.c\n")

@@ -64,11 +64,17 @@ If you cannot call tools, answer with one JSON object in a ```json block:
 
 def task_prompt(task: Any, layout: str) -> str:
     commands = task.commands
+    protected = getattr(task, "protected_globs", ())
     return (
         f"Task {task.id} ({task.language}).\n\nProblem:\n{task.problem}\n\n"
         f"Repository files (first 300):\n{layout.strip() or '(none listed)'}\n\n"
         f"Build: {commands.build}\nTest: {commands.test}\n"
         + (f"Sanitizers: {commands.sanitize}\n" if commands.sanitize else "")
+        + (
+            f"Protected (edits to these paths are refused, and the grader keeps none): {' '.join(protected)}\n"
+            if protected
+            else ""
+        )
         + "\nFix the problem so that the build and the tests pass, then call submit."
     )
 
