@@ -465,18 +465,19 @@ def test_the_task_prompt_names_the_protected_paths() -> None:
     from lanser.harness.run.llm.agent import task_prompt
     from lanser.harness.task.spec import TaskSpec
 
-    spec = TaskSpec.model_validate(
-        {
-            "id": "t/protected",
-            "language": "c",
-            "source": {"kind": "dir", "path": "p"},
-            "problem": "fix it",
-            "commands": {"build": "make", "test": "make test"},
-            "gold_patch": "",
-            "protected": ["**/tests/**", "**/Makefile"],
-        }
-    )
-    prompt = task_prompt(spec, "a.c\n")
+    def spec(protected: list[str]) -> TaskSpec:
+        return TaskSpec.model_validate(
+            {
+                "id": "t/protected",
+                "language": "c",
+                "source": {"kind": "dir", "path": "p"},
+                "problem": "fix it",
+                "commands": {"build": "make", "test": "make test"},
+                "gold_patch": "",
+                "protected": protected,
+            }
+        )
+
+    prompt = task_prompt(spec(["**/tests/**", "**/Makefile"]), "a.c\n")
     assert "Protected (edits to these paths are refused, and the grader keeps none): **/tests/** **/Makefile" in prompt
-    open_task = spec.model_copy(update={"protected": []})
-    assert "Protected" not in task_prompt(open_task, "a.c\n")
+    assert "Protected" not in task_prompt(spec([]), "a.c\n")
