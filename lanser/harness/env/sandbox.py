@@ -317,30 +317,43 @@ def _docker_log_cap(limits: Limits) -> int:
 def _bounded_output(chunks: Iterator[bytes], limit: int) -> str:
     """Keep the first and the last ``limit // 2`` bytes of a stream, and say
     how much was left out between them.  The head holds the first error of a
-    build, the tail the summary of a test run."""
+    build, the tail the summary of a test run.
+
+    The cut falls inside lines (the code under test chooses how much it prints,
+    so where), and a piece of a line must never read as a whole one: a tail that
+    began inside ``not ok 3 - x`` would begin ``ok 3 - x``.  So a line cut at
+    either end shares its line with the marker: the head's last piece before it,
+    the tail's first piece after it, and no log parser (anchored at a line's
+    start, reading a name to the line's end) reads either as a result."""
     head_cap = limit - limit // 2
     tail_cap = limit // 2
     head = bytearray()
     tail: deque[bytes] = deque()
     tail_len = 0
     total = 0
+    keep = tail_cap + 1  # and the byte before the tail: does the tail begin a line?
     for chunk in chunks:
         total += len(chunk)
         if len(head) < head_cap:
             take = head_cap - len(head)
             head += chunk[:take]
             chunk = chunk[take:]
-        if chunk and tail_cap:
+        if chunk:
             tail.append(chunk)
             tail_len += len(chunk)
-            while tail_len - len(tail[0]) >= tail_cap:
+            while tail_len - len(tail[0]) >= keep:
                 tail_len -= len(tail.popleft())
-    tail_bytes = b"".join(tail)[-tail_cap:] if tail_cap else b""
+    kept = b"".join(tail)[-keep:]
+    tail_bytes = kept[-tail_cap:] if tail_cap else b""
     omitted = total - len(head) - len(tail_bytes)
     text = head.decode("utf-8", errors="replace")
-    if omitted > 0:
-        text += f"\n[lanser: {omitted} bytes of output omitted]\n"
-    return text + tail_bytes.decode("utf-8", errors="replace")
+    if omitted <= 0:
+        return text + tail_bytes.decode("utf-8", errors="replace")
+    before_tail = kept[-tail_cap - 1 : -tail_cap] if tail_cap else kept[-1:]
+    marker = f"[lanser: {omitted} bytes of output omitted]"
+    marker = ("" if head.endswith(b"\n") or not head else " ") + marker
+    marker += "\n" if before_tail == b"\n" else " "
+    return text + marker + tail_bytes.decode("utf-8", errors="replace")
 
 
 def _pids_at_limit(client: Any, name: str, limit: int) -> bool:
