@@ -332,6 +332,10 @@ class Orchestrator:
             "pythonVersion": self.interpreter.version,
             "verbose": self.verbose,
             "system": system_fingerprint(self.interpreter.purelib),
+            # Settings that change the bundle of the same request: the sandbox (what a server may
+            # read; environment.host.sandbox) and the reward version of a live check or rename.
+            "sandbox": os.environ.get("LANSER_SANDBOX"),
+            "reward": os.environ.get("LANSER_REWARD"),
         }
 
     def _files_changed(self, snapshot: Snapshot) -> None:

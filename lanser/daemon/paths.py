@@ -21,8 +21,60 @@ else:
 
 __all__ = ["daemon_key", "runtime_dir", "socket_path", "lock_path", "log_path", "requests_dir", "state_dir"]
 
-#: Environment that changes what a daemon answers; part of its identity.
-_KEY_ENV = ("LANSER_SERVER_OVERRIDES", "XDG_CACHE_HOME", "XDG_STATE_HOME")
+#: Environment that changes what a daemon answers; part of its identity.  A daemon runs with
+#: the environment it was started in, so a call made under another value of any of these must
+#: reach another daemon.  lanser's options that the CLI reads (LANSER_FORMAT, LANSER_TIMEOUT,
+#: LANSER_INDEX_IO, LANSER_PYTHON: the ``python`` argument) travel with each request instead.
+_KEY_ENV = (
+    # lanser's settings read where the daemon runs.
+    "LANSER_SANDBOX",  # what a server sees, and the bundles' environment.host.sandbox
+    "LANSER_REWARD",  # the reward version of a live check or rename
+    "LANSER_SERVER_OVERRIDES",  # which servers run (the file's own identity is keyed too)
+    "LANSER_LOCK_WAIT_S",  # how long an apply waits for the workspace lock before refusing
+    "LANSER_DEBUG",  # an internal error raises instead of becoming the request's answer
+    "LANSER_APPLY_CRASH_AFTER",  # fault injection in an apply (tests)
+    "LANSER_APPLY_STOP_AFTER",
+    "LANSER_DAEMON_PAUSE",  # a request held at a stage (tests)
+    # Where lanser keeps caches and state, and the user configuration git (and an unsandboxed
+    # clangd) reads.
+    "HOME",
+    "XDG_CACHE_HOME",
+    "XDG_STATE_HOME",
+    "XDG_CONFIG_HOME",
+    "EMAIL",  # git's committer identity when user.email is unset (rename --commit)
+    # What an unsandboxed server (LANSER_SANDBOX=off, or auto without bwrap) inherits and reads;
+    # also the analysed interpreter's search paths, which the daemon asks that interpreter for.
+    "CLANGD_FLAGS",
+    "CPATH",
+    "C_INCLUDE_PATH",
+    "CPLUS_INCLUDE_PATH",
+    "OBJC_INCLUDE_PATH",
+    "PYTHONPATH",
+    "PYTHONHOME",
+    "PYTHONUSERBASE",
+    "PYTHONNOUSERSITE",
+    "PYTHONSAFEPATH",
+    "NODE_OPTIONS",
+    "NODE_PATH",
+)
+
+#: git's variables that lanser does not pass to git (lanser.gitsafe drops them): not keyed.
+#: Every other ``GIT_*`` variable (identity, dates, GIT_CONFIG_COUNT/KEY_n/VALUE_n, ...) is.
+_GIT_ENV_IGNORED = frozenset(
+    {
+        "GIT_DIR",
+        "GIT_WORK_TREE",
+        "GIT_INDEX_FILE",
+        "GIT_OBJECT_DIRECTORY",
+        "GIT_CEILING_DIRECTORIES",
+        "GIT_CONFIG",
+        "GIT_CONFIG_PARAMETERS",
+    }
+)
+
+#: Programs the daemon runs from PATH: bwrap (none turns the sandbox off under ``auto``) and git.
+#: Where they resolve is keyed, not PATH itself, which activating a virtualenv changes.
+_KEY_TOOLS = ("bwrap", "git")
 
 
 def runtime_dir() -> Path:
@@ -69,9 +121,40 @@ def daemon_key(workspace: str, python: str | None, version: str) -> str:
         "lanser": version,
         "build": _code_fingerprint(),
         "pins": pins.PINS,
-        "env": {k: os.environ.get(k) for k in _KEY_ENV},
+        "env": _key_env(),
     }
     return sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:20]
+
+
+def _key_env() -> dict[str, object]:
+    """The part of the environment a daemon's answers depend on (see :data:`_KEY_ENV`)."""
+    env = os.environ
+    out: dict[str, object] = {k: env.get(k) for k in _KEY_ENV}
+    out.update((k, v) for k, v in env.items() if k.startswith("GIT_") and k not in _GIT_ENV_IGNORED)
+    overrides = env.get("LANSER_SERVER_OVERRIDES")
+    if overrides:
+        out["overrides-file"] = _file_identity(overrides)
+    path = env.get("PATH", os.defpath)
+    out["tools"] = {name: _which(name, path) for name in _KEY_TOOLS}
+    return out
+
+
+def _file_identity(path: str) -> list[int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return [st.st_ino, st.st_size, st.st_mtime_ns]
+
+
+def _which(name: str, path: str) -> str | None:
+    """Where ``name`` resolves on ``path``, as the daemon's ``shutil.which`` would find it
+    (shutil is not imported on the client's hot path)."""
+    for directory in path.split(os.pathsep):
+        candidate = os.path.join(directory or os.curdir, name)
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return os.path.realpath(candidate)
+    return None
 
 
 def _code_fingerprint() -> str:
