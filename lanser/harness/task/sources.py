@@ -64,7 +64,7 @@ from pathlib import Path
 from lanser.errors import BadRequest
 from lanser.harness.env.locks import file_lock
 from lanser.harness.errors import InfrastructureError
-from lanser.harness.task.spec import Source, tree_digest
+from lanser.harness.task.spec import Source, dir_source, tree_digest
 
 __all__ = ["CACHE_ENV", "cache_root", "deb_src_lines", "fetch_hint", "file_sha256", "materialize"]
 
@@ -94,9 +94,7 @@ def materialize(source: Source, base: Path, *, cache: Path | None = None) -> Pat
     if hit is not None and hit.is_dir():
         return hit
     if source.kind == "dir":
-        tree = (Path(base) / str(source.path)).resolve()
-        if not tree.is_dir():
-            raise BadRequest(f"source.path: {tree} is not a directory", field="source.path")
+        tree = dir_source(source, base)
         if source.sha256:
             _check(source, tree_digest(tree).removeprefix("sha256:"))
     else:

@@ -49,6 +49,7 @@ __all__ = [
     "SourceKind",
     "TaskSpec",
     "TestLog",
+    "dir_source",
     "load_tasks",
     "patch_paths",
     "tree_digest",
@@ -432,6 +433,22 @@ class TaskSpec(_Frozen):
         return self.id.replace("/", "__")
 
 
+def dir_source(source: Source, base: Path) -> Path:
+    """The real path of a ``dir`` source: a directory inside the dataset directory ``base``,
+    symbolic links resolved.  The dataset is a stranger's: a ``project`` that links out of it
+    (to a home directory) would be copied into the agent's work area; E/BAD_REQUEST."""
+    root = Path(base).resolve()
+    tree = (root / str(source.path)).resolve()
+    if not tree.is_relative_to(root):
+        raise BadRequest(
+            f"source.path: {source.path} leads outside the dataset directory (through a symbolic link)",
+            field="source.path",
+        )
+    if not tree.is_dir():
+        raise BadRequest(f"source.path: {tree} is not a directory", field="source.path")
+    return tree
+
+
 def tree_digest(root: Path) -> str:
     """``sha256:`` over every entry under ``root`` in path order: regular files by
     content and executable bits (of the mode, not of who asks), symbolic links by
@@ -558,9 +575,10 @@ def load_tasks(path: Path) -> list[TaskSpec]:
             raise BadRequest(f"{path}:{n}: duplicate task id {task.id!r}", line=n, field="id")
         seen.add(task.id)
         if task.source.kind == "dir":
-            src = path.parent / str(task.source.path)
-            if not src.is_dir():
-                raise BadRequest(f"{path}:{n}: source.path: {src} is not a directory", line=n, field="source.path")
+            try:
+                src = dir_source(task.source, path.parent)
+            except BadRequest as exc:
+                raise BadRequest(f"{path}:{n}: {exc.message}", line=n, field="source.path") from None
             if task.source.sha256:
                 key = str(src.resolve())
                 if key not in digests:  # tasks share one source: hash it once
