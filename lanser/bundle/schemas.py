@@ -15,7 +15,7 @@ from typing import Any
 from lanser.bundle.models import Bundle, Request
 from lanser.selectors.spec import POSITION_SPEC
 
-__all__ = ["KINDS", "detect_kind", "generate", "load", "render", "validate"]
+__all__ = ["KINDS", "detect_kind", "generate", "load", "render", "request_schema", "validate"]
 
 KINDS = ("selector", "request", "bundle", "trace-event", "task")
 
@@ -82,11 +82,46 @@ def generate() -> dict[str, dict[str, Any]]:
     """Schemas by kind, freshly generated from the models."""
     return {
         "selector": {"title": "PositionSpec", **POSITION_SPEC.json_schema()},
-        "request": Request.model_json_schema(),
+        "request": request_schema(),
         "bundle": Bundle.model_json_schema(),
         "trace-event": _TRACE_EVENT,
         "task": _task_schema(),
     }
+
+
+def request_schema() -> dict[str, Any]:
+    """:class:`Request`'s schema with each command's ``args`` as its typed model
+    (:mod:`lanser.commands.args`, paired with the command in ``HANDLERS``): a union discriminated
+    by ``cmd``, each branch refusing the keys its model refuses.
+
+    The branches are ``if``/``then`` pairs under ``allOf`` rather than a ``oneOf``: the same
+    union, but a validator then reports the wrong argument of the command given (``args:
+    Additional properties are not allowed``) instead of "not valid under any of the given schemas".
+    """
+    from lanser.commands import HANDLERS
+
+    schema = Request.model_json_schema()
+    defs: dict[str, Any] = schema.setdefault("$defs", {})
+    branches = []
+    for cmd, entry in HANDLERS.items():
+        name = entry.args.__name__
+        if name not in defs:
+            model = entry.args.model_json_schema(ref_template="#/$defs/{model}")
+            defs.update(model.pop("$defs", {}))
+            defs[name] = model
+        branches.append(
+            {
+                "if": {"properties": {"cmd": {"const": cmd}}, "required": ["cmd"]},
+                "then": {"properties": {"args": {"$ref": f"#/$defs/{name}"}}},
+            }
+        )
+    schema["properties"]["args"] = {
+        "description": "The command's arguments, as its model in lanser.commands.args names them (see allOf).",
+        "title": "Args",
+        "type": "object",
+    }
+    schema["allOf"] = branches
+    return schema
 
 
 def _task_schema() -> dict[str, Any]:
