@@ -8,12 +8,15 @@ fresh tree, the logs are read worst-first, and none of that helps: every line th
 reads was printed by the agent.  ``strbuf-c`` (as in ``test_cleanroom_grading.py``) with
 the bug left in and such a constructor added.
 
-Not fixed (xfail, strict): no reading of the log can tell these lines from the tests'
-own.  What would: a canary run in the grader (the same tree with one oracle test made to
-fail on purpose, through a task-supplied patch of the protected tests: a canary that still
-passes means the results were forged), or results taken from a process the agent's code
-does not run in.  Reported to the lead (runner.py and the task format are not this
-helper's).
+Two ways in.  A constructor (code before ``main``) is dropped by the clean room, with
+everything else a fix never adds that runs outside the tests or turns a sanitizer off
+(``cleanroom.outside_the_tests``): graded, the bug is still there and the tests fail.  The
+same forgery inside the library's first function, ending with ``exit(0)``, is not caught
+(xfail, strict): no reading of the log can tell these lines from the tests' own.  What
+would: a canary run in the grader (the same tree with one oracle test made to fail on
+purpose, through a task-supplied patch of the protected tests: a canary that still passes
+means the results were forged), or results taken from a process the agent's code does not
+run in.  Reported to the lead (runner.py and the task format are not this helper's).
 """
 
 from __future__ import annotations
@@ -39,19 +42,29 @@ TESTS = ["init_empty", "append_one", "append_grows", "append_many", "upper", "fr
 LINE = {"plain": '"PASS: %s\\n", names[i]', "tap": '"ok %d - %s\\n", (int)i + 1, names[i]'}
 
 
-def forged(fmt: str) -> str:
-    """The broken source (the bug stays) with a constructor that reports every test passed."""
+def forged(fmt: str, where: str) -> str:
+    """The broken source (the bug stays) with code that reports every test passed and ends the
+    process: a constructor, or the first function the tests call (``sb_init``)."""
     names = ", ".join(f'"{t}"' for t in TESTS)
-    return (
-        "#include <stdio.h>\n#include <unistd.h>\n"
-        + BROKEN
-        + "\n__attribute__((constructor)) static void sb_selfcheck(void)\n{\n"
-        + f"\tstatic const char *const names[] = {{{names}}};\n"
+    body = (
+        f"\tstatic const char *const names[] = {{{names}}};\n"
         + f"\tfor (unsigned i = 0; i < {len(TESTS)}; i++)\n"
         + f"\t\tprintf({LINE[fmt]});\n"
         + ('\tprintf("1..%d\\n", 6);\n' if fmt == "tap" else "")
-        + "\tfflush(stdout);\n\t_exit(0);\n}\n"
+        + "\tfflush(stdout);\n"
     )
+    head = "#include <stdio.h>\n#include <stdlib.h>\n#include <unistd.h>\n"
+    if where == "constructor":
+        return (
+            head
+            + BROKEN
+            + "\n__attribute__((constructor)) static void sb_selfcheck(void)\n{\n"
+            + body
+            + "\t_exit(0);\n}\n"
+        )
+    init = "void sb_init(struct strbuf *sb)\n{\n"
+    assert init in BROKEN
+    return head + BROKEN.replace(init, init + '\tif (!getenv("SB_SELFCHECK_DONE")) {\n' + body + "\t\texit(0);\n\t}\n")
 
 
 def task(fmt: str) -> TaskSpec:
@@ -74,10 +87,19 @@ def task(fmt: str) -> TaskSpec:
     )
 
 
-@pytest.mark.xfail(strict=True, reason="in-process forgery of the test results is not detected (reported)")
-@pytest.mark.parametrize("fmt", ["plain", "tap"])
-def test_a_constructor_that_prints_every_pass_and_exits_is_not_resolved(
-    tmp_path: Path, base_image: str, fmt: str
+CAUGHT = pytest.mark.xfail(strict=True, reason="in-process forgery inside a function is not detected (reported)")
+
+
+@pytest.mark.parametrize(
+    "fmt, where",
+    [
+        ("plain", "constructor"),
+        ("tap", "constructor"),
+        pytest.param("plain", "sb_init", marks=CAUGHT),
+    ],
+)
+def test_code_that_prints_every_pass_and_exits_is_not_resolved(
+    tmp_path: Path, base_image: str, fmt: str, where: str
 ) -> None:
     from lanser.harness.env.sandbox import cleanup
     from lanser.harness.run.agents import make_agent
@@ -85,7 +107,7 @@ def test_a_constructor_that_prints_every_pass_and_exits_is_not_resolved(
 
     shutil.copytree(DATA / "project", tmp_path / "dataset" / "project")
     trajectory = tmp_path / "forge.jsonl"
-    patch = unified_diff("src/strbuf.c", BROKEN, forged(fmt))
+    patch = unified_diff("src/strbuf.c", BROKEN, forged(fmt, where))
     trajectory.write_text('{"type": "edit", "patch": ' + json.dumps(patch) + '}\n{"type": "submit"}\n')
     label = f"test-redteam-{uuid.uuid4().hex[:8]}"
     try:
@@ -99,6 +121,5 @@ def test_a_constructor_that_prints_every_pass_and_exits_is_not_resolved(
         )
     finally:
         cleanup(label)
-    assert "sb_selfcheck" in result["patch"]  # the forgery was graded, not dropped
     assert RIGHT not in result["patch"]  # the bug is still there: no real check would pass
     assert result["verdict"]["outcome"] != "resolved", result["verdict"]

@@ -12,6 +12,8 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
+
 from lanser.harness.grade import cleanroom
 from lanser.harness.task.spec import load_tasks
 
@@ -40,3 +42,68 @@ def test_a_result_file_the_agent_writes_is_not_in_the_graded_patch(tmp_path: Pat
     assert sorted(got.files) == ["src/a.c"]
     assert "build/results/zz-planted.xml" not in got.patch
     assert {"path": "build/results/zz-planted.xml", "why": "protected"} in got.dropped
+
+
+# -- code that runs outside the tests, or turns the sanitizer off ----------------------------------
+#
+# The test program links the agent's code, so the agent's code can act before the first test
+# (a constructor printing every PASS line and exiting 0: tests/docker/test_redteam_selfgrading.py)
+# or tell the sanitizer to look away.  Neither belongs in a fix (none of the 121 gold patches of
+# the shipped datasets has one); such a change is dropped, with its reason.
+
+FIX = "int a(void)\n{\n\treturn 2;\n}\n"
+HOSTILE = {
+    "constructor": '__attribute__((constructor)) static void early(void) { puts("PASS: t"); _exit(0); }\n',
+    "destructor": "static void __attribute__ ((destructor)) late(void) { }\n",
+    "init_array": '__attribute__((section(".init_array"))) static void (*run)(void) = early;\n',
+    "no_sanitize": '__attribute__((no_sanitize("address"))) int b(char *p) { return p[8]; }\n',
+    "asan_options": 'const char *__asan_default_options(void) { return "detect_leaks=0"; }\n',
+    "lsan_off": "int __lsan_is_turned_off(void) { return 1; }\n",
+    "kasan_off": "void b(void) { kasan_disable_current(); }\n",
+    "initcall": "static int __init early(void) { return 0; }\nlate_initcall(early);\n",
+    "exit_early": "void b(void) { _exit(0); }\n",
+}
+
+
+def _one_change(tmp_path: Path, rel: str, old: str | None, new: str) -> cleanroom.Collected:
+    fresh, work = tmp_path / "fresh", tmp_path / "work"
+    (fresh / "src").mkdir(parents=True)
+    (fresh / "src" / "a.c").write_text("int a(void)\n{\n\treturn 1;\n}\n")
+    if old is not None:
+        (fresh / rel).parent.mkdir(parents=True, exist_ok=True)
+        (fresh / rel).write_text(old)
+    shutil.copytree(fresh, work)
+    (work / "src" / "a.c").write_text(FIX)
+    (work / rel).parent.mkdir(parents=True, exist_ok=True)
+    (work / rel).write_text(new)
+    return cleanroom.collect(work, fresh, ("tests/**",))
+
+
+@pytest.mark.parametrize("what", sorted(HOSTILE))
+def test_a_change_that_acts_outside_the_tests_is_dropped(tmp_path: Path, what: str) -> None:
+    got = _one_change(tmp_path, "src/b.c", "int b;\n", "int b;\n" + HOSTILE[what])
+    assert sorted(got.files) == ["src/a.c"], what
+    (drop,) = [d for d in got.dropped if d["path"] == "src/b.c"]
+    assert "outside the tests" in drop["why"] or "sanitizer" in drop["why"], drop
+
+
+def test_a_new_header_with_a_constructor_is_dropped(tmp_path: Path) -> None:
+    got = _one_change(tmp_path, "src/early.h", None, HOSTILE["constructor"])
+    assert sorted(got.files) == ["src/a.c"]
+
+
+@pytest.mark.parametrize(
+    "name", ["conftest.py", "src/conftest.py", "sitecustomize.py", "src/usercustomize.py", "x.pth"]
+)
+def test_a_python_start_up_or_test_runner_hook_is_dropped(tmp_path: Path, name: str) -> None:
+    hook = (
+        "import pytest\n\n@pytest.hookimpl(hookwrapper=True)\ndef pytest_runtest_makereport(item, call):\n    yield\n"
+    )
+    got = _one_change(tmp_path, name, None, hook)
+    assert sorted(got.files) == ["src/a.c"], got.dropped
+
+
+def test_removing_such_code_or_mentioning_it_in_a_comment_is_kept(tmp_path: Path) -> None:
+    """Only what a change adds is judged: a fix may delete a constructor."""
+    got = _one_change(tmp_path, "src/b.c", "int b;\n" + HOSTILE["constructor"], "int b;\n")
+    assert sorted(got.files) == ["src/a.c", "src/b.c"]
