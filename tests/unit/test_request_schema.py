@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from help_examples import example_lines, examples
 
 from lanser.bundle.models import Command, Request
 from lanser.bundle.schemas import request_schema, validate
@@ -48,30 +49,6 @@ PATCH = """\
 -def total_area(shapes: list[Shape]) -> float:
 +def total_area(shapes: list[Shape]) -> str:
 """
-
-
-def help_text(*path: str) -> str:
-    result = CliRunner().invoke(cli, [*path, "--help"], terminal_width=200)
-    assert result.exit_code == 0, result.output
-    return result.output
-
-
-def examples(*path: str) -> list[list[str]]:
-    """The lanser command lines of ``path``'s Examples section, as argument lists (without
-    ``lanser``, shell redirections and comments)."""
-    text = help_text(*path)
-    assert "Examples:" in text, f"lanser {' '.join(path)} --help has no Examples section"
-    out = []
-    for line in text.split("Examples:", 1)[1].splitlines()[1:]:
-        line = line.strip()
-        if not line:
-            break
-        for part in re.split(r"&&|\|", line):
-            words = shlex.split(part, comments=True)
-            if words and words[0] == "lanser":
-                cut = next((i for i, w in enumerate(words) if w in (">", "<", "2>")), len(words))
-                out.append(words[1:cut])
-    return out
 
 
 class _Sent(Exception):
@@ -122,7 +99,7 @@ def doc_requests() -> list[tuple[str, dict[str, Any]]]:
             for m in re.finditer(r'\{"type": "lanser"', line):
                 action, _ = json.JSONDecoder().raw_decode(line, m.start())
                 out.append((f"{doc.name}:{n}", action["request"]))
-    for line in help_text("batch").split("Examples:", 1)[1].splitlines()[1:]:
+    for line in example_lines("batch"):
         for word in shlex.split(line, comments=True):
             if word.startswith("{"):
                 out.append(("lanser batch --help", json.loads(word)))
