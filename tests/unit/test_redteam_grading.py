@@ -103,7 +103,7 @@ def test_a_python_start_up_or_test_runner_hook_is_dropped(tmp_path: Path, name: 
     assert sorted(got.files) == ["src/a.c"], got.dropped
 
 
-def test_removing_such_code_or_mentioning_it_in_a_comment_is_kept(tmp_path: Path) -> None:
+def test_removing_such_code_is_kept(tmp_path: Path) -> None:
     """Only what a change adds is judged: a fix may delete a constructor."""
     got = _one_change(tmp_path, "src/b.c", "int b;\n" + HOSTILE["constructor"], "int b;\n")
     assert sorted(got.files) == ["src/a.c", "src/b.c"]

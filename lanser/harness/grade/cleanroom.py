@@ -42,6 +42,7 @@ __all__ = [
     "apply_start_patch",
     "collect",
     "compile_globs",
+    "outside_the_tests",
     "read_inside",
     "unified_diff",
 ]
@@ -67,6 +68,25 @@ OUTPUT_PATTERNS = (
     "**/__pycache__/**",
     "**/.dirstamp",
 )
+#: What a fix never adds (none of the shipped datasets' gold patches does) and an agent gaming
+#: the grader would: its code runs in the test program's process, so code that runs before or after
+#: the tests (a constructor printing every PASS line and exiting 0, a kernel initcall, an early
+#: ``_exit``) or that tells a sanitizer to look away decides the verdict.  Judged on the lines a
+#: change adds, in C (and C++, assembly) and Python sources.
+_OUTSIDE_THE_TESTS = re.compile(
+    r"__attribute__\s*\(\(.*\b(?:__)?(?:constructor|destructor)\b"
+    r"|\.(?:pre)?init_array\b|\.fini_array\b|\.ctors\b|\.dtors\b|#\s*pragma\s+(?:init|fini)\b"
+    r"|\b\w*initcall\w*\s*\(|\bmodule_init\s*\("
+    r"|\b(?:_exit|_Exit|quick_exit)\s*\("
+)
+_SANITIZER_OFF = re.compile(
+    r"no_sanitize|disable_sanitizer_instrumentation"
+    r"|\b__(?:asan|lsan|ubsan|msan|tsan|hwasan|sanitizer)_\w+"
+    r"|\bk[acm]san_disable_current\b"
+)
+_CODE_SUFFIXES = (".c", ".h", ".cc", ".cpp", ".cxx", ".hh", ".hpp", ".hxx", ".inc", ".s", ".S", ".py")
+#: Python files that run at interpreter start-up or inside the test runner, never a fix's.
+_PY_HOOKS = ("conftest.py", "sitecustomize.py", "usercustomize.py")
 #: Never the project's: lanser's state, clangd's cache, any git repository.
 _SKIP_DIRS = (".git", ".lanser", ".cache")
 MAX_FILE_BYTES = 1 << 20
@@ -300,6 +320,12 @@ def collect(
                 out.drop(rel, "deletes a binary file")
             else:
                 out.files[rel] = None
+    for rel, data in sorted(out.files.items()):
+        why = outside_the_tests(rel, _read_text(fresh, rel) if rel in fresh_entries else None, data)
+        if why:
+            out.drop(rel, why)
+            out.files.pop(rel)
+            out.modes.pop(rel, None)
     created = [rel for rel, data in out.files.items() if data is not None and rel not in fresh_entries]
     for rel in sorted(ignored(created) if ignored and created else ()):
         out.drop(rel, "build output")
@@ -316,6 +342,33 @@ def collect(
             out.modes.pop(rel, None)
     out.patch = "".join(pieces)
     return out
+
+
+def outside_the_tests(rel: str, old: str | None, new: bytes | None) -> str | None:
+    """Why the change of ``rel`` from ``old`` to ``new`` is not taken, if it adds code that runs
+    outside the tests or turns a sanitizer off (see :data:`_OUTSIDE_THE_TESTS`); None otherwise.
+    Only added lines count: a fix may remove such code."""
+    if new is None:
+        return None
+    name = rel.rsplit("/", 1)[-1]
+    if name in _PY_HOOKS or name.endswith(".pth"):
+        return "a Python start-up or test-runner hook: it runs outside the tests"
+    if not name.endswith(_CODE_SUFFIXES):
+        return None
+    a: list[str] = _LINES.findall(old or "")
+    b: list[str] = _LINES.findall(new.decode("utf-8", "replace"))
+    added = [
+        line
+        for tag, _a1, _a2, b1, b2 in SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
+        if tag in ("replace", "insert")
+        for line in b[b1:b2]
+    ]
+    for line in added:
+        if _SANITIZER_OFF.search(line):
+            return "turns a sanitizer off (" + line.strip()[:80] + ")"
+        if _OUTSIDE_THE_TESTS.search(line):
+            return "runs code outside the tests (" + line.strip()[:80] + ")"
+    return None
 
 
 def _reproduces(piece: str, fresh: Path, rel: str, new: bytes | None) -> bool:
