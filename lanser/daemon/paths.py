@@ -118,6 +118,8 @@ def daemon_key(workspace: str, python: str | None, version: str) -> str:
     ident = {
         "workspace": os.path.realpath(workspace),
         "python": python,
+        # A relative or bare --python (``python3``) is found from the caller's directory or PATH.
+        "python-at": _interpreter_at(python),
         "lanser": version,
         "build": _code_fingerprint(),
         "pins": pins.PINS,
@@ -135,8 +137,22 @@ def _key_env() -> dict[str, object]:
     if overrides:
         out["overrides-file"] = _file_identity(overrides)
     path = env.get("PATH", os.defpath)
-    out["tools"] = {name: _which(name, path) for name in _KEY_TOOLS}
+    out["tools"] = {name: _realpath(_which(name, path)) for name in _KEY_TOOLS}
     return out
+
+
+def _interpreter_at(python: str | None) -> str | None:
+    """Where ``python`` is, as the daemon started from here would find it: its absolute path,
+    not its real one (a virtualenv's ``bin/python`` links to the base interpreter)."""
+    if python is None:
+        return None
+    if os.sep in python:
+        return os.path.abspath(python)
+    return _which(python, os.environ.get("PATH", os.defpath))
+
+
+def _realpath(path: str | None) -> str | None:
+    return os.path.realpath(path) if path is not None else None
 
 
 def _file_identity(path: str) -> list[int] | None:
@@ -153,7 +169,7 @@ def _which(name: str, path: str) -> str | None:
     for directory in path.split(os.pathsep):
         candidate = os.path.join(directory or os.curdir, name)
         if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
-            return os.path.realpath(candidate)
+            return os.path.abspath(candidate)
     return None
 
 

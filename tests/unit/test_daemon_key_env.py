@@ -144,3 +144,21 @@ def test_every_lanser_setting_the_daemon_reads_is_keyed() -> None:
         read |= set(re.findall(r"[\"'](LANSER_[A-Z0-9_]+)[\"']", source.read_text()))
     assert read, "no setting found: the scan is broken"
     assert read - READ_OUTSIDE_THE_DAEMON <= set(paths._KEY_ENV)
+
+
+def test_a_bare_or_relative_python_is_keyed_where_it_resolves(clean: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--python python3`` is another interpreter under another PATH (an activated virtualenv),
+    and ``--python .venv/bin/python`` another one in another directory."""
+    ws, one, two = clean / "ws", clean / "one", clean / "two"
+    for d in (ws, one, two):
+        d.mkdir()
+        _executable(d / "python3")
+    path = os.environ.get("PATH", "")
+    monkeypatch.setenv("PATH", f"{one}{os.pathsep}{path}")
+    first = paths.daemon_key(str(ws), "python3", "0.1.0")
+    monkeypatch.setenv("PATH", f"{two}{os.pathsep}{path}")
+    assert paths.daemon_key(str(ws), "python3", "0.1.0") != first
+    monkeypatch.chdir(one)
+    relative = paths.daemon_key(str(ws), "./python3", "0.1.0")
+    monkeypatch.chdir(two)
+    assert paths.daemon_key(str(ws), "./python3", "0.1.0") != relative
