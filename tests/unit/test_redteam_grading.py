@@ -107,3 +107,76 @@ def test_removing_such_code_is_kept(tmp_path: Path) -> None:
     """Only what a change adds is judged: a fix may delete a constructor."""
     got = _one_change(tmp_path, "src/b.c", "int b;\n" + HOSTILE["constructor"], "int b;\n")
     assert sorted(got.files) == ["src/a.c", "src/b.c"]
+
+
+# -- a graded tree the agent's changes make impossible: infra_error, never counted -------------------
+#
+# A clean room that cannot apply the kept changes (or the hidden tests after them) raised, and the
+# runner graded the attempt infra_error: "never the agent's", left out of the resolve rate and
+# tried again.  An agent that cannot fix a task could so turn each failure into no result at all.
+# Whatever the agent's tree holds, the graded tree must be made.
+
+
+def _room(tmp_path: Path) -> tuple[Path, Path]:
+    fresh, work = tmp_path / "fresh", tmp_path / "work"
+    (fresh / "src" / "foo").mkdir(parents=True)
+    (fresh / "src" / "foo" / "test_bar.c").write_text("int t;\n")
+    (fresh / "src" / "foo" / "impl.c").write_text("int i;\n")
+    (fresh / "src" / "tests.c").write_text("int ts;\n")
+    (fresh / "src" / "a.c").write_text("int a(void)\n{\n\treturn 1;\n}\n")
+    (fresh / "real").mkdir()
+    (fresh / "real" / "x.c").write_text("int x;\n")
+    (fresh / "alias").symlink_to("real", target_is_directory=True)
+    shutil.copytree(fresh, work, symlinks=True)
+    (work / "src" / "a.c").write_text(FIX)
+    return fresh, work
+
+
+def _graded(fresh: Path, work: Path, protected: tuple[str, ...] = ("**/test_*", "src/tests.c")) -> cleanroom.Collected:
+    got = cleanroom.collect(work, fresh, protected)
+    cleanroom.apply(fresh, got)  # raised before: the attempt was an infra_error
+    assert got.files.get("src/a.c") == FIX.encode()
+    assert (fresh / "src" / "a.c").read_text() == FIX
+    return got
+
+
+def test_a_directory_holding_a_protected_file_replaced_by_a_file(tmp_path: Path) -> None:
+    fresh, work = _room(tmp_path)
+    shutil.rmtree(work / "src" / "foo")
+    (work / "src" / "foo").write_text("in the way\n")
+    got = _graded(fresh, work)
+    assert (fresh / "src" / "foo" / "test_bar.c").read_text() == "int t;\n"
+    assert "src/foo" not in got.files
+
+
+def test_a_protected_file_replaced_by_a_directory(tmp_path: Path) -> None:
+    fresh, work = _room(tmp_path)
+    (work / "src" / "tests.c").unlink()
+    (work / "src" / "tests.c").mkdir()
+    (work / "src" / "tests.c" / "x.c").write_text("int y;\n")
+    _graded(fresh, work)
+    assert (fresh / "src" / "tests.c").read_text() == "int ts;\n"
+
+
+def test_a_linked_directory_replaced_by_a_real_one(tmp_path: Path) -> None:
+    fresh, work = _room(tmp_path)
+    (work / "alias").unlink()
+    (work / "alias").mkdir()
+    (work / "alias" / "new.c").write_text("int n;\n")
+    _graded(fresh, work)
+    assert not (fresh / "real" / "new.c").exists()
+
+
+def test_hidden_tests_written_where_the_agent_put_a_file_or_a_directory(tmp_path: Path) -> None:
+    fresh, work = _room(tmp_path)
+    (work / "src" / "new").write_text("a file where the hidden tests need a directory\n")
+    (work / "src" / "test_new.c").mkdir()
+    (work / "src" / "test_new.c" / "x.c").write_text("int z;\n")
+    _graded(fresh, work, ("src/new/**", "**/test_*"))
+    hidden = (
+        "--- /dev/null\n+++ b/src/new/test_hidden.c\n@@ -0,0 +1 @@\n+int hidden;\n"
+        "--- /dev/null\n+++ b/src/test_new.c\n@@ -0,0 +1 @@\n+int hidden2;\n"
+    )
+    cleanroom.apply_start_patch(fresh, hidden, "test_patch")
+    assert (fresh / "src" / "new" / "test_hidden.c").read_text() == "int hidden;\n"
+    assert (fresh / "src" / "test_new.c").read_text() == "int hidden2;\n"
