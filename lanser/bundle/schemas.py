@@ -45,7 +45,8 @@ _TRACE_EVENT: dict[str, Any] = {
             "properties": {
                 "event": {"const": "request"},
                 "seq": {"type": "integer", "minimum": 1},
-                "request": {"$ref": "request.schema.json"},
+                # As lanser received it, arguments it then refused included (as a bundle echoes it).
+                "request": {"$ref": "bundle.schema.json#/$defs/Request"},
                 "snapshot": {"type": "string"},
             },
             "required": ["event", "seq", "request"],

@@ -176,3 +176,11 @@ def test_each_argument_has_one_type_in_both(cmd: str, field: str) -> None:
     for value in (5, True, "text", ["a", "b"]):
         request = {"cmd": cmd, "selector": "pkg/shapes.py@L38:C5", "args": {field: value}}
         assert (validate(request, "request") == []) == (model_errors(request) == []), (field, value)
+
+
+def test_a_trace_records_a_refused_request_as_it_came() -> None:
+    """A trace (like a bundle's ``request``) echoes what lanser was asked, arguments it refused
+    included: its request events are Requests, not necessarily valid ones for their command."""
+    refused = {"cmd": "hover", "selector": "a.py@L1:C1", "args": {"noSuchArgument": True}, "indexIo": "utf-16"}
+    assert validate({"event": "request", "seq": 1, "request": refused}, "trace-event") == []
+    assert validate({"event": "request", "seq": 1, "request": {"cmd": "teleport"}}, "trace-event")
