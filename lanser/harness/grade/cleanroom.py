@@ -331,6 +331,12 @@ def collect(
         out.drop(rel, "build output")
         out.files.pop(rel, None)
         out.modes.pop(rel, None)
+    deleted = {rel for rel, data in out.files.items() if data is None}
+    for rel, data in sorted(out.files.items()):
+        if data is not None and _in_the_way(fresh, rel, deleted):
+            out.drop(rel, "in the way of what the graded tree keeps (a directory replaced by a file or the reverse)")
+            out.files.pop(rel)
+            out.modes.pop(rel, None)
     pieces = []
     for rel, new in sorted(out.files.items()):
         piece = unified_diff(rel, _read_text(fresh, rel), _decoded(new), out.modes.get(rel), _mode_of(fresh, rel))
@@ -369,6 +375,41 @@ def outside_the_tests(rel: str, old: str | None, new: bytes | None) -> str | Non
         if _OUTSIDE_THE_TESTS.search(line):
             return "runs code outside the tests (" + line.strip()[:80] + ")"
     return None
+
+
+def _in_the_way(fresh: Path, rel: str, deleted: set[str]) -> bool:
+    """Whether writing ``rel`` into the graded tree would meet something that stays there: a
+    directory on the way that is a link or a file the grader keeps (a protected one whose
+    deletion was dropped), or a directory at ``rel`` itself that the kept deletions do not empty.  Such a write failed, and the
+    attempt was graded ``infra_error``: never the agent's, left out of the resolve rate."""
+    parts = rel.split("/")
+    for i in range(1, len(parts) + 1):
+        here = "/".join(parts[:i])
+        try:
+            st = os.lstat(fresh / here)
+        except FileNotFoundError:
+            return False  # nothing below a missing name
+        except OSError:
+            return True
+        if i == len(parts):
+            return stat.S_ISDIR(st.st_mode) and not _emptied(fresh, rel, deleted)
+        if stat.S_ISDIR(st.st_mode):
+            continue
+        return not (stat.S_ISREG(st.st_mode) and here in deleted)
+    return False
+
+
+def _emptied(fresh: Path, rel: str, deleted: set[str]) -> bool:
+    """Whether the kept deletions empty the directory ``fresh/rel`` so that :func:`apply` removes
+    it (every file and link in it deleted, no directory in it left empty by nothing)."""
+    for dirpath, dirnames, filenames in os.walk(fresh / rel, followlinks=False):
+        if not dirnames and not filenames:
+            return False
+        links = [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
+        for name in (*filenames, *links):
+            if os.path.relpath(os.path.join(dirpath, name), fresh) not in deleted:
+                return False
+    return True
 
 
 def _reproduces(piece: str, fresh: Path, rel: str, new: bytes | None) -> bool:
@@ -513,6 +554,28 @@ def apply(fresh: Path, collected: Collected) -> None:
         _write(fresh, change.path, change.new, collected.modes.get(change.path))
 
 
+def _clear_way(root: Path, rel: str) -> None:
+    """Remove what stands where ``root/rel`` is to be written: a regular file in place of a
+    directory on the way, a directory in place of the file.  Only for the hidden tests,
+    applied after the agent's changes (their paths are protected, so what stands there is
+    the agent's); links are left for the jail to refuse."""
+    import shutil
+
+    parts = rel.split("/")
+    for i in range(1, len(parts) + 1):
+        path = root.joinpath(*parts[:i])
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            return
+        if i < len(parts) and stat.S_ISREG(st.st_mode):
+            path.unlink()
+            return
+        if i == len(parts) and stat.S_ISDIR(st.st_mode):
+            shutil.rmtree(path)
+            return
+
+
 def apply_start_patch(tree: Path, patch: str, what: str = "start_patch") -> dict[str, bytes]:
     """Apply a task's ``start_patch`` to a harness-made ``tree`` through the jail: every path it
     names must stay inside ``tree`` (``+++ b//etc/x`` or a link out is refused).  Returns the
@@ -532,6 +595,9 @@ def apply_start_patch(tree: Path, patch: str, what: str = "start_patch") -> dict
     except LanserError as exc:
         raise InfrastructureError(f"the task's {what} does not apply: {exc.message}", stage="task") from None
     originals = {c.path: c.old for c in changes.changes if c.old is not None}
+    if what == "test_patch":  # the hidden tests are the grader's: nothing of the agent's stands in their way
+        for change in changes.changes:
+            _clear_way(tree, change.new_path or change.path)
     for change in changes.changes:
         if change.op == "rename" and change.new_path:
             _write(tree, change.new_path, change.new, None)
