@@ -19,12 +19,17 @@ Rows are written by a background thread, off the answer path;
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import hmac
 import json
+import os
 import sqlite3
+import stat
 import threading
 import time
 from collections import OrderedDict
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -48,8 +53,47 @@ _SCHEMA = "CREATE TABLE IF NOT EXISTS bundles (key TEXT PRIMARY KEY, text TEXT N
 
 
 def cache_key(request: dict[str, Any], snapshot: str, environment: dict[str, Any]) -> str:
+    """The row's key: an HMAC of the request, the snapshot and the environment under this user's
+    secret (:func:`_secret`).  A plain digest of them is anyone's to compute, and the database lives
+    in the workspace: a repository that ships ``.lanser/cache`` with a forged row (no diagnostics
+    for code full of errors) had it served in CI.  Rows lanser did not write for this user never hit."""
     payload = {"request": request, "snapshot": snapshot, "environment": environment}
-    return hashlib.sha256(canonical_json(payload)).hexdigest()
+    return hmac.new(_secret(), canonical_json(payload), hashlib.sha256).hexdigest()
+
+
+_SECRET_FILE = "cache.key"
+
+
+@lru_cache(maxsize=1)
+def _secret() -> bytes:
+    """32 random bytes kept in this user's state directory (``cache.key``, mode 0600, a regular
+    file of this user, read without following links), made once.  When it cannot be kept or read,
+    a secret of this process: the disk cache then never answers another process, which is safe."""
+    from lanser.daemon.paths import state_dir
+
+    try:
+        path = state_dir() / _SECRET_FILE
+        if not os.path.lexists(path):
+            tmp = path.with_name(f".{_SECRET_FILE}.{os.getpid()}.tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(os.urandom(32))
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                with contextlib.suppress(FileExistsError):
+                    os.link(tmp, path)  # whole or not at all; the first writer wins
+            finally:
+                os.unlink(tmp)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(fd, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            data = fh.read(64)
+        if stat.S_ISREG(st.st_mode) and st.st_uid == os.geteuid() and not st.st_mode & 0o077 and len(data) == 32:
+            return data
+    except OSError:
+        pass
+    return os.urandom(32)
 
 
 class BundleCache:
