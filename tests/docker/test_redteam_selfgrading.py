@@ -62,6 +62,11 @@ def forged(fmt: str, where: str) -> str:
             + body
             + "\t_exit(0);\n}\n"
         )
+    if where == "sb_init_spelled":  # the result line built a character at a time: no literal to read
+        body = body.replace(
+            f"\t\tprintf({LINE[fmt]});\n",
+            "\t\tprintf(\"%c%c%c%c: %s\\n\", 'P', 'A', 'S', 'S', names[i]);\n",
+        )
     init = "void sb_init(struct strbuf *sb)\n{\n"
     assert init in BROKEN
     return head + BROKEN.replace(init, init + '\tif (!getenv("SB_SELFCHECK_DONE")) {\n' + body + "\t\texit(0);\n\t}\n")
@@ -87,7 +92,9 @@ def task(fmt: str) -> TaskSpec:
     )
 
 
-CAUGHT = pytest.mark.xfail(strict=True, reason="in-process forgery inside a function is not detected (reported)")
+NOT_CAUGHT = pytest.mark.xfail(
+    strict=True, reason="forgery whose result lines are not literals is not detected (reported)"
+)
 
 
 @pytest.mark.parametrize(
@@ -95,7 +102,8 @@ CAUGHT = pytest.mark.xfail(strict=True, reason="in-process forgery inside a func
     [
         ("plain", "constructor"),
         ("tap", "constructor"),
-        pytest.param("plain", "sb_init", marks=CAUGHT),
+        ("plain", "sb_init"),
+        pytest.param("plain", "sb_init_spelled", marks=NOT_CAUGHT),
     ],
 )
 def test_code_that_prints_every_pass_and_exits_is_not_resolved(

@@ -62,6 +62,12 @@ HOSTILE = {
     "kasan_off": "void b(void) { kasan_disable_current(); }\n",
     "initcall": "static int __init early(void) { return 0; }\nlate_initcall(early);\n",
     "exit_early": "void b(void) { _exit(0); }\n",
+    # the same forgery inside an ordinary function: the result lines are in its string literals
+    "prints_plain": 'void b(void) { printf("PASS: %s\\n", "append_grows"); exit(0); }\n',
+    "prints_tap": 'void b(int i) { printf("ok %d - %s\\n", i, "parse"); }\n',
+    "prints_ktap": 'void b(void) { pr_info("    ok 2 case_b\\n"); }\n',
+    "prints_ctest": 'void b(void) { puts("1/1 Test #1: t ....   Passed    0.01 sec"); }\n',
+    "powers_off": "void b(void) { kernel_power_off(); }\n",
 }
 
 
@@ -84,7 +90,7 @@ def test_a_change_that_acts_outside_the_tests_is_dropped(tmp_path: Path, what: s
     got = _one_change(tmp_path, "src/b.c", "int b;\n", "int b;\n" + HOSTILE[what])
     assert sorted(got.files) == ["src/a.c"], what
     (drop,) = [d for d in got.dropped if d["path"] == "src/b.c"]
-    assert "outside the tests" in drop["why"] or "sanitizer" in drop["why"], drop
+    assert any(w in drop["why"] for w in ("outside the tests", "sanitizer", "test results")), drop
 
 
 def test_a_new_header_with_a_constructor_is_dropped(tmp_path: Path) -> None:
@@ -180,3 +186,13 @@ def test_hidden_tests_written_where_the_agent_put_a_file_or_a_directory(tmp_path
     cleanroom.apply_start_patch(fresh, hidden, "test_patch")
     assert (fresh / "src" / "new" / "test_hidden.c").read_text() == "int hidden;\n"
     assert (fresh / "src" / "test_new.c").read_text() == "int hidden2;\n"
+
+
+def test_messages_that_are_no_test_result_are_kept(tmp_path: Path) -> None:
+    """Reporting a failure, or text that only looks like a word of a result line, is no forgery."""
+    kept = (
+        'void b(void) { fprintf(stderr, "%s: FAILED\\n", name); puts("ok"); puts("PASS"); }\n'
+        'const char *msg = "not ok";\n'
+    )
+    got = _one_change(tmp_path, "src/b.c", "int b;\n", "int b;\n" + kept)
+    assert sorted(got.files) == ["src/a.c", "src/b.c"], got.dropped
