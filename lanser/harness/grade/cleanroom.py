@@ -78,7 +78,12 @@ _OUTSIDE_THE_TESTS = re.compile(
     r"|\.(?:pre)?init_array\b|\.fini_array\b|\.ctors\b|\.dtors\b|#\s*pragma\s+(?:init|fini)\b"
     r"|\b\w*initcall\w*\s*\(|\bmodule_init\s*\("
     r"|\b(?:_exit|_Exit|quick_exit)\s*\("
+    r"|\b(?:kernel_power_off|kernel_halt|kernel_restart|machine_halt|machine_power_off|machine_restart"
+    r"|emergency_restart|orderly_poweroff|orderly_reboot)\s*\("
 )
+#: A string literal (C or Python, one line), whose text a test-log parser might read as a result.
+_LITERAL = re.compile(r'"((?:[^"\\\n]|\\.)*)"|\'((?:[^\'\\\n]|\\.)*)\'')
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\n", "\\": "\\", '"': '"', "'": "'"}
 _SANITIZER_OFF = re.compile(
     r"no_sanitize|disable_sanitizer_instrumentation"
     r"|\b__(?:asan|lsan|ubsan|msan|tsan|hwasan|sanitizer)_\w+"
@@ -374,7 +379,24 @@ def outside_the_tests(rel: str, old: str | None, new: bytes | None) -> str | Non
             return "turns a sanitizer off (" + line.strip()[:80] + ")"
         if _OUTSIDE_THE_TESTS.search(line):
             return "runs code outside the tests (" + line.strip()[:80] + ")"
+        if _prints_a_pass(line):
+            return "prints test results of its own (" + line.strip()[:80] + ")"
     return None
+
+
+def _prints_a_pass(line: str) -> bool:
+    """Whether a string literal of ``line``, as printed, is a line a test-log parser reads as a
+    passing result (``"PASS: %s\\n"``, ``"ok %d - %s\\n"``, ``"    ok 2 case\\n"``): the code
+    under test printing results for the tests that run it.  Reporting a failure is no forgery."""
+    from lanser.harness.grade import logs
+
+    for m in _LITERAL.finditer(line):
+        raw = m.group(1) if m.group(1) is not None else m.group(2)
+        text = re.sub(r"\\(.)", lambda e: _ESCAPES.get(e.group(1), e.group(1)), raw)
+        for name, parse in logs.FORMATS.items():
+            if name != "junit" and "pass" in parse(text).values():
+                return True
+    return False
 
 
 def _in_the_way(fresh: Path, rel: str, deleted: set[str]) -> bool:
