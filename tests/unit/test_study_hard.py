@@ -203,6 +203,7 @@ def test_human_trajectories_are_material_of_their_own() -> None:
     (row,) = result["human"]
     assert row["agent"] == "replay:t0.jsonl" and row["edit_steps"] == 2
     assert row["rewards_v2"] == [-0.5, 1.0] and row["oracle_reward_v2"] == 1.0
-    assert row["rank_v2"] == 2  # below t0's oracle (1.0), above its corrupt trajectory (0.0)
+    # below t0's oracle (1.0), above its corrupt trajectory (0.0)
+    assert row["v2_vs_synthetic"] == {"higher": 1, "tied": 0, "lower": 1}
     md = hard_markdown(result)
-    assert "## Human trajectories" in md and "-0.500, +1.000 (+0.500)" in md and "2 of 3" in md
+    assert "## Human trajectories" in md and "-0.500, +1.000 (+0.500)" in md and "| 1 / 0 / 1 |" in md

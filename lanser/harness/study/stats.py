@@ -260,8 +260,8 @@ def is_recorded(t: Trajectory) -> bool:
 
 
 def _recorded_row(t: Trajectory, synthetic: Sequence[Trajectory], extra: Mapping[str, Any]) -> dict[str, Any]:
-    """A recorded trajectory's rewards per step and summed, beside the same task's oracle and the
-    rank of its pr-v2 sum among the same task's synthetic trajectories (1: the highest)."""
+    """A recorded trajectory's rewards per step and summed, beside the same task's oracle, and how many
+    of the same task's synthetic trajectories have a higher, equal or lower pr-v2 sum."""
     same = [s for s in synthetic if s.dataset == t.dataset and s.task == t.task]
     oracle = next((s for s in same if s.agent == "oracle"), None)
     v2 = extra.get(t.key, {}).get("reward_v2")
@@ -282,7 +282,12 @@ def _recorded_row(t: Trajectory, synthetic: Sequence[Trajectory], extra: Mapping
         "synthetic_on_task": len(same),
     }
     if v2 is not None and same and all(s.key in extra for s in same):
-        row["rank_v2"] = 1 + sum(float(extra[s.key]["reward_v2"]) > float(v2) for s in same)
+        others = [float(extra[s.key]["reward_v2"]) for s in same]
+        row["v2_vs_synthetic"] = {
+            "higher": sum(o > float(v2) for o in others),
+            "tied": sum(o == float(v2) for o in others),
+            "lower": sum(o < float(v2) for o in others),
+        }
     return row
 
 
@@ -436,14 +441,17 @@ def hard_markdown(result: dict[str, Any], command: str = "") -> str:
             "## Human trajectories (recorded, replayed through the grader)",
             "",
             "Material of their own: not in the sets above or in `pooled`, only in `pooled_with_human`. "
-            "Rank: where the human's pr-v2 sum falls among the same task's synthetic trajectories (1: highest).",
+            "Last column: how many of the same task's synthetic trajectories have a higher / equal / lower pr-v2 "
+            "sum than the human's.",
             "",
-            "| task | outcome | steps | pr-v1 per step (sum) | pr-v2 per step (sum) | oracle pr-v1 / pr-v2 | rank of pr-v2 |",
+            "| task | outcome | steps | pr-v1 per step (sum) | pr-v2 per step (sum) | oracle pr-v1 / pr-v2 "
+            "| synthetic pr-v2 higher / equal / lower |",
             "|---|---|---|---|---|---|---|",
         ]
         for h in result["human"]:
             v2 = "-" if h["rewards_v2"] is None else _steps(h["rewards_v2"])
-            rank = f"{h['rank_v2']} of {h['synthetic_on_task'] + 1}" if "rank_v2" in h else "-"
+            vs = h.get("v2_vs_synthetic")
+            rank = "-" if vs is None else f"{vs['higher']} / {vs['tied']} / {vs['lower']}"
             lines.append(
                 f"| {h['dataset']}/{h['task'].split('/')[-1]} (`{h['agent']}`) | {h['outcome']} | {h['edit_steps']} | "
                 f"{_steps(h['rewards_v1'])} ({_num(h['reward_v1'])}) | {v2} ({_num(h['reward_v2'])}) | "
