@@ -23,6 +23,7 @@ from typing import Any
 from lanser import __version__
 from lanser.bundle.hashing import render_json
 from lanser.cancel import CURRENT, Scope, pause
+from lanser.daemon import paths
 from lanser.daemon.outcomes import Outcomes, valid_id
 from lanser.errors import LanserError, RequestCancelled
 from lanser.orchestrator import Orchestrator, Rendered, failure_bundle
@@ -237,6 +238,8 @@ class Daemon:
             "cancelled": self.cancelled,
             "cache": {"hits": cache.hits, "misses": cache.misses} if cache else None,
             "servers": sessions,
+            # lanser's settings among those keying this daemon (a call under others gets another).
+            "settings": {k: os.environ[k] for k in paths._KEY_ENV if k.startswith("LANSER_") and k in os.environ},
         }
 
 
