@@ -402,8 +402,9 @@ def _prints_a_pass(line: str) -> bool:
 def _in_the_way(fresh: Path, rel: str, deleted: set[str]) -> bool:
     """Whether writing ``rel`` into the graded tree would meet something that stays there: a
     directory on the way that is a link or a file the grader keeps (a protected one whose
-    deletion was dropped), or a directory at ``rel`` itself that the kept deletions do not empty.  Such a write failed, and the
-    attempt was graded ``infra_error``: never the agent's, left out of the resolve rate."""
+    deletion was dropped), or a directory at ``rel`` itself that the kept deletions do not
+    empty.  Such a write failed, and the attempt was graded ``infra_error``: never the
+    agent's, left out of the resolve rate."""
     parts = rel.split("/")
     for i in range(1, len(parts) + 1):
         here = "/".join(parts[:i])
