@@ -191,3 +191,37 @@ def test_the_ci_layer_keeps_the_crash_options_and_cuts_the_tasks_oracles_to_its_
     assert all(n in baseline for n in cut["oracles"]["fail_to_pass"])
     assert cut["oracles"]["crash"] == task["oracles"]["crash"] and cut["start_patch"] == task["start_patch"]
     assert task["oracles"]["pass_to_pass"] != cut["oracles"]["pass_to_pass"], "the record itself is not changed"
+
+
+def test_project_is_the_layer_tree_inside_the_dataset(tmp_path: Path) -> None:
+    """Task loading refuses a ``dir`` source that leads out of the dataset through a link; the
+    kernel datasets' ``project`` is the cached layer's tree hard-linked in, which it accepts."""
+    from lanser.errors import BadRequest
+    from lanser.harness.datasets.kernel.dataset import link_project
+    from lanser.harness.datasets.kernel.layer import Layer
+    from lanser.harness.task.spec import Source, dir_source
+
+    tree = tmp_path / "cache" / "tree"
+    (tree / ".kunit").mkdir(parents=True)
+    (tree / "lanser.kunitconfig").write_text("CONFIG_KUNIT=y\n")
+    (tree / "mm").mkdir()
+    (tree / "mm" / "core.c").write_text("int x;\n")
+    data = tmp_path / "data"
+    data.mkdir()
+    source = Source(kind="dir", path="project")
+    (data / "project").symlink_to(tree, target_is_directory=True)  # what --layer-only made before
+    with pytest.raises(BadRequest):
+        dir_source(source, data)
+
+    made = link_project(Layer(tree, {}), data)
+    assert made == data / "project" and not made.is_symlink()
+    assert dir_source(source, data) == made.resolve()
+    assert (made / "mm" / "core.c").stat().st_ino == (tree / "mm" / "core.c").stat().st_ino
+    (tree / "mm" / "new.c").write_text("int y;\n")  # a layer rebuilt: the next call replaces the tree
+    link_project(Layer(tree, {}), data)
+    assert (data / "project" / "mm" / "new.c").is_file()
+
+    foreign = tmp_path / "other"
+    (foreign / "project").mkdir(parents=True)
+    with pytest.raises(FileExistsError):
+        link_project(Layer(tree, {}), foreign)

@@ -1,16 +1,19 @@
-"""A kernel dataset directory: ``tasks.jsonl``, ``generation.json`` and the ``project`` link.
+"""A kernel dataset directory: ``tasks.jsonl``, ``generation.json`` and ``project``.
 
-The tasks' source is ``{"kind": "dir", "path": "project"}``: ``project`` is a
-link to the layer's tree in the cache (:mod:`lanser.harness.datasets.kernel.layer`),
-made on this machine by ``lanser bench generate kernel`` (``--layer-only``
-makes just the link for a dataset checked out elsewhere).  It is never
-committed: a built kernel tree is hundreds of MB and specific to the image.
+The tasks' source is ``{"kind": "dir", "path": "project"}``: ``project`` is the
+layer's tree in the cache (:mod:`lanser.harness.datasets.kernel.layer`), hard-linked
+into the dataset directory (a real directory, nearly free: task loading refuses a
+``dir`` source that leads out of the dataset through a symbolic link), made on this
+machine by ``lanser bench generate kernel`` (``--layer-only`` makes just that for a
+dataset checked out elsewhere).  It is never committed: a built kernel tree is
+hundreds of MB and specific to the image.
 """
 
 from __future__ import annotations
 
 import json
-import os
+import shutil
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,21 +22,36 @@ from typing import Any
 from lanser.harness.datasets.kernel import generate as kgen
 from lanser.harness.datasets.kernel.layer import Layer, ensure_layer
 from lanser.harness.datasets.kernel.source import LINUX_6_1, KernelPackage
-from lanser.harness.datasets.kernel.suites import SUITES, Suite
+from lanser.harness.datasets.kernel.suites import BUILD_DIR, KUNITCONFIG, SUITES, Suite
+from lanser.harness.task.worktree import copy_tree
 
 __all__ = ["generate_dataset", "link_project"]
 
 
 def link_project(layer: Layer, out: Path) -> Path:
-    """``out/project`` -> the layer's tree (replacing an older link)."""
+    """``out/project``: the layer's tree hard-linked into ``out`` (copied where the cache is on
+    another file system), replacing a symbolic link or a layer tree made before.
+
+    Not a symbolic link: task loading refuses a ``dir`` source that leads out of the dataset
+    directory (``spec.dir_source``).  The layer is only ever read (a task copies it into its
+    work area), so its files can be shared."""
     out.mkdir(parents=True, exist_ok=True)
-    link = out / "project"
-    if link.is_symlink() or link.is_file():
-        link.unlink()
-    elif link.exists():
-        raise FileExistsError(f"{link} exists and is not a link; move it away")
-    os.symlink(layer.tree, link, target_is_directory=True)
-    return link
+    dest = out / "project"
+    if dest.is_symlink() or dest.is_file():
+        dest.unlink()
+    elif dest.exists():
+        if not ((dest / KUNITCONFIG).is_file() and (dest / BUILD_DIR).is_dir()):
+            raise FileExistsError(f"{dest} exists and is not a kernel layer's tree; move it away")
+        shutil.rmtree(dest)
+    tmp = out / ".project.new"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        subprocess.run(["cp", "-al", "--", str(layer.tree), str(tmp)], check=True, capture_output=True)
+    except (OSError, subprocess.CalledProcessError):
+        shutil.rmtree(tmp, ignore_errors=True)
+        copy_tree(layer.tree, tmp)
+    tmp.rename(dest)
+    return dest
 
 
 def generate_dataset(
