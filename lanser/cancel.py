@@ -146,7 +146,10 @@ def pause(stage: str) -> None:
     marker = Path(where) / stage
     if marker.exists():
         return  # once: a request run again must not stop there too
-    marker.write_text(str(os.getpid()))
+    # Written aside, then renamed: a test waiting for the marker never reads it empty.
+    aside = marker.with_name(f".{stage}.{os.getpid()}")
+    aside.write_text(str(os.getpid()))
+    os.replace(aside, marker)
     go = Path(where) / f"{stage}.go"
     while not go.exists():
         time.sleep(0.02)
