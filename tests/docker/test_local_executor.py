@@ -108,3 +108,61 @@ def test_a_killed_pool_worker_s_attempts_are_retried(
     ]
     assert len(json.loads(stdout)["results"]) == 3
     assert docker_client.containers.list(all=True, filters={"label": label}) == []
+
+
+def test_sigterm_stops_the_pool_workers_and_leaves_no_container(
+    tmp_path: Path, base_image: str, docker_client, interrupt_when
+) -> None:
+    """SIGTERM to the driver (a CI job cancelled) ends the run: its pool workers do not go on
+    starting attempts in the sandbox after the driver removed the run's containers."""
+    import time
+
+    data = tmp_path / "toy-c"
+    shutil.copytree(TOY, data)
+    (data / "slow.jsonl").write_text(
+        "".join(json.dumps({"type": "run", "command": "sleep 3"}) + "\n" for _ in range(6))
+        + json.dumps({"type": "submit"})
+        + "\n"
+    )
+    out = tmp_path / "out"
+    argv = [sys.executable, "-c", "from lanser.cli.main import main; main()", "--no-daemon", "--json", "bench"]
+    proc = subprocess.Popen(
+        [*argv, "run", str(data), "--agent", "replay:slow.jsonl", "--out", str(out), "--run-id", "term"]
+        + ["--workers", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
+    from lanser.cli.bench import run_label
+
+    label = f"lanser.run={run_label('term', out)}"
+    workers: list[int] = []
+    signalled: list[int] = []
+
+    def terminate() -> None:
+        driver = Path(f"/proc/{proc.pid}/cmdline").read_bytes()
+        workers.extend(pid for pid in children(proc.pid) if cmdline(pid) == driver)
+        assert workers, "no pool worker found"
+        signalled.append(int(time.time()) + 1)
+        proc.send_signal(signal.SIGTERM)
+
+    _, stderr = interrupt_when(
+        proc,
+        lambda: bool(docker_client.containers.list(filters={"label": label})),
+        terminate,
+        "no attempt reached the sandbox",
+    )
+    assert proc.returncode != 0 and "interrupted" in stderr, stderr
+    assert [pid for pid in workers if cmdline(pid)] == [], "pool workers outlived the driver"
+    # The attempts in flight had five more `run` steps each: a worker left running goes on
+    # making a container per step after the signal (at most one per worker may be mid-creation).
+    created = docker_client.events(
+        since=signalled[0],
+        until=int(time.time()) + 1,
+        filters={"label": label, "type": "container", "event": "create"},
+        decode=True,
+    )
+    after = list(created)
+    assert len(after) <= len(workers), f"{len(after)} containers made after SIGTERM: the attempts went on"
+    assert docker_client.containers.list(all=True, filters={"label": label}) == []

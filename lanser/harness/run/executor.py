@@ -226,18 +226,33 @@ class LocalExecutor:
             return Finished(attempt, None, lost=f"the worker process died: {exc}")
 
     def close(self) -> None:
+        # Attempts still running when the run ends are an interrupted run's (Ctrl-C, SIGTERM): their
+        # workers are stopped, not waited for, or they would go on making containers after the
+        # driver removed the run's, and hold its exit until their attempts end.
+        running = any(not future.done() for future in self._futures)
         for future in self._futures:
             future.cancel()
         self._futures.clear()
         self._queue.clear()
-        self._drop_pool()
+        self._drop_pool(stop_workers=running)
         if self._lost and self._job is not None:
             _remove_leftovers(self._job)
 
-    def _drop_pool(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+    def _drop_pool(self, *, stop_workers: bool = False) -> None:
+        if self._pool is None:
+            return
+        # The pool's worker processes: no public accessor before Python 3.14's terminate_workers().
+        workers = list((getattr(self._pool, "_processes", None) or {}).values()) if stop_workers else []
+        for process in workers:
+            if process.is_alive():
+                process.terminate()
+        for process in workers:
+            process.join(timeout=10)
+            if process.is_alive():
+                process.kill()
+                process.join(timeout=10)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool = None
 
     def _require_job(self) -> Job:
         if self._job is None:
