@@ -441,7 +441,9 @@ def dir_source(source: Source, base: Path) -> Path:
     tree = (root / str(source.path)).resolve()
     if not tree.is_relative_to(root):
         raise BadRequest(
-            f"source.path: {source.path} leads outside the dataset directory (through a symbolic link)",
+            f"source.path: {source.path} leads outside the dataset directory (through a symbolic link); "
+            "a kernel dataset's project made before this check is such a link: make it again with "
+            "`lanser bench generate kernel --layer-only --out DATASET` (`--crash` too for a crash dataset)",
             field="source.path",
         )
     if not tree.is_dir():
