@@ -17,6 +17,11 @@ state that does not build, a timeout), every compiled output that is not a
 tracked file is deleted: the agent's first build is then a full one, slow
 but holding nothing of the answer.
 
+The setup runs again as the dataset wrote it: one that rewrites tracked
+sources with different bytes each time (say ``autoreconf`` on another
+toolchain) would show those rewrites as the agent's changes; the shipped
+synthetic sets use cmake and kbuild, which do not.
+
 A layer with no compiled output (a source directory without a setup) is
 left alone, and a task without a start patch (a real bug: the start state
 is the pinned source the layer was built from) has nothing to hide.
