@@ -76,3 +76,12 @@ def test_rescore_reuses_what_an_earlier_rescoring_measured(tmp_path: Path) -> No
     out = rescore(TOY, results, reuse={"old": earlier})
     assert out["trajectories"] == {"old": earlier}
     assert out["reused"] == ["old"] and out["states_measured"] == 0
+
+
+def test_rescore_main_prints_usage_for_help_and_refuses_missing_arguments(capsys) -> None:
+    from lanser.harness.study.rescore import main
+
+    assert main(["--help"]) == 0
+    assert capsys.readouterr().out.startswith("usage: python -m lanser.harness.study.rescore DATASET")
+    assert main(["datasets/toy-c"]) == 2  # not an IndexError
+    assert "usage:" in capsys.readouterr().err

@@ -186,8 +186,18 @@ def rescore(
     return out
 
 
+USAGE = """usage: python -m lanser.harness.study.rescore DATASET RESULTS.json OUT.json [GENERATOR] [--layers] [--reuse EARLIER.json]...
+
+Re-score a study's trajectories with pr-v2 from real language-server facts: each trajectory's
+states are made again (from the dataset's project layers with --layers) and measured by clangd.
+--reuse copies entries an earlier re-scoring measured for the same keys (repeatable)."""
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    if any(a in ("-h", "--help") for a in args):
+        print(USAGE)
+        return 0
     layers = "--layers" in args
     pos = [a for a in args if a != "--layers"]
     reuse: dict[str, Any] = {}
@@ -195,6 +205,9 @@ def main(argv: list[str] | None = None) -> int:
         i = pos.index("--reuse")
         reuse.update(json.loads(Path(pos[i + 1]).read_text())["trajectories"])
         del pos[i : i + 2]
+    if len(pos) < 3 or len(pos) > 4:
+        print(USAGE, file=sys.stderr)
+        return 2
     dataset, results, dest = Path(pos[0]), Path(pos[1]), Path(pos[2])
     gen = Path(pos[3]) if len(pos) > 3 else None
     out = rescore(
