@@ -164,5 +164,6 @@ def test_sigterm_stops_the_pool_workers_and_leaves_no_container(
         decode=True,
     )
     after = list(created)
-    assert len(after) <= len(workers), f"{len(after)} containers made after SIGTERM: the attempts went on"
+    made = [(e.get("time"), e.get("Actor", {}).get("Attributes", {}).get("lanser.stage")) for e in after]
+    assert len(after) <= len(workers), f"{len(after)} containers made after SIGTERM ({made}): the attempts went on"
     assert docker_client.containers.list(all=True, filters={"label": label}) == []

@@ -241,16 +241,17 @@ class LocalExecutor:
     def _drop_pool(self, *, stop_workers: bool = False) -> None:
         if self._pool is None:
             return
-        # The pool's worker processes: no public accessor before Python 3.14's terminate_workers().
+        # The pool's worker processes: no public accessor before Python 3.14's kill_workers().
+        # SIGKILL, not SIGTERM: a forked worker inherits the front door's SIGTERM handler, and an
+        # attempt that takes the KeyboardInterrupt it raises for its own cleanup goes on running.
+        # Nothing in a worker is worth saving: its attempt is run again on resume, its language
+        # servers die with it (PDEATHSIG), and the caller removes the run's containers after this.
         workers = list((getattr(self._pool, "_processes", None) or {}).values()) if stop_workers else []
         for process in workers:
             if process.is_alive():
-                process.terminate()
+                process.kill()
         for process in workers:
             process.join(timeout=10)
-            if process.is_alive():
-                process.kill()
-                process.join(timeout=10)
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._pool = None
 
