@@ -43,6 +43,25 @@ def _diagnostics(env: dict[str, str], ws: Path) -> list[dict[str, object]]:
     return list(bundle["facts"]["diagnostics"])
 
 
+def _cached_rows(db: Path) -> list[tuple[str, str]]:
+    """The rows the attacker's lanser wrote: its cache writer is a background thread that the
+    stopping daemon flushes, so on a loaded machine the file can appear a moment later."""
+    import time
+
+    deadline = time.monotonic() + 60
+    while True:
+        if db.is_file():
+            with sqlite3.connect(db) as con:
+                try:
+                    rows = [(str(k), str(t)) for k, t in con.execute("SELECT key, text FROM bundles")]
+                except sqlite3.OperationalError:
+                    rows = []
+            if rows:
+                return rows
+        assert time.monotonic() < deadline, f"the attacker's lanser wrote no cache row in {db}"
+        time.sleep(0.2)
+
+
 def test_a_cache_shipped_in_the_checkout_is_never_served(tmp_path: Path, daemon_env: dict[str, str]) -> None:
     attacker = tmp_path / "attacker"
     attacker.mkdir()
@@ -54,9 +73,8 @@ def test_a_cache_shipped_in_the_checkout_is_never_served(tmp_path: Path, daemon_
     finally:
         lanser(their_env, "-w", str(attacker), "daemon", "stop")
     db = attacker / ".lanser" / "cache" / "bundles.sqlite"
+    rows = _cached_rows(db)
     with sqlite3.connect(db) as con:
-        rows = list(con.execute("SELECT key, text FROM bundles"))
-        assert rows
         for key, text in rows:
             forged = json.loads(text)
             forged["facts"]["diagnostics"] = []
