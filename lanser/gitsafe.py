@@ -21,7 +21,7 @@ import os
 import subprocess
 from pathlib import Path
 
-__all__ = ["OVERRIDES", "SAFE_ARGS", "config_args", "driver_overrides", "env", "run"]
+__all__ = ["ENV_DROP", "OVERRIDES", "SAFE_ARGS", "config_args", "driver_overrides", "env", "run"]
 
 #: Settings every git lanser starts over files it does not own takes over the repository's own:
 #: nothing git would execute (fsmonitor, hooks), no untracked cache written back.
@@ -40,7 +40,8 @@ def config_args(pairs: tuple[tuple[str, str], ...] = OVERRIDES) -> tuple[str, ..
 #: What every workspace git call starts with: the overrides, and no optional locks.
 SAFE_ARGS: tuple[str, ...] = (*config_args(), "--no-optional-locks")
 
-_ENV_DROP = (
+#: Variables that would redirect git to another repository, index or config: never passed on.
+ENV_DROP = (
     "GIT_DIR",
     "GIT_WORK_TREE",
     "GIT_INDEX_FILE",
@@ -53,7 +54,7 @@ _ENV_DROP = (
 
 def env() -> dict[str, str]:
     """The process environment without variables that redirect git, with optional locks off."""
-    out = {k: v for k, v in os.environ.items() if k not in _ENV_DROP}
+    out = {k: v for k, v in os.environ.items() if k not in ENV_DROP}
     out["GIT_OPTIONAL_LOCKS"] = "0"
     return out
 

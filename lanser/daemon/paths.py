@@ -8,6 +8,8 @@ import stat
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lanser import gitsafe
+
 if TYPE_CHECKING:
     from hashlib import sha256
 else:
@@ -56,20 +58,6 @@ _KEY_ENV = (
     "PYTHONSAFEPATH",
     "NODE_OPTIONS",
     "NODE_PATH",
-)
-
-#: git's variables that lanser does not pass to git (lanser.gitsafe drops them): not keyed.
-#: Every other ``GIT_*`` variable (identity, dates, GIT_CONFIG_COUNT/KEY_n/VALUE_n, ...) is.
-_GIT_ENV_IGNORED = frozenset(
-    {
-        "GIT_DIR",
-        "GIT_WORK_TREE",
-        "GIT_INDEX_FILE",
-        "GIT_OBJECT_DIRECTORY",
-        "GIT_CEILING_DIRECTORIES",
-        "GIT_CONFIG",
-        "GIT_CONFIG_PARAMETERS",
-    }
 )
 
 #: Programs the daemon runs from PATH: bwrap (none turns the sandbox off under ``auto``) and git.
@@ -132,7 +120,7 @@ def _key_env() -> dict[str, object]:
     """The part of the environment a daemon's answers depend on (see :data:`_KEY_ENV`)."""
     env = os.environ
     out: dict[str, object] = {k: env.get(k) for k in _KEY_ENV}
-    out.update((k, v) for k, v in env.items() if k.startswith("GIT_") and k not in _GIT_ENV_IGNORED)
+    out.update((k, v) for k, v in env.items() if k.startswith("GIT_") and k not in gitsafe.ENV_DROP)
     overrides = env.get("LANSER_SERVER_OVERRIDES")
     if overrides:
         out["overrides-file"] = _file_identity(overrides)

@@ -54,7 +54,7 @@ NOT_KEYED = {
     "LANSER_IDLE_TIMEOUT": "60",
     # Variables that redirect git: gitsafe drops them before running git (a pre-commit hook
     # sets GIT_INDEX_FILE to a file of its own on every commit: one daemon per commit otherwise).
-    **dict.fromkeys(gitsafe._ENV_DROP, "/somewhere"),
+    **dict.fromkeys(gitsafe.ENV_DROP, "/somewhere"),
 }
 
 #: LANSER_* settings read by code outside the daemon: the CLI's options, the bench harness.
@@ -92,10 +92,6 @@ def test_the_sandbox_modes_are_three_daemons(clean: Path, monkeypatch: pytest.Mo
         monkeypatch.setenv("LANSER_SANDBOX", mode)
         keys.add(paths.daemon_key(str(clean), None, "0.1.0"))
     assert len(keys) == 3
-
-
-def test_the_git_variables_git_is_not_given_are_the_ones_gitsafe_drops() -> None:
-    assert set(paths._GIT_ENV_IGNORED) == set(gitsafe._ENV_DROP)
 
 
 def _executable(path: Path) -> Path:
