@@ -14,24 +14,16 @@ import json
 import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from clirun import run_cli
 
 pytestmark = pytest.mark.integration
 
-ENTRY = "from lanser.cli.main import main; main()"
-
 
 def lanser(env: dict[str, str], ws: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", ENTRY, "--json", "-w", str(ws), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return run_cli(env, "--json", "-w", str(ws), *args)
 
 
 def daemons(ws: Path) -> dict[int, dict[str, str]]:

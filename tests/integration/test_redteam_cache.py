@@ -16,28 +16,18 @@ import json
 import shutil
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from clirun import run_cli
 
 pytestmark = pytest.mark.integration
 
 BAD = 'def f() -> int:\n    return "x"\n'
 
 
-def lanser(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", "from lanser.cli.main import main; main()", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-
-
 def _diagnostics(env: dict[str, str], ws: Path) -> list[dict[str, object]]:
-    out = lanser(env, "--json", "-w", str(ws), "diag")
+    out = run_cli(env, "--json", "-w", str(ws), "diag")
     bundle = json.loads(out.stdout)
     assert bundle["status"] == "ok", bundle
     return list(bundle["facts"]["diagnostics"])
@@ -71,7 +61,7 @@ def test_a_cache_shipped_in_the_checkout_is_never_served(tmp_path: Path, daemon_
     try:
         assert len(_diagnostics(their_env, attacker)) == 1
     finally:
-        lanser(their_env, "-w", str(attacker), "daemon", "stop")
+        run_cli(their_env, "-w", str(attacker), "daemon", "stop")
     db = attacker / ".lanser" / "cache" / "bundles.sqlite"
     rows = _cached_rows(db)
     with sqlite3.connect(db) as con:
@@ -85,4 +75,4 @@ def test_a_cache_shipped_in_the_checkout_is_never_served(tmp_path: Path, daemon_
     try:
         assert len(_diagnostics(our_env, checkout)) == 1, "the forged cached answer was served"
     finally:
-        lanser(our_env, "-w", str(checkout), "daemon", "stop")
+        run_cli(our_env, "-w", str(checkout), "daemon", "stop")
