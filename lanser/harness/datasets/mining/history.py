@@ -24,13 +24,18 @@ LINK_MODES = ("120000", "160000")
 
 @dataclass(frozen=True)
 class Change:
-    """One file a commit changed: its content before and after (None: absent) and git's modes."""
+    """One file a commit changed: its content before and after (None: absent) and git's modes.
+
+    ``unreadable``: the clone lacks a blob of it (a partial clone or a mirror that left out
+    its largest files): its content is unknown, so a candidate that needs it is dropped
+    (:mod:`.port`), counted, and the rest of the range is mined."""
 
     path: str
     old: bytes | None
     new: bytes | None
     old_mode: str
     new_mode: str
+    unreadable: bool = False
 
     @property
     def special(self) -> bool:
@@ -109,14 +114,45 @@ def _commit(git_dir: Path, sha: str) -> Commit:
         # A submodule's "blob" is a commit of another repository: no content here (the change is special).
         old = None if status == "A" or old_mode in ("000000", "160000") else _blob(git_dir, meta[2])
         new = None if status == "D" or new_mode in ("000000", "160000") else _blob(git_dir, meta[3])
-        changes.append(Change(path, old, new, old_mode, new_mode))
+        unreadable = old is MISSING or new is MISSING
+        changes.append(
+            Change(
+                path,
+                None if old is MISSING else old,
+                None if new is MISSING else new,
+                old_mode,
+                new_mode,
+                unreadable,
+            )
+        )
     return Commit(sha, message, tuple(sorted(changes, key=lambda c: c.path)))
+
+
+#: What :func:`_blob` returns for a blob the clone does not hold.
+MISSING = b"\0<missing blob>"
 
 
 def _blob(git_dir: Path, oid: str) -> bytes | None:
     if set(oid) == {"0"}:
         return None
-    return _git(git_dir, "cat-file", "blob", oid)
+    try:
+        return _git(git_dir, "cat-file", "blob", oid)
+    except BadRequest:
+        if _has(git_dir, oid):
+            raise  # the blob is there: another failure, not a missing object
+        return MISSING
+
+
+def _has(git_dir: Path, oid: str) -> bool:
+    proc = subprocess.run(
+        ["git", *gitsafe.SAFE_ARGS, "--git-dir", str(git_dir), "cat-file", "-e", oid],
+        env=gitsafe.env(),
+        capture_output=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    return proc.returncode == 0
 
 
 def read_merges(git_dir: Path, since: str, until: str) -> list[Merge]:

@@ -10,6 +10,13 @@ validation is what says whether the result is right).  A series is merged commit
 commit, so each intermediate state is a tree of its own (the human
 trajectory).  The ported change is written as lanser's own unified diff of
 the pinned file and the merged one, so the task's patches apply exactly.
+
+A test file whose merge conflicts only where both sides *added* lines at the
+same place (the distribution appended its regression tests to jq's
+``tests/jq.test``, upstream appended its own there) keeps both, the pinned
+side's first (:func:`merge_additions`; the file is named in ``joined``): test
+cases added side by side do not disagree.  A conflict over lines either side
+changed or removed is still a conflict.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ from lanser.harness.datasets.mining.history import Change
 from lanser.harness.datasets.mining.select import Candidate
 from lanser.harness.grade.cleanroom import unified_diff
 
-__all__ = ["Dropped", "Ported", "fuzz", "merge", "port"]
+__all__ = ["Dropped", "Ported", "fuzz", "merge", "merge_additions", "port"]
 
 
 class Dropped(Exception):
@@ -49,6 +56,8 @@ class Ported:
     #: Each changed test file's text before and after the hidden tests (None: absent), for
     #: :func:`lanser.harness.datasets.mining.touched.names`.
     test_texts: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
+    #: Test files whose merge conflicted only on lines both sides added, kept both (:func:`merge_additions`).
+    joined: list[str] = field(default_factory=list)
 
 
 def merge(ours: bytes, base: bytes, theirs: bytes) -> bytes | None:
@@ -67,6 +76,55 @@ def merge(ours: bytes, base: bytes, theirs: bytes) -> bytes | None:
             check=False,
         )
     return proc.stdout if proc.returncode == 0 else None
+
+
+def merge_additions(ours: bytes, base: bytes, theirs: bytes) -> bytes | None:
+    """``theirs - base`` applied to ``ours`` where every conflict is lines both sides added at one
+    place (the base's side of it empty): both kept, ours first; None on any other conflict."""
+    with tempfile.TemporaryDirectory(prefix="lanser-merge-") as tmp:
+        paths = []
+        for name, data in (("ours", ours), ("base", base), ("theirs", theirs)):
+            p = Path(tmp) / name
+            p.write_bytes(data)
+            paths.append(str(p))
+        proc = subprocess.run(
+            ["git", "merge-file", "-p", "-q", "--diff3", "--marker-size", "31", *paths],
+            capture_output=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+    if proc.returncode < 0 or proc.returncode >= 127:
+        return None
+    if proc.returncode == 0:
+        return proc.stdout
+    begin, mid, sep, end = (c * 31 for c in (b"<", b"|", b"=", b">"))
+    out: list[bytes] = []
+    part: list[list[bytes]] | None = None  # ours, base, theirs of the conflict being read
+    for line in proc.stdout.splitlines(keepends=True):
+        mark = line[:31]
+        if part is None:
+            if mark == begin and line[31:32] in (b" ", b"\n", b"\r", b""):
+                part = [[]]
+            else:
+                out.append(line)
+        elif mark in (mid, sep) and line[31:32] in (b" ", b"\n", b"\r", b"") and len(part) < 3:
+            part.append([])
+        elif mark == end and len(part) == 3:
+            if part[1]:  # a line of the base changed or removed on one side: a real disagreement
+                return None
+            out.extend(part[0] + part[2])
+            part = None
+        else:
+            part[-1].append(line)
+    if part is not None:
+        return None
+    return b"".join(_ends(out))
+
+
+def _ends(lines: list[bytes]) -> list[bytes]:
+    """Lines joined side by side each end with a newline (but the file's very last)."""
+    return [ln if ln.endswith(b"\n") or i == len(lines) - 1 else ln + b"\n" for i, ln in enumerate(lines)]
 
 
 def fuzz(ours: bytes, base: bytes, theirs: bytes) -> bytes | None:
@@ -89,7 +147,11 @@ def fuzz(ours: bytes, base: bytes, theirs: bytes) -> bytes | None:
         return (Path(tmp) / "f").read_bytes() if proc.returncode == 0 else None
 
 
-def _apply(state: dict[str, bytes | None], change: Change, side: str, fuzzed: set[str]) -> None:
+def _apply(
+    state: dict[str, bytes | None], change: Change, side: str, fuzzed: set[str], joined: set[str] | None = None
+) -> None:
+    if change.unreadable:
+        raise Dropped("a changed file's content is not in the clone", change.path)
     if change.special:
         raise Dropped(f"{side} change is a link, a mode or a new executable", change.path)
     ours = state[change.path]
@@ -106,6 +168,10 @@ def _apply(state: dict[str, bytes | None], change: Change, side: str, fuzzed: se
         state[change.path] = None
         return
     merged = merge(ours, change.old, change.new)
+    if merged is None and side == "test" and joined is not None:
+        merged = merge_additions(ours, change.old, change.new)
+        if merged is not None:
+            joined.add(change.path)
     if merged is None:
         merged = fuzz(ours, change.old, change.new)
         fuzzed.add(change.path)
@@ -150,12 +216,13 @@ def port(cand: Candidate, tree: Path, protected: tuple[str, ...]) -> Ported:
     state = dict(pinned)
     steps: list[tuple[str, str]] = []
     fuzzed: set[str] = set()
+    joined: set[str] = set()
     for commit in cand.commits:
         before = {p: state[p] for p in paths["source"]}
         for change in commit.changes:
             side = kind_of(change.path, protected)
             if side != "doc":
-                _apply(state, change, side, fuzzed)
+                _apply(state, change, side, fuzzed, joined)
         step = _diff(before, {p: state[p] for p in paths["source"]})
         if step:
             steps.append((commit.sha, step))
@@ -174,4 +241,5 @@ def port(cand: Candidate, tree: Path, protected: tuple[str, ...]) -> Ported:
         gold.count("\n@@ ") + gold.startswith("@@ "),
         sorted(fuzzed),
         {p: (_text(pinned[p], p), _text(state[p], p)) for p in paths["test"] if pinned[p] != state[p]},
+        sorted(joined),
     )

@@ -79,7 +79,7 @@ def builds_on(git_dir: Path, commit: Commit, protected: tuple[str, ...]) -> set[
     """The commits that last wrote the source lines ``commit`` changes (in its parent)."""
     found: set[str] = set()
     for change in commit.changes:
-        if kind_of(change.path, protected) != "source" or change.old is None or change.new is None:
+        if kind_of(change.path, protected) != "source" or change.old is None or change.new is None or change.unreadable:
             continue
         ranges = touched(change.old, change.new)
         if ranges:

@@ -21,7 +21,7 @@ from typing import Any
 from lanser.harness.errors import InfrastructureError
 from lanser.harness.task.spec import TaskSpec
 
-__all__ = ["Judged", "evaluate", "judge", "regrade"]
+__all__ = ["TAIL_LINES", "Judged", "build_tail", "evaluate", "judge", "regrade"]
 
 
 def evaluate(
@@ -91,11 +91,12 @@ class Judged:
         base_tests: dict[str, str] = base.get("tests") or {}
         broken = sorted(t for t, v in base_tests.items() if v == "pass" and gold_tests.get(t) != "pass")
         if gold["outcome"] == "build_failed":
-            self.why = "gold patch with the hidden tests does not build"
+            self.why, self.detail = "gold patch with the hidden tests does not build", build_tail(oracle)
         elif gold["outcome"] == "timeout":
             self.why = "gold patch times out"
         elif base["outcome"] == "build_failed":
             self.why = "hidden tests do not build without the fix (they use what it adds)"
+            self.detail = build_tail(noop)
         elif base["outcome"] == "timeout":
             self.why = "pinned source times out on the hidden tests"
         elif broken:
@@ -115,6 +116,20 @@ class Judged:
                 self.sanitizer = sorted(
                     {r.get("summary", "") for r in (without.get("sanitizer") or {}).get("reports", [])}
                 ) or [without.get("reason", "")]
+
+
+#: The last lines of a failed build kept in a drop's ``detail`` (generation.json): enough for the
+#: compiler's error and make's summary, short enough for a file meant to be read.
+TAIL_LINES = 12
+
+
+def build_tail(run: dict[str, Any], lines: int = TAIL_LINES) -> str:
+    """The last ``lines`` lines of ``run``'s failed build (the grader's evidence, else the build
+    stage's output): why a candidate "does not build", in generation.json."""
+    evidence = run["verdict"].get("evidence") or {}
+    stage = (run.get("stages") or {}).get("build") or {}
+    text = str(evidence.get("build_tail") or stage.get("output") or "")
+    return "\n".join(text.rstrip().splitlines()[-lines:])
 
 
 def judge(noop: dict[str, Any], oracle: dict[str, Any]) -> Judged:
