@@ -38,6 +38,7 @@ import docker.errors  # type: ignore[import-untyped, unused-ignore]
 import docker.types  # type: ignore[import-untyped, unused-ignore]
 import requests
 
+from lanser.harness.env import diskguard
 from lanser.harness.errors import InfrastructureError
 
 __all__ = ["AGENT_UID", "HARNESS_LABEL", "RUN_LABEL", "Limits", "RunResult", "cleanup", "run"]
@@ -73,9 +74,13 @@ class Limits:
     cpus: float = 1.0
     pids: int = 256
     output_bytes: int = 1 << 20
+    #: The command is stopped when the file system holding its work area has less free than this
+    #: (MiB, inodes): see :mod:`lanser.harness.env.diskguard`.
+    disk_floor_mb: int = 1024
+    inode_floor: int = 10_000
 
     def __post_init__(self) -> None:
-        for name in ("wall_s", "memory_mb", "cpus", "pids", "output_bytes"):
+        for name in ("wall_s", "memory_mb", "cpus", "pids", "output_bytes", "disk_floor_mb", "inode_floor"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"Limits.{name} must be positive, got {getattr(self, name)!r}")
 
@@ -91,6 +96,9 @@ class RunResult:
     ``pids_exhausted`` is best effort: a fork failure reported in the
     output, or a pids count at the limit when the wall time ran out.
     ``image_id`` is the id (``sha256:...``) of the image that ran.
+    ``disk_exceeded`` says why the command was stopped for its writes (its work area over its
+    cap, or the disk at its floor: :mod:`~lanser.harness.env.diskguard`); ``exit_code`` is then
+    ``None`` too.
     """
 
     exit_code: int | None
@@ -100,6 +108,7 @@ class RunResult:
     oom_killed: bool
     pids_exhausted: bool
     image_id: str
+    disk_exceeded: str | None = None
 
 
 def run(
@@ -112,6 +121,7 @@ def run(
     env: dict[str, str] | None = None,
     client: Any = None,
     read_only_workdir: bool = False,
+    disk_cap: diskguard.DiskCap | None = None,
 ) -> RunResult:
     """Run ``command`` in ``image`` with ``workdir`` mounted at ``/work``.
 
@@ -121,7 +131,9 @@ def run(
     and so must not share inodes (hard links) with anything else.  ``HOME``
     is ``/home/agent`` unless ``env`` says otherwise.  ``labels`` are added
     to ``lanser.harness=1``; give ``lanser.run`` to make :func:`cleanup`
-    able to find this run's containers.
+    able to find this run's containers.  The command is stopped when the
+    work area's disk reaches ``limits``' floor, or the work area holds more
+    than ``disk_cap`` (give one when the writer is untrusted).
     """
     workdir = _prepare_workdir(workdir)
     argv = ["sh", "-c", command] if isinstance(command, str) else list(command)
@@ -131,7 +143,13 @@ def run(
     name = f"lanser-{uuid.uuid4().hex[:16]}"
     try:
         try:
-            result = _run_in(client, name, image, argv, workdir, limits, labels, env, read_only_workdir)
+            guard = diskguard.Guard(
+                workdir,
+                None if read_only_workdir else disk_cap,
+                floor_bytes=limits.disk_floor_mb * diskguard.MIB,
+                floor_inodes=limits.inode_floor,
+            )
+            result = _run_in(client, name, image, argv, workdir, limits, labels, env, read_only_workdir, guard)
         except BaseException:
             _force_remove(client, name, quiet=True)
             raise
@@ -188,6 +206,7 @@ def _run_in(
     labels: Mapping[str, str] | None,
     env: Mapping[str, str] | None,
     read_only_workdir: bool,
+    guard: diskguard.Guard,
 ) -> RunResult:
     try:
         image_id = str(client.images.get(image).id)
@@ -227,17 +246,11 @@ def _run_in(
         )
         started = time.monotonic()
         container.start()
-        status: dict[str, Any] | None = None
-        timed_out = pids_at_limit = False
-        try:
-            status = container.wait(timeout=limits.wall_s)
-        except requests.exceptions.RequestException:
-            # The read timed out (requests reports it as ReadTimeout or, over
-            # the unix socket, ConnectionError): look before deciding.
-            container.reload()
-            timed_out = bool(container.attrs["State"]["Running"])
-        if timed_out:
-            pids_at_limit = _pids_at_limit(client, name, limits.pids)
+        status, timed_out, disk_exceeded = _wait(container, started + limits.wall_s, guard)
+        pids_at_limit = False
+        if timed_out or disk_exceeded:
+            if timed_out:
+                pids_at_limit = _pids_at_limit(client, name, limits.pids)
             try:
                 container.kill()
             except docker.errors.APIError as exc:
@@ -254,14 +267,38 @@ def _run_in(
     except _DOCKER_ERRORS as exc:
         raise InfrastructureError(f"container run failed: {exc}", stage=_STAGE) from exc
     return RunResult(
-        exit_code=None if timed_out else int(status["StatusCode"]),
+        exit_code=None if timed_out or disk_exceeded else int(status["StatusCode"]),
         output=output,
         duration_s=duration,
         timed_out=timed_out,
         oom_killed=bool(state.get("OOMKilled")),
         pids_exhausted=(timed_out and pids_at_limit) or bool(_PIDS_EXHAUSTED.search(output)),
         image_id=image_id,
+        disk_exceeded=disk_exceeded,
     )
+
+
+#: How often a running command's disk is looked at (seconds).
+_POLL_S = 1.0
+
+
+def _wait(container: Any, deadline: float, guard: diskguard.Guard) -> tuple[dict[str, Any] | None, bool, str | None]:
+    """Wait for the container to exit, its deadline, or its guard to object:
+    (its status if it exited, timed out, why the guard stopped it)."""
+    while True:
+        try:
+            return container.wait(timeout=max(0.05, min(_POLL_S, deadline - time.monotonic()))), False, None
+        except requests.exceptions.RequestException:
+            # The read timed out (requests reports it as ReadTimeout or, over
+            # the unix socket, ConnectionError): look before deciding.
+            container.reload()
+            if not container.attrs["State"]["Running"]:
+                return None, False, None
+        if time.monotonic() >= deadline:
+            return None, True, None
+        why = guard.check()
+        if why is not None:
+            return None, False, why
 
 
 def _connect() -> Any:

@@ -270,6 +270,9 @@ def grade_stages(
     if dropped is None:
         dropped, dropped_more = room.get("dropped") or [], int(room.get("dropped_more") or 0)
     notes = [f"edits to {d['path']} ignored ({d['why']})" for d in dropped if d["why"] != "build output"]
+    notes += [
+        f"the {name} stage was stopped: {st['disk_exceeded']}" for name, st in stages.items() if st.get("disk_exceeded")
+    ]
     if dropped_more:
         notes.append(f"{dropped_more} more paths dropped")
     for name, stage in stages.items():
@@ -288,7 +291,11 @@ def grade_stages(
     if not compiled:
         verdict["outcome"] = "timeout" if build.get("timed_out") else "build_failed"
         verdict["reason"] = (
-            "the build timed out" if build.get("timed_out") else f"the build exited with {build.get('exit_code')}"
+            "the build timed out"
+            if build.get("timed_out")
+            else f"the build was stopped: {build['disk_exceeded']}"
+            if build.get("disk_exceeded")
+            else f"the build exited with {build.get('exit_code')}"
         )
         evidence["build_tail"] = _tail(build.get("output", ""))
         return verdict

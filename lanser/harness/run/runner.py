@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from lanser import gitsafe
-from lanser.harness.env import project, sandbox
+from lanser.harness.env import diskguard, project, sandbox
 from lanser.harness.env.project import ProjectTree
 from lanser.harness.errors import InfrastructureError
 from lanser.harness.grade import cleanroom, grading
@@ -37,6 +37,10 @@ from lanser.harness.task.spec import TaskSpec
 __all__ = ["TaskEnv", "harden_git_env", "reseal_git", "run_attempt", "run_dataset", "run_task"]
 
 RUN_LIMITS = sandbox.Limits(wall_s=60.0, memory_mb=512, cpus=1.0, pids=128, output_bytes=64 * 1024)
+#: What the agent's ``run`` steps may add to the work area over a whole episode (MiB, files), and what
+#: a graded build or test may add to its tree: the agent's code drives both (:mod:`~lanser.harness.env.diskguard`).
+RUN_DISK = (2048, 100_000)
+GRADE_DISK = (4096, 200_000)
 
 
 #: Git settings every git this process starts takes over any repository's config (``GIT_CONFIG_COUNT``
@@ -116,6 +120,7 @@ class TaskEnv:
         self._git_config = b""
         self._tracked: frozenset[str] | None = None
         self.start_build: dict[str, Any] | None = None  # what reset rebuilt: see startstate.rebuild
+        self.disk_cap: diskguard.DiskCap | None = None  # what the work area may hold while the agent acts
         self.steps: list[dict[str, Any]] = []
         self.total = 0.0
         self.done = False
@@ -157,6 +162,7 @@ class TaskEnv:
         )
         if self.start_build is not None:
             reseal_git(self.work, self._git_config)  # the project's build system ran there
+        self.disk_cap = diskguard.cap_over(self.work, *RUN_DISK)
         harden_git_env()  # before lanser first runs git in the work area
         self.lanser = Client(self.work, daemon=False, timeout=120.0, cache=False).open()
         self.steps, self.total, self.done = [], 0.0, False
@@ -186,8 +192,11 @@ class TaskEnv:
                 limits=RUN_LIMITS,
                 labels=self.labels,
                 client=self.client,
+                disk_cap=self.disk_cap,
             )
             result = {"exitCode": res.exit_code, "output": res.output[-8000:], "timedOut": res.timed_out}
+            if res.disk_exceeded:
+                result["diskExceeded"] = res.disk_exceeded
             reseal_git(self.work, self._git_config)  # before lanser runs git there again
         elif kind == "submit":
             self.done = True
@@ -278,6 +287,7 @@ class TaskEnv:
                     limits=limits,
                     labels={**self.labels, "lanser.stage": name},
                     client=self.client,
+                    disk_cap=diskguard.cap_over(tree, *GRADE_DISK),
                 )
                 stages[name] = {
                     "exit_code": res.exit_code,
@@ -287,6 +297,8 @@ class TaskEnv:
                     "seconds": round(res.duration_s, 3),
                     **self.environment(res.image_id),
                 }
+                if res.disk_exceeded:
+                    stages[name]["disk_exceeded"] = res.disk_exceeded
             except InfrastructureError as exc:
                 stages[name] = {"infra_error": str(exc)}
                 break
