@@ -161,6 +161,8 @@ def mine(
             "files": ported.source_files,
             "test_files": ported.test_files,
             "hunks": ported.hunks,
+            **({"fuzzed": ported.fuzzed} if ported.fuzzed else {}),
+            **({"joined": ported.joined} if ported.joined else {}),
             "fail_to_pass": judged.fail_to_pass,
             "sanitizer": judged.sanitizer,
             "graded": graded,
