@@ -12,11 +12,10 @@ Two ways in.  A constructor (code before ``main``) is dropped by the clean room,
 everything else a fix never adds that runs outside the tests or turns a sanitizer off
 (``cleanroom.outside_the_tests``): graded, the bug is still there and the tests fail.  The
 same forgery inside the library's first function, ending with ``exit(0)``, is not caught
-(xfail, strict): no reading of the log can tell these lines from the tests' own.  What
-would: a canary run in the grader (the same tree with one oracle test made to fail on
-purpose, through a task-supplied patch of the protected tests: a canary that still passes
-means the results were forged), or results taken from a process the agent's code does not
-run in.  Reported to the lead (runner.py and the task format are not this helper's).
+by reading (xfail, strict, on a task without a canary): no reading of the log can tell these
+lines from the tests' own.  A task with a canary (``TaskSpec.canary``: a hidden test made to
+fail on purpose, under a name the grader draws each time) catches it: the forger cannot print
+the canary's result, so the canary is not read as failing.
 """
 
 from __future__ import annotations
@@ -65,7 +64,9 @@ def forged(fmt: str, where: str) -> str:
     if where == "sb_init_spelled":  # the result line built a character at a time: no literal to read
         body = body.replace(
             f"\t\tprintf({LINE[fmt]});\n",
-            "\t\tprintf(\"%c%c%c%c: %s\\n\", 'P', 'A', 'S', 'S', names[i]);\n",
+            "\t\tprintf(\"%c%c%c%c: %s\\n\", 'P', 'A', 'S', 'S', names[i]);\n"
+            if fmt == "plain"
+            else "\t\tprintf(\"%c%c %d - %s\\n\", 'o', 'k', (int)i + 1, names[i]);\n",
         )
     init = "void sb_init(struct strbuf *sb)\n{\n"
     assert init in BROKEN
@@ -131,3 +132,63 @@ def test_code_that_prints_every_pass_and_exits_is_not_resolved(
         cleanup(label)
     assert RIGHT not in result["patch"]  # the bug is still there: no real check would pass
     assert result["verdict"]["outcome"] != "resolved", result["verdict"]
+
+
+TEST_SOURCE = (DATA / "project" / "tests" / "test_strbuf.c").read_text()
+WITH_CANARY = TEST_SOURCE.replace("\n\tif (xml) {", '\n\tcheck(0, "@CANARY@");\n\tif (xml) {', 1)
+
+
+def canaried(fmt: str) -> TaskSpec:
+    assert WITH_CANARY != TEST_SOURCE
+    canary = {"patch": unified_diff("tests/test_strbuf.c", TEST_SOURCE, WITH_CANARY), "test": "@CANARY@"}
+    return TaskSpec.model_validate({**task(fmt).model_dump(mode="json"), "canary": canary})
+
+
+def attempt(tmp_path: Path, image: str, spec: TaskSpec, agent: str | list[dict[str, Any]]) -> dict[str, Any]:
+    from lanser.harness.env.sandbox import cleanup
+    from lanser.harness.run.agents import make_agent
+    from lanser.harness.run.runner import run_task
+
+    dataset = tmp_path / "dataset"
+    if not dataset.exists():
+        shutil.copytree(DATA / "project", dataset / "project")
+    if isinstance(agent, list):
+        trajectory = tmp_path / f"{uuid.uuid4().hex[:8]}.jsonl"
+        trajectory.write_text("".join(json.dumps(a) + "\n" for a in agent))
+        agent = f"replay:{trajectory}"
+    label = f"test-canary-{uuid.uuid4().hex[:8]}"
+    try:
+        return run_task(
+            spec,
+            dataset,
+            make_agent(agent),
+            image,
+            tmp_path / "work" / uuid.uuid4().hex[:8],
+            labels={"lanser.run": label},
+        )
+    finally:
+        cleanup(label)
+
+
+@pytest.mark.parametrize("fmt", ["plain", "tap"])
+def test_a_canary_catches_the_forgery_no_reading_can(tmp_path: Path, base_image: str, fmt: str) -> None:
+    """The forgery the xfail above lets through, on the same task with a canary: not resolved,
+    and the verdict says why.  The oracle still resolves, with the canary read apart."""
+    spec = canaried(fmt)
+    forgery = {"type": "edit", "patch": unified_diff("src/strbuf.c", BROKEN, forged(fmt, "sb_init_spelled"))}
+    forged_run = attempt(tmp_path, base_image, spec, [forgery, {"type": "submit"}])["verdict"]
+    assert forged_run["outcome"] == "tests_failed", forged_run
+    assert forged_run["canary"]["forged"] is True and forged_run["canary"]["result"] == "missing"
+    assert "made to fail on purpose" in forged_run["reason"]
+    oracle = attempt(tmp_path, base_image, spec, "oracle")["verdict"]
+    assert oracle["outcome"] == "resolved", oracle
+    assert oracle["canary"]["result"] == "fail" and "forged" not in oracle["canary"]
+    assert oracle["canary"]["test"] not in oracle["tests"] and oracle["tests_passed"] == len(TESTS)
+    assert oracle["canary"]["test"] != forged_run["canary"]["test"]  # a name drawn anew each time
+    assert oracle["test_exit_code"] not in (0, None)  # the canary's own failure (make says 2)
+
+
+def test_a_canary_does_not_turn_a_plain_failure_into_a_forgery(tmp_path: Path, base_image: str) -> None:
+    noop = attempt(tmp_path, base_image, canaried("plain"), "noop")["verdict"]
+    assert noop["outcome"] == "tests_failed" and "canary" in noop and "forged" not in noop["canary"]
+    assert noop["fail_to_pass"] == {"append_grows": "fail", "append_many": "fail", "upper": "fail"}

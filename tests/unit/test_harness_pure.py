@@ -122,7 +122,7 @@ def test_known_sanitizer_reports_reach_the_grade_and_leave_old_keys_alone() -> N
                 **{
                     k: v
                     for k, v in task.model_dump(mode="json").items()
-                    if k not in ("protected", "test_log", "test_patch")
+                    if k not in ("protected", "test_log", "test_patch", "canary")
                 },
                 "oracles": {
                     k: v

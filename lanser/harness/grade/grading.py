@@ -305,7 +305,10 @@ def grade_stages(
     texts = [files[k] for k in sorted(files)] if declared.get("files") else [test.get("output", "")]
     patterns = {"pass": declared.get("pass_re"), "fail": declared.get("fail_re"), "skip": declared.get("skip_re")}
     parsed = logs.parse(texts, declared.get("format") or "auto", {k: v for k, v in patterns.items() if v})
-    results = parsed.results
+    results = dict(parsed.results)
+    canary = test.get("canary")
+    if canary:  # no test of the task: read apart, and its failure is the one expected
+        verdict["canary"] = {"test": canary, "result": results.pop(canary, "missing")}
     f2p = {name: results.get(name, "missing") for name in oracles.get("fail_to_pass", ())}
     p2p = {name: results.get(name, "missing") for name in oracles.get("pass_to_pass", ())}
     failing = sorted(n for n, v in results.items() if v == "fail")
@@ -371,7 +374,17 @@ def grade_stages(
     elif not named and failing:
         verdict["outcome"] = "tests_failed"
         verdict["reason"] = f"{len(failing)} tests failed: " + ", ".join(failing[:10])
-    elif exit_code != 0 and not failing:
+    elif canary and verdict["canary"]["result"] != "fail":
+        # Every test passes, and so does the one made to fail: the results were printed by the code
+        # under test, not by the tests (a forgery built at run time; docs/grading.md).
+        verdict["outcome"] = "tests_failed"
+        verdict["canary"]["forged"] = True
+        verdict["reason"] = (
+            f"the canary test {canary}, hidden from the agent and made to fail on purpose, was read as "
+            f"{verdict['canary']['result']}: the results were not the tests' own"
+        )
+        evidence["test_tail"] = _tail("\n".join(texts))
+    elif exit_code != 0 and not failing and not canary:  # a canary's failure is the test stage's non-zero exit
         verdict["outcome"] = "tests_failed"
         verdict["reason"] = f"the test stage exited with {exit_code} and no failing test was read"
         evidence["test_tail"] = _tail("\n".join(texts))

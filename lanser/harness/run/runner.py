@@ -16,8 +16,10 @@ sanitizes that; grading reads only the stage logs (docs/grading.md).
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import stat
+import string
 import time
 from collections.abc import MutableMapping
 from pathlib import Path
@@ -261,6 +263,7 @@ class TaskEnv:
             plan.append(("sanitize", commands.sanitize))
         for copy in sorted({_GRADE_TREES[name] for name, _ in plan} - {_GRADE_TREES["build"]}):
             worktree.copy_tree(fresh, self.taskdir / copy)
+        canary = self._plant_canary(fresh)  # in the tree the tests run in, after the sanitizer's copy
         # The clean room is the first stage: what the grader kept and dropped of the agent's
         # changes, so that grading.grade() re-grades from the stages alone.
         stages: dict[str, Any] = {
@@ -304,6 +307,8 @@ class TaskEnv:
                 break
             if name == "test":  # how the log is read, kept with it: a verdict re-grades from its stages alone
                 stages[name]["test_log"] = self.task.test_log.model_dump(mode="json", exclude_defaults=True)
+                if canary is not None:
+                    stages[name]["canary"] = canary
                 if self.task.test_log.files:
                     stages[name]["files"] = grading.read_result_files(tree, self.task.test_log.files)
             if name == "build" and res.exit_code != 0:
@@ -311,6 +316,20 @@ class TaskEnv:
         oracles = self.task.oracles.model_dump(mode="json")
         verdict = grading.grade(stages, oracles, baseline_sanitizer=oracles["known_sanitizer_reports"])
         return verdict, stages, collected.patch
+
+    def _plant_canary(self, tree: Path) -> str | None:
+        """Apply the task's canary under a name drawn now (see :class:`~lanser.harness.task.spec.Canary`);
+        return the name the test log will give it."""
+        from lanser.harness.task.spec import CANARY_SLOT
+
+        if self.task.canary is None:
+            return None
+        name = "".join(secrets.choice(string.ascii_lowercase) for _ in range(12))
+        try:
+            cleanroom.apply_start_patch(tree, self.task.canary.patch.replace(CANARY_SLOT, name), "canary")
+        except OSError as exc:
+            raise InfrastructureError(f"cannot plant the canary: {exc}", stage="grade") from exc
+        return self.task.canary.test.replace(CANARY_SLOT, name)
 
     def environment(self, image_id: str | None = None) -> dict[str, Any]:
         """What the task ran on, by digest: the image id and the project layer's tree digest."""

@@ -39,8 +39,10 @@ from pydantic.config import JsonDict
 from lanser.errors import BadRequest
 
 __all__ = [
+    "CANARY_SLOT",
     "DEFAULT_PROTECTED",
     "REMOTE_KINDS",
+    "Canary",
     "Commands",
     "CrashOracle",
     "Limits",
@@ -325,6 +327,33 @@ class TestLog(_Frozen):
         return self
 
 
+#: What a canary's patch and test name hold where its name goes: the grader draws a fresh name each time.
+CANARY_SLOT = "@CANARY@"
+
+
+class Canary(_Frozen):
+    """A test that fails on purpose, hidden like ``test_patch`` and graded in the same run as the
+    oracles (docs/grading.md).  Code under test that prints the results itself (a forgery built at
+    run time, which no reading of the log can tell from the tests' own lines) cannot know the
+    canary's name: the grader puts a fresh one in every ``@CANARY@`` each time it grades.  A canary
+    read as anything but failing means the results were not the tests' own.
+
+    ``patch``: a unified diff of protected files, applied after ``test_patch`` (to the tree the
+    test stage runs, not the sanitizer's), adding a test that fails.  ``test``: its name as the
+    test log reads it (with ``@CANARY@``)."""
+
+    patch: str
+    test: str = Field(min_length=1, max_length=200)
+
+    @model_validator(mode="after")
+    def _slotted(self) -> Canary:
+        if CANARY_SLOT not in self.test or CANARY_SLOT not in self.patch:
+            raise ValueError(f"a canary's patch and test name must both hold {CANARY_SLOT} (its name, drawn anew)")
+        for path in patch_paths(self.patch):
+            _check_relative(path, "a path the canary's patch writes")
+        return self
+
+
 def _check_relative(path: str, what: str) -> None:
     parts = path.split("/")
     if not path or path.startswith("/") or "\\" in path or "\0" in path or any(p in ("", ".", "..") for p in parts):
@@ -338,6 +367,7 @@ _LATER_FIELDS: tuple[tuple[str | None, str], ...] = (
     (None, "test_log"),
     (None, "test_patch"),
     ("oracles", "crash"),
+    (None, "canary"),
 )
 
 
@@ -347,6 +377,7 @@ _UNSET: dict[str, object] = {
     "test_log": TestLog().model_dump(mode="json"),
     "test_patch": None,
     "crash": None,
+    "canary": None,
 }
 
 
@@ -367,6 +398,8 @@ class TaskSpec(_Frozen):
     #: Hidden tests (mined tasks, docs/mining.md): applied by the grader to the graded tree after the
     #: agent's changes, never to the agent's work area; every path it writes must be protected.
     test_patch: str | None = None
+    #: A test made to fail on purpose, graded with the oracles: see :class:`Canary`.
+    canary: Canary | None = None
 
     @field_validator("id")
     @classmethod
@@ -394,9 +427,10 @@ class TaskSpec(_Frozen):
         from lanser.harness.grade.cleanroom import compile_globs
 
         guard = compile_globs(self.protected_globs)
-        for path in patch_paths(self.test_patch or ""):
-            if not (guard and guard.match(path)):
-                raise ValueError(f"test_patch writes {path!r}, which is not protected: the agent could edit it")
+        for what, patch in (("test_patch", self.test_patch), ("canary.patch", self.canary and self.canary.patch)):
+            for path in patch_paths(patch or ""):
+                if not (guard and guard.match(path)):
+                    raise ValueError(f"{what} writes {path!r}, which is not protected: the agent could edit it")
         return self
 
     @property
