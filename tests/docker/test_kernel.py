@@ -88,6 +88,9 @@ def test_oracle_resolves_the_kernel_task_from_ktap(runs: dict[str, Any], kernel_
     assert all(v == "pass" for v in verdict["fail_to_pass"].values())
     cases = len(task["oracles"]["fail_to_pass"]) + len(task["oracles"]["pass_to_pass"])
     assert verdict["tests_total"] > cases  # every case of every suite ran, graded per case (and per suite)
+    # The canary (a cmdline case made to fail, under a name drawn for this grading) failed, read apart.
+    assert verdict["canary"]["result"] == "fail" and verdict["canary"]["test"].startswith("cmdline.")
+    assert verdict["canary"]["test"] not in verdict["tests"]
 
 
 def test_noop_leaves_kunit_cases_failing(runs: dict[str, Any]) -> None:

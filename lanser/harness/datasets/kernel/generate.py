@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lanser.harness.datasets.kernel import canary as kcanary
 from lanser.harness.datasets.kernel import faults as kfaults
 from lanser.harness.datasets.kernel.layer import Layer
 from lanser.harness.datasets.kernel.suites import SUITES, Suite, build_command, sanitize_command, test_command
@@ -280,6 +281,7 @@ def task_record(
         "gold_patch": kfaults.unified_diff(v.fault.path, v.fault.text, original),
         "oracles": {"fail_to_pass": f2p, "pass_to_pass": p2p},
         "limits": dict(TASK_LIMITS),
+        "canary": kcanary.canary(tree),
     }
 
 
