@@ -114,7 +114,8 @@ def test_known_sanitizer_reports_reach_the_grade_and_leave_old_keys_alone() -> N
     from lanser.harness.task.spec import KnownReport, TestLog
 
     task = load_tasks(TOY / "tasks.jsonl")[0]
-    task = task.model_copy(update={"test_log": TestLog()})  # toy-c declares its log format: unset it here
+    # toy-c declares its log format and a canary: unset both here
+    task = task.model_copy(update={"test_log": TestLog(), "canary": None})
     # Later fields left unset leave the key alone.
     old_key = hashlib.sha256(
         json.dumps(
