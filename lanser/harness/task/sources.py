@@ -64,6 +64,7 @@ from pathlib import Path
 from lanser.errors import BadRequest
 from lanser.harness.env.locks import file_lock
 from lanser.harness.errors import InfrastructureError
+from lanser.harness.task import debpool
 from lanser.harness.task.spec import Source, dir_source, tree_digest
 
 __all__ = ["CACHE_ENV", "cache_root", "deb_src_lines", "fetch_hint", "file_sha256", "materialize"]
@@ -463,6 +464,10 @@ def _apt_source(package: str, version: str, dest: Path, root: Path, suite: str |
                 break
             if updated or "Unable to find a source package" not in proc.stderr + proc.stdout:
                 if "Unable to find a source package" in proc.stderr + proc.stdout:
+                    # An update replaced the version in the index; its files may still be in the pool.
+                    pooled = debpool.fetch(package, version, dest, _mirror_uris(suite))
+                    if pooled is not None:
+                        return pooled
                     known = _apt_versions(options, package)
                     raise InfrastructureError(
                         f"debian source {package}={version} is not in the configured suites"
@@ -478,6 +483,16 @@ def _apt_source(package: str, version: str, dest: Path, root: Path, suite: str |
     if not dsc.is_file():
         raise InfrastructureError(f"apt-get source {package}={version} left no {dsc.name}", stage=_STAGE)
     return dsc
+
+
+def _mirror_uris(suite: str | None) -> list[str]:
+    """The mirrors of :func:`deb_src_lines`, in order."""
+    uris: list[str] = []
+    for line in deb_src_lines(suite=suite):
+        words = re.sub(r"\[[^]]*\]\s*", "", line).split()
+        if len(words) >= 2 and words[1] not in uris:
+            uris.append(words[1])
+    return uris
 
 
 def _apt_update(options: list[str]) -> None:
