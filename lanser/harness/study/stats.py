@@ -460,9 +460,31 @@ def hard_markdown(result: dict[str, Any], command: str = "") -> str:
     return "\n".join(lines) + "\n"
 
 
+USAGE = """usage: python -m lanser.harness.study.stats RESULTS.json... [--rescored RESCORED.json]... [--out DIR]
+
+The hard study (issue 24) over one or more studies' results.json (each named by its directory):
+every predictor's AUROC per stratum, paired differences with task-resampled intervals, step-level
+credit. Writes hard.json and hard.md in DIR (default study/hard). --rescored adds pr-v2 re-scored
+from real language-server facts (python -m lanser.harness.study.rescore; repeatable).
+
+Example:
+  python -m lanser.harness.study.stats study/kernel-crash/results.json --out study/kernel-crash"""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m lanser.harness.study.stats RESULTS.json... --out DIR``: hard.json and hard.md in DIR."""
     args = list(sys.argv[1:] if argv is None else argv)
+    if any(a in ("-h", "--help") for a in args) or not args:
+        print(USAGE, file=sys.stdout if args else sys.stderr)
+        return 0 if args else 2
+    missing = [
+        a
+        for i, a in enumerate(args)
+        if (i == 0 or args[i - 1] not in ("--out",)) and a.endswith(".json") and not Path(a).is_file()
+    ]
+    if missing:
+        print(f"no such file: {', '.join(missing)}\n\n{USAGE}", file=sys.stderr)
+        return 2
     out = Path("study/hard")
     if "--out" in args:
         i = args.index("--out")
