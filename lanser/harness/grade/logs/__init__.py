@@ -25,6 +25,7 @@ result wins.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -77,12 +78,27 @@ def parse(texts: list[str], fmt: str = "auto", patterns: dict[str, str] | None =
     return Parsed(None, False, {})
 
 
+def _naming(lines: list[str], name: str) -> list[str]:
+    word = re.compile(rf"(?<![\w.-]){re.escape(name)}(?![\w-])")
+    return [ln.strip()[:300] for ln in lines if word.search(ln)]
+
+
+_FAILURE_WORDS = re.compile(r"not ok|\bFAIL|\bfail|Failed|\bERROR|\berror", re.I)
+
+
 def failing_lines(text: str, failed: list[str], limit: int = 40) -> list[str]:
-    """The log lines that name a failing test (at most three per test, ``limit`` in all): the evidence."""
+    """The log lines that name a failing test (at most three per test, ``limit`` in all): the evidence.
+
+    A name is looked for as a whole word (a suite's name does not match its cases' lines), then,
+    if no line has it, by its last part (KTAP's ``suite.case`` is printed as ``case``); lines that read as a failure
+    come first, so a suite's passing cases do not stand in for its failing one."""
     out: list[str] = []
     lines = text.splitlines()
     for name in failed[:20]:
-        hits = [ln.strip()[:300] for ln in lines if name in ln][:3]
+        found = _naming(lines, name)
+        if not found and "." in name:
+            found = _naming(lines, name.rsplit(".", 1)[-1])
+        hits = sorted(found, key=lambda ln: not _FAILURE_WORDS.search(ln))[:3]
         out.extend(hits)
         if len(out) >= limit:
             break
