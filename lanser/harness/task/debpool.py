@@ -1,11 +1,13 @@
 """A Debian source package straight from a mirror's pool, when apt's index no longer lists it.
 
-A stable release's index lists one version of each source package; an update (``+deb13u4``)
+A release's index lists one version of each source package; an update (``+deb13u4``)
 replaces the one a dataset pinned (``+deb13u3``), whose files stay in the pool for a while.
 apt then refuses ``apt-get source P=V``; the files are still one GET away at
 ``MIRROR/pool/main/<prefix>/<package>/``.  The ``.dsc`` fetched here is checked against the
 task's sha256 by the caller, and every file it names against the ``.dsc``'s own SHA-256
-here (and by ``dpkg-source`` again when unpacking): nothing unpinned is used.
+here (and by ``dpkg-source`` again when unpacking): nothing unpinned is used.  Only a source
+that names its release (``debian:P=V@trixie``) is looked for here: the pool is every release's,
+and a version the machine's own release does not list stays an error that lists the ones it does.
 """
 
 from __future__ import annotations

@@ -464,8 +464,10 @@ def _apt_source(package: str, version: str, dest: Path, root: Path, suite: str |
                 break
             if updated or "Unable to find a source package" not in proc.stderr + proc.stdout:
                 if "Unable to find a source package" in proc.stderr + proc.stdout:
-                    # An update replaced the version in the index; its files may still be in the pool.
-                    pooled = debpool.fetch(package, version, dest, _mirror_uris(suite))
+                    # A newer release's update replaced the version in its index; its files may still
+                    # be in the pool.  Only for a source that names its release (``@trixie``): the pool
+                    # is every release's, and a source without one means the machine's own release.
+                    pooled = debpool.fetch(package, version, dest, _mirror_uris(suite)) if suite else None
                     if pooled is not None:
                         return pooled
                     known = _apt_versions(options, package)
