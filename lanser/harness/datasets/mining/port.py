@@ -60,40 +60,33 @@ class Ported:
     joined: list[str] = field(default_factory=list)
 
 
-def merge(ours: bytes, base: bytes, theirs: bytes) -> bytes | None:
-    """``theirs - base`` applied to ``ours``; None on a conflict."""
+def _merge_file(ours: bytes, base: bytes, theirs: bytes, *options: str) -> subprocess.CompletedProcess[bytes]:
+    """``git merge-file -p -q OPTIONS ours base theirs`` on copies in a temporary directory."""
     with tempfile.TemporaryDirectory(prefix="lanser-merge-") as tmp:
         paths = []
         for name, data in (("ours", ours), ("base", base), ("theirs", theirs)):
             p = Path(tmp) / name
             p.write_bytes(data)
             paths.append(str(p))
-        proc = subprocess.run(
-            ["git", "merge-file", "-p", "-q", *paths],
+        return subprocess.run(
+            ["git", "merge-file", "-p", "-q", *options, *paths],
             capture_output=True,
             timeout=60,
             stdin=subprocess.DEVNULL,
             check=False,
         )
+
+
+def merge(ours: bytes, base: bytes, theirs: bytes) -> bytes | None:
+    """``theirs - base`` applied to ``ours``; None on a conflict."""
+    proc = _merge_file(ours, base, theirs)
     return proc.stdout if proc.returncode == 0 else None
 
 
 def merge_additions(ours: bytes, base: bytes, theirs: bytes) -> bytes | None:
     """``theirs - base`` applied to ``ours`` where every conflict is lines both sides added at one
     place (the base's side of it empty): both kept, ours first; None on any other conflict."""
-    with tempfile.TemporaryDirectory(prefix="lanser-merge-") as tmp:
-        paths = []
-        for name, data in (("ours", ours), ("base", base), ("theirs", theirs)):
-            p = Path(tmp) / name
-            p.write_bytes(data)
-            paths.append(str(p))
-        proc = subprocess.run(
-            ["git", "merge-file", "-p", "-q", "--diff3", "--marker-size", "31", *paths],
-            capture_output=True,
-            timeout=60,
-            stdin=subprocess.DEVNULL,
-            check=False,
-        )
+    proc = _merge_file(ours, base, theirs, "--diff3", "--marker-size", "31")
     if proc.returncode < 0 or proc.returncode >= 127:
         return None
     if proc.returncode == 0:
