@@ -23,6 +23,7 @@ from collections import deque
 from lanser.lsp.sandbox import (
     Sandbox,
     bwrap_argv,
+    host_env,
     mode,
     probe_argv,
     refuse,
@@ -158,7 +159,7 @@ async def _sandboxed(
 ) -> tuple[list[str], dict[str, str] | None, str]:
     chosen = mode()
     if chosen == "off":
-        return argv, env, "none: LANSER_SANDBOX=off"
+        return argv, host_env() if env is None else env, "none: LANSER_SANDBOX=off"
     found, reason = await sandbox_status()
     if reason is None and found is not None:
         return bwrap_argv(found, argv, cwd=cwd, sandbox=sandbox), server_env(), "bwrap"
@@ -168,7 +169,7 @@ async def _sandboxed(
     escapes = sandbox.escapes(cwd) if sandbox.escapes is not None else []
     if escapes:
         raise refuse_escapes(reason, escapes)
-    return argv, env, f"none: {reason}"
+    return argv, host_env() if env is None else env, f"none: {reason}"
 
 
 async def spawn(

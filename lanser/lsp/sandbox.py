@@ -20,7 +20,9 @@ own mount namespace holding only
   session, killed with its parent.
 
 The server's environment is a fixed minimal one, not lanser's (``/proc/self/environ``
-is readable from inside, and CI tokens live in the environment).
+is readable from inside, and CI tokens live in the environment).  Unsandboxed
+(``auto`` without bwrap, or ``off``) it is lanser's cut to what a server needs of the
+host (:data:`HOST_KEEP`: the search path, home, locale, temporary and XDG directories).
 
 ``LANSER_SANDBOX`` chooses: ``auto`` (default) sandboxes when bwrap works
 here and otherwise runs the server unsandboxed, saying so in every bundle
@@ -46,6 +48,7 @@ __all__ = [
     "Sandbox",
     "bwrap_argv",
     "mode",
+    "host_env",
     "server_env",
     "unusable",
 ]
@@ -97,6 +100,20 @@ def mode(environ: dict[str, str] | None = None) -> str:
 
 def server_env() -> dict[str, str]:
     return dict(_ENV)
+
+
+#: What an unsandboxed server keeps of lanser's environment: nothing that could be a credential
+#: (tokens, keys) or change how a program loads (LD_PRELOAD, NODE_OPTIONS, CLANGD_FLAGS).
+HOST_KEEP: frozenset[str] = frozenset(
+    {"PATH", "HOME", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR"}
+    | {"XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_RUNTIME_DIR"}
+)
+
+
+def host_env(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """An unsandboxed server's environment: ``environ`` (lanser's) cut to :data:`HOST_KEEP`."""
+    source = os.environ if environ is None else environ
+    return {k: v for k, v in source.items() if k in HOST_KEEP}
 
 
 def _covered(path: str, by: Iterable[str]) -> bool:

@@ -338,3 +338,35 @@ def test_a_sandboxed_process_sees_only_what_it_is_given_and_dies_with_its_sessio
     assert out.splitlines() == ["mine", "tmp-writable", "0", "env=/tmp"], out
     assert inside, "bwrap runs the command as its child"
     assert not [p for p in inside | {pid} if _alive(p)]
+
+
+@pytest.mark.parametrize("chosen", ["auto", "off"])
+def test_an_unsandboxed_server_gets_none_of_lanser_s_secrets(
+    ws: Path, no_bwrap: None, monkeypatch: pytest.MonkeyPatch, chosen: str
+) -> None:
+    """Where bwrap cannot run (``auto`` falls back) or is switched off, the server still gets a
+    minimal environment: a CI runner's tokens in lanser's environment never reach it."""
+    import asyncio
+
+    from lanser.lsp.process import spawn
+    from lanser.lsp.sandbox import Sandbox
+
+    monkeypatch.setenv("LANSER_SANDBOX", chosen)
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    monkeypatch.setenv("OPENAI_API_KEY", TOKEN)
+    monkeypatch.setenv("LD_PRELOAD", "")
+
+    async def run() -> tuple[str | None, dict[str, str]]:
+        proc = await spawn(["/usr/bin/env", "-0"], cwd=str(ws), sandbox=Sandbox())
+        assert proc.proc.stdout is not None
+        raw = await asyncio.wait_for(proc.proc.stdout.read(), 30)
+        await proc.close()
+        pairs = (item.partition("=") for item in raw.decode().split("\0") if item)
+        return proc.sandbox, {k: v for k, _, v in pairs}
+
+    label, env = asyncio.run(run())
+    assert label is not None and label.startswith("none: "), label
+    assert TOKEN not in json.dumps(env), sorted(env)
+    assert not {"GITHUB_TOKEN", "OPENAI_API_KEY", "LD_PRELOAD"} & set(env), sorted(env)
+    # What a server needs of the host to run at all is kept: the search path and a home.
+    assert env.get("PATH") == os.environ["PATH"] and env.get("HOME") == os.environ["HOME"], env
