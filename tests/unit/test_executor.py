@@ -354,3 +354,43 @@ def test_an_unreachable_ray_head_fails_fast(monkeypatch: pytest.MonkeyPatch) -> 
     executor = RayExecutor(f"127.0.0.1:{port}")
     with pytest.raises(InfrastructureError, match="no Ray cluster answers"):
         executor.open(Job(TOY, "img", Path("work"), {}, "noop"), make_agent("noop"))
+
+
+def _sleep_attempt(*_args: Any) -> dict[str, Any]:
+    import time
+
+    time.sleep(600)
+    return {}
+
+
+def test_closing_a_pool_with_attempts_running_and_queued_stops_them_quietly(
+    tasks: list[Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An interrupted run (Ctrl-C, SIGTERM) closes the pool while attempts run and others wait: the
+    workers are gone when close() returns, and the pool's own thread raises nothing on the way (it
+    used to print InvalidStateError: close() cancelled the waiting futures, then the broken pool set
+    an exception on each)."""
+    import threading
+
+    from lanser.harness.run import runner
+
+    monkeypatch.setattr(runner, "run_attempt", _sleep_attempt)  # forked workers inherit it
+    raised: list[BaseException | None] = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: raised.append(args.exc_value))
+    executor = make_executor("local", workers=2)
+    executor.open(Job(TOY, "base", tmp_path, {}, "oracle"), None)
+    for i in range(12):  # 2 running, 1 in the call queue, the rest waiting in the pool
+        executor.submit(Attempt(i, tasks[i % len(tasks)], f"k{i}"))
+    pool = executor._pool  # type: ignore[attr-defined]
+    assert pool is not None
+    while len(pool._processes) < 2 or not all(p.pid for p in pool._processes.values()):
+        threading.Event().wait(0.05)
+    workers = list(pool._processes.values())
+    manager = pool._executor_manager_thread
+    executor.close()
+    assert not [w for w in workers if w.is_alive()]
+    if manager is not None:
+        manager.join(30)
+        assert not manager.is_alive()
+    assert raised == [], raised
+    assert executor.pending() == 0

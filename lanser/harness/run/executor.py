@@ -230,8 +230,6 @@ class LocalExecutor:
         # workers are stopped, not waited for, or they would go on making containers after the
         # driver removed the run's, and hold its exit until their attempts end.
         running = any(not future.done() for future in self._futures)
-        for future in self._futures:
-            future.cancel()
         self._futures.clear()
         self._queue.clear()
         self._drop_pool(stop_workers=running)
@@ -246,13 +244,19 @@ class LocalExecutor:
         # attempt that takes the KeyboardInterrupt it raises for its own cleanup goes on running.
         # Nothing in a worker is worth saving: its attempt is run again on resume, its language
         # servers die with it (PDEATHSIG), and the caller removes the run's containers after this.
+        # Their futures are not cancelled first: the pool's own thread, seeing its workers die, fails
+        # every attempt it still holds, and a future cancelled under it raised InvalidStateError
+        # there. That thread is waited for, so nothing of the pool outlives close().
         workers = list((getattr(self._pool, "_processes", None) or {}).values()) if stop_workers else []
         for process in workers:
             if process.is_alive():
                 process.kill()
         for process in workers:
             process.join(timeout=10)
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        manager = getattr(self._pool, "_executor_manager_thread", None) if workers else None
+        if manager is not None:
+            manager.join(timeout=10)
+        self._pool.shutdown(wait=False, cancel_futures=not workers)
         self._pool = None
 
     def _require_job(self) -> Job:
