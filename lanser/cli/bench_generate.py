@@ -14,7 +14,7 @@ from lanser.cli.main import Settings
 from lanser.cli.render import errors_rendered, render_json
 
 if TYPE_CHECKING:
-    from lanser.harness.task.spec import Source
+    from lanser.harness.task.spec import Source, TestLog
 
 __all__ = ["generate", "parse_source"]
 
@@ -201,7 +201,8 @@ Examples:
     "test_log",
     default="ctest",
     show_default=True,
-    help="The test log format the tasks declare (docs/grading.md).",
+    help="The test log format the tasks declare (docs/grading.md), or the task's whole test_log as a JSON "
+    'object (\'{"format": "regex", "pass_re": ..., "fail_re": ...}\').',
 )
 @click.option("--max-candidates", type=click.IntRange(min=1), default=None, help="Stop after this many candidates.")
 @click.option(
@@ -267,7 +268,6 @@ def history(
     from lanser.harness.datasets.mining.miner import mine
     from lanser.harness.datasets.mining.write import write_dataset
     from lanser.harness.env.images import bootstrap_base
-    from lanser.harness.task.spec import TestLog
     from lanser.workspace import cache_dir
 
     try:
@@ -279,6 +279,7 @@ def history(
             profile = Profile(
                 name=out.name, setup=setup or "true", build=build, test=test_cmd, sanitize=sanitize, files=()
             )
+        log = _test_log(test_log)
         src = parse_source(source_text, sha256)
         out.mkdir(parents=True, exist_ok=True)
         image = bootstrap_base()
@@ -292,7 +293,7 @@ def history(
             project=project or out.name,
             image=image,
             cache=cache or cache_dir() / "mining",
-            test_log=TestLog.model_validate({"format": test_log}),
+            test_log=log,
             max_candidates=max_candidates,
             with_predecessors=with_predecessors,
             stage_wall_s=stage_wall,
@@ -315,6 +316,19 @@ def history(
         else f"{len(result.tasks)} tasks -> {out / 'tasks.jsonl'}; candidates {brief['candidates']}, "
         f"dropped {sum(brief['dropped'].values())}, trajectories {brief['trajectories']}"
     )
+
+
+def _test_log(text: str) -> TestLog:
+    """``--test-log``: a format name, or a JSON object of the task's ``test_log`` (a regex format's patterns)."""
+    from pydantic import ValidationError
+
+    from lanser.harness.task.spec import TestLog
+
+    try:
+        data = json.loads(text) if text.lstrip().startswith("{") else {"format": text}
+        return TestLog.model_validate(data)
+    except (ValueError, ValidationError) as exc:
+        raise click.UsageError(f"--test-log {text!r}: {exc}") from None
 
 
 def _shard(text: str | None) -> tuple[int, int] | None:
