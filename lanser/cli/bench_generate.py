@@ -234,6 +234,13 @@ Examples:
     "the dataset is the run without it.",
 )
 @click.option(
+    "--subdir",
+    default=None,
+    metavar="DIR",
+    help="The pinned source is this directory of the upstream repository: paths under DIR/ map to the "
+    "source's root, changes outside it are left out (default: the whole repository).",
+)
+@click.option(
     "--cache",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
@@ -261,6 +268,7 @@ def history(
     stage_wall: float | None,
     touched_tests: str | None,
     shard: str | None,
+    subdir: str | None,
     cache: Path | None,
 ) -> None:
     from lanser.harness.datasets.generate.profiles import Profile
@@ -299,6 +307,7 @@ def history(
             stage_wall_s=stage_wall,
             touched_re=touched_tests,
             shard=_shard(shard),
+            subdir=subdir,
             progress=lambda msg: click.echo(msg, err=True),
         )
     except ValueError as exc:  # a LanserError (E/INFRASTRUCTURE among them) is rendered by errors_rendered

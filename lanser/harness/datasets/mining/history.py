@@ -10,13 +10,13 @@ pure over :class:`Commit`.
 from __future__ import annotations
 
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from lanser import gitsafe
 from lanser.errors import BadRequest
 
-__all__ = ["Change", "Commit", "Merge", "read_commits", "read_merges", "resolve"]
+__all__ = ["Change", "Commit", "Merge", "check_subdir", "in_subdir", "read_commits", "read_merges", "resolve"]
 
 #: A file mode git reports for a symbolic link; a gitlink (submodule) is 160000.
 LINK_MODES = ("120000", "160000")
@@ -153,6 +153,32 @@ def _has(git_dir: Path, oid: str) -> bool:
         check=False,
     )
     return proc.returncode == 0
+
+
+def check_subdir(subdir: str) -> str:
+    """``subdir`` as a relative directory path without a trailing slash (``expat``, ``src/lib``);
+    ValueError for an absolute path, ``..``, ``.`` or an empty one."""
+    parts = subdir.strip("/").split("/") if subdir.strip("/") else []
+    if not parts or subdir.startswith("/") or any(p in ("", ".", "..") for p in parts):
+        raise ValueError(f"--subdir {subdir!r}: a relative directory of the upstream repository (e.g. expat)")
+    return "/".join(parts)
+
+
+def in_subdir(commits: list[Commit], subdir: str) -> list[Commit]:
+    """``commits`` as seen from ``subdir`` (pure): a change under ``subdir/`` keeps its path
+    relative to it (the pinned source's root is that directory), every other change is left
+    out; a commit left with none stays in the list (it is counted, as a commit that changes
+    neither source nor tests)."""
+    prefix = check_subdir(subdir) + "/"
+    out = []
+    for commit in commits:
+        changes = tuple(
+            replace(c, path=c.path[len(prefix) :])
+            for c in commit.changes
+            if c.path.startswith(prefix) and len(c.path) > len(prefix)
+        )
+        out.append(replace(commit, changes=changes))
+    return out
 
 
 def read_merges(git_dir: Path, since: str, until: str) -> list[Merge]:

@@ -56,6 +56,7 @@ def mine(
     stage_wall_s: float | None = None,
     touched_re: str | None = None,
     shard: tuple[int, int] | None = None,
+    subdir: str | None = None,
     progress: Any = None,
 ) -> Mined:
     """The validated tasks of ``since..until`` (module doc).
@@ -66,19 +67,24 @@ def mine(
     touches (:func:`.touched.names`, the regex's first group on the enclosing definitions) in
     its place; a candidate touching none is dropped before it is run.  ``shard`` (k, n): only
     the candidates k, k+n, k+2n, ... (from 0), to fill the validation cache from n processes
-    at once; the dataset is the run without it, which then reads every run from the cache."""
+    at once; the dataset is the run without it, which then reads every run from the cache.
+    ``subdir``: the pinned source is that directory of the upstream repository (its paths map
+    to the source's root; changes outside it are left out: :func:`.history.in_subdir`)."""
     from lanser.harness.task.sources import materialize
 
     say = progress or (lambda message: None)
     pattern = _touched_pattern(profile, touched_re)
+    subdir = None if subdir is None else history.check_subdir(subdir)
     tree = materialize(source, base)
     protected = DEFAULT_PROTECTED
     first, last = history.resolve(git_dir, since), history.resolve(git_dir, until)
     commits = history.read_commits(git_dir, first, last)
+    if subdir:
+        commits = history.in_subdir(commits, subdir)
     merges = tuple(history.read_merges(git_dir, first, last))
     cands, skipped = select.candidates(commits, protected, merges)
     if with_predecessors:  # a fix that conflicts alone, with the earlier commits it builds on (predecessors.py)
-        cands = predecessors.widen_all(cands, tree, git_dir, commits, protected)
+        cands = predecessors.widen_all(cands, tree, git_dir, commits, protected, subdir)
     commands = Commands(setup=profile.setup, build=profile.build, test=profile.test, sanitize=profile.sanitize or None)
     wall_s = stage_wall_s or profile.wall_s
     limits = Limits(wall_s=wall_s, memory_mb=profile.memory_mb, cpus=1.0, pids=256, max_steps=50)
@@ -195,7 +201,7 @@ def mine(
             attempt(single, f"[{n}/{len(chosen)}] alone:", fallback_of=cand.id)
     stats = {
         "project": project,
-        "history": {"since": first, "until": last, "commits": len(commits)},
+        "history": {"since": first, "until": last, "commits": len(commits), **({"subdir": subdir} if subdir else {})},
         "stage_wall_s": wall_s,
         **({"shard": list(shard)} if shard else {}),
         "candidates": len(cands),

@@ -75,15 +75,17 @@ def _blame(git_dir: Path, rev: str, path: str, ranges: list[tuple[int, int]]) ->
     return {m.group(1).decode() for m in _BLAME_LINE.finditer(proc.stdout)}
 
 
-def builds_on(git_dir: Path, commit: Commit, protected: tuple[str, ...]) -> set[str]:
-    """The commits that last wrote the source lines ``commit`` changes (in its parent)."""
+def builds_on(git_dir: Path, commit: Commit, protected: tuple[str, ...], subdir: str | None = None) -> set[str]:
+    """The commits that last wrote the source lines ``commit`` changes (in its parent); ``subdir``:
+    the commit's paths are relative to that directory of the repository (``--subdir``)."""
     found: set[str] = set()
     for change in commit.changes:
         if kind_of(change.path, protected) != "source" or change.old is None or change.new is None or change.unreadable:
             continue
         ranges = touched(change.old, change.new)
         if ranges:
-            found |= _blame(git_dir, f"{commit.sha}^", change.path, ranges)
+            path = f"{subdir}/{change.path}" if subdir else change.path
+            found |= _blame(git_dir, f"{commit.sha}^", path, ranges)
     return found
 
 
@@ -93,6 +95,7 @@ def widen(
     commits: list[Commit],
     protected: tuple[str, ...],
     taken: Iterable[str] = (),
+    subdir: str | None = None,
 ) -> Candidate | None:
     """``cand`` with the earlier commits of ``commits`` (the range) it builds on, transitively,
     oldest first; None when it builds on none, on one of ``taken`` (other candidates' commits),
@@ -105,7 +108,7 @@ def widen(
     todo = list(cand.commits)
     while todo:
         commit = todo.pop()
-        for sha in builds_on(git_dir, commit, protected):
+        for sha in builds_on(git_dir, commit, protected, subdir):
             if sha not in by_sha or sha in own or sha in earlier:
                 continue  # before the range (in the pinned release), or already taken
             if sha in others or len(earlier) == MAX_EARLIER:
@@ -120,7 +123,12 @@ def widen(
 
 
 def widen_all(
-    cands: list[Candidate], tree: Path, git_dir: Path, commits: list[Commit], protected: tuple[str, ...]
+    cands: list[Candidate],
+    tree: Path,
+    git_dir: Path,
+    commits: list[Commit],
+    protected: tuple[str, ...],
+    subdir: str | None = None,
 ) -> list[Candidate]:
     """Each candidate whose source change conflicts on ``tree`` (the pinned source) widened by
     :func:`widen` when the widened one ports (its ``links`` say ``builds on SHA``); the others as
@@ -132,7 +140,7 @@ def widen_all(
             port.port(cand, tree, protected)
         except port.Dropped as exc:
             if exc.reason.startswith(SOURCE_CONFLICT):
-                wider = widen(cand, git_dir, commits, protected, taken)
+                wider = widen(cand, git_dir, commits, protected, taken, subdir)
                 if wider is not None and _ports(wider, tree, protected):
                     cand = wider
         out.append(cand)
