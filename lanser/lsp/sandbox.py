@@ -47,8 +47,8 @@ __all__ = [
     "SYSTEM_READ_ONLY",
     "Sandbox",
     "bwrap_argv",
-    "mode",
     "host_env",
+    "mode",
     "server_env",
     "unusable",
 ]
