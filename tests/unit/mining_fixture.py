@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
 SANITIZE = (
     "cc -g -fsanitize=address,undefined -fno-omit-frame-pointer -o tests/t-asan lib.c tests/t.c && ./tests/t-asan"
@@ -55,6 +56,38 @@ int main(void)
 
 HEADER = "int sum(const int *v, int n);\nint clamp(int x, int lo, int hi);\nint twice(int x);\n"
 MAKEFILE = "test: tests/t\n\t./tests/t\ntests/t: lib.c tests/t.c\n\tcc -o $@ lib.c tests/t.c\n"
+
+
+#: A library whose NULL check a fix widens, and an empty test program: the histories of the
+#: predecessor and --subdir tests (a fix that conflicts alone and ports after the check it builds on).
+DETACH_LIB = (
+    "int detach(int *parent, int *item)\n{\n\tif (parent == 0 || item == 0)\n\t\treturn 0;\n\treturn 1;\n}\n\n"
+    "int other(int x)\n{\n\treturn x;\n}\n"
+)
+EMPTY_TEST = "int main(void)\n{\n\treturn 0;\n}\n"
+
+
+def invoke_history(root: Path, monkeypatch: Any, *extra: str) -> tuple[Any, dict[str, Any]]:
+    """``lanser bench generate history`` parsed by the real CLI with ``extra`` options, the miner
+    replaced by a recorder of the keyword arguments it was given: (click's result, those arguments)."""
+    from click.testing import CliRunner
+
+    from lanser.cli.main import cli
+    from lanser.harness.datasets.mining import miner
+    from lanser.harness.env import images
+
+    got: dict[str, Any] = {}
+
+    def recorded(*args: Any, **kwargs: Any) -> miner.Mined:
+        got.update(kwargs)
+        stats = {"project": "x", "candidates": 0, "validated": 0, "dropped": {}, "trajectories": 0}
+        return miner.Mined([], stats=stats)
+
+    monkeypatch.setattr(miner, "mine", recorded)
+    monkeypatch.setattr(images, "bootstrap_base", lambda: "img")
+    args = ["--no-daemon", "bench", "generate", "history", str(root), "--since", "a", "--until", "b"]
+    args += ["--source", "pinned", "--preset", "cjson", "--out", str(root / "out"), *extra]
+    return CliRunner().invoke(cli, args), got
 
 
 def git(repo: Path, *args: str) -> str:

@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
-from mining_fixture import build_history
+from mining_fixture import build_history, invoke_history
 
 from lanser.harness.datasets.generate.profiles import Profile
 from lanser.harness.datasets.mining import miner, touched, validate
@@ -150,29 +149,15 @@ def test_a_candidate_touching_no_named_test_is_dropped_unrun(tmp_path: Path, rec
 
 
 def test_cli_passes_the_options_through(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from lanser.cli.main import cli
-    from lanser.harness.env import images
-
-    got: dict[str, Any] = {}
-
-    def fake_mine(*args: Any, **kwargs: Any) -> miner.Mined:
-        got.update(kwargs)
-        stats = {"project": "x", "candidates": 0, "validated": 0, "dropped": {}, "trajectories": 0}
-        return miner.Mined([], stats=stats)
-
-    monkeypatch.setattr(miner, "mine", fake_mine)
-    monkeypatch.setattr(images, "bootstrap_base", lambda: "img")
-    args = ["--no-daemon", "bench", "generate", "history", str(tmp_path), "--since", "a", "--until", "b"]
-    args += ["--source", "pinned", "--preset", "cjson", "--out", str(tmp_path / "out")]
     options = ["--stage-wall", "900", "--touched-tests", r"TEST_IMPL\((\w+)\)", "--shard", "1/2"]
-    result = CliRunner().invoke(cli, [*args, *options])
+    result, got = invoke_history(tmp_path, monkeypatch, *options)
     assert result.exit_code == 0, result.output
     assert got["stage_wall_s"] == 900.0 and got["touched_re"] == r"TEST_IMPL\((\w+)\)" and got["shard"] == (1, 2)
-    result = CliRunner().invoke(cli, args)
+    result, got = invoke_history(tmp_path, monkeypatch)
     assert result.exit_code == 0, result.output
     assert got["stage_wall_s"] is None and got["touched_re"] is None and got["shard"] is None
-    assert CliRunner().invoke(cli, [*args, "--stage-wall", "0"]).exit_code == 2
-    assert CliRunner().invoke(cli, [*args, "--shard", "2/2"]).exit_code == 2
+    assert invoke_history(tmp_path, monkeypatch, "--stage-wall", "0")[0].exit_code == 2
+    assert invoke_history(tmp_path, monkeypatch, "--shard", "2/2")[0].exit_code == 2
 
 
 def test_a_shard_validates_every_nth_candidate(tmp_path: Path, recorded: list[TaskSpec]) -> None:

@@ -10,16 +10,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from mining_fixture import commit_edits, git
+from mining_fixture import DETACH_LIB, EMPTY_TEST, commit_edits, git
 
 from lanser.harness.datasets.mining import history, port, predecessors, select
 from lanser.harness.task.spec import DEFAULT_PROTECTED
 
-LIB = (
-    "int detach(int *parent, int *item)\n{\n\tif (parent == 0 || item == 0)\n\t\treturn 0;\n\treturn 1;\n}\n\n"
-    "int other(int x)\n{\n\treturn x;\n}\n"
-)
-TEST = "int main(void)\n{\n\treturn 0;\n}\n"
+LIB, TEST = DETACH_LIB, EMPTY_TEST
 
 
 @pytest.fixture(scope="module")

@@ -8,20 +8,16 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from mining_fixture import commit_edits, git
+from mining_fixture import DETACH_LIB, EMPTY_TEST, commit_edits, git, invoke_history
 
+from lanser.cli.main import cli
 from lanser.harness.datasets.mining import history, miner, port, predecessors, select
 from lanser.harness.task.spec import DEFAULT_PROTECTED
 
-LIB = (
-    "int detach(int *parent, int *item)\n{\n\tif (parent == 0 || item == 0)\n\t\treturn 0;\n\treturn 1;\n}\n\n"
-    "int other(int x)\n{\n\treturn x;\n}\n"
-)
-TEST = "int main(void)\n{\n\treturn 0;\n}\n"
+LIB, TEST = DETACH_LIB, EMPTY_TEST
 
 
 @pytest.fixture(scope="module")
@@ -113,23 +109,14 @@ def test_the_fix_ports_onto_the_subdirectory_content(upstream: tuple[Path, Path,
 
 
 def test_cli_passes_subdir_through_and_the_miner_checks_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from lanser.cli.main import cli
-    from lanser.harness.env import images
-
-    got: dict[str, Any] = {}
-
-    def fake_mine(*args: Any, **kwargs: Any) -> miner.Mined:
-        got.update(kwargs)
-        stats = {"project": "x", "candidates": 0, "validated": 0, "dropped": {}, "trajectories": 0}
-        return miner.Mined([], stats=stats)
-
     real_mine = miner.mine
-    monkeypatch.setattr(miner, "mine", fake_mine)
-    monkeypatch.setattr(images, "bootstrap_base", lambda: "img")
-    args = ["--no-daemon", "bench", "generate", "history", str(tmp_path), "--since", "a", "--until", "b"]
-    args += ["--source", "pinned", "--preset", "cjson", "--out", str(tmp_path / "out")]
-    assert CliRunner().invoke(cli, [*args, "--subdir", "expat"]).exit_code == 0 and got["subdir"] == "expat"
-    assert CliRunner().invoke(cli, args).exit_code == 0 and got["subdir"] is None
+    result, got = invoke_history(tmp_path, monkeypatch, "--subdir", "expat")
+    assert result.exit_code == 0 and got["subdir"] == "expat"
+    result, got = invoke_history(tmp_path, monkeypatch)
+    assert result.exit_code == 0 and got["subdir"] is None
+    # The real miner (the base image still stubbed): it refuses a directory that climbs out first.
     monkeypatch.setattr(miner, "mine", real_mine)
-    result = CliRunner().invoke(cli, [*args, "--subdir", "../expat"])
+    args = ["--no-daemon", "bench", "generate", "history", str(tmp_path), "--since", "a", "--until", "b"]
+    args += ["--source", "pinned", "--preset", "cjson", "--out", str(tmp_path / "out"), "--subdir", "../expat"]
+    result = CliRunner().invoke(cli, args)
     assert result.exit_code == 2 and "--subdir" in result.output

@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
+from mining_fixture import invoke_history
 
-from lanser.harness.datasets.mining import miner
 from lanser.harness.grade.logs import regex
 from lanser.harness.task.spec import TestLog
 
@@ -22,21 +21,7 @@ EXPAT_LOG = {
 
 
 def _invoke(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *extra: str) -> tuple[Any, dict[str, Any]]:
-    from lanser.cli.main import cli
-    from lanser.harness.env import images
-
-    got: dict[str, Any] = {}
-
-    def fake_mine(*args: Any, **kwargs: Any) -> miner.Mined:
-        got.update(kwargs)
-        stats = {"project": "x", "candidates": 0, "validated": 0, "dropped": {}, "trajectories": 0}
-        return miner.Mined([], stats=stats)
-
-    monkeypatch.setattr(miner, "mine", fake_mine)
-    monkeypatch.setattr(images, "bootstrap_base", lambda: "img")
-    args = ["--no-daemon", "bench", "generate", "history", str(tmp_path), "--since", "a", "--until", "b"]
-    args += ["--source", "pinned", "--preset", "cjson", "--out", str(tmp_path / "out"), *extra]
-    return CliRunner().invoke(cli, args), got
+    return invoke_history(tmp_path, monkeypatch, *extra)
 
 
 def test_a_format_name_is_the_format(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
